@@ -1,0 +1,68 @@
+import ArgumentParser
+package import Configuration
+import Foundation
+import SystemPackage
+import TronchServer
+
+/// Options that locate the configuration and the database, shared by `serve` and `migrate`.
+///
+/// Precedence: these flags, then `TRONCH_*` environment variables, then the JSON config file, then defaults.
+struct ServerOptions: ParsableArguments {
+    @Option(help: "A JSON configuration file (also TRONCH_CONFIG_FILE).")
+    var config: String?
+
+    @Option(name: .customLong("data-dir"), help: "Directory for the embedded database and pepper (TRONCH_DATA_DIR).")
+    var dataDirectory: String?
+
+    @Option(name: .customLong("database-url"), help: "sqlite:///path/file.sqlite or sqlite::memory: (TRONCH_DATABASE_URL).")
+    var databaseURL: String?
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (TRONCH_LOG_LEVEL).")
+    var logLevel: String?
+
+    @Option(name: .customLong("log-format"), help: "text or json (TRONCH_LOG_FORMAT).")
+    var logFormat: String?
+
+    /// Values given on the command line, under the same keys as the other providers.
+    func flagValues() -> [AbsoluteConfigKey: ConfigValue] {
+        var values: [AbsoluteConfigKey: ConfigValue] = [:]
+        func set(_ key: String, _ value: String?) {
+            if let value { values[AbsoluteConfigKey(key.split(separator: ".").map(String.init))] = .init(.string(value), isSecret: false) }
+        }
+        set("data.dir", dataDirectory)
+        set("database.url", databaseURL)
+        set("log.level", logLevel)
+        set("log.format", logFormat)
+        return values
+    }
+
+    func reader(extra: [AbsoluteConfigKey: ConfigValue] = [:]) async throws -> ConfigReader {
+        try await ConfigurationSources.reader(flags: flagValues().merging(extra) { $1 }, configFile: config)
+    }
+}
+
+/// Builds the provider hierarchy.
+package enum ConfigurationSources {
+    /// Environment variables that hold secrets, redacted wherever configuration is printed.
+    static let secretVariables: Set<String> = ["TRONCH_KEY_PEPPER", "TRONCH_BOOTSTRAP_ROOT_KEY", "TRONCH_DATABASE_URL"]
+
+    package static func reader(
+        flags: [AbsoluteConfigKey: ConfigValue], configFile: String?,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) async throws -> ConfigReader {
+        var providers: [any ConfigProvider] = [
+            InMemoryProvider(name: "command line", values: flags),
+            EnvironmentVariablesProvider(
+                environmentVariables: environment, secretsSpecifier: .specific(secretVariables)
+            ).prefixKeys(with: "tronch"),
+        ]
+        if let path = configFile ?? environment["TRONCH_CONFIG_FILE"] {
+            do {
+                providers.append(try await FileProvider<JSONSnapshot>(filePath: FilePath(path)))
+            } catch {
+                throw ConfigurationError(key: "TRONCH_CONFIG_FILE", "cannot read '\(path)' as a JSON object: \(error)")
+            }
+        }
+        return ConfigReader(providers: providers)
+    }
+}

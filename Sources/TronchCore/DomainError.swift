@@ -1,0 +1,52 @@
+/// Stable machine codes of every error Tronch reports; part of the public API contract.
+package enum ErrorCode: String, Sendable, Codable, CaseIterable {
+    case unauthenticated = "UNAUTHENTICATED"
+    case forbidden = "FORBIDDEN"
+    case notFound = "NOT_FOUND"
+    case methodNotAllowed = "METHOD_NOT_ALLOWED"
+    case validationFailed = "VALIDATION_FAILED"
+    case malformedJSON = "MALFORMED_JSON"
+    case unsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE"
+    case payloadTooLarge = "PAYLOAD_TOO_LARGE"
+    case conflict = "CONFLICT"
+    case rateLimited = "RATE_LIMITED"
+    case serviceUnavailable = "SERVICE_UNAVAILABLE"
+    case `internal` = "INTERNAL"
+}
+
+/// One invalid input field and why.
+package struct FieldError: Sendable, Hashable, Codable {
+    package var field: String
+    package var message: String
+
+    package init(field: String, message: String) {
+        self.field = field
+        self.message = message
+    }
+}
+
+/// An error the domain can name: it carries a stable code and a message fit for the client.
+package struct DomainError: Error, Sendable, Hashable {
+    package var code: ErrorCode
+    package var detail: String
+    package var errors: [FieldError]
+
+    package init(_ code: ErrorCode, _ detail: String, errors: [FieldError] = []) {
+        self.code = code
+        self.detail = detail
+        self.errors = errors
+    }
+
+    package static func validation(_ errors: [FieldError]) -> DomainError {
+        let detail = errors.count == 1 ? "\(errors[0].field): \(errors[0].message)" : "\(errors.count) fields are invalid"
+        return DomainError(.validationFailed, detail, errors: errors)
+    }
+
+    package static func invalid(_ field: String, _ message: String) -> DomainError {
+        validation([FieldError(field: field, message: message)])
+    }
+
+    package static func keyNotFound(_ id: String) -> DomainError {
+        DomainError(.notFound, "no key with id \(id)")
+    }
+}

@@ -1,0 +1,32 @@
+import Crypto
+
+/// HMAC-SHA-256 of a key under the server's pepper.
+///
+/// Keys are high-entropy random secrets, so a fast keyed hash is the right tool (NIST SP 800-63B look-up
+/// secrets); a slow password hash would only slow verification. The HMAC is keyed once and the keyed state is
+/// copied for each key, which halves the cost of a hash.
+package struct KeyHasher: Sendable {
+    /// Identifies the hashing scheme and pepper, stored with each key so the pepper can later be rotated.
+    package let version: Int
+    private let keyed: HMAC<SHA256>
+
+    package init(pepper: some Sequence<UInt8>, version: Int = 1) {
+        self.version = version
+        self.keyed = HMAC<SHA256>(key: SymmetricKey(data: Array(pepper)))
+    }
+
+    package func digest(_ key: String) -> KeyDigest {
+        var hmac = keyed
+        var key = key
+        key.withUTF8 { hmac.update(data: UnsafeRawBufferPointer($0)) }
+        let code = hmac.finalize()
+        return code.withUnsafeBytes { raw in
+            KeyDigest(
+                w0: UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 0, as: UInt64.self)),
+                w1: UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self)),
+                w2: UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 16, as: UInt64.self)),
+                w3: UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 24, as: UInt64.self))
+            )
+        }
+    }
+}

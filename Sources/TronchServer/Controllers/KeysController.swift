@@ -1,0 +1,181 @@
+import Foundation
+import Hummingbird
+import TronchCore
+import TronchStorage
+
+/// `/api/v1/keys`: create, list, show, update, revoke and rotate keys.
+struct KeysController {
+    let keys: KeyService
+    let maxBodySize: Int
+    let allowQueryParameterKeys: Bool
+
+    func addRoutes(to group: RouterGroup<AppRequestContext>) {
+        group.post(use: create)
+        group.get(use: list)
+        group.get("{id}", use: show)
+        group.patch("{id}", use: update)
+        group.delete("{id}", use: revoke)
+        group.post("{id}/rotate", use: rotate)
+    }
+
+    // MARK: Create
+
+    static let createFields = JSONObjectReader.settingsFields.union(["environment"])
+
+    @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let principal = try context.require(.keysWrite)
+        var body = JSONObjectReader(try await request.jsonBody(maxSize: maxBodySize), allowed: Self.createFields)
+        let environment = body.environment()
+        let settings = body.keyPatch().applied(to: KeySettings())
+        try body.finish()
+        let issued = try await keys.create(settings, environment: environment, by: principal)
+        return try Response.json(
+            KeyResponse(record: issued.record, now: keys.clock.now, secret: issued.secret), status: .created
+        )
+    }
+
+    // MARK: Read
+
+    static let listParameters: Set<String> = ["limit", "cursor", "owner_id", "environment", "status", "name_prefix"]
+
+    @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
+        try context.require(.keysRead)
+        let parameters = request.uri.queryParameters
+        var errors = [FieldError]()
+        for (name, _) in parameters {
+            let name = String(name)
+            if !Self.listParameters.contains(name) && !(allowQueryParameterKeys && name == AuthenticationMiddleware.queryParameter) {
+                errors.append(FieldError(field: name, message: "is not a known query parameter"))
+            }
+        }
+        let now = keys.clock.now
+        var query = KeyQuery(now: now)
+        if let limit = parameters["limit"] {
+            if let value = Int(limit), (1...100).contains(value) {
+                query.limit = value
+            } else {
+                errors.append(FieldError(field: "limit", message: "must be an integer from 1 to 100"))
+            }
+        }
+        if let cursor = parameters["cursor"] {
+            if let id = Cursor.decode(String(cursor)) {
+                query.after = id
+            } else {
+                errors.append(FieldError(field: "cursor", message: "is not a cursor this API returned"))
+            }
+        }
+        if let owner = parameters["owner_id"] { query.ownerID = String(owner) }
+        if let environment = parameters["environment"] {
+            if let value = KeyEnvironment(rawValue: String(environment)) {
+                query.environment = value
+            } else {
+                errors.append(FieldError(field: "environment", message: "must be live or test"))
+            }
+        }
+        if let status = parameters["status"] {
+            if let value = DisplayStatus(rawValue: String(status)) {
+                query.status = value
+            } else {
+                errors.append(FieldError(field: "status", message: "must be active, revoked or expired"))
+            }
+        }
+        if let prefix = parameters["name_prefix"] { query.namePrefix = String(prefix) }
+        if !errors.isEmpty { throw DomainError.validation(errors) }
+        let page = try await keys.keys(matching: query)
+        return try Response.json(
+            KeyListResponse(
+                data: page.keys.map { KeyResponse(record: $0, now: now) },
+                nextCursor: page.nextCursor.map(Cursor.encode)
+            )
+        )
+    }
+
+    @Sendable func show(_ request: Request, context: AppRequestContext) async throws -> Response {
+        try context.require(.keysRead)
+        let record = try await keys.key(id: try Self.id(context))
+        return try Response.json(KeyResponse(record: record, now: keys.clock.now))
+    }
+
+    // MARK: Change
+
+    @Sendable func update(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let principal = try context.require(.keysWrite)
+        let id = try Self.id(context)
+        var body = JSONObjectReader(try await request.jsonBody(maxSize: maxBodySize), allowed: JSONObjectReader.settingsFields)
+        if body.contains("environment") { body.fail("environment", "cannot be changed; create a new key instead") }
+        let patch = body.keyPatch()
+        try body.finish()
+        let record = try await keys.update(id: id, patch, by: principal)
+        return try Response.json(KeyResponse(record: record, now: keys.clock.now))
+    }
+
+    @Sendable func revoke(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let principal = try context.require(.keysWrite)
+        let record = try await keys.revoke(id: try Self.id(context), by: principal)
+        return try Response.json(KeyResponse(record: record, now: keys.clock.now))
+    }
+
+    /// Longest grace period a rotation may give the old key: 30 days.
+    static let maxGracePeriod: Int64 = 30 * 86_400
+
+    @Sendable func rotate(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let principal = try context.require(.keysWrite)
+        let id = try Self.id(context)
+        var gracePeriod: Int64 = 0
+        var expiresAt: Patch<Date> = .unchanged
+        // The body is optional: an empty POST rotates with no grace period.
+        if let json = try await request.jsonBodyIfPresent(maxSize: maxBodySize) {
+            var body = JSONObjectReader(json, allowed: ["grace_period_seconds", "expires_at"])
+            switch body.integer("grace_period_seconds") {
+            case .set(let value) where (0...Self.maxGracePeriod).contains(value): gracePeriod = value
+            case .set, .clear: body.fail("grace_period_seconds", "must be an integer from 0 to \(Self.maxGracePeriod)")
+            case .unchanged: break
+            }
+            expiresAt = body.timestamp("expires_at")
+            try body.finish()
+        }
+        let (_, issued) = try await keys.rotate(id: id, gracePeriod: gracePeriod, expiresAt: expiresAt, by: principal)
+        return try Response.json(
+            KeyResponse(record: issued.record, now: keys.clock.now, secret: issued.secret), status: .created
+        )
+    }
+
+    static func id(_ context: AppRequestContext) throws(DomainError) -> UUID {
+        let text = context.parameters.get("id") ?? ""
+        guard let id = UUID(uuidString: text) else { throw DomainError.invalid("id", "'\(text)' is not a key id (a UUID)") }
+        return id
+    }
+}
+
+extension JSONObjectReader {
+    /// `environment` on create: `live` unless the body says `test`.
+    mutating func environment() -> KeyEnvironment {
+        switch string("environment") {
+        case .unchanged, .clear: return .live
+        case .set(let text):
+            guard let environment = KeyEnvironment(rawValue: text) else {
+                fail("environment", "must be live or test")
+                return .live
+            }
+            return environment
+        }
+    }
+}
+
+/// Opaque pagination cursors: base64url of the last key's id, so clients do not build them by hand.
+enum Cursor {
+    static func encode(_ id: UUID) -> String {
+        Data("k:\(id.lowercased)".utf8).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    static func decode(_ cursor: String) -> UUID? {
+        var text = cursor.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while text.count % 4 != 0 { text += "=" }
+        guard let data = Data(base64Encoded: text), let decoded = String(data: data, encoding: .utf8),
+            decoded.hasPrefix("k:")
+        else { return nil }
+        return UUID(uuidString: String(decoded.dropFirst(2)))
+    }
+}

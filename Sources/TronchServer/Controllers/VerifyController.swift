@@ -1,0 +1,77 @@
+import Foundation
+import Hummingbird
+import TronchCore
+
+/// `POST /api/v1/keys/verify`: is this key good for this request? Always 200 when the caller may verify;
+/// the answer is in `valid` and `code`.
+struct VerifyController {
+    let keys: KeyService
+    let maxBodySize: Int
+
+    /// Largest `cost` accepted (credits are spent per verification).
+    static let maxCost: Int64 = 1_000_000
+
+    func addRoutes(to group: RouterGroup<AppRequestContext>) {
+        group.post("verify", use: verify)
+    }
+
+    @Sendable func verify(_ request: Request, context: AppRequestContext) async throws -> Response {
+        try context.require(.keysVerify)
+        var body = JSONObjectReader(try await request.jsonBody(maxSize: maxBodySize), allowed: ["key", "scopes", "ip", "cost"])
+        var key = ""
+        switch body.string("key") {
+        case .set(let value): key = value
+        case .unchanged, .clear: body.fail("key", "is required")
+        }
+        var scopes = [String]()
+        if case .set(let requested) = body.stringArray("scopes") {
+            scopes = requested
+            for (index, scope) in requested.enumerated() {
+                if let problem = Scope.problem(with: scope) { body.fail("scopes[\(index)]", problem) }
+            }
+        }
+        var clientIP: IPAddress?
+        if case .set(let text) = body.string("ip") {
+            clientIP = IPAddress(text)
+            if clientIP == nil { body.fail("ip", "'\(text)' is not an IPv4 or IPv6 address") }
+        }
+        switch body.integer("cost") {
+        case .set(let cost) where !(0...Self.maxCost).contains(cost): body.fail("cost", "must be from 0 to \(Self.maxCost)")
+        default: break
+        }
+        try body.finish()
+        let verification = try await keys.verify(key, scopes: scopes, clientIP: clientIP)
+        return try Response.json(VerifyResponse(verification))
+    }
+}
+
+/// The verification answer. For `NOT_FOUND` every key field is null, so nothing about any key leaks.
+struct VerifyResponse: Encodable {
+    var verification: KeyService.Verification
+
+    init(_ verification: KeyService.Verification) { self.verification = verification }
+
+    enum CodingKeys: String, CodingKey {
+        case valid, code, name, environment, scopes, meta, remaining, ratelimits
+        case keyID = "key_id"
+        case ownerID = "owner_id"
+        case expiresAt = "expires_at"
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        let record = verification.code == .notFound ? nil : verification.record
+        try container.encode(verification.code == .valid, forKey: .valid)
+        try container.encode(verification.code.rawValue, forKey: .code)
+        try container.encode(record?.id.lowercased, forKey: .keyID)
+        try container.encode(record?.settings.ownerID, forKey: .ownerID)
+        try container.encode(record?.settings.name, forKey: .name)
+        try container.encode(record?.environment.rawValue, forKey: .environment)
+        try container.encode(record?.settings.scopes, forKey: .scopes)
+        try container.encode(record?.settings.meta, forKey: .meta)
+        try container.encode(record?.endsAt.map(Timestamp.format), forKey: .expiresAt)
+        try container.encode(record?.settings.remaining, forKey: .remaining)
+        // Rate limits are not enforced yet, so there is no limit state to report.
+        try container.encodeNil(forKey: .ratelimits)
+    }
+}

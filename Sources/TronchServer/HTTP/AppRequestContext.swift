@@ -1,0 +1,42 @@
+import Foundation
+package import Hummingbird
+import Logging
+import NIOCore
+package import TronchCore
+
+/// What a request carries through Tronch: its id, the authenticated principal, and the client's address.
+package struct AppRequestContext: RequestContext {
+    package var coreContext: CoreRequestContextStorage
+    /// From `X-Request-Id` when the client sent a sane one, otherwise generated; on every response and log line.
+    package var requestID: String = ""
+    /// Set by ``AuthenticationMiddleware``.
+    package var principal: Principal?
+    private let channel: (any Channel)?
+
+    package init(source: ApplicationRequestContextSource) {
+        self.coreContext = .init(source: source)
+        self.channel = source.channel
+    }
+
+    /// The address of the connection's peer (a proxy's address when behind one).
+    package var clientAddress: IPAddress? {
+        guard let text = channel?.remoteAddress?.ipAddress else { return nil }
+        return IPAddress(text)
+    }
+
+    /// The principal, or a 401 if the route was reached without authentication.
+    package func requirePrincipal() throws(APIError) -> Principal {
+        guard let principal else { throw APIError(.unauthenticated, "this route requires an API key") }
+        return principal
+    }
+
+    /// The principal when it holds `permission`, otherwise a 403 naming the missing scope.
+    @discardableResult
+    package func require(_ permission: Permission) throws(APIError) -> Principal {
+        let principal = try requirePrincipal()
+        guard principal.allows(permission) else {
+            throw APIError(.forbidden, "this route requires the scope \(permission.rawValue)")
+        }
+        return principal
+    }
+}

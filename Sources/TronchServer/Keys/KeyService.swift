@@ -1,0 +1,239 @@
+package import Foundation
+package import TronchCore
+package import TronchStorage
+
+/// The key lifecycle: create, change, revoke, rotate and verify, with the rules that protect it.
+///
+/// Controllers translate HTTP into calls here; the store does the I/O; the pure rules live in `TronchCore`.
+package struct KeyService: Sendable {
+    package let store: any KeyStore
+    package let cache: KeyCache
+    package let hasher: KeyHasher
+    package let format: KeyFormat
+    package let clock: WallClock
+    package let limits: KeyLimits
+    package let lastUsed: LastUsedRecorder
+
+    package init(
+        store: any KeyStore, cache: KeyCache, hasher: KeyHasher, format: KeyFormat, clock: WallClock,
+        limits: KeyLimits, lastUsed: LastUsedRecorder
+    ) {
+        self.store = store
+        self.cache = cache
+        self.hasher = hasher
+        self.format = format
+        self.clock = clock
+        self.limits = limits
+        self.lastUsed = lastUsed
+    }
+
+    /// A new key and its secret, which exists nowhere else.
+    package struct IssuedKey: Sendable {
+        package var record: KeyRecord
+        package var secret: String
+    }
+
+    /// The outcome of a verification and the key it concerns (nil when not found).
+    package struct Verification: Sendable {
+        package var code: VerifyCode
+        package var record: KeyRecord?
+    }
+
+    // MARK: Verification
+
+    /// The record behind a presented key: malformed keys are rejected without I/O, then the cache, then the
+    /// store (whose answer, found or not, is cached).
+    package func lookup(_ key: String) async throws -> KeyRecord? {
+        guard KeyFormat.parse(key) != nil else { return nil }
+        let digest = hasher.digest(key)
+        switch cache.lookup(digest) {
+        case .hit(let record):
+            return record
+        case .miss(let generation):
+            let record = try await store.key(digest: digest)
+            cache.store(record, for: digest, generation: generation)
+            return record
+        }
+    }
+
+    package func verify(_ key: String, scopes: [String] = [], clientIP: IPAddress? = nil) async throws -> Verification {
+        let record = try await lookup(key)
+        let now = clock.now
+        let code = KeyVerifier.evaluate(record, VerifyRequirements(scopes: scopes, clientIP: clientIP, now: now))
+        // Every presentation of an existing key counts as a use, failed ones included: "who still sends the
+        // old key?" is the question last_used_at answers after a rotation.
+        if let record { lastUsed.record(record.id, at: now) }
+        return Verification(code: code, record: record)
+    }
+
+    /// Authenticates a caller of Tronch's own API: the key must pass every check but scopes.
+    package func authenticate(_ key: String, clientIP: IPAddress?) async throws -> Authentication {
+        let verification = try await verify(key, clientIP: clientIP)
+        guard verification.code == .valid, let record = verification.record else {
+            return .rejected(verification.code)
+        }
+        return .authenticated(Principal(keyID: record.id, scopes: record.settings.scopes))
+    }
+
+    package enum Authentication: Sendable {
+        case authenticated(Principal)
+        /// Why the key was refused.
+        case rejected(VerifyCode)
+    }
+
+    // MARK: Reads
+
+    package func key(id: UUID) async throws -> KeyRecord {
+        guard let record = try await store.key(id: id) else { throw DomainError.keyNotFound(id.lowercased) }
+        return record
+    }
+
+    package func keys(matching query: KeyQuery) async throws -> KeyPage {
+        try await store.keys(matching: query)
+    }
+
+    // MARK: Writes
+
+    /// Creates a key on behalf of `principal`.
+    package func create(
+        _ settings: KeySettings, environment: KeyEnvironment, by principal: Principal
+    ) async throws -> IssuedKey {
+        let now = clock.now
+        try settings.validate(now: now, limits: limits)
+        try Self.requireGrantable(settings.scopes, by: principal)
+        let secret = format.generate(environment: environment)
+        let record = newRecord(secret: secret, environment: environment, settings: settings, now: now,
+                               createdBy: principal.reference)
+        try await store.insert(record)
+        cache.invalidate(record.digest)
+        return IssuedKey(record: record, secret: secret)
+    }
+
+    /// Creates the first key, with every permission, when the store holds no key at all.
+    /// Returns the secret when it did, nil when keys already exist.
+    package func bootstrapRootKey(secret presetSecret: String?) async throws -> String? {
+        let now = clock.now
+        let secret = presetSecret ?? format.generate(environment: .live)
+        guard let parsed = KeyFormat.parse(secret) else { throw DomainError.invalid("bootstrap.rootKey", "malformed") }
+        var settings = KeySettings()
+        settings.name = "root"
+        settings.scopes = [Principal.adminScope]
+        let record = newRecord(secret: secret, environment: parsed.environment, settings: settings, now: now,
+                               createdBy: "bootstrap")
+        guard try await store.insertIfEmpty(record) else { return nil }
+        cache.invalidate(record.digest)
+        return secret
+    }
+
+    package func update(id: UUID, _ patch: KeyPatch, by principal: Principal) async throws -> KeyRecord {
+        let now = clock.now
+        let limits = self.limits
+        let record = try await store.update(id: id) { record in
+            guard record.status == .active else {
+                throw DomainError(.conflict, "key \(id.lowercased) is revoked and cannot be changed")
+            }
+            try Self.requireManageable(record, by: principal)
+            let settings = patch.applied(to: record.settings)
+            try settings.validate(now: patch.expiresAt.isUnchanged ? nil : now, limits: limits)
+            try Self.requireGrantable(settings.scopes, by: principal)
+            record.settings = settings
+            record.updatedAt = now
+        }
+        cache.invalidate(record.digest)
+        return record
+    }
+
+    /// Revokes a key; revoking a revoked key changes nothing and succeeds.
+    package func revoke(id: UUID, by principal: Principal) async throws -> KeyRecord {
+        let now = clock.now
+        let record = try await store.update(id: id) { record in
+            try Self.requireManageable(record, by: principal)
+            guard record.status == .active else { return }
+            record.status = .revoked
+            record.revokedAt = now
+            record.updatedAt = now
+        }
+        cache.invalidate(record.digest)
+        return record
+    }
+
+    /// Replaces a key by a new one with the same settings. The old key keeps working for `gracePeriod`
+    /// seconds (never beyond its own expiry); zero revokes it at once.
+    package func rotate(
+        id: UUID, gracePeriod: Int64, expiresAt: Patch<Date>, by principal: Principal
+    ) async throws -> (old: KeyRecord, new: IssuedKey) {
+        let now = clock.now
+        let limits = self.limits
+        let service = self
+        // A key's environment never changes, so the successor's secret can be drawn before the transaction.
+        let environment = try await key(id: id).environment
+        let secret = format.generate(environment: environment)
+        let (old, new) = try await store.rotate(id: id) { current in
+            switch current.displayStatus(at: now) {
+            case .revoked: throw DomainError(.conflict, "key \(id.lowercased) is revoked and cannot be rotated")
+            case .expired: throw DomainError(.conflict, "key \(id.lowercased) has expired; create a new key instead")
+            case .active: break
+            }
+            guard current.graceUntil == nil else {
+                throw DomainError(
+                    .conflict, "key \(id.lowercased) was already rotated; rotate its successor instead"
+                )
+            }
+            try Self.requireManageable(current, by: principal)
+            var settings = current.settings
+            settings.expiresAt = expiresAt.applied(to: settings.expiresAt)
+            try settings.validate(now: expiresAt.isUnchanged ? nil : now, limits: limits)
+            var successor = service.newRecord(
+                secret: secret, environment: current.environment, settings: settings, now: now,
+                createdBy: principal.reference
+            )
+            successor.rotatedFrom = current.id
+            var old = current
+            old.updatedAt = now
+            if gracePeriod == 0 {
+                old.status = .revoked
+                old.revokedAt = now
+            } else {
+                let graceEnd = now.addingTimeInterval(TimeInterval(gracePeriod))
+                old.graceUntil = old.settings.expiresAt.map { min($0, graceEnd) } ?? graceEnd
+            }
+            return (old, successor)
+        }
+        cache.invalidate(old.digest)
+        cache.invalidate(new.digest)
+        return (old, IssuedKey(record: new, secret: secret))
+    }
+
+    // MARK: Rules
+
+    func newRecord(secret: String, environment: KeyEnvironment, settings: KeySettings, now: Date, createdBy: String)
+        -> KeyRecord
+    {
+        let hints = KeyFormat.hints(for: secret)
+        return KeyRecord(
+            id: UUIDv7.make(at: now), digest: hasher.digest(secret), hashVersion: hasher.version, start: hints.start,
+            end: hints.end, environment: environment, settings: settings, createdAt: now, createdBy: createdBy
+        )
+    }
+
+    static func requireGrantable(_ scopes: [String], by principal: Principal) throws(DomainError) {
+        let missing = principal.ungrantable(scopes)
+        guard missing.isEmpty else {
+            throw DomainError(
+                .forbidden, "a key cannot grant scopes it does not hold: \(missing.joined(separator: ", "))"
+            )
+        }
+    }
+
+    /// A principal may change, revoke or rotate only keys whose scopes it holds itself; otherwise a
+    /// `keys:write` key could rotate the root key and receive its successor's secret.
+    static func requireManageable(_ record: KeyRecord, by principal: Principal) throws(DomainError) {
+        let missing = principal.ungrantable(record.settings.scopes)
+        guard missing.isEmpty else {
+            throw DomainError(
+                .forbidden,
+                "key \(record.id.lowercased) holds scopes this key does not: \(missing.joined(separator: ", "))"
+            )
+        }
+    }
+}

@@ -1,0 +1,79 @@
+import Foundation
+package import Logging
+import Synchronization
+import TronchCore
+
+/// Where log lines go: standard error in production, a buffer in tests.
+package struct LogOutput: Sendable {
+    package let write: @Sendable (String) -> Void
+
+    package init(_ write: @escaping @Sendable (String) -> Void) { self.write = write }
+
+    package static let standardError = LogOutput { line in
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+}
+
+/// Log lines as one JSON object each (`ts`, `level`, `label`, `msg`, then metadata), for log pipelines.
+package struct JSONLogHandler: LogHandler {
+    package var metadata: Logger.Metadata = [:]
+    package var logLevel: Logger.Level
+    private let label: String
+    private let output: LogOutput
+
+    package init(label: String, level: Logger.Level, output: LogOutput) {
+        self.label = label
+        self.logLevel = level
+        self.output = output
+    }
+
+    package subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    package func log(event: LogEvent) {
+        var fields: [String: String] = [:]
+        for (key, value) in metadata { fields[key] = "\(value)" }
+        for (key, value) in event.metadata ?? [:] { fields[key] = "\(value)" }
+        fields["ts"] = TronchCoreTimestamp.now()
+        fields["level"] = event.level.rawValue
+        fields["label"] = label
+        fields["msg"] = "\(event.message)"
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        guard let data = try? encoder.encode(fields) else { return }
+        output.write(String(decoding: data, as: UTF8.self))
+    }
+}
+
+/// Readable lines: `2026-11-25T17:46:00.123Z info tronch: message key=value …`.
+package struct TextLogHandler: LogHandler {
+    package var metadata: Logger.Metadata = [:]
+    package var logLevel: Logger.Level
+    private let label: String
+    private let output: LogOutput
+
+    package init(label: String, level: Logger.Level, output: LogOutput) {
+        self.label = label
+        self.logLevel = level
+        self.output = output
+    }
+
+    package subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    package func log(event: LogEvent) {
+        var merged = metadata
+        for (key, value) in event.metadata ?? [:] { merged[key] = value }
+        let fields = merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        output.write("\(TronchCoreTimestamp.now()) \(event.level) \(label): \(event.message)\(fields.isEmpty ? "" : " " + fields)")
+    }
+}
+
+/// Log timestamps in the same RFC 3339 form as the API.
+enum TronchCoreTimestamp {
+    static func now() -> String { Timestamp.format(Date()) }
+}

@@ -1,0 +1,63 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import TronchCore
+
+/// Authenticates callers of Tronch's own API with one of their keys.
+///
+/// The key comes from `Authorization: Bearer`, `X-API-Key`, or (only when enabled) the `api_key` query
+/// parameter; URLs end up in proxy and server logs, so that last one is off by default. A missing key and a
+/// key that fails verification are both 401 with a `WWW-Authenticate` challenge.
+struct AuthenticationMiddleware: RouterMiddleware {
+    typealias Context = AppRequestContext
+
+    let keys: KeyService
+    let allowQueryParameter: Bool
+
+    static let queryParameter = "api_key"
+
+    func handle(
+        _ request: Request, context: AppRequestContext,
+        next: (Request, AppRequestContext) async throws -> Response
+    ) async throws -> Response {
+        guard let credential = credential(in: request) else {
+            throw APIError.unauthenticated(
+                "send an API key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'", invalidToken: false
+            )
+        }
+        switch try await keys.authenticate(credential, clientIP: context.clientAddress) {
+        case .authenticated(let principal):
+            var context = context
+            context.principal = principal
+            context.logger[metadataKey: "principal"] = .string(principal.reference)
+            return try await next(request, context)
+        case .rejected(let code):
+            throw APIError.unauthenticated(Self.reason(code), invalidToken: true)
+        }
+    }
+
+    func credential(in request: Request) -> String? {
+        if let authorization = request.headers[.authorization] {
+            let parts = authorization.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+            if parts.count == 2, parts[0].lowercased() == "bearer" {
+                return parts[1].trimmingCharacters(in: .whitespaces)
+            }
+        }
+        if let key = request.headers[.apiKey], !key.isEmpty { return key }
+        if allowQueryParameter, let key = request.uri.queryParameters[Self.queryParameter[...]], !key.isEmpty {
+            return String(key)
+        }
+        return nil
+    }
+
+    static func reason(_ code: VerifyCode) -> String {
+        switch code {
+        case .revoked: "the API key has been revoked"
+        case .disabled: "the API key is disabled"
+        case .expired: "the API key has expired"
+        case .forbidden: "the API key may not be used from this address"
+        default: "the API key is not valid"
+        }
+    }
+}

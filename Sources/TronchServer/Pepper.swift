@@ -1,0 +1,63 @@
+import Foundation
+import TronchCore
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The pepper of the embedded store: generated once into the data directory, readable by its owner only.
+enum PepperFile {
+    static let name = "pepper"
+
+    /// Reads `<directory>/pepper`, creating it with 32 random bytes (hex) and mode 0600 if absent.
+    /// Returns the pepper and whether it was created now.
+    static func loadOrCreate(in directory: String) throws -> (pepper: [UInt8], created: Bool) {
+        let path = directory + "/" + name
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        if descriptor >= 0 {
+            var generator = SystemRandomNumberGenerator()
+            let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            let text = bytes.map { String(format: "%02x", $0) }.joined() + "\n"
+            let written = text.withCString { write(descriptor, $0, strlen($0)) }
+            close(descriptor)
+            guard written == text.utf8.count else {
+                unlink(path)
+                throw ConfigurationError(key: "TRONCH_DATA_DIR", "could not write the pepper file \(path)")
+            }
+            return (Array(text.dropLast().utf8), true)
+        }
+        guard errno == EEXIST else {
+            throw ConfigurationError(key: "TRONCH_DATA_DIR", "could not create the pepper file \(path): \(String(cString: strerror(errno)))")
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigurationError(key: "TRONCH_DATA_DIR", "could not read the pepper file \(path)")
+        }
+        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard text.utf8.count >= Settings.minimumPepperBytes else {
+            throw ConfigurationError(key: "TRONCH_DATA_DIR", "the pepper file \(path) is shorter than \(Settings.minimumPepperBytes) bytes")
+        }
+        return (Array(text.utf8), false)
+    }
+
+    /// Creates the data directory (mode 0700) when missing.
+    static func ensureDirectory(_ path: String) throws {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue else {
+                throw ConfigurationError(key: "TRONCH_DATA_DIR", "'\(path)' exists and is not a directory")
+            }
+            return
+        }
+        do {
+            try FileManager.default.createDirectory(
+                atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700]
+            )
+        } catch {
+            throw ConfigurationError(key: "TRONCH_DATA_DIR", "could not create '\(path)': \(error.localizedDescription)")
+        }
+    }
+}

@@ -1,0 +1,76 @@
+package import Foundation
+package import TronchCore
+
+/// Which keys a list returns: every filter is optional and they combine with AND.
+package struct KeyQuery: Sendable, Hashable {
+    package var ownerID: String?
+    package var environment: KeyEnvironment?
+    package var status: DisplayStatus?
+    /// Keys whose name starts with this text (case-sensitive).
+    package var namePrefix: String?
+    /// At most this many keys (1...100 through the API).
+    package var limit: Int = 50
+    /// Continue after this key (the previous page's `nextCursor`).
+    package var after: UUID?
+    /// The instant that separates `active` from `expired`.
+    package var now: Date
+
+    package init(
+        ownerID: String? = nil, environment: KeyEnvironment? = nil, status: DisplayStatus? = nil,
+        namePrefix: String? = nil, limit: Int = 50, after: UUID? = nil, now: Date
+    ) {
+        self.ownerID = ownerID
+        self.environment = environment
+        self.status = status
+        self.namePrefix = namePrefix
+        self.limit = limit
+        self.after = after
+        self.now = now
+    }
+}
+
+/// One page of keys, newest first.
+package struct KeyPage: Sendable, Hashable {
+    package var keys: [KeyRecord]
+    /// The last key's id when more keys may follow, otherwise nil.
+    package var nextCursor: UUID?
+
+    package init(keys: [KeyRecord], nextCursor: UUID?) {
+        self.keys = keys
+        self.nextCursor = nextCursor
+    }
+}
+
+/// Where keys live. Every backend passes the same conformance suite; each method is one transaction.
+///
+/// Methods throw ``DomainError`` with `.conflict` for a duplicate id or digest and `.notFound` for a missing
+/// key; any other error is a storage failure.
+package protocol KeyStore: Sendable {
+    /// Stores a new key.
+    func insert(_ record: KeyRecord) async throws
+
+    /// Stores `record` only when the store holds no key at all, atomically; returns whether it did.
+    /// This is how the first root key is created exactly once, even with several nodes starting together.
+    func insertIfEmpty(_ record: KeyRecord) async throws -> Bool
+
+    func key(id: UUID) async throws -> KeyRecord?
+
+    /// The key whose HMAC is `digest`: the verification lookup.
+    func key(digest: KeyDigest) async throws -> KeyRecord?
+
+    func keys(matching query: KeyQuery) async throws -> KeyPage
+
+    /// Reads a key, lets `change` modify it, and writes it back, all in one transaction.
+    /// `change` may throw to abort without writing. Returns the key as stored.
+    func update(id: UUID, _ change: @escaping @Sendable (inout KeyRecord) throws -> Void) async throws -> KeyRecord
+
+    /// Rotation in one transaction: `plan` receives the current key and returns it changed plus its
+    /// successor, which is inserted. Returns both as stored.
+    func rotate(
+        id: UUID,
+        _ plan: @escaping @Sendable (KeyRecord) throws -> (old: KeyRecord, new: KeyRecord)
+    ) async throws -> (old: KeyRecord, new: KeyRecord)
+
+    /// Records when keys were last used; a use never moves `last_used_at` backwards.
+    func recordUse(_ lastUsed: [UUID: Date]) async throws
+}

@@ -1,0 +1,50 @@
+import Foundation
+import GRDB
+import TronchCore
+
+/// The embedded store: one SQLite file in WAL mode (readers never wait for the writer), through GRDB.
+package struct SQLiteStore: Sendable {
+    let writer: any DatabaseWriter
+
+    /// Opens (and creates) the database file at `path`.
+    package static func open(path: String) throws -> SQLiteStore {
+        let pool = try DatabasePool(path: path, configuration: configuration())
+        return SQLiteStore(writer: pool)
+    }
+
+    /// A private in-memory database.
+    package static func inMemory() throws -> SQLiteStore {
+        SQLiteStore(writer: try DatabaseQueue(configuration: configuration()))
+    }
+
+    private static func configuration() -> Configuration {
+        var configuration = Configuration()
+        // Several processes (a server and `tronch migrate`, or two servers) may share the file.
+        configuration.busyMode = .timeout(10)
+        configuration.label = "tronch"
+        return configuration
+    }
+
+    /// The journal mode SQLite reports (`wal` for a file).
+    package func journalMode() async throws -> String {
+        try await writer.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") ?? "" }
+    }
+
+    /// Copies the whole database, consistently, to a new file at `path` while it stays in use.
+    package func backup(to path: String) async throws {
+        try await writer.vacuum(into: path)
+    }
+}
+
+extension SQLiteStore: SettingsStore {
+    package func claimSetting(_ name: String, value: String) async throws -> String {
+        try await writer.write { db in
+            try db.execute(
+                sql: "INSERT INTO tronch_settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+                arguments: [name, value]
+            )
+            return try String.fetchOne(db, sql: "SELECT value FROM tronch_settings WHERE name = ?", arguments: [name])
+                ?? value
+        }
+    }
+}
