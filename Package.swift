@@ -90,7 +90,11 @@ let package = Package(
         ),
         .testTarget(
             name: "TronchStorageTests",
-            dependencies: ["TronchCore", "TronchStorage"],
+            dependencies: [
+                "TronchCore",
+                "TronchStorage",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

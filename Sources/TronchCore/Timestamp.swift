@@ -12,7 +12,9 @@ package enum Timestamp {
     /// Milliseconds since the Unix epoch, rounded down.
     @inline(__always)
     package static func milliseconds(_ date: Date) -> Int64 {
-        Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+        // Round to the microsecond first: a Double holding -0.001 s times 1000 is slightly below -1.
+        let micros = (date.timeIntervalSince1970 * 1_000_000).rounded()
+        return Int64((micros / 1000).rounded(.down))
     }
 
     package static func date(milliseconds: Int64) -> Date {
@@ -97,7 +99,7 @@ package enum Timestamp {
                 index += 1
             }
             guard digits > 0 else { return nil }
-            for _ in digits..<3 where digits < 3 { millis *= 10 }
+            if digits < 3 { for _ in digits..<3 { millis *= 10 } }
         }
         guard index < bytes.count else { return nil }
         var offsetMinutes: Int64 = 0

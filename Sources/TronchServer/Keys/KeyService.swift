@@ -194,7 +194,7 @@ package struct KeyService: Sendable {
                 old.status = .revoked
                 old.revokedAt = now
             } else {
-                let graceEnd = now.addingTimeInterval(TimeInterval(gracePeriod))
+                let graceEnd = Timestamp.truncated(now.addingTimeInterval(TimeInterval(gracePeriod)))
                 old.graceUntil = old.settings.expiresAt.map { min($0, graceEnd) } ?? graceEnd
             }
             return (old, successor)

@@ -1,0 +1,48 @@
+import Foundation
+import Testing
+
+@testable import TronchCore
+
+@Suite struct ScopeTests {
+    @Test(arguments: [
+        ("*", "keys:read", true), ("*", "*", true), ("keys:*", "keys:read", true), ("keys:*", "keys:*", true),
+        ("keys:*", "keys:sub:read", true), ("keys:*", "keys", false), ("keys:*", "keysx:read", false),
+        ("keys:*", "*", false), ("keys:read", "keys:read", true), ("keys:read", "keys:write", false),
+        ("keys:read", "keys:*", false), ("orders:*", "keys:read", false), ("a", "A", false),
+    ])
+    func coverage(granted: String, requested: String, expected: Bool) {
+        #expect(Scope.covers(granted, requested) == expected)
+    }
+
+    @Test func uncoveredListsWhatIsMissing() {
+        #expect(Scope.uncovered(["a:read", "b:write", "c"], by: ["a:*", "c"]) == ["b:write"])
+        #expect(Scope.uncovered([], by: []) == [])
+    }
+
+    @Test(arguments: ["*", "read", "keys:read", "keys:*", "a.b-c_d:e", "resource:sub:action"])
+    func wellFormedScopes(scope: String) {
+        #expect(Scope.problem(with: scope) == nil)
+    }
+
+    @Test(arguments: ["", ":read", "keys:", "keys::read", "ke*ys", "*:read", "keys:re ad", "keys:*:x", String(repeating: "a", count: 129)])
+    func malformedScopes(scope: String) {
+        #expect(Scope.problem(with: scope) != nil)
+    }
+
+    @Test func adminAndStarAreSuperusers() {
+        let id = UUIDv7.make(at: .init(timeIntervalSince1970: 0))
+        for scopes in [["admin"], ["*"]] {
+            let principal = Principal(keyID: id, scopes: scopes)
+            #expect(Permission.allCases.allSatisfy(principal.allows))
+            #expect(principal.ungrantable(["anything:at:all", "*"]).isEmpty)
+        }
+    }
+
+    @Test func ordinaryPrincipalsHoldOnlyWhatTheirScopesCover() {
+        let principal = Principal(keyID: UUIDv7.make(at: .init(timeIntervalSince1970: 0)), scopes: ["keys:*", "orders:read"])
+        #expect(principal.allows(.keysRead) && principal.allows(.keysWrite) && principal.allows(.keysVerify))
+        #expect(!principal.allows(.auditRead))
+        #expect(principal.ungrantable(["orders:read", "keys:verify"]).isEmpty)
+        #expect(principal.ungrantable(["orders:write", "admin", "*"]) == ["orders:write", "admin", "*"])
+    }
+}
