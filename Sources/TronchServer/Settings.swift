@@ -6,6 +6,9 @@ package import TronchStorage
 
 /// A configuration value that stops start-up, named by its environment variable.
 package struct ConfigurationError: Error, CustomStringConvertible, Equatable {
+    /// Errors are equal when they name the same key; the message is for people.
+    package static func == (lhs: ConfigurationError, rhs: ConfigurationError) -> Bool { lhs.key == rhs.key }
+
     /// The environment-variable form of the key (`TRONCH_PORT`), which is also what the docs list.
     package var key: String
     package var message: String
@@ -138,7 +141,7 @@ private struct ValueReader {
     let reader: ConfigReader
 
     static func environmentName(_ key: String) -> String {
-        var name = "TRONCH"
+        var name = "TRONCH_"
         var previousWasLower = false
         for character in key {
             if character == "." {

@@ -138,7 +138,7 @@ extension Request {
         let buffer: ByteBuffer
         do {
             buffer = try await body.collect(upTo: maxSize)
-        } catch let error as HTTPError where error.status == .contentTooLarge {
+        } catch is NIOTooManyBytesError {
             throw APIError(.payloadTooLarge, "the request body is larger than \(maxSize) bytes")
         }
         guard buffer.readableBytes > 0 else { return nil }

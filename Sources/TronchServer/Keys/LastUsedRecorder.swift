@@ -51,7 +51,9 @@ package final class LastUsedRecorder: Service {
         do {
             try await store.recordUse(batch)
         } catch {
-            logger.warning("could not record key use; will retry", metadata: ["error": "\(error)", "keys": "\(batch.count)"])
+            if !(error is CancellationError) {
+                logger.warning("could not record key use; will retry", metadata: ["error": "\(error)", "keys": "\(batch.count)"])
+            }
             for (id, date) in batch { record(id, at: date) }
         }
     }

@@ -1,7 +1,10 @@
 import Hummingbird
 import Logging
 
-/// One debug line per request: method, path (never the query, which may hold a key), status, duration.
+/// One debug line per request: method, route pattern, status, duration.
+///
+/// The route pattern (`/api/v1/keys/{id}`), not the raw path: a client that puts a key in a URL by
+/// mistake must not get it written to the log, and the query string may carry `api_key`.
 struct AccessLogMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
 
@@ -16,7 +19,8 @@ struct AccessLogMiddleware: RouterMiddleware {
         context.logger.debug(
             "request",
             metadata: [
-                "method": "\(request.method)", "path": "\(request.uri.path)", "status": "\(response.status.code)",
+                "method": "\(request.method)", "route": "\(context.endpointPath ?? "unmatched")",
+                "status": "\(response.status.code)",
                 "duration_ms": "\(Double(elapsed.components.attoseconds / 1_000_000_000_000) / 1000)",
             ]
         )

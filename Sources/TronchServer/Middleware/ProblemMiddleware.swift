@@ -36,7 +36,8 @@ struct ProblemMiddleware: RouterMiddleware {
             return error
         case let error as DomainError:
             return APIError(error)
-        case let error as HTTPError:
+        case let error as any HTTPResponseError:
+            let body = (error as? HTTPError)?.body
             switch error.status {
             case .notFound:
                 return APIError(.notFound, "no route \(request.method) \(request.uri.path)")
@@ -45,9 +46,9 @@ struct ProblemMiddleware: RouterMiddleware {
             case .contentTooLarge:
                 return APIError(.payloadTooLarge, "the request body is too large")
             case .unsupportedMediaType:
-                return APIError(.unsupportedMediaType, error.body ?? "unsupported media type")
+                return APIError(.unsupportedMediaType, body ?? "unsupported media type")
             case let status where (400..<500).contains(status.code):
-                return APIError(.validationFailed, error.body ?? status.reasonPhrase)
+                return APIError(.validationFailed, body ?? status.reasonPhrase)
             default:
                 break
             }

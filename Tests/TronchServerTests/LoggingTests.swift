@@ -1,0 +1,50 @@
+import Foundation
+import HTTPTypes
+import Testing
+import TronchCore
+@testable import TronchServer
+
+@Suite struct LoggingTests {
+    /// Drives every route at trace level, in both log formats, and searches the output for key material.
+    @Test(arguments: ["text", "json"])
+    func noKeyOrPepperEverReachesTheLog(format: String) async throws {
+        let server = TestServer(config: ["log.level": "trace", "log.format": format, "auth.queryParameter": "true"])
+        let secrets = try await server.run { api in
+            var secrets = [TestServer.rootKey, TestServer.pepper]
+            let created = try await api.createKey(["name": "logged", "scopes": ["a:b"]])
+            let secret = created["key"]!.string!
+            secrets.append(secret)
+            let id = created["id"]!.string!
+            _ = try await api.verify(secret)
+            _ = try await api.verify(secret + "x")
+            _ = try await api.request(.get, "/api/v1/keys?api_key=\(TestServer.rootKey)", key: nil)
+            _ = try await api.request(.get, "/api/v1/keys", key: secret)
+            _ = try await api.request(.get, "/api/v1/keys", key: nil, headers: [.init("X-API-Key")!: secret])
+            _ = try await api.request(.patch, "/api/v1/keys/\(id)", json: ["name": "renamed"])
+            let rotated = try await api.request(.post, "/api/v1/keys/\(id)/rotate", json: ["grace_period_seconds": 10])
+            secrets.append(rotated["key"]!.string!)
+            _ = try await api.request(.delete, "/api/v1/keys/\(rotated["id"]!.string!)")
+            _ = try await api.request(.post, "/api/v1/keys", raw: "{\"name\": \"\(secret)\"")
+            _ = try await api.request(.get, "/api/v1/nowhere/\(secret)")
+            return secrets
+        }
+        let log = server.logs.text
+        #expect(server.logs.count > 10, "the test must actually produce log lines")
+        for secret in secrets {
+            #expect(!log.contains(secret), "a secret reached the log")
+            // The random part alone is the secret too.
+            #expect(!log.contains(String(secret.dropFirst(15).prefix(20))))
+        }
+    }
+
+    @Test func jsonLinesAreJSONWithTheRequestID() async throws {
+        let server = TestServer(config: ["log.level": "debug", "log.format": "json"])
+        try await server.run { api in
+            _ = try await api.request(.get, "/api/v1/health", key: nil, headers: [.init("X-Request-Id")!: "trace-me-1"])
+        }
+        let lines = server.logs.text.split(separator: "\n")
+        let parsed = try lines.map { try JSONDecoder().decode([String: String].self, from: Data($0.utf8)) }
+        #expect(parsed.allSatisfy { $0["ts"] != nil && $0["level"] != nil && $0["msg"] != nil })
+        #expect(parsed.contains { $0["request_id"] == "trace-me-1" && $0["route"] == "/api/v1/health" && $0["status"] == "200" })
+    }
+}

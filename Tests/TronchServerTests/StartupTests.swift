@@ -1,0 +1,128 @@
+import Configuration
+import Foundation
+import Synchronization
+import HTTPTypes
+import HummingbirdTesting
+import Testing
+import TronchCore
+import TronchStorage
+@testable import TronchServer
+
+@Suite struct StartupTests {
+    static func temporaryDirectory() -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("tronch-startup-\(UUID().uuidString)").path
+        return path
+    }
+
+    final class Announcements: Sendable {
+        private let list = Mutex<[RootKeyAnnouncement]>([])
+        func append(_ announcement: RootKeyAnnouncement) { list.withLock { $0.append(announcement) } }
+        var all: [RootKeyAnnouncement] { list.withLock { $0 } }
+    }
+
+    func options(announcements: Announcements? = nil) -> BuildOptions {
+        var options = BuildOptions()
+        options.logOutput = LogOutput { _ in }
+        if let announcements { options.announceRootKey = { announcements.append($0) } }
+        return options
+    }
+
+    @Test func anEmptyEmbeddedStoreGetsAPepperFileAndOneRootKey() async throws {
+        let directory = Self.temporaryDirectory()
+        let reader = ConfigReader(provider: InMemoryProvider(values: ["data.dir": .init(.string(directory), isSecret: false)]))
+        let announcements = Announcements()
+        _ = try await buildApplication(reader: reader, options: options(announcements: announcements))
+        let first = announcements.all
+        #expect(first.count == 1)
+        let secret = try #require(first.first?.generatedSecret)
+        #expect(KeyFormat.parse(secret) != nil)
+
+        let attributes = try FileManager.default.attributesOfItem(atPath: directory + "/pepper")
+        #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
+        let directoryAttributes = try FileManager.default.attributesOfItem(atPath: directory)
+        #expect((directoryAttributes[.posixPermissions] as? NSNumber)?.intValue == 0o700)
+        #expect(FileManager.default.fileExists(atPath: directory + "/tronch.sqlite"))
+
+        _ = try await buildApplication(reader: reader, options: options(announcements: announcements))
+        #expect(announcements.all.count == 1, "a second start must not create another root key")
+
+        let store = try SQLiteStore.open(path: directory + "/tronch.sqlite")
+        let keys = try await store.keys(matching: KeyQuery(now: Date())).keys
+        #expect(keys.count == 1)
+        #expect(keys.first?.settings.scopes == ["admin"])
+        #expect(keys.first?.createdBy == "bootstrap")
+    }
+
+    @Test func theBootstrapKeyCanBeGiven() async throws {
+        let announcements = Announcements()
+        let app = try await buildApplication(reader: TestServer.reader(), options: options(announcements: announcements))
+        #expect(announcements.all.map(\.generatedSecret) == [nil], "a given key is not printed back")
+        try await app.test(.router) { client in
+            let response = try await APIClient(client: client).request(.get, "/api/v1/keys")
+            #expect(response.status == .ok)
+        }
+    }
+
+    @Test func aDifferentPepperIsRefused() async throws {
+        let directory = Self.temporaryDirectory()
+        func reader(pepper: String) -> ConfigReader {
+            ConfigReader(provider: InMemoryProvider(values: [
+                "data.dir": .init(.string(directory), isSecret: false), "key.pepper": .init(.string(pepper), isSecret: true),
+            ]))
+        }
+        _ = try await buildApplication(reader: reader(pepper: String(repeating: "a", count: 40)), options: options())
+        await #expect(throws: ConfigurationError.self) {
+            _ = try await buildApplication(reader: reader(pepper: String(repeating: "b", count: 40)), options: options())
+        }
+    }
+
+    @Test(arguments: [
+        ("port", "eighty", "TRONCH_PORT"), ("port", "70000", "TRONCH_PORT"), ("key.prefix", "Bad_Prefix", "TRONCH_KEY_PREFIX"),
+        ("key.pepper", "short", "TRONCH_KEY_PEPPER"), ("log.level", "loud", "TRONCH_LOG_LEVEL"), ("log.format", "xml", "TRONCH_LOG_FORMAT"),
+        ("http.maxBodySize", "10", "TRONCH_HTTP_MAX_BODY_SIZE"), ("auth.queryParameter", "maybe", "TRONCH_AUTH_QUERY_PARAMETER"),
+        ("cache.ttl", "-1", "TRONCH_CACHE_TTL"), ("cache.negativeTtl", "soon", "TRONCH_CACHE_NEGATIVE_TTL"),
+        ("cache.maxEntries", "0", "TRONCH_CACHE_MAX_ENTRIES"), ("keys.metaMaxBytes", "1", "TRONCH_KEYS_META_MAX_BYTES"),
+        ("database.url", "mysql://x", "TRONCH_DATABASE_URL"), ("bootstrap.rootKey", "not-a-key", "TRONCH_BOOTSTRAP_ROOT_KEY"),
+        ("database.autoMigrate", "perhaps", "TRONCH_DATABASE_AUTO_MIGRATE"), ("usage.flushInterval", "0", "TRONCH_USAGE_FLUSH_INTERVAL"),
+        ("key.pepperFile", "/nonexistent/pepper", "TRONCH_KEY_PEPPER_FILE"), ("host", "", "TRONCH_HOST"),
+    ])
+    func invalidConfigurationNamesTheKey(key: String, value: String, variable: String) async throws {
+        var config = ["database.url": "sqlite::memory:", "key.pepper": TestServer.pepper]
+        config[key] = value
+        if key == "key.pepperFile" { config["key.pepper"] = nil }
+        do {
+            _ = try Settings(reader: TestServer.reader(config, defaults: false))
+            Issue.record("expected a configuration error for \(key)=\(value)")
+        } catch {
+            #expect(error.key == variable)
+            #expect(error.description.contains(variable))
+        }
+    }
+
+    @Test func anExternalDatabaseNeedsAPepper() {
+        let reader = ConfigReader(provider: InMemoryProvider(values: ["database.url": .init(.string("postgres://localhost/tronch"), isSecret: false)]))
+        #expect(throws: ConfigurationError(key: "TRONCH_KEY_PEPPER", "")) { _ = try Settings(reader: reader) }
+    }
+
+    @Test func environmentVariablesAreRead() throws {
+        let reader = ConfigReader(provider: EnvironmentVariablesProvider(environmentVariables: [
+            "TRONCH_PORT": "9999", "TRONCH_KEY_PREFIX": "acme", "TRONCH_CACHE_NEGATIVE_TTL": "2.5", "TRONCH_AUTH_QUERY_PARAMETER": "true",
+            "TRONCH_DATABASE_URL": "sqlite::memory:", "TRONCH_HTTP_MAX_BODY_SIZE": "4096",
+        ]).prefixKeys(with: "tronch"))
+        let settings = try Settings(reader: reader)
+        #expect(settings.port == 9999)
+        #expect(settings.keyPrefix.prefix == "acme")
+        #expect(settings.negativeCacheTTL == .milliseconds(2500))
+        #expect(settings.queryParameterKeys)
+        #expect(settings.database == .sqliteMemory)
+        #expect(settings.maxBodySize == 4096)
+    }
+
+    @Test func autoMigrateOffRefusesAPendingSchema() async throws {
+        let directory = Self.temporaryDirectory()
+        let reader = ConfigReader(provider: InMemoryProvider(values: [
+            "data.dir": .init(.string(directory), isSecret: false), "database.autoMigrate": .init(.bool(false), isSecret: false),
+        ]))
+        await #expect(throws: ConfigurationError.self) { _ = try await buildApplication(reader: reader, options: options()) }
+    }
+}

@@ -1,0 +1,46 @@
+import Foundation
+import HTTPTypes
+import Testing
+import TronchCore
+@testable import TronchServer
+
+@Suite struct SystemRoutesTests {
+    @Test func healthNeedsNoKey() async throws {
+        try await TestServer().run { api in
+            let response = try await api.request(.get, "/api/v1/health", key: nil)
+            #expect(response.status == .ok)
+            #expect(response["status"] == .string("ok"))
+            #expect(response["version"] == .string(TronchVersion.current))
+        }
+    }
+
+    @Test func openAPIDocumentDescribesEveryRoute() async throws {
+        try await TestServer().run { api in
+            let response = try await api.request(.get, "/api/v1/openapi.json", key: nil)
+            #expect(response.status == .ok)
+            #expect(response["openapi"]?.string?.hasPrefix("3.1") == true)
+            guard case .object(let paths)? = response["paths"] else {
+                Issue.record("no paths")
+                return
+            }
+            let expected: [String: Set<String>] = [
+                "/api/v1/health": ["get"], "/api/v1/openapi.json": ["get"], "/api/v1/keys": ["get", "post"],
+                "/api/v1/keys/{id}": ["get", "patch", "delete"], "/api/v1/keys/{id}/rotate": ["post"],
+                "/api/v1/keys/verify": ["post"],
+            ]
+            #expect(Set(paths.keys) == Set(expected.keys))
+            for (path, methods) in expected {
+                guard case .object(let operations)? = paths[path] else { continue }
+                #expect(Set(operations.keys).isSuperset(of: methods), "\(path)")
+            }
+        }
+    }
+
+    @Test func theServedDocumentIsTheOneInDocs() throws {
+        let docs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("docs/openapi.json")
+        let onDisk = try JSONDecoder().decode(JSONValue.self, from: Data(contentsOf: docs))
+        let served = try JSONDecoder().decode(JSONValue.self, from: Data(OpenAPIDocument.json.utf8))
+        #expect(onDisk == served, "regenerate with scripts/generate-openapi")
+    }
+}

@@ -1,0 +1,101 @@
+import Foundation
+import HTTPTypes
+import Testing
+import TronchCore
+@testable import TronchServer
+
+@Suite struct VerifyTests {
+    @Test func everyCodeInOrder() async throws {
+        let server = TestServer()
+        try await server.run { api in
+            let valid = try await api.createKey(["scopes": ["orders:*"], "owner_id": "o", "name": "n", "meta": ["m": true]])
+            let answer = try await api.verify(valid["key"]!.string!, scopes: ["orders:read"])
+            #expect(answer["valid"] == .bool(true))
+            #expect(answer.code == "VALID")
+            #expect(answer["key_id"] == valid["id"])
+            #expect(answer["owner_id"] == .string("o"))
+            #expect(answer["name"] == .string("n"))
+            #expect(answer["environment"] == .string("live"))
+            #expect(answer["scopes"] == .array([.string("orders:*")]))
+            #expect(answer["meta"] == .object(["m": .bool(true)]))
+            #expect(answer["expires_at"] == .null)
+            #expect(answer["remaining"] == .null)
+            #expect(answer["ratelimits"] == .null)
+
+            #expect(try await api.verify(valid["key"]!.string!, scopes: ["billing:read"]).code == "INSUFFICIENT_SCOPES")
+
+            let limited = try await api.createKey(["allowed_ips": ["192.0.2.0/24"]])
+            #expect(try await api.verify(limited["key"]!.string!).code == "FORBIDDEN")
+            #expect(try await api.verify(limited["key"]!.string!, ip: "198.51.100.1").code == "FORBIDDEN")
+            #expect(try await api.verify(limited["key"]!.string!, ip: "192.0.2.77").code == "VALID")
+
+            let expiring = try await api.createKey(["expires_at": "2027-01-15T08:01:00Z"])
+            let disabled = try await api.createKey(["enabled": false])
+            #expect(try await api.verify(disabled["key"]!.string!).code == "DISABLED")
+            server.clock.advance(seconds: 61)
+            let expired = try await api.verify(expiring["key"]!.string!)
+            #expect(expired.code == "EXPIRED")
+            #expect(expired["key_id"] == expiring["id"])
+        }
+    }
+
+    @Test(arguments: [
+        "", "garbage", "tronch_sk_live_", String(repeating: "x", count: 5000),
+        "tronch_sk_live_abcdefghijklmnopqrstuvwxyzABCDEF000000",
+    ])
+    func malformedKeysAreNotFoundAndRevealNothing(key: String) async throws {
+        try await TestServer().run { api in
+            let answer = try await api.verify(key)
+            #expect(answer.code == "NOT_FOUND")
+            #expect(answer["valid"] == .bool(false))
+            for field in ["key_id", "owner_id", "name", "environment", "scopes", "meta", "expires_at", "remaining"] {
+                #expect(answer[field] == .null, "\(field)")
+            }
+        }
+    }
+
+    @Test func aWellFormedUnknownKeyIsNotFound() async throws {
+        try await TestServer().run { api in
+            let unknown = try await api.verify(KeyFormat(prefix: "tronch")!.generate(environment: .live))
+            #expect(unknown.code == "NOT_FOUND")
+            // A key made under another prefix is still looked up, and still not found.
+            let otherPrefix = KeyFormat(prefix: "other")!.generate(environment: .test)
+            #expect(try await api.verify(otherPrefix).code == "NOT_FOUND")
+        }
+    }
+
+    @Test func aKeyCreatedAfterAMissIsFoundAtOnce() async throws {
+        try await TestServer().run { api in
+            let created = try await api.createKey()
+            let secret = created["key"]!.string!
+            #expect(try await api.verify(secret).code == "VALID")
+            _ = try await api.request(.delete, "/api/v1/keys/\(created["id"]!.string!)")
+            #expect(try await api.verify(secret).code == "REVOKED", "the cache must be invalidated by the revoke")
+        }
+    }
+
+    @Test func badRequestsAreRejected() async throws {
+        try await TestServer().run { api in
+            let cases: [(JSONValue?, String?, String, String?)] = [
+                (nil, "{", "MALFORMED_JSON", nil),
+                (nil, "", "MALFORMED_JSON", nil),
+                (.array([]), nil, "VALIDATION_FAILED", "body"),
+                (.object([:]), nil, "VALIDATION_FAILED", "key"),
+                (.object(["key": .int(5)]), nil, "VALIDATION_FAILED", "key"),
+                (.object(["key": .string("k"), "ip": .string("999.1.1.1")]), nil, "VALIDATION_FAILED", "ip"),
+                (.object(["key": .string("k"), "scopes": .string("x")]), nil, "VALIDATION_FAILED", "scopes"),
+                (.object(["key": .string("k"), "scopes": .array([.string("bad scope")])]), nil, "VALIDATION_FAILED", "scopes[0]"),
+                (.object(["key": .string("k"), "scope": .array([])]), nil, "VALIDATION_FAILED", "scope"),
+                (.object(["key": .string("k"), "cost": .int(-1)]), nil, "VALIDATION_FAILED", "cost"),
+            ]
+            for (json, raw, code, field) in cases {
+                let response = try await api.request(.post, "/api/v1/keys/verify", json: json, raw: raw)
+                #expect(response.status == .badRequest, "\(String(describing: json)) \(String(describing: raw))")
+                #expect(response.code == code)
+                if let field {
+                    #expect(response["errors"]?.array?.contains { $0["field"] == .string(field) } == true, "\(response.json)")
+                }
+            }
+        }
+    }
+}
