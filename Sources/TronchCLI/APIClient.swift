@@ -33,10 +33,17 @@ struct APIClient {
         }
         let response: HTTPClientResponse
         let bytes: ByteBuffer
+        // A connection refused is retried until the connect timeout, so keep that short for a CLI.
+        let client = HTTPClient(
+            eventLoopGroupProvider: .singleton,
+            configuration: .init(timeout: .init(connect: .seconds(3), read: timeout))
+        )
         do {
-            response = try await HTTPClient.shared.execute(request, timeout: timeout)
+            response = try await client.execute(request, timeout: timeout)
             bytes = try await response.body.collect(upTo: 16 << 20)
+            try await client.shutdown()
         } catch {
+            try? await client.shutdown()
             throw CLIError("cannot reach the Tronch server at \(baseURL): \(error)")
         }
         let json = try? JSONDecoder().decode(JSONValue.self, from: Data(bytes.readableBytesView))

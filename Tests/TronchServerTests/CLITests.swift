@@ -1,0 +1,130 @@
+import Foundation
+import HummingbirdTesting
+import Testing
+import TronchCore
+@testable import TronchServer
+
+/// The `tronch` binary against a live server started in the test.
+@Suite struct CLITests {
+    func withLiveServer(_ body: @Sendable @escaping (_ environment: [String: String]) async throws -> Void) async throws {
+        let app = try await buildApplication(reader: TestServer.reader(), options: TestServer().options())
+        try await app.test(.live) { client in
+            let port = try #require(client.port)
+            try await body(["TRONCH_URL": "http://127.0.0.1:\(port)", "TRONCH_API_KEY": TestServer.rootKey])
+        }
+    }
+
+    @Test func keyLifecycleFromTheCommandLine() async throws {
+        try await withLiveServer { env in
+            let created = try await Tronch.run(
+                ["keys", "create", "--name", "cli key", "--owner", "cus_9", "--scope", "orders:read", "--scope", "orders:write",
+                 "--meta", #"{"plan":"pro"}"#, "--ratelimit", "api:100/60:150", "--allowed-ip", "10.0.0.0/8", "--json"],
+                environment: env
+            )
+            #expect(created.status == 0, "\(created.stderr)")
+            let key = try JSONDecoder().decode(JSONValue.self, from: Data(created.stdout.utf8))
+            let id = try #require(key["id"]?.string)
+            let secret = try #require(key["key"]?.string)
+            #expect(key["scopes"] == ["orders:read", "orders:write"])
+            #expect(key["ratelimits"] == [["name": "api", "limit": 100, "period_seconds": 60, "burst": 150]])
+
+            let table = try await Tronch.run(["keys", "list"], environment: env)
+            #expect(table.status == 0)
+            #expect(table.stdout.contains("ID") && table.stdout.contains("cli key") && table.stdout.contains("cus_9"))
+            #expect(!table.stdout.contains(secret), "a list never shows secrets")
+
+            let shown = try await Tronch.run(["keys", "show", id], environment: env)
+            #expect(shown.stdout.contains("orders:read orders:write"))
+            #expect(shown.stdout.contains("10.0.0.0/8"))
+
+            let verified = try await Tronch.run(["keys", "verify", secret, "--scope", "orders:read", "--ip", "10.1.1.1"], environment: env)
+            #expect(verified.status == 0)
+            #expect(verified.stdout.hasPrefix("VALID"))
+            let wrongScope = try await Tronch.run(["keys", "verify", secret, "--scope", "admin:x", "--ip", "10.1.1.1"], environment: env)
+            #expect(wrongScope.status != 0)
+            #expect(wrongScope.stdout.hasPrefix("INSUFFICIENT_SCOPES"))
+
+            let updated = try await Tronch.run(["keys", "update", id, "--name", "renamed", "--disable", "--json"], environment: env)
+            #expect(updated.status == 0, "\(updated.stderr)")
+            #expect(try JSONDecoder().decode(JSONValue.self, from: Data(updated.stdout.utf8))["enabled"] == .bool(false))
+
+            let rotated = try await Tronch.run(["keys", "rotate", id, "--grace", "60"], environment: env)
+            #expect(rotated.status == 0, "\(rotated.stderr)")
+            #expect(rotated.stdout.contains("only time the secret is shown"))
+            #expect(rotated.stdout.contains("rotated from  \(id)") || rotated.stdout.contains(id))
+
+            let revoked = try await Tronch.run(["keys", "revoke", id, "--json"], environment: env)
+            #expect(revoked.status == 0)
+            #expect(try JSONDecoder().decode(JSONValue.self, from: Data(revoked.stdout.utf8))["status"] == .string("revoked"))
+
+            let all = try await Tronch.run(["keys", "list", "--all", "--status", "revoked", "--json"], environment: env)
+            #expect(try JSONDecoder().decode(JSONValue.self, from: Data(all.stdout.utf8))["data"]?.array?.count == 1)
+        }
+    }
+
+    @Test func serverErrorsExitNonZeroWithTheServersMessage() async throws {
+        try await withLiveServer { env in
+            let missing = try await Tronch.run(["keys", "show", UUID().uuidString], environment: env)
+            #expect(missing.status != 0)
+            #expect(missing.stderr.contains("no key with id"))
+            #expect(missing.stderr.contains("NOT_FOUND"))
+
+            let invalid = try await Tronch.run(["keys", "create", "--allowed-ip", "10.1.2.3/8"], environment: env)
+            #expect(invalid.status != 0)
+            #expect(invalid.stderr.contains("did you mean '10.0.0.0/8'"))
+
+            var badKey = env
+            badKey["TRONCH_API_KEY"] = "nope"
+            let unauthenticated = try await Tronch.run(["keys", "list"], environment: badKey)
+            #expect(unauthenticated.status != 0)
+            #expect(unauthenticated.stderr.contains("UNAUTHENTICATED"))
+
+            var noKey = env
+            noKey["TRONCH_API_KEY"] = nil
+            let missingKey = try await Tronch.run(["keys", "list"], environment: noKey)
+            #expect(missingKey.status != 0)
+            #expect(missingKey.stderr.contains("TRONCH_API_KEY"))
+
+            let badID = try await Tronch.run(["keys", "revoke", "../../etc"], environment: env)
+            #expect(badID.status != 0)
+            #expect(badID.stderr.contains("not a key id"))
+        }
+    }
+
+    @Test func anUnreachableServerIsReported() async throws {
+        let port = try Tronch.freePort()
+        let result = try await Tronch.run(
+            ["keys", "list", "--server", "http://127.0.0.1:\(port)"], environment: ["TRONCH_API_KEY": TestServer.rootKey]
+        )
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("cannot reach the Tronch server"))
+    }
+
+    @Test func offlineCommands() async throws {
+        let version = try await Tronch.run(["version"])
+        #expect(version.stdout == "tronch \(TronchVersion.current)\n")
+        let generated = try await Tronch.run(["keys", "generate", "--env", "test", "--prefix", "acme"])
+        let key = generated.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(KeyFormat.parse(key)?.environment == .test)
+        #expect(key.hasPrefix("acme_sk_test_"))
+    }
+
+    @Test func migrationsFromTheCommandLine() async throws {
+        let directory = try Tronch.temporaryDirectory()
+        let dataDir = ["--data-dir", directory + "/data"]
+        let pending = try await Tronch.run(["migrate", "status"] + dataDir)
+        #expect(pending.status == 0, "\(pending.stderr)")
+        #expect(pending.stdout.contains("pending"))
+        let up = try await Tronch.run(["migrate", "up"] + dataDir)
+        #expect(up.stdout == "applied 1, 2\n")
+        let status = try await Tronch.run(["migrate", "status", "--json"] + dataDir)
+        let states = try JSONDecoder().decode(JSONValue.self, from: Data(status.stdout.utf8)).array ?? []
+        #expect(states.map { $0["status"] } == [.string("applied"), .string("applied")])
+        let down = try await Tronch.run(["migrate", "down"] + dataDir)
+        #expect(down.stdout == "reverted 2\n")
+        let all = try await Tronch.run(["migrate", "down", "--to", "0"] + dataDir)
+        #expect(all.stdout == "reverted 1\n")
+        let again = try await Tronch.run(["migrate", "up"] + dataDir)
+        #expect(again.stdout == "applied 1, 2\n")
+    }
+}
