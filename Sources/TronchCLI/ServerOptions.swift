@@ -2,6 +2,7 @@ import ArgumentParser
 package import Configuration
 import Foundation
 import SystemPackage
+import TronchCore
 import TronchServer
 
 /// Options that locate the configuration and the database, shared by `serve` and `migrate`.
@@ -57,11 +58,17 @@ package enum ConfigurationSources {
             ).prefixKeys(with: "tronch"),
         ]
         if let path = configFile ?? environment["TRONCH_CONFIG_FILE"] {
-            do {
-                providers.append(try await FileProvider<JSONSnapshot>(filePath: FilePath(path)))
-            } catch {
-                throw ConfigurationError(key: "TRONCH_CONFIG_FILE", "cannot read '\(path)' as a JSON object: \(error)")
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw ConfigurationError(key: "TRONCH_CONFIG_FILE", "cannot read '\(path)'")
             }
+            let json: JSONValue
+            do {
+                json = try JSONParser.parse(data)
+            } catch {
+                throw ConfigurationError(key: "TRONCH_CONFIG_FILE", "'\(path)' is not valid JSON: \(error.description)")
+            }
+            try Settings.validateConfigFile(json)
+            providers.append(try await FileProvider<JSONSnapshot>(filePath: FilePath(path)))
         }
         return ConfigReader(providers: providers)
     }

@@ -28,6 +28,12 @@ package enum Scope {
         requested.filter { !isCovered($0, by: granted) }
     }
 
+    /// Whether `scope` names (or could cover) one of Tronch's own permissions: `admin`, and everything under
+    /// `keys:` and `audit:`. These names are reserved for Tronch's API; customers' scopes should use others.
+    package static func isReserved(_ scope: String) -> Bool {
+        scope == "admin" || scope.hasPrefix("keys:") || scope.hasPrefix("audit:")
+    }
+
     /// Nil when `scope` is well-formed, otherwise why not.
     package static func problem(with scope: String) -> String? {
         if scope == "*" { return nil }

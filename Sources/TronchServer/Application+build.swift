@@ -57,6 +57,24 @@ package func openStore(_ settings: Settings) throws -> any Store {
     }
 }
 
+let pepperFingerprintSetting = "pepper_fingerprint"
+
+/// The configured pepper, or the embedded store's pepper file (created on first start).
+func loadPepper(_ settings: Settings, store: any Store, logger: Logger) async throws -> [UInt8] {
+    if let pepper = settings.pepper { return pepper }
+    try PepperFile.ensureDirectory(settings.dataDirectory)
+    if !PepperFile.exists(in: settings.dataDirectory), try await store.setting(pepperFingerprintSetting) != nil {
+        // Generating a new pepper now would silently orphan every existing key.
+        throw ConfigurationError(
+            key: "TRONCH_DATA_DIR",
+            "the pepper file \(settings.dataDirectory)/\(PepperFile.name) is missing, but the database holds keys hashed with it; restore the file from a backup"
+        )
+    }
+    let loaded = try PepperFile.loadOrCreate(in: settings.dataDirectory)
+    if loaded.created { logger.notice("generated a new pepper", metadata: ["directory": "\(settings.dataDirectory)"]) }
+    return loaded.pepper
+}
+
 /// Builds the whole server from configuration: what `tronch serve` runs and what tests drive.
 package func buildApplication(reader: ConfigReader, options: BuildOptions = .init()) async throws -> some ApplicationProtocol {
     let settings = try Settings(reader: reader)
@@ -77,20 +95,14 @@ package func buildApplication(reader: ConfigReader, options: BuildOptions = .ini
         }
     }
 
-    var pepper = settings.pepper
-    if pepper == nil {
-        try PepperFile.ensureDirectory(settings.dataDirectory)
-        let loaded = try PepperFile.loadOrCreate(in: settings.dataDirectory)
-        if loaded.created { logger.notice("generated a new pepper", metadata: ["directory": "\(settings.dataDirectory)"]) }
-        pepper = loaded.pepper
-    }
-    let hasher = KeyHasher(pepper: pepper ?? [])
+    let hasher = KeyHasher(pepper: try await loadPepper(settings, store: store, logger: logger))
     // A fingerprint of the pepper, kept in the database: starting with a different pepper would make every
     // key fail verification, so it stops start-up instead.
     let fingerprint = hasher.digest("tronch pepper fingerprint v1").hex
-    guard try await store.claimSetting("pepper_fingerprint", value: fingerprint) == fingerprint else {
+    guard try await store.claimSetting(pepperFingerprintSetting, value: fingerprint) == fingerprint else {
         throw ConfigurationError(
-            key: "TRONCH_KEY_PEPPER", "does not match the pepper this database was created with; no key would verify"
+            key: settings.pepper == nil ? "TRONCH_DATA_DIR" : "TRONCH_KEY_PEPPER",
+            "the pepper does not match the one this database was created with; no key would verify"
         )
     }
 

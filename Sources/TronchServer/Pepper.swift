@@ -13,6 +13,10 @@ import Darwin
 enum PepperFile {
     static let name = "pepper"
 
+    static func exists(in directory: String) -> Bool {
+        FileManager.default.fileExists(atPath: directory + "/" + name)
+    }
+
     /// Reads `<directory>/pepper`, creating it with 32 random bytes (hex) and mode 0600 if absent.
     /// Returns the pepper and whether it was created now.
     static func loadOrCreate(in directory: String) throws -> (pepper: [UInt8], created: Bool) {

@@ -55,31 +55,36 @@ package struct Settings: Sendable {
 
     package init(reader: ConfigReader) throws(ConfigurationError) {
         let values = ValueReader(reader: reader)
-        host = values.string("host") ?? host
+        host = try values.string("host") ?? host
         if host.isEmpty { throw ConfigurationError(key: "TRONCH_HOST", "must not be empty") }
         port = try values.int("port") ?? port
         guard (0...65_535).contains(port) else { throw ConfigurationError(key: "TRONCH_PORT", "must be 0-65535") }
-        dataDirectory = values.string("data.dir") ?? dataDirectory
+        dataDirectory = try values.string("data.dir") ?? dataDirectory
         if dataDirectory.isEmpty { throw ConfigurationError(key: "TRONCH_DATA_DIR", "must not be empty") }
-        let url = values.string("database.url") ?? "sqlite://\(dataDirectory)/tronch.sqlite"
+        // Secret: a PostgreSQL URL may carry a password.
+        let url = try values.string("database.url", secret: true) ?? "sqlite://\(dataDirectory)/tronch.sqlite"
         do {
             database = try DatabaseLocation(url: url)
         } catch {
             throw ConfigurationError(key: "TRONCH_DATABASE_URL", error.description)
         }
         autoMigrate = try values.bool("database.autoMigrate") ?? autoMigrate
-        if let prefix = values.string("key.prefix") {
+        if let prefix = try values.string("key.prefix") {
             guard let format = KeyFormat(prefix: prefix) else {
                 throw ConfigurationError(key: "TRONCH_KEY_PREFIX", "must be 1-16 characters of a-z and 0-9")
             }
             keyPrefix = format
         }
-        if let pepper = values.string("key.pepper", secret: true) {
+        let pepperFile = try values.string("key.pepperFile")
+        if let pepper = try values.string("key.pepper", secret: true) {
+            guard pepperFile == nil else {
+                throw ConfigurationError(key: "TRONCH_KEY_PEPPER_FILE", "set either TRONCH_KEY_PEPPER or TRONCH_KEY_PEPPER_FILE, not both")
+            }
             guard pepper.utf8.count >= Self.minimumPepperBytes else {
                 throw ConfigurationError(key: "TRONCH_KEY_PEPPER", "must be at least \(Self.minimumPepperBytes) bytes")
             }
             self.pepper = Array(pepper.utf8)
-        } else if let path = values.string("key.pepperFile") {
+        } else if let path = pepperFile {
             guard let data = FileManager.default.contents(atPath: path) else {
                 throw ConfigurationError(key: "TRONCH_KEY_PEPPER_FILE", "cannot read '\(path)'")
             }
@@ -95,13 +100,13 @@ package struct Settings: Sendable {
                 "is required with an external database (every node must share it); set TRONCH_KEY_PEPPER or TRONCH_KEY_PEPPER_FILE"
             )
         }
-        if let level = values.string("log.level") {
+        if let level = try values.string("log.level") {
             guard let parsed = Logger.Level(rawValue: level.lowercased()) else {
                 throw ConfigurationError(key: "TRONCH_LOG_LEVEL", "must be one of trace, debug, info, notice, warning, error, critical")
             }
             logLevel = parsed
         }
-        if let format = values.string("log.format") {
+        if let format = try values.string("log.format") {
             guard let parsed = LogFormat(rawValue: format.lowercased()) else {
                 throw ConfigurationError(key: "TRONCH_LOG_FORMAT", "must be text or json")
             }
@@ -118,13 +123,13 @@ package struct Settings: Sendable {
         guard (1...100_000_000).contains(cacheMaxEntries) else {
             throw ConfigurationError(key: "TRONCH_CACHE_MAX_ENTRIES", "must be between 1 and 100000000")
         }
-        let metaMax = try values.int("keys.metaMaxBytes") ?? keyLimits.metaMaxBytes
+        let metaMax = try values.int("key.metaMaxBytes") ?? keyLimits.metaMaxBytes
         guard (2...1_048_576).contains(metaMax) else {
-            throw ConfigurationError(key: "TRONCH_KEYS_META_MAX_BYTES", "must be between 2 and 1048576")
+            throw ConfigurationError(key: "TRONCH_KEY_META_MAX_BYTES", "must be between 2 and 1048576")
         }
         keyLimits.metaMaxBytes = metaMax
         lastUsedFlushInterval = try values.seconds("usage.flushInterval", range: 0.05...3600) ?? lastUsedFlushInterval
-        if let rootKey = values.string("bootstrap.rootKey", secret: true) {
+        if let rootKey = try values.string("bootstrap.rootKey", secret: true) {
             guard KeyFormat.parse(rootKey) != nil else {
                 throw ConfigurationError(
                     key: "TRONCH_BOOTSTRAP_ROOT_KEY",
@@ -133,6 +138,54 @@ package struct Settings: Sendable {
             }
             bootstrapRootKey = rootKey
         }
+    }
+}
+
+extension Settings {
+    /// The JSON type a setting takes in a config file.
+    package enum ValueKind: Sendable {
+        case string, integer, boolean, seconds
+    }
+
+    /// Every setting a config file may hold, by its dotted path.
+    package static let fileSchema: [String: ValueKind] = [
+        "host": .string, "port": .integer, "data.dir": .string, "database.url": .string,
+        "database.autoMigrate": .boolean, "key.prefix": .string, "key.pepper": .string, "key.pepperFile": .string,
+        "key.metaMaxBytes": .integer, "log.level": .string, "log.format": .string, "http.maxBodySize": .integer,
+        "auth.queryParameter": .boolean, "cache.ttl": .seconds, "cache.negativeTtl": .seconds,
+        "cache.maxEntries": .integer, "usage.flushInterval": .seconds, "bootstrap.rootKey": .string,
+    ]
+
+    /// Checks a config file's JSON against ``fileSchema``: an unknown name (a typo) or a value of the wrong
+    /// JSON type stops start-up instead of being ignored.
+    package static func validateConfigFile(_ json: JSONValue) throws(ConfigurationError) {
+        guard case .object = json else { throw ConfigurationError(key: "TRONCH_CONFIG_FILE", "must hold a JSON object") }
+        func walk(_ value: JSONValue, path: String) throws(ConfigurationError) {
+            if case .object(let members) = value, fileSchema[path] == nil {
+                for (name, member) in members.sorted(by: { $0.key < $1.key }) {
+                    try walk(member, path: path.isEmpty ? name : "\(path).\(name)")
+                }
+                return
+            }
+            guard let kind = fileSchema[path] else {
+                throw ConfigurationError(key: "TRONCH_CONFIG_FILE", "'\(path)' is not a setting (see docs/configuration.md)")
+            }
+            let fits: Bool
+            switch (kind, value) {
+            case (.string, .string), (.integer, .int), (.boolean, .bool), (.seconds, .int), (.seconds, .double): fits = true
+            default: fits = false
+            }
+            if !fits {
+                let expected = switch kind {
+                case .string: "a string"
+                case .integer: "an integer"
+                case .boolean: "true or false"
+                case .seconds: "a number of seconds"
+                }
+                throw ConfigurationError(key: ValueReader.environmentName(path), "must be \(expected) in the config file")
+            }
+        }
+        try walk(json, path: "")
     }
 }
 
@@ -159,8 +212,22 @@ private struct ValueReader {
         return name
     }
 
-    func string(_ key: String, secret: Bool = false) -> String? {
-        reader.string(forKey: ConfigKey(key), isSecret: secret)
+    /// Whether any provider holds a value of any type for `key` (a config file may hold the wrong type).
+    private func isPresent(_ key: String) -> Bool {
+        let name = ConfigKey(key)
+        return reader.string(forKey: name, isSecret: true) != nil || reader.int(forKey: name) != nil
+            || reader.double(forKey: name) != nil || reader.bool(forKey: name) != nil
+            || reader.stringArray(forKey: name, isSecret: true) != nil
+    }
+
+    private func wrongType(_ key: String, _ expected: String) -> ConfigurationError {
+        ConfigurationError(key: Self.environmentName(key), "must be \(expected)")
+    }
+
+    func string(_ key: String, secret: Bool = false) throws(ConfigurationError) -> String? {
+        if let value = reader.string(forKey: ConfigKey(key), isSecret: secret) { return value }
+        if isPresent(key) { throw wrongType(key, "a string") }
+        return nil
     }
 
     func int(_ key: String) throws(ConfigurationError) -> Int? {
@@ -171,6 +238,7 @@ private struct ValueReader {
             }
             return value
         }
+        if isPresent(key) { throw wrongType(key, "an integer") }
         return nil
     }
 
@@ -183,6 +251,7 @@ private struct ValueReader {
             default: throw ConfigurationError(key: Self.environmentName(key), "'\(text)' is not true or false")
             }
         }
+        if isPresent(key) { throw wrongType(key, "true or false") }
         return nil
     }
 
@@ -194,7 +263,10 @@ private struct ValueReader {
             }
             value = parsed
         }
-        guard let value else { return nil }
+        guard let value else {
+            if isPresent(key) { throw wrongType(key, "a number of seconds") }
+            return nil
+        }
         guard range.contains(value) else {
             throw ConfigurationError(key: Self.environmentName(key), "must be between \(range.lowerBound) and \(range.upperBound) seconds")
         }

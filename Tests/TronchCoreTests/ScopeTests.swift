@@ -29,13 +29,21 @@ import Testing
         #expect(Scope.problem(with: scope) != nil)
     }
 
-    @Test func adminAndStarAreSuperusers() {
-        let id = UUIDv7.make(at: .init(timeIntervalSince1970: 0))
-        for scopes in [["admin"], ["*"]] {
-            let principal = Principal(keyID: id, scopes: scopes)
-            #expect(Permission.allCases.allSatisfy(principal.allows))
-            #expect(principal.ungrantable(["anything:at:all", "*"]).isEmpty)
-        }
+    @Test func adminIsTheSuperuser() {
+        let principal = Principal(keyID: UUIDv7.make(at: .init(timeIntervalSince1970: 0)), scopes: ["admin"])
+        #expect(Permission.allCases.allSatisfy(principal.allows))
+        #expect(principal.ungrantable(["anything:at:all", "*", "admin", "keys:*"]).isEmpty)
+    }
+
+    /// `*` is a customer's wildcard for the customer's own API: it must not make a key a Tronch administrator.
+    @Test func theWildcardGrantsNoTronchPermission() {
+        let customer = Principal(keyID: UUIDv7.make(at: .init(timeIntervalSince1970: 0)), scopes: ["*"])
+        #expect(!Permission.allCases.contains(where: customer.allows))
+        let writer = Principal(keyID: UUIDv7.make(at: .init(timeIntervalSince1970: 0)), scopes: ["*", "keys:write"])
+        #expect(writer.allows(.keysWrite))
+        #expect(!writer.allows(.keysRead))
+        #expect(writer.ungrantable(["orders:read", "*", "keys:write"]).isEmpty)
+        #expect(writer.ungrantable(["admin", "keys:read", "keys:*", "audit:read"]) == ["admin", "keys:read", "keys:*", "audit:read"])
     }
 
     @Test func ordinaryPrincipalsHoldOnlyWhatTheirScopesCover() {

@@ -112,6 +112,24 @@ enum Credential: String, CaseIterable, Sendable {
         }
     }
 
+    /// A customer key may hold `*` for the customer's own API; that must not make it a Tronch administrator.
+    @Test func theWildcardScopeGrantsNothingOnTronchsAPI() async throws {
+        try await TestServer().run { api in
+            let customer = try await api.createKey(["scopes": ["*"]])["key"]!.string!
+            for (method, path) in [(HTTPRequest.Method.get, "/api/v1/keys"), (.post, "/api/v1/keys"), (.post, "/api/v1/keys/verify")] {
+                let response = try await api.request(method, path, key: customer, json: method == .post ? ["key": "x"] : nil)
+                #expect(response.status == .forbidden, "\(method) \(path)")
+            }
+            let writer = try await api.createKey(["scopes": ["*", "keys:write"]])["key"]!.string!
+            let customerKey = try await api.request(.post, "/api/v1/keys", key: writer, json: ["scopes": ["*", "orders:read"]])
+            #expect(customerKey.status == .created)
+            for scopes: JSONValue in [["admin"], ["keys:read"], ["keys:*"], ["audit:read"]] {
+                let response = try await api.request(.post, "/api/v1/keys", key: writer, json: ["scopes": scopes])
+                #expect(response.status == .forbidden, "\(scopes)")
+            }
+        }
+    }
+
     @Test func aKeyCannotManageAMorePowerfulKey() async throws {
         try await TestServer().run { api in
             let root = try await api.request(.get, "/api/v1/keys?name_prefix=root")["data"]!.array!.first!["id"]!.string!

@@ -7,10 +7,13 @@ import TronchCore
 @Suite struct ErrorHandlingTests {
     /// Each bad create body gets a 4xx with the right code and field, and creates nothing.
     @Test func badCreateBodiesAreRejectedAndChangeNothing() async throws {
-        try await TestServer(config: ["keys.metaMaxBytes": "64", "http.maxBodySize": "2048"]).run { api in
+        try await TestServer(config: ["key.metaMaxBytes": "64", "http.maxBodySize": "2048"]).run { api in
             let cases: [(body: JSONValue?, raw: String?, status: HTTPResponse.Status, code: String, field: String?)] = [
                 (nil, "{\"name\": ", .badRequest, "MALFORMED_JSON", nil),
                 (nil, "[1,", .badRequest, "MALFORMED_JSON", nil),
+                (nil, "{\"name\": \"x\",}", .badRequest, "MALFORMED_JSON", nil),
+                (nil, "{\"scopes\": [], \"scopes\": [\"admin\"]}", .badRequest, "MALFORMED_JSON", nil),
+                (nil, "{\"name\": \"\\ud800\"}", .badRequest, "MALFORMED_JSON", nil),
                 ("just a string", nil, .badRequest, "VALIDATION_FAILED", "body"),
                 (["nmae": "typo"], nil, .badRequest, "VALIDATION_FAILED", "nmae"),
                 (["name": 5], nil, .badRequest, "VALIDATION_FAILED", "name"),

@@ -100,9 +100,11 @@ import TronchCore
             #expect(updated["created_at"] == created["created_at"])
             let verified = try await api.verify(created["key"]!.string!)
             #expect(verified.code == "DISABLED")
+            server.clock.advance(seconds: 5)
             let empty = try await api.request(.patch, "/api/v1/keys/\(id)", json: [:])
             #expect(empty.status == .ok)
             #expect(empty["name"] == .string("after"))
+            #expect(empty["updated_at"] == updated["updated_at"], "a patch that changes nothing is not an update")
         }
     }
 

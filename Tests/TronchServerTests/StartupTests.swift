@@ -1,4 +1,6 @@
 import Configuration
+import Logging
+import SystemPackage
 import Foundation
 import Synchronization
 import HTTPTypes
@@ -81,7 +83,7 @@ import TronchStorage
         ("key.pepper", "short", "TRONCH_KEY_PEPPER"), ("log.level", "loud", "TRONCH_LOG_LEVEL"), ("log.format", "xml", "TRONCH_LOG_FORMAT"),
         ("http.maxBodySize", "10", "TRONCH_HTTP_MAX_BODY_SIZE"), ("auth.queryParameter", "maybe", "TRONCH_AUTH_QUERY_PARAMETER"),
         ("cache.ttl", "-1", "TRONCH_CACHE_TTL"), ("cache.negativeTtl", "soon", "TRONCH_CACHE_NEGATIVE_TTL"),
-        ("cache.maxEntries", "0", "TRONCH_CACHE_MAX_ENTRIES"), ("keys.metaMaxBytes", "1", "TRONCH_KEYS_META_MAX_BYTES"),
+        ("cache.maxEntries", "0", "TRONCH_CACHE_MAX_ENTRIES"), ("key.metaMaxBytes", "1", "TRONCH_KEY_META_MAX_BYTES"),
         ("database.url", "mysql://x", "TRONCH_DATABASE_URL"), ("bootstrap.rootKey", "not-a-key", "TRONCH_BOOTSTRAP_ROOT_KEY"),
         ("database.autoMigrate", "perhaps", "TRONCH_DATABASE_AUTO_MIGRATE"), ("usage.flushInterval", "0", "TRONCH_USAGE_FLUSH_INTERVAL"),
         ("key.pepperFile", "/nonexistent/pepper", "TRONCH_KEY_PEPPER_FILE"), ("host", "", "TRONCH_HOST"),
@@ -97,6 +99,57 @@ import TronchStorage
             #expect(error.key == variable)
             #expect(error.description.contains(variable))
         }
+    }
+
+    @Test func aLostPepperFileIsNotSilentlyReplaced() async throws {
+        let directory = Self.temporaryDirectory()
+        let reader = ConfigReader(provider: InMemoryProvider(values: ["data.dir": .init(.string(directory), isSecret: false)]))
+        _ = try await buildApplication(reader: reader, options: options())
+        let attributes = try FileManager.default.attributesOfItem(atPath: directory + "/tronch.sqlite")
+        #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
+        try FileManager.default.removeItem(atPath: directory + "/pepper")
+        do {
+            _ = try await buildApplication(reader: reader, options: options())
+            Issue.record("start-up must refuse a missing pepper file")
+        } catch let error as ConfigurationError {
+            #expect(error.key == "TRONCH_DATA_DIR")
+            #expect(error.message.contains("restore"))
+        }
+        #expect(!FileManager.default.fileExists(atPath: directory + "/pepper"))
+    }
+
+    @Test func onlyOnePepperSourceMayBeSet() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("pepper-\(UUID().uuidString)").path
+        try String(repeating: "p", count: 40).write(toFile: file, atomically: true, encoding: .utf8)
+        #expect(throws: ConfigurationError(key: "TRONCH_KEY_PEPPER_FILE", "")) {
+            _ = try Settings(reader: TestServer.reader(["key.pepperFile": file]))
+        }
+    }
+
+    @Test(arguments: [
+        (#"{"port": true}"#, "TRONCH_PORT"), (#"{"port": 8080.5}"#, "TRONCH_PORT"), (#"{"port": "x"}"#, "TRONCH_PORT"),
+        (#"{"log": {"level": 5}}"#, "TRONCH_LOG_LEVEL"), (#"{"auth": {"queryParameter": 1}}"#, "TRONCH_AUTH_QUERY_PARAMETER"),
+        (#"{"cache": {"ttl": "long"}}"#, "TRONCH_CACHE_TTL"), (#"{"key": {"prefix": ["a"]}}"#, "TRONCH_KEY_PREFIX"),
+        (#"{"prot": 8080}"#, "TRONCH_CONFIG_FILE"), (#"{"log": {"levle": "debug"}}"#, "TRONCH_CONFIG_FILE"),
+        (#"["port"]"#, "TRONCH_CONFIG_FILE"), (#"{"log": "debug"}"#, "TRONCH_CONFIG_FILE"),
+    ])
+    func configFilesWithUnknownNamesOrWrongTypesAreRefused(json: String, variable: String) throws {
+        let parsed = try JSONParser.parse(Array(json.utf8))
+        #expect(throws: ConfigurationError(key: variable, "")) { try Settings.validateConfigFile(parsed) }
+    }
+
+    @Test func configFileValuesOfTheRightTypeAreRead() async throws {
+        let json = #"{"port": 8081, "log": {"level": "debug"}, "auth": {"queryParameter": true}, "cache": {"ttl": 1.5}, "key": {"metaMaxBytes": 100}, "database": {"url": "sqlite::memory:"}}"#
+        try Settings.validateConfigFile(try JSONParser.parse(Array(json.utf8)))
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("config-\(UUID().uuidString).json").path
+        try json.write(toFile: file, atomically: true, encoding: .utf8)
+        let reader = ConfigReader(provider: try await FileProvider<JSONSnapshot>(filePath: .init(file)))
+        let settings = try Settings(reader: reader)
+        #expect(settings.port == 8081)
+        #expect(settings.logLevel == .debug)
+        #expect(settings.queryParameterKeys)
+        #expect(settings.cacheTTL == .milliseconds(1500))
+        #expect(settings.keyLimits.metaMaxBytes == 100)
     }
 
     @Test func anExternalDatabaseNeedsAPepper() {

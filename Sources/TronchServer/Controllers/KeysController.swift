@@ -101,7 +101,9 @@ struct KeysController {
     @Sendable func update(_ request: Request, context: AppRequestContext) async throws -> Response {
         let principal = try context.require(.keysWrite)
         let id = try Self.id(context)
-        var body = JSONObjectReader(try await request.jsonBody(maxSize: maxBodySize), allowed: JSONObjectReader.settingsFields)
+        var body = JSONObjectReader(
+            try await request.jsonBody(maxSize: maxBodySize), allowed: JSONObjectReader.settingsFields.union(["environment"])
+        )
         if body.contains("environment") { body.fail("environment", "cannot be changed; create a new key instead") }
         let patch = body.keyPatch()
         try body.finish()

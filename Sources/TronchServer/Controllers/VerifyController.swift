@@ -21,7 +21,8 @@ struct VerifyController {
         var key = ""
         switch body.string("key") {
         case .set(let value): key = value
-        case .unchanged, .clear: body.fail("key", "is required")
+        case .clear: body.fail("key", "must be a string")
+        case .unchanged: if !body.contains("key") { body.fail("key", "is required") }
         }
         var scopes = [String]()
         if case .set(let requested) = body.stringArray("scopes") {

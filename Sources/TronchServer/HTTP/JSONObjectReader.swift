@@ -143,9 +143,9 @@ extension Request {
         }
         guard buffer.readableBytes > 0 else { return nil }
         do {
-            return try JSONDecoder().decode(JSONValue.self, from: Data(buffer.readableBytesView))
+            return try JSONParser.parse(buffer.readableBytesView)
         } catch {
-            throw APIError(.malformedJSON, "the request body is not valid JSON")
+            throw APIError(.malformedJSON, "the request body is not valid JSON: \(error.description)")
         }
     }
 }

@@ -136,6 +136,7 @@ package struct KeyService: Sendable {
             let settings = patch.applied(to: record.settings)
             try settings.validate(now: patch.expiresAt.isUnchanged ? nil : now, limits: limits)
             try Self.requireGrantable(settings.scopes, by: principal)
+            guard settings != record.settings else { return }
             record.settings = settings
             record.updatedAt = now
         }

@@ -18,6 +18,8 @@ struct RequestIDMiddleware: RouterMiddleware {
         let id = request.headers[.requestID].flatMap { Self.isAcceptable($0) ? $0 : nil } ?? generator.next()
         context.requestID = id
         context.logger[metadataKey: "request_id"] = .string(id)
+        // Hummingbird's own counter id would only repeat what request_id says.
+        context.logger[metadataKey: "hb.request.id"] = nil
         var response = try await next(request, context)
         response.headers[.requestID] = id
         return response

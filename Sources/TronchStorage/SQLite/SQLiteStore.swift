@@ -6,8 +6,12 @@ import TronchCore
 package struct SQLiteStore: Sendable {
     let writer: any DatabaseWriter
 
-    /// Opens (and creates) the database file at `path`.
+    /// Opens (and creates, readable by its owner only) the database file at `path`.
     package static func open(path: String) throws -> SQLiteStore {
+        // SQLite gives the -wal and -shm files the main file's mode, so creating it 0600 covers all three.
+        if !FileManager.default.fileExists(atPath: path) {
+            _ = FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
+        }
         let pool = try DatabasePool(path: path, configuration: configuration())
         return SQLiteStore(writer: pool)
     }
@@ -37,6 +41,12 @@ package struct SQLiteStore: Sendable {
 }
 
 extension SQLiteStore: SettingsStore {
+    package func setting(_ name: String) async throws -> String? {
+        try await writer.read { db in
+            try String.fetchOne(db, sql: "SELECT value FROM tronch_settings WHERE name = ?", arguments: [name])
+        }
+    }
+
     package func claimSetting(_ name: String, value: String) async throws -> String {
         try await writer.write { db in
             try db.execute(
