@@ -64,7 +64,7 @@ import TronchCore
         }
     }
 
-    @Test func aKeyCreatedAfterAMissIsFoundAtOnce() async throws {
+    @Test func revocationIsSeenByTheNextVerification() async throws {
         try await TestServer().run { api in
             let created = try await api.createKey()
             let secret = created["key"]!.string!

@@ -1,0 +1,158 @@
+import Foundation
+import Logging
+import Synchronization
+import Testing
+import TronchCore
+import TronchStorage
+@testable import TronchServer
+
+/// Counts digest lookups so tests can prove which verifications reach the store.
+final class CountingStore: KeyStore, Sendable {
+    let base: SQLiteStore
+    private let lookups = Atomic<Int>(0)
+
+    init() async throws {
+        base = try SQLiteStore.inMemory()
+        try await base.migrateUp(to: nil)
+    }
+
+    var digestLookups: Int { lookups.load(ordering: .relaxed) }
+
+    func insert(_ record: KeyRecord) async throws { try await base.insert(record) }
+    func insertIfEmpty(_ record: KeyRecord) async throws -> Bool { try await base.insertIfEmpty(record) }
+    func key(id: UUID) async throws -> KeyRecord? { try await base.key(id: id) }
+    func key(digest: KeyDigest) async throws -> KeyRecord? {
+        lookups.add(1, ordering: .relaxed)
+        return try await base.key(digest: digest)
+    }
+    func keys(matching query: KeyQuery) async throws -> KeyPage { try await base.keys(matching: query) }
+    func update(id: UUID, _ change: @escaping @Sendable (inout KeyRecord) throws -> Void) async throws -> KeyRecord {
+        try await base.update(id: id, change)
+    }
+    func rotate(id: UUID, _ plan: @escaping @Sendable (KeyRecord) throws -> (old: KeyRecord, new: KeyRecord)) async throws
+        -> (old: KeyRecord, new: KeyRecord)
+    {
+        try await base.rotate(id: id, plan)
+    }
+    func recordUse(_ lastUsed: [UUID: Date]) async throws { try await base.recordUse(lastUsed) }
+}
+
+@Suite struct KeyServiceTests {
+    func service(_ store: CountingStore, clock: TestClock = TestClock(), negativeTTL: Duration = .seconds(5)) -> KeyService {
+        KeyService(
+            store: store, cache: KeyCache(ttl: .seconds(30), negativeTTL: negativeTTL, maxEntries: 1000),
+            hasher: KeyHasher(pepper: Array(TestServer.pepper.utf8)), format: KeyFormat(prefix: "tronch")!,
+            clock: clock.wallClock, limits: KeyLimits(),
+            lastUsed: LastUsedRecorder(store: store, interval: .seconds(1), logger: Logger(label: "test"))
+        )
+    }
+
+    let admin = Principal(keyID: UUID(), scopes: ["admin"])
+
+    @Test func garbageNeverReachesTheStore() async throws {
+        let store = try await CountingStore()
+        let keys = service(store)
+        for garbage in ["", "x", "tronch_sk_live_" + String(repeating: "a", count: 38), String(repeating: "z", count: 10_000)] {
+            #expect(try await keys.verify(garbage).code == .notFound)
+        }
+        #expect(store.digestLookups == 0)
+    }
+
+    @Test func knownKeysAreServedFromTheCache() async throws {
+        let store = try await CountingStore()
+        let keys = service(store)
+        let issued = try await keys.create(KeySettings(), environment: .live, by: admin)
+        for _ in 0..<10 { #expect(try await keys.verify(issued.secret).code == .valid) }
+        #expect(store.digestLookups <= 1)
+    }
+
+    @Test func unknownKeysAreCachedBrieflyAndCreationClearsTheMiss() async throws {
+        let store = try await CountingStore()
+        let keys = service(store)
+        let unknown = KeyFormat(prefix: "tronch")!.generate(environment: .live)
+        for _ in 0..<5 { #expect(try await keys.verify(unknown).code == .notFound) }
+        #expect(store.digestLookups == 1)
+
+        let noNegativeCache = service(store, negativeTTL: .zero)
+        for _ in 0..<3 { _ = try await noNegativeCache.verify(unknown) }
+        #expect(store.digestLookups == 4)
+    }
+
+    @Test func everyWriteInvalidatesTheCache() async throws {
+        let store = try await CountingStore()
+        let keys = service(store)
+        let issued = try await keys.create(KeySettings(), environment: .live, by: admin)
+        #expect(try await keys.verify(issued.secret).code == .valid)
+        var patch = KeyPatch()
+        patch.enabled = false
+        _ = try await keys.update(id: issued.record.id, patch, by: admin)
+        #expect(try await keys.verify(issued.secret).code == .disabled)
+        patch.enabled = true
+        _ = try await keys.update(id: issued.record.id, patch, by: admin)
+        #expect(try await keys.verify(issued.secret).code == .valid)
+        let (_, successor) = try await keys.rotate(id: issued.record.id, gracePeriod: 0, expiresAt: .unchanged, by: admin)
+        #expect(try await keys.verify(issued.secret).code == .revoked)
+        #expect(try await keys.verify(successor.secret).code == .valid)
+        _ = try await keys.revoke(id: successor.record.id, by: admin)
+        #expect(try await keys.verify(successor.secret).code == .revoked)
+    }
+
+    @Test func usesAreRecordedInBatchesOffThePath() async throws {
+        let store = try await CountingStore()
+        let clock = TestClock()
+        let keys = service(store, clock: clock)
+        let issued = try await keys.create(KeySettings(), environment: .live, by: admin)
+        _ = try await keys.verify(issued.secret)
+        clock.advance(seconds: 10)
+        _ = try await keys.verify(issued.secret)
+        #expect(try await store.key(id: issued.record.id)?.lastUsedAt == nil, "nothing is written on the request path")
+        #expect(keys.lastUsed.pendingCount == 1)
+        await keys.lastUsed.flush()
+        #expect(try await store.key(id: issued.record.id)?.lastUsedAt == clock.now)
+        #expect(keys.lastUsed.pendingCount == 0)
+    }
+}
+
+@Suite struct KeyCacheTests {
+    let digest = KeyHasher(pepper: [1, 2, 3]).digest("a")
+
+    @Test func aLookupThatRacedAWriteDoesNotStoreStaleData() {
+        let cache = KeyCache(ttl: .seconds(30), negativeTTL: .seconds(5), maxEntries: 10)
+        guard case .miss(let generation) = cache.lookup(digest) else {
+            Issue.record("expected a miss")
+            return
+        }
+        cache.invalidate(digest)  // a write happened while the store was being read
+        cache.store(nil, for: digest, generation: generation)
+        guard case .miss = cache.lookup(digest) else {
+            Issue.record("a stale answer was cached")
+            return
+        }
+    }
+
+    @Test func entriesExpire() async throws {
+        let cache = KeyCache(ttl: .milliseconds(20), negativeTTL: .milliseconds(20), maxEntries: 10)
+        guard case .miss(let generation) = cache.lookup(digest) else { return }
+        cache.store(nil, for: digest, generation: generation)
+        guard case .hit(nil) = cache.lookup(digest) else {
+            Issue.record("expected a cached miss")
+            return
+        }
+        try await Task.sleep(for: .milliseconds(40))
+        guard case .miss = cache.lookup(digest) else {
+            Issue.record("expected expiry")
+            return
+        }
+    }
+
+    @Test func sizeIsBounded() {
+        let cache = KeyCache(ttl: .seconds(30), negativeTTL: .seconds(30), maxEntries: 100)
+        let hasher = KeyHasher(pepper: [9])
+        for index in 0..<1000 {
+            let digest = hasher.digest(String(index))
+            if case .miss(let generation) = cache.lookup(digest) { cache.store(nil, for: digest, generation: generation) }
+        }
+        #expect(cache.count <= 100)
+        #expect(cache.count > 50)
+    }
+}
