@@ -6,7 +6,10 @@ package struct TronchCommand: AsyncParsableCommand {
     package static let configuration = CommandConfiguration(
         commandName: "tronch",
         abstract: "Issue, verify, rate-limit, rotate and revoke API keys.",
-        subcommands: [ServeCommand.self, MigrateCommand.self, KeysCommand.self, VersionCommand.self]
+        subcommands: [
+            ServeCommand.self, MigrateCommand.self, BackupCommand.self, RestoreCommand.self, KeysCommand.self, BenchCommand.self,
+            VersionCommand.self,
+        ]
     )
 
     package init() {}

@@ -40,27 +40,37 @@ package struct RootKeyAnnouncement: Sendable {
     }
 }
 
-/// The store behind every backend.
-package typealias Store = KeyStore & SchemaMigrator & SettingsStore
-
-/// Opens the configured database, creating the data directory for the embedded default.
-package func openStore(_ settings: Settings) throws -> any Store {
+/// Opens the configured database without touching the network; PostgreSQL's pool is returned as a service
+/// that must run for the store to answer. Creates the data directory for the embedded default.
+package func openStore(_ settings: Settings, logger: Logger) throws -> StoreHandle {
     switch settings.database {
     case .sqliteFile(let path):
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty { try PepperFile.ensureDirectory(directory) }
-        return try SQLiteStore.open(path: path)
+        return StoreHandle(store: try SQLiteStore.open(path: path), services: [], backend: "sqlite")
     case .sqliteMemory:
-        return try SQLiteStore.inMemory()
-    case .postgres:
-        throw ConfigurationError(key: "TRONCH_DATABASE_URL", "PostgreSQL is not supported by this build yet; use sqlite://")
+        return StoreHandle(store: try SQLiteStore.inMemory(), services: [], backend: "sqlite")
+    case .postgres(let url):
+        let location: PostgresLocation
+        do {
+            location = try PostgresLocation(url: url)
+        } catch {
+            throw ConfigurationError(key: "TRONCH_DATABASE_URL", error.description)
+        }
+        let store = PostgresStore(
+            location: location, poolSize: settings.databasePoolSize, connectTimeout: settings.databaseConnectTimeout,
+            queryTimeout: settings.databaseQueryTimeout, logger: logger
+        )
+        return StoreHandle(store: store, services: [store.client], backend: "postgresql")
     }
 }
 
-let pepperFingerprintSetting = "pepper_fingerprint"
+package let pepperFingerprintSetting = "pepper_fingerprint"
+/// What the fingerprint is an HMAC of: a fixed text, so the stored value reveals nothing about the pepper.
+package let pepperFingerprintText = "tronch pepper fingerprint v1"
 
 /// The configured pepper, or the embedded store's pepper file (created on first start).
-func loadPepper(_ settings: Settings, store: any Store, logger: Logger) async throws -> [UInt8] {
+package func loadPepper(_ settings: Settings, store: any Store, logger: Logger) async throws -> [UInt8] {
     if let pepper = settings.pepper { return pepper }
     try PepperFile.ensureDirectory(settings.dataDirectory)
     if !PepperFile.exists(in: settings.dataDirectory), try await store.setting(pepperFingerprintSetting) != nil {
@@ -76,11 +86,49 @@ func loadPepper(_ settings: Settings, store: any Store, logger: Logger) async th
 }
 
 /// Builds the whole server from configuration: what `tronch serve` runs and what tests drive.
+///
+/// Nothing here waits for the network: configuration errors surface at once, and everything that needs the
+/// database (waiting for it, migrations, the pepper check, the first root key) runs in ``prepareDatabase``
+/// once the application's services, the database pool among them, are running.
 package func buildApplication(reader: ConfigReader, options: BuildOptions = .init()) async throws -> some ApplicationProtocol {
     let settings = try Settings(reader: reader)
     let logger = makeLogger(settings, output: options.logOutput)
-    let store = try openStore(settings)
+    let handle = try openStore(settings, logger: logger)
+    let store = handle.store
+    // Only the embedded store may have no configured pepper, and it needs no running service to be read.
+    let hasher = KeyHasher(pepper: try await loadPepper(settings, store: store, logger: logger))
 
+    let lastUsed = LastUsedRecorder(store: store, interval: settings.lastUsedFlushInterval, logger: logger)
+    let keys = KeyService(
+        store: store,
+        cache: KeyCache(
+            ttl: settings.cacheTTL, negativeTTL: settings.negativeCacheTTL, maxEntries: settings.cacheMaxEntries,
+            staleTTL: settings.cacheStaleTTL
+        ),
+        hasher: hasher, format: settings.keyPrefix, clock: options.clock, limits: settings.keyLimits, lastUsed: lastUsed
+    )
+    let router = buildRouter(keys: keys, settings: settings, database: handle)
+    var app = Application(
+        router: router,
+        configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: nil),
+        services: handle.services + [lastUsed],
+        logger: logger
+    )
+    let announce = options.announceRootKey
+    app.beforeServerStarts {
+        try await prepareDatabase(settings: settings, handle: handle, keys: keys, logger: logger, announce: announce)
+    }
+    return app
+}
+
+/// Start-up work that needs the database: wait for it, migrate (or check the schema), check the pepper,
+/// create the first root key.
+func prepareDatabase(
+    settings: Settings, handle: StoreHandle, keys: KeyService, logger: Logger,
+    announce: @Sendable (RootKeyAnnouncement) -> Void
+) async throws {
+    let store = handle.store
+    try await waitForDatabase(store, backend: handle.backend, timeout: settings.databaseStartupTimeout, logger: logger)
     if settings.autoMigrate {
         let applied = try await store.migrateUp(to: nil)
         if !applied.isEmpty { logger.info("applied database migrations", metadata: ["versions": "\(applied)"]) }
@@ -94,46 +142,56 @@ package func buildApplication(reader: ConfigReader, options: BuildOptions = .ini
             )
         }
     }
-
-    let hasher = KeyHasher(pepper: try await loadPepper(settings, store: store, logger: logger))
     // A fingerprint of the pepper, kept in the database: starting with a different pepper would make every
     // key fail verification, so it stops start-up instead.
-    let fingerprint = hasher.digest("tronch pepper fingerprint v1").hex
+    let fingerprint = keys.hasher.digest(pepperFingerprintText).hex
     guard try await store.claimSetting(pepperFingerprintSetting, value: fingerprint) == fingerprint else {
         throw ConfigurationError(
             key: settings.pepper == nil ? "TRONCH_DATA_DIR" : "TRONCH_KEY_PEPPER",
             "the pepper does not match the one this database was created with; no key would verify"
         )
     }
-
-    let lastUsed = LastUsedRecorder(store: store, interval: settings.lastUsedFlushInterval, logger: logger)
-    let keys = KeyService(
-        store: store,
-        cache: KeyCache(ttl: settings.cacheTTL, negativeTTL: settings.negativeCacheTTL, maxEntries: settings.cacheMaxEntries),
-        hasher: hasher, format: settings.keyPrefix, clock: options.clock, limits: settings.keyLimits, lastUsed: lastUsed
-    )
     if let secret = try await keys.bootstrapRootKey(secret: settings.bootstrapRootKey) {
         logger.notice("created the root key on an empty database")
-        options.announceRootKey(RootKeyAnnouncement(generatedSecret: settings.bootstrapRootKey == nil ? secret : nil))
+        announce(RootKeyAnnouncement(generatedSecret: settings.bootstrapRootKey == nil ? secret : nil))
     }
+}
 
-    let router = buildRouter(keys: keys, settings: settings)
-    return Application(
-        router: router,
-        configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: nil),
-        services: [lastUsed],
-        logger: logger
-    )
+/// Pings the database until it answers, backing off from 250 ms to 5 s, for at most `timeout`.
+package func waitForDatabase(_ store: any Store, backend: String, timeout: Duration, logger: Logger) async throws {
+    let deadline = ContinuousClock.now + timeout
+    var delay = Duration.milliseconds(250)
+    var attempt = 1
+    while true {
+        do {
+            try await store.ping()
+            if attempt > 1 { logger.notice("database reachable", metadata: ["backend": "\(backend)", "attempts": "\(attempt)"]) }
+            return
+        } catch {
+            let remaining = deadline - ContinuousClock.now
+            guard remaining > .zero else {
+                throw StorageError.unavailable("the \(backend) database did not answer within \(timeout) of start-up: \(error)")
+            }
+            let wait = min(delay, remaining)
+            logger.warning(
+                "database unreachable at start-up; retrying",
+                metadata: ["backend": "\(backend)", "attempt": "\(attempt)", "retry_in": "\(wait)", "error": "\(error)"]
+            )
+            try await Task.sleep(for: wait)
+            delay = min(delay * 2, .seconds(5))
+            attempt += 1
+        }
+    }
 }
 
 /// The routes and middleware; separate from ``buildApplication(reader:options:)`` so its shape is easy to read.
-package func buildRouter(keys: KeyService, settings: Settings) -> Router<AppRequestContext> {
+package func buildRouter(keys: KeyService, settings: Settings, database: StoreHandle) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: RequestIDMiddleware())
     router.add(middleware: AccessLogMiddleware())
     router.add(middleware: ProblemMiddleware())
     let api = router.group("api/v1")
-    SystemController().addRoutes(to: api)
+    SystemController(database: database).addRoutes(to: api)
     let keyRoutes = api.group("keys")
         .add(middleware: AuthenticationMiddleware(keys: keys, allowQueryParameter: settings.queryParameterKeys))
     VerifyController(keys: keys, maxBodySize: settings.maxBodySize).addRoutes(to: keyRoutes)

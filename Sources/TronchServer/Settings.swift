@@ -33,6 +33,14 @@ package struct Settings: Sendable {
     package var dataDirectory = "./tronch-data"
     package var database: DatabaseLocation = .sqliteFile(path: "./tronch-data/tronch.sqlite")
     package var autoMigrate = true
+    /// PostgreSQL connections per node.
+    package var databasePoolSize = 10
+    /// Time to open one PostgreSQL connection.
+    package var databaseConnectTimeout: Duration = .seconds(5)
+    /// Time box of every database call; past it the call fails as unavailable (503).
+    package var databaseQueryTimeout: Duration = .seconds(5)
+    /// How long start-up keeps retrying an unreachable database before giving up.
+    package var databaseStartupTimeout: Duration = .seconds(60)
     package var keyPrefix = KeyFormat(prefix: "tronch")!
     /// The pepper, when configured; nil means "generate one in the data directory" (embedded store only).
     package var pepper: [UInt8]?
@@ -43,6 +51,8 @@ package struct Settings: Sendable {
     package var cacheTTL: Duration = .seconds(30)
     package var negativeCacheTTL: Duration = .seconds(5)
     package var cacheMaxEntries = 100_000
+    /// How long past its TTL a cached key may still answer while the database is unreachable.
+    package var cacheStaleTTL: Duration = .seconds(300)
     package var keyLimits = KeyLimits()
     package var lastUsedFlushInterval: Duration = .seconds(2)
     /// The root key to create on an empty database instead of a random one.
@@ -53,7 +63,9 @@ package struct Settings: Sendable {
     /// Shortest pepper accepted, in bytes: HMAC keys shorter than the hash output weaken it.
     package static let minimumPepperBytes = 32
 
-    package init(reader: ConfigReader) throws(ConfigurationError) {
+    /// Reads and checks everything. `requirePepper: false` is for commands that never hash a key
+    /// (`tronch migrate`, `tronch backup`), which must work without the secret.
+    package init(reader: ConfigReader, requirePepper: Bool = true) throws(ConfigurationError) {
         let values = ValueReader(reader: reader)
         host = try values.string("host") ?? host
         if host.isEmpty { throw ConfigurationError(key: "TRONCH_HOST", "must not be empty") }
@@ -69,6 +81,13 @@ package struct Settings: Sendable {
             throw ConfigurationError(key: "TRONCH_DATABASE_URL", error.description)
         }
         autoMigrate = try values.bool("database.autoMigrate") ?? autoMigrate
+        databasePoolSize = try values.int("database.poolSize") ?? databasePoolSize
+        guard (1...1000).contains(databasePoolSize) else {
+            throw ConfigurationError(key: "TRONCH_DATABASE_POOL_SIZE", "must be between 1 and 1000")
+        }
+        databaseConnectTimeout = try values.seconds("database.connectTimeout", range: 0.1...600) ?? databaseConnectTimeout
+        databaseQueryTimeout = try values.seconds("database.queryTimeout", range: 0.1...600) ?? databaseQueryTimeout
+        databaseStartupTimeout = try values.seconds("database.startupTimeout", range: 0...3600) ?? databaseStartupTimeout
         if let prefix = try values.string("key.prefix") {
             guard let format = KeyFormat(prefix: prefix) else {
                 throw ConfigurationError(key: "TRONCH_KEY_PREFIX", "must be 1-16 characters of a-z and 0-9")
@@ -94,7 +113,7 @@ package struct Settings: Sendable {
             }
             self.pepper = Array(text.utf8)
         }
-        if pepper == nil && !database.isEmbedded {
+        if pepper == nil && !database.isEmbedded && requirePepper {
             throw ConfigurationError(
                 key: "TRONCH_KEY_PEPPER",
                 "is required with an external database (every node must share it); set TRONCH_KEY_PEPPER or TRONCH_KEY_PEPPER_FILE"
@@ -120,6 +139,7 @@ package struct Settings: Sendable {
         cacheTTL = try values.seconds("cache.ttl", range: 0...86_400) ?? cacheTTL
         negativeCacheTTL = try values.seconds("cache.negativeTtl", range: 0...3600) ?? negativeCacheTTL
         cacheMaxEntries = try values.int("cache.maxEntries") ?? cacheMaxEntries
+        cacheStaleTTL = try values.seconds("cache.staleTtl", range: 0...86_400) ?? cacheStaleTTL
         guard (1...100_000_000).contains(cacheMaxEntries) else {
             throw ConfigurationError(key: "TRONCH_CACHE_MAX_ENTRIES", "must be between 1 and 100000000")
         }
@@ -150,7 +170,9 @@ extension Settings {
     /// Every setting a config file may hold, by its dotted path.
     package static let fileSchema: [String: ValueKind] = [
         "host": .string, "port": .integer, "data.dir": .string, "database.url": .string,
-        "database.autoMigrate": .boolean, "key.prefix": .string, "key.pepper": .string, "key.pepperFile": .string,
+        "database.autoMigrate": .boolean, "database.poolSize": .integer, "database.connectTimeout": .seconds,
+        "database.queryTimeout": .seconds, "database.startupTimeout": .seconds, "cache.staleTtl": .seconds,
+        "key.prefix": .string, "key.pepper": .string, "key.pepperFile": .string,
         "key.metaMaxBytes": .integer, "log.level": .string, "log.format": .string, "http.maxBodySize": .integer,
         "auth.queryParameter": .boolean, "cache.ttl": .seconds, "cache.negativeTtl": .seconds,
         "cache.maxEntries": .integer, "usage.flushInterval": .seconds, "bootstrap.rootKey": .string,

@@ -49,6 +49,9 @@ package protocol KeyStore: Sendable {
     /// Stores a new key.
     func insert(_ record: KeyRecord) async throws
 
+    /// Stores many new keys in one transaction: all of them, or none when any conflicts.
+    func insert(batch records: [KeyRecord]) async throws
+
     /// Stores `record` only when the store holds no key at all, atomically; returns whether it did.
     /// This is how the first root key is created exactly once, even with several nodes starting together.
     func insertIfEmpty(_ record: KeyRecord) async throws -> Bool

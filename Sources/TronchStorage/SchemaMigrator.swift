@@ -47,12 +47,18 @@ extension SchemaMigrator {
     }
 }
 
+/// A cheap round trip to the database, for readiness checks and start-up.
+package protocol DatabaseHealth: Sendable {
+    func ping() async throws
+}
+
 /// Failures of the storage layer that are not domain errors.
 package enum StorageError: Error, CustomStringConvertible, Equatable {
     case schemaTooNew(version: Int)
     case unsupportedURL(String)
     case corruptRow(String)
     case unavailable(String)
+    case backup(String)
 
     package var description: String {
         switch self {
@@ -61,6 +67,7 @@ package enum StorageError: Error, CustomStringConvertible, Equatable {
         case .unsupportedURL(let message): message
         case .corruptRow(let message): "a stored row could not be read: \(message)"
         case .unavailable(let message): "the database is unavailable: \(message)"
+        case .backup(let message): message
         }
     }
 }

@@ -34,7 +34,7 @@ enum Credential: String, CaseIterable, Sendable {
 @Suite struct AuthorizationTests {
     @Test(arguments: RouteCase.all, Credential.allCases)
     func matrix(route: RouteCase, credential: Credential) async throws {
-        try await TestServer().run { api in
+        try await TestServer().run { api async throws in
             let target = try await api.createKey(["name": "target"])["id"]!.string!
             let wrongScope = route.scope == "keys:read" ? "keys:verify" : "keys:read"
             var key: String?
@@ -73,7 +73,7 @@ enum Credential: String, CaseIterable, Sendable {
     }
 
     @Test func theKeyMayComeFromEitherHeader() async throws {
-        try await TestServer().run { api in
+        try await TestServer().run { api async throws in
             let viaHeader = try await api.request(.get, "/api/v1/keys", key: nil, headers: [.init("X-API-Key")!: TestServer.rootKey])
             #expect(viaHeader.status == .ok)
             let lowercaseScheme = try await api.request(.get, "/api/v1/keys", key: nil, headers: [.authorization: "bearer \(TestServer.rootKey)"])
@@ -84,18 +84,18 @@ enum Credential: String, CaseIterable, Sendable {
     }
 
     @Test func queryParameterKeysAreOffByDefault() async throws {
-        try await TestServer().run { api in
+        try await TestServer().run { api async throws in
             let response = try await api.request(.get, "/api/v1/keys?api_key=\(TestServer.rootKey)", key: nil)
             #expect(response.status == .unauthorized)
         }
-        try await TestServer(config: ["auth.queryParameter": "true"]).run { api in
+        try await TestServer(config: ["auth.queryParameter": "true"]).run { api async throws in
             let response = try await api.request(.get, "/api/v1/keys?api_key=\(TestServer.rootKey)", key: nil)
             #expect(response.status == .ok)
         }
     }
 
     @Test func aKeyCannotGrantScopesItLacks() async throws {
-        try await TestServer().run { api in
+        try await TestServer().run { api async throws in
             let writer = try await api.createKey(["scopes": ["keys:write", "orders:*"]])["key"]!.string!
             let allowed = try await api.request(.post, "/api/v1/keys", key: writer, json: ["scopes": ["orders:read", "orders:*", "keys:write"]])
             #expect(allowed.status == .created)
@@ -114,7 +114,7 @@ enum Credential: String, CaseIterable, Sendable {
 
     /// A customer key may hold `*` for the customer's own API; that must not make it a Tronch administrator.
     @Test func theWildcardScopeGrantsNothingOnTronchsAPI() async throws {
-        try await TestServer().run { api in
+        try await TestServer().run { api async throws in
             let customer = try await api.createKey(["scopes": ["*"]])["key"]!.string!
             for (method, path) in [(HTTPRequest.Method.get, "/api/v1/keys"), (.post, "/api/v1/keys"), (.post, "/api/v1/keys/verify")] {
                 let response = try await api.request(method, path, key: customer, json: method == .post ? ["key": "x"] : nil)
@@ -131,7 +131,7 @@ enum Credential: String, CaseIterable, Sendable {
     }
 
     @Test func aKeyCannotManageAMorePowerfulKey() async throws {
-        try await TestServer().run { api in
+        try await TestServer().run { api async throws in
             let root = try await api.request(.get, "/api/v1/keys?name_prefix=root")["data"]!.array!.first!["id"]!.string!
             let writer = try await api.createKey(["scopes": ["keys:write", "keys:read"]])["key"]!.string!
             for (method, path, body) in [
@@ -147,7 +147,7 @@ enum Credential: String, CaseIterable, Sendable {
     }
 
     @Test func aManagementKeyWithAnAllowlistIsRefusedFromElsewhere() async throws {
-        try await TestServer().run { api in
+        try await TestServer().run { api async throws in
             let key = try await api.createKey(["scopes": ["keys:read"], "allowed_ips": ["192.0.2.1"]])["key"]!.string!
             let response = try await api.request(.get, "/api/v1/keys", key: key)
             #expect(response.status == .unauthorized)

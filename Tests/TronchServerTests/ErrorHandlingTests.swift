@@ -7,7 +7,7 @@ import TronchCore
 @Suite struct ErrorHandlingTests {
     /// Each bad create body gets a 4xx with the right code and field, and creates nothing.
     @Test func badCreateBodiesAreRejectedAndChangeNothing() async throws {
-        try await TestServer(config: ["key.metaMaxBytes": "64", "http.maxBodySize": "2048"]).run { api in
+        try await TestServer(config: ["key.metaMaxBytes": "64", "http.maxBodySize": "2048"]).run { api async throws in
             let cases: [(body: JSONValue?, raw: String?, status: HTTPResponse.Status, code: String, field: String?)] = [
                 (nil, "{\"name\": ", .badRequest, "MALFORMED_JSON", nil),
                 (nil, "[1,", .badRequest, "MALFORMED_JSON", nil),
@@ -60,7 +60,7 @@ import TronchCore
     }
 
     @Test func severalProblemsAreReportedTogether() async throws {
-        try await TestServer().run { api in
+        try await TestServer().run { api async throws in
             let response = try await api.request(.post, "/api/v1/keys", json: ["name": 1, "environment": "x", "allowed_ips": ["nope"]])
             #expect(response.status == .badRequest)
             #expect(Set(response["errors"]?.array?.compactMap { $0["field"]?.string } ?? []) == ["name", "environment", "allowed_ips[0]"])
@@ -68,7 +68,7 @@ import TronchCore
     }
 
     @Test func badUpdatesAreRejectedAndChangeNothing() async throws {
-        try await TestServer().run { api in
+        try await TestServer().run { api async throws in
             let created = try await api.createKey(["name": "keep", "scopes": ["a:read"]])
             let id = created["id"]!.string!
             let cases: [JSONValue] = [
@@ -85,7 +85,7 @@ import TronchCore
     }
 
     @Test func idsAndQueryParametersAreChecked() async throws {
-        try await TestServer().run { api in
+        try await TestServer().run { api async throws in
             let unknown = UUID().uuidString.lowercased()
             let notFound = try await api.request(.get, "/api/v1/keys/\(unknown)")
             #expect(notFound.status == .notFound)
@@ -111,7 +111,7 @@ import TronchCore
     }
 
     @Test func unknownRoutesAreProblems() async throws {
-        try await TestServer().run { api in
+        try await TestServer().run { api async throws in
             let response = try await api.request(.get, "/api/v1/nothing-here")
             #expect(response.status == .notFound)
             #expect(response.code == "NOT_FOUND")
@@ -120,7 +120,7 @@ import TronchCore
     }
 
     @Test func requestIDsAreEchoedOrGenerated() async throws {
-        try await TestServer().run { api in
+        try await TestServer().run { api async throws in
             let echoed = try await api.request(.get, "/api/v1/health", key: nil, headers: [.init("X-Request-Id")!: "client-abc.123"])
             #expect(echoed.headers[.init("X-Request-Id")!] == "client-abc.123")
             let replaced = try await api.request(.get, "/api/v1/health", key: nil, headers: [.init("X-Request-Id")!: "bad id with spaces"])

@@ -5,8 +5,8 @@ import TronchCore
 @testable import TronchServer
 
 @Suite struct KeyLifecycleTests {
-    @Test func createReturnsTheRecordAndTheSecretOnce() async throws {
-        try await TestServer().run { api in
+    @Test(arguments: ServerBackend.all) func createReturnsTheRecordAndTheSecretOnce(backend: ServerBackend) async throws {
+        try await TestServer.on(backend).run { api async throws in
             let created = try await api.createKey([
                 "name": "acme production", "owner_id": "cus_42", "environment": "test", "scopes": ["orders:read", "billing:*"],
                 "meta": ["plan": "pro", "seats": 3], "expires_at": "2030-01-01T00:00:00Z", "allowed_ips": ["10.0.0.0/8", "2001:db8::/32"],
@@ -38,8 +38,8 @@ import TronchCore
         }
     }
 
-    @Test func defaultsApplyToAnEmptyCreate() async throws {
-        try await TestServer().run { api in
+    @Test(arguments: ServerBackend.all) func defaultsApplyToAnEmptyCreate(backend: ServerBackend) async throws {
+        try await TestServer.on(backend).run { api async throws in
             let created = try await api.createKey()
             #expect(created["environment"] == .string("live"))
             #expect(created["scopes"] == .array([]))
@@ -53,9 +53,9 @@ import TronchCore
         }
     }
 
-    @Test func listPagesNewestFirstWithFilters() async throws {
-        let server = TestServer()
-        try await server.run { api in
+    @Test(arguments: ServerBackend.all) func listPagesNewestFirstWithFilters(backend: ServerBackend) async throws {
+        let server = try await TestServer.on(backend)
+        try await server.run { api async throws in
             var ids = [JSONValue]()
             for index in 0..<7 {
                 let created = try await api.createKey(["owner_id": .string(index % 2 == 0 ? "even" : "odd"), "name": .string("k\(index)")])
@@ -80,9 +80,9 @@ import TronchCore
         }
     }
 
-    @Test func updateChangesOnlyWhatItNames() async throws {
-        let server = TestServer()
-        try await server.run { api in
+    @Test(arguments: ServerBackend.all) func updateChangesOnlyWhatItNames(backend: ServerBackend) async throws {
+        let server = try await TestServer.on(backend)
+        try await server.run { api async throws in
             let created = try await api.createKey(["name": "before", "owner_id": "o", "expires_at": "2030-01-01T00:00:00Z", "remaining": 5])
             let id = created["id"]!.string!
             server.clock.advance(seconds: 5)
@@ -108,9 +108,9 @@ import TronchCore
         }
     }
 
-    @Test func revokeIsImmediateAndIdempotent() async throws {
-        let server = TestServer()
-        try await server.run { api in
+    @Test(arguments: ServerBackend.all) func revokeIsImmediateAndIdempotent(backend: ServerBackend) async throws {
+        let server = try await TestServer.on(backend)
+        try await server.run { api async throws in
             let created = try await api.createKey()
             let secret = created["key"]!.string!
             #expect(try await api.verify(secret).code == "VALID")
@@ -131,9 +131,9 @@ import TronchCore
         }
     }
 
-    @Test func rotationKeepsTheOldKeyForTheGracePeriod() async throws {
-        let server = TestServer()
-        try await server.run { api in
+    @Test(arguments: ServerBackend.all) func rotationKeepsTheOldKeyForTheGracePeriod(backend: ServerBackend) async throws {
+        let server = try await TestServer.on(backend)
+        try await server.run { api async throws in
             let created = try await api.createKey(["name": "svc", "scopes": ["orders:read"], "meta": ["a": 1], "owner_id": "o1"])
             let oldSecret = created["key"]!.string!
             let oldID = created["id"]!.string!
@@ -161,8 +161,8 @@ import TronchCore
         }
     }
 
-    @Test func rotationWithoutGraceRevokesAtOnce() async throws {
-        try await TestServer().run { api in
+    @Test(arguments: ServerBackend.all) func rotationWithoutGraceRevokesAtOnce(backend: ServerBackend) async throws {
+        try await TestServer.on(backend).run { api async throws in
             let created = try await api.createKey()
             let id = created["id"]!.string!
             let rotated = try await api.request(.post, "/api/v1/keys/\(id)/rotate")
@@ -174,9 +174,9 @@ import TronchCore
         }
     }
 
-    @Test func graceNeverOutlivesTheOldKeysExpiry() async throws {
-        let server = TestServer()
-        try await server.run { api in
+    @Test(arguments: ServerBackend.all) func graceNeverOutlivesTheOldKeysExpiry(backend: ServerBackend) async throws {
+        let server = try await TestServer.on(backend)
+        try await server.run { api async throws in
             let created = try await api.createKey(["expires_at": "2027-01-15T08:00:30Z"])
             let id = created["id"]!.string!
             let rotated = try await api.request(
@@ -192,9 +192,9 @@ import TronchCore
         }
     }
 
-    @Test func expiredKeysCannotBeRotated() async throws {
-        let server = TestServer()
-        try await server.run { api in
+    @Test(arguments: ServerBackend.all) func expiredKeysCannotBeRotated(backend: ServerBackend) async throws {
+        let server = try await TestServer.on(backend)
+        try await server.run { api async throws in
             let created = try await api.createKey(["expires_at": "2027-01-15T08:00:10Z"])
             server.clock.advance(seconds: 11)
             let rotated = try await api.request(.post, "/api/v1/keys/\(created["id"]!.string!)/rotate")

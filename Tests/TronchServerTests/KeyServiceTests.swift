@@ -19,6 +19,7 @@ final class CountingStore: KeyStore, Sendable {
     var digestLookups: Int { lookups.load(ordering: .relaxed) }
 
     func insert(_ record: KeyRecord) async throws { try await base.insert(record) }
+    func insert(batch records: [KeyRecord]) async throws { try await base.insert(batch: records) }
     func insertIfEmpty(_ record: KeyRecord) async throws -> Bool { try await base.insertIfEmpty(record) }
     func key(id: UUID) async throws -> KeyRecord? { try await base.key(id: id) }
     func key(digest: KeyDigest) async throws -> KeyRecord? {
@@ -118,7 +119,7 @@ final class CountingStore: KeyStore, Sendable {
 
     @Test func aLookupThatRacedAWriteDoesNotStoreStaleData() {
         let cache = KeyCache(ttl: .seconds(30), negativeTTL: .seconds(5), maxEntries: 10)
-        guard case .miss(let generation) = cache.lookup(digest) else {
+        guard case .miss(let generation, _) = cache.lookup(digest) else {
             Issue.record("expected a miss")
             return
         }
@@ -132,7 +133,7 @@ final class CountingStore: KeyStore, Sendable {
 
     @Test func entriesExpire() async throws {
         let cache = KeyCache(ttl: .milliseconds(20), negativeTTL: .milliseconds(20), maxEntries: 10)
-        guard case .miss(let generation) = cache.lookup(digest) else { return }
+        guard case .miss(let generation, _) = cache.lookup(digest) else { return }
         cache.store(nil, for: digest, generation: generation)
         guard case .hit(nil) = cache.lookup(digest) else {
             Issue.record("expected a cached miss")
@@ -150,7 +151,7 @@ final class CountingStore: KeyStore, Sendable {
         let hasher = KeyHasher(pepper: [9])
         for index in 0..<1000 {
             let digest = hasher.digest(String(index))
-            if case .miss(let generation) = cache.lookup(digest) { cache.store(nil, for: digest, generation: generation) }
+            if case .miss(let generation, _) = cache.lookup(digest) { cache.store(nil, for: digest, generation: generation) }
         }
         #expect(cache.count <= 100)
         #expect(cache.count > 50)

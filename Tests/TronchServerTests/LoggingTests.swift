@@ -9,7 +9,7 @@ import TronchCore
     @Test(arguments: ["text", "json"])
     func noKeyOrPepperEverReachesTheLog(format: String) async throws {
         let server = TestServer(config: ["log.level": "trace", "log.format": format, "auth.queryParameter": "true"])
-        let secrets = try await server.run { api in
+        let secrets = try await server.run { api async throws in
             var secrets = [TestServer.rootKey, TestServer.pepper]
             let created = try await api.createKey(["name": "logged", "scopes": ["a:b"]])
             let secret = created["key"]!.string!
@@ -39,7 +39,7 @@ import TronchCore
 
     @Test func jsonLinesAreJSONWithTheRequestID() async throws {
         let server = TestServer(config: ["log.level": "debug", "log.format": "json"])
-        try await server.run { api in
+        try await server.run { api async throws in
             _ = try await api.request(.get, "/api/v1/health", key: nil, headers: [.init("X-Request-Id")!: "trace-me-1"])
         }
         let lines = server.logs.text.split(separator: "\n")

@@ -80,4 +80,32 @@ import TronchCore
         #expect(failed.status != 0)
         #expect(failed.stderr.contains("TRONCH_CONFIG_FILE"))
     }
+
+    /// The documented backup and restore path, with the server running during the backup.
+    @Test func backupWhileServingThenRestore() async throws {
+        let directory = try Tronch.temporaryDirectory()
+        let dataDir = ["--data-dir", directory + "/tronch-data"]
+        let server = try ServerProcess(arguments: [], environment: [:], directory: directory, port: try Tronch.freePort())
+        try await server.waitUntilReady()
+        let rootKey = try #require(server.stdout.split(whereSeparator: \.isWhitespace).map(String.init).first { KeyFormat.parse($0) != nil })
+        let (_, kept) = try await call("POST", "\(server.baseURL)/api/v1/keys", key: rootKey, body: #"{"name":"kept"}"#)
+        let backup = directory + "/backup.sqlite"
+        let backedUp = try await Tronch.run(["backup", "--to", backup] + dataDir, directory: directory)
+        #expect(backedUp.status == 0, "\(backedUp.stderr)")
+        #expect(backedUp.stdout.contains("pepper"))
+        let again = try await Tronch.run(["backup", "--to", backup] + dataDir, directory: directory)
+        #expect(again.status != 0, "a backup never overwrites a file")
+        let (_, lost) = try await call("POST", "\(server.baseURL)/api/v1/keys", key: rootKey, body: #"{"name":"after the backup"}"#)
+        #expect(try await server.terminate() == 0)
+
+        let restored = try await Tronch.run(["restore", "--from", backup] + dataDir, directory: directory)
+        #expect(restored.status == 0, "\(restored.stderr)")
+        let restarted = try ServerProcess(arguments: [], environment: [:], directory: directory, port: try Tronch.freePort())
+        try await restarted.waitUntilReady()
+        let (keptStatus, _) = try await call("GET", "\(restarted.baseURL)/api/v1/keys/\(kept["id"]!.string!)", key: rootKey)
+        #expect(keptStatus == 200)
+        let (lostStatus, _) = try await call("GET", "\(restarted.baseURL)/api/v1/keys/\(lost["id"]!.string!)", key: rootKey)
+        #expect(lostStatus == 404)
+        #expect(try await restarted.terminate() == 0)
+    }
 }

@@ -22,6 +22,12 @@ import TronchStorage
         var all: [RootKeyAnnouncement] { list.withLock { $0 } }
     }
 
+    /// Builds and starts the application (start-up work runs before the server listens), then stops it.
+    func start(_ reader: ConfigReader, announcements: Announcements? = nil) async throws {
+        let app = try await buildApplication(reader: reader, options: options(announcements: announcements))
+        try await app.test(.router) { _ in }
+    }
+
     func options(announcements: Announcements? = nil) -> BuildOptions {
         var options = BuildOptions()
         options.logOutput = LogOutput { _ in }
@@ -33,7 +39,7 @@ import TronchStorage
         let directory = Self.temporaryDirectory()
         let reader = ConfigReader(provider: InMemoryProvider(values: ["data.dir": .init(.string(directory), isSecret: false)]))
         let announcements = Announcements()
-        _ = try await buildApplication(reader: reader, options: options(announcements: announcements))
+        try await start(reader, announcements: announcements)
         let first = announcements.all
         #expect(first.count == 1)
         let secret = try #require(first.first?.generatedSecret)
@@ -45,7 +51,7 @@ import TronchStorage
         #expect((directoryAttributes[.posixPermissions] as? NSNumber)?.intValue == 0o700)
         #expect(FileManager.default.fileExists(atPath: directory + "/tronch.sqlite"))
 
-        _ = try await buildApplication(reader: reader, options: options(announcements: announcements))
+        try await start(reader, announcements: announcements)
         #expect(announcements.all.count == 1, "a second start must not create another root key")
 
         let store = try SQLiteStore.open(path: directory + "/tronch.sqlite")
@@ -58,11 +64,11 @@ import TronchStorage
     @Test func theBootstrapKeyCanBeGiven() async throws {
         let announcements = Announcements()
         let app = try await buildApplication(reader: TestServer.reader(), options: options(announcements: announcements))
-        #expect(announcements.all.map(\.generatedSecret) == [nil], "a given key is not printed back")
         try await app.test(.router) { client in
             let response = try await APIClient(client: client).request(.get, "/api/v1/keys")
             #expect(response.status == .ok)
         }
+        #expect(announcements.all.map(\.generatedSecret) == [nil], "a given key is not printed back")
     }
 
     @Test func aDifferentPepperIsRefused() async throws {
@@ -72,10 +78,8 @@ import TronchStorage
                 "data.dir": .init(.string(directory), isSecret: false), "key.pepper": .init(.string(pepper), isSecret: true),
             ]))
         }
-        _ = try await buildApplication(reader: reader(pepper: String(repeating: "a", count: 40)), options: options())
-        await #expect(throws: ConfigurationError.self) {
-            _ = try await buildApplication(reader: reader(pepper: String(repeating: "b", count: 40)), options: options())
-        }
+        try await start(reader(pepper: String(repeating: "a", count: 40)))
+        await #expect(throws: ConfigurationError.self) { try await start(reader(pepper: String(repeating: "b", count: 40))) }
     }
 
     @Test(arguments: [
@@ -104,7 +108,7 @@ import TronchStorage
     @Test func aLostPepperFileIsNotSilentlyReplaced() async throws {
         let directory = Self.temporaryDirectory()
         let reader = ConfigReader(provider: InMemoryProvider(values: ["data.dir": .init(.string(directory), isSecret: false)]))
-        _ = try await buildApplication(reader: reader, options: options())
+        try await start(reader)
         let attributes = try FileManager.default.attributesOfItem(atPath: directory + "/tronch.sqlite")
         #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
         try FileManager.default.removeItem(atPath: directory + "/pepper")
@@ -176,6 +180,6 @@ import TronchStorage
         let reader = ConfigReader(provider: InMemoryProvider(values: [
             "data.dir": .init(.string(directory), isSecret: false), "database.autoMigrate": .init(.bool(false), isSecret: false),
         ]))
-        await #expect(throws: ConfigurationError.self) { _ = try await buildApplication(reader: reader, options: options()) }
+        await #expect(throws: ConfigurationError.self) { try await start(reader) }
     }
 }

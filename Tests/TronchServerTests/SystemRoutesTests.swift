@@ -6,7 +6,7 @@ import TronchCore
 
 @Suite struct SystemRoutesTests {
     @Test func healthNeedsNoKey() async throws {
-        try await TestServer().run { api in
+        try await TestServer().run { api async throws in
             let response = try await api.request(.get, "/api/v1/health", key: nil)
             #expect(response.status == .ok)
             #expect(response["status"] == .string("ok"))
@@ -15,7 +15,7 @@ import TronchCore
     }
 
     @Test func openAPIDocumentDescribesEveryRoute() async throws {
-        try await TestServer().run { api in
+        try await TestServer().run { api async throws in
             let response = try await api.request(.get, "/api/v1/openapi.json", key: nil)
             #expect(response.status == .ok)
             #expect(response["openapi"]?.string?.hasPrefix("3.1") == true)

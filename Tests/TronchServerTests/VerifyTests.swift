@@ -5,9 +5,9 @@ import TronchCore
 @testable import TronchServer
 
 @Suite struct VerifyTests {
-    @Test func everyCodeInOrder() async throws {
-        let server = TestServer()
-        try await server.run { api in
+    @Test(arguments: ServerBackend.all) func everyCodeInOrder(backend: ServerBackend) async throws {
+        let server = try await TestServer.on(backend)
+        try await server.run { api async throws in
             let valid = try await api.createKey(["scopes": ["orders:*"], "owner_id": "o", "name": "n", "meta": ["m": true]])
             let answer = try await api.verify(valid["key"]!.string!, scopes: ["orders:read"])
             #expect(answer["valid"] == .bool(true))
@@ -44,7 +44,7 @@ import TronchCore
         "tronch_sk_live_abcdefghijklmnopqrstuvwxyzABCDEF000000",
     ])
     func malformedKeysAreNotFoundAndRevealNothing(key: String) async throws {
-        try await TestServer().run { api in
+        try await TestServer().run { api async throws in
             let answer = try await api.verify(key)
             #expect(answer.code == "NOT_FOUND")
             #expect(answer["valid"] == .bool(false))
@@ -54,8 +54,8 @@ import TronchCore
         }
     }
 
-    @Test func aWellFormedUnknownKeyIsNotFound() async throws {
-        try await TestServer().run { api in
+    @Test(arguments: ServerBackend.all) func aWellFormedUnknownKeyIsNotFound(backend: ServerBackend) async throws {
+        try await TestServer.on(backend).run { api async throws in
             let unknown = try await api.verify(KeyFormat(prefix: "tronch")!.generate(environment: .live))
             #expect(unknown.code == "NOT_FOUND")
             // A key made under another prefix is still looked up, and still not found.
@@ -64,8 +64,8 @@ import TronchCore
         }
     }
 
-    @Test func revocationIsSeenByTheNextVerification() async throws {
-        try await TestServer().run { api in
+    @Test(arguments: ServerBackend.all) func revocationIsSeenByTheNextVerification(backend: ServerBackend) async throws {
+        try await TestServer.on(backend).run { api async throws in
             let created = try await api.createKey()
             let secret = created["key"]!.string!
             #expect(try await api.verify(secret).code == "VALID")
@@ -74,8 +74,8 @@ import TronchCore
         }
     }
 
-    @Test func badRequestsAreRejected() async throws {
-        try await TestServer().run { api in
+    @Test(arguments: ServerBackend.all) func badRequestsAreRejected(backend: ServerBackend) async throws {
+        try await TestServer.on(backend).run { api async throws in
             let cases: [(JSONValue?, String?, String, String?)] = [
                 (nil, "{", "MALFORMED_JSON", nil),
                 (nil, "", "MALFORMED_JSON", nil),

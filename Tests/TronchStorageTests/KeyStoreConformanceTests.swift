@@ -7,214 +7,261 @@ import TronchStorage
 @Suite struct KeyStoreConformanceTests {
     @Test(arguments: StoreBackend.allCases)
     func insertedKeysRoundTripExactly(backend: StoreBackend) async throws {
-        let store = try await backend.makeStore()
-        let record = try Fixtures.fullRecord()
-        try await store.insert(record)
-        #expect(try await store.key(id: record.id) == record)
-        #expect(try await store.key(digest: record.digest) == record)
-        let minimal = Fixtures.record(owner: nil, name: nil)
-        try await store.insert(minimal)
-        #expect(try await store.key(id: minimal.id) == minimal)
+        try await backend.withStore { store async throws in
+            let record = try Fixtures.fullRecord()
+            try await store.insert(record)
+            #expect(try await store.key(id: record.id) == record)
+            #expect(try await store.key(digest: record.digest) == record)
+            let minimal = Fixtures.record(owner: nil, name: nil)
+            try await store.insert(minimal)
+            #expect(try await store.key(id: minimal.id) == minimal)
+        }
     }
 
     @Test(arguments: StoreBackend.allCases)
     func unknownKeysAreNil(backend: StoreBackend) async throws {
-        let store = try await backend.makeStore()
-        #expect(try await store.key(id: UUID()) == nil)
-        #expect(try await store.key(digest: Fixtures.hasher.digest("nope")) == nil)
+        try await backend.withStore { store async throws in
+            #expect(try await store.key(id: UUID()) == nil)
+            #expect(try await store.key(digest: Fixtures.hasher.digest("nope")) == nil)
+        }
     }
 
     @Test(arguments: StoreBackend.allCases)
     func duplicateIdsAndDigestsConflict(backend: StoreBackend) async throws {
-        let store = try await backend.makeStore()
-        let record = Fixtures.record()
-        try await store.insert(record)
-        var sameID = Fixtures.record()
-        sameID.id = record.id
-        var sameDigest = Fixtures.record()
-        sameDigest.digest = record.digest
-        for duplicate in [sameID, sameDigest] {
-            await #expect(throws: DomainError.self) { try await store.insert(duplicate) }
-            do {
-                try await store.insert(duplicate)
-            } catch let error as DomainError {
-                #expect(error.code == .conflict)
+        try await backend.withStore { store async throws in
+            let record = Fixtures.record()
+            try await store.insert(record)
+            var sameID = Fixtures.record()
+            sameID.id = record.id
+            var sameDigest = Fixtures.record()
+            sameDigest.digest = record.digest
+            for duplicate in [sameID, sameDigest] {
+                await #expect(throws: DomainError.self) { try await store.insert(duplicate) }
+                do {
+                    try await store.insert(duplicate)
+                } catch let error as DomainError {
+                    #expect(error.code == .conflict)
+                }
             }
+            #expect(try await store.keys(matching: KeyQuery(now: Fixtures.base)).keys.count == 1)
         }
-        #expect(try await store.keys(matching: KeyQuery(now: Fixtures.base)).keys.count == 1)
     }
 
     @Test(arguments: StoreBackend.allCases)
     func insertIfEmptyInsertsOnlyIntoAnEmptyStore(backend: StoreBackend) async throws {
-        let store = try await backend.makeStore()
-        let first = Fixtures.record()
-        #expect(try await store.insertIfEmpty(first))
-        #expect(try await store.insertIfEmpty(Fixtures.record()) == false)
-        #expect(try await store.keys(matching: KeyQuery(now: Fixtures.base)).keys.map(\.id) == [first.id])
+        try await backend.withStore { store async throws in
+            let first = Fixtures.record()
+            #expect(try await store.insertIfEmpty(first))
+            #expect(try await store.insertIfEmpty(Fixtures.record()) == false)
+            #expect(try await store.keys(matching: KeyQuery(now: Fixtures.base)).keys.map(\.id) == [first.id])
+        }
     }
 
     @Test(arguments: StoreBackend.allCases)
     func concurrentBootstrapsCreateOneKey(backend: StoreBackend) async throws {
         guard backend != .sqliteMemory else { return }  // one connection: nothing can race
-        let store = try await backend.makeStore()
-        let results = try await withThrowingTaskGroup(of: Bool.self) { group in
-            for _ in 0..<8 { group.addTask { try await store.insertIfEmpty(Fixtures.record()) } }
-            return try await group.reduce(into: [Bool]()) { $0.append($1) }
+        try await backend.withStore { store async throws in
+            let results = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for _ in 0..<8 { group.addTask { try await store.insertIfEmpty(Fixtures.record()) } }
+                return try await group.reduce(into: [Bool]()) { $0.append($1) }
+            }
+            #expect(results.filter { $0 }.count == 1)
         }
-        #expect(results.filter { $0 }.count == 1)
     }
 
     @Test(arguments: StoreBackend.allCases)
     func listsNewestFirstAndPagesWithoutGapsOrRepeats(backend: StoreBackend) async throws {
-        let store = try await backend.makeStore()
-        var inserted = [KeyRecord]()
-        for offset in 0..<23 {
-            let record = Fixtures.record(at: Int64(offset))
-            try await store.insert(record)
-            inserted.append(record)
+        try await backend.withStore { store async throws in
+            var inserted = [KeyRecord]()
+            for offset in 0..<23 {
+                let record = Fixtures.record(at: Int64(offset))
+                try await store.insert(record)
+                inserted.append(record)
+            }
+            var seen = [UUID]()
+            var cursor: UUID?
+            var pages = 0
+            repeat {
+                let page = try await store.keys(matching: KeyQuery(limit: 5, after: cursor, now: Fixtures.base))
+                #expect(page.keys.count <= 5)
+                seen += page.keys.map(\.id)
+                cursor = page.nextCursor
+                pages += 1
+            } while cursor != nil
+            #expect(pages == 5)
+            #expect(seen == inserted.reversed().map(\.id))
+            let exact = try await store.keys(matching: KeyQuery(limit: 23, now: Fixtures.base))
+            #expect(exact.keys.count == 23)
+            #expect(exact.nextCursor == nil)
         }
-        var seen = [UUID]()
-        var cursor: UUID?
-        var pages = 0
-        repeat {
-            let page = try await store.keys(matching: KeyQuery(limit: 5, after: cursor, now: Fixtures.base))
-            #expect(page.keys.count <= 5)
-            seen += page.keys.map(\.id)
-            cursor = page.nextCursor
-            pages += 1
-        } while cursor != nil
-        #expect(pages == 5)
-        #expect(seen == inserted.reversed().map(\.id))
-        let exact = try await store.keys(matching: KeyQuery(limit: 23, now: Fixtures.base))
-        #expect(exact.keys.count == 23)
-        #expect(exact.nextCursor == nil)
     }
 
     @Test(arguments: StoreBackend.allCases)
     func filtersCombine(backend: StoreBackend) async throws {
-        let store = try await backend.makeStore()
-        let now = Fixtures.base.addingTimeInterval(1000)
-        let a = Fixtures.record(at: 1, owner: "alice", name: "Billing key")
-        let b = Fixtures.record(at: 2, owner: "alice", name: "billing_%x", environment: .test)
-        let c = Fixtures.record(at: 3, owner: "bob", name: "Billing other") { $0.status = .revoked; $0.revokedAt = Fixtures.base }
-        let d = Fixtures.record(at: 4, owner: "bob", name: "expired") { $0.settings.expiresAt = now }
-        let e = Fixtures.record(at: 5, owner: "bob", name: "graced") { $0.graceUntil = now.addingTimeInterval(-1) }
-        let f = Fixtures.record(at: 6, owner: "carol", name: nil) { $0.settings.expiresAt = now.addingTimeInterval(1) }
-        for record in [a, b, c, d, e, f] { try await store.insert(record) }
+        try await backend.withStore { store async throws in
+            let now = Fixtures.base.addingTimeInterval(1000)
+            let a = Fixtures.record(at: 1, owner: "alice", name: "Billing key")
+            let b = Fixtures.record(at: 2, owner: "alice", name: "billing_%x", environment: .test)
+            let c = Fixtures.record(at: 3, owner: "bob", name: "Billing other") { $0.status = .revoked; $0.revokedAt = Fixtures.base }
+            let d = Fixtures.record(at: 4, owner: "bob", name: "expired") { $0.settings.expiresAt = now }
+            let e = Fixtures.record(at: 5, owner: "bob", name: "graced") { $0.graceUntil = now.addingTimeInterval(-1) }
+            let f = Fixtures.record(at: 6, owner: "carol", name: nil) { $0.settings.expiresAt = now.addingTimeInterval(1) }
+            for record in [a, b, c, d, e, f] { try await store.insert(record) }
 
-        func ids(_ change: (inout KeyQuery) -> Void) async throws -> [UUID] {
-            var query = KeyQuery(now: now)
-            change(&query)
-            return try await store.keys(matching: query).keys.map(\.id)
+            func ids(_ change: (inout KeyQuery) -> Void) async throws -> [UUID] {
+                var query = KeyQuery(now: now)
+                change(&query)
+                return try await store.keys(matching: query).keys.map(\.id)
+            }
+            #expect(try await ids { $0.ownerID = "alice" } == [b.id, a.id])
+            #expect(try await ids { $0.environment = .test } == [b.id])
+            #expect(try await ids { $0.status = .revoked } == [c.id])
+            #expect(try await ids { $0.status = .expired } == [e.id, d.id])
+            #expect(try await ids { $0.status = .active } == [f.id, b.id, a.id])
+            #expect(try await ids { $0.namePrefix = "Billing" } == [c.id, a.id])
+            #expect(try await ids { $0.namePrefix = "billing_%" } == [b.id])
+            #expect(try await ids { $0.namePrefix = "b%" } == [])
+            #expect(try await ids {
+                $0.ownerID = "bob"
+                $0.status = .active
+            } == [])
+            #expect(try await ids { $0.ownerID = "nobody" } == [])
         }
-        #expect(try await ids { $0.ownerID = "alice" } == [b.id, a.id])
-        #expect(try await ids { $0.environment = .test } == [b.id])
-        #expect(try await ids { $0.status = .revoked } == [c.id])
-        #expect(try await ids { $0.status = .expired } == [e.id, d.id])
-        #expect(try await ids { $0.status = .active } == [f.id, b.id, a.id])
-        #expect(try await ids { $0.namePrefix = "Billing" } == [c.id, a.id])
-        #expect(try await ids { $0.namePrefix = "billing_%" } == [b.id])
-        #expect(try await ids { $0.namePrefix = "b%" } == [])
-        #expect(try await ids {
-            $0.ownerID = "bob"
-            $0.status = .active
-        } == [])
-        #expect(try await ids { $0.ownerID = "nobody" } == [])
     }
 
     @Test(arguments: StoreBackend.allCases)
     func updateWritesWhatTheClosureChanged(backend: StoreBackend) async throws {
-        let store = try await backend.makeStore()
-        let record = Fixtures.record()
-        try await store.insert(record)
-        let updated = try await store.update(id: record.id) { record in
-            record.settings.name = "renamed"
-            record.settings.meta = ["k": .string("v")]
-            record.status = .revoked
-            record.revokedAt = Fixtures.base.addingTimeInterval(2)
-            record.updatedAt = Fixtures.base.addingTimeInterval(2)
+        try await backend.withStore { store async throws in
+            let record = Fixtures.record()
+            try await store.insert(record)
+            let updated = try await store.update(id: record.id) { record in
+                record.settings.name = "renamed"
+                record.settings.meta = ["k": .string("v")]
+                record.status = .revoked
+                record.revokedAt = Fixtures.base.addingTimeInterval(2)
+                record.updatedAt = Fixtures.base.addingTimeInterval(2)
+            }
+            #expect(updated.settings.name == "renamed")
+            #expect(try await store.key(id: record.id) == updated)
+            #expect(try await store.key(digest: record.digest) == updated)
         }
-        #expect(updated.settings.name == "renamed")
-        #expect(try await store.key(id: record.id) == updated)
-        #expect(try await store.key(digest: record.digest) == updated)
     }
 
     @Test(arguments: StoreBackend.allCases)
     func aThrowingUpdateChangesNothing(backend: StoreBackend) async throws {
-        let store = try await backend.makeStore()
-        let record = Fixtures.record()
-        try await store.insert(record)
-        await #expect(throws: DomainError.self) {
-            _ = try await store.update(id: record.id) { record in
-                record.settings.name = "half-written"
-                throw DomainError(.conflict, "abort")
+        try await backend.withStore { store async throws in
+            let record = Fixtures.record()
+            try await store.insert(record)
+            await #expect(throws: DomainError.self) {
+                _ = try await store.update(id: record.id) { record in
+                    record.settings.name = "half-written"
+                    throw DomainError(.conflict, "abort")
+                }
             }
+            #expect(try await store.key(id: record.id) == record)
         }
-        #expect(try await store.key(id: record.id) == record)
     }
 
     @Test(arguments: StoreBackend.allCases)
     func updatingAMissingKeyIsNotFound(backend: StoreBackend) async throws {
-        let store = try await backend.makeStore()
-        do {
-            _ = try await store.update(id: UUID()) { _ in }
-            Issue.record("expected NOT_FOUND")
-        } catch let error as DomainError {
-            #expect(error.code == .notFound)
+        try await backend.withStore { store async throws in
+            do {
+                _ = try await store.update(id: UUID()) { _ in }
+                Issue.record("expected NOT_FOUND")
+            } catch let error as DomainError {
+                #expect(error.code == .notFound)
+            }
         }
     }
 
     @Test(arguments: StoreBackend.allCases)
     func rotationWritesBothKeysOrNeither(backend: StoreBackend) async throws {
-        let store = try await backend.makeStore()
-        let old = Fixtures.record()
-        try await store.insert(old)
-        let successor = Fixtures.record(at: 10) { $0.rotatedFrom = old.id }
-        let (changedOld, new) = try await store.rotate(id: old.id) { current in
-            var changed = current
-            changed.graceUntil = Fixtures.base.addingTimeInterval(60)
-            return (changed, successor)
-        }
-        #expect(try await store.key(id: old.id) == changedOld)
-        #expect(try await store.key(id: successor.id) == new)
-        #expect(new.rotatedFrom == old.id)
-
-        // A plan whose successor collides with an existing key rolls the old key's change back too.
-        let another = Fixtures.record(at: 20)
-        try await store.insert(another)
-        await #expect(throws: DomainError.self) {
-            _ = try await store.rotate(id: another.id) { current in
+        try await backend.withStore { store async throws in
+            let old = Fixtures.record()
+            try await store.insert(old)
+            let successor = Fixtures.record(at: 10) { $0.rotatedFrom = old.id }
+            let (changedOld, new) = try await store.rotate(id: old.id) { current in
                 var changed = current
-                changed.status = .revoked
-                var clash = Fixtures.record(at: 30)
-                clash.digest = old.digest
-                return (changed, clash)
+                changed.graceUntil = Fixtures.base.addingTimeInterval(60)
+                return (changed, successor)
             }
+            #expect(try await store.key(id: old.id) == changedOld)
+            #expect(try await store.key(id: successor.id) == new)
+            #expect(new.rotatedFrom == old.id)
+
+            // A plan whose successor collides with an existing key rolls the old key's change back too.
+            let another = Fixtures.record(at: 20)
+            try await store.insert(another)
+            await #expect(throws: DomainError.self) {
+                _ = try await store.rotate(id: another.id) { current in
+                    var changed = current
+                    changed.status = .revoked
+                    var clash = Fixtures.record(at: 30)
+                    clash.digest = old.digest
+                    return (changed, clash)
+                }
+            }
+            #expect(try await store.key(id: another.id) == another)
         }
-        #expect(try await store.key(id: another.id) == another)
     }
 
     @Test(arguments: StoreBackend.allCases)
     func recordedUseNeverMovesBackwards(backend: StoreBackend) async throws {
-        let store = try await backend.makeStore()
-        let one = Fixtures.record(at: 1)
-        let two = Fixtures.record(at: 2)
-        try await store.insert(one)
-        try await store.insert(two)
-        let later = Fixtures.base.addingTimeInterval(100)
-        try await store.recordUse([one.id: later, two.id: later])
-        try await store.recordUse([one.id: Fixtures.base.addingTimeInterval(50), UUID(): later])
-        #expect(try await store.key(id: one.id)?.lastUsedAt == later)
-        #expect(try await store.key(id: two.id)?.lastUsedAt == later)
-        #expect(try await store.key(id: one.id)?.updatedAt == one.updatedAt)
-        try await store.recordUse([:])
+        try await backend.withStore { store async throws in
+            let one = Fixtures.record(at: 1)
+            let two = Fixtures.record(at: 2)
+            try await store.insert(one)
+            try await store.insert(two)
+            let later = Fixtures.base.addingTimeInterval(100)
+            try await store.recordUse([one.id: later, two.id: later])
+            try await store.recordUse([one.id: Fixtures.base.addingTimeInterval(50), UUID(): later])
+            #expect(try await store.key(id: one.id)?.lastUsedAt == later)
+            #expect(try await store.key(id: two.id)?.lastUsedAt == later)
+            #expect(try await store.key(id: one.id)?.updatedAt == one.updatedAt)
+            try await store.recordUse([:])
+        }
     }
 
     @Test(arguments: StoreBackend.allCases)
     func settingsAreClaimedOnce(backend: StoreBackend) async throws {
-        let store = try await backend.makeStore()
-        #expect(try await store.claimSetting("fingerprint", value: "first") == "first")
-        #expect(try await store.claimSetting("fingerprint", value: "second") == "first")
-        #expect(try await store.claimSetting("other", value: "x") == "x")
+        try await backend.withStore { store async throws in
+            #expect(try await store.claimSetting("fingerprint", value: "first") == "first")
+            #expect(try await store.claimSetting("fingerprint", value: "second") == "first")
+            #expect(try await store.claimSetting("other", value: "x") == "x")
+        }
+    }
+}
+
+/// Bulk insertion (seeding, imports) is all-or-nothing on every backend.
+@Suite struct BatchInsertConformanceTests {
+    @Test(arguments: StoreBackend.allCases)
+    func aBatchIsStoredWhole(backend: StoreBackend) async throws {
+        try await backend.withStore { store async throws in
+            var batch = (0..<2500).map { Fixtures.record(at: Int64($0), owner: $0 % 2 == 0 ? "even" : nil) }
+            batch[3] = try Fixtures.fullRecord()
+            try await store.insert(batch: batch)
+            let page = try await store.keys(matching: KeyQuery(limit: 1000, now: Fixtures.base))
+            #expect(page.keys.count == 1000)
+            #expect(try await store.key(digest: batch[3].digest) == batch[3])
+            #expect(try await store.key(id: batch[2499].id) == batch[2499])
+            #expect(try await store.keys(matching: KeyQuery(ownerID: "even", limit: 1000, now: Fixtures.base)).nextCursor != nil)
+        }
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func aConflictRollsBackTheWholeBatch(backend: StoreBackend) async throws {
+        try await backend.withStore { store async throws in
+            let existing = Fixtures.record()
+            try await store.insert(existing)
+            var batch = (0..<1500).map { Fixtures.record(at: Int64($0 + 1)) }
+            batch[1200].digest = existing.digest
+            do {
+                try await store.insert(batch: batch)
+                Issue.record("expected a conflict")
+            } catch let error as DomainError {
+                #expect(error.code == .conflict)
+            }
+            #expect(try await store.keys(matching: KeyQuery(limit: 100, now: Fixtures.base)).keys.map(\.id) == [existing.id])
+        }
     }
 }

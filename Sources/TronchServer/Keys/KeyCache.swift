@@ -9,8 +9,14 @@ package final class KeyCache: Sendable {
     package enum Lookup: Sendable {
         /// Found in the cache: the record, or nil for a cached "no such key".
         case hit(KeyRecord?)
-        /// Not cached; pass `generation` back to ``store(_:for:generation:)``.
-        case miss(generation: UInt64)
+        /// Not cached (or expired); pass `generation` back to ``store(_:for:generation:)``. `stale` is the
+        /// expired answer still within the stale period, for use only when the store cannot be reached.
+        case miss(generation: UInt64, stale: StaleAnswer?)
+    }
+
+    /// An expired cache answer: the record, or nil for "no such key".
+    package struct StaleAnswer: Sendable {
+        package var record: KeyRecord?
     }
 
     private struct Entry {
@@ -28,18 +34,22 @@ package final class KeyCache: Sendable {
     private let ttl: Duration
     private let negativeTTL: Duration
     private let maxEntries: Int
+    private let staleTTL: Duration
 
-    package init(ttl: Duration, negativeTTL: Duration, maxEntries: Int) {
+    package init(ttl: Duration, negativeTTL: Duration, maxEntries: Int, staleTTL: Duration = .zero) {
         self.ttl = ttl
         self.negativeTTL = negativeTTL
         self.maxEntries = max(1, maxEntries)
+        self.staleTTL = staleTTL
     }
 
     package func lookup(_ digest: KeyDigest) -> Lookup {
         let now = ContinuousClock.now
         return state.withLock { state in
-            if let entry = state.entries[digest], entry.expires > now { return .hit(entry.record) }
-            return .miss(generation: state.generation)
+            guard let entry = state.entries[digest] else { return .miss(generation: state.generation, stale: nil) }
+            if entry.expires > now { return .hit(entry.record) }
+            let stale = entry.expires + staleTTL > now ? StaleAnswer(record: entry.record) : nil
+            return .miss(generation: state.generation, stale: stale)
         }
     }
 
@@ -51,7 +61,8 @@ package final class KeyCache: Sendable {
         state.withLock { state in
             guard state.generation == generation else { return }
             if state.entries.count >= maxEntries && state.entries[digest] == nil {
-                state.entries = state.entries.filter { $0.value.expires > now }
+                let staleTTL = self.staleTTL
+                state.entries = state.entries.filter { $0.value.expires + staleTTL > now }
                 if state.entries.count >= maxEntries {
                     // Still full of live entries: drop an arbitrary eighth rather than scan for the oldest.
                     let victims = state.entries.keys.prefix(max(1, maxEntries / 8))

@@ -42,15 +42,23 @@ package struct KeyService: Sendable {
     // MARK: Verification
 
     /// The record behind a presented key: malformed keys are rejected without I/O, then the cache, then the
-    /// store (whose answer, found or not, is cached).
+    /// store (whose answer, found or not, is cached). While the store is unreachable, an expired cache
+    /// answer within the stale period (`cache.staleTtl`) is used instead of failing.
     package func lookup(_ key: String) async throws -> KeyRecord? {
         guard KeyFormat.parse(key) != nil else { return nil }
         let digest = hasher.digest(key)
         switch cache.lookup(digest) {
         case .hit(let record):
             return record
-        case .miss(let generation):
-            let record = try await store.key(digest: digest)
+        case .miss(let generation, let stale):
+            let record: KeyRecord?
+            do {
+                record = try await store.key(digest: digest)
+            } catch StorageError.unavailable(let reason) {
+                // The database is down: an answer cached a little while ago beats no answer at all.
+                guard let stale else { throw StorageError.unavailable(reason) }
+                return stale.record
+            }
             cache.store(record, for: digest, generation: generation)
             return record
         }

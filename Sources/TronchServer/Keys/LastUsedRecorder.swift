@@ -14,6 +14,7 @@ package final class LastUsedRecorder: Service {
     private let store: any KeyStore
     private let interval: Duration
     private let logger: Logger
+    private let throttle = LogThrottle()
 
     package init(store: any KeyStore, interval: Duration, logger: Logger) {
         self.store = store
@@ -52,7 +53,10 @@ package final class LastUsedRecorder: Service {
             try await store.recordUse(batch)
         } catch {
             if !(error is CancellationError) {
-                logger.warning("could not record key use; will retry", metadata: ["error": "\(error)", "keys": "\(batch.count)"])
+                throttle.log(
+                    .warning, "could not record key use; will retry", topic: "flush",
+                    metadata: ["error": "\(error)", "keys": "\(batch.count)"], logger: logger
+                )
             }
             for (id, date) in batch { record(id, at: date) }
         }

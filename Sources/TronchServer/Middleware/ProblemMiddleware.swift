@@ -10,6 +10,9 @@ import TronchStorage
 struct ProblemMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
 
+    /// An unreachable database fails every request; one line every few seconds says so.
+    let throttle = LogThrottle()
+
     func handle(
         _ request: Request, context: AppRequestContext,
         next: (Request, AppRequestContext) async throws -> Response
@@ -17,7 +20,7 @@ struct ProblemMiddleware: RouterMiddleware {
         do {
             return try await next(request, context)
         } catch {
-            let apiError = Self.apiError(for: error, request: request, logger: context.logger)
+            let apiError = Self.apiError(for: error, request: request, logger: context.logger, throttle: throttle)
             return try Self.response(apiError, requestID: context.requestID)
         }
     }
@@ -30,7 +33,7 @@ struct ProblemMiddleware: RouterMiddleware {
         return response
     }
 
-    static func apiError(for error: any Error, request: Request, logger: Logger) -> APIError {
+    static func apiError(for error: any Error, request: Request, logger: Logger, throttle: LogThrottle) -> APIError {
         switch error {
         case let error as APIError:
             return error
@@ -54,7 +57,7 @@ struct ProblemMiddleware: RouterMiddleware {
             }
         case let error as StorageError:
             if case .unavailable = error {
-                logger.error("storage unavailable", metadata: ["error": "\(error)"])
+                throttle.log(.error, "database unavailable; answering 503", topic: "database", metadata: ["error": "\(error)"], logger: logger)
                 return APIError(.serviceUnavailable, "the database is unavailable; retry shortly")
             }
         default:

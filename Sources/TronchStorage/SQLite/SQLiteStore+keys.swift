@@ -7,6 +7,12 @@ extension SQLiteStore: KeyStore {
         try await writer.write { db in try Self.insert(record, db) }
     }
 
+    package func insert(batch records: [KeyRecord]) async throws {
+        try await writer.write { db in
+            for record in records { try Self.insert(record, db) }
+        }
+    }
+
     package func insertIfEmpty(_ record: KeyRecord) async throws -> Bool {
         try await writer.write { db in
             guard try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM api_keys)") == false else { return false }
@@ -140,13 +146,12 @@ extension SQLiteStore {
         return values
     }
 
+    static let insertSQL =
+        "INSERT INTO api_keys (\(columns.joined(separator: ", "))) VALUES (\(Array(repeating: "?", count: columns.count).joined(separator: ", ")))"
+
     static func insert(_ record: KeyRecord, _ db: Database) throws {
-        let placeholders = Array(repeating: "?", count: columns.count).joined(separator: ", ")
         do {
-            try db.execute(
-                sql: "INSERT INTO api_keys (\(columns.joined(separator: ", "))) VALUES (\(placeholders))",
-                arguments: StatementArguments(values(record))
-            )
+            try db.cachedStatement(sql: insertSQL).execute(arguments: StatementArguments(values(record)))
         } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
             throw DomainError(.conflict, "a key with this id or secret already exists")
         }

@@ -34,16 +34,45 @@ package struct SQLiteStore: Sendable {
         try await writer.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") ?? "" }
     }
 
-    /// Copies the whole database, consistently, to a new file at `path` while it stays in use.
+    /// Copies the whole database, consistently, to a new file at `path` while it stays in use
+    /// (`VACUUM INTO`: one read transaction, so the copy is a snapshot even with writers running).
     package func backup(to path: String) async throws {
+        guard !FileManager.default.fileExists(atPath: path) else {
+            throw StorageError.backup("'\(path)' already exists; choose a new file")
+        }
         try await writer.vacuum(into: path)
+    }
+
+    /// Replaces this database's contents with the backup at `path`, through SQLite's online backup API
+    /// (page by page, under SQLite's own locks), after checking that this build can read the backup.
+    package func restore(from path: String) async throws {
+        guard FileManager.default.fileExists(atPath: path) else { throw StorageError.backup("'\(path)' does not exist") }
+        var configuration = Configuration()
+        configuration.readonly = true
+        let source = try DatabaseQueue(path: path, configuration: configuration)
+        let versions = try await source.read { db -> [Int]? in
+            guard try db.tableExists("tronch_schema_migrations") else { return nil }
+            return try Int.fetchAll(db, sql: "SELECT version FROM tronch_schema_migrations")
+        }
+        guard let versions else { throw StorageError.backup("'\(path)' is not a Tronch database") }
+        if let newest = versions.max(), newest > (Self.migrations.last?.version ?? 0) {
+            throw StorageError.schemaTooNew(version: newest)
+        }
+        try source.backup(to: writer)
+    }
+}
+
+extension SQLiteStore: DatabaseHealth {
+    package func ping() async throws {
+        _ = try await writer.read { db in try Int.fetchOne(db, sql: "SELECT 1") }
     }
 }
 
 extension SQLiteStore: SettingsStore {
     package func setting(_ name: String) async throws -> String? {
         try await writer.read { db in
-            try String.fetchOne(db, sql: "SELECT value FROM tronch_settings WHERE name = ?", arguments: [name])
+            guard try db.tableExists("tronch_settings") else { return nil }
+            return try String.fetchOne(db, sql: "SELECT value FROM tronch_settings WHERE name = ?", arguments: [name])
         }
     }
 

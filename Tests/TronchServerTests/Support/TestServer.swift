@@ -7,6 +7,7 @@ import NIOCore
 import Synchronization
 import Testing
 import TronchCore
+import TronchTestSupport
 @testable import TronchServer
 
 /// A clock tests can move.
@@ -23,13 +24,38 @@ final class TestClock: Sendable {
 /// Log lines captured from a test server.
 final class LogCapture: Sendable {
     private let lines = Mutex<[String]>([])
-    var output: LogOutput { LogOutput { line in self.lines.withLock { $0.append(line) } } }
+    /// Also mirrors every line to standard error when TRONCH_TEST_LOG=1, for debugging a test.
+    var output: LogOutput {
+        let mirror = ProcessInfo.processInfo.environment["TRONCH_TEST_LOG"] == "1"
+        return LogOutput { line in
+            self.lines.withLock { $0.append(line) }
+            if mirror { LogOutput.standardError.write(line) }
+        }
+    }
     var text: String { lines.withLock { $0.joined(separator: "\n") } }
     var count: Int { lines.withLock { $0.count } }
 }
 
+/// The databases the HTTP suites run on: SQLite always, PostgreSQL whenever `scripts/test` provides one.
+enum ServerBackend: String, Sendable, CustomTestStringConvertible {
+    case sqlite, postgres
+
+    static var all: [ServerBackend] {
+        TestPostgres.url == nil && !TestPostgres.isRequired ? [.sqlite] : [.sqlite, .postgres]
+    }
+
+    var testDescription: String { rawValue }
+}
+
 /// Builds the real application with in-memory configuration, the way `tronch serve` does.
 struct TestServer {
+    /// A server on `backend`: in-memory SQLite, or a fresh schema of the test PostgreSQL.
+    static func on(_ backend: ServerBackend, config: [String: String] = [:]) async throws -> TestServer {
+        var config = config
+        if backend == .postgres { config["database.url"] = try await TestPostgres.freshSchemaURL() }
+        return TestServer(config: config)
+    }
+
     static let pepper = "test-pepper-that-is-long-enough-0123456789"
     static let rootKey = KeyFormat(prefix: "tronch")!.generate(environment: .live)
 

@@ -1,0 +1,106 @@
+import Foundation
+import GRDB
+import Logging
+import PostgresNIO
+import Testing
+import TronchCore
+@testable import TronchStorage
+import TronchTestSupport
+
+/// Migrations behave the same on every backend.
+@Suite struct MigrationConformanceTests {
+    /// A store whose schema is empty (no migration applied), with its services running.
+    func withEmptyStore(_ backend: StoreBackend, _ body: @Sendable @escaping (any Store) async throws -> Void) async throws {
+        switch backend {
+        case .sqliteMemory:
+            try await body(try SQLiteStore.inMemory())
+        case .sqliteFile:
+            try await body(try SQLiteStore.open(path: StoreBackend.temporaryPath()))
+        case .postgres:
+            let store = PostgresStore(
+                location: try PostgresLocation(url: try await TestPostgres.freshSchemaURL()), poolSize: 4,
+                connectTimeout: .seconds(5), queryTimeout: .seconds(30), logger: Logger(label: "migrations")
+            )
+            try await StoreHandle(store: store, services: [store.client], backend: "postgresql").withServices(body)
+        }
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func migrationsGoUpAndDownAndUpAgain(backend: StoreBackend) async throws {
+        try await withEmptyStore(backend) { store async throws in
+            let fresh = try await store.migrationStates()
+            #expect(fresh.map(\.version) == [1, 2])
+            #expect(fresh.allSatisfy { $0.appliedAt == nil })
+
+            #expect(try await store.migrateUp(to: 1) == [1])
+            #expect(try await store.pendingVersions() == [2])
+            try await store.insert(Fixtures.record())
+            #expect(try await store.migrateUp(to: nil) == [2])
+            #expect(try await store.migrateUp(to: nil) == [])
+            #expect(try await store.claimSetting("a", value: "b") == "b")
+
+            #expect(try await store.migrateDown(to: nil) == [2])
+            #expect(try await store.setting("a") == nil, "the settings table is gone")
+            #expect(try await store.keys(matching: KeyQuery(now: Fixtures.base)).keys.count == 1)
+            #expect(try await store.migrateDown(to: 0) == [1])
+            await #expect(throws: (any Error).self) { try await store.insert(Fixtures.record()) }
+            #expect(try await store.migrateDown(to: 0) == [])
+            #expect(try await store.pendingVersions() == [1, 2])
+
+            #expect(try await store.migrateUp(to: nil) == [1, 2])
+            #expect(try await store.keys(matching: KeyQuery(now: Fixtures.base)).keys.isEmpty)
+            let states = try await store.migrationStates()
+            #expect(states.allSatisfy { $0.appliedAt != nil && !$0.isUnknown })
+        }
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func aNewerSchemaIsRefused(backend: StoreBackend) async throws {
+        try await withEmptyStore(backend) { store async throws in
+            try await store.migrateUp(to: nil)
+            try await Self.recordFutureMigration(on: store)
+            #expect(try await store.migrationStates().last?.isUnknown == true)
+            await #expect(throws: StorageError.schemaTooNew(version: 99)) { try await store.requireKnownSchema() }
+            await #expect(throws: StorageError.schemaTooNew(version: 99)) { try await store.migrateUp(to: nil) }
+            await #expect(throws: StorageError.schemaTooNew(version: 99)) { try await store.migrateDown(to: nil) }
+        }
+    }
+
+    /// Nodes starting together all migrate; each version is applied exactly once.
+    @Test func concurrentMigrationsOnPostgreSQLApplyEachVersionOnce() async throws {
+        guard StoreBackend.allCases.contains(.postgres) else { return }
+        let url = try await TestPostgres.freshSchemaURL()
+        let stores = try (0..<6).map { _ in
+            PostgresStore(
+                location: try PostgresLocation(url: url), poolSize: 2, connectTimeout: .seconds(5), queryTimeout: .seconds(30),
+                logger: Logger(label: "node")
+            )
+        }
+        let applied = try await withThrowingTaskGroup(of: [Int].self) { group in
+            for store in stores { group.addTask { await store.client.run(); return [] } }
+            var results = [[Int]]()
+            try await withThrowingTaskGroup(of: [Int].self) { nodes in
+                for store in stores { nodes.addTask { try await store.migrateUp(to: nil) } }
+                for try await result in nodes { results.append(result) }
+            }
+            group.cancelAll()
+            return results
+        }
+        #expect(applied.flatMap { $0 }.sorted() == [1, 2])
+    }
+
+    static func recordFutureMigration(on store: any Store) async throws {
+        switch store {
+        case let sqlite as SQLiteStore:
+            try await sqlite.writer.write { db in
+                try db.execute(sql: "INSERT INTO tronch_schema_migrations (version, name, applied_at) VALUES (99, 'future', 0)")
+            }
+        case let postgres as PostgresStore:
+            try await postgres.client.rows(
+                "INSERT INTO tronch_schema_migrations (version, name, applied_at) VALUES (99, 'future', now())"
+            )
+        default:
+            Issue.record("unknown store \(type(of: store))")
+        }
+    }
+}

@@ -1,0 +1,105 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import PostgresNIO
+import TronchStorage
+
+/// The throwaway PostgreSQL that `scripts/test` starts, and fresh schemas in it so tests never share tables.
+package enum TestPostgres {
+    /// Set by `scripts/test` (`postgres://tronch@127.0.0.1:PORT/postgres?sslmode=disable`).
+    package static var url: String? {
+        ProcessInfo.processInfo.environment["TRONCH_TEST_POSTGRES_URL"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// Whether the run must include PostgreSQL (`scripts/test` sets it, so CI can never silently skip it).
+    package static var isRequired: Bool { ProcessInfo.processInfo.environment["TRONCH_TEST_REQUIRE_POSTGRES"] == "1" }
+
+    /// A URL whose `schema` is new and empty.
+    package static func freshSchemaURL(base: String? = nil) async throws -> String {
+        guard let base = base ?? url else { throw TestPostgresError.notConfigured }
+        let schema = "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+        try await execute("CREATE SCHEMA \(schema)", on: base)
+        return base + (base.contains("?") ? "&" : "?") + "schema=\(schema)"
+    }
+
+    /// Runs one statement on a short-lived connection.
+    package static func execute(_ sql: String, on url: String) async throws {
+        let location = try PostgresLocation(url: url)
+        let client = PostgresClient(configuration: location.configuration, backgroundLogger: Logger(label: "test-postgres"))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            defer { group.cancelAll() }
+            try await client.rows(PostgresQuery(unsafeSQL: sql))
+        }
+    }
+}
+
+package enum TestPostgresError: Error, CustomStringConvertible {
+    case notConfigured
+
+    package var description: String {
+        "TRONCH_TEST_POSTGRES_URL is not set; run the tests with scripts/test, which starts PostgreSQL"
+    }
+}
+
+/// A private PostgreSQL server a test may stop and start (for outage tests), via `scripts/postgres`.
+package final class PostgresServer: Sendable {
+    package let directory: String
+    package let port: Int
+
+    package static var script: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("scripts/postgres").path
+    }
+
+    package init(port: Int) throws {
+        self.port = port
+        // Directly under /tmp: the server runs as the postgres user, which must be able to reach it.
+        directory = "/tmp/tronch-pg-\(UUID().uuidString.prefix(8))"
+    }
+
+    package var url: String { "postgres://tronch@127.0.0.1:\(port)/postgres?sslmode=disable" }
+
+    package func start() async throws { try await Self.run(["start", directory, String(port)]) }
+    package func stop() async throws { try await Self.run(["stop", directory]) }
+
+    private static func run(_ arguments: [String]) async throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = [script] + arguments
+        // A file, not a pipe: Foundation reports a child's exit only once its pipes close, and the server the
+        // script starts would otherwise keep them open for as long as it runs.
+        let errorPath = FileManager.default.temporaryDirectory.appendingPathComponent("pg-\(UUID().uuidString).log").path
+        _ = FileManager.default.createFile(atPath: errorPath, contents: nil)
+        defer { try? FileManager.default.removeItem(atPath: errorPath) }
+        process.standardError = FileHandle(forWritingAtPath: errorPath)
+        process.standardOutput = FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            process.terminationHandler = { _ in continuation.resume() }
+            do { try process.run() } catch { continuation.resume(throwing: error) }
+        }
+        guard process.terminationStatus == 0 else {
+            let message = (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? ""
+            throw PostgresServerError(message: "scripts/postgres \(arguments.joined(separator: " ")) failed: \(message)")
+        }
+    }
+
+    deinit {
+        // Best effort: never leave a server running after a test.
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = [Self.script, "stop", directory]
+        process.standardError = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        try? process.run()
+        process.waitUntilExit()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+}
+
+package struct PostgresServerError: Error, CustomStringConvertible {
+    package var message: String
+    package var description: String { message }
+}
