@@ -40,6 +40,13 @@ struct BenchCommand: AsyncParsableCommand {
                 let hasher = KeyHasher(pepper: try await loadPepper(settings, store: store, logger: logger))
                 let fingerprint = hasher.digest(pepperFingerprintText).hex
                 _ = try await store.claimSetting(pepperFingerprintSetting, value: fingerprint)
+                // The root key first, as `tronch serve` would create it, so the seeded store is usable.
+                let rootSecret = settings.bootstrapRootKey ?? settings.keyPrefix.generate(environment: .live)
+                if try await store.insertIfEmpty(KeyService.rootKeyRecord(secret: rootSecret, hasher: hasher, now: Timestamp.truncated(Date()))),
+                    settings.bootstrapRootKey == nil
+                {
+                    print("created a root key (shown once): \(rootSecret)")
+                }
                 let format = settings.keyPrefix
                 let every = sampleSize == 0 ? Int.max : max(1, count / sampleSize)
                 var sampled = [String]()
@@ -52,16 +59,14 @@ struct BenchCommand: AsyncParsableCommand {
                     for index in next..<(next + size) {
                         let secret = format.generate(environment: .live)
                         if index % every == 0 && sampled.count < sampleSize { sampled.append(secret) }
-                        let hints = KeyFormat.hints(for: secret)
                         var keySettings = KeySettings()
                         keySettings.name = "bench-\(index)"
                         keySettings.ownerID = "owner-\(index % 1000)"
                         keySettings.scopes = ["bench:read"]
                         records.append(
-                            KeyRecord(
-                                id: UUIDv7.make(at: now), digest: hasher.digest(secret), hashVersion: hasher.version,
-                                start: hints.start, end: hints.end, environment: .live, settings: keySettings, createdAt: now,
-                                createdBy: "bench"
+                            KeyService.newRecord(
+                                secret: secret, environment: .live, settings: keySettings, now: now, createdBy: "bench",
+                                hasher: hasher
                             )
                         )
                     }

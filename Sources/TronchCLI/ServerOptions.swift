@@ -15,7 +15,10 @@ struct ServerOptions: ParsableArguments {
     @Option(name: .customLong("data-dir"), help: "Directory for the embedded database and pepper (TRONCH_DATA_DIR).")
     var dataDirectory: String?
 
-    @Option(name: .customLong("database-url"), help: "sqlite:///path/file.sqlite or sqlite::memory: (TRONCH_DATABASE_URL).")
+    @Option(
+        name: .customLong("database-url"),
+        help: "sqlite:///path/file.sqlite, sqlite::memory: or postgres://user:password@host:port/db (TRONCH_DATABASE_URL)."
+    )
     var databaseURL: String?
 
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (TRONCH_LOG_LEVEL).")

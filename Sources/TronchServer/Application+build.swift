@@ -167,6 +167,9 @@ package func waitForDatabase(_ store: any Store, backend: String, timeout: Durat
             try await store.ping()
             if attempt > 1 { logger.notice("database reachable", metadata: ["backend": "\(backend)", "attempts": "\(attempt)"]) }
             return
+        } catch let error as StorageError where !error.isTransient {
+            // Wrong credentials or a missing database do not fix themselves: say so now.
+            throw error
         } catch {
             let remaining = deadline - ContinuousClock.now
             guard remaining > .zero else {
@@ -202,10 +205,6 @@ package func buildRouter(keys: KeyService, settings: Settings, database: StoreHa
 
 package func makeLogger(_ settings: Settings, output: LogOutput) -> Logger {
     let level = settings.logLevel
-    switch settings.logFormat {
-    case .json:
-        return Logger(label: "tronch") { label in JSONLogHandler(label: label, level: level, output: output) }
-    case .text:
-        return Logger(label: "tronch") { label in TextLogHandler(label: label, level: level, output: output) }
-    }
+    let format: LineLogHandler.Format = settings.logFormat == .json ? .json : .text
+    return Logger(label: "tronch") { label in LineLogHandler(label: label, level: level, format: format, output: output) }
 }

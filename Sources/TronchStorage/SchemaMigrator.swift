@@ -17,6 +17,37 @@ package struct MigrationState: Sendable, Hashable {
     }
 }
 
+/// One versioned change to the schema, with the SQL that undoes it.
+package struct Migration: Sendable {
+    package var version: Int
+    package var name: String
+    package var up: [String]
+    package var down: [String]
+}
+
+extension MigrationState {
+    /// Every known version, applied or pending, followed by applied versions this build does not know.
+    static func merge(known: [Migration], applied: [(version: Int, name: String, at: Date)]) -> [MigrationState] {
+        var states = known.map { migration in
+            MigrationState(
+                version: migration.version, name: migration.name,
+                appliedAt: applied.first { $0.version == migration.version }?.at
+            )
+        }
+        for entry in applied where !known.contains(where: { $0.version == entry.version }) {
+            states.append(MigrationState(version: entry.version, name: entry.name, appliedAt: entry.at, isUnknown: true))
+        }
+        return states.sorted { $0.version < $1.version }
+    }
+
+    /// The versions `migrateDown(to:)` reverts, newest first: those applied above `target`, or only the
+    /// latest when `target` is nil.
+    static func toRevert(_ known: [Migration], applied: [Int], target: Int?) -> [Migration] {
+        let floor = target ?? (applied.sorted().dropLast().last ?? 0)
+        return known.reversed().filter { $0.version > floor && applied.contains($0.version) }
+    }
+}
+
 /// Versioned schema changes that go both ways, each in its own transaction.
 package protocol SchemaMigrator: Sendable {
     /// Every known version (applied or pending) plus any unknown applied ones, in version order.
@@ -47,6 +78,14 @@ extension SchemaMigrator {
     }
 }
 
+extension StorageError {
+    /// Whether waiting may help: an unreachable database may come back; a misconfigured one will not.
+    package var isTransient: Bool {
+        if case .unavailable = self { return true }
+        return false
+    }
+}
+
 /// A cheap round trip to the database, for readiness checks and start-up.
 package protocol DatabaseHealth: Sendable {
     func ping() async throws
@@ -59,6 +98,10 @@ package enum StorageError: Error, CustomStringConvertible, Equatable {
     case corruptRow(String)
     case unavailable(String)
     case backup(String)
+    /// The database refused Tronch for a reason retrying will not fix (credentials, missing database, TLS).
+    case misconfigured(String)
+    /// Any other error the database reported, with its message (never the query's values).
+    case database(String)
 
     package var description: String {
         switch self {
@@ -68,6 +111,8 @@ package enum StorageError: Error, CustomStringConvertible, Equatable {
         case .corruptRow(let message): "a stored row could not be read: \(message)"
         case .unavailable(let message): "the database is unavailable: \(message)"
         case .backup(let message): message
+        case .misconfigured(let message): "the database refused the connection: \(message)"
+        case .database(let message): "database error: \(message)"
         }
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import HummingbirdTesting
 import Testing
 import TronchCore
+import TronchTestSupport
 @testable import TronchServer
 
 /// The `tronch` binary against a live server started in the test.
@@ -126,5 +127,24 @@ import TronchCore
         #expect(all.stdout == "reverted 1\n")
         let again = try await Tronch.run(["migrate", "up"] + dataDir)
         #expect(again.stdout == "applied 1, 2\n")
+    }
+
+    @Test func migrationsOnPostgreSQLFromTheCommandLine() async throws {
+        guard TestPostgres.url != nil || TestPostgres.isRequired else { return }
+        let url = try await TestPostgres.freshSchemaURL()
+        let environment = ["TRONCH_DATABASE_URL": url]
+        let pending = try await Tronch.run(["migrate", "status", "--json"], environment: environment)
+        #expect(pending.status == 0, "\(pending.stderr)")
+        let states = try JSONDecoder().decode(JSONValue.self, from: Data(pending.stdout.utf8)).array ?? []
+        #expect(states.map { $0["status"] } == [.string("pending"), .string("pending")])
+        let up = try await Tronch.run(["migrate", "up"], environment: environment)
+        #expect(up.stdout == "applied 1, 2\n", "\(up.stderr)")
+        let down = try await Tronch.run(["migrate", "down", "--to", "1"], environment: environment)
+        #expect(down.stdout == "reverted 2\n")
+        let table = try await Tronch.run(["migrate", "status"], environment: environment)
+        #expect(table.stdout.contains("applied") && table.stdout.contains("pending"))
+        let backup = try await Tronch.run(["backup", "--to", "/tmp/never.sqlite"], environment: environment)
+        #expect(backup.status != 0)
+        #expect(backup.stderr.contains("pg_dump"))
     }
 }

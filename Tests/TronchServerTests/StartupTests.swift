@@ -7,7 +7,8 @@ import HTTPTypes
 import HummingbirdTesting
 import Testing
 import TronchCore
-import TronchStorage
+import GRDB
+@testable import TronchStorage
 @testable import TronchServer
 
 @Suite struct StartupTests {
@@ -154,6 +155,23 @@ import TronchStorage
         #expect(settings.queryParameterKeys)
         #expect(settings.cacheTTL == .milliseconds(1500))
         #expect(settings.keyLimits.metaMaxBytes == 100)
+    }
+
+    @Test func aSchemaNewerThanThisBuildIsRefused() async throws {
+        let directory = Self.temporaryDirectory()
+        let reader = ConfigReader(provider: InMemoryProvider(values: ["data.dir": .init(.string(directory), isSecret: false)]))
+        try await start(reader)
+        let store = try SQLiteStore.open(path: directory + "/tronch.sqlite")
+        try await store.writer.write { db in
+            try db.execute(sql: "INSERT INTO tronch_schema_migrations (version, name, applied_at) VALUES (99, 'future', 0)")
+        }
+        do {
+            try await start(reader)
+            Issue.record("start-up must refuse a newer schema")
+        } catch let error as StorageError {
+            #expect(error == .schemaTooNew(version: 99))
+            #expect(error.description.contains("newer than this build"))
+        }
     }
 
     @Test func anExternalDatabaseNeedsAPepper() {

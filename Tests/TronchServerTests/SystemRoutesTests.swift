@@ -14,6 +14,19 @@ import TronchCore
         }
     }
 
+    @Test(arguments: ServerBackend.all) func readinessReportsTheDatabase(backend: ServerBackend) async throws {
+        try await TestServer.on(backend).run { api async throws in
+            let response = try await api.request(.get, "/api/v1/health/ready", key: nil)
+            #expect(response.status == .ok)
+            #expect(response["status"] == .string("ready"))
+            #expect(response["checks"]?["database"]?["status"] == .string("up"))
+            #expect(response["checks"]?["database"]?["backend"] == .string(backend == .sqlite ? "sqlite" : "postgresql"))
+            if case .double? = response["checks"]?["database"]?["latency_ms"] {} else if case .int? = response["checks"]?["database"]?["latency_ms"] {} else {
+                Issue.record("latency_ms missing")
+            }
+        }
+    }
+
     @Test func openAPIDocumentDescribesEveryRoute() async throws {
         try await TestServer().run { api async throws in
             let response = try await api.request(.get, "/api/v1/openapi.json", key: nil)
@@ -24,7 +37,7 @@ import TronchCore
                 return
             }
             let expected: [String: Set<String>] = [
-                "/api/v1/health": ["get"], "/api/v1/openapi.json": ["get"], "/api/v1/keys": ["get", "post"],
+                "/api/v1/health": ["get"], "/api/v1/health/ready": ["get"], "/api/v1/openapi.json": ["get"], "/api/v1/keys": ["get", "post"],
                 "/api/v1/keys/{id}": ["get", "patch", "delete"], "/api/v1/keys/{id}/rotate": ["post"],
                 "/api/v1/keys/verify": ["post"],
             ]

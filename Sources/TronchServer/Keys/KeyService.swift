@@ -120,17 +120,21 @@ package struct KeyService: Sendable {
     /// Creates the first key, with every permission, when the store holds no key at all.
     /// Returns the secret when it did, nil when keys already exist.
     package func bootstrapRootKey(secret presetSecret: String?) async throws -> String? {
-        let now = clock.now
         let secret = presetSecret ?? format.generate(environment: .live)
+        let record = try Self.rootKeyRecord(secret: secret, hasher: hasher, now: clock.now)
+        guard try await store.insertIfEmpty(record) else { return nil }
+        cache.invalidate(record.digest)
+        return secret
+    }
+
+    /// The record of a root key: named `root`, holding `admin`, created by `bootstrap`.
+    package static func rootKeyRecord(secret: String, hasher: KeyHasher, now: Date) throws -> KeyRecord {
         guard let parsed = KeyFormat.parse(secret) else { throw DomainError.invalid("bootstrap.rootKey", "malformed") }
         var settings = KeySettings()
         settings.name = "root"
         settings.scopes = [Principal.adminScope]
-        let record = newRecord(secret: secret, environment: parsed.environment, settings: settings, now: now,
-                               createdBy: "bootstrap")
-        guard try await store.insertIfEmpty(record) else { return nil }
-        cache.invalidate(record.digest)
-        return secret
+        return newRecord(secret: secret, environment: parsed.environment, settings: settings, now: now,
+                         createdBy: "bootstrap", hasher: hasher)
     }
 
     package func update(id: UUID, _ patch: KeyPatch, by principal: Principal) async throws -> KeyRecord {
@@ -218,6 +222,15 @@ package struct KeyService: Sendable {
     func newRecord(secret: String, environment: KeyEnvironment, settings: KeySettings, now: Date, createdBy: String)
         -> KeyRecord
     {
+        Self.newRecord(
+            secret: secret, environment: environment, settings: settings, now: now, createdBy: createdBy, hasher: hasher
+        )
+    }
+
+    /// A new active key's record: id from the creation time, digest and display hints from the secret.
+    package static func newRecord(
+        secret: String, environment: KeyEnvironment, settings: KeySettings, now: Date, createdBy: String, hasher: KeyHasher
+    ) -> KeyRecord {
         let hints = KeyFormat.hints(for: secret)
         return KeyRecord(
             id: UUIDv7.make(at: now), digest: hasher.digest(secret), hashVersion: hasher.version, start: hints.start,

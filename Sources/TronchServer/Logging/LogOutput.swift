@@ -14,49 +14,21 @@ package struct LogOutput: Sendable {
     }
 }
 
-/// Log lines as one JSON object each (`ts`, `level`, `label`, `msg`, then metadata), for log pipelines.
-package struct JSONLogHandler: LogHandler {
+/// Writes log lines as readable text (`2026-11-25T17:46:00.123Z info tronch: message key=value …`) or as one
+/// JSON object per line (`ts`, `level`, `label`, `msg`, then metadata) for log pipelines.
+package struct LineLogHandler: LogHandler {
+    package enum Format: Sendable { case text, json }
+
     package var metadata: Logger.Metadata = [:]
     package var logLevel: Logger.Level
     private let label: String
+    private let format: Format
     private let output: LogOutput
 
-    package init(label: String, level: Logger.Level, output: LogOutput) {
+    package init(label: String, level: Logger.Level, format: Format, output: LogOutput) {
         self.label = label
         self.logLevel = level
-        self.output = output
-    }
-
-    package subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    package func log(event: LogEvent) {
-        var fields: [String: String] = [:]
-        for (key, value) in metadata { fields[key] = "\(value)" }
-        for (key, value) in event.metadata ?? [:] { fields[key] = "\(value)" }
-        fields["ts"] = TronchCoreTimestamp.now()
-        fields["level"] = event.level.rawValue
-        fields["label"] = label
-        fields["msg"] = "\(event.message)"
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        guard let data = try? encoder.encode(fields) else { return }
-        output.write(String(decoding: data, as: UTF8.self))
-    }
-}
-
-/// Readable lines: `2026-11-25T17:46:00.123Z info tronch: message key=value …`.
-package struct TextLogHandler: LogHandler {
-    package var metadata: Logger.Metadata = [:]
-    package var logLevel: Logger.Level
-    private let label: String
-    private let output: LogOutput
-
-    package init(label: String, level: Logger.Level, output: LogOutput) {
-        self.label = label
-        self.logLevel = level
+        self.format = format
         self.output = output
     }
 
@@ -68,8 +40,22 @@ package struct TextLogHandler: LogHandler {
     package func log(event: LogEvent) {
         var merged = metadata
         for (key, value) in event.metadata ?? [:] { merged[key] = value }
-        let fields = merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-        output.write("\(TronchCoreTimestamp.now()) \(event.level) \(label): \(event.message)\(fields.isEmpty ? "" : " " + fields)")
+        switch format {
+        case .text:
+            let fields = merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+            output.write("\(TronchCoreTimestamp.now()) \(event.level) \(label): \(event.message)\(fields.isEmpty ? "" : " " + fields)")
+        case .json:
+            var fields: [String: String] = [:]
+            for (key, value) in merged { fields[key] = "\(value)" }
+            fields["ts"] = TronchCoreTimestamp.now()
+            fields["level"] = event.level.rawValue
+            fields["label"] = label
+            fields["msg"] = "\(event.message)"
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            guard let data = try? encoder.encode(fields) else { return }
+            output.write(String(decoding: data, as: UTF8.self))
+        }
     }
 }
 

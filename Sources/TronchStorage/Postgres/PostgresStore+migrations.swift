@@ -65,9 +65,12 @@ extension PostgresStore: SchemaMigrator {
     package func migrationStates() async throws -> [MigrationState] {
         let applied = try await run {
             try await client.withTransaction(logger: logger) { connection in
-                try await connection.rows("SELECT pg_advisory_xact_lock(\(Self.migrationLock))", logger: logger)
-                try await connection.rows(PostgresQuery(unsafeSQL: Self.createHistory), logger: logger)
+                // Reading the history creates nothing: a user without CREATE rights can still see the status.
+                let exists = try await connection.rows(
+                    "SELECT to_regclass('tronch_schema_migrations') IS NOT NULL", logger: logger
+                ).first?.decode(Bool.self) ?? false
                 var rows = [(version: Int, name: String, at: Date)]()
+                guard exists else { return rows }
                 for row in try await connection.rows(
                     "SELECT version, name, applied_at FROM tronch_schema_migrations", logger: logger
                 ) {
@@ -77,16 +80,7 @@ extension PostgresStore: SchemaMigrator {
                 return rows
             }
         }
-        var states = Self.migrations.map { migration in
-            MigrationState(
-                version: migration.version, name: migration.name,
-                appliedAt: applied.first { $0.version == migration.version }?.at
-            )
-        }
-        for entry in applied where !Self.migrations.contains(where: { $0.version == entry.version }) {
-            states.append(MigrationState(version: entry.version, name: entry.name, appliedAt: entry.at, isUnknown: true))
-        }
-        return states.sorted { $0.version < $1.version }
+        return MigrationState.merge(known: Self.migrations, applied: applied)
     }
 
     @discardableResult
@@ -122,13 +116,18 @@ extension PostgresStore: SchemaMigrator {
     @discardableResult
     package func migrateDown(to target: Int?) async throws -> [Int] {
         try await requireKnownSchema()
-        let appliedVersions = try await migrationStates().filter { $0.appliedAt != nil }.map(\.version)
-        let floor = target ?? (appliedVersions.dropLast().last ?? 0)
+        let applied = try await migrationStates().filter { $0.appliedAt != nil }.map(\.version)
         var reverted = [Int]()
-        for migration in Self.migrations.reversed() where migration.version > floor && appliedVersions.contains(migration.version) {
+        for migration in MigrationState.toRevert(Self.migrations, applied: applied, target: target) {
             try await run {
                 try await client.withTransaction(logger: logger) { connection in
                     try await connection.rows("SELECT pg_advisory_xact_lock(\(Self.migrationLock))", logger: logger)
+                    // Another node may have reverted it while this one waited for the lock.
+                    let applied = try await connection.rows(
+                        "SELECT EXISTS (SELECT 1 FROM tronch_schema_migrations WHERE version = \(migration.version))",
+                        logger: logger
+                    ).first?.decode(Bool.self) ?? false
+                    guard applied else { return }
                     for statement in migration.down { try await connection.rows(PostgresQuery(unsafeSQL: statement), logger: logger) }
                     try await connection.rows(
                         "DELETE FROM tronch_schema_migrations WHERE version = \(migration.version)", logger: logger

@@ -14,13 +14,16 @@ package struct PostgresStore: Sendable {
     let queryTimeout: Duration
     /// After a call finds the database unreachable, calls fail at once for a moment instead of each waiting
     /// out the time box; ``ping()`` always tries, so recovery is noticed at once.
-    let circuit = Circuit(openFor: .milliseconds(500))
+    let circuit = Circuit(retryAfter: .seconds(1))
 
     package init(location: PostgresLocation, poolSize: Int, connectTimeout: Duration, queryTimeout: Duration, logger: Logger) {
         var configuration = location.configuration
         configuration.options.maximumConnections = max(1, poolSize)
         configuration.options.connectTimeout = connectTimeout
-        self.client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        // The pool logs every failed connection attempt at info; during an outage that is one line per try.
+        var poolLogger = logger
+        poolLogger.logLevel = max(logger.logLevel, .warning)
+        self.client = PostgresClient(configuration: configuration, backgroundLogger: poolLogger)
         self.logger = logger
         self.schema = location.schema
         self.queryTimeout = queryTimeout
@@ -30,7 +33,7 @@ package struct PostgresStore: Sendable {
     /// and unique violations into `CONFLICT`.
     @discardableResult
     func run<T: Sendable>(probe: Bool = false, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-        if !probe, circuit.isOpen {
+        if !probe, !circuit.mayAttempt() {
             throw StorageError.unavailable("PostgreSQL was unreachable moments ago")
         }
         do {
@@ -39,7 +42,7 @@ package struct PostgresStore: Sendable {
             return result
         } catch {
             let translated = Self.translate(error)
-            if case StorageError.unavailable = translated { circuit.open() }
+            if case StorageError.unavailable = translated { circuit.open() } else { circuit.close() }
             throw translated
         }
     }
@@ -65,8 +68,12 @@ package struct PostgresStore: Sendable {
             return translate(inner)
         case let error as PSQLError:
             return translate(error)
-        default:
+        case is DomainError, is StorageError, is CancellationError, is PostgresDecodingError:
             return error
+        default:
+            // The pool's own failures (for example its circuit breaker after a long outage) mean the same
+            // as a refused connection: the database cannot be reached.
+            return StorageError.unavailable("cannot reach PostgreSQL (\(type(of: error)))")
         }
     }
 
@@ -74,15 +81,21 @@ package struct PostgresStore: Sendable {
         switch error.code {
         case .server:
             let state = error.serverInfo?[.sqlState] ?? ""
+            let message = error.serverInfo?[.message] ?? ""
             if state == "23505" { return DomainError(.conflict, "a key with this id or secret already exists") }
             // Class 08 (connection), 57P0x (shutdown, cannot connect now), 53 (insufficient resources).
             if state.hasPrefix("08") || state.hasPrefix("57P") || state.hasPrefix("53") {
                 return StorageError.unavailable("PostgreSQL refused the request (SQLSTATE \(state))")
             }
-            return error
-        case .connectionError, .serverClosedConnection, .clientClosedConnection, .uncleanShutdown, .poolClosed,
-            .sslUnsupported, .failedToAddSSLHandler:
+            // 28 (authorisation), 3D000 (no such database), 42501 (insufficient privilege): a setting to fix.
+            if state.hasPrefix("28") || state == "3D000" || state == "42501" || state == "3F000" {
+                return StorageError.misconfigured("\(message) (SQLSTATE \(state))")
+            }
+            return StorageError.database("\(message) (SQLSTATE \(state))")
+        case .connectionError, .serverClosedConnection, .clientClosedConnection, .uncleanShutdown, .poolClosed:
             return StorageError.unavailable("cannot reach PostgreSQL (\(error.code))")
+        case .sslUnsupported, .failedToAddSSLHandler, .unsupportedAuthMechanism, .authMechanismRequiresPassword, .saslError:
+            return StorageError.misconfigured("\(error.code); check sslmode and the credentials in the database URL")
         default:
             return error
         }
@@ -121,17 +134,29 @@ extension PostgresStore: SettingsStore {
     }
 }
 
-/// Remembers the last time the database was found unreachable.
+/// A circuit breaker: after the database is found unreachable, calls fail at once; once `retryAfter` has
+/// passed, one call at a time is let through to test it, and a success closes the circuit.
 final class Circuit: Sendable {
-    private let openedAt = Mutex<ContinuousClock.Instant?>(nil)
-    private let openFor: Duration
-
-    init(openFor: Duration) { self.openFor = openFor }
-
-    var isOpen: Bool {
-        openedAt.withLock { opened in opened.map { ContinuousClock.now - $0 < openFor } ?? false }
+    private struct State {
+        var openedAt: ContinuousClock.Instant?
+        var trialRunning = false
     }
 
-    func open() { openedAt.withLock { $0 = ContinuousClock.now } }
-    func close() { openedAt.withLock { $0 = nil } }
+    private let state = Mutex(State())
+    private let retryAfter: Duration
+
+    init(retryAfter: Duration) { self.retryAfter = retryAfter }
+
+    /// Whether a call may go to the database now; a `true` while open makes that call the trial.
+    func mayAttempt() -> Bool {
+        state.withLock { state in
+            guard let openedAt = state.openedAt else { return true }
+            guard !state.trialRunning, ContinuousClock.now - openedAt >= retryAfter else { return false }
+            state.trialRunning = true
+            return true
+        }
+    }
+
+    func open() { state.withLock { $0 = State(openedAt: ContinuousClock.now, trialRunning: false) } }
+    func close() { state.withLock { $0 = State() } }
 }

@@ -1,11 +1,3 @@
-/// One versioned change to the schema, with the SQL that undoes it.
-package struct Migration: Sendable {
-    package var version: Int
-    package var name: String
-    package var up: [String]
-    package var down: [String]
-}
-
 extension SQLiteStore {
     /// The SQLite schema history. Never edit a released migration; add a new one.
     static let migrations: [Migration] = [

@@ -14,24 +14,11 @@ extension SQLiteStore: SchemaMigrator {
     package func migrationStates() async throws -> [MigrationState] {
         let applied = try await writer.write { db in
             try db.execute(sql: Self.createHistory)
-            return try Row.fetchAll(db, sql: "SELECT version, name, applied_at FROM tronch_schema_migrations")
-                .map { row in (version: row["version"] as Int, name: row["name"] as String, at: row["applied_at"] as Int64) }
+            return try Row.fetchAll(db, sql: "SELECT version, name, applied_at FROM tronch_schema_migrations").map { row in
+                (version: row["version"] as Int, name: row["name"] as String, at: Timestamp.date(milliseconds: row["applied_at"]))
+            }
         }
-        var states = Self.migrations.map { migration in
-            MigrationState(
-                version: migration.version, name: migration.name,
-                appliedAt: applied.first { $0.version == migration.version }.map { Timestamp.date(milliseconds: $0.at) }
-            )
-        }
-        for entry in applied where !Self.migrations.contains(where: { $0.version == entry.version }) {
-            states.append(
-                MigrationState(
-                    version: entry.version, name: entry.name, appliedAt: Timestamp.date(milliseconds: entry.at),
-                    isUnknown: true
-                )
-            )
-        }
-        return states.sorted { $0.version < $1.version }
+        return MigrationState.merge(known: Self.migrations, applied: applied)
     }
 
     @discardableResult
@@ -63,10 +50,9 @@ extension SQLiteStore: SchemaMigrator {
     @discardableResult
     package func migrateDown(to target: Int? = nil) async throws -> [Int] {
         try await requireKnownSchema()
-        let appliedVersions = try await migrationStates().filter { $0.appliedAt != nil }.map(\.version)
-        let floor = target ?? ((appliedVersions.dropLast().last) ?? 0)
+        let applied = try await migrationStates().filter { $0.appliedAt != nil }.map(\.version)
         var reverted = [Int]()
-        for migration in Self.migrations.reversed() where migration.version > floor && appliedVersions.contains(migration.version) {
+        for migration in MigrationState.toRevert(Self.migrations, applied: applied, target: target) {
             try await writer.write { db in
                 for statement in migration.down { try db.execute(sql: statement) }
                 try db.execute(sql: "DELETE FROM tronch_schema_migrations WHERE version = ?", arguments: [migration.version])

@@ -41,6 +41,8 @@ package struct SQLiteStore: Sendable {
             throw StorageError.backup("'\(path)' already exists; choose a new file")
         }
         try await writer.vacuum(into: path)
+        // The copy holds the same key digests as the database: readable by its owner only.
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
     }
 
     /// Replaces this database's contents with the backup at `path`, through SQLite's online backup API
