@@ -1,4 +1,4 @@
-import NIOCore
+package import NIOCore
 
 /// Decodes RESP2 replies from a byte stream; a partial reply waits for more bytes.
 struct RESPDecoder: NIOSingleStepByteToMessageDecoder {

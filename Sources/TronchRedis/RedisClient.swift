@@ -2,7 +2,7 @@ package import Logging
 package import NIOCore
 import NIOConcurrencyHelpers
 import NIOPosix
-package import ServiceLifecycle
+import ServiceLifecycle
 import Synchronization
 
 /// A Redis client: one pipelined connection, kept open by its `run()` as a `Service`.
@@ -166,7 +166,8 @@ struct RedisConnector: Sendable {
                 }
             }
             if Task.isCancelled || Task.isShuttingDownGracefully { break }
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: delay) }
+            let pause = delay
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: pause) }
             delay = min(delay * 2, .seconds(5))
         }
     }
