@@ -119,6 +119,16 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "TronchRedisTests",
+            dependencies: [
+                "TronchRedis",
+                "TronchTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "TronchStorageTests",
             dependencies: [
                 "TronchCore",

@@ -148,9 +148,14 @@ struct RedisConnector: Sendable {
                 failures = 0
                 delay = .milliseconds(100)
                 await connected(channel)
-                try await withGracefulShutdownHandler {
-                    try await channel.closeFuture.get()
-                } onGracefulShutdown: {
+                // Cancellation or graceful shutdown closes the channel, which ends the wait.
+                try await withTaskCancellationHandler {
+                    try await withGracefulShutdownHandler {
+                        try await channel.closeFuture.get()
+                    } onGracefulShutdown: {
+                        channel.close(promise: nil)
+                    }
+                } onCancel: {
                     channel.close(promise: nil)
                 }
                 disconnected()
@@ -167,7 +172,7 @@ struct RedisConnector: Sendable {
             }
             if Task.isCancelled || Task.isShuttingDownGracefully { break }
             let pause = delay
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: pause) }
+            do { try await cancelWhenGracefulShutdown { try await Task.sleep(for: pause) } } catch { break }
             delay = min(delay * 2, .seconds(5))
         }
     }

@@ -48,11 +48,6 @@ package final class PostgresServer: Sendable {
     package let directory: String
     package let port: Int
 
-    package static var script: String {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("scripts/postgres").path
-    }
-
     package init(port: Int) throws {
         self.port = port
         // Directly under /tmp: the server runs as the postgres user, which must be able to reach it.
@@ -61,45 +56,11 @@ package final class PostgresServer: Sendable {
 
     package var url: String { "postgres://tronch@127.0.0.1:\(port)/postgres?sslmode=disable" }
 
-    package func start() async throws { try await Self.run(["start", directory, String(port)]) }
-    package func stop() async throws { try await Self.run(["stop", directory]) }
-
-    private static func run(_ arguments: [String]) async throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = [script] + arguments
-        // A file, not a pipe: Foundation reports a child's exit only once its pipes close, and the server the
-        // script starts would otherwise keep them open for as long as it runs.
-        let errorPath = FileManager.default.temporaryDirectory.appendingPathComponent("pg-\(UUID().uuidString).log").path
-        _ = FileManager.default.createFile(atPath: errorPath, contents: nil)
-        defer { try? FileManager.default.removeItem(atPath: errorPath) }
-        process.standardError = FileHandle(forWritingAtPath: errorPath)
-        process.standardOutput = FileHandle.nullDevice
-        process.standardInput = FileHandle.nullDevice
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            process.terminationHandler = { _ in continuation.resume() }
-            do { try process.run() } catch { continuation.resume(throwing: error) }
-        }
-        guard process.terminationStatus == 0 else {
-            let message = (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? ""
-            throw PostgresServerError(message: "scripts/postgres \(arguments.joined(separator: " ")) failed: \(message)")
-        }
-    }
+    package func start() async throws { try await Script.run(Script.path("scripts/postgres"), ["start", directory, String(port)]) }
+    package func stop() async throws { try await Script.run(Script.path("scripts/postgres"), ["stop", directory]) }
 
     deinit {
-        // Best effort: never leave a server running after a test.
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = [Self.script, "stop", directory]
-        process.standardError = FileHandle.nullDevice
-        process.standardOutput = FileHandle.nullDevice
-        try? process.run()
-        process.waitUntilExit()
-        try? FileManager.default.removeItem(atPath: directory)
+        // Never leave a server running after a test (without blocking: this may run on any thread).
+        Script.runDetached(Script.path("scripts/postgres"), ["destroy", directory])
     }
-}
-
-package struct PostgresServerError: Error, CustomStringConvertible {
-    package var message: String
-    package var description: String { message }
 }

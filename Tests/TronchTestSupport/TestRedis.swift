@@ -1,0 +1,88 @@
+import Foundation
+
+/// The Redis that `scripts/test` starts, and private ones a test may stop and start.
+package enum TestRedis {
+    /// Set by `scripts/test` (`redis://127.0.0.1:PORT`).
+    package static var url: String? {
+        ProcessInfo.processInfo.environment["TRONCH_TEST_REDIS_URL"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    package static var isRequired: Bool { ProcessInfo.processInfo.environment["TRONCH_TEST_REQUIRE_REDIS"] == "1" }
+
+    /// Whether tests that need Redis should run (they fail, not skip, when `scripts/test` requires Redis).
+    package static var enabled: Bool { url != nil || isRequired }
+}
+
+/// A private redis-server on loopback, started and stopped through `scripts/redis`.
+package final class RedisServer: Sendable {
+    package let directory: String
+    package let port: Int
+    package let password: String?
+
+    package init(port: Int, password: String? = nil) {
+        self.port = port
+        self.password = password
+        directory = "/tmp/tronch-redis-\(UUID().uuidString.prefix(8))"
+    }
+
+    package var url: String {
+        if let password { return "redis://:\(password)@127.0.0.1:\(port)" }
+        return "redis://127.0.0.1:\(port)"
+    }
+
+    package func start() async throws {
+        try await Script.run(Script.path("scripts/redis"), ["start", directory, String(port)] + (password.map { [$0] } ?? []))
+    }
+
+    package func stop() async throws { try await Script.run(Script.path("scripts/redis"), ["stop", directory]) }
+
+    deinit {
+        Script.runDetached(Script.path("scripts/redis"), ["destroy", directory])
+    }
+}
+
+/// Runs the repository's scripts from tests.
+package enum Script {
+    package static func path(_ relative: String) -> String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent(relative).path
+    }
+
+    /// Runs `bash script arguments…` and throws with its standard error when it fails.
+    package static func run(_ script: String, _ arguments: [String]) async throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = [script] + arguments
+        // A file, not a pipe, for standard error: a daemon the script starts must not hold our descriptors.
+        let errorPath = FileManager.default.temporaryDirectory.appendingPathComponent("script-\(UUID().uuidString).log").path
+        _ = FileManager.default.createFile(atPath: errorPath, contents: nil)
+        defer { try? FileManager.default.removeItem(atPath: errorPath) }
+        process.standardError = FileHandle(forWritingAtPath: errorPath)
+        process.standardOutput = FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            process.terminationHandler = { _ in continuation.resume() }
+            do { try process.run() } catch { continuation.resume(throwing: error) }
+        }
+        guard process.terminationStatus == 0 else {
+            let message = (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? ""
+            throw ScriptError(message: "\(script) \(arguments.joined(separator: " ")) failed: \(message)")
+        }
+    }
+
+    /// Starts `bash script arguments…` without waiting (for clean-up in `deinit`).
+    package static func runDetached(_ script: String, _ arguments: [String]) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = [script] + arguments
+        process.standardError = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
+        try? process.run()
+    }
+}
+
+package struct ScriptError: Error, CustomStringConvertible {
+    package var message: String
+    package var description: String { message }
+}
