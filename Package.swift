@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-configuration.git", from: "1.4.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
@@ -62,11 +63,19 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "TronchRateLimit",
+            dependencies: ["TronchCore", "TronchRedis"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "TronchServer",
             dependencies: [
                 "TronchCore",
                 "TronchStorage",
+                "TronchRedis",
+                "TronchRateLimit",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Configuration", package: "swift-configuration"),
@@ -105,6 +114,7 @@ let package = Package(
             name: "TronchTestSupport",
             dependencies: [
                 "TronchStorage",
+                "TronchRedis",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -124,6 +134,17 @@ let package = Package(
                 "TronchRedis",
                 "TronchTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TronchRateLimitTests",
+            dependencies: [
+                "TronchCore",
+                "TronchRedis",
+                "TronchRateLimit",
+                "TronchTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

@@ -13,6 +13,7 @@ package enum GCRA {
         package var name: String
         package var limit: Int64
         package var burst: Int64
+        package var periodSeconds: Int64
         /// Microseconds between requests at the steady rate.
         package var emissionInterval: Double
         /// How far ahead of now the TAT may run: `burst · T`.
@@ -22,6 +23,7 @@ package enum GCRA {
             name = policy.name
             limit = policy.limit
             burst = policy.burst
+            periodSeconds = policy.periodSeconds
             emissionInterval = Double(policy.periodSeconds) * 1_000_000 / Double(policy.limit)
             burstOffset = emissionInterval * Double(policy.burst)
         }

@@ -10,23 +10,8 @@ import TronchTestSupport
 @Suite(.serialized) struct RedisClientTests {
     static let logger = Logger(label: "redis-test")
 
-    /// Runs `body` with a connected client; the client's service runs for the duration.
     func withClient(_ url: String, _ body: @Sendable (RedisClient) async throws -> Void) async throws {
-        let client = RedisClient(configuration: try RedisConfiguration(url: url), logger: Self.logger)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await client.run() }
-            defer { group.cancelAll() }
-            try await Self.waitUntilConnected(client)
-            try await body(client)
-        }
-    }
-
-    static func waitUntilConnected(_ client: RedisClient, within seconds: Double = 10) async throws {
-        let deadline = ContinuousClock.now + .seconds(seconds)
-        while !client.isConnected {
-            guard ContinuousClock.now < deadline else { throw RedisError.notConnected }
-            try await Task.sleep(for: .milliseconds(20))
-        }
+        try await RedisClient.withConnected(url, body)
     }
 
     @Test(.enabled(if: TestRedis.enabled)) func commandsRoundTrip() async throws {
@@ -130,7 +115,7 @@ import TronchTestSupport
                 await #expect(throws: RedisError.self) { _ = try await client.send(["PING"]) }
 
                 try await server.start()
-                try await Self.waitUntilConnected(client)
+                try await client.waitUntilConnected()
                 try await Self.eventually { resubscribed.load(ordering: .relaxed) == 2 }
                 try await client.ping()
                 #expect(try await client.publish("two", to: "events") == 1)
