@@ -166,6 +166,8 @@ let package = Package(
                 "TronchCore",
                 "TronchStorage",
                 "TronchServer",
+                "TronchRateLimit",
+                "TronchRedis",
                 "TronchCLI",
                 "TronchTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),

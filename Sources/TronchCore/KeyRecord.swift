@@ -133,3 +133,27 @@ package struct KeyRecord: Sendable, Hashable {
         return .active
     }
 }
+
+extension RateLimitPolicy {
+    /// Reads `LIMIT/PERIOD` or `LIMIT/PERIOD/BURST` as configuration writes it: `1000/1h`, `5/60`, `100/1m/20`.
+    /// The period is a whole number with an optional unit `s`, `m`, `h` or `d` (seconds without one).
+    package init?(parsing text: String, name: String) {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false).map { part in
+            String(part.filter { $0 != " " })
+        }
+        guard (2...3).contains(parts.count), let limit = Int64(parts[0]), limit > 0 else { return nil }
+        var period = parts[1]
+        var unit: Int64 = 1
+        if let last = period.last, let multiplier = ["s": 1, "m": 60, "h": 3600, "d": 86_400][String(last)] {
+            unit = Int64(multiplier)
+            period.removeLast()
+        }
+        guard let count = Int64(period), count > 0, count <= 366 * 86_400 / unit else { return nil }
+        var burst: Int64?
+        if parts.count == 3 {
+            guard let value = Int64(parts[2]), value > 0 else { return nil }
+            burst = value
+        }
+        self.init(name: name, limit: limit, periodSeconds: count * unit, burst: burst)
+    }
+}

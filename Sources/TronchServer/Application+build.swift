@@ -4,6 +4,10 @@ package import Hummingbird
 package import Logging
 package import TronchCore
 package import TronchStorage
+import Metrics
+import ServiceLifecycle
+import TronchRateLimit
+package import TronchRedis
 
 /// What differs between a real run and a test: where logs go, the clock, and who receives a new root key.
 package struct BuildOptions: Sendable {
@@ -99,19 +103,28 @@ package func buildApplication(reader: ConfigReader, options: BuildOptions = .ini
     let hasher = KeyHasher(pepper: try await loadPepper(settings, store: store, logger: logger))
 
     let lastUsed = LastUsedRecorder(store: store, interval: settings.lastUsedFlushInterval, logger: logger)
-    let keys = KeyService(
-        store: store,
-        cache: KeyCache(
-            ttl: settings.cacheTTL, negativeTTL: settings.negativeCacheTTL, maxEntries: settings.cacheMaxEntries,
-            staleTTL: settings.cacheStaleTTL
-        ),
-        hasher: hasher, format: settings.keyPrefix, clock: options.clock, limits: settings.keyLimits, lastUsed: lastUsed
+    let cache = KeyCache(
+        ttl: settings.cacheTTL, negativeTTL: settings.negativeCacheTTL, maxEntries: settings.cacheMaxEntries,
+        staleTTL: settings.cacheStaleTTL
     )
-    let router = buildRouter(keys: keys, settings: settings, database: handle)
+    let redis = try settings.redisURL.map { url in
+        let configuration = try RedisConfiguration(url: url, commandTimeout: settings.redisTimeout)
+        return RedisClient(configuration: configuration, logger: logger)
+    }
+    let invalidation = redis.map { RedisCacheInvalidation(client: $0, cache: cache, logger: logger) }
+    let keys = KeyService(
+        store: store, cache: cache, hasher: hasher, format: settings.keyPrefix, clock: options.clock,
+        limits: settings.keyLimits, lastUsed: lastUsed,
+        rateLimits: RateLimits(limiter: makeRateLimiter(settings, redis: redis, logger: logger), settings: settings.rateLimits),
+        broadcast: invalidation
+    )
+    let router = buildRouter(keys: keys, settings: settings, database: handle, redis: redis)
+    var services: [any Service] = handle.services + [lastUsed]
+    if let redis, let invalidation { services += [redis, invalidation] }
     var app = Application(
         router: router,
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: nil),
-        services: handle.services + [lastUsed],
+        services: services,
         logger: logger
     )
     let announce = options.announceRootKey
@@ -188,19 +201,42 @@ package func waitForDatabase(_ store: any Store, backend: String, timeout: Durat
 }
 
 /// The routes and middleware; separate from ``buildApplication(reader:options:)`` so its shape is easy to read.
-package func buildRouter(keys: KeyService, settings: Settings, database: StoreHandle) -> Router<AppRequestContext> {
+package func buildRouter(
+    keys: KeyService, settings: Settings, database: StoreHandle, redis: RedisClient? = nil
+) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: RequestIDMiddleware())
     router.add(middleware: AccessLogMiddleware())
     router.add(middleware: ProblemMiddleware())
     let api = router.group("api/v1")
-    SystemController(database: database).addRoutes(to: api)
+    SystemController(database: database, redis: redis, failureMode: settings.rateLimits.failureMode).addRoutes(to: api)
     let keyRoutes = api.group("keys")
-        .add(middleware: AuthenticationMiddleware(keys: keys, allowQueryParameter: settings.queryParameterKeys))
+        .add(
+            middleware: AuthenticationMiddleware(
+                keys: keys, rateLimits: keys.rateLimits, allowQueryParameter: settings.queryParameterKeys
+            )
+        )
     VerifyController(keys: keys, maxBodySize: settings.maxBodySize).addRoutes(to: keyRoutes)
     KeysController(keys: keys, maxBodySize: settings.maxBodySize, allowQueryParameterKeys: settings.queryParameterKeys)
         .addRoutes(to: keyRoutes)
     return router
+}
+
+/// The in-process limiter alone on a single node; with Redis, the shared limiter with the configured
+/// failure mode, every fallback counted (`tronch_ratelimit_fallbacks_total`) and logged at most every 10 s.
+func makeRateLimiter(_ settings: Settings, redis: RedisClient?, logger: Logger) -> any RateLimiter {
+    let local = LocalRateLimiter(maxEntries: settings.rateLimits.localMaxEntries)
+    guard let redis else { return local }
+    let mode = settings.rateLimits.failureMode
+    let counter = Counter(label: "tronch_ratelimit_fallbacks_total", dimensions: [("mode", mode.rawValue)])
+    let throttle = LogThrottle()
+    return FallbackRateLimiter(primary: RedisRateLimiter(client: redis), local: local, mode: mode) { error in
+        counter.increment()
+        throttle.log(
+            .warning, "Redis rate limiter unavailable; deciding by the failure mode", topic: "ratelimit",
+            metadata: ["error": "\(error)", "failure_mode": "\(mode.rawValue)"], logger: logger
+        )
+    }
 }
 
 package func makeLogger(_ settings: Settings, output: LogOutput) -> Logger {

@@ -3,6 +3,8 @@ import Foundation
 package import Logging
 package import TronchCore
 package import TronchStorage
+package import TronchRateLimit
+import TronchRedis
 
 /// A configuration value that stops start-up, named by its environment variable.
 package struct ConfigurationError: Error, CustomStringConvertible, Equatable {
@@ -19,6 +21,21 @@ package struct ConfigurationError: Error, CustomStringConvertible, Equatable {
     }
 
     package var description: String { "invalid configuration \(key): \(message)" }
+}
+
+/// The rate limits Tronch applies by itself; each policy may be turned off (nil).
+package struct RateLimitSettings: Sendable {
+    /// For verifying keys that have no policy of their own (the seeds ask for 1000 an hour).
+    package var defaultPolicy: RateLimitPolicy? = RateLimitPolicy(name: "default", limit: 1000, periodSeconds: 3600)
+    /// Failed authentications on Tronch's own API, per client address.
+    package var authFailures: RateLimitPolicy? = RateLimitPolicy(name: "auth_failures", limit: 5, periodSeconds: 60)
+    /// Keys created through the API, per principal.
+    package var keyCreation: RateLimitPolicy? = RateLimitPolicy(name: "key_creation", limit: 10, periodSeconds: 3600)
+    package var failureMode: RateLimitFailureMode = .local
+    /// Bound on the in-process limiter's state (one entry per subject and policy).
+    package var localMaxEntries = 100_000
+
+    package init() {}
 }
 
 /// Everything `tronch serve` reads from configuration, validated once at start-up.
@@ -57,6 +74,11 @@ package struct Settings: Sendable {
     package var lastUsedFlushInterval: Duration = .seconds(2)
     /// The root key to create on an empty database instead of a random one.
     package var bootstrapRootKey: String?
+    package var rateLimits = RateLimitSettings()
+    /// Shared rate limits and cache invalidation across nodes; nil keeps both in this process.
+    package var redisURL: String?
+    /// Time box of every Redis call; past it the failure mode decides.
+    package var redisTimeout: Duration = .milliseconds(100)
 
     package init() {}
 
@@ -149,6 +171,30 @@ package struct Settings: Sendable {
         }
         keyLimits.metaMaxBytes = metaMax
         lastUsedFlushInterval = try values.seconds("usage.flushInterval", range: 0.05...3600) ?? lastUsedFlushInterval
+        rateLimits.defaultPolicy = try values.policy("ratelimit.default", name: "default", current: rateLimits.defaultPolicy)
+        rateLimits.authFailures = try values.policy(
+            "ratelimit.authFailures", name: "auth_failures", current: rateLimits.authFailures
+        )
+        rateLimits.keyCreation = try values.policy("ratelimit.keyCreation", name: "key_creation", current: rateLimits.keyCreation)
+        if let mode = try values.string("ratelimit.failureMode") {
+            guard let parsed = RateLimitFailureMode(rawValue: mode.lowercased()) else {
+                throw ConfigurationError(key: "TRONCH_RATELIMIT_FAILURE_MODE", "must be open, closed or local")
+            }
+            rateLimits.failureMode = parsed
+        }
+        rateLimits.localMaxEntries = try values.int("ratelimit.localMaxEntries") ?? rateLimits.localMaxEntries
+        guard (16...100_000_000).contains(rateLimits.localMaxEntries) else {
+            throw ConfigurationError(key: "TRONCH_RATELIMIT_LOCAL_MAX_ENTRIES", "must be between 16 and 100000000")
+        }
+        if let url = try values.string("redis.url", secret: true), !url.isEmpty {
+            do {
+                _ = try RedisConfiguration(url: url)
+            } catch {
+                throw ConfigurationError(key: "TRONCH_REDIS_URL", "\(error)")
+            }
+            redisURL = url
+        }
+        redisTimeout = try values.seconds("redis.timeout", range: 0.001...60) ?? redisTimeout
         if let rootKey = try values.string("bootstrap.rootKey", secret: true) {
             guard KeyFormat.parse(rootKey) != nil else {
                 throw ConfigurationError(
@@ -176,6 +222,9 @@ extension Settings {
         "key.metaMaxBytes": .integer, "log.level": .string, "log.format": .string, "http.maxBodySize": .integer,
         "auth.queryParameter": .boolean, "cache.ttl": .seconds, "cache.negativeTtl": .seconds,
         "cache.maxEntries": .integer, "usage.flushInterval": .seconds, "bootstrap.rootKey": .string,
+        "ratelimit.default": .string, "ratelimit.authFailures": .string, "ratelimit.keyCreation": .string,
+        "ratelimit.failureMode": .string, "ratelimit.localMaxEntries": .integer, "redis.url": .string,
+        "redis.timeout": .seconds,
     ]
 
     /// Checks a config file's JSON against ``fileSchema``: an unknown name (a typo) or a value of the wrong
@@ -275,6 +324,18 @@ private struct ValueReader {
         }
         if isPresent(key) { throw wrongType(key, "true or false") }
         return nil
+    }
+
+    /// A policy written `LIMIT/PERIOD[/BURST]`, or `off` for none.
+    func policy(_ key: String, name: String, current: RateLimitPolicy?) throws(ConfigurationError) -> RateLimitPolicy? {
+        guard let text = try string(key) else { return current }
+        if text.lowercased() == "off" { return nil }
+        guard let policy = RateLimitPolicy(parsing: text, name: name) else {
+            throw ConfigurationError(
+                key: Self.environmentName(key), "'\(text)' is not LIMIT/PERIOD[/BURST] (for example 1000/1h) or off"
+            )
+        }
+        return policy
     }
 
     func seconds(_ key: String, range: ClosedRange<Double>) throws(ConfigurationError) -> Duration? {

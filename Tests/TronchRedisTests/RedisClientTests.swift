@@ -57,8 +57,11 @@ import TronchTestSupport
     }
 
     @Test(.enabled(if: TestRedis.enabled)) func aStalledRedisTimesCallsOut() async throws {
-        try await withClient(try #require(TestRedis.url)) { client async throws in
-            try await withClient(try #require(TestRedis.url)) { pauser async throws in
+        // A private server: pausing the shared one would stall every other suite's calls.
+        let server = RedisServer(port: try TestPorts.free())
+        try await server.start()
+        try await withClient(server.url) { client async throws in
+            try await withClient(server.url) { pauser async throws in
                 _ = try await pauser.send(["CLIENT", "PAUSE", "600", "ALL"])
                 let start = ContinuousClock.now
                 await #expect(throws: RedisError.timeout) { _ = try await client.send(["GET", "anything"]) }
@@ -67,6 +70,7 @@ import TronchTestSupport
             try await Task.sleep(for: .milliseconds(700))
             try await client.ping()
         }
+        try await server.stop()
     }
 
     @Test(.enabled(if: TestRedis.enabled)) func passwordAndDatabaseFromTheURL() async throws {

@@ -3,6 +3,7 @@ import Logging
 import Synchronization
 import Testing
 import TronchCore
+import TronchRateLimit
 import TronchStorage
 @testable import TronchServer
 
@@ -44,7 +45,8 @@ final class CountingStore: KeyStore, Sendable {
             store: store, cache: KeyCache(ttl: .seconds(30), negativeTTL: negativeTTL, maxEntries: 1000),
             hasher: KeyHasher(pepper: Array(TestServer.pepper.utf8)), format: KeyFormat(prefix: "tronch")!,
             clock: clock.wallClock, limits: KeyLimits(),
-            lastUsed: LastUsedRecorder(store: store, interval: .seconds(1), logger: Logger(label: "test"))
+            lastUsed: LastUsedRecorder(store: store, interval: .seconds(1), logger: Logger(label: "test")),
+            rateLimits: RateLimits(limiter: LocalRateLimiter(), settings: RateLimitSettings())
         )
     }
 

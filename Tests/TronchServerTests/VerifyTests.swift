@@ -20,7 +20,8 @@ import TronchCore
             #expect(answer["meta"] == .object(["m": .bool(true)]))
             #expect(answer["expires_at"] == .null)
             #expect(answer["remaining"] == .null)
-            #expect(answer["ratelimits"] == .null)
+            // No policy of its own: the default (1000 an hour) applies, 3.6 s per request.
+            #expect(answer["ratelimits"] == [["name": "default", "limit": 1000, "remaining": 999, "reset_seconds": 4]])
 
             #expect(try await api.verify(valid["key"]!.string!, scopes: ["billing:read"]).code == "INSUFFICIENT_SCOPES")
 

@@ -29,9 +29,11 @@ struct KeysController {
         let settings = body.keyPatch().applied(to: KeySettings())
         try body.finish()
         let issued = try await keys.create(settings, environment: environment, by: principal)
-        return try Response.json(
+        var response = try Response.json(
             KeyResponse(record: issued.record, now: keys.clock.now, secret: issued.secret), status: .created
         )
+        if let decision = issued.rateLimit { response.headers.append(contentsOf: decision.headers) }
+        return response
     }
 
     // MARK: Read

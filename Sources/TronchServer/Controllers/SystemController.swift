@@ -1,10 +1,14 @@
 import Hummingbird
 import NIOCore
 import TronchStorage
+import TronchRateLimit
+import TronchRedis
 
 /// Routes that need no key: liveness, readiness and the API description.
 struct SystemController {
     let database: StoreHandle
+    let redis: RedisClient?
+    let failureMode: RateLimitFailureMode
 
     func addRoutes(to group: RouterGroup<AppRequestContext>) {
         group.get("health", use: health)
@@ -29,26 +33,40 @@ struct SystemController {
         var checks: [String: Check]
     }
 
-    /// 200 when every dependency answers, 503 (same body) when one does not: what a load balancer polls.
+    /// 200 when every required dependency answers, 503 (same body) when one does not: what a load balancer
+    /// polls. Redis is required only when the rate limiter fails closed; otherwise a node without it still
+    /// serves (limits fall back as configured) and the check only reports it.
     @Sendable func ready(_ request: Request, context: AppRequestContext) async throws -> Response {
+        var checks = ["database": await Self.check(backend: database.backend) { try await database.store.ping() }]
+        var ready = checks["database"]?.status == "up"
+        if let redis {
+            let check = await Self.check(backend: "redis") { try await redis.ping() }
+            checks["redis"] = check
+            if failureMode == .closed && check.status != "up" { ready = false }
+        }
+        return try Response.json(
+            Readiness(status: ready ? "ready" : "unavailable", checks: checks),
+            status: ready ? .ok : .serviceUnavailable
+        )
+    }
+
+    static func check(backend: String, _ probe: () async throws -> Void) async -> Readiness.Check {
         let start = ContinuousClock.now
         var failure: String?
         do {
-            try await database.store.ping()
+            try await probe()
         } catch StorageError.unavailable(let reason) {
             failure = reason
+        } catch let error as RedisError {
+            failure = "\(error)"
         } catch {
             failure = "\(type(of: error))"
         }
         let elapsed = ContinuousClock.now - start
         let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
-        let check = Readiness.Check(
-            status: failure == nil ? "up" : "down", backend: database.backend,
+        return Readiness.Check(
+            status: failure == nil ? "up" : "down", backend: backend,
             latencyMS: (milliseconds * 1000).rounded() / 1000, error: failure
-        )
-        return try Response.json(
-            Readiness(status: failure == nil ? "ready" : "unavailable", checks: ["database": check]),
-            status: failure == nil ? .ok : .serviceUnavailable
         )
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import TronchCore
+import TronchRateLimit
 
 /// `POST /api/v1/keys/verify`: is this key good for this request? Always 200 when the caller may verify;
 /// the answer is in `valid` and `code`.
@@ -36,12 +37,14 @@ struct VerifyController {
             clientIP = IPAddress(text)
             if clientIP == nil { body.fail("ip", "'\(text)' is not an IPv4 or IPv6 address") }
         }
+        var cost: Int64 = 1
         switch body.integer("cost") {
-        case .set(let cost) where !(0...Self.maxCost).contains(cost): body.fail("cost", "must be from 0 to \(Self.maxCost)")
-        default: break
+        case .set(let value) where !(0...Self.maxCost).contains(value): body.fail("cost", "must be from 0 to \(Self.maxCost)")
+        case .set(let value): cost = value
+        case .clear, .unchanged: break
         }
         try body.finish()
-        let verification = try await keys.verify(key, scopes: scopes, clientIP: clientIP)
+        let verification = try await keys.verify(key, scopes: scopes, clientIP: clientIP, cost: cost)
         return try Response.json(VerifyResponse(verification))
     }
 }
@@ -71,8 +74,32 @@ struct VerifyResponse: Encodable {
         try container.encode(record?.settings.scopes, forKey: .scopes)
         try container.encode(record?.settings.meta, forKey: .meta)
         try container.encode(record?.endsAt.map(Timestamp.format), forKey: .expiresAt)
-        try container.encode(record?.settings.remaining, forKey: .remaining)
-        // Rate limits are not enforced yet, so there is no limit state to report.
-        try container.encodeNil(forKey: .ratelimits)
+        try container.encode(record == nil ? nil : verification.remaining, forKey: .remaining)
+        let limits = verification.rateLimit?.limits ?? []
+        if limits.isEmpty {
+            try container.encodeNil(forKey: .ratelimits)
+        } else {
+            try container.encode(limits.map(RateLimitState.init), forKey: .ratelimits)
+        }
+    }
+}
+
+/// One policy's state in a verify answer.
+struct RateLimitState: Encodable {
+    var name: String
+    var limit: Int64
+    var remaining: Int64
+    var resetSeconds: Int64
+
+    init(_ limit: RateLimitDecision.Limit) {
+        name = limit.name
+        self.limit = limit.limit
+        remaining = limit.remaining
+        resetSeconds = limit.resetSeconds
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case name, limit, remaining
+        case resetSeconds = "reset_seconds"
     }
 }

@@ -1,6 +1,7 @@
 package import Foundation
 package import TronchCore
 package import TronchStorage
+package import TronchRateLimit
 
 /// The key lifecycle: create, change, revoke, rotate and verify, with the rules that protect it.
 ///
@@ -13,10 +14,14 @@ package struct KeyService: Sendable {
     package let clock: WallClock
     package let limits: KeyLimits
     package let lastUsed: LastUsedRecorder
+    package let rateLimits: RateLimits
+    /// Tells other nodes about writes (nil on a single node, where the TTL is the only bound needed).
+    package let broadcast: (any CacheInvalidationBroadcast)?
 
     package init(
         store: any KeyStore, cache: KeyCache, hasher: KeyHasher, format: KeyFormat, clock: WallClock,
-        limits: KeyLimits, lastUsed: LastUsedRecorder
+        limits: KeyLimits, lastUsed: LastUsedRecorder, rateLimits: RateLimits,
+        broadcast: (any CacheInvalidationBroadcast)? = nil
     ) {
         self.store = store
         self.cache = cache
@@ -25,18 +30,33 @@ package struct KeyService: Sendable {
         self.clock = clock
         self.limits = limits
         self.lastUsed = lastUsed
+        self.rateLimits = rateLimits
+        self.broadcast = broadcast
     }
 
     /// A new key and its secret, which exists nowhere else.
     package struct IssuedKey: Sendable {
         package var record: KeyRecord
         package var secret: String
+        /// The creator's key-creation limit after this key, when one applies.
+        package var rateLimit: RateLimitDecision?
     }
 
     /// The outcome of a verification and the key it concerns (nil when not found).
     package struct Verification: Sendable {
         package var code: VerifyCode
         package var record: KeyRecord?
+        /// The key's rate-limit state, when a limit applied and was checked.
+        package var rateLimit: RateLimitDecision?
+        /// Credits left after this verification (nil = unlimited, or not reached).
+        package var remaining: Int64?
+
+        package init(code: VerifyCode, record: KeyRecord?, rateLimit: RateLimitDecision? = nil, remaining: Int64? = nil) {
+            self.code = code
+            self.record = record
+            self.rateLimit = rateLimit
+            self.remaining = remaining ?? record?.settings.remaining
+        }
     }
 
     // MARK: Verification
@@ -64,7 +84,25 @@ package struct KeyService: Sendable {
         }
     }
 
-    package func verify(_ key: String, scopes: [String] = [], clientIP: IPAddress? = nil) async throws -> Verification {
+    /// Verifies a key for a request: status, expiry, address and scopes, then the key's rate limits, then
+    /// its credits. A request refused by one check is not counted by the later ones.
+    package func verify(
+        _ key: String, scopes: [String] = [], clientIP: IPAddress? = nil, cost: Int64 = 1
+    ) async throws -> Verification {
+        var verification = try await check(key, scopes: scopes, clientIP: clientIP)
+        guard verification.code == .valid, let record = verification.record else { return verification }
+        if let decision = try await rateLimits.verification(of: record, cost: cost) {
+            verification.rateLimit = decision
+            if !decision.allowed {
+                verification.code = .rateLimited
+                return verification
+            }
+        }
+        return verification
+    }
+
+    /// The checks that need no limiter: status, expiry, address, scopes.
+    func check(_ key: String, scopes: [String], clientIP: IPAddress?) async throws -> Verification {
         let record = try await lookup(key)
         let now = clock.now
         let code = KeyVerifier.evaluate(record, VerifyRequirements(scopes: scopes, clientIP: clientIP, now: now))
@@ -74,9 +112,10 @@ package struct KeyService: Sendable {
         return Verification(code: code, record: record)
     }
 
-    /// Authenticates a caller of Tronch's own API: the key must pass every check but scopes.
+    /// Authenticates a caller of Tronch's own API: the key must pass every check but scopes. The key's own
+    /// rate limits and credits are for its use against the customer's API, so they do not apply here.
     package func authenticate(_ key: String, clientIP: IPAddress?) async throws -> Authentication {
-        let verification = try await verify(key, clientIP: clientIP)
+        let verification = try await check(key, scopes: [], clientIP: clientIP)
         guard verification.code == .valid, let record = verification.record else {
             return .rejected(verification.code)
         }
@@ -109,12 +148,17 @@ package struct KeyService: Sendable {
         let now = clock.now
         try settings.validate(now: now, limits: limits)
         try Self.requireGrantable(settings.scopes, by: principal)
+        // Counted once the request is known to be good, so a rejected request costs nothing.
+        let decision = try await rateLimits.keyCreation(by: principal)
+        if let decision, !decision.allowed {
+            throw RateLimitRefusal(decision: decision, detail: "this key has created too many keys")
+        }
         let secret = format.generate(environment: environment)
         let record = newRecord(secret: secret, environment: environment, settings: settings, now: now,
                                createdBy: principal.reference)
         try await store.insert(record)
-        cache.invalidate(record.digest)
-        return IssuedKey(record: record, secret: secret)
+        invalidate(record.digest)
+        return IssuedKey(record: record, secret: secret, rateLimit: decision)
     }
 
     /// Creates the first key, with every permission, when the store holds no key at all.
@@ -123,7 +167,7 @@ package struct KeyService: Sendable {
         let secret = presetSecret ?? format.generate(environment: .live)
         let record = try Self.rootKeyRecord(secret: secret, hasher: hasher, now: clock.now)
         guard try await store.insertIfEmpty(record) else { return nil }
-        cache.invalidate(record.digest)
+        invalidate(record.digest)
         return secret
     }
 
@@ -152,7 +196,7 @@ package struct KeyService: Sendable {
             record.settings = settings
             record.updatedAt = now
         }
-        cache.invalidate(record.digest)
+        invalidate(record.digest)
         return record
     }
 
@@ -166,7 +210,7 @@ package struct KeyService: Sendable {
             record.revokedAt = now
             record.updatedAt = now
         }
-        cache.invalidate(record.digest)
+        invalidate(record.digest)
         return record
     }
 
@@ -212,9 +256,15 @@ package struct KeyService: Sendable {
             }
             return (old, successor)
         }
-        cache.invalidate(old.digest)
-        cache.invalidate(new.digest)
+        invalidate(old.digest)
+        invalidate(new.digest)
         return (old, IssuedKey(record: new, secret: secret))
+    }
+
+    /// Forgets a written key here at once, and on other nodes as soon as they hear of it.
+    func invalidate(_ digest: KeyDigest) {
+        cache.invalidate(digest)
+        broadcast?.invalidate(digest)
     }
 
     // MARK: Rules

@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import TronchCore
+import TronchRateLimit
 
 /// Authenticates callers of Tronch's own API with one of their keys.
 ///
@@ -13,6 +14,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
 
     let keys: KeyService
+    let rateLimits: RateLimits
     let allowQueryParameter: Bool
 
     static let queryParameter = "api_key"
@@ -21,20 +23,36 @@ struct AuthenticationMiddleware: RouterMiddleware {
         _ request: Request, context: AppRequestContext,
         next: (Request, AppRequestContext) async throws -> Response
     ) async throws -> Response {
+        let address = context.clientAddress
+        // An address over its failure limit is refused before any work, whatever it sends.
+        if let wait = rateLimits.blockedFor(address) {
+            throw APIError(
+                .rateLimited, "too many failed authentications from this address; retry in \(wait) s",
+                headers: [.retryAfter: String(wait)]
+            )
+        }
         guard let credential = credential(in: request) else {
+            try await countFailure(from: address)
             throw APIError.unauthenticated(
                 "send an API key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'", invalidToken: false
             )
         }
-        switch try await keys.authenticate(credential, clientIP: context.clientAddress) {
+        switch try await keys.authenticate(credential, clientIP: address) {
         case .authenticated(let principal):
             var context = context
             context.principal = principal
             context.logger[metadataKey: "principal"] = .string(principal.reference)
             return try await next(request, context)
         case .rejected(let code):
+            try await countFailure(from: address)
             throw APIError.unauthenticated(Self.reason(code), invalidToken: true)
         }
+    }
+
+    /// Counts a failed authentication; the one that goes over the limit is answered 429 instead of 401.
+    private func countFailure(from address: IPAddress?) async throws {
+        guard let decision = try await rateLimits.authenticationFailure(from: address), !decision.allowed else { return }
+        throw APIError.rateLimited(decision, "too many failed authentications from this address")
     }
 
     func credential(in request: Request) -> String? {

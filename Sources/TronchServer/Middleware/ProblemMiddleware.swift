@@ -39,6 +39,8 @@ struct ProblemMiddleware: RouterMiddleware {
             return error
         case let error as DomainError:
             return APIError(error)
+        case let error as RateLimitRefusal:
+            return APIError.rateLimited(error.decision, error.detail)
         case let error as any HTTPResponseError:
             let body = (error as? HTTPError)?.body
             switch error.status {

@@ -63,6 +63,8 @@ struct TestServer {
         var all: [String: String] = defaults ? [
             "database.url": "sqlite::memory:", "key.pepper": pepper, "bootstrap.rootKey": rootKey, "port": "0",
             "usage.flushInterval": "0.1",
+            // Suites that are not about Tronch's own limits create many keys and fail on purpose.
+            "ratelimit.keyCreation": "1000000/1h", "ratelimit.authFailures": "1000000/1m",
         ] : [:]
         for (key, value) in values { all[key] = value }
         var config: [AbsoluteConfigKey: ConfigValue] = [:]

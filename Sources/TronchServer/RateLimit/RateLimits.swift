@@ -1,0 +1,85 @@
+import Synchronization
+package import TronchCore
+package import TronchRateLimit
+
+/// The rate limits Tronch enforces: each key's policies on verification, failed authentications per client
+/// address and key creation per principal on its own API.
+package final class RateLimits: Sendable {
+    package let limiter: any RateLimiter
+    package let settings: RateLimitSettings
+    private let defaultPolicy: [GCRA.Parameters]
+    private let authFailurePolicy: [GCRA.Parameters]
+    private let keyCreationPolicy: [GCRA.Parameters]
+    /// Addresses refused for failing authentication too often, until when (ContinuousClock). Checked before
+    /// any other work, so a refused address costs no limiter round trip; bounded like the limiter.
+    private let blocked = Mutex<[String: ContinuousClock.Instant]>([:])
+
+    package init(limiter: any RateLimiter, settings: RateLimitSettings) {
+        self.limiter = limiter
+        self.settings = settings
+        defaultPolicy = settings.defaultPolicy.map { [GCRA.Parameters($0)] } ?? []
+        authFailurePolicy = settings.authFailures.map { [GCRA.Parameters($0)] } ?? []
+        keyCreationPolicy = settings.keyCreation.map { [GCRA.Parameters($0)] } ?? []
+    }
+
+    /// A key's own policies, or the default when it has none; nil when neither applies.
+    package func verification(of record: KeyRecord, cost: Int64) async throws -> RateLimitDecision? {
+        let policies = record.settings.ratelimits.isEmpty ? defaultPolicy : record.settings.ratelimits.map(GCRA.Parameters.init)
+        guard !policies.isEmpty else { return nil }
+        return try await limiter.decide("key:\(record.id.lowercased)", policies: policies, cost: cost)
+    }
+
+    /// Counts a key created by `principal`; nil when creation is not limited.
+    package func keyCreation(by principal: Principal) async throws -> RateLimitDecision? {
+        guard !keyCreationPolicy.isEmpty else { return nil }
+        return try await limiter.decide("key-creation:\(principal.reference)", policies: keyCreationPolicy, cost: 1)
+    }
+
+    /// Counts a failed authentication from `address`; when the count is over the limit the address is
+    /// refused outright until the limit allows it again. Nil when failures are not limited.
+    package func authenticationFailure(from address: IPAddress?) async throws -> RateLimitDecision? {
+        guard !authFailurePolicy.isEmpty else { return nil }
+        let subject = Self.addressSubject(address)
+        let decision = try await limiter.decide("auth-failures:\(subject)", policies: authFailurePolicy, cost: 1)
+        if !decision.allowed {
+            let until = ContinuousClock.now + .seconds(decision.retryAfterSeconds)
+            let capacity = settings.localMaxEntries
+            blocked.withLock { blocked in
+                if blocked.count >= capacity {
+                    let now = ContinuousClock.now
+                    blocked = blocked.filter { $0.value > now }
+                    if blocked.count >= capacity { blocked.removeAll() }
+                }
+                blocked[subject] = until
+            }
+        }
+        return decision
+    }
+
+    /// Seconds until `address` may try to authenticate again; nil when it may now.
+    package func blockedFor(_ address: IPAddress?) -> Int64? {
+        guard !authFailurePolicy.isEmpty else { return nil }
+        let subject = Self.addressSubject(address)
+        let now = ContinuousClock.now
+        return blocked.withLock { blocked in
+            guard let until = blocked[subject] else { return nil }
+            guard until > now else {
+                blocked[subject] = nil
+                return nil
+            }
+            let left = until - now
+            return max(1, left.components.seconds + (left.components.attoseconds > 0 ? 1 : 0))
+        }
+    }
+
+    /// The failure-limit policy, for headers on a refusal made from the block list.
+    package var authFailuresPolicy: RateLimitPolicy? { settings.authFailures }
+
+    private static func addressSubject(_ address: IPAddress?) -> String { address?.description ?? "unknown" }
+}
+
+/// A request a rate limit refused; answered 429 with the limit's headers.
+package struct RateLimitRefusal: Error, Sendable {
+    package var decision: RateLimitDecision
+    package var detail: String
+}

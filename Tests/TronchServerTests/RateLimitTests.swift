@@ -1,0 +1,142 @@
+import Configuration
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import Testing
+import TronchCore
+import TronchRateLimit
+import TronchTestSupport
+@testable import TronchServer
+
+/// Rate limits on verification (per key) and on Tronch's own API (key creation, failed authentication).
+@Suite struct RateLimitTests {
+    @Test(arguments: ServerBackend.all) func aKeysPoliciesLimitVerification(backend: ServerBackend) async throws {
+        let server = try await TestServer.on(backend)
+        try await server.run { api async throws in
+            let created = try await api.createKey([
+                "scopes": ["orders:read"],
+                "ratelimits": [
+                    ["name": "burst", "limit": 3, "period_seconds": 60],
+                    ["name": "daily", "limit": 1000, "period_seconds": 86_400],
+                ],
+            ])
+            let key = created["key"]!.string!
+            // Failed checks come first and are never counted.
+            for _ in 0..<5 { #expect(try await api.verify(key, scopes: ["billing:read"]).code == "INSUFFICIENT_SCOPES") }
+            for remaining in [2, 1, 0] {
+                let answer = try await api.verify(key, scopes: ["orders:read"])
+                #expect(answer.code == "VALID")
+                #expect(answer["ratelimits"]?.array?.first?["remaining"] == .int(Int64(remaining)))
+            }
+            let limited = try await api.verify(key)
+            #expect(limited.code == "RATE_LIMITED")
+            #expect(limited["valid"] == .bool(false))
+            #expect(limited["key_id"] == created["id"])
+            #expect(
+                limited["ratelimits"]
+                    == [
+                        ["name": "burst", "limit": 3, "remaining": 0, "reset_seconds": 60],
+                        ["name": "daily", "limit": 1000, "remaining": 997, "reset_seconds": 260],
+                    ],
+                "the refused request spent nothing of the daily limit"
+            )
+        }
+    }
+
+    @Test func costIsChargedAndZeroOnlyReads() async throws {
+        try await TestServer().run { api async throws in
+            let key = try await api.createKey(["ratelimits": [["name": "units", "limit": 10, "period_seconds": 3600]]])["key"]!.string!
+            let heavy = try await api.request(.post, "/api/v1/keys/verify", json: ["key": .string(key), "cost": 7])
+            #expect(heavy["ratelimits"]?.array?.first?["remaining"] == 3)
+            let peek = try await api.request(.post, "/api/v1/keys/verify", json: ["key": .string(key), "cost": 0])
+            #expect(peek.code == "VALID")
+            #expect(peek["ratelimits"]?.array?.first?["remaining"] == 3)
+            let tooMuch = try await api.request(.post, "/api/v1/keys/verify", json: ["key": .string(key), "cost": 4])
+            #expect(tooMuch.code == "RATE_LIMITED")
+        }
+    }
+
+    @Test func theDefaultPolicyCanBeTurnedOff() async throws {
+        try await TestServer(config: ["ratelimit.default": "off"]).run { api async throws in
+            let key = try await api.createKey()["key"]!.string!
+            let answer = try await api.verify(key)
+            #expect(answer.code == "VALID")
+            #expect(answer["ratelimits"] == .null)
+        }
+        try await TestServer(config: ["ratelimit.default": "2/1m"]).run { api async throws in
+            let key = try await api.createKey()["key"]!.string!
+            #expect(try await api.verify(key).code == "VALID")
+            #expect(try await api.verify(key).code == "VALID")
+            #expect(try await api.verify(key).code == "RATE_LIMITED")
+        }
+    }
+
+    @Test func keyCreationIsLimitedPerPrincipal() async throws {
+        try await TestServer(config: ["ratelimit.keyCreation": "2/1h"]).run { api async throws in
+            // A rejected request is not counted.
+            let invalid = try await api.request(.post, "/api/v1/keys", json: ["scopes": "nope"])
+            #expect(invalid.status == .badRequest)
+            #expect(invalid.headers[.rateLimit] == nil)
+
+            let first = try await api.createKey(["scopes": ["keys:write", "keys:read"]])
+            #expect(first.headers[.rateLimitPolicy] == #""key_creation";q=2;w=3600"#)
+            #expect(first.headers[.rateLimit] == #""key_creation";r=1;t=1800"#)
+            #expect(first.headers[.xRateLimitLimit] == "2")
+            #expect(first.headers[.xRateLimitRemaining] == "1")
+            #expect(first.headers[.xRateLimitReset] == "1800")
+            _ = try await api.createKey()
+            let refused = try await api.request(.post, "/api/v1/keys", json: [:])
+            #expect(refused.status == .tooManyRequests)
+            #expect(refused.code == "RATE_LIMITED")
+            #expect(refused.headers[.contentType] == "application/problem+json")
+            #expect(refused.headers[.retryAfter] == "1800")
+            #expect(refused.headers[.xRateLimitRemaining] == "0")
+            #expect(refused.headers[.rateLimit] == #""key_creation";r=0;t=3600"#)
+
+            // Another principal has a budget of its own.
+            let other = try await api.request(.post, "/api/v1/keys", key: first["key"]!.string!, json: [:])
+            #expect(other.status == .created)
+            let list = try await api.request(.get, "/api/v1/keys")
+            #expect(list["data"]?.array?.count == 4, "the refused request created nothing")
+        }
+    }
+
+    @Test func failedAuthenticationIsLimitedPerAddress() async throws {
+        try await TestServer(config: ["ratelimit.authFailures": "3/1m"]).run(.live) { api async throws in
+            let wrong = KeyFormat(prefix: "tronch")!.generate(environment: .live)
+            for _ in 0..<3 {
+                let response = try await api.request(.get, "/api/v1/keys", key: wrong)
+                #expect(response.status == .unauthorized)
+            }
+            let fourth = try await api.request(.get, "/api/v1/keys", key: nil)
+            #expect(fourth.status == .tooManyRequests)
+            #expect(fourth.code == "RATE_LIMITED")
+            #expect(fourth.headers[.retryAfter] == "20")
+            #expect(fourth.headers[.rateLimitPolicy] == #""auth_failures";q=3;w=60"#)
+            // The address is refused outright now, even with a good key: guessing gains nothing.
+            let good = try await api.request(.get, "/api/v1/keys")
+            #expect(good.status == .tooManyRequests)
+            #expect(Int(good.headers[.retryAfter] ?? "") ?? 0 > 0)
+        }
+    }
+
+    @Test func policiesInConfigurationAreChecked() {
+        let invalid = [
+            ("ratelimit.default", "many/1h", "TRONCH_RATELIMIT_DEFAULT"),
+            ("ratelimit.authFailures", "5/0", "TRONCH_RATELIMIT_AUTH_FAILURES"),
+            ("ratelimit.keyCreation", "10/1w", "TRONCH_RATELIMIT_KEY_CREATION"),
+        ]
+        for (name, value, variable) in invalid {
+            #expect(throws: ConfigurationError(key: variable, "")) { _ = try Settings(reader: TestServer.reader([name: value])) }
+        }
+        #expect(throws: ConfigurationError(key: "TRONCH_RATELIMIT_FAILURE_MODE", "")) {
+            _ = try Settings(reader: TestServer.reader(["ratelimit.failureMode": "maybe"]))
+        }
+        #expect(throws: ConfigurationError(key: "TRONCH_REDIS_URL", "")) {
+            _ = try Settings(reader: TestServer.reader(["redis.url": "http://example.com"]))
+        }
+        let settings = try? Settings(reader: TestServer.reader(["ratelimit.default": "100/1m/20", "ratelimit.failureMode": "closed"]))
+        #expect(settings?.rateLimits.defaultPolicy == RateLimitPolicy(name: "default", limit: 100, periodSeconds: 60, burst: 20))
+        #expect(settings?.rateLimits.failureMode == .closed)
+    }
+}
