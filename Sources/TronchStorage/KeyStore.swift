@@ -76,4 +76,9 @@ package protocol KeyStore: Sendable {
 
     /// Records when keys were last used; a use never moves `last_used_at` backwards.
     func recordUse(_ lastUsed: [UUID: Date]) async throws
+
+    /// Spends a usage-limited key's credits by the rules of ``Credits/spend(_:cost:now:)``, refilling first
+    /// when a refill fell due, in one transaction that holds the row, so concurrent spends on any number of
+    /// nodes never overspend. Nil when no key has this id.
+    func spendCredits(id: UUID, cost: Int64, now: Date) async throws -> Credits.Spend?
 }

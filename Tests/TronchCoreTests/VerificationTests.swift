@@ -135,3 +135,44 @@ import Testing
         #expect(result.remaining == nil)
     }
 }
+
+struct CreditsTests {
+    let created = Timestamp.parse("2026-03-10T12:00:00Z")!
+
+    @Test func spendingNeverGoesBelowZero() {
+        let balance = Credits.Balance(remaining: 3, refill: nil, refilledAt: created)
+        let first = Credits.spend(balance, cost: 2, now: created)
+        #expect(first.allowed && first.changed && first.balance.remaining == 1)
+        let second = Credits.spend(first.balance, cost: 2, now: created)
+        #expect(!second.allowed && !second.changed && second.balance.remaining == 1, "too few credits: nothing is spent")
+        let third = Credits.spend(first.balance, cost: 1, now: created)
+        #expect(third.allowed && third.balance.remaining == 0)
+        let empty = Credits.spend(third.balance, cost: 0, now: created)
+        #expect(!empty.allowed, "at zero even a free check is refused")
+        let peek = Credits.spend(first.balance, cost: 0, now: created)
+        #expect(peek.allowed && !peek.changed)
+    }
+
+    @Test func unlimitedKeysAlwaysPass() {
+        let spend = Credits.spend(Credits.Balance(remaining: nil, refill: nil, refilledAt: created), cost: 1_000, now: created)
+        #expect(spend.allowed && !spend.changed && spend.balance.remaining == nil)
+    }
+
+    @Test func dailyRefillsAtMidnightUTC() {
+        let balance = Credits.Balance(remaining: 0, refill: Refill(interval: .daily, amount: 10), refilledAt: created)
+        #expect(!Credits.spend(balance, cost: 1, now: Timestamp.parse("2026-03-10T23:59:59.999Z")!).allowed)
+        let nextDay = Timestamp.parse("2026-03-11T00:00:00Z")!
+        let refilled = Credits.spend(balance, cost: 1, now: nextDay)
+        #expect(refilled.allowed && refilled.balance.remaining == 9 && refilled.balance.refilledAt == nextDay)
+        let later = Credits.spend(refilled.balance, cost: 1, now: Timestamp.parse("2026-03-11T18:00:00Z")!)
+        #expect(later.balance.remaining == 8, "one refill per day")
+    }
+
+    @Test func monthlyRefillsOnTheFirst() {
+        let balance = Credits.Balance(remaining: 2, refill: Refill(interval: .monthly, amount: 100), refilledAt: created)
+        #expect(Credits.spend(balance, cost: 1, now: Timestamp.parse("2026-03-31T23:00:00Z")!).balance.remaining == 1)
+        let april = Credits.spend(balance, cost: 1, now: Timestamp.parse("2026-04-01T00:00:01Z")!)
+        #expect(april.balance.remaining == 99)
+        #expect(Credits.lastBoundary(.monthly, before: Timestamp.parse("2028-02-29T10:00:00Z")!) == Timestamp.parse("2028-02-01T00:00:00Z")!)
+    }
+}

@@ -10,8 +10,10 @@ import TronchTestSupport
 @Suite(.serialized) struct RedisClientTests {
     static let logger = Logger(label: "redis-test")
 
-    func withClient(_ url: String, _ body: @Sendable (RedisClient) async throws -> Void) async throws {
-        try await RedisClient.withConnected(url, body)
+    func withClient(
+        _ url: String, commandTimeout: Duration? = nil, _ body: @Sendable (RedisClient) async throws -> Void
+    ) async throws {
+        try await RedisClient.withConnected(url, commandTimeout: commandTimeout, body)
     }
 
     @Test(.enabled(if: TestRedis.enabled)) func commandsRoundTrip() async throws {
@@ -60,7 +62,7 @@ import TronchTestSupport
         // A private server: pausing the shared one would stall every other suite's calls.
         let server = RedisServer(port: try TestPorts.free())
         try await server.start()
-        try await withClient(server.url) { client async throws in
+        try await withClient(server.url, commandTimeout: .milliseconds(250)) { client async throws in
             try await withClient(server.url) { pauser async throws in
                 _ = try await pauser.send(["CLIENT", "PAUSE", "600", "ALL"])
                 let start = ContinuousClock.now

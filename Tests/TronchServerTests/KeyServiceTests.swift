@@ -37,6 +37,9 @@ final class CountingStore: KeyStore, Sendable {
         try await base.rotate(id: id, plan)
     }
     func recordUse(_ lastUsed: [UUID: Date]) async throws { try await base.recordUse(lastUsed) }
+    func spendCredits(id: UUID, cost: Int64, now: Date) async throws -> Credits.Spend? {
+        try await base.spendCredits(id: id, cost: cost, now: now)
+    }
 }
 
 @Suite struct KeyServiceTests {

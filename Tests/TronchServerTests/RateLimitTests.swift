@@ -32,14 +32,11 @@ import TronchTestSupport
             #expect(limited.code == "RATE_LIMITED")
             #expect(limited["valid"] == .bool(false))
             #expect(limited["key_id"] == created["id"])
-            #expect(
-                limited["ratelimits"]
-                    == [
-                        ["name": "burst", "limit": 3, "remaining": 0, "reset_seconds": 60],
-                        ["name": "daily", "limit": 1000, "remaining": 997, "reset_seconds": 260],
-                    ],
-                "the refused request spent nothing of the daily limit"
-            )
+            let states = limited["ratelimits"]?.array ?? []
+            #expect(states.first == ["name": "burst", "limit": 3, "remaining": 0, "reset_seconds": 60])
+            #expect(states.last?["remaining"] == 997, "the refused request spent nothing of the daily limit")
+            // 3 × 86.4 s ahead, less the time the test took.
+            #expect((259...260).contains(states.last?["reset_seconds"]?.int ?? 0))
         }
     }
 
@@ -89,9 +86,12 @@ import TronchTestSupport
             #expect(refused.status == .tooManyRequests)
             #expect(refused.code == "RATE_LIMITED")
             #expect(refused.headers[.contentType] == "application/problem+json")
-            #expect(refused.headers[.retryAfter] == "1800")
+            // Half an hour for the next one, less the time the test took.
+            #expect((1790...1800).contains(Int(refused.headers[.retryAfter] ?? "") ?? 0))
             #expect(refused.headers[.xRateLimitRemaining] == "0")
-            #expect(refused.headers[.rateLimit] == #""key_creation";r=0;t=3600"#)
+            let state = refused.headers[.rateLimit] ?? ""
+            #expect(state.hasPrefix(#""key_creation";r=0;t="#))
+            #expect((3590...3600).contains(Int(state.split(separator: "=").last ?? "") ?? 0))
 
             // Another principal has a budget of its own.
             let other = try await api.request(.post, "/api/v1/keys", key: first["key"]!.string!, json: [:])
@@ -111,7 +111,8 @@ import TronchTestSupport
             let fourth = try await api.request(.get, "/api/v1/keys", key: nil)
             #expect(fourth.status == .tooManyRequests)
             #expect(fourth.code == "RATE_LIMITED")
-            #expect(fourth.headers[.retryAfter] == "20")
+            // One failure every 20 s is the steady rate, less the time the first three took.
+            #expect((1...20).contains(Int(fourth.headers[.retryAfter] ?? "") ?? 0))
             #expect(fourth.headers[.rateLimitPolicy] == #""auth_failures";q=3;w=60"#)
             // The address is refused outright now, even with a good key: guessing gains nothing.
             let good = try await api.request(.get, "/api/v1/keys")
@@ -138,5 +139,48 @@ import TronchTestSupport
         let settings = try? Settings(reader: TestServer.reader(["ratelimit.default": "100/1m/20", "ratelimit.failureMode": "closed"]))
         #expect(settings?.rateLimits.defaultPolicy == RateLimitPolicy(name: "default", limit: 100, periodSeconds: 60, burst: 20))
         #expect(settings?.rateLimits.failureMode == .closed)
+    }
+}
+
+/// Usage-limited keys through the API.
+@Suite struct CreditTests {
+    @Test(arguments: ServerBackend.all) func creditsAreSpentLastAndNeverBelowZero(backend: ServerBackend) async throws {
+        let server = try await TestServer.on(backend)
+        try await server.run { api async throws in
+            let created = try await api.createKey(["remaining": 5, "scopes": ["a"]])
+            let key = created["key"]!.string!
+            // A check that fails earlier spends nothing.
+            #expect(try await api.verify(key, scopes: ["b"]).code == "INSUFFICIENT_SCOPES")
+            let first = try await api.request(.post, "/api/v1/keys/verify", json: ["key": .string(key), "cost": 3])
+            #expect(first.code == "VALID")
+            #expect(first["remaining"] == 2)
+            let tooMuch = try await api.request(.post, "/api/v1/keys/verify", json: ["key": .string(key), "cost": 3])
+            #expect(tooMuch.code == "USAGE_EXCEEDED")
+            #expect(tooMuch["valid"] == .bool(false))
+            #expect(tooMuch["remaining"] == 2, "a refused spend takes nothing")
+            #expect(try await api.verify(key)["remaining"] == 1)
+            #expect(try await api.verify(key)["remaining"] == 0)
+            let exhausted = try await api.verify(key)
+            #expect(exhausted.code == "USAGE_EXCEEDED")
+            #expect(exhausted["remaining"] == 0)
+            let stored = try await api.request(.get, "/api/v1/keys/\(created["id"]!.string!)")
+            #expect(stored["remaining"] == 0)
+            // Topping up through the API takes effect at once.
+            _ = try await api.request(.patch, "/api/v1/keys/\(created["id"]!.string!)", json: ["remaining": 1])
+            #expect(try await api.verify(key).code == "VALID")
+        }
+    }
+
+    @Test func aDailyRefillTopsUpAtMidnightUTC() async throws {
+        let server = TestServer()
+        try await server.run { api async throws in
+            let key = try await api.createKey(["remaining": 1, "refill": ["interval": "daily", "amount": 3]])["key"]!.string!
+            #expect(try await api.verify(key).code == "VALID")
+            #expect(try await api.verify(key).code == "USAGE_EXCEEDED")
+            server.clock.advance(seconds: 86_400)
+            let refilled = try await api.verify(key)
+            #expect(refilled.code == "VALID")
+            #expect(refilled["remaining"] == 2)
+        }
     }
 }

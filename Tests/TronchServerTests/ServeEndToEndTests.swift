@@ -8,13 +8,7 @@ import TronchCore
 /// `tronch serve` as a user runs it: a fresh data directory, the root key on the terminal, a clean stop.
 @Suite(.serialized) struct ServeEndToEndTests {
     func call(_ method: String, _ url: String, key: String, body: String? = nil) async throws -> (Int, JSONValue) {
-        var request = HTTPClientRequest(url: url)
-        request.method = .init(rawValue: method)
-        request.headers.add(name: "Authorization", value: "Bearer \(key)")
-        if let body { request.body = .bytes(ByteBuffer(string: body)) }
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
-        let bytes = try await response.body.collect(upTo: 1 << 20)
-        return (Int(response.status.code), (try? JSONDecoder().decode(JSONValue.self, from: Data(bytes.readableBytesView))) ?? .null)
+        try await HTTP.call(method, url, key: key, body: body)
     }
 
     @Test func firstRunPrintsTheRootKeyAndAStopFlushesUsage() async throws {

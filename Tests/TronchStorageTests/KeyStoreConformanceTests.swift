@@ -223,6 +223,41 @@ import TronchStorage
     }
 
     @Test(arguments: StoreBackend.allCases)
+    func creditsAreSpentAtomicallyAndRefilled(backend: StoreBackend) async throws {
+        try await backend.withStore { store async throws in
+            var limited = Fixtures.record(at: 1)
+            limited.settings.remaining = 50
+            limited.settings.refill = Refill(interval: .daily, amount: 7)
+            try await store.insert(limited)
+            let unlimited = Fixtures.record(at: 2)
+            try await store.insert(unlimited)
+            let now = Fixtures.base
+            let limitedID = limited.id
+
+            // Concurrent spends never overspend: exactly 50 of 80 single-credit spends succeed.
+            let allowed = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for _ in 0..<80 { group.addTask { try await store.spendCredits(id: limitedID, cost: 1, now: now)?.allowed ?? false } }
+                return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            }
+            #expect(allowed == 50)
+            #expect(try await store.key(id: limited.id)?.settings.remaining == 0)
+            #expect(try await store.spendCredits(id: limited.id, cost: 1, now: now)?.allowed == false)
+
+            // The next day's first use tops the key up to the refill amount, once.
+            let tomorrow = now.addingTimeInterval(86_400)
+            let refilled = try #require(try await store.spendCredits(id: limited.id, cost: 2, now: tomorrow))
+            #expect(refilled.allowed && refilled.balance.remaining == 5 && refilled.balance.refilledAt == tomorrow)
+            #expect(try await store.spendCredits(id: limited.id, cost: 6, now: tomorrow)?.allowed == false)
+            #expect(try await store.spendCredits(id: limited.id, cost: 5, now: tomorrow.addingTimeInterval(60))?.balance.remaining == 0)
+            #expect(try await store.key(id: limited.id)?.settings.remaining == 0)
+
+            let free = try await store.spendCredits(id: unlimited.id, cost: 1_000, now: now)
+            #expect(free?.allowed == true && free?.balance.remaining == nil)
+            #expect(try await store.spendCredits(id: UUID(), cost: 1, now: now) == nil)
+        }
+    }
+
+    @Test(arguments: StoreBackend.allCases)
     func settingsAreClaimedOnce(backend: StoreBackend) async throws {
         try await backend.withStore { store async throws in
             #expect(try await store.claimSetting("fingerprint", value: "first") == "first")

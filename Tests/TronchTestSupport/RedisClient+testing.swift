@@ -8,7 +8,8 @@ extension RedisClient {
         _ body: @Sendable (RedisClient) async throws -> T
     ) async throws -> T {
         var configuration = try RedisConfiguration(url: url)
-        if let commandTimeout { configuration.commandTimeout = commandTimeout }
+        // Generous by default: a loaded test machine must not turn into timeouts.
+        configuration.commandTimeout = commandTimeout ?? .seconds(5)
         let client = RedisClient(configuration: configuration, logger: logger)
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await client.run() }

@@ -98,6 +98,13 @@ package struct KeyService: Sendable {
                 return verification
             }
         }
+        // Credits last, and in the database: the one place every node agrees on a key's balance.
+        if record.settings.remaining != nil || record.settings.refill != nil,
+            let spend = try await store.spendCredits(id: record.id, cost: cost, now: clock.now)
+        {
+            verification.remaining = spend.balance.remaining
+            if !spend.allowed { verification.code = .usageExceeded }
+        }
         return verification
     }
 

@@ -148,6 +148,38 @@ extension PostgresStore: KeyStore {
     }
 }
 
+extension PostgresStore {
+    package func spendCredits(id: UUID, cost: Int64, now: Date) async throws -> Credits.Spend? {
+        try await run {
+            try await client.withTransaction(logger: logger) { connection in
+                // FOR UPDATE holds the row until commit: concurrent spends from every node queue here.
+                guard
+                    let row = try await connection.rows(
+                        "SELECT remaining, refill::text, COALESCE(refilled_at, created_at) FROM api_keys WHERE id = \(id) FOR UPDATE",
+                        logger: logger
+                    ).first
+                else { return nil }
+                let (remaining, refill, refilledAt) = try row.decode((Int64?, String?, Date).self)
+                let balance = Credits.Balance(
+                    remaining: remaining, refill: try KeyJSONColumns.decodeRefill(refill),
+                    refilledAt: Timestamp.truncated(refilledAt)
+                )
+                let spend = Credits.spend(balance, cost: cost, now: now)
+                if spend.changed {
+                    try await connection.rows(
+                        """
+                        UPDATE api_keys SET remaining = \(spend.balance.remaining),
+                            refilled_at = \(pgTime(spend.balance.refilledAt))::timestamptz WHERE id = \(id)
+                        """,
+                        logger: logger
+                    )
+                }
+                return spend
+            }
+        }
+    }
+}
+
 // MARK: - Rows
 
 /// Instants travel as RFC 3339 text: postgres-nio's `Date` encoding truncates to the microsecond, which can

@@ -52,6 +52,12 @@ extension PostgresStore: SchemaMigrator {
             up: ["CREATE TABLE tronch_settings (name text PRIMARY KEY, value text NOT NULL)"],
             down: ["DROP TABLE tronch_settings"]
         ),
+        Migration(
+            version: 3,
+            name: "add_refilled_at",
+            up: ["ALTER TABLE api_keys ADD COLUMN refilled_at timestamptz"],
+            down: ["ALTER TABLE api_keys DROP COLUMN refilled_at"]
+        ),
     ]
 
     private static let createHistory = """

@@ -54,5 +54,12 @@ extension SQLiteStore {
                 "DROP TABLE tronch_settings"
             ]
         ),
+        Migration(
+            version: 3,
+            name: "add_refilled_at",
+            // When a usage-limited key's credits were last topped up (null: never, count from creation).
+            up: ["ALTER TABLE api_keys ADD COLUMN refilled_at INTEGER"],
+            down: ["ALTER TABLE api_keys DROP COLUMN refilled_at"]
+        ),
     ]
 }

@@ -121,6 +121,34 @@ extension SQLiteStore: KeyStore {
     }
 }
 
+extension SQLiteStore {
+    package func spendCredits(id: UUID, cost: Int64, now: Date) async throws -> Credits.Spend? {
+        try await writer.write { db in
+            guard
+                let row = try Row.fetchOne(
+                    db, sql: "SELECT remaining, refill, refilled_at, created_at FROM api_keys WHERE id = ?",
+                    arguments: [id.lowercased]
+                )
+            else { return nil }
+            let refilledAt: Int64 = row["refilled_at"] ?? row["created_at"]
+            let balance = Credits.Balance(
+                remaining: row["remaining"], refill: try KeyJSONColumns.decodeRefill(row["refill"]),
+                refilledAt: Timestamp.date(milliseconds: refilledAt)
+            )
+            let spend = Credits.spend(balance, cost: cost, now: now)
+            if spend.changed {
+                try db.execute(
+                    sql: "UPDATE api_keys SET remaining = ?, refilled_at = ? WHERE id = ?",
+                    arguments: [
+                        spend.balance.remaining, Timestamp.milliseconds(spend.balance.refilledAt), id.lowercased,
+                    ]
+                )
+            }
+            return spend
+        }
+    }
+}
+
 // MARK: - Rows
 
 extension SQLiteStore {

@@ -1,4 +1,8 @@
+import AsyncHTTPClient
 import Foundation
+import NIOCore
+import NIOHTTP1
+import TronchCore
 import TronchTestSupport
 
 #if canImport(Glibc)
@@ -117,4 +121,20 @@ final class ServerProcess {
 enum ServerProcessError: Error {
     case exited(Int32, String)
     case timeout(String)
+}
+
+/// JSON over real HTTP, for tests that run `tronch serve` processes.
+enum HTTP {
+    static func call(_ method: String, _ url: String, key: String?, body: String? = nil) async throws -> (Int, JSONValue) {
+        var request = HTTPClientRequest(url: url)
+        request.method = .init(rawValue: method)
+        if let key { request.headers.add(name: "Authorization", value: "Bearer \(key)") }
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: body))
+        }
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+        let bytes = try await response.body.collect(upTo: 1 << 20)
+        return (Int(response.status.code), (try? JSONDecoder().decode(JSONValue.self, from: Data(bytes.readableBytesView))) ?? .null)
+    }
 }

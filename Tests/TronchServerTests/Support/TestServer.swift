@@ -155,4 +155,9 @@ extension JSONValue {
         if case .array(let value) = self { return value }
         return nil
     }
+
+    var int: Int64? {
+        if case .int(let value) = self { return value }
+        return nil
+    }
 }
