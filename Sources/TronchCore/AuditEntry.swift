@@ -1,0 +1,212 @@
+#if canImport(FoundationEssentials)
+package import FoundationEssentials
+#else
+package import Foundation
+#endif
+import Crypto
+
+/// Who caused an audited event.
+package struct AuditActor: Sendable, Hashable {
+    package enum Kind: String, Sendable, Hashable, CaseIterable {
+        /// An API key (its id).
+        case key
+        /// Tronch itself: start-up, bootstrap, background work.
+        case system
+        /// A caller who presented no valid key.
+        case anonymous
+    }
+
+    package var kind: Kind
+    package var id: String?
+
+    package init(kind: Kind, id: String?) {
+        self.kind = kind
+        self.id = id
+    }
+
+    package static func key(_ id: UUID) -> AuditActor { AuditActor(kind: .key, id: id.lowercased) }
+    package static let system = AuditActor(kind: .system, id: nil)
+    package static let anonymous = AuditActor(kind: .anonymous, id: nil)
+}
+
+/// Where a request came from, for the audit trail.
+package struct RequestOrigin: Sendable, Hashable {
+    package var requestID: String?
+    package var clientIP: String?
+    package var userAgent: String?
+
+    package init(requestID: String? = nil, clientIP: String? = nil, userAgent: String? = nil) {
+        self.requestID = requestID
+        self.clientIP = clientIP
+        self.userAgent = userAgent
+    }
+
+    package static let none = RequestOrigin()
+}
+
+/// Something security-relevant that happened, before it takes its place in the chain.
+///
+/// `details` is kept as the canonical JSON text it was first encoded to: the chain hashes that text, so it
+/// must never be re-encoded (a database that normalises JSON would change it).
+package struct AuditEvent: Sendable, Hashable {
+    package enum Outcome: String, Sendable, Hashable, CaseIterable {
+        case success, failure
+    }
+
+    package var id: UUID
+    package var time: Date
+    package var actor: AuditActor
+    package var action: String
+    package var targetType: String?
+    package var targetID: String?
+    package var outcome: Outcome
+    package var origin: RequestOrigin
+    package var details: String
+
+    package init(
+        id: UUID? = nil, time: Date, actor: AuditActor, action: String, targetType: String? = nil,
+        targetID: String? = nil, outcome: Outcome = .success, origin: RequestOrigin = .none,
+        details: [String: JSONValue] = [:]
+    ) {
+        let time = Timestamp.truncated(time)
+        self.id = id ?? UUIDv7.make(at: time)
+        self.time = time
+        self.actor = actor
+        self.action = action
+        self.targetType = targetType
+        self.targetID = targetID
+        self.outcome = outcome
+        self.origin = origin
+        self.details = (try? JSONValue.encodeCanonical(JSONValue.object(details))) ?? "{}"
+    }
+
+    /// An event read back from storage, its details text as stored.
+    package init(
+        id: UUID, time: Date, actor: AuditActor, action: String, targetType: String?, targetID: String?,
+        outcome: Outcome, origin: RequestOrigin, detailsText: String
+    ) {
+        self.id = id
+        self.time = time
+        self.actor = actor
+        self.action = action
+        self.targetType = targetType
+        self.targetID = targetID
+        self.outcome = outcome
+        self.origin = origin
+        self.details = detailsText
+    }
+}
+
+/// Actions Tronch records; the names are part of the API (filters, alerts).
+package enum AuditAction {
+    package static let keyCreated = "key.created"
+    package static let keyUpdated = "key.updated"
+    package static let keyRevoked = "key.revoked"
+    package static let keyRotated = "key.rotated"
+    package static let rootKeyBootstrapped = "root_key.bootstrapped"
+    package static let authenticationFailed = "auth.failed"
+    package static let permissionDenied = "auth.denied"
+    package static let serverStarted = "server.started"
+}
+
+/// An event in its place in the chain: its sequence number, the previous entry's hash and its own.
+package struct AuditEntry: Sendable, Hashable {
+    package var sequence: Int64
+    package var event: AuditEvent
+    package var previousHash: String
+    package var hash: String
+
+    package init(sequence: Int64, event: AuditEvent, previousHash: String, hash: String) {
+        self.sequence = sequence
+        self.event = event
+        self.previousHash = previousHash
+        self.hash = hash
+    }
+}
+
+/// The last link of a chain: where the next entry attaches.
+package struct AuditHead: Sendable, Hashable {
+    package var sequence: Int64
+    package var hash: String
+
+    package init(sequence: Int64, hash: String) {
+        self.sequence = sequence
+        self.hash = hash
+    }
+
+    /// The head of an empty chain.
+    package static let genesis = AuditHead(sequence: 0, hash: String(repeating: "0", count: 64))
+}
+
+/// The hash chain that makes the audit log tamper-evident (CloudTrail's digest idea, per entry): each
+/// entry's hash covers its canonical form and the previous entry's hash, so changing, removing or
+/// reordering any entry breaks every link after it.
+package enum AuditChain {
+    /// The canonical form: a JSON array of strings (or null) in a fixed order, versioned. JSON string
+    /// escaping is deterministic, so the same entry always gives the same bytes.
+    package static func canonicalForm(_ event: AuditEvent, sequence: Int64, previousHash: String) -> [UInt8] {
+        let fields: [String?] = [
+            "tronch-audit-v1", String(sequence), previousHash, event.id.lowercased, Timestamp.format(event.time),
+            event.actor.kind.rawValue, event.actor.id, event.action, event.targetType, event.targetID,
+            event.outcome.rawValue, event.origin.requestID, event.origin.clientIP, event.origin.userAgent,
+            event.details,
+        ]
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        return Array((try? encoder.encode(fields)) ?? Data())
+    }
+
+    package static func hash(_ event: AuditEvent, sequence: Int64, previousHash: String) -> String {
+        SHA256.hash(data: canonicalForm(event, sequence: sequence, previousHash: previousHash))
+            .map { byte in String(byte, radix: 16).count == 1 ? "0" + String(byte, radix: 16) : String(byte, radix: 16) }
+            .joined()
+    }
+
+    /// The entry that follows the head `(sequence, hash)`.
+    package static func link(_ event: AuditEvent, after head: AuditHead) -> AuditEntry {
+        let sequence = head.sequence + 1
+        return AuditEntry(
+            sequence: sequence, event: event, previousHash: head.hash,
+            hash: hash(event, sequence: sequence, previousHash: head.hash)
+        )
+    }
+
+    /// What is wrong with one link of the chain.
+    package enum Break: Error, Sendable, Hashable, CustomStringConvertible {
+        /// The entry's content no longer matches its hash: it was edited.
+        case altered(sequence: Int64)
+        /// The entry does not point at the one before it: an entry was removed, inserted or reordered.
+        case unlinked(sequence: Int64, expectedPrevious: String)
+        /// A sequence number is missing.
+        case gap(after: Int64, next: Int64)
+
+        package var description: String {
+            switch self {
+            case .altered(let sequence): "entry \(sequence) was altered: its content does not match its hash"
+            case .unlinked(let sequence, _): "entry \(sequence) does not follow the entry before it (removed or reordered)"
+            case .gap(let after, let next): "entries \(after + 1)...\(next - 1) are missing"
+            }
+        }
+    }
+
+    /// Checks consecutive entries (ascending), starting from `head` (the genesis, or the checkpoint a
+    /// retention cut left behind). Returns the first break, or the new head when every link holds.
+    package static func verify(
+        _ entries: some Sequence<AuditEntry>, from head: AuditHead
+    ) -> Result<AuditHead, Break> {
+        var current = head
+        for entry in entries {
+            if entry.sequence != current.sequence + 1 {
+                return .failure(.gap(after: current.sequence, next: entry.sequence))
+            }
+            if hash(entry.event, sequence: entry.sequence, previousHash: entry.previousHash) != entry.hash {
+                return .failure(.altered(sequence: entry.sequence))
+            }
+            if entry.previousHash != current.hash {
+                return .failure(.unlinked(sequence: entry.sequence, expectedPrevious: current.hash))
+            }
+            current = AuditHead(sequence: entry.sequence, hash: entry.hash)
+        }
+        return .success(current)
+    }
+}
