@@ -51,3 +51,21 @@ package struct KeyPatch: Sendable, Hashable {
         return result
     }
 }
+
+extension KeyPatch {
+    /// The API names of the fields this patch sets, for the audit trail (values stay out: meta may be private).
+    package var fieldNames: [String] {
+        var names = [String]()
+        if !name.isUnchanged { names.append("name") }
+        if !ownerID.isUnchanged { names.append("owner_id") }
+        if scopes != nil { names.append("scopes") }
+        if meta != nil { names.append("meta") }
+        if enabled != nil { names.append("enabled") }
+        if !expiresAt.isUnchanged { names.append("expires_at") }
+        if allowedIPs != nil { names.append("allowed_ips") }
+        if ratelimits != nil { names.append("ratelimits") }
+        if !remaining.isUnchanged { names.append("remaining") }
+        if !refill.isUnchanged { names.append("refill") }
+        return names
+    }
+}

@@ -168,6 +168,17 @@ func prepareDatabase(
         logger.notice("created the root key on an empty database")
         announce(RootKeyAnnouncement(generatedSecret: settings.bootstrapRootKey == nil ? secret : nil))
     }
+    // What this node runs with, for whoever reads the trail after an incident (never a secret).
+    try await keys.audit(
+        AuditEvent(
+            time: keys.clock.now, actor: .system, action: AuditAction.serverStarted,
+            details: [
+                "version": .string(TronchVersion.current), "backend": .string(handle.backend),
+                "redis": .bool(settings.redisURL != nil), "failure_mode": .string(settings.rateLimits.failureMode.rawValue),
+                "key_prefix": .string(settings.keyPrefix.prefix), "host": .string(settings.host),
+            ]
+        )
+    )
 }
 
 /// Pings the database until it answers, backing off from 250 ms to 5 s, for at most `timeout`.
@@ -219,6 +230,13 @@ package func buildRouter(
     VerifyController(keys: keys, maxBodySize: settings.maxBodySize).addRoutes(to: keyRoutes)
     KeysController(keys: keys, maxBodySize: settings.maxBodySize, allowQueryParameterKeys: settings.queryParameterKeys)
         .addRoutes(to: keyRoutes)
+    let auditRoutes = api.group("audit-logs")
+        .add(
+            middleware: AuthenticationMiddleware(
+                keys: keys, rateLimits: keys.rateLimits, allowQueryParameter: settings.queryParameterKeys
+            )
+        )
+    AuditController(store: database.store, allowQueryParameterKeys: settings.queryParameterKeys).addRoutes(to: auditRoutes)
     return router
 }
 

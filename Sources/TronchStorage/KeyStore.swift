@@ -46,15 +46,15 @@ package struct KeyPage: Sendable, Hashable {
 /// Methods throw ``DomainError`` with `.conflict` for a duplicate id or digest and `.notFound` for a missing
 /// key; any other error is a storage failure.
 package protocol KeyStore: Sendable {
-    /// Stores a new key.
-    func insert(_ record: KeyRecord) async throws
+    /// Stores a new key, and `audit` (when given) in the same transaction: no change without its entry.
+    func insert(_ record: KeyRecord, audit: AuditEvent?) async throws
 
     /// Stores many new keys in one transaction: all of them, or none when any conflicts.
     func insert(batch records: [KeyRecord]) async throws
 
     /// Stores `record` only when the store holds no key at all, atomically; returns whether it did.
     /// This is how the first root key is created exactly once, even with several nodes starting together.
-    func insertIfEmpty(_ record: KeyRecord) async throws -> Bool
+    func insertIfEmpty(_ record: KeyRecord, audit: AuditEvent?) async throws -> Bool
 
     func key(id: UUID) async throws -> KeyRecord?
 
@@ -65,12 +65,15 @@ package protocol KeyStore: Sendable {
 
     /// Reads a key, lets `change` modify it, and writes it back, all in one transaction.
     /// `change` may throw to abort without writing. Returns the key as stored.
-    func update(id: UUID, _ change: @escaping @Sendable (inout KeyRecord) throws -> Void) async throws -> KeyRecord
+    /// `audit` is appended in the same transaction, unless `change` throws.
+    func update(
+        id: UUID, audit: AuditEvent?, _ change: @escaping @Sendable (inout KeyRecord) throws -> Void
+    ) async throws -> KeyRecord
 
     /// Rotation in one transaction: `plan` receives the current key and returns it changed plus its
     /// successor, which is inserted. Returns both as stored.
     func rotate(
-        id: UUID,
+        id: UUID, audit: AuditEvent?,
         _ plan: @escaping @Sendable (KeyRecord) throws -> (old: KeyRecord, new: KeyRecord)
     ) async throws -> (old: KeyRecord, new: KeyRecord)
 
@@ -81,4 +84,21 @@ package protocol KeyStore: Sendable {
     /// when a refill fell due, in one transaction that holds the row, so concurrent spends on any number of
     /// nodes never overspend. Nil when no key has this id.
     func spendCredits(id: UUID, cost: Int64, now: Date) async throws -> Credits.Spend?
+}
+
+extension KeyStore {
+    /// Writes without an audit entry: bulk loading, tests.
+    package func insert(_ record: KeyRecord) async throws { try await insert(record, audit: nil) }
+
+    package func insertIfEmpty(_ record: KeyRecord) async throws -> Bool { try await insertIfEmpty(record, audit: nil) }
+
+    package func update(id: UUID, _ change: @escaping @Sendable (inout KeyRecord) throws -> Void) async throws -> KeyRecord {
+        try await update(id: id, audit: nil, change)
+    }
+
+    package func rotate(
+        id: UUID, _ plan: @escaping @Sendable (KeyRecord) throws -> (old: KeyRecord, new: KeyRecord)
+    ) async throws -> (old: KeyRecord, new: KeyRecord) {
+        try await rotate(id: id, audit: nil, plan)
+    }
 }

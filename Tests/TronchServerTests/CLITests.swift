@@ -117,16 +117,16 @@ import TronchTestSupport
         #expect(pending.status == 0, "\(pending.stderr)")
         #expect(pending.stdout.contains("pending"))
         let up = try await Tronch.run(["migrate", "up"] + dataDir)
-        #expect(up.stdout == "applied 1, 2, 3\n")
+        #expect(up.stdout == "applied 1, 2, 3, 4\n")
         let status = try await Tronch.run(["migrate", "status", "--json"] + dataDir)
         let states = try JSONDecoder().decode(JSONValue.self, from: Data(status.stdout.utf8)).array ?? []
-        #expect(states.map { $0["status"] } == [.string("applied"), .string("applied"), .string("applied")])
+        #expect(states.map { $0["status"] } == [.string("applied"), .string("applied"), .string("applied"), .string("applied")])
         let down = try await Tronch.run(["migrate", "down"] + dataDir)
-        #expect(down.stdout == "reverted 3\n")
+        #expect(down.stdout == "reverted 4\n")
         let all = try await Tronch.run(["migrate", "down", "--to", "0"] + dataDir)
-        #expect(all.stdout == "reverted 2, 1\n")
+        #expect(all.stdout == "reverted 3, 2, 1\n")
         let again = try await Tronch.run(["migrate", "up"] + dataDir)
-        #expect(again.stdout == "applied 1, 2, 3\n")
+        #expect(again.stdout == "applied 1, 2, 3, 4\n")
     }
 
     @Test func migrationsOnPostgreSQLFromTheCommandLine() async throws {
@@ -136,11 +136,11 @@ import TronchTestSupport
         let pending = try await Tronch.run(["migrate", "status", "--json"], environment: environment)
         #expect(pending.status == 0, "\(pending.stderr)")
         let states = try JSONDecoder().decode(JSONValue.self, from: Data(pending.stdout.utf8)).array ?? []
-        #expect(states.map { $0["status"] } == [.string("pending"), .string("pending"), .string("pending")])
+        #expect(states.map { $0["status"] } == [.string("pending"), .string("pending"), .string("pending"), .string("pending")])
         let up = try await Tronch.run(["migrate", "up"], environment: environment)
-        #expect(up.stdout == "applied 1, 2, 3\n", "\(up.stderr)")
+        #expect(up.stdout == "applied 1, 2, 3, 4\n", "\(up.stderr)")
         let down = try await Tronch.run(["migrate", "down", "--to", "1"], environment: environment)
-        #expect(down.stdout == "reverted 3, 2\n")
+        #expect(down.stdout == "reverted 4, 3, 2\n")
         let table = try await Tronch.run(["migrate", "status"], environment: environment)
         #expect(table.stdout.contains("applied") && table.stdout.contains("pending"))
         let backup = try await Tronch.run(["backup", "--to", "/tmp/never.sqlite"], environment: environment)

@@ -8,7 +8,7 @@ import TronchStorage
 @testable import TronchServer
 
 /// Counts digest lookups so tests can prove which verifications reach the store.
-final class CountingStore: KeyStore, Sendable {
+final class CountingStore: KeyStore, AuditStore, Sendable {
     let base: SQLiteStore
     private let lookups = Atomic<Int>(0)
 
@@ -19,27 +19,37 @@ final class CountingStore: KeyStore, Sendable {
 
     var digestLookups: Int { lookups.load(ordering: .relaxed) }
 
-    func insert(_ record: KeyRecord) async throws { try await base.insert(record) }
+    func insert(_ record: KeyRecord, audit: AuditEvent?) async throws { try await base.insert(record, audit: audit) }
     func insert(batch records: [KeyRecord]) async throws { try await base.insert(batch: records) }
-    func insertIfEmpty(_ record: KeyRecord) async throws -> Bool { try await base.insertIfEmpty(record) }
+    func insertIfEmpty(_ record: KeyRecord, audit: AuditEvent?) async throws -> Bool {
+        try await base.insertIfEmpty(record, audit: audit)
+    }
     func key(id: UUID) async throws -> KeyRecord? { try await base.key(id: id) }
     func key(digest: KeyDigest) async throws -> KeyRecord? {
         lookups.add(1, ordering: .relaxed)
         return try await base.key(digest: digest)
     }
     func keys(matching query: KeyQuery) async throws -> KeyPage { try await base.keys(matching: query) }
-    func update(id: UUID, _ change: @escaping @Sendable (inout KeyRecord) throws -> Void) async throws -> KeyRecord {
-        try await base.update(id: id, change)
-    }
-    func rotate(id: UUID, _ plan: @escaping @Sendable (KeyRecord) throws -> (old: KeyRecord, new: KeyRecord)) async throws
-        -> (old: KeyRecord, new: KeyRecord)
+    func update(id: UUID, audit: AuditEvent?, _ change: @escaping @Sendable (inout KeyRecord) throws -> Void) async throws
+        -> KeyRecord
     {
-        try await base.rotate(id: id, plan)
+        try await base.update(id: id, audit: audit, change)
+    }
+    func rotate(
+        id: UUID, audit: AuditEvent?, _ plan: @escaping @Sendable (KeyRecord) throws -> (old: KeyRecord, new: KeyRecord)
+    ) async throws -> (old: KeyRecord, new: KeyRecord) {
+        try await base.rotate(id: id, audit: audit, plan)
     }
     func recordUse(_ lastUsed: [UUID: Date]) async throws { try await base.recordUse(lastUsed) }
     func spendCredits(id: UUID, cost: Int64, now: Date) async throws -> Credits.Spend? {
         try await base.spendCredits(id: id, cost: cost, now: now)
     }
+    func appendAudit(_ events: [AuditEvent]) async throws -> [AuditEntry] { try await base.appendAudit(events) }
+    func auditEntries(matching query: AuditQuery) async throws -> AuditPage { try await base.auditEntries(matching: query) }
+    func auditChain(after sequence: Int64, limit: Int) async throws -> [AuditEntry] {
+        try await base.auditChain(after: sequence, limit: limit)
+    }
+    func auditCheckpoint() async throws -> AuditHead { try await base.auditCheckpoint() }
 }
 
 @Suite struct KeyServiceTests {

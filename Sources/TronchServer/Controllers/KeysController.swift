@@ -28,7 +28,7 @@ struct KeysController {
         let environment = body.environment()
         let settings = body.keyPatch().applied(to: KeySettings())
         try body.finish()
-        let issued = try await keys.create(settings, environment: environment, by: principal)
+        let issued = try await keys.create(settings, environment: environment, by: principal, origin: context.origin(request))
         var response = try Response.json(
             KeyResponse(record: issued.record, now: keys.clock.now, secret: issued.secret), status: .created
         )
@@ -109,13 +109,13 @@ struct KeysController {
         if body.contains("environment") { body.fail("environment", "cannot be changed; create a new key instead") }
         let patch = body.keyPatch()
         try body.finish()
-        let record = try await keys.update(id: id, patch, by: principal)
+        let record = try await keys.update(id: id, patch, by: principal, origin: context.origin(request))
         return try Response.json(KeyResponse(record: record, now: keys.clock.now))
     }
 
     @Sendable func revoke(_ request: Request, context: AppRequestContext) async throws -> Response {
         let principal = try context.require(.keysWrite)
-        let record = try await keys.revoke(id: try Self.id(context), by: principal)
+        let record = try await keys.revoke(id: try Self.id(context), by: principal, origin: context.origin(request))
         return try Response.json(KeyResponse(record: record, now: keys.clock.now))
     }
 
@@ -138,7 +138,9 @@ struct KeysController {
             expiresAt = body.timestamp("expires_at")
             try body.finish()
         }
-        let (_, issued) = try await keys.rotate(id: id, gracePeriod: gracePeriod, expiresAt: expiresAt, by: principal)
+        let (_, issued) = try await keys.rotate(
+            id: id, gracePeriod: gracePeriod, expiresAt: expiresAt, by: principal, origin: context.origin(request)
+        )
         return try Response.json(
             KeyResponse(record: issued.record, now: keys.clock.now, secret: issued.secret), status: .created
         )

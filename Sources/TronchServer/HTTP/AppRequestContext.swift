@@ -24,6 +24,14 @@ package struct AppRequestContext: RequestContext {
         return IPAddress(text)
     }
 
+    /// Where the request came from, for the audit trail (the user agent capped: it is the client's text).
+    package func origin(_ request: Request) -> RequestOrigin {
+        RequestOrigin(
+            requestID: requestID, clientIP: clientAddress?.description,
+            userAgent: request.headers[.userAgent].map { String($0.prefix(256)) }
+        )
+    }
+
     /// The principal, or a 401 if the route was reached without authentication.
     package func requirePrincipal() throws(APIError) -> Principal {
         guard let principal else { throw APIError(.unauthenticated, "this route requires an API key") }

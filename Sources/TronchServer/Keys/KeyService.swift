@@ -7,7 +7,7 @@ package import TronchRateLimit
 ///
 /// Controllers translate HTTP into calls here; the store does the I/O; the pure rules live in `TronchCore`.
 package struct KeyService: Sendable {
-    package let store: any KeyStore
+    package let store: any KeyStore & AuditStore
     package let cache: KeyCache
     package let hasher: KeyHasher
     package let format: KeyFormat
@@ -19,7 +19,7 @@ package struct KeyService: Sendable {
     package let broadcast: (any CacheInvalidationBroadcast)?
 
     package init(
-        store: any KeyStore, cache: KeyCache, hasher: KeyHasher, format: KeyFormat, clock: WallClock,
+        store: any KeyStore & AuditStore, cache: KeyCache, hasher: KeyHasher, format: KeyFormat, clock: WallClock,
         limits: KeyLimits, lastUsed: LastUsedRecorder, rateLimits: RateLimits,
         broadcast: (any CacheInvalidationBroadcast)? = nil
     ) {
@@ -124,15 +124,15 @@ package struct KeyService: Sendable {
     package func authenticate(_ key: String, clientIP: IPAddress?) async throws -> Authentication {
         let verification = try await check(key, scopes: [], clientIP: clientIP)
         guard verification.code == .valid, let record = verification.record else {
-            return .rejected(verification.code)
+            return .rejected(verification.code, keyID: verification.code == .notFound ? nil : verification.record?.id)
         }
         return .authenticated(Principal(keyID: record.id, scopes: record.settings.scopes))
     }
 
     package enum Authentication: Sendable {
         case authenticated(Principal)
-        /// Why the key was refused.
-        case rejected(VerifyCode)
+        /// Why the key was refused, and which key it was when it exists.
+        case rejected(VerifyCode, keyID: UUID?)
     }
 
     // MARK: Reads
@@ -150,7 +150,7 @@ package struct KeyService: Sendable {
 
     /// Creates a key on behalf of `principal`.
     package func create(
-        _ settings: KeySettings, environment: KeyEnvironment, by principal: Principal
+        _ settings: KeySettings, environment: KeyEnvironment, by principal: Principal, origin: RequestOrigin = .none
     ) async throws -> IssuedKey {
         let now = clock.now
         try settings.validate(now: now, limits: limits)
@@ -163,7 +163,11 @@ package struct KeyService: Sendable {
         let secret = format.generate(environment: environment)
         let record = newRecord(secret: secret, environment: environment, settings: settings, now: now,
                                createdBy: principal.reference)
-        try await store.insert(record)
+        let audit = AuditEvent(
+            time: now, actor: .key(principal.keyID), action: AuditAction.keyCreated, targetType: "key",
+            targetID: record.id.lowercased, origin: origin, details: Self.auditDetails(record)
+        )
+        try await store.insert(record, audit: audit)
         invalidate(record.digest)
         return IssuedKey(record: record, secret: secret, rateLimit: decision)
     }
@@ -173,7 +177,12 @@ package struct KeyService: Sendable {
     package func bootstrapRootKey(secret presetSecret: String?) async throws -> String? {
         let secret = presetSecret ?? format.generate(environment: .live)
         let record = try Self.rootKeyRecord(secret: secret, hasher: hasher, now: clock.now)
-        guard try await store.insertIfEmpty(record) else { return nil }
+        let audit = AuditEvent(
+            time: record.createdAt, actor: .system, action: AuditAction.rootKeyBootstrapped, targetType: "key",
+            targetID: record.id.lowercased,
+            details: ["source": presetSecret == nil ? "generated" : "TRONCH_BOOTSTRAP_ROOT_KEY"]
+        )
+        guard try await store.insertIfEmpty(record, audit: audit) else { return nil }
         invalidate(record.digest)
         return secret
     }
@@ -188,10 +197,16 @@ package struct KeyService: Sendable {
                          createdBy: "bootstrap", hasher: hasher)
     }
 
-    package func update(id: UUID, _ patch: KeyPatch, by principal: Principal) async throws -> KeyRecord {
+    package func update(
+        id: UUID, _ patch: KeyPatch, by principal: Principal, origin: RequestOrigin = .none
+    ) async throws -> KeyRecord {
         let now = clock.now
         let limits = self.limits
-        let record = try await store.update(id: id) { record in
+        let audit = AuditEvent(
+            time: now, actor: .key(principal.keyID), action: AuditAction.keyUpdated, targetType: "key",
+            targetID: id.lowercased, origin: origin, details: ["fields": .array(patch.fieldNames.map(JSONValue.string))]
+        )
+        let record = try await store.update(id: id, audit: audit) { record in
             guard record.status == .active else {
                 throw DomainError(.conflict, "key \(id.lowercased) is revoked and cannot be changed")
             }
@@ -208,9 +223,13 @@ package struct KeyService: Sendable {
     }
 
     /// Revokes a key; revoking a revoked key changes nothing and succeeds.
-    package func revoke(id: UUID, by principal: Principal) async throws -> KeyRecord {
+    package func revoke(id: UUID, by principal: Principal, origin: RequestOrigin = .none) async throws -> KeyRecord {
         let now = clock.now
-        let record = try await store.update(id: id) { record in
+        let audit = AuditEvent(
+            time: now, actor: .key(principal.keyID), action: AuditAction.keyRevoked, targetType: "key",
+            targetID: id.lowercased, origin: origin
+        )
+        let record = try await store.update(id: id, audit: audit) { record in
             try Self.requireManageable(record, by: principal)
             guard record.status == .active else { return }
             record.status = .revoked
@@ -224,7 +243,7 @@ package struct KeyService: Sendable {
     /// Replaces a key by a new one with the same settings. The old key keeps working for `gracePeriod`
     /// seconds (never beyond its own expiry); zero revokes it at once.
     package func rotate(
-        id: UUID, gracePeriod: Int64, expiresAt: Patch<Date>, by principal: Principal
+        id: UUID, gracePeriod: Int64, expiresAt: Patch<Date>, by principal: Principal, origin: RequestOrigin = .none
     ) async throws -> (old: KeyRecord, new: IssuedKey) {
         let now = clock.now
         let limits = self.limits
@@ -232,7 +251,14 @@ package struct KeyService: Sendable {
         // A key's environment never changes, so the successor's secret can be drawn before the transaction.
         let environment = try await key(id: id).environment
         let secret = format.generate(environment: environment)
-        let (old, new) = try await store.rotate(id: id) { current in
+        // The successor's id is drawn here too, so the audit entry written with the rotation can name it.
+        let successorID = UUIDv7.make(at: now)
+        let audit = AuditEvent(
+            time: now, actor: .key(principal.keyID), action: AuditAction.keyRotated, targetType: "key",
+            targetID: id.lowercased, origin: origin,
+            details: ["successor_id": .string(successorID.lowercased), "grace_period_seconds": .int(gracePeriod)]
+        )
+        let (old, new) = try await store.rotate(id: id, audit: audit) { current in
             switch current.displayStatus(at: now) {
             case .revoked: throw DomainError(.conflict, "key \(id.lowercased) is revoked and cannot be rotated")
             case .expired: throw DomainError(.conflict, "key \(id.lowercased) has expired; create a new key instead")
@@ -251,6 +277,7 @@ package struct KeyService: Sendable {
                 secret: secret, environment: current.environment, settings: settings, now: now,
                 createdBy: principal.reference
             )
+            successor.id = successorID
             successor.rotatedFrom = current.id
             var old = current
             old.updatedAt = now
@@ -272,6 +299,24 @@ package struct KeyService: Sendable {
     func invalidate(_ digest: KeyDigest) {
         cache.invalidate(digest)
         broadcast?.invalidate(digest)
+    }
+
+    /// What an audit entry says about a new key: never its secret or digest, nor its meta (which is the
+    /// customer's own data).
+    static func auditDetails(_ record: KeyRecord) -> [String: JSONValue] {
+        var details: [String: JSONValue] = [
+            "environment": .string(record.environment.rawValue),
+            "scopes": .array(record.settings.scopes.map(JSONValue.string)),
+        ]
+        if let name = record.settings.name { details["name"] = .string(name) }
+        if let owner = record.settings.ownerID { details["owner_id"] = .string(owner) }
+        return details
+    }
+
+    /// Records a security event that changes nothing else (a failed authentication, a denial). A failure to
+    /// write it is logged by the caller; the request's answer does not depend on it.
+    package func audit(_ event: AuditEvent) async throws {
+        try await store.appendAudit([event])
     }
 
     // MARK: Rules

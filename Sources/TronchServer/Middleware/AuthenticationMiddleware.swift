@@ -32,6 +32,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
             )
         }
         guard let credential = credential(in: request) else {
+            await recordFailure(request, context: context, reason: "missing", keyID: nil)
             try await countFailure(from: address)
             throw APIError.unauthenticated(
                 "send an API key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'", invalidToken: false
@@ -42,10 +43,56 @@ struct AuthenticationMiddleware: RouterMiddleware {
             var context = context
             context.principal = principal
             context.logger[metadataKey: "principal"] = .string(principal.reference)
-            return try await next(request, context)
-        case .rejected(let code):
+            do {
+                return try await next(request, context)
+            } catch let error where Self.isDenial(error) {
+                await record(
+                    AuditEvent(
+                        time: keys.clock.now, actor: .key(principal.keyID), action: AuditAction.permissionDenied,
+                        outcome: .failure, origin: context.origin(request),
+                        details: ["method": .string(request.method.rawValue), "route": .string(context.endpointPath ?? "unmatched")]
+                    ),
+                    context: context
+                )
+                throw error
+            }
+        case .rejected(let code, let keyID):
+            await recordFailure(request, context: context, reason: code.rawValue, keyID: keyID)
             try await countFailure(from: address)
             throw APIError.unauthenticated(Self.reason(code), invalidToken: true)
+        }
+    }
+
+    /// A 403, whether a missing scope (``APIError``) or a rule of the key lifecycle (`DomainError`).
+    static func isDenial(_ error: any Error) -> Bool {
+        switch error {
+        case let error as APIError: error.code == .forbidden
+        case let error as DomainError: error.code == .forbidden
+        default: false
+        }
+    }
+
+    /// Audits a failed authentication: the key when it exists (a revoked key still in use is worth knowing),
+    /// never the credential itself, and the route pattern rather than the raw path (which could hold a key).
+    private func recordFailure(_ request: Request, context: AppRequestContext, reason: String, keyID: UUID?) async {
+        await record(
+            AuditEvent(
+                time: keys.clock.now, actor: keyID.map(AuditActor.key) ?? .anonymous,
+                action: AuditAction.authenticationFailed, outcome: .failure, origin: context.origin(request),
+                details: [
+                    "reason": .string(reason), "method": .string(request.method.rawValue), "route": .string(context.endpointPath ?? "unmatched"),
+                ]
+            ),
+            context: context
+        )
+    }
+
+    /// Writes a standalone audit entry; the request's answer stays the same if that fails (it is logged).
+    private func record(_ event: AuditEvent, context: AppRequestContext) async {
+        do {
+            try await keys.audit(event)
+        } catch {
+            context.logger.error("cannot write an audit entry", metadata: ["action": "\(event.action)", "error": "\(error)"])
         }
     }
 

@@ -10,8 +10,17 @@ extension PostgresStore: KeyStore {
         revoked_at, created_by, rotated_from, grace_until
         """
 
-    package func insert(_ record: KeyRecord) async throws {
-        try await run { try await Self.insert(record, on: client, logger: logger) }
+    package func insert(_ record: KeyRecord, audit: AuditEvent?) async throws {
+        guard let audit else {
+            try await run { try await Self.insert(record, on: client, logger: logger) }
+            return
+        }
+        try await run {
+            try await client.withTransaction(logger: logger) { connection in
+                try await Self.insert(record, on: connection, logger: logger)
+                _ = try await Self.appendAudit(audit, on: connection, logger: logger)
+            }
+        }
     }
 
     package func insert(batch records: [KeyRecord]) async throws {
@@ -27,7 +36,7 @@ extension PostgresStore: KeyStore {
         }
     }
 
-    package func insertIfEmpty(_ record: KeyRecord) async throws -> Bool {
+    package func insertIfEmpty(_ record: KeyRecord, audit: AuditEvent?) async throws -> Bool {
         try await run {
             try await client.withTransaction(logger: logger) { connection in
                 // Serialises concurrent first starts of several nodes: only one sees the table empty.
@@ -36,6 +45,7 @@ extension PostgresStore: KeyStore {
                     .first?.decode(Bool.self) ?? true
                 if exists { return false }
                 try await Self.insert(record, on: connection, logger: logger)
+                if let audit { _ = try await Self.appendAudit(audit, on: connection, logger: logger) }
                 return true
             }
         }
@@ -101,7 +111,9 @@ extension PostgresStore: KeyStore {
         return KeyPage(keys: page, nextCursor: records.count > size ? page.last?.id : nil)
     }
 
-    package func update(id: UUID, _ change: @escaping @Sendable (inout KeyRecord) throws -> Void) async throws -> KeyRecord {
+    package func update(
+        id: UUID, audit: AuditEvent?, _ change: @escaping @Sendable (inout KeyRecord) throws -> Void
+    ) async throws -> KeyRecord {
         try await run {
             try await client.withTransaction(logger: logger) { connection in
                 guard var record = try await Self.lockedKey(id, on: connection, logger: logger) else {
@@ -109,13 +121,14 @@ extension PostgresStore: KeyStore {
                 }
                 try change(&record)
                 try await Self.write(record, on: connection, logger: logger)
+                if let audit { _ = try await Self.appendAudit(audit, on: connection, logger: logger) }
                 return record
             }
         }
     }
 
     package func rotate(
-        id: UUID,
+        id: UUID, audit: AuditEvent?,
         _ plan: @escaping @Sendable (KeyRecord) throws -> (old: KeyRecord, new: KeyRecord)
     ) async throws -> (old: KeyRecord, new: KeyRecord) {
         try await run {
@@ -126,6 +139,7 @@ extension PostgresStore: KeyStore {
                 let (old, new) = try plan(current)
                 try await Self.write(old, on: connection, logger: logger)
                 try await Self.insert(new, on: connection, logger: logger)
+                if let audit { _ = try await Self.appendAudit(audit, on: connection, logger: logger) }
                 return (old, new)
             }
         }

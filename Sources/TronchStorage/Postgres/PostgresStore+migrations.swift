@@ -58,6 +58,64 @@ extension PostgresStore: SchemaMigrator {
             up: ["ALTER TABLE api_keys ADD COLUMN refilled_at timestamptz"],
             down: ["ALTER TABLE api_keys DROP COLUMN refilled_at"]
         ),
+        Migration(
+            version: 4,
+            name: "create_audit_log",
+            up: [
+                """
+                CREATE TABLE audit_log (
+                    sequence bigint PRIMARY KEY,
+                    id uuid NOT NULL UNIQUE,
+                    time timestamptz NOT NULL,
+                    actor_kind text NOT NULL,
+                    actor_id text,
+                    action text NOT NULL,
+                    target_type text,
+                    target_id text,
+                    outcome text NOT NULL,
+                    request_id text,
+                    client_ip text,
+                    user_agent text,
+                    details text NOT NULL,
+                    previous_hash text NOT NULL,
+                    hash text NOT NULL
+                )
+                """,
+                "CREATE INDEX audit_log_time ON audit_log (time)",
+                "CREATE INDEX audit_log_actor ON audit_log (actor_id, sequence)",
+                "CREATE INDEX audit_log_target ON audit_log (target_id, sequence)",
+                "CREATE INDEX audit_log_action ON audit_log (action, sequence)",
+                """
+                CREATE TABLE audit_head (
+                    id integer PRIMARY KEY CHECK (id = 1),
+                    sequence bigint NOT NULL,
+                    hash text NOT NULL,
+                    checkpoint_sequence bigint NOT NULL,
+                    checkpoint_hash text NOT NULL
+                )
+                """,
+                "INSERT INTO audit_head VALUES (1, 0, '0000000000000000000000000000000000000000000000000000000000000000', 0, '0000000000000000000000000000000000000000000000000000000000000000')",
+                // Append-only in the database itself: no UPDATE, no TRUNCATE, and DELETE only for the retention
+                // service, which says so with a transaction-local setting.
+                """
+                CREATE FUNCTION tronch_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    IF TG_OP = 'DELETE' AND current_setting('tronch.audit_retention', true) = 'on' THEN
+                        RETURN OLD;
+                    END IF;
+                    RAISE EXCEPTION 'audit_log is append-only (% refused)', TG_OP;
+                END
+                $$
+                """,
+                "CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log FOR EACH ROW EXECUTE FUNCTION tronch_audit_append_only()",
+                "CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log FOR EACH STATEMENT EXECUTE FUNCTION tronch_audit_append_only()",
+            ],
+            down: [
+                "DROP TABLE audit_head",
+                "DROP TABLE audit_log",
+                "DROP FUNCTION tronch_audit_append_only()",
+            ]
+        ),
     ]
 
     private static let createHistory = """

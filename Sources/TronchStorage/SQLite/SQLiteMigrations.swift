@@ -61,5 +61,52 @@ extension SQLiteStore {
             up: ["ALTER TABLE api_keys ADD COLUMN refilled_at INTEGER"],
             down: ["ALTER TABLE api_keys DROP COLUMN refilled_at"]
         ),
+        Migration(
+            version: 4,
+            name: "create_audit_log",
+            up: [
+                """
+                CREATE TABLE audit_log (
+                    sequence INTEGER PRIMARY KEY NOT NULL,
+                    id TEXT NOT NULL UNIQUE,
+                    time INTEGER NOT NULL,
+                    actor_kind TEXT NOT NULL,
+                    actor_id TEXT,
+                    action TEXT NOT NULL,
+                    target_type TEXT,
+                    target_id TEXT,
+                    outcome TEXT NOT NULL,
+                    request_id TEXT,
+                    client_ip TEXT,
+                    user_agent TEXT,
+                    details TEXT NOT NULL,
+                    previous_hash TEXT NOT NULL,
+                    hash TEXT NOT NULL
+                )
+                """,
+                "CREATE INDEX audit_log_time ON audit_log (time)",
+                "CREATE INDEX audit_log_actor ON audit_log (actor_id, sequence)",
+                "CREATE INDEX audit_log_target ON audit_log (target_id, sequence)",
+                "CREATE INDEX audit_log_action ON audit_log (action, sequence)",
+                // The chain's head (where the next entry attaches) and the checkpoint verification starts from.
+                """
+                CREATE TABLE audit_head (
+                    id INTEGER PRIMARY KEY CHECK (id = 1),
+                    sequence INTEGER NOT NULL,
+                    hash TEXT NOT NULL,
+                    checkpoint_sequence INTEGER NOT NULL,
+                    checkpoint_hash TEXT NOT NULL
+                )
+                """,
+                "INSERT INTO audit_head VALUES (1, 0, '0000000000000000000000000000000000000000000000000000000000000000', 0, '0000000000000000000000000000000000000000000000000000000000000000')",
+                // Append-only, as far as a file the operator owns can be: the chain shows whatever gets past this.
+                "CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END",
+            ],
+            down: [
+                "DROP TRIGGER audit_log_no_update",
+                "DROP TABLE audit_head",
+                "DROP TABLE audit_log",
+            ]
+        ),
     ]
 }

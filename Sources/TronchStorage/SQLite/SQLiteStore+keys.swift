@@ -3,8 +3,11 @@ import GRDB
 package import TronchCore
 
 extension SQLiteStore: KeyStore {
-    package func insert(_ record: KeyRecord) async throws {
-        try await writer.write { db in try Self.insert(record, db) }
+    package func insert(_ record: KeyRecord, audit: AuditEvent?) async throws {
+        try await writer.write { db in
+            try Self.insert(record, db)
+            if let audit { _ = try Self.appendAudit(audit, db) }
+        }
     }
 
     package func insert(batch records: [KeyRecord]) async throws {
@@ -13,10 +16,11 @@ extension SQLiteStore: KeyStore {
         }
     }
 
-    package func insertIfEmpty(_ record: KeyRecord) async throws -> Bool {
+    package func insertIfEmpty(_ record: KeyRecord, audit: AuditEvent?) async throws -> Bool {
         try await writer.write { db in
             guard try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM api_keys)") == false else { return false }
             try Self.insert(record, db)
+            if let audit { _ = try Self.appendAudit(audit, db) }
             return true
         }
     }
@@ -82,19 +86,22 @@ extension SQLiteStore: KeyStore {
         return KeyPage(keys: page, nextCursor: records.count > size ? page.last?.id : nil)
     }
 
-    package func update(id: UUID, _ change: @escaping @Sendable (inout KeyRecord) throws -> Void) async throws -> KeyRecord {
+    package func update(
+        id: UUID, audit: AuditEvent?, _ change: @escaping @Sendable (inout KeyRecord) throws -> Void
+    ) async throws -> KeyRecord {
         try await writer.write { db in
             guard var record = try Row.fetchOne(db, sql: "SELECT * FROM api_keys WHERE id = ?", arguments: [id.lowercased])
                 .map(Self.record)
             else { throw DomainError.keyNotFound(id.lowercased) }
             try change(&record)
             try Self.write(record, db)
+            if let audit { _ = try Self.appendAudit(audit, db) }
             return record
         }
     }
 
     package func rotate(
-        id: UUID,
+        id: UUID, audit: AuditEvent?,
         _ plan: @escaping @Sendable (KeyRecord) throws -> (old: KeyRecord, new: KeyRecord)
     ) async throws -> (old: KeyRecord, new: KeyRecord) {
         try await writer.write { db in
@@ -104,6 +111,7 @@ extension SQLiteStore: KeyStore {
             let (old, new) = try plan(current)
             try Self.write(old, db)
             try Self.insert(new, db)
+            if let audit { _ = try Self.appendAudit(audit, db) }
             return (old, new)
         }
     }

@@ -1,0 +1,50 @@
+package import Foundation
+package import TronchCore
+
+/// Which audit entries a read returns, newest first; every filter is optional and they combine with AND.
+package struct AuditQuery: Sendable, Hashable {
+    package var actorID: String?
+    package var action: String?
+    package var targetType: String?
+    package var targetID: String?
+    package var outcome: AuditEvent.Outcome?
+    /// Entries at or after this instant.
+    package var from: Date?
+    /// Entries before this instant.
+    package var to: Date?
+    package var limit = 50
+    /// Continue below this sequence number (the previous page's `nextCursor`).
+    package var before: Int64?
+
+    package init() {}
+}
+
+package struct AuditPage: Sendable {
+    package var entries: [AuditEntry]
+    package var nextCursor: Int64?
+
+    package init(entries: [AuditEntry], nextCursor: Int64?) {
+        self.entries = entries
+        self.nextCursor = nextCursor
+    }
+}
+
+/// The audit log: append-only and hash-chained.
+///
+/// Entries of changes to keys are appended by the ``KeyStore`` write that makes the change, in its
+/// transaction; this protocol appends the rest (failed authentication, denials, start-up) and reads.
+/// Every backend serialises appends on the chain head, so several nodes writing at once still build one
+/// valid chain.
+package protocol AuditStore: Sendable {
+    /// Appends events that change nothing else, in one transaction; returns them as chained.
+    @discardableResult
+    func appendAudit(_ events: [AuditEvent]) async throws -> [AuditEntry]
+
+    func auditEntries(matching query: AuditQuery) async throws -> AuditPage
+
+    /// Up to `limit` entries in chain order after sequence `after`: what `tronch audit verify` walks.
+    func auditChain(after sequence: Int64, limit: Int) async throws -> [AuditEntry]
+
+    /// Where verification starts: the genesis, or the last entry a retention cut removed.
+    func auditCheckpoint() async throws -> AuditHead
+}

@@ -1,0 +1,117 @@
+import Foundation
+import Logging
+import PostgresNIO
+package import TronchCore
+
+extension PostgresStore: AuditStore {
+    package func appendAudit(_ events: [AuditEvent]) async throws -> [AuditEntry] {
+        guard !events.isEmpty else { return [] }
+        return try await run {
+            try await client.withTransaction(logger: logger) { connection in
+                var entries = [AuditEntry]()
+                for event in events { entries.append(try await Self.appendAudit(event, on: connection, logger: logger)) }
+                return entries
+            }
+        }
+    }
+
+    /// Chains `event` after the head and stores it, inside the caller's transaction. The head row is locked
+    /// until commit, so appends from every node queue up one after another and form one chain.
+    static func appendAudit(_ event: AuditEvent, on connection: PostgresConnection, logger: Logger) async throws -> AuditEntry {
+        guard
+            let row = try await connection.rows("SELECT sequence, hash FROM audit_head WHERE id = 1 FOR UPDATE", logger: logger)
+                .first
+        else { throw StorageError.database("the audit chain head is missing") }
+        let (sequence, hash) = try row.decode((Int64, String).self)
+        let entry = AuditChain.link(event, after: AuditHead(sequence: sequence, hash: hash))
+        try await connection.rows(
+            """
+            INSERT INTO audit_log (sequence, id, time, actor_kind, actor_id, action, target_type, target_id, outcome,
+                request_id, client_ip, user_agent, details, previous_hash, hash)
+            VALUES (\(entry.sequence), \(event.id), \(pgTime(event.time))::timestamptz, \(event.actor.kind.rawValue),
+                \(event.actor.id), \(event.action), \(event.targetType), \(event.targetID), \(event.outcome.rawValue),
+                \(event.origin.requestID), \(event.origin.clientIP), \(event.origin.userAgent), \(event.details),
+                \(entry.previousHash), \(entry.hash))
+            """,
+            logger: logger
+        )
+        try await connection.rows(
+            "UPDATE audit_head SET sequence = \(entry.sequence), hash = \(entry.hash) WHERE id = 1", logger: logger
+        )
+        return entry
+    }
+
+    static let auditColumns = """
+        sequence, id, time, actor_kind, actor_id, action, target_type, target_id, outcome, request_id, client_ip,
+        user_agent, details, previous_hash, hash
+        """
+
+    package func auditEntries(matching query: AuditQuery) async throws -> AuditPage {
+        var sql = "SELECT \(Self.auditColumns) FROM audit_log"
+        var bindings = PostgresBindings()
+        var conditions = [String]()
+        func add(_ column: String, _ operation: String, _ value: some PostgresEncodable & Sendable, cast: String = "") throws {
+            try bindings.append(value)
+            conditions.append("\(column) \(operation) $\(bindings.count)\(cast)")
+        }
+        if let actor = query.actorID { try add("actor_id", "=", actor) }
+        if let action = query.action { try add("action", "=", action) }
+        if let type = query.targetType { try add("target_type", "=", type) }
+        if let target = query.targetID { try add("target_id", "=", target) }
+        if let outcome = query.outcome { try add("outcome", "=", outcome.rawValue) }
+        if let from = query.from { try add("time", ">=", pgTime(from), cast: "::timestamptz") }
+        if let to = query.to { try add("time", "<", pgTime(to), cast: "::timestamptz") }
+        if let before = query.before { try add("sequence", "<", before) }
+        if !conditions.isEmpty { sql += " WHERE " + conditions.joined(separator: " AND ") }
+        let size = min(max(query.limit, 1), 1000)
+        sql += " ORDER BY sequence DESC LIMIT \(size + 1)"
+        let statement = PostgresQuery(unsafeSQL: sql, binds: bindings)
+        let entries = try await run { try await client.rows(statement, logger: logger).map(Self.auditEntry) }
+        let page = Array(entries.prefix(size))
+        return AuditPage(entries: page, nextCursor: entries.count > size ? page.last?.sequence : nil)
+    }
+
+    package func auditChain(after sequence: Int64, limit: Int) async throws -> [AuditEntry] {
+        try await run {
+            try await client.rows(
+                "SELECT \(unescaped: Self.auditColumns) FROM audit_log WHERE sequence > \(sequence) ORDER BY sequence LIMIT \(limit)",
+                logger: logger
+            ).map(Self.auditEntry)
+        }
+    }
+
+    package func auditCheckpoint() async throws -> AuditHead {
+        try await run {
+            guard
+                let row = try await client.rows(
+                    "SELECT checkpoint_sequence, checkpoint_hash FROM audit_head WHERE id = 1", logger: logger
+                ).first
+            else { return .genesis }
+            let (sequence, hash) = try row.decode((Int64, String).self)
+            return AuditHead(sequence: sequence, hash: hash)
+        }
+    }
+
+    static func auditEntry(_ row: PostgresRow) throws -> AuditEntry {
+        let cells = Array(row)
+        let kindText = try cells[3].decode(String.self)
+        let outcomeText = try cells[8].decode(String.self)
+        guard let kind = AuditActor.Kind(rawValue: kindText), let outcome = AuditEvent.Outcome(rawValue: outcomeText) else {
+            throw StorageError.database("an audit entry does not parse")
+        }
+        let event = AuditEvent(
+            id: try cells[1].decode(UUID.self), time: Timestamp.truncated(try cells[2].decode(Date.self)),
+            actor: AuditActor(kind: kind, id: try cells[4].decode(String?.self)), action: try cells[5].decode(String.self),
+            targetType: try cells[6].decode(String?.self), targetID: try cells[7].decode(String?.self), outcome: outcome,
+            origin: RequestOrigin(
+                requestID: try cells[9].decode(String?.self), clientIP: try cells[10].decode(String?.self),
+                userAgent: try cells[11].decode(String?.self)
+            ),
+            detailsText: try cells[12].decode(String.self)
+        )
+        return AuditEntry(
+            sequence: try cells[0].decode(Int64.self), event: event, previousHash: try cells[13].decode(String.self),
+            hash: try cells[14].decode(String.self)
+        )
+    }
+}

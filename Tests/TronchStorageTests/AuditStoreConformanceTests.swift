@@ -1,0 +1,148 @@
+import Foundation
+import Logging
+import Testing
+import TronchCore
+import TronchStorage
+import TronchTestSupport
+
+/// The audit log's contract, on every backend: one chain, entries only with the changes they record.
+@Suite struct AuditStoreConformanceTests {
+    static func event(_ action: String, target: UUID? = nil, actor: AuditActor = .system, at offset: Double = 0) -> AuditEvent {
+        AuditEvent(
+            time: Fixtures.base.addingTimeInterval(offset), actor: actor, action: action, targetType: target.map { _ in "key" },
+            targetID: target?.lowercased, origin: RequestOrigin(requestID: "req_1", clientIP: "192.0.2.7", userAgent: "tests/1"),
+            details: ["note": "ünïcode \"quoted\" / slash", "n": 1.5]
+        )
+    }
+
+    static func verifiedChain(_ store: any Store) async throws -> [AuditEntry] {
+        var entries = [AuditEntry]()
+        var after: Int64 = 0
+        while true {
+            let batch = try await store.auditChain(after: after, limit: 7)
+            if batch.isEmpty { break }
+            entries += batch
+            after = batch.last!.sequence
+        }
+        let head = try AuditChain.verify(entries, from: try await store.auditCheckpoint()).get()
+        #expect(head.sequence == Int64(entries.count))
+        return entries
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func entriesRoundTripAndChain(backend: StoreBackend) async throws {
+        try await backend.withStore { store async throws in
+            let appended = try await store.appendAudit([Self.event("one"), Self.event("two", at: 1)])
+            #expect(appended.map(\.sequence) == [1, 2])
+            #expect(appended[0].previousHash == AuditHead.genesis.hash)
+            #expect(appended[1].previousHash == appended[0].hash)
+            let read = try await Self.verifiedChain(store)
+            #expect(read == appended, "every field, the details text included, reads back exactly")
+        }
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func entriesAreWrittenOnlyWithTheirChange(backend: StoreBackend) async throws {
+        try await backend.withStore { store async throws in
+            let record = Fixtures.record()
+            try await store.insert(record, audit: Self.event(AuditAction.keyCreated, target: record.id))
+            // A duplicate insert rolls back, its entry with it.
+            var duplicate = Fixtures.record()
+            duplicate.id = record.id
+            await #expect(throws: DomainError.self) {
+                try await store.insert(duplicate, audit: Self.event(AuditAction.keyCreated, target: duplicate.id))
+            }
+            // A change that refuses writes neither the change nor its entry.
+            await #expect(throws: DomainError.self) {
+                _ = try await store.update(id: record.id, audit: Self.event(AuditAction.keyUpdated, target: record.id)) { _ in
+                    throw DomainError(.conflict, "no")
+                }
+            }
+            _ = try await store.update(id: record.id, audit: Self.event(AuditAction.keyRevoked, target: record.id)) { record in
+                record.status = .revoked
+            }
+            let successor = Fixtures.record(at: 5)
+            await #expect(throws: DomainError.self) {
+                _ = try await store.rotate(id: UUID(), audit: Self.event(AuditAction.keyRotated)) { current in (current, successor) }
+            }
+            #expect(try await !store.insertIfEmpty(Fixtures.record(at: 9), audit: Self.event(AuditAction.rootKeyBootstrapped)))
+            let entries = try await Self.verifiedChain(store)
+            #expect(entries.map(\.event.action) == [AuditAction.keyCreated, AuditAction.keyRevoked])
+        }
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func concurrentWritersBuildOneChain(backend: StoreBackend) async throws {
+        try await backend.withStore { store async throws in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<40 {
+                    group.addTask {
+                        if index % 2 == 0 {
+                            let record = Fixtures.record(at: Int64(index))
+                            try await store.insert(record, audit: Self.event(AuditAction.keyCreated, target: record.id))
+                        } else {
+                            try await store.appendAudit([Self.event(AuditAction.authenticationFailed)])
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let entries = try await Self.verifiedChain(store)
+            #expect(entries.map(\.sequence) == Array(1...40))
+        }
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func readsFilterAndPageNewestFirst(backend: StoreBackend) async throws {
+        try await backend.withStore { store async throws in
+            let target = UUID()
+            let actor = AuditActor.key(UUID())
+            var events = [AuditEvent]()
+            for index in 0..<5 { events.append(Self.event(AuditAction.keyUpdated, target: target, actor: actor, at: Double(index))) }
+            var failed = Self.event(AuditAction.authenticationFailed, at: 10)
+            failed.outcome = .failure
+            events.append(failed)
+            try await store.appendAudit(events)
+
+            var query = AuditQuery()
+            query.limit = 2
+            let first = try await store.auditEntries(matching: query)
+            #expect(first.entries.map(\.sequence) == [6, 5])
+            query.before = first.nextCursor
+            let second = try await store.auditEntries(matching: query)
+            #expect(second.entries.map(\.sequence) == [4, 3])
+
+            var filtered = AuditQuery()
+            filtered.targetID = target.lowercased
+            filtered.actorID = actor.id
+            filtered.action = AuditAction.keyUpdated
+            filtered.from = Fixtures.base.addingTimeInterval(1)
+            filtered.to = Fixtures.base.addingTimeInterval(4)
+            #expect(try await store.auditEntries(matching: filtered).entries.map(\.sequence) == [4, 3, 2])
+            var failures = AuditQuery()
+            failures.outcome = .failure
+            let onlyFailures = try await store.auditEntries(matching: failures)
+            #expect(onlyFailures.entries.map(\.event.action) == [AuditAction.authenticationFailed])
+            #expect(onlyFailures.nextCursor == nil)
+        }
+    }
+}
+
+/// PostgreSQL refuses to change or remove audit entries, whoever asks.
+@Suite struct PostgresAuditAppendOnlyTests {
+    @Test(.enabled(if: TestPostgres.url != nil || TestPostgres.isRequired))
+    func updatesDeletesAndTruncationAreRefused() async throws {
+        let url = try await TestPostgres.freshSchemaURL()
+        let store = PostgresStore(
+            location: try PostgresLocation(url: url), poolSize: 2, connectTimeout: .seconds(5), queryTimeout: .seconds(30),
+            logger: Logger(label: "audit")
+        )
+        try await StoreHandle(store: store, services: [store.client], backend: "postgresql").withServices { store in
+            try await store.migrateUp(to: nil)
+            try await store.appendAudit([AuditStoreConformanceTests.event("one")])
+        }
+        for statement in ["UPDATE audit_log SET action = 'edited'", "DELETE FROM audit_log", "TRUNCATE audit_log"] {
+            await #expect(throws: (any Error).self, "\(statement)") { try await TestPostgres.execute(statement, on: url) }
+        }
+    }
+}
