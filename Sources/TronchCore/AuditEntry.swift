@@ -179,12 +179,16 @@ package enum AuditChain {
         case unlinked(sequence: Int64, expectedPrevious: String)
         /// A sequence number is missing.
         case gap(after: Int64, next: Int64)
+        /// The chain ends before the head the last append recorded: entries were removed from the end.
+        case truncated(found: Int64, recorded: Int64)
 
         package var description: String {
             switch self {
             case .altered(let sequence): "entry \(sequence) was altered: its content does not match its hash"
             case .unlinked(let sequence, _): "entry \(sequence) does not follow the entry before it (removed or reordered)"
             case .gap(let after, let next): "entries \(after + 1)...\(next - 1) are missing"
+            case .truncated(let found, let recorded):
+                "the chain ends at entry \(found) but the recorded head is entry \(recorded): entries were removed from the end"
             }
         }
     }

@@ -45,6 +45,7 @@ package protocol AuditStore: Sendable {
     /// Up to `limit` entries in chain order after sequence `after`: what `tronch audit verify` walks.
     func auditChain(after sequence: Int64, limit: Int) async throws -> [AuditEntry]
 
-    /// Where verification starts: the genesis, or the last entry a retention cut removed.
-    func auditCheckpoint() async throws -> AuditHead
+    /// Where verification starts (the genesis, or the last entry a retention cut removed) and where it must
+    /// end (the head the last append recorded, so removing entries from the end shows too).
+    func auditBounds() async throws -> (checkpoint: AuditHead, head: AuditHead)
 }

@@ -49,7 +49,7 @@ final class CountingStore: KeyStore, AuditStore, Sendable {
     func auditChain(after sequence: Int64, limit: Int) async throws -> [AuditEntry] {
         try await base.auditChain(after: sequence, limit: limit)
     }
-    func auditCheckpoint() async throws -> AuditHead { try await base.auditCheckpoint() }
+    func auditBounds() async throws -> (checkpoint: AuditHead, head: AuditHead) { try await base.auditBounds() }
 }
 
 @Suite struct KeyServiceTests {

@@ -24,8 +24,10 @@ import TronchTestSupport
             entries += batch
             after = batch.last!.sequence
         }
-        let head = try AuditChain.verify(entries, from: try await store.auditCheckpoint()).get()
+        let bounds = try await store.auditBounds()
+        let head = try AuditChain.verify(entries, from: bounds.checkpoint).get()
         #expect(head.sequence == Int64(entries.count))
+        #expect(head == bounds.head)
         return entries
     }
 

@@ -18,72 +18,35 @@ struct AuditController {
 
     @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
         try context.require(.auditRead)
-        let parameters = request.uri.queryParameters
-        var errors = [FieldError]()
-        for (name, _) in parameters {
-            let name = String(name)
-            if !Self.parameters.contains(name) && !(allowQueryParameterKeys && name == AuthenticationMiddleware.queryParameter) {
-                errors.append(FieldError(field: name, message: "is not a known query parameter"))
-            }
-        }
+        var parameters = ListParameters(request, known: Self.parameters, allowQueryParameterKeys: allowQueryParameterKeys)
         var query = AuditQuery()
-        if let limit = parameters["limit"] {
-            if let value = Int(limit), (1...100).contains(value) {
-                query.limit = value
-            } else {
-                errors.append(FieldError(field: "limit", message: "must be an integer from 1 to 100"))
-            }
-        }
+        if let limit = parameters.limit() { query.limit = limit }
         if let cursor = parameters["cursor"] {
             if let value = Int64(cursor), value > 0 {
                 query.before = value
             } else {
-                errors.append(FieldError(field: "cursor", message: "is not a cursor this API returned"))
+                parameters.fail("cursor", "is not a cursor this API returned")
             }
         }
-        query.actorID = parameters["actor_id"].map(String.init)
-        query.action = parameters["action"].map(String.init)
-        query.targetType = parameters["target_type"].map(String.init)
-        query.targetID = parameters["target_id"].map(String.init)
+        query.actorID = parameters["actor_id"]
+        query.action = parameters["action"]
+        query.targetType = parameters["target_type"]
+        query.targetID = parameters["target_id"]
         if let outcome = parameters["outcome"] {
-            if let value = AuditEvent.Outcome(rawValue: String(outcome)) {
+            if let value = AuditEvent.Outcome(rawValue: outcome) {
                 query.outcome = value
             } else {
-                errors.append(FieldError(field: "outcome", message: "must be success or failure"))
+                parameters.fail("outcome", "must be success or failure")
             }
         }
-        for (name, assign) in [("from", { (date: Date) in query.from = date }), ("to", { query.to = $0 })] {
-            guard let text = parameters[name[...]] else { continue }
-            if let date = Timestamp.parse(String(text)) {
-                assign(date)
-            } else {
-                errors.append(FieldError(field: name, message: "must be an RFC 3339 timestamp"))
-            }
-        }
-        if let from = query.from, let to = query.to, from >= to {
-            errors.append(FieldError(field: "to", message: "must be after from"))
-        }
-        if !errors.isEmpty { throw DomainError.validation(errors) }
+        query.from = parameters.timestamp("from")
+        query.to = parameters.timestamp("to")
+        if let from = query.from, let to = query.to, from >= to { parameters.fail("to", "must be after from") }
+        try parameters.finish()
         let page = try await store.auditEntries(matching: query)
         return try Response.json(
-            AuditListResponse(data: page.entries.map(AuditEntryResponse.init), nextCursor: page.nextCursor.map(String.init))
+            ListResponse(data: page.entries.map(AuditEntryResponse.init), nextCursor: page.nextCursor.map(String.init))
         )
-    }
-}
-
-struct AuditListResponse: Encodable {
-    var data: [AuditEntryResponse]
-    var nextCursor: String?
-
-    enum CodingKeys: String, CodingKey {
-        case data
-        case nextCursor = "next_cursor"
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(data, forKey: .data)
-        try container.encode(nextCursor, forKey: .nextCursor)
     }
 }
 
@@ -101,44 +64,22 @@ struct AuditEntryResponse: Encodable {
         case previousHash = "previous_hash"
     }
 
-    struct Actor: Encodable {
-        var kind: String
-        var id: String?
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(kind, forKey: .kind)
-            try container.encode(id, forKey: .id)
-        }
-
-        enum CodingKeys: String, CodingKey { case kind, id }
-    }
-
-    struct Target: Encodable {
-        var type: String?
-        var id: String?
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(type, forKey: .type)
-            try container.encode(id, forKey: .id)
-        }
-
-        enum CodingKeys: String, CodingKey { case type, id }
-    }
-
     func encode(to encoder: any Encoder) throws {
         let event = entry.event
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(event.id.lowercased, forKey: .id)
         try container.encode(entry.sequence, forKey: .sequence)
         try container.encode(Timestamp.format(event.time), forKey: .time)
-        try container.encode(Actor(kind: event.actor.kind.rawValue, id: event.actor.id), forKey: .actor)
+        let actor: JSONValue = ["kind": .string(event.actor.kind.rawValue), "id": event.actor.id.map(JSONValue.string) ?? .null]
+        try container.encode(actor, forKey: .actor)
         try container.encode(event.action, forKey: .action)
         if event.targetType == nil && event.targetID == nil {
             try container.encodeNil(forKey: .target)
         } else {
-            try container.encode(Target(type: event.targetType, id: event.targetID), forKey: .target)
+            let target: JSONValue = [
+                "type": event.targetType.map(JSONValue.string) ?? .null, "id": event.targetID.map(JSONValue.string) ?? .null,
+            ]
+            try container.encode(target, forKey: .target)
         }
         try container.encode(event.outcome.rawValue, forKey: .outcome)
         try container.encode(event.origin.requestID, forKey: .requestID)

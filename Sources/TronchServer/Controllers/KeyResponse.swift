@@ -51,19 +51,3 @@ struct KeyResponse: Encodable {
     }
 }
 
-/// A page of keys.
-struct KeyListResponse: Encodable {
-    var data: [KeyResponse]
-    var nextCursor: String?
-
-    enum CodingKeys: String, CodingKey {
-        case data
-        case nextCursor = "next_cursor"
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(data, forKey: .data)
-        try container.encode(nextCursor, forKey: .nextCursor)
-    }
-}

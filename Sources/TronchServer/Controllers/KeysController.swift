@@ -42,53 +42,37 @@ struct KeysController {
 
     @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
         try context.require(.keysRead)
-        let parameters = request.uri.queryParameters
-        var errors = [FieldError]()
-        for (name, _) in parameters {
-            let name = String(name)
-            if !Self.listParameters.contains(name) && !(allowQueryParameterKeys && name == AuthenticationMiddleware.queryParameter) {
-                errors.append(FieldError(field: name, message: "is not a known query parameter"))
-            }
-        }
+        var parameters = ListParameters(request, known: Self.listParameters, allowQueryParameterKeys: allowQueryParameterKeys)
         let now = keys.clock.now
         var query = KeyQuery(now: now)
-        if let limit = parameters["limit"] {
-            if let value = Int(limit), (1...100).contains(value) {
-                query.limit = value
-            } else {
-                errors.append(FieldError(field: "limit", message: "must be an integer from 1 to 100"))
-            }
-        }
+        if let limit = parameters.limit() { query.limit = limit }
         if let cursor = parameters["cursor"] {
-            if let id = Cursor.decode(String(cursor)) {
+            if let id = Cursor.decode(cursor) {
                 query.after = id
             } else {
-                errors.append(FieldError(field: "cursor", message: "is not a cursor this API returned"))
+                parameters.fail("cursor", "is not a cursor this API returned")
             }
         }
-        if let owner = parameters["owner_id"] { query.ownerID = String(owner) }
+        query.ownerID = parameters["owner_id"]
         if let environment = parameters["environment"] {
-            if let value = KeyEnvironment(rawValue: String(environment)) {
+            if let value = KeyEnvironment(rawValue: environment) {
                 query.environment = value
             } else {
-                errors.append(FieldError(field: "environment", message: "must be live or test"))
+                parameters.fail("environment", "must be live or test")
             }
         }
         if let status = parameters["status"] {
-            if let value = DisplayStatus(rawValue: String(status)) {
+            if let value = DisplayStatus(rawValue: status) {
                 query.status = value
             } else {
-                errors.append(FieldError(field: "status", message: "must be active, revoked or expired"))
+                parameters.fail("status", "must be active, revoked or expired")
             }
         }
-        if let prefix = parameters["name_prefix"] { query.namePrefix = String(prefix) }
-        if !errors.isEmpty { throw DomainError.validation(errors) }
+        query.namePrefix = parameters["name_prefix"]
+        try parameters.finish()
         let page = try await keys.keys(matching: query)
         return try Response.json(
-            KeyListResponse(
-                data: page.keys.map { KeyResponse(record: $0, now: now) },
-                nextCursor: page.nextCursor.map(Cursor.encode)
-            )
+            ListResponse(data: page.keys.map { KeyResponse(record: $0, now: now) }, nextCursor: page.nextCursor.map(Cursor.encode))
         )
     }
 

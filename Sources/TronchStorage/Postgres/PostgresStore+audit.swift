@@ -80,15 +80,15 @@ extension PostgresStore: AuditStore {
         }
     }
 
-    package func auditCheckpoint() async throws -> AuditHead {
+    package func auditBounds() async throws -> (checkpoint: AuditHead, head: AuditHead) {
         try await run {
             guard
                 let row = try await client.rows(
-                    "SELECT checkpoint_sequence, checkpoint_hash FROM audit_head WHERE id = 1", logger: logger
+                    "SELECT checkpoint_sequence, checkpoint_hash, sequence, hash FROM audit_head WHERE id = 1", logger: logger
                 ).first
-            else { return .genesis }
-            let (sequence, hash) = try row.decode((Int64, String).self)
-            return AuditHead(sequence: sequence, hash: hash)
+            else { throw StorageError.database("the audit chain head is missing") }
+            let (checkpointSequence, checkpointHash, sequence, hash) = try row.decode((Int64, String, Int64, String).self)
+            return (AuditHead(sequence: checkpointSequence, hash: checkpointHash), AuditHead(sequence: sequence, hash: hash))
         }
     }
 

@@ -65,11 +65,15 @@ extension SQLiteStore: AuditStore {
         }
     }
 
-    package func auditCheckpoint() async throws -> AuditHead {
+    package func auditBounds() async throws -> (checkpoint: AuditHead, head: AuditHead) {
         try await writer.read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT checkpoint_sequence, checkpoint_hash FROM audit_head WHERE id = 1")
-            else { return .genesis }
-            return AuditHead(sequence: row["checkpoint_sequence"], hash: row["checkpoint_hash"])
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM audit_head WHERE id = 1") else {
+                throw StorageError.database("the audit chain head is missing")
+            }
+            return (
+                AuditHead(sequence: row["checkpoint_sequence"], hash: row["checkpoint_hash"]),
+                AuditHead(sequence: row["sequence"], hash: row["hash"])
+            )
         }
     }
 
