@@ -122,12 +122,7 @@ import TronchTestSupport
     @Test(.enabled(if: TestPostgres.url != nil || TestPostgres.isRequired))
     func verifyFindsTamperingInPostgreSQL() async throws {
         let url = try await TestPostgres.freshSchemaURL()
-        let store = PostgresStore(
-            location: try PostgresLocation(url: url), poolSize: 2, connectTimeout: .seconds(5), queryTimeout: .seconds(30),
-            logger: Logger(label: "audit")
-        )
-        try await StoreHandle(store: store, services: [store.client], backend: "postgresql").withServices { store in
-            try await store.migrateUp(to: nil)
+        try await TestPostgres.withMigratedStore(url) { store in
             for index in 0..<3 { try await store.appendAudit([AuditEvent(time: Date(), actor: .system, action: "test.\(index)")]) }
         }
         let environment = ["TRONCH_DATABASE_URL": url]

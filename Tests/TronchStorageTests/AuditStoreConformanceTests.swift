@@ -135,12 +135,7 @@ import TronchTestSupport
     @Test(.enabled(if: TestPostgres.url != nil || TestPostgres.isRequired))
     func updatesDeletesAndTruncationAreRefused() async throws {
         let url = try await TestPostgres.freshSchemaURL()
-        let store = PostgresStore(
-            location: try PostgresLocation(url: url), poolSize: 2, connectTimeout: .seconds(5), queryTimeout: .seconds(30),
-            logger: Logger(label: "audit")
-        )
-        try await StoreHandle(store: store, services: [store.client], backend: "postgresql").withServices { store in
-            try await store.migrateUp(to: nil)
+        try await TestPostgres.withMigratedStore(url) { store in
             try await store.appendAudit([AuditStoreConformanceTests.event("one")])
         }
         for statement in ["UPDATE audit_log SET action = 'edited'", "DELETE FROM audit_log", "TRUNCATE audit_log"] {

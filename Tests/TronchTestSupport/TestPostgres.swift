@@ -3,7 +3,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import PostgresNIO
-import TronchStorage
+package import TronchStorage
 
 /// The throwaway PostgreSQL that `scripts/test` starts, and fresh schemas in it so tests never share tables.
 package enum TestPostgres {
@@ -62,5 +62,19 @@ package final class PostgresServer: Sendable {
     deinit {
         // Never leave a server running after a test (without blocking: this may run on any thread).
         Script.runDetached(Script.path("scripts/postgres"), ["destroy", directory])
+    }
+}
+
+extension TestPostgres {
+    /// Runs `body` with a migrated store on `url` (a fresh schema's URL), its pool running.
+    package static func withMigratedStore(_ url: String, _ body: @Sendable @escaping (any Store) async throws -> Void) async throws {
+        let store = PostgresStore(
+            location: try PostgresLocation(url: url), poolSize: 2, connectTimeout: .seconds(5), queryTimeout: .seconds(30),
+            logger: Logger(label: "test-postgres")
+        )
+        try await StoreHandle(store: store, services: [store.client], backend: "postgresql").withServices { store in
+            try await store.migrateUp(to: nil)
+            try await body(store)
+        }
     }
 }
