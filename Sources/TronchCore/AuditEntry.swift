@@ -107,6 +107,7 @@ package enum AuditAction {
     package static let authenticationFailed = "auth.failed"
     package static let permissionDenied = "auth.denied"
     package static let serverStarted = "server.started"
+    package static let auditRetention = "audit.retention"
 }
 
 /// An event in its place in the chain: its sequence number, the previous entry's hash and its own.

@@ -120,6 +120,14 @@ package func buildApplication(reader: ConfigReader, options: BuildOptions = .ini
     )
     let router = buildRouter(keys: keys, settings: settings, database: handle, redis: redis)
     var services: [any Service] = handle.services + [lastUsed]
+    if let retention = settings.auditRetention {
+        services.append(
+            AuditRetention(
+                store: store, retention: retention, interval: settings.auditRetentionInterval, clock: options.clock,
+                logger: logger
+            )
+        )
+    }
     if let redis, let invalidation { services += [redis, invalidation] }
     var app = Application(
         router: router,

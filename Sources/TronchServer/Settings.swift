@@ -75,6 +75,9 @@ package struct Settings: Sendable {
     /// The root key to create on an empty database instead of a random one.
     package var bootstrapRootKey: String?
     package var rateLimits = RateLimitSettings()
+    /// How long audit entries are kept; nil keeps them forever.
+    package var auditRetention: Duration? = .seconds(365 * 86_400)
+    package var auditRetentionInterval: Duration = .seconds(3600)
     /// Shared rate limits and cache invalidation across nodes; nil keeps both in this process.
     package var redisURL: String?
     /// Time box of every Redis call; past it the failure mode decides.
@@ -186,6 +189,13 @@ package struct Settings: Sendable {
         guard (16...100_000_000).contains(rateLimits.localMaxEntries) else {
             throw ConfigurationError(key: "TRONCH_RATELIMIT_LOCAL_MAX_ENTRIES", "must be between 16 and 100000000")
         }
+        if let days = try values.int("audit.retentionDays") {
+            guard (0...36_500).contains(days) else {
+                throw ConfigurationError(key: "TRONCH_AUDIT_RETENTION_DAYS", "must be between 0 (keep forever) and 36500")
+            }
+            auditRetention = days == 0 ? nil : .seconds(days * 86_400)
+        }
+        auditRetentionInterval = try values.seconds("audit.retentionInterval", range: 1...86_400) ?? auditRetentionInterval
         if let url = try values.string("redis.url", secret: true), !url.isEmpty {
             do {
                 _ = try RedisConfiguration(url: url)
@@ -224,7 +234,7 @@ extension Settings {
         "cache.maxEntries": .integer, "usage.flushInterval": .seconds, "bootstrap.rootKey": .string,
         "ratelimit.default": .string, "ratelimit.authFailures": .string, "ratelimit.keyCreation": .string,
         "ratelimit.failureMode": .string, "ratelimit.localMaxEntries": .integer, "redis.url": .string,
-        "redis.timeout": .seconds,
+        "redis.timeout": .seconds, "audit.retentionDays": .integer, "audit.retentionInterval": .seconds,
     ]
 
     /// Checks a config file's JSON against ``fileSchema``: an unknown name (a typo) or a value of the wrong

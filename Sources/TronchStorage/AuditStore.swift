@@ -45,6 +45,13 @@ package protocol AuditStore: Sendable {
     /// Up to `limit` entries in chain order after sequence `after`: what `tronch audit verify` walks.
     func auditChain(after sequence: Int64, limit: Int) async throws -> [AuditEntry]
 
+    /// Removes the oldest entries, all of those before `cutoff` up to the first that is not, and moves the
+    /// checkpoint to the last one removed (its sequence and hash, which cover everything before it); then
+    /// appends `record` (made from what was cut) in the same transaction, so the cut is itself in the chain.
+    /// Returns the number of entries removed.
+    func cutAudit(before cutoff: Date, record: @escaping @Sendable (_ removed: Int, _ checkpoint: AuditHead) -> AuditEvent)
+        async throws -> Int
+
     /// Where verification starts (the genesis, or the last entry a retention cut removed) and where it must
     /// end (the head the last append recorded, so removing entries from the end shows too).
     func auditBounds() async throws -> (checkpoint: AuditHead, head: AuditHead)

@@ -137,3 +137,32 @@ import TronchTestSupport
         #expect(altered.stderr.contains("entry 2 was altered"), "\(altered.stderr)")
     }
 }
+
+@Suite struct AuditRetentionTests {
+    @Test func theServiceCutsWhatIsOlderThanTheRetention() async throws {
+        let store = try SQLiteStore.inMemory()
+        try await store.migrateUp(to: nil)
+        let clock = TestClock()
+        try await store.appendAudit([AuditEvent(time: clock.now, actor: .system, action: "old")])
+        clock.advance(seconds: 10 * 86_400)
+        try await store.appendAudit([AuditEvent(time: clock.now, actor: .system, action: "recent")])
+        let retention = AuditRetention(
+            store: store, retention: .seconds(7 * 86_400), interval: .seconds(3600), clock: clock.wallClock,
+            logger: Logger(label: "test")
+        )
+        #expect(try await retention.cutOnce() == 1)
+        #expect(try await retention.cutOnce() == 0)
+        let page = try await store.auditEntries(matching: AuditQuery())
+        #expect(page.entries.map(\.event.action) == ["audit.retention", "recent"])
+        #expect(page.entries.first?.event.details.contains(#""removed":1"#) == true)
+        #expect(try await store.auditBounds().checkpoint.sequence == 1)
+    }
+
+    @Test func retentionIsConfigurable() throws {
+        #expect(try Settings(reader: TestServer.reader(["audit.retentionDays": "0"])).auditRetention == nil)
+        #expect(try Settings(reader: TestServer.reader(["audit.retentionDays": "30"])).auditRetention == .seconds(30 * 86_400))
+        #expect(throws: ConfigurationError(key: "TRONCH_AUDIT_RETENTION_DAYS", "")) {
+            _ = try Settings(reader: TestServer.reader(["audit.retentionDays": "-1"]))
+        }
+    }
+}

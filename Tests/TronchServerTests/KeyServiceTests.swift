@@ -49,6 +49,11 @@ final class CountingStore: KeyStore, AuditStore, Sendable {
     func auditChain(after sequence: Int64, limit: Int) async throws -> [AuditEntry] {
         try await base.auditChain(after: sequence, limit: limit)
     }
+    func cutAudit(
+        before cutoff: Date, record: @escaping @Sendable (_ removed: Int, _ checkpoint: AuditHead) -> AuditEvent
+    ) async throws -> Int {
+        try await base.cutAudit(before: cutoff, record: record)
+    }
     func auditBounds() async throws -> (checkpoint: AuditHead, head: AuditHead) { try await base.auditBounds() }
 }
 

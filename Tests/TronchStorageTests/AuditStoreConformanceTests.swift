@@ -26,7 +26,7 @@ import TronchTestSupport
         }
         let bounds = try await store.auditBounds()
         let head = try AuditChain.verify(entries, from: bounds.checkpoint).get()
-        #expect(head.sequence == Int64(entries.count))
+        #expect(head.sequence == bounds.checkpoint.sequence + Int64(entries.count))
         #expect(head == bounds.head)
         return entries
     }
@@ -126,6 +126,32 @@ import TronchTestSupport
             let onlyFailures = try await store.auditEntries(matching: failures)
             #expect(onlyFailures.entries.map(\.event.action) == [AuditAction.authenticationFailed])
             #expect(onlyFailures.nextCursor == nil)
+        }
+    }
+}
+
+extension AuditStoreConformanceTests {
+    @Test(arguments: StoreBackend.allCases)
+    func retentionCutsTheOldestAndKeepsTheChainVerifiable(backend: StoreBackend) async throws {
+        try await backend.withStore { store async throws in
+            // Days 0-4, then day 2 again (a node with a slow clock): the cut stops at the first entry kept.
+            let days: [Double] = [0, 1, 2, 3, 2.5, 4]
+            try await store.appendAudit(days.map { Self.event("day", at: $0 * 86_400) })
+            let cutoff = Fixtures.base.addingTimeInterval(2 * 86_400)
+            let removed = try await store.cutAudit(before: cutoff) { removed, checkpoint in
+                AuditEvent(
+                    time: cutoff, actor: .system, action: "audit.retention",
+                    details: ["removed": .int(Int64(removed)), "checkpoint_sequence": .int(checkpoint.sequence)]
+                )
+            }
+            #expect(removed == 2)
+            let entries = try await Self.verifiedChain(store)
+            #expect(entries.map(\.sequence) == [3, 4, 5, 6, 7])
+            #expect(entries.last?.event.action == "audit.retention")
+            #expect(try await store.auditBounds().checkpoint.sequence == 2)
+            let nothing = try await store.cutAudit(before: Fixtures.base) { _, _ in AuditEvent(time: cutoff, actor: .system, action: "x") }
+            #expect(nothing == 0)
+            #expect(try await Self.verifiedChain(store).count == 5, "a cut of nothing records nothing")
         }
     }
 }

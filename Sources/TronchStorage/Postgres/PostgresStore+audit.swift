@@ -1,9 +1,10 @@
-import Foundation
+package import Foundation
 import Logging
 import PostgresNIO
 package import TronchCore
 
 extension PostgresStore: AuditStore {
+    @discardableResult
     package func appendAudit(_ events: [AuditEvent]) async throws -> [AuditEntry] {
         guard !events.isEmpty else { return [] }
         return try await run {
@@ -77,6 +78,41 @@ extension PostgresStore: AuditStore {
                 "SELECT \(unescaped: Self.auditColumns) FROM audit_log WHERE sequence > \(sequence) ORDER BY sequence LIMIT \(limit)",
                 logger: logger
             ).map(Self.auditEntry)
+        }
+    }
+
+    package func cutAudit(
+        before cutoff: Date, record: @escaping @Sendable (_ removed: Int, _ checkpoint: AuditHead) -> AuditEvent
+    ) async throws -> Int {
+        try await run {
+            try await client.withTransaction(logger: logger) { connection in
+                // Holding the head keeps appends out while the chain is cut; the setting lets the
+                // append-only trigger allow these deletes, for this transaction only.
+                try await connection.rows("SELECT 1 FROM audit_head WHERE id = 1 FOR UPDATE", logger: logger)
+                try await connection.rows("SET LOCAL tronch.audit_retention = 'on'", logger: logger)
+                let time = pgTime(cutoff)
+                guard
+                    let row = try await connection.rows(
+                        """
+                        SELECT sequence, hash FROM audit_log
+                        WHERE time < \(time)::timestamptz AND sequence < COALESCE(
+                            (SELECT MIN(sequence) FROM audit_log WHERE time >= \(time)::timestamptz), 9223372036854775807)
+                        ORDER BY sequence DESC LIMIT 1
+                        """,
+                        logger: logger
+                    ).first
+                else { return 0 }
+                let (last, hash) = try row.decode((Int64, String).self)
+                let deleted = try await connection.rows(
+                    "WITH gone AS (DELETE FROM audit_log WHERE sequence <= \(last) RETURNING 1) SELECT COUNT(*) FROM gone",
+                    logger: logger
+                ).first?.decode(Int.self) ?? 0
+                try await connection.rows(
+                    "UPDATE audit_head SET checkpoint_sequence = \(last), checkpoint_hash = \(hash) WHERE id = 1", logger: logger
+                )
+                _ = try await Self.appendAudit(record(deleted, AuditHead(sequence: last, hash: hash)), on: connection, logger: logger)
+                return deleted
+            }
         }
     }
 

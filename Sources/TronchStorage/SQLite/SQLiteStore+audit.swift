@@ -1,8 +1,9 @@
-import Foundation
+package import Foundation
 import GRDB
 package import TronchCore
 
 extension SQLiteStore: AuditStore {
+    @discardableResult
     package func appendAudit(_ events: [AuditEvent]) async throws -> [AuditEntry] {
         guard !events.isEmpty else { return [] }
         return try await writer.write { db in try events.map { try Self.appendAudit($0, db) } }
@@ -62,6 +63,29 @@ extension SQLiteStore: AuditStore {
             try Row.fetchAll(
                 db, sql: "SELECT * FROM audit_log WHERE sequence > ? ORDER BY sequence LIMIT ?", arguments: [sequence, limit]
             ).map(Self.auditEntry)
+        }
+    }
+
+    package func cutAudit(
+        before cutoff: Date, record: @escaping @Sendable (_ removed: Int, _ checkpoint: AuditHead) -> AuditEvent
+    ) async throws -> Int {
+        try await writer.write { db in
+            let cutoff = Timestamp.milliseconds(cutoff)
+            // The prefix of the chain older than the cutoff: up to the first entry that is not.
+            let firstKept = try Int64.fetchOne(db, sql: "SELECT MIN(sequence) FROM audit_log WHERE time >= ?", arguments: [cutoff])
+            let last = try Int64.fetchOne(
+                db, sql: "SELECT MAX(sequence) FROM audit_log WHERE time < ? AND sequence < ?",
+                arguments: [cutoff, firstKept ?? Int64.max]
+            )
+            guard let last, let hash = try String.fetchOne(db, sql: "SELECT hash FROM audit_log WHERE sequence = ?", arguments: [last])
+            else { return 0 }
+            let removed = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM audit_log WHERE sequence <= ?", arguments: [last]) ?? 0
+            try db.execute(sql: "DELETE FROM audit_log WHERE sequence <= ?", arguments: [last])
+            try db.execute(
+                sql: "UPDATE audit_head SET checkpoint_sequence = ?, checkpoint_hash = ? WHERE id = 1", arguments: [last, hash]
+            )
+            _ = try Self.appendAudit(record(removed, AuditHead(sequence: last, hash: hash)), db)
+            return removed
         }
     }
 
