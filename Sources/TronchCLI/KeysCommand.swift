@@ -9,7 +9,7 @@ struct KeysCommand: AsyncParsableCommand {
         abstract: "Manage keys on a running Tronch server.",
         discussion: "The server comes from --server or TRONCH_URL, the credential from TRONCH_API_KEY.",
         subcommands: [
-            Create.self, List.self, Show.self, Update.self, Revoke.self, Rotate.self, Verify.self, Generate.self,
+            Create.self, List.self, Show.self, Update.self, Revoke.self, Rotate.self, Verify.self, Usage.self, Generate.self,
         ]
     )
 }
@@ -286,7 +286,7 @@ extension KeysCommand {
 }
 
 /// Key ids are UUIDs; refusing anything else here keeps odd input out of the URL path.
-private func pathSegment(_ id: String) throws -> String {
+func pathSegment(_ id: String) throws -> String {
     guard UUID(uuidString: id) != nil else { throw CLIError("'\(id)' is not a key id (a UUID)") }
     return id.lowercased()
 }

@@ -112,14 +112,18 @@ package func buildApplication(reader: ConfigReader, options: BuildOptions = .ini
         return RedisClient(configuration: configuration, logger: logger)
     }
     let invalidation = redis.map { RedisCacheInvalidation(client: $0, cache: cache, logger: logger) }
+    let usage = UsageRecorder(
+        store: store, interval: settings.lastUsedFlushInterval, capacity: settings.usageMaxPending,
+        retention: settings.usageRetention, clock: options.clock, logger: logger
+    )
     let keys = KeyService(
         store: store, cache: cache, hasher: hasher, format: settings.keyPrefix, clock: options.clock,
         limits: settings.keyLimits, lastUsed: lastUsed,
         rateLimits: RateLimits(limiter: makeRateLimiter(settings, redis: redis, logger: logger), settings: settings.rateLimits),
-        broadcast: invalidation
+        usage: usage, broadcast: invalidation
     )
     let router = buildRouter(keys: keys, settings: settings, database: handle, redis: redis)
-    var services: [any Service] = handle.services + [lastUsed]
+    var services: [any Service] = handle.services + [lastUsed, usage]
     if let retention = settings.auditRetention {
         services.append(
             AuditRetention(
@@ -229,21 +233,18 @@ package func buildRouter(
     router.add(middleware: ProblemMiddleware())
     let api = router.group("api/v1")
     SystemController(database: database, redis: redis, failureMode: settings.rateLimits.failureMode).addRoutes(to: api)
-    let keyRoutes = api.group("keys")
-        .add(
-            middleware: AuthenticationMiddleware(
-                keys: keys, rateLimits: keys.rateLimits, allowQueryParameter: settings.queryParameterKeys
-            )
-        )
+    let authentication = AuthenticationMiddleware(
+        keys: keys, rateLimits: keys.rateLimits, allowQueryParameter: settings.queryParameterKeys
+    )
+    let keyRoutes = api.group("keys").add(middleware: authentication)
+    if let usage = keys.usage { keyRoutes.add(middleware: UsageMiddleware(usage: usage, clock: keys.clock)) }
     VerifyController(keys: keys, maxBodySize: settings.maxBodySize).addRoutes(to: keyRoutes)
     KeysController(keys: keys, maxBodySize: settings.maxBodySize, allowQueryParameterKeys: settings.queryParameterKeys)
         .addRoutes(to: keyRoutes)
-    let auditRoutes = api.group("audit-logs")
-        .add(
-            middleware: AuthenticationMiddleware(
-                keys: keys, rateLimits: keys.rateLimits, allowQueryParameter: settings.queryParameterKeys
-            )
-        )
+    UsageController(keys: keys, store: database.store, allowQueryParameterKeys: settings.queryParameterKeys)
+        .addRoutes(to: keyRoutes)
+    let auditRoutes = api.group("audit-logs").add(middleware: authentication)
+    if let usage = keys.usage { auditRoutes.add(middleware: UsageMiddleware(usage: usage, clock: keys.clock)) }
     AuditController(store: database.store, allowQueryParameterKeys: settings.queryParameterKeys).addRoutes(to: auditRoutes)
     return router
 }

@@ -78,6 +78,10 @@ package struct Settings: Sendable {
     /// How long audit entries are kept; nil keeps them forever.
     package var auditRetention: Duration? = .seconds(365 * 86_400)
     package var auditRetentionInterval: Duration = .seconds(3600)
+    /// Bound on usage counters waiting to be written (distinct key, minute and metric).
+    package var usageMaxPending = 100_000
+    /// How long per-minute usage counters are kept; nil keeps them forever.
+    package var usageRetention: Duration? = .seconds(90 * 86_400)
     /// Shared rate limits and cache invalidation across nodes; nil keeps both in this process.
     package var redisURL: String?
     /// Time box of every Redis call; past it the failure mode decides.
@@ -195,6 +199,16 @@ package struct Settings: Sendable {
             }
             auditRetention = days == 0 ? nil : .seconds(days * 86_400)
         }
+        usageMaxPending = try values.int("usage.maxPending") ?? usageMaxPending
+        guard (100...100_000_000).contains(usageMaxPending) else {
+            throw ConfigurationError(key: "TRONCH_USAGE_MAX_PENDING", "must be between 100 and 100000000")
+        }
+        if let days = try values.int("usage.retentionDays") {
+            guard (0...36_500).contains(days) else {
+                throw ConfigurationError(key: "TRONCH_USAGE_RETENTION_DAYS", "must be between 0 (keep forever) and 36500")
+            }
+            usageRetention = days == 0 ? nil : .seconds(days * 86_400)
+        }
         auditRetentionInterval = try values.seconds("audit.retentionInterval", range: 1...86_400) ?? auditRetentionInterval
         if let url = try values.string("redis.url", secret: true), !url.isEmpty {
             do {
@@ -235,6 +249,7 @@ extension Settings {
         "ratelimit.default": .string, "ratelimit.authFailures": .string, "ratelimit.keyCreation": .string,
         "ratelimit.failureMode": .string, "ratelimit.localMaxEntries": .integer, "redis.url": .string,
         "redis.timeout": .seconds, "audit.retentionDays": .integer, "audit.retentionInterval": .seconds,
+        "usage.maxPending": .integer, "usage.retentionDays": .integer,
     ]
 
     /// Checks a config file's JSON against ``fileSchema``: an unknown name (a typo) or a value of the wrong

@@ -45,6 +45,19 @@ import TronchTestSupport
             #expect(wrongScope.status != 0)
             #expect(wrongScope.stdout.hasPrefix("INSUFFICIENT_SCOPES"))
 
+            try await Task.sleep(for: .milliseconds(300))
+            let usage = try await Tronch.run(["keys", "usage", id, "--granularity", "day"], environment: env)
+            #expect(usage.status == 0, "\(usage.stderr)")
+            #expect(usage.stdout.contains("total verifications: INSUFFICIENT_SCOPES=1 VALID=1"), "\(usage.stdout)")
+
+            let audit = try await Tronch.run(["audit", "list", "--action", "key.created"], environment: env)
+            #expect(audit.status == 0, "\(audit.stderr)")
+            #expect(audit.stdout.contains("key.created") && audit.stdout.contains(id))
+            let export = try await Tronch.run(["audit", "export", "--format", "jsonl"], environment: env)
+            let lines = export.stdout.split(separator: "\n")
+            #expect(lines.count >= 3)
+            #expect(lines.allSatisfy { (try? JSONDecoder().decode(JSONValue.self, from: Data($0.utf8)))?["hash"] != nil })
+
             let updated = try await Tronch.run(["keys", "update", id, "--name", "renamed", "--disable", "--json"], environment: env)
             #expect(updated.status == 0, "\(updated.stderr)")
             #expect(try JSONDecoder().decode(JSONValue.self, from: Data(updated.stdout.utf8))["enabled"] == .bool(false))
@@ -117,16 +130,16 @@ import TronchTestSupport
         #expect(pending.status == 0, "\(pending.stderr)")
         #expect(pending.stdout.contains("pending"))
         let up = try await Tronch.run(["migrate", "up"] + dataDir)
-        #expect(up.stdout == "applied 1, 2, 3, 4\n")
+        #expect(up.stdout == "applied 1, 2, 3, 4, 5\n")
         let status = try await Tronch.run(["migrate", "status", "--json"] + dataDir)
         let states = try JSONDecoder().decode(JSONValue.self, from: Data(status.stdout.utf8)).array ?? []
-        #expect(states.map { $0["status"] } == [.string("applied"), .string("applied"), .string("applied"), .string("applied")])
+        #expect(states.map { $0["status"] } == Array(repeating: .string("applied"), count: 5))
         let down = try await Tronch.run(["migrate", "down"] + dataDir)
-        #expect(down.stdout == "reverted 4\n")
+        #expect(down.stdout == "reverted 5\n")
         let all = try await Tronch.run(["migrate", "down", "--to", "0"] + dataDir)
-        #expect(all.stdout == "reverted 3, 2, 1\n")
+        #expect(all.stdout == "reverted 4, 3, 2, 1\n")
         let again = try await Tronch.run(["migrate", "up"] + dataDir)
-        #expect(again.stdout == "applied 1, 2, 3, 4\n")
+        #expect(again.stdout == "applied 1, 2, 3, 4, 5\n")
     }
 
     @Test func migrationsOnPostgreSQLFromTheCommandLine() async throws {
@@ -136,11 +149,11 @@ import TronchTestSupport
         let pending = try await Tronch.run(["migrate", "status", "--json"], environment: environment)
         #expect(pending.status == 0, "\(pending.stderr)")
         let states = try JSONDecoder().decode(JSONValue.self, from: Data(pending.stdout.utf8)).array ?? []
-        #expect(states.map { $0["status"] } == [.string("pending"), .string("pending"), .string("pending"), .string("pending")])
+        #expect(states.map { $0["status"] } == Array(repeating: .string("pending"), count: 5))
         let up = try await Tronch.run(["migrate", "up"], environment: environment)
-        #expect(up.stdout == "applied 1, 2, 3, 4\n", "\(up.stderr)")
+        #expect(up.stdout == "applied 1, 2, 3, 4, 5\n", "\(up.stderr)")
         let down = try await Tronch.run(["migrate", "down", "--to", "1"], environment: environment)
-        #expect(down.stdout == "reverted 4, 3, 2\n")
+        #expect(down.stdout == "reverted 5, 4, 3, 2\n")
         let table = try await Tronch.run(["migrate", "status"], environment: environment)
         #expect(table.stdout.contains("applied") && table.stdout.contains("pending"))
         let backup = try await Tronch.run(["backup", "--to", "/tmp/never.sqlite"], environment: environment)

@@ -8,7 +8,7 @@ import TronchStorage
 @testable import TronchServer
 
 /// Counts digest lookups so tests can prove which verifications reach the store.
-final class CountingStore: KeyStore, AuditStore, Sendable {
+final class CountingStore: KeyStore, AuditStore, UsageStore, Sendable {
     let base: SQLiteStore
     private let lookups = Atomic<Int>(0)
 
@@ -54,6 +54,11 @@ final class CountingStore: KeyStore, AuditStore, Sendable {
     ) async throws -> Int {
         try await base.cutAudit(before: cutoff, record: record)
     }
+    func addUsage(_ counts: [UsageCount]) async throws { try await base.addUsage(counts) }
+    func usage(keyID: UUID, from: Int64, to: Int64, bucket: Int64) async throws -> [UsageCount] {
+        try await base.usage(keyID: keyID, from: from, to: to, bucket: bucket)
+    }
+    func pruneUsage(before minute: Int64) async throws -> Int { try await base.pruneUsage(before: minute) }
     func auditBounds() async throws -> (checkpoint: AuditHead, head: AuditHead) { try await base.auditBounds() }
 }
 

@@ -15,12 +15,14 @@ package struct KeyService: Sendable {
     package let limits: KeyLimits
     package let lastUsed: LastUsedRecorder
     package let rateLimits: RateLimits
+    /// Counts verifications per key and minute (nil: not counted).
+    package let usage: UsageRecorder?
     /// Tells other nodes about writes (nil on a single node, where the TTL is the only bound needed).
     package let broadcast: (any CacheInvalidationBroadcast)?
 
     package init(
         store: any KeyStore & AuditStore, cache: KeyCache, hasher: KeyHasher, format: KeyFormat, clock: WallClock,
-        limits: KeyLimits, lastUsed: LastUsedRecorder, rateLimits: RateLimits,
+        limits: KeyLimits, lastUsed: LastUsedRecorder, rateLimits: RateLimits, usage: UsageRecorder? = nil,
         broadcast: (any CacheInvalidationBroadcast)? = nil
     ) {
         self.store = store
@@ -31,6 +33,7 @@ package struct KeyService: Sendable {
         self.limits = limits
         self.lastUsed = lastUsed
         self.rateLimits = rateLimits
+        self.usage = usage
         self.broadcast = broadcast
     }
 
@@ -89,6 +92,14 @@ package struct KeyService: Sendable {
     package func verify(
         _ key: String, scopes: [String] = [], clientIP: IPAddress? = nil, cost: Int64 = 1
     ) async throws -> Verification {
+        let verification = try await decide(key, scopes: scopes, clientIP: clientIP, cost: cost)
+        if let record = verification.record, verification.code != .notFound {
+            usage?.recordVerification(of: record.id, code: verification.code, at: clock.now)
+        }
+        return verification
+    }
+
+    private func decide(_ key: String, scopes: [String], clientIP: IPAddress?, cost: Int64) async throws -> Verification {
         var verification = try await check(key, scopes: scopes, clientIP: clientIP)
         guard verification.code == .valid, let record = verification.record else { return verification }
         if let decision = try await rateLimits.verification(of: record, cost: cost) {

@@ -116,6 +116,27 @@ extension PostgresStore: SchemaMigrator {
                 "DROP FUNCTION tronch_audit_append_only()",
             ]
         ),
+        Migration(
+            version: 5,
+            name: "create_usage_rollups",
+            up: [
+                """
+                CREATE TABLE usage_rollups (
+                    key_id uuid NOT NULL,
+                    minute bigint NOT NULL,
+                    route text NOT NULL,
+                    metric text NOT NULL,
+                    count bigint NOT NULL,
+                    PRIMARY KEY (key_id, minute, route, metric)
+                )
+                """,
+                // Retention deletes by minute across keys.
+                "CREATE INDEX usage_rollups_minute ON usage_rollups (minute)",
+            ],
+            down: [
+                "DROP TABLE usage_rollups"
+            ]
+        ),
     ]
 
     private static let createHistory = """

@@ -108,5 +108,26 @@ extension SQLiteStore {
                 "DROP TABLE audit_log",
             ]
         ),
+        Migration(
+            version: 5,
+            name: "create_usage_rollups",
+            up: [
+                """
+                CREATE TABLE usage_rollups (
+                    key_id TEXT NOT NULL,
+                    minute INTEGER NOT NULL,
+                    route TEXT NOT NULL,
+                    metric TEXT NOT NULL,
+                    count INTEGER NOT NULL,
+                    PRIMARY KEY (key_id, minute, route, metric)
+                )
+                """,
+                // Retention deletes by minute across keys.
+                "CREATE INDEX usage_rollups_minute ON usage_rollups (minute)",
+            ],
+            down: [
+                "DROP TABLE usage_rollups"
+            ]
+        ),
     ]
 }
