@@ -10,11 +10,12 @@ package enum Permission: String, Sendable, CaseIterable {
     case keysWrite = "keys:write"
     case keysVerify = "keys:verify"
     case auditRead = "audit:read"
+    case metricsRead = "metrics:read"
 }
 
 /// Who is calling Tronch's own API: the key that authenticated the request.
 ///
-/// Tronch's own permissions live in reserved scopes (`admin`, `keys:…`, `audit:…`) that only an explicit
+/// Tronch's own permissions live in reserved scopes (`admin`, `keys:…`, `audit:…`, `metrics:…`) that only an explicit
 /// grant confers: the `*` wildcard, which a customer's key may hold for the customer's own API, never makes
 /// a key a Tronch administrator, and never lets it mint one. `admin` is the superuser: every permission, any
 /// scope to grant, any key to manage. Otherwise a principal holds a permission when one of its scopes other

@@ -96,6 +96,7 @@ package func loadPepper(_ settings: Settings, store: any Store, logger: Logger) 
 /// once the application's services, the database pool among them, are running.
 package func buildApplication(reader: ConfigReader, options: BuildOptions = .init()) async throws -> some ApplicationProtocol {
     let settings = try Settings(reader: reader)
+    MetricsExport.bootstrap()
     let logger = makeLogger(settings, output: options.logOutput)
     let handle = try openStore(settings, logger: logger)
     let store = handle.store
@@ -228,14 +229,21 @@ package func buildRouter(
     keys: KeyService, settings: Settings, database: StoreHandle, redis: RedisClient? = nil
 ) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
-    router.add(middleware: RequestIDMiddleware())
-    router.add(middleware: AccessLogMiddleware())
-    router.add(middleware: ProblemMiddleware())
-    let api = router.group("api/v1")
-    SystemController(database: database, redis: redis, failureMode: settings.rateLimits.failureMode).addRoutes(to: api)
     let authentication = AuthenticationMiddleware(
         keys: keys, rateLimits: keys.rateLimits, allowQueryParameter: settings.queryParameterKeys
     )
+    router.add(middleware: RequestIDMiddleware())
+    router.add(middleware: AccessLogMiddleware())
+    // Outside the problem middleware, so it sees the status every answer really has.
+    router.add(middleware: MetricsMiddleware())
+    router.add(middleware: ProblemMiddleware())
+    let api = router.group("api/v1")
+    switch settings.metricsAccess {
+    case .open: MetricsController(access: .open).addRoutes(to: api)
+    case .scope: MetricsController(access: .scope).addRoutes(to: api.group().add(middleware: authentication))
+    case .off: break
+    }
+    SystemController(database: database, redis: redis, failureMode: settings.rateLimits.failureMode).addRoutes(to: api)
     let keyRoutes = api.group("keys").add(middleware: authentication)
     if let usage = keys.usage { keyRoutes.add(middleware: UsageMiddleware(usage: usage, clock: keys.clock)) }
     VerifyController(keys: keys, maxBodySize: settings.maxBodySize).addRoutes(to: keyRoutes)

@@ -78,6 +78,7 @@ package struct Settings: Sendable {
     /// How long audit entries are kept; nil keeps them forever.
     package var auditRetention: Duration? = .seconds(365 * 86_400)
     package var auditRetentionInterval: Duration = .seconds(3600)
+    package var metricsAccess: MetricsAccess = .scope
     /// Bound on usage counters waiting to be written (distinct key, minute and metric).
     package var usageMaxPending = 100_000
     /// How long per-minute usage counters are kept; nil keeps them forever.
@@ -199,6 +200,12 @@ package struct Settings: Sendable {
             }
             auditRetention = days == 0 ? nil : .seconds(days * 86_400)
         }
+        if let access = try values.string("metrics.access") {
+            guard let parsed = MetricsAccess(rawValue: access.lowercased()) else {
+                throw ConfigurationError(key: "TRONCH_METRICS_ACCESS", "must be open, scope or off")
+            }
+            metricsAccess = parsed
+        }
         usageMaxPending = try values.int("usage.maxPending") ?? usageMaxPending
         guard (100...100_000_000).contains(usageMaxPending) else {
             throw ConfigurationError(key: "TRONCH_USAGE_MAX_PENDING", "must be between 100 and 100000000")
@@ -249,7 +256,7 @@ extension Settings {
         "ratelimit.default": .string, "ratelimit.authFailures": .string, "ratelimit.keyCreation": .string,
         "ratelimit.failureMode": .string, "ratelimit.localMaxEntries": .integer, "redis.url": .string,
         "redis.timeout": .seconds, "audit.retentionDays": .integer, "audit.retentionInterval": .seconds,
-        "usage.maxPending": .integer, "usage.retentionDays": .integer,
+        "usage.maxPending": .integer, "usage.retentionDays": .integer, "metrics.access": .string,
     ]
 
     /// Checks a config file's JSON against ``fileSchema``: an unknown name (a typo) or a value of the wrong

@@ -2,6 +2,7 @@ package import Foundation
 package import TronchCore
 package import TronchStorage
 package import TronchRateLimit
+import CoreMetrics
 
 /// The key lifecycle: create, change, revoke, rotate and verify, with the rules that protect it.
 ///
@@ -17,6 +18,7 @@ package struct KeyService: Sendable {
     package let rateLimits: RateLimits
     /// Counts verifications per key and minute (nil: not counted).
     package let usage: UsageRecorder?
+    let metrics = KeyMetrics()
     /// Tells other nodes about writes (nil on a single node, where the TTL is the only bound needed).
     package let broadcast: (any CacheInvalidationBroadcast)?
 
@@ -72,8 +74,10 @@ package struct KeyService: Sendable {
         let digest = hasher.digest(key)
         switch cache.lookup(digest) {
         case .hit(let record):
+            metrics.cacheHits.increment()
             return record
         case .miss(let generation, let stale):
+            metrics.cacheMisses.increment()
             let record: KeyRecord?
             do {
                 record = try await store.key(digest: digest)
@@ -93,6 +97,7 @@ package struct KeyService: Sendable {
         _ key: String, scopes: [String] = [], clientIP: IPAddress? = nil, cost: Int64 = 1
     ) async throws -> Verification {
         let verification = try await decide(key, scopes: scopes, clientIP: clientIP, cost: cost)
+        metrics.verified(verification.code)
         if let record = verification.record, verification.code != .notFound {
             usage?.recordVerification(of: record.id, code: verification.code, at: clock.now)
         }
@@ -104,6 +109,7 @@ package struct KeyService: Sendable {
         guard verification.code == .valid, let record = verification.record else { return verification }
         if let decision = try await rateLimits.verification(of: record, cost: cost) {
             verification.rateLimit = decision
+            (decision.allowed ? metrics.rateLimitAllowed : metrics.rateLimitRefused).increment()
             if !decision.allowed {
                 verification.code = .rateLimited
                 return verification

@@ -1,5 +1,6 @@
 import Hummingbird
 import Logging
+import Metrics
 import TronchCore
 import TronchStorage
 
@@ -12,6 +13,7 @@ struct ProblemMiddleware: RouterMiddleware {
 
     /// An unreachable database fails every request; one line every few seconds says so.
     let throttle = LogThrottle()
+    let databaseErrors = Counter(label: "tronch_database_unavailable_total")
 
     func handle(
         _ request: Request, context: AppRequestContext,
@@ -21,6 +23,7 @@ struct ProblemMiddleware: RouterMiddleware {
             return try await next(request, context)
         } catch {
             let apiError = Self.apiError(for: error, request: request, logger: context.logger, throttle: throttle)
+            if apiError.code == .serviceUnavailable { databaseErrors.increment() }
             return try Self.response(apiError, requestID: context.requestID)
         }
     }
