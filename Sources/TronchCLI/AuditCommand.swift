@@ -108,8 +108,10 @@ struct AuditCommand: AsyncParsableCommand {
                 let bounds = try await store.auditBounds()
                 var head = bounds.checkpoint
                 var count = 0
-                while true {
+                // Up to the head recorded before the walk: entries appended meanwhile are for the next run.
+                while head.sequence < bounds.head.sequence {
                     let batch = try await store.auditChain(after: head.sequence, limit: 1000)
+                        .filter { $0.sequence <= bounds.head.sequence }
                     guard !batch.isEmpty else { break }
                     switch AuditChain.verify(batch, from: head) {
                     case .success(let next):
