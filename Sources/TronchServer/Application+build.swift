@@ -113,10 +113,11 @@ package func buildApplication(reader: ConfigReader, options: BuildOptions = .ini
         return RedisClient(configuration: configuration, logger: logger)
     }
     let invalidation = redis.map { RedisCacheInvalidation(client: $0, cache: cache, logger: logger) }
-    let usage = UsageRecorder(
-        store: store, interval: settings.lastUsedFlushInterval, capacity: settings.usageMaxPending,
-        retention: settings.usageRetention, clock: options.clock, logger: logger
-    )
+    let usage = settings.usageEnabled
+        ? UsageRecorder(
+            store: store, interval: settings.lastUsedFlushInterval, capacity: settings.usageMaxPending,
+            retention: settings.usageRetention, clock: options.clock, logger: logger
+        ) : nil
     let keys = KeyService(
         store: store, cache: cache, hasher: hasher, format: settings.keyPrefix, clock: options.clock,
         limits: settings.keyLimits, lastUsed: lastUsed,
@@ -124,7 +125,8 @@ package func buildApplication(reader: ConfigReader, options: BuildOptions = .ini
         usage: usage, broadcast: invalidation
     )
     let router = buildRouter(keys: keys, settings: settings, database: handle, redis: redis)
-    var services: [any Service] = handle.services + [lastUsed, usage]
+    var services: [any Service] = handle.services + [lastUsed]
+    if let usage { services.append(usage) }
     if let retention = settings.auditRetention {
         services.append(
             AuditRetention(

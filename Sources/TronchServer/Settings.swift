@@ -79,6 +79,8 @@ package struct Settings: Sendable {
     package var auditRetention: Duration? = .seconds(365 * 86_400)
     package var auditRetentionInterval: Duration = .seconds(3600)
     package var metricsAccess: MetricsAccess = .scope
+    /// Whether verifications and API requests are counted per key (`GET /api/v1/keys/{id}/usage`).
+    package var usageEnabled = true
     /// Bound on usage counters waiting to be written (distinct key, minute and metric).
     package var usageMaxPending = 100_000
     /// How long per-minute usage counters are kept; nil keeps them forever.
@@ -206,6 +208,7 @@ package struct Settings: Sendable {
             }
             metricsAccess = parsed
         }
+        usageEnabled = try values.bool("usage.enabled") ?? usageEnabled
         usageMaxPending = try values.int("usage.maxPending") ?? usageMaxPending
         guard (100...100_000_000).contains(usageMaxPending) else {
             throw ConfigurationError(key: "TRONCH_USAGE_MAX_PENDING", "must be between 100 and 100000000")
@@ -256,7 +259,7 @@ extension Settings {
         "ratelimit.default": .string, "ratelimit.authFailures": .string, "ratelimit.keyCreation": .string,
         "ratelimit.failureMode": .string, "ratelimit.localMaxEntries": .integer, "redis.url": .string,
         "redis.timeout": .seconds, "audit.retentionDays": .integer, "audit.retentionInterval": .seconds,
-        "usage.maxPending": .integer, "usage.retentionDays": .integer, "metrics.access": .string,
+        "usage.maxPending": .integer, "usage.enabled": .boolean, "usage.retentionDays": .integer, "metrics.access": .string,
     ]
 
     /// Checks a config file's JSON against ``fileSchema``: an unknown name (a typo) or a value of the wrong

@@ -1,0 +1,63 @@
+# Shared by the bench scripts: a release build, a seeded SQLite store of 10,000 keys, and `measure`, which
+# starts a fresh server with extra environment and drives it with wrk over the key pool.
+# Source it after `cd` to the repository root; set SECONDS_PER_RUN, CONNECTIONS, THREADS first if wanted.
+set -euo pipefail
+seconds=${SECONDS_PER_RUN:-10}
+connections=${CONNECTIONS:-64}
+threads=${THREADS:-2}
+
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+swift build -c release --product tronch >&2
+bin="$(swift build -c release --show-bin-path)/tronch"
+work=/tmp/tronch-bench-$$
+mkdir -p "$work"
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+server=""
+cleanup() {
+    [ -n "$server" ] && kill "$server" 2>/dev/null || true
+    scripts/redis destroy "$work/redis" 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+export TRONCH_KEY_PEPPER=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
+export TRONCH_BOOTSTRAP_ROOT_KEY=$("$bin" keys generate)
+export TRONCH_LOG_LEVEL=warning
+export TRONCH_DATABASE_URL="sqlite://$work/keys.sqlite"
+"$bin" bench seed --database-url "$TRONCH_DATABASE_URL" --count 10000 --sample 10000 --sample-file "$work/keys.txt" \
+    --data-dir "$work/data" >&2
+
+# Runs wrk against a fresh server started with the given environment (NAME=value ...); prints wrk's RESULT
+# line and a SINGLE line (one connection: the round trip with no queueing).
+measure() {
+    local port
+    port=$(free_port)
+    env "$@" "$bin" serve --port "$port" --data-dir "$work/data" >"$work/server.log" 2>&1 &
+    server=$!
+    for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$port/api/v1/health/ready" >/dev/null && break; sleep 0.05; done
+    local url="http://127.0.0.1:$port"
+    # Warm-up: every key cached (and, with Redis, the connection up and the script loaded).
+    KEYS_FILE=$work/keys.txt ROOT_KEY=$TRONCH_BOOTSTRAP_ROOT_KEY \
+        wrk -t"$threads" -c"$connections" -d3s -s bench/lua/verify-pool.lua "$url" >/dev/null
+    KEYS_FILE=$work/keys.txt ROOT_KEY=$TRONCH_BOOTSTRAP_ROOT_KEY \
+        wrk -t"$threads" -c"$connections" -d"${seconds}s" -s bench/lua/verify-pool.lua "$url" | grep RESULT
+    KEYS_FILE=$work/keys.txt ROOT_KEY=$TRONCH_BOOTSTRAP_ROOT_KEY \
+        wrk -t1 -c1 -d3s -s bench/lua/verify-pool.lua "$url" | grep RESULT | sed 's/^RESULT/SINGLE/'
+    kill "$server"
+    wait "$server" 2>/dev/null || true
+    server=""
+}
+
+field() { echo "$1" | grep "^$2" | tr ' ' '\n' | grep "^$3=" | cut -d= -f2; }
+
+# Prints one table row: NAME and the figures of a `measure` result.
+row() {
+    printf '%-22s %10s %8s %8s %14s %10s\n' "$1" "$(field "$2" RESULT rps)" "$(field "$2" RESULT p50_ms)" \
+        "$(field "$2" RESULT p99_ms)" "$(field "$2" SINGLE p50_ms)" "$(field "$2" RESULT unexpected)"
+}
+
+header() {
+    echo
+    echo "$1, c=$connections, $(nproc) cores, $(date -u +%Y-%m-%d)"
+    printf '%-22s %10s %8s %8s %14s %10s\n' "" "req/s" "p50 ms" "p99 ms" "c=1 p50 ms" unexpected
+}
