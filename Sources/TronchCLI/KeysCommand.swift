@@ -132,6 +132,8 @@ extension KeysCommand {
         @Option(help: "live or test.") var env: String?
         @Option(help: "active, revoked or expired.") var status: String?
         @Option(name: .customLong("name-prefix"), help: "Only keys whose name starts with this.") var namePrefix: String?
+        @Option(name: .customLong("expiring-within"), help: "Only working keys that stop working within this span (7d, 12h, 30m).")
+        var expiringWithin: String?
         @Option(help: "Keys per page (1-100).") var limit: Int?
         @Option(help: "Continue from a previous page's cursor.") var cursor: String?
         @Flag(help: "Follow cursors and list every matching key.") var all = false
@@ -143,6 +145,7 @@ extension KeysCommand {
             if let env { query.append(("environment", env)) }
             if let status { query.append(("status", status)) }
             if let namePrefix { query.append(("name_prefix", namePrefix)) }
+            if let expiringWithin { query.append(("expiring_within", expiringWithin)) }
             if let limit { query.append(("limit", String(limit))) }
             var keys = [JSONValue]()
             var next = cursor

@@ -125,7 +125,7 @@ package func buildApplication(reader: ConfigReader, options: BuildOptions = .ini
         usage: usage, broadcast: invalidation
     )
     let router = buildRouter(keys: keys, settings: settings, database: handle, redis: redis)
-    var services: [any Service] = handle.services + [lastUsed]
+    var services: [any Service] = handle.services + [lastUsed, KeyStatistics(store: store, clock: options.clock, logger: logger)]
     if let usage { services.append(usage) }
     if let retention = settings.auditRetention {
         services.append(

@@ -14,6 +14,8 @@ package struct KeyQuery: Sendable, Hashable {
     package var after: UUID?
     /// The instant that separates `active` from `expired`.
     package var now: Date
+    /// Only keys still working at `now` that stop working (expiry or end of a rotation's grace) by then.
+    package var expiringBefore: Date?
 
     package init(
         ownerID: String? = nil, environment: KeyEnvironment? = nil, status: DisplayStatus? = nil,
@@ -62,6 +64,9 @@ package protocol KeyStore: Sendable {
     func key(digest: KeyDigest) async throws -> KeyRecord?
 
     func keys(matching query: KeyQuery) async throws -> KeyPage
+
+    /// How many keys match `query`'s filters (its page size and cursor are ignored).
+    func countKeys(matching query: KeyQuery) async throws -> Int
 
     /// Reads a key, lets `change` modify it, and writes it back, all in one transaction.
     /// `change` may throw to abort without writing. Returns the key as stored.

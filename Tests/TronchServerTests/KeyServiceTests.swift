@@ -30,6 +30,7 @@ final class CountingStore: KeyStore, AuditStore, UsageStore, Sendable {
         return try await base.key(digest: digest)
     }
     func keys(matching query: KeyQuery) async throws -> KeyPage { try await base.keys(matching: query) }
+    func countKeys(matching query: KeyQuery) async throws -> Int { try await base.countKeys(matching: query) }
     func update(id: UUID, audit: AuditEvent?, _ change: @escaping @Sendable (inout KeyRecord) throws -> Void) async throws
         -> KeyRecord
     {

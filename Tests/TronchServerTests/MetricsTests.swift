@@ -5,6 +5,9 @@ import HummingbirdTesting
 import NIOCore
 import Testing
 import TronchCore
+import TronchStorage
+import Prometheus
+import Logging
 @testable import TronchServer
 
 @Suite struct MetricsTests {
@@ -46,5 +49,30 @@ import TronchCore
         try await TestServer(config: ["metrics.access": "off"]).run { api async throws in
             #expect(try await text(api).0 == .notFound)
         }
+    }
+}
+
+@Suite struct ExpiringKeysTests {
+    @Test(arguments: ServerBackend.all) func keysExpiringSoonAreListedAndGauged(backend: ServerBackend) async throws {
+        let server = try await TestServer.on(backend, config: ["metrics.access": "open"])
+        try await server.run { api async throws in
+            let soon = try await api.createKey(["name": "soon", "expires_at": "2027-01-20T00:00:00Z"])
+            _ = try await api.createKey(["name": "later", "expires_at": "2027-03-01T00:00:00Z"])
+            let listed = try await api.request(.get, "/api/v1/keys?expiring_within=7d")
+            #expect(listed["data"]?.array?.map { $0["id"] } == [soon["id"]])
+            #expect(try await api.request(.get, "/api/v1/keys?expiring_within=5w").status == .badRequest)
+            #expect(try await api.request(.get, "/api/v1/keys?expiring_within=0").status == .badRequest)
+        }
+    }
+
+    @Test func theStatisticsServiceFillsTheGauges() async throws {
+        let store = try TronchStorage.SQLiteStore.inMemory()
+        try await store.migrateUp(to: nil)
+        let clock = TestClock()
+        MetricsExport.bootstrap()
+        try await KeyStatistics(store: store, clock: clock.wallClock, logger: .init(label: "t")).update()
+        let text = MetricsExport.registry.emitToString()
+        #expect(text.contains(#"tronch_keys{status="active"}"#))
+        #expect(text.contains("tronch_keys_expiring_soon"))
     }
 }

@@ -300,3 +300,33 @@ import TronchStorage
         }
     }
 }
+
+extension KeyStoreConformanceTests {
+    @Test(arguments: StoreBackend.allCases)
+    func keysAboutToStopWorkingAreFoundAndCounted(backend: StoreBackend) async throws {
+        try await backend.withStore { store async throws in
+            let now = Fixtures.base
+            let day: Double = 86_400
+            let soon = Fixtures.record(at: 1) { $0.settings.expiresAt = now.addingTimeInterval(3 * day) }
+            let later = Fixtures.record(at: 2) { $0.settings.expiresAt = now.addingTimeInterval(10 * day) }
+            let revoked = Fixtures.record(at: 3) {
+                $0.settings.expiresAt = now.addingTimeInterval(2 * day)
+                $0.status = .revoked
+                $0.revokedAt = now
+            }
+            let grace = Fixtures.record(at: 4) { $0.graceUntil = now.addingTimeInterval(day) }
+            let gone = Fixtures.record(at: 5) { $0.settings.expiresAt = now.addingTimeInterval(-day) }
+            let forever = Fixtures.record(at: 6)
+            for record in [soon, later, revoked, grace, gone, forever] { try await store.insert(record) }
+
+            var query = KeyQuery(now: now)
+            query.expiringBefore = now.addingTimeInterval(7 * day)
+            #expect(try await store.keys(matching: query).keys.map(\.id) == [grace.id, soon.id])
+            #expect(try await store.countKeys(matching: query) == 2)
+            #expect(try await store.countKeys(matching: KeyQuery(status: .active, now: now)) == 4)
+            #expect(try await store.countKeys(matching: KeyQuery(status: .expired, now: now)) == 1)
+            #expect(try await store.countKeys(matching: KeyQuery(status: .revoked, now: now)) == 1)
+            #expect(try await store.countKeys(matching: KeyQuery(ownerID: "nobody", now: now)) == 0)
+        }
+    }
+}

@@ -38,7 +38,9 @@ struct KeysController {
 
     // MARK: Read
 
-    static let listParameters: Set<String> = ["limit", "cursor", "owner_id", "environment", "status", "name_prefix"]
+    static let listParameters: Set<String> = [
+        "limit", "cursor", "owner_id", "environment", "status", "name_prefix", "expiring_within",
+    ]
 
     @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
         try context.require(.keysRead)
@@ -69,6 +71,9 @@ struct KeysController {
             }
         }
         query.namePrefix = parameters["name_prefix"]
+        if let span = parameters.seconds("expiring_within", max: 3650 * 86_400) {
+            query.expiringBefore = now.addingTimeInterval(TimeInterval(span))
+        }
         try parameters.finish()
         let page = try await keys.keys(matching: query)
         return try Response.json(

@@ -59,6 +59,22 @@ struct ListParameters {
         return date
     }
 
+    /// A span written `N` (seconds) or `Ns`, `Nm`, `Nh`, `Nd`, at most `max` seconds.
+    mutating func seconds(_ name: String, max: Int64) -> Int64? {
+        guard let text = self[name] else { return nil }
+        var digits = Substring(text)
+        var unit: Int64 = 1
+        if let last = digits.last, let multiplier = ["s": 1, "m": 60, "h": 3600, "d": 86_400][String(last)] {
+            unit = Int64(multiplier)
+            digits = digits.dropLast()
+        }
+        guard let count = Int64(digits), count > 0, count <= max / unit else {
+            fail(name, "must be a positive span such as 3600, 30m, 12h or 7d (at most \(max / 86_400) days)")
+            return nil
+        }
+        return count * unit
+    }
+
     mutating func fail(_ field: String, _ message: String) {
         errors.append(FieldError(field: field, message: message))
     }

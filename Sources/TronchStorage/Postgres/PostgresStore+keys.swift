@@ -67,9 +67,9 @@ extension PostgresStore: KeyStore {
         }
     }
 
-    package func keys(matching query: KeyQuery) async throws -> KeyPage {
+    /// The WHERE clause for `query`'s filters, binding its values into `bindings`.
+    static func filter(_ query: KeyQuery, withCursor: Bool, bindings: inout PostgresBindings) throws -> String {
         var conditions = [String]()
-        var bindings = PostgresBindings()
         func bind(_ value: some PostgresEncodable & Sendable) throws -> String {
             try bindings.append(value)
             return "$\(bindings.count)"
@@ -94,9 +94,33 @@ extension PostgresStore: KeyStore {
         case nil:
             break
         }
-        if let after = query.after { conditions.append("id < \(try bind(after))") }
+        if let before = query.expiringBefore {
+            let now = try bind(pgTime(query.now)) + "::timestamptz"
+            let limit = try bind(pgTime(before)) + "::timestamptz"
+            conditions.append(
+                "status = 'active' AND (expires_at IS NULL OR expires_at > \(now)) AND (grace_until IS NULL OR grace_until > \(now)) AND (expires_at <= \(limit) OR grace_until <= \(limit))"
+            )
+        }
+        if withCursor, let after = query.after { conditions.append("id < \(try bind(after))") }
+        return conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+    }
+
+    package func countKeys(matching query: KeyQuery) async throws -> Int {
+        var bindings = PostgresBindings()
+        let filter = try Self.filter(query, withCursor: false, bindings: &bindings)
+        let statement = PostgresQuery(unsafeSQL: "SELECT COUNT(*) FROM api_keys \(filter)", binds: bindings)
+        return try await run { try await client.rows(statement, logger: logger).first?.decode(Int.self) ?? 0 }
+    }
+
+    package func keys(matching query: KeyQuery) async throws -> KeyPage {
+        var bindings = PostgresBindings()
+        let filter = try Self.filter(query, withCursor: true, bindings: &bindings)
+        func bind(_ value: some PostgresEncodable & Sendable) throws -> String {
+            try bindings.append(value)
+            return "$\(bindings.count)"
+        }
+
         let size = query.pageSize
-        let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         let limit = try bind(size + 1)
         let statement = PostgresQuery(
             unsafeSQL: "SELECT \(Self.selectColumns) FROM api_keys \(filter) ORDER BY id DESC LIMIT \(limit)",

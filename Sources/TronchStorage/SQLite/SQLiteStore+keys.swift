@@ -39,7 +39,8 @@ extension SQLiteStore: KeyStore {
         }
     }
 
-    package func keys(matching query: KeyQuery) async throws -> KeyPage {
+    /// The WHERE clause and its arguments for `query`'s filters (`withCursor`: and its cursor).
+    static func filter(_ query: KeyQuery, withCursor: Bool) -> (String, StatementArguments) {
         var conditions = [String]()
         var arguments = StatementArguments()
         if let owner = query.ownerID {
@@ -70,11 +71,29 @@ extension SQLiteStore: KeyStore {
         case nil:
             break
         }
-        if let after = query.after {
+        if let before = query.expiringBefore {
+            let limit = Timestamp.milliseconds(before)
+            conditions.append(
+                "status = 'active' AND (expires_at IS NULL OR expires_at > ?) AND (grace_until IS NULL OR grace_until > ?) AND (expires_at <= ? OR grace_until <= ?)"
+            )
+            _ = arguments.append(contentsOf: [now, now, limit, limit])
+        }
+        if withCursor, let after = query.after {
             conditions.append("id < ?")
             _ = arguments.append(contentsOf: [after.lowercased])
         }
-        let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        return (conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND "), arguments)
+    }
+
+    package func countKeys(matching query: KeyQuery) async throws -> Int {
+        let (filter, arguments) = Self.filter(query, withCursor: false)
+        return try await writer.read { db in
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM api_keys \(filter)", arguments: arguments) ?? 0
+        }
+    }
+
+    package func keys(matching query: KeyQuery) async throws -> KeyPage {
+        var (filter, arguments) = Self.filter(query, withCursor: true)
         let size = query.pageSize
         _ = arguments.append(contentsOf: [size + 1])
         let sql = "SELECT * FROM api_keys \(filter) ORDER BY id DESC LIMIT ?"
