@@ -2,15 +2,21 @@ import Foundation
 import HTTPTypes
 import Testing
 import TronchCore
+import TronchTestSupport
 @testable import TronchServer
 
 @Suite struct LoggingTests {
     /// Drives every route at trace level, in both log formats, and searches the output for key material.
     @Test(arguments: ["text", "json"])
     func noKeyOrPepperEverReachesTheLog(format: String) async throws {
-        let server = TestServer(config: ["log.level": "trace", "log.format": format, "auth.queryParameter": "true"])
+        // An unreachable Redis whose URL holds a password: the connection errors are logged, the password not.
+        let redisPassword = "redis-password-\(UUID().uuidString)"
+        let server = TestServer(config: [
+            "log.level": "trace", "log.format": format, "auth.queryParameter": "true",
+            "redis.url": "redis://tronch:\(redisPassword)@127.0.0.1:\(try TestPorts.free())/2", "redis.timeout": "0.05",
+        ])
         let secrets = try await server.run { api async throws in
-            var secrets = [TestServer.rootKey, TestServer.pepper]
+            var secrets = [TestServer.rootKey, TestServer.pepper, redisPassword]
             let created = try await api.createKey(["name": "logged", "scopes": ["a:b"]])
             let secret = created["key"]!.string!
             secrets.append(secret)
@@ -26,10 +32,16 @@ import TronchCore
             _ = try await api.request(.delete, "/api/v1/keys/\(rotated["id"]!.string!)")
             _ = try await api.request(.post, "/api/v1/keys", raw: "{\"name\": \"\(secret)\"")
             _ = try await api.request(.get, "/api/v1/nowhere/\(secret)")
+            _ = try await api.request(.get, "/api/v1/audit-logs")
+            _ = try await api.request(.get, "/api/v1/keys/\(id)/usage")
+            _ = try await api.request(.get, "/api/v1/metrics", key: secret)
+            _ = try await api.request(.get, "/api/v1/keys/\(secret)/usage")
+            try await Task.sleep(for: .milliseconds(300))
             return secrets
         }
         let log = server.logs.text
         #expect(server.logs.count > 10, "the test must actually produce log lines")
+        #expect(log.contains("cannot connect to Redis"), "the Redis URL was in use")
         for secret in secrets {
             #expect(!log.contains(secret), "a secret reached the log")
             // The random part alone is the secret too.
