@@ -11,7 +11,8 @@ package import TronchStorage
 ///
 /// Recording takes one short lock and never waits for the database. The memory is bounded by `capacity`
 /// distinct counters: when a slow or unreachable database lets them pile up, new counters are dropped and
-/// counted (`tronch_usage_dropped_total`) instead of blocking requests or growing without end.
+/// counted (`tronch_usage_dropped_total`) instead of blocking requests or growing without end. The number
+/// of counters each flush found waiting is `tronch_usage_pending`.
 package final class UsageRecorder: Service {
     private let pending = Mutex<[UsageCounter: Int64]>([:])
     private let store: any UsageStore
@@ -21,6 +22,7 @@ package final class UsageRecorder: Service {
     private let throttle = LogThrottle()
     private let droppedCount = Atomic<Int>(0)
     private let dropped = Counter(label: "tronch_usage_dropped_total")
+    private let depth = Gauge(label: "tronch_usage_pending")
 
     private let retention: Duration?
     private let clock: WallClock
@@ -108,6 +110,7 @@ package final class UsageRecorder: Service {
             pending.removeAll(keepingCapacity: true)
             return batch
         }
+        depth.record(batch.count)
         guard !batch.isEmpty else { return }
         do {
             try await store.addUsage(batch.map { UsageCount($0.key, $0.value) })
