@@ -53,11 +53,14 @@ package struct RedisRateLimiter: RateLimiter {
     static let script = RedisScript(
         """
         local now
+        local slack = 0
         if ARGV[1] == '' then
           local t = redis.call('TIME')
           now = tonumber(t[1]) * 1000000 + tonumber(t[2])
         else
           now = tonumber(ARGV[1])
+          -- A caller's clock need not run with Redis's, which expires the keys: give them a minute more.
+          slack = 60000
         end
         local cost = tonumber(ARGV[2])
         local n = #KEYS
@@ -80,7 +83,7 @@ package struct RedisRateLimiter: RateLimiter {
           if allowed == 1 then
             ahead = newtats[i] - now
             retry = -1
-            redis.call('SET', KEYS[i], string.format('%.17g', newtats[i]), 'PX', math.max(1, math.ceil(ahead / 1000)))
+            redis.call('SET', KEYS[i], string.format('%.17g', newtats[i]), 'PX', math.max(1, math.ceil(ahead / 1000)) + slack)
           else
             ahead = tats[i] - now
             if oks[i] or cost > burst then retry = -1 else retry = newtats[i] - offset - now end
