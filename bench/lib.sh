@@ -61,3 +61,47 @@ header() {
     echo "$1, c=$connections, $(nproc) cores, $(date -u +%Y-%m-%d)"
     printf '%-22s %10s %8s %8s %14s %10s\n' "" "req/s" "p50 ms" "p99 ms" "c=1 p50 ms" unexpected
 }
+
+# --- Scenarios against one long-running server (bench/run) ---
+
+# Starts a server with the given environment (NAME=value ...) and sets $url.
+start_server() {
+    local port
+    port=$(free_port)
+    env "$@" "$bin" serve --port "$port" --data-dir "$work/data" >"$work/server.log" 2>&1 &
+    server=$!
+    url="http://127.0.0.1:$port"
+    for _ in $(seq 1 200); do curl -sf "$url/api/v1/health/ready" >/dev/null && return 0; sleep 0.05; done
+    echo "the server did not start:" >&2
+    cat "$work/server.log" >&2
+    return 1
+}
+
+stop_server() {
+    kill "$server"
+    wait "$server" 2>/dev/null || true
+    server=""
+}
+
+# CPU time the server has used, in microseconds (user + system, from /proc).
+server_cpu_us() {
+    local ticks
+    ticks=$(awk '{print $14 + $15}' "/proc/$server/stat")
+    echo $(( ticks * 1000000 / $(getconf CLK_TCK) ))
+}
+
+# Runs one scenario: a 2 s warm-up, then SECONDS_PER_RUN measured; prints its RESULT line with the
+# server's CPU time per request appended. Usage: scenario CONNECTIONS SCRIPT [LUA_ENV=value ...]
+scenario() {
+    local connections=$1 script=$2
+    shift 2
+    local wrk_threads=$(( connections < threads ? connections : threads ))
+    env ROOT_KEY="$TRONCH_BOOTSTRAP_ROOT_KEY" "$@" wrk -t"$wrk_threads" -c"$connections" -d2s -s "$script" "$url" >/dev/null
+    local before after result requests
+    before=$(server_cpu_us)
+    result=$(env ROOT_KEY="$TRONCH_BOOTSTRAP_ROOT_KEY" "$@" \
+        wrk -t"$wrk_threads" -c"$connections" -d"${seconds}s" -s "$script" "$url" | grep RESULT)
+    after=$(server_cpu_us)
+    requests=$(echo "$result" | tr ' ' '\n' | grep '^requests=' | cut -d= -f2)
+    echo "$result cpu_us=$(( (after - before) / (requests > 0 ? requests : 1) ))"
+}
