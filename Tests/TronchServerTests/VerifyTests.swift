@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Testing
 import TronchCore
+import TronchRateLimit
 @testable import TronchServer
 
 @Suite struct VerifyTests {
@@ -99,5 +100,55 @@ import TronchCore
                 }
             }
         }
+    }
+}
+
+/// The verify answer is written by hand for speed; it must say exactly what the `Encodable` form says.
+@Suite struct VerifyResponseWriterTests {
+    @Test func theFastAnswerMatchesTheEncodedOne() throws {
+        var settings = KeySettings()
+        settings.name = "quote \" and \n newline / ünïcode"
+        settings.ownerID = "cus_1"
+        settings.scopes = ["orders:read", "a\\b"]
+        settings.meta = ["plan": "pro", "n": 3, "nested": ["x": [1.5, .null, true]]]
+        settings.remaining = 7
+        let secret = KeyFormat(prefix: "tronch")!.generate(environment: .test)
+        let record = KeyService.newRecord(
+            secret: secret, environment: .test, settings: settings, now: Date(), createdBy: "t",
+            hasher: KeyHasher(pepper: Array(TestServer.pepper.utf8))
+        )
+        let limits = RateLimitDecision(
+            allowed: false,
+            limits: [
+                .init(name: "m", limit: 10, periodSeconds: 60, remaining: 0, resetAfterMicroseconds: 5_500_000, retryAfterMicroseconds: 1),
+                .init(name: "d", limit: 1000, periodSeconds: 86_400, remaining: 990, resetAfterMicroseconds: 1, retryAfterMicroseconds: nil),
+            ]
+        )
+        let cases = [
+            KeyService.Verification(code: .valid, record: record),
+            KeyService.Verification(code: .rateLimited, record: record, rateLimit: limits),
+            KeyService.Verification(code: .usageExceeded, record: record, remaining: 0),
+            KeyService.Verification(code: .notFound, record: nil),
+            KeyService.Verification(code: .notFound, record: record),
+        ]
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        for verification in cases {
+            let fast = VerifyResponse(verification).json
+            let slow = try encoder.encode(VerifyResponse(verification))
+            #expect(try JSONParser.parse(fast) == JSONParser.parse(Array(slow)), "\(verification.code)")
+        }
+        #expect(String(decoding: VerifyResponse(cases[3]).json, as: UTF8.self)
+            == #"{"code":"NOT_FOUND","environment":null,"expires_at":null,"key_id":null,"meta":null,"name":null,"owner_id":null,"ratelimits":null,"remaining":null,"scopes":null,"valid":false}"#)
+    }
+
+    @Test func bearerTokensAreReadLikeTheSpecSays() {
+        #expect(AuthenticationMiddleware.bearerToken("Bearer abc") == "abc")
+        #expect(AuthenticationMiddleware.bearerToken("bEaReR   abc  ") == "abc")
+        #expect(AuthenticationMiddleware.bearerToken("  Bearer\tabc") == nil)
+        #expect(AuthenticationMiddleware.bearerToken("Bearer") == nil)
+        #expect(AuthenticationMiddleware.bearerToken("Bearer    ") == nil)
+        #expect(AuthenticationMiddleware.bearerToken("Basic abc") == nil)
+        #expect(AuthenticationMiddleware.bearerToken("Bearerabc") == nil)
     }
 }

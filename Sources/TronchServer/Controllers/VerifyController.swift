@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import Hummingbird
 import TronchCore
 import TronchRateLimit
@@ -45,7 +46,11 @@ struct VerifyController {
         }
         try body.finish()
         let verification = try await keys.verify(key, scopes: scopes, clientIP: clientIP, cost: cost)
-        return try Response.json(VerifyResponse(verification))
+        return Response(
+            status: .ok,
+            headers: [.contentType: "application/json", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(bytes: VerifyResponse(verification).json))
+        )
     }
 }
 
@@ -60,6 +65,55 @@ struct VerifyResponse: Encodable {
         case keyID = "key_id"
         case ownerID = "owner_id"
         case expiresAt = "expires_at"
+    }
+
+    /// The answer written directly (the hot path); the same JSON as ``encode(to:)``, keys sorted.
+    var json: [UInt8] {
+        let record = verification.code == .notFound ? nil : verification.record
+        var writer = JSONWriter()
+        writer.beginObject()
+        writer.key("code")
+        writer.string(verification.code.rawValue)
+        writer.key("environment")
+        writer.string(record?.environment.rawValue)
+        writer.key("expires_at")
+        writer.string(record?.endsAt.map(Timestamp.format))
+        writer.key("key_id")
+        writer.string(record?.id.lowercased)
+        writer.key("meta")
+        writer.value(record.map { .object($0.settings.meta) })
+        writer.key("name")
+        writer.string(record?.settings.name)
+        writer.key("owner_id")
+        writer.string(record?.settings.ownerID)
+        writer.key("ratelimits")
+        let limits = verification.rateLimit?.limits ?? []
+        if limits.isEmpty {
+            writer.null()
+        } else {
+            writer.beginArray()
+            for limit in limits {
+                writer.beginObject()
+                writer.key("limit")
+                writer.int(limit.limit)
+                writer.key("name")
+                writer.string(limit.name)
+                writer.key("remaining")
+                writer.int(limit.remaining)
+                writer.key("reset_seconds")
+                writer.int(limit.resetSeconds)
+                writer.endObject()
+            }
+            writer.endArray()
+        }
+        writer.key("remaining")
+        writer.int(record == nil ? nil : verification.remaining)
+        writer.key("scopes")
+        writer.strings(record?.settings.scopes)
+        writer.key("valid")
+        writer.bool(verification.code == .valid)
+        writer.endObject()
+        return writer.bytes
     }
 
     func encode(to encoder: any Encoder) throws {

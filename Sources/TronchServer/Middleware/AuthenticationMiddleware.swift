@@ -103,17 +103,29 @@ struct AuthenticationMiddleware: RouterMiddleware {
     }
 
     func credential(in request: Request) -> String? {
-        if let authorization = request.headers[.authorization] {
-            let parts = authorization.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
-            if parts.count == 2, parts[0].lowercased() == "bearer" {
-                return parts[1].trimmingCharacters(in: .whitespaces)
-            }
+        if let authorization = request.headers[.authorization], let token = Self.bearerToken(authorization) {
+            return token
         }
         if let key = request.headers[.apiKey], !key.isEmpty { return key }
         if allowQueryParameter, let key = request.uri.queryParameters[Self.queryParameter[...]], !key.isEmpty {
             return String(key)
         }
         return nil
+    }
+
+    /// The token of `Bearer <token>` (scheme case-insensitive, spaces around the token ignored), read byte
+    /// by byte: this runs on every request, and Foundation's string helpers showed in profiles.
+    static func bearerToken(_ header: String) -> String? {
+        var utf8 = Substring(header).utf8[...]
+        while utf8.first == UInt8(ascii: " ") { utf8 = utf8.dropFirst() }
+        let scheme = Array("bearer".utf8)
+        guard utf8.count > scheme.count else { return nil }
+        for (byte, expected) in zip(utf8.prefix(scheme.count), scheme) where byte | 0x20 != expected { return nil }
+        utf8 = utf8.dropFirst(scheme.count)
+        guard utf8.first == UInt8(ascii: " ") else { return nil }
+        while utf8.first == UInt8(ascii: " ") || utf8.first == UInt8(ascii: "\t") { utf8 = utf8.dropFirst() }
+        while utf8.last == UInt8(ascii: " ") || utf8.last == UInt8(ascii: "\t") { utf8 = utf8.dropLast() }
+        return utf8.isEmpty ? nil : String(Substring(utf8))
     }
 
     static func reason(_ code: VerifyCode) -> String {
