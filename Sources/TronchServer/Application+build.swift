@@ -235,6 +235,7 @@ package func buildRouter(
         keys: keys, rateLimits: keys.rateLimits, allowQueryParameter: settings.queryParameterKeys
     )
     router.add(middleware: RequestIDMiddleware())
+    if !settings.trustedProxies.isEmpty { router.add(middleware: ClientAddressMiddleware(trusted: settings.trustedProxies)) }
     router.add(middleware: AccessLogMiddleware())
     // Outside the problem middleware, so it sees the status every answer really has.
     router.add(middleware: MetricsMiddleware())

@@ -65,6 +65,8 @@ package struct Settings: Sendable {
     package var logFormat: LogFormat = .text
     package var maxBodySize = 65_536
     package var queryParameterKeys = false
+    /// Proxies whose `X-Forwarded-For` is believed (load balancers in front of Tronch).
+    package var trustedProxies: [CIDR] = []
     package var cacheTTL: Duration = .seconds(30)
     package var negativeCacheTTL: Duration = .seconds(5)
     package var cacheMaxEntries = 100_000
@@ -168,6 +170,17 @@ package struct Settings: Sendable {
             throw ConfigurationError(key: "TRONCH_HTTP_MAX_BODY_SIZE", "must be between 1024 and 67108864 bytes")
         }
         queryParameterKeys = try values.bool("auth.queryParameter") ?? queryParameterKeys
+        if let list = try values.string("http.trustedProxies") {
+            trustedProxies = []
+            for item in list.split(separator: ",") {
+                let text = item.filter { $0 != " " }
+                do {
+                    trustedProxies.append(try CIDR(parsing: text))
+                } catch {
+                    throw ConfigurationError(key: "TRONCH_HTTP_TRUSTED_PROXIES", "'\(text)': \(error)")
+                }
+            }
+        }
         cacheTTL = try values.seconds("cache.ttl", range: 0...86_400) ?? cacheTTL
         negativeCacheTTL = try values.seconds("cache.negativeTtl", range: 0...3600) ?? negativeCacheTTL
         cacheMaxEntries = try values.int("cache.maxEntries") ?? cacheMaxEntries
@@ -259,7 +272,7 @@ extension Settings {
         "ratelimit.default": .string, "ratelimit.authFailures": .string, "ratelimit.keyCreation": .string,
         "ratelimit.failureMode": .string, "ratelimit.localMaxEntries": .integer, "redis.url": .string,
         "redis.timeout": .seconds, "audit.retentionDays": .integer, "audit.retentionInterval": .seconds,
-        "usage.maxPending": .integer, "usage.enabled": .boolean, "usage.retentionDays": .integer, "metrics.access": .string,
+        "usage.maxPending": .integer, "usage.enabled": .boolean, "http.trustedProxies": .string, "usage.retentionDays": .integer, "metrics.access": .string,
     ]
 
     /// Checks a config file's JSON against ``fileSchema``: an unknown name (a typo) or a value of the wrong

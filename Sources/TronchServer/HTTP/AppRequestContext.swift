@@ -18,11 +18,17 @@ package struct AppRequestContext: RequestContext {
         self.channel = source.channel
     }
 
+    /// Set by ``ClientAddressMiddleware`` when a trusted proxy forwarded the request.
+    package var forwardedAddress: IPAddress?
+
     /// The address of the connection's peer (a proxy's address when behind one).
-    package var clientAddress: IPAddress? {
+    package var peerAddress: IPAddress? {
         guard let text = channel?.remoteAddress?.ipAddress else { return nil }
         return IPAddress(text)
     }
+
+    /// The client's address: from `X-Forwarded-For` behind a trusted proxy, otherwise the peer's.
+    package var clientAddress: IPAddress? { forwardedAddress ?? peerAddress }
 
     /// Where the request came from, for the audit trail (the user agent capped: it is the client's text).
     package func origin(_ request: Request) -> RequestOrigin {

@@ -1,0 +1,44 @@
+import HTTPTypes
+import Hummingbird
+import TronchCore
+
+/// Finds the client's address behind trusted proxies (`TRONCH_HTTP_TRUSTED_PROXIES`).
+///
+/// When the connection comes from a trusted proxy, `X-Forwarded-For` is read from the right: the first
+/// address that is not itself a trusted proxy is the client. From anyone else the header is ignored, so a
+/// client cannot choose its own address (for allowlists, the failed-authentication limit and the audit log).
+struct ClientAddressMiddleware: RouterMiddleware {
+    typealias Context = AppRequestContext
+
+    let trusted: [CIDR]
+
+    func handle(
+        _ request: Request, context: AppRequestContext,
+        next: (Request, AppRequestContext) async throws -> Response
+    ) async throws -> Response {
+        guard let peer = context.peerAddress, isTrusted(peer), let header = request.headers[.xForwardedFor] else {
+            return try await next(request, context)
+        }
+        var context = context
+        context.forwardedAddress = Self.client(in: header, peer: peer, isTrusted: isTrusted)
+        return try await next(request, context)
+    }
+
+    private func isTrusted(_ address: IPAddress) -> Bool { trusted.contains { $0.contains(address) } }
+
+    /// The rightmost address in `X-Forwarded-For` that is not a trusted proxy; the peer when every hop
+    /// is trusted, nil (unknown) when a hop does not parse.
+    static func client(in header: String, peer: IPAddress, isTrusted: (IPAddress) -> Bool) -> IPAddress? {
+        var client = peer
+        for hop in header.split(separator: ",").reversed() {
+            guard let address = IPAddress(hop.filter { $0 != " " }) else { return nil }
+            client = address
+            if !isTrusted(address) { break }
+        }
+        return client
+    }
+}
+
+extension HTTPField.Name {
+    static let xForwardedFor = HTTPField.Name("X-Forwarded-For")!
+}
