@@ -118,7 +118,10 @@ struct AuditCommand: AsyncParsableCommand {
                         head = next
                         count += batch.count
                     case .failure(let problem):
-                        return .failure(problem)
+                        // Retention may have cut the chain while this walked it: go on from its new checkpoint.
+                        let moved = try await store.auditBounds().checkpoint
+                        guard case .gap = problem, moved.sequence > head.sequence else { return .failure(problem) }
+                        head = moved
                     }
                 }
                 // Entries removed from the end leave a chain that links up; the recorded head shows them.

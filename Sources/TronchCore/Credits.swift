@@ -64,3 +64,10 @@ package enum Credits {
         return Timestamp.date(milliseconds: day * 86_400_000)
     }
 }
+
+extension KeySettings {
+    /// Whether an edit changed the key's credits or their refill, which restarts the refill period.
+    package func creditsChanged(from before: KeySettings) -> Bool {
+        remaining != before.remaining || refill != before.refill
+    }
+}

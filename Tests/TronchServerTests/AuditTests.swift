@@ -166,3 +166,12 @@ import TronchTestSupport
         }
     }
 }
+
+@Suite struct ListParameterTests {
+    @Test func controlCharactersInFiltersAreRefused() async throws {
+        try await TestServer().run { api async throws in
+            #expect(try await api.request(.get, "/api/v1/audit-logs?actor_id=%00").status == .badRequest)
+            #expect(try await api.request(.get, "/api/v1/keys?owner_id=a%0Ab").status == .badRequest)
+        }
+    }
+}

@@ -171,6 +171,26 @@ import TronchTestSupport
         }
     }
 
+    @Test(arguments: ServerBackend.all) func aTopUpIsNotOverwrittenAndASuccessorKeepsTheRefillPeriod(backend: ServerBackend) async throws {
+        let server = try await TestServer.on(backend)
+        try await server.run { api async throws in
+            let created = try await api.createKey(["remaining": 1, "refill": ["interval": "daily", "amount": 3]])
+            let id = created["id"]!.string!
+            #expect(try await api.verify(created["key"]!.string!)["remaining"] == 0)
+            server.clock.advance(seconds: 86_400)
+            // A paid top-up after midnight, before the key's next use: the refill must not replace it.
+            _ = try await api.request(.patch, "/api/v1/keys/\(id)", json: ["remaining": 50])
+            #expect(try await api.verify(created["key"]!.string!)["remaining"] == 49)
+
+            let other = try await api.createKey(["remaining": 1, "refill": ["interval": "daily", "amount": 3]])
+            #expect(try await api.verify(other["key"]!.string!)["remaining"] == 0)
+            server.clock.advance(seconds: 86_400)
+            // Rotated after midnight: the successor's refill is due, as its predecessor's was.
+            let rotated = try await api.request(.post, "/api/v1/keys/\(other["id"]!.string!)/rotate", json: [:])
+            #expect(try await api.verify(rotated["key"]!.string!)["remaining"] == 2)
+        }
+    }
+
     @Test func aDailyRefillTopsUpAtMidnightUTC() async throws {
         let server = TestServer()
         try await server.run { api async throws in

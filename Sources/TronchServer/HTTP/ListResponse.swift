@@ -29,8 +29,11 @@ struct ListParameters {
     /// `known` plus `api_key` when query-parameter keys are enabled.
     init(_ request: Request, known: Set<String>, allowQueryParameterKeys: Bool) {
         parameters = request.uri.queryParameters
-        for (name, _) in parameters {
+        for (name, value) in parameters {
             let name = String(name)
+            if value.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) {
+                errors.append(FieldError(field: name, message: "must not contain control characters"))
+            }
             if !known.contains(name) && !(allowQueryParameterKeys && name == AuthenticationMiddleware.queryParameter) {
                 errors.append(FieldError(field: name, message: "is not a known query parameter"))
             }

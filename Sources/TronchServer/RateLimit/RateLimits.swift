@@ -41,7 +41,8 @@ package final class RateLimits: Sendable {
         guard !authFailurePolicy.isEmpty else { return nil }
         let subject = Self.addressSubject(address)
         let decision = try await limiter.decide("auth-failures:\(subject)", policies: authFailurePolicy, cost: 1)
-        if !decision.allowed {
+        // Only a real refusal blocks the address; a limiter that could not decide (closed mode) must not.
+        if !decision.allowed && decision.fallback == nil {
             let until = ContinuousClock.now + .seconds(decision.retryAfterSeconds)
             let capacity = settings.localMaxEntries
             blocked.withLock { blocked in

@@ -143,8 +143,15 @@ extension PostgresStore: KeyStore {
                 guard var record = try await Self.lockedKey(id, on: connection, logger: logger) else {
                     throw DomainError.keyNotFound(id.lowercased)
                 }
+                let before = record
                 try change(&record)
                 try await Self.write(record, on: connection, logger: logger)
+                if record.settings.creditsChanged(from: before.settings) {
+                    // New credits start a new refill period: the next refill must not overwrite a top-up.
+                    try await connection.rows(
+                        "UPDATE api_keys SET refilled_at = \(pgTime(record.updatedAt))::timestamptz WHERE id = \(id)", logger: logger
+                    )
+                }
                 if let audit { _ = try await Self.appendAudit(audit, on: connection, logger: logger) }
                 return record
             }
@@ -163,6 +170,14 @@ extension PostgresStore: KeyStore {
                 let (old, new) = try plan(current)
                 try await Self.write(old, on: connection, logger: logger)
                 try await Self.insert(new, on: connection, logger: logger)
+                // The successor inherits its predecessor's credits, and with them the refill period they are in.
+                try await connection.rows(
+                    """
+                    UPDATE api_keys SET refilled_at = (SELECT COALESCE(refilled_at, created_at) FROM api_keys WHERE id = \(old.id))
+                    WHERE id = \(new.id)
+                    """,
+                    logger: logger
+                )
                 if let audit { _ = try await Self.appendAudit(audit, on: connection, logger: logger) }
                 return (old, new)
             }

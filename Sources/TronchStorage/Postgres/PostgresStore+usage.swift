@@ -19,6 +19,8 @@ extension PostgresStore: UsageStore {
                 SELECT key_id, minute, route, metric, SUM(count) FROM unnest(\(ids)::uuid[], \(minutes)::bigint[],
                     \(routes)::text[], \(metrics)::text[], \(values)::bigint[]) AS d(key_id, minute, route, metric, count)
                 GROUP BY key_id, minute, route, metric
+                -- One order for every node's flush, so two flushes of the same counters cannot deadlock.
+                ORDER BY key_id, minute, route, metric
                 ON CONFLICT (key_id, minute, route, metric) DO UPDATE SET count = usage_rollups.count + excluded.count
                 """,
                 logger: logger

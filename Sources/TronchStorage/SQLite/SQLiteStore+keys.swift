@@ -112,8 +112,16 @@ extension SQLiteStore: KeyStore {
             guard var record = try Row.fetchOne(db, sql: "SELECT * FROM api_keys WHERE id = ?", arguments: [id.lowercased])
                 .map(Self.record)
             else { throw DomainError.keyNotFound(id.lowercased) }
+            let before = record
             try change(&record)
             try Self.write(record, db)
+            if record.settings.creditsChanged(from: before.settings) {
+                // New credits start a new refill period: the next refill must not overwrite a top-up.
+                try db.execute(
+                    sql: "UPDATE api_keys SET refilled_at = ? WHERE id = ?",
+                    arguments: [Timestamp.milliseconds(record.updatedAt), id.lowercased]
+                )
+            }
             if let audit { _ = try Self.appendAudit(audit, db) }
             return record
         }
@@ -130,6 +138,11 @@ extension SQLiteStore: KeyStore {
             let (old, new) = try plan(current)
             try Self.write(old, db)
             try Self.insert(new, db)
+            // The successor inherits its predecessor's credits, and with them the refill period they are in.
+            try db.execute(
+                sql: "UPDATE api_keys SET refilled_at = (SELECT COALESCE(refilled_at, created_at) FROM api_keys WHERE id = ?) WHERE id = ?",
+                arguments: [old.id.lowercased, new.id.lowercased]
+            )
             if let audit { _ = try Self.appendAudit(audit, db) }
             return (old, new)
         }
