@@ -7,7 +7,8 @@ import TronchRedis
 import TronchTestSupport
 
 /// The client against a real redis-server.
-@Suite(.serialized) struct RedisClientTests {
+/// Processes and servers can wedge; a stuck test fails after its time limit instead of hanging the run.
+@Suite(.serialized, .timeLimit(.minutes(3))) struct RedisClientTests {
     static let logger = Logger(label: "redis-test")
 
     func withClient(

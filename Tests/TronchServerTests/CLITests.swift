@@ -6,7 +6,7 @@ import TronchTestSupport
 @testable import TronchServer
 
 /// The `tronch` binary against a live server started in the test.
-@Suite struct CLITests {
+@Suite(.timeLimit(.minutes(3))) struct CLITests {
     func withLiveServer(_ body: @Sendable @escaping (_ environment: [String: String]) async throws -> Void) async throws {
         let app = try await buildApplication(reader: TestServer.reader(), options: TestServer().options())
         try await app.test(.live) { client in

@@ -4,7 +4,8 @@ import TronchCore
 import TronchTestSupport
 
 /// Two real `tronch serve` processes on one PostgreSQL and one Redis, as a scaled-out deployment runs.
-@Suite(.serialized) struct MultiNodeTests {
+/// Processes and servers can wedge; a stuck test fails after its time limit instead of hanging the run.
+@Suite(.serialized, .timeLimit(.minutes(3))) struct MultiNodeTests {
     static var enabled: Bool { (TestPostgres.url != nil || TestPostgres.isRequired) && TestRedis.enabled }
 
     @Test(.enabled(if: MultiNodeTests.enabled)) func twoNodesShareLimitsAndRevocations() async throws {

@@ -8,7 +8,8 @@ import TronchTestSupport
 @testable import TronchServer
 
 /// A real PostgreSQL, private to each test, stopped and started while Tronch runs.
-@Suite(.serialized) struct PostgresOutageTests {
+/// Processes and servers can wedge; a stuck test fails after its time limit instead of hanging the run.
+@Suite(.serialized, .timeLimit(.minutes(3))) struct PostgresOutageTests {
     static var enabled: Bool { TestPostgres.url != nil || TestPostgres.isRequired }
 
     func config(_ server: PostgresServer, _ extra: [String: String] = [:]) -> [String: String] {

@@ -7,7 +7,8 @@ import TronchTestSupport
 @testable import TronchServer
 
 /// What each failure mode does when Redis goes away mid-run, and that everything recovers when it is back.
-@Suite(.serialized) struct RedisFailureModeTests {
+/// Processes and servers can wedge; a stuck test fails after its time limit instead of hanging the run.
+@Suite(.serialized, .timeLimit(.minutes(3))) struct RedisFailureModeTests {
     @Test(.enabled(if: TestRedis.enabled), arguments: RateLimitFailureMode.allCases)
     func redisStopsAndComesBack(mode: RateLimitFailureMode) async throws {
         let redis = RedisServer(port: try TestPorts.free())

@@ -6,7 +6,8 @@ import Testing
 import TronchCore
 
 /// `tronch serve` as a user runs it: a fresh data directory, the root key on the terminal, a clean stop.
-@Suite(.serialized) struct ServeEndToEndTests {
+/// Processes and servers can wedge; a stuck test fails after its time limit instead of hanging the run.
+@Suite(.serialized, .timeLimit(.minutes(3))) struct ServeEndToEndTests {
     func call(_ method: String, _ url: String, key: String, body: String? = nil) async throws -> (Int, JSONValue) {
         try await HTTP.call(method, url, key: key, body: body)
     }
