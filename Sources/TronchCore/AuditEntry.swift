@@ -69,15 +69,11 @@ package struct AuditEvent: Sendable, Hashable {
         details: [String: JSONValue] = [:]
     ) {
         let time = Timestamp.truncated(time)
-        self.id = id ?? UUIDv7.make(at: time)
-        self.time = time
-        self.actor = actor
-        self.action = action
-        self.targetType = targetType
-        self.targetID = targetID
-        self.outcome = outcome
-        self.origin = origin
-        self.details = (try? JSONValue.encodeCanonical(JSONValue.object(details))) ?? "{}"
+        self.init(
+            id: id ?? UUIDv7.make(at: time), time: time, actor: actor, action: action, targetType: targetType,
+            targetID: targetID, outcome: outcome, origin: origin,
+            detailsText: (try? JSONValue.encodeCanonical(JSONValue.object(details))) ?? "{}"
+        )
     }
 
     /// An event read back from storage, its details text as stored.

@@ -113,33 +113,22 @@ import TronchTestSupport
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await subscriber.run() }
                 defer { group.cancelAll() }
-                try await Self.eventually { resubscribed.load(ordering: .relaxed) == 1 }
+                try await eventually { resubscribed.load(ordering: .relaxed) == 1 }
                 #expect(try await client.publish("one", to: "events") == 1)
-                try await Self.eventually { received.withLock { $0 } == ["events:one"] }
+                try await eventually { received.withLock { $0 } == ["events:one"] }
 
                 try await server.stop()
-                try await Self.eventually { !client.isConnected }
+                try await eventually { !client.isConnected }
                 await #expect(throws: RedisError.self) { _ = try await client.send(["PING"]) }
 
                 try await server.start()
                 try await client.waitUntilConnected()
-                try await Self.eventually { resubscribed.load(ordering: .relaxed) == 2 }
+                try await eventually { resubscribed.load(ordering: .relaxed) == 2 }
                 try await client.ping()
                 #expect(try await client.publish("two", to: "events") == 1)
-                try await Self.eventually { received.withLock { $0 } == ["events:one", "events:two"] }
+                try await eventually { received.withLock { $0 } == ["events:one", "events:two"] }
             }
         }
         try await server.stop()
-    }
-
-    static func eventually(within seconds: Double = 10, _ condition: @Sendable () -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(seconds)
-        while !condition() {
-            guard ContinuousClock.now < deadline else {
-                Issue.record("condition not met within \(seconds) s")
-                return
-            }
-            try await Task.sleep(for: .milliseconds(20))
-        }
     }
 }

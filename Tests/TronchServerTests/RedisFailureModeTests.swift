@@ -17,7 +17,7 @@ import TronchTestSupport
             "redis.url": redis.url, "redis.timeout": "2", "ratelimit.failureMode": mode.rawValue,
         ])
         try await server.run { api async throws in
-            try await Self.eventually { try await api.request(.get, "/api/v1/health/ready")["checks"]?["redis"]?["status"] == "up" }
+            try await eventually(within: 15) { try await api.request(.get, "/api/v1/health/ready")["checks"]?["redis"]?["status"] == "up" }
             let key = try await api.createKey(["ratelimits": [["name": "minute", "limit": 2, "period_seconds": 60]]])["key"]!.string!
             let shared = try await api.verify(key)
             #expect(shared.code == "VALID")
@@ -44,21 +44,10 @@ import TronchTestSupport
             #expect(server.logs.text.contains("Redis rate limiter unavailable"))
 
             try await redis.start()
-            try await Self.eventually { try await api.request(.get, "/api/v1/health/ready")["checks"]?["redis"]?["status"] == "up" }
-            try await Self.eventually { try await api.verify(key)["ratelimits"] != .null }
+            try await eventually(within: 15) { try await api.request(.get, "/api/v1/health/ready")["checks"]?["redis"]?["status"] == "up" }
+            try await eventually(within: 15) { try await api.verify(key)["ratelimits"] != .null }
         }
         try await redis.stop()
-    }
-
-    static func eventually(within seconds: Double = 15, _ condition: () async throws -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(seconds)
-        while try await !condition() {
-            guard ContinuousClock.now < deadline else {
-                Issue.record("condition not met within \(seconds) s")
-                return
-            }
-            try await Task.sleep(for: .milliseconds(50))
-        }
     }
 }
 

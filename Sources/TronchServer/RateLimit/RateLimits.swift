@@ -73,9 +73,6 @@ package final class RateLimits: Sendable {
         }
     }
 
-    /// The failure-limit policy, for headers on a refusal made from the block list.
-    package var authFailuresPolicy: RateLimitPolicy? { settings.authFailures }
-
     private static func addressSubject(_ address: IPAddress?) -> String { address?.description ?? "unknown" }
 }
 
