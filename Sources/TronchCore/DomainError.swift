@@ -10,6 +10,8 @@ package enum ErrorCode: String, Sendable, Codable, CaseIterable {
     case payloadTooLarge = "PAYLOAD_TOO_LARGE"
     case conflict = "CONFLICT"
     case rateLimited = "RATE_LIMITED"
+    /// A key's credits are spent (forward auth's answer for the `USAGE_EXCEEDED` verification code).
+    case usageExceeded = "USAGE_EXCEEDED"
     case serviceUnavailable = "SERVICE_UNAVAILABLE"
     case `internal` = "INTERNAL"
 }

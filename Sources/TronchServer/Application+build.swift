@@ -247,6 +247,10 @@ package func buildRouter(
     case .off: break
     }
     SystemController(database: database, redis: redis, failureMode: settings.rateLimits.failureMode).addRoutes(to: api)
+    if settings.forwardAuthEnabled {
+        ForwardAuthController(keys: keys, rules: settings.gatewayRules, allowQueryParameter: settings.queryParameterKeys)
+            .addRoutes(to: api)
+    }
     let keyRoutes = api.group("keys").add(middleware: authentication)
     if let usage = keys.usage { keyRoutes.add(middleware: UsageMiddleware(usage: usage, clock: keys.clock)) }
     VerifyController(keys: keys, maxBodySize: settings.maxBodySize).addRoutes(to: keyRoutes)

@@ -91,6 +91,10 @@ package struct Settings: Sendable {
     package var redisURL: String?
     /// Time box of every Redis call; past it the failure mode decides.
     package var redisTimeout: Duration = .milliseconds(100)
+    /// Whether `/api/v1/auth/check` (forward authentication for gateways) is served.
+    package var forwardAuthEnabled = true
+    /// Scopes the forward-auth check requires by method and path.
+    package var gatewayRules = GatewayRules()
 
     package init() {}
 
@@ -222,6 +226,14 @@ package struct Settings: Sendable {
             metricsAccess = parsed
         }
         usageEnabled = try values.bool("usage.enabled") ?? usageEnabled
+        forwardAuthEnabled = try values.bool("forwardAuth.enabled") ?? forwardAuthEnabled
+        if let text = try values.string("forwardAuth.rules") {
+            do {
+                gatewayRules = try GatewayRules(parsing: text)
+            } catch {
+                throw ConfigurationError(key: "TRONCH_FORWARD_AUTH_RULES", error.detail)
+            }
+        }
         usageMaxPending = try values.int("usage.maxPending") ?? usageMaxPending
         guard (100...100_000_000).contains(usageMaxPending) else {
             throw ConfigurationError(key: "TRONCH_USAGE_MAX_PENDING", "must be between 100 and 100000000")
@@ -273,6 +285,7 @@ extension Settings {
         "ratelimit.failureMode": .string, "ratelimit.localMaxEntries": .integer, "redis.url": .string,
         "redis.timeout": .seconds, "audit.retentionDays": .integer, "audit.retentionInterval": .seconds,
         "usage.maxPending": .integer, "usage.enabled": .boolean, "http.trustedProxies": .string, "usage.retentionDays": .integer, "metrics.access": .string,
+        "forwardAuth.enabled": .boolean, "forwardAuth.rules": .string,
     ]
 
     /// Checks a config file's JSON against ``fileSchema``: an unknown name (a typo) or a value of the wrong

@@ -54,3 +54,30 @@ import Testing
         #expect(principal.ungrantable(["orders:write", "admin", "*"]) == ["orders:write", "admin", "*"])
     }
 }
+
+@Suite struct GatewayRulesTests {
+    @Test func parsesMethodsPathsAndScopes() throws {
+        let rules = try GatewayRules(parsing: " GET,head /orders/* orders:read ;POST /orders orders:write,orders:audit; * /health ;")
+        #expect(rules.rules.count == 3)
+        #expect(rules.rules[0] == .init(methods: ["GET", "HEAD"], path: "/orders/", isPrefix: true, scopes: ["orders:read"]))
+        #expect(rules.rules[1].scopes == ["orders:write", "orders:audit"])
+        #expect(rules.rules[2] == .init(methods: [], path: "/health", isPrefix: false, scopes: []))
+        #expect(rules.scopes(method: "head", path: "/orders/9") == ["orders:read"])
+        #expect(rules.scopes(method: "POST", path: "/orders") == ["orders:write", "orders:audit"])
+        #expect(rules.scopes(method: "POST", path: "/orders/9") == [])
+        #expect(try GatewayRules(parsing: "").rules.isEmpty)
+    }
+
+    @Test(arguments: ["GET", "GET orders", "G3T /a", "GET /a* /b", "GET /a/*/b x", "GET /a bad::scope"])
+    func rejectsMalformedRules(text: String) {
+        #expect(throws: DomainError.self) { try GatewayRules(parsing: text) }
+    }
+
+    @Test(arguments: [
+        ("/", "/"), ("", "/"), ("/a//b", "/a/b"), ("/a/./b", "/a/b"), ("/a/../b", "/b"), ("/../../a", "/a"),
+        ("/%61dmin", "/admin"), ("/a%2Fb", "/a/b"), ("/a%zz", "/a%zz"), ("/a/", "/a/"), ("/a/b/..", "/a"), ("//", "/"),
+    ])
+    func normalisesPaths(path: String, expected: String) {
+        #expect(GatewayRules.normalize(path[...]) == expected)
+    }
+}

@@ -33,7 +33,7 @@ package struct APIError: Error, Sendable {
         case .unsupportedMediaType: .unsupportedMediaType
         case .payloadTooLarge: .contentTooLarge
         case .conflict: .conflict
-        case .rateLimited: .tooManyRequests
+        case .rateLimited, .usageExceeded: .tooManyRequests
         case .serviceUnavailable: .serviceUnavailable
         case .internal: .internalServerError
         }

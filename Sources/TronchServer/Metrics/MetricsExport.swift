@@ -7,7 +7,10 @@ package enum MetricsExport {
 
     private static let bootstrapped: Void = {
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
-        registry.makeGauge(name: "tronch_build_info", labels: [("version", TronchVersion.current)]).set(1.0)
+        let info = MetricNameDescriptor(
+            namespace: "tronch", metricName: "build", unitName: "info", helpText: "The running Tronch version (always 1)."
+        )
+        registry.makeGauge(descriptor: info, labels: [("version", TronchVersion.current)]).set(1.0)
     }()
 
     /// Installs the Prometheus backend, once per process (swift-metrics allows only one).

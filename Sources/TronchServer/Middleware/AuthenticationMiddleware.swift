@@ -103,6 +103,11 @@ struct AuthenticationMiddleware: RouterMiddleware {
     }
 
     func credential(in request: Request) -> String? {
+        Self.credential(in: request, allowQueryParameter: allowQueryParameter)
+    }
+
+    /// The key a request carries, read the same way for Tronch's API and for a gateway's forward-auth check.
+    static func credential(in request: Request, allowQueryParameter: Bool) -> String? {
         if let authorization = request.headers[.authorization], let token = Self.bearerToken(authorization) {
             return token
         }
