@@ -9,7 +9,8 @@ struct KeysCommand: AsyncParsableCommand {
         abstract: "Manage keys on a running Tronch server.",
         discussion: "The server comes from --server or TRONCH_URL, the credential from TRONCH_API_KEY.",
         subcommands: [
-            Create.self, List.self, Show.self, Update.self, Revoke.self, Rotate.self, Verify.self, Usage.self, Generate.self,
+            Create.self, List.self, Show.self, Update.self, Revoke.self, Rotate.self, Verify.self, Usage.self, Import.self,
+            Generate.self,
         ]
     )
 }

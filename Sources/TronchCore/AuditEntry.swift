@@ -96,6 +96,7 @@ package struct AuditEvent: Sendable, Hashable {
 /// Actions Tronch records; the names are part of the API (filters, alerts).
 package enum AuditAction {
     package static let keyCreated = "key.created"
+    package static let keyImported = "key.imported"
     package static let keyUpdated = "key.updated"
     package static let keyRevoked = "key.revoked"
     package static let keyRotated = "key.rotated"

@@ -30,3 +30,18 @@ package struct KeyHasher: Sendable {
         }
     }
 }
+
+extension KeyHasher {
+    /// Tronch's own scheme: HMAC-SHA-256 under the pepper.
+    package static let hmacVersion = 1
+    /// A plain SHA-256 of the key, as another system stored it: kept only for imported keys until their first
+    /// successful verification, which replaces it with Tronch's HMAC.
+    package static let importedSHA256Version = 2
+
+    /// The unkeyed SHA-256 of a key, the form an imported hash takes.
+    package static func sha256(_ key: String) -> KeyDigest {
+        var key = key
+        let hash = key.withUTF8 { SHA256.hash(data: UnsafeRawBufferPointer($0)) }
+        return KeyDigest(bytes: Array(hash))!
+    }
+}

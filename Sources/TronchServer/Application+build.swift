@@ -118,14 +118,18 @@ package func buildApplication(reader: ConfigReader, options: BuildOptions = .ini
             store: store, interval: settings.lastUsedFlushInterval, capacity: settings.usageMaxPending,
             retention: settings.usageRetention, clock: options.clock, logger: logger
         ) : nil
+    let imports = ImportedKeys(settings: store)
     let keys = KeyService(
         store: store, cache: cache, hasher: hasher, format: settings.keyPrefix, clock: options.clock,
         limits: settings.keyLimits, lastUsed: lastUsed,
         rateLimits: RateLimits(limiter: makeRateLimiter(settings, redis: redis, logger: logger), settings: settings.rateLimits),
-        usage: usage, broadcast: invalidation
+        usage: usage, broadcast: invalidation, imports: imports
     )
     let router = buildRouter(keys: keys, settings: settings, database: handle, redis: redis)
-    var services: [any Service] = handle.services + [lastUsed, KeyStatistics(store: store, clock: options.clock, logger: logger)]
+    var services: [any Service] = handle.services + [
+        lastUsed, KeyStatistics(store: store, clock: options.clock, logger: logger),
+        ImportedKeys.Watcher(imports: imports, logger: logger),
+    ]
     if let usage { services.append(usage) }
     if let retention = settings.auditRetention {
         services.append(
@@ -179,6 +183,7 @@ func prepareDatabase(
             "the pepper does not match the one this database was created with; no key would verify"
         )
     }
+    try await keys.imports.refresh()
     if let secret = try await keys.bootstrapRootKey(secret: settings.bootstrapRootKey) {
         logger.notice("created the root key on an empty database")
         announce(RootKeyAnnouncement(generatedSecret: settings.bootstrapRootKey == nil ? secret : nil))

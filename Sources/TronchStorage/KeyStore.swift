@@ -51,8 +51,13 @@ package protocol KeyStore: Sendable {
     /// Stores a new key, and `audit` (when given) in the same transaction: no change without its entry.
     func insert(_ record: KeyRecord, audit: AuditEvent?) async throws
 
-    /// Stores many new keys in one transaction: all of them, or none when any conflicts.
-    func insert(batch records: [KeyRecord]) async throws
+    /// Stores many new keys, and the `audit` entries, in one transaction: all of them, or none when any
+    /// key conflicts.
+    func insert(batch records: [KeyRecord], audit: [AuditEvent]) async throws
+
+    /// Replaces a key's stored digest (and hash version) when it still is `old`: an imported key's
+    /// foreign hash upgraded to Tronch's on its first successful verification. Returns whether it did.
+    func replaceDigest(id: UUID, old: KeyDigest, new: KeyDigest, hashVersion: Int) async throws -> Bool
 
     /// Stores `record` only when the store holds no key at all, atomically; returns whether it did.
     /// This is how the first root key is created exactly once, even with several nodes starting together.
@@ -92,6 +97,9 @@ package protocol KeyStore: Sendable {
 }
 
 extension KeyStore {
+    /// Many keys without audit entries: bulk loading (`tronch bench seed`), tests.
+    package func insert(batch records: [KeyRecord]) async throws { try await insert(batch: records, audit: []) }
+
     /// Writes without an audit entry: bulk loading, tests.
     package func insert(_ record: KeyRecord) async throws { try await insert(record, audit: nil) }
 

@@ -76,6 +76,30 @@ import TronchTestSupport
         }
     }
 
+    @Test func importsAJSONLinesFileInBatches() async throws {
+        try await withLiveServer { env in
+            let directory = try Tronch.temporaryDirectory()
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let secrets = (0..<5).map { "acme_live_\($0)_" + String(repeating: "x7Q", count: 8) }
+            var lines = secrets.enumerated().map { #"{"key": "\#($1)", "name": "acme \#($0)", "scopes": ["orders:read"]}"# }
+            lines.append(#"{"hash": {"algorithm": "sha256", "value": "\#(KeyHasher.sha256("legacy-" + secrets[0]).hex)"}}"#)
+            try (lines.joined(separator: "\n") + "\n").write(toFile: directory + "/keys.jsonl", atomically: true, encoding: .utf8)
+            let imported = try await Tronch.run(["keys", "import", directory + "/keys.jsonl", "--batch-size", "2"], environment: env)
+            #expect(imported.status == 0, "\(imported.stderr)")
+            #expect(imported.stdout.contains("imported 6 keys"))
+            #expect(!imported.stdout.contains(secrets[0]), "secrets are never printed")
+            for secret in secrets + ["legacy-" + secrets[0]] {
+                let verified = try await Tronch.run(["keys", "verify", secret, "--json"], environment: env)
+                #expect(verified.stdout.contains(#""code":"VALID""#) || verified.stdout.contains(#""code" : "VALID""#), "\(verified.stdout)")
+            }
+            // A second run is refused at its first batch (the keys exist), and says so without echoing secrets.
+            let again = try await Tronch.run(["keys", "import", directory + "/keys.jsonl"], environment: env)
+            #expect(again.status != 0)
+            #expect(again.stderr.contains("none of them stored"))
+            #expect(!again.stderr.contains(secrets[0]))
+        }
+    }
+
     @Test func serverErrorsExitNonZeroWithTheServersMessage() async throws {
         try await withLiveServer { env in
             let missing = try await Tronch.run(["keys", "show", UUID().uuidString], environment: env)

@@ -20,7 +20,12 @@ final class CountingStore: KeyStore, AuditStore, UsageStore, Sendable {
     var digestLookups: Int { lookups.load(ordering: .relaxed) }
 
     func insert(_ record: KeyRecord, audit: AuditEvent?) async throws { try await base.insert(record, audit: audit) }
-    func insert(batch records: [KeyRecord]) async throws { try await base.insert(batch: records) }
+    func insert(batch records: [KeyRecord], audit: [AuditEvent]) async throws {
+        try await base.insert(batch: records, audit: audit)
+    }
+    func replaceDigest(id: UUID, old: KeyDigest, new: KeyDigest, hashVersion: Int) async throws -> Bool {
+        try await base.replaceDigest(id: id, old: old, new: new, hashVersion: hashVersion)
+    }
     func insertIfEmpty(_ record: KeyRecord, audit: AuditEvent?) async throws -> Bool {
         try await base.insertIfEmpty(record, audit: audit)
     }
@@ -64,13 +69,16 @@ final class CountingStore: KeyStore, AuditStore, UsageStore, Sendable {
 }
 
 @Suite struct KeyServiceTests {
-    func service(_ store: CountingStore, clock: TestClock = TestClock(), negativeTTL: Duration = .seconds(5)) -> KeyService {
+    func service(
+        _ store: CountingStore, clock: TestClock = TestClock(), negativeTTL: Duration = .seconds(5),
+        imports: ImportedKeys = ImportedKeys(settings: nil)
+    ) -> KeyService {
         KeyService(
             store: store, cache: KeyCache(ttl: .seconds(30), negativeTTL: negativeTTL, maxEntries: 1000),
             hasher: KeyHasher(pepper: Array(TestServer.pepper.utf8)), format: KeyFormat(prefix: "tronch")!,
             clock: clock.wallClock, limits: KeyLimits(),
             lastUsed: LastUsedRecorder(store: store, interval: .seconds(1), logger: Logger(label: "test")),
-            rateLimits: RateLimits(limiter: LocalRateLimiter(), settings: RateLimitSettings())
+            rateLimits: RateLimits(limiter: LocalRateLimiter(), settings: RateLimitSettings()), imports: imports
         )
     }
 
@@ -83,6 +91,49 @@ final class CountingStore: KeyStore, AuditStore, UsageStore, Sendable {
             #expect(try await keys.verify(garbage).code == .notFound)
         }
         #expect(store.digestLookups == 0)
+    }
+
+    @Test func anImportedSHA256IsUpgradedToTheHMACOnItsFirstSuccessfulVerification() async throws {
+        let store = try await CountingStore()
+        let keys = service(store, imports: ImportedKeys(settings: store.base))
+        let secret = "legacy_" + String(repeating: "k3y", count: 10)
+        let disabledSecret = "legacy_" + String(repeating: "d1s", count: 10)
+        var disabled = KeySettings()
+        disabled.enabled = false
+        let imported = try await keys.importKeys(
+            [
+                .init(secret: .sha256(KeyHasher.sha256(secret)), environment: .live, settings: KeySettings()),
+                .init(secret: .sha256(KeyHasher.sha256(disabledSecret)), environment: .live, settings: disabled),
+            ],
+            by: admin
+        )
+        #expect(imported.map(\.hashVersion) == [KeyHasher.importedSHA256Version, KeyHasher.importedSHA256Version])
+        // A refused verification does not upgrade: only a key that proved itself gets Tronch's hash.
+        #expect(try await keys.verify(disabledSecret).code == .disabled)
+        #expect(try await store.base.key(id: imported[1].id)?.hashVersion == KeyHasher.importedSHA256Version)
+
+        #expect(try await keys.verify(secret).code == .valid)
+        let stored = try #require(try await store.base.key(id: imported[0].id))
+        #expect(stored.hashVersion == KeyHasher.hmacVersion)
+        #expect(stored.digest == keys.hasher.digest(secret))
+        #expect(try await store.base.key(digest: KeyHasher.sha256(secret)) == nil, "the SHA-256 is gone")
+        #expect(try await keys.verify(secret).code == .valid)
+        // Knowing the SHA-256 is not knowing the key.
+        #expect(try await keys.verify(KeyHasher.sha256(secret).hex).code == .notFound)
+    }
+
+    @Test func foreignFormatsAreLookedUpOnlyOnceImported() async throws {
+        let store = try await CountingStore()
+        let keys = service(store, imports: ImportedKeys(settings: store.base))
+        let foreign = "sk_test_" + String(repeating: "Ab9", count: 10)
+        #expect(try await keys.verify(foreign).code == .notFound)
+        #expect(store.digestLookups == 0)
+        _ = try await keys.importKeys([.init(secret: .plaintext(foreign), environment: .test, settings: KeySettings())], by: admin)
+        #expect(try await keys.verify(foreign).code == .valid)
+        // A second node learns of the import from the database.
+        let other = ImportedKeys(settings: store.base)
+        try await other.refresh()
+        #expect(try await service(store, imports: other).verify(foreign).code == .valid)
     }
 
     @Test func knownKeysAreServedFromTheCache() async throws {

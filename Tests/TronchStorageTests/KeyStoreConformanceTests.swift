@@ -284,6 +284,42 @@ import TronchStorage
     }
 
     @Test(arguments: StoreBackend.allCases)
+    func aBatchCarriesItsAuditEntriesOrNone(backend: StoreBackend) async throws {
+        try await backend.withStore { store async throws in
+            let batch = (0..<3).map { Fixtures.record(at: Int64($0)) }
+            let audit = batch.map { AuditStoreConformanceTests.event("key.imported", target: $0.id) }
+            try await store.insert(batch: batch, audit: audit)
+            let chain = try await AuditStoreConformanceTests.verifiedChain(store)
+            #expect(chain.map(\.event.targetID) == batch.map(\.id.lowercased))
+
+            var conflicting = (3..<6).map { Fixtures.record(at: Int64($0)) }
+            conflicting[2].digest = batch[0].digest
+            await #expect(throws: DomainError.self) {
+                try await store.insert(batch: conflicting, audit: conflicting.map { AuditStoreConformanceTests.event("key.imported", target: $0.id) })
+            }
+            #expect(try await store.auditBounds().head.sequence == 3, "no entry without its keys")
+        }
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func aDigestIsReplacedOnlyWhenItIsStillTheOldOne(backend: StoreBackend) async throws {
+        try await backend.withStore { store async throws in
+            let record = Fixtures.record()
+            let other = Fixtures.record(at: 1)
+            try await store.insert(batch: [record, other])
+            let upgraded = KeyDigest(w0: 1, w1: 2, w2: 3, w3: 4)
+            #expect(try await store.replaceDigest(id: record.id, old: record.digest, new: upgraded, hashVersion: 1))
+            #expect(try await store.key(digest: upgraded)?.id == record.id)
+            #expect(try await store.key(digest: record.digest) == nil)
+            // A second node racing the same upgrade finds the old digest gone and changes nothing.
+            #expect(try await !store.replaceDigest(id: record.id, old: record.digest, new: upgraded, hashVersion: 1))
+            await #expect(throws: DomainError.self) {
+                try await store.replaceDigest(id: record.id, old: upgraded, new: other.digest, hashVersion: 1)
+            }
+        }
+    }
+
+    @Test(arguments: StoreBackend.allCases)
     func aConflictRollsBackTheWholeBatch(backend: StoreBackend) async throws {
         try await backend.withStore { store async throws in
             let existing = Fixtures.record()

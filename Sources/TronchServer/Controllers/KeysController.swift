@@ -11,6 +11,7 @@ struct KeysController {
 
     func addRoutes(to group: RouterGroup<AppRequestContext>) {
         group.post(use: create)
+        group.post("import", use: importKeys)
         group.get(use: list)
         group.get("{id}", use: show)
         group.patch("{id}", use: update)

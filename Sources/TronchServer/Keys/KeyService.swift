@@ -21,11 +21,13 @@ package struct KeyService: Sendable {
     let metrics = KeyMetrics()
     /// Tells other nodes about writes (nil on a single node, where the TTL is the only bound needed).
     package let broadcast: (any CacheInvalidationBroadcast)?
+    /// Whether imported keys widen the lookup.
+    package let imports: ImportedKeys
 
     package init(
         store: any KeyStore & AuditStore, cache: KeyCache, hasher: KeyHasher, format: KeyFormat, clock: WallClock,
         limits: KeyLimits, lastUsed: LastUsedRecorder, rateLimits: RateLimits, usage: UsageRecorder? = nil,
-        broadcast: (any CacheInvalidationBroadcast)? = nil
+        broadcast: (any CacheInvalidationBroadcast)? = nil, imports: ImportedKeys = ImportedKeys(settings: nil)
     ) {
         self.store = store
         self.cache = cache
@@ -37,6 +39,7 @@ package struct KeyService: Sendable {
         self.rateLimits = rateLimits
         self.usage = usage
         self.broadcast = broadcast
+        self.imports = imports
     }
 
     /// A new key and its secret, which exists nowhere else.
@@ -69,9 +72,25 @@ package struct KeyService: Sendable {
     /// The record behind a presented key: malformed keys are rejected without I/O, then the cache, then the
     /// store (whose answer, found or not, is cached). While the store is unreachable, an expired cache
     /// answer within the stale period (`cache.staleTtl`) is used instead of failing.
+    ///
+    /// Imported keys widen the search only once an import brought them: keys in another format, and keys
+    /// known by a plain SHA-256 (looked up when the HMAC finds nothing; upgraded by ``check(_:scopes:clientIP:)``).
     package func lookup(_ key: String) async throws -> KeyRecord? {
-        guard KeyFormat.parse(key) != nil else { return nil }
-        let digest = hasher.digest(key)
+        // Once upgraded, a key imported by its SHA-256 is found by its HMAC, whatever its format.
+        if KeyFormat.parse(key) != nil || imports.foreignFormat || imports.sha256Hashes,
+            let record = try await lookup(digest: hasher.digest(key)), record.hashVersion == hasher.version
+        {
+            return record
+        }
+        guard imports.sha256Hashes, key.utf8.count <= ImportedSecret.maxLength,
+            let record = try await lookup(digest: KeyHasher.sha256(key)),
+            record.hashVersion == KeyHasher.importedSHA256Version
+        else { return nil }
+        return record
+    }
+
+    /// The cache, then the store, for one digest.
+    private func lookup(digest: KeyDigest) async throws -> KeyRecord? {
         switch cache.lookup(digest) {
         case .hit(let record):
             metrics.cacheHits.increment()
@@ -127,9 +146,12 @@ package struct KeyService: Sendable {
 
     /// The checks that need no limiter: status, expiry, address, scopes.
     func check(_ key: String, scopes: [String], clientIP: IPAddress?) async throws -> Verification {
-        let record = try await lookup(key)
+        var record = try await lookup(key)
         let now = clock.now
         let code = KeyVerifier.evaluate(record, VerifyRequirements(scopes: scopes, clientIP: clientIP, now: now))
+        if let imported = record, imported.hashVersion == KeyHasher.importedSHA256Version, code == .valid {
+            record = await upgradeDigest(of: imported, key: key)
+        }
         // Every presentation of an existing key counts as a use, failed ones included: "who still sends the
         // old key?" is the question last_used_at answers after a rotation.
         if let record { lastUsed.record(record.id, at: now) }

@@ -23,7 +23,7 @@ extension PostgresStore: KeyStore {
         }
     }
 
-    package func insert(batch records: [KeyRecord]) async throws {
+    package func insert(batch records: [KeyRecord], audit: [AuditEvent]) async throws {
         guard !records.isEmpty else { return }
         try await run {
             try await client.withTransaction(logger: logger) { connection in
@@ -32,7 +32,22 @@ extension PostgresStore: KeyStore {
                     let slice = Array(records[chunk..<min(chunk + 1000, records.count)])
                     try await connection.rows(try Self.batchInsertQuery(slice), logger: logger)
                 }
+                for event in audit { _ = try await Self.appendAudit(event, on: connection, logger: logger) }
             }
+        }
+    }
+
+    package func replaceDigest(id: UUID, old: KeyDigest, new: KeyDigest, hashVersion: Int) async throws -> Bool {
+        let (oldBytes, newBytes) = (ByteBuffer(bytes: old.bytes), ByteBuffer(bytes: new.bytes))
+        return try await run {
+            let rows = try await client.rows(
+                """
+                UPDATE api_keys SET digest = \(newBytes), hash_version = \(hashVersion)
+                WHERE id = \(id) AND digest = \(oldBytes) RETURNING id
+                """,
+                logger: logger
+            )
+            return rows.count == 1
         }
     }
 

@@ -10,9 +10,24 @@ extension SQLiteStore: KeyStore {
         }
     }
 
-    package func insert(batch records: [KeyRecord]) async throws {
+    package func insert(batch records: [KeyRecord], audit: [AuditEvent]) async throws {
         try await writer.write { db in
             for record in records { try Self.insert(record, db) }
+            for event in audit { _ = try Self.appendAudit(event, db) }
+        }
+    }
+
+    package func replaceDigest(id: UUID, old: KeyDigest, new: KeyDigest, hashVersion: Int) async throws -> Bool {
+        try await writer.write { db in
+            do {
+                try db.execute(
+                    sql: "UPDATE api_keys SET digest = ?, hash_version = ? WHERE id = ? AND digest = ?",
+                    arguments: [new.hex, hashVersion, id.lowercased, old.hex]
+                )
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
+                throw DomainError(.conflict, "a key with this secret already exists")
+            }
+            return db.changesCount == 1
         }
     }
 
