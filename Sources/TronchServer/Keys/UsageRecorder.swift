@@ -115,10 +115,13 @@ package final class UsageRecorder: Service {
         do {
             try await store.addUsage(batch.map { UsageCount($0.key, $0.value) })
         } catch {
-            throttle.log(
-                .warning, "could not write usage counters; will retry", topic: "usage",
-                metadata: ["error": "\(error)", "counters": "\(batch.count)"], logger: logger
-            )
+            // Cancelled by a graceful shutdown: the final flush writes these, so nothing is lost to warn about.
+            if !(error is CancellationError) {
+                throttle.log(
+                    .warning, "could not write usage counters; will retry", topic: "usage",
+                    metadata: ["error": "\(error)", "counters": "\(batch.count)"], logger: logger
+                )
+            }
             add(batch.map { ($0.key, $0.value) })
         }
     }

@@ -42,7 +42,9 @@ struct AuthenticationMiddleware: RouterMiddleware {
         case .authenticated(let principal):
             var context = context
             context.principal = principal
-            context.logger[metadataKey: "principal"] = .string(principal.reference)
+            // Setting logger metadata allocates on every request; the principal is for debugging (errors carry
+            // the request id, and the audit log the principal).
+            if context.logger.logLevel <= .debug { context.logger[metadataKey: "principal"] = .string(principal.reference) }
             do {
                 return try await next(request, context)
             } catch let error where Self.isDenial(error) {

@@ -13,6 +13,9 @@ package final class RateLimits: Sendable {
     /// Addresses refused for failing authentication too often, until when (ContinuousClock). Checked before
     /// any other work, so a refused address costs no limiter round trip; bounded like the limiter.
     private let blocked = Mutex<[String: ContinuousClock.Instant]>([:])
+    /// Whether `blocked` may hold an entry: read without the lock on every request, so the common case (no
+    /// address blocked) costs one atomic load instead of a lock and an address formatted as text.
+    private let anyBlocked = Atomic<Bool>(false)
 
     package init(limiter: any RateLimiter, settings: RateLimitSettings) {
         self.limiter = limiter
@@ -52,6 +55,7 @@ package final class RateLimits: Sendable {
                     if blocked.count >= capacity { blocked.removeAll() }
                 }
                 blocked[subject] = until
+                anyBlocked.store(true, ordering: .releasing)
             }
         }
         return decision
@@ -59,13 +63,14 @@ package final class RateLimits: Sendable {
 
     /// Seconds until `address` may try to authenticate again; nil when it may now.
     package func blockedFor(_ address: IPAddress?) -> Int64? {
-        guard !authFailurePolicy.isEmpty else { return nil }
+        guard !authFailurePolicy.isEmpty, anyBlocked.load(ordering: .acquiring) else { return nil }
         let subject = Self.addressSubject(address)
         let now = ContinuousClock.now
         return blocked.withLock { blocked in
             guard let until = blocked[subject] else { return nil }
             guard until > now else {
                 blocked[subject] = nil
+                if blocked.isEmpty { anyBlocked.store(false, ordering: .releasing) }
                 return nil
             }
             let left = until - now
