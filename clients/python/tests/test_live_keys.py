@@ -241,3 +241,27 @@ def test_revoke(client: tronch.Client) -> None:
     with pytest.raises(ConflictError):
         client.keys.update(created.id, name="too late")
     assert client.keys.verify(created.key).code == "REVOKED"
+
+
+def test_import_plaintext_and_sha256_keys(client: tronch.Client, owner: str) -> None:
+    import hashlib
+    import secrets
+
+    plain = f"legacy_{secrets.token_hex(16)}"
+    hashed = f"legacy_{secrets.token_hex(16)}"
+    keys = client.keys.import_keys(
+        [
+            {"key": plain, "name": "from the old system", "owner_id": owner, "scopes": ["orders:read"]},
+            {"hash": {"algorithm": "sha256", "value": hashlib.sha256(hashed.encode()).hexdigest()}, "owner_id": owner},
+        ]
+    )
+    assert [k.owner_id for k in keys] == [owner, owner]
+    assert keys[0].name == "from the old system"
+    assert client.keys.verify(plain, scopes=["orders:read"]).code == "VALID"
+    assert client.keys.verify(hashed).code == "VALID"
+    assert client.keys.verify(hashed).code == "VALID"
+    with pytest.raises(ConflictError):
+        client.keys.import_keys([{"key": plain}])
+    with pytest.raises(tronch.ValidationError) as invalid:
+        client.keys.import_keys([{"key": "short"}])
+    assert invalid.value.errors[0].field == "keys[0].key"

@@ -333,6 +333,18 @@ class Keys:
             body["cost"] = cost
         return Verification.from_dict(self._client.request("POST", "/keys/verify", json=body))
 
+    def import_keys(self, keys: Sequence[Mapping[str, Any]]) -> List[Key]:
+        """Imports existing keys (``POST /api/v1/keys/import``, scope ``keys:write``): 1 to 1000 entries,
+        each a create request plus its secret, ``"key"`` (plain text, hashed on arrival) or ``"hash"``
+        (``{"algorithm": "sha256", "value": "<64 hex>"}``, upgraded on first successful verification).
+        All or nothing: a :class:`ValidationError` names every bad entry (``keys[3].scopes[0]``), a
+        :class:`ConflictError` the first key already stored. Returns the stored keys in order, never a
+        secret. See docs/migrating.md.
+        """
+        entries = [dict(entry) for entry in keys]
+        answer = self._client.request("POST", "/keys/import", json={"keys": entries})
+        return [Key.from_dict(item) for item in answer.get("data", [])]
+
     def usage(
         self,
         id: str,
