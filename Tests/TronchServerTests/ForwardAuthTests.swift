@@ -29,6 +29,10 @@ import TronchCore
             #expect(answer.headers[.tronchScopes] == "orders:read orders:write")
             #expect(answer.headers[.rateLimitPolicy] == #""default";q=1000;w=3600"#)
             #expect(answer["key_id"] == created["id"])
+            #expect(answer["meta"] == nil && answer["name"] == nil, "the body says no more than the headers")
+            let ownerless = try await api.createKey([:])
+            let bare = try await check(api, key: ownerless["key"]!.string!)
+            #expect(bare.headers[.tronchOwnerID] == "", "present and empty, so a client's own value never passes")
             // Bearer works the same way, and so does every method a gateway may forward.
             for method: HTTPRequest.Method in [.post, .head, .delete, .options] {
                 let bearer = try await api.request(method, "/api/v1/auth/check", key: created["key"]!.string!)

@@ -41,6 +41,7 @@ import TronchCore
                 "/api/v1/keys/{id}": ["get", "patch", "delete"], "/api/v1/keys/{id}/rotate": ["post"],
                 "/api/v1/keys/verify": ["post"], "/api/v1/keys/{id}/usage": ["get"], "/api/v1/audit-logs": ["get"],
                 "/api/v1/metrics": ["get"],
+                "/api/v1/auth/check": ["get", "head", "post", "put", "patch", "delete", "options"],
             ]
             #expect(Set(paths.keys) == Set(expected.keys))
             for (path, methods) in expected {

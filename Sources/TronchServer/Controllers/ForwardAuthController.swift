@@ -51,14 +51,24 @@ struct ForwardAuthController {
         case .valid:
             guard let record = verification.record else { throw APIError(.internal, "a valid verification without a key") }
             headers[.tronchKeyID] = record.id.lowercased
-            if let owner = record.settings.ownerID { headers[.tronchOwnerID] = Self.headerValue(owner) }
+            // Always present, empty when unset: a gateway that copies only headers present in the answer would
+            // otherwise let a client's own X-Tronch-Owner-Id through.
+            headers[.tronchOwnerID] = record.settings.ownerID.map(Self.headerValue) ?? ""
             headers[.tronchEnvironment] = record.environment.rawValue
             headers[.tronchScopes] = record.settings.scopes.joined(separator: " ")
             headers[.contentType] = "application/json"
             headers[.cacheControl] = "no-store"
-            return Response(
-                status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: VerifyResponse(verification).json))
-            )
+            // Only what the headers say: the key's name and meta are for holders of keys:read or keys:verify.
+            var body = JSONWriter()
+            body.beginObject()
+            body.key("code")
+            body.string(verification.code.rawValue)
+            body.key("key_id")
+            body.string(record.id.lowercased)
+            body.key("valid")
+            body.bool(true)
+            body.endObject()
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body.bytes)))
         case .notFound, .revoked, .disabled, .expired:
             var error = APIError.unauthenticated(AuthenticationMiddleware.reason(verification.code), invalidToken: true)
             error.headers.append(contentsOf: headers)
@@ -71,7 +81,8 @@ struct ForwardAuthController {
         case .rateLimited:
             guard let decision = verification.rateLimit else { throw APIError(.rateLimited, "rate limited", headers: headers) }
             var error = APIError.rateLimited(decision, "the API key is over its rate limit")
-            error.headers[.tronchCode] = verification.code.rawValue
+            // A limiter that could not decide (closed mode) is a 503, and the code says so too.
+            error.headers[.tronchCode] = error.code == .serviceUnavailable ? ErrorCode.serviceUnavailable.rawValue : verification.code.rawValue
             throw error
         case .usageExceeded:
             throw APIError(.usageExceeded, "the API key has no credits left", headers: headers)
