@@ -233,4 +233,21 @@ final class CountingStore: KeyStore, AuditStore, UsageStore, Sendable {
         #expect(cache.count <= 100)
         #expect(cache.count > 50)
     }
+
+    @Test(arguments: [100, 20_000]) func aKeyInUseSurvivesEviction(maxEntries: Int) {
+        let cache = KeyCache(ttl: .seconds(30), negativeTTL: .seconds(30), maxEntries: maxEntries)
+        let hasher = KeyHasher(pepper: [9])
+        let hot = hasher.digest("hot")
+        if case .miss(let generation, _) = cache.lookup(hot) { cache.store(nil, for: hot, generation: generation) }
+        for index in 0..<(maxEntries * 5) {
+            let digest = hasher.digest(String(index))
+            if case .miss(let generation, _) = cache.lookup(digest) { cache.store(nil, for: digest, generation: generation) }
+            guard case .hit = cache.lookup(hot) else {
+                Issue.record("the key in use was evicted after \(index) insertions")
+                return
+            }
+        }
+        #expect(cache.count <= maxEntries)
+        #expect(cache.count > maxEntries / 2)
+    }
 }

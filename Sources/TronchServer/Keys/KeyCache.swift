@@ -19,9 +19,18 @@ package final class KeyCache: Sendable {
         package var record: KeyRecord?
     }
 
-    private struct Entry {
-        var record: KeyRecord?
-        var expires: ContinuousClock.Instant
+    /// A cached answer. A class, so the table holds a reference (a resize or an eviction scan moves 8 bytes
+    /// per key, not a whole record); `referenced` is only touched under its shard's lock.
+    private final class Entry: @unchecked Sendable {
+        let record: KeyRecord?
+        let expires: ContinuousClock.Instant
+        /// Set by every hit, cleared by an eviction scan: a key used since the last scan survives it.
+        var referenced = false
+
+        init(record: KeyRecord?, expires: ContinuousClock.Instant) {
+            self.record = record
+            self.expires = expires
+        }
     }
 
     private struct State {
@@ -30,24 +39,36 @@ package final class KeyCache: Sendable {
         var generation: UInt64 = 0
     }
 
-    private let state = Mutex(State())
+    /// One lock per shard: an eviction scan holds up only the lookups of its own shard.
+    private final class Shard: Sendable {
+        let state = Mutex(State())
+    }
+
+    private let shards: [Shard]
     private let ttl: Duration
     private let negativeTTL: Duration
-    private let maxEntries: Int
+    private let maxEntriesPerShard: Int
     private let staleTTL: Duration
 
     package init(ttl: Duration, negativeTTL: Duration, maxEntries: Int, staleTTL: Duration = .zero) {
         self.ttl = ttl
         self.negativeTTL = negativeTTL
-        self.maxEntries = max(1, maxEntries)
+        let shardCount = maxEntries >= 4096 ? 16 : 1
+        self.shards = (0..<shardCount).map { _ in Shard() }
+        self.maxEntriesPerShard = max(1, maxEntries / shardCount)
         self.staleTTL = staleTTL
     }
 
+    private func shard(_ digest: KeyDigest) -> Shard { shards[Int(truncatingIfNeeded: digest.w3 % UInt64(shards.count))] }
+
     package func lookup(_ digest: KeyDigest) -> Lookup {
         let now = ContinuousClock.now
-        return state.withLock { state in
+        return shard(digest).state.withLock { state in
             guard let entry = state.entries[digest] else { return .miss(generation: state.generation, stale: nil) }
-            if entry.expires > now { return .hit(entry.record) }
+            if entry.expires > now {
+                entry.referenced = true
+                return .hit(entry.record)
+            }
             let stale = entry.expires + staleTTL > now ? StaleAnswer(record: entry.record) : nil
             return .miss(generation: state.generation, stale: stale)
         }
@@ -58,35 +79,51 @@ package final class KeyCache: Sendable {
         let lifetime = record == nil ? negativeTTL : ttl
         guard lifetime > .zero else { return }
         let now = ContinuousClock.now
-        state.withLock { state in
+        let entry = Entry(record: record, expires: now + lifetime)
+        shard(digest).state.withLock { state in
             guard state.generation == generation else { return }
-            if state.entries.count >= maxEntries && state.entries[digest] == nil {
-                let staleTTL = self.staleTTL
-                state.entries = state.entries.filter { $0.value.expires + staleTTL > now }
-                if state.entries.count >= maxEntries {
-                    // Still full of live entries: drop an arbitrary eighth rather than scan for the oldest.
-                    let victims = state.entries.keys.prefix(max(1, maxEntries / 8))
-                    for victim in Array(victims) { state.entries[victim] = nil }
-                }
-            }
-            state.entries[digest] = Entry(record: record, expires: now + lifetime)
+            if state.entries.count >= maxEntriesPerShard && state.entries[digest] == nil { evict(&state, now: now) }
+            state.entries[digest] = entry
         }
+    }
+
+    /// Frees an eighth of a full shard: answers past their stale period first, then keys not used since the
+    /// previous scan (second chance, so a hot key such as the caller's own stays), then any.
+    private func evict(_ state: inout State, now: ContinuousClock.Instant) {
+        let target = max(1, maxEntriesPerShard / 8)
+        var victims = [KeyDigest]()
+        victims.reserveCapacity(target)
+        var unused = [KeyDigest]()
+        for (digest, entry) in state.entries {
+            if entry.expires + staleTTL <= now {
+                victims.append(digest)
+            } else if entry.referenced {
+                entry.referenced = false
+            } else if victims.count + unused.count < target {
+                unused.append(digest)
+            }
+        }
+        for digest in victims + unused { state.entries[digest] = nil }
+        let excess = state.entries.count - (maxEntriesPerShard - target)
+        if excess > 0 { for digest in Array(state.entries.keys.prefix(excess)) { state.entries[digest] = nil } }
     }
 
     /// Forgets `digest` (after a write to its key).
     package func invalidate(_ digest: KeyDigest) {
-        state.withLock { state in
+        shard(digest).state.withLock { state in
             state.entries[digest] = nil
             state.generation &+= 1
         }
     }
 
     package func removeAll() {
-        state.withLock { state in
-            state.entries.removeAll()
-            state.generation &+= 1
+        for shard in shards {
+            shard.state.withLock { state in
+                state.entries.removeAll()
+                state.generation &+= 1
+            }
         }
     }
 
-    package var count: Int { state.withLock { $0.entries.count } }
+    package var count: Int { shards.reduce(0) { $0 + $1.state.withLock { $0.entries.count } } }
 }
