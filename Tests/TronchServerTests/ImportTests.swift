@@ -78,6 +78,11 @@ import TronchCore
             )
             #expect(duplicate.status == .badRequest)
             #expect(duplicate["errors"]?.array?.first?["message"] == "is the same key as keys[0]")
+            let twoForms = try await api.request(
+                .post, "/api/v1/keys/import",
+                json: ["keys": [["key": .string(Self.legacy)], ["hash": ["algorithm": "sha256", "value": .string(KeyHasher.sha256(Self.legacy).hex)]]]]
+            )
+            #expect(twoForms.status == .badRequest, "a key and its own SHA-256 are one key")
 
             #expect(try await api.request(.post, "/api/v1/keys/import", json: ["keys": [["key": .string(Self.foreign)]]]).status == .created)
             let again = try await api.request(

@@ -39,8 +39,8 @@ import TronchCore
             let expected: [String: Set<String>] = [
                 "/api/v1/health": ["get"], "/api/v1/health/ready": ["get"], "/api/v1/openapi.json": ["get"], "/api/v1/keys": ["get", "post"],
                 "/api/v1/keys/{id}": ["get", "patch", "delete"], "/api/v1/keys/{id}/rotate": ["post"],
-                "/api/v1/keys/verify": ["post"], "/api/v1/keys/{id}/usage": ["get"], "/api/v1/audit-logs": ["get"],
-                "/api/v1/metrics": ["get"],
+                "/api/v1/keys/verify": ["post"], "/api/v1/keys/import": ["post"], "/api/v1/keys/{id}/usage": ["get"],
+                "/api/v1/audit-logs": ["get"], "/api/v1/metrics": ["get"],
                 "/api/v1/auth/check": ["get", "head", "post", "put", "patch", "delete", "options"],
             ]
             #expect(Set(paths.keys) == Set(expected.keys))

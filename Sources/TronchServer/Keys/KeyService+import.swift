@@ -55,10 +55,13 @@ extension KeyService {
                 hashVersion = KeyHasher.importedSHA256Version
                 hints = ("", "")
             }
-            if let first = seen[digest] {
+            // The same key twice, in either form: a plain key is also known by its SHA-256.
+            var forms = [digest]
+            if case .plaintext(let key) = entry.secret { forms.append(KeyHasher.sha256(key)) }
+            if let first = forms.lazy.compactMap({ seen[$0] }).first {
                 problems.append(FieldError(field: "keys[\(index)]", message: "is the same key as keys[\(first)]"))
             }
-            seen[digest] = seen[digest] ?? index
+            for form in forms where seen[form] == nil { seen[form] = index }
             records.append(
                 KeyRecord(
                     id: UUIDv7.make(at: now), digest: digest, hashVersion: hashVersion, start: hints.start, end: hints.end,

@@ -5,7 +5,9 @@ import TronchCore
 /// Finds the client's address behind trusted proxies (`TRONCH_HTTP_TRUSTED_PROXIES`).
 ///
 /// When the connection comes from a trusted proxy, `X-Forwarded-For` is read from the right: the first
-/// address that is not itself a trusted proxy is the client. From anyone else the header is ignored, so a
+/// address that is not itself a trusted proxy is the client (the leftmost hop when every hop is trusted);
+/// addresses a client wrote into the header sit to its left and are never reached. From any other peer,
+/// without the header, or when a hop read before the client does not parse, the peer's address is kept, so a
 /// client cannot choose its own address (for allowlists, the failed-authentication limit and the audit log).
 struct ClientAddressMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
@@ -26,8 +28,8 @@ struct ClientAddressMiddleware: RouterMiddleware {
 
     private func isTrusted(_ address: IPAddress) -> Bool { trusted.contains { $0.contains(address) } }
 
-    /// The rightmost address in `X-Forwarded-For` that is not a trusted proxy; the peer when every hop
-    /// is trusted, nil (unknown) when a hop does not parse.
+    /// The rightmost address in `X-Forwarded-For` that is not a trusted proxy; the leftmost hop when all are
+    /// trusted; nil when a hop read before the client does not parse (the caller then keeps the peer's).
     static func client(in header: String, peer: IPAddress, isTrusted: (IPAddress) -> Bool) -> IPAddress? {
         var client = peer
         for hop in header.split(separator: ",").reversed() {
