@@ -1,14 +1,20 @@
 # Shared by the bench scripts: a release build, a seeded SQLite store of 10,000 keys, and `measure`, which
 # starts a fresh server with extra environment and drives it with wrk over the key pool.
 # Source it after `cd` to the repository root; set SECONDS_PER_RUN, CONNECTIONS, THREADS first if wanted.
+# TRONCH_BIN=/path/to/tronch uses that binary instead of building one (`swift build -c release`).
 set -euo pipefail
 seconds=${SECONDS_PER_RUN:-10}
 connections=${CONNECTIONS:-64}
 threads=${THREADS:-2}
 
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
-swift build -c release --product tronch >&2
-bin="$(swift build -c release --show-bin-path)/tronch"
+if [ -n "${TRONCH_BIN:-}" ]; then
+    bin=$TRONCH_BIN
+    [ -x "$bin" ] || { echo "TRONCH_BIN=$bin is not an executable (give an absolute path)" >&2; exit 1; }
+else
+    swift build -c release --product tronch >&2
+    bin="$(swift build -c release --show-bin-path)/tronch"
+fi
 work=/tmp/tronch-bench-$$
 mkdir -p "$work"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
@@ -83,11 +89,45 @@ stop_server() {
     server=""
 }
 
-# CPU time the server has used, in microseconds (user + system, from /proc).
+# CPU time (user + system, from /proc) a process and its descendants have used, in clock ticks.
+process_tree_ticks() {
+    local ticks child
+    # Fields after the command name, which is in parentheses and may hold spaces: utime and stime are 12 and 13.
+    ticks=$(sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}')
+    for child in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
+        ticks=$(( ticks + $(process_tree_ticks "$child" 2>/dev/null || echo 0) ))
+    done
+    echo "$ticks"
+}
+
+# CPU time the server has used, in microseconds: the process and its children (the peer's workers).
 server_cpu_us() {
-    local ticks
-    ticks=$(awk '{print $14 + $15}' "/proc/$server/stat")
-    echo $(( ticks * 1000000 / $(getconf CLK_TCK) ))
+    echo $(( $(process_tree_ticks "$server") * 1000000 / $(getconf CLK_TCK) ))
+}
+
+# --- The FastAPI peer (bench/peers/fastapi): the same verification in Python, for bench/peer and bench/run ---
+
+# Starts the peer (uvicorn, PEER_WORKERS workers, default 2) on the seeded store and sets $server and $url
+# like start_server. Its virtualenv is made on first use (bench/peers/fastapi/serve).
+start_peer() {
+    local port workers=${PEER_WORKERS:-2}
+    bench/peers/fastapi/serve >/dev/null
+    port=$(free_port)
+    PEER_WORKERS=$workers bench/peers/fastapi/serve "$port" >"$work/peer.log" 2>&1 &
+    server=$!
+    url="http://127.0.0.1:$port"
+    # Each worker loads every key before it takes connections; wait for all of them, not just the first.
+    for _ in $(seq 1 1200); do
+        if [ "$(grep -c 'Application startup complete' "$work/peer.log")" -ge "$workers" ] &&
+            curl -sf "$url/api/v1/health" >/dev/null; then
+            return 0
+        fi
+        kill -0 "$server" 2>/dev/null || break
+        sleep 0.1
+    done
+    echo "the FastAPI peer did not start:" >&2
+    cat "$work/peer.log" >&2
+    return 1
 }
 
 # Runs one scenario: a 2 s warm-up, then SECONDS_PER_RUN measured; prints its RESULT line with the
