@@ -48,9 +48,7 @@ struct ServerOptions: ParsableArguments {
 /// Builds the provider hierarchy.
 package enum ConfigurationSources {
     /// Environment variables that hold secrets, redacted wherever configuration is printed.
-    static let secretVariables: Set<String> = [
-        "TRONCH_KEY_PEPPER", "TRONCH_BOOTSTRAP_ROOT_KEY", "TRONCH_DATABASE_URL", "TRONCH_REDIS_URL",
-    ]
+    static let secretVariables: Set<String> = ["TRONCH_KEY_PEPPER", "TRONCH_BOOTSTRAP_ROOT_KEY", "TRONCH_DATABASE_URL"]
 
     package static func reader(
         flags: [AbsoluteConfigKey: ConfigValue], configFile: String?,
