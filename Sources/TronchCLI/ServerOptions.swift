@@ -48,7 +48,14 @@ struct ServerOptions: ParsableArguments {
 /// Builds the provider hierarchy.
 package enum ConfigurationSources {
     /// Environment variables that hold secrets, redacted wherever configuration is printed.
-    static let secretVariables: Set<String> = ["TRONCH_KEY_PEPPER", "TRONCH_BOOTSTRAP_ROOT_KEY", "TRONCH_DATABASE_URL"]
+    static let secretVariables: Set<String> = [
+        "TRONCH_KEY_PEPPER", "TRONCH_BOOTSTRAP_ROOT_KEY", "TRONCH_DATABASE_URL", "TRONCH_REDIS_URL",
+    ]
+
+    /// The environment's `TRONCH_*` variables, secrets marked so that printing the provider redacts them.
+    package static func environmentProvider(_ environment: [String: String]) -> EnvironmentVariablesProvider {
+        EnvironmentVariablesProvider(environmentVariables: environment, secretsSpecifier: .specific(secretVariables))
+    }
 
     package static func reader(
         flags: [AbsoluteConfigKey: ConfigValue], configFile: String?,
@@ -56,9 +63,7 @@ package enum ConfigurationSources {
     ) async throws -> ConfigReader {
         var providers: [any ConfigProvider] = [
             InMemoryProvider(name: "command line", values: flags),
-            EnvironmentVariablesProvider(
-                environmentVariables: environment, secretsSpecifier: .specific(secretVariables)
-            ).prefixKeys(with: "tronch"),
+            environmentProvider(environment).prefixKeys(with: "tronch"),
         ]
         if let path = configFile ?? environment["TRONCH_CONFIG_FILE"] {
             guard let data = FileManager.default.contents(atPath: path) else {

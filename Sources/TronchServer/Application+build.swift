@@ -184,6 +184,7 @@ func prepareDatabase(
         )
     }
     try await keys.imports.refresh()
+    try await ListenAddressCheck.ensureAvailable(host: settings.host, port: settings.port)
     if let secret = try await keys.bootstrapRootKey(secret: settings.bootstrapRootKey) {
         logger.notice("created the root key on an empty database")
         announce(RootKeyAnnouncement(generatedSecret: settings.bootstrapRootKey == nil ? secret : nil))

@@ -1,6 +1,8 @@
+import Configuration
 import Foundation
 import HummingbirdTesting
 import Testing
+import TronchCLI
 import TronchCore
 import TronchTestSupport
 @testable import TronchServer
@@ -12,6 +14,22 @@ import TronchTestSupport
         try await app.test(.live) { client in
             let port = try #require(client.port)
             try await body(["TRONCH_URL": "http://127.0.0.1:\(port)", "TRONCH_API_KEY": TestServer.rootKey])
+        }
+    }
+
+    @Test func secretEnvironmentVariablesAreRedactedWhenConfigurationIsPrinted() {
+        let secrets = [
+            "TRONCH_KEY_PEPPER": "pepper-\(UUID().uuidString)",
+            "TRONCH_BOOTSTRAP_ROOT_KEY": "root-\(UUID().uuidString)",
+            "TRONCH_DATABASE_URL": "postgres://tronch:db-\(UUID().uuidString)@db/tronch",
+            "TRONCH_REDIS_URL": "redis://:redis-\(UUID().uuidString)@cache:6379/0",
+        ]
+        let printed = ConfigurationSources.environmentProvider(secrets.merging(["TRONCH_PORT": "8081"]) { $1 })
+            .debugDescription
+        #expect(printed.contains("TRONCH_PORT=8081"))
+        for (name, value) in secrets {
+            #expect(printed.contains("\(name)=<REDACTED>"))
+            #expect(!printed.contains(value), "\(name) printed in clear")
         }
     }
 

@@ -93,8 +93,9 @@ import TronchCore
             #expect(over.status == .tooManyRequests)
             #expect(over.code == "RATE_LIMITED")
             #expect(over.headers[.tronchCode] == "RATE_LIMITED")
-            #expect(over.headers[.retryAfter] == "30")
-            #expect(over.headers[.rateLimit] == #""burst";r=0;t=60"#)
+            // The limiter runs on the wall clock: a slow run may cross a second boundary between requests.
+            #expect(["30", "29"].contains(over.headers[.retryAfter]))
+            #expect([#""burst";r=0;t=60"#, #""burst";r=0;t=59"#].contains(over.headers[.rateLimit]))
 
             let credited = try await api.createKey(["remaining": 1])
             #expect(try await check(api, key: credited["key"]!.string!).status == .ok)

@@ -45,6 +45,24 @@ import TronchCore
         #expect(try await second.terminate() == 0)
     }
 
+    @Test func aFirstStartThatCannotListenCreatesNoRootKey() async throws {
+        let directory = try Tronch.temporaryDirectory()
+        let port = try Tronch.freePort()
+        let holder = try ServerProcess(arguments: [], environment: [:], directory: try Tronch.temporaryDirectory(), port: port)
+        try await holder.waitUntilReady()
+        let refused = try await Tronch.run(["serve", "--port", String(port)], directory: directory)
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("TRONCH_PORT"), "\(refused.stderr)")
+        #expect(!refused.stdout.contains("root key"), "no root key may be shown by a start that fails")
+        #expect(try await holder.terminate() == 0)
+
+        // The key was never created: the next start, on a free port, creates and prints it.
+        let next = try ServerProcess(arguments: [], environment: [:], directory: directory, port: try Tronch.freePort())
+        try await next.waitUntilReady()
+        #expect(next.stdout.contains("shown only this once"))
+        #expect(try await next.terminate() == 0)
+    }
+
     @Test func invalidConfigurationStopsStartUpNamingTheKey() async throws {
         let directory = try Tronch.temporaryDirectory()
         let result = try await Tronch.run(["serve"], environment: ["TRONCH_PORT": "eighty"], directory: directory)

@@ -17,6 +17,12 @@ import GRDB
         return path
     }
 
+    /// Configuration with any free port: these tests never listen, and on the default port (8080) their
+    /// start-up check that the port is free would race with each other.
+    static func reader(_ values: [AbsoluteConfigKey: ConfigValue]) -> ConfigReader {
+        ConfigReader(provider: InMemoryProvider(values: values.merging(["port": .init(.int(0), isSecret: false)]) { old, _ in old }))
+    }
+
     final class Announcements: Sendable {
         private let list = Mutex<[RootKeyAnnouncement]>([])
         func append(_ announcement: RootKeyAnnouncement) { list.withLock { $0.append(announcement) } }
@@ -38,7 +44,7 @@ import GRDB
 
     @Test func anEmptyEmbeddedStoreGetsAPepperFileAndOneRootKey() async throws {
         let directory = Self.temporaryDirectory()
-        let reader = ConfigReader(provider: InMemoryProvider(values: ["data.dir": .init(.string(directory), isSecret: false)]))
+        let reader = Self.reader(["data.dir": .init(.string(directory), isSecret: false)])
         let announcements = Announcements()
         try await start(reader, announcements: announcements)
         let first = announcements.all
@@ -75,9 +81,9 @@ import GRDB
     @Test func aDifferentPepperIsRefused() async throws {
         let directory = Self.temporaryDirectory()
         func reader(pepper: String) -> ConfigReader {
-            ConfigReader(provider: InMemoryProvider(values: [
+            Self.reader([
                 "data.dir": .init(.string(directory), isSecret: false), "key.pepper": .init(.string(pepper), isSecret: true),
-            ]))
+            ])
         }
         try await start(reader(pepper: String(repeating: "a", count: 40)))
         await #expect(throws: ConfigurationError.self) { try await start(reader(pepper: String(repeating: "b", count: 40))) }
@@ -108,7 +114,7 @@ import GRDB
 
     @Test func aLostPepperFileIsNotSilentlyReplaced() async throws {
         let directory = Self.temporaryDirectory()
-        let reader = ConfigReader(provider: InMemoryProvider(values: ["data.dir": .init(.string(directory), isSecret: false)]))
+        let reader = Self.reader(["data.dir": .init(.string(directory), isSecret: false)])
         try await start(reader)
         let attributes = try FileManager.default.attributesOfItem(atPath: directory + "/tronch.sqlite")
         #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
@@ -159,7 +165,7 @@ import GRDB
 
     @Test func aSchemaNewerThanThisBuildIsRefused() async throws {
         let directory = Self.temporaryDirectory()
-        let reader = ConfigReader(provider: InMemoryProvider(values: ["data.dir": .init(.string(directory), isSecret: false)]))
+        let reader = Self.reader(["data.dir": .init(.string(directory), isSecret: false)])
         try await start(reader)
         let store = try SQLiteStore.open(path: directory + "/tronch.sqlite")
         try await store.writer.write { db in
@@ -195,9 +201,9 @@ import GRDB
 
     @Test func autoMigrateOffRefusesAPendingSchema() async throws {
         let directory = Self.temporaryDirectory()
-        let reader = ConfigReader(provider: InMemoryProvider(values: [
+        let reader = Self.reader([
             "data.dir": .init(.string(directory), isSecret: false), "database.autoMigrate": .init(.bool(false), isSecret: false),
-        ]))
+        ])
         await #expect(throws: ConfigurationError.self) { try await start(reader) }
     }
 }

@@ -48,25 +48,12 @@ package enum Script {
             .appendingPathComponent(relative).path
     }
 
-    /// Runs `bash script arguments…` and throws with its standard error when it fails.
-    package static func run(_ script: String, _ arguments: [String]) async throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = [script] + arguments
-        // A file, not a pipe, for standard error: a daemon the script starts must not hold our descriptors.
-        let errorPath = FileManager.default.temporaryDirectory.appendingPathComponent("script-\(UUID().uuidString).log").path
-        _ = FileManager.default.createFile(atPath: errorPath, contents: nil)
-        defer { try? FileManager.default.removeItem(atPath: errorPath) }
-        process.standardError = FileHandle(forWritingAtPath: errorPath)
-        process.standardOutput = FileHandle.nullDevice
-        process.standardInput = FileHandle.nullDevice
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            process.terminationHandler = { _ in continuation.resume() }
-            do { try process.run() } catch { continuation.resume(throwing: error) }
-        }
-        guard process.terminationStatus == 0 else {
-            let message = (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? ""
-            throw ScriptError(message: "\(script) \(arguments.joined(separator: " ")) failed: \(message)")
+    /// Runs `bash script arguments…` and throws with its standard error when it fails; a script still running
+    /// after `timeout` is killed and fails.
+    package static func run(_ script: String, _ arguments: [String], timeout: Duration = .seconds(60)) async throws {
+        let result = try await ChildProcess.run("/bin/bash", [script] + arguments, timeout: timeout)
+        guard result.status == 0 else {
+            throw ScriptError(message: "\(script) \(arguments.joined(separator: " ")) failed: \(result.stderr)")
         }
     }
 

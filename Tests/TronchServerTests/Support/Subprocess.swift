@@ -28,28 +28,15 @@ enum Tronch {
         var stderr: String
     }
 
-    /// Runs `tronch arguments…` to completion with extra environment variables.
-    static func run(_ arguments: [String], environment: [String: String] = [:], directory: String? = nil) async throws -> Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = arguments
+    /// Runs `tronch arguments…` to completion with extra environment variables (killed and failed after
+    /// `timeout`).
+    static func run(
+        _ arguments: [String], environment: [String: String] = [:], directory: String? = nil, timeout: Duration = .seconds(60)
+    ) async throws -> Result {
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("TRONCH_") }
         for (key, value) in environment { env[key] = value }
-        process.environment = env
-        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            process.terminationHandler = { _ in continuation.resume() }
-            do { try process.run() } catch { continuation.resume(throwing: error) }
-        }
-        return Result(
-            status: process.terminationStatus,
-            stdout: String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self),
-            stderr: String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        )
+        let result = try await ChildProcess.run(binary, arguments, environment: env, directory: directory, timeout: timeout)
+        return Result(status: result.status, stdout: result.stdout, stderr: result.stderr)
     }
 
     /// A port nothing listens on right now.
