@@ -27,14 +27,14 @@ extension KeySettings {
 
         if let name {
             if name.isEmpty { add("name", "must not be empty (omit it or send null)") }
-            if name.count > limits.maxNameLength { add("name", "must be at most \(limits.maxNameLength) characters") }
+            if name.unicodeScalars.count > limits.maxNameLength { add("name", "must be at most \(limits.maxNameLength) characters") }
             if name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
                 add("name", "must not contain control characters")
             }
         }
         if let ownerID {
             if ownerID.isEmpty { add("owner_id", "must not be empty (omit it or send null)") }
-            if ownerID.count > limits.maxOwnerLength { add("owner_id", "must be at most \(limits.maxOwnerLength) characters") }
+            if ownerID.unicodeScalars.count > limits.maxOwnerLength { add("owner_id", "must be at most \(limits.maxOwnerLength) characters") }
             if ownerID.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
                 add("owner_id", "must not contain control characters")
             }

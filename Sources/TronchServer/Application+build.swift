@@ -267,6 +267,7 @@ package func buildRouter(
     let auditRoutes = api.group("audit-logs").add(middleware: authentication)
     if let usage = keys.usage { auditRoutes.add(middleware: UsageMiddleware(usage: usage, clock: keys.clock)) }
     AuditController(store: database.store, allowQueryParameterKeys: settings.queryParameterKeys).addRoutes(to: auditRoutes)
+    router.addMethodNotAllowedResponses()
     return router
 }
 

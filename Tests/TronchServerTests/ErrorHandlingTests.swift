@@ -98,7 +98,11 @@ import TronchCore
             let badID = try await api.request(.get, "/api/v1/keys/not-a-uuid")
             #expect(badID.status == .badRequest)
             #expect(badID["errors"]?.array?.first?["field"] == .string("id"))
-            for query in ["limit=0", "limit=101", "limit=ten", "cursor=garbage", "status=deleted", "environment=prod", "ownerid=x"] {
+            // An empty free-text parameter is the same as an absent one; an empty number or enum is not a value.
+            for query in ["cursor=", "owner_id=&name_prefix=", "expiring_within="] {
+                #expect(try await api.request(.get, "/api/v1/keys?\(query)").status == .ok, "\(query)")
+            }
+            for query in ["limit=", "status=", "environment=", "limit=0", "limit=101", "limit=ten", "cursor=garbage", "status=deleted", "environment=prod", "ownerid=x"] {
                 let response = try await api.request(.get, "/api/v1/keys?\(query)")
                 #expect(response.status == .badRequest, "\(query)")
                 #expect(response.code == "VALIDATION_FAILED")
@@ -116,6 +120,32 @@ import TronchCore
             #expect(response.status == .notFound)
             #expect(response.code == "NOT_FOUND")
             #expect(response.headers[.contentType] == "application/problem+json")
+        }
+    }
+
+    /// A known path with a method it does not serve is a 405 naming the methods it does (RFC 9110 §15.5.6).
+    @Test(arguments: [
+        (HTTPRequest.Method.put, "/api/v1/health", "GET"),
+        (.post, "/api/v1/health/ready", "GET"),
+        (.put, "/api/v1/keys", "GET, POST"),
+        (.delete, "/api/v1/keys/import", "POST"),
+        (.get, "/api/v1/keys/verify", "POST"),
+        (.put, "/api/v1/keys/01a213e9-b408-75e4-951a-cb3ad4a55eaa", "DELETE, GET, PATCH"),
+        (.get, "/api/v1/keys/01a213e9-b408-75e4-951a-cb3ad4a55eaa/rotate", "POST"),
+        (.trace, "/api/v1/metrics", "GET"),
+        (.head, "/api/v1/openapi.json", "GET"),
+        (.post, "/api/v1/audit-logs", "GET"),
+    ])
+    func undeclaredMethodsAreMethodNotAllowed(method: HTTPRequest.Method, path: String, allow: String) async throws {
+        try await TestServer().run { api async throws in
+            let response = try await api.request(method, path, key: nil)
+            #expect(response.status == .methodNotAllowed)
+            #expect(response.headers[.allow] == allow)
+            if method != .head {
+                #expect(response.code == "METHOD_NOT_ALLOWED")
+                #expect(response.headers[.contentType] == "application/problem+json")
+            }
+            #expect(response.headers[.init("X-Request-Id")!] != nil)
         }
     }
 

@@ -36,7 +36,10 @@ import TronchStorage
             let rootReport = try await api.request(.get, "/api/v1/keys/\(rootID)/usage")
             #expect((rootReport["totals"]?["endpoints"]?["POST /api/v1/keys/verify"]?.int ?? 0) >= 4)
 
-            for bad in ["granularity=week", "from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z", "from=2000-01-01T00:00:00Z&granularity=minute", "x=1"] {
+            let backwards = try await api.request(.get, "/api/v1/keys/\(id)/usage?from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z")
+            #expect(backwards.status == .ok)
+            #expect(backwards["series"] == [])
+            for bad in ["granularity=week", "from=2000-01-01T00:00:00Z&granularity=minute", "x=1"] {
                 #expect(try await api.request(.get, "/api/v1/keys/\(id)/usage?\(bad)").status == .badRequest, "\(bad)")
             }
             #expect(try await api.request(.get, "/api/v1/keys/\(UUID().uuidString)/usage").status == .notFound)

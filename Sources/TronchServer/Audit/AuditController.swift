@@ -21,17 +21,17 @@ struct AuditController {
         var parameters = ListParameters(request, known: Self.parameters, allowQueryParameterKeys: allowQueryParameterKeys)
         var query = AuditQuery()
         if let limit = parameters.limit() { query.limit = limit }
-        if let cursor = parameters["cursor"] {
+        if let cursor = parameters.text("cursor") {
             if let value = Int64(cursor), value > 0 {
                 query.before = value
             } else {
                 parameters.fail("cursor", "is not a cursor this API returned")
             }
         }
-        query.actorID = parameters["actor_id"]
-        query.action = parameters["action"]
-        query.targetType = parameters["target_type"]
-        query.targetID = parameters["target_id"]
+        query.actorID = parameters.text("actor_id")
+        query.action = parameters.text("action")
+        query.targetType = parameters.text("target_type")
+        query.targetID = parameters.text("target_id")
         if let outcome = parameters["outcome"] {
             if let value = AuditEvent.Outcome(rawValue: outcome) {
                 query.outcome = value
@@ -41,7 +41,7 @@ struct AuditController {
         }
         query.from = parameters.timestamp("from")
         query.to = parameters.timestamp("to")
-        if let from = query.from, let to = query.to, from >= to { parameters.fail("to", "must be after from") }
+        // `to` at or before `from` selects nothing: an empty page, not an error.
         try parameters.finish()
         let page = try await store.auditEntries(matching: query)
         return try Response.json(

@@ -49,14 +49,14 @@ struct KeysController {
         let now = keys.clock.now
         var query = KeyQuery(now: now)
         if let limit = parameters.limit() { query.limit = limit }
-        if let cursor = parameters["cursor"] {
+        if let cursor = parameters.text("cursor") {
             if let id = Cursor.decode(cursor) {
                 query.after = id
             } else {
                 parameters.fail("cursor", "is not a cursor this API returned")
             }
         }
-        query.ownerID = parameters["owner_id"]
+        query.ownerID = parameters.text("owner_id")
         if let environment = parameters["environment"] {
             if let value = KeyEnvironment(rawValue: environment) {
                 query.environment = value
@@ -71,7 +71,7 @@ struct KeysController {
                 parameters.fail("status", "must be active, revoked or expired")
             }
         }
-        query.namePrefix = parameters["name_prefix"]
+        query.namePrefix = parameters.text("name_prefix")
         if let span = parameters.seconds("expiring_within", max: 3650 * 86_400) {
             query.expiringBefore = now.addingTimeInterval(TimeInterval(span))
         }

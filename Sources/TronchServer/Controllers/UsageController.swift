@@ -48,10 +48,9 @@ struct UsageController {
         // Whole buckets: from rounds down, to rounds up.
         let step = granularity.milliseconds
         let start = Self.floor(Timestamp.milliseconds(from), step)
-        let end = Self.floor(Timestamp.milliseconds(to) + step - 1, step)
-        if end <= start {
-            parameters.fail("to", "must be after from")
-        } else if (end - start) / step > Self.maxBuckets {
+        // A range that ends where (or before) it starts is empty, not an error: it holds no bucket.
+        let end = max(start, Self.floor(Timestamp.milliseconds(to) + step - 1, step))
+        if (end - start) / step > Self.maxBuckets {
             parameters.fail("from", "the range holds more than \(Self.maxBuckets) \(granularity.rawValue)s; narrow it or use a coarser granularity")
         }
         try parameters.finish()

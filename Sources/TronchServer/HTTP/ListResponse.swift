@@ -40,7 +40,13 @@ struct ListParameters {
         }
     }
 
+    /// A parameter's value as sent, empty included: for enums, numbers and timestamps, where an empty value
+    /// is not one the schema allows (a 400).
     subscript(_ name: String) -> String? { parameters[name[...]].map(String.init) }
+
+    /// A free-text parameter (a filter, a cursor): an empty one (`?cursor=`, as HTML forms send them) is the
+    /// same as an absent one.
+    func text(_ name: String) -> String? { self[name].flatMap { $0.isEmpty ? nil : $0 } }
 
     /// `limit`, 1 to 100.
     mutating func limit() -> Int? {
@@ -64,7 +70,7 @@ struct ListParameters {
 
     /// A span written `N` (seconds) or `Ns`, `Nm`, `Nh`, `Nd`, at most `max` seconds.
     mutating func seconds(_ name: String, max: Int64) -> Int64? {
-        guard let text = self[name] else { return nil }
+        guard let text = text(name) else { return nil }
         var digits = Substring(text)
         var unit: Int64 = 1
         if let last = digits.last, let multiplier = ["s": 1, "m": 60, "h": 3600, "d": 86_400][String(last)] {
