@@ -11,7 +11,9 @@ let package = Package(
     name: "tronch",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "tronch", targets: ["Tronch"])
+        .executable(name: "tronch", targets: ["Tronch"]),
+        // Tronch's API as Swift types and a client, generated from docs/openapi.json (scripts/generate-client).
+        .library(name: "TronchAPI", targets: ["TronchAPI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -29,6 +31,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-openapi-generator.git", from: "1.14.3"),
+        .package(url: "https://github.com/apple/swift-openapi-runtime.git", from: "1.13.4"),
+        .package(url: "https://github.com/swift-server/swift-openapi-async-http-client.git", from: "1.5.0"),
     ],
     targets: [
         .target(
@@ -105,6 +110,13 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "TronchAPI",
+            dependencies: [
+                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime")
+            ],
+            exclude: ["openapi-generator-config.yaml"]
+        ),
         .executableTarget(
             name: "Tronch",
             dependencies: [
@@ -173,6 +185,9 @@ let package = Package(
                 "TronchRedis",
                 "TronchCLI",
                 "TronchTestSupport",
+                "TronchAPI",
+                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
+                .product(name: "OpenAPIAsyncHTTPClient", package: "swift-openapi-async-http-client"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
