@@ -16,8 +16,8 @@ package enum ErrorCode: String, Sendable, Codable, CaseIterable {
     case `internal` = "INTERNAL"
 }
 
-/// One invalid input field and why.
-package struct FieldError: Sendable, Hashable, Codable {
+/// One invalid input field and why (an `Error` too, so validators can return `Result<_, FieldError>`).
+package struct FieldError: Error, Sendable, Hashable, Codable {
     package var field: String
     package var message: String
 
@@ -50,5 +50,14 @@ package struct DomainError: Error, Sendable, Hashable {
 
     package static func keyNotFound(_ id: String) -> DomainError {
         DomainError(.notFound, "no key with id \(id)")
+    }
+
+    package static func userNotFound(_ id: String) -> DomainError {
+        DomainError(.notFound, "no user with id \(id)")
+    }
+
+    /// A second user with the same username or e-mail address (`field`).
+    package static func userConflict(_ field: String) -> DomainError {
+        DomainError(.conflict, "a user with this \(field) already exists", errors: [FieldError(field: field, message: "is taken")])
     }
 }

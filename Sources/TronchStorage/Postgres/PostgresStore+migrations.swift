@@ -137,6 +137,37 @@ extension PostgresStore: SchemaMigrator {
                 "DROP TABLE usage_rollups"
             ]
         ),
+        Migration(
+            version: 6,
+            name: "create_users",
+            up: [
+                """
+                CREATE TABLE users (
+                    id uuid PRIMARY KEY,
+                    username text NOT NULL,
+                    email text NOT NULL,
+                    email_key text NOT NULL,
+                    display_name text,
+                    role text NOT NULL CHECK (role IN ('admin', 'member', 'viewer')),
+                    status text NOT NULL CHECK (status IN ('active', 'disabled')),
+                    password_hash text,
+                    failed_logins integer NOT NULL,
+                    lockouts integer NOT NULL,
+                    locked_until timestamptz,
+                    mfa_enabled boolean NOT NULL,
+                    search_text text NOT NULL,
+                    created_at timestamptz NOT NULL,
+                    updated_at timestamptz NOT NULL,
+                    last_login_at timestamptz
+                )
+                """,
+                "CREATE UNIQUE INDEX users_username ON users (username)",
+                "CREATE UNIQUE INDEX users_email ON users (email_key)",
+            ],
+            down: [
+                "DROP TABLE users"
+            ]
+        ),
     ]
 
     private static let createHistory = """

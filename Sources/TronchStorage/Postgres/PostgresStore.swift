@@ -65,6 +65,8 @@ package struct PostgresStore: Sendable {
         case let error as PostgresTransactionError:
             // The closure's error (a DomainError that aborts an update) wins over begin/commit errors.
             guard let inner = error.closureError ?? error.beginError ?? error.commitError else { return error }
+            // An error the caller's own closure threw (to abort a change) is the caller's, not the database's.
+            if let closure = error.closureError, !(closure is PSQLError) { return closure }
             return translate(inner)
         case let error as PSQLError:
             return translate(error)
@@ -82,7 +84,14 @@ package struct PostgresStore: Sendable {
         case .server:
             let state = error.serverInfo?[.sqlState] ?? ""
             let message = error.serverInfo?[.message] ?? ""
-            if state == "23505" { return DomainError(.conflict, "a key with this id or secret already exists") }
+            if state == "23505" {
+                switch error.serverInfo?[.constraintName] {
+                case "users_username": return DomainError.userConflict("username")
+                case "users_email": return DomainError.userConflict("email")
+                case "users_pkey": return DomainError(.conflict, "a user with this id already exists")
+                default: return DomainError(.conflict, "a key with this id or secret already exists")
+                }
+            }
             // Class 08 (connection), 57P0x (shutdown, cannot connect now), 53 (insufficient resources).
             if state.hasPrefix("08") || state.hasPrefix("57P") || state.hasPrefix("53") {
                 return StorageError.unavailable("PostgreSQL refused the request (SQLSTATE \(state))")

@@ -129,5 +129,36 @@ extension SQLiteStore {
                 "DROP TABLE usage_rollups"
             ]
         ),
+        Migration(
+            version: 6,
+            name: "create_users",
+            up: [
+                """
+                CREATE TABLE users (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    username TEXT NOT NULL,
+                    email TEXT NOT NULL,
+                    email_key TEXT NOT NULL,
+                    display_name TEXT,
+                    role TEXT NOT NULL CHECK (role IN ('admin', 'member', 'viewer')),
+                    status TEXT NOT NULL CHECK (status IN ('active', 'disabled')),
+                    password_hash TEXT,
+                    failed_logins INTEGER NOT NULL,
+                    lockouts INTEGER NOT NULL,
+                    locked_until INTEGER,
+                    mfa_enabled INTEGER NOT NULL,
+                    search_text TEXT NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    updated_at INTEGER NOT NULL,
+                    last_login_at INTEGER
+                )
+                """,
+                "CREATE UNIQUE INDEX users_username ON users (username)",
+                "CREATE UNIQUE INDEX users_email ON users (email_key)",
+            ],
+            down: [
+                "DROP TABLE users"
+            ]
+        ),
     ]
 }

@@ -1,0 +1,27 @@
+/// What a person may do on Tronch's own API.
+///
+/// `admin` holds every permission over everyone's keys, users and logs. `member` manages their own keys (as
+/// `owner_id` `user:<id>`) and their own account and sessions. `viewer` reads their own keys and account.
+/// A key owned by a user acts with at most its owner's role, narrowed by its own scopes.
+package enum Role: String, Sendable, Hashable, CaseIterable, Codable {
+    case admin, member, viewer
+
+    /// The permissions the role grants on Tronch's API (an admin's also reach other people's resources).
+    package var permissions: Set<Permission> {
+        switch self {
+        case .admin: Set(Permission.allCases)
+        case .member: [.keysRead, .keysWrite]
+        case .viewer: [.keysRead]
+        }
+    }
+
+    /// The scopes a key owned by a user of this role may hold at most: a member cannot mint a key with
+    /// `admin` or `audit:read`, whatever the key that creates it holds.
+    package var grantableScopes: [String] {
+        switch self {
+        case .admin: [Principal.adminScope]
+        case .member: ["*", "keys:read", "keys:write"]
+        case .viewer: ["*", "keys:read"]
+        }
+    }
+}
