@@ -10,6 +10,8 @@ package struct AuditActor: Sendable, Hashable {
     package enum Kind: String, Sendable, Hashable, CaseIterable {
         /// An API key (its id).
         case key
+        /// A person, through an access token or a login (the user's id).
+        case user
         /// Tronch itself: start-up, bootstrap, background work.
         case system
         /// A caller who presented no valid key.
@@ -25,6 +27,7 @@ package struct AuditActor: Sendable, Hashable {
     }
 
     package static func key(_ id: UUID) -> AuditActor { AuditActor(kind: .key, id: id.lowercased) }
+    package static func user(_ id: UUID) -> AuditActor { AuditActor(kind: .user, id: id.lowercased) }
     package static let system = AuditActor(kind: .system, id: nil)
     package static let anonymous = AuditActor(kind: .anonymous, id: nil)
 }

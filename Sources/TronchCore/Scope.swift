@@ -29,9 +29,11 @@ package enum Scope {
     }
 
     /// Whether `scope` names (or could cover) one of Tronch's own permissions: `admin`, and everything under
-    /// `keys:`, `audit:` and `metrics:`. These names are reserved for Tronch's API; customers' scopes should use others.
+    /// `keys:`, `audit:`, `metrics:` and `users:`. These names are reserved for Tronch's API; customers' scopes
+    /// should use others.
     package static func isReserved(_ scope: String) -> Bool {
         scope == "admin" || scope.hasPrefix("keys:") || scope.hasPrefix("audit:") || scope.hasPrefix("metrics:")
+            || scope.hasPrefix("users:")
     }
 
     /// Nil when `scope` is well-formed, otherwise why not.

@@ -37,11 +37,38 @@ package struct UserChange: Sendable {
     package var after: UserRecord
     /// The user's keys revoked because the user was disabled or deleted (as stored after revocation).
     package var revokedKeys: [KeyRecord]
+    /// The user's sessions ended with the change (as stored after ending).
+    package var endedSessions: [SessionRecord]
 
-    package init(before: UserRecord, after: UserRecord, revokedKeys: [KeyRecord]) {
+    package init(before: UserRecord, after: UserRecord, revokedKeys: [KeyRecord], endedSessions: [SessionRecord] = []) {
         self.before = before
         self.after = after
         self.revokedKeys = revokedKeys
+        self.endedSessions = endedSessions
+    }
+}
+
+/// Sessions a user change ends besides those a disabled or deleted user loses anyway: a password change
+/// ends every other session.
+package struct SessionEnding: Sendable, Hashable {
+    /// Until when the ended sessions' ids stay on the access-token denylist (now + the access-token lifetime).
+    package var denyUntil: Date
+    /// End every live session of the user but `except`, for `reason`; nil ends none (unless the user is disabled).
+    package var all: (reason: String, except: UUID?)?
+
+    package init(denyUntil: Date, all: (reason: String, except: UUID?)? = nil) {
+        self.denyUntil = denyUntil
+        self.all = all
+    }
+
+    package static func == (lhs: SessionEnding, rhs: SessionEnding) -> Bool {
+        lhs.denyUntil == rhs.denyUntil && lhs.all?.reason == rhs.all?.reason && lhs.all?.except == rhs.all?.except
+    }
+
+    package func hash(into hasher: inout Hasher) {
+        hasher.combine(denyUntil)
+        hasher.combine(all?.reason)
+        hasher.combine(all?.except)
     }
 }
 
@@ -49,7 +76,8 @@ package struct UserChange: Sendable {
 ///
 /// Usernames and e-mail keys are unique (``DomainError`` `.conflict` naming the field); a missing user is
 /// `.notFound`. The store keeps one invariant of its own: a user who is disabled or deleted has no active
-/// key (`owner_id` `user:<id>`), so a change that disables a user revokes their keys in the same transaction.
+/// key (`owner_id` `user:<id>`) and no live session, so a change that disables a user revokes their keys and
+/// ends their sessions (their ids on the denylist) in the same transaction.
 package protocol UserStore: Sendable {
     /// Stores a new user, and `audit` in the same transaction.
     func insertUser(_ user: UserRecord, audit: [AuditEvent]) async throws
@@ -64,21 +92,35 @@ package protocol UserStore: Sendable {
 
     func users(matching query: UserQuery) async throws -> UserPage
 
-    /// Reads a user, lets `change` modify it, writes it back; revokes the user's active keys (at `now`) when the
-    /// user ends disabled; appends what `audit` returns for the change. `change` may throw to abort.
+    /// Reads a user, lets `change` modify it, writes it back; when the user ends disabled, revokes their active
+    /// keys and ends their sessions (reason `user_disabled`); ends the sessions `sessions` names; appends what
+    /// `audit` returns for the change. `change` may throw to abort.
     func updateUser(
-        id: UUID, now: Date, _ change: @escaping @Sendable (inout UserRecord) throws -> Void,
+        id: UUID, now: Date, sessions: SessionEnding, _ change: @escaping @Sendable (inout UserRecord) throws -> Void,
         audit: @escaping @Sendable (UserChange) -> [AuditEvent]
     ) async throws -> UserChange
 
-    /// Deletes a user and revokes their active keys (at `now`), with what `audit` returns, in one transaction.
-    func deleteUser(id: UUID, now: Date, audit: @escaping @Sendable (UserChange) -> [AuditEvent]) async throws -> UserChange
+    /// Deletes a user, revokes their active keys and ends their sessions (reason `user_deleted`, ids denied until
+    /// `denyUntil`), with what `audit` returns, in one transaction.
+    func deleteUser(id: UUID, now: Date, denyUntil: Date, audit: @escaping @Sendable (UserChange) -> [AuditEvent])
+        async throws -> UserChange
 }
 
 extension UserRecord {
     /// What `q` searches: the username, the e-mail address and the display name, lower-cased, one per line.
     package var searchText: String {
         [username, email.value, displayName ?? ""].joined(separator: "\n").lowercased()
+    }
+}
+
+extension UserStore {
+    /// A change that ends no session beyond what disabling does (sessions of a disabled user are denied for an hour
+    /// at most, the longest access-token lifetime callers use without saying).
+    package func updateUser(
+        id: UUID, now: Date, _ change: @escaping @Sendable (inout UserRecord) throws -> Void,
+        audit: @escaping @Sendable (UserChange) -> [AuditEvent]
+    ) async throws -> UserChange {
+        try await updateUser(id: id, now: now, sessions: SessionEnding(denyUntil: now.addingTimeInterval(3600)), change, audit: audit)
     }
 }
 

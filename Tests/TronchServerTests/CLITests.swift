@@ -4,6 +4,7 @@ import HummingbirdTesting
 import Testing
 import TronchCLI
 import TronchCore
+import TronchStorage
 import TronchTestSupport
 @testable import TronchServer
 
@@ -165,23 +166,28 @@ import TronchTestSupport
         #expect(key.hasPrefix("acme_sk_test_"))
     }
 
+    /// "1, 2, 3" for the given versions.
+    static func list(_ versions: some Sequence<Int>) -> String { versions.map(String.init).joined(separator: ", ") }
+    static let versions = SQLiteStore.migrationVersions
+
     @Test func migrationsFromTheCommandLine() async throws {
+        let versions = Self.versions
         let directory = try Tronch.temporaryDirectory()
         let dataDir = ["--data-dir", directory + "/data"]
         let pending = try await Tronch.run(["migrate", "status"] + dataDir)
         #expect(pending.status == 0, "\(pending.stderr)")
         #expect(pending.stdout.contains("pending"))
         let up = try await Tronch.run(["migrate", "up"] + dataDir)
-        #expect(up.stdout == "applied 1, 2, 3, 4, 5\n")
+        #expect(up.stdout == "applied \(Self.list(versions))\n")
         let status = try await Tronch.run(["migrate", "status", "--json"] + dataDir)
         let states = try JSONDecoder().decode(JSONValue.self, from: Data(status.stdout.utf8)).array ?? []
-        #expect(states.map { $0["status"] } == Array(repeating: .string("applied"), count: 5))
+        #expect(states.map { $0["status"] } == Array(repeating: .string("applied"), count: versions.count))
         let down = try await Tronch.run(["migrate", "down"] + dataDir)
-        #expect(down.stdout == "reverted 5\n")
+        #expect(down.stdout == "reverted \(versions.last!)\n")
         let all = try await Tronch.run(["migrate", "down", "--to", "0"] + dataDir)
-        #expect(all.stdout == "reverted 4, 3, 2, 1\n")
+        #expect(all.stdout == "reverted \(Self.list(versions.dropLast().reversed()))\n")
         let again = try await Tronch.run(["migrate", "up"] + dataDir)
-        #expect(again.stdout == "applied 1, 2, 3, 4, 5\n")
+        #expect(again.stdout == "applied \(Self.list(versions))\n")
     }
 
     @Test func migrationsOnPostgreSQLFromTheCommandLine() async throws {
@@ -191,11 +197,11 @@ import TronchTestSupport
         let pending = try await Tronch.run(["migrate", "status", "--json"], environment: environment)
         #expect(pending.status == 0, "\(pending.stderr)")
         let states = try JSONDecoder().decode(JSONValue.self, from: Data(pending.stdout.utf8)).array ?? []
-        #expect(states.map { $0["status"] } == Array(repeating: .string("pending"), count: 5))
+        #expect(states.map { $0["status"] } == Array(repeating: .string("pending"), count: Self.versions.count))
         let up = try await Tronch.run(["migrate", "up"], environment: environment)
-        #expect(up.stdout == "applied 1, 2, 3, 4, 5\n", "\(up.stderr)")
+        #expect(up.stdout == "applied \(Self.list(Self.versions))\n", "\(up.stderr)")
         let down = try await Tronch.run(["migrate", "down", "--to", "1"], environment: environment)
-        #expect(down.stdout == "reverted 5, 4, 3, 2\n")
+        #expect(down.stdout == "reverted \(Self.list(Self.versions.dropFirst().reversed()))\n")
         let table = try await Tronch.run(["migrate", "status"], environment: environment)
         #expect(table.stdout.contains("applied") && table.stdout.contains("pending"))
         let backup = try await Tronch.run(["backup", "--to", "/tmp/never.sqlite"], environment: environment)

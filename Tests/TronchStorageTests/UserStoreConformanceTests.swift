@@ -131,11 +131,11 @@ import TronchStorage
             #expect(try await store.key(id: alreadyRevoked.id)?.revokedAt == Fixtures.base, "a revoked key keeps its revocation time")
             #expect(try await store.auditEntries(matching: AuditQuery()).entries.count == 2)
 
-            let deleted = try await store.deleteUser(id: bob.id, now: now, audit: { _ in [] })
+            let deleted = try await store.deleteUser(id: bob.id, now: now, denyUntil: now, audit: { _ in [] })
             #expect(deleted.revokedKeys.map(\.id) == [bobKey.id])
             #expect(try await store.user(id: bob.id) == nil)
             #expect(try await store.key(id: bobKey.id)?.status == .revoked)
-            await #expect(throws: DomainError.self) { _ = try await store.deleteUser(id: bob.id, now: now, audit: { _ in [] }) }
+            await #expect(throws: DomainError.self) { _ = try await store.deleteUser(id: bob.id, now: now, denyUntil: now, audit: { _ in [] }) }
         }
     }
 

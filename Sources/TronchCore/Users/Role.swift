@@ -15,13 +15,17 @@ package enum Role: String, Sendable, Hashable, CaseIterable, Codable {
         }
     }
 
-    /// The scopes a key owned by a user of this role may hold at most: a member cannot mint a key with
-    /// `admin` or `audit:read`, whatever the key that creates it holds.
+    /// The reserved scopes (Tronch's own) a key owned by a user of this role may hold: a member cannot mint a
+    /// key with `admin` or `audit:read`, whatever the key that creates it holds. Other scopes (the customer's
+    /// own, `orders:read`) are not Tronch's to limit.
     package var grantableScopes: [String] {
         switch self {
         case .admin: [Principal.adminScope]
-        case .member: ["*", "keys:read", "keys:write"]
-        case .viewer: ["*", "keys:read"]
+        case .member: ["keys:read", "keys:write"]
+        case .viewer: ["keys:read"]
         }
     }
+
+    /// The scopes of this role's access tokens (their `scope` claim).
+    package var tokenScopes: [String] { self == .admin ? [Principal.adminScope] : grantableScopes }
 }

@@ -76,7 +76,7 @@ struct KeysController {
             query.expiringBefore = now.addingTimeInterval(TimeInterval(span))
         }
         try parameters.finish()
-        let page = try await keys.keys(matching: query)
+        let page = try await keys.keys(matching: query, visibleTo: context.requirePrincipal())
         return try Response.json(
             ListResponse(data: page.keys.map { KeyResponse(record: $0, now: now) }, nextCursor: page.nextCursor.map(Cursor.encode))
         )
@@ -84,7 +84,7 @@ struct KeysController {
 
     @Sendable func show(_ request: Request, context: AppRequestContext) async throws -> Response {
         try context.require(.keysRead)
-        let record = try await keys.key(id: try Self.id(context))
+        let record = try await keys.key(id: try Self.id(context), visibleTo: context.requirePrincipal())
         return try Response.json(KeyResponse(record: record, now: keys.clock.now))
     }
 

@@ -54,7 +54,7 @@ struct UsageController {
             parameters.fail("from", "the range holds more than \(Self.maxBuckets) \(granularity.rawValue)s; narrow it or use a coarser granularity")
         }
         try parameters.finish()
-        _ = try await keys.key(id: id)
+        _ = try await keys.key(id: id, visibleTo: context.requirePrincipal())
         let counts = try await store.usage(keyID: id, from: start, to: end, bucket: step)
         return try Response.json(
             UsageReport(keyID: id, from: start, to: end, granularity: granularity.rawValue, counts: counts).json

@@ -35,8 +35,10 @@ extension KeyService {
         var problems = [FieldError]()
         var records = [KeyRecord]()
         var seen = [KeyDigest: Int]()
-        for (index, entry) in entries.enumerated() {
+        for (index, original) in entries.enumerated() {
+            var entry = original
             do {
+                entry.settings = try Self.owned(entry.settings, by: principal)
                 try entry.settings.validate(now: now, limits: limits)
             } catch {
                 problems += error.errors.map { FieldError(field: "keys[\(index)].\($0.field)", message: $0.message) }
@@ -85,7 +87,7 @@ extension KeyService {
             var details = Self.auditDetails(record)
             if case .sha256 = entry.secret { details["hash"] = "sha256" } else { details["hash"] = "plaintext" }
             return AuditEvent(
-                time: now, actor: .key(principal.keyID), action: AuditAction.keyImported, targetType: "key",
+                time: now, actor: principal.auditActor, action: AuditAction.keyImported, targetType: "key",
                 targetID: record.id.lowercased, origin: origin, details: details
             )
         }

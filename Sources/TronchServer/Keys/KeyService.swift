@@ -23,11 +23,14 @@ package struct KeyService: Sendable {
     package let broadcast: (any CacheInvalidationBroadcast)?
     /// Whether imported keys widen the lookup.
     package let imports: ImportedKeys
+    /// The owners of user-owned keys (nil: no user store, every key acts on its scopes alone).
+    package let owners: UserDirectory?
 
     package init(
         store: any KeyStore & AuditStore, cache: KeyCache, hasher: KeyHasher, format: KeyFormat, clock: WallClock,
         limits: KeyLimits, lastUsed: LastUsedRecorder, rateLimits: RateLimits, usage: UsageRecorder? = nil,
-        broadcast: (any CacheInvalidationBroadcast)? = nil, imports: ImportedKeys = ImportedKeys(settings: nil)
+        broadcast: (any CacheInvalidationBroadcast)? = nil, imports: ImportedKeys = ImportedKeys(settings: nil),
+        owners: UserDirectory? = nil
     ) {
         self.store = store
         self.cache = cache
@@ -40,6 +43,7 @@ package struct KeyService: Sendable {
         self.usage = usage
         self.broadcast = broadcast
         self.imports = imports
+        self.owners = owners
     }
 
     /// A new key and its secret, which exists nowhere else.
@@ -165,7 +169,13 @@ package struct KeyService: Sendable {
         guard verification.code == .valid, let record = verification.record else {
             return .rejected(verification.code, keyID: verification.code == .notFound ? nil : verification.record?.id)
         }
-        return .authenticated(Principal(keyID: record.id, scopes: record.settings.scopes))
+        // A key a user owns acts with at most its owner's role; an owner who is gone or disabled disables it.
+        var owner: UserIdentity?
+        if let ownerID = UserRecord.id(fromOwner: record.settings.ownerID), let owners {
+            guard let identity = try await owners.identity(of: ownerID) else { return .rejected(.disabled, keyID: record.id) }
+            owner = identity
+        }
+        return .authenticated(Principal(keyID: record.id, scopes: record.settings.scopes, user: owner))
     }
 
     package enum Authentication: Sendable {
@@ -181,8 +191,27 @@ package struct KeyService: Sendable {
         return record
     }
 
+    /// A key `principal` may see: a user who is not an admin sees only their own keys (another's is not found).
+    package func key(id: UUID, visibleTo principal: Principal) async throws -> KeyRecord {
+        let record = try await key(id: id)
+        try Self.requireVisible(record, to: principal)
+        return record
+    }
+
     package func keys(matching query: KeyQuery) async throws -> KeyPage {
         try await store.keys(matching: query)
+    }
+
+    /// A list `principal` may see: a user who is not an admin lists their own keys only.
+    package func keys(matching query: KeyQuery, visibleTo principal: Principal) async throws -> KeyPage {
+        var query = query
+        if let own = principal.ownKeysOnly {
+            if let asked = query.ownerID, asked != own {
+                throw DomainError(.forbidden, "you can list only your own keys (owner_id \(own))")
+            }
+            query.ownerID = own
+        }
+        return try await store.keys(matching: query)
     }
 
     // MARK: Writes
@@ -192,6 +221,7 @@ package struct KeyService: Sendable {
         _ settings: KeySettings, environment: KeyEnvironment, by principal: Principal, origin: RequestOrigin = .none
     ) async throws -> IssuedKey {
         let now = clock.now
+        let settings = try Self.owned(settings, by: principal)
         try settings.validate(now: now, limits: limits)
         try Self.requireGrantable(settings.scopes, by: principal)
         // Counted once the request is known to be good, so a rejected request costs nothing.
@@ -203,7 +233,7 @@ package struct KeyService: Sendable {
         let record = newRecord(secret: secret, environment: environment, settings: settings, now: now,
                                createdBy: principal.reference)
         let audit = AuditEvent(
-            time: now, actor: .key(principal.keyID), action: AuditAction.keyCreated, targetType: "key",
+            time: now, actor: principal.auditActor, action: AuditAction.keyCreated, targetType: "key",
             targetID: record.id.lowercased, origin: origin, details: Self.auditDetails(record)
         )
         try await store.insert(record, audit: audit)
@@ -242,7 +272,7 @@ package struct KeyService: Sendable {
         let now = clock.now
         let limits = self.limits
         let audit = AuditEvent(
-            time: now, actor: .key(principal.keyID), action: AuditAction.keyUpdated, targetType: "key",
+            time: now, actor: principal.auditActor, action: AuditAction.keyUpdated, targetType: "key",
             targetID: id.lowercased, origin: origin, details: ["fields": .array(patch.fieldNames.map(JSONValue.string))]
         )
         let record = try await store.update(id: id, audit: audit) { record in
@@ -250,7 +280,7 @@ package struct KeyService: Sendable {
                 throw DomainError(.conflict, "key \(id.lowercased) is revoked and cannot be changed")
             }
             try Self.requireManageable(record, by: principal)
-            let settings = patch.applied(to: record.settings)
+            let settings = try Self.owned(patch.applied(to: record.settings), by: principal)
             try settings.validate(now: patch.expiresAt.isUnchanged ? nil : now, limits: limits)
             try Self.requireGrantable(settings.scopes, by: principal)
             guard settings != record.settings else { return }
@@ -265,7 +295,7 @@ package struct KeyService: Sendable {
     package func revoke(id: UUID, by principal: Principal, origin: RequestOrigin = .none) async throws -> KeyRecord {
         let now = clock.now
         let audit = AuditEvent(
-            time: now, actor: .key(principal.keyID), action: AuditAction.keyRevoked, targetType: "key",
+            time: now, actor: principal.auditActor, action: AuditAction.keyRevoked, targetType: "key",
             targetID: id.lowercased, origin: origin
         )
         let record = try await store.update(id: id, audit: audit) { record in
@@ -293,7 +323,7 @@ package struct KeyService: Sendable {
         // The successor's id is drawn here too, so the audit entry written with the rotation can name it.
         let successorID = UUIDv7.make(at: now)
         let audit = AuditEvent(
-            time: now, actor: .key(principal.keyID), action: AuditAction.keyRotated, targetType: "key",
+            time: now, actor: principal.auditActor, action: AuditAction.keyRotated, targetType: "key",
             targetID: id.lowercased, origin: origin,
             details: ["successor_id": .string(successorID.lowercased), "grace_period_seconds": .int(gracePeriod)]
         )
@@ -388,9 +418,27 @@ package struct KeyService: Sendable {
         }
     }
 
-    /// A principal may change, revoke or rotate only keys whose scopes it holds itself; otherwise a
-    /// `keys:write` key could rotate the root key and receive its successor's secret.
+    /// A user who is not an admin reaches only their own keys; another's is "not found", not "forbidden", so
+    /// that ids cannot be probed.
+    static func requireVisible(_ record: KeyRecord, to principal: Principal) throws(DomainError) {
+        if let own = principal.ownKeysOnly, record.settings.ownerID != own { throw DomainError.keyNotFound(record.id.lowercased) }
+    }
+
+    /// The settings with the owner a user who is not an admin must give: themselves (by default, or refused).
+    static func owned(_ settings: KeySettings, by principal: Principal) throws(DomainError) -> KeySettings {
+        guard let own = principal.ownKeysOnly else { return settings }
+        var settings = settings
+        if settings.ownerID == nil { settings.ownerID = own }
+        guard settings.ownerID == own else {
+            throw DomainError(.forbidden, "you can own keys only yourself: owner_id must be \(own) or absent")
+        }
+        return settings
+    }
+
+    /// A principal may change, revoke or rotate only keys it can see and whose scopes it holds itself;
+    /// otherwise a `keys:write` key could rotate the root key and receive its successor's secret.
     static func requireManageable(_ record: KeyRecord, by principal: Principal) throws(DomainError) {
+        try requireVisible(record, to: principal)
         let missing = principal.ungrantable(record.settings.scopes)
         guard missing.isEmpty else {
             throw DomainError(

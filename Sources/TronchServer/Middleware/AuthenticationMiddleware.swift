@@ -50,7 +50,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
             } catch let error where Self.isDenial(error) {
                 await record(
                     AuditEvent(
-                        time: keys.clock.now, actor: .key(principal.keyID), action: AuditAction.permissionDenied,
+                        time: keys.clock.now, actor: principal.auditActor, action: AuditAction.permissionDenied,
                         outcome: .failure, origin: context.origin(request),
                         details: ["method": .string(request.method.rawValue), "route": .string(context.endpointPath ?? "unmatched")]
                     ),

@@ -27,10 +27,11 @@ struct UsageMiddleware: RouterMiddleware {
     }
 
     private func record(_ context: AppRequestContext, route: String, status: Int, since start: ContinuousClock.Instant) {
-        guard let principal = context.principal else { return }
+        // Usage is counted per key; a person's access token has none.
+        guard let keyID = context.principal?.keyID else { return }
         let elapsed = ContinuousClock.now - start
         let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
-        usage.recordRequest(by: principal.keyID, route: route, status: status, milliseconds: milliseconds, at: clock.now)
+        usage.recordRequest(by: keyID, route: route, status: status, milliseconds: milliseconds, at: clock.now)
     }
 
     /// The status the error will be answered with (what ``ProblemMiddleware`` will send).

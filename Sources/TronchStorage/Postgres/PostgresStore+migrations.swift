@@ -168,6 +168,64 @@ extension PostgresStore: SchemaMigrator {
                 "DROP TABLE users"
             ]
         ),
+        Migration(
+            version: 7,
+            name: "create_tokens",
+            up: [
+                """
+                CREATE TABLE signing_keys (
+                    kid text PRIMARY KEY,
+                    algorithm text NOT NULL,
+                    state text NOT NULL CHECK (state IN ('active', 'passive', 'retired')),
+                    private_key text NOT NULL,
+                    public_jwk text NOT NULL,
+                    created_at timestamptz NOT NULL,
+                    deactivated_at timestamptz,
+                    retired_at timestamptz
+                )
+                """,
+                "CREATE UNIQUE INDEX signing_keys_active ON signing_keys (state) WHERE state = 'active'",
+                """
+                CREATE TABLE sessions (
+                    id uuid PRIMARY KEY,
+                    user_id uuid NOT NULL,
+                    created_at timestamptz NOT NULL,
+                    last_seen_at timestamptz NOT NULL,
+                    expires_at timestamptz NOT NULL,
+                    ip text,
+                    user_agent text,
+                    amr text NOT NULL,
+                    revoked_at timestamptz,
+                    revoked_reason text
+                )
+                """,
+                "CREATE INDEX sessions_user ON sessions (user_id, id)",
+                """
+                CREATE TABLE refresh_tokens (
+                    digest bytea PRIMARY KEY,
+                    session_id uuid NOT NULL,
+                    created_at timestamptz NOT NULL,
+                    expires_at timestamptz NOT NULL,
+                    used_at timestamptz
+                )
+                """,
+                "CREATE INDEX refresh_tokens_session ON refresh_tokens (session_id)",
+                """
+                CREATE TABLE token_denylist (
+                    kind text NOT NULL CHECK (kind IN ('sid', 'jti')),
+                    value text NOT NULL,
+                    expires_at timestamptz NOT NULL,
+                    PRIMARY KEY (kind, value)
+                )
+                """,
+            ],
+            down: [
+                "DROP TABLE token_denylist",
+                "DROP TABLE refresh_tokens",
+                "DROP TABLE sessions",
+                "DROP TABLE signing_keys",
+            ]
+        ),
     ]
 
     private static let createHistory = """

@@ -71,7 +71,7 @@ extension PostgresStore: UserStore {
     }
 
     package func updateUser(
-        id: UUID, now: Date, _ change: @escaping @Sendable (inout UserRecord) throws -> Void,
+        id: UUID, now: Date, sessions: SessionEnding, _ change: @escaping @Sendable (inout UserRecord) throws -> Void,
         audit: @escaping @Sendable (UserChange) -> [AuditEvent]
     ) async throws -> UserChange {
         try await run {
@@ -95,15 +95,30 @@ extension PostgresStore: UserStore {
                     """,
                     logger: logger
                 )
-                let revoked = after.status == .disabled ? try await Self.revokeKeys(of: after, at: now, on: connection, logger: logger) : []
-                let result = UserChange(before: before, after: after, revokedKeys: revoked)
+                var revoked = [KeyRecord]()
+                var ended = [SessionRecord]()
+                if after.status == .disabled {
+                    revoked = try await Self.revokeKeys(of: after, at: now, on: connection, logger: logger)
+                    let live = try await Self.liveSessionIDs(of: id, except: nil, now: now, on: connection, logger: logger)
+                    ended = try await Self.endSessions(
+                        live, reason: "user_disabled", now: now, denyUntil: sessions.denyUntil, on: connection, logger: logger
+                    )
+                } else if let all = sessions.all {
+                    let live = try await Self.liveSessionIDs(of: id, except: all.except, now: now, on: connection, logger: logger)
+                    ended = try await Self.endSessions(
+                        live, reason: all.reason, now: now, denyUntil: sessions.denyUntil, on: connection, logger: logger
+                    )
+                }
+                let result = UserChange(before: before, after: after, revokedKeys: revoked, endedSessions: ended)
                 for event in audit(result) { _ = try await Self.appendAudit(event, on: connection, logger: logger) }
                 return result
             }
         }
     }
 
-    package func deleteUser(id: UUID, now: Date, audit: @escaping @Sendable (UserChange) -> [AuditEvent]) async throws -> UserChange {
+    package func deleteUser(id: UUID, now: Date, denyUntil: Date, audit: @escaping @Sendable (UserChange) -> [AuditEvent])
+        async throws -> UserChange
+    {
         try await run {
             try await client.withTransaction(logger: logger) { connection in
                 guard
@@ -112,7 +127,11 @@ extension PostgresStore: UserStore {
                     ).first.map(Self.user)
                 else { throw DomainError.userNotFound(id.lowercased) }
                 let revoked = try await Self.revokeKeys(of: user, at: now, on: connection, logger: logger)
-                let result = UserChange(before: user, after: user, revokedKeys: revoked)
+                let live = try await Self.liveSessionIDs(of: id, except: nil, now: now, on: connection, logger: logger)
+                let ended = try await Self.endSessions(
+                    live, reason: "user_deleted", now: now, denyUntil: denyUntil, on: connection, logger: logger
+                )
+                let result = UserChange(before: user, after: user, revokedKeys: revoked, endedSessions: ended)
                 for event in audit(result) { _ = try await Self.appendAudit(event, on: connection, logger: logger) }
                 return result
             }

@@ -160,5 +160,69 @@ extension SQLiteStore {
                 "DROP TABLE users"
             ]
         ),
+        Migration(
+            version: 7,
+            name: "create_tokens",
+            up: [
+                """
+                CREATE TABLE signing_keys (
+                    kid TEXT PRIMARY KEY NOT NULL,
+                    algorithm TEXT NOT NULL,
+                    state TEXT NOT NULL CHECK (state IN ('active', 'passive', 'retired')),
+                    private_key TEXT NOT NULL,
+                    public_jwk TEXT NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    deactivated_at INTEGER,
+                    retired_at INTEGER
+                )
+                """,
+                // At most one key signs.
+                "CREATE UNIQUE INDEX signing_keys_active ON signing_keys (state) WHERE state = 'active'",
+                """
+                CREATE TABLE sessions (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    user_id TEXT NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    last_seen_at INTEGER NOT NULL,
+                    expires_at INTEGER NOT NULL,
+                    ip TEXT,
+                    user_agent TEXT,
+                    amr TEXT NOT NULL,
+                    revoked_at INTEGER,
+                    revoked_reason TEXT
+                )
+                """,
+                "CREATE INDEX sessions_user ON sessions (user_id, id)",
+                """
+                CREATE TABLE refresh_tokens (
+                    digest TEXT PRIMARY KEY NOT NULL,
+                    session_id TEXT NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    expires_at INTEGER NOT NULL,
+                    used_at INTEGER
+                )
+                """,
+                "CREATE INDEX refresh_tokens_session ON refresh_tokens (session_id)",
+                """
+                CREATE TABLE token_denylist (
+                    kind TEXT NOT NULL CHECK (kind IN ('sid', 'jti')),
+                    value TEXT NOT NULL,
+                    expires_at INTEGER NOT NULL,
+                    PRIMARY KEY (kind, value)
+                )
+                """,
+            ],
+            down: [
+                "DROP TABLE token_denylist",
+                "DROP TABLE refresh_tokens",
+                "DROP TABLE sessions",
+                "DROP TABLE signing_keys",
+            ]
+        ),
     ]
+}
+
+extension SQLiteStore {
+    /// Every schema version, oldest first (PostgreSQL's history has the same versions).
+    package static var migrationVersions: [Int] { migrations.map(\.version) }
 }

@@ -60,7 +60,7 @@ extension SQLiteStore: UserStore {
     }
 
     package func updateUser(
-        id: UUID, now: Date, _ change: @escaping @Sendable (inout UserRecord) throws -> Void,
+        id: UUID, now: Date, sessions: SessionEnding, _ change: @escaping @Sendable (inout UserRecord) throws -> Void,
         audit: @escaping @Sendable (UserChange) -> [AuditEvent]
     ) async throws -> UserChange {
         try await writer.write { db in
@@ -69,19 +69,34 @@ extension SQLiteStore: UserStore {
             var after = before
             try change(&after)
             try Self.writeUser(after, db)
-            let revoked = after.status == .disabled ? try Self.revokeKeys(of: after, at: now, db) : []
-            let result = UserChange(before: before, after: after, revokedKeys: revoked)
+            var revoked = [KeyRecord]()
+            var ended = [SessionRecord]()
+            if after.status == .disabled {
+                revoked = try Self.revokeKeys(of: after, at: now, db)
+                let live = try Self.liveSessionIDs(of: id, except: nil, now: now, db)
+                ended = try Self.endSessions(live, reason: "user_disabled", now: now, denyUntil: sessions.denyUntil, db)
+            } else if let all = sessions.all {
+                let live = try Self.liveSessionIDs(of: id, except: all.except, now: now, db)
+                ended = try Self.endSessions(live, reason: all.reason, now: now, denyUntil: sessions.denyUntil, db)
+            }
+            let result = UserChange(before: before, after: after, revokedKeys: revoked, endedSessions: ended)
             for event in audit(result) { _ = try Self.appendAudit(event, db) }
             return result
         }
     }
 
-    package func deleteUser(id: UUID, now: Date, audit: @escaping @Sendable (UserChange) -> [AuditEvent]) async throws -> UserChange {
+    package func deleteUser(id: UUID, now: Date, denyUntil: Date, audit: @escaping @Sendable (UserChange) -> [AuditEvent])
+        async throws -> UserChange
+    {
         try await writer.write { db in
             guard let user = try Row.fetchOne(db, sql: "SELECT * FROM users WHERE id = ?", arguments: [id.lowercased]).map(Self.user)
             else { throw DomainError.userNotFound(id.lowercased) }
             try db.execute(sql: "DELETE FROM users WHERE id = ?", arguments: [id.lowercased])
-            let result = UserChange(before: user, after: user, revokedKeys: try Self.revokeKeys(of: user, at: now, db))
+            let live = try Self.liveSessionIDs(of: id, except: nil, now: now, db)
+            let result = UserChange(
+                before: user, after: user, revokedKeys: try Self.revokeKeys(of: user, at: now, db),
+                endedSessions: try Self.endSessions(live, reason: "user_deleted", now: now, denyUntil: denyUntil, db)
+            )
             for event in audit(result) { _ = try Self.appendAudit(event, db) }
             return result
         }
