@@ -81,9 +81,4 @@ extension JSONValue {
         default: (try? JSONValue.encodeCanonical(self)) ?? ""
         }
     }
-
-    subscript(key: String) -> JSONValue? {
-        if case .object(let object) = self { return object[key] }
-        return nil
-    }
 }

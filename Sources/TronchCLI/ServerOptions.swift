@@ -49,7 +49,7 @@ struct ServerOptions: ParsableArguments {
 package enum ConfigurationSources {
     /// Environment variables that hold secrets, redacted wherever configuration is printed.
     static let secretVariables: Set<String> = [
-        "TRONCH_KEY_PEPPER", "TRONCH_BOOTSTRAP_ROOT_KEY", "TRONCH_DATABASE_URL", "TRONCH_REDIS_URL",
+        "TRONCH_KEY_PEPPER", "TRONCH_BOOTSTRAP_ROOT_KEY", "TRONCH_DATABASE_URL", "TRONCH_REDIS_URL", "TRONCH_SECRETS_KEY",
     ]
 
     /// The environment's `TRONCH_*` variables, secrets marked so that printing the provider redacts them.

@@ -14,6 +14,17 @@ package enum ErrorCode: String, Sendable, Codable, CaseIterable {
     case usageExceeded = "USAGE_EXCEEDED"
     case serviceUnavailable = "SERVICE_UNAVAILABLE"
     case `internal` = "INTERNAL"
+    /// A login refused, whatever the reason (unknown user, wrong password, disabled, locked): one answer for all.
+    case invalidCredentials = "INVALID_CREDENTIALS"
+    /// An access or refresh token that is malformed, unknown, expired or revoked (RFC 6750 `invalid_token`).
+    case tokenInvalid = "TOKEN_INVALID"
+    /// A refresh token whose session has ended.
+    case sessionRevoked = "SESSION_REVOKED"
+    /// A refresh token presented a second time: its whole family and session are gone.
+    case refreshTokenReused = "REFRESH_TOKEN_REUSED"
+    case mfaRequired = "MFA_REQUIRED"
+    case mfaInvalid = "MFA_INVALID"
+    case mfaEnrollmentRequired = "MFA_ENROLLMENT_REQUIRED"
 }
 
 /// One invalid input field and why (an `Error` too, so validators can return `Result<_, FieldError>`).

@@ -76,3 +76,31 @@ extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, Ex
         self = .object(Dictionary(elements, uniquingKeysWith: { $1 }))
     }
 }
+
+extension JSONValue {
+    /// The member `key` of an object; nil for anything else.
+    package subscript(key: String) -> JSONValue? {
+        if case .object(let object) = self { return object[key] }
+        return nil
+    }
+
+    package var string: String? {
+        if case .string(let value) = self { return value }
+        return nil
+    }
+
+    package var array: [JSONValue]? {
+        if case .array(let value) = self { return value }
+        return nil
+    }
+
+    package var int: Int64? {
+        if case .int(let value) = self { return value }
+        return nil
+    }
+
+    package var bool: Bool? {
+        if case .bool(let value) = self { return value }
+        return nil
+    }
+}

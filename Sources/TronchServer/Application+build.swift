@@ -101,7 +101,9 @@ package func buildApplication(reader: ConfigReader, options: BuildOptions = .ini
     let handle = try openStore(settings, logger: logger)
     let store = handle.store
     // Only the embedded store may have no configured pepper, and it needs no running service to be read.
-    let hasher = KeyHasher(pepper: try await loadPepper(settings, store: store, logger: logger))
+    let pepper = try await loadPepper(settings, store: store, logger: logger)
+    let hasher = KeyHasher(pepper: pepper)
+    let secrets = try SecretsKey.load(settings, pepper: pepper, logger: logger)
 
     let lastUsed = LastUsedRecorder(store: store, interval: settings.lastUsedFlushInterval, logger: logger)
     let cache = KeyCache(
@@ -119,16 +121,26 @@ package func buildApplication(reader: ConfigReader, options: BuildOptions = .ini
             retention: settings.usageRetention, clock: options.clock, logger: logger
         ) : nil
     let imports = ImportedKeys(settings: store)
+    let directory = UserDirectory(store: store)
     let keys = KeyService(
         store: store, cache: cache, hasher: hasher, format: settings.keyPrefix, clock: options.clock,
         limits: settings.keyLimits, lastUsed: lastUsed,
         rateLimits: RateLimits(limiter: makeRateLimiter(settings, redis: redis, logger: logger), settings: settings.rateLimits),
-        usage: usage, broadcast: invalidation, imports: imports
+        usage: usage, broadcast: invalidation, imports: imports, owners: directory
     )
-    let router = buildRouter(keys: keys, settings: settings, database: handle, redis: redis)
+    let tokens = TokenService(
+        store: store, settings: settings.accounts, secrets: secrets, clock: options.clock, hasher: hasher,
+        refreshPrefix: settings.keyPrefix.prefix, logger: logger
+    )
+    let passwords = PasswordHasher(
+        parameters: settings.accounts.passwordHash, threads: settings.accounts.passwordHashThreads,
+        queue: settings.accounts.passwordHashQueue
+    )
+    let users = UserService(store: store, hasher: passwords, tokens: tokens, keys: keys, directory: directory, settings: settings.accounts)
+    let router = buildRouter(keys: keys, users: users, settings: settings, database: handle, redis: redis)
     var services: [any Service] = handle.services + [
         lastUsed, KeyStatistics(store: store, clock: options.clock, logger: logger),
-        ImportedKeys.Watcher(imports: imports, logger: logger),
+        ImportedKeys.Watcher(imports: imports, logger: logger), passwords, TokenMaintenance(tokens: tokens, logger: logger),
     ]
     if let usage { services.append(usage) }
     if let retention = settings.auditRetention {
@@ -149,6 +161,8 @@ package func buildApplication(reader: ConfigReader, options: BuildOptions = .ini
     let announce = options.announceRootKey
     app.beforeServerStarts {
         try await prepareDatabase(settings: settings, handle: handle, keys: keys, logger: logger, announce: announce)
+        try await SecretsKey.check(secrets, store: store, configured: settings.accounts.secretsKey != nil)
+        try await tokens.prepare()
     }
     return app
 }
@@ -234,11 +248,11 @@ package func waitForDatabase(_ store: any Store, backend: String, timeout: Durat
 
 /// The routes and middleware; separate from ``buildApplication(reader:options:)`` so its shape is easy to read.
 package func buildRouter(
-    keys: KeyService, settings: Settings, database: StoreHandle, redis: RedisClient? = nil
+    keys: KeyService, users: UserService, settings: Settings, database: StoreHandle, redis: RedisClient? = nil
 ) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     let authentication = AuthenticationMiddleware(
-        keys: keys, rateLimits: keys.rateLimits, allowQueryParameter: settings.queryParameterKeys
+        keys: keys, tokens: users.tokens, rateLimits: keys.rateLimits, allowQueryParameter: settings.queryParameterKeys
     )
     router.add(middleware: RequestIDMiddleware())
     if !settings.trustedProxies.isEmpty { router.add(middleware: ClientAddressMiddleware(trusted: settings.trustedProxies)) }
@@ -267,6 +281,12 @@ package func buildRouter(
     let auditRoutes = api.group("audit-logs").add(middleware: authentication)
     if let usage = keys.usage { auditRoutes.add(middleware: UsageMiddleware(usage: usage, clock: keys.clock)) }
     AuditController(store: database.store, allowQueryParameterKeys: settings.queryParameterKeys).addRoutes(to: auditRoutes)
+    let userRoutes = api.group("users").add(middleware: authentication)
+    if let usage = keys.usage { userRoutes.add(middleware: UsageMiddleware(usage: usage, clock: keys.clock)) }
+    UsersController(users: users, maxBodySize: settings.maxBodySize, allowQueryParameterKeys: settings.queryParameterKeys)
+        .addRoutes(to: userRoutes)
+    AuthController(users: users, rateLimits: keys.rateLimits, maxBodySize: settings.maxBodySize).addRoutes(to: api.group("auth"))
+    WellKnownController(tokens: users.tokens, issuer: settings.accounts.issuer).addRoutes(to: router)
     router.addMethodNotAllowedResponses()
     return router
 }

@@ -31,6 +31,8 @@ package struct RateLimitSettings: Sendable {
     package var authFailures: RateLimitPolicy? = RateLimitPolicy(name: "auth_failures", limit: 5, periodSeconds: 60)
     /// Keys created through the API, per principal.
     package var keyCreation: RateLimitPolicy? = RateLimitPolicy(name: "key_creation", limit: 10, periodSeconds: 3600)
+    /// Every login attempt, per client address (seed 004: five a minute).
+    package var login: RateLimitPolicy? = RateLimitPolicy(name: "login", limit: 5, periodSeconds: 60)
     package var failureMode: RateLimitFailureMode = .local
     /// Bound on the in-process limiter's state (one entry per subject and policy).
     package var localMaxEntries = 100_000
@@ -95,6 +97,8 @@ package struct Settings: Sendable {
     package var forwardAuthEnabled = true
     /// Scopes the forward-auth check requires by method and path.
     package var gatewayRules = GatewayRules()
+    /// People, passwords, lockout, sessions and tokens.
+    package var accounts = AccountSettings()
 
     package init() {}
 
@@ -203,6 +207,7 @@ package struct Settings: Sendable {
             "ratelimit.authFailures", name: "auth_failures", current: rateLimits.authFailures
         )
         rateLimits.keyCreation = try values.policy("ratelimit.keyCreation", name: "key_creation", current: rateLimits.keyCreation)
+        rateLimits.login = try values.policy("ratelimit.login", name: "login", current: rateLimits.login)
         if let mode = try values.string("ratelimit.failureMode") {
             guard let parsed = RateLimitFailureMode(rawValue: mode.lowercased()) else {
                 throw ConfigurationError(key: "TRONCH_RATELIMIT_FAILURE_MODE", "must be open, closed or local")
@@ -254,6 +259,7 @@ package struct Settings: Sendable {
             redisURL = url
         }
         redisTimeout = try values.seconds("redis.timeout", range: 0.001...60) ?? redisTimeout
+        accounts = try AccountSettings(values: values, host: host, port: port)
         if let rootKey = try values.string("bootstrap.rootKey", secret: true) {
             guard KeyFormat.parse(rootKey) != nil else {
                 throw ConfigurationError(
@@ -285,8 +291,8 @@ extension Settings {
         "ratelimit.failureMode": .string, "ratelimit.localMaxEntries": .integer, "redis.url": .string,
         "redis.timeout": .seconds, "audit.retentionDays": .integer, "audit.retentionInterval": .seconds,
         "usage.maxPending": .integer, "usage.enabled": .boolean, "http.trustedProxies": .string, "usage.retentionDays": .integer, "metrics.access": .string,
-        "forwardAuth.enabled": .boolean, "forwardAuth.rules": .string,
-    ]
+        "forwardAuth.enabled": .boolean, "forwardAuth.rules": .string, "ratelimit.login": .string,
+    ].merging(AccountSettings.fileSchema) { $1 }
 
     /// Checks a config file's JSON against ``fileSchema``: an unknown name (a typo) or a value of the wrong
     /// JSON type stops start-up instead of being ignored.
@@ -322,7 +328,7 @@ extension Settings {
 }
 
 /// Typed reads that report a present-but-invalid value instead of silently using the default.
-private struct ValueReader {
+struct ValueReader {
     let reader: ConfigReader
 
     static func environmentName(_ key: String) -> String {

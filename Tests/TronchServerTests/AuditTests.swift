@@ -26,7 +26,7 @@ import TronchTestSupport
             let entries = try #require(page["data"]?.array)
             #expect(
                 entries.map { $0["action"]?.string ?? "" }
-                    == ["key.revoked", "key.rotated", "key.updated", "key.created", "server.started", "root_key.bootstrapped"]
+                    == ["key.revoked", "key.rotated", "key.updated", "key.created", "signing_key.created", "server.started", "root_key.bootstrapped"]
             )
             let root = try #require(try await api.request(.get, "/api/v1/keys?name_prefix=root")["data"]?.array?.first?["id"])
             let revoked = entries[0]

@@ -24,6 +24,7 @@ import TronchTestSupport
             "TRONCH_BOOTSTRAP_ROOT_KEY": "root-\(UUID().uuidString)",
             "TRONCH_DATABASE_URL": "postgres://tronch:db-\(UUID().uuidString)@db/tronch",
             "TRONCH_REDIS_URL": "redis://:redis-\(UUID().uuidString)@cache:6379/0",
+            "TRONCH_SECRETS_KEY": "c2VjcmV0cy\(UUID().uuidString)",
         ]
         let printed = ConfigurationSources.environmentProvider(secrets.merging(["TRONCH_PORT": "8081"]) { $1 })
             .debugDescription

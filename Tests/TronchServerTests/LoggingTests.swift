@@ -36,6 +36,22 @@ import TronchTestSupport
             _ = try await api.request(.get, "/api/v1/keys/\(id)/usage")
             _ = try await api.request(.get, "/api/v1/metrics", key: secret)
             _ = try await api.request(.get, "/api/v1/keys/\(secret)/usage")
+            // People: passwords, e-mail addresses and tokens never appear either.
+            let password = "entered secret \(UUID().uuidString)"
+            let email = "logged-\(UUID().uuidString.prefix(8))@example.com"
+            _ = try await api.request(.post, "/api/v1/users", json: ["username": "logged", "email": .string(email), "password": .string(password)])
+            let login = try await api.request(.post, "/api/v1/auth/login", key: nil, json: ["email": .string(email), "password": .string(password)])
+            let access = try #require(login["access_token"]?.string)
+            let refresh = try #require(login["refresh_token"]?.string)
+            _ = try await api.request(.post, "/api/v1/auth/login", key: nil, json: ["username": "logged", "password": .string(password + "x")])
+            _ = try await api.request(.get, "/api/v1/users/me", key: access)
+            _ = try await api.request(.get, "/api/v1/users/me", key: refresh)
+            _ = try await api.request(.get, "/api/v1/users/me", key: access + "x")
+            _ = try await api.request(
+                .post, "/api/v1/users/me/password", key: access,
+                json: ["current_password": .string(password), "new_password": .string(password + " new")]
+            )
+            secrets += [password, email, access, String(access.split(separator: ".")[2]), refresh]
             try await Task.sleep(for: .milliseconds(300))
             return secrets
         }

@@ -26,6 +26,7 @@ package enum Role: String, Sendable, Hashable, CaseIterable, Codable {
         }
     }
 
-    /// The scopes of this role's access tokens (their `scope` claim).
-    package var tokenScopes: [String] { self == .admin ? [Principal.adminScope] : grantableScopes }
+    /// The scopes of this role's access tokens (their `scope` claim): an admin's `admin`; otherwise `*` (any
+    /// scope of the customer's own API may go on the person's keys) and the role's share of Tronch's own.
+    package var tokenScopes: [String] { self == .admin ? [Principal.adminScope] : ["*"] + grantableScopes }
 }

@@ -78,7 +78,7 @@ struct KeysController {
         try parameters.finish()
         let page = try await keys.keys(matching: query, visibleTo: context.requirePrincipal())
         return try Response.json(
-            ListResponse(data: page.keys.map { KeyResponse(record: $0, now: now) }, nextCursor: page.nextCursor.map(Cursor.encode))
+            ListResponse(data: page.keys.map { KeyResponse(record: $0, now: now) }, nextCursor: page.nextCursor.map { Cursor.encode($0) })
         )
     }
 
@@ -158,20 +158,21 @@ extension JSONObjectReader {
     }
 }
 
-/// Opaque pagination cursors: base64url of the last key's id, so clients do not build them by hand.
+/// Opaque pagination cursors: base64url of the last item's id and its kind (`k` keys, `u` users, `s`
+/// sessions), so clients do not build them by hand and one list's cursor is no other's.
 enum Cursor {
-    static func encode(_ id: UUID) -> String {
-        Data("k:\(id.lowercased)".utf8).base64EncodedString()
+    static func encode(_ id: UUID, kind: String = "k") -> String {
+        Data("\(kind):\(id.lowercased)".utf8).base64EncodedString()
             .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
             .replacingOccurrences(of: "=", with: "")
     }
 
-    static func decode(_ cursor: String) -> UUID? {
+    static func decode(_ cursor: String, kind: String = "k") -> UUID? {
         var text = cursor.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
         while text.count % 4 != 0 { text += "=" }
         guard let data = Data(base64Encoded: text), let decoded = String(data: data, encoding: .utf8),
-            decoded.hasPrefix("k:")
+            decoded.hasPrefix(kind + ":")
         else { return nil }
-        return UUID(uuidString: String(decoded.dropFirst(2)))
+        return UUID(uuidString: String(decoded.dropFirst(kind.count + 1)))
     }
 }

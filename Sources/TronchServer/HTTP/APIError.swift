@@ -25,8 +25,9 @@ package struct APIError: Error, Sendable {
 
     package static func status(for code: ErrorCode) -> HTTPResponse.Status {
         switch code {
-        case .unauthenticated: .unauthorized
-        case .forbidden: .forbidden
+        case .unauthenticated, .invalidCredentials, .tokenInvalid, .sessionRevoked, .refreshTokenReused, .mfaRequired, .mfaInvalid:
+            .unauthorized
+        case .forbidden, .mfaEnrollmentRequired: .forbidden
         case .notFound: .notFound
         case .methodNotAllowed: .methodNotAllowed
         case .validationFailed, .malformedJSON: .badRequest
@@ -43,6 +44,12 @@ package struct APIError: Error, Sendable {
     package static func unauthenticated(_ detail: String, invalidToken: Bool) -> APIError {
         let challenge = invalidToken ? #"Bearer realm="tronch", error="invalid_token""# : #"Bearer realm="tronch""#
         return APIError(.unauthenticated, detail, headers: [.wwwAuthenticate: challenge])
+    }
+
+    /// Any other 401 (a refused login or token), with its challenge: every 401 carries one (RFC 9110).
+    package static func unauthorized(_ code: ErrorCode, _ detail: String, invalidToken: Bool = false) -> APIError {
+        let challenge = invalidToken ? #"Bearer realm="tronch", error="invalid_token""# : #"Bearer realm="tronch""#
+        return APIError(code, detail, headers: [.wwwAuthenticate: challenge])
     }
 }
 

@@ -5,15 +5,18 @@ import Logging
 import TronchCore
 import TronchRateLimit
 
-/// Authenticates callers of Tronch's own API with one of their keys.
+/// Authenticates callers of Tronch's own API with one of their keys or a person's access token.
 ///
-/// The key comes from `Authorization: Bearer`, `X-API-Key`, or (only when enabled) the `api_key` query
-/// parameter; URLs end up in proxy and server logs, so that last one is off by default. A missing key and a
-/// key that fails verification are both 401 with a `WWW-Authenticate` challenge.
+/// The credential comes from `Authorization: Bearer`, `X-API-Key`, or (only when enabled) the `api_key` query
+/// parameter; URLs end up in proxy and server logs, so that last one is off by default. Its shape says what
+/// it is: three dot-separated base64url parts are a JWT (checked by ``TokenService``), anything else a key.
+/// Either way the request gets one ``Principal``. A missing credential and a refused one are both 401 with a
+/// `WWW-Authenticate` challenge; a refused token is `TOKEN_INVALID`.
 struct AuthenticationMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
 
     let keys: KeyService
+    let tokens: TokenService?
     let rateLimits: RateLimits
     let allowQueryParameter: Bool
 
@@ -38,7 +41,25 @@ struct AuthenticationMiddleware: RouterMiddleware {
                 "send an API key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'", invalidToken: false
             )
         }
-        switch try await keys.authenticate(credential, clientIP: address) {
+        let outcome: KeyService.Authentication
+        if let tokens, TokenService.looksLikeJWT(credential) {
+            switch await tokens.validate(credential) {
+            case .success(let principal): outcome = .authenticated(principal)
+            case .failure(let refusal):
+                await recordFailure(request, context: context, reason: "token_\(refusal.rawValue)", keyID: nil)
+                try await countFailure(from: address)
+                throw APIError.unauthorized(.tokenInvalid, Self.reason(refusal), invalidToken: true)
+            }
+        } else if RefreshTokenFormat.looksLikeRefreshToken(credential) {
+            await recordFailure(request, context: context, reason: "refresh_token", keyID: nil)
+            try await countFailure(from: address)
+            throw APIError.unauthorized(
+                .tokenInvalid, "a refresh token cannot authenticate a request; send the access token", invalidToken: true
+            )
+        } else {
+            outcome = try await keys.authenticate(credential, clientIP: address)
+        }
+        switch outcome {
         case .authenticated(let principal):
             var context = context
             context.principal = principal
@@ -133,6 +154,15 @@ struct AuthenticationMiddleware: RouterMiddleware {
         while utf8.first == UInt8(ascii: " ") || utf8.first == UInt8(ascii: "\t") { utf8 = utf8.dropFirst() }
         while utf8.last == UInt8(ascii: " ") || utf8.last == UInt8(ascii: "\t") { utf8 = utf8.dropLast() }
         return utf8.isEmpty ? nil : String(Substring(utf8))
+    }
+
+    static func reason(_ refusal: TokenRefusal) -> String {
+        switch refusal {
+        case .expired: "the access token has expired; refresh it"
+        case .revoked: "the access token's session has ended or the token was revoked"
+        case .notYetValid: "the access token is not valid yet"
+        default: "the access token is not valid"
+        }
     }
 
     static func reason(_ code: VerifyCode) -> String {

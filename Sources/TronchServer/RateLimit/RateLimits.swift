@@ -10,6 +10,7 @@ package final class RateLimits: Sendable {
     private let defaultPolicy: [GCRA.Parameters]
     private let authFailurePolicy: [GCRA.Parameters]
     private let keyCreationPolicy: [GCRA.Parameters]
+    private let loginPolicy: [GCRA.Parameters]
     /// Addresses refused for failing authentication too often, until when (ContinuousClock). Checked before
     /// any other work, so a refused address costs no limiter round trip; bounded like the limiter.
     private let blocked = Mutex<[String: ContinuousClock.Instant]>([:])
@@ -23,6 +24,14 @@ package final class RateLimits: Sendable {
         defaultPolicy = settings.defaultPolicy.map { [GCRA.Parameters($0)] } ?? []
         authFailurePolicy = settings.authFailures.map { [GCRA.Parameters($0)] } ?? []
         keyCreationPolicy = settings.keyCreation.map { [GCRA.Parameters($0)] } ?? []
+        loginPolicy = settings.login.map { [GCRA.Parameters($0)] } ?? []
+    }
+
+    /// Counts a login attempt from `address` (every attempt, good or bad, as seed 004 asks); nil when logins
+    /// are not limited. Shared across nodes through the Redis limiter like every other limit.
+    package func login(from address: IPAddress?) async throws -> RateLimitDecision? {
+        guard !loginPolicy.isEmpty else { return nil }
+        return try await limiter.decide("login:\(Self.addressSubject(address))", policies: loginPolicy, cost: 1)
     }
 
     /// A key's own policies, or the default when it has none; nil when neither applies.

@@ -64,7 +64,9 @@ struct TestServer {
             "database.url": "sqlite::memory:", "key.pepper": pepper, "bootstrap.rootKey": rootKey, "port": "0",
             "usage.flushInterval": "0.1",
             // Suites that are not about Tronch's own limits create many keys and fail on purpose.
-            "ratelimit.keyCreation": "1000000/1h", "ratelimit.authFailures": "1000000/1m",
+            "ratelimit.keyCreation": "1000000/1h", "ratelimit.authFailures": "1000000/1m", "ratelimit.login": "1000000/1m",
+            // The cheapest scrypt Tronch accepts: the suites log in hundreds of times.
+            "password.scryptLogN": "10",
         ] : [:]
         for (key, value) in values { all[key] = value }
         var config: [AbsoluteConfigKey: ConfigValue] = [:]
@@ -140,24 +142,4 @@ struct APIClient: Sendable {
     }
 }
 
-extension JSONValue {
-    subscript(key: String) -> JSONValue? {
-        if case .object(let object) = self { return object[key] }
-        return nil
-    }
 
-    var string: String? {
-        if case .string(let value) = self { return value }
-        return nil
-    }
-
-    var array: [JSONValue]? {
-        if case .array(let value) = self { return value }
-        return nil
-    }
-
-    var int: Int64? {
-        if case .int(let value) = self { return value }
-        return nil
-    }
-}

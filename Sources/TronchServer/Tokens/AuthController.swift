@@ -1,0 +1,111 @@
+import Foundation
+import Hummingbird
+import TronchCore
+import TronchRateLimit
+
+/// `/api/v1/auth/…`: logging in, and (with the tokens) refreshing, logging out, revoking and introspecting.
+struct AuthController {
+    let users: UserService
+    let rateLimits: RateLimits
+    let maxBodySize: Int
+
+    func addRoutes(to group: RouterGroup<AppRequestContext>) {
+        group.post("login", use: login)
+    }
+
+    /// Longest password a login reads: longer than any password Tronch accepts (256 code points of up to
+    /// four bytes), short enough that nobody makes the hash read megabytes.
+    static let maxPasswordBytes = 4096
+
+    @Sendable func login(_ request: Request, context: AppRequestContext) async throws -> Response {
+        // Every attempt from an address counts, good or bad (seed 004: five a minute), before any work.
+        let decision = try await rateLimits.login(from: context.clientAddress)
+        if let decision, !decision.allowed {
+            throw APIError.rateLimited(decision, "too many login attempts from this address")
+        }
+        var body = JSONObjectReader(try await request.jsonBody(maxSize: maxBodySize), allowed: ["username", "email", "password"])
+        let username = body.notNull("username")
+        let email = body.notNull("email")
+        let password = body.required("password")
+        if (username == nil) == (email == nil) && !body.hasErrors("username") && !body.hasErrors("email") {
+            body.fail("username", "send exactly one of username and email")
+        }
+        if let password, password.utf8.count > Self.maxPasswordBytes {
+            body.fail("password", "must be at most \(Self.maxPasswordBytes) bytes")
+        }
+        try body.finish()
+        let name: UserService.LoginName = username.map { .username($0) } ?? .email(email ?? "")
+        let pair = try await users.login(name, password: password ?? "", origin: context.origin(request))
+        var response = try Response.json(TokenAnswer(pair))
+        if let decision { response.headers.append(contentsOf: decision.headers) }
+        return response
+    }
+}
+
+/// The answer of a login and a refresh (RFC 6749 §5.1 names, plus the session).
+struct TokenAnswer: Encodable {
+    var pair: TokenService.TokenPair
+
+    init(_ pair: TokenService.TokenPair) { self.pair = pair }
+
+    enum CodingKeys: String, CodingKey {
+        case accessToken = "access_token"
+        case tokenType = "token_type"
+        case expiresIn = "expires_in"
+        case refreshToken = "refresh_token"
+        case sessionID = "session_id"
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(pair.accessToken, forKey: .accessToken)
+        try container.encode("Bearer", forKey: .tokenType)
+        try container.encode(pair.expiresIn, forKey: .expiresIn)
+        try container.encode(pair.refreshToken, forKey: .refreshToken)
+        try container.encode(pair.sessionID.lowercased, forKey: .sessionID)
+    }
+}
+
+/// `/.well-known/jwks.json` (RFC 7517) and `/.well-known/oauth-authorization-server` (RFC 8414): public, cacheable.
+struct WellKnownController {
+    let tokens: TokenService
+    let issuer: String
+
+    func addRoutes(to router: Router<AppRequestContext>) {
+        let group = router.group(".well-known")
+        group.get("jwks.json", use: jwks)
+        group.get("oauth-authorization-server", use: metadata)
+    }
+
+    /// A client may keep the key set for five minutes: a rotation publishes the new key before it signs
+    /// anything only in the sense that the old key keeps verifying for a whole token lifetime.
+    static let cacheControl = "public, max-age=300"
+
+    @Sendable func jwks(_ request: Request, context: AppRequestContext) async throws -> Response {
+        Response(
+            status: .ok, headers: [.contentType: "application/jwk-set+json", .cacheControl: Self.cacheControl],
+            body: .init(byteBuffer: .init(string: tokens.jwks))
+        )
+    }
+
+    @Sendable func metadata(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let base = issuer.hasSuffix("/") ? String(issuer.dropLast()) : issuer
+        let document: JSONValue = [
+            "issuer": .string(issuer),
+            "jwks_uri": .string(base + "/.well-known/jwks.json"),
+            "token_endpoint": .string(base + "/api/v1/auth/refresh"),
+            "revocation_endpoint": .string(base + "/api/v1/auth/revoke"),
+            "introspection_endpoint": .string(base + "/api/v1/auth/introspect"),
+            "grant_types_supported": ["password", "refresh_token"],
+            "token_endpoint_auth_methods_supported": ["none"],
+            "revocation_endpoint_auth_methods_supported": ["none"],
+            "introspection_endpoint_auth_methods_supported": ["bearer"],
+            "response_types_supported": [],
+            "scopes_supported": ["admin", "keys:read", "keys:write"],
+            "token_endpoint_auth_signing_alg_values_supported": ["ES256", "RS256"],
+        ]
+        var response = try Response.json(document)
+        response.headers[.cacheControl] = Self.cacheControl
+        return response
+    }
+}

@@ -1,0 +1,39 @@
+import Logging
+import ServiceLifecycle
+import TronchCore
+import TronchStorage
+
+/// Keeps this node's view of the tokens current: every few seconds it reloads the signing keys (another node
+/// may have rotated) and the denylist (another node may have ended a session), retires signing keys whose
+/// tokens have all expired, and now and then deletes what can no longer matter (expired denylist entries,
+/// refresh tokens, long-ended sessions).
+struct TokenMaintenance: Service {
+    let tokens: TokenService
+    let logger: Logger
+    var interval: Duration = .seconds(5)
+    /// Ended sessions stay listed in the store this long (for "why was I logged out").
+    var keepEnded: Double = 7 * 86_400
+
+    func run() async throws {
+        var rounds = 0
+        while !Task.isShuttingDownGracefully {
+            do {
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+            } catch {
+                return
+            }
+            do {
+                try await tokens.reload()
+                tokens.pruneDenied()
+                try await tokens.retireExpiredKeys()
+                rounds += 1
+                if rounds % 720 == 0 {
+                    let deleted = try await tokens.store.pruneTokens(now: tokens.clock.now, keepEnded: keepEnded)
+                    if deleted > 0 { logger.info("pruned expired tokens and sessions", metadata: ["rows": "\(deleted)"]) }
+                }
+            } catch {
+                logger.warning("cannot refresh signing keys and the token denylist", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+}
