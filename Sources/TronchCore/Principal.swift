@@ -13,6 +13,8 @@ package enum Permission: String, Sendable, CaseIterable {
     case metricsRead = "metrics:read"
     /// Users, their roles and their locks (an admin's; everyone reads and changes their own account).
     case usersManage = "users:manage"
+    /// RFC 7662 introspection of any token, for resource servers.
+    case tokensIntrospect = "tokens:introspect"
 }
 
 /// A person acting through a request: a token's subject, or the user who owns the key that authenticated it.

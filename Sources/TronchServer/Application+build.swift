@@ -285,7 +285,10 @@ package func buildRouter(
     if let usage = keys.usage { userRoutes.add(middleware: UsageMiddleware(usage: usage, clock: keys.clock)) }
     UsersController(users: users, maxBodySize: settings.maxBodySize, allowQueryParameterKeys: settings.queryParameterKeys)
         .addRoutes(to: userRoutes)
-    AuthController(users: users, rateLimits: keys.rateLimits, maxBodySize: settings.maxBodySize).addRoutes(to: api.group("auth"))
+    AuthController(users: users, rateLimits: keys.rateLimits, maxBodySize: settings.maxBodySize, authentication: authentication)
+        .addRoutes(to: api.group("auth"))
+    let sessionRoutes = api.group("sessions").add(middleware: authentication)
+    SessionsController(tokens: users.tokens, allowQueryParameterKeys: settings.queryParameterKeys).addRoutes(to: sessionRoutes)
     WellKnownController(tokens: users.tokens, issuer: settings.accounts.issuer).addRoutes(to: router)
     router.addMethodNotAllowedResponses()
     return router

@@ -8,9 +8,65 @@ struct AuthController {
     let users: UserService
     let rateLimits: RateLimits
     let maxBodySize: Int
+    let authentication: AuthenticationMiddleware
+    var tokens: TokenService { users.tokens }
 
     func addRoutes(to group: RouterGroup<AppRequestContext>) {
         group.post("login", use: login)
+        group.post("refresh", use: refresh)
+        // RFC 7009: anyone holding a token may revoke it; no credential beyond the token itself.
+        group.post("revoke", use: revoke)
+        let authenticated = group.group().add(middleware: authentication)
+        authenticated.post("logout", use: logout)
+        authenticated.post("introspect", use: introspect)
+    }
+
+    @Sendable func refresh(_ request: Request, context: AppRequestContext) async throws -> Response {
+        var body = JSONObjectReader(try await request.jsonBody(maxSize: maxBodySize), allowed: ["refresh_token"])
+        let token = body.required("refresh_token")
+        try body.finish()
+        return try Response.json(TokenAnswer(try await tokens.refresh(token ?? "", origin: context.origin(request))))
+    }
+
+    @Sendable func logout(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        if let session = principal.sessionID, let user = principal.user {
+            _ = try await tokens.endSessions(
+                [session], reason: "logout", action: AuditAction.logout, actor: .user(user.id), origin: context.origin(request)
+            )
+        }
+        return Response(status: .noContent, headers: [.cacheControl: "no-store"])
+    }
+
+    @Sendable func revoke(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let (token, _) = try await Self.tokenRequest(request, maxSize: maxBodySize)
+        try await tokens.revoke(token, origin: context.origin(request))
+        return Response(status: .ok, headers: [.cacheControl: "no-store"])
+    }
+
+    @Sendable func introspect(_ request: Request, context: AppRequestContext) async throws -> Response {
+        try context.require(.tokensIntrospect)
+        let (token, _) = try await Self.tokenRequest(request, maxSize: maxBodySize)
+        return try Response.json(try await tokens.introspect(token))
+    }
+
+    /// The `token` and `token_type_hint` of an RFC 7009 / 7662 request, as JSON or as a form.
+    static func tokenRequest(_ request: Request, maxSize: Int) async throws -> (token: String, hint: String?) {
+        let json: JSONValue
+        if request.headers[.contentType]?.lowercased().hasPrefix("application/x-www-form-urlencoded") == true {
+            let buffer = try await request.body.collect(upTo: maxSize)
+            json = try FormBody.parse(String(buffer: buffer))
+        } else {
+            json = try await request.jsonBody(maxSize: maxSize)
+        }
+        var body = JSONObjectReader(json, allowed: ["token", "token_type_hint"])
+        let token = body.required("token")
+        let hint = body.notNull("token_type_hint")
+        if let hint, !["access_token", "refresh_token"].contains(hint) {
+            body.fail("token_type_hint", "must be access_token or refresh_token")
+        }
+        try body.finish()
+        return (token ?? "", hint)
     }
 
     /// Longest password a login reads: longer than any password Tronch accepts (256 code points of up to
@@ -39,6 +95,27 @@ struct AuthController {
         var response = try Response.json(TokenAnswer(pair))
         if let decision { response.headers.append(contentsOf: decision.headers) }
         return response
+    }
+}
+
+/// `application/x-www-form-urlencoded` bodies (RFC 7009 and 7662 clients send them) as a JSON object of
+/// strings, so that one reader checks both forms; a name given twice is refused.
+enum FormBody {
+    static func parse(_ text: String) throws -> JSONValue {
+        var members: [String: JSONValue] = [:]
+        for pair in text.split(separator: "&", omittingEmptySubsequences: true) {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            func decode(_ part: Substring) throws -> String {
+                guard let value = String(part).replacingOccurrences(of: "+", with: " ").removingPercentEncoding else {
+                    throw APIError(.malformedJSON, "the form body has a malformed percent-escape")
+                }
+                return value
+            }
+            let name = try decode(parts[0])
+            guard members[name] == nil else { throw DomainError.invalid(name, "is given twice") }
+            members[name] = .string(parts.count == 2 ? try decode(parts[1]) : "")
+        }
+        return .object(members)
     }
 }
 

@@ -37,7 +37,7 @@ package enum TokenRefusal: String, Error, Sendable {
 /// Validation of a token already seen is a dictionary lookup (the signature and claims of a token never
 /// change) plus the denylist check, which is never cached: a revocation applies to the very next request.
 package final class TokenService: Sendable {
-    package let store: any TokenStore & AuditStore
+    package let store: any TokenStore & UserStore & AuditStore
     let settings: AccountSettings
     let secrets: SecretBox
     let clock: WallClock
@@ -54,7 +54,7 @@ package final class TokenService: Sendable {
     static let leeway: Int64 = 30
 
     package init(
-        store: any TokenStore & AuditStore, settings: AccountSettings, secrets: SecretBox, clock: WallClock, hasher: KeyHasher,
+        store: any TokenStore & UserStore & AuditStore, settings: AccountSettings, secrets: SecretBox, clock: WallClock, hasher: KeyHasher,
         refreshPrefix: String, logger: Logger
     ) {
         self.store = store

@@ -119,7 +119,7 @@ struct APIClient: Sendable {
         var body: ByteBuffer?
         if let json { body = ByteBuffer(string: try JSONValue.encodeCanonical(json)) }
         if let raw { body = ByteBuffer(string: raw) }
-        if body != nil { headers[.contentType] = "application/json" }
+        if body != nil, headers[.contentType] == nil { headers[.contentType] = "application/json" }
         let response = try await client.executeRequest(uri: path, method: method, headers: headers, body: body)
         let parsed = (try? JSONDecoder().decode(JSONValue.self, from: Data(response.body.readableBytesView))) ?? .null
         return APIResponse(status: response.status, headers: response.headers, json: parsed)
