@@ -190,6 +190,8 @@ let package = Package(
                 "TronchCLI",
                 "TronchTestSupport",
                 "TronchAPI",
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
                 .product(name: "OpenAPIAsyncHTTPClient", package: "swift-openapi-async-http-client"),
                 .product(name: "GRDB", package: "GRDB.swift"),

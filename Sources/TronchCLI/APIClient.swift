@@ -7,7 +7,8 @@ import TronchCore
 /// A small client for Tronch's HTTP API, used by the `keys` commands.
 struct APIClient {
     var baseURL: String
-    var apiKey: String
+    /// A key or an access token; nil for the routes that take none (login).
+    var apiKey: String?
     var timeout: TimeAmount = .seconds(30)
 
     /// Sends a request and returns the decoded JSON body; a problem response becomes a ``CLIError`` with the
@@ -24,7 +25,7 @@ struct APIClient {
         }
         var request = HTTPClientRequest(url: url)
         request.method = method
-        request.headers.add(name: "Authorization", value: "Bearer \(apiKey)")
+        if let apiKey { request.headers.add(name: "Authorization", value: "Bearer \(apiKey)") }
         request.headers.add(name: "Accept", value: "application/json")
         request.headers.add(name: "User-Agent", value: "tronch-cli")
         if let body {
@@ -50,6 +51,7 @@ struct APIClient {
         guard (200..<300).contains(Int(response.status.code)) else {
             throw CLIError(Self.describeProblem(json, status: Int(response.status.code)))
         }
+        if response.status == .noContent { return .null }
         guard let json else { throw CLIError("the server answered with something that is not JSON") }
         return json
     }

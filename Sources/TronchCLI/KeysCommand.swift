@@ -26,10 +26,17 @@ struct ClientOptions: ParsableArguments {
     func client() throws -> APIClient {
         let environment = ProcessInfo.processInfo.environment
         guard let apiKey = environment["TRONCH_API_KEY"], !apiKey.isEmpty else {
-            throw CLIError("set TRONCH_API_KEY to a key with the scopes this command needs (the root key works)")
+            throw CLIError(
+                "set TRONCH_API_KEY to a key (the root key works) or an access token (tronch login) with the permissions this command needs"
+            )
         }
-        return APIClient(baseURL: server ?? environment["TRONCH_URL"] ?? "http://127.0.0.1:8080", apiKey: apiKey)
+        return APIClient(baseURL: baseURL, apiKey: apiKey)
     }
+
+    /// A client that sends no credential (for logging in).
+    func anonymousClient() -> APIClient { APIClient(baseURL: baseURL, apiKey: nil) }
+
+    var baseURL: String { server ?? ProcessInfo.processInfo.environment["TRONCH_URL"] ?? "http://127.0.0.1:8080" }
 
     func printKey(_ key: JSONValue) {
         if json {

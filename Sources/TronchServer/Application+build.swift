@@ -128,10 +128,18 @@ package func buildApplication(reader: ConfigReader, options: BuildOptions = .ini
         rateLimits: RateLimits(limiter: makeRateLimiter(settings, redis: redis, logger: logger), settings: settings.rateLimits),
         usage: usage, broadcast: invalidation, imports: imports, owners: directory
     )
+    if !settings.database.isEmbedded && !settings.accounts.issuerConfigured {
+        logger.warning(
+            "TRONCH_ISSUER is not set: access tokens name this node's own address as their issuer, so other nodes refuse them; set it to the public URL every node shares",
+            metadata: ["issuer": "\(settings.accounts.issuer)"]
+        )
+    }
+    let tokenEvents = redis.map { RedisTokenEvents(client: $0, logger: logger) }
     let tokens = TokenService(
         store: store, settings: settings.accounts, secrets: secrets, clock: options.clock, hasher: hasher,
-        refreshPrefix: settings.keyPrefix.prefix, logger: logger
+        refreshPrefix: settings.keyPrefix.prefix, logger: logger, events: tokenEvents
     )
+    tokenEvents?.deliver(to: tokens)
     let passwords = PasswordHasher(
         parameters: settings.accounts.passwordHash, threads: settings.accounts.passwordHashThreads,
         queue: settings.accounts.passwordHashQueue
@@ -152,6 +160,7 @@ package func buildApplication(reader: ConfigReader, options: BuildOptions = .ini
         )
     }
     if let redis, let invalidation { services += [redis, invalidation] }
+    if let tokenEvents { services.append(tokenEvents) }
     var app = Application(
         router: router,
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: nil),

@@ -19,6 +19,8 @@ package struct AccountSettings: Sendable {
     package var algorithm = SigningKeyRecord.Algorithm.es256
     /// `iss` of every access token; by default the server's own base URL.
     package var issuer = "http://127.0.0.1:8080"
+    /// Whether `issuer` came from configuration (several nodes must share one).
+    package var issuerConfigured = false
     package var audience = "tronch"
     /// The secrets key (32 bytes) when configured; nil: a file in the data directory (embedded store) or one
     /// derived from the pepper (external database).
@@ -79,6 +81,7 @@ package struct AccountSettings: Sendable {
             algorithm = value
         }
         let shownHost = host == "0.0.0.0" || host == "::" ? "127.0.0.1" : host
+        issuerConfigured = try values.string("issuer") != nil
         issuer = try values.string("issuer") ?? "http://\(shownHost.contains(":") ? "[\(shownHost)]" : shownHost):\(port)"
         guard URL(string: issuer)?.scheme != nil, !issuer.isEmpty else {
             throw ConfigurationError(key: "TRONCH_ISSUER", "must be a URL, such as https://auth.example.com")

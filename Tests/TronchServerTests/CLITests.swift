@@ -210,3 +210,90 @@ import TronchTestSupport
         #expect(backup.stderr.contains("pg_dump"))
     }
 }
+
+/// People and tokens from the command line.
+@Suite(.timeLimit(.minutes(3))) struct PeopleCLITests {
+    @Test func usersAreManagedAndLogInFromTheCommandLine() async throws {
+        let app = try await buildApplication(reader: TestServer.reader(), options: TestServer().options())
+        try await app.test(.live) { client in
+            let port = try #require(client.port)
+            let root = ["TRONCH_URL": "http://127.0.0.1:\(port)", "TRONCH_API_KEY": TestServer.rootKey]
+            let password = "a long enough passphrase"
+            let created = try await Tronch.run(
+                ["users", "create", "--username", "Cli.Admin", "--email", "cli@example.com", "--role", "admin", "--password-stdin", "--json"],
+                environment: root, input: password + "\n"
+            )
+            #expect(created.status == 0, "\(created.stderr)")
+            #expect(!created.stdout.contains(password) && !created.stderr.contains(password))
+            let user = try JSONDecoder().decode(JSONValue.self, from: Data(created.stdout.utf8))
+            let id = try #require(user["id"]?.string)
+            #expect(user["username"] == "cli.admin")
+
+            let login = try await Tronch.run(
+                ["login", "--username", "cli.admin", "--password-stdin"], environment: ["TRONCH_URL": root["TRONCH_URL"]!], input: password + "\n"
+            )
+            #expect(login.status == 0, "\(login.stderr)")
+            let token = login.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(token.split(separator: ".").count == 3, "the access token alone, for export TRONCH_API_KEY=$(tronch login …)")
+            let asAdmin = ["TRONCH_URL": root["TRONCH_URL"]!, "TRONCH_API_KEY": token]
+            let me = try await Tronch.run(["users", "show", "me"], environment: asAdmin)
+            #expect(me.stdout.contains("cli.admin") && me.stdout.contains("admin"))
+
+            let member = try await Tronch.run(
+                ["users", "create", "--username", "moe", "--email", "moe@example.com", "--no-password"], environment: asAdmin
+            )
+            #expect(member.status == 0, "\(member.stderr)")
+            let list = try await Tronch.run(["users", "list", "--role", "member"], environment: asAdmin)
+            #expect(list.stdout.contains("moe@example.com") && !list.stdout.contains("cli@example.com"))
+            let updated = try await Tronch.run(["users", "update", id, "--display-name", "The Admin", "--json"], environment: asAdmin)
+            #expect(updated.stdout.contains("The Admin"))
+            #expect(try await Tronch.run(["users", "unlock", id], environment: asAdmin).status == 0)
+            let wrong = try await Tronch.run(
+                ["login", "--username", "cli.admin", "--password-stdin"], environment: ["TRONCH_URL": root["TRONCH_URL"]!], input: "wrong\n"
+            )
+            #expect(wrong.status != 0)
+            #expect(wrong.stderr.contains("INVALID_CREDENTIALS"))
+            #expect(try await Tronch.run(["users", "show", "not-a-uuid"], environment: asAdmin).status != 0)
+        }
+    }
+
+    @Test func aSigningKeyRotationLogsNobodyOut() async throws {
+        let directory = try Tronch.temporaryDirectory()
+        let rootKey = KeyFormat(prefix: "tronch")!.generate(environment: .live)
+        let environment = ["TRONCH_BOOTSTRAP_ROOT_KEY": rootKey, "TRONCH_PASSWORD_SCRYPT_LOG_N": "10", "TRONCH_RATELIMIT_LOGIN": "off"]
+        let server = try ServerProcess(arguments: [], environment: environment, directory: directory, port: try Tronch.freePort())
+        try await server.waitUntilReady()
+        let (status, _) = try await HTTP.call(
+            "POST", server.baseURL + "/api/v1/users", key: rootKey,
+            body: #"{"username": "rot", "email": "rot@example.com", "password": "a long enough passphrase"}"#
+        )
+        #expect(status == 201)
+        func login() async throws -> String {
+            let (status, answer) = try await HTTP.call(
+                "POST", server.baseURL + "/api/v1/auth/login", key: nil, body: #"{"username": "rot", "password": "a long enough passphrase"}"#
+            )
+            guard let token = answer["access_token"]?.string else { throw CLITestFailure("login answered \(status): \(answer)") }
+            return token
+        }
+        func kid(_ token: String) throws -> String? {
+            try JSONParser.parse(try #require(Base64URL.decode(String(token.split(separator: ".")[0]))))["kid"]?.string
+        }
+        let before = try await login()
+        let rotated = try await Tronch.run(["tokens", "rotate-signing-key"], environment: environment, directory: directory)
+        #expect(rotated.status == 0, "\(rotated.stderr)")
+        let listed = try await Tronch.run(["tokens", "signing-keys", "--json"], environment: environment, directory: directory)
+        let keys = try JSONDecoder().decode(JSONValue.self, from: Data(listed.stdout.utf8)).array ?? []
+        #expect(keys.map { $0["state"] } == ["passive", "active"])
+        // The server picks the new key up within its reload interval; the old token keeps working meanwhile.
+        try await eventually(within: 15) { try kid(try await login()) == keys.last?["kid"]?.string }
+        #expect(try await HTTP.call("GET", server.baseURL + "/api/v1/users/me", key: before).0 == 200, "nobody is logged out")
+        let (_, jwks) = try await HTTP.call("GET", server.baseURL + "/.well-known/jwks.json", key: nil)
+        #expect(Set(jwks["keys"]?.array?.compactMap { $0["kid"]?.string } ?? []) == Set(keys.compactMap { $0["kid"]?.string }))
+        #expect(try await server.terminate() == 0)
+    }
+}
+
+struct CLITestFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}

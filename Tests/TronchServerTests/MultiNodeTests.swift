@@ -72,4 +72,80 @@ import TronchTestSupport
 
         for node in nodes { #expect(try await node.terminate() == 0) }
     }
+
+    /// Waits until `condition` holds, at most five seconds, and returns how long it took.
+    static func timeUntil(_ condition: () async throws -> Bool) async throws -> Duration {
+        let start = ContinuousClock.now
+        while try await !condition() {
+            guard ContinuousClock.now - start < .seconds(5) else { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return ContinuousClock.now - start
+    }
+
+    @Test(.enabled(if: MultiNodeTests.enabled)) func endedSessionsAndNewSigningKeysReachEveryNodeWithinASecond() async throws {
+        let directory = try Tronch.temporaryDirectory()
+        let rootKey = KeyFormat(prefix: "tronch")!.generate(environment: .live)
+        let environment = [
+            "TRONCH_DATABASE_URL": try await TestPostgres.freshSchemaURL(),
+            "TRONCH_REDIS_URL": try #require(TestRedis.url),
+            "TRONCH_KEY_PEPPER": "multi-node-test-pepper-0123456789abcdef",
+            "TRONCH_BOOTSTRAP_ROOT_KEY": rootKey,
+            "TRONCH_PASSWORD_SCRYPT_LOG_N": "10",
+            "TRONCH_RATELIMIT_LOGIN": "off",
+            // Every node must name the same issuer (the public URL), or one node's tokens fail on another.
+            "TRONCH_ISSUER": "https://auth.example.com",
+        ]
+        let nodeA = try ServerProcess(arguments: [], environment: environment, directory: directory, port: try Tronch.freePort())
+        try await nodeA.waitUntilReady()
+        let nodeB = try ServerProcess(arguments: [], environment: environment, directory: directory, port: try Tronch.freePort())
+        try await nodeB.waitUntilReady()
+        let (created, _) = try await HTTP.call(
+            "POST", nodeA.baseURL + "/api/v1/users", key: rootKey,
+            body: #"{"username": "nora", "email": "nora@example.com", "password": "a long enough passphrase"}"#
+        )
+        #expect(created == 201)
+        func login(_ node: ServerProcess) async throws -> JSONValue {
+            try await HTTP.call(
+                "POST", node.baseURL + "/api/v1/auth/login", key: nil, body: #"{"username": "nora", "password": "a long enough passphrase"}"#
+            ).1
+        }
+        func status(_ node: ServerProcess, _ token: String) async throws -> Int {
+            try await HTTP.call("GET", node.baseURL + "/api/v1/users/me", key: token).0
+        }
+
+        // A logout on node A: node B refuses the session's token within a second.
+        let session = try await login(nodeA)
+        let access = try #require(session["access_token"]?.string)
+        #expect(try await status(nodeB, access) == 200, "one key set: a token of node A works on node B")
+        #expect(try await HTTP.call("POST", nodeA.baseURL + "/api/v1/auth/logout", key: access).0 == 204)
+        let logoutSeen = try await Self.timeUntil { try await status(nodeB, access) == 401 }
+        #expect(try await status(nodeB, access) == 401)
+        #expect(logoutSeen < .seconds(1), "node B refused the ended session after \(logoutSeen)")
+
+        // A refresh token replayed on node A: node B refuses the family's access token within a second.
+        let second = try await login(nodeB)
+        let refresh = try #require(second["refresh_token"]?.string)
+        let secondAccess = try #require(second["access_token"]?.string)
+        let body = #"{"refresh_token": "\#(refresh)"}"#
+        #expect(try await HTTP.call("POST", nodeA.baseURL + "/api/v1/auth/refresh", key: nil, body: body).0 == 200)
+        let replay = try await HTTP.call("POST", nodeA.baseURL + "/api/v1/auth/refresh", key: nil, body: body)
+        #expect(replay.1["code"] == "REFRESH_TOKEN_REUSED")
+        let reuseSeen = try await Self.timeUntil { try await status(nodeB, secondAccess) == 401 }
+        #expect(reuseSeen < .seconds(1), "node B refused the reused family after \(reuseSeen)")
+
+        // A new signing key, made from the command line: both nodes sign with it within a second.
+        let rotated = try await Tronch.run(["tokens", "rotate-signing-key"], environment: environment, directory: directory)
+        #expect(rotated.status == 0, "\(rotated.stderr)")
+        #expect(rotated.stdout.contains("told through Redis"))
+        let newKid = try #require(rotated.stdout.split(separator: " ").dropFirst(3).first.map(String.init))
+        func kid(_ token: String?) -> String? {
+            token.flatMap { Base64URL.decode(String($0.split(separator: ".")[0])) }.flatMap { try? JSONParser.parse($0) }?["kid"]?.string
+        }
+        for node in [nodeA, nodeB] {
+            let seen = try await Self.timeUntil { kid(try await login(node)["access_token"]?.string) == newKid }
+            #expect(seen < .seconds(1), "\(node.baseURL) signed with the new key after \(seen)")
+        }
+        for node in [nodeA, nodeB] { #expect(try await node.terminate() == 0) }
+    }
 }

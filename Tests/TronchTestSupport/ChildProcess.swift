@@ -27,23 +27,26 @@ package enum ChildProcess {
 
     package static func run(
         _ executable: String, _ arguments: [String], environment: [String: String]? = nil, directory: String? = nil,
-        timeout: Duration = .seconds(120)
+        input: String? = nil, timeout: Duration = .seconds(120)
     ) async throws -> Result {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("child-\(UUID().uuidString)").path
         let outPath = scratch + ".out"
         let errPath = scratch + ".err"
+        let inPath = scratch + ".in"
+        _ = FileManager.default.createFile(atPath: inPath, contents: Data((input ?? "").utf8))
         _ = FileManager.default.createFile(atPath: outPath, contents: nil)
         _ = FileManager.default.createFile(atPath: errPath, contents: nil)
         defer {
             try? FileManager.default.removeItem(atPath: outPath)
             try? FileManager.default.removeItem(atPath: errPath)
+            try? FileManager.default.removeItem(atPath: inPath)
         }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         if let environment { process.environment = environment }
         if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-        process.standardInput = FileHandle.nullDevice
+        process.standardInput = input == nil ? FileHandle.nullDevice : FileHandle(forReadingAtPath: inPath)
         process.standardOutput = FileHandle(forWritingAtPath: outPath)
         process.standardError = FileHandle(forWritingAtPath: errPath)
         let exit = ExitSignal()

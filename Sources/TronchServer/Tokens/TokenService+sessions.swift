@@ -61,14 +61,14 @@ extension TokenService {
             let access = try await issue(for: UserIdentity(id: user.id, role: user.role), session: session)
             return TokenPair(accessToken: access.token, expiresIn: access.expiresIn, refreshToken: next, sessionID: session.id)
         case .reused(let session):
-            deny([DenylistEntry(kind: .sid, value: session.id.lowercased, expiresAt: denyUntil)])
+            denyEverywhere([DenylistEntry(kind: .sid, value: session.id.lowercased, expiresAt: denyUntil)])
             throw APIError.unauthorized(
                 .refreshTokenReused,
                 "this refresh token was already used: it may have been stolen, so its session has ended; log in again",
                 invalidToken: true
             )
         case .anomaly(let session):
-            deny([DenylistEntry(kind: .sid, value: session.id.lowercased, expiresAt: denyUntil)])
+            denyEverywhere([DenylistEntry(kind: .sid, value: session.id.lowercased, expiresAt: denyUntil)])
             throw APIError.unauthorized(
                 .sessionRevoked, "the session was used from another address and client at once and has ended; log in again",
                 invalidToken: true
@@ -122,7 +122,7 @@ extension TokenService {
                 }
             }
         )
-        deny(ended.map { DenylistEntry(kind: .sid, value: $0.id.lowercased, expiresAt: until) })
+        denyEverywhere(ended.map { DenylistEntry(kind: .sid, value: $0.id.lowercased, expiresAt: until) })
         return ended
     }
 
@@ -146,7 +146,7 @@ extension TokenService {
                     )
                 ]
             )
-            deny([entry])
+            denyEverywhere([entry])
         } else if let (_, session) = try await store.refreshToken(digest: hasher.digest(token)) {
             _ = try await endSessions(
                 [session.id], reason: "revoked", action: AuditAction.tokenRevoked, actor: .user(session.userID), origin: origin

@@ -40,11 +40,13 @@ package final class TokenService: Sendable {
     package let store: any TokenStore & UserStore & AuditStore
     let settings: AccountSettings
     let secrets: SecretBox
-    let clock: WallClock
+    package let clock: WallClock
     let hasher: KeyHasher
     let refreshPrefix: String
-    let logger: Logger
+    package let logger: Logger
     let keys = SigningKeys()
+    /// Tells the other nodes (nil on a single node, or without Redis: they reload every few seconds).
+    let events: RedisTokenEvents?
     /// Denied session ids and token ids (`sid:<id>`, `jti:<id>`), until when.
     private let denied = Mutex<[String: Date]>([:])
     /// Tokens whose signature and claims checked out, until their expiry: the principal they stand for.
@@ -55,7 +57,7 @@ package final class TokenService: Sendable {
 
     package init(
         store: any TokenStore & UserStore & AuditStore, settings: AccountSettings, secrets: SecretBox, clock: WallClock, hasher: KeyHasher,
-        refreshPrefix: String, logger: Logger
+        refreshPrefix: String, logger: Logger, events: RedisTokenEvents? = nil
     ) {
         self.store = store
         self.settings = settings
@@ -64,6 +66,7 @@ package final class TokenService: Sendable {
         self.hasher = hasher
         self.refreshPrefix = refreshPrefix
         self.logger = logger
+        self.events = events
     }
 
     // MARK: Signing keys
@@ -108,6 +111,7 @@ package final class TokenService: Sendable {
             ]
         )
         try await reload()
+        events?.publishKeysChanged()
         return key
     }
 
@@ -234,11 +238,19 @@ package final class TokenService: Sendable {
         }
     }
 
-    /// Denies on this node at once (the store holds the entries for every node).
+    /// Denies on this node at once (what another node published; the store holds the entries for all).
     package func deny(_ entries: [DenylistEntry]) {
+        guard !entries.isEmpty else { return }
         denied.withLock { denied in
             for entry in entries { denied["\(entry.kind.rawValue):\(entry.value)"] = entry.expiresAt }
         }
+    }
+
+    /// Denies here at once and tells the other nodes (after the store has the entries).
+    package func denyEverywhere(_ entries: [DenylistEntry]) {
+        guard !entries.isEmpty else { return }
+        deny(entries)
+        events?.publish(denied: entries)
     }
 
     /// Drops denylist entries that have expired (every token they covered has too).

@@ -236,7 +236,7 @@ package struct UserService: Sendable {
         directory.invalidate(change.after.id)
         for key in change.revokedKeys { keys.invalidate(key.digest) }
         let until = tokens.denyUntil
-        tokens.deny(change.endedSessions.map { DenylistEntry(kind: .sid, value: $0.id.lowercased, expiresAt: until) })
+        tokens.denyEverywhere(change.endedSessions.map { DenylistEntry(kind: .sid, value: $0.id.lowercased, expiresAt: until) })
     }
 
     /// The audit entries of an account change: what changed (never a password or an e-mail address), a role

@@ -31,11 +31,12 @@ enum Tronch {
     /// Runs `tronch arguments…` to completion with extra environment variables (killed and failed after
     /// `timeout`).
     static func run(
-        _ arguments: [String], environment: [String: String] = [:], directory: String? = nil, timeout: Duration = .seconds(60)
+        _ arguments: [String], environment: [String: String] = [:], directory: String? = nil, input: String? = nil,
+        timeout: Duration = .seconds(60)
     ) async throws -> Result {
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("TRONCH_") }
         for (key, value) in environment { env[key] = value }
-        let result = try await ChildProcess.run(binary, arguments, environment: env, directory: directory, timeout: timeout)
+        let result = try await ChildProcess.run(binary, arguments, environment: env, directory: directory, input: input, timeout: timeout)
         return Result(status: result.status, stdout: result.stdout, stderr: result.stderr)
     }
 
