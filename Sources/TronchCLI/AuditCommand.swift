@@ -14,9 +14,9 @@ struct AuditCommand: AsyncParsableCommand {
 
     /// Filters shared by `list` and `export`, as the API's query parameters.
     struct Filters: ParsableArguments {
-        @Option(help: "Only entries of this actor (a key id).") var actor: String?
+        @Option(help: "Only entries of this actor (a key or user id).") var actor: String?
         @Option(help: "Only this action, for example key.revoked or auth.failed.") var action: String?
-        @Option(help: "Only entries about this target (a key id).") var target: String?
+        @Option(help: "Only entries about this target (a key, user or session id).") var target: String?
         @Option(help: "success or failure.") var outcome: String?
         @Option(help: "Entries at or after this RFC 3339 time.") var from: String?
         @Option(help: "Entries before this RFC 3339 time.") var to: String?

@@ -100,7 +100,7 @@ struct BackupCommand: AsyncParsableCommand {
             try await sqlite.backup(to: target)
         }
         print("backed up to \(target)")
-        print("Keep the pepper with it: without the same pepper no key in the backup can be verified.")
+        print("Keep the pepper and the secrets key (secrets.key, or TRONCH_SECRETS_KEY) with it: without the same pepper no key in the backup verifies, and without the secrets key no signing key or second factor opens.")
     }
 }
 

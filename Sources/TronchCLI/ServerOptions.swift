@@ -50,6 +50,7 @@ package enum ConfigurationSources {
     /// Environment variables that hold secrets, redacted wherever configuration is printed.
     static let secretVariables: Set<String> = [
         "TRONCH_KEY_PEPPER", "TRONCH_BOOTSTRAP_ROOT_KEY", "TRONCH_DATABASE_URL", "TRONCH_REDIS_URL", "TRONCH_SECRETS_KEY",
+        "TRONCH_SECRETS_PREVIOUS_KEYS",
     ]
 
     /// The environment's `TRONCH_*` variables, secrets marked so that printing the provider redacts them.

@@ -8,7 +8,7 @@ package struct TronchCommand: AsyncParsableCommand {
         abstract: "Issue, verify, rate-limit, rotate and revoke API keys.",
         subcommands: [
             ServeCommand.self, MigrateCommand.self, BackupCommand.self, RestoreCommand.self, KeysCommand.self, UsersCommand.self,
-            LoginCommand.self, TokensCommand.self, AuditCommand.self, BenchCommand.self,
+            LoginCommand.self, TokensCommand.self, SecretsCommand.self, AuditCommand.self, BenchCommand.self,
             VersionCommand.self,
         ]
     )

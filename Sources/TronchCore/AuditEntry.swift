@@ -126,6 +126,15 @@ package enum AuditAction {
     package static let signingKeyCreated = "signing_key.created"
     package static let signingKeyRotated = "signing_key.rotated"
     package static let signingKeyRetired = "signing_key.retired"
+    package static let secretsKeyRotated = "secrets_key.rotated"
+    package static let mfaEnrolmentStarted = "mfa.enrolment_started"
+    package static let mfaEnabled = "mfa.enabled"
+    package static let mfaDisabled = "mfa.disabled"
+    package static let mfaReset = "mfa.reset"
+    package static let mfaRecoveryCodesRegenerated = "mfa.recovery_codes_regenerated"
+    package static let mfaFailed = "auth.mfa_failed"
+    package static let mfaChallenged = "auth.mfa_challenged"
+    package static let stepUp = "auth.step_up"
 }
 
 /// An event in its place in the chain: its sequence number, the previous entry's hash and its own.

@@ -54,6 +54,8 @@ package struct Principal: Sendable, Hashable {
     package var user: UserIdentity?
     /// The login session of an access token.
     package var sessionID: UUID?
+    /// How the person proved who they are (an access token's `amr`); empty for a key.
+    package var amr: [String] = []
 
     /// A key no user owns (a service's key, the root key).
     package init(keyID: UUID, scopes: [String]) {

@@ -103,7 +103,7 @@ package func buildApplication(reader: ConfigReader, options: BuildOptions = .ini
     // Only the embedded store may have no configured pepper, and it needs no running service to be read.
     let pepper = try await loadPepper(settings, store: store, logger: logger)
     let hasher = KeyHasher(pepper: pepper)
-    let secrets = try SecretsKey.load(settings, pepper: pepper, logger: logger)
+    let secrets = try await SecretsKey.load(settings, pepper: pepper, store: store, logger: logger)
 
     let lastUsed = LastUsedRecorder(store: store, interval: settings.lastUsedFlushInterval, logger: logger)
     let cache = KeyCache(
@@ -144,7 +144,10 @@ package func buildApplication(reader: ConfigReader, options: BuildOptions = .ini
         parameters: settings.accounts.passwordHash, threads: settings.accounts.passwordHashThreads,
         queue: settings.accounts.passwordHashQueue
     )
-    let users = UserService(store: store, hasher: passwords, tokens: tokens, keys: keys, directory: directory, settings: settings.accounts)
+    let mfa = MFAService(store: store, secrets: secrets, hasher: hasher, clock: options.clock, issuerName: "Tronch")
+    let users = UserService(
+        store: store, hasher: passwords, tokens: tokens, keys: keys, directory: directory, mfa: mfa, settings: settings.accounts
+    )
     let router = buildRouter(keys: keys, users: users, settings: settings, database: handle, redis: redis)
     var services: [any Service] = handle.services + [
         lastUsed, KeyStatistics(store: store, clock: options.clock, logger: logger),
@@ -261,7 +264,8 @@ package func buildRouter(
 ) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     let authentication = AuthenticationMiddleware(
-        keys: keys, tokens: users.tokens, rateLimits: keys.rateLimits, allowQueryParameter: settings.queryParameterKeys
+        keys: keys, tokens: users.tokens, rateLimits: keys.rateLimits, allowQueryParameter: settings.queryParameterKeys,
+        mfaRequiredRoles: settings.accounts.mfaRequiredRoles
     )
     router.add(middleware: RequestIDMiddleware())
     if !settings.trustedProxies.isEmpty { router.add(middleware: ClientAddressMiddleware(trusted: settings.trustedProxies)) }
@@ -283,8 +287,10 @@ package func buildRouter(
     let keyRoutes = api.group("keys").add(middleware: authentication)
     if let usage = keys.usage { keyRoutes.add(middleware: UsageMiddleware(usage: usage, clock: keys.clock)) }
     VerifyController(keys: keys, maxBodySize: settings.maxBodySize).addRoutes(to: keyRoutes)
-    KeysController(keys: keys, maxBodySize: settings.maxBodySize, allowQueryParameterKeys: settings.queryParameterKeys)
-        .addRoutes(to: keyRoutes)
+    KeysController(
+        keys: keys, maxBodySize: settings.maxBodySize, allowQueryParameterKeys: settings.queryParameterKeys, stepUp: users.stepUp
+    )
+    .addRoutes(to: keyRoutes)
     UsageController(keys: keys, store: database.store, allowQueryParameterKeys: settings.queryParameterKeys)
         .addRoutes(to: keyRoutes)
     let auditRoutes = api.group("audit-logs").add(middleware: authentication)
@@ -294,8 +300,10 @@ package func buildRouter(
     if let usage = keys.usage { userRoutes.add(middleware: UsageMiddleware(usage: usage, clock: keys.clock)) }
     UsersController(users: users, maxBodySize: settings.maxBodySize, allowQueryParameterKeys: settings.queryParameterKeys)
         .addRoutes(to: userRoutes)
+    let authRoutes = api.group("auth")
     AuthController(users: users, rateLimits: keys.rateLimits, maxBodySize: settings.maxBodySize, authentication: authentication)
-        .addRoutes(to: api.group("auth"))
+        .addRoutes(to: authRoutes)
+    MFAController(users: users, maxBodySize: settings.maxBodySize).addRoutes(users: userRoutes, auth: authRoutes)
     let sessionRoutes = api.group("sessions").add(middleware: authentication)
     SessionsController(tokens: users.tokens, allowQueryParameterKeys: settings.queryParameterKeys).addRoutes(to: sessionRoutes)
     WellKnownController(tokens: users.tokens, issuer: settings.accounts.issuer).addRoutes(to: router)

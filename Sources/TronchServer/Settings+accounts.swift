@@ -25,8 +25,13 @@ package struct AccountSettings: Sendable {
     /// The secrets key (32 bytes) when configured; nil: a file in the data directory (embedded store) or one
     /// derived from the pepper (external database).
     package var secretsKey: [UInt8]?
+    /// Older secrets keys that still open what they sealed, while `tronch secrets rotate-key` moves everything
+    /// to `secretsKey` (`TRONCH_SECRETS_PREVIOUS_KEYS`, comma-separated).
+    package var previousSecretsKeys: [[UInt8]] = []
     /// Roles whose users must enrol a second factor before doing anything else.
     package var mfaRequiredRoles: Set<Role> = []
+    /// Whether sensitive actions of a person need a second factor in their access token (``StepUp``).
+    package var mfaStepUp = true
 
     package init() {}
 
@@ -36,7 +41,7 @@ package struct AccountSettings: Sendable {
         "lockout.threshold": .integer, "lockout.duration": .seconds, "lockout.maxDuration": .seconds,
         "accessToken.ttl": .seconds, "refreshToken.ttl": .seconds, "session.idleTimeout": .seconds,
         "session.anomaly": .string, "jwt.algorithm": .string, "issuer": .string, "audience": .string,
-        "secrets.key": .string, "mfa.requiredRoles": .string,
+        "secrets.key": .string, "secrets.previousKeys": .string, "mfa.requiredRoles": .string, "mfa.stepUp": .boolean,
     ]
 
     init(values: ValueReader, host: String, port: Int) throws(ConfigurationError) {
@@ -94,6 +99,17 @@ package struct AccountSettings: Sendable {
             }
             secretsKey = Array(bytes)
         }
+        if let text = try values.string("secrets.previousKeys", secret: true) {
+            for item in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespacesAndNewlines) }) where !item.isEmpty {
+                guard let bytes = Data(base64Encoded: item), bytes.count == 32 else {
+                    throw ConfigurationError(key: "TRONCH_SECRETS_PREVIOUS_KEYS", "must be 32-byte keys in base64, separated by commas")
+                }
+                previousSecretsKeys.append(Array(bytes))
+            }
+            guard secretsKey != nil || previousSecretsKeys.isEmpty else {
+                throw ConfigurationError(key: "TRONCH_SECRETS_PREVIOUS_KEYS", "needs TRONCH_SECRETS_KEY: previous keys only open what they sealed")
+            }
+        }
         if let text = try values.string("mfa.requiredRoles") {
             var roles = Set<Role>()
             for item in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !item.isEmpty {
@@ -104,5 +120,6 @@ package struct AccountSettings: Sendable {
             }
             mfaRequiredRoles = roles
         }
+        mfaStepUp = try values.bool("mfa.stepUp") ?? mfaStepUp
     }
 }

@@ -8,7 +8,7 @@ import Testing
         #expect(try Username.normalize(input).get() == stored)
     }
 
-    @Test(arguments: ["ab", "", "alice smith", "alice@example", "élise", String(repeating: "a", count: 65), "a/b", "tab\there"])
+    @Test(arguments: ["ab", "", "alice smith", "alice@example", "élise", "\u{212A}elvin", String(repeating: "a", count: 65), "a/b", "tab\there"])
     func refused(input: String) {
         if case .success = Username.normalize(input) { Issue.record("'\(input)' must be refused") }
     }
@@ -187,5 +187,14 @@ enum KDFTestVector {
         // Through the same function the hasher uses, with the RFC's output length.
         let derived = try PasswordHash.deriveForTest(password: "password", salt: Array("NaCl".utf8), logN: 10, r: 8, p: 16, bytes: 64)
         return derived
+    }
+}
+
+@Suite struct EmailCodePointTests {
+    /// A combining mark or a modifier right after `@` does not swallow the `@` (checked by code point).
+    @Test func marksAfterTheAtSignDoNotHideIt() throws {
+        let address = try EmailAddress.parse("a@\u{0301}b.com").get()
+        #expect(address.localPart == "a")
+        #expect(try EmailAddress.parse("a@🏻b.com").get().value == "a@🏻b.com")
     }
 }

@@ -167,6 +167,18 @@ import TronchTestSupport
         #expect(key.hasPrefix("acme_sk_test_"))
     }
 
+    @Test func theSecretsKeyIsRotatedFromTheCommandLine() async throws {
+        let directory = try Tronch.temporaryDirectory()
+        let dataDir = ["--data-dir", directory + "/data"]
+        #expect(try await Tronch.run(["migrate", "up"] + dataDir).status == 0)
+        let first = try await Tronch.run(["secrets", "rotate-key"] + dataDir)
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stdout.hasPrefix("sealed 0 secrets again under secrets key "))
+        #expect(first.stdout.contains("the new key is in \(directory)/data/secrets.key"))
+        let lines = try String(contentsOfFile: directory + "/data/secrets.key", encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 2)
+    }
+
     /// "1, 2, 3" for the given versions.
     static func list(_ versions: some Sequence<Int>) -> String { versions.map(String.init).joined(separator: ", ") }
     static let versions = SQLiteStore.migrationVersions
@@ -202,7 +214,7 @@ import TronchTestSupport
         let up = try await Tronch.run(["migrate", "up"], environment: environment)
         #expect(up.stdout == "applied \(Self.list(Self.versions))\n", "\(up.stderr)")
         let down = try await Tronch.run(["migrate", "down", "--to", "1"], environment: environment)
-        #expect(down.stdout == "reverted \(Self.list(Self.versions.dropFirst().reversed()))\n")
+        #expect(down.stdout == "reverted \(Self.list(Self.versions.dropFirst().reversed()))\n", "\(down.stderr)")
         let table = try await Tronch.run(["migrate", "status"], environment: environment)
         #expect(table.stdout.contains("applied") && table.stdout.contains("pending"))
         let backup = try await Tronch.run(["backup", "--to", "/tmp/never.sqlite"], environment: environment)

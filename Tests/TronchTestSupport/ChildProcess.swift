@@ -9,9 +9,11 @@ import Glibc
 /// and without ever waiting forever.
 ///
 /// Output goes to files, not pipes (a child that writes more than a pipe holds would block, and a daemon it
-/// starts could hold a pipe open); the exit is awaited through Foundation's termination handler; a child
-/// still running after `timeout`, or when the waiting task is cancelled (a suite's time limit), is killed
-/// with SIGKILL and the call throws. A wedged child therefore fails its test instead of hanging the run.
+/// starts could hold a pipe open). The child is started with `posix_spawn` and reaped by `waitpid` on a
+/// thread of its own, not through Foundation's `Process`, whose termination handler was seen to never fire
+/// (the run then waited forever with every thread idle). A child still running after `timeout`, or when the
+/// waiting task is cancelled (a suite's time limit), is killed with SIGKILL and the call throws; the kill
+/// always ends the wait, since the exit is awaited from the one place that reaps it.
 package enum ChildProcess {
     package struct Result: Sendable {
         package var status: Int32
@@ -25,6 +27,12 @@ package enum ChildProcess {
         package var description: String { "\(command) did not finish within \(timeout); killed" }
     }
 
+    package struct SpawnFailed: Error, CustomStringConvertible {
+        package var command: String
+        package var error: Int32
+        package var description: String { "could not start \(command): \(String(cString: strerror(error)))" }
+    }
+
     package static func run(
         _ executable: String, _ arguments: [String], environment: [String: String]? = nil, directory: String? = nil,
         input: String? = nil, timeout: Duration = .seconds(120)
@@ -34,25 +42,29 @@ package enum ChildProcess {
         let errPath = scratch + ".err"
         let inPath = scratch + ".in"
         _ = FileManager.default.createFile(atPath: inPath, contents: Data((input ?? "").utf8))
-        _ = FileManager.default.createFile(atPath: outPath, contents: nil)
-        _ = FileManager.default.createFile(atPath: errPath, contents: nil)
         defer {
             try? FileManager.default.removeItem(atPath: outPath)
             try? FileManager.default.removeItem(atPath: errPath)
             try? FileManager.default.removeItem(atPath: inPath)
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        if let environment { process.environment = environment }
-        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-        process.standardInput = input == nil ? FileHandle.nullDevice : FileHandle(forReadingAtPath: inPath)
-        process.standardOutput = FileHandle(forWritingAtPath: outPath)
-        process.standardError = FileHandle(forWritingAtPath: errPath)
+        let command = ([executable] + arguments).joined(separator: " ")
+        let pid = try spawn(
+            executable, arguments, environment: environment, directory: directory,
+            stdin: input == nil ? "/dev/null" : inPath, stdout: outPath, stderr: errPath, command: command
+        )
         let exit = ExitSignal()
-        process.terminationHandler = { exit.finish($0.terminationStatus) }
-        try process.run()
-        let pid = process.processIdentifier
+        let reaper = Thread {
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) < 0 {
+                guard errno == EINTR else {
+                    exit.finish(-1)
+                    return
+                }
+            }
+            // Exited: the code; killed by a signal: 128 + the signal, as a shell reports it.
+            exit.finish(status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f))
+        }
+        reaper.start()
         let finished = try await withTaskCancellationHandler {
             try await withThrowingTaskGroup(of: Int32?.self) { group in
                 group.addTask { await exit.status() }
@@ -61,23 +73,60 @@ package enum ChildProcess {
                     return nil
                 }
                 let first = try await group.next() ?? nil
+                // The group ends when both have: the sleep on cancellation, the exit once killed.
+                if first == nil { kill(pid, SIGKILL) }
                 group.cancelAll()
                 return first
             }
         } onCancel: {
             kill(pid, SIGKILL)
         }
-        guard let status = finished else {
-            kill(pid, SIGKILL)
-            _ = await exit.status()
-            throw TimedOut(command: ([executable] + arguments).joined(separator: " "), timeout: timeout)
-        }
+        guard let status = finished else { throw TimedOut(command: command, timeout: timeout) }
         try Task.checkCancellation()
         return Result(
             status: status,
             stdout: (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "",
             stderr: (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
         )
+    }
+
+    /// Starts `executable` with its standard streams on files, in `directory`, with default signal handling.
+    private static func spawn(
+        _ executable: String, _ arguments: [String], environment: [String: String]?, directory: String?,
+        stdin: String, stdout: String, stderr: String, command: String
+    ) throws -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, stdin, O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        // The test runner blocks or handles signals the child must not inherit.
+        var none = sigset_t()
+        sigemptyset(&none)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        var all = sigset_t()
+        sigfillset(&all)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+
+        let environment = environment ?? ProcessInfo.processInfo.environment
+        // Glibc's module does not export posix_spawn_file_actions_addchdir_np: GNU env changes directory.
+        let program = directory == nil ? executable : "/usr/bin/env"
+        let words = directory.map { ["/usr/bin/env", "-C", $0, executable] } ?? [executable]
+        let argv = (words + arguments).map { strdup($0) } + [nil]
+        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            for pointer in argv { free(pointer) }
+            for pointer in envp { free(pointer) }
+        }
+        var pid: pid_t = 0
+        let result = posix_spawn(&pid, program, &actions, &attributes, argv, envp)
+        guard result == 0 else { throw SpawnFailed(command: command, error: result) }
+        return pid
     }
 }
 

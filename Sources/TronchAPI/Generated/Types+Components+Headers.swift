@@ -28,7 +28,7 @@ extension Components {
         @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
             case noStore = "no-store"
         }
-        /// `Bearer realm="tronch"` when no key was sent; `Bearer realm="tronch", error="invalid_token"` when the key was refused.
+        /// `Bearer realm="tronch"` when no credential was sent, and on a refused login; `Bearer realm="tronch", error="invalid_token"` when the key or token was refused (RFC 6750).
         ///
         /// - Remark: Generated from `#/components/headers/WWW-Authenticate`.
         public typealias WWWAuthenticate = Swift.String
@@ -91,5 +91,11 @@ extension Components {
         ///
         /// - Remark: Generated from `#/components/headers/X-Tronch-Scopes`.
         public typealias XTronchScopes = Swift.String
+        /// `public, max-age=300`: the public `/.well-known` documents may be cached for five minutes.
+        ///
+        /// - Remark: Generated from `#/components/headers/Cache-Control-Public`.
+        @frozen public enum CacheControlPublic: String, Codable, Hashable, Sendable, CaseIterable {
+            case public_comma_MaxAge_equals_300 = "public, max-age=300"
+        }
     }
 }

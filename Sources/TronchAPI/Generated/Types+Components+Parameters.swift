@@ -46,5 +46,13 @@ extension Components {
         ///
         /// - Remark: Generated from `#/components/parameters/ForwardedFor`.
         public typealias ForwardedFor = Swift.String
+        /// The user's id (a UUID; upper or lower case). Anything else is a 400.
+        ///
+        /// - Remark: Generated from `#/components/parameters/UserId`.
+        public typealias UserId = Swift.String
+        /// The session's id (a UUID; upper or lower case): the `session_id` of a login, or the `id` of a listed session. Anything else is a 400.
+        ///
+        /// - Remark: Generated from `#/components/parameters/SessionId`.
+        public typealias SessionId = Swift.String
     }
 }

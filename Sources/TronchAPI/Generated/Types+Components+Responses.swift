@@ -95,7 +95,7 @@ extension Components {
                 ///
                 /// - Remark: Generated from `#/components/responses/Unauthenticated/headers/Cache-Control`.
                 public var cacheControl: Components.Headers.CacheControl?
-                /// `Bearer realm="tronch"` when no key was sent; `Bearer realm="tronch", error="invalid_token"` when the key was refused.
+                /// `Bearer realm="tronch"` when no credential was sent, and on a refused login; `Bearer realm="tronch", error="invalid_token"` when the key or token was refused (RFC 6750).
                 ///
                 /// - Remark: Generated from `#/components/responses/Unauthenticated/headers/WWW-Authenticate`.
                 public var wwwAuthenticate: Components.Headers.WWWAuthenticate?
@@ -104,7 +104,7 @@ extension Components {
                 /// - Parameters:
                 ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
                 ///   - cacheControl: Always `no-store` on JSON and problem responses.
-                ///   - wwwAuthenticate: `Bearer realm="tronch"` when no key was sent; `Bearer realm="tronch", error="invalid_token"` when the key was refused.
+                ///   - wwwAuthenticate: `Bearer realm="tronch"` when no credential was sent, and on a refused login; `Bearer realm="tronch", error="invalid_token"` when the key or token was refused (RFC 6750).
                 public init(
                     xRequestId: Components.Headers.XRequestId? = nil,
                     cacheControl: Components.Headers.CacheControl? = nil,
@@ -914,7 +914,7 @@ extension Components {
                 ///
                 /// - Remark: Generated from `#/components/responses/ForwardAuthUnauthenticated/headers/Cache-Control`.
                 public var cacheControl: Components.Headers.CacheControl?
-                /// `Bearer realm="tronch"` when no key was sent; `Bearer realm="tronch", error="invalid_token"` when the key was refused.
+                /// `Bearer realm="tronch"` when no credential was sent, and on a refused login; `Bearer realm="tronch", error="invalid_token"` when the key or token was refused (RFC 6750).
                 ///
                 /// - Remark: Generated from `#/components/responses/ForwardAuthUnauthenticated/headers/WWW-Authenticate`.
                 public var wwwAuthenticate: Components.Headers.WWWAuthenticate?
@@ -941,7 +941,7 @@ extension Components {
                 /// - Parameters:
                 ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
                 ///   - cacheControl: Always `no-store` on JSON and problem responses.
-                ///   - wwwAuthenticate: `Bearer realm="tronch"` when no key was sent; `Bearer realm="tronch", error="invalid_token"` when the key was refused.
+                ///   - wwwAuthenticate: `Bearer realm="tronch"` when no credential was sent, and on a refused login; `Bearer realm="tronch", error="invalid_token"` when the key or token was refused (RFC 6750).
                 ///   - xTronchCode: The verification code of the client's key (`VALID`, `NOT_FOUND`, `REVOKED`, `DISABLED`, `EXPIRED`, `FORBIDDEN`, `INSUFFICIENT_SCOPES`, `RATE_LIMITED`, `USAGE_EXCEEDED`), `UNAUTHENTICATED` when the request carried no key, or `SERVICE_UNAVAILABLE` on the 503 of a rate limiter that cannot decide (TRONCH_RATELIMIT_FAILURE_MODE `closed`). Lets a gateway that keeps only the status and headers of the answer tell refusals apart.
                 public init(
                     xRequestId: Components.Headers.XRequestId? = nil,
@@ -1282,6 +1282,323 @@ extension Components {
             public init(
                 headers: Components.Responses.ForwardAuthUnavailable.Headers = .init(),
                 body: Components.Responses.ForwardAuthUnavailable.Body
+            ) {
+                self.headers = headers
+                self.body = body
+            }
+        }
+        public struct UserNotFound: Sendable, Hashable {
+            /// - Remark: Generated from `#/components/responses/UserNotFound/headers`.
+            public struct Headers: Sendable, Hashable {
+                /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                ///
+                /// - Remark: Generated from `#/components/responses/UserNotFound/headers/X-Request-Id`.
+                public var xRequestId: Components.Headers.XRequestId?
+                /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                    case noStore = "no-store"
+                }
+                /// Always `no-store` on JSON and problem responses.
+                ///
+                /// - Remark: Generated from `#/components/responses/UserNotFound/headers/Cache-Control`.
+                public var cacheControl: Components.Headers.CacheControl?
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                public init(
+                    xRequestId: Components.Headers.XRequestId? = nil,
+                    cacheControl: Components.Headers.CacheControl? = nil
+                ) {
+                    self.xRequestId = xRequestId
+                    self.cacheControl = cacheControl
+                }
+            }
+            /// Received HTTP response headers
+            public var headers: Components.Responses.UserNotFound.Headers
+            /// - Remark: Generated from `#/components/responses/UserNotFound/content`.
+            @frozen public enum Body: Sendable, Hashable {
+                /// - Remark: Generated from `#/components/responses/UserNotFound/content/application\/problem+json`.
+                case applicationProblemJson(Components.Schemas.Problem)
+                /// The associated value of the enum case if `self` is `.applicationProblemJson`.
+                ///
+                /// - Throws: An error if `self` is not `.applicationProblemJson`.
+                /// - SeeAlso: `.applicationProblemJson`.
+                public var applicationProblemJson: Components.Schemas.Problem {
+                    get throws {
+                        switch self {
+                        case let .applicationProblemJson(body):
+                            return body
+                        }
+                    }
+                }
+            }
+            /// Received HTTP response body
+            public var body: Components.Responses.UserNotFound.Body
+            /// Creates a new `UserNotFound`.
+            ///
+            /// - Parameters:
+            ///   - headers: Received HTTP response headers
+            ///   - body: Received HTTP response body
+            public init(
+                headers: Components.Responses.UserNotFound.Headers = .init(),
+                body: Components.Responses.UserNotFound.Body
+            ) {
+                self.headers = headers
+                self.body = body
+            }
+        }
+        public struct NoUser: Sendable, Hashable {
+            /// - Remark: Generated from `#/components/responses/NoUser/headers`.
+            public struct Headers: Sendable, Hashable {
+                /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                ///
+                /// - Remark: Generated from `#/components/responses/NoUser/headers/X-Request-Id`.
+                public var xRequestId: Components.Headers.XRequestId?
+                /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                    case noStore = "no-store"
+                }
+                /// Always `no-store` on JSON and problem responses.
+                ///
+                /// - Remark: Generated from `#/components/responses/NoUser/headers/Cache-Control`.
+                public var cacheControl: Components.Headers.CacheControl?
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                public init(
+                    xRequestId: Components.Headers.XRequestId? = nil,
+                    cacheControl: Components.Headers.CacheControl? = nil
+                ) {
+                    self.xRequestId = xRequestId
+                    self.cacheControl = cacheControl
+                }
+            }
+            /// Received HTTP response headers
+            public var headers: Components.Responses.NoUser.Headers
+            /// - Remark: Generated from `#/components/responses/NoUser/content`.
+            @frozen public enum Body: Sendable, Hashable {
+                /// - Remark: Generated from `#/components/responses/NoUser/content/application\/problem+json`.
+                case applicationProblemJson(Components.Schemas.Problem)
+                /// The associated value of the enum case if `self` is `.applicationProblemJson`.
+                ///
+                /// - Throws: An error if `self` is not `.applicationProblemJson`.
+                /// - SeeAlso: `.applicationProblemJson`.
+                public var applicationProblemJson: Components.Schemas.Problem {
+                    get throws {
+                        switch self {
+                        case let .applicationProblemJson(body):
+                            return body
+                        }
+                    }
+                }
+            }
+            /// Received HTTP response body
+            public var body: Components.Responses.NoUser.Body
+            /// Creates a new `NoUser`.
+            ///
+            /// - Parameters:
+            ///   - headers: Received HTTP response headers
+            ///   - body: Received HTTP response body
+            public init(
+                headers: Components.Responses.NoUser.Headers = .init(),
+                body: Components.Responses.NoUser.Body
+            ) {
+                self.headers = headers
+                self.body = body
+            }
+        }
+        public struct ForbiddenUsersManage: Sendable, Hashable {
+            /// - Remark: Generated from `#/components/responses/ForbiddenUsersManage/headers`.
+            public struct Headers: Sendable, Hashable {
+                /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                ///
+                /// - Remark: Generated from `#/components/responses/ForbiddenUsersManage/headers/X-Request-Id`.
+                public var xRequestId: Components.Headers.XRequestId?
+                /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                    case noStore = "no-store"
+                }
+                /// Always `no-store` on JSON and problem responses.
+                ///
+                /// - Remark: Generated from `#/components/responses/ForbiddenUsersManage/headers/Cache-Control`.
+                public var cacheControl: Components.Headers.CacheControl?
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                public init(
+                    xRequestId: Components.Headers.XRequestId? = nil,
+                    cacheControl: Components.Headers.CacheControl? = nil
+                ) {
+                    self.xRequestId = xRequestId
+                    self.cacheControl = cacheControl
+                }
+            }
+            /// Received HTTP response headers
+            public var headers: Components.Responses.ForbiddenUsersManage.Headers
+            /// - Remark: Generated from `#/components/responses/ForbiddenUsersManage/content`.
+            @frozen public enum Body: Sendable, Hashable {
+                /// - Remark: Generated from `#/components/responses/ForbiddenUsersManage/content/application\/problem+json`.
+                case applicationProblemJson(Components.Schemas.Problem)
+                /// The associated value of the enum case if `self` is `.applicationProblemJson`.
+                ///
+                /// - Throws: An error if `self` is not `.applicationProblemJson`.
+                /// - SeeAlso: `.applicationProblemJson`.
+                public var applicationProblemJson: Components.Schemas.Problem {
+                    get throws {
+                        switch self {
+                        case let .applicationProblemJson(body):
+                            return body
+                        }
+                    }
+                }
+            }
+            /// Received HTTP response body
+            public var body: Components.Responses.ForbiddenUsersManage.Body
+            /// Creates a new `ForbiddenUsersManage`.
+            ///
+            /// - Parameters:
+            ///   - headers: Received HTTP response headers
+            ///   - body: Received HTTP response body
+            public init(
+                headers: Components.Responses.ForbiddenUsersManage.Headers = .init(),
+                body: Components.Responses.ForbiddenUsersManage.Body
+            ) {
+                self.headers = headers
+                self.body = body
+            }
+        }
+        public struct InvalidUserId: Sendable, Hashable {
+            /// - Remark: Generated from `#/components/responses/InvalidUserId/headers`.
+            public struct Headers: Sendable, Hashable {
+                /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                ///
+                /// - Remark: Generated from `#/components/responses/InvalidUserId/headers/X-Request-Id`.
+                public var xRequestId: Components.Headers.XRequestId?
+                /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                    case noStore = "no-store"
+                }
+                /// Always `no-store` on JSON and problem responses.
+                ///
+                /// - Remark: Generated from `#/components/responses/InvalidUserId/headers/Cache-Control`.
+                public var cacheControl: Components.Headers.CacheControl?
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                public init(
+                    xRequestId: Components.Headers.XRequestId? = nil,
+                    cacheControl: Components.Headers.CacheControl? = nil
+                ) {
+                    self.xRequestId = xRequestId
+                    self.cacheControl = cacheControl
+                }
+            }
+            /// Received HTTP response headers
+            public var headers: Components.Responses.InvalidUserId.Headers
+            /// - Remark: Generated from `#/components/responses/InvalidUserId/content`.
+            @frozen public enum Body: Sendable, Hashable {
+                /// - Remark: Generated from `#/components/responses/InvalidUserId/content/application\/problem+json`.
+                case applicationProblemJson(Components.Schemas.Problem)
+                /// The associated value of the enum case if `self` is `.applicationProblemJson`.
+                ///
+                /// - Throws: An error if `self` is not `.applicationProblemJson`.
+                /// - SeeAlso: `.applicationProblemJson`.
+                public var applicationProblemJson: Components.Schemas.Problem {
+                    get throws {
+                        switch self {
+                        case let .applicationProblemJson(body):
+                            return body
+                        }
+                    }
+                }
+            }
+            /// Received HTTP response body
+            public var body: Components.Responses.InvalidUserId.Body
+            /// Creates a new `InvalidUserId`.
+            ///
+            /// - Parameters:
+            ///   - headers: Received HTTP response headers
+            ///   - body: Received HTTP response body
+            public init(
+                headers: Components.Responses.InvalidUserId.Headers = .init(),
+                body: Components.Responses.InvalidUserId.Body
+            ) {
+                self.headers = headers
+                self.body = body
+            }
+        }
+        public struct PasswordServiceUnavailable: Sendable, Hashable {
+            /// - Remark: Generated from `#/components/responses/PasswordServiceUnavailable/headers`.
+            public struct Headers: Sendable, Hashable {
+                /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                ///
+                /// - Remark: Generated from `#/components/responses/PasswordServiceUnavailable/headers/X-Request-Id`.
+                public var xRequestId: Components.Headers.XRequestId?
+                /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                    case noStore = "no-store"
+                }
+                /// Always `no-store` on JSON and problem responses.
+                ///
+                /// - Remark: Generated from `#/components/responses/PasswordServiceUnavailable/headers/Cache-Control`.
+                public var cacheControl: Components.Headers.CacheControl?
+                /// Seconds to wait before retrying.
+                ///
+                /// - Remark: Generated from `#/components/responses/PasswordServiceUnavailable/headers/Retry-After`.
+                public var retryAfter: Components.Headers.RetryAfter?
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                ///   - retryAfter: Seconds to wait before retrying.
+                public init(
+                    xRequestId: Components.Headers.XRequestId? = nil,
+                    cacheControl: Components.Headers.CacheControl? = nil,
+                    retryAfter: Components.Headers.RetryAfter? = nil
+                ) {
+                    self.xRequestId = xRequestId
+                    self.cacheControl = cacheControl
+                    self.retryAfter = retryAfter
+                }
+            }
+            /// Received HTTP response headers
+            public var headers: Components.Responses.PasswordServiceUnavailable.Headers
+            /// - Remark: Generated from `#/components/responses/PasswordServiceUnavailable/content`.
+            @frozen public enum Body: Sendable, Hashable {
+                /// - Remark: Generated from `#/components/responses/PasswordServiceUnavailable/content/application\/problem+json`.
+                case applicationProblemJson(Components.Schemas.Problem)
+                /// The associated value of the enum case if `self` is `.applicationProblemJson`.
+                ///
+                /// - Throws: An error if `self` is not `.applicationProblemJson`.
+                /// - SeeAlso: `.applicationProblemJson`.
+                public var applicationProblemJson: Components.Schemas.Problem {
+                    get throws {
+                        switch self {
+                        case let .applicationProblemJson(body):
+                            return body
+                        }
+                    }
+                }
+            }
+            /// Received HTTP response body
+            public var body: Components.Responses.PasswordServiceUnavailable.Body
+            /// Creates a new `PasswordServiceUnavailable`.
+            ///
+            /// - Parameters:
+            ///   - headers: Received HTTP response headers
+            ///   - body: Received HTTP response body
+            public init(
+                headers: Components.Responses.PasswordServiceUnavailable.Headers = .init(),
+                body: Components.Responses.PasswordServiceUnavailable.Body
             ) {
                 self.headers = headers
                 self.body = body

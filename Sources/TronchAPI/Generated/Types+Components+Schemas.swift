@@ -1360,7 +1360,7 @@ extension Components {
                 ])
             }
         }
-        /// A scope: `name` or `resource:action`, made of letters, digits and `_ . : -`, at most 128 characters, with no empty segment. Two wildcards: `*` alone covers every scope, and a last segment `*` (`orders:*`) covers every scope that starts with `orders:`. Reserved for Tronch's own API: `admin` and every scope under `keys:`, `audit:` and `metrics:`; its permissions are `keys:read`, `keys:write`, `keys:verify`, `audit:read` and `metrics:read`. Only an explicit grant confers them: `*` covers none. `admin` held by a key that calls Tronch's own API makes it a superuser.
+        /// A scope: `name` or `resource:action`, made of letters, digits and `_ . : -`, at most 128 characters, with no empty segment. Two wildcards: `*` alone covers every scope, and a last segment `*` (`orders:*`) covers every scope that starts with `orders:`. Reserved for Tronch's own API: `admin` and every scope under `keys:`, `audit:`, `metrics:`, `users:` and `tokens:`; its permissions are `keys:read`, `keys:write`, `keys:verify`, `audit:read`, `metrics:read`, `users:manage` and `tokens:introspect`. Only an explicit grant confers them: `*` covers none. `admin` held by a key that calls Tronch's own API makes it a superuser.
         ///
         /// - Remark: Generated from `#/components/schemas/Scope`.
         public typealias Scope = Swift.String
@@ -1401,6 +1401,13 @@ extension Components {
                 case usageExceeded = "USAGE_EXCEEDED"
                 case serviceUnavailable = "SERVICE_UNAVAILABLE"
                 case _internal = "INTERNAL"
+                case invalidCredentials = "INVALID_CREDENTIALS"
+                case tokenInvalid = "TOKEN_INVALID"
+                case sessionRevoked = "SESSION_REVOKED"
+                case refreshTokenReused = "REFRESH_TOKEN_REUSED"
+                case mfaRequired = "MFA_REQUIRED"
+                case mfaInvalid = "MFA_INVALID"
+                case mfaEnrollmentRequired = "MFA_ENROLLMENT_REQUIRED"
             }
             /// Stable machine code.
             ///
@@ -1414,6 +1421,23 @@ extension Components {
             ///
             /// - Remark: Generated from `#/components/schemas/Problem/errors`.
             public var errors: [Components.Schemas.FieldError]?
+            /// Only with `MFA_REQUIRED` (a login whose password was right): the token that `POST /api/v1/auth/mfa` takes with a code to finish the login. Single use, valid 5 minutes, dead after 5 wrong codes.
+            ///
+            /// - Remark: Generated from `#/components/schemas/Problem/mfa_token`.
+            public var mfaToken: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/Problem/MethodsPayload`.
+            @frozen public enum MethodsPayloadPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case recoveryCode = "recovery_code"
+                case totp = "totp"
+            }
+            /// Only with `MFA_REQUIRED`: the second factors the login may finish with.
+            ///
+            /// - Remark: Generated from `#/components/schemas/Problem/methods`.
+            public typealias MethodsPayload = [Components.Schemas.Problem.MethodsPayloadPayload]
+            /// Only with `MFA_REQUIRED`: the second factors the login may finish with.
+            ///
+            /// - Remark: Generated from `#/components/schemas/Problem/methods`.
+            public var methods: Components.Schemas.Problem.MethodsPayload?
             /// Creates a new `Problem`.
             ///
             /// - Parameters:
@@ -1424,6 +1448,8 @@ extension Components {
             ///   - code: Stable machine code.
             ///   - requestId: The request id, also in the `X-Request-Id` response header and every log line.
             ///   - errors: Present only for `VALIDATION_FAILED`: one entry per invalid field.
+            ///   - mfaToken: Only with `MFA_REQUIRED` (a login whose password was right): the token that `POST /api/v1/auth/mfa` takes with a code to finish the login. Single use, valid 5 minutes, dead after 5 wrong codes.
+            ///   - methods: Only with `MFA_REQUIRED`: the second factors the login may finish with.
             public init(
                 _type: Swift.String,
                 title: Swift.String,
@@ -1431,7 +1457,9 @@ extension Components {
                 detail: Swift.String,
                 code: Components.Schemas.Problem.CodePayload,
                 requestId: Swift.String,
-                errors: [Components.Schemas.FieldError]? = nil
+                errors: [Components.Schemas.FieldError]? = nil,
+                mfaToken: Swift.String? = nil,
+                methods: Components.Schemas.Problem.MethodsPayload? = nil
             ) {
                 self._type = _type
                 self.title = title
@@ -1440,6 +1468,8 @@ extension Components {
                 self.code = code
                 self.requestId = requestId
                 self.errors = errors
+                self.mfaToken = mfaToken
+                self.methods = methods
             }
             public enum CodingKeys: String, CodingKey {
                 case _type = "type"
@@ -1449,11 +1479,13 @@ extension Components {
                 case code
                 case requestId = "request_id"
                 case errors
+                case mfaToken = "mfa_token"
+                case methods
             }
         }
         /// - Remark: Generated from `#/components/schemas/FieldError`.
         public struct FieldError: Codable, Hashable, Sendable {
-            /// The field as the client wrote it: `name`, `scopes[1]`, `ratelimits[0].limit`, a query parameter, `id` or `body`.
+            /// The field as the client wrote it: `name`, `scopes[1]`, `ratelimits[0].limit`, `new_password`, a query parameter, `id` or `body`.
             ///
             /// - Remark: Generated from `#/components/schemas/FieldError/field`.
             public var field: Swift.String
@@ -1462,7 +1494,7 @@ extension Components {
             /// Creates a new `FieldError`.
             ///
             /// - Parameters:
-            ///   - field: The field as the client wrote it: `name`, `scopes[1]`, `ratelimits[0].limit`, a query parameter, `id` or `body`.
+            ///   - field: The field as the client wrote it: `name`, `scopes[1]`, `ratelimits[0].limit`, `new_password`, a query parameter, `id` or `body`.
             ///   - message:
             public init(
                 field: Swift.String,
@@ -2146,6 +2178,1310 @@ extension Components {
                 case series
                 case totals
                 case latencyMs = "latency_ms"
+            }
+        }
+        /// 3-64 characters of `a-z`, `0-9`, `.`, `_` and `-`, accepted in any case and stored lower-cased: `Alice` and `alice` are one name (and a login by either works). Unique.
+        ///
+        /// - Remark: Generated from `#/components/schemas/Username`.
+        public typealias Username = Swift.String
+        /// An e-mail address, at most 254 characters: a part before the last `@` of 1-64 characters, and a domain of labels separated by dots, none empty or beginning or ending with `-`. No whitespace, control characters or `"(),:;<>[\]` anywhere, no other `@`, and none of ``!#$%&'*+/=?^`{|}~_`` in the domain. The server removes surrounding whitespace, normalises the address with NFKC and lower-cases the domain before these checks; the part before `@` keeps its case. Unique regardless of case (`Mia@Example.com` and `mia@example.com` are one address). The pattern states the rules for characters of the Basic Multilingual Plane and leaves out those NFKC would replace by more than one character or by a forbidden one (such as `½`, `ﬁ` or the fullwidth `＠`; the server accepts some of them and stores their normal form). One rule it cannot state fully: the domain must not begin with a combining character (such as U+0301 or the emoji modifier U+1F3FB), which would join the `@`; the pattern names the general-purpose combining blocks, and the server refuses the others too (400).
+        ///
+        /// - Remark: Generated from `#/components/schemas/EmailAddress`.
+        public typealias EmailAddress = Swift.String
+        /// `admin`: everything, everyone's keys, users, sessions and the audit log. `member`: manages their own keys (`owner_id` `user:<id>`), account and sessions. `viewer`: reads their own keys and account.
+        ///
+        /// - Remark: Generated from `#/components/schemas/Role`.
+        @frozen public enum Role: String, Codable, Hashable, Sendable, CaseIterable {
+            case admin = "admin"
+            case member = "member"
+            case viewer = "viewer"
+        }
+        /// A person who can sign in. Never the password or its hash.
+        ///
+        /// - Remark: Generated from `#/components/schemas/User`.
+        public struct User: Codable, Hashable, Sendable {
+            /// UUIDv7 in lowercase; ids sort by creation time.
+            ///
+            /// - Remark: Generated from `#/components/schemas/User/id`.
+            public var id: Swift.String
+            /// Lower-cased; unique.
+            ///
+            /// - Remark: Generated from `#/components/schemas/User/username`.
+            public var username: Swift.String
+            /// The address as stored: trimmed, NFKC-normalised, the domain lower-cased.
+            ///
+            /// - Remark: Generated from `#/components/schemas/User/email`.
+            public var email: Swift.String
+            /// Null when none was given.
+            ///
+            /// - Remark: Generated from `#/components/schemas/User/display_name`.
+            public var displayName: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/User/role`.
+            public var role: Components.Schemas.Role
+            /// A disabled user cannot log in; disabling one revoked their keys and ended their sessions.
+            ///
+            /// - Remark: Generated from `#/components/schemas/User/status`.
+            @frozen public enum StatusPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case active = "active"
+                case disabled = "disabled"
+            }
+            /// A disabled user cannot log in; disabling one revoked their keys and ended their sessions.
+            ///
+            /// - Remark: Generated from `#/components/schemas/User/status`.
+            public var status: Components.Schemas.User.StatusPayload
+            /// Set while the account is locked after TRONCH_LOCKOUT_THRESHOLD (default 5) consecutive failed logins: for TRONCH_LOCKOUT_DURATION (default 60 s), doubling with each further lock up to TRONCH_LOCKOUT_MAX_DURATION (default 1 h). While locked even the right password fails. Null when not locked (a past instant may remain until the next login or unlock). RFC 3339 date-time in UTC with millisecond precision, for example `2026-12-06T09:05:47.120Z`.
+            ///
+            /// - Remark: Generated from `#/components/schemas/User/locked_until`.
+            public var lockedUntil: Foundation.Date?
+            /// Whether the user has a second factor.
+            ///
+            /// - Remark: Generated from `#/components/schemas/User/mfa_enabled`.
+            public var mfaEnabled: Swift.Bool
+            /// RFC 3339 date-time in UTC with millisecond precision, for example `2026-12-06T09:05:47.120Z`.
+            ///
+            /// - Remark: Generated from `#/components/schemas/User/created_at`.
+            public var createdAt: Foundation.Date
+            /// RFC 3339 date-time in UTC with millisecond precision, for example `2026-12-06T09:05:47.120Z`.
+            ///
+            /// - Remark: Generated from `#/components/schemas/User/updated_at`.
+            public var updatedAt: Foundation.Date
+            /// The last successful login. Null until the first. RFC 3339 date-time in UTC with millisecond precision, for example `2026-12-06T09:05:47.120Z`.
+            ///
+            /// - Remark: Generated from `#/components/schemas/User/last_login_at`.
+            public var lastLoginAt: Foundation.Date?
+            /// Creates a new `User`.
+            ///
+            /// - Parameters:
+            ///   - id: UUIDv7 in lowercase; ids sort by creation time.
+            ///   - username: Lower-cased; unique.
+            ///   - email: The address as stored: trimmed, NFKC-normalised, the domain lower-cased.
+            ///   - displayName: Null when none was given.
+            ///   - role:
+            ///   - status: A disabled user cannot log in; disabling one revoked their keys and ended their sessions.
+            ///   - lockedUntil: Set while the account is locked after TRONCH_LOCKOUT_THRESHOLD (default 5) consecutive failed logins: for TRONCH_LOCKOUT_DURATION (default 60 s), doubling with each further lock up to TRONCH_LOCKOUT_MAX_DURATION (default 1 h). While locked even the right password fails. Null when not locked (a past instant may remain until the next login or unlock). RFC 3339 date-time in UTC with millisecond precision, for example `2026-12-06T09:05:47.120Z`.
+            ///   - mfaEnabled: Whether the user has a second factor.
+            ///   - createdAt: RFC 3339 date-time in UTC with millisecond precision, for example `2026-12-06T09:05:47.120Z`.
+            ///   - updatedAt: RFC 3339 date-time in UTC with millisecond precision, for example `2026-12-06T09:05:47.120Z`.
+            ///   - lastLoginAt: The last successful login. Null until the first. RFC 3339 date-time in UTC with millisecond precision, for example `2026-12-06T09:05:47.120Z`.
+            public init(
+                id: Swift.String,
+                username: Swift.String,
+                email: Swift.String,
+                displayName: Swift.String? = nil,
+                role: Components.Schemas.Role,
+                status: Components.Schemas.User.StatusPayload,
+                lockedUntil: Foundation.Date? = nil,
+                mfaEnabled: Swift.Bool,
+                createdAt: Foundation.Date,
+                updatedAt: Foundation.Date,
+                lastLoginAt: Foundation.Date? = nil
+            ) {
+                self.id = id
+                self.username = username
+                self.email = email
+                self.displayName = displayName
+                self.role = role
+                self.status = status
+                self.lockedUntil = lockedUntil
+                self.mfaEnabled = mfaEnabled
+                self.createdAt = createdAt
+                self.updatedAt = updatedAt
+                self.lastLoginAt = lastLoginAt
+            }
+            public enum CodingKeys: String, CodingKey {
+                case id
+                case username
+                case email
+                case displayName = "display_name"
+                case role
+                case status
+                case lockedUntil = "locked_until"
+                case mfaEnabled = "mfa_enabled"
+                case createdAt = "created_at"
+                case updatedAt = "updated_at"
+                case lastLoginAt = "last_login_at"
+            }
+        }
+        /// One page of users, newest first.
+        ///
+        /// - Remark: Generated from `#/components/schemas/UserList`.
+        public struct UserList: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/UserList/data`.
+            public var data: [Components.Schemas.User]
+            /// Pass as `cursor` to get the next page. Null on the last page.
+            ///
+            /// - Remark: Generated from `#/components/schemas/UserList/next_cursor`.
+            public var nextCursor: Swift.String?
+            /// Creates a new `UserList`.
+            ///
+            /// - Parameters:
+            ///   - data:
+            ///   - nextCursor: Pass as `cursor` to get the next page. Null on the last page.
+            public init(
+                data: [Components.Schemas.User],
+                nextCursor: Swift.String? = nil
+            ) {
+                self.data = data
+                self.nextCursor = nextCursor
+            }
+            public enum CodingKeys: String, CodingKey {
+                case data
+                case nextCursor = "next_cursor"
+            }
+        }
+        /// A new user. `username` and `email` are required. Unknown fields are rejected.
+        ///
+        /// - Remark: Generated from `#/components/schemas/CreateUserRequest`.
+        public struct CreateUserRequest: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/CreateUserRequest/username`.
+            public var username: Components.Schemas.Username
+            /// - Remark: Generated from `#/components/schemas/CreateUserRequest/email`.
+            public var email: Components.Schemas.EmailAddress
+            /// The first password. Absent or null: none, and the user cannot log in until an administrator sets one (`PATCH /api/v1/users/{id}` with `password`). At least TRONCH_PASSWORD_MIN_LENGTH characters (default 12) and at most 256, counted as Unicode code points after NFKC normalisation; any characters, no composition rules (NIST SP 800-63B-4). The schema's `minLength` is the default. Also refused, with a 400 naming the field (rules JSON Schema cannot state): one of the 20,000 most common passwords (compared case-insensitively), a password that contains the username, the part of the e-mail address before `@` (each when at least 3 characters) or `tronch`, and one whose length after NFKC falls outside the bounds (NFKC composes `e` and a combining accent into one character, and expands `½` into three). Stored only as a scrypt hash.
+            ///
+            /// - Remark: Generated from `#/components/schemas/CreateUserRequest/password`.
+            public var password: Swift.String?
+            /// 1-128 characters (Unicode code points), no control characters. Absent or null: none.
+            ///
+            /// - Remark: Generated from `#/components/schemas/CreateUserRequest/display_name`.
+            public var displayName: Swift.String?
+            /// Default: `member`. Null is rejected.
+            ///
+            /// - Remark: Generated from `#/components/schemas/CreateUserRequest/role`.
+            public var role: Components.Schemas.Role?
+            /// Creates a new `CreateUserRequest`.
+            ///
+            /// - Parameters:
+            ///   - username:
+            ///   - email:
+            ///   - password: The first password. Absent or null: none, and the user cannot log in until an administrator sets one (`PATCH /api/v1/users/{id}` with `password`). At least TRONCH_PASSWORD_MIN_LENGTH characters (default 12) and at most 256, counted as Unicode code points after NFKC normalisation; any characters, no composition rules (NIST SP 800-63B-4). The schema's `minLength` is the default. Also refused, with a 400 naming the field (rules JSON Schema cannot state): one of the 20,000 most common passwords (compared case-insensitively), a password that contains the username, the part of the e-mail address before `@` (each when at least 3 characters) or `tronch`, and one whose length after NFKC falls outside the bounds (NFKC composes `e` and a combining accent into one character, and expands `½` into three). Stored only as a scrypt hash.
+            ///   - displayName: 1-128 characters (Unicode code points), no control characters. Absent or null: none.
+            ///   - role: Default: `member`. Null is rejected.
+            public init(
+                username: Components.Schemas.Username,
+                email: Components.Schemas.EmailAddress,
+                password: Swift.String? = nil,
+                displayName: Swift.String? = nil,
+                role: Components.Schemas.Role? = nil
+            ) {
+                self.username = username
+                self.email = email
+                self.password = password
+                self.displayName = displayName
+                self.role = role
+            }
+            public enum CodingKeys: String, CodingKey {
+                case username
+                case email
+                case password
+                case displayName = "display_name"
+                case role
+            }
+            public init(from decoder: any Swift.Decoder) throws {
+                let container = try decoder.container(keyedBy: CodingKeys.self)
+                self.username = try container.decode(
+                    Components.Schemas.Username.self,
+                    forKey: .username
+                )
+                self.email = try container.decode(
+                    Components.Schemas.EmailAddress.self,
+                    forKey: .email
+                )
+                self.password = try container.decodeIfPresent(
+                    Swift.String.self,
+                    forKey: .password
+                )
+                self.displayName = try container.decodeIfPresent(
+                    Swift.String.self,
+                    forKey: .displayName
+                )
+                self.role = try container.decodeIfPresent(
+                    Components.Schemas.Role.self,
+                    forKey: .role
+                )
+                try decoder.ensureNoAdditionalProperties(knownKeys: [
+                    "username",
+                    "email",
+                    "password",
+                    "display_name",
+                    "role"
+                ])
+            }
+        }
+        /// A partial update (merge semantics): a field that is absent stays as it is. `null` clears `display_name` and is rejected for every other field. An administrator (`users:manage`) may change every field; a user changing their own account may send only `display_name` (anything else is 403). Unknown fields are rejected. Disabling a user revokes their keys and ends their sessions; setting `password` (a reset) ends their sessions.
+        ///
+        /// - Remark: Generated from `#/components/schemas/UpdateUserRequest`.
+        public struct UpdateUserRequest: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/UpdateUserRequest/username`.
+            public var username: Components.Schemas.Username?
+            /// - Remark: Generated from `#/components/schemas/UpdateUserRequest/email`.
+            public var email: Components.Schemas.EmailAddress?
+            /// 1-128 characters (Unicode code points), no control characters. Null clears it.
+            ///
+            /// - Remark: Generated from `#/components/schemas/UpdateUserRequest/display_name`.
+            public var displayName: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/UpdateUserRequest/role`.
+            public var role: Components.Schemas.Role?
+            /// `disabled` refuses every login, revokes the user's keys and ends their sessions (in the same transaction); `active` lets them log in again (their keys stay revoked).
+            ///
+            /// - Remark: Generated from `#/components/schemas/UpdateUserRequest/status`.
+            @frozen public enum StatusPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case active = "active"
+                case disabled = "disabled"
+            }
+            /// `disabled` refuses every login, revokes the user's keys and ends their sessions (in the same transaction); `active` lets them log in again (their keys stay revoked).
+            ///
+            /// - Remark: Generated from `#/components/schemas/UpdateUserRequest/status`.
+            public var status: Components.Schemas.UpdateUserRequest.StatusPayload?
+            /// A new password set by an administrator (a reset): ends every session of the user. At least TRONCH_PASSWORD_MIN_LENGTH characters (default 12) and at most 256, counted as Unicode code points after NFKC normalisation; any characters, no composition rules (NIST SP 800-63B-4). The schema's `minLength` is the default. Also refused, with a 400 naming the field (rules JSON Schema cannot state): one of the 20,000 most common passwords (compared case-insensitively), a password that contains the username, the part of the e-mail address before `@` (each when at least 3 characters) or `tronch`, and one whose length after NFKC falls outside the bounds (NFKC composes `e` and a combining accent into one character, and expands `½` into three). Stored only as a scrypt hash.
+            ///
+            /// - Remark: Generated from `#/components/schemas/UpdateUserRequest/password`.
+            public var password: Swift.String?
+            /// Creates a new `UpdateUserRequest`.
+            ///
+            /// - Parameters:
+            ///   - username:
+            ///   - email:
+            ///   - displayName: 1-128 characters (Unicode code points), no control characters. Null clears it.
+            ///   - role:
+            ///   - status: `disabled` refuses every login, revokes the user's keys and ends their sessions (in the same transaction); `active` lets them log in again (their keys stay revoked).
+            ///   - password: A new password set by an administrator (a reset): ends every session of the user. At least TRONCH_PASSWORD_MIN_LENGTH characters (default 12) and at most 256, counted as Unicode code points after NFKC normalisation; any characters, no composition rules (NIST SP 800-63B-4). The schema's `minLength` is the default. Also refused, with a 400 naming the field (rules JSON Schema cannot state): one of the 20,000 most common passwords (compared case-insensitively), a password that contains the username, the part of the e-mail address before `@` (each when at least 3 characters) or `tronch`, and one whose length after NFKC falls outside the bounds (NFKC composes `e` and a combining accent into one character, and expands `½` into three). Stored only as a scrypt hash.
+            public init(
+                username: Components.Schemas.Username? = nil,
+                email: Components.Schemas.EmailAddress? = nil,
+                displayName: Swift.String? = nil,
+                role: Components.Schemas.Role? = nil,
+                status: Components.Schemas.UpdateUserRequest.StatusPayload? = nil,
+                password: Swift.String? = nil
+            ) {
+                self.username = username
+                self.email = email
+                self.displayName = displayName
+                self.role = role
+                self.status = status
+                self.password = password
+            }
+            public enum CodingKeys: String, CodingKey {
+                case username
+                case email
+                case displayName = "display_name"
+                case role
+                case status
+                case password
+            }
+            public init(from decoder: any Swift.Decoder) throws {
+                let container = try decoder.container(keyedBy: CodingKeys.self)
+                self.username = try container.decodeIfPresent(
+                    Components.Schemas.Username.self,
+                    forKey: .username
+                )
+                self.email = try container.decodeIfPresent(
+                    Components.Schemas.EmailAddress.self,
+                    forKey: .email
+                )
+                self.displayName = try container.decodeIfPresent(
+                    Swift.String.self,
+                    forKey: .displayName
+                )
+                self.role = try container.decodeIfPresent(
+                    Components.Schemas.Role.self,
+                    forKey: .role
+                )
+                self.status = try container.decodeIfPresent(
+                    Components.Schemas.UpdateUserRequest.StatusPayload.self,
+                    forKey: .status
+                )
+                self.password = try container.decodeIfPresent(
+                    Swift.String.self,
+                    forKey: .password
+                )
+                try decoder.ensureNoAdditionalProperties(knownKeys: [
+                    "username",
+                    "email",
+                    "display_name",
+                    "role",
+                    "status",
+                    "password"
+                ])
+            }
+        }
+        /// Both fields are required. Unknown fields are rejected.
+        ///
+        /// - Remark: Generated from `#/components/schemas/ChangePasswordRequest`.
+        public struct ChangePasswordRequest: Codable, Hashable, Sendable {
+            /// The password the user has now. A wrong one is 400 `VALIDATION_FAILED` with the field `current_password`.
+            ///
+            /// - Remark: Generated from `#/components/schemas/ChangePasswordRequest/current_password`.
+            public var currentPassword: Swift.String
+            /// The new password; a refusal is 400 `VALIDATION_FAILED` with the field `new_password`. At least TRONCH_PASSWORD_MIN_LENGTH characters (default 12) and at most 256, counted as Unicode code points after NFKC normalisation; any characters, no composition rules (NIST SP 800-63B-4). The schema's `minLength` is the default. Also refused, with a 400 naming the field (rules JSON Schema cannot state): one of the 20,000 most common passwords (compared case-insensitively), a password that contains the username, the part of the e-mail address before `@` (each when at least 3 characters) or `tronch`, and one whose length after NFKC falls outside the bounds (NFKC composes `e` and a combining accent into one character, and expands `½` into three). Stored only as a scrypt hash.
+            ///
+            /// - Remark: Generated from `#/components/schemas/ChangePasswordRequest/new_password`.
+            public var newPassword: Swift.String
+            /// Creates a new `ChangePasswordRequest`.
+            ///
+            /// - Parameters:
+            ///   - currentPassword: The password the user has now. A wrong one is 400 `VALIDATION_FAILED` with the field `current_password`.
+            ///   - newPassword: The new password; a refusal is 400 `VALIDATION_FAILED` with the field `new_password`. At least TRONCH_PASSWORD_MIN_LENGTH characters (default 12) and at most 256, counted as Unicode code points after NFKC normalisation; any characters, no composition rules (NIST SP 800-63B-4). The schema's `minLength` is the default. Also refused, with a 400 naming the field (rules JSON Schema cannot state): one of the 20,000 most common passwords (compared case-insensitively), a password that contains the username, the part of the e-mail address before `@` (each when at least 3 characters) or `tronch`, and one whose length after NFKC falls outside the bounds (NFKC composes `e` and a combining accent into one character, and expands `½` into three). Stored only as a scrypt hash.
+            public init(
+                currentPassword: Swift.String,
+                newPassword: Swift.String
+            ) {
+                self.currentPassword = currentPassword
+                self.newPassword = newPassword
+            }
+            public enum CodingKeys: String, CodingKey {
+                case currentPassword = "current_password"
+                case newPassword = "new_password"
+            }
+            public init(from decoder: any Swift.Decoder) throws {
+                let container = try decoder.container(keyedBy: CodingKeys.self)
+                self.currentPassword = try container.decode(
+                    Swift.String.self,
+                    forKey: .currentPassword
+                )
+                self.newPassword = try container.decode(
+                    Swift.String.self,
+                    forKey: .newPassword
+                )
+                try decoder.ensureNoAdditionalProperties(knownKeys: [
+                    "current_password",
+                    "new_password"
+                ])
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/LoginWithUsername`.
+        public struct LoginWithUsername: Codable, Hashable, Sendable {
+            /// The username, in any case. Any string is read: one that cannot be a username simply matches no account (401).
+            ///
+            /// - Remark: Generated from `#/components/schemas/LoginWithUsername/username`.
+            public var username: Swift.String
+            /// At most 4096 bytes of UTF-8 (400 beyond; the schema's `maxLength` counts code points, so 1024 of them always fit).
+            ///
+            /// - Remark: Generated from `#/components/schemas/LoginWithUsername/password`.
+            public var password: Swift.String
+            /// Creates a new `LoginWithUsername`.
+            ///
+            /// - Parameters:
+            ///   - username: The username, in any case. Any string is read: one that cannot be a username simply matches no account (401).
+            ///   - password: At most 4096 bytes of UTF-8 (400 beyond; the schema's `maxLength` counts code points, so 1024 of them always fit).
+            public init(
+                username: Swift.String,
+                password: Swift.String
+            ) {
+                self.username = username
+                self.password = password
+            }
+            public enum CodingKeys: String, CodingKey {
+                case username
+                case password
+            }
+            public init(from decoder: any Swift.Decoder) throws {
+                let container = try decoder.container(keyedBy: CodingKeys.self)
+                self.username = try container.decode(
+                    Swift.String.self,
+                    forKey: .username
+                )
+                self.password = try container.decode(
+                    Swift.String.self,
+                    forKey: .password
+                )
+                try decoder.ensureNoAdditionalProperties(knownKeys: [
+                    "username",
+                    "password"
+                ])
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/LoginWithEmail`.
+        public struct LoginWithEmail: Codable, Hashable, Sendable {
+            /// The e-mail address, in any case. Any string is read: one that is not an address simply matches no account (401).
+            ///
+            /// - Remark: Generated from `#/components/schemas/LoginWithEmail/email`.
+            public var email: Swift.String
+            /// At most 4096 bytes of UTF-8 (400 beyond; the schema's `maxLength` counts code points, so 1024 of them always fit).
+            ///
+            /// - Remark: Generated from `#/components/schemas/LoginWithEmail/password`.
+            public var password: Swift.String
+            /// Creates a new `LoginWithEmail`.
+            ///
+            /// - Parameters:
+            ///   - email: The e-mail address, in any case. Any string is read: one that is not an address simply matches no account (401).
+            ///   - password: At most 4096 bytes of UTF-8 (400 beyond; the schema's `maxLength` counts code points, so 1024 of them always fit).
+            public init(
+                email: Swift.String,
+                password: Swift.String
+            ) {
+                self.email = email
+                self.password = password
+            }
+            public enum CodingKeys: String, CodingKey {
+                case email
+                case password
+            }
+            public init(from decoder: any Swift.Decoder) throws {
+                let container = try decoder.container(keyedBy: CodingKeys.self)
+                self.email = try container.decode(
+                    Swift.String.self,
+                    forKey: .email
+                )
+                self.password = try container.decode(
+                    Swift.String.self,
+                    forKey: .password
+                )
+                try decoder.ensureNoAdditionalProperties(knownKeys: [
+                    "email",
+                    "password"
+                ])
+            }
+        }
+        /// Exactly one of `username` and `email`, and the `password`. Unknown fields are rejected; null is rejected.
+        ///
+        /// - Remark: Generated from `#/components/schemas/LoginRequest`.
+        @frozen public enum LoginRequest: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/LoginRequest/case1`.
+            case LoginWithUsername(Components.Schemas.LoginWithUsername)
+            /// - Remark: Generated from `#/components/schemas/LoginRequest/case2`.
+            case LoginWithEmail(Components.Schemas.LoginWithEmail)
+            public init(from decoder: any Swift.Decoder) throws {
+                var errors: [any Swift.Error] = []
+                do {
+                    self = .LoginWithUsername(try .init(from: decoder))
+                    return
+                } catch {
+                    errors.append(error)
+                }
+                do {
+                    self = .LoginWithEmail(try .init(from: decoder))
+                    return
+                } catch {
+                    errors.append(error)
+                }
+                throw Swift.DecodingError.failedToDecodeOneOfSchema(
+                    type: Self.self,
+                    codingPath: decoder.codingPath,
+                    errors: errors
+                )
+            }
+            public func encode(to encoder: any Swift.Encoder) throws {
+                switch self {
+                case let .LoginWithUsername(value):
+                    try value.encode(to: encoder)
+                case let .LoginWithEmail(value):
+                    try value.encode(to: encoder)
+                }
+            }
+        }
+        /// A new access token and refresh token (RFC 6749 §5.1 names) and the session they belong to: the answer of a login and of a refresh.
+        ///
+        /// - Remark: Generated from `#/components/schemas/TokenAnswer`.
+        public struct TokenAnswer: Codable, Hashable, Sendable {
+            /// A JWT (RFC 9068): header `typ` `at+jwt`, `alg` ES256 (or RS256 with TRONCH_JWT_ALGORITHM) and the `kid` of a key in `/.well-known/jwks.json`; claims `iss` (TRONCH_ISSUER), `aud` (TRONCH_AUDIENCE, default `tronch`), `sub` (the user's id), `exp`, `iat`, `nbf` (integers), `jti`, `sid` (the session), `role`, `groups` (ids, `[]` when none), `scope` (space-separated: `admin` for an administrator, otherwise `*` and the role's share of `keys:read keys:write`) and `amr` (`["pwd"]`). Send it as `Authorization: Bearer <access_token>`.
+            ///
+            /// - Remark: Generated from `#/components/schemas/TokenAnswer/access_token`.
+            public var accessToken: Swift.String
+            /// - Remark: Generated from `#/components/schemas/TokenAnswer/token_type`.
+            @frozen public enum TokenTypePayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case bearer = "Bearer"
+            }
+            /// - Remark: Generated from `#/components/schemas/TokenAnswer/token_type`.
+            public var tokenType: Components.Schemas.TokenAnswer.TokenTypePayload
+            /// Seconds until the access token expires: TRONCH_ACCESS_TOKEN_TTL (default 600).
+            ///
+            /// - Remark: Generated from `#/components/schemas/TokenAnswer/expires_in`.
+            public var expiresIn: Swift.Int
+            /// Opaque: `{prefix}_rt_` and 43 base64url characters (256 random bits), stored hashed. Exchange it at `POST /api/v1/auth/refresh` for a new pair; it works once. It lives as long as its session (TRONCH_REFRESH_TOKEN_TTL, default 30 days, and TRONCH_SESSION_IDLE_TIMEOUT, default 7 days without a refresh). Keep it secret: it is not a credential for the API.
+            ///
+            /// - Remark: Generated from `#/components/schemas/TokenAnswer/refresh_token`.
+            public var refreshToken: Swift.String
+            /// The session of this login (its `sid` claim).
+            ///
+            /// - Remark: Generated from `#/components/schemas/TokenAnswer/session_id`.
+            public var sessionId: Swift.String
+            /// Creates a new `TokenAnswer`.
+            ///
+            /// - Parameters:
+            ///   - accessToken: A JWT (RFC 9068): header `typ` `at+jwt`, `alg` ES256 (or RS256 with TRONCH_JWT_ALGORITHM) and the `kid` of a key in `/.well-known/jwks.json`; claims `iss` (TRONCH_ISSUER), `aud` (TRONCH_AUDIENCE, default `tronch`), `sub` (the user's id), `exp`, `iat`, `nbf` (integers), `jti`, `sid` (the session), `role`, `groups` (ids, `[]` when none), `scope` (space-separated: `admin` for an administrator, otherwise `*` and the role's share of `keys:read keys:write`) and `amr` (`["pwd"]`). Send it as `Authorization: Bearer <access_token>`.
+            ///   - tokenType:
+            ///   - expiresIn: Seconds until the access token expires: TRONCH_ACCESS_TOKEN_TTL (default 600).
+            ///   - refreshToken: Opaque: `{prefix}_rt_` and 43 base64url characters (256 random bits), stored hashed. Exchange it at `POST /api/v1/auth/refresh` for a new pair; it works once. It lives as long as its session (TRONCH_REFRESH_TOKEN_TTL, default 30 days, and TRONCH_SESSION_IDLE_TIMEOUT, default 7 days without a refresh). Keep it secret: it is not a credential for the API.
+            ///   - sessionId: The session of this login (its `sid` claim).
+            public init(
+                accessToken: Swift.String,
+                tokenType: Components.Schemas.TokenAnswer.TokenTypePayload,
+                expiresIn: Swift.Int,
+                refreshToken: Swift.String,
+                sessionId: Swift.String
+            ) {
+                self.accessToken = accessToken
+                self.tokenType = tokenType
+                self.expiresIn = expiresIn
+                self.refreshToken = refreshToken
+                self.sessionId = sessionId
+            }
+            public enum CodingKeys: String, CodingKey {
+                case accessToken = "access_token"
+                case tokenType = "token_type"
+                case expiresIn = "expires_in"
+                case refreshToken = "refresh_token"
+                case sessionId = "session_id"
+            }
+        }
+        /// Unknown fields are rejected.
+        ///
+        /// - Remark: Generated from `#/components/schemas/RefreshRequest`.
+        public struct RefreshRequest: Codable, Hashable, Sendable {
+            /// The `refresh_token` of the last login or refresh answer.
+            ///
+            /// - Remark: Generated from `#/components/schemas/RefreshRequest/refresh_token`.
+            public var refreshToken: Swift.String
+            /// Creates a new `RefreshRequest`.
+            ///
+            /// - Parameters:
+            ///   - refreshToken: The `refresh_token` of the last login or refresh answer.
+            public init(refreshToken: Swift.String) {
+                self.refreshToken = refreshToken
+            }
+            public enum CodingKeys: String, CodingKey {
+                case refreshToken = "refresh_token"
+            }
+            public init(from decoder: any Swift.Decoder) throws {
+                let container = try decoder.container(keyedBy: CodingKeys.self)
+                self.refreshToken = try container.decode(
+                    Swift.String.self,
+                    forKey: .refreshToken
+                )
+                try decoder.ensureNoAdditionalProperties(knownKeys: [
+                    "refresh_token"
+                ])
+            }
+        }
+        /// RFC 7009 parameters, as JSON or as an HTML form (`application/x-www-form-urlencoded`). Unknown fields are rejected.
+        ///
+        /// - Remark: Generated from `#/components/schemas/RevokeRequest`.
+        public struct RevokeRequest: Codable, Hashable, Sendable {
+            /// An access token or a refresh token. Missing or empty: 400. Any other string (unknown, expired, already revoked, not a token at all) is answered 200 and changes nothing; API keys are not revoked here (use `DELETE /api/v1/keys/{id}`).
+            ///
+            /// - Remark: Generated from `#/components/schemas/RevokeRequest/token`.
+            public var token: Swift.String
+            /// What `token` is, to look there first (RFC 7009 §2.1). Optional: without it, or when wrong, Tronch tells the kind by the token's shape. Another value is a 400.
+            ///
+            /// - Remark: Generated from `#/components/schemas/RevokeRequest/token_type_hint`.
+            @frozen public enum TokenTypeHintPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case accessToken = "access_token"
+                case refreshToken = "refresh_token"
+            }
+            /// What `token` is, to look there first (RFC 7009 §2.1). Optional: without it, or when wrong, Tronch tells the kind by the token's shape. Another value is a 400.
+            ///
+            /// - Remark: Generated from `#/components/schemas/RevokeRequest/token_type_hint`.
+            public var tokenTypeHint: Components.Schemas.RevokeRequest.TokenTypeHintPayload?
+            /// Creates a new `RevokeRequest`.
+            ///
+            /// - Parameters:
+            ///   - token: An access token or a refresh token. Missing or empty: 400. Any other string (unknown, expired, already revoked, not a token at all) is answered 200 and changes nothing; API keys are not revoked here (use `DELETE /api/v1/keys/{id}`).
+            ///   - tokenTypeHint: What `token` is, to look there first (RFC 7009 §2.1). Optional: without it, or when wrong, Tronch tells the kind by the token's shape. Another value is a 400.
+            public init(
+                token: Swift.String,
+                tokenTypeHint: Components.Schemas.RevokeRequest.TokenTypeHintPayload? = nil
+            ) {
+                self.token = token
+                self.tokenTypeHint = tokenTypeHint
+            }
+            public enum CodingKeys: String, CodingKey {
+                case token
+                case tokenTypeHint = "token_type_hint"
+            }
+            public init(from decoder: any Swift.Decoder) throws {
+                let container = try decoder.container(keyedBy: CodingKeys.self)
+                self.token = try container.decode(
+                    Swift.String.self,
+                    forKey: .token
+                )
+                self.tokenTypeHint = try container.decodeIfPresent(
+                    Components.Schemas.RevokeRequest.TokenTypeHintPayload.self,
+                    forKey: .tokenTypeHint
+                )
+                try decoder.ensureNoAdditionalProperties(knownKeys: [
+                    "token",
+                    "token_type_hint"
+                ])
+            }
+        }
+        /// RFC 7662 parameters, as JSON or as an HTML form (`application/x-www-form-urlencoded`). Unknown fields are rejected.
+        ///
+        /// - Remark: Generated from `#/components/schemas/IntrospectRequest`.
+        public struct IntrospectRequest: Codable, Hashable, Sendable {
+            /// The token to describe: an access token or a refresh token. Missing or empty: 400. Anything else that is not a live token of Tronch (unknown, expired, revoked, of an ended session, an API key) is `{"active": false}`.
+            ///
+            /// - Remark: Generated from `#/components/schemas/IntrospectRequest/token`.
+            public var token: Swift.String
+            /// What `token` is, to look there first (RFC 7009 §2.1). Optional: without it, or when wrong, Tronch tells the kind by the token's shape. Another value is a 400.
+            ///
+            /// - Remark: Generated from `#/components/schemas/IntrospectRequest/token_type_hint`.
+            @frozen public enum TokenTypeHintPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case accessToken = "access_token"
+                case refreshToken = "refresh_token"
+            }
+            /// What `token` is, to look there first (RFC 7009 §2.1). Optional: without it, or when wrong, Tronch tells the kind by the token's shape. Another value is a 400.
+            ///
+            /// - Remark: Generated from `#/components/schemas/IntrospectRequest/token_type_hint`.
+            public var tokenTypeHint: Components.Schemas.IntrospectRequest.TokenTypeHintPayload?
+            /// Creates a new `IntrospectRequest`.
+            ///
+            /// - Parameters:
+            ///   - token: The token to describe: an access token or a refresh token. Missing or empty: 400. Anything else that is not a live token of Tronch (unknown, expired, revoked, of an ended session, an API key) is `{"active": false}`.
+            ///   - tokenTypeHint: What `token` is, to look there first (RFC 7009 §2.1). Optional: without it, or when wrong, Tronch tells the kind by the token's shape. Another value is a 400.
+            public init(
+                token: Swift.String,
+                tokenTypeHint: Components.Schemas.IntrospectRequest.TokenTypeHintPayload? = nil
+            ) {
+                self.token = token
+                self.tokenTypeHint = tokenTypeHint
+            }
+            public enum CodingKeys: String, CodingKey {
+                case token
+                case tokenTypeHint = "token_type_hint"
+            }
+            public init(from decoder: any Swift.Decoder) throws {
+                let container = try decoder.container(keyedBy: CodingKeys.self)
+                self.token = try container.decode(
+                    Swift.String.self,
+                    forKey: .token
+                )
+                self.tokenTypeHint = try container.decodeIfPresent(
+                    Components.Schemas.IntrospectRequest.TokenTypeHintPayload.self,
+                    forKey: .tokenTypeHint
+                )
+                try decoder.ensureNoAdditionalProperties(knownKeys: [
+                    "token",
+                    "token_type_hint"
+                ])
+            }
+        }
+        /// A live token: an access token that passes every check the API makes (signature, `alg`, `typ`, `iss`, `aud`, `exp`, `nbf`, the denylist), or a refresh token whose session is live and that has not been used.
+        ///
+        /// - Remark: Generated from `#/components/schemas/ActiveToken`.
+        public struct ActiveToken: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/ActiveToken/active`.
+            public var active: Swift.Bool
+            /// The user's id.
+            ///
+            /// - Remark: Generated from `#/components/schemas/ActiveToken/sub`.
+            public var sub: Swift.String
+            /// Space-separated scopes, as in the access token's `scope` claim (for a refresh token: those of the access tokens it gives).
+            ///
+            /// - Remark: Generated from `#/components/schemas/ActiveToken/scope`.
+            public var scope: Swift.String
+            /// When the token expires (seconds since the epoch); for a refresh token, the session's absolute end.
+            ///
+            /// - Remark: Generated from `#/components/schemas/ActiveToken/exp`.
+            public var exp: Swift.Int
+            /// When the token was issued (seconds since the epoch).
+            ///
+            /// - Remark: Generated from `#/components/schemas/ActiveToken/iat`.
+            public var iat: Swift.Int
+            /// TRONCH_ISSUER.
+            ///
+            /// - Remark: Generated from `#/components/schemas/ActiveToken/iss`.
+            public var iss: Swift.String
+            /// TRONCH_AUDIENCE. Absent for a refresh token.
+            ///
+            /// - Remark: Generated from `#/components/schemas/ActiveToken/aud`.
+            public var aud: Swift.String?
+            /// The access token's id. Absent for a refresh token.
+            ///
+            /// - Remark: Generated from `#/components/schemas/ActiveToken/jti`.
+            public var jti: Swift.String?
+            /// The session's id.
+            ///
+            /// - Remark: Generated from `#/components/schemas/ActiveToken/sid`.
+            public var sid: Swift.String
+            /// - Remark: Generated from `#/components/schemas/ActiveToken/token_type`.
+            @frozen public enum TokenTypePayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case accessToken = "access_token"
+                case refreshToken = "refresh_token"
+            }
+            /// - Remark: Generated from `#/components/schemas/ActiveToken/token_type`.
+            public var tokenType: Components.Schemas.ActiveToken.TokenTypePayload
+            /// Creates a new `ActiveToken`.
+            ///
+            /// - Parameters:
+            ///   - active:
+            ///   - sub: The user's id.
+            ///   - scope: Space-separated scopes, as in the access token's `scope` claim (for a refresh token: those of the access tokens it gives).
+            ///   - exp: When the token expires (seconds since the epoch); for a refresh token, the session's absolute end.
+            ///   - iat: When the token was issued (seconds since the epoch).
+            ///   - iss: TRONCH_ISSUER.
+            ///   - aud: TRONCH_AUDIENCE. Absent for a refresh token.
+            ///   - jti: The access token's id. Absent for a refresh token.
+            ///   - sid: The session's id.
+            ///   - tokenType:
+            public init(
+                active: Swift.Bool,
+                sub: Swift.String,
+                scope: Swift.String,
+                exp: Swift.Int,
+                iat: Swift.Int,
+                iss: Swift.String,
+                aud: Swift.String? = nil,
+                jti: Swift.String? = nil,
+                sid: Swift.String,
+                tokenType: Components.Schemas.ActiveToken.TokenTypePayload
+            ) {
+                self.active = active
+                self.sub = sub
+                self.scope = scope
+                self.exp = exp
+                self.iat = iat
+                self.iss = iss
+                self.aud = aud
+                self.jti = jti
+                self.sid = sid
+                self.tokenType = tokenType
+            }
+            public enum CodingKeys: String, CodingKey {
+                case active
+                case sub
+                case scope
+                case exp
+                case iat
+                case iss
+                case aud
+                case jti
+                case sid
+                case tokenType = "token_type"
+            }
+        }
+        /// Anything that is not a live token. Says nothing more, whatever the reason (RFC 7662 §2.2).
+        ///
+        /// - Remark: Generated from `#/components/schemas/InactiveToken`.
+        public struct InactiveToken: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/InactiveToken/active`.
+            public var active: Swift.Bool
+            /// Creates a new `InactiveToken`.
+            ///
+            /// - Parameters:
+            ///   - active:
+            public init(active: Swift.Bool) {
+                self.active = active
+            }
+            public enum CodingKeys: String, CodingKey {
+                case active
+            }
+            public init(from decoder: any Swift.Decoder) throws {
+                let container = try decoder.container(keyedBy: CodingKeys.self)
+                self.active = try container.decode(
+                    Swift.Bool.self,
+                    forKey: .active
+                )
+                try decoder.ensureNoAdditionalProperties(knownKeys: [
+                    "active"
+                ])
+            }
+        }
+        /// RFC 7662 §2.2: `{"active": false}`, or `active: true` and what the token says.
+        ///
+        /// - Remark: Generated from `#/components/schemas/TokenIntrospection`.
+        @frozen public enum TokenIntrospection: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/TokenIntrospection/case1`.
+            case ActiveToken(Components.Schemas.ActiveToken)
+            /// - Remark: Generated from `#/components/schemas/TokenIntrospection/case2`.
+            case InactiveToken(Components.Schemas.InactiveToken)
+            public init(from decoder: any Swift.Decoder) throws {
+                var errors: [any Swift.Error] = []
+                do {
+                    self = .ActiveToken(try .init(from: decoder))
+                    return
+                } catch {
+                    errors.append(error)
+                }
+                do {
+                    self = .InactiveToken(try .init(from: decoder))
+                    return
+                } catch {
+                    errors.append(error)
+                }
+                throw Swift.DecodingError.failedToDecodeOneOfSchema(
+                    type: Self.self,
+                    codingPath: decoder.codingPath,
+                    errors: errors
+                )
+            }
+            public func encode(to encoder: any Swift.Encoder) throws {
+                switch self {
+                case let .ActiveToken(value):
+                    try value.encode(to: encoder)
+                case let .InactiveToken(value):
+                    try value.encode(to: encoder)
+                }
+            }
+        }
+        /// One login and the refresh tokens that continue it.
+        ///
+        /// - Remark: Generated from `#/components/schemas/Session`.
+        public struct Session: Codable, Hashable, Sendable {
+            /// UUIDv7 in lowercase; the `session_id` of the login and the `sid` of its access tokens.
+            ///
+            /// - Remark: Generated from `#/components/schemas/Session/id`.
+            public var id: Swift.String
+            /// - Remark: Generated from `#/components/schemas/Session/user_id`.
+            public var userId: Swift.String
+            /// The login. RFC 3339 date-time in UTC with millisecond precision, for example `2026-12-06T09:05:47.120Z`.
+            ///
+            /// - Remark: Generated from `#/components/schemas/Session/created_at`.
+            public var createdAt: Foundation.Date
+            /// The last login or refresh; the session ends after TRONCH_SESSION_IDLE_TIMEOUT (default 7 days) without one. RFC 3339 date-time in UTC with millisecond precision, for example `2026-12-06T09:05:47.120Z`.
+            ///
+            /// - Remark: Generated from `#/components/schemas/Session/last_seen_at`.
+            public var lastSeenAt: Foundation.Date
+            /// The absolute end: the login plus TRONCH_REFRESH_TOKEN_TTL (default 30 days). RFC 3339 date-time in UTC with millisecond precision, for example `2026-12-06T09:05:47.120Z`.
+            ///
+            /// - Remark: Generated from `#/components/schemas/Session/expires_at`.
+            public var expiresAt: Foundation.Date
+            /// The client address of the login (IPv4 or IPv6), when known.
+            ///
+            /// - Remark: Generated from `#/components/schemas/Session/ip`.
+            public var ip: Swift.String?
+            /// The `User-Agent` of the login, when sent.
+            ///
+            /// - Remark: Generated from `#/components/schemas/Session/user_agent`.
+            public var userAgent: Swift.String?
+            /// How the person authenticated (RFC 8176): `pwd`, with `otp` or `recovery_code` for a second factor.
+            ///
+            /// - Remark: Generated from `#/components/schemas/Session/amr`.
+            public var amr: [Swift.String]
+            /// Creates a new `Session`.
+            ///
+            /// - Parameters:
+            ///   - id: UUIDv7 in lowercase; the `session_id` of the login and the `sid` of its access tokens.
+            ///   - userId:
+            ///   - createdAt: The login. RFC 3339 date-time in UTC with millisecond precision, for example `2026-12-06T09:05:47.120Z`.
+            ///   - lastSeenAt: The last login or refresh; the session ends after TRONCH_SESSION_IDLE_TIMEOUT (default 7 days) without one. RFC 3339 date-time in UTC with millisecond precision, for example `2026-12-06T09:05:47.120Z`.
+            ///   - expiresAt: The absolute end: the login plus TRONCH_REFRESH_TOKEN_TTL (default 30 days). RFC 3339 date-time in UTC with millisecond precision, for example `2026-12-06T09:05:47.120Z`.
+            ///   - ip: The client address of the login (IPv4 or IPv6), when known.
+            ///   - userAgent: The `User-Agent` of the login, when sent.
+            ///   - amr: How the person authenticated (RFC 8176): `pwd`, with `otp` or `recovery_code` for a second factor.
+            public init(
+                id: Swift.String,
+                userId: Swift.String,
+                createdAt: Foundation.Date,
+                lastSeenAt: Foundation.Date,
+                expiresAt: Foundation.Date,
+                ip: Swift.String? = nil,
+                userAgent: Swift.String? = nil,
+                amr: [Swift.String]
+            ) {
+                self.id = id
+                self.userId = userId
+                self.createdAt = createdAt
+                self.lastSeenAt = lastSeenAt
+                self.expiresAt = expiresAt
+                self.ip = ip
+                self.userAgent = userAgent
+                self.amr = amr
+            }
+            public enum CodingKeys: String, CodingKey {
+                case id
+                case userId = "user_id"
+                case createdAt = "created_at"
+                case lastSeenAt = "last_seen_at"
+                case expiresAt = "expires_at"
+                case ip
+                case userAgent = "user_agent"
+                case amr
+            }
+        }
+        /// One page of live sessions, newest first.
+        ///
+        /// - Remark: Generated from `#/components/schemas/SessionList`.
+        public struct SessionList: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/SessionList/data`.
+            public var data: [Components.Schemas.Session]
+            /// Pass as `cursor` to get the next page. Null on the last page.
+            ///
+            /// - Remark: Generated from `#/components/schemas/SessionList/next_cursor`.
+            public var nextCursor: Swift.String?
+            /// Creates a new `SessionList`.
+            ///
+            /// - Parameters:
+            ///   - data:
+            ///   - nextCursor: Pass as `cursor` to get the next page. Null on the last page.
+            public init(
+                data: [Components.Schemas.Session],
+                nextCursor: Swift.String? = nil
+            ) {
+                self.data = data
+                self.nextCursor = nextCursor
+            }
+            public enum CodingKeys: String, CodingKey {
+                case data
+                case nextCursor = "next_cursor"
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/EcPublicJwk`.
+        public struct EcPublicJwk: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/EcPublicJwk/kty`.
+            @frozen public enum KtyPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case ec = "EC"
+            }
+            /// - Remark: Generated from `#/components/schemas/EcPublicJwk/kty`.
+            public var kty: Components.Schemas.EcPublicJwk.KtyPayload
+            /// - Remark: Generated from `#/components/schemas/EcPublicJwk/crv`.
+            @frozen public enum CrvPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case p256 = "P-256"
+            }
+            /// - Remark: Generated from `#/components/schemas/EcPublicJwk/crv`.
+            public var crv: Components.Schemas.EcPublicJwk.CrvPayload
+            /// base64url, 32 bytes.
+            ///
+            /// - Remark: Generated from `#/components/schemas/EcPublicJwk/x`.
+            public var x: Swift.String
+            /// base64url, 32 bytes.
+            ///
+            /// - Remark: Generated from `#/components/schemas/EcPublicJwk/y`.
+            public var y: Swift.String
+            /// The RFC 7638 thumbprint of the key (SHA-256, base64url).
+            ///
+            /// - Remark: Generated from `#/components/schemas/EcPublicJwk/kid`.
+            public var kid: Swift.String
+            /// - Remark: Generated from `#/components/schemas/EcPublicJwk/alg`.
+            @frozen public enum AlgPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case es256 = "ES256"
+            }
+            /// - Remark: Generated from `#/components/schemas/EcPublicJwk/alg`.
+            public var alg: Components.Schemas.EcPublicJwk.AlgPayload
+            /// - Remark: Generated from `#/components/schemas/EcPublicJwk/use`.
+            @frozen public enum UsePayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case sig = "sig"
+            }
+            /// - Remark: Generated from `#/components/schemas/EcPublicJwk/use`.
+            public var use: Components.Schemas.EcPublicJwk.UsePayload
+            /// Creates a new `EcPublicJwk`.
+            ///
+            /// - Parameters:
+            ///   - kty:
+            ///   - crv:
+            ///   - x: base64url, 32 bytes.
+            ///   - y: base64url, 32 bytes.
+            ///   - kid: The RFC 7638 thumbprint of the key (SHA-256, base64url).
+            ///   - alg:
+            ///   - use:
+            public init(
+                kty: Components.Schemas.EcPublicJwk.KtyPayload,
+                crv: Components.Schemas.EcPublicJwk.CrvPayload,
+                x: Swift.String,
+                y: Swift.String,
+                kid: Swift.String,
+                alg: Components.Schemas.EcPublicJwk.AlgPayload,
+                use: Components.Schemas.EcPublicJwk.UsePayload
+            ) {
+                self.kty = kty
+                self.crv = crv
+                self.x = x
+                self.y = y
+                self.kid = kid
+                self.alg = alg
+                self.use = use
+            }
+            public enum CodingKeys: String, CodingKey {
+                case kty
+                case crv
+                case x
+                case y
+                case kid
+                case alg
+                case use
+            }
+            public init(from decoder: any Swift.Decoder) throws {
+                let container = try decoder.container(keyedBy: CodingKeys.self)
+                self.kty = try container.decode(
+                    Components.Schemas.EcPublicJwk.KtyPayload.self,
+                    forKey: .kty
+                )
+                self.crv = try container.decode(
+                    Components.Schemas.EcPublicJwk.CrvPayload.self,
+                    forKey: .crv
+                )
+                self.x = try container.decode(
+                    Swift.String.self,
+                    forKey: .x
+                )
+                self.y = try container.decode(
+                    Swift.String.self,
+                    forKey: .y
+                )
+                self.kid = try container.decode(
+                    Swift.String.self,
+                    forKey: .kid
+                )
+                self.alg = try container.decode(
+                    Components.Schemas.EcPublicJwk.AlgPayload.self,
+                    forKey: .alg
+                )
+                self.use = try container.decode(
+                    Components.Schemas.EcPublicJwk.UsePayload.self,
+                    forKey: .use
+                )
+                try decoder.ensureNoAdditionalProperties(knownKeys: [
+                    "kty",
+                    "crv",
+                    "x",
+                    "y",
+                    "kid",
+                    "alg",
+                    "use"
+                ])
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/RsaPublicJwk`.
+        public struct RsaPublicJwk: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/RsaPublicJwk/kty`.
+            @frozen public enum KtyPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case rsa = "RSA"
+            }
+            /// - Remark: Generated from `#/components/schemas/RsaPublicJwk/kty`.
+            public var kty: Components.Schemas.RsaPublicJwk.KtyPayload
+            /// The modulus, base64url (2048 bits).
+            ///
+            /// - Remark: Generated from `#/components/schemas/RsaPublicJwk/n`.
+            public var n: Swift.String
+            /// The public exponent, base64url.
+            ///
+            /// - Remark: Generated from `#/components/schemas/RsaPublicJwk/e`.
+            public var e: Swift.String
+            /// The RFC 7638 thumbprint of the key (SHA-256, base64url).
+            ///
+            /// - Remark: Generated from `#/components/schemas/RsaPublicJwk/kid`.
+            public var kid: Swift.String
+            /// - Remark: Generated from `#/components/schemas/RsaPublicJwk/alg`.
+            @frozen public enum AlgPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case rs256 = "RS256"
+            }
+            /// - Remark: Generated from `#/components/schemas/RsaPublicJwk/alg`.
+            public var alg: Components.Schemas.RsaPublicJwk.AlgPayload
+            /// - Remark: Generated from `#/components/schemas/RsaPublicJwk/use`.
+            @frozen public enum UsePayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case sig = "sig"
+            }
+            /// - Remark: Generated from `#/components/schemas/RsaPublicJwk/use`.
+            public var use: Components.Schemas.RsaPublicJwk.UsePayload
+            /// Creates a new `RsaPublicJwk`.
+            ///
+            /// - Parameters:
+            ///   - kty:
+            ///   - n: The modulus, base64url (2048 bits).
+            ///   - e: The public exponent, base64url.
+            ///   - kid: The RFC 7638 thumbprint of the key (SHA-256, base64url).
+            ///   - alg:
+            ///   - use:
+            public init(
+                kty: Components.Schemas.RsaPublicJwk.KtyPayload,
+                n: Swift.String,
+                e: Swift.String,
+                kid: Swift.String,
+                alg: Components.Schemas.RsaPublicJwk.AlgPayload,
+                use: Components.Schemas.RsaPublicJwk.UsePayload
+            ) {
+                self.kty = kty
+                self.n = n
+                self.e = e
+                self.kid = kid
+                self.alg = alg
+                self.use = use
+            }
+            public enum CodingKeys: String, CodingKey {
+                case kty
+                case n
+                case e
+                case kid
+                case alg
+                case use
+            }
+            public init(from decoder: any Swift.Decoder) throws {
+                let container = try decoder.container(keyedBy: CodingKeys.self)
+                self.kty = try container.decode(
+                    Components.Schemas.RsaPublicJwk.KtyPayload.self,
+                    forKey: .kty
+                )
+                self.n = try container.decode(
+                    Swift.String.self,
+                    forKey: .n
+                )
+                self.e = try container.decode(
+                    Swift.String.self,
+                    forKey: .e
+                )
+                self.kid = try container.decode(
+                    Swift.String.self,
+                    forKey: .kid
+                )
+                self.alg = try container.decode(
+                    Components.Schemas.RsaPublicJwk.AlgPayload.self,
+                    forKey: .alg
+                )
+                self.use = try container.decode(
+                    Components.Schemas.RsaPublicJwk.UsePayload.self,
+                    forKey: .use
+                )
+                try decoder.ensureNoAdditionalProperties(knownKeys: [
+                    "kty",
+                    "n",
+                    "e",
+                    "kid",
+                    "alg",
+                    "use"
+                ])
+            }
+        }
+        /// RFC 7517: the public keys that verify access tokens: the active signing key and any passive one (the previous key after `tronch tokens rotate-signing-key`, kept until every token it signed has expired). Never a private part.
+        ///
+        /// - Remark: Generated from `#/components/schemas/JsonWebKeySet`.
+        public struct JsonWebKeySet: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/JsonWebKeySet/KeysPayload`.
+            @frozen public enum KeysPayloadPayload: Codable, Hashable, Sendable {
+                /// - Remark: Generated from `#/components/schemas/JsonWebKeySet/KeysPayload/case1`.
+                case EcPublicJwk(Components.Schemas.EcPublicJwk)
+                /// - Remark: Generated from `#/components/schemas/JsonWebKeySet/KeysPayload/case2`.
+                case RsaPublicJwk(Components.Schemas.RsaPublicJwk)
+                public init(from decoder: any Swift.Decoder) throws {
+                    var errors: [any Swift.Error] = []
+                    do {
+                        self = .EcPublicJwk(try .init(from: decoder))
+                        return
+                    } catch {
+                        errors.append(error)
+                    }
+                    do {
+                        self = .RsaPublicJwk(try .init(from: decoder))
+                        return
+                    } catch {
+                        errors.append(error)
+                    }
+                    throw Swift.DecodingError.failedToDecodeOneOfSchema(
+                        type: Self.self,
+                        codingPath: decoder.codingPath,
+                        errors: errors
+                    )
+                }
+                public func encode(to encoder: any Swift.Encoder) throws {
+                    switch self {
+                    case let .EcPublicJwk(value):
+                        try value.encode(to: encoder)
+                    case let .RsaPublicJwk(value):
+                        try value.encode(to: encoder)
+                    }
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/JsonWebKeySet/keys`.
+            public typealias KeysPayload = [Components.Schemas.JsonWebKeySet.KeysPayloadPayload]
+            /// - Remark: Generated from `#/components/schemas/JsonWebKeySet/keys`.
+            public var keys: Components.Schemas.JsonWebKeySet.KeysPayload
+            /// Creates a new `JsonWebKeySet`.
+            ///
+            /// - Parameters:
+            ///   - keys:
+            public init(keys: Components.Schemas.JsonWebKeySet.KeysPayload) {
+                self.keys = keys
+            }
+            public enum CodingKeys: String, CodingKey {
+                case keys
+            }
+        }
+        /// RFC 8414 metadata. The URLs are built from TRONCH_ISSUER (default: the server's own base URL).
+        ///
+        /// - Remark: Generated from `#/components/schemas/AuthorizationServerMetadata`.
+        public struct AuthorizationServerMetadata: Codable, Hashable, Sendable {
+            /// TRONCH_ISSUER: the `iss` of every access token.
+            ///
+            /// - Remark: Generated from `#/components/schemas/AuthorizationServerMetadata/issuer`.
+            public var issuer: Swift.String
+            /// `/.well-known/jwks.json`.
+            ///
+            /// - Remark: Generated from `#/components/schemas/AuthorizationServerMetadata/jwks_uri`.
+            public var jwksUri: Swift.String
+            /// `/api/v1/auth/refresh`.
+            ///
+            /// - Remark: Generated from `#/components/schemas/AuthorizationServerMetadata/token_endpoint`.
+            public var tokenEndpoint: Swift.String
+            /// `/api/v1/auth/revoke`.
+            ///
+            /// - Remark: Generated from `#/components/schemas/AuthorizationServerMetadata/revocation_endpoint`.
+            public var revocationEndpoint: Swift.String
+            /// `/api/v1/auth/introspect`.
+            ///
+            /// - Remark: Generated from `#/components/schemas/AuthorizationServerMetadata/introspection_endpoint`.
+            public var introspectionEndpoint: Swift.String
+            /// `password` (`POST /api/v1/auth/login`) and `refresh_token`.
+            ///
+            /// - Remark: Generated from `#/components/schemas/AuthorizationServerMetadata/grant_types_supported`.
+            public var grantTypesSupported: [Swift.String]
+            /// Empty: no authorization endpoint.
+            ///
+            /// - Remark: Generated from `#/components/schemas/AuthorizationServerMetadata/response_types_supported`.
+            public var responseTypesSupported: [Swift.String]
+            /// - Remark: Generated from `#/components/schemas/AuthorizationServerMetadata/token_endpoint_auth_methods_supported`.
+            public var tokenEndpointAuthMethodsSupported: [Swift.String]?
+            /// - Remark: Generated from `#/components/schemas/AuthorizationServerMetadata/revocation_endpoint_auth_methods_supported`.
+            public var revocationEndpointAuthMethodsSupported: [Swift.String]?
+            /// - Remark: Generated from `#/components/schemas/AuthorizationServerMetadata/introspection_endpoint_auth_methods_supported`.
+            public var introspectionEndpointAuthMethodsSupported: [Swift.String]?
+            /// - Remark: Generated from `#/components/schemas/AuthorizationServerMetadata/scopes_supported`.
+            public var scopesSupported: [Swift.String]?
+            /// - Remark: Generated from `#/components/schemas/AuthorizationServerMetadata/token_endpoint_auth_signing_alg_values_supported`.
+            public var tokenEndpointAuthSigningAlgValuesSupported: [Swift.String]?
+            /// Creates a new `AuthorizationServerMetadata`.
+            ///
+            /// - Parameters:
+            ///   - issuer: TRONCH_ISSUER: the `iss` of every access token.
+            ///   - jwksUri: `/.well-known/jwks.json`.
+            ///   - tokenEndpoint: `/api/v1/auth/refresh`.
+            ///   - revocationEndpoint: `/api/v1/auth/revoke`.
+            ///   - introspectionEndpoint: `/api/v1/auth/introspect`.
+            ///   - grantTypesSupported: `password` (`POST /api/v1/auth/login`) and `refresh_token`.
+            ///   - responseTypesSupported: Empty: no authorization endpoint.
+            ///   - tokenEndpointAuthMethodsSupported:
+            ///   - revocationEndpointAuthMethodsSupported:
+            ///   - introspectionEndpointAuthMethodsSupported:
+            ///   - scopesSupported:
+            ///   - tokenEndpointAuthSigningAlgValuesSupported:
+            public init(
+                issuer: Swift.String,
+                jwksUri: Swift.String,
+                tokenEndpoint: Swift.String,
+                revocationEndpoint: Swift.String,
+                introspectionEndpoint: Swift.String,
+                grantTypesSupported: [Swift.String],
+                responseTypesSupported: [Swift.String],
+                tokenEndpointAuthMethodsSupported: [Swift.String]? = nil,
+                revocationEndpointAuthMethodsSupported: [Swift.String]? = nil,
+                introspectionEndpointAuthMethodsSupported: [Swift.String]? = nil,
+                scopesSupported: [Swift.String]? = nil,
+                tokenEndpointAuthSigningAlgValuesSupported: [Swift.String]? = nil
+            ) {
+                self.issuer = issuer
+                self.jwksUri = jwksUri
+                self.tokenEndpoint = tokenEndpoint
+                self.revocationEndpoint = revocationEndpoint
+                self.introspectionEndpoint = introspectionEndpoint
+                self.grantTypesSupported = grantTypesSupported
+                self.responseTypesSupported = responseTypesSupported
+                self.tokenEndpointAuthMethodsSupported = tokenEndpointAuthMethodsSupported
+                self.revocationEndpointAuthMethodsSupported = revocationEndpointAuthMethodsSupported
+                self.introspectionEndpointAuthMethodsSupported = introspectionEndpointAuthMethodsSupported
+                self.scopesSupported = scopesSupported
+                self.tokenEndpointAuthSigningAlgValuesSupported = tokenEndpointAuthSigningAlgValuesSupported
+            }
+            public enum CodingKeys: String, CodingKey {
+                case issuer
+                case jwksUri = "jwks_uri"
+                case tokenEndpoint = "token_endpoint"
+                case revocationEndpoint = "revocation_endpoint"
+                case introspectionEndpoint = "introspection_endpoint"
+                case grantTypesSupported = "grant_types_supported"
+                case responseTypesSupported = "response_types_supported"
+                case tokenEndpointAuthMethodsSupported = "token_endpoint_auth_methods_supported"
+                case revocationEndpointAuthMethodsSupported = "revocation_endpoint_auth_methods_supported"
+                case introspectionEndpointAuthMethodsSupported = "introspection_endpoint_auth_methods_supported"
+                case scopesSupported = "scopes_supported"
+                case tokenEndpointAuthSigningAlgValuesSupported = "token_endpoint_auth_signing_alg_values_supported"
             }
         }
     }

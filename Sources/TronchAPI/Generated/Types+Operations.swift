@@ -925,7 +925,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `UNAUTHENTICATED`: no API key was sent, or the key is not valid (unknown, revoked, disabled, expired, or used from an address outside its `allowed_ips`).
+            /// `UNAUTHENTICATED`: no credential was sent, or the API key is not valid (unknown, revoked, disabled, expired, or used from an address outside its `allowed_ips`). `TOKEN_INVALID`: the access token is not valid: malformed, an `alg` other than ES256 or RS256 (never `none` or HS*), a `typ` other than `at+jwt`, an unknown `kid`, a bad signature, another `iss` or `aud`, expired or not yet valid (30 s leeway on `exp` and `nbf`), or its session has ended (logout, a deleted session, a password change, a disabled or deleted user, a reused refresh token) or it was revoked; a refresh token sent as a credential is `TOKEN_INVALID` too. `WWW-Authenticate` says which challenge applies.
             ///
             /// - Remark: Generated from `#/paths//api/v1/keys/get(listKeys)/responses/401`.
             ///
@@ -948,7 +948,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `FORBIDDEN`: the calling key lacks the scope this route needs.
+            /// `FORBIDDEN`: the caller lacks the scope this route needs (a person's access token or key also stops at their role).
             ///
             /// - Remark: Generated from `#/paths//api/v1/keys/get(listKeys)/responses/403`.
             ///
@@ -1272,7 +1272,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `UNAUTHENTICATED`: no API key was sent, or the key is not valid (unknown, revoked, disabled, expired, or used from an address outside its `allowed_ips`).
+            /// `UNAUTHENTICATED`: no credential was sent, or the API key is not valid (unknown, revoked, disabled, expired, or used from an address outside its `allowed_ips`). `TOKEN_INVALID`: the access token is not valid: malformed, an `alg` other than ES256 or RS256 (never `none` or HS*), a `typ` other than `at+jwt`, an unknown `kid`, a bad signature, another `iss` or `aud`, expired or not yet valid (30 s leeway on `exp` and `nbf`), or its session has ended (logout, a deleted session, a password change, a disabled or deleted user, a reused refresh token) or it was revoked; a refresh token sent as a credential is `TOKEN_INVALID` too. `WWW-Authenticate` says which challenge applies.
             ///
             /// - Remark: Generated from `#/paths//api/v1/keys/post(createKey)/responses/401`.
             ///
@@ -1295,7 +1295,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `FORBIDDEN`: the calling key lacks the scope this route needs, tries to grant scopes it does not hold, or tries to manage a key that holds scopes it does not hold.
+            /// `FORBIDDEN`: the caller lacks the scope this route needs (a person's access token or key also stops at their role), tries to grant scopes it does not hold, or tries to manage a key that holds scopes it does not hold.
             ///
             /// - Remark: Generated from `#/paths//api/v1/keys/post(createKey)/responses/403`.
             ///
@@ -1756,7 +1756,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `UNAUTHENTICATED`: no API key was sent, or the key is not valid (unknown, revoked, disabled, expired, or used from an address outside its `allowed_ips`).
+            /// `UNAUTHENTICATED`: no credential was sent, or the API key is not valid (unknown, revoked, disabled, expired, or used from an address outside its `allowed_ips`). `TOKEN_INVALID`: the access token is not valid: malformed, an `alg` other than ES256 or RS256 (never `none` or HS*), a `typ` other than `at+jwt`, an unknown `kid`, a bad signature, another `iss` or `aud`, expired or not yet valid (30 s leeway on `exp` and `nbf`), or its session has ended (logout, a deleted session, a password change, a disabled or deleted user, a reused refresh token) or it was revoked; a refresh token sent as a credential is `TOKEN_INVALID` too. `WWW-Authenticate` says which challenge applies.
             ///
             /// - Remark: Generated from `#/paths//api/v1/keys/import/post(importKeys)/responses/401`.
             ///
@@ -1779,7 +1779,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `FORBIDDEN`: the calling key lacks the scope this route needs, tries to grant scopes it does not hold, or tries to manage a key that holds scopes it does not hold.
+            /// `FORBIDDEN`: the caller lacks the scope this route needs (a person's access token or key also stops at their role), tries to grant scopes it does not hold, or tries to manage a key that holds scopes it does not hold.
             ///
             /// - Remark: Generated from `#/paths//api/v1/keys/import/post(importKeys)/responses/403`.
             ///
@@ -2404,7 +2404,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `UNAUTHENTICATED`: no API key was sent, or the key is not valid (unknown, revoked, disabled, expired, or used from an address outside its `allowed_ips`).
+            /// `UNAUTHENTICATED`: no credential was sent, or the API key is not valid (unknown, revoked, disabled, expired, or used from an address outside its `allowed_ips`). `TOKEN_INVALID`: the access token is not valid: malformed, an `alg` other than ES256 or RS256 (never `none` or HS*), a `typ` other than `at+jwt`, an unknown `kid`, a bad signature, another `iss` or `aud`, expired or not yet valid (30 s leeway on `exp` and `nbf`), or its session has ended (logout, a deleted session, a password change, a disabled or deleted user, a reused refresh token) or it was revoked; a refresh token sent as a credential is `TOKEN_INVALID` too. `WWW-Authenticate` says which challenge applies.
             ///
             /// - Remark: Generated from `#/paths//api/v1/keys/verify/post(verifyKey)/responses/401`.
             ///
@@ -2427,7 +2427,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `FORBIDDEN`: the calling key lacks the scope this route needs.
+            /// `FORBIDDEN`: the caller lacks the scope this route needs (a person's access token or key also stops at their role).
             ///
             /// - Remark: Generated from `#/paths//api/v1/keys/verify/post(verifyKey)/responses/403`.
             ///
@@ -2748,7 +2748,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `UNAUTHENTICATED`: no API key was sent, or the key is not valid (unknown, revoked, disabled, expired, or used from an address outside its `allowed_ips`).
+            /// `UNAUTHENTICATED`: no credential was sent, or the API key is not valid (unknown, revoked, disabled, expired, or used from an address outside its `allowed_ips`). `TOKEN_INVALID`: the access token is not valid: malformed, an `alg` other than ES256 or RS256 (never `none` or HS*), a `typ` other than `at+jwt`, an unknown `kid`, a bad signature, another `iss` or `aud`, expired or not yet valid (30 s leeway on `exp` and `nbf`), or its session has ended (logout, a deleted session, a password change, a disabled or deleted user, a reused refresh token) or it was revoked; a refresh token sent as a credential is `TOKEN_INVALID` too. `WWW-Authenticate` says which challenge applies.
             ///
             /// - Remark: Generated from `#/paths//api/v1/keys/{id}/get(getKey)/responses/401`.
             ///
@@ -2771,7 +2771,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `FORBIDDEN`: the calling key lacks the scope this route needs.
+            /// `FORBIDDEN`: the caller lacks the scope this route needs (a person's access token or key also stops at their role).
             ///
             /// - Remark: Generated from `#/paths//api/v1/keys/{id}/get(getKey)/responses/403`.
             ///
@@ -2794,7 +2794,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `NOT_FOUND`: no key has this id.
+            /// `NOT_FOUND`: no key has this id, or the caller is a person who is not an administrator (or a key such a person owns) and the key is not theirs.
             ///
             /// - Remark: Generated from `#/paths//api/v1/keys/{id}/get(getKey)/responses/404`.
             ///
@@ -3163,7 +3163,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `UNAUTHENTICATED`: no API key was sent, or the key is not valid (unknown, revoked, disabled, expired, or used from an address outside its `allowed_ips`).
+            /// `UNAUTHENTICATED`: no credential was sent, or the API key is not valid (unknown, revoked, disabled, expired, or used from an address outside its `allowed_ips`). `TOKEN_INVALID`: the access token is not valid: malformed, an `alg` other than ES256 or RS256 (never `none` or HS*), a `typ` other than `at+jwt`, an unknown `kid`, a bad signature, another `iss` or `aud`, expired or not yet valid (30 s leeway on `exp` and `nbf`), or its session has ended (logout, a deleted session, a password change, a disabled or deleted user, a reused refresh token) or it was revoked; a refresh token sent as a credential is `TOKEN_INVALID` too. `WWW-Authenticate` says which challenge applies.
             ///
             /// - Remark: Generated from `#/paths//api/v1/keys/{id}/patch(updateKey)/responses/401`.
             ///
@@ -3186,7 +3186,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `FORBIDDEN`: the calling key lacks the scope this route needs, tries to grant scopes it does not hold, or tries to manage a key that holds scopes it does not hold.
+            /// `FORBIDDEN`: the caller lacks the scope this route needs (a person's access token or key also stops at their role), tries to grant scopes it does not hold, or tries to manage a key that holds scopes it does not hold.
             ///
             /// - Remark: Generated from `#/paths//api/v1/keys/{id}/patch(updateKey)/responses/403`.
             ///
@@ -3209,7 +3209,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `NOT_FOUND`: no key has this id.
+            /// `NOT_FOUND`: no key has this id, or the caller is a person who is not an administrator (or a key such a person owns) and the key is not theirs.
             ///
             /// - Remark: Generated from `#/paths//api/v1/keys/{id}/patch(updateKey)/responses/404`.
             ///
@@ -3615,7 +3615,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `UNAUTHENTICATED`: no API key was sent, or the key is not valid (unknown, revoked, disabled, expired, or used from an address outside its `allowed_ips`).
+            /// `UNAUTHENTICATED`: no credential was sent, or the API key is not valid (unknown, revoked, disabled, expired, or used from an address outside its `allowed_ips`). `TOKEN_INVALID`: the access token is not valid: malformed, an `alg` other than ES256 or RS256 (never `none` or HS*), a `typ` other than `at+jwt`, an unknown `kid`, a bad signature, another `iss` or `aud`, expired or not yet valid (30 s leeway on `exp` and `nbf`), or its session has ended (logout, a deleted session, a password change, a disabled or deleted user, a reused refresh token) or it was revoked; a refresh token sent as a credential is `TOKEN_INVALID` too. `WWW-Authenticate` says which challenge applies.
             ///
             /// - Remark: Generated from `#/paths//api/v1/keys/{id}/delete(revokeKey)/responses/401`.
             ///
@@ -3638,7 +3638,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `FORBIDDEN`: the calling key lacks the scope this route needs, tries to grant scopes it does not hold, or tries to manage a key that holds scopes it does not hold.
+            /// `FORBIDDEN`: the caller lacks the scope this route needs (a person's access token or key also stops at their role), tries to grant scopes it does not hold, or tries to manage a key that holds scopes it does not hold.
             ///
             /// - Remark: Generated from `#/paths//api/v1/keys/{id}/delete(revokeKey)/responses/403`.
             ///
@@ -3661,7 +3661,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `NOT_FOUND`: no key has this id.
+            /// `NOT_FOUND`: no key has this id, or the caller is a person who is not an administrator (or a key such a person owns) and the key is not theirs.
             ///
             /// - Remark: Generated from `#/paths//api/v1/keys/{id}/delete(revokeKey)/responses/404`.
             ///
@@ -4030,7 +4030,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `UNAUTHENTICATED`: no API key was sent, or the key is not valid (unknown, revoked, disabled, expired, or used from an address outside its `allowed_ips`).
+            /// `UNAUTHENTICATED`: no credential was sent, or the API key is not valid (unknown, revoked, disabled, expired, or used from an address outside its `allowed_ips`). `TOKEN_INVALID`: the access token is not valid: malformed, an `alg` other than ES256 or RS256 (never `none` or HS*), a `typ` other than `at+jwt`, an unknown `kid`, a bad signature, another `iss` or `aud`, expired or not yet valid (30 s leeway on `exp` and `nbf`), or its session has ended (logout, a deleted session, a password change, a disabled or deleted user, a reused refresh token) or it was revoked; a refresh token sent as a credential is `TOKEN_INVALID` too. `WWW-Authenticate` says which challenge applies.
             ///
             /// - Remark: Generated from `#/paths//api/v1/keys/{id}/rotate/post(rotateKey)/responses/401`.
             ///
@@ -4053,7 +4053,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `FORBIDDEN`: the calling key lacks the scope this route needs, tries to grant scopes it does not hold, or tries to manage a key that holds scopes it does not hold.
+            /// `FORBIDDEN`: the caller lacks the scope this route needs (a person's access token or key also stops at their role), tries to grant scopes it does not hold, or tries to manage a key that holds scopes it does not hold.
             ///
             /// - Remark: Generated from `#/paths//api/v1/keys/{id}/rotate/post(rotateKey)/responses/403`.
             ///
@@ -4076,7 +4076,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `NOT_FOUND`: no key has this id.
+            /// `NOT_FOUND`: no key has this id, or the caller is a person who is not an administrator (or a key such a person owns) and the key is not theirs.
             ///
             /// - Remark: Generated from `#/paths//api/v1/keys/{id}/rotate/post(rotateKey)/responses/404`.
             ///
@@ -4609,7 +4609,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `UNAUTHENTICATED`: no API key was sent, or the key is not valid (unknown, revoked, disabled, expired, or used from an address outside its `allowed_ips`).
+            /// `UNAUTHENTICATED`: no credential was sent, or the API key is not valid (unknown, revoked, disabled, expired, or used from an address outside its `allowed_ips`). `TOKEN_INVALID`: the access token is not valid: malformed, an `alg` other than ES256 or RS256 (never `none` or HS*), a `typ` other than `at+jwt`, an unknown `kid`, a bad signature, another `iss` or `aud`, expired or not yet valid (30 s leeway on `exp` and `nbf`), or its session has ended (logout, a deleted session, a password change, a disabled or deleted user, a reused refresh token) or it was revoked; a refresh token sent as a credential is `TOKEN_INVALID` too. `WWW-Authenticate` says which challenge applies.
             ///
             /// - Remark: Generated from `#/paths//api/v1/audit-logs/get(listAuditLogs)/responses/401`.
             ///
@@ -4632,7 +4632,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `FORBIDDEN`: the calling key lacks the scope this route needs.
+            /// `FORBIDDEN`: the caller lacks the scope this route needs (a person's access token or key also stops at their role).
             ///
             /// - Remark: Generated from `#/paths//api/v1/audit-logs/get(listAuditLogs)/responses/403`.
             ///
@@ -4970,7 +4970,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `UNAUTHENTICATED`: no API key was sent, or the key is not valid (unknown, revoked, disabled, expired, or used from an address outside its `allowed_ips`).
+            /// `UNAUTHENTICATED`: no credential was sent, or the API key is not valid (unknown, revoked, disabled, expired, or used from an address outside its `allowed_ips`). `TOKEN_INVALID`: the access token is not valid: malformed, an `alg` other than ES256 or RS256 (never `none` or HS*), a `typ` other than `at+jwt`, an unknown `kid`, a bad signature, another `iss` or `aud`, expired or not yet valid (30 s leeway on `exp` and `nbf`), or its session has ended (logout, a deleted session, a password change, a disabled or deleted user, a reused refresh token) or it was revoked; a refresh token sent as a credential is `TOKEN_INVALID` too. `WWW-Authenticate` says which challenge applies.
             ///
             /// - Remark: Generated from `#/paths//api/v1/keys/{id}/usage/get(getKeyUsage)/responses/401`.
             ///
@@ -4993,7 +4993,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `FORBIDDEN`: the calling key lacks the scope this route needs.
+            /// `FORBIDDEN`: the caller lacks the scope this route needs (a person's access token or key also stops at their role).
             ///
             /// - Remark: Generated from `#/paths//api/v1/keys/{id}/usage/get(getKeyUsage)/responses/403`.
             ///
@@ -5016,7 +5016,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `NOT_FOUND`: no key has this id.
+            /// `NOT_FOUND`: no key has this id, or the caller is a person who is not an administrator (or a key such a person owns) and the key is not theirs.
             ///
             /// - Remark: Generated from `#/paths//api/v1/keys/{id}/usage/get(getKeyUsage)/responses/404`.
             ///
@@ -5269,7 +5269,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `UNAUTHENTICATED`: no API key was sent, or the key is not valid (unknown, revoked, disabled, expired, or used from an address outside its `allowed_ips`).
+            /// `UNAUTHENTICATED`: no credential was sent, or the API key is not valid (unknown, revoked, disabled, expired, or used from an address outside its `allowed_ips`). `TOKEN_INVALID`: the access token is not valid: malformed, an `alg` other than ES256 or RS256 (never `none` or HS*), a `typ` other than `at+jwt`, an unknown `kid`, a bad signature, another `iss` or `aud`, expired or not yet valid (30 s leeway on `exp` and `nbf`), or its session has ended (logout, a deleted session, a password change, a disabled or deleted user, a reused refresh token) or it was revoked; a refresh token sent as a credential is `TOKEN_INVALID` too. `WWW-Authenticate` says which challenge applies.
             ///
             /// - Remark: Generated from `#/paths//api/v1/metrics/get(getMetrics)/responses/401`.
             ///
@@ -7486,6 +7486,6383 @@ public enum Operations {
                     default:
                         try throwUnexpectedResponseStatus(
                             expectedStatus: "serviceUnavailable",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        @frozen public enum AcceptableContentType: AcceptableProtocol {
+            case json
+            case applicationProblemJson
+            case other(Swift.String)
+            public init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/json":
+                    self = .json
+                case "application/problem+json":
+                    self = .applicationProblemJson
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            public var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .json:
+                    return "application/json"
+                case .applicationProblemJson:
+                    return "application/problem+json"
+                }
+            }
+            public static var allCases: [Self] {
+                [
+                    .json,
+                    .applicationProblemJson
+                ]
+            }
+        }
+    }
+    /// List users
+    ///
+    /// Lists users newest first, one page at a time. Filters combine with AND. Unknown query parameters are rejected with 400 (`api_key` is accepted only when TRONCH_AUTH_QUERY_PARAMETER is true).
+    ///
+    /// Required permission: `users:manage`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` or `users:manage` (a key a person owns holds it only when that person is an administrator).
+    ///
+    /// - Remark: HTTP `GET /api/v1/users`.
+    /// - Remark: Generated from `#/paths//api/v1/users/get(listUsers)`.
+    public enum ListUsers {
+        public static let id: Swift.String = "listUsers"
+        public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/api/v1/users/GET/query`.
+            public struct Query: Sendable, Hashable {
+                /// Users per page.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/users/GET/query/limit`.
+                public var limit: Swift.Int?
+                /// The `next_cursor` of the previous page (opaque; do not build it yourself). Only a `next_cursor` this API returned is a cursor; anything else is a 400. Empty: the first page.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/users/GET/query/cursor`.
+                public var cursor: Swift.String?
+                /// Only users with this role.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/users/GET/query/role`.
+                public var role: Components.Schemas.Role?
+                /// - Remark: Generated from `#/paths/api/v1/users/GET/query/status`.
+                @frozen public enum StatusPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                    case active = "active"
+                    case disabled = "disabled"
+                }
+                /// Only active, or only disabled, users.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/users/GET/query/status`.
+                public var status: Operations.ListUsers.Input.Query.StatusPayload?
+                /// Only users whose username, e-mail address or display name contains this text, ignoring case (no wildcards). At most 256 characters (Unicode code points). Empty: no filter.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/users/GET/query/q`.
+                public var q: Swift.String?
+                /// Creates a new `Query`.
+                ///
+                /// - Parameters:
+                ///   - limit: Users per page.
+                ///   - cursor: The `next_cursor` of the previous page (opaque; do not build it yourself). Only a `next_cursor` this API returned is a cursor; anything else is a 400. Empty: the first page.
+                ///   - role: Only users with this role.
+                ///   - status: Only active, or only disabled, users.
+                ///   - q: Only users whose username, e-mail address or display name contains this text, ignoring case (no wildcards). At most 256 characters (Unicode code points). Empty: no filter.
+                public init(
+                    limit: Swift.Int? = nil,
+                    cursor: Swift.String? = nil,
+                    role: Components.Schemas.Role? = nil,
+                    status: Operations.ListUsers.Input.Query.StatusPayload? = nil,
+                    q: Swift.String? = nil
+                ) {
+                    self.limit = limit
+                    self.cursor = cursor
+                    self.role = role
+                    self.status = status
+                    self.q = q
+                }
+            }
+            public var query: Operations.ListUsers.Input.Query
+            /// - Remark: Generated from `#/paths/api/v1/users/GET/header`.
+            public struct Headers: Sendable, Hashable {
+                /// Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/users/GET/header/X-Request-Id`.
+                public var xRequestId: Components.Parameters.RequestId?
+                public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.ListUsers.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xRequestId: Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///   - accept:
+                public init(
+                    xRequestId: Components.Parameters.RequestId? = nil,
+                    accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.ListUsers.AcceptableContentType>] = .defaultValues()
+                ) {
+                    self.xRequestId = xRequestId
+                    self.accept = accept
+                }
+            }
+            public var headers: Operations.ListUsers.Input.Headers
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - query:
+            ///   - headers:
+            public init(
+                query: Operations.ListUsers.Input.Query = .init(),
+                headers: Operations.ListUsers.Input.Headers = .init()
+            ) {
+                self.query = query
+                self.headers = headers
+            }
+        }
+        @frozen public enum Output: Sendable, Hashable {
+            public struct Ok: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/users/GET/responses/200/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/users/GET/responses/200/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/users/GET/responses/200/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.ListUsers.Output.Ok.Headers
+                /// - Remark: Generated from `#/paths/api/v1/users/GET/responses/200/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/users/GET/responses/200/content/application\/json`.
+                    case json(Components.Schemas.UserList)
+                    /// The associated value of the enum case if `self` is `.json`.
+                    ///
+                    /// - Throws: An error if `self` is not `.json`.
+                    /// - SeeAlso: `.json`.
+                    public var json: Components.Schemas.UserList {
+                        get throws {
+                            switch self {
+                            case let .json(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.ListUsers.Output.Ok.Body
+                /// Creates a new `Ok`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.ListUsers.Output.Ok.Headers = .init(),
+                    body: Operations.ListUsers.Output.Ok.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// A page of users.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/get(listUsers)/responses/200`.
+            ///
+            /// HTTP response code: `200 ok`.
+            case ok(Operations.ListUsers.Output.Ok)
+            /// The associated value of the enum case if `self` is `.ok`.
+            ///
+            /// - Throws: An error if `self` is not `.ok`.
+            /// - SeeAlso: `.ok`.
+            public var ok: Operations.ListUsers.Output.Ok {
+                get throws {
+                    switch self {
+                    case let .ok(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "ok",
+                            response: self
+                        )
+                    }
+                }
+            }
+            public struct BadRequest: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/users/GET/responses/400/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/users/GET/responses/400/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/users/GET/responses/400/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.ListUsers.Output.BadRequest.Headers
+                /// - Remark: Generated from `#/paths/api/v1/users/GET/responses/400/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/users/GET/responses/400/content/application\/problem+json`.
+                    case applicationProblemJson(Components.Schemas.Problem)
+                    /// The associated value of the enum case if `self` is `.applicationProblemJson`.
+                    ///
+                    /// - Throws: An error if `self` is not `.applicationProblemJson`.
+                    /// - SeeAlso: `.applicationProblemJson`.
+                    public var applicationProblemJson: Components.Schemas.Problem {
+                        get throws {
+                            switch self {
+                            case let .applicationProblemJson(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.ListUsers.Output.BadRequest.Body
+                /// Creates a new `BadRequest`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.ListUsers.Output.BadRequest.Headers = .init(),
+                    body: Operations.ListUsers.Output.BadRequest.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// `VALIDATION_FAILED`: a query parameter is invalid or unknown.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/get(listUsers)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Operations.ListUsers.Output.BadRequest)
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            public var badRequest: Operations.ListUsers.Output.BadRequest {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `UNAUTHENTICATED`: no credential was sent, or the API key is not valid (unknown, revoked, disabled, expired, or used from an address outside its `allowed_ips`). `TOKEN_INVALID`: the access token is not valid: malformed, an `alg` other than ES256 or RS256 (never `none` or HS*), a `typ` other than `at+jwt`, an unknown `kid`, a bad signature, another `iss` or `aud`, expired or not yet valid (30 s leeway on `exp` and `nbf`), or its session has ended (logout, a deleted session, a password change, a disabled or deleted user, a reused refresh token) or it was revoked; a refresh token sent as a credential is `TOKEN_INVALID` too. `WWW-Authenticate` says which challenge applies.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/get(listUsers)/responses/401`.
+            ///
+            /// HTTP response code: `401 unauthorized`.
+            case unauthorized(Components.Responses.Unauthenticated)
+            /// The associated value of the enum case if `self` is `.unauthorized`.
+            ///
+            /// - Throws: An error if `self` is not `.unauthorized`.
+            /// - SeeAlso: `.unauthorized`.
+            public var unauthorized: Components.Responses.Unauthenticated {
+                get throws {
+                    switch self {
+                    case let .unauthorized(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unauthorized",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `FORBIDDEN`: managing users needs `users:manage`: a person with the role `admin` (through an access token or a key they own), a key with the scope `admin`, or a key no user owns with `users:manage`.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/get(listUsers)/responses/403`.
+            ///
+            /// HTTP response code: `403 forbidden`.
+            case forbidden(Components.Responses.ForbiddenUsersManage)
+            /// The associated value of the enum case if `self` is `.forbidden`.
+            ///
+            /// - Throws: An error if `self` is not `.forbidden`.
+            /// - SeeAlso: `.forbidden`.
+            public var forbidden: Components.Responses.ForbiddenUsersManage {
+                get throws {
+                    switch self {
+                    case let .forbidden(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "forbidden",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/get(listUsers)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.TooManyRequests)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            public var tooManyRequests: Components.Responses.TooManyRequests {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `INTERNAL`: a bug. The error is logged with the request id; quote it when reporting.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/get(listUsers)/responses/500`.
+            ///
+            /// HTTP response code: `500 internalServerError`.
+            case internalServerError(Components.Responses.Internal)
+            /// The associated value of the enum case if `self` is `.internalServerError`.
+            ///
+            /// - Throws: An error if `self` is not `.internalServerError`.
+            /// - SeeAlso: `.internalServerError`.
+            public var internalServerError: Components.Responses.Internal {
+                get throws {
+                    switch self {
+                    case let .internalServerError(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "internalServerError",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `SERVICE_UNAVAILABLE`: the database is unreachable or did not answer within TRONCH_DATABASE_QUERY_TIMEOUT. Nothing was changed; retry with backoff. During an outage, verification and authentication of keys this node looked up recently are still answered from its cache; other requests that need the database get this answer. See docs/operations.md. With TRONCH_RATELIMIT_FAILURE_MODE=closed, a request the rate limiter cannot decide (Redis unreachable) is answered the same way.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/get(listUsers)/responses/503`.
+            ///
+            /// HTTP response code: `503 serviceUnavailable`.
+            case serviceUnavailable(Components.Responses.ServiceUnavailable)
+            /// The associated value of the enum case if `self` is `.serviceUnavailable`.
+            ///
+            /// - Throws: An error if `self` is not `.serviceUnavailable`.
+            /// - SeeAlso: `.serviceUnavailable`.
+            public var serviceUnavailable: Components.Responses.ServiceUnavailable {
+                get throws {
+                    switch self {
+                    case let .serviceUnavailable(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "serviceUnavailable",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        @frozen public enum AcceptableContentType: AcceptableProtocol {
+            case json
+            case applicationProblemJson
+            case other(Swift.String)
+            public init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/json":
+                    self = .json
+                case "application/problem+json":
+                    self = .applicationProblemJson
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            public var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .json:
+                    return "application/json"
+                case .applicationProblemJson:
+                    return "application/problem+json"
+                }
+            }
+            public static var allCases: [Self] {
+                [
+                    .json,
+                    .applicationProblemJson
+                ]
+            }
+        }
+    }
+    /// Create a user
+    ///
+    /// Creates a person who can sign in, with a password or without one (they cannot log in until an administrator sets one). The username is stored lower-cased; the e-mail address normalised. A username or e-mail address already taken (ignoring case) is 409. Audited as `user.created`; the password never reaches a log line or the audit log.
+    ///
+    /// Required permission: `users:manage`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` or `users:manage` (a key a person owns holds it only when that person is an administrator). The root key can create the first administrator.
+    ///
+    /// - Remark: HTTP `POST /api/v1/users`.
+    /// - Remark: Generated from `#/paths//api/v1/users/post(createUser)`.
+    public enum CreateUser {
+        public static let id: Swift.String = "createUser"
+        public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/api/v1/users/POST/header`.
+            public struct Headers: Sendable, Hashable {
+                /// Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/users/POST/header/X-Request-Id`.
+                public var xRequestId: Components.Parameters.RequestId?
+                public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.CreateUser.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xRequestId: Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///   - accept:
+                public init(
+                    xRequestId: Components.Parameters.RequestId? = nil,
+                    accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.CreateUser.AcceptableContentType>] = .defaultValues()
+                ) {
+                    self.xRequestId = xRequestId
+                    self.accept = accept
+                }
+            }
+            public var headers: Operations.CreateUser.Input.Headers
+            /// - Remark: Generated from `#/paths/api/v1/users/POST/requestBody`.
+            @frozen public enum Body: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/users/POST/requestBody/content/application\/json`.
+                case json(Components.Schemas.CreateUserRequest)
+            }
+            public var body: Operations.CreateUser.Input.Body
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - headers:
+            ///   - body:
+            public init(
+                headers: Operations.CreateUser.Input.Headers = .init(),
+                body: Operations.CreateUser.Input.Body
+            ) {
+                self.headers = headers
+                self.body = body
+            }
+        }
+        @frozen public enum Output: Sendable, Hashable {
+            public struct Created: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/users/POST/responses/201/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/users/POST/responses/201/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/users/POST/responses/201/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.CreateUser.Output.Created.Headers
+                /// - Remark: Generated from `#/paths/api/v1/users/POST/responses/201/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/users/POST/responses/201/content/application\/json`.
+                    case json(Components.Schemas.User)
+                    /// The associated value of the enum case if `self` is `.json`.
+                    ///
+                    /// - Throws: An error if `self` is not `.json`.
+                    /// - SeeAlso: `.json`.
+                    public var json: Components.Schemas.User {
+                        get throws {
+                            switch self {
+                            case let .json(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.CreateUser.Output.Created.Body
+                /// Creates a new `Created`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.CreateUser.Output.Created.Headers = .init(),
+                    body: Operations.CreateUser.Output.Created.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// The new user.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/post(createUser)/responses/201`.
+            ///
+            /// HTTP response code: `201 created`.
+            case created(Operations.CreateUser.Output.Created)
+            /// The associated value of the enum case if `self` is `.created`.
+            ///
+            /// - Throws: An error if `self` is not `.created`.
+            /// - SeeAlso: `.created`.
+            public var created: Operations.CreateUser.Output.Created {
+                get throws {
+                    switch self {
+                    case let .created(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "created",
+                            response: self
+                        )
+                    }
+                }
+            }
+            public struct BadRequest: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/users/POST/responses/400/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/users/POST/responses/400/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/users/POST/responses/400/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.CreateUser.Output.BadRequest.Headers
+                /// - Remark: Generated from `#/paths/api/v1/users/POST/responses/400/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/users/POST/responses/400/content/application\/problem+json`.
+                    case applicationProblemJson(Components.Schemas.Problem)
+                    /// The associated value of the enum case if `self` is `.applicationProblemJson`.
+                    ///
+                    /// - Throws: An error if `self` is not `.applicationProblemJson`.
+                    /// - SeeAlso: `.applicationProblemJson`.
+                    public var applicationProblemJson: Components.Schemas.Problem {
+                        get throws {
+                            switch self {
+                            case let .applicationProblemJson(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.CreateUser.Output.BadRequest.Body
+                /// Creates a new `BadRequest`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.CreateUser.Output.BadRequest.Headers = .init(),
+                    body: Operations.CreateUser.Output.BadRequest.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// `VALIDATION_FAILED`: a field is invalid, missing or unknown, or the password is refused (every problem is listed in `errors`). `MALFORMED_JSON`: the body is empty or not JSON. Nothing was changed.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/post(createUser)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Operations.CreateUser.Output.BadRequest)
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            public var badRequest: Operations.CreateUser.Output.BadRequest {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `UNAUTHENTICATED`: no credential was sent, or the API key is not valid (unknown, revoked, disabled, expired, or used from an address outside its `allowed_ips`). `TOKEN_INVALID`: the access token is not valid: malformed, an `alg` other than ES256 or RS256 (never `none` or HS*), a `typ` other than `at+jwt`, an unknown `kid`, a bad signature, another `iss` or `aud`, expired or not yet valid (30 s leeway on `exp` and `nbf`), or its session has ended (logout, a deleted session, a password change, a disabled or deleted user, a reused refresh token) or it was revoked; a refresh token sent as a credential is `TOKEN_INVALID` too. `WWW-Authenticate` says which challenge applies.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/post(createUser)/responses/401`.
+            ///
+            /// HTTP response code: `401 unauthorized`.
+            case unauthorized(Components.Responses.Unauthenticated)
+            /// The associated value of the enum case if `self` is `.unauthorized`.
+            ///
+            /// - Throws: An error if `self` is not `.unauthorized`.
+            /// - SeeAlso: `.unauthorized`.
+            public var unauthorized: Components.Responses.Unauthenticated {
+                get throws {
+                    switch self {
+                    case let .unauthorized(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unauthorized",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `FORBIDDEN`: managing users needs `users:manage`: a person with the role `admin` (through an access token or a key they own), a key with the scope `admin`, or a key no user owns with `users:manage`.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/post(createUser)/responses/403`.
+            ///
+            /// HTTP response code: `403 forbidden`.
+            case forbidden(Components.Responses.ForbiddenUsersManage)
+            /// The associated value of the enum case if `self` is `.forbidden`.
+            ///
+            /// - Throws: An error if `self` is not `.forbidden`.
+            /// - SeeAlso: `.forbidden`.
+            public var forbidden: Components.Responses.ForbiddenUsersManage {
+                get throws {
+                    switch self {
+                    case let .forbidden(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "forbidden",
+                            response: self
+                        )
+                    }
+                }
+            }
+            public struct Conflict: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/users/POST/responses/409/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/users/POST/responses/409/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/users/POST/responses/409/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.CreateUser.Output.Conflict.Headers
+                /// - Remark: Generated from `#/paths/api/v1/users/POST/responses/409/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/users/POST/responses/409/content/application\/problem+json`.
+                    case applicationProblemJson(Components.Schemas.Problem)
+                    /// The associated value of the enum case if `self` is `.applicationProblemJson`.
+                    ///
+                    /// - Throws: An error if `self` is not `.applicationProblemJson`.
+                    /// - SeeAlso: `.applicationProblemJson`.
+                    public var applicationProblemJson: Components.Schemas.Problem {
+                        get throws {
+                            switch self {
+                            case let .applicationProblemJson(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.CreateUser.Output.Conflict.Body
+                /// Creates a new `Conflict`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.CreateUser.Output.Conflict.Headers = .init(),
+                    body: Operations.CreateUser.Output.Conflict.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// `CONFLICT`: the username or the e-mail address is taken (ignoring case); `errors` names the field. Nothing was changed.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/post(createUser)/responses/409`.
+            ///
+            /// HTTP response code: `409 conflict`.
+            case conflict(Operations.CreateUser.Output.Conflict)
+            /// The associated value of the enum case if `self` is `.conflict`.
+            ///
+            /// - Throws: An error if `self` is not `.conflict`.
+            /// - SeeAlso: `.conflict`.
+            public var conflict: Operations.CreateUser.Output.Conflict {
+                get throws {
+                    switch self {
+                    case let .conflict(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "conflict",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `PAYLOAD_TOO_LARGE`: the body is larger than TRONCH_HTTP_MAX_BODY_SIZE (default 65536 bytes).
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/post(createUser)/responses/413`.
+            ///
+            /// HTTP response code: `413 contentTooLarge`.
+            case contentTooLarge(Components.Responses.PayloadTooLarge)
+            /// The associated value of the enum case if `self` is `.contentTooLarge`.
+            ///
+            /// - Throws: An error if `self` is not `.contentTooLarge`.
+            /// - SeeAlso: `.contentTooLarge`.
+            public var contentTooLarge: Components.Responses.PayloadTooLarge {
+                get throws {
+                    switch self {
+                    case let .contentTooLarge(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "contentTooLarge",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/post(createUser)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.TooManyRequests)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            public var tooManyRequests: Components.Responses.TooManyRequests {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `INTERNAL`: a bug. The error is logged with the request id; quote it when reporting.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/post(createUser)/responses/500`.
+            ///
+            /// HTTP response code: `500 internalServerError`.
+            case internalServerError(Components.Responses.Internal)
+            /// The associated value of the enum case if `self` is `.internalServerError`.
+            ///
+            /// - Throws: An error if `self` is not `.internalServerError`.
+            /// - SeeAlso: `.internalServerError`.
+            public var internalServerError: Components.Responses.Internal {
+                get throws {
+                    switch self {
+                    case let .internalServerError(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "internalServerError",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `SERVICE_UNAVAILABLE`: the database is unreachable or did not answer within TRONCH_DATABASE_QUERY_TIMEOUT; or more password hashes are waiting than TRONCH_PASSWORD_HASH_THREADS (default half the cores) and TRONCH_PASSWORD_HASH_QUEUE (default 64) allow, answered at once with `Retry-After: 1` rather than queued (scrypt is slow and memory-hard on purpose, and runs on a thread pool of its own so that a flood of logins cannot starve key verification); or, with TRONCH_RATELIMIT_FAILURE_MODE=closed, a rate limiter that cannot decide (`Retry-After: 1`). Nothing was changed; retry with backoff.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/post(createUser)/responses/503`.
+            ///
+            /// HTTP response code: `503 serviceUnavailable`.
+            case serviceUnavailable(Components.Responses.PasswordServiceUnavailable)
+            /// The associated value of the enum case if `self` is `.serviceUnavailable`.
+            ///
+            /// - Throws: An error if `self` is not `.serviceUnavailable`.
+            /// - SeeAlso: `.serviceUnavailable`.
+            public var serviceUnavailable: Components.Responses.PasswordServiceUnavailable {
+                get throws {
+                    switch self {
+                    case let .serviceUnavailable(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "serviceUnavailable",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        @frozen public enum AcceptableContentType: AcceptableProtocol {
+            case json
+            case applicationProblemJson
+            case other(Swift.String)
+            public init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/json":
+                    self = .json
+                case "application/problem+json":
+                    self = .applicationProblemJson
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            public var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .json:
+                    return "application/json"
+                case .applicationProblemJson:
+                    return "application/problem+json"
+                }
+            }
+            public static var allCases: [Self] {
+                [
+                    .json,
+                    .applicationProblemJson
+                ]
+            }
+        }
+    }
+    /// Your account
+    ///
+    /// The account of the person the credential stands for: the subject of an access token, or the owner of a key a user owns. Any authenticated caller may ask; a key no user owns (the root key) has no account (404).
+    ///
+    /// Required permission: none beyond authentication (`self`).
+    ///
+    /// - Remark: HTTP `GET /api/v1/users/me`.
+    /// - Remark: Generated from `#/paths//api/v1/users/me/get(getCurrentUser)`.
+    public enum GetCurrentUser {
+        public static let id: Swift.String = "getCurrentUser"
+        public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/api/v1/users/me/GET/header`.
+            public struct Headers: Sendable, Hashable {
+                /// Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/users/me/GET/header/X-Request-Id`.
+                public var xRequestId: Components.Parameters.RequestId?
+                public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.GetCurrentUser.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xRequestId: Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///   - accept:
+                public init(
+                    xRequestId: Components.Parameters.RequestId? = nil,
+                    accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.GetCurrentUser.AcceptableContentType>] = .defaultValues()
+                ) {
+                    self.xRequestId = xRequestId
+                    self.accept = accept
+                }
+            }
+            public var headers: Operations.GetCurrentUser.Input.Headers
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - headers:
+            public init(headers: Operations.GetCurrentUser.Input.Headers = .init()) {
+                self.headers = headers
+            }
+        }
+        @frozen public enum Output: Sendable, Hashable {
+            public struct Ok: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/users/me/GET/responses/200/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/users/me/GET/responses/200/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/users/me/GET/responses/200/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.GetCurrentUser.Output.Ok.Headers
+                /// - Remark: Generated from `#/paths/api/v1/users/me/GET/responses/200/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/users/me/GET/responses/200/content/application\/json`.
+                    case json(Components.Schemas.User)
+                    /// The associated value of the enum case if `self` is `.json`.
+                    ///
+                    /// - Throws: An error if `self` is not `.json`.
+                    /// - SeeAlso: `.json`.
+                    public var json: Components.Schemas.User {
+                        get throws {
+                            switch self {
+                            case let .json(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.GetCurrentUser.Output.Ok.Body
+                /// Creates a new `Ok`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.GetCurrentUser.Output.Ok.Headers = .init(),
+                    body: Operations.GetCurrentUser.Output.Ok.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// The caller's account.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/me/get(getCurrentUser)/responses/200`.
+            ///
+            /// HTTP response code: `200 ok`.
+            case ok(Operations.GetCurrentUser.Output.Ok)
+            /// The associated value of the enum case if `self` is `.ok`.
+            ///
+            /// - Throws: An error if `self` is not `.ok`.
+            /// - SeeAlso: `.ok`.
+            public var ok: Operations.GetCurrentUser.Output.Ok {
+                get throws {
+                    switch self {
+                    case let .ok(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "ok",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `UNAUTHENTICATED`: no credential was sent, or the API key is not valid (unknown, revoked, disabled, expired, or used from an address outside its `allowed_ips`). `TOKEN_INVALID`: the access token is not valid: malformed, an `alg` other than ES256 or RS256 (never `none` or HS*), a `typ` other than `at+jwt`, an unknown `kid`, a bad signature, another `iss` or `aud`, expired or not yet valid (30 s leeway on `exp` and `nbf`), or its session has ended (logout, a deleted session, a password change, a disabled or deleted user, a reused refresh token) or it was revoked; a refresh token sent as a credential is `TOKEN_INVALID` too. `WWW-Authenticate` says which challenge applies.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/me/get(getCurrentUser)/responses/401`.
+            ///
+            /// HTTP response code: `401 unauthorized`.
+            case unauthorized(Components.Responses.Unauthenticated)
+            /// The associated value of the enum case if `self` is `.unauthorized`.
+            ///
+            /// - Throws: An error if `self` is not `.unauthorized`.
+            /// - SeeAlso: `.unauthorized`.
+            public var unauthorized: Components.Responses.Unauthenticated {
+                get throws {
+                    switch self {
+                    case let .unauthorized(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unauthorized",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `NOT_FOUND`: the credential belongs to no user: a key no user owns, such as the root key. Log in, or use a key a user owns.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/me/get(getCurrentUser)/responses/404`.
+            ///
+            /// HTTP response code: `404 notFound`.
+            case notFound(Components.Responses.NoUser)
+            /// The associated value of the enum case if `self` is `.notFound`.
+            ///
+            /// - Throws: An error if `self` is not `.notFound`.
+            /// - SeeAlso: `.notFound`.
+            public var notFound: Components.Responses.NoUser {
+                get throws {
+                    switch self {
+                    case let .notFound(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "notFound",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/me/get(getCurrentUser)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.TooManyRequests)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            public var tooManyRequests: Components.Responses.TooManyRequests {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `INTERNAL`: a bug. The error is logged with the request id; quote it when reporting.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/me/get(getCurrentUser)/responses/500`.
+            ///
+            /// HTTP response code: `500 internalServerError`.
+            case internalServerError(Components.Responses.Internal)
+            /// The associated value of the enum case if `self` is `.internalServerError`.
+            ///
+            /// - Throws: An error if `self` is not `.internalServerError`.
+            /// - SeeAlso: `.internalServerError`.
+            public var internalServerError: Components.Responses.Internal {
+                get throws {
+                    switch self {
+                    case let .internalServerError(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "internalServerError",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `SERVICE_UNAVAILABLE`: the database is unreachable or did not answer within TRONCH_DATABASE_QUERY_TIMEOUT. Nothing was changed; retry with backoff. During an outage, verification and authentication of keys this node looked up recently are still answered from its cache; other requests that need the database get this answer. See docs/operations.md. With TRONCH_RATELIMIT_FAILURE_MODE=closed, a request the rate limiter cannot decide (Redis unreachable) is answered the same way.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/me/get(getCurrentUser)/responses/503`.
+            ///
+            /// HTTP response code: `503 serviceUnavailable`.
+            case serviceUnavailable(Components.Responses.ServiceUnavailable)
+            /// The associated value of the enum case if `self` is `.serviceUnavailable`.
+            ///
+            /// - Throws: An error if `self` is not `.serviceUnavailable`.
+            /// - SeeAlso: `.serviceUnavailable`.
+            public var serviceUnavailable: Components.Responses.ServiceUnavailable {
+                get throws {
+                    switch self {
+                    case let .serviceUnavailable(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "serviceUnavailable",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        @frozen public enum AcceptableContentType: AcceptableProtocol {
+            case json
+            case applicationProblemJson
+            case other(Swift.String)
+            public init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/json":
+                    self = .json
+                case "application/problem+json":
+                    self = .applicationProblemJson
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            public var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .json:
+                    return "application/json"
+                case .applicationProblemJson:
+                    return "application/problem+json"
+                }
+            }
+            public static var allCases: [Self] {
+                [
+                    .json,
+                    .applicationProblemJson
+                ]
+            }
+        }
+    }
+    /// Change your password
+    ///
+    /// Changes the caller's password: the current one is required, the new one must pass the password rules. Every other session of the user ends (their access tokens are refused from the next request; on other nodes within seconds); the session of the access token that asks, if any, goes on. Audited as `user.password_changed` (never the passwords).
+    ///
+    /// Required permission: none beyond authentication (`self`); a key no user owns has no password (404).
+    ///
+    /// - Remark: HTTP `POST /api/v1/users/me/password`.
+    /// - Remark: Generated from `#/paths//api/v1/users/me/password/post(changeOwnPassword)`.
+    public enum ChangeOwnPassword {
+        public static let id: Swift.String = "changeOwnPassword"
+        public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/api/v1/users/me/password/POST/header`.
+            public struct Headers: Sendable, Hashable {
+                /// Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/users/me/password/POST/header/X-Request-Id`.
+                public var xRequestId: Components.Parameters.RequestId?
+                public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.ChangeOwnPassword.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xRequestId: Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///   - accept:
+                public init(
+                    xRequestId: Components.Parameters.RequestId? = nil,
+                    accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.ChangeOwnPassword.AcceptableContentType>] = .defaultValues()
+                ) {
+                    self.xRequestId = xRequestId
+                    self.accept = accept
+                }
+            }
+            public var headers: Operations.ChangeOwnPassword.Input.Headers
+            /// - Remark: Generated from `#/paths/api/v1/users/me/password/POST/requestBody`.
+            @frozen public enum Body: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/users/me/password/POST/requestBody/content/application\/json`.
+                case json(Components.Schemas.ChangePasswordRequest)
+            }
+            public var body: Operations.ChangeOwnPassword.Input.Body
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - headers:
+            ///   - body:
+            public init(
+                headers: Operations.ChangeOwnPassword.Input.Headers = .init(),
+                body: Operations.ChangeOwnPassword.Input.Body
+            ) {
+                self.headers = headers
+                self.body = body
+            }
+        }
+        @frozen public enum Output: Sendable, Hashable {
+            public struct NoContent: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/users/me/password/POST/responses/204/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/users/me/password/POST/responses/204/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/users/me/password/POST/responses/204/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.ChangeOwnPassword.Output.NoContent.Headers
+                /// Creates a new `NoContent`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                public init(headers: Operations.ChangeOwnPassword.Output.NoContent.Headers = .init()) {
+                    self.headers = headers
+                }
+            }
+            /// Changed. No body.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/me/password/post(changeOwnPassword)/responses/204`.
+            ///
+            /// HTTP response code: `204 noContent`.
+            case noContent(Operations.ChangeOwnPassword.Output.NoContent)
+            /// The associated value of the enum case if `self` is `.noContent`.
+            ///
+            /// - Throws: An error if `self` is not `.noContent`.
+            /// - SeeAlso: `.noContent`.
+            public var noContent: Operations.ChangeOwnPassword.Output.NoContent {
+                get throws {
+                    switch self {
+                    case let .noContent(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "noContent",
+                            response: self
+                        )
+                    }
+                }
+            }
+            public struct BadRequest: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/users/me/password/POST/responses/400/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/users/me/password/POST/responses/400/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/users/me/password/POST/responses/400/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.ChangeOwnPassword.Output.BadRequest.Headers
+                /// - Remark: Generated from `#/paths/api/v1/users/me/password/POST/responses/400/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/users/me/password/POST/responses/400/content/application\/problem+json`.
+                    case applicationProblemJson(Components.Schemas.Problem)
+                    /// The associated value of the enum case if `self` is `.applicationProblemJson`.
+                    ///
+                    /// - Throws: An error if `self` is not `.applicationProblemJson`.
+                    /// - SeeAlso: `.applicationProblemJson`.
+                    public var applicationProblemJson: Components.Schemas.Problem {
+                        get throws {
+                            switch self {
+                            case let .applicationProblemJson(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.ChangeOwnPassword.Output.BadRequest.Body
+                /// Creates a new `BadRequest`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.ChangeOwnPassword.Output.BadRequest.Headers = .init(),
+                    body: Operations.ChangeOwnPassword.Output.BadRequest.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// `VALIDATION_FAILED`: `current_password` is wrong (field `current_password`), the new password is refused (field `new_password`), or a field is missing, null, of the wrong type or unknown. `MALFORMED_JSON`: the body is empty or not JSON. Nothing was changed.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/me/password/post(changeOwnPassword)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Operations.ChangeOwnPassword.Output.BadRequest)
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            public var badRequest: Operations.ChangeOwnPassword.Output.BadRequest {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `UNAUTHENTICATED`: no credential was sent, or the API key is not valid (unknown, revoked, disabled, expired, or used from an address outside its `allowed_ips`). `TOKEN_INVALID`: the access token is not valid: malformed, an `alg` other than ES256 or RS256 (never `none` or HS*), a `typ` other than `at+jwt`, an unknown `kid`, a bad signature, another `iss` or `aud`, expired or not yet valid (30 s leeway on `exp` and `nbf`), or its session has ended (logout, a deleted session, a password change, a disabled or deleted user, a reused refresh token) or it was revoked; a refresh token sent as a credential is `TOKEN_INVALID` too. `WWW-Authenticate` says which challenge applies.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/me/password/post(changeOwnPassword)/responses/401`.
+            ///
+            /// HTTP response code: `401 unauthorized`.
+            case unauthorized(Components.Responses.Unauthenticated)
+            /// The associated value of the enum case if `self` is `.unauthorized`.
+            ///
+            /// - Throws: An error if `self` is not `.unauthorized`.
+            /// - SeeAlso: `.unauthorized`.
+            public var unauthorized: Components.Responses.Unauthenticated {
+                get throws {
+                    switch self {
+                    case let .unauthorized(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unauthorized",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `NOT_FOUND`: the credential belongs to no user: a key no user owns, such as the root key. Log in, or use a key a user owns.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/me/password/post(changeOwnPassword)/responses/404`.
+            ///
+            /// HTTP response code: `404 notFound`.
+            case notFound(Components.Responses.NoUser)
+            /// The associated value of the enum case if `self` is `.notFound`.
+            ///
+            /// - Throws: An error if `self` is not `.notFound`.
+            /// - SeeAlso: `.notFound`.
+            public var notFound: Components.Responses.NoUser {
+                get throws {
+                    switch self {
+                    case let .notFound(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "notFound",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `PAYLOAD_TOO_LARGE`: the body is larger than TRONCH_HTTP_MAX_BODY_SIZE (default 65536 bytes).
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/me/password/post(changeOwnPassword)/responses/413`.
+            ///
+            /// HTTP response code: `413 contentTooLarge`.
+            case contentTooLarge(Components.Responses.PayloadTooLarge)
+            /// The associated value of the enum case if `self` is `.contentTooLarge`.
+            ///
+            /// - Throws: An error if `self` is not `.contentTooLarge`.
+            /// - SeeAlso: `.contentTooLarge`.
+            public var contentTooLarge: Components.Responses.PayloadTooLarge {
+                get throws {
+                    switch self {
+                    case let .contentTooLarge(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "contentTooLarge",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/me/password/post(changeOwnPassword)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.TooManyRequests)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            public var tooManyRequests: Components.Responses.TooManyRequests {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `INTERNAL`: a bug. The error is logged with the request id; quote it when reporting.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/me/password/post(changeOwnPassword)/responses/500`.
+            ///
+            /// HTTP response code: `500 internalServerError`.
+            case internalServerError(Components.Responses.Internal)
+            /// The associated value of the enum case if `self` is `.internalServerError`.
+            ///
+            /// - Throws: An error if `self` is not `.internalServerError`.
+            /// - SeeAlso: `.internalServerError`.
+            public var internalServerError: Components.Responses.Internal {
+                get throws {
+                    switch self {
+                    case let .internalServerError(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "internalServerError",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `SERVICE_UNAVAILABLE`: the database is unreachable or did not answer within TRONCH_DATABASE_QUERY_TIMEOUT; or more password hashes are waiting than TRONCH_PASSWORD_HASH_THREADS (default half the cores) and TRONCH_PASSWORD_HASH_QUEUE (default 64) allow, answered at once with `Retry-After: 1` rather than queued (scrypt is slow and memory-hard on purpose, and runs on a thread pool of its own so that a flood of logins cannot starve key verification); or, with TRONCH_RATELIMIT_FAILURE_MODE=closed, a rate limiter that cannot decide (`Retry-After: 1`). Nothing was changed; retry with backoff.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/me/password/post(changeOwnPassword)/responses/503`.
+            ///
+            /// HTTP response code: `503 serviceUnavailable`.
+            case serviceUnavailable(Components.Responses.PasswordServiceUnavailable)
+            /// The associated value of the enum case if `self` is `.serviceUnavailable`.
+            ///
+            /// - Throws: An error if `self` is not `.serviceUnavailable`.
+            /// - SeeAlso: `.serviceUnavailable`.
+            public var serviceUnavailable: Components.Responses.PasswordServiceUnavailable {
+                get throws {
+                    switch self {
+                    case let .serviceUnavailable(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "serviceUnavailable",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        @frozen public enum AcceptableContentType: AcceptableProtocol {
+            case applicationProblemJson
+            case other(Swift.String)
+            public init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/problem+json":
+                    self = .applicationProblemJson
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            public var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .applicationProblemJson:
+                    return "application/problem+json"
+                }
+            }
+            public static var allCases: [Self] {
+                [
+                    .applicationProblemJson
+                ]
+            }
+        }
+    }
+    /// Get a user
+    ///
+    /// Returns one user. A person who may not manage users sees only themselves: another user's id is 404, as if it did not exist.
+    ///
+    /// Required permission: none beyond authentication for one's own account; `users:manage` for anyone's (an administrator's access token, or a key with the scope `admin` or `users:manage`): `self or users:manage`.
+    ///
+    /// - Remark: HTTP `GET /api/v1/users/{id}`.
+    /// - Remark: Generated from `#/paths//api/v1/users/{id}/get(getUser)`.
+    public enum GetUser {
+        public static let id: Swift.String = "getUser"
+        public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/api/v1/users/{id}/GET/path`.
+            public struct Path: Sendable, Hashable {
+                /// The user's id (a UUID; upper or lower case). Anything else is a 400.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/users/{id}/GET/path/id`.
+                public var id: Components.Parameters.UserId
+                /// Creates a new `Path`.
+                ///
+                /// - Parameters:
+                ///   - id: The user's id (a UUID; upper or lower case). Anything else is a 400.
+                public init(id: Components.Parameters.UserId) {
+                    self.id = id
+                }
+            }
+            public var path: Operations.GetUser.Input.Path
+            /// - Remark: Generated from `#/paths/api/v1/users/{id}/GET/header`.
+            public struct Headers: Sendable, Hashable {
+                /// Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/users/{id}/GET/header/X-Request-Id`.
+                public var xRequestId: Components.Parameters.RequestId?
+                public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.GetUser.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xRequestId: Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///   - accept:
+                public init(
+                    xRequestId: Components.Parameters.RequestId? = nil,
+                    accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.GetUser.AcceptableContentType>] = .defaultValues()
+                ) {
+                    self.xRequestId = xRequestId
+                    self.accept = accept
+                }
+            }
+            public var headers: Operations.GetUser.Input.Headers
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - path:
+            ///   - headers:
+            public init(
+                path: Operations.GetUser.Input.Path,
+                headers: Operations.GetUser.Input.Headers = .init()
+            ) {
+                self.path = path
+                self.headers = headers
+            }
+        }
+        @frozen public enum Output: Sendable, Hashable {
+            public struct Ok: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/users/{id}/GET/responses/200/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/users/{id}/GET/responses/200/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/users/{id}/GET/responses/200/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.GetUser.Output.Ok.Headers
+                /// - Remark: Generated from `#/paths/api/v1/users/{id}/GET/responses/200/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/users/{id}/GET/responses/200/content/application\/json`.
+                    case json(Components.Schemas.User)
+                    /// The associated value of the enum case if `self` is `.json`.
+                    ///
+                    /// - Throws: An error if `self` is not `.json`.
+                    /// - SeeAlso: `.json`.
+                    public var json: Components.Schemas.User {
+                        get throws {
+                            switch self {
+                            case let .json(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.GetUser.Output.Ok.Body
+                /// Creates a new `Ok`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.GetUser.Output.Ok.Headers = .init(),
+                    body: Operations.GetUser.Output.Ok.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// The user.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/{id}/get(getUser)/responses/200`.
+            ///
+            /// HTTP response code: `200 ok`.
+            case ok(Operations.GetUser.Output.Ok)
+            /// The associated value of the enum case if `self` is `.ok`.
+            ///
+            /// - Throws: An error if `self` is not `.ok`.
+            /// - SeeAlso: `.ok`.
+            public var ok: Operations.GetUser.Output.Ok {
+                get throws {
+                    switch self {
+                    case let .ok(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "ok",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `VALIDATION_FAILED`: the path id is not a UUID.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/{id}/get(getUser)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Components.Responses.InvalidUserId)
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            public var badRequest: Components.Responses.InvalidUserId {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `UNAUTHENTICATED`: no credential was sent, or the API key is not valid (unknown, revoked, disabled, expired, or used from an address outside its `allowed_ips`). `TOKEN_INVALID`: the access token is not valid: malformed, an `alg` other than ES256 or RS256 (never `none` or HS*), a `typ` other than `at+jwt`, an unknown `kid`, a bad signature, another `iss` or `aud`, expired or not yet valid (30 s leeway on `exp` and `nbf`), or its session has ended (logout, a deleted session, a password change, a disabled or deleted user, a reused refresh token) or it was revoked; a refresh token sent as a credential is `TOKEN_INVALID` too. `WWW-Authenticate` says which challenge applies.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/{id}/get(getUser)/responses/401`.
+            ///
+            /// HTTP response code: `401 unauthorized`.
+            case unauthorized(Components.Responses.Unauthenticated)
+            /// The associated value of the enum case if `self` is `.unauthorized`.
+            ///
+            /// - Throws: An error if `self` is not `.unauthorized`.
+            /// - SeeAlso: `.unauthorized`.
+            public var unauthorized: Components.Responses.Unauthenticated {
+                get throws {
+                    switch self {
+                    case let .unauthorized(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unauthorized",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `NOT_FOUND`: no user has this id, or it is another user's and the caller may not manage users (a person who is not an administrator sees only themselves).
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/{id}/get(getUser)/responses/404`.
+            ///
+            /// HTTP response code: `404 notFound`.
+            case notFound(Components.Responses.UserNotFound)
+            /// The associated value of the enum case if `self` is `.notFound`.
+            ///
+            /// - Throws: An error if `self` is not `.notFound`.
+            /// - SeeAlso: `.notFound`.
+            public var notFound: Components.Responses.UserNotFound {
+                get throws {
+                    switch self {
+                    case let .notFound(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "notFound",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/{id}/get(getUser)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.TooManyRequests)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            public var tooManyRequests: Components.Responses.TooManyRequests {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `INTERNAL`: a bug. The error is logged with the request id; quote it when reporting.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/{id}/get(getUser)/responses/500`.
+            ///
+            /// HTTP response code: `500 internalServerError`.
+            case internalServerError(Components.Responses.Internal)
+            /// The associated value of the enum case if `self` is `.internalServerError`.
+            ///
+            /// - Throws: An error if `self` is not `.internalServerError`.
+            /// - SeeAlso: `.internalServerError`.
+            public var internalServerError: Components.Responses.Internal {
+                get throws {
+                    switch self {
+                    case let .internalServerError(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "internalServerError",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `SERVICE_UNAVAILABLE`: the database is unreachable or did not answer within TRONCH_DATABASE_QUERY_TIMEOUT. Nothing was changed; retry with backoff. During an outage, verification and authentication of keys this node looked up recently are still answered from its cache; other requests that need the database get this answer. See docs/operations.md. With TRONCH_RATELIMIT_FAILURE_MODE=closed, a request the rate limiter cannot decide (Redis unreachable) is answered the same way.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/{id}/get(getUser)/responses/503`.
+            ///
+            /// HTTP response code: `503 serviceUnavailable`.
+            case serviceUnavailable(Components.Responses.ServiceUnavailable)
+            /// The associated value of the enum case if `self` is `.serviceUnavailable`.
+            ///
+            /// - Throws: An error if `self` is not `.serviceUnavailable`.
+            /// - SeeAlso: `.serviceUnavailable`.
+            public var serviceUnavailable: Components.Responses.ServiceUnavailable {
+                get throws {
+                    switch self {
+                    case let .serviceUnavailable(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "serviceUnavailable",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        @frozen public enum AcceptableContentType: AcceptableProtocol {
+            case json
+            case applicationProblemJson
+            case other(Swift.String)
+            public init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/json":
+                    self = .json
+                case "application/problem+json":
+                    self = .applicationProblemJson
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            public var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .json:
+                    return "application/json"
+                case .applicationProblemJson:
+                    return "application/problem+json"
+                }
+            }
+            public static var allCases: [Self] {
+                [
+                    .json,
+                    .applicationProblemJson
+                ]
+            }
+        }
+    }
+    /// Update a user
+    ///
+    /// Changes some fields of a user (merge semantics; see `UpdateUserRequest`). An administrator may change every field: rename, change the e-mail address or role, disable (which revokes the user's keys and ends their sessions, in one transaction) or enable, and reset the password (which ends their sessions). A person may change their own `display_name` and nothing else (403); another user's id is 404 to them. A username or e-mail address taken by someone else is 409. Audited as `user.updated` (the names of the fields, never their values), with `user.role_changed`, `user.disabled` and `user.password_changed` when they apply.
+    ///
+    /// Required permission: none beyond authentication for one's own account; `users:manage` for anyone's (an administrator's access token, or a key with the scope `admin` or `users:manage`): `self or users:manage`.
+    ///
+    /// - Remark: HTTP `PATCH /api/v1/users/{id}`.
+    /// - Remark: Generated from `#/paths//api/v1/users/{id}/patch(updateUser)`.
+    public enum UpdateUser {
+        public static let id: Swift.String = "updateUser"
+        public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/api/v1/users/{id}/PATCH/path`.
+            public struct Path: Sendable, Hashable {
+                /// The user's id (a UUID; upper or lower case). Anything else is a 400.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/users/{id}/PATCH/path/id`.
+                public var id: Components.Parameters.UserId
+                /// Creates a new `Path`.
+                ///
+                /// - Parameters:
+                ///   - id: The user's id (a UUID; upper or lower case). Anything else is a 400.
+                public init(id: Components.Parameters.UserId) {
+                    self.id = id
+                }
+            }
+            public var path: Operations.UpdateUser.Input.Path
+            /// - Remark: Generated from `#/paths/api/v1/users/{id}/PATCH/header`.
+            public struct Headers: Sendable, Hashable {
+                /// Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/users/{id}/PATCH/header/X-Request-Id`.
+                public var xRequestId: Components.Parameters.RequestId?
+                public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.UpdateUser.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xRequestId: Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///   - accept:
+                public init(
+                    xRequestId: Components.Parameters.RequestId? = nil,
+                    accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.UpdateUser.AcceptableContentType>] = .defaultValues()
+                ) {
+                    self.xRequestId = xRequestId
+                    self.accept = accept
+                }
+            }
+            public var headers: Operations.UpdateUser.Input.Headers
+            /// - Remark: Generated from `#/paths/api/v1/users/{id}/PATCH/requestBody`.
+            @frozen public enum Body: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/users/{id}/PATCH/requestBody/content/application\/json`.
+                case json(Components.Schemas.UpdateUserRequest)
+            }
+            public var body: Operations.UpdateUser.Input.Body
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - path:
+            ///   - headers:
+            ///   - body:
+            public init(
+                path: Operations.UpdateUser.Input.Path,
+                headers: Operations.UpdateUser.Input.Headers = .init(),
+                body: Operations.UpdateUser.Input.Body
+            ) {
+                self.path = path
+                self.headers = headers
+                self.body = body
+            }
+        }
+        @frozen public enum Output: Sendable, Hashable {
+            public struct Ok: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/users/{id}/PATCH/responses/200/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/users/{id}/PATCH/responses/200/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/users/{id}/PATCH/responses/200/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.UpdateUser.Output.Ok.Headers
+                /// - Remark: Generated from `#/paths/api/v1/users/{id}/PATCH/responses/200/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/users/{id}/PATCH/responses/200/content/application\/json`.
+                    case json(Components.Schemas.User)
+                    /// The associated value of the enum case if `self` is `.json`.
+                    ///
+                    /// - Throws: An error if `self` is not `.json`.
+                    /// - SeeAlso: `.json`.
+                    public var json: Components.Schemas.User {
+                        get throws {
+                            switch self {
+                            case let .json(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.UpdateUser.Output.Ok.Body
+                /// Creates a new `Ok`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.UpdateUser.Output.Ok.Headers = .init(),
+                    body: Operations.UpdateUser.Output.Ok.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// The user as stored after the change.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/{id}/patch(updateUser)/responses/200`.
+            ///
+            /// HTTP response code: `200 ok`.
+            case ok(Operations.UpdateUser.Output.Ok)
+            /// The associated value of the enum case if `self` is `.ok`.
+            ///
+            /// - Throws: An error if `self` is not `.ok`.
+            /// - SeeAlso: `.ok`.
+            public var ok: Operations.UpdateUser.Output.Ok {
+                get throws {
+                    switch self {
+                    case let .ok(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "ok",
+                            response: self
+                        )
+                    }
+                }
+            }
+            public struct BadRequest: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/users/{id}/PATCH/responses/400/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/users/{id}/PATCH/responses/400/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/users/{id}/PATCH/responses/400/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.UpdateUser.Output.BadRequest.Headers
+                /// - Remark: Generated from `#/paths/api/v1/users/{id}/PATCH/responses/400/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/users/{id}/PATCH/responses/400/content/application\/problem+json`.
+                    case applicationProblemJson(Components.Schemas.Problem)
+                    /// The associated value of the enum case if `self` is `.applicationProblemJson`.
+                    ///
+                    /// - Throws: An error if `self` is not `.applicationProblemJson`.
+                    /// - SeeAlso: `.applicationProblemJson`.
+                    public var applicationProblemJson: Components.Schemas.Problem {
+                        get throws {
+                            switch self {
+                            case let .applicationProblemJson(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.UpdateUser.Output.BadRequest.Body
+                /// Creates a new `BadRequest`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.UpdateUser.Output.BadRequest.Headers = .init(),
+                    body: Operations.UpdateUser.Output.BadRequest.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// `VALIDATION_FAILED` (every problem is listed in `errors`) or `MALFORMED_JSON`. Nothing was changed.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/{id}/patch(updateUser)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Operations.UpdateUser.Output.BadRequest)
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            public var badRequest: Operations.UpdateUser.Output.BadRequest {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `UNAUTHENTICATED`: no credential was sent, or the API key is not valid (unknown, revoked, disabled, expired, or used from an address outside its `allowed_ips`). `TOKEN_INVALID`: the access token is not valid: malformed, an `alg` other than ES256 or RS256 (never `none` or HS*), a `typ` other than `at+jwt`, an unknown `kid`, a bad signature, another `iss` or `aud`, expired or not yet valid (30 s leeway on `exp` and `nbf`), or its session has ended (logout, a deleted session, a password change, a disabled or deleted user, a reused refresh token) or it was revoked; a refresh token sent as a credential is `TOKEN_INVALID` too. `WWW-Authenticate` says which challenge applies.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/{id}/patch(updateUser)/responses/401`.
+            ///
+            /// HTTP response code: `401 unauthorized`.
+            case unauthorized(Components.Responses.Unauthenticated)
+            /// The associated value of the enum case if `self` is `.unauthorized`.
+            ///
+            /// - Throws: An error if `self` is not `.unauthorized`.
+            /// - SeeAlso: `.unauthorized`.
+            public var unauthorized: Components.Responses.Unauthenticated {
+                get throws {
+                    switch self {
+                    case let .unauthorized(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unauthorized",
+                            response: self
+                        )
+                    }
+                }
+            }
+            public struct Forbidden: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/users/{id}/PATCH/responses/403/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/users/{id}/PATCH/responses/403/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/users/{id}/PATCH/responses/403/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.UpdateUser.Output.Forbidden.Headers
+                /// - Remark: Generated from `#/paths/api/v1/users/{id}/PATCH/responses/403/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/users/{id}/PATCH/responses/403/content/application\/problem+json`.
+                    case applicationProblemJson(Components.Schemas.Problem)
+                    /// The associated value of the enum case if `self` is `.applicationProblemJson`.
+                    ///
+                    /// - Throws: An error if `self` is not `.applicationProblemJson`.
+                    /// - SeeAlso: `.applicationProblemJson`.
+                    public var applicationProblemJson: Components.Schemas.Problem {
+                        get throws {
+                            switch self {
+                            case let .applicationProblemJson(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.UpdateUser.Output.Forbidden.Body
+                /// Creates a new `Forbidden`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.UpdateUser.Output.Forbidden.Headers = .init(),
+                    body: Operations.UpdateUser.Output.Forbidden.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// `FORBIDDEN`: a person changing their own account sent a field other than `display_name` (only an administrator may change the rest).
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/{id}/patch(updateUser)/responses/403`.
+            ///
+            /// HTTP response code: `403 forbidden`.
+            case forbidden(Operations.UpdateUser.Output.Forbidden)
+            /// The associated value of the enum case if `self` is `.forbidden`.
+            ///
+            /// - Throws: An error if `self` is not `.forbidden`.
+            /// - SeeAlso: `.forbidden`.
+            public var forbidden: Operations.UpdateUser.Output.Forbidden {
+                get throws {
+                    switch self {
+                    case let .forbidden(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "forbidden",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `NOT_FOUND`: no user has this id, or it is another user's and the caller may not manage users (a person who is not an administrator sees only themselves).
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/{id}/patch(updateUser)/responses/404`.
+            ///
+            /// HTTP response code: `404 notFound`.
+            case notFound(Components.Responses.UserNotFound)
+            /// The associated value of the enum case if `self` is `.notFound`.
+            ///
+            /// - Throws: An error if `self` is not `.notFound`.
+            /// - SeeAlso: `.notFound`.
+            public var notFound: Components.Responses.UserNotFound {
+                get throws {
+                    switch self {
+                    case let .notFound(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "notFound",
+                            response: self
+                        )
+                    }
+                }
+            }
+            public struct Conflict: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/users/{id}/PATCH/responses/409/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/users/{id}/PATCH/responses/409/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/users/{id}/PATCH/responses/409/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.UpdateUser.Output.Conflict.Headers
+                /// - Remark: Generated from `#/paths/api/v1/users/{id}/PATCH/responses/409/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/users/{id}/PATCH/responses/409/content/application\/problem+json`.
+                    case applicationProblemJson(Components.Schemas.Problem)
+                    /// The associated value of the enum case if `self` is `.applicationProblemJson`.
+                    ///
+                    /// - Throws: An error if `self` is not `.applicationProblemJson`.
+                    /// - SeeAlso: `.applicationProblemJson`.
+                    public var applicationProblemJson: Components.Schemas.Problem {
+                        get throws {
+                            switch self {
+                            case let .applicationProblemJson(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.UpdateUser.Output.Conflict.Body
+                /// Creates a new `Conflict`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.UpdateUser.Output.Conflict.Headers = .init(),
+                    body: Operations.UpdateUser.Output.Conflict.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// `CONFLICT`: the new username or e-mail address is another user's (ignoring case); `errors` names the field.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/{id}/patch(updateUser)/responses/409`.
+            ///
+            /// HTTP response code: `409 conflict`.
+            case conflict(Operations.UpdateUser.Output.Conflict)
+            /// The associated value of the enum case if `self` is `.conflict`.
+            ///
+            /// - Throws: An error if `self` is not `.conflict`.
+            /// - SeeAlso: `.conflict`.
+            public var conflict: Operations.UpdateUser.Output.Conflict {
+                get throws {
+                    switch self {
+                    case let .conflict(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "conflict",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `PAYLOAD_TOO_LARGE`: the body is larger than TRONCH_HTTP_MAX_BODY_SIZE (default 65536 bytes).
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/{id}/patch(updateUser)/responses/413`.
+            ///
+            /// HTTP response code: `413 contentTooLarge`.
+            case contentTooLarge(Components.Responses.PayloadTooLarge)
+            /// The associated value of the enum case if `self` is `.contentTooLarge`.
+            ///
+            /// - Throws: An error if `self` is not `.contentTooLarge`.
+            /// - SeeAlso: `.contentTooLarge`.
+            public var contentTooLarge: Components.Responses.PayloadTooLarge {
+                get throws {
+                    switch self {
+                    case let .contentTooLarge(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "contentTooLarge",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/{id}/patch(updateUser)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.TooManyRequests)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            public var tooManyRequests: Components.Responses.TooManyRequests {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `INTERNAL`: a bug. The error is logged with the request id; quote it when reporting.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/{id}/patch(updateUser)/responses/500`.
+            ///
+            /// HTTP response code: `500 internalServerError`.
+            case internalServerError(Components.Responses.Internal)
+            /// The associated value of the enum case if `self` is `.internalServerError`.
+            ///
+            /// - Throws: An error if `self` is not `.internalServerError`.
+            /// - SeeAlso: `.internalServerError`.
+            public var internalServerError: Components.Responses.Internal {
+                get throws {
+                    switch self {
+                    case let .internalServerError(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "internalServerError",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `SERVICE_UNAVAILABLE`: the database is unreachable or did not answer within TRONCH_DATABASE_QUERY_TIMEOUT; or more password hashes are waiting than TRONCH_PASSWORD_HASH_THREADS (default half the cores) and TRONCH_PASSWORD_HASH_QUEUE (default 64) allow, answered at once with `Retry-After: 1` rather than queued (scrypt is slow and memory-hard on purpose, and runs on a thread pool of its own so that a flood of logins cannot starve key verification); or, with TRONCH_RATELIMIT_FAILURE_MODE=closed, a rate limiter that cannot decide (`Retry-After: 1`). Nothing was changed; retry with backoff.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/{id}/patch(updateUser)/responses/503`.
+            ///
+            /// HTTP response code: `503 serviceUnavailable`.
+            case serviceUnavailable(Components.Responses.PasswordServiceUnavailable)
+            /// The associated value of the enum case if `self` is `.serviceUnavailable`.
+            ///
+            /// - Throws: An error if `self` is not `.serviceUnavailable`.
+            /// - SeeAlso: `.serviceUnavailable`.
+            public var serviceUnavailable: Components.Responses.PasswordServiceUnavailable {
+                get throws {
+                    switch self {
+                    case let .serviceUnavailable(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "serviceUnavailable",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        @frozen public enum AcceptableContentType: AcceptableProtocol {
+            case json
+            case applicationProblemJson
+            case other(Swift.String)
+            public init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/json":
+                    self = .json
+                case "application/problem+json":
+                    self = .applicationProblemJson
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            public var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .json:
+                    return "application/json"
+                case .applicationProblemJson:
+                    return "application/problem+json"
+                }
+            }
+            public static var allCases: [Self] {
+                [
+                    .json,
+                    .applicationProblemJson
+                ]
+            }
+        }
+    }
+    /// Delete a user
+    ///
+    /// Deletes a user for good: in one transaction their keys are revoked and their sessions and refresh tokens end (their access tokens are refused from the next request; on other nodes within seconds). Answers the user as it was. Audited as `user.deleted`, with a `key.revoked` and a `session.revoked` entry for each key and session it took.
+    ///
+    /// Required permission: `users:manage`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` or `users:manage` (a key a person owns holds it only when that person is an administrator). Even for one's own account.
+    ///
+    /// - Remark: HTTP `DELETE /api/v1/users/{id}`.
+    /// - Remark: Generated from `#/paths//api/v1/users/{id}/delete(deleteUser)`.
+    public enum DeleteUser {
+        public static let id: Swift.String = "deleteUser"
+        public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/api/v1/users/{id}/DELETE/path`.
+            public struct Path: Sendable, Hashable {
+                /// The user's id (a UUID; upper or lower case). Anything else is a 400.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/users/{id}/DELETE/path/id`.
+                public var id: Components.Parameters.UserId
+                /// Creates a new `Path`.
+                ///
+                /// - Parameters:
+                ///   - id: The user's id (a UUID; upper or lower case). Anything else is a 400.
+                public init(id: Components.Parameters.UserId) {
+                    self.id = id
+                }
+            }
+            public var path: Operations.DeleteUser.Input.Path
+            /// - Remark: Generated from `#/paths/api/v1/users/{id}/DELETE/header`.
+            public struct Headers: Sendable, Hashable {
+                /// Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/users/{id}/DELETE/header/X-Request-Id`.
+                public var xRequestId: Components.Parameters.RequestId?
+                public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.DeleteUser.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xRequestId: Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///   - accept:
+                public init(
+                    xRequestId: Components.Parameters.RequestId? = nil,
+                    accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.DeleteUser.AcceptableContentType>] = .defaultValues()
+                ) {
+                    self.xRequestId = xRequestId
+                    self.accept = accept
+                }
+            }
+            public var headers: Operations.DeleteUser.Input.Headers
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - path:
+            ///   - headers:
+            public init(
+                path: Operations.DeleteUser.Input.Path,
+                headers: Operations.DeleteUser.Input.Headers = .init()
+            ) {
+                self.path = path
+                self.headers = headers
+            }
+        }
+        @frozen public enum Output: Sendable, Hashable {
+            public struct Ok: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/users/{id}/DELETE/responses/200/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/users/{id}/DELETE/responses/200/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/users/{id}/DELETE/responses/200/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.DeleteUser.Output.Ok.Headers
+                /// - Remark: Generated from `#/paths/api/v1/users/{id}/DELETE/responses/200/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/users/{id}/DELETE/responses/200/content/application\/json`.
+                    case json(Components.Schemas.User)
+                    /// The associated value of the enum case if `self` is `.json`.
+                    ///
+                    /// - Throws: An error if `self` is not `.json`.
+                    /// - SeeAlso: `.json`.
+                    public var json: Components.Schemas.User {
+                        get throws {
+                            switch self {
+                            case let .json(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.DeleteUser.Output.Ok.Body
+                /// Creates a new `Ok`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.DeleteUser.Output.Ok.Headers = .init(),
+                    body: Operations.DeleteUser.Output.Ok.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// The deleted user, as it was.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/{id}/delete(deleteUser)/responses/200`.
+            ///
+            /// HTTP response code: `200 ok`.
+            case ok(Operations.DeleteUser.Output.Ok)
+            /// The associated value of the enum case if `self` is `.ok`.
+            ///
+            /// - Throws: An error if `self` is not `.ok`.
+            /// - SeeAlso: `.ok`.
+            public var ok: Operations.DeleteUser.Output.Ok {
+                get throws {
+                    switch self {
+                    case let .ok(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "ok",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `VALIDATION_FAILED`: the path id is not a UUID.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/{id}/delete(deleteUser)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Components.Responses.InvalidUserId)
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            public var badRequest: Components.Responses.InvalidUserId {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `UNAUTHENTICATED`: no credential was sent, or the API key is not valid (unknown, revoked, disabled, expired, or used from an address outside its `allowed_ips`). `TOKEN_INVALID`: the access token is not valid: malformed, an `alg` other than ES256 or RS256 (never `none` or HS*), a `typ` other than `at+jwt`, an unknown `kid`, a bad signature, another `iss` or `aud`, expired or not yet valid (30 s leeway on `exp` and `nbf`), or its session has ended (logout, a deleted session, a password change, a disabled or deleted user, a reused refresh token) or it was revoked; a refresh token sent as a credential is `TOKEN_INVALID` too. `WWW-Authenticate` says which challenge applies.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/{id}/delete(deleteUser)/responses/401`.
+            ///
+            /// HTTP response code: `401 unauthorized`.
+            case unauthorized(Components.Responses.Unauthenticated)
+            /// The associated value of the enum case if `self` is `.unauthorized`.
+            ///
+            /// - Throws: An error if `self` is not `.unauthorized`.
+            /// - SeeAlso: `.unauthorized`.
+            public var unauthorized: Components.Responses.Unauthenticated {
+                get throws {
+                    switch self {
+                    case let .unauthorized(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unauthorized",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `FORBIDDEN`: managing users needs `users:manage`: a person with the role `admin` (through an access token or a key they own), a key with the scope `admin`, or a key no user owns with `users:manage`.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/{id}/delete(deleteUser)/responses/403`.
+            ///
+            /// HTTP response code: `403 forbidden`.
+            case forbidden(Components.Responses.ForbiddenUsersManage)
+            /// The associated value of the enum case if `self` is `.forbidden`.
+            ///
+            /// - Throws: An error if `self` is not `.forbidden`.
+            /// - SeeAlso: `.forbidden`.
+            public var forbidden: Components.Responses.ForbiddenUsersManage {
+                get throws {
+                    switch self {
+                    case let .forbidden(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "forbidden",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `NOT_FOUND`: no user has this id, or it is another user's and the caller may not manage users (a person who is not an administrator sees only themselves).
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/{id}/delete(deleteUser)/responses/404`.
+            ///
+            /// HTTP response code: `404 notFound`.
+            case notFound(Components.Responses.UserNotFound)
+            /// The associated value of the enum case if `self` is `.notFound`.
+            ///
+            /// - Throws: An error if `self` is not `.notFound`.
+            /// - SeeAlso: `.notFound`.
+            public var notFound: Components.Responses.UserNotFound {
+                get throws {
+                    switch self {
+                    case let .notFound(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "notFound",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/{id}/delete(deleteUser)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.TooManyRequests)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            public var tooManyRequests: Components.Responses.TooManyRequests {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `INTERNAL`: a bug. The error is logged with the request id; quote it when reporting.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/{id}/delete(deleteUser)/responses/500`.
+            ///
+            /// HTTP response code: `500 internalServerError`.
+            case internalServerError(Components.Responses.Internal)
+            /// The associated value of the enum case if `self` is `.internalServerError`.
+            ///
+            /// - Throws: An error if `self` is not `.internalServerError`.
+            /// - SeeAlso: `.internalServerError`.
+            public var internalServerError: Components.Responses.Internal {
+                get throws {
+                    switch self {
+                    case let .internalServerError(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "internalServerError",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `SERVICE_UNAVAILABLE`: the database is unreachable or did not answer within TRONCH_DATABASE_QUERY_TIMEOUT. Nothing was changed; retry with backoff. During an outage, verification and authentication of keys this node looked up recently are still answered from its cache; other requests that need the database get this answer. See docs/operations.md. With TRONCH_RATELIMIT_FAILURE_MODE=closed, a request the rate limiter cannot decide (Redis unreachable) is answered the same way.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/{id}/delete(deleteUser)/responses/503`.
+            ///
+            /// HTTP response code: `503 serviceUnavailable`.
+            case serviceUnavailable(Components.Responses.ServiceUnavailable)
+            /// The associated value of the enum case if `self` is `.serviceUnavailable`.
+            ///
+            /// - Throws: An error if `self` is not `.serviceUnavailable`.
+            /// - SeeAlso: `.serviceUnavailable`.
+            public var serviceUnavailable: Components.Responses.ServiceUnavailable {
+                get throws {
+                    switch self {
+                    case let .serviceUnavailable(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "serviceUnavailable",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        @frozen public enum AcceptableContentType: AcceptableProtocol {
+            case json
+            case applicationProblemJson
+            case other(Swift.String)
+            public init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/json":
+                    self = .json
+                case "application/problem+json":
+                    self = .applicationProblemJson
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            public var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .json:
+                    return "application/json"
+                case .applicationProblemJson:
+                    return "application/problem+json"
+                }
+            }
+            public static var allCases: [Self] {
+                [
+                    .json,
+                    .applicationProblemJson
+                ]
+            }
+        }
+    }
+    /// Unlock a user
+    ///
+    /// Clears a lock set by failed logins, the count of failures and the doubling of the next lock (Keycloak's "unlock user"). Unlocking a user who is not locked succeeds and clears the count. Takes no body. Audited as `user.unlocked`.
+    ///
+    /// Required permission: `users:manage`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` or `users:manage` (a key a person owns holds it only when that person is an administrator).
+    ///
+    /// - Remark: HTTP `POST /api/v1/users/{id}/unlock`.
+    /// - Remark: Generated from `#/paths//api/v1/users/{id}/unlock/post(unlockUser)`.
+    public enum UnlockUser {
+        public static let id: Swift.String = "unlockUser"
+        public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/api/v1/users/{id}/unlock/POST/path`.
+            public struct Path: Sendable, Hashable {
+                /// The user's id (a UUID; upper or lower case). Anything else is a 400.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/users/{id}/unlock/POST/path/id`.
+                public var id: Components.Parameters.UserId
+                /// Creates a new `Path`.
+                ///
+                /// - Parameters:
+                ///   - id: The user's id (a UUID; upper or lower case). Anything else is a 400.
+                public init(id: Components.Parameters.UserId) {
+                    self.id = id
+                }
+            }
+            public var path: Operations.UnlockUser.Input.Path
+            /// - Remark: Generated from `#/paths/api/v1/users/{id}/unlock/POST/header`.
+            public struct Headers: Sendable, Hashable {
+                /// Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/users/{id}/unlock/POST/header/X-Request-Id`.
+                public var xRequestId: Components.Parameters.RequestId?
+                public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.UnlockUser.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xRequestId: Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///   - accept:
+                public init(
+                    xRequestId: Components.Parameters.RequestId? = nil,
+                    accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.UnlockUser.AcceptableContentType>] = .defaultValues()
+                ) {
+                    self.xRequestId = xRequestId
+                    self.accept = accept
+                }
+            }
+            public var headers: Operations.UnlockUser.Input.Headers
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - path:
+            ///   - headers:
+            public init(
+                path: Operations.UnlockUser.Input.Path,
+                headers: Operations.UnlockUser.Input.Headers = .init()
+            ) {
+                self.path = path
+                self.headers = headers
+            }
+        }
+        @frozen public enum Output: Sendable, Hashable {
+            public struct Ok: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/users/{id}/unlock/POST/responses/200/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/users/{id}/unlock/POST/responses/200/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/users/{id}/unlock/POST/responses/200/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.UnlockUser.Output.Ok.Headers
+                /// - Remark: Generated from `#/paths/api/v1/users/{id}/unlock/POST/responses/200/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/users/{id}/unlock/POST/responses/200/content/application\/json`.
+                    case json(Components.Schemas.User)
+                    /// The associated value of the enum case if `self` is `.json`.
+                    ///
+                    /// - Throws: An error if `self` is not `.json`.
+                    /// - SeeAlso: `.json`.
+                    public var json: Components.Schemas.User {
+                        get throws {
+                            switch self {
+                            case let .json(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.UnlockUser.Output.Ok.Body
+                /// Creates a new `Ok`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.UnlockUser.Output.Ok.Headers = .init(),
+                    body: Operations.UnlockUser.Output.Ok.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// The user after the unlock.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/{id}/unlock/post(unlockUser)/responses/200`.
+            ///
+            /// HTTP response code: `200 ok`.
+            case ok(Operations.UnlockUser.Output.Ok)
+            /// The associated value of the enum case if `self` is `.ok`.
+            ///
+            /// - Throws: An error if `self` is not `.ok`.
+            /// - SeeAlso: `.ok`.
+            public var ok: Operations.UnlockUser.Output.Ok {
+                get throws {
+                    switch self {
+                    case let .ok(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "ok",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `VALIDATION_FAILED`: the path id is not a UUID.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/{id}/unlock/post(unlockUser)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Components.Responses.InvalidUserId)
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            public var badRequest: Components.Responses.InvalidUserId {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `UNAUTHENTICATED`: no credential was sent, or the API key is not valid (unknown, revoked, disabled, expired, or used from an address outside its `allowed_ips`). `TOKEN_INVALID`: the access token is not valid: malformed, an `alg` other than ES256 or RS256 (never `none` or HS*), a `typ` other than `at+jwt`, an unknown `kid`, a bad signature, another `iss` or `aud`, expired or not yet valid (30 s leeway on `exp` and `nbf`), or its session has ended (logout, a deleted session, a password change, a disabled or deleted user, a reused refresh token) or it was revoked; a refresh token sent as a credential is `TOKEN_INVALID` too. `WWW-Authenticate` says which challenge applies.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/{id}/unlock/post(unlockUser)/responses/401`.
+            ///
+            /// HTTP response code: `401 unauthorized`.
+            case unauthorized(Components.Responses.Unauthenticated)
+            /// The associated value of the enum case if `self` is `.unauthorized`.
+            ///
+            /// - Throws: An error if `self` is not `.unauthorized`.
+            /// - SeeAlso: `.unauthorized`.
+            public var unauthorized: Components.Responses.Unauthenticated {
+                get throws {
+                    switch self {
+                    case let .unauthorized(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unauthorized",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `FORBIDDEN`: managing users needs `users:manage`: a person with the role `admin` (through an access token or a key they own), a key with the scope `admin`, or a key no user owns with `users:manage`.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/{id}/unlock/post(unlockUser)/responses/403`.
+            ///
+            /// HTTP response code: `403 forbidden`.
+            case forbidden(Components.Responses.ForbiddenUsersManage)
+            /// The associated value of the enum case if `self` is `.forbidden`.
+            ///
+            /// - Throws: An error if `self` is not `.forbidden`.
+            /// - SeeAlso: `.forbidden`.
+            public var forbidden: Components.Responses.ForbiddenUsersManage {
+                get throws {
+                    switch self {
+                    case let .forbidden(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "forbidden",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `NOT_FOUND`: no user has this id, or it is another user's and the caller may not manage users (a person who is not an administrator sees only themselves).
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/{id}/unlock/post(unlockUser)/responses/404`.
+            ///
+            /// HTTP response code: `404 notFound`.
+            case notFound(Components.Responses.UserNotFound)
+            /// The associated value of the enum case if `self` is `.notFound`.
+            ///
+            /// - Throws: An error if `self` is not `.notFound`.
+            /// - SeeAlso: `.notFound`.
+            public var notFound: Components.Responses.UserNotFound {
+                get throws {
+                    switch self {
+                    case let .notFound(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "notFound",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/{id}/unlock/post(unlockUser)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.TooManyRequests)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            public var tooManyRequests: Components.Responses.TooManyRequests {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `INTERNAL`: a bug. The error is logged with the request id; quote it when reporting.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/{id}/unlock/post(unlockUser)/responses/500`.
+            ///
+            /// HTTP response code: `500 internalServerError`.
+            case internalServerError(Components.Responses.Internal)
+            /// The associated value of the enum case if `self` is `.internalServerError`.
+            ///
+            /// - Throws: An error if `self` is not `.internalServerError`.
+            /// - SeeAlso: `.internalServerError`.
+            public var internalServerError: Components.Responses.Internal {
+                get throws {
+                    switch self {
+                    case let .internalServerError(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "internalServerError",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `SERVICE_UNAVAILABLE`: the database is unreachable or did not answer within TRONCH_DATABASE_QUERY_TIMEOUT. Nothing was changed; retry with backoff. During an outage, verification and authentication of keys this node looked up recently are still answered from its cache; other requests that need the database get this answer. See docs/operations.md. With TRONCH_RATELIMIT_FAILURE_MODE=closed, a request the rate limiter cannot decide (Redis unreachable) is answered the same way.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/{id}/unlock/post(unlockUser)/responses/503`.
+            ///
+            /// HTTP response code: `503 serviceUnavailable`.
+            case serviceUnavailable(Components.Responses.ServiceUnavailable)
+            /// The associated value of the enum case if `self` is `.serviceUnavailable`.
+            ///
+            /// - Throws: An error if `self` is not `.serviceUnavailable`.
+            /// - SeeAlso: `.serviceUnavailable`.
+            public var serviceUnavailable: Components.Responses.ServiceUnavailable {
+                get throws {
+                    switch self {
+                    case let .serviceUnavailable(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "serviceUnavailable",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        @frozen public enum AcceptableContentType: AcceptableProtocol {
+            case json
+            case applicationProblemJson
+            case other(Swift.String)
+            public init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/json":
+                    self = .json
+                case "application/problem+json":
+                    self = .applicationProblemJson
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            public var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .json:
+                    return "application/json"
+                case .applicationProblemJson:
+                    return "application/problem+json"
+                }
+            }
+            public static var allCases: [Self] {
+                [
+                    .json,
+                    .applicationProblemJson
+                ]
+            }
+        }
+    }
+    /// Log in
+    ///
+    /// Exchanges a username (or e-mail address) and password for an access token, a refresh token and a new session. Needs no credential; one sent is ignored.
+    ///
+    /// Every refusal is the same 401 `INVALID_CREDENTIALS`, whatever is wrong: an unknown user, a wrong password, a user without a password, a disabled user or a locked one; each costs one password hash, so neither the answer nor its timing tells which. TRONCH_LOCKOUT_THRESHOLD (default 5) consecutive wrong passwords lock the account for TRONCH_LOCKOUT_DURATION (default 60 s), doubling with each further lock up to TRONCH_LOCKOUT_MAX_DURATION (default 1 h); attempts while locked neither count nor extend the lock; a success resets both. Every attempt from a client address counts against TRONCH_RATELIMIT_LOGIN (default 5 a minute), good or bad, before anything else is read (429). A success records `last_login_at`, upgrades a hash made with weaker parameters, and is audited as `auth.login`; a failure as `auth.login_failed` with the reason (never what was typed), and a lock as `user.locked`.
+    ///
+    /// Required permission: none (`public`).
+    ///
+    /// - Remark: HTTP `POST /api/v1/auth/login`.
+    /// - Remark: Generated from `#/paths//api/v1/auth/login/post(login)`.
+    public enum Login {
+        public static let id: Swift.String = "login"
+        public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/api/v1/auth/login/POST/header`.
+            public struct Headers: Sendable, Hashable {
+                /// Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/auth/login/POST/header/X-Request-Id`.
+                public var xRequestId: Components.Parameters.RequestId?
+                public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.Login.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xRequestId: Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///   - accept:
+                public init(
+                    xRequestId: Components.Parameters.RequestId? = nil,
+                    accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.Login.AcceptableContentType>] = .defaultValues()
+                ) {
+                    self.xRequestId = xRequestId
+                    self.accept = accept
+                }
+            }
+            public var headers: Operations.Login.Input.Headers
+            /// - Remark: Generated from `#/paths/api/v1/auth/login/POST/requestBody`.
+            @frozen public enum Body: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/auth/login/POST/requestBody/content/application\/json`.
+                case json(Components.Schemas.LoginRequest)
+            }
+            public var body: Operations.Login.Input.Body
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - headers:
+            ///   - body:
+            public init(
+                headers: Operations.Login.Input.Headers = .init(),
+                body: Operations.Login.Input.Body
+            ) {
+                self.headers = headers
+                self.body = body
+            }
+        }
+        @frozen public enum Output: Sendable, Hashable {
+            public struct Ok: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/auth/login/POST/responses/200/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/auth/login/POST/responses/200/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/auth/login/POST/responses/200/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// The policies that apply, IETF httpapi draft syntax: `"name";q=LIMIT;w=PERIOD_SECONDS`, comma-separated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/auth/login/POST/responses/200/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Components.Headers.RateLimitPolicy?
+                    /// Each policy's state after this request: `"name";r=REMAINING;t=SECONDS_UNTIL_FULL`, comma-separated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/auth/login/POST/responses/200/headers/RateLimit`.
+                    public var rateLimit: Components.Headers.RateLimit?
+                    /// The limit of the tightest policy.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/auth/login/POST/responses/200/headers/X-RateLimit-Limit`.
+                    public var xRateLimitLimit: Components.Headers.XRateLimitLimit?
+                    /// Requests left under the tightest policy.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/auth/login/POST/responses/200/headers/X-RateLimit-Remaining`.
+                    public var xRateLimitRemaining: Components.Headers.XRateLimitRemaining?
+                    /// Seconds from now until the tightest policy is full again.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/auth/login/POST/responses/200/headers/X-RateLimit-Reset`.
+                    public var xRateLimitReset: Components.Headers.XRateLimitReset?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    ///   - rateLimitPolicy: The policies that apply, IETF httpapi draft syntax: `"name";q=LIMIT;w=PERIOD_SECONDS`, comma-separated.
+                    ///   - rateLimit: Each policy's state after this request: `"name";r=REMAINING;t=SECONDS_UNTIL_FULL`, comma-separated.
+                    ///   - xRateLimitLimit: The limit of the tightest policy.
+                    ///   - xRateLimitRemaining: Requests left under the tightest policy.
+                    ///   - xRateLimitReset: Seconds from now until the tightest policy is full again.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil,
+                        rateLimitPolicy: Components.Headers.RateLimitPolicy? = nil,
+                        rateLimit: Components.Headers.RateLimit? = nil,
+                        xRateLimitLimit: Components.Headers.XRateLimitLimit? = nil,
+                        xRateLimitRemaining: Components.Headers.XRateLimitRemaining? = nil,
+                        xRateLimitReset: Components.Headers.XRateLimitReset? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.rateLimit = rateLimit
+                        self.xRateLimitLimit = xRateLimitLimit
+                        self.xRateLimitRemaining = xRateLimitRemaining
+                        self.xRateLimitReset = xRateLimitReset
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.Login.Output.Ok.Headers
+                /// - Remark: Generated from `#/paths/api/v1/auth/login/POST/responses/200/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/auth/login/POST/responses/200/content/application\/json`.
+                    case json(Components.Schemas.TokenAnswer)
+                    /// The associated value of the enum case if `self` is `.json`.
+                    ///
+                    /// - Throws: An error if `self` is not `.json`.
+                    /// - SeeAlso: `.json`.
+                    public var json: Components.Schemas.TokenAnswer {
+                        get throws {
+                            switch self {
+                            case let .json(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.Login.Output.Ok.Body
+                /// Creates a new `Ok`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.Login.Output.Ok.Headers = .init(),
+                    body: Operations.Login.Output.Ok.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// Logged in. `RateLimit` headers describe the login limit of this address (when TRONCH_RATELIMIT_LOGIN is set).
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/auth/login/post(login)/responses/200`.
+            ///
+            /// HTTP response code: `200 ok`.
+            case ok(Operations.Login.Output.Ok)
+            /// The associated value of the enum case if `self` is `.ok`.
+            ///
+            /// - Throws: An error if `self` is not `.ok`.
+            /// - SeeAlso: `.ok`.
+            public var ok: Operations.Login.Output.Ok {
+                get throws {
+                    switch self {
+                    case let .ok(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "ok",
+                            response: self
+                        )
+                    }
+                }
+            }
+            public struct BadRequest: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/auth/login/POST/responses/400/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/auth/login/POST/responses/400/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/auth/login/POST/responses/400/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.Login.Output.BadRequest.Headers
+                /// - Remark: Generated from `#/paths/api/v1/auth/login/POST/responses/400/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/auth/login/POST/responses/400/content/application\/problem+json`.
+                    case applicationProblemJson(Components.Schemas.Problem)
+                    /// The associated value of the enum case if `self` is `.applicationProblemJson`.
+                    ///
+                    /// - Throws: An error if `self` is not `.applicationProblemJson`.
+                    /// - SeeAlso: `.applicationProblemJson`.
+                    public var applicationProblemJson: Components.Schemas.Problem {
+                        get throws {
+                            switch self {
+                            case let .applicationProblemJson(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.Login.Output.BadRequest.Body
+                /// Creates a new `BadRequest`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.Login.Output.BadRequest.Headers = .init(),
+                    body: Operations.Login.Output.BadRequest.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// `VALIDATION_FAILED`: neither or both of `username` and `email`, no `password`, a null or a field of the wrong type, an unknown field, or a password longer than 4096 bytes. `MALFORMED_JSON`: the body is empty or not JSON.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/auth/login/post(login)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Operations.Login.Output.BadRequest)
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            public var badRequest: Operations.Login.Output.BadRequest {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
+            public struct Unauthorized: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/auth/login/POST/responses/401/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/auth/login/POST/responses/401/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/auth/login/POST/responses/401/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// `Bearer realm="tronch"` when no credential was sent, and on a refused login; `Bearer realm="tronch", error="invalid_token"` when the key or token was refused (RFC 6750).
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/auth/login/POST/responses/401/headers/WWW-Authenticate`.
+                    public var wwwAuthenticate: Components.Headers.WWWAuthenticate?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    ///   - wwwAuthenticate: `Bearer realm="tronch"` when no credential was sent, and on a refused login; `Bearer realm="tronch", error="invalid_token"` when the key or token was refused (RFC 6750).
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil,
+                        wwwAuthenticate: Components.Headers.WWWAuthenticate? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                        self.wwwAuthenticate = wwwAuthenticate
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.Login.Output.Unauthorized.Headers
+                /// - Remark: Generated from `#/paths/api/v1/auth/login/POST/responses/401/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/auth/login/POST/responses/401/content/application\/problem+json`.
+                    case applicationProblemJson(Components.Schemas.Problem)
+                    /// The associated value of the enum case if `self` is `.applicationProblemJson`.
+                    ///
+                    /// - Throws: An error if `self` is not `.applicationProblemJson`.
+                    /// - SeeAlso: `.applicationProblemJson`.
+                    public var applicationProblemJson: Components.Schemas.Problem {
+                        get throws {
+                            switch self {
+                            case let .applicationProblemJson(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.Login.Output.Unauthorized.Body
+                /// Creates a new `Unauthorized`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.Login.Output.Unauthorized.Headers = .init(),
+                    body: Operations.Login.Output.Unauthorized.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// `INVALID_CREDENTIALS`: the name and password do not match an account that may log in (unknown user, wrong password, no password set, disabled, or locked). The same answer for every reason. `MFA_REQUIRED`: the password is right and the user has a second factor; the problem also carries `mfa_token` (single use, valid 5 minutes) and `methods`, and the login ends at `POST /api/v1/auth/mfa` with a code; the password alone is not a success (nothing is reset, no session starts). Both with `WWW-Authenticate: Bearer realm="tronch"`.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/auth/login/post(login)/responses/401`.
+            ///
+            /// HTTP response code: `401 unauthorized`.
+            case unauthorized(Operations.Login.Output.Unauthorized)
+            /// The associated value of the enum case if `self` is `.unauthorized`.
+            ///
+            /// - Throws: An error if `self` is not `.unauthorized`.
+            /// - SeeAlso: `.unauthorized`.
+            public var unauthorized: Operations.Login.Output.Unauthorized {
+                get throws {
+                    switch self {
+                    case let .unauthorized(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unauthorized",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `PAYLOAD_TOO_LARGE`: the body is larger than TRONCH_HTTP_MAX_BODY_SIZE (default 65536 bytes).
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/auth/login/post(login)/responses/413`.
+            ///
+            /// HTTP response code: `413 contentTooLarge`.
+            case contentTooLarge(Components.Responses.PayloadTooLarge)
+            /// The associated value of the enum case if `self` is `.contentTooLarge`.
+            ///
+            /// - Throws: An error if `self` is not `.contentTooLarge`.
+            /// - SeeAlso: `.contentTooLarge`.
+            public var contentTooLarge: Components.Responses.PayloadTooLarge {
+                get throws {
+                    switch self {
+                    case let .contentTooLarge(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "contentTooLarge",
+                            response: self
+                        )
+                    }
+                }
+            }
+            public struct TooManyRequests: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/auth/login/POST/responses/429/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/auth/login/POST/responses/429/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/auth/login/POST/responses/429/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Seconds to wait before retrying.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/auth/login/POST/responses/429/headers/Retry-After`.
+                    public var retryAfter: Components.Headers.RetryAfter?
+                    /// The policies that apply, IETF httpapi draft syntax: `"name";q=LIMIT;w=PERIOD_SECONDS`, comma-separated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/auth/login/POST/responses/429/headers/RateLimit-Policy`.
+                    public var rateLimitPolicy: Components.Headers.RateLimitPolicy?
+                    /// Each policy's state after this request: `"name";r=REMAINING;t=SECONDS_UNTIL_FULL`, comma-separated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/auth/login/POST/responses/429/headers/RateLimit`.
+                    public var rateLimit: Components.Headers.RateLimit?
+                    /// The limit of the tightest policy.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/auth/login/POST/responses/429/headers/X-RateLimit-Limit`.
+                    public var xRateLimitLimit: Components.Headers.XRateLimitLimit?
+                    /// Requests left under the tightest policy.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/auth/login/POST/responses/429/headers/X-RateLimit-Remaining`.
+                    public var xRateLimitRemaining: Components.Headers.XRateLimitRemaining?
+                    /// Seconds from now until the tightest policy is full again.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/auth/login/POST/responses/429/headers/X-RateLimit-Reset`.
+                    public var xRateLimitReset: Components.Headers.XRateLimitReset?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    ///   - retryAfter: Seconds to wait before retrying.
+                    ///   - rateLimitPolicy: The policies that apply, IETF httpapi draft syntax: `"name";q=LIMIT;w=PERIOD_SECONDS`, comma-separated.
+                    ///   - rateLimit: Each policy's state after this request: `"name";r=REMAINING;t=SECONDS_UNTIL_FULL`, comma-separated.
+                    ///   - xRateLimitLimit: The limit of the tightest policy.
+                    ///   - xRateLimitRemaining: Requests left under the tightest policy.
+                    ///   - xRateLimitReset: Seconds from now until the tightest policy is full again.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil,
+                        retryAfter: Components.Headers.RetryAfter? = nil,
+                        rateLimitPolicy: Components.Headers.RateLimitPolicy? = nil,
+                        rateLimit: Components.Headers.RateLimit? = nil,
+                        xRateLimitLimit: Components.Headers.XRateLimitLimit? = nil,
+                        xRateLimitRemaining: Components.Headers.XRateLimitRemaining? = nil,
+                        xRateLimitReset: Components.Headers.XRateLimitReset? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                        self.retryAfter = retryAfter
+                        self.rateLimitPolicy = rateLimitPolicy
+                        self.rateLimit = rateLimit
+                        self.xRateLimitLimit = xRateLimitLimit
+                        self.xRateLimitRemaining = xRateLimitRemaining
+                        self.xRateLimitReset = xRateLimitReset
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.Login.Output.TooManyRequests.Headers
+                /// - Remark: Generated from `#/paths/api/v1/auth/login/POST/responses/429/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/auth/login/POST/responses/429/content/application\/problem+json`.
+                    case applicationProblemJson(Components.Schemas.Problem)
+                    /// The associated value of the enum case if `self` is `.applicationProblemJson`.
+                    ///
+                    /// - Throws: An error if `self` is not `.applicationProblemJson`.
+                    /// - SeeAlso: `.applicationProblemJson`.
+                    public var applicationProblemJson: Components.Schemas.Problem {
+                        get throws {
+                            switch self {
+                            case let .applicationProblemJson(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.Login.Output.TooManyRequests.Body
+                /// Creates a new `TooManyRequests`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.Login.Output.TooManyRequests.Headers = .init(),
+                    body: Operations.Login.Output.TooManyRequests.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// `RATE_LIMITED`: too many login attempts from this client address (TRONCH_RATELIMIT_LOGIN, default `5/1m`; every attempt counts, and the limit is shared by every node through Redis when TRONCH_REDIS_URL is set). Nothing was read or checked; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/auth/login/post(login)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Operations.Login.Output.TooManyRequests)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            public var tooManyRequests: Operations.Login.Output.TooManyRequests {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `INTERNAL`: a bug. The error is logged with the request id; quote it when reporting.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/auth/login/post(login)/responses/500`.
+            ///
+            /// HTTP response code: `500 internalServerError`.
+            case internalServerError(Components.Responses.Internal)
+            /// The associated value of the enum case if `self` is `.internalServerError`.
+            ///
+            /// - Throws: An error if `self` is not `.internalServerError`.
+            /// - SeeAlso: `.internalServerError`.
+            public var internalServerError: Components.Responses.Internal {
+                get throws {
+                    switch self {
+                    case let .internalServerError(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "internalServerError",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `SERVICE_UNAVAILABLE`: the database is unreachable or did not answer within TRONCH_DATABASE_QUERY_TIMEOUT; or more password hashes are waiting than TRONCH_PASSWORD_HASH_THREADS (default half the cores) and TRONCH_PASSWORD_HASH_QUEUE (default 64) allow, answered at once with `Retry-After: 1` rather than queued (scrypt is slow and memory-hard on purpose, and runs on a thread pool of its own so that a flood of logins cannot starve key verification); or, with TRONCH_RATELIMIT_FAILURE_MODE=closed, a rate limiter that cannot decide (`Retry-After: 1`). Nothing was changed; retry with backoff.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/auth/login/post(login)/responses/503`.
+            ///
+            /// HTTP response code: `503 serviceUnavailable`.
+            case serviceUnavailable(Components.Responses.PasswordServiceUnavailable)
+            /// The associated value of the enum case if `self` is `.serviceUnavailable`.
+            ///
+            /// - Throws: An error if `self` is not `.serviceUnavailable`.
+            /// - SeeAlso: `.serviceUnavailable`.
+            public var serviceUnavailable: Components.Responses.PasswordServiceUnavailable {
+                get throws {
+                    switch self {
+                    case let .serviceUnavailable(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "serviceUnavailable",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        @frozen public enum AcceptableContentType: AcceptableProtocol {
+            case json
+            case applicationProblemJson
+            case other(Swift.String)
+            public init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/json":
+                    self = .json
+                case "application/problem+json":
+                    self = .applicationProblemJson
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            public var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .json:
+                    return "application/json"
+                case .applicationProblemJson:
+                    return "application/problem+json"
+                }
+            }
+            public static var allCases: [Self] {
+                [
+                    .json,
+                    .applicationProblemJson
+                ]
+            }
+        }
+    }
+    /// Refresh the tokens
+    ///
+    /// Exchanges a refresh token for a new access token and a new refresh token in the same session (rotation): the presented refresh token dies. Presenting a refresh token a second time is taken as theft: its whole session ends, with every refresh token and access token of it (their session id goes on the denylist), audited as `auth.refresh_reuse`, and the answer is 401 `REFRESH_TOKEN_REUSED`. A session ends too after TRONCH_SESSION_IDLE_TIMEOUT (default 7 days) without a refresh, at its `expires_at` (TRONCH_REFRESH_TOKEN_TTL, default 30 days after the login), and, unless TRONCH_SESSION_ANOMALY is `off`, when a refresh comes from another client address and another user agent than the login's (`auth.session_anomaly`, 401 `SESSION_REVOKED`). Needs no credential: the refresh token is one.
+    ///
+    /// Required permission: none (`public`).
+    ///
+    /// - Remark: HTTP `POST /api/v1/auth/refresh`.
+    /// - Remark: Generated from `#/paths//api/v1/auth/refresh/post(refreshTokens)`.
+    public enum RefreshTokens {
+        public static let id: Swift.String = "refreshTokens"
+        public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/api/v1/auth/refresh/POST/header`.
+            public struct Headers: Sendable, Hashable {
+                /// Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/auth/refresh/POST/header/X-Request-Id`.
+                public var xRequestId: Components.Parameters.RequestId?
+                public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.RefreshTokens.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xRequestId: Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///   - accept:
+                public init(
+                    xRequestId: Components.Parameters.RequestId? = nil,
+                    accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.RefreshTokens.AcceptableContentType>] = .defaultValues()
+                ) {
+                    self.xRequestId = xRequestId
+                    self.accept = accept
+                }
+            }
+            public var headers: Operations.RefreshTokens.Input.Headers
+            /// - Remark: Generated from `#/paths/api/v1/auth/refresh/POST/requestBody`.
+            @frozen public enum Body: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/auth/refresh/POST/requestBody/content/application\/json`.
+                case json(Components.Schemas.RefreshRequest)
+            }
+            public var body: Operations.RefreshTokens.Input.Body
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - headers:
+            ///   - body:
+            public init(
+                headers: Operations.RefreshTokens.Input.Headers = .init(),
+                body: Operations.RefreshTokens.Input.Body
+            ) {
+                self.headers = headers
+                self.body = body
+            }
+        }
+        @frozen public enum Output: Sendable, Hashable {
+            public struct Ok: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/auth/refresh/POST/responses/200/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/auth/refresh/POST/responses/200/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/auth/refresh/POST/responses/200/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.RefreshTokens.Output.Ok.Headers
+                /// - Remark: Generated from `#/paths/api/v1/auth/refresh/POST/responses/200/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/auth/refresh/POST/responses/200/content/application\/json`.
+                    case json(Components.Schemas.TokenAnswer)
+                    /// The associated value of the enum case if `self` is `.json`.
+                    ///
+                    /// - Throws: An error if `self` is not `.json`.
+                    /// - SeeAlso: `.json`.
+                    public var json: Components.Schemas.TokenAnswer {
+                        get throws {
+                            switch self {
+                            case let .json(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.RefreshTokens.Output.Ok.Body
+                /// Creates a new `Ok`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.RefreshTokens.Output.Ok.Headers = .init(),
+                    body: Operations.RefreshTokens.Output.Ok.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// A new pair, in the same session.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/auth/refresh/post(refreshTokens)/responses/200`.
+            ///
+            /// HTTP response code: `200 ok`.
+            case ok(Operations.RefreshTokens.Output.Ok)
+            /// The associated value of the enum case if `self` is `.ok`.
+            ///
+            /// - Throws: An error if `self` is not `.ok`.
+            /// - SeeAlso: `.ok`.
+            public var ok: Operations.RefreshTokens.Output.Ok {
+                get throws {
+                    switch self {
+                    case let .ok(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "ok",
+                            response: self
+                        )
+                    }
+                }
+            }
+            public struct BadRequest: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/auth/refresh/POST/responses/400/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/auth/refresh/POST/responses/400/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/auth/refresh/POST/responses/400/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.RefreshTokens.Output.BadRequest.Headers
+                /// - Remark: Generated from `#/paths/api/v1/auth/refresh/POST/responses/400/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/auth/refresh/POST/responses/400/content/application\/problem+json`.
+                    case applicationProblemJson(Components.Schemas.Problem)
+                    /// The associated value of the enum case if `self` is `.applicationProblemJson`.
+                    ///
+                    /// - Throws: An error if `self` is not `.applicationProblemJson`.
+                    /// - SeeAlso: `.applicationProblemJson`.
+                    public var applicationProblemJson: Components.Schemas.Problem {
+                        get throws {
+                            switch self {
+                            case let .applicationProblemJson(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.RefreshTokens.Output.BadRequest.Body
+                /// Creates a new `BadRequest`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.RefreshTokens.Output.BadRequest.Headers = .init(),
+                    body: Operations.RefreshTokens.Output.BadRequest.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// `VALIDATION_FAILED`: no `refresh_token`, a null, a field of the wrong type or an unknown field. `MALFORMED_JSON`: the body is empty or not JSON.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/auth/refresh/post(refreshTokens)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Operations.RefreshTokens.Output.BadRequest)
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            public var badRequest: Operations.RefreshTokens.Output.BadRequest {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
+            public struct Unauthorized: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/auth/refresh/POST/responses/401/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/auth/refresh/POST/responses/401/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/auth/refresh/POST/responses/401/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// `Bearer realm="tronch"` when no credential was sent, and on a refused login; `Bearer realm="tronch", error="invalid_token"` when the key or token was refused (RFC 6750).
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/auth/refresh/POST/responses/401/headers/WWW-Authenticate`.
+                    public var wwwAuthenticate: Components.Headers.WWWAuthenticate?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    ///   - wwwAuthenticate: `Bearer realm="tronch"` when no credential was sent, and on a refused login; `Bearer realm="tronch", error="invalid_token"` when the key or token was refused (RFC 6750).
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil,
+                        wwwAuthenticate: Components.Headers.WWWAuthenticate? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                        self.wwwAuthenticate = wwwAuthenticate
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.RefreshTokens.Output.Unauthorized.Headers
+                /// - Remark: Generated from `#/paths/api/v1/auth/refresh/POST/responses/401/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/auth/refresh/POST/responses/401/content/application\/problem+json`.
+                    case applicationProblemJson(Components.Schemas.Problem)
+                    /// The associated value of the enum case if `self` is `.applicationProblemJson`.
+                    ///
+                    /// - Throws: An error if `self` is not `.applicationProblemJson`.
+                    /// - SeeAlso: `.applicationProblemJson`.
+                    public var applicationProblemJson: Components.Schemas.Problem {
+                        get throws {
+                            switch self {
+                            case let .applicationProblemJson(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.RefreshTokens.Output.Unauthorized.Body
+                /// Creates a new `Unauthorized`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.RefreshTokens.Output.Unauthorized.Headers = .init(),
+                    body: Operations.RefreshTokens.Output.Unauthorized.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// The refresh token does not give new tokens, with `WWW-Authenticate: Bearer realm="tronch", error="invalid_token"`. `TOKEN_INVALID`: unknown (never issued, or mistyped) or expired. `SESSION_REVOKED`: its session has ended (logout, deleted, idle too long, a password change, a disabled or deleted user, or the anomaly rule). `REFRESH_TOKEN_REUSED`: it was already exchanged; its session has now ended.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/auth/refresh/post(refreshTokens)/responses/401`.
+            ///
+            /// HTTP response code: `401 unauthorized`.
+            case unauthorized(Operations.RefreshTokens.Output.Unauthorized)
+            /// The associated value of the enum case if `self` is `.unauthorized`.
+            ///
+            /// - Throws: An error if `self` is not `.unauthorized`.
+            /// - SeeAlso: `.unauthorized`.
+            public var unauthorized: Operations.RefreshTokens.Output.Unauthorized {
+                get throws {
+                    switch self {
+                    case let .unauthorized(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unauthorized",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `PAYLOAD_TOO_LARGE`: the body is larger than TRONCH_HTTP_MAX_BODY_SIZE (default 65536 bytes).
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/auth/refresh/post(refreshTokens)/responses/413`.
+            ///
+            /// HTTP response code: `413 contentTooLarge`.
+            case contentTooLarge(Components.Responses.PayloadTooLarge)
+            /// The associated value of the enum case if `self` is `.contentTooLarge`.
+            ///
+            /// - Throws: An error if `self` is not `.contentTooLarge`.
+            /// - SeeAlso: `.contentTooLarge`.
+            public var contentTooLarge: Components.Responses.PayloadTooLarge {
+                get throws {
+                    switch self {
+                    case let .contentTooLarge(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "contentTooLarge",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `INTERNAL`: a bug. The error is logged with the request id; quote it when reporting.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/auth/refresh/post(refreshTokens)/responses/500`.
+            ///
+            /// HTTP response code: `500 internalServerError`.
+            case internalServerError(Components.Responses.Internal)
+            /// The associated value of the enum case if `self` is `.internalServerError`.
+            ///
+            /// - Throws: An error if `self` is not `.internalServerError`.
+            /// - SeeAlso: `.internalServerError`.
+            public var internalServerError: Components.Responses.Internal {
+                get throws {
+                    switch self {
+                    case let .internalServerError(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "internalServerError",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `SERVICE_UNAVAILABLE`: the database is unreachable or did not answer within TRONCH_DATABASE_QUERY_TIMEOUT. Nothing was changed; retry with backoff. During an outage, verification and authentication of keys this node looked up recently are still answered from its cache; other requests that need the database get this answer. See docs/operations.md. With TRONCH_RATELIMIT_FAILURE_MODE=closed, a request the rate limiter cannot decide (Redis unreachable) is answered the same way.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/auth/refresh/post(refreshTokens)/responses/503`.
+            ///
+            /// HTTP response code: `503 serviceUnavailable`.
+            case serviceUnavailable(Components.Responses.ServiceUnavailable)
+            /// The associated value of the enum case if `self` is `.serviceUnavailable`.
+            ///
+            /// - Throws: An error if `self` is not `.serviceUnavailable`.
+            /// - SeeAlso: `.serviceUnavailable`.
+            public var serviceUnavailable: Components.Responses.ServiceUnavailable {
+                get throws {
+                    switch self {
+                    case let .serviceUnavailable(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "serviceUnavailable",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        @frozen public enum AcceptableContentType: AcceptableProtocol {
+            case json
+            case applicationProblemJson
+            case other(Swift.String)
+            public init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/json":
+                    self = .json
+                case "application/problem+json":
+                    self = .applicationProblemJson
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            public var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .json:
+                    return "application/json"
+                case .applicationProblemJson:
+                    return "application/problem+json"
+                }
+            }
+            public static var allCases: [Self] {
+                [
+                    .json,
+                    .applicationProblemJson
+                ]
+            }
+        }
+    }
+    /// Log out
+    ///
+    /// Ends the caller's session: its refresh tokens die and its access tokens, this one included, are refused from the next request, on other nodes within seconds (the session id goes on the denylist until they would have expired). Takes no body. A credential without a session (an API key) has nothing to end and gets 204 too. Audited as `session.revoked` with the reason `logout`.
+    ///
+    /// Required permission: none beyond authentication (`self`).
+    ///
+    /// - Remark: HTTP `POST /api/v1/auth/logout`.
+    /// - Remark: Generated from `#/paths//api/v1/auth/logout/post(logout)`.
+    public enum Logout {
+        public static let id: Swift.String = "logout"
+        public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/api/v1/auth/logout/POST/header`.
+            public struct Headers: Sendable, Hashable {
+                /// Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/auth/logout/POST/header/X-Request-Id`.
+                public var xRequestId: Components.Parameters.RequestId?
+                public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.Logout.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xRequestId: Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///   - accept:
+                public init(
+                    xRequestId: Components.Parameters.RequestId? = nil,
+                    accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.Logout.AcceptableContentType>] = .defaultValues()
+                ) {
+                    self.xRequestId = xRequestId
+                    self.accept = accept
+                }
+            }
+            public var headers: Operations.Logout.Input.Headers
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - headers:
+            public init(headers: Operations.Logout.Input.Headers = .init()) {
+                self.headers = headers
+            }
+        }
+        @frozen public enum Output: Sendable, Hashable {
+            public struct NoContent: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/auth/logout/POST/responses/204/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/auth/logout/POST/responses/204/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/auth/logout/POST/responses/204/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.Logout.Output.NoContent.Headers
+                /// Creates a new `NoContent`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                public init(headers: Operations.Logout.Output.NoContent.Headers = .init()) {
+                    self.headers = headers
+                }
+            }
+            /// Logged out (or nothing to end). No body.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/auth/logout/post(logout)/responses/204`.
+            ///
+            /// HTTP response code: `204 noContent`.
+            case noContent(Operations.Logout.Output.NoContent)
+            /// The associated value of the enum case if `self` is `.noContent`.
+            ///
+            /// - Throws: An error if `self` is not `.noContent`.
+            /// - SeeAlso: `.noContent`.
+            public var noContent: Operations.Logout.Output.NoContent {
+                get throws {
+                    switch self {
+                    case let .noContent(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "noContent",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `UNAUTHENTICATED`: no credential was sent, or the API key is not valid (unknown, revoked, disabled, expired, or used from an address outside its `allowed_ips`). `TOKEN_INVALID`: the access token is not valid: malformed, an `alg` other than ES256 or RS256 (never `none` or HS*), a `typ` other than `at+jwt`, an unknown `kid`, a bad signature, another `iss` or `aud`, expired or not yet valid (30 s leeway on `exp` and `nbf`), or its session has ended (logout, a deleted session, a password change, a disabled or deleted user, a reused refresh token) or it was revoked; a refresh token sent as a credential is `TOKEN_INVALID` too. `WWW-Authenticate` says which challenge applies.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/auth/logout/post(logout)/responses/401`.
+            ///
+            /// HTTP response code: `401 unauthorized`.
+            case unauthorized(Components.Responses.Unauthenticated)
+            /// The associated value of the enum case if `self` is `.unauthorized`.
+            ///
+            /// - Throws: An error if `self` is not `.unauthorized`.
+            /// - SeeAlso: `.unauthorized`.
+            public var unauthorized: Components.Responses.Unauthenticated {
+                get throws {
+                    switch self {
+                    case let .unauthorized(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unauthorized",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/auth/logout/post(logout)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.TooManyRequests)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            public var tooManyRequests: Components.Responses.TooManyRequests {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `INTERNAL`: a bug. The error is logged with the request id; quote it when reporting.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/auth/logout/post(logout)/responses/500`.
+            ///
+            /// HTTP response code: `500 internalServerError`.
+            case internalServerError(Components.Responses.Internal)
+            /// The associated value of the enum case if `self` is `.internalServerError`.
+            ///
+            /// - Throws: An error if `self` is not `.internalServerError`.
+            /// - SeeAlso: `.internalServerError`.
+            public var internalServerError: Components.Responses.Internal {
+                get throws {
+                    switch self {
+                    case let .internalServerError(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "internalServerError",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `SERVICE_UNAVAILABLE`: the database is unreachable or did not answer within TRONCH_DATABASE_QUERY_TIMEOUT. Nothing was changed; retry with backoff. During an outage, verification and authentication of keys this node looked up recently are still answered from its cache; other requests that need the database get this answer. See docs/operations.md. With TRONCH_RATELIMIT_FAILURE_MODE=closed, a request the rate limiter cannot decide (Redis unreachable) is answered the same way.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/auth/logout/post(logout)/responses/503`.
+            ///
+            /// HTTP response code: `503 serviceUnavailable`.
+            case serviceUnavailable(Components.Responses.ServiceUnavailable)
+            /// The associated value of the enum case if `self` is `.serviceUnavailable`.
+            ///
+            /// - Throws: An error if `self` is not `.serviceUnavailable`.
+            /// - SeeAlso: `.serviceUnavailable`.
+            public var serviceUnavailable: Components.Responses.ServiceUnavailable {
+                get throws {
+                    switch self {
+                    case let .serviceUnavailable(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "serviceUnavailable",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        @frozen public enum AcceptableContentType: AcceptableProtocol {
+            case applicationProblemJson
+            case other(Swift.String)
+            public init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/problem+json":
+                    self = .applicationProblemJson
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            public var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .applicationProblemJson:
+                    return "application/problem+json"
+                }
+            }
+            public static var allCases: [Self] {
+                [
+                    .applicationProblemJson
+                ]
+            }
+        }
+    }
+    /// Revoke a token
+    ///
+    /// RFC 7009 token revocation. Anyone holding a token may revoke it, so no credential is needed. An access token goes on the denylist until it expires; a refresh token ends its whole family and session, even one already exchanged. The answer is 200 with an empty body whatever the token, so that it tells nothing about tokens that do not exist. Send the parameters as JSON or as a form (`application/x-www-form-urlencoded`, as RFC 7009 clients do).
+    ///
+    /// Required permission: none (`public`).
+    ///
+    /// - Remark: HTTP `POST /api/v1/auth/revoke`.
+    /// - Remark: Generated from `#/paths//api/v1/auth/revoke/post(revokeToken)`.
+    public enum RevokeToken {
+        public static let id: Swift.String = "revokeToken"
+        public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/api/v1/auth/revoke/POST/header`.
+            public struct Headers: Sendable, Hashable {
+                /// Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/auth/revoke/POST/header/X-Request-Id`.
+                public var xRequestId: Components.Parameters.RequestId?
+                public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.RevokeToken.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xRequestId: Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///   - accept:
+                public init(
+                    xRequestId: Components.Parameters.RequestId? = nil,
+                    accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.RevokeToken.AcceptableContentType>] = .defaultValues()
+                ) {
+                    self.xRequestId = xRequestId
+                    self.accept = accept
+                }
+            }
+            public var headers: Operations.RevokeToken.Input.Headers
+            /// - Remark: Generated from `#/paths/api/v1/auth/revoke/POST/requestBody`.
+            @frozen public enum Body: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/auth/revoke/POST/requestBody/content/application\/json`.
+                case json(Components.Schemas.RevokeRequest)
+                /// - Remark: Generated from `#/paths/api/v1/auth/revoke/POST/requestBody/content/application\/x-www-form-urlencoded`.
+                case urlEncodedForm(Components.Schemas.RevokeRequest)
+            }
+            public var body: Operations.RevokeToken.Input.Body
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - headers:
+            ///   - body:
+            public init(
+                headers: Operations.RevokeToken.Input.Headers = .init(),
+                body: Operations.RevokeToken.Input.Body
+            ) {
+                self.headers = headers
+                self.body = body
+            }
+        }
+        @frozen public enum Output: Sendable, Hashable {
+            public struct Ok: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/auth/revoke/POST/responses/200/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/auth/revoke/POST/responses/200/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/auth/revoke/POST/responses/200/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.RevokeToken.Output.Ok.Headers
+                /// Creates a new `Ok`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                public init(headers: Operations.RevokeToken.Output.Ok.Headers = .init()) {
+                    self.headers = headers
+                }
+            }
+            /// Revoked, or nothing to revoke. Empty body.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/auth/revoke/post(revokeToken)/responses/200`.
+            ///
+            /// HTTP response code: `200 ok`.
+            case ok(Operations.RevokeToken.Output.Ok)
+            /// The associated value of the enum case if `self` is `.ok`.
+            ///
+            /// - Throws: An error if `self` is not `.ok`.
+            /// - SeeAlso: `.ok`.
+            public var ok: Operations.RevokeToken.Output.Ok {
+                get throws {
+                    switch self {
+                    case let .ok(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "ok",
+                            response: self
+                        )
+                    }
+                }
+            }
+            public struct BadRequest: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/auth/revoke/POST/responses/400/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/auth/revoke/POST/responses/400/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/auth/revoke/POST/responses/400/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.RevokeToken.Output.BadRequest.Headers
+                /// - Remark: Generated from `#/paths/api/v1/auth/revoke/POST/responses/400/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/auth/revoke/POST/responses/400/content/application\/problem+json`.
+                    case applicationProblemJson(Components.Schemas.Problem)
+                    /// The associated value of the enum case if `self` is `.applicationProblemJson`.
+                    ///
+                    /// - Throws: An error if `self` is not `.applicationProblemJson`.
+                    /// - SeeAlso: `.applicationProblemJson`.
+                    public var applicationProblemJson: Components.Schemas.Problem {
+                        get throws {
+                            switch self {
+                            case let .applicationProblemJson(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.RevokeToken.Output.BadRequest.Body
+                /// Creates a new `BadRequest`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.RevokeToken.Output.BadRequest.Headers = .init(),
+                    body: Operations.RevokeToken.Output.BadRequest.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// `VALIDATION_FAILED`: no `token` (or an empty one), an unknown `token_type_hint`, or an unknown field. `MALFORMED_JSON`: a JSON body that is empty or not JSON.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/auth/revoke/post(revokeToken)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Operations.RevokeToken.Output.BadRequest)
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            public var badRequest: Operations.RevokeToken.Output.BadRequest {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `PAYLOAD_TOO_LARGE`: the body is larger than TRONCH_HTTP_MAX_BODY_SIZE (default 65536 bytes).
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/auth/revoke/post(revokeToken)/responses/413`.
+            ///
+            /// HTTP response code: `413 contentTooLarge`.
+            case contentTooLarge(Components.Responses.PayloadTooLarge)
+            /// The associated value of the enum case if `self` is `.contentTooLarge`.
+            ///
+            /// - Throws: An error if `self` is not `.contentTooLarge`.
+            /// - SeeAlso: `.contentTooLarge`.
+            public var contentTooLarge: Components.Responses.PayloadTooLarge {
+                get throws {
+                    switch self {
+                    case let .contentTooLarge(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "contentTooLarge",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `INTERNAL`: a bug. The error is logged with the request id; quote it when reporting.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/auth/revoke/post(revokeToken)/responses/500`.
+            ///
+            /// HTTP response code: `500 internalServerError`.
+            case internalServerError(Components.Responses.Internal)
+            /// The associated value of the enum case if `self` is `.internalServerError`.
+            ///
+            /// - Throws: An error if `self` is not `.internalServerError`.
+            /// - SeeAlso: `.internalServerError`.
+            public var internalServerError: Components.Responses.Internal {
+                get throws {
+                    switch self {
+                    case let .internalServerError(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "internalServerError",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `SERVICE_UNAVAILABLE`: the database is unreachable or did not answer within TRONCH_DATABASE_QUERY_TIMEOUT. Nothing was changed; retry with backoff. During an outage, verification and authentication of keys this node looked up recently are still answered from its cache; other requests that need the database get this answer. See docs/operations.md. With TRONCH_RATELIMIT_FAILURE_MODE=closed, a request the rate limiter cannot decide (Redis unreachable) is answered the same way.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/auth/revoke/post(revokeToken)/responses/503`.
+            ///
+            /// HTTP response code: `503 serviceUnavailable`.
+            case serviceUnavailable(Components.Responses.ServiceUnavailable)
+            /// The associated value of the enum case if `self` is `.serviceUnavailable`.
+            ///
+            /// - Throws: An error if `self` is not `.serviceUnavailable`.
+            /// - SeeAlso: `.serviceUnavailable`.
+            public var serviceUnavailable: Components.Responses.ServiceUnavailable {
+                get throws {
+                    switch self {
+                    case let .serviceUnavailable(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "serviceUnavailable",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        @frozen public enum AcceptableContentType: AcceptableProtocol {
+            case applicationProblemJson
+            case other(Swift.String)
+            public init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/problem+json":
+                    self = .applicationProblemJson
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            public var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .applicationProblemJson:
+                    return "application/problem+json"
+                }
+            }
+            public static var allCases: [Self] {
+                [
+                    .applicationProblemJson
+                ]
+            }
+        }
+    }
+    /// Introspect a token
+    ///
+    /// RFC 7662 token introspection, for resource servers: whether a token is live now and what it says. Access tokens get every check the API makes, the denylist included; refresh tokens are reported too (`token_type`). Anything else is `{"active": false}`, whatever the reason. Send the parameters as JSON or as a form (`application/x-www-form-urlencoded`).
+    ///
+    /// Required scope: `tokens:introspect` (or `admin`, which grants everything).
+    ///
+    /// - Remark: HTTP `POST /api/v1/auth/introspect`.
+    /// - Remark: Generated from `#/paths//api/v1/auth/introspect/post(introspectToken)`.
+    public enum IntrospectToken {
+        public static let id: Swift.String = "introspectToken"
+        public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/api/v1/auth/introspect/POST/header`.
+            public struct Headers: Sendable, Hashable {
+                /// Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/auth/introspect/POST/header/X-Request-Id`.
+                public var xRequestId: Components.Parameters.RequestId?
+                public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.IntrospectToken.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xRequestId: Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///   - accept:
+                public init(
+                    xRequestId: Components.Parameters.RequestId? = nil,
+                    accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.IntrospectToken.AcceptableContentType>] = .defaultValues()
+                ) {
+                    self.xRequestId = xRequestId
+                    self.accept = accept
+                }
+            }
+            public var headers: Operations.IntrospectToken.Input.Headers
+            /// - Remark: Generated from `#/paths/api/v1/auth/introspect/POST/requestBody`.
+            @frozen public enum Body: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/auth/introspect/POST/requestBody/content/application\/json`.
+                case json(Components.Schemas.IntrospectRequest)
+                /// - Remark: Generated from `#/paths/api/v1/auth/introspect/POST/requestBody/content/application\/x-www-form-urlencoded`.
+                case urlEncodedForm(Components.Schemas.IntrospectRequest)
+            }
+            public var body: Operations.IntrospectToken.Input.Body
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - headers:
+            ///   - body:
+            public init(
+                headers: Operations.IntrospectToken.Input.Headers = .init(),
+                body: Operations.IntrospectToken.Input.Body
+            ) {
+                self.headers = headers
+                self.body = body
+            }
+        }
+        @frozen public enum Output: Sendable, Hashable {
+            public struct Ok: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/auth/introspect/POST/responses/200/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/auth/introspect/POST/responses/200/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/auth/introspect/POST/responses/200/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.IntrospectToken.Output.Ok.Headers
+                /// - Remark: Generated from `#/paths/api/v1/auth/introspect/POST/responses/200/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/auth/introspect/POST/responses/200/content/application\/json`.
+                    case json(Components.Schemas.TokenIntrospection)
+                    /// The associated value of the enum case if `self` is `.json`.
+                    ///
+                    /// - Throws: An error if `self` is not `.json`.
+                    /// - SeeAlso: `.json`.
+                    public var json: Components.Schemas.TokenIntrospection {
+                        get throws {
+                            switch self {
+                            case let .json(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.IntrospectToken.Output.Ok.Body
+                /// Creates a new `Ok`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.IntrospectToken.Output.Ok.Headers = .init(),
+                    body: Operations.IntrospectToken.Output.Ok.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// What the token is.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/auth/introspect/post(introspectToken)/responses/200`.
+            ///
+            /// HTTP response code: `200 ok`.
+            case ok(Operations.IntrospectToken.Output.Ok)
+            /// The associated value of the enum case if `self` is `.ok`.
+            ///
+            /// - Throws: An error if `self` is not `.ok`.
+            /// - SeeAlso: `.ok`.
+            public var ok: Operations.IntrospectToken.Output.Ok {
+                get throws {
+                    switch self {
+                    case let .ok(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "ok",
+                            response: self
+                        )
+                    }
+                }
+            }
+            public struct BadRequest: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/auth/introspect/POST/responses/400/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/auth/introspect/POST/responses/400/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/auth/introspect/POST/responses/400/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.IntrospectToken.Output.BadRequest.Headers
+                /// - Remark: Generated from `#/paths/api/v1/auth/introspect/POST/responses/400/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/auth/introspect/POST/responses/400/content/application\/problem+json`.
+                    case applicationProblemJson(Components.Schemas.Problem)
+                    /// The associated value of the enum case if `self` is `.applicationProblemJson`.
+                    ///
+                    /// - Throws: An error if `self` is not `.applicationProblemJson`.
+                    /// - SeeAlso: `.applicationProblemJson`.
+                    public var applicationProblemJson: Components.Schemas.Problem {
+                        get throws {
+                            switch self {
+                            case let .applicationProblemJson(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.IntrospectToken.Output.BadRequest.Body
+                /// Creates a new `BadRequest`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.IntrospectToken.Output.BadRequest.Headers = .init(),
+                    body: Operations.IntrospectToken.Output.BadRequest.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// `VALIDATION_FAILED`: no `token` (or an empty one), an unknown `token_type_hint`, or an unknown field. `MALFORMED_JSON`: a JSON body that is empty or not JSON.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/auth/introspect/post(introspectToken)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Operations.IntrospectToken.Output.BadRequest)
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            public var badRequest: Operations.IntrospectToken.Output.BadRequest {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `UNAUTHENTICATED`: no credential was sent, or the API key is not valid (unknown, revoked, disabled, expired, or used from an address outside its `allowed_ips`). `TOKEN_INVALID`: the access token is not valid: malformed, an `alg` other than ES256 or RS256 (never `none` or HS*), a `typ` other than `at+jwt`, an unknown `kid`, a bad signature, another `iss` or `aud`, expired or not yet valid (30 s leeway on `exp` and `nbf`), or its session has ended (logout, a deleted session, a password change, a disabled or deleted user, a reused refresh token) or it was revoked; a refresh token sent as a credential is `TOKEN_INVALID` too. `WWW-Authenticate` says which challenge applies.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/auth/introspect/post(introspectToken)/responses/401`.
+            ///
+            /// HTTP response code: `401 unauthorized`.
+            case unauthorized(Components.Responses.Unauthenticated)
+            /// The associated value of the enum case if `self` is `.unauthorized`.
+            ///
+            /// - Throws: An error if `self` is not `.unauthorized`.
+            /// - SeeAlso: `.unauthorized`.
+            public var unauthorized: Components.Responses.Unauthenticated {
+                get throws {
+                    switch self {
+                    case let .unauthorized(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unauthorized",
+                            response: self
+                        )
+                    }
+                }
+            }
+            public struct Forbidden: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/auth/introspect/POST/responses/403/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/auth/introspect/POST/responses/403/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/auth/introspect/POST/responses/403/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.IntrospectToken.Output.Forbidden.Headers
+                /// - Remark: Generated from `#/paths/api/v1/auth/introspect/POST/responses/403/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/auth/introspect/POST/responses/403/content/application\/problem+json`.
+                    case applicationProblemJson(Components.Schemas.Problem)
+                    /// The associated value of the enum case if `self` is `.applicationProblemJson`.
+                    ///
+                    /// - Throws: An error if `self` is not `.applicationProblemJson`.
+                    /// - SeeAlso: `.applicationProblemJson`.
+                    public var applicationProblemJson: Components.Schemas.Problem {
+                        get throws {
+                            switch self {
+                            case let .applicationProblemJson(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.IntrospectToken.Output.Forbidden.Body
+                /// Creates a new `Forbidden`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.IntrospectToken.Output.Forbidden.Headers = .init(),
+                    body: Operations.IntrospectToken.Output.Forbidden.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// `FORBIDDEN`: the caller lacks `tokens:introspect` (a person's access token or key also stops at their role: only an administrator's reaches it).
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/auth/introspect/post(introspectToken)/responses/403`.
+            ///
+            /// HTTP response code: `403 forbidden`.
+            case forbidden(Operations.IntrospectToken.Output.Forbidden)
+            /// The associated value of the enum case if `self` is `.forbidden`.
+            ///
+            /// - Throws: An error if `self` is not `.forbidden`.
+            /// - SeeAlso: `.forbidden`.
+            public var forbidden: Operations.IntrospectToken.Output.Forbidden {
+                get throws {
+                    switch self {
+                    case let .forbidden(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "forbidden",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `PAYLOAD_TOO_LARGE`: the body is larger than TRONCH_HTTP_MAX_BODY_SIZE (default 65536 bytes).
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/auth/introspect/post(introspectToken)/responses/413`.
+            ///
+            /// HTTP response code: `413 contentTooLarge`.
+            case contentTooLarge(Components.Responses.PayloadTooLarge)
+            /// The associated value of the enum case if `self` is `.contentTooLarge`.
+            ///
+            /// - Throws: An error if `self` is not `.contentTooLarge`.
+            /// - SeeAlso: `.contentTooLarge`.
+            public var contentTooLarge: Components.Responses.PayloadTooLarge {
+                get throws {
+                    switch self {
+                    case let .contentTooLarge(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "contentTooLarge",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/auth/introspect/post(introspectToken)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.TooManyRequests)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            public var tooManyRequests: Components.Responses.TooManyRequests {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `INTERNAL`: a bug. The error is logged with the request id; quote it when reporting.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/auth/introspect/post(introspectToken)/responses/500`.
+            ///
+            /// HTTP response code: `500 internalServerError`.
+            case internalServerError(Components.Responses.Internal)
+            /// The associated value of the enum case if `self` is `.internalServerError`.
+            ///
+            /// - Throws: An error if `self` is not `.internalServerError`.
+            /// - SeeAlso: `.internalServerError`.
+            public var internalServerError: Components.Responses.Internal {
+                get throws {
+                    switch self {
+                    case let .internalServerError(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "internalServerError",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `SERVICE_UNAVAILABLE`: the database is unreachable or did not answer within TRONCH_DATABASE_QUERY_TIMEOUT. Nothing was changed; retry with backoff. During an outage, verification and authentication of keys this node looked up recently are still answered from its cache; other requests that need the database get this answer. See docs/operations.md. With TRONCH_RATELIMIT_FAILURE_MODE=closed, a request the rate limiter cannot decide (Redis unreachable) is answered the same way.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/auth/introspect/post(introspectToken)/responses/503`.
+            ///
+            /// HTTP response code: `503 serviceUnavailable`.
+            case serviceUnavailable(Components.Responses.ServiceUnavailable)
+            /// The associated value of the enum case if `self` is `.serviceUnavailable`.
+            ///
+            /// - Throws: An error if `self` is not `.serviceUnavailable`.
+            /// - SeeAlso: `.serviceUnavailable`.
+            public var serviceUnavailable: Components.Responses.ServiceUnavailable {
+                get throws {
+                    switch self {
+                    case let .serviceUnavailable(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "serviceUnavailable",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        @frozen public enum AcceptableContentType: AcceptableProtocol {
+            case json
+            case applicationProblemJson
+            case other(Swift.String)
+            public init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/json":
+                    self = .json
+                case "application/problem+json":
+                    self = .applicationProblemJson
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            public var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .json:
+                    return "application/json"
+                case .applicationProblemJson:
+                    return "application/problem+json"
+                }
+            }
+            public static var allCases: [Self] {
+                [
+                    .json,
+                    .applicationProblemJson
+                ]
+            }
+        }
+    }
+    /// List sessions
+    ///
+    /// Lists the caller's live sessions, newest first: not ended, not past `expires_at`, and refreshed within TRONCH_SESSION_IDLE_TIMEOUT. A credential that belongs to no user (the root key) has none: pass `user_id`. Unknown query parameters are rejected with 400.
+    ///
+    /// Required permission: none beyond authentication for one's own sessions; `users:manage` with the `user_id` of another user (`self or users:manage`).
+    ///
+    /// - Remark: HTTP `GET /api/v1/sessions`.
+    /// - Remark: Generated from `#/paths//api/v1/sessions/get(listSessions)`.
+    public enum ListSessions {
+        public static let id: Swift.String = "listSessions"
+        public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/api/v1/sessions/GET/query`.
+            public struct Query: Sendable, Hashable {
+                /// Another user's sessions (needs `users:manage`; one's own id is always allowed). A UUID; empty or anything else is a 400.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/sessions/GET/query/user_id`.
+                public var userId: Swift.String?
+                /// Sessions per page.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/sessions/GET/query/limit`.
+                public var limit: Swift.Int?
+                /// The `next_cursor` of the previous page (opaque; do not build it yourself). Only a `next_cursor` this API returned is a cursor; anything else is a 400. Empty: the first page.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/sessions/GET/query/cursor`.
+                public var cursor: Swift.String?
+                /// Creates a new `Query`.
+                ///
+                /// - Parameters:
+                ///   - userId: Another user's sessions (needs `users:manage`; one's own id is always allowed). A UUID; empty or anything else is a 400.
+                ///   - limit: Sessions per page.
+                ///   - cursor: The `next_cursor` of the previous page (opaque; do not build it yourself). Only a `next_cursor` this API returned is a cursor; anything else is a 400. Empty: the first page.
+                public init(
+                    userId: Swift.String? = nil,
+                    limit: Swift.Int? = nil,
+                    cursor: Swift.String? = nil
+                ) {
+                    self.userId = userId
+                    self.limit = limit
+                    self.cursor = cursor
+                }
+            }
+            public var query: Operations.ListSessions.Input.Query
+            /// - Remark: Generated from `#/paths/api/v1/sessions/GET/header`.
+            public struct Headers: Sendable, Hashable {
+                /// Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/sessions/GET/header/X-Request-Id`.
+                public var xRequestId: Components.Parameters.RequestId?
+                public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.ListSessions.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xRequestId: Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///   - accept:
+                public init(
+                    xRequestId: Components.Parameters.RequestId? = nil,
+                    accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.ListSessions.AcceptableContentType>] = .defaultValues()
+                ) {
+                    self.xRequestId = xRequestId
+                    self.accept = accept
+                }
+            }
+            public var headers: Operations.ListSessions.Input.Headers
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - query:
+            ///   - headers:
+            public init(
+                query: Operations.ListSessions.Input.Query = .init(),
+                headers: Operations.ListSessions.Input.Headers = .init()
+            ) {
+                self.query = query
+                self.headers = headers
+            }
+        }
+        @frozen public enum Output: Sendable, Hashable {
+            public struct Ok: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/sessions/GET/responses/200/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/sessions/GET/responses/200/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/sessions/GET/responses/200/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.ListSessions.Output.Ok.Headers
+                /// - Remark: Generated from `#/paths/api/v1/sessions/GET/responses/200/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/sessions/GET/responses/200/content/application\/json`.
+                    case json(Components.Schemas.SessionList)
+                    /// The associated value of the enum case if `self` is `.json`.
+                    ///
+                    /// - Throws: An error if `self` is not `.json`.
+                    /// - SeeAlso: `.json`.
+                    public var json: Components.Schemas.SessionList {
+                        get throws {
+                            switch self {
+                            case let .json(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.ListSessions.Output.Ok.Body
+                /// Creates a new `Ok`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.ListSessions.Output.Ok.Headers = .init(),
+                    body: Operations.ListSessions.Output.Ok.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// A page of sessions.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/sessions/get(listSessions)/responses/200`.
+            ///
+            /// HTTP response code: `200 ok`.
+            case ok(Operations.ListSessions.Output.Ok)
+            /// The associated value of the enum case if `self` is `.ok`.
+            ///
+            /// - Throws: An error if `self` is not `.ok`.
+            /// - SeeAlso: `.ok`.
+            public var ok: Operations.ListSessions.Output.Ok {
+                get throws {
+                    switch self {
+                    case let .ok(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "ok",
+                            response: self
+                        )
+                    }
+                }
+            }
+            public struct BadRequest: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/sessions/GET/responses/400/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/sessions/GET/responses/400/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/sessions/GET/responses/400/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.ListSessions.Output.BadRequest.Headers
+                /// - Remark: Generated from `#/paths/api/v1/sessions/GET/responses/400/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/sessions/GET/responses/400/content/application\/problem+json`.
+                    case applicationProblemJson(Components.Schemas.Problem)
+                    /// The associated value of the enum case if `self` is `.applicationProblemJson`.
+                    ///
+                    /// - Throws: An error if `self` is not `.applicationProblemJson`.
+                    /// - SeeAlso: `.applicationProblemJson`.
+                    public var applicationProblemJson: Components.Schemas.Problem {
+                        get throws {
+                            switch self {
+                            case let .applicationProblemJson(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.ListSessions.Output.BadRequest.Body
+                /// Creates a new `BadRequest`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.ListSessions.Output.BadRequest.Headers = .init(),
+                    body: Operations.ListSessions.Output.BadRequest.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// `VALIDATION_FAILED`: a query parameter is invalid or unknown.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/sessions/get(listSessions)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Operations.ListSessions.Output.BadRequest)
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            public var badRequest: Operations.ListSessions.Output.BadRequest {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `UNAUTHENTICATED`: no credential was sent, or the API key is not valid (unknown, revoked, disabled, expired, or used from an address outside its `allowed_ips`). `TOKEN_INVALID`: the access token is not valid: malformed, an `alg` other than ES256 or RS256 (never `none` or HS*), a `typ` other than `at+jwt`, an unknown `kid`, a bad signature, another `iss` or `aud`, expired or not yet valid (30 s leeway on `exp` and `nbf`), or its session has ended (logout, a deleted session, a password change, a disabled or deleted user, a reused refresh token) or it was revoked; a refresh token sent as a credential is `TOKEN_INVALID` too. `WWW-Authenticate` says which challenge applies.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/sessions/get(listSessions)/responses/401`.
+            ///
+            /// HTTP response code: `401 unauthorized`.
+            case unauthorized(Components.Responses.Unauthenticated)
+            /// The associated value of the enum case if `self` is `.unauthorized`.
+            ///
+            /// - Throws: An error if `self` is not `.unauthorized`.
+            /// - SeeAlso: `.unauthorized`.
+            public var unauthorized: Components.Responses.Unauthenticated {
+                get throws {
+                    switch self {
+                    case let .unauthorized(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unauthorized",
+                            response: self
+                        )
+                    }
+                }
+            }
+            public struct Forbidden: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/sessions/GET/responses/403/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/sessions/GET/responses/403/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/sessions/GET/responses/403/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.ListSessions.Output.Forbidden.Headers
+                /// - Remark: Generated from `#/paths/api/v1/sessions/GET/responses/403/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/sessions/GET/responses/403/content/application\/problem+json`.
+                    case applicationProblemJson(Components.Schemas.Problem)
+                    /// The associated value of the enum case if `self` is `.applicationProblemJson`.
+                    ///
+                    /// - Throws: An error if `self` is not `.applicationProblemJson`.
+                    /// - SeeAlso: `.applicationProblemJson`.
+                    public var applicationProblemJson: Components.Schemas.Problem {
+                        get throws {
+                            switch self {
+                            case let .applicationProblemJson(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.ListSessions.Output.Forbidden.Body
+                /// Creates a new `Forbidden`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.ListSessions.Output.Forbidden.Headers = .init(),
+                    body: Operations.ListSessions.Output.Forbidden.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// `FORBIDDEN`: `user_id` names another user and the caller may not manage users.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/sessions/get(listSessions)/responses/403`.
+            ///
+            /// HTTP response code: `403 forbidden`.
+            case forbidden(Operations.ListSessions.Output.Forbidden)
+            /// The associated value of the enum case if `self` is `.forbidden`.
+            ///
+            /// - Throws: An error if `self` is not `.forbidden`.
+            /// - SeeAlso: `.forbidden`.
+            public var forbidden: Operations.ListSessions.Output.Forbidden {
+                get throws {
+                    switch self {
+                    case let .forbidden(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "forbidden",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/sessions/get(listSessions)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.TooManyRequests)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            public var tooManyRequests: Components.Responses.TooManyRequests {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `INTERNAL`: a bug. The error is logged with the request id; quote it when reporting.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/sessions/get(listSessions)/responses/500`.
+            ///
+            /// HTTP response code: `500 internalServerError`.
+            case internalServerError(Components.Responses.Internal)
+            /// The associated value of the enum case if `self` is `.internalServerError`.
+            ///
+            /// - Throws: An error if `self` is not `.internalServerError`.
+            /// - SeeAlso: `.internalServerError`.
+            public var internalServerError: Components.Responses.Internal {
+                get throws {
+                    switch self {
+                    case let .internalServerError(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "internalServerError",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `SERVICE_UNAVAILABLE`: the database is unreachable or did not answer within TRONCH_DATABASE_QUERY_TIMEOUT. Nothing was changed; retry with backoff. During an outage, verification and authentication of keys this node looked up recently are still answered from its cache; other requests that need the database get this answer. See docs/operations.md. With TRONCH_RATELIMIT_FAILURE_MODE=closed, a request the rate limiter cannot decide (Redis unreachable) is answered the same way.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/sessions/get(listSessions)/responses/503`.
+            ///
+            /// HTTP response code: `503 serviceUnavailable`.
+            case serviceUnavailable(Components.Responses.ServiceUnavailable)
+            /// The associated value of the enum case if `self` is `.serviceUnavailable`.
+            ///
+            /// - Throws: An error if `self` is not `.serviceUnavailable`.
+            /// - SeeAlso: `.serviceUnavailable`.
+            public var serviceUnavailable: Components.Responses.ServiceUnavailable {
+                get throws {
+                    switch self {
+                    case let .serviceUnavailable(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "serviceUnavailable",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        @frozen public enum AcceptableContentType: AcceptableProtocol {
+            case json
+            case applicationProblemJson
+            case other(Swift.String)
+            public init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/json":
+                    self = .json
+                case "application/problem+json":
+                    self = .applicationProblemJson
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            public var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .json:
+                    return "application/json"
+                case .applicationProblemJson:
+                    return "application/problem+json"
+                }
+            }
+            public static var allCases: [Self] {
+                [
+                    .json,
+                    .applicationProblemJson
+                ]
+            }
+        }
+    }
+    /// End a session
+    ///
+    /// Ends a session: its refresh tokens die and its access tokens are refused from the next request, on other nodes within seconds (the session id goes on the denylist). Ending the caller's own session is logging out. Ending a session that has already ended changes nothing and answers 204 too. Audited as `session.revoked`.
+    ///
+    /// Required permission: none beyond authentication for one's own sessions; `users:manage` for another user's, which is 404 to anyone else (`self or users:manage`).
+    ///
+    /// - Remark: HTTP `DELETE /api/v1/sessions/{id}`.
+    /// - Remark: Generated from `#/paths//api/v1/sessions/{id}/delete(deleteSession)`.
+    public enum DeleteSession {
+        public static let id: Swift.String = "deleteSession"
+        public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/api/v1/sessions/{id}/DELETE/path`.
+            public struct Path: Sendable, Hashable {
+                /// The session's id (a UUID; upper or lower case): the `session_id` of a login, or the `id` of a listed session. Anything else is a 400.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/sessions/{id}/DELETE/path/id`.
+                public var id: Components.Parameters.SessionId
+                /// Creates a new `Path`.
+                ///
+                /// - Parameters:
+                ///   - id: The session's id (a UUID; upper or lower case): the `session_id` of a login, or the `id` of a listed session. Anything else is a 400.
+                public init(id: Components.Parameters.SessionId) {
+                    self.id = id
+                }
+            }
+            public var path: Operations.DeleteSession.Input.Path
+            /// - Remark: Generated from `#/paths/api/v1/sessions/{id}/DELETE/header`.
+            public struct Headers: Sendable, Hashable {
+                /// Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/sessions/{id}/DELETE/header/X-Request-Id`.
+                public var xRequestId: Components.Parameters.RequestId?
+                public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.DeleteSession.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xRequestId: Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///   - accept:
+                public init(
+                    xRequestId: Components.Parameters.RequestId? = nil,
+                    accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.DeleteSession.AcceptableContentType>] = .defaultValues()
+                ) {
+                    self.xRequestId = xRequestId
+                    self.accept = accept
+                }
+            }
+            public var headers: Operations.DeleteSession.Input.Headers
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - path:
+            ///   - headers:
+            public init(
+                path: Operations.DeleteSession.Input.Path,
+                headers: Operations.DeleteSession.Input.Headers = .init()
+            ) {
+                self.path = path
+                self.headers = headers
+            }
+        }
+        @frozen public enum Output: Sendable, Hashable {
+            public struct NoContent: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/sessions/{id}/DELETE/responses/204/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/sessions/{id}/DELETE/responses/204/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/sessions/{id}/DELETE/responses/204/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.DeleteSession.Output.NoContent.Headers
+                /// Creates a new `NoContent`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                public init(headers: Operations.DeleteSession.Output.NoContent.Headers = .init()) {
+                    self.headers = headers
+                }
+            }
+            /// Ended. No body.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/sessions/{id}/delete(deleteSession)/responses/204`.
+            ///
+            /// HTTP response code: `204 noContent`.
+            case noContent(Operations.DeleteSession.Output.NoContent)
+            /// The associated value of the enum case if `self` is `.noContent`.
+            ///
+            /// - Throws: An error if `self` is not `.noContent`.
+            /// - SeeAlso: `.noContent`.
+            public var noContent: Operations.DeleteSession.Output.NoContent {
+                get throws {
+                    switch self {
+                    case let .noContent(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "noContent",
+                            response: self
+                        )
+                    }
+                }
+            }
+            public struct BadRequest: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/sessions/{id}/DELETE/responses/400/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/sessions/{id}/DELETE/responses/400/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/sessions/{id}/DELETE/responses/400/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.DeleteSession.Output.BadRequest.Headers
+                /// - Remark: Generated from `#/paths/api/v1/sessions/{id}/DELETE/responses/400/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/sessions/{id}/DELETE/responses/400/content/application\/problem+json`.
+                    case applicationProblemJson(Components.Schemas.Problem)
+                    /// The associated value of the enum case if `self` is `.applicationProblemJson`.
+                    ///
+                    /// - Throws: An error if `self` is not `.applicationProblemJson`.
+                    /// - SeeAlso: `.applicationProblemJson`.
+                    public var applicationProblemJson: Components.Schemas.Problem {
+                        get throws {
+                            switch self {
+                            case let .applicationProblemJson(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.DeleteSession.Output.BadRequest.Body
+                /// Creates a new `BadRequest`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.DeleteSession.Output.BadRequest.Headers = .init(),
+                    body: Operations.DeleteSession.Output.BadRequest.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// `VALIDATION_FAILED`: the path id is not a UUID.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/sessions/{id}/delete(deleteSession)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Operations.DeleteSession.Output.BadRequest)
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            public var badRequest: Operations.DeleteSession.Output.BadRequest {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `UNAUTHENTICATED`: no credential was sent, or the API key is not valid (unknown, revoked, disabled, expired, or used from an address outside its `allowed_ips`). `TOKEN_INVALID`: the access token is not valid: malformed, an `alg` other than ES256 or RS256 (never `none` or HS*), a `typ` other than `at+jwt`, an unknown `kid`, a bad signature, another `iss` or `aud`, expired or not yet valid (30 s leeway on `exp` and `nbf`), or its session has ended (logout, a deleted session, a password change, a disabled or deleted user, a reused refresh token) or it was revoked; a refresh token sent as a credential is `TOKEN_INVALID` too. `WWW-Authenticate` says which challenge applies.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/sessions/{id}/delete(deleteSession)/responses/401`.
+            ///
+            /// HTTP response code: `401 unauthorized`.
+            case unauthorized(Components.Responses.Unauthenticated)
+            /// The associated value of the enum case if `self` is `.unauthorized`.
+            ///
+            /// - Throws: An error if `self` is not `.unauthorized`.
+            /// - SeeAlso: `.unauthorized`.
+            public var unauthorized: Components.Responses.Unauthenticated {
+                get throws {
+                    switch self {
+                    case let .unauthorized(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unauthorized",
+                            response: self
+                        )
+                    }
+                }
+            }
+            public struct NotFound: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/sessions/{id}/DELETE/responses/404/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/sessions/{id}/DELETE/responses/404/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/sessions/{id}/DELETE/responses/404/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.DeleteSession.Output.NotFound.Headers
+                /// - Remark: Generated from `#/paths/api/v1/sessions/{id}/DELETE/responses/404/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/sessions/{id}/DELETE/responses/404/content/application\/problem+json`.
+                    case applicationProblemJson(Components.Schemas.Problem)
+                    /// The associated value of the enum case if `self` is `.applicationProblemJson`.
+                    ///
+                    /// - Throws: An error if `self` is not `.applicationProblemJson`.
+                    /// - SeeAlso: `.applicationProblemJson`.
+                    public var applicationProblemJson: Components.Schemas.Problem {
+                        get throws {
+                            switch self {
+                            case let .applicationProblemJson(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.DeleteSession.Output.NotFound.Body
+                /// Creates a new `NotFound`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.DeleteSession.Output.NotFound.Headers = .init(),
+                    body: Operations.DeleteSession.Output.NotFound.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// `NOT_FOUND`: no session has this id, or it is another user's and the caller may not manage users.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/sessions/{id}/delete(deleteSession)/responses/404`.
+            ///
+            /// HTTP response code: `404 notFound`.
+            case notFound(Operations.DeleteSession.Output.NotFound)
+            /// The associated value of the enum case if `self` is `.notFound`.
+            ///
+            /// - Throws: An error if `self` is not `.notFound`.
+            /// - SeeAlso: `.notFound`.
+            public var notFound: Operations.DeleteSession.Output.NotFound {
+                get throws {
+                    switch self {
+                    case let .notFound(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "notFound",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/sessions/{id}/delete(deleteSession)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.TooManyRequests)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            public var tooManyRequests: Components.Responses.TooManyRequests {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `INTERNAL`: a bug. The error is logged with the request id; quote it when reporting.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/sessions/{id}/delete(deleteSession)/responses/500`.
+            ///
+            /// HTTP response code: `500 internalServerError`.
+            case internalServerError(Components.Responses.Internal)
+            /// The associated value of the enum case if `self` is `.internalServerError`.
+            ///
+            /// - Throws: An error if `self` is not `.internalServerError`.
+            /// - SeeAlso: `.internalServerError`.
+            public var internalServerError: Components.Responses.Internal {
+                get throws {
+                    switch self {
+                    case let .internalServerError(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "internalServerError",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `SERVICE_UNAVAILABLE`: the database is unreachable or did not answer within TRONCH_DATABASE_QUERY_TIMEOUT. Nothing was changed; retry with backoff. During an outage, verification and authentication of keys this node looked up recently are still answered from its cache; other requests that need the database get this answer. See docs/operations.md. With TRONCH_RATELIMIT_FAILURE_MODE=closed, a request the rate limiter cannot decide (Redis unreachable) is answered the same way.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/sessions/{id}/delete(deleteSession)/responses/503`.
+            ///
+            /// HTTP response code: `503 serviceUnavailable`.
+            case serviceUnavailable(Components.Responses.ServiceUnavailable)
+            /// The associated value of the enum case if `self` is `.serviceUnavailable`.
+            ///
+            /// - Throws: An error if `self` is not `.serviceUnavailable`.
+            /// - SeeAlso: `.serviceUnavailable`.
+            public var serviceUnavailable: Components.Responses.ServiceUnavailable {
+                get throws {
+                    switch self {
+                    case let .serviceUnavailable(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "serviceUnavailable",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        @frozen public enum AcceptableContentType: AcceptableProtocol {
+            case applicationProblemJson
+            case other(Swift.String)
+            public init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/problem+json":
+                    self = .applicationProblemJson
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            public var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .applicationProblemJson:
+                    return "application/problem+json"
+                }
+            }
+            public static var allCases: [Self] {
+                [
+                    .applicationProblemJson
+                ]
+            }
+        }
+    }
+    /// Token signing keys (JWKS)
+    ///
+    /// RFC 7517 JSON Web Key Set: the public keys that verify Tronch's access tokens (match a token's `kid`). A rotation (`tronch tokens rotate-signing-key`) publishes the new key and keeps the previous one here, passive, until every token it signed has expired. Cacheable for five minutes. Needs no credential.
+    ///
+    /// Required permission: none (`public`).
+    ///
+    /// - Remark: HTTP `GET /.well-known/jwks.json`.
+    /// - Remark: Generated from `#/paths//.well-known/jwks.json/get(getJsonWebKeySet)`.
+    public enum GetJsonWebKeySet {
+        public static let id: Swift.String = "getJsonWebKeySet"
+        public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/.well-known/jwks.json/GET/header`.
+            public struct Headers: Sendable, Hashable {
+                /// Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///
+                /// - Remark: Generated from `#/paths/.well-known/jwks.json/GET/header/X-Request-Id`.
+                public var xRequestId: Components.Parameters.RequestId?
+                public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.GetJsonWebKeySet.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xRequestId: Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///   - accept:
+                public init(
+                    xRequestId: Components.Parameters.RequestId? = nil,
+                    accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.GetJsonWebKeySet.AcceptableContentType>] = .defaultValues()
+                ) {
+                    self.xRequestId = xRequestId
+                    self.accept = accept
+                }
+            }
+            public var headers: Operations.GetJsonWebKeySet.Input.Headers
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - headers:
+            public init(headers: Operations.GetJsonWebKeySet.Input.Headers = .init()) {
+                self.headers = headers
+            }
+        }
+        @frozen public enum Output: Sendable, Hashable {
+            public struct Ok: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/.well-known/jwks.json/GET/responses/200/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/.well-known/jwks.json/GET/responses/200/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control-Public`.
+                    @frozen public enum CacheControlPublic: String, Codable, Hashable, Sendable, CaseIterable {
+                        case public_comma_MaxAge_equals_300 = "public, max-age=300"
+                    }
+                    /// `public, max-age=300`: the public `/.well-known` documents may be cached for five minutes.
+                    ///
+                    /// - Remark: Generated from `#/paths/.well-known/jwks.json/GET/responses/200/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControlPublic?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: `public, max-age=300`: the public `/.well-known` documents may be cached for five minutes.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControlPublic? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.GetJsonWebKeySet.Output.Ok.Headers
+                /// - Remark: Generated from `#/paths/.well-known/jwks.json/GET/responses/200/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/.well-known/jwks.json/GET/responses/200/content/application\/jwk-set+json`.
+                    case applicationJwkSetJson(Components.Schemas.JsonWebKeySet)
+                    /// The associated value of the enum case if `self` is `.applicationJwkSetJson`.
+                    ///
+                    /// - Throws: An error if `self` is not `.applicationJwkSetJson`.
+                    /// - SeeAlso: `.applicationJwkSetJson`.
+                    public var applicationJwkSetJson: Components.Schemas.JsonWebKeySet {
+                        get throws {
+                            switch self {
+                            case let .applicationJwkSetJson(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.GetJsonWebKeySet.Output.Ok.Body
+                /// Creates a new `Ok`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.GetJsonWebKeySet.Output.Ok.Headers = .init(),
+                    body: Operations.GetJsonWebKeySet.Output.Ok.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// The key set.
+            ///
+            /// - Remark: Generated from `#/paths//.well-known/jwks.json/get(getJsonWebKeySet)/responses/200`.
+            ///
+            /// HTTP response code: `200 ok`.
+            case ok(Operations.GetJsonWebKeySet.Output.Ok)
+            /// The associated value of the enum case if `self` is `.ok`.
+            ///
+            /// - Throws: An error if `self` is not `.ok`.
+            /// - SeeAlso: `.ok`.
+            public var ok: Operations.GetJsonWebKeySet.Output.Ok {
+                get throws {
+                    switch self {
+                    case let .ok(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "ok",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `INTERNAL`: a bug. The error is logged with the request id; quote it when reporting.
+            ///
+            /// - Remark: Generated from `#/paths//.well-known/jwks.json/get(getJsonWebKeySet)/responses/500`.
+            ///
+            /// HTTP response code: `500 internalServerError`.
+            case internalServerError(Components.Responses.Internal)
+            /// The associated value of the enum case if `self` is `.internalServerError`.
+            ///
+            /// - Throws: An error if `self` is not `.internalServerError`.
+            /// - SeeAlso: `.internalServerError`.
+            public var internalServerError: Components.Responses.Internal {
+                get throws {
+                    switch self {
+                    case let .internalServerError(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "internalServerError",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        @frozen public enum AcceptableContentType: AcceptableProtocol {
+            case applicationJwkSetJson
+            case applicationProblemJson
+            case other(Swift.String)
+            public init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/jwk-set+json":
+                    self = .applicationJwkSetJson
+                case "application/problem+json":
+                    self = .applicationProblemJson
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            public var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .applicationJwkSetJson:
+                    return "application/jwk-set+json"
+                case .applicationProblemJson:
+                    return "application/problem+json"
+                }
+            }
+            public static var allCases: [Self] {
+                [
+                    .applicationJwkSetJson,
+                    .applicationProblemJson
+                ]
+            }
+        }
+    }
+    /// Authorization-server metadata
+    ///
+    /// RFC 8414 metadata: the issuer, the key set and the token, revocation and introspection endpoints, so that OAuth libraries can configure themselves. Cacheable for five minutes. Needs no credential.
+    ///
+    /// Required permission: none (`public`).
+    ///
+    /// - Remark: HTTP `GET /.well-known/oauth-authorization-server`.
+    /// - Remark: Generated from `#/paths//.well-known/oauth-authorization-server/get(getAuthorizationServerMetadata)`.
+    public enum GetAuthorizationServerMetadata {
+        public static let id: Swift.String = "getAuthorizationServerMetadata"
+        public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/.well-known/oauth-authorization-server/GET/header`.
+            public struct Headers: Sendable, Hashable {
+                /// Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///
+                /// - Remark: Generated from `#/paths/.well-known/oauth-authorization-server/GET/header/X-Request-Id`.
+                public var xRequestId: Components.Parameters.RequestId?
+                public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.GetAuthorizationServerMetadata.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xRequestId: Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///   - accept:
+                public init(
+                    xRequestId: Components.Parameters.RequestId? = nil,
+                    accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.GetAuthorizationServerMetadata.AcceptableContentType>] = .defaultValues()
+                ) {
+                    self.xRequestId = xRequestId
+                    self.accept = accept
+                }
+            }
+            public var headers: Operations.GetAuthorizationServerMetadata.Input.Headers
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - headers:
+            public init(headers: Operations.GetAuthorizationServerMetadata.Input.Headers = .init()) {
+                self.headers = headers
+            }
+        }
+        @frozen public enum Output: Sendable, Hashable {
+            public struct Ok: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/.well-known/oauth-authorization-server/GET/responses/200/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/.well-known/oauth-authorization-server/GET/responses/200/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control-Public`.
+                    @frozen public enum CacheControlPublic: String, Codable, Hashable, Sendable, CaseIterable {
+                        case public_comma_MaxAge_equals_300 = "public, max-age=300"
+                    }
+                    /// `public, max-age=300`: the public `/.well-known` documents may be cached for five minutes.
+                    ///
+                    /// - Remark: Generated from `#/paths/.well-known/oauth-authorization-server/GET/responses/200/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControlPublic?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: `public, max-age=300`: the public `/.well-known` documents may be cached for five minutes.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControlPublic? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.GetAuthorizationServerMetadata.Output.Ok.Headers
+                /// - Remark: Generated from `#/paths/.well-known/oauth-authorization-server/GET/responses/200/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/.well-known/oauth-authorization-server/GET/responses/200/content/application\/json`.
+                    case json(Components.Schemas.AuthorizationServerMetadata)
+                    /// The associated value of the enum case if `self` is `.json`.
+                    ///
+                    /// - Throws: An error if `self` is not `.json`.
+                    /// - SeeAlso: `.json`.
+                    public var json: Components.Schemas.AuthorizationServerMetadata {
+                        get throws {
+                            switch self {
+                            case let .json(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.GetAuthorizationServerMetadata.Output.Ok.Body
+                /// Creates a new `Ok`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.GetAuthorizationServerMetadata.Output.Ok.Headers = .init(),
+                    body: Operations.GetAuthorizationServerMetadata.Output.Ok.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// The metadata.
+            ///
+            /// - Remark: Generated from `#/paths//.well-known/oauth-authorization-server/get(getAuthorizationServerMetadata)/responses/200`.
+            ///
+            /// HTTP response code: `200 ok`.
+            case ok(Operations.GetAuthorizationServerMetadata.Output.Ok)
+            /// The associated value of the enum case if `self` is `.ok`.
+            ///
+            /// - Throws: An error if `self` is not `.ok`.
+            /// - SeeAlso: `.ok`.
+            public var ok: Operations.GetAuthorizationServerMetadata.Output.Ok {
+                get throws {
+                    switch self {
+                    case let .ok(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "ok",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `INTERNAL`: a bug. The error is logged with the request id; quote it when reporting.
+            ///
+            /// - Remark: Generated from `#/paths//.well-known/oauth-authorization-server/get(getAuthorizationServerMetadata)/responses/500`.
+            ///
+            /// HTTP response code: `500 internalServerError`.
+            case internalServerError(Components.Responses.Internal)
+            /// The associated value of the enum case if `self` is `.internalServerError`.
+            ///
+            /// - Throws: An error if `self` is not `.internalServerError`.
+            /// - SeeAlso: `.internalServerError`.
+            public var internalServerError: Components.Responses.Internal {
+                get throws {
+                    switch self {
+                    case let .internalServerError(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "internalServerError",
                             response: self
                         )
                     }

@@ -244,6 +244,161 @@ public protocol APIProtocol: Sendable {
     /// - Remark: HTTP `OPTIONS /api/v1/auth/check`.
     /// - Remark: Generated from `#/paths//api/v1/auth/check/options(checkForwardAuthOptions)`.
     func checkForwardAuthOptions(_ input: Operations.CheckForwardAuthOptions.Input) async throws -> Operations.CheckForwardAuthOptions.Output
+    /// List users
+    ///
+    /// Lists users newest first, one page at a time. Filters combine with AND. Unknown query parameters are rejected with 400 (`api_key` is accepted only when TRONCH_AUTH_QUERY_PARAMETER is true).
+    ///
+    /// Required permission: `users:manage`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` or `users:manage` (a key a person owns holds it only when that person is an administrator).
+    ///
+    /// - Remark: HTTP `GET /api/v1/users`.
+    /// - Remark: Generated from `#/paths//api/v1/users/get(listUsers)`.
+    func listUsers(_ input: Operations.ListUsers.Input) async throws -> Operations.ListUsers.Output
+    /// Create a user
+    ///
+    /// Creates a person who can sign in, with a password or without one (they cannot log in until an administrator sets one). The username is stored lower-cased; the e-mail address normalised. A username or e-mail address already taken (ignoring case) is 409. Audited as `user.created`; the password never reaches a log line or the audit log.
+    ///
+    /// Required permission: `users:manage`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` or `users:manage` (a key a person owns holds it only when that person is an administrator). The root key can create the first administrator.
+    ///
+    /// - Remark: HTTP `POST /api/v1/users`.
+    /// - Remark: Generated from `#/paths//api/v1/users/post(createUser)`.
+    func createUser(_ input: Operations.CreateUser.Input) async throws -> Operations.CreateUser.Output
+    /// Your account
+    ///
+    /// The account of the person the credential stands for: the subject of an access token, or the owner of a key a user owns. Any authenticated caller may ask; a key no user owns (the root key) has no account (404).
+    ///
+    /// Required permission: none beyond authentication (`self`).
+    ///
+    /// - Remark: HTTP `GET /api/v1/users/me`.
+    /// - Remark: Generated from `#/paths//api/v1/users/me/get(getCurrentUser)`.
+    func getCurrentUser(_ input: Operations.GetCurrentUser.Input) async throws -> Operations.GetCurrentUser.Output
+    /// Change your password
+    ///
+    /// Changes the caller's password: the current one is required, the new one must pass the password rules. Every other session of the user ends (their access tokens are refused from the next request; on other nodes within seconds); the session of the access token that asks, if any, goes on. Audited as `user.password_changed` (never the passwords).
+    ///
+    /// Required permission: none beyond authentication (`self`); a key no user owns has no password (404).
+    ///
+    /// - Remark: HTTP `POST /api/v1/users/me/password`.
+    /// - Remark: Generated from `#/paths//api/v1/users/me/password/post(changeOwnPassword)`.
+    func changeOwnPassword(_ input: Operations.ChangeOwnPassword.Input) async throws -> Operations.ChangeOwnPassword.Output
+    /// Get a user
+    ///
+    /// Returns one user. A person who may not manage users sees only themselves: another user's id is 404, as if it did not exist.
+    ///
+    /// Required permission: none beyond authentication for one's own account; `users:manage` for anyone's (an administrator's access token, or a key with the scope `admin` or `users:manage`): `self or users:manage`.
+    ///
+    /// - Remark: HTTP `GET /api/v1/users/{id}`.
+    /// - Remark: Generated from `#/paths//api/v1/users/{id}/get(getUser)`.
+    func getUser(_ input: Operations.GetUser.Input) async throws -> Operations.GetUser.Output
+    /// Update a user
+    ///
+    /// Changes some fields of a user (merge semantics; see `UpdateUserRequest`). An administrator may change every field: rename, change the e-mail address or role, disable (which revokes the user's keys and ends their sessions, in one transaction) or enable, and reset the password (which ends their sessions). A person may change their own `display_name` and nothing else (403); another user's id is 404 to them. A username or e-mail address taken by someone else is 409. Audited as `user.updated` (the names of the fields, never their values), with `user.role_changed`, `user.disabled` and `user.password_changed` when they apply.
+    ///
+    /// Required permission: none beyond authentication for one's own account; `users:manage` for anyone's (an administrator's access token, or a key with the scope `admin` or `users:manage`): `self or users:manage`.
+    ///
+    /// - Remark: HTTP `PATCH /api/v1/users/{id}`.
+    /// - Remark: Generated from `#/paths//api/v1/users/{id}/patch(updateUser)`.
+    func updateUser(_ input: Operations.UpdateUser.Input) async throws -> Operations.UpdateUser.Output
+    /// Delete a user
+    ///
+    /// Deletes a user for good: in one transaction their keys are revoked and their sessions and refresh tokens end (their access tokens are refused from the next request; on other nodes within seconds). Answers the user as it was. Audited as `user.deleted`, with a `key.revoked` and a `session.revoked` entry for each key and session it took.
+    ///
+    /// Required permission: `users:manage`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` or `users:manage` (a key a person owns holds it only when that person is an administrator). Even for one's own account.
+    ///
+    /// - Remark: HTTP `DELETE /api/v1/users/{id}`.
+    /// - Remark: Generated from `#/paths//api/v1/users/{id}/delete(deleteUser)`.
+    func deleteUser(_ input: Operations.DeleteUser.Input) async throws -> Operations.DeleteUser.Output
+    /// Unlock a user
+    ///
+    /// Clears a lock set by failed logins, the count of failures and the doubling of the next lock (Keycloak's "unlock user"). Unlocking a user who is not locked succeeds and clears the count. Takes no body. Audited as `user.unlocked`.
+    ///
+    /// Required permission: `users:manage`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` or `users:manage` (a key a person owns holds it only when that person is an administrator).
+    ///
+    /// - Remark: HTTP `POST /api/v1/users/{id}/unlock`.
+    /// - Remark: Generated from `#/paths//api/v1/users/{id}/unlock/post(unlockUser)`.
+    func unlockUser(_ input: Operations.UnlockUser.Input) async throws -> Operations.UnlockUser.Output
+    /// Log in
+    ///
+    /// Exchanges a username (or e-mail address) and password for an access token, a refresh token and a new session. Needs no credential; one sent is ignored.
+    ///
+    /// Every refusal is the same 401 `INVALID_CREDENTIALS`, whatever is wrong: an unknown user, a wrong password, a user without a password, a disabled user or a locked one; each costs one password hash, so neither the answer nor its timing tells which. TRONCH_LOCKOUT_THRESHOLD (default 5) consecutive wrong passwords lock the account for TRONCH_LOCKOUT_DURATION (default 60 s), doubling with each further lock up to TRONCH_LOCKOUT_MAX_DURATION (default 1 h); attempts while locked neither count nor extend the lock; a success resets both. Every attempt from a client address counts against TRONCH_RATELIMIT_LOGIN (default 5 a minute), good or bad, before anything else is read (429). A success records `last_login_at`, upgrades a hash made with weaker parameters, and is audited as `auth.login`; a failure as `auth.login_failed` with the reason (never what was typed), and a lock as `user.locked`.
+    ///
+    /// Required permission: none (`public`).
+    ///
+    /// - Remark: HTTP `POST /api/v1/auth/login`.
+    /// - Remark: Generated from `#/paths//api/v1/auth/login/post(login)`.
+    func login(_ input: Operations.Login.Input) async throws -> Operations.Login.Output
+    /// Refresh the tokens
+    ///
+    /// Exchanges a refresh token for a new access token and a new refresh token in the same session (rotation): the presented refresh token dies. Presenting a refresh token a second time is taken as theft: its whole session ends, with every refresh token and access token of it (their session id goes on the denylist), audited as `auth.refresh_reuse`, and the answer is 401 `REFRESH_TOKEN_REUSED`. A session ends too after TRONCH_SESSION_IDLE_TIMEOUT (default 7 days) without a refresh, at its `expires_at` (TRONCH_REFRESH_TOKEN_TTL, default 30 days after the login), and, unless TRONCH_SESSION_ANOMALY is `off`, when a refresh comes from another client address and another user agent than the login's (`auth.session_anomaly`, 401 `SESSION_REVOKED`). Needs no credential: the refresh token is one.
+    ///
+    /// Required permission: none (`public`).
+    ///
+    /// - Remark: HTTP `POST /api/v1/auth/refresh`.
+    /// - Remark: Generated from `#/paths//api/v1/auth/refresh/post(refreshTokens)`.
+    func refreshTokens(_ input: Operations.RefreshTokens.Input) async throws -> Operations.RefreshTokens.Output
+    /// Log out
+    ///
+    /// Ends the caller's session: its refresh tokens die and its access tokens, this one included, are refused from the next request, on other nodes within seconds (the session id goes on the denylist until they would have expired). Takes no body. A credential without a session (an API key) has nothing to end and gets 204 too. Audited as `session.revoked` with the reason `logout`.
+    ///
+    /// Required permission: none beyond authentication (`self`).
+    ///
+    /// - Remark: HTTP `POST /api/v1/auth/logout`.
+    /// - Remark: Generated from `#/paths//api/v1/auth/logout/post(logout)`.
+    func logout(_ input: Operations.Logout.Input) async throws -> Operations.Logout.Output
+    /// Revoke a token
+    ///
+    /// RFC 7009 token revocation. Anyone holding a token may revoke it, so no credential is needed. An access token goes on the denylist until it expires; a refresh token ends its whole family and session, even one already exchanged. The answer is 200 with an empty body whatever the token, so that it tells nothing about tokens that do not exist. Send the parameters as JSON or as a form (`application/x-www-form-urlencoded`, as RFC 7009 clients do).
+    ///
+    /// Required permission: none (`public`).
+    ///
+    /// - Remark: HTTP `POST /api/v1/auth/revoke`.
+    /// - Remark: Generated from `#/paths//api/v1/auth/revoke/post(revokeToken)`.
+    func revokeToken(_ input: Operations.RevokeToken.Input) async throws -> Operations.RevokeToken.Output
+    /// Introspect a token
+    ///
+    /// RFC 7662 token introspection, for resource servers: whether a token is live now and what it says. Access tokens get every check the API makes, the denylist included; refresh tokens are reported too (`token_type`). Anything else is `{"active": false}`, whatever the reason. Send the parameters as JSON or as a form (`application/x-www-form-urlencoded`).
+    ///
+    /// Required scope: `tokens:introspect` (or `admin`, which grants everything).
+    ///
+    /// - Remark: HTTP `POST /api/v1/auth/introspect`.
+    /// - Remark: Generated from `#/paths//api/v1/auth/introspect/post(introspectToken)`.
+    func introspectToken(_ input: Operations.IntrospectToken.Input) async throws -> Operations.IntrospectToken.Output
+    /// List sessions
+    ///
+    /// Lists the caller's live sessions, newest first: not ended, not past `expires_at`, and refreshed within TRONCH_SESSION_IDLE_TIMEOUT. A credential that belongs to no user (the root key) has none: pass `user_id`. Unknown query parameters are rejected with 400.
+    ///
+    /// Required permission: none beyond authentication for one's own sessions; `users:manage` with the `user_id` of another user (`self or users:manage`).
+    ///
+    /// - Remark: HTTP `GET /api/v1/sessions`.
+    /// - Remark: Generated from `#/paths//api/v1/sessions/get(listSessions)`.
+    func listSessions(_ input: Operations.ListSessions.Input) async throws -> Operations.ListSessions.Output
+    /// End a session
+    ///
+    /// Ends a session: its refresh tokens die and its access tokens are refused from the next request, on other nodes within seconds (the session id goes on the denylist). Ending the caller's own session is logging out. Ending a session that has already ended changes nothing and answers 204 too. Audited as `session.revoked`.
+    ///
+    /// Required permission: none beyond authentication for one's own sessions; `users:manage` for another user's, which is 404 to anyone else (`self or users:manage`).
+    ///
+    /// - Remark: HTTP `DELETE /api/v1/sessions/{id}`.
+    /// - Remark: Generated from `#/paths//api/v1/sessions/{id}/delete(deleteSession)`.
+    func deleteSession(_ input: Operations.DeleteSession.Input) async throws -> Operations.DeleteSession.Output
+    /// Token signing keys (JWKS)
+    ///
+    /// RFC 7517 JSON Web Key Set: the public keys that verify Tronch's access tokens (match a token's `kid`). A rotation (`tronch tokens rotate-signing-key`) publishes the new key and keeps the previous one here, passive, until every token it signed has expired. Cacheable for five minutes. Needs no credential.
+    ///
+    /// Required permission: none (`public`).
+    ///
+    /// - Remark: HTTP `GET /.well-known/jwks.json`.
+    /// - Remark: Generated from `#/paths//.well-known/jwks.json/get(getJsonWebKeySet)`.
+    func getJsonWebKeySet(_ input: Operations.GetJsonWebKeySet.Input) async throws -> Operations.GetJsonWebKeySet.Output
+    /// Authorization-server metadata
+    ///
+    /// RFC 8414 metadata: the issuer, the key set and the token, revocation and introspection endpoints, so that OAuth libraries can configure themselves. Cacheable for five minutes. Needs no credential.
+    ///
+    /// Required permission: none (`public`).
+    ///
+    /// - Remark: HTTP `GET /.well-known/oauth-authorization-server`.
+    /// - Remark: Generated from `#/paths//.well-known/oauth-authorization-server/get(getAuthorizationServerMetadata)`.
+    func getAuthorizationServerMetadata(_ input: Operations.GetAuthorizationServerMetadata.Input) async throws -> Operations.GetAuthorizationServerMetadata.Output
 }
 
 /// Convenience overloads for operation inputs.
@@ -582,6 +737,275 @@ extension APIProtocol {
     /// - Remark: Generated from `#/paths//api/v1/auth/check/options(checkForwardAuthOptions)`.
     public func checkForwardAuthOptions(headers: Operations.CheckForwardAuthOptions.Input.Headers = .init()) async throws -> Operations.CheckForwardAuthOptions.Output {
         try await checkForwardAuthOptions(Operations.CheckForwardAuthOptions.Input(headers: headers))
+    }
+    /// List users
+    ///
+    /// Lists users newest first, one page at a time. Filters combine with AND. Unknown query parameters are rejected with 400 (`api_key` is accepted only when TRONCH_AUTH_QUERY_PARAMETER is true).
+    ///
+    /// Required permission: `users:manage`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` or `users:manage` (a key a person owns holds it only when that person is an administrator).
+    ///
+    /// - Remark: HTTP `GET /api/v1/users`.
+    /// - Remark: Generated from `#/paths//api/v1/users/get(listUsers)`.
+    public func listUsers(
+        query: Operations.ListUsers.Input.Query = .init(),
+        headers: Operations.ListUsers.Input.Headers = .init()
+    ) async throws -> Operations.ListUsers.Output {
+        try await listUsers(Operations.ListUsers.Input(
+            query: query,
+            headers: headers
+        ))
+    }
+    /// Create a user
+    ///
+    /// Creates a person who can sign in, with a password or without one (they cannot log in until an administrator sets one). The username is stored lower-cased; the e-mail address normalised. A username or e-mail address already taken (ignoring case) is 409. Audited as `user.created`; the password never reaches a log line or the audit log.
+    ///
+    /// Required permission: `users:manage`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` or `users:manage` (a key a person owns holds it only when that person is an administrator). The root key can create the first administrator.
+    ///
+    /// - Remark: HTTP `POST /api/v1/users`.
+    /// - Remark: Generated from `#/paths//api/v1/users/post(createUser)`.
+    public func createUser(
+        headers: Operations.CreateUser.Input.Headers = .init(),
+        body: Operations.CreateUser.Input.Body
+    ) async throws -> Operations.CreateUser.Output {
+        try await createUser(Operations.CreateUser.Input(
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Your account
+    ///
+    /// The account of the person the credential stands for: the subject of an access token, or the owner of a key a user owns. Any authenticated caller may ask; a key no user owns (the root key) has no account (404).
+    ///
+    /// Required permission: none beyond authentication (`self`).
+    ///
+    /// - Remark: HTTP `GET /api/v1/users/me`.
+    /// - Remark: Generated from `#/paths//api/v1/users/me/get(getCurrentUser)`.
+    public func getCurrentUser(headers: Operations.GetCurrentUser.Input.Headers = .init()) async throws -> Operations.GetCurrentUser.Output {
+        try await getCurrentUser(Operations.GetCurrentUser.Input(headers: headers))
+    }
+    /// Change your password
+    ///
+    /// Changes the caller's password: the current one is required, the new one must pass the password rules. Every other session of the user ends (their access tokens are refused from the next request; on other nodes within seconds); the session of the access token that asks, if any, goes on. Audited as `user.password_changed` (never the passwords).
+    ///
+    /// Required permission: none beyond authentication (`self`); a key no user owns has no password (404).
+    ///
+    /// - Remark: HTTP `POST /api/v1/users/me/password`.
+    /// - Remark: Generated from `#/paths//api/v1/users/me/password/post(changeOwnPassword)`.
+    public func changeOwnPassword(
+        headers: Operations.ChangeOwnPassword.Input.Headers = .init(),
+        body: Operations.ChangeOwnPassword.Input.Body
+    ) async throws -> Operations.ChangeOwnPassword.Output {
+        try await changeOwnPassword(Operations.ChangeOwnPassword.Input(
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Get a user
+    ///
+    /// Returns one user. A person who may not manage users sees only themselves: another user's id is 404, as if it did not exist.
+    ///
+    /// Required permission: none beyond authentication for one's own account; `users:manage` for anyone's (an administrator's access token, or a key with the scope `admin` or `users:manage`): `self or users:manage`.
+    ///
+    /// - Remark: HTTP `GET /api/v1/users/{id}`.
+    /// - Remark: Generated from `#/paths//api/v1/users/{id}/get(getUser)`.
+    public func getUser(
+        path: Operations.GetUser.Input.Path,
+        headers: Operations.GetUser.Input.Headers = .init()
+    ) async throws -> Operations.GetUser.Output {
+        try await getUser(Operations.GetUser.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Update a user
+    ///
+    /// Changes some fields of a user (merge semantics; see `UpdateUserRequest`). An administrator may change every field: rename, change the e-mail address or role, disable (which revokes the user's keys and ends their sessions, in one transaction) or enable, and reset the password (which ends their sessions). A person may change their own `display_name` and nothing else (403); another user's id is 404 to them. A username or e-mail address taken by someone else is 409. Audited as `user.updated` (the names of the fields, never their values), with `user.role_changed`, `user.disabled` and `user.password_changed` when they apply.
+    ///
+    /// Required permission: none beyond authentication for one's own account; `users:manage` for anyone's (an administrator's access token, or a key with the scope `admin` or `users:manage`): `self or users:manage`.
+    ///
+    /// - Remark: HTTP `PATCH /api/v1/users/{id}`.
+    /// - Remark: Generated from `#/paths//api/v1/users/{id}/patch(updateUser)`.
+    public func updateUser(
+        path: Operations.UpdateUser.Input.Path,
+        headers: Operations.UpdateUser.Input.Headers = .init(),
+        body: Operations.UpdateUser.Input.Body
+    ) async throws -> Operations.UpdateUser.Output {
+        try await updateUser(Operations.UpdateUser.Input(
+            path: path,
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Delete a user
+    ///
+    /// Deletes a user for good: in one transaction their keys are revoked and their sessions and refresh tokens end (their access tokens are refused from the next request; on other nodes within seconds). Answers the user as it was. Audited as `user.deleted`, with a `key.revoked` and a `session.revoked` entry for each key and session it took.
+    ///
+    /// Required permission: `users:manage`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` or `users:manage` (a key a person owns holds it only when that person is an administrator). Even for one's own account.
+    ///
+    /// - Remark: HTTP `DELETE /api/v1/users/{id}`.
+    /// - Remark: Generated from `#/paths//api/v1/users/{id}/delete(deleteUser)`.
+    public func deleteUser(
+        path: Operations.DeleteUser.Input.Path,
+        headers: Operations.DeleteUser.Input.Headers = .init()
+    ) async throws -> Operations.DeleteUser.Output {
+        try await deleteUser(Operations.DeleteUser.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Unlock a user
+    ///
+    /// Clears a lock set by failed logins, the count of failures and the doubling of the next lock (Keycloak's "unlock user"). Unlocking a user who is not locked succeeds and clears the count. Takes no body. Audited as `user.unlocked`.
+    ///
+    /// Required permission: `users:manage`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` or `users:manage` (a key a person owns holds it only when that person is an administrator).
+    ///
+    /// - Remark: HTTP `POST /api/v1/users/{id}/unlock`.
+    /// - Remark: Generated from `#/paths//api/v1/users/{id}/unlock/post(unlockUser)`.
+    public func unlockUser(
+        path: Operations.UnlockUser.Input.Path,
+        headers: Operations.UnlockUser.Input.Headers = .init()
+    ) async throws -> Operations.UnlockUser.Output {
+        try await unlockUser(Operations.UnlockUser.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Log in
+    ///
+    /// Exchanges a username (or e-mail address) and password for an access token, a refresh token and a new session. Needs no credential; one sent is ignored.
+    ///
+    /// Every refusal is the same 401 `INVALID_CREDENTIALS`, whatever is wrong: an unknown user, a wrong password, a user without a password, a disabled user or a locked one; each costs one password hash, so neither the answer nor its timing tells which. TRONCH_LOCKOUT_THRESHOLD (default 5) consecutive wrong passwords lock the account for TRONCH_LOCKOUT_DURATION (default 60 s), doubling with each further lock up to TRONCH_LOCKOUT_MAX_DURATION (default 1 h); attempts while locked neither count nor extend the lock; a success resets both. Every attempt from a client address counts against TRONCH_RATELIMIT_LOGIN (default 5 a minute), good or bad, before anything else is read (429). A success records `last_login_at`, upgrades a hash made with weaker parameters, and is audited as `auth.login`; a failure as `auth.login_failed` with the reason (never what was typed), and a lock as `user.locked`.
+    ///
+    /// Required permission: none (`public`).
+    ///
+    /// - Remark: HTTP `POST /api/v1/auth/login`.
+    /// - Remark: Generated from `#/paths//api/v1/auth/login/post(login)`.
+    public func login(
+        headers: Operations.Login.Input.Headers = .init(),
+        body: Operations.Login.Input.Body
+    ) async throws -> Operations.Login.Output {
+        try await login(Operations.Login.Input(
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Refresh the tokens
+    ///
+    /// Exchanges a refresh token for a new access token and a new refresh token in the same session (rotation): the presented refresh token dies. Presenting a refresh token a second time is taken as theft: its whole session ends, with every refresh token and access token of it (their session id goes on the denylist), audited as `auth.refresh_reuse`, and the answer is 401 `REFRESH_TOKEN_REUSED`. A session ends too after TRONCH_SESSION_IDLE_TIMEOUT (default 7 days) without a refresh, at its `expires_at` (TRONCH_REFRESH_TOKEN_TTL, default 30 days after the login), and, unless TRONCH_SESSION_ANOMALY is `off`, when a refresh comes from another client address and another user agent than the login's (`auth.session_anomaly`, 401 `SESSION_REVOKED`). Needs no credential: the refresh token is one.
+    ///
+    /// Required permission: none (`public`).
+    ///
+    /// - Remark: HTTP `POST /api/v1/auth/refresh`.
+    /// - Remark: Generated from `#/paths//api/v1/auth/refresh/post(refreshTokens)`.
+    public func refreshTokens(
+        headers: Operations.RefreshTokens.Input.Headers = .init(),
+        body: Operations.RefreshTokens.Input.Body
+    ) async throws -> Operations.RefreshTokens.Output {
+        try await refreshTokens(Operations.RefreshTokens.Input(
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Log out
+    ///
+    /// Ends the caller's session: its refresh tokens die and its access tokens, this one included, are refused from the next request, on other nodes within seconds (the session id goes on the denylist until they would have expired). Takes no body. A credential without a session (an API key) has nothing to end and gets 204 too. Audited as `session.revoked` with the reason `logout`.
+    ///
+    /// Required permission: none beyond authentication (`self`).
+    ///
+    /// - Remark: HTTP `POST /api/v1/auth/logout`.
+    /// - Remark: Generated from `#/paths//api/v1/auth/logout/post(logout)`.
+    public func logout(headers: Operations.Logout.Input.Headers = .init()) async throws -> Operations.Logout.Output {
+        try await logout(Operations.Logout.Input(headers: headers))
+    }
+    /// Revoke a token
+    ///
+    /// RFC 7009 token revocation. Anyone holding a token may revoke it, so no credential is needed. An access token goes on the denylist until it expires; a refresh token ends its whole family and session, even one already exchanged. The answer is 200 with an empty body whatever the token, so that it tells nothing about tokens that do not exist. Send the parameters as JSON or as a form (`application/x-www-form-urlencoded`, as RFC 7009 clients do).
+    ///
+    /// Required permission: none (`public`).
+    ///
+    /// - Remark: HTTP `POST /api/v1/auth/revoke`.
+    /// - Remark: Generated from `#/paths//api/v1/auth/revoke/post(revokeToken)`.
+    public func revokeToken(
+        headers: Operations.RevokeToken.Input.Headers = .init(),
+        body: Operations.RevokeToken.Input.Body
+    ) async throws -> Operations.RevokeToken.Output {
+        try await revokeToken(Operations.RevokeToken.Input(
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Introspect a token
+    ///
+    /// RFC 7662 token introspection, for resource servers: whether a token is live now and what it says. Access tokens get every check the API makes, the denylist included; refresh tokens are reported too (`token_type`). Anything else is `{"active": false}`, whatever the reason. Send the parameters as JSON or as a form (`application/x-www-form-urlencoded`).
+    ///
+    /// Required scope: `tokens:introspect` (or `admin`, which grants everything).
+    ///
+    /// - Remark: HTTP `POST /api/v1/auth/introspect`.
+    /// - Remark: Generated from `#/paths//api/v1/auth/introspect/post(introspectToken)`.
+    public func introspectToken(
+        headers: Operations.IntrospectToken.Input.Headers = .init(),
+        body: Operations.IntrospectToken.Input.Body
+    ) async throws -> Operations.IntrospectToken.Output {
+        try await introspectToken(Operations.IntrospectToken.Input(
+            headers: headers,
+            body: body
+        ))
+    }
+    /// List sessions
+    ///
+    /// Lists the caller's live sessions, newest first: not ended, not past `expires_at`, and refreshed within TRONCH_SESSION_IDLE_TIMEOUT. A credential that belongs to no user (the root key) has none: pass `user_id`. Unknown query parameters are rejected with 400.
+    ///
+    /// Required permission: none beyond authentication for one's own sessions; `users:manage` with the `user_id` of another user (`self or users:manage`).
+    ///
+    /// - Remark: HTTP `GET /api/v1/sessions`.
+    /// - Remark: Generated from `#/paths//api/v1/sessions/get(listSessions)`.
+    public func listSessions(
+        query: Operations.ListSessions.Input.Query = .init(),
+        headers: Operations.ListSessions.Input.Headers = .init()
+    ) async throws -> Operations.ListSessions.Output {
+        try await listSessions(Operations.ListSessions.Input(
+            query: query,
+            headers: headers
+        ))
+    }
+    /// End a session
+    ///
+    /// Ends a session: its refresh tokens die and its access tokens are refused from the next request, on other nodes within seconds (the session id goes on the denylist). Ending the caller's own session is logging out. Ending a session that has already ended changes nothing and answers 204 too. Audited as `session.revoked`.
+    ///
+    /// Required permission: none beyond authentication for one's own sessions; `users:manage` for another user's, which is 404 to anyone else (`self or users:manage`).
+    ///
+    /// - Remark: HTTP `DELETE /api/v1/sessions/{id}`.
+    /// - Remark: Generated from `#/paths//api/v1/sessions/{id}/delete(deleteSession)`.
+    public func deleteSession(
+        path: Operations.DeleteSession.Input.Path,
+        headers: Operations.DeleteSession.Input.Headers = .init()
+    ) async throws -> Operations.DeleteSession.Output {
+        try await deleteSession(Operations.DeleteSession.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Token signing keys (JWKS)
+    ///
+    /// RFC 7517 JSON Web Key Set: the public keys that verify Tronch's access tokens (match a token's `kid`). A rotation (`tronch tokens rotate-signing-key`) publishes the new key and keeps the previous one here, passive, until every token it signed has expired. Cacheable for five minutes. Needs no credential.
+    ///
+    /// Required permission: none (`public`).
+    ///
+    /// - Remark: HTTP `GET /.well-known/jwks.json`.
+    /// - Remark: Generated from `#/paths//.well-known/jwks.json/get(getJsonWebKeySet)`.
+    public func getJsonWebKeySet(headers: Operations.GetJsonWebKeySet.Input.Headers = .init()) async throws -> Operations.GetJsonWebKeySet.Output {
+        try await getJsonWebKeySet(Operations.GetJsonWebKeySet.Input(headers: headers))
+    }
+    /// Authorization-server metadata
+    ///
+    /// RFC 8414 metadata: the issuer, the key set and the token, revocation and introspection endpoints, so that OAuth libraries can configure themselves. Cacheable for five minutes. Needs no credential.
+    ///
+    /// Required permission: none (`public`).
+    ///
+    /// - Remark: HTTP `GET /.well-known/oauth-authorization-server`.
+    /// - Remark: Generated from `#/paths//.well-known/oauth-authorization-server/get(getAuthorizationServerMetadata)`.
+    public func getAuthorizationServerMetadata(headers: Operations.GetAuthorizationServerMetadata.Input.Headers = .init()) async throws -> Operations.GetAuthorizationServerMetadata.Output {
+        try await getAuthorizationServerMetadata(Operations.GetAuthorizationServerMetadata.Input(headers: headers))
     }
 }
 

@@ -5,7 +5,7 @@ import Foundation
 #endif
 import Crypto
 
-/// Encryption at rest for the secrets Tronch must be able to read back (token signing keys, later TOTP
+/// Encryption at rest for the secrets Tronch must be able to read back (token signing keys, TOTP
 /// seeds): AES-256-GCM under the secrets key, with the key's id on every ciphertext so that the key can be
 /// rotated, and a context bound in as associated data so that a ciphertext copied to another row or purpose
 /// does not decrypt.
@@ -15,11 +15,14 @@ package struct SecretBox: Sendable {
     package struct Key: Sendable {
         package let id: String
         let key: SymmetricKey
+        /// The raw key, for writing it to the key file.
+        package let bytes: [UInt8]
 
         /// A 32-byte key; its id is the first 8 bytes of SHA-256 over it, in hex (it reveals nothing useful).
         package init?(bytes: [UInt8]) {
             guard bytes.count == 32 else { return nil }
             key = SymmetricKey(data: bytes)
+            self.bytes = bytes
             id = SHA256.hash(data: Array("tronch secrets key id".utf8) + bytes).prefix(8)
                 .map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
         }
@@ -59,6 +62,11 @@ package struct SecretBox: Sendable {
         } catch {
             throw OpenError(description: "the ciphertext does not open with secrets key \(key.id) (tampered, or another context)")
         }
+    }
+
+    /// `text` opened with whichever key sealed it and sealed again with the current one.
+    package func reseal(_ text: String, context: String) throws -> String {
+        SecretBox.keyID(of: text) == current.id ? text : try seal(try open(text, context: context), context: context)
     }
 
     /// Which key sealed `text`.

@@ -5,15 +5,16 @@ package enum Username {
 
     /// The stored form of `text`, or why it cannot be a username.
     package static func normalize(_ text: String) -> Result<String, FieldError> {
-        let lowered = text.lowercased()
-        guard lengths.contains(lowered.utf8.count),
-            lowered.utf8.allSatisfy({ byte in
-                (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
-                    || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-")
+        // Checked before lower-casing, byte by byte: Unicode case mapping would turn the Kelvin sign into "k".
+        guard lengths.contains(text.utf8.count),
+            text.utf8.allSatisfy({ byte in
+                (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+                    || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "_")
+                    || byte == UInt8(ascii: "-")
             })
         else {
             return .failure(FieldError(field: "username", message: "must be 3-64 characters of a-z, 0-9 and . _ - (any case)"))
         }
-        return .success(lowered)
+        return .success(String(decoding: text.utf8.map { (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) ? $0 + 32 : $0 }, as: UTF8.self))
     }
 }

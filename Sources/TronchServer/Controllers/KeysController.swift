@@ -8,6 +8,8 @@ struct KeysController {
     let keys: KeyService
     let maxBodySize: Int
     let allowQueryParameterKeys: Bool
+    /// Asks a person for a second factor before they grant the scope admin.
+    var stepUp: StepUp?
 
     func addRoutes(to group: RouterGroup<AppRequestContext>) {
         group.post(use: create)
@@ -29,6 +31,9 @@ struct KeysController {
         let environment = body.environment()
         let settings = body.keyPatch().applied(to: KeySettings())
         try body.finish()
+        if settings.scopes.contains(Principal.adminScope) {
+            try await stepUp?.require(principal, for: "a key with the scope admin", origin: context.origin(request))
+        }
         let issued = try await keys.create(settings, environment: environment, by: principal, origin: context.origin(request))
         var response = try Response.json(
             KeyResponse(record: issued.record, now: keys.clock.now, secret: issued.secret), status: .created
@@ -99,6 +104,9 @@ struct KeysController {
         if body.contains("environment") { body.fail("environment", "cannot be changed; create a new key instead") }
         let patch = body.keyPatch()
         try body.finish()
+        if patch.scopes?.contains(Principal.adminScope) == true {
+            try await stepUp?.require(principal, for: "a key with the scope admin", origin: context.origin(request))
+        }
         let record = try await keys.update(id: id, patch, by: principal, origin: context.origin(request))
         return try Response.json(KeyResponse(record: record, now: keys.clock.now))
     }

@@ -9,6 +9,8 @@ package struct APIError: Error, Sendable {
     package var errors: [FieldError]
     /// Extra response headers (`WWW-Authenticate`, `Allow`).
     package var headers: HTTPFields
+    /// Extension members of the problem (RFC 9457 §3.2): `mfa_token` and `methods` of `MFA_REQUIRED`.
+    package var members: [String: JSONValue] = [:]
 
     package init(_ code: ErrorCode, _ detail: String, errors: [FieldError] = [], headers: HTTPFields = [:]) {
         self.code = code
@@ -62,6 +64,7 @@ struct Problem: Encodable {
     var code: String
     var requestID: String
     var errors: [FieldError]?
+    var members: [String: JSONValue]
 
     init(_ error: APIError, requestID: String) {
         self.type = "urn:tronch:problem:" + error.code.rawValue.lowercased().replacingOccurrences(of: "_", with: "-")
@@ -71,10 +74,26 @@ struct Problem: Encodable {
         self.code = error.code.rawValue
         self.requestID = requestID
         self.errors = error.errors.isEmpty ? nil : error.errors
+        self.members = error.members
     }
 
-    enum CodingKeys: String, CodingKey {
-        case type, title, status, detail, code, errors
-        case requestID = "request_id"
+    struct Key: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(_ string: String) { stringValue = string }
+        init?(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: Key.self)
+        try container.encode(type, forKey: Key("type"))
+        try container.encode(title, forKey: Key("title"))
+        try container.encode(status, forKey: Key("status"))
+        try container.encode(detail, forKey: Key("detail"))
+        try container.encode(code, forKey: Key("code"))
+        try container.encode(requestID, forKey: Key("request_id"))
+        if let errors { try container.encode(errors, forKey: Key("errors")) }
+        for (name, value) in members { try container.encode(value, forKey: Key(name)) }
     }
 }

@@ -19,6 +19,13 @@ struct AuthenticationMiddleware: RouterMiddleware {
     let tokens: TokenService?
     let rateLimits: RateLimits
     let allowQueryParameter: Bool
+    /// Roles that must have a second factor before doing anything but enrol (`TRONCH_MFA_REQUIRED_ROLES`).
+    var mfaRequiredRoles: Set<Role> = []
+
+    /// What a person who must enrol may still do: see themselves, enrol, and log out.
+    static let enrolmentRoutes: Set<String> = [
+        "/api/v1/users/me", "/api/v1/users/me/mfa/totp", "/api/v1/users/me/mfa/totp/confirm", "/api/v1/auth/logout",
+    ]
 
     static let queryParameter = "api_key"
 
@@ -61,6 +68,14 @@ struct AuthenticationMiddleware: RouterMiddleware {
         }
         switch outcome {
         case .authenticated(let principal):
+            if let user = principal.user, mfaRequiredRoles.contains(user.role), let owners = keys.owners,
+                !Self.enrolmentRoutes.contains(context.endpointPath ?? ""), try await !owners.mfaEnabled(user.id)
+            {
+                throw APIError(
+                    .mfaEnrollmentRequired,
+                    "your role must use a second factor: enrol with POST /api/v1/users/me/mfa/totp and confirm it first"
+                )
+            }
             var context = context
             context.principal = principal
             // Setting logger metadata allocates on every request; the principal is for debugging (errors carry

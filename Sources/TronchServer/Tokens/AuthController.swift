@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import NIOCore
 import TronchCore
 import TronchRateLimit
 
@@ -22,8 +23,15 @@ struct AuthController {
     }
 
     @Sendable func refresh(_ request: Request, context: AppRequestContext) async throws -> Response {
-        var body = JSONObjectReader(try await request.jsonBody(maxSize: maxBodySize), allowed: ["refresh_token"])
+        // JSON, or an OAuth 2.0 client's form (`grant_type=refresh_token&refresh_token=…`, RFC 6749 §6).
+        var body = JSONObjectReader(
+            try await Self.body(request, maxSize: maxBodySize), allowed: ["refresh_token", "grant_type"]
+        )
         let token = body.required("refresh_token")
+        if let grant = body.notNull("grant_type"), grant != "refresh_token" {
+            body.fail("grant_type", "must be refresh_token (log in with POST /api/v1/auth/login)")
+        }
+        if token?.isEmpty == true { body.fail("refresh_token", "must not be empty") }
         try body.finish()
         return try Response.json(TokenAnswer(try await tokens.refresh(token ?? "", origin: context.origin(request))))
     }
@@ -50,23 +58,29 @@ struct AuthController {
         return try Response.json(try await tokens.introspect(token))
     }
 
-    /// The `token` and `token_type_hint` of an RFC 7009 / 7662 request, as JSON or as a form.
+    /// The `token` and `token_type_hint` of an RFC 7009 / 7662 request, as JSON or as a form. The hint is
+    /// only a hint (RFC 7009 §2.1): Tronch tells tokens apart by their shape, so any value is accepted.
     static func tokenRequest(_ request: Request, maxSize: Int) async throws -> (token: String, hint: String?) {
-        let json: JSONValue
-        if request.headers[.contentType]?.lowercased().hasPrefix("application/x-www-form-urlencoded") == true {
-            let buffer = try await request.body.collect(upTo: maxSize)
-            json = try FormBody.parse(String(buffer: buffer))
-        } else {
-            json = try await request.jsonBody(maxSize: maxSize)
-        }
-        var body = JSONObjectReader(json, allowed: ["token", "token_type_hint"])
+        var body = JSONObjectReader(try await Self.body(request, maxSize: maxSize), allowed: ["token", "token_type_hint"])
         let token = body.required("token")
         let hint = body.notNull("token_type_hint")
-        if let hint, !["access_token", "refresh_token"].contains(hint) {
-            body.fail("token_type_hint", "must be access_token or refresh_token")
-        }
+        if token?.isEmpty == true { body.fail("token", "must not be empty") }
         try body.finish()
         return (token ?? "", hint)
+    }
+
+    /// A JSON body, or an `application/x-www-form-urlencoded` one as a JSON object of strings.
+    static func body(_ request: Request, maxSize: Int) async throws -> JSONValue {
+        guard request.headers[.contentType]?.lowercased().hasPrefix("application/x-www-form-urlencoded") == true else {
+            return try await request.jsonBody(maxSize: maxSize)
+        }
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: maxSize)
+        } catch is NIOTooManyBytesError {
+            throw APIError(.payloadTooLarge, "the request body is larger than \(maxSize) bytes")
+        }
+        return try FormBody.parse(String(buffer: buffer))
     }
 
     /// Longest password a login reads: longer than any password Tronch accepts (256 code points of up to
@@ -173,13 +187,12 @@ struct WellKnownController {
             "token_endpoint": .string(base + "/api/v1/auth/refresh"),
             "revocation_endpoint": .string(base + "/api/v1/auth/revoke"),
             "introspection_endpoint": .string(base + "/api/v1/auth/introspect"),
-            "grant_types_supported": ["password", "refresh_token"],
+            // Logins go to POST /api/v1/auth/login (JSON, not an OAuth grant); the token endpoint refreshes.
+            "grant_types_supported": ["refresh_token"],
             "token_endpoint_auth_methods_supported": ["none"],
             "revocation_endpoint_auth_methods_supported": ["none"],
-            "introspection_endpoint_auth_methods_supported": ["bearer"],
             "response_types_supported": [],
-            "scopes_supported": ["admin", "keys:read", "keys:write"],
-            "token_endpoint_auth_signing_alg_values_supported": ["ES256", "RS256"],
+            "scopes_supported": ["*", "admin", "keys:read", "keys:write", "keys:verify", "audit:read", "metrics:read", "users:manage", "tokens:introspect"],
         ]
         var response = try Response.json(document)
         response.headers[.cacheControl] = Self.cacheControl

@@ -22,7 +22,7 @@ struct SessionsController {
             if let id = Cursor.decode(cursor, kind: "s") { after = id } else { parameters.fail("cursor", "is not a cursor this API returned") }
         }
         var userID = principal.user?.id
-        if let text = parameters.text("user_id") {
+        if let text = parameters["user_id"] {
             if let id = UUID(uuidString: text) { userID = id } else { parameters.fail("user_id", "must be a user id (a UUID)") }
         }
         try parameters.finish()
@@ -30,11 +30,14 @@ struct SessionsController {
         if userID != principal.user?.id, !isManager {
             throw APIError(.forbidden, "only an administrator may list another user's sessions")
         }
-        // A credential with no user and no user_id: an administrator's view of every session.
-        guard userID != nil || isManager else { throw APIError(.forbidden, "this credential belongs to no user; pass user_id") }
-        let page = try await tokens.store.sessions(userID: userID, liveAt: tokens.clock.now, limit: limit, after: after)
+        // A credential that belongs to no user (the root key) has no sessions of its own: an empty page.
+        guard let userID else { return try Response.json(ListResponse<SessionResponse>(data: [], nextCursor: nil)) }
+        let now = tokens.clock.now
+        let page = try await tokens.store.sessions(userID: userID, liveAt: now, limit: limit, after: after)
+        // Past its idle timeout a session is over, even before its absolute end.
+        let idle = TokenService.seconds(tokens.settings.sessionIdleTimeout)
         return try Response.json(
-            ListResponse(data: page.sessions.map(SessionResponse.init), nextCursor: page.nextCursor.map { Cursor.encode($0, kind: "s") })
+            ListResponse(data: page.sessions.filter { $0.isLive(at: now, idleTimeout: idle) }.map(SessionResponse.init), nextCursor: page.nextCursor.map { Cursor.encode($0, kind: "s") })
         )
     }
 

@@ -9,7 +9,7 @@ extension TokenService {
     /// secrets key as `serve` reads, no Redis (the command publishes its change itself).
     package static func forCommand(settings: Settings, store: any Store, logger: Logger) async throws -> TokenService {
         let pepper = try await loadPepper(settings, store: store, logger: logger)
-        let secrets = try SecretsKey.load(settings, pepper: pepper, logger: logger)
+        let secrets = try await SecretsKey.load(settings, pepper: pepper, store: store, logger: logger)
         try await SecretsKey.check(secrets, store: store, configured: settings.accounts.secretsKey != nil)
         return TokenService(
             store: store, settings: settings.accounts, secrets: secrets, clock: .system, hasher: KeyHasher(pepper: pepper),

@@ -52,6 +52,9 @@ package final class TokenService: Sendable {
     /// Tokens whose signature and claims checked out, until their expiry: the principal they stand for.
     private let verified = Mutex<[String: (principal: Principal, exp: Int64, sid: String, jti: String)]>([:])
     static let maxVerified = 100_000
+    /// When a token named a kid this node did not know, the keys were reloaded at most this often: another node
+    /// may have rotated a moment ago, and without Redis this node would otherwise wait for its next reload.
+    private let lastUnknownKidReload = Mutex<ContinuousClock.Instant?>(nil)
     /// Leeway on `exp` and `nbf` for clocks a little apart (RFC 7519 §4.1.4).
     static let leeway: Int64 = 30
 
@@ -206,7 +209,17 @@ package final class TokenService: Sendable {
         guard typ == "at+jwt" || typ == "application/at+jwt" else {
             return .failure(.type)
         }
-        guard let kid = header["kid"]?.string, let verifier = keys.current.verifiers[kid] else { return .failure(.unknownKey) }
+        guard let kid = header["kid"]?.string else { return .failure(.unknownKey) }
+        if keys.current.verifiers[kid] == nil {
+            let due = lastUnknownKidReload.withLock { last in
+                let now = ContinuousClock.now
+                guard last.map({ now - $0 > .seconds(1) }) ?? true else { return false }
+                last = now
+                return true
+            }
+            if due { try? await reload() }
+        }
+        guard let verifier = keys.current.verifiers[kid] else { return .failure(.unknownKey) }
         guard verifier.algorithm.rawValue == alg else { return .failure(.algorithm) }
         let claims: AccessTokenClaims
         do {
@@ -222,10 +235,11 @@ package final class TokenService: Sendable {
             let role = Role(rawValue: claims.role)
         else { return .failure(.claims) }
         if isDenied(sid: claims.sid, jti: claims.jti) { return .failure(.revoked) }
-        let principal = Principal(
+        var principal = Principal(
             keyID: nil, scopes: claims.scope.split(separator: " ").map(String.init), user: UserIdentity(id: userID, role: role),
             sessionID: sessionID
         )
+        principal.amr = claims.amr
         return .success((principal, claims))
     }
 

@@ -72,7 +72,8 @@ package final class PasswordHasher: Service, Sendable {
             pending.wrappingSubtract(1, ordering: .relaxed)
             refused.increment()
             throw APIError(
-                .serviceUnavailable, "too many logins at once; retry in a moment", headers: [.retryAfter: "1"]
+                .serviceUnavailable, "too many password checks at once (logins, new passwords); retry in a moment",
+                headers: [.retryAfter: "1"]
             )
         }
         defer { pending.wrappingSubtract(1, ordering: .relaxed) }

@@ -11,23 +11,29 @@ package import TronchStorage
 package final class UserDirectory: Sendable {
     private let store: any UserStore
     private let ttl: Duration
-    private let cache = Mutex<[UUID: (identity: UserIdentity?, until: ContinuousClock.Instant)]>([:])
+    private let cache = Mutex<[UUID: (identity: UserIdentity?, mfaEnabled: Bool, until: ContinuousClock.Instant)]>([:])
 
     package init(store: any UserStore, ttl: Duration = .seconds(5)) {
         self.store = store
         self.ttl = ttl
     }
 
-    package func identity(of id: UUID) async throws -> UserIdentity? {
+    package func identity(of id: UUID) async throws -> UserIdentity? { try await entry(id).identity }
+
+    /// Whether the user has a second factor (for `TRONCH_MFA_REQUIRED_ROLES`).
+    package func mfaEnabled(_ id: UUID) async throws -> Bool { try await entry(id).mfaEnabled }
+
+    private func entry(_ id: UUID) async throws -> (identity: UserIdentity?, mfaEnabled: Bool) {
         let now = ContinuousClock.now
-        if let cached = cache.withLock({ $0[id] }), cached.until > now { return cached.identity }
+        if let cached = cache.withLock({ $0[id] }), cached.until > now { return (cached.identity, cached.mfaEnabled) }
         let user = try await store.user(id: id)
         let identity = user.flatMap { $0.status == .active ? UserIdentity(id: $0.id, role: $0.role) : nil }
+        let mfa = user?.mfaEnabled ?? false
         cache.withLock { entries in
             if entries.count > 10_000 { entries.removeAll(keepingCapacity: true) }
-            entries[id] = (identity, now + ttl)
+            entries[id] = (identity, mfa, now + ttl)
         }
-        return identity
+        return (identity, mfa)
     }
 
     /// Forgets a user here at once (after a change on this node).

@@ -45,6 +45,22 @@ extension UserService {
         }
         // Parameters raised since this hash was made: store a new one, now that the password is at hand.
         let upgraded = hasher.needsRehash(user.passwordHash) ? try await hasher.hash(password) : nil
+        if user.mfaEnabled {
+            // A password accepted for an MFA user is not a success until the second factor is.
+            if let upgraded {
+                _ = try await store.updateUser(id: user.id, now: now, { $0.passwordHash = upgraded }, audit: { _ in [] })
+            }
+            let token = try await mfa.challenge(for: user, origin: origin)
+            try await store.appendAudit([
+                AuditEvent(
+                    time: now, actor: .user(user.id), action: AuditAction.mfaChallenged, targetType: "user", targetID: user.id.lowercased,
+                    origin: origin
+                )
+            ])
+            var error = APIError.unauthorized(.mfaRequired, "the password is right; now send a code of your second factor to POST /api/v1/auth/mfa")
+            error.members = ["mfa_token": .string(token), "methods": .array(mfa.factors.keys.sorted().map(JSONValue.string))]
+            throw error
+        }
         let policy = settings.lockout
         let result = try await store.updateUser(id: user.id, now: now, { user in
             user.lockout = policy.succeeded(user.lockout)
@@ -60,6 +76,87 @@ extension UserService {
                 )
             ]
         }
+    }
+
+    /// `POST /api/v1/auth/mfa`: the second step. A right code ends the challenge and logs in (`amr` names
+    /// both factors); a wrong one counts toward the account's lock, and five kill the challenge.
+    package func completeLogin(mfaToken: String, method: String, answer: String, origin: RequestOrigin) async throws
+        -> TokenService.TokenPair
+    {
+        let digest = keys.hasher.digest(mfaToken)
+        let now = clock.now
+        guard let challenge = try await mfa.store.challenge(digest: digest), challenge.expiresAt > now,
+            let factor = mfa.factors[method]
+        else { throw MFAService.invalid }
+        guard let user = try await store.user(id: challenge.userID), user.status == .active, !user.lockout.isLocked(at: now) else {
+            try await mfa.store.deleteChallenge(digest: digest)
+            throw MFAService.invalid
+        }
+        guard try await factor.verify(answer, user: user.id, now: now) else {
+            _ = try await mfa.store.failChallenge(digest: digest)
+            try await recordWrongSecondFactor(user, method: method, origin: origin, now: now)
+            throw MFAService.invalid
+        }
+        try await mfa.store.deleteChallenge(digest: digest)
+        if let sessionID = challenge.sessionID { return try await stepUp(user, from: sessionID, factor: factor, origin: origin, now: now) }
+        let policy = settings.lockout
+        let result = try await store.updateUser(id: user.id, now: now, { user in
+            user.lockout = policy.succeeded(user.lockout)
+            user.lastLoginAt = now
+        }, audit: { _ in [] })
+        return try await tokens.startSession(for: result.after, amr: ["pwd", factor.amr], origin: origin) { session in
+            [
+                AuditEvent(
+                    time: now, actor: .user(user.id), action: AuditAction.login, targetType: "session",
+                    targetID: session.id.lowercased, origin: origin, details: ["amr": .array(session.amr.map(JSONValue.string))]
+                )
+            ]
+        }
+    }
+
+    /// The second factor of a step-up: a new session with it replaces the one that lacked it (still live, and
+    /// the same person's), so the client carries on with one pair of tokens.
+    private func stepUp(_ user: UserRecord, from sessionID: UUID, factor: any SecondFactor, origin: RequestOrigin, now: Date) async throws
+        -> TokenService.TokenPair
+    {
+        guard let old = try await tokens.store.session(id: sessionID), old.userID == user.id, old.revokedAt == nil, old.expiresAt > now
+        else { throw MFAService.invalid }
+        let amr = old.amr.contains(factor.amr) ? old.amr : old.amr + [factor.amr]
+        let pair = try await tokens.startSession(for: user, amr: amr, origin: origin) { session in
+            [
+                AuditEvent(
+                    time: now, actor: .user(user.id), action: AuditAction.stepUp, targetType: "session",
+                    targetID: session.id.lowercased, origin: origin,
+                    details: ["amr": .array(session.amr.map(JSONValue.string)), "replaces": .string(sessionID.lowercased)]
+                )
+            ]
+        }
+        _ = try await tokens.endSessions([sessionID], reason: "step_up", action: AuditAction.sessionRevoked, actor: .user(user.id), origin: origin)
+        return pair
+    }
+
+    /// A wrong second factor: counted toward the lock like a wrong password.
+    private func recordWrongSecondFactor(_ user: UserRecord, method: String, origin: RequestOrigin, now: Date) async throws {
+        let policy = settings.lockout
+        _ = try await store.updateUser(id: user.id, now: now, { user in
+            user.lockout = policy.failed(user.lockout, at: now).state
+        }, audit: { change in
+            var events = [
+                AuditEvent(
+                    time: now, actor: .user(user.id), action: AuditAction.mfaFailed, targetType: "user", targetID: user.id.lowercased,
+                    outcome: .failure, origin: origin, details: ["method": .string(method)]
+                )
+            ]
+            if let until = change.after.lockout.lockedUntil, change.before.lockout.lockedUntil != until {
+                events.append(
+                    AuditEvent(
+                        time: now, actor: .system, action: AuditAction.userLocked, targetType: "user", targetID: user.id.lowercased,
+                        origin: origin, details: ["until": .string(Timestamp.format(until))]
+                    )
+                )
+            }
+            return events
+        })
     }
 
     static var invalidCredentials: APIError {

@@ -10,19 +10,21 @@ package struct UserService: Sendable {
     package let tokens: TokenService
     package let keys: KeyService
     package let directory: UserDirectory
+    package let mfa: MFAService
     let settings: AccountSettings
     let policy: PasswordPolicy
     var clock: WallClock { keys.clock }
 
     package init(
         store: any UserStore & TokenStore & AuditStore, hasher: PasswordHasher, tokens: TokenService, keys: KeyService,
-        directory: UserDirectory, settings: AccountSettings
+        directory: UserDirectory, mfa: MFAService, settings: AccountSettings
     ) {
         self.store = store
         self.hasher = hasher
         self.tokens = tokens
         self.keys = keys
         self.directory = directory
+        self.mfa = mfa
         self.settings = settings
         self.policy = PasswordPolicy(minLength: settings.passwordMinLength)
     }
@@ -48,6 +50,10 @@ package struct UserService: Sendable {
 
     package func create(_ new: NewUser, by principal: Principal, origin: RequestOrigin) async throws -> UserRecord {
         try Self.requireManager(principal)
+        if new.role == .admin {
+            try Self.requireAdmin(principal)
+            try await stepUp.require(principal, for: "making an administrator", origin: origin)
+        }
         var problems = [FieldError]()
         let username = Username.normalize(new.username)
         let email = EmailAddress.parse(new.email)
@@ -120,6 +126,11 @@ package struct UserService: Sendable {
             throw DomainError(.forbidden, "you can change only your own display_name; the rest needs an administrator")
         }
         guard let current = try await store.user(id: id) else { throw DomainError.userNotFound(id.lowercased) }
+        // Making or changing an administrator takes an administrator: `users:manage` alone cannot mint one.
+        if current.role == .admin || change.role == .admin { try Self.requireAdmin(principal) }
+        if change.role == .admin, current.role != .admin {
+            try await stepUp.require(principal, for: "making an administrator", origin: origin)
+        }
         var problems = [FieldError]()
         var username = current.username
         var email = current.email
@@ -162,6 +173,7 @@ package struct UserService: Sendable {
 
     package func delete(id: UUID, by principal: Principal, origin: RequestOrigin) async throws -> UserRecord {
         try Self.requireManager(principal)
+        if try await store.user(id: id)?.role == .admin { try Self.requireAdmin(principal) }
         let now = clock.now
         let actor = principal.auditActor
         let result = try await store.deleteUser(id: id, now: now, denyUntil: tokens.denyUntil) { change in
@@ -225,9 +237,15 @@ package struct UserService: Sendable {
 
     // MARK: Rules
 
+    static func requireAdmin(_ principal: Principal) throws(APIError) {
+        guard principal.isAdmin else {
+            throw APIError(.forbidden, "only an administrator (role admin, or a key with the scope admin) may make or change an administrator")
+        }
+    }
+
     static func requireManager(_ principal: Principal) throws(APIError) {
         guard principal.allows(.usersManage) else {
-            throw APIError(.forbidden, "managing users needs an administrator (role admin, or a key with the scope admin)")
+            throw APIError(.forbidden, "managing users needs an administrator (role admin), or a key with the scope admin or users:manage")
         }
     }
 

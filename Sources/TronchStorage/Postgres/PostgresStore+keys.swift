@@ -55,7 +55,7 @@ extension PostgresStore: KeyStore {
         try await run {
             try await client.withTransaction(logger: logger) { connection in
                 // Serialises concurrent first starts of several nodes: only one sees the table empty.
-                try await connection.rows("SELECT pg_advisory_xact_lock(\(Self.bootstrapLock))", logger: logger)
+                try await connection.rows(Self.advisoryLock(Self.bootstrapLock), logger: logger)
                 let exists = try await connection.rows("SELECT EXISTS (SELECT 1 FROM api_keys)", logger: logger)
                     .first?.decode(Bool.self) ?? true
                 if exists { return false }
@@ -259,6 +259,13 @@ extension PostgresStore {
     /// Advisory-lock ids, arbitrary but fixed: one for first-start bootstrap, one for migrations.
     static let bootstrapLock: Int64 = 0x7472_6F6E_6368_0001
     static let migrationLock: Int64 = 0x7472_6F6E_6368_0002
+
+    /// Takes an advisory lock for the transaction, scoped to the current schema: nodes sharing a schema
+    /// serialise on it, while Tronch instances in other schemas of the same database (tests, tenants) do not
+    /// wait for each other.
+    static func advisoryLock(_ id: Int64) -> PostgresQuery {
+        "SELECT pg_advisory_xact_lock(hashtextextended(coalesce(current_schema(), '') || ':' || \(String(id)), 0))"
+    }
 
     static func lockedKey(_ id: UUID, on connection: PostgresConnection, logger: Logger) async throws -> KeyRecord? {
         try await connection.rows(

@@ -226,7 +226,53 @@ extension PostgresStore: SchemaMigrator {
                 "DROP TABLE signing_keys",
             ]
         ),
+        Migration(
+            version: 8,
+            name: "create_mfa",
+            up: [
+                """
+                CREATE TABLE mfa_factors (
+                    user_id uuid NOT NULL,
+                    kind text NOT NULL CHECK (kind IN ('totp')),
+                    sealed_secret text NOT NULL,
+                    confirmed_at timestamptz,
+                    last_step bigint,
+                    created_at timestamptz NOT NULL,
+                    PRIMARY KEY (user_id, kind)
+                )
+                """,
+                """
+                CREATE TABLE recovery_codes (
+                    user_id uuid NOT NULL,
+                    digest bytea NOT NULL,
+                    used_at timestamptz,
+                    PRIMARY KEY (user_id, digest)
+                )
+                """,
+                """
+                CREATE TABLE mfa_challenges (
+                    digest bytea PRIMARY KEY,
+                    user_id uuid NOT NULL,
+                    created_at timestamptz NOT NULL,
+                    expires_at timestamptz NOT NULL,
+                    failures integer NOT NULL,
+                    ip text,
+                    user_agent text,
+                    session_id uuid
+                )
+                """,
+            ],
+            down: [
+                "DROP TABLE mfa_challenges",
+                "DROP TABLE recovery_codes",
+                "DROP TABLE mfa_factors",
+            ]
+        ),
     ]
+
+    /// A migration's time box: schema changes on a large table (an index over millions of keys) take far longer
+    /// than TRONCH_DATABASE_QUERY_TIMEOUT allows a request; this bounds only a database that stopped answering.
+    static let migrationTimeout: Duration = .seconds(3600)
 
     private static let createHistory = """
         CREATE TABLE IF NOT EXISTS tronch_schema_migrations (
@@ -265,9 +311,9 @@ extension PostgresStore: SchemaMigrator {
             let now = Timestamp.truncated(Date())
             // Each version in its own transaction under the migration lock, so nodes starting together
             // apply it exactly once: the others wait, then see it applied.
-            let didApply = try await run {
+            let didApply = try await run(timeout: Self.migrationTimeout) {
                 try await client.withTransaction(logger: logger) { connection in
-                    try await connection.rows("SELECT pg_advisory_xact_lock(\(Self.migrationLock))", logger: logger)
+                    try await connection.rows(Self.advisoryLock(Self.migrationLock), logger: logger)
                     try await connection.rows(PostgresQuery(unsafeSQL: Self.createHistory), logger: logger)
                     let done = try await connection.rows(
                         "SELECT EXISTS (SELECT 1 FROM tronch_schema_migrations WHERE version = \(migration.version))",
@@ -293,9 +339,9 @@ extension PostgresStore: SchemaMigrator {
         let applied = try await migrationStates().filter { $0.appliedAt != nil }.map(\.version)
         var reverted = [Int]()
         for migration in MigrationState.toRevert(Self.migrations, applied: applied, target: target) {
-            try await run {
+            try await run(timeout: Self.migrationTimeout) {
                 try await client.withTransaction(logger: logger) { connection in
-                    try await connection.rows("SELECT pg_advisory_xact_lock(\(Self.migrationLock))", logger: logger)
+                    try await connection.rows(Self.advisoryLock(Self.migrationLock), logger: logger)
                     // Another node may have reverted it while this one waited for the lock.
                     let applied = try await connection.rows(
                         "SELECT EXISTS (SELECT 1 FROM tronch_schema_migrations WHERE version = \(migration.version))",

@@ -21,7 +21,7 @@ extension PostgresStore: TokenStore {
         try await run {
             try await client.withTransaction(logger: logger) { connection in
                 // Nodes starting together queue here; the first inserts, the others see its key.
-                try await connection.rows("SELECT pg_advisory_xact_lock(\(Self.signingKeyLock))", logger: logger)
+                try await connection.rows(Self.advisoryLock(Self.signingKeyLock), logger: logger)
                 let exists = try await connection.rows("SELECT EXISTS (SELECT 1 FROM signing_keys WHERE state = 'active')", logger: logger)
                     .first?.decode(Bool.self) ?? true
                 guard !exists else { return false }
@@ -35,7 +35,7 @@ extension PostgresStore: TokenStore {
     package func rotateSigningKey(to key: SigningKeyRecord, now: Date, audit: [AuditEvent]) async throws {
         try await run {
             try await client.withTransaction(logger: logger) { connection in
-                try await connection.rows("SELECT pg_advisory_xact_lock(\(Self.signingKeyLock))", logger: logger)
+                try await connection.rows(Self.advisoryLock(Self.signingKeyLock), logger: logger)
                 try await connection.rows(
                     "UPDATE signing_keys SET state = 'passive', deactivated_at = \(pgTime(now))::timestamptz WHERE state = 'active'",
                     logger: logger

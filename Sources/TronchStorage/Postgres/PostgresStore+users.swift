@@ -126,6 +126,9 @@ extension PostgresStore: UserStore {
                         "DELETE FROM users WHERE id = \(id) RETURNING \(unescaped: Self.userColumns)", logger: logger
                     ).first.map(Self.user)
                 else { throw DomainError.userNotFound(id.lowercased) }
+                for table in ["mfa_factors", "recovery_codes", "mfa_challenges"] {
+                    try await connection.rows("DELETE FROM \(unescaped: table) WHERE user_id = \(id)", logger: logger)
+                }
                 let revoked = try await Self.revokeKeys(of: user, at: now, on: connection, logger: logger)
                 let live = try await Self.liveSessionIDs(of: id, except: nil, now: now, on: connection, logger: logger)
                 let ended = try await Self.endSessions(

@@ -32,12 +32,14 @@ package struct PostgresStore: Sendable {
     /// Runs `body` with the time box, and turns connection failures into ``StorageError/unavailable(_:)``
     /// and unique violations into `CONFLICT`.
     @discardableResult
-    func run<T: Sendable>(probe: Bool = false, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    func run<T: Sendable>(
+        probe: Bool = false, timeout: Duration? = nil, _ body: @escaping @Sendable () async throws -> T
+    ) async throws -> T {
         if !probe, !circuit.mayAttempt() {
             throw StorageError.unavailable("PostgreSQL was unreachable moments ago")
         }
         do {
-            let result = try await timeBoxed(body)
+            let result = try await timeBoxed(timeout ?? queryTimeout, body)
             circuit.close()
             return result
         } catch {
@@ -47,16 +49,8 @@ package struct PostgresStore: Sendable {
         }
     }
 
-    private func timeBoxed<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
-        try await withThrowingTaskGroup(of: T.self) { group in
-            group.addTask { try await body() }
-            group.addTask {
-                try await Task.sleep(for: queryTimeout)
-                throw StorageError.unavailable("no answer from PostgreSQL within \(queryTimeout)")
-            }
-            defer { group.cancelAll() }
-            return try await group.next()!
-        }
+    private func timeBoxed<T: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await Deadline.run(within: limit, timedOut: { StorageError.unavailable("no answer from PostgreSQL within \(limit)") }, body)
     }
 
     /// The error a caller should see: a transaction's own failure unwrapped, PostgreSQL's mapped.

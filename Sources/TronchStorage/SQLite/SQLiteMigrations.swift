@@ -219,6 +219,48 @@ extension SQLiteStore {
                 "DROP TABLE signing_keys",
             ]
         ),
+        Migration(
+            version: 8,
+            name: "create_mfa",
+            up: [
+                """
+                CREATE TABLE mfa_factors (
+                    user_id TEXT NOT NULL,
+                    kind TEXT NOT NULL CHECK (kind IN ('totp')),
+                    sealed_secret TEXT NOT NULL,
+                    confirmed_at INTEGER,
+                    last_step INTEGER,
+                    created_at INTEGER NOT NULL,
+                    PRIMARY KEY (user_id, kind)
+                )
+                """,
+                """
+                CREATE TABLE recovery_codes (
+                    user_id TEXT NOT NULL,
+                    digest TEXT NOT NULL,
+                    used_at INTEGER,
+                    PRIMARY KEY (user_id, digest)
+                )
+                """,
+                """
+                CREATE TABLE mfa_challenges (
+                    digest TEXT PRIMARY KEY NOT NULL,
+                    user_id TEXT NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    expires_at INTEGER NOT NULL,
+                    failures INTEGER NOT NULL,
+                    ip TEXT,
+                    user_agent TEXT,
+                    session_id TEXT
+                )
+                """,
+            ],
+            down: [
+                "DROP TABLE mfa_challenges",
+                "DROP TABLE recovery_codes",
+                "DROP TABLE mfa_factors",
+            ]
+        ),
     ]
 }
 

@@ -92,6 +92,9 @@ extension SQLiteStore: UserStore {
             guard let user = try Row.fetchOne(db, sql: "SELECT * FROM users WHERE id = ?", arguments: [id.lowercased]).map(Self.user)
             else { throw DomainError.userNotFound(id.lowercased) }
             try db.execute(sql: "DELETE FROM users WHERE id = ?", arguments: [id.lowercased])
+            for table in ["mfa_factors", "recovery_codes", "mfa_challenges"] {
+                try db.execute(sql: "DELETE FROM \(table) WHERE user_id = ?", arguments: [id.lowercased])
+            }
             let live = try Self.liveSessionIDs(of: id, except: nil, now: now, db)
             let result = UserChange(
                 before: user, after: user, revokedKeys: try Self.revokeKeys(of: user, at: now, db),

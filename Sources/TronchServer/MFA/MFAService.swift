@@ -1,0 +1,193 @@
+package import Foundation
+package import TronchCore
+package import TronchStorage
+
+/// A second factor as the login flow sees it: one method name (also its `amr` value) and a check. TOTP and
+/// recovery codes implement it; WebAuthn or e-mail codes would too, without touching the login flow.
+package protocol SecondFactor: Sendable {
+    /// The name in `methods` of an `MFA_REQUIRED` answer.
+    var method: String { get }
+    /// The `amr` value a login with this factor gets (RFC 8176).
+    var amr: String { get }
+    /// Whether `answer` is right for `user` now; a right answer is used up (a code accepted once).
+    func verify(_ answer: String, user: UUID, now: Date) async throws -> Bool
+}
+
+/// TOTP (RFC 6238: SHA-1, 6 digits, 30 s, ±1 step), its last accepted step kept so a code works once.
+struct TOTPFactor: SecondFactor {
+    let store: any MFAStore
+    let secrets: SecretBox
+    var method: String { "totp" }
+    var amr: String { "otp" }
+
+    func verify(_ answer: String, user: UUID, now: Date) async throws -> Bool {
+        guard let factor = try await store.mfaFactor(userID: user, kind: .totp), factor.confirmedAt != nil else { return false }
+        let secret = try secrets.open(factor.sealedSecret, context: MFAFactorRecord.context(kind: .totp, userID: user))
+        let code = answer.filter { $0 != " " }
+        guard let step = TOTP(secret: secret).accept(code, at: Int64(now.timeIntervalSince1970), lastUsed: factor.lastStep) else {
+            return false
+        }
+        // Conditional on the step: two nodes given the same code at once accept it once.
+        return try await store.useStep(userID: user, kind: .totp, step: step)
+    }
+}
+
+/// Recovery codes: single use, stored as HMACs.
+struct RecoveryCodeFactor: SecondFactor {
+    let store: any MFAStore
+    let hasher: KeyHasher
+    var method: String { "recovery_code" }
+    var amr: String { "recovery_code" }
+
+    func verify(_ answer: String, user: UUID, now: Date) async throws -> Bool {
+        try await store.useRecoveryCode(userID: user, digest: hasher.digest(RecoveryCodes.normalize(answer)), now: now)
+    }
+}
+
+/// Multi-factor authentication: enrolment, confirmation, recovery codes, disabling, and the second step of a
+/// login.
+package struct MFAService: Sendable {
+    package let store: any MFAStore & UserStore & AuditStore
+    let secrets: SecretBox
+    let hasher: KeyHasher
+    let clock: WallClock
+    /// The name authenticator apps show for the account (`issuer` of the otpauth URI).
+    let issuerName: String
+    let totp: TOTPFactor
+    let recovery: RecoveryCodeFactor
+
+    package init(store: any MFAStore & UserStore & AuditStore, secrets: SecretBox, hasher: KeyHasher, clock: WallClock, issuerName: String) {
+        self.store = store
+        self.secrets = secrets
+        self.hasher = hasher
+        self.clock = clock
+        self.issuerName = issuerName
+        totp = TOTPFactor(store: store, secrets: secrets)
+        recovery = RecoveryCodeFactor(store: store, hasher: hasher)
+    }
+
+    /// The factors a login may finish with, by method name.
+    package var factors: [String: any SecondFactor] { [totp.method: totp, recovery.method: recovery] }
+
+    // MARK: Enrolment
+
+    package struct Enrolment: Sendable {
+        package var secret: String
+        package var uri: String
+    }
+
+    /// `POST /users/me/mfa/totp`: a new pending TOTP secret (160 bits) for the caller's authenticator app.
+    package func enrolTOTP(_ user: UserRecord, origin: RequestOrigin) async throws -> Enrolment {
+        let secret = newTOTPSecret()
+        let now = clock.now
+        let factor = MFAFactorRecord(
+            userID: user.id, kind: .totp,
+            sealedSecret: try secrets.seal(secret, context: MFAFactorRecord.context(kind: .totp, userID: user.id)), createdAt: now
+        )
+        try await store.savePendingFactor(
+            factor,
+            audit: [
+                AuditEvent(
+                    time: now, actor: .user(user.id), action: AuditAction.mfaEnrolmentStarted, targetType: "user",
+                    targetID: user.id.lowercased, origin: origin, details: ["method": "totp"]
+                )
+            ]
+        )
+        return Enrolment(secret: Base32.encode(secret), uri: TOTP(secret: secret).uri(issuer: issuerName, account: user.username))
+    }
+
+    /// `POST /users/me/mfa/totp/confirm`: the first code proves the app has the secret; MFA is on, and the
+    /// recovery codes are shown, this once. The confirming code counts as used.
+    package func confirmTOTP(_ user: UserRecord, code: String, origin: RequestOrigin) async throws -> [String] {
+        guard let factor = try await store.mfaFactor(userID: user.id, kind: .totp) else {
+            throw DomainError(.conflict, "no TOTP enrolment is pending: start one with POST /api/v1/users/me/mfa/totp")
+        }
+        guard factor.confirmedAt == nil else { throw DomainError(.conflict, "TOTP is already enabled") }
+        let secret = try secrets.open(factor.sealedSecret, context: MFAFactorRecord.context(kind: .totp, userID: user.id))
+        let now = clock.now
+        guard let step = TOTP(secret: secret).accept(code.filter { $0 != " " }, at: Int64(now.timeIntervalSince1970), lastUsed: nil)
+        else { throw Self.invalid }
+        let codes = RecoveryCodes.generate()
+        let confirmed = try await store.confirmFactor(
+            userID: user.id, kind: .totp, step: step, now: now, recoveryDigests: codes.map { hasher.digest(RecoveryCodes.normalize($0)) },
+            audit: [
+                AuditEvent(
+                    time: now, actor: .user(user.id), action: AuditAction.mfaEnabled, targetType: "user", targetID: user.id.lowercased,
+                    origin: origin, details: ["method": "totp"]
+                )
+            ]
+        )
+        guard confirmed else { throw DomainError(.conflict, "the enrolment was confirmed or replaced meanwhile") }
+        return codes
+    }
+
+    /// `POST /users/me/mfa/recovery-codes`: a new set (the old one dies), for a current TOTP code.
+    package func regenerateRecoveryCodes(_ user: UserRecord, code: String, origin: RequestOrigin) async throws -> [String] {
+        guard user.mfaEnabled, try await totp.verify(code, user: user.id, now: clock.now) else { throw Self.invalid }
+        let codes = RecoveryCodes.generate()
+        try await store.replaceRecoveryCodes(
+            userID: user.id, digests: codes.map { hasher.digest(RecoveryCodes.normalize($0)) },
+            audit: [
+                AuditEvent(
+                    time: clock.now, actor: .user(user.id), action: AuditAction.mfaRecoveryCodesRegenerated, targetType: "user",
+                    targetID: user.id.lowercased, origin: origin
+                )
+            ]
+        )
+        return codes
+    }
+
+    /// `DELETE /users/me/mfa/totp`: needs a current TOTP code (or a recovery code: a lost phone).
+    package func disable(_ user: UserRecord, code: String?, recoveryCode: String?, origin: RequestOrigin) async throws {
+        let now = clock.now
+        let proven: Bool =
+            if let code { try await totp.verify(code, user: user.id, now: now) } else if let recoveryCode {
+                try await recovery.verify(recoveryCode, user: user.id, now: now)
+            } else { false }
+        guard user.mfaEnabled, proven else { throw Self.invalid }
+        try await store.removeFactors(
+            userID: user.id,
+            audit: [
+                AuditEvent(
+                    time: now, actor: .user(user.id), action: AuditAction.mfaDisabled, targetType: "user", targetID: user.id.lowercased,
+                    origin: origin, details: ["by": code != nil ? "totp" : "recovery_code"]
+                )
+            ]
+        )
+    }
+
+    /// An administrator's reset (the user lost every factor): audited as such.
+    package func reset(userID: UUID, by principal: Principal, origin: RequestOrigin) async throws {
+        guard try await store.user(id: userID) != nil else { throw DomainError.userNotFound(userID.lowercased) }
+        try await store.removeFactors(
+            userID: userID,
+            audit: [
+                AuditEvent(
+                    time: clock.now, actor: principal.auditActor, action: AuditAction.mfaReset, targetType: "user",
+                    targetID: userID.lowercased, origin: origin
+                )
+            ]
+        )
+    }
+
+    static var invalid: APIError { .unauthorized(.mfaInvalid, "the code is not valid (wrong, expired or already used)") }
+
+    // MARK: Login
+
+    /// A second step for `user`: the `mfa_token` (single use, five minutes), stored as an HMAC.
+    /// For a step-up, `stepUpSession` is the session to replace with one that has the second factor.
+    package func challenge(for user: UserRecord, origin: RequestOrigin, stepUpSession: UUID? = nil) async throws -> String {
+        let token = "\(Self.tokenPrefix)\(Base64URL.encode((0..<32).map { _ in UInt8.random(in: .min ... .max) }))"
+        let now = clock.now
+        try await store.insertChallenge(
+            MFAChallengeRecord(
+                digest: hasher.digest(token), userID: user.id, createdAt: now,
+                expiresAt: now.addingTimeInterval(MFAChallengeRecord.lifetime), ip: origin.clientIP, userAgent: origin.userAgent,
+                sessionID: stepUpSession
+            )
+        )
+        return token
+    }
+
+    static let tokenPrefix = "mfa_"
+}
