@@ -144,7 +144,9 @@ package func buildApplication(reader: ConfigReader, options: BuildOptions = .ini
         parameters: settings.accounts.passwordHash, threads: settings.accounts.passwordHashThreads,
         queue: settings.accounts.passwordHashQueue
     )
-    let mfa = MFAService(store: store, secrets: secrets, hasher: hasher, clock: options.clock, issuerName: "Tronch")
+    let mfa = MFAService(
+        store: store, secrets: secrets, hasher: hasher, clock: options.clock, issuerName: "Tronch", lockout: settings.accounts.lockout
+    )
     let users = UserService(
         store: store, hasher: passwords, tokens: tokens, keys: keys, directory: directory, mfa: mfa, settings: settings.accounts
     )

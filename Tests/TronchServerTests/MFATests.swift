@@ -290,4 +290,39 @@ import TronchCore
             #expect(try await api.request(.post, "/api/v1/users", key: token, json: Self.adminBody("pete")).status == .created)
         }
     }
+
+    @Test func wrongCodesOutsideTheLoginCountTooAndReplaysAreAuditedAsSuch() async throws {
+        let server = TestServer(config: ["lockout.threshold": "3"])
+        try await server.run { api async throws in
+            let (secret, _, token) = try await Self.enrolled(api, server, "rex")
+            // The code that confirmed the enrolment, sent again: refused, and audited as a replay.
+            let mfaToken = try #require(try await Users.login(api, "rex")["mfa_token"]?.string)
+            let replay = try await api.request(
+                .post, "/api/v1/auth/mfa", key: nil, json: ["mfa_token": .string(mfaToken), "code": .string(try Self.code(secret, server))]
+            )
+            #expect(replay.code == "MFA_INVALID")
+            let failed = try await api.request(.get, "/api/v1/audit-logs?action=auth.mfa_failed")
+            #expect(failed["data"]?.array?.first?["details"]?["replay"] == true)
+            #expect(failed["data"]?.array?.first?["details"]?["during"] == "login")
+
+            // Wrong codes to regenerate and to disable count as well: the third failure locks the account.
+            let regenerate = try await api.request(.post, "/api/v1/users/me/mfa/recovery-codes", key: token, json: ["code": "000000"])
+            #expect(regenerate.code == "MFA_INVALID")
+            let disable = try await api.request(.delete, "/api/v1/users/me/mfa/totp", key: token, json: ["code": "000000"])
+            #expect(disable.code == "MFA_INVALID")
+            #expect(try await api.request(.get, "/api/v1/audit-logs?action=user.locked")["data"]?.array?.count == 1)
+            // Locked: not even the right code is looked at, and the password does not log in.
+            server.clock.advance(seconds: 30)
+            let locked = try await api.request(
+                .delete, "/api/v1/users/me/mfa/totp", key: token, json: ["code": .string(try Self.code(secret, server))]
+            )
+            #expect(locked.code == "MFA_INVALID")
+            #expect(try await api.request(.get, "/api/v1/users/me", key: token)["mfa_enabled"] == true)
+            #expect(try await Users.login(api, "rex").code == "INVALID_CREDENTIALS")
+            let during = try await api.request(.get, "/api/v1/audit-logs?action=auth.mfa_failed")["data"]?.array?.compactMap {
+                $0["details"]?["during"]?.string
+            }
+            #expect(during == ["disable", "regenerate", "login"])
+        }
+    }
 }

@@ -52,7 +52,7 @@ import TronchTestSupport
         #expect(codes.filter { $0 == "VALID" }.count == 10)
         #expect(codes.filter { $0 == "RATE_LIMITED" }.count == 30)
 
-        // Revocation: node B has the key cached; a revoke on node A reaches it within a second.
+        // Revocation: node B has the key cached; a revoke on node A reaches it through Redis, before its cache would expire.
         let (_, plain) = try await HTTP.call("POST", nodeA.baseURL + "/api/v1/keys", key: rootKey, body: "{}")
         let key = try #require(plain["key"]?.string)
         let id = try #require(plain["id"]?.string)
@@ -68,12 +68,16 @@ import TronchTestSupport
         }
         let elapsed = ContinuousClock.now - start
         #expect(code == "REVOKED")
-        #expect(elapsed < .seconds(1), "node B saw the revocation after \(elapsed)")
+        #expect(elapsed < Self.pushBound, "node B saw the revocation after \(elapsed)")
 
         for node in nodes { #expect(try await node.terminate() == 0) }
     }
 
     /// Waits until `condition` holds, at most five seconds, and returns how long it took.
+    /// Pushed changes must arrive well before the 5-second poll that would otherwise catch them: less than
+    /// this proves Redis carried them. (Typically tens of milliseconds; not a timing assertion on a busy machine.)
+    static let pushBound: Duration = .seconds(3)
+
     static func timeUntil(_ condition: () async throws -> Bool) async throws -> Duration {
         let start = ContinuousClock.now
         while try await !condition() {
@@ -83,7 +87,7 @@ import TronchTestSupport
         return ContinuousClock.now - start
     }
 
-    @Test(.enabled(if: MultiNodeTests.enabled)) func endedSessionsAndNewSigningKeysReachEveryNodeWithinASecond() async throws {
+    @Test(.enabled(if: MultiNodeTests.enabled)) func endedSessionsAndNewSigningKeysReachEveryNodeBeforeAPoll() async throws {
         let directory = try Tronch.temporaryDirectory()
         let rootKey = KeyFormat(prefix: "tronch")!.generate(environment: .live)
         let environment = [
@@ -114,16 +118,16 @@ import TronchTestSupport
             try await HTTP.call("GET", node.baseURL + "/api/v1/users/me", key: token).0
         }
 
-        // A logout on node A: node B refuses the session's token within a second.
+        // A logout on node A: node B refuses the session's token before its next poll.
         let session = try await login(nodeA)
         let access = try #require(session["access_token"]?.string)
         #expect(try await status(nodeB, access) == 200, "one key set: a token of node A works on node B")
         #expect(try await HTTP.call("POST", nodeA.baseURL + "/api/v1/auth/logout", key: access).0 == 204)
         let logoutSeen = try await Self.timeUntil { try await status(nodeB, access) == 401 }
         #expect(try await status(nodeB, access) == 401)
-        #expect(logoutSeen < .seconds(1), "node B refused the ended session after \(logoutSeen)")
+        #expect(logoutSeen < Self.pushBound, "node B refused the ended session after \(logoutSeen)")
 
-        // A refresh token replayed on node A: node B refuses the family's access token within a second.
+        // A refresh token replayed on node A: node B refuses the family's access token before its next poll.
         let second = try await login(nodeB)
         let refresh = try #require(second["refresh_token"]?.string)
         let secondAccess = try #require(second["access_token"]?.string)
@@ -132,9 +136,9 @@ import TronchTestSupport
         let replay = try await HTTP.call("POST", nodeA.baseURL + "/api/v1/auth/refresh", key: nil, body: body)
         #expect(replay.1["code"] == "REFRESH_TOKEN_REUSED")
         let reuseSeen = try await Self.timeUntil { try await status(nodeB, secondAccess) == 401 }
-        #expect(reuseSeen < .seconds(1), "node B refused the reused family after \(reuseSeen)")
+        #expect(reuseSeen < Self.pushBound, "node B refused the reused family after \(reuseSeen)")
 
-        // A new signing key, made from the command line: both nodes sign with it within a second.
+        // A new signing key, made from the command line: both nodes sign with it before their next poll.
         let rotated = try await Tronch.run(["tokens", "rotate-signing-key"], environment: environment, directory: directory)
         #expect(rotated.status == 0, "\(rotated.stderr)")
         #expect(rotated.stdout.contains("told through Redis"))
@@ -144,7 +148,7 @@ import TronchTestSupport
         }
         for node in [nodeA, nodeB] {
             let seen = try await Self.timeUntil { kid(try await login(node)["access_token"]?.string) == newKid }
-            #expect(seen < .seconds(1), "\(node.baseURL) signed with the new key after \(seen)")
+            #expect(seen < Self.pushBound, "\(node.baseURL) signed with the new key after \(seen)")
         }
         for node in [nodeA, nodeB] { #expect(try await node.terminate() == 0) }
     }

@@ -35,8 +35,8 @@ import TronchTestSupport
             let states = limited["ratelimits"]?.array ?? []
             #expect(states.first == ["name": "burst", "limit": 3, "remaining": 0, "reset_seconds": 60])
             #expect(states.last?["remaining"] == 997, "the refused request spent nothing of the daily limit")
-            // 3 × 86.4 s ahead, less the time the test took.
-            #expect((259...260).contains(states.last?["reset_seconds"]?.int ?? 0))
+            // 3 × 86.4 s ahead, less the time the test took (seconds on a busy machine).
+            #expect((240...260).contains(states.last?["reset_seconds"]?.int ?? 0))
         }
     }
 

@@ -10,7 +10,13 @@ package protocol SecondFactor: Sendable {
     /// The `amr` value a login with this factor gets (RFC 8176).
     var amr: String { get }
     /// Whether `answer` is right for `user` now; a right answer is used up (a code accepted once).
-    func verify(_ answer: String, user: UUID, now: Date) async throws -> Bool
+    func verify(_ answer: String, user: UUID, now: Date) async throws -> SecondFactorVerdict
+}
+
+/// What a second factor made of an answer. A replay (a right code already used) is refused like a wrong one
+/// but audited as what it is: someone else may have seen the code.
+package enum SecondFactorVerdict: String, Sendable {
+    case accepted, rejected, replayed
 }
 
 /// TOTP (RFC 6238: SHA-1, 6 digits, 30 s, ±1 step), its last accepted step kept so a code works once.
@@ -20,15 +26,17 @@ struct TOTPFactor: SecondFactor {
     var method: String { "totp" }
     var amr: String { "otp" }
 
-    func verify(_ answer: String, user: UUID, now: Date) async throws -> Bool {
-        guard let factor = try await store.mfaFactor(userID: user, kind: .totp), factor.confirmedAt != nil else { return false }
+    func verify(_ answer: String, user: UUID, now: Date) async throws -> SecondFactorVerdict {
+        guard let factor = try await store.mfaFactor(userID: user, kind: .totp), factor.confirmedAt != nil else { return .rejected }
         let secret = try secrets.open(factor.sealedSecret, context: MFAFactorRecord.context(kind: .totp, userID: user))
         let code = answer.filter { $0 != " " }
-        guard let step = TOTP(secret: secret).accept(code, at: Int64(now.timeIntervalSince1970), lastUsed: factor.lastStep) else {
-            return false
+        let totp = TOTP(secret: secret)
+        let seconds = Int64(now.timeIntervalSince1970)
+        guard let step = totp.accept(code, at: seconds, lastUsed: factor.lastStep) else {
+            return totp.accept(code, at: seconds, lastUsed: nil) == nil ? .rejected : .replayed
         }
         // Conditional on the step: two nodes given the same code at once accept it once.
-        return try await store.useStep(userID: user, kind: .totp, step: step)
+        return try await store.useStep(userID: user, kind: .totp, step: step) ? .accepted : .replayed
     }
 }
 
@@ -39,8 +47,8 @@ struct RecoveryCodeFactor: SecondFactor {
     var method: String { "recovery_code" }
     var amr: String { "recovery_code" }
 
-    func verify(_ answer: String, user: UUID, now: Date) async throws -> Bool {
-        try await store.useRecoveryCode(userID: user, digest: hasher.digest(RecoveryCodes.normalize(answer)), now: now)
+    func verify(_ answer: String, user: UUID, now: Date) async throws -> SecondFactorVerdict {
+        try await store.useRecoveryCode(userID: user, digest: hasher.digest(RecoveryCodes.normalize(answer)), now: now) ? .accepted : .rejected
     }
 }
 
@@ -55,9 +63,15 @@ package struct MFAService: Sendable {
     let issuerName: String
     let totp: TOTPFactor
     let recovery: RecoveryCodeFactor
+    /// Wrong codes count toward the account's lock, wherever they are sent (login, confirm, regenerate, disable).
+    let lockout: LockoutPolicy
 
-    package init(store: any MFAStore & UserStore & AuditStore, secrets: SecretBox, hasher: KeyHasher, clock: WallClock, issuerName: String) {
+    package init(
+        store: any MFAStore & UserStore & AuditStore, secrets: SecretBox, hasher: KeyHasher, clock: WallClock, issuerName: String,
+        lockout: LockoutPolicy = LockoutPolicy()
+    ) {
         self.store = store
+        self.lockout = lockout
         self.secrets = secrets
         self.hasher = hasher
         self.clock = clock
@@ -105,8 +119,9 @@ package struct MFAService: Sendable {
         guard factor.confirmedAt == nil else { throw DomainError(.conflict, "TOTP is already enabled") }
         let secret = try secrets.open(factor.sealedSecret, context: MFAFactorRecord.context(kind: .totp, userID: user.id))
         let now = clock.now
+        try requireUnlocked(user, now: now)
         guard let step = TOTP(secret: secret).accept(code.filter { $0 != " " }, at: Int64(now.timeIntervalSince1970), lastUsed: nil)
-        else { throw Self.invalid }
+        else { throw try await refuse(user, method: "totp", during: "confirm", verdict: .rejected, origin: origin, now: now) }
         let codes = RecoveryCodes.generate()
         let confirmed = try await store.confirmFactor(
             userID: user.id, kind: .totp, step: step, now: now, recoveryDigests: codes.map { hasher.digest(RecoveryCodes.normalize($0)) },
@@ -123,7 +138,13 @@ package struct MFAService: Sendable {
 
     /// `POST /users/me/mfa/recovery-codes`: a new set (the old one dies), for a current TOTP code.
     package func regenerateRecoveryCodes(_ user: UserRecord, code: String, origin: RequestOrigin) async throws -> [String] {
-        guard user.mfaEnabled, try await totp.verify(code, user: user.id, now: clock.now) else { throw Self.invalid }
+        let now = clock.now
+        try requireUnlocked(user, now: now)
+        guard user.mfaEnabled else { throw Self.invalid }
+        let verdict = try await totp.verify(code, user: user.id, now: now)
+        guard verdict == .accepted else {
+            throw try await refuse(user, method: "totp", during: "regenerate", verdict: verdict, origin: origin, now: now)
+        }
         let codes = RecoveryCodes.generate()
         try await store.replaceRecoveryCodes(
             userID: user.id, digests: codes.map { hasher.digest(RecoveryCodes.normalize($0)) },
@@ -140,11 +161,13 @@ package struct MFAService: Sendable {
     /// `DELETE /users/me/mfa/totp`: needs a current TOTP code (or a recovery code: a lost phone).
     package func disable(_ user: UserRecord, code: String?, recoveryCode: String?, origin: RequestOrigin) async throws {
         let now = clock.now
-        let proven: Bool =
-            if let code { try await totp.verify(code, user: user.id, now: now) } else if let recoveryCode {
-                try await recovery.verify(recoveryCode, user: user.id, now: now)
-            } else { false }
-        guard user.mfaEnabled, proven else { throw Self.invalid }
+        try requireUnlocked(user, now: now)
+        guard user.mfaEnabled else { throw Self.invalid }
+        let (factor, answer): (any SecondFactor, String) = if let code { (totp, code) } else { (recovery, recoveryCode ?? "") }
+        let verdict = try await factor.verify(answer, user: user.id, now: now)
+        guard verdict == .accepted else {
+            throw try await refuse(user, method: factor.method, during: "disable", verdict: verdict, origin: origin, now: now)
+        }
         try await store.removeFactors(
             userID: user.id,
             audit: [
@@ -168,6 +191,41 @@ package struct MFAService: Sendable {
                 )
             ]
         )
+    }
+
+    // MARK: Failures
+
+    /// While the account is locked no code is even looked at: the lock stops guessing through these routes too.
+    func requireUnlocked(_ user: UserRecord, now: Date) throws(APIError) {
+        guard !user.lockout.isLocked(at: now) else { throw Self.invalid }
+    }
+
+    /// A wrong (or replayed) code: counted toward the account's lock and audited; returns the error to throw.
+    package func refuse(_ user: UserRecord, method: String, during: String, verdict: SecondFactorVerdict, origin: RequestOrigin, now: Date)
+        async throws -> APIError
+    {
+        let policy = lockout
+        _ = try await store.updateUser(id: user.id, now: now, { user in
+            user.lockout = policy.failed(user.lockout, at: now).state
+        }, audit: { change in
+            var events = [
+                AuditEvent(
+                    time: now, actor: .user(user.id), action: AuditAction.mfaFailed, targetType: "user", targetID: user.id.lowercased,
+                    outcome: .failure, origin: origin,
+                    details: ["method": .string(method), "during": .string(during), "replay": .bool(verdict == .replayed)]
+                )
+            ]
+            if let until = change.after.lockout.lockedUntil, change.before.lockout.lockedUntil != until {
+                events.append(
+                    AuditEvent(
+                        time: now, actor: .system, action: AuditAction.userLocked, targetType: "user", targetID: user.id.lowercased,
+                        origin: origin, details: ["until": .string(Timestamp.format(until))]
+                    )
+                )
+            }
+            return events
+        })
+        return Self.invalid
     }
 
     static var invalid: APIError { .unauthorized(.mfaInvalid, "the code is not valid (wrong, expired or already used)") }

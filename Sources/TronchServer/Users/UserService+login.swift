@@ -92,10 +92,12 @@ extension UserService {
             try await mfa.store.deleteChallenge(digest: digest)
             throw MFAService.invalid
         }
-        guard try await factor.verify(answer, user: user.id, now: now) else {
+        let verdict = try await factor.verify(answer, user: user.id, now: now)
+        guard verdict == .accepted else {
             _ = try await mfa.store.failChallenge(digest: digest)
-            try await recordWrongSecondFactor(user, method: method, origin: origin, now: now)
-            throw MFAService.invalid
+            throw try await mfa.refuse(
+                user, method: method, during: challenge.sessionID == nil ? "login" : "step_up", verdict: verdict, origin: origin, now: now
+            )
         }
         try await mfa.store.deleteChallenge(digest: digest)
         if let sessionID = challenge.sessionID { return try await stepUp(user, from: sessionID, factor: factor, origin: origin, now: now) }
@@ -133,30 +135,6 @@ extension UserService {
         }
         _ = try await tokens.endSessions([sessionID], reason: "step_up", action: AuditAction.sessionRevoked, actor: .user(user.id), origin: origin)
         return pair
-    }
-
-    /// A wrong second factor: counted toward the lock like a wrong password.
-    private func recordWrongSecondFactor(_ user: UserRecord, method: String, origin: RequestOrigin, now: Date) async throws {
-        let policy = settings.lockout
-        _ = try await store.updateUser(id: user.id, now: now, { user in
-            user.lockout = policy.failed(user.lockout, at: now).state
-        }, audit: { change in
-            var events = [
-                AuditEvent(
-                    time: now, actor: .user(user.id), action: AuditAction.mfaFailed, targetType: "user", targetID: user.id.lowercased,
-                    outcome: .failure, origin: origin, details: ["method": .string(method)]
-                )
-            ]
-            if let until = change.after.lockout.lockedUntil, change.before.lockout.lockedUntil != until {
-                events.append(
-                    AuditEvent(
-                        time: now, actor: .system, action: AuditAction.userLocked, targetType: "user", targetID: user.id.lowercased,
-                        origin: origin, details: ["until": .string(Timestamp.format(until))]
-                    )
-                )
-            }
-            return events
-        })
     }
 
     static var invalidCredentials: APIError {
