@@ -60,7 +60,7 @@ import TronchCore
             let first = try await Users.login(api, "tina")
             #expect(first.status == .unauthorized)
             #expect(first.code == "MFA_REQUIRED")
-            #expect(first["methods"] == ["recovery_code", "totp"])
+            #expect(first["methods"] == ["totp", "recovery_code"])
             let mfaToken = try #require(first["mfa_token"]?.string)
             #expect(first["access_token"] == nil)
             // The code that confirmed the enrolment counts as used.
@@ -212,6 +212,17 @@ import TronchCore
             let adminKey = try await api.request(.post, "/api/v1/keys", key: plain, json: ["name": "all", "scopes": ["admin"]])
             #expect(adminKey.code == "MFA_ENROLLMENT_REQUIRED")
             let member = try await Users.createUser(api, "helper", as: plain)
+            // Refusals that a second factor would not change come first: a member cannot grant admin at all, and
+            // an invalid request is a 400.
+            let memberAsks = try await api.request(
+                .post, "/api/v1/keys", key: try await Users.token(api, "helper"), json: ["name": "all", "scopes": ["admin"]]
+            )
+            #expect(memberAsks.code == "FORBIDDEN")
+            let invalid: JSONValue = ["username": "second", "email": "not an address", "password": .string(Users.password), "role": "admin"]
+            #expect(try await api.request(.post, "/api/v1/users", key: plain, json: invalid).status == .badRequest)
+            // Resetting the factor of someone who has none changes nothing and audits nothing.
+            #expect(try await api.request(.delete, "/api/v1/users/\(member["id"]!.string!)/mfa").status == .noContent)
+            #expect(try await api.request(.get, "/api/v1/audit-logs?action=mfa.reset")["data"]?.array?.isEmpty == true)
             let promote = try await api.request(.patch, "/api/v1/users/\(member["id"]!.string!)", key: plain, json: ["role": "admin"])
             #expect(promote.code == "MFA_ENROLLMENT_REQUIRED")
             #expect(try await api.request(.get, "/api/v1/users/\(member["id"]!.string!)", key: plain)["role"] == "member", "nothing changed")
@@ -229,7 +240,7 @@ import TronchCore
             let challenge = try await api.request(.post, "/api/v1/users", key: plain, json: Self.adminBody("second"))
             #expect(challenge.status == .unauthorized)
             #expect(challenge.code == "MFA_REQUIRED")
-            #expect(challenge["methods"] == ["recovery_code", "totp"])
+            #expect(challenge["methods"] == ["totp", "recovery_code"])
             let mfaToken = try #require(challenge["mfa_token"]?.string)
             #expect(try await api.request(.get, "/api/v1/users?q=second")["data"]?.array?.isEmpty == true, "nothing was created")
 

@@ -32,7 +32,7 @@ extension KeysController {
         case .unchanged: if !body.contains("keys") { body.fail("keys", "is required") }
         }
         try body.finish()
-        if entries.contains(where: { $0.settings.scopes.contains(Principal.adminScope) }) {
+        if entries.contains(where: { $0.settings.scopes.contains(Principal.adminScope) }), principal.isAdmin {
             try await stepUp?.require(principal, for: "a key with the scope admin", origin: context.origin(request))
         }
         let records = try await keys.importKeys(entries, by: principal, origin: context.origin(request))

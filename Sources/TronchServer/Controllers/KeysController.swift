@@ -31,7 +31,8 @@ struct KeysController {
         let environment = body.environment()
         let settings = body.keyPatch().applied(to: KeySettings())
         try body.finish()
-        if settings.scopes.contains(Principal.adminScope) {
+        // Only an administrator may grant admin at all (the service refuses the others with 403): ask them.
+        if settings.scopes.contains(Principal.adminScope), principal.isAdmin {
             try await stepUp?.require(principal, for: "a key with the scope admin", origin: context.origin(request))
         }
         let issued = try await keys.create(settings, environment: environment, by: principal, origin: context.origin(request))
@@ -104,7 +105,7 @@ struct KeysController {
         if body.contains("environment") { body.fail("environment", "cannot be changed; create a new key instead") }
         let patch = body.keyPatch()
         try body.finish()
-        if patch.scopes?.contains(Principal.adminScope) == true {
+        if patch.scopes?.contains(Principal.adminScope) == true, principal.isAdmin {
             try await stepUp?.require(principal, for: "a key with the scope admin", origin: context.origin(request))
         }
         let record = try await keys.update(id: id, patch, by: principal, origin: context.origin(request))

@@ -82,6 +82,8 @@ package struct MFAService: Sendable {
 
     /// The factors a login may finish with, by method name.
     package var factors: [String: any SecondFactor] { [totp.method: totp, recovery.method: recovery] }
+    /// `methods` of an `MFA_REQUIRED` answer, in DESIGN.md's order.
+    package var methods: JSONValue { .array([totp.method, recovery.method].map(JSONValue.string)) }
 
     // MARK: Enrolment
 
@@ -181,7 +183,10 @@ package struct MFAService: Sendable {
 
     /// An administrator's reset (the user lost every factor): audited as such.
     package func reset(userID: UUID, by principal: Principal, origin: RequestOrigin) async throws {
-        guard try await store.user(id: userID) != nil else { throw DomainError.userNotFound(userID.lowercased) }
+        guard let user = try await store.user(id: userID) else { throw DomainError.userNotFound(userID.lowercased) }
+        // Nothing to reset (no factor, not even a pending one): nothing changes, nothing is audited.
+        let pending = try await store.mfaFactor(userID: userID, kind: .totp)
+        guard user.mfaEnabled || pending != nil else { return }
         try await store.removeFactors(
             userID: userID,
             audit: [

@@ -25,7 +25,7 @@ package struct StepUp: Sendable {
             .mfaRequired,
             "\(action) needs a second factor: send a code with this mfa_token to POST /api/v1/auth/mfa, then repeat the request with the new access token"
         )
-        error.members = ["mfa_token": .string(token), "methods": .array(mfa.factors.keys.sorted().map(JSONValue.string))]
+        error.members = ["mfa_token": .string(token), "methods": mfa.methods]
         throw error
     }
 }

@@ -58,7 +58,7 @@ extension UserService {
                 )
             ])
             var error = APIError.unauthorized(.mfaRequired, "the password is right; now send a code of your second factor to POST /api/v1/auth/mfa")
-            error.members = ["mfa_token": .string(token), "methods": .array(mfa.factors.keys.sorted().map(JSONValue.string))]
+            error.members = ["mfa_token": .string(token), "methods": mfa.methods]
             throw error
         }
         let policy = settings.lockout

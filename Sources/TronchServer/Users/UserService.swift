@@ -50,10 +50,7 @@ package struct UserService: Sendable {
 
     package func create(_ new: NewUser, by principal: Principal, origin: RequestOrigin) async throws -> UserRecord {
         try Self.requireManager(principal)
-        if new.role == .admin {
-            try Self.requireAdmin(principal)
-            try await stepUp.require(principal, for: "making an administrator", origin: origin)
-        }
+        if new.role == .admin { try Self.requireAdmin(principal) }
         var problems = [FieldError]()
         let username = Username.normalize(new.username)
         let email = EmailAddress.parse(new.email)
@@ -70,6 +67,7 @@ package struct UserService: Sendable {
         guard problems.isEmpty, case .success(let name) = username, case .success(let address) = email else {
             throw DomainError.validation(problems)
         }
+        if new.role == .admin { try await stepUp.require(principal, for: "making an administrator", origin: origin) }
         let now = clock.now
         var user = UserRecord(
             id: UUIDv7.make(at: now), username: name, email: address, displayName: new.displayName, role: new.role, createdAt: now
@@ -128,9 +126,6 @@ package struct UserService: Sendable {
         guard let current = try await store.user(id: id) else { throw DomainError.userNotFound(id.lowercased) }
         // Making or changing an administrator takes an administrator: `users:manage` alone cannot mint one.
         if current.role == .admin || change.role == .admin { try Self.requireAdmin(principal) }
-        if change.role == .admin, current.role != .admin {
-            try await stepUp.require(principal, for: "making an administrator", origin: origin)
-        }
         var problems = [FieldError]()
         var username = current.username
         var email = current.email
@@ -153,6 +148,9 @@ package struct UserService: Sendable {
             problems.append(problem)
         }
         guard problems.isEmpty else { throw DomainError.validation(problems) }
+        if change.role == .admin, current.role != .admin {
+            try await stepUp.require(principal, for: "making an administrator", origin: origin)
+        }
         let (newUsername, newEmail) = (username, email)
         let newHash = try await change.password.asyncMap { try await hasher.hash($0) }
         let now = clock.now

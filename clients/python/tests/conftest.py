@@ -14,7 +14,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, Iterator, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional
 
 import httpx
 import pytest
@@ -27,11 +27,15 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 ROOT_KEY_PATTERN = re.compile(r"\b[a-z0-9]{1,16}_sk_(?:live|test)_[0-9A-Za-z]{38}\b")
 
 # Limits raised so that the suite can create many keys and provoke many 401s; tests that need the real
-# limits start their own server (see test_live_ratelimit.py).
+# limits start their own server (see test_live_ratelimit.py). Passwords are hashed with cheap scrypt
+# parameters (N = 2^10), logins are not limited per address, and three failed logins lock an account.
 RELAXED_LIMITS = {
     "TRONCH_RATELIMIT_AUTH_FAILURES": "100000/1m",
     "TRONCH_RATELIMIT_KEY_CREATION": "100000/1h",
     "TRONCH_USAGE_FLUSH_INTERVAL": "0.1",
+    "TRONCH_PASSWORD_SCRYPT_LOG_N": "10",
+    "TRONCH_RATELIMIT_LOGIN": "off",
+    "TRONCH_LOCKOUT_THRESHOLD": "3",
 }
 
 
@@ -203,3 +207,62 @@ def stub() -> Iterator[StubServer]:
     server.start()
     yield server
     server.stop()
+
+
+@dataclass
+class Person:
+    """A user created for one test, with their password."""
+
+    user: tronch.User
+    password: str = field(repr=False)
+
+    @property
+    def id(self) -> str:
+        return self.user.id
+
+    @property
+    def username(self) -> str:
+        return self.user.username
+
+    @property
+    def email(self) -> str:
+        return self.user.email
+
+
+def new_password() -> str:
+    """A password the policy accepts (12+ characters, not common, no username or "tronch" in it)."""
+    return f"Sphinx of black quartz {uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def make_person(base_url: str, root_key: str) -> Callable[..., Person]:
+    """Creates a user no other test uses (role member by default) through the root key."""
+
+    def make(role: str = "member", password: Optional[str] = None, display_name: Optional[str] = None) -> Person:
+        name = f"p{uuid.uuid4().hex[:12]}"
+        password = password or new_password()
+        with tronch.Client(base_url, api_key=root_key, sleep=no_sleep) as admin:
+            user = admin.users.create(
+                username=name, email=f"{name}@Example.COM", password=password, role=role, display_name=display_name
+            )
+        return Person(user, password)
+
+    return make
+
+
+@pytest.fixture
+def make_client(base_url: str) -> Iterator[Callable[..., tronch.Client]]:
+    """Clients without a credential (log them in), closed after the test; they fail the test if they retry."""
+    made: List[tronch.Client] = []
+
+    def make(api_key: Optional[str] = None, **kwargs: Any) -> tronch.Client:
+        kwargs.setdefault("sleep", no_sleep)
+        client = tronch.Client(base_url, api_key=api_key, **kwargs)
+        if api_key is None:
+            client.set_api_key(None)  # never TRONCH_API_KEY from the environment
+        made.append(client)
+        return client
+
+    yield make
+    for client in made:
+        client.close()

@@ -30,7 +30,9 @@ def run(script: str, base_url: str, api_key: Optional[str], args: Optional[List[
 
 
 def test_every_example_is_tested() -> None:
-    assert sorted(p.name for p in EXAMPLES.glob("*.py")) == ["audit_export.py", "quickstart.py", "verify_in_your_api.py"]
+    assert sorted(p.name for p in EXAMPLES.glob("*.py")) == [
+        "audit_export.py", "mfa.py", "people.py", "quickstart.py", "verify_in_your_api.py"
+    ]
 
 
 def test_quickstart(base_url: str, root_key: str) -> None:
@@ -65,7 +67,51 @@ def test_audit_export(base_url: str, root_key: str) -> None:
     assert {json.loads(line)["action"] for line in filtered.stdout.splitlines()} == {"server.started"}
 
 
-@pytest.mark.parametrize("script", ["quickstart.py", "verify_in_your_api.py", "audit_export.py"])
+def test_people(base_url: str, root_key: str) -> None:
+    result = run("people.py", base_url, root_key)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "logged in: session " in result.stdout
+    assert "role=member" in result.stdout and "amr=pwd" in result.stdout
+    assert "logged out; the access token is active: False" in result.stdout
+    assert "as the key: me=ada_" in result.stdout and "create refused (FORBIDDEN)" in result.stdout
+    assert "their key is revoked" in result.stdout
+    assert root_key not in result.stdout + result.stderr
+    assert "eyJ" not in result.stdout + result.stderr  # no token printed
+
+
+def test_mfa(base_url: str, root_key: str) -> None:
+    result = run("mfa.py", base_url, root_key)
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert "add to the app: otpauth://totp/Tronch:mia_" in result.stdout and "secret=…&issuer=Tronch" in result.stdout
+    assert "TOTP enabled: mfa_enabled=True, 10 recovery codes" in result.stdout
+    assert "second factor required: methods=totp,recovery_code" in lines
+    assert "amr=pwd,otp" in lines
+    assert "logged in with a recovery code: amr=pwd,recovery_code" in lines
+    assert "a used recovery code is refused (MFA_INVALID)" in lines
+    assert "TOTP disabled: mfa_enabled=False" in lines
+    assert "deleted user mia_" in result.stdout
+    assert root_key not in result.stdout + result.stderr
+    assert "eyJ" not in result.stdout + result.stderr and "mfa_" not in result.stdout.replace("mfa_enabled", "")
+
+
+def test_the_mfa_examples_authenticator_agrees_with_pyotp() -> None:
+    import importlib.util
+
+    import pyotp
+
+    spec = importlib.util.spec_from_file_location("mfa_example", EXAMPLES / "mfa.py")
+    assert spec is not None and spec.loader is not None
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    assert example.totp("GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ", 59) == "287082"  # RFC 6238 appendix B, 6 digits
+    for _ in range(5):
+        secret = pyotp.random_base32(32)
+        for moment in (0, 59, 1_111_111_109, 1_234_567_890, 2_000_000_000):
+            assert example.totp(secret, moment) == pyotp.TOTP(secret).at(moment)
+
+
+@pytest.mark.parametrize("script", ["quickstart.py", "verify_in_your_api.py", "audit_export.py", "people.py", "mfa.py"])
 def test_examples_fail_with_a_bad_key(base_url: str, script: str) -> None:
     wrong = "tronch_sk_live_" + "E" * 38
     result = run(script, base_url, wrong)

@@ -75,3 +75,24 @@ def test_failed_authentication_limit(tronch_factory: Callable[..., TronchServer]
     assert len(sleeps.calls) == 3
     assert info.value.retry_after is not None
     assert all(s >= 1 for s in sleeps.calls)
+
+
+def test_login_limit_per_address(tronch_factory: Callable[..., TronchServer]) -> None:
+    # Every login attempt counts, good or bad (seed 004: five a minute by default; two here).
+    server = tronch_factory({"TRONCH_RATELIMIT_LOGIN": "2/1m"})
+    password = "Sphinx of black quartz, judge my vow"
+    with tronch.Client(server.url, api_key=server.root_key) as admin:
+        admin.users.create(username="limited", email="limited@example.com", password=password)
+
+    with tronch.Client(server.url, max_retries=0) as client:
+        client.set_api_key(None)
+        with pytest.raises(tronch.InvalidCredentialsError):
+            client.auth.login(username="limited", password="not the password")
+        pair = client.auth.login(username="limited", password=password)
+        with pytest.raises(RateLimitError) as info:
+            client.auth.login(username="limited", password=password)
+    error = info.value
+    assert error.status == 429 and error.code == "RATE_LIMITED"
+    assert error.retry_after is not None and 0 < error.retry_after <= 60
+    assert error.headers.get("ratelimit-policy", "").startswith('"login"')
+    assert password not in str(error) + repr(error) and pair.access_token not in repr(pair)

@@ -1,15 +1,26 @@
-"""The API key and created secrets never show in repr(), str() or logs (httpx, httpcore and tronch at
-DEBUG)."""
+"""The API key, created secrets, passwords and tokens never show in repr(), str(), exceptions or logs
+(httpx, httpcore and tronch at DEBUG)."""
 
 from __future__ import annotations
 
 import logging
 import traceback
+import uuid
+from typing import List
 
 import pytest
 
 import tronch
-from tronch import AuthenticationError, ServiceUnavailableError
+from tronch import (
+    AuthenticationError,
+    InvalidCredentialsError,
+    RefreshTokenReusedError,
+    ServiceUnavailableError,
+    SessionRevokedError,
+    TokenInvalidError,
+    TronchError,
+    ValidationError,
+)
 
 from stub import StubServer, ok, problem
 
@@ -28,7 +39,8 @@ def everything_logged(caplog: pytest.LogCaptureFixture) -> str:
 def test_repr_of_the_client_hides_the_key(base_url: str, root_key: str) -> None:
     client = tronch.Client(base_url, api_key=root_key)
     try:
-        for text in (repr(client), str(client), repr(client.keys), repr(client.audit_logs)):
+        for text in (repr(client), str(client), repr(client.keys), repr(client.audit_logs), repr(client.users),
+                     repr(client.sessions), repr(client.auth)):
             assert root_key not in text
             # Not even a recognisable part of it.
             assert root_key[15:23] not in text
@@ -63,6 +75,78 @@ def test_no_key_in_debug_logs(base_url: str, root_key: str, caplog: pytest.LogCa
         assert secret not in logged
         assert secret not in error_text
         assert secret not in repr(created) + repr(rotated) + repr(verdict)
+
+
+def error_text(error: BaseException) -> str:
+    return str(error) + repr(error) + "".join(traceback.format_exception(type(error), error, error.__traceback__))
+
+
+def test_no_password_or_token_in_debug_logs_reprs_or_errors(
+    base_url: str, root_key: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    for name in LOGGERS:
+        caplog.set_level(logging.DEBUG, logger=name)
+    tag = uuid.uuid4().hex[:10]
+    password = f"Quiet Password {tag} one"
+    changed = f"Quiet Password {tag} two"
+    reset = f"Quiet Password {tag} three"
+    wrong = f"Quiet Password {tag} wrong"
+    errors: List[TronchError] = []
+    texts: List[str] = []
+
+    def expect(kind: type, call: object) -> None:
+        with pytest.raises(kind) as info:  # type: ignore[call-overload]
+            call()  # type: ignore[operator]
+        errors.append(info.value)
+
+    with tronch.Client(base_url, api_key=root_key) as admin, tronch.Client(base_url) as person:
+        person.set_api_key(None)
+        user = admin.users.create(username=f"quiet{tag}", email=f"quiet{tag}@example.com", password=password)
+        expect(InvalidCredentialsError, lambda: person.login(user.username, password=wrong))
+        first = person.login(user.username, password=password)
+        second = person.auth.refresh()
+        expect(RefreshTokenReusedError, lambda: person.auth.refresh(first.refresh_token))
+        third = person.login(user.username, password=password)
+        person.auth.revoke(third.access_token)
+        person.users.me()  # refreshed automatically
+        fourth = person.token_pair
+        assert fourth is not None and fourth.access_token != third.access_token
+        expect(ValidationError, lambda: person.users.change_password(current_password=wrong, new_password=changed))
+        expect(ValidationError, lambda: person.users.change_password(current_password=password, new_password="short"))
+        person.users.change_password(current_password=password, new_password=changed)
+        introspection = admin.auth.introspect(fourth.access_token)
+        refresh_introspection = admin.auth.introspect(fourth.refresh_token)
+        admin.users.update(user.id, password=reset)
+        expect(SessionRevokedError, lambda: person.users.me())
+        stale = tronch.Client(base_url, auto_refresh=False)
+        stale.use_token(fourth.access_token)
+        expect(TokenInvalidError, lambda: stale.users.me())
+        texts += [repr(person), str(person), repr(stale), repr(admin)]
+        stale.close()
+        person.login(user.username, password=reset)
+        texts += [repr(person), str(person)]
+        sessions = list(person.sessions.list())
+        person.auth.logout()
+        texts += [repr(p) + str(p) for p in (first, second, third, fourth)]
+        texts += [repr(user), repr(introspection), repr(refresh_introspection), repr(sessions), repr(errors)]
+        texts += [error_text(e) for e in errors]
+        with pytest.raises(ValueError) as bad:
+            person.use_token(f"{fourth.access_token} {password}")
+        texts.append(error_text(bad.value))
+
+    logged = everything_logged(caplog)
+    assert "/api/v1/auth/login" in logged and "/api/v1/auth/refresh" in logged
+    assert "refreshing session" in logged  # the automatic refresh is logged, by session id only
+    everything = logged + "\n".join(texts)
+    secrets = [password, changed, reset, wrong]
+    for pair in (first, second, third, fourth):
+        secrets += [pair.access_token, pair.refresh_token]
+    for secret in secrets:
+        assert secret not in everything
+    # Not even the signature or the random part of a token.
+    for pair in (first, second, third, fourth):
+        assert pair.access_token.rsplit(".", 1)[1] not in everything
+        assert pair.refresh_token[len("tronch_rt_"):] not in everything
 
 
 def test_no_key_in_retry_logs(stub: StubServer, caplog: pytest.LogCaptureFixture) -> None:

@@ -1,11 +1,18 @@
-"""Python client for Tronch, the self-hostable API key service.
+"""Python client for Tronch, the self-hostable API key and authentication service.
 
-    from tronch import Client
+    from tronch import Client, MFARequiredError
 
     with Client("http://127.0.0.1:8080", api_key=os.environ["TRONCH_API_KEY"]) as tronch:
         created = tronch.keys.create(name="Acme production", owner_id="cus_123", scopes=["orders:read"])
         verdict = tronch.keys.verify(created.key, scopes=["orders:read"])
         assert verdict.valid
+
+    with Client("http://127.0.0.1:8080") as tronch:
+        try:
+            tronch.login("alice", password=os.environ["PASSWORD"])   # sends Alice's access token from now on
+        except MFARequiredError as challenge:                        # Alice has a second factor
+            tronch.complete_mfa(challenge, code=input("code: "))
+        print(tronch.users.me().role)
 """
 
 from ._client import DEFAULT_BASE_URL, Client
@@ -15,10 +22,17 @@ from ._errors import (
     AuthenticationError,
     ConflictError,
     FieldError,
+    InvalidCredentialsError,
+    MFAEnrollmentRequiredError,
+    MFAInvalidError,
+    MFARequiredError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
+    RefreshTokenReusedError,
     ServiceUnavailableError,
+    SessionRevokedError,
+    TokenInvalidError,
     TronchError,
     ValidationError,
 )
@@ -27,19 +41,25 @@ from ._models import (
     AuditEntry,
     AuditTarget,
     CreatedKey,
+    Introspection,
     Key,
     KeyUsage,
     LatencyPercentiles,
     Page,
     RateLimitPolicy,
     RateLimitState,
+    RecoveryCodes,
     Refill,
+    Session,
+    TokenPair,
+    TOTPEnrolment,
     UsageBucket,
     UsageTotals,
+    User,
     Verification,
     VerificationCode,
 )
-from ._resources import NOT_GIVEN, AuditLogs, Keys, NotGiven, Paginator
+from ._resources import NOT_GIVEN, AuditLogs, Auth, Keys, NotGiven, Paginator, Sessions, Users
 from ._version import __version__
 
 __all__ = [
@@ -48,6 +68,9 @@ __all__ = [
     "DEFAULT_BASE_URL",
     "Keys",
     "AuditLogs",
+    "Users",
+    "Sessions",
+    "Auth",
     "Paginator",
     "Page",
     "NOT_GIVEN",
@@ -67,6 +90,12 @@ __all__ = [
     "AuditEntry",
     "AuditActor",
     "AuditTarget",
+    "TokenPair",
+    "Introspection",
+    "User",
+    "Session",
+    "TOTPEnrolment",
+    "RecoveryCodes",
     # errors
     "TronchError",
     "APIConnectionError",
@@ -78,5 +107,12 @@ __all__ = [
     "ConflictError",
     "RateLimitError",
     "ServiceUnavailableError",
+    "InvalidCredentialsError",
+    "TokenInvalidError",
+    "SessionRevokedError",
+    "RefreshTokenReusedError",
+    "MFARequiredError",
+    "MFAInvalidError",
+    "MFAEnrollmentRequiredError",
     "FieldError",
 ]

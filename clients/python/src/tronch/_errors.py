@@ -21,6 +21,13 @@ __all__ = [
     "ConflictError",
     "RateLimitError",
     "ServiceUnavailableError",
+    "InvalidCredentialsError",
+    "TokenInvalidError",
+    "SessionRevokedError",
+    "RefreshTokenReusedError",
+    "MFARequiredError",
+    "MFAInvalidError",
+    "MFAEnrollmentRequiredError",
 ]
 
 
@@ -101,20 +108,80 @@ class ValidationError(TronchError):
 
 
 class AuthenticationError(TronchError):
-    """401 ``UNAUTHENTICATED``: no key, or the key was refused (unknown, revoked, disabled, expired, or not
-    allowed from this address)."""
+    """401: no credential, or the credential was refused. ``UNAUTHENTICATED`` for keys (unknown, revoked,
+    disabled, expired, or not allowed from this address); the subclasses below for logins and tokens."""
+
+
+class InvalidCredentialsError(AuthenticationError):
+    """401 ``INVALID_CREDENTIALS``: a login was refused. Tronch gives one answer for an unknown user, a wrong
+    password, a disabled account and a locked one, so that nobody can tell which."""
+
+
+class TokenInvalidError(AuthenticationError):
+    """401 ``TOKEN_INVALID``: the access token is malformed, expired or revoked (its session ended), or a
+    refresh token is unknown or expired. With a refresh token held, the client refreshes once by itself."""
+
+
+class SessionRevokedError(AuthenticationError):
+    """401 ``SESSION_REVOKED``: the refresh token's session has ended (logout, revocation, a password
+    change or reset, the user disabled or deleted, the anomaly rule). Log in again."""
+
+
+class RefreshTokenReusedError(SessionRevokedError):
+    """401 ``REFRESH_TOKEN_REUSED``: this refresh token had already been exchanged, so it may have been
+    stolen; Tronch ended its session (every token of it). Log in again."""
+
+
+class MFARequiredError(AuthenticationError):
+    """401 ``MFA_REQUIRED``: a second factor is needed.
+
+    Raised by a login whose password was right for an account with a second factor, and by a request that
+    needs a second factor the caller's session lacks (step-up: making an administrator, a key with the scope
+    ``admin``, resetting another person's second factor, when the access token's ``amr`` names no second
+    factor). Finish with ``client.complete_mfa(error.mfa_token, code=...)`` (or ``recovery_code=...``): the
+    client then holds the new tokens; after a step-up, repeat the request.
+
+    ``mfa_token`` (single use, 5 minutes, dead after 5 wrong codes; kept out of ``repr`` and ``str``) and
+    ``methods`` (``["totp", "recovery_code"]``) come from the answer.
+    """
+
+    def __init__(self, detail: str, **kwargs: Any) -> None:
+        super().__init__(detail, **kwargs)
+        body = self.body or {}
+        token = body.get("mfa_token")
+        methods = body.get("methods")
+        self.mfa_token: Optional[str] = token if isinstance(token, str) else None
+        self.methods: List[str] = [m for m in methods if isinstance(m, str)] if isinstance(methods, list) else []
+
+
+class MFAInvalidError(AuthenticationError):
+    """401 ``MFA_INVALID``: a second-factor code was refused (wrong, expired, already used; a recovery code
+    not in the current set), or the ``mfa_token`` is not a live challenge (unknown, older than 5 minutes,
+    used, dead after 5 wrong codes, or its account was disabled or locked meanwhile). Also for a refused
+    ``confirm_totp``, ``regenerate_recovery_codes`` or ``disable_totp``. A wrong code at login counts toward
+    the account's lock like a wrong password."""
 
 
 class PermissionDeniedError(TronchError):
-    """403 ``FORBIDDEN``: the key lacks the route's scope, or a delegation rule forbids the change."""
+    """403 ``FORBIDDEN``: the key or token lacks the route's scope or role (a member managing users, say),
+    or a delegation rule forbids the change."""
+
+
+class MFAEnrollmentRequiredError(PermissionDeniedError):
+    """403 ``MFA_ENROLLMENT_REQUIRED``: the person must enrol a second factor first
+    (``client.users.enrol_totp()``, then ``confirm_totp(code)``): their role is in
+    ``TRONCH_MFA_REQUIRED_ROLES`` (every route but enrolment answers this until they do), or they asked for
+    an action that needs a second factor (step-up) and have none."""
 
 
 class NotFoundError(TronchError):
-    """404 ``NOT_FOUND``: no key with this id (or an unknown route)."""
+    """404 ``NOT_FOUND``: no key, user or session with this id that the caller may see (or an unknown
+    route). Another person's key or account is "not found" for anyone but an administrator."""
 
 
 class ConflictError(TronchError):
-    """409 ``CONFLICT``: the key is revoked (update, rotate), already rotated, or expired (rotate)."""
+    """409 ``CONFLICT``: the key is revoked (update, rotate), already rotated, or expired (rotate); or the
+    username or e-mail address is taken."""
 
 
 class RateLimitError(TronchError):
@@ -146,5 +213,28 @@ _BY_STATUS: Dict[int, Type[TronchError]] = {
 }
 
 
+# Codes with a class of their own; each is a subclass of its status's class, so ``except AuthenticationError``
+# still catches every 401.
+_BY_CODE: Dict[str, Type[TronchError]] = {
+    "INVALID_CREDENTIALS": InvalidCredentialsError,
+    "TOKEN_INVALID": TokenInvalidError,
+    "SESSION_REVOKED": SessionRevokedError,
+    "REFRESH_TOKEN_REUSED": RefreshTokenReusedError,
+    "MFA_REQUIRED": MFARequiredError,
+    "MFA_INVALID": MFAInvalidError,
+    "MFA_ENROLLMENT_REQUIRED": MFAEnrollmentRequiredError,
+}
+
+
 def error_class_for_status(status: int) -> Type[TronchError]:
     return _BY_STATUS.get(status, TronchError)
+
+
+def error_class_for(status: int, code: Optional[str]) -> Type[TronchError]:
+    """The class for an answer: the code's own class when it has one and it fits the status, else the
+    status's class."""
+    by_status = error_class_for_status(status)
+    by_code = _BY_CODE.get(code) if code else None
+    if by_code is not None and issubclass(by_code, by_status) and by_status is not TronchError:
+        return by_code
+    return by_status

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Dict, Generic, List, Mapping, Optional, TypeVar, Union
+from typing import Any, Dict, Generic, Iterator, List, Mapping, Optional, TypeVar, Union
 
 __all__ = [
     "RateLimitPolicy",
@@ -27,6 +27,12 @@ __all__ = [
     "AuditTarget",
     "AuditEntry",
     "Page",
+    "TokenPair",
+    "Introspection",
+    "User",
+    "Session",
+    "TOTPEnrolment",
+    "RecoveryCodes",
 ]
 
 T = TypeVar("T")
@@ -472,3 +478,212 @@ class Page(Generic[T]):
     data: List[T]
     next_cursor: Optional[str]
     raw: Dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    """The answer of a login and of a refresh: a short-lived access token (a JWT, sent as
+    ``Authorization: Bearer``), the refresh token that gets the next pair, and their session.
+
+    Both tokens are secrets: they are left out of ``repr()`` and ``str()`` (and so of logs that print the
+    pair). ``expires_at`` is computed from ``expires_in`` when the answer arrived, by the local clock.
+    """
+
+    access_token: str = field(default="", repr=False)
+    refresh_token: str = field(default="", repr=False)
+    token_type: str = "Bearer"
+    expires_in: int = 0
+    session_id: str = ""
+    expires_at: Optional[datetime] = None
+    raw: Dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "TokenPair":
+        expires_in = _int(data.get("expires_in"))
+        return cls(
+            access_token=_str(data.get("access_token")),
+            refresh_token=_str(data.get("refresh_token")),
+            token_type=_str(data.get("token_type")) or "Bearer",
+            expires_in=expires_in,
+            session_id=_str(data.get("session_id")),
+            expires_at=datetime.now(timezone.utc) + timedelta(seconds=expires_in) if expires_in > 0 else None,
+            raw=dict(data),
+        )
+
+
+@dataclass(frozen=True)
+class Introspection:
+    """What Tronch says about a token (RFC 7662). ``active`` is false for anything that is not a live token
+    (unknown, expired, revoked, of an ended session, malformed), and then every other field is ``None``.
+
+    ``token_type`` is ``access_token`` or ``refresh_token``; ``exp`` and ``iat`` are seconds since the epoch
+    (``expires_at`` and ``issued_at`` as datetimes). ``bool(introspection)`` is ``introspection.active``.
+    """
+
+    active: bool
+    token_type: Optional[str] = None
+    sub: Optional[str] = None
+    scope: Optional[str] = None
+    iss: Optional[str] = None
+    aud: Optional[str] = None
+    jti: Optional[str] = None
+    sid: Optional[str] = None
+    exp: Optional[int] = None
+    iat: Optional[int] = None
+    raw: Dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def __bool__(self) -> bool:
+        return self.active
+
+    @property
+    def scopes(self) -> List[str]:
+        """``scope`` split on spaces."""
+        return (self.scope or "").split()
+
+    @property
+    def expires_at(self) -> Optional[datetime]:
+        return None if self.exp is None else datetime.fromtimestamp(self.exp, timezone.utc)
+
+    @property
+    def issued_at(self) -> Optional[datetime]:
+        return None if self.iat is None else datetime.fromtimestamp(self.iat, timezone.utc)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Introspection":
+        return cls(
+            active=data.get("active") is True,
+            token_type=_opt_str(data.get("token_type")),
+            sub=_opt_str(data.get("sub")),
+            scope=_opt_str(data.get("scope")),
+            iss=_opt_str(data.get("iss")),
+            aud=_opt_str(data.get("aud")),
+            jti=_opt_str(data.get("jti")),
+            sid=_opt_str(data.get("sid")),
+            exp=_opt_int(data.get("exp")),
+            iat=_opt_int(data.get("iat")),
+            raw=dict(data),
+        )
+
+
+@dataclass(frozen=True)
+class User:
+    """A person who signs in to Tronch (never their password or its hash).
+
+    ``role`` is ``admin``, ``member`` or ``viewer``; ``status`` ``active`` or ``disabled``. ``locked_until``
+    is set while failed logins keep the account locked (``locked`` tells whether it still is).
+    """
+
+    id: str = ""
+    username: str = ""
+    email: str = ""
+    display_name: Optional[str] = None
+    role: str = ""
+    status: str = ""
+    locked_until: Optional[datetime] = None
+    mfa_enabled: bool = False
+    created_at: Optional[datetime] = None
+    updated_at: Optional[datetime] = None
+    last_login_at: Optional[datetime] = None
+    raw: Dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def locked(self) -> bool:
+        """Whether ``locked_until`` is in the future (by the local clock)."""
+        return self.locked_until is not None and self.locked_until > datetime.now(timezone.utc)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "User":
+        return cls(
+            id=_str(data.get("id")),
+            username=_str(data.get("username")),
+            email=_str(data.get("email")),
+            display_name=_opt_str(data.get("display_name")),
+            role=_str(data.get("role")),
+            status=_str(data.get("status")),
+            locked_until=parse_datetime(data.get("locked_until")),
+            mfa_enabled=data.get("mfa_enabled") is True,
+            created_at=parse_datetime(data.get("created_at")),
+            updated_at=parse_datetime(data.get("updated_at")),
+            last_login_at=parse_datetime(data.get("last_login_at")),
+            raw=dict(data),
+        )
+
+
+@dataclass(frozen=True)
+class Session:
+    """One login and the refresh tokens that continue it. ``id`` is the login's ``session_id`` and the
+    ``sid`` claim of its access tokens; ``expires_at`` is its absolute end; ``amr`` says how the person
+    authenticated (``["pwd"]``, or ``["pwd", "otp"]`` / ``["pwd", "recovery_code"]`` with a second
+    factor)."""
+
+    id: str = ""
+    user_id: str = ""
+    created_at: Optional[datetime] = None
+    last_seen_at: Optional[datetime] = None
+    expires_at: Optional[datetime] = None
+    ip: Optional[str] = None
+    user_agent: Optional[str] = None
+    amr: List[str] = field(default_factory=list)
+    raw: Dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Session":
+        return cls(
+            id=_str(data.get("id")),
+            user_id=_str(data.get("user_id")),
+            created_at=parse_datetime(data.get("created_at")),
+            last_seen_at=parse_datetime(data.get("last_seen_at")),
+            expires_at=parse_datetime(data.get("expires_at")),
+            ip=_opt_str(data.get("ip")),
+            user_agent=_opt_str(data.get("user_agent")),
+            amr=[s for s in _list(data.get("amr")) if isinstance(s, str)],
+            raw=dict(data),
+        )
+
+
+@dataclass(frozen=True)
+class TOTPEnrolment:
+    """A pending TOTP factor (RFC 6238: SHA-1, 6 digits, 30 seconds), from ``client.users.enrol_totp()``.
+
+    ``secret`` is the shared secret in base32 without padding (for apps where it is typed in) and
+    ``otpauth_uri`` the same secret as a key URI (``otpauth://totp/Tronch:<username>?secret=…``), to show as
+    a QR code. Both are shown this once and are secrets: they are left out of ``repr()`` and ``str()``.
+    Nothing changes for logins until ``client.users.confirm_totp(code)`` proves the app has the secret.
+    """
+
+    secret: str = field(default="", repr=False)
+    otpauth_uri: str = field(default="", repr=False)
+    raw: Dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "TOTPEnrolment":
+        return cls(secret=_str(data.get("secret")), otpauth_uri=_str(data.get("otpauth_uri")), raw=dict(data))
+
+
+@dataclass(frozen=True)
+class RecoveryCodes:
+    """A set of single-use recovery codes (``xxxx-xxxx-xxxx-xxxx``), from ``confirm_totp`` and
+    ``regenerate_recovery_codes``: shown this once (Tronch keeps only their HMACs), each usable once instead
+    of a TOTP code, to finish a login or to disable TOTP. A new set replaces the old one entirely.
+
+    Iterate over it, index it, or read ``codes``; the codes are secrets, left out of ``repr()`` and ``str()``.
+    """
+
+    codes: List[str] = field(default_factory=list, repr=False)
+    raw: Dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.codes)
+
+    def __repr__(self) -> str:
+        return f"RecoveryCodes(<{len(self.codes)} codes redacted>)"
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def __getitem__(self, index: int) -> str:
+        return self.codes[index]
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "RecoveryCodes":
+        return cls(codes=[c for c in _list(data.get("recovery_codes")) if isinstance(c, str)], raw=dict(data))

@@ -1,4 +1,5 @@
-"""The typed API: ``client.keys`` and ``client.audit_logs``."""
+"""The typed API: ``client.keys``, ``client.audit_logs``, ``client.users``, ``client.sessions`` and
+``client.auth``."""
 
 from __future__ import annotations
 
@@ -19,15 +20,21 @@ from typing import (
 )
 from urllib.parse import quote
 
-from ._errors import TronchError
+from ._errors import MFARequiredError, TronchError
 from ._models import (
     AuditEntry,
     CreatedKey,
+    Introspection,
     Key,
     KeyUsage,
     Page,
     RateLimitPolicy,
+    RecoveryCodes,
     Refill,
+    Session,
+    TokenPair,
+    TOTPEnrolment,
+    User,
     Verification,
     format_datetime,
 )
@@ -35,7 +42,7 @@ from ._models import (
 if TYPE_CHECKING:
     from ._client import Client
 
-__all__ = ["Keys", "AuditLogs", "Paginator", "NOT_GIVEN", "NotGiven"]
+__all__ = ["Keys", "AuditLogs", "Users", "Sessions", "Auth", "Paginator", "NOT_GIVEN", "NotGiven"]
 
 T = TypeVar("T")
 
@@ -413,3 +420,328 @@ class AuditLogs:
             )
 
         return Paginator(fetch, cursor)
+
+
+def _secret(value: str, name: str) -> str:
+    # Never echo the value: it is a password or a token.
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a string")
+    return value
+
+
+def _second_factor(code: Optional[str], recovery_code: Optional[str]) -> Dict[str, Any]:
+    if (code is None) == (recovery_code is None):
+        raise TypeError("pass exactly one of code and recovery_code")
+    if code is not None:
+        return {"code": _secret(code, "code")}
+    return {"recovery_code": _secret(recovery_code or "", "recovery_code")}
+
+
+def _mfa_token(value: Union[str, MFARequiredError]) -> str:
+    if isinstance(value, MFARequiredError):
+        if value.mfa_token is None:
+            raise ValueError("this MFA_REQUIRED answer carried no mfa_token")
+        return value.mfa_token
+    return _secret(value, "mfa_token")
+
+
+class Users:
+    """``client.users``: people's accounts (create, list, read, update, delete, unlock) and your own
+    (``me``, ``change_password``). Managing others needs an administrator (role ``admin``, or a key with the
+    scope ``admin``); anyone reads their own account and changes their own password."""
+
+    def __init__(self, client: "Client") -> None:
+        self._client = client
+
+    def create(
+        self,
+        *,
+        username: str,
+        email: str,
+        password: Optional[str] = None,
+        display_name: Optional[str] = None,
+        role: Optional[str] = None,
+        extra_fields: Optional[Mapping[str, Any]] = None,
+    ) -> User:
+        """Creates a user (``POST /api/v1/users``, administrators only). ``role`` is ``admin``, ``member``
+        (the server's default) or ``viewer``. Without ``password`` the user cannot log in until an
+        administrator sets one (``update(id, password=...)``). A refused password is a
+        :class:`ValidationError` naming the field ``password`` (at least 12 characters, not a common one, not
+        containing the username, the e-mail's local part or "tronch"); a username or e-mail address already
+        taken is a :class:`ConflictError`. Never retried after a connection error.
+        """
+        body: Dict[str, Any] = {"username": username, "email": email}
+        if password is not None:
+            body["password"] = _secret(password, "password")
+        if display_name is not None:
+            body["display_name"] = display_name
+        if role is not None:
+            body["role"] = role
+        body.update(extra_fields or {})
+        return User.from_dict(self._client.request("POST", "/users", json=body))
+
+    def list(
+        self,
+        *,
+        role: Optional[str] = None,
+        status: Optional[str] = None,
+        q: Optional[str] = None,
+        limit: Optional[int] = None,
+        cursor: Optional[str] = None,
+    ) -> Paginator[User]:
+        """Iterates over every user that matches, across all pages (``GET /api/v1/users``, administrators
+        only). ``q`` is a case-insensitive substring of the username, e-mail address or display name;
+        ``limit`` is the page size (1-100)."""
+        params: Dict[str, Any] = {"role": role, "status": status, "q": q, "limit": limit}
+
+        def fetch(page_cursor: Optional[str]) -> Page[User]:
+            answer = self._client.request("GET", "/users", params={**params, "cursor": page_cursor})
+            return Page(
+                data=[User.from_dict(u) for u in answer.get("data") or [] if isinstance(u, Mapping)],
+                next_cursor=answer.get("next_cursor") or None,
+                raw=answer,
+            )
+
+        return Paginator(fetch, cursor)
+
+    def get(self, id: str) -> User:
+        """One user (``GET /api/v1/users/{id}``): your own account, or anyone's for an administrator;
+        :class:`NotFoundError` otherwise."""
+        return User.from_dict(self._client.request("GET", f"/users/{_path_id(id)}"))
+
+    def me(self) -> User:
+        """The account of the caller (``GET /api/v1/users/me``): the person logged in, or the owner of a key
+        a user owns. :class:`NotFoundError` for a key no user owns (the root key, say)."""
+        return User.from_dict(self._client.request("GET", "/users/me"))
+
+    def update(
+        self,
+        id: str,
+        *,
+        username: Union[str, NotGiven] = NOT_GIVEN,
+        email: Union[str, NotGiven] = NOT_GIVEN,
+        display_name: Union[str, None, NotGiven] = NOT_GIVEN,
+        role: Union[str, NotGiven] = NOT_GIVEN,
+        status: Union[str, NotGiven] = NOT_GIVEN,
+        password: Union[str, NotGiven] = NOT_GIVEN,
+        extra_fields: Optional[Mapping[str, Any]] = None,
+    ) -> User:
+        """Changes an account (``PATCH /api/v1/users/{id}``). Only the arguments you pass are sent;
+        ``display_name=None`` clears it. An administrator may change everything; a person may change only
+        their own ``display_name`` (anything else is :class:`PermissionDeniedError`).
+
+        ``status="disabled"`` refuses every login, revokes the user's keys and ends their sessions;
+        ``password`` (an administrator's reset) ends their sessions.
+        """
+        body: Dict[str, Any] = {}
+        if not isinstance(username, NotGiven):
+            body["username"] = username
+        if not isinstance(email, NotGiven):
+            body["email"] = email
+        if not isinstance(display_name, NotGiven):
+            body["display_name"] = display_name
+        if not isinstance(role, NotGiven):
+            body["role"] = role
+        if not isinstance(status, NotGiven):
+            body["status"] = status
+        if not isinstance(password, NotGiven):
+            body["password"] = _secret(password, "password")
+        body.update(extra_fields or {})
+        return User.from_dict(self._client.request("PATCH", f"/users/{_path_id(id)}", json=body))
+
+    def delete(self, id: str) -> User:
+        """Deletes a user (``DELETE /api/v1/users/{id}``, administrators only) and returns the account as it
+        was. Their sessions end and their keys are revoked. Retried after a connection error like every
+        ``DELETE``: if the first attempt went through, the retry raises :class:`NotFoundError`."""
+        return User.from_dict(self._client.request("DELETE", f"/users/{_path_id(id)}"))
+
+    def unlock(self, id: str) -> User:
+        """Clears a lock set by failed logins, and the failure count (``POST /api/v1/users/{id}/unlock``,
+        administrators only)."""
+        return User.from_dict(self._client.request("POST", f"/users/{_path_id(id)}/unlock"))
+
+    def change_password(self, *, current_password: str, new_password: str) -> None:
+        """Changes the caller's own password (``POST /api/v1/users/me/password``). Ends the person's other
+        sessions; the one making the change stays. A wrong ``current_password`` or a refused
+        ``new_password`` is a :class:`ValidationError` naming that field. Never retried after a connection
+        error."""
+        body = {
+            "current_password": _secret(current_password, "current_password"),
+            "new_password": _secret(new_password, "new_password"),
+        }
+        self._client.request("POST", "/users/me/password", json=body)
+
+    # -- second factors ---------------------------------------------------------------------------------
+
+    def enrol_totp(self) -> TOTPEnrolment:
+        """Starts adding a TOTP second factor to the caller's account (``POST /api/v1/users/me/mfa/totp``):
+        a new secret for an authenticator app (``secret``, and ``otpauth_uri`` to show as a QR code), pending
+        until :meth:`confirm_totp`. Starting again replaces a pending secret; with TOTP already enabled,
+        :class:`ConflictError`. Needs a person (an access token, or a key a person owns): a key no user owns is
+        :class:`NotFoundError`. Never retried after a connection error (a retry would replace the secret)."""
+        return TOTPEnrolment.from_dict(self._client.request("POST", "/users/me/mfa/totp"))
+
+    def confirm_totp(self, code: str) -> RecoveryCodes:
+        """Confirms the pending TOTP factor with a current code of the app
+        (``POST /api/v1/users/me/mfa/totp/confirm``): TOTP is on (``mfa_enabled``), and the next logins need a
+        code. Returns the ten recovery codes, shown this once. The code counts as used: the next login needs
+        the app's next code. A wrong code is :class:`MFAInvalidError`; no pending enrolment
+        :class:`ConflictError`. Sessions already open go on."""
+        body = {"code": _secret(code, "code")}
+        return RecoveryCodes.from_dict(self._client.request("POST", "/users/me/mfa/totp/confirm", json=body))
+
+    def regenerate_recovery_codes(self, code: str) -> RecoveryCodes:
+        """A new set of ten recovery codes for a current TOTP code (``POST /api/v1/users/me/mfa/recovery-codes``);
+        the old set stops working at once. :class:`MFAInvalidError` for a wrong or used code, or without
+        TOTP enabled."""
+        body = {"code": _secret(code, "code")}
+        return RecoveryCodes.from_dict(self._client.request("POST", "/users/me/mfa/recovery-codes", json=body))
+
+    def disable_totp(self, *, code: Optional[str] = None, recovery_code: Optional[str] = None) -> None:
+        """Removes the caller's TOTP factor and recovery codes (``DELETE /api/v1/users/me/mfa/totp``): logins
+        need only the password again. Pass exactly one proof: a current TOTP ``code``, or a ``recovery_code``
+        (a lost phone; it is used up). A refused proof is :class:`MFAInvalidError`. Not retried after a
+        connection error (the proof may have been used up by the first attempt)."""
+        body = _second_factor(code, recovery_code)
+        # A DELETE, but with a single-use proof: a replay would present a used code and be refused.
+        self._client.request("DELETE", "/users/me/mfa/totp", json=body, idempotent=False)
+
+    def reset_mfa(self, id: str) -> None:
+        """Removes every second factor of a user (``DELETE /api/v1/users/{id}/mfa``, administrators only), for
+        someone who lost them all: their next login needs only the password. Resetting a user without a
+        second factor changes nothing. A person resetting someone else's needs a second factor in their own
+        session (step-up: :class:`MFARequiredError`, or :class:`MFAEnrollmentRequiredError` without one)."""
+        self._client.request("DELETE", f"/users/{_path_id(id)}/mfa")
+
+
+class Sessions:
+    """``client.sessions``: the sessions (one per login) of the person calling, or anyone's for an
+    administrator, and ending one."""
+
+    def __init__(self, client: "Client") -> None:
+        self._client = client
+
+    def list(
+        self,
+        *,
+        user_id: Optional[str] = None,
+        limit: Optional[int] = None,
+        cursor: Optional[str] = None,
+    ) -> Paginator[Session]:
+        """Iterates over the live sessions of the caller (``GET /api/v1/sessions``), or of ``user_id``
+        (another person's needs an administrator; a key no user owns lists everyone's without it)."""
+        params: Dict[str, Any] = {"user_id": user_id, "limit": limit}
+
+        def fetch(page_cursor: Optional[str]) -> Page[Session]:
+            answer = self._client.request("GET", "/sessions", params={**params, "cursor": page_cursor})
+            return Page(
+                data=[Session.from_dict(x) for x in answer.get("data") or [] if isinstance(x, Mapping)],
+                next_cursor=answer.get("next_cursor") or None,
+                raw=answer,
+            )
+
+        return Paginator(fetch, cursor)
+
+    def revoke(self, id: str) -> None:
+        """Ends a session (``DELETE /api/v1/sessions/{id}``): its refresh token stops working and its access
+        tokens are refused at once. Ending an ended session succeeds. Ending the client's own session
+        forgets the client's tokens."""
+        self._client.request("DELETE", f"/sessions/{_path_id(id)}")
+        self._client._forget_tokens(session_id=id)
+
+
+class Auth:
+    """``client.auth``: logging in, refreshing, logging out, revoking (RFC 7009) and introspecting (RFC 7662)
+    tokens, and the public key set (JWKS) that verifies access tokens."""
+
+    def __init__(self, client: "Client") -> None:
+        self._client = client
+
+    def login(self, *, username: Optional[str] = None, email: Optional[str] = None, password: str) -> TokenPair:
+        """Logs a person in with a password (``POST /api/v1/auth/login``; no credential needed) and returns
+        their :class:`TokenPair`, without changing what the client sends: ``client.login()`` does both.
+
+        Pass ``username`` or ``email``. Any refusal (unknown user, wrong password, disabled or locked
+        account) is one :class:`InvalidCredentialsError`. Too many attempts from your address raise
+        :class:`RateLimitError`. Never retried after a connection error.
+
+        For an account with a second factor, a right password raises :class:`MFARequiredError`, whose
+        ``mfa_token`` :meth:`complete_mfa` exchanges, with a code, for the tokens.
+        """
+        if (username is None) == (email is None):
+            raise TypeError("pass exactly one of username and email")
+        body: Dict[str, Any] = {"password": _secret(password, "password")}
+        if username is not None:
+            body["username"] = username
+        else:
+            body["email"] = email
+        return TokenPair.from_dict(self._client.request("POST", "/auth/login", json=body, authenticate=False))
+
+    def complete_mfa(
+        self,
+        mfa_token: Union[str, MFARequiredError],
+        *,
+        code: Optional[str] = None,
+        recovery_code: Optional[str] = None,
+    ) -> TokenPair:
+        """Finishes a login (or a step-up) with a second factor (``POST /api/v1/auth/mfa``; no credential
+        needed: the ``mfa_token`` is one) and returns the new :class:`TokenPair`, without changing what the
+        client sends: ``client.complete_mfa()`` does both.
+
+        ``mfa_token`` is the :class:`MFARequiredError`'s ``mfa_token`` (or the error itself). Pass exactly one
+        of ``code`` (a current TOTP code) and ``recovery_code`` (used up). A refused code, or a dead token, is
+        :class:`MFAInvalidError`; a wrong code counts toward the account's lock, and five kill the token.
+        Never retried after a connection error.
+        """
+        body: Dict[str, Any] = {"mfa_token": _mfa_token(mfa_token)}
+        body.update(_second_factor(code, recovery_code))
+        return TokenPair.from_dict(self._client.request("POST", "/auth/mfa", json=body, authenticate=False))
+
+    def refresh(self, refresh_token: Optional[str] = None) -> TokenPair:
+        """Exchanges a refresh token for a new pair (``POST /api/v1/auth/refresh``); the presented token dies.
+
+        Without an argument, the client's own refresh token, and the new pair replaces the client's tokens
+        (``on_refresh`` hears of it). A token already exchanged raises :class:`RefreshTokenReusedError` and
+        ends its session; one of an ended session :class:`SessionRevokedError`; an unknown or expired one
+        :class:`TokenInvalidError`. Never retried after a connection error (the first attempt may have used
+        the token up).
+        """
+        return self._client._refresh(refresh_token)
+
+    def logout(self) -> None:
+        """Ends the caller's session (``POST /api/v1/auth/logout``) and forgets the client's tokens. With a
+        key, nothing happens."""
+        self._client.request("POST", "/auth/logout")
+        self._client._forget_tokens()
+
+    def revoke(self, token: str, token_type_hint: Optional[str] = None) -> None:
+        """Revokes an access or refresh token (``POST /api/v1/auth/revoke``, RFC 7009; no credential needed).
+
+        An access token is refused from now on; a refresh token ends its whole session. Succeeds whatever
+        the token (unknown, expired, already revoked). ``token_type_hint`` is ``access_token`` or
+        ``refresh_token`` (only a hint: Tronch tells tokens apart by their shape and ignores any other
+        value). Revoking the client's own refresh token forgets the client's tokens.
+        """
+        body: Dict[str, Any] = {"token": _secret(token, "token")}
+        if token_type_hint is not None:
+            body["token_type_hint"] = token_type_hint
+        self._client.request("POST", "/auth/revoke", json=body, authenticate=False)
+        self._client._forget_tokens(refresh_token=token)
+
+    def introspect(self, token: str) -> Introspection:
+        """What a token is (``POST /api/v1/auth/introspect``, RFC 7662; needs the scope ``tokens:introspect``
+        or an administrator). An :class:`Introspection` that is ``active=False`` for anything not live."""
+        body = {"token": _secret(token, "token")}
+        return Introspection.from_dict(self._client.request("POST", "/auth/introspect", json=body))
+
+    def jwks(self) -> Dict[str, Any]:
+        """The public keys that verify access tokens (``GET /.well-known/jwks.json``, RFC 7517), for a
+        service that checks tokens itself with a JWT library: ``{"keys": [{"kty", "kid", "alg", ...}]}``."""
+        answer = self._client._request_url("GET", "/.well-known/jwks.json", authenticate=False)
+        return dict(answer) if isinstance(answer, Mapping) else {}
+
+    def metadata(self) -> Dict[str, Any]:
+        """The authorization-server metadata (``GET /.well-known/oauth-authorization-server``, RFC 8414): the
+        ``issuer``, the ``jwks_uri`` and the endpoints."""
+        answer = self._client._request_url("GET", "/.well-known/oauth-authorization-server", authenticate=False)
+        return dict(answer) if isinstance(answer, Mapping) else {}
