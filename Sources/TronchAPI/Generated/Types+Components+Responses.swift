@@ -1473,6 +1473,137 @@ extension Components {
                 self.body = body
             }
         }
+        public struct MfaEnrollmentRequired: Sendable, Hashable {
+            /// - Remark: Generated from `#/components/responses/MfaEnrollmentRequired/headers`.
+            public struct Headers: Sendable, Hashable {
+                /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                ///
+                /// - Remark: Generated from `#/components/responses/MfaEnrollmentRequired/headers/X-Request-Id`.
+                public var xRequestId: Components.Headers.XRequestId?
+                /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                    case noStore = "no-store"
+                }
+                /// Always `no-store` on JSON and problem responses.
+                ///
+                /// - Remark: Generated from `#/components/responses/MfaEnrollmentRequired/headers/Cache-Control`.
+                public var cacheControl: Components.Headers.CacheControl?
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                public init(
+                    xRequestId: Components.Headers.XRequestId? = nil,
+                    cacheControl: Components.Headers.CacheControl? = nil
+                ) {
+                    self.xRequestId = xRequestId
+                    self.cacheControl = cacheControl
+                }
+            }
+            /// Received HTTP response headers
+            public var headers: Components.Responses.MfaEnrollmentRequired.Headers
+            /// - Remark: Generated from `#/components/responses/MfaEnrollmentRequired/content`.
+            @frozen public enum Body: Sendable, Hashable {
+                /// - Remark: Generated from `#/components/responses/MfaEnrollmentRequired/content/application\/problem+json`.
+                case applicationProblemJson(Components.Schemas.Problem)
+                /// The associated value of the enum case if `self` is `.applicationProblemJson`.
+                ///
+                /// - Throws: An error if `self` is not `.applicationProblemJson`.
+                /// - SeeAlso: `.applicationProblemJson`.
+                public var applicationProblemJson: Components.Schemas.Problem {
+                    get throws {
+                        switch self {
+                        case let .applicationProblemJson(body):
+                            return body
+                        }
+                    }
+                }
+            }
+            /// Received HTTP response body
+            public var body: Components.Responses.MfaEnrollmentRequired.Body
+            /// Creates a new `MfaEnrollmentRequired`.
+            ///
+            /// - Parameters:
+            ///   - headers: Received HTTP response headers
+            ///   - body: Received HTTP response body
+            public init(
+                headers: Components.Responses.MfaEnrollmentRequired.Headers = .init(),
+                body: Components.Responses.MfaEnrollmentRequired.Body
+            ) {
+                self.headers = headers
+                self.body = body
+            }
+        }
+        public struct UnauthenticatedOrMfaInvalid: Sendable, Hashable {
+            /// - Remark: Generated from `#/components/responses/UnauthenticatedOrMfaInvalid/headers`.
+            public struct Headers: Sendable, Hashable {
+                /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                ///
+                /// - Remark: Generated from `#/components/responses/UnauthenticatedOrMfaInvalid/headers/X-Request-Id`.
+                public var xRequestId: Components.Headers.XRequestId?
+                /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                    case noStore = "no-store"
+                }
+                /// Always `no-store` on JSON and problem responses.
+                ///
+                /// - Remark: Generated from `#/components/responses/UnauthenticatedOrMfaInvalid/headers/Cache-Control`.
+                public var cacheControl: Components.Headers.CacheControl?
+                /// `Bearer realm="tronch"` when no credential was sent, and on a refused login; `Bearer realm="tronch", error="invalid_token"` when the key or token was refused (RFC 6750).
+                ///
+                /// - Remark: Generated from `#/components/responses/UnauthenticatedOrMfaInvalid/headers/WWW-Authenticate`.
+                public var wwwAuthenticate: Components.Headers.WWWAuthenticate?
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                ///   - wwwAuthenticate: `Bearer realm="tronch"` when no credential was sent, and on a refused login; `Bearer realm="tronch", error="invalid_token"` when the key or token was refused (RFC 6750).
+                public init(
+                    xRequestId: Components.Headers.XRequestId? = nil,
+                    cacheControl: Components.Headers.CacheControl? = nil,
+                    wwwAuthenticate: Components.Headers.WWWAuthenticate? = nil
+                ) {
+                    self.xRequestId = xRequestId
+                    self.cacheControl = cacheControl
+                    self.wwwAuthenticate = wwwAuthenticate
+                }
+            }
+            /// Received HTTP response headers
+            public var headers: Components.Responses.UnauthenticatedOrMfaInvalid.Headers
+            /// - Remark: Generated from `#/components/responses/UnauthenticatedOrMfaInvalid/content`.
+            @frozen public enum Body: Sendable, Hashable {
+                /// - Remark: Generated from `#/components/responses/UnauthenticatedOrMfaInvalid/content/application\/problem+json`.
+                case applicationProblemJson(Components.Schemas.Problem)
+                /// The associated value of the enum case if `self` is `.applicationProblemJson`.
+                ///
+                /// - Throws: An error if `self` is not `.applicationProblemJson`.
+                /// - SeeAlso: `.applicationProblemJson`.
+                public var applicationProblemJson: Components.Schemas.Problem {
+                    get throws {
+                        switch self {
+                        case let .applicationProblemJson(body):
+                            return body
+                        }
+                    }
+                }
+            }
+            /// Received HTTP response body
+            public var body: Components.Responses.UnauthenticatedOrMfaInvalid.Body
+            /// Creates a new `UnauthenticatedOrMfaInvalid`.
+            ///
+            /// - Parameters:
+            ///   - headers: Received HTTP response headers
+            ///   - body: Received HTTP response body
+            public init(
+                headers: Components.Responses.UnauthenticatedOrMfaInvalid.Headers = .init(),
+                body: Components.Responses.UnauthenticatedOrMfaInvalid.Body
+            ) {
+                self.headers = headers
+                self.body = body
+            }
+        }
         public struct InvalidUserId: Sendable, Hashable {
             /// - Remark: Generated from `#/components/responses/InvalidUserId/headers`.
             public struct Headers: Sendable, Hashable {
@@ -1599,6 +1730,275 @@ extension Components {
             public init(
                 headers: Components.Responses.PasswordServiceUnavailable.Headers = .init(),
                 body: Components.Responses.PasswordServiceUnavailable.Body
+            ) {
+                self.headers = headers
+                self.body = body
+            }
+        }
+        public struct UnauthenticatedOrStepUpAdminKey: Sendable, Hashable {
+            /// - Remark: Generated from `#/components/responses/UnauthenticatedOrStepUpAdminKey/headers`.
+            public struct Headers: Sendable, Hashable {
+                /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                ///
+                /// - Remark: Generated from `#/components/responses/UnauthenticatedOrStepUpAdminKey/headers/X-Request-Id`.
+                public var xRequestId: Components.Headers.XRequestId?
+                /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                    case noStore = "no-store"
+                }
+                /// Always `no-store` on JSON and problem responses.
+                ///
+                /// - Remark: Generated from `#/components/responses/UnauthenticatedOrStepUpAdminKey/headers/Cache-Control`.
+                public var cacheControl: Components.Headers.CacheControl?
+                /// `Bearer realm="tronch"` when no credential was sent, and on a refused login; `Bearer realm="tronch", error="invalid_token"` when the key or token was refused (RFC 6750).
+                ///
+                /// - Remark: Generated from `#/components/responses/UnauthenticatedOrStepUpAdminKey/headers/WWW-Authenticate`.
+                public var wwwAuthenticate: Components.Headers.WWWAuthenticate?
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                ///   - wwwAuthenticate: `Bearer realm="tronch"` when no credential was sent, and on a refused login; `Bearer realm="tronch", error="invalid_token"` when the key or token was refused (RFC 6750).
+                public init(
+                    xRequestId: Components.Headers.XRequestId? = nil,
+                    cacheControl: Components.Headers.CacheControl? = nil,
+                    wwwAuthenticate: Components.Headers.WWWAuthenticate? = nil
+                ) {
+                    self.xRequestId = xRequestId
+                    self.cacheControl = cacheControl
+                    self.wwwAuthenticate = wwwAuthenticate
+                }
+            }
+            /// Received HTTP response headers
+            public var headers: Components.Responses.UnauthenticatedOrStepUpAdminKey.Headers
+            /// - Remark: Generated from `#/components/responses/UnauthenticatedOrStepUpAdminKey/content`.
+            @frozen public enum Body: Sendable, Hashable {
+                /// - Remark: Generated from `#/components/responses/UnauthenticatedOrStepUpAdminKey/content/application\/problem+json`.
+                case applicationProblemJson(Components.Schemas.Problem)
+                /// The associated value of the enum case if `self` is `.applicationProblemJson`.
+                ///
+                /// - Throws: An error if `self` is not `.applicationProblemJson`.
+                /// - SeeAlso: `.applicationProblemJson`.
+                public var applicationProblemJson: Components.Schemas.Problem {
+                    get throws {
+                        switch self {
+                        case let .applicationProblemJson(body):
+                            return body
+                        }
+                    }
+                }
+            }
+            /// Received HTTP response body
+            public var body: Components.Responses.UnauthenticatedOrStepUpAdminKey.Body
+            /// Creates a new `UnauthenticatedOrStepUpAdminKey`.
+            ///
+            /// - Parameters:
+            ///   - headers: Received HTTP response headers
+            ///   - body: Received HTTP response body
+            public init(
+                headers: Components.Responses.UnauthenticatedOrStepUpAdminKey.Headers = .init(),
+                body: Components.Responses.UnauthenticatedOrStepUpAdminKey.Body
+            ) {
+                self.headers = headers
+                self.body = body
+            }
+        }
+        public struct UnauthenticatedOrStepUpAdministrator: Sendable, Hashable {
+            /// - Remark: Generated from `#/components/responses/UnauthenticatedOrStepUpAdministrator/headers`.
+            public struct Headers: Sendable, Hashable {
+                /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                ///
+                /// - Remark: Generated from `#/components/responses/UnauthenticatedOrStepUpAdministrator/headers/X-Request-Id`.
+                public var xRequestId: Components.Headers.XRequestId?
+                /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                    case noStore = "no-store"
+                }
+                /// Always `no-store` on JSON and problem responses.
+                ///
+                /// - Remark: Generated from `#/components/responses/UnauthenticatedOrStepUpAdministrator/headers/Cache-Control`.
+                public var cacheControl: Components.Headers.CacheControl?
+                /// `Bearer realm="tronch"` when no credential was sent, and on a refused login; `Bearer realm="tronch", error="invalid_token"` when the key or token was refused (RFC 6750).
+                ///
+                /// - Remark: Generated from `#/components/responses/UnauthenticatedOrStepUpAdministrator/headers/WWW-Authenticate`.
+                public var wwwAuthenticate: Components.Headers.WWWAuthenticate?
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                ///   - wwwAuthenticate: `Bearer realm="tronch"` when no credential was sent, and on a refused login; `Bearer realm="tronch", error="invalid_token"` when the key or token was refused (RFC 6750).
+                public init(
+                    xRequestId: Components.Headers.XRequestId? = nil,
+                    cacheControl: Components.Headers.CacheControl? = nil,
+                    wwwAuthenticate: Components.Headers.WWWAuthenticate? = nil
+                ) {
+                    self.xRequestId = xRequestId
+                    self.cacheControl = cacheControl
+                    self.wwwAuthenticate = wwwAuthenticate
+                }
+            }
+            /// Received HTTP response headers
+            public var headers: Components.Responses.UnauthenticatedOrStepUpAdministrator.Headers
+            /// - Remark: Generated from `#/components/responses/UnauthenticatedOrStepUpAdministrator/content`.
+            @frozen public enum Body: Sendable, Hashable {
+                /// - Remark: Generated from `#/components/responses/UnauthenticatedOrStepUpAdministrator/content/application\/problem+json`.
+                case applicationProblemJson(Components.Schemas.Problem)
+                /// The associated value of the enum case if `self` is `.applicationProblemJson`.
+                ///
+                /// - Throws: An error if `self` is not `.applicationProblemJson`.
+                /// - SeeAlso: `.applicationProblemJson`.
+                public var applicationProblemJson: Components.Schemas.Problem {
+                    get throws {
+                        switch self {
+                        case let .applicationProblemJson(body):
+                            return body
+                        }
+                    }
+                }
+            }
+            /// Received HTTP response body
+            public var body: Components.Responses.UnauthenticatedOrStepUpAdministrator.Body
+            /// Creates a new `UnauthenticatedOrStepUpAdministrator`.
+            ///
+            /// - Parameters:
+            ///   - headers: Received HTTP response headers
+            ///   - body: Received HTTP response body
+            public init(
+                headers: Components.Responses.UnauthenticatedOrStepUpAdministrator.Headers = .init(),
+                body: Components.Responses.UnauthenticatedOrStepUpAdministrator.Body
+            ) {
+                self.headers = headers
+                self.body = body
+            }
+        }
+        public struct UnauthenticatedOrStepUpReset: Sendable, Hashable {
+            /// - Remark: Generated from `#/components/responses/UnauthenticatedOrStepUpReset/headers`.
+            public struct Headers: Sendable, Hashable {
+                /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                ///
+                /// - Remark: Generated from `#/components/responses/UnauthenticatedOrStepUpReset/headers/X-Request-Id`.
+                public var xRequestId: Components.Headers.XRequestId?
+                /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                    case noStore = "no-store"
+                }
+                /// Always `no-store` on JSON and problem responses.
+                ///
+                /// - Remark: Generated from `#/components/responses/UnauthenticatedOrStepUpReset/headers/Cache-Control`.
+                public var cacheControl: Components.Headers.CacheControl?
+                /// `Bearer realm="tronch"` when no credential was sent, and on a refused login; `Bearer realm="tronch", error="invalid_token"` when the key or token was refused (RFC 6750).
+                ///
+                /// - Remark: Generated from `#/components/responses/UnauthenticatedOrStepUpReset/headers/WWW-Authenticate`.
+                public var wwwAuthenticate: Components.Headers.WWWAuthenticate?
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                ///   - wwwAuthenticate: `Bearer realm="tronch"` when no credential was sent, and on a refused login; `Bearer realm="tronch", error="invalid_token"` when the key or token was refused (RFC 6750).
+                public init(
+                    xRequestId: Components.Headers.XRequestId? = nil,
+                    cacheControl: Components.Headers.CacheControl? = nil,
+                    wwwAuthenticate: Components.Headers.WWWAuthenticate? = nil
+                ) {
+                    self.xRequestId = xRequestId
+                    self.cacheControl = cacheControl
+                    self.wwwAuthenticate = wwwAuthenticate
+                }
+            }
+            /// Received HTTP response headers
+            public var headers: Components.Responses.UnauthenticatedOrStepUpReset.Headers
+            /// - Remark: Generated from `#/components/responses/UnauthenticatedOrStepUpReset/content`.
+            @frozen public enum Body: Sendable, Hashable {
+                /// - Remark: Generated from `#/components/responses/UnauthenticatedOrStepUpReset/content/application\/problem+json`.
+                case applicationProblemJson(Components.Schemas.Problem)
+                /// The associated value of the enum case if `self` is `.applicationProblemJson`.
+                ///
+                /// - Throws: An error if `self` is not `.applicationProblemJson`.
+                /// - SeeAlso: `.applicationProblemJson`.
+                public var applicationProblemJson: Components.Schemas.Problem {
+                    get throws {
+                        switch self {
+                        case let .applicationProblemJson(body):
+                            return body
+                        }
+                    }
+                }
+            }
+            /// Received HTTP response body
+            public var body: Components.Responses.UnauthenticatedOrStepUpReset.Body
+            /// Creates a new `UnauthenticatedOrStepUpReset`.
+            ///
+            /// - Parameters:
+            ///   - headers: Received HTTP response headers
+            ///   - body: Received HTTP response body
+            public init(
+                headers: Components.Responses.UnauthenticatedOrStepUpReset.Headers = .init(),
+                body: Components.Responses.UnauthenticatedOrStepUpReset.Body
+            ) {
+                self.headers = headers
+                self.body = body
+            }
+        }
+        public struct ForbiddenOrStepUpAdminKey: Sendable, Hashable {
+            /// - Remark: Generated from `#/components/responses/ForbiddenOrStepUpAdminKey/headers`.
+            public struct Headers: Sendable, Hashable {
+                /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                ///
+                /// - Remark: Generated from `#/components/responses/ForbiddenOrStepUpAdminKey/headers/X-Request-Id`.
+                public var xRequestId: Components.Headers.XRequestId?
+                /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                    case noStore = "no-store"
+                }
+                /// Always `no-store` on JSON and problem responses.
+                ///
+                /// - Remark: Generated from `#/components/responses/ForbiddenOrStepUpAdminKey/headers/Cache-Control`.
+                public var cacheControl: Components.Headers.CacheControl?
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                public init(
+                    xRequestId: Components.Headers.XRequestId? = nil,
+                    cacheControl: Components.Headers.CacheControl? = nil
+                ) {
+                    self.xRequestId = xRequestId
+                    self.cacheControl = cacheControl
+                }
+            }
+            /// Received HTTP response headers
+            public var headers: Components.Responses.ForbiddenOrStepUpAdminKey.Headers
+            /// - Remark: Generated from `#/components/responses/ForbiddenOrStepUpAdminKey/content`.
+            @frozen public enum Body: Sendable, Hashable {
+                /// - Remark: Generated from `#/components/responses/ForbiddenOrStepUpAdminKey/content/application\/problem+json`.
+                case applicationProblemJson(Components.Schemas.Problem)
+                /// The associated value of the enum case if `self` is `.applicationProblemJson`.
+                ///
+                /// - Throws: An error if `self` is not `.applicationProblemJson`.
+                /// - SeeAlso: `.applicationProblemJson`.
+                public var applicationProblemJson: Components.Schemas.Problem {
+                    get throws {
+                        switch self {
+                        case let .applicationProblemJson(body):
+                            return body
+                        }
+                    }
+                }
+            }
+            /// Received HTTP response body
+            public var body: Components.Responses.ForbiddenOrStepUpAdminKey.Body
+            /// Creates a new `ForbiddenOrStepUpAdminKey`.
+            ///
+            /// - Parameters:
+            ///   - headers: Received HTTP response headers
+            ///   - body: Received HTTP response body
+            public init(
+                headers: Components.Responses.ForbiddenOrStepUpAdminKey.Headers = .init(),
+                body: Components.Responses.ForbiddenOrStepUpAdminKey.Body
             ) {
                 self.headers = headers
                 self.body = body

@@ -1421,7 +1421,7 @@ extension Components {
             ///
             /// - Remark: Generated from `#/components/schemas/Problem/errors`.
             public var errors: [Components.Schemas.FieldError]?
-            /// Only with `MFA_REQUIRED` (a login whose password was right): the token that `POST /api/v1/auth/mfa` takes with a code to finish the login. Single use, valid 5 minutes, dead after 5 wrong codes.
+            /// Only with `MFA_REQUIRED` (a login whose password was right, or a step-up before a sensitive action): the token that `POST /api/v1/auth/mfa` takes with a code to finish the login or the step-up. `mfa_` and 43 base64url characters (256 random bits), stored hashed. Single use, valid 5 minutes, dead after 5 wrong codes; a step-up's is bound to the caller's session.
             ///
             /// - Remark: Generated from `#/components/schemas/Problem/mfa_token`.
             public var mfaToken: Swift.String?
@@ -1430,11 +1430,11 @@ extension Components {
                 case recoveryCode = "recovery_code"
                 case totp = "totp"
             }
-            /// Only with `MFA_REQUIRED`: the second factors the login may finish with.
+            /// Only with `MFA_REQUIRED`: the second factors that may finish the login or the step-up: `totp` (send `code`) and `recovery_code` (send `recovery_code`).
             ///
             /// - Remark: Generated from `#/components/schemas/Problem/methods`.
             public typealias MethodsPayload = [Components.Schemas.Problem.MethodsPayloadPayload]
-            /// Only with `MFA_REQUIRED`: the second factors the login may finish with.
+            /// Only with `MFA_REQUIRED`: the second factors that may finish the login or the step-up: `totp` (send `code`) and `recovery_code` (send `recovery_code`).
             ///
             /// - Remark: Generated from `#/components/schemas/Problem/methods`.
             public var methods: Components.Schemas.Problem.MethodsPayload?
@@ -1448,8 +1448,8 @@ extension Components {
             ///   - code: Stable machine code.
             ///   - requestId: The request id, also in the `X-Request-Id` response header and every log line.
             ///   - errors: Present only for `VALIDATION_FAILED`: one entry per invalid field.
-            ///   - mfaToken: Only with `MFA_REQUIRED` (a login whose password was right): the token that `POST /api/v1/auth/mfa` takes with a code to finish the login. Single use, valid 5 minutes, dead after 5 wrong codes.
-            ///   - methods: Only with `MFA_REQUIRED`: the second factors the login may finish with.
+            ///   - mfaToken: Only with `MFA_REQUIRED` (a login whose password was right, or a step-up before a sensitive action): the token that `POST /api/v1/auth/mfa` takes with a code to finish the login or the step-up. `mfa_` and 43 base64url characters (256 random bits), stored hashed. Single use, valid 5 minutes, dead after 5 wrong codes; a step-up's is bound to the caller's session.
+            ///   - methods: Only with `MFA_REQUIRED`: the second factors that may finish the login or the step-up: `totp` (send `code`) and `recovery_code` (send `recovery_code`).
             public init(
                 _type: Swift.String,
                 title: Swift.String,
@@ -2233,7 +2233,7 @@ extension Components {
             ///
             /// - Remark: Generated from `#/components/schemas/User/locked_until`.
             public var lockedUntil: Foundation.Date?
-            /// Whether the user has a second factor.
+            /// Whether the user has a confirmed second factor (TOTP): their logins then need a code (`MFA_REQUIRED`, then `POST /api/v1/auth/mfa`).
             ///
             /// - Remark: Generated from `#/components/schemas/User/mfa_enabled`.
             public var mfaEnabled: Swift.Bool
@@ -2259,7 +2259,7 @@ extension Components {
             ///   - role:
             ///   - status: A disabled user cannot log in; disabling one revoked their keys and ended their sessions.
             ///   - lockedUntil: Set while the account is locked after TRONCH_LOCKOUT_THRESHOLD (default 5) consecutive failed logins: for TRONCH_LOCKOUT_DURATION (default 60 s), doubling with each further lock up to TRONCH_LOCKOUT_MAX_DURATION (default 1 h). While locked even the right password fails. Null when not locked (a past instant may remain until the next login or unlock). RFC 3339 date-time in UTC with millisecond precision, for example `2026-12-06T09:05:47.120Z`.
-            ///   - mfaEnabled: Whether the user has a second factor.
+            ///   - mfaEnabled: Whether the user has a confirmed second factor (TOTP): their logins then need a code (`MFA_REQUIRED`, then `POST /api/v1/auth/mfa`).
             ///   - createdAt: RFC 3339 date-time in UTC with millisecond precision, for example `2026-12-06T09:05:47.120Z`.
             ///   - updatedAt: RFC 3339 date-time in UTC with millisecond precision, for example `2026-12-06T09:05:47.120Z`.
             ///   - lastLoginAt: The last successful login. Null until the first. RFC 3339 date-time in UTC with millisecond precision, for example `2026-12-06T09:05:47.120Z`.
@@ -2549,6 +2549,172 @@ extension Components {
                 ])
             }
         }
+        /// A pending TOTP factor (RFC 6238: SHA-1, 6 digits, 30 seconds): add it to an authenticator app, then confirm it with a code. Shown once; the secret is stored encrypted (AES-GCM under the secrets key).
+        ///
+        /// - Remark: Generated from `#/components/schemas/TotpEnrolment`.
+        public struct TotpEnrolment: Codable, Hashable, Sendable {
+            /// The shared secret, 160 random bits in RFC 4648 base32 without padding (32 characters), for apps where it is typed in.
+            ///
+            /// - Remark: Generated from `#/components/schemas/TotpEnrolment/secret`.
+            public var secret: Swift.String
+            /// The same secret as a key URI (`otpauth://totp/Tronch:<username>?secret=…&issuer=Tronch&algorithm=SHA1&digits=6&period=30`, Google Authenticator's format), to show as a QR code.
+            ///
+            /// - Remark: Generated from `#/components/schemas/TotpEnrolment/otpauth_uri`.
+            public var otpauthUri: Swift.String
+            /// Creates a new `TotpEnrolment`.
+            ///
+            /// - Parameters:
+            ///   - secret: The shared secret, 160 random bits in RFC 4648 base32 without padding (32 characters), for apps where it is typed in.
+            ///   - otpauthUri: The same secret as a key URI (`otpauth://totp/Tronch:<username>?secret=…&issuer=Tronch&algorithm=SHA1&digits=6&period=30`, Google Authenticator's format), to show as a QR code.
+            public init(
+                secret: Swift.String,
+                otpauthUri: Swift.String
+            ) {
+                self.secret = secret
+                self.otpauthUri = otpauthUri
+            }
+            public enum CodingKeys: String, CodingKey {
+                case secret
+                case otpauthUri = "otpauth_uri"
+            }
+        }
+        /// A new set of recovery codes, shown this once (stored only as HMACs). Each works once, in place of a TOTP code, to finish a login or to disable TOTP; a new set replaces the old one entirely.
+        ///
+        /// - Remark: Generated from `#/components/schemas/RecoveryCodeSet`.
+        public struct RecoveryCodeSet: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/RecoveryCodeSet/recovery_codes`.
+            public var recoveryCodes: [Swift.String]
+            /// Creates a new `RecoveryCodeSet`.
+            ///
+            /// - Parameters:
+            ///   - recoveryCodes:
+            public init(recoveryCodes: [Swift.String]) {
+                self.recoveryCodes = recoveryCodes
+            }
+            public enum CodingKeys: String, CodingKey {
+                case recoveryCodes = "recovery_codes"
+            }
+        }
+        /// A current TOTP code. Unknown fields are rejected; null is rejected.
+        ///
+        /// - Remark: Generated from `#/components/schemas/MfaCodeRequest`.
+        public struct MfaCodeRequest: Codable, Hashable, Sendable {
+            /// The current code of the authenticator app: 6 digits (spaces are ignored). Any string is read: one that is not a right code is simply refused with 401 `MFA_INVALID`.
+            ///
+            /// - Remark: Generated from `#/components/schemas/MfaCodeRequest/code`.
+            public var code: Swift.String
+            /// Creates a new `MfaCodeRequest`.
+            ///
+            /// - Parameters:
+            ///   - code: The current code of the authenticator app: 6 digits (spaces are ignored). Any string is read: one that is not a right code is simply refused with 401 `MFA_INVALID`.
+            public init(code: Swift.String) {
+                self.code = code
+            }
+            public enum CodingKeys: String, CodingKey {
+                case code
+            }
+            public init(from decoder: any Swift.Decoder) throws {
+                let container = try decoder.container(keyedBy: CodingKeys.self)
+                self.code = try container.decode(
+                    Swift.String.self,
+                    forKey: .code
+                )
+                try decoder.ensureNoAdditionalProperties(knownKeys: [
+                    "code"
+                ])
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/DisableTotpWithCode`.
+        public struct DisableTotpWithCode: Codable, Hashable, Sendable {
+            /// The current code of the authenticator app: 6 digits (spaces are ignored). Any string is read: one that is not a right code is simply refused with 401 `MFA_INVALID`.
+            ///
+            /// - Remark: Generated from `#/components/schemas/DisableTotpWithCode/code`.
+            public var code: Swift.String
+            /// Creates a new `DisableTotpWithCode`.
+            ///
+            /// - Parameters:
+            ///   - code: The current code of the authenticator app: 6 digits (spaces are ignored). Any string is read: one that is not a right code is simply refused with 401 `MFA_INVALID`.
+            public init(code: Swift.String) {
+                self.code = code
+            }
+            public enum CodingKeys: String, CodingKey {
+                case code
+            }
+            public init(from decoder: any Swift.Decoder) throws {
+                let container = try decoder.container(keyedBy: CodingKeys.self)
+                self.code = try container.decode(
+                    Swift.String.self,
+                    forKey: .code
+                )
+                try decoder.ensureNoAdditionalProperties(knownKeys: [
+                    "code"
+                ])
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/DisableTotpWithRecoveryCode`.
+        public struct DisableTotpWithRecoveryCode: Codable, Hashable, Sendable {
+            /// One of the user's recovery codes (`xxxx-xxxx-xxxx-xxxx`; case, dashes and spaces are ignored). Each works once. Any string is read: one that is not a current recovery code is simply refused with 401 `MFA_INVALID`.
+            ///
+            /// - Remark: Generated from `#/components/schemas/DisableTotpWithRecoveryCode/recovery_code`.
+            public var recoveryCode: Swift.String
+            /// Creates a new `DisableTotpWithRecoveryCode`.
+            ///
+            /// - Parameters:
+            ///   - recoveryCode: One of the user's recovery codes (`xxxx-xxxx-xxxx-xxxx`; case, dashes and spaces are ignored). Each works once. Any string is read: one that is not a current recovery code is simply refused with 401 `MFA_INVALID`.
+            public init(recoveryCode: Swift.String) {
+                self.recoveryCode = recoveryCode
+            }
+            public enum CodingKeys: String, CodingKey {
+                case recoveryCode = "recovery_code"
+            }
+            public init(from decoder: any Swift.Decoder) throws {
+                let container = try decoder.container(keyedBy: CodingKeys.self)
+                self.recoveryCode = try container.decode(
+                    Swift.String.self,
+                    forKey: .recoveryCode
+                )
+                try decoder.ensureNoAdditionalProperties(knownKeys: [
+                    "recovery_code"
+                ])
+            }
+        }
+        /// Exactly one of `code` (a current TOTP code) and `recovery_code` (a lost phone). Unknown fields are rejected; null is rejected.
+        ///
+        /// - Remark: Generated from `#/components/schemas/DisableTotpRequest`.
+        @frozen public enum DisableTotpRequest: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/DisableTotpRequest/case1`.
+            case DisableTotpWithCode(Components.Schemas.DisableTotpWithCode)
+            /// - Remark: Generated from `#/components/schemas/DisableTotpRequest/case2`.
+            case DisableTotpWithRecoveryCode(Components.Schemas.DisableTotpWithRecoveryCode)
+            public init(from decoder: any Swift.Decoder) throws {
+                var errors: [any Swift.Error] = []
+                do {
+                    self = .DisableTotpWithCode(try .init(from: decoder))
+                    return
+                } catch {
+                    errors.append(error)
+                }
+                do {
+                    self = .DisableTotpWithRecoveryCode(try .init(from: decoder))
+                    return
+                } catch {
+                    errors.append(error)
+                }
+                throw Swift.DecodingError.failedToDecodeOneOfSchema(
+                    type: Self.self,
+                    codingPath: decoder.codingPath,
+                    errors: errors
+                )
+            }
+            public func encode(to encoder: any Swift.Encoder) throws {
+                switch self {
+                case let .DisableTotpWithCode(value):
+                    try value.encode(to: encoder)
+                case let .DisableTotpWithRecoveryCode(value):
+                    try value.encode(to: encoder)
+                }
+            }
+        }
         /// - Remark: Generated from `#/components/schemas/LoginWithUsername`.
         public struct LoginWithUsername: Codable, Hashable, Sendable {
             /// The username, in any case. Any string is read: one that cannot be a username simply matches no account (401).
@@ -2670,11 +2836,132 @@ extension Components {
                 }
             }
         }
-        /// A new access token and refresh token (RFC 6749 §5.1 names) and the session they belong to: the answer of a login and of a refresh.
+        /// - Remark: Generated from `#/components/schemas/MfaLoginWithCode`.
+        public struct MfaLoginWithCode: Codable, Hashable, Sendable {
+            /// The `mfa_token` of the login's `MFA_REQUIRED` answer. Any string is read: one that is not a live challenge (unknown, older than 5 minutes, already used, or dead after 5 wrong codes) is refused with 401 `MFA_INVALID`.
+            ///
+            /// - Remark: Generated from `#/components/schemas/MfaLoginWithCode/mfa_token`.
+            public var mfaToken: Swift.String
+            /// The current code of the authenticator app: 6 digits (spaces are ignored). Any string is read: one that is not a right code is simply refused with 401 `MFA_INVALID`.
+            ///
+            /// - Remark: Generated from `#/components/schemas/MfaLoginWithCode/code`.
+            public var code: Swift.String
+            /// Creates a new `MfaLoginWithCode`.
+            ///
+            /// - Parameters:
+            ///   - mfaToken: The `mfa_token` of the login's `MFA_REQUIRED` answer. Any string is read: one that is not a live challenge (unknown, older than 5 minutes, already used, or dead after 5 wrong codes) is refused with 401 `MFA_INVALID`.
+            ///   - code: The current code of the authenticator app: 6 digits (spaces are ignored). Any string is read: one that is not a right code is simply refused with 401 `MFA_INVALID`.
+            public init(
+                mfaToken: Swift.String,
+                code: Swift.String
+            ) {
+                self.mfaToken = mfaToken
+                self.code = code
+            }
+            public enum CodingKeys: String, CodingKey {
+                case mfaToken = "mfa_token"
+                case code
+            }
+            public init(from decoder: any Swift.Decoder) throws {
+                let container = try decoder.container(keyedBy: CodingKeys.self)
+                self.mfaToken = try container.decode(
+                    Swift.String.self,
+                    forKey: .mfaToken
+                )
+                self.code = try container.decode(
+                    Swift.String.self,
+                    forKey: .code
+                )
+                try decoder.ensureNoAdditionalProperties(knownKeys: [
+                    "mfa_token",
+                    "code"
+                ])
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/MfaLoginWithRecoveryCode`.
+        public struct MfaLoginWithRecoveryCode: Codable, Hashable, Sendable {
+            /// The `mfa_token` of the login's `MFA_REQUIRED` answer. Any string is read: one that is not a live challenge (unknown, older than 5 minutes, already used, or dead after 5 wrong codes) is refused with 401 `MFA_INVALID`.
+            ///
+            /// - Remark: Generated from `#/components/schemas/MfaLoginWithRecoveryCode/mfa_token`.
+            public var mfaToken: Swift.String
+            /// One of the user's recovery codes (`xxxx-xxxx-xxxx-xxxx`; case, dashes and spaces are ignored). Each works once. Any string is read: one that is not a current recovery code is simply refused with 401 `MFA_INVALID`.
+            ///
+            /// - Remark: Generated from `#/components/schemas/MfaLoginWithRecoveryCode/recovery_code`.
+            public var recoveryCode: Swift.String
+            /// Creates a new `MfaLoginWithRecoveryCode`.
+            ///
+            /// - Parameters:
+            ///   - mfaToken: The `mfa_token` of the login's `MFA_REQUIRED` answer. Any string is read: one that is not a live challenge (unknown, older than 5 minutes, already used, or dead after 5 wrong codes) is refused with 401 `MFA_INVALID`.
+            ///   - recoveryCode: One of the user's recovery codes (`xxxx-xxxx-xxxx-xxxx`; case, dashes and spaces are ignored). Each works once. Any string is read: one that is not a current recovery code is simply refused with 401 `MFA_INVALID`.
+            public init(
+                mfaToken: Swift.String,
+                recoveryCode: Swift.String
+            ) {
+                self.mfaToken = mfaToken
+                self.recoveryCode = recoveryCode
+            }
+            public enum CodingKeys: String, CodingKey {
+                case mfaToken = "mfa_token"
+                case recoveryCode = "recovery_code"
+            }
+            public init(from decoder: any Swift.Decoder) throws {
+                let container = try decoder.container(keyedBy: CodingKeys.self)
+                self.mfaToken = try container.decode(
+                    Swift.String.self,
+                    forKey: .mfaToken
+                )
+                self.recoveryCode = try container.decode(
+                    Swift.String.self,
+                    forKey: .recoveryCode
+                )
+                try decoder.ensureNoAdditionalProperties(knownKeys: [
+                    "mfa_token",
+                    "recovery_code"
+                ])
+            }
+        }
+        /// The `mfa_token` of the login and exactly one of `code` and `recovery_code` (a method of the `MFA_REQUIRED` answer's `methods`). Unknown fields are rejected; null is rejected.
+        ///
+        /// - Remark: Generated from `#/components/schemas/MfaLoginRequest`.
+        @frozen public enum MfaLoginRequest: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/MfaLoginRequest/case1`.
+            case MfaLoginWithCode(Components.Schemas.MfaLoginWithCode)
+            /// - Remark: Generated from `#/components/schemas/MfaLoginRequest/case2`.
+            case MfaLoginWithRecoveryCode(Components.Schemas.MfaLoginWithRecoveryCode)
+            public init(from decoder: any Swift.Decoder) throws {
+                var errors: [any Swift.Error] = []
+                do {
+                    self = .MfaLoginWithCode(try .init(from: decoder))
+                    return
+                } catch {
+                    errors.append(error)
+                }
+                do {
+                    self = .MfaLoginWithRecoveryCode(try .init(from: decoder))
+                    return
+                } catch {
+                    errors.append(error)
+                }
+                throw Swift.DecodingError.failedToDecodeOneOfSchema(
+                    type: Self.self,
+                    codingPath: decoder.codingPath,
+                    errors: errors
+                )
+            }
+            public func encode(to encoder: any Swift.Encoder) throws {
+                switch self {
+                case let .MfaLoginWithCode(value):
+                    try value.encode(to: encoder)
+                case let .MfaLoginWithRecoveryCode(value):
+                    try value.encode(to: encoder)
+                }
+            }
+        }
+        /// A new access token and refresh token (RFC 6749 §5.1 names) and the session they belong to: the answer of a login (password, or password and second factor) and of a refresh.
         ///
         /// - Remark: Generated from `#/components/schemas/TokenAnswer`.
         public struct TokenAnswer: Codable, Hashable, Sendable {
-            /// A JWT (RFC 9068): header `typ` `at+jwt`, `alg` ES256 (or RS256 with TRONCH_JWT_ALGORITHM) and the `kid` of a key in `/.well-known/jwks.json`; claims `iss` (TRONCH_ISSUER), `aud` (TRONCH_AUDIENCE, default `tronch`), `sub` (the user's id), `exp`, `iat`, `nbf` (integers), `jti`, `sid` (the session), `role`, `groups` (ids, `[]` when none), `scope` (space-separated: `admin` for an administrator, otherwise `*` and the role's share of `keys:read keys:write`) and `amr` (`["pwd"]`). Send it as `Authorization: Bearer <access_token>`.
+            /// A JWT (RFC 9068): header `typ` `at+jwt`, `alg` ES256 (or RS256 with TRONCH_JWT_ALGORITHM) and the `kid` of a key in `/.well-known/jwks.json`; claims `iss` (TRONCH_ISSUER), `aud` (TRONCH_AUDIENCE, default `tronch`), `sub` (the user's id), `exp`, `iat`, `nbf` (integers), `jti`, `sid` (the session), `role`, `groups` (ids, `[]` when none), `scope` (space-separated: `admin` for an administrator, otherwise `*` and the role's share of `keys:read keys:write`) and `amr` (RFC 8176: `["pwd"]`, or after a second factor `["pwd", "otp"]` or `["pwd", "recovery_code"]`). Send it as `Authorization: Bearer <access_token>`.
             ///
             /// - Remark: Generated from `#/components/schemas/TokenAnswer/access_token`.
             public var accessToken: Swift.String
@@ -2699,7 +2986,7 @@ extension Components {
             /// Creates a new `TokenAnswer`.
             ///
             /// - Parameters:
-            ///   - accessToken: A JWT (RFC 9068): header `typ` `at+jwt`, `alg` ES256 (or RS256 with TRONCH_JWT_ALGORITHM) and the `kid` of a key in `/.well-known/jwks.json`; claims `iss` (TRONCH_ISSUER), `aud` (TRONCH_AUDIENCE, default `tronch`), `sub` (the user's id), `exp`, `iat`, `nbf` (integers), `jti`, `sid` (the session), `role`, `groups` (ids, `[]` when none), `scope` (space-separated: `admin` for an administrator, otherwise `*` and the role's share of `keys:read keys:write`) and `amr` (`["pwd"]`). Send it as `Authorization: Bearer <access_token>`.
+            ///   - accessToken: A JWT (RFC 9068): header `typ` `at+jwt`, `alg` ES256 (or RS256 with TRONCH_JWT_ALGORITHM) and the `kid` of a key in `/.well-known/jwks.json`; claims `iss` (TRONCH_ISSUER), `aud` (TRONCH_AUDIENCE, default `tronch`), `sub` (the user's id), `exp`, `iat`, `nbf` (integers), `jti`, `sid` (the session), `role`, `groups` (ids, `[]` when none), `scope` (space-separated: `admin` for an administrator, otherwise `*` and the role's share of `keys:read keys:write`) and `amr` (RFC 8176: `["pwd"]`, or after a second factor `["pwd", "otp"]` or `["pwd", "recovery_code"]`). Send it as `Authorization: Bearer <access_token>`.
             ///   - tokenType:
             ///   - expiresIn: Seconds until the access token expires: TRONCH_ACCESS_TOKEN_TTL (default 600).
             ///   - refreshToken: Opaque: `{prefix}_rt_` and 43 base64url characters (256 random bits), stored hashed. Exchange it at `POST /api/v1/auth/refresh` for a new pair; it works once. It lives as long as its session (TRONCH_REFRESH_TOKEN_TTL, default 30 days, and TRONCH_SESSION_IDLE_TIMEOUT, default 7 days without a refresh). Keep it secret: it is not a credential for the API.
@@ -2725,31 +3012,52 @@ extension Components {
                 case sessionId = "session_id"
             }
         }
-        /// Unknown fields are rejected.
+        /// As JSON, or as an OAuth 2.0 client sends it to a token endpoint: a form (`application/x-www-form-urlencoded`, `grant_type=refresh_token&refresh_token=…`, RFC 6749 §6). Unknown fields are rejected; null is rejected.
         ///
         /// - Remark: Generated from `#/components/schemas/RefreshRequest`.
         public struct RefreshRequest: Codable, Hashable, Sendable {
-            /// The `refresh_token` of the last login or refresh answer.
+            /// Optional; when given, `refresh_token` (anything else is a 400: log in with `POST /api/v1/auth/login`, which is not an OAuth grant).
+            ///
+            /// - Remark: Generated from `#/components/schemas/RefreshRequest/grant_type`.
+            @frozen public enum GrantTypePayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case refreshToken = "refresh_token"
+            }
+            /// Optional; when given, `refresh_token` (anything else is a 400: log in with `POST /api/v1/auth/login`, which is not an OAuth grant).
+            ///
+            /// - Remark: Generated from `#/components/schemas/RefreshRequest/grant_type`.
+            public var grantType: Components.Schemas.RefreshRequest.GrantTypePayload?
+            /// The `refresh_token` of the last login or refresh answer. Missing or empty: 400.
             ///
             /// - Remark: Generated from `#/components/schemas/RefreshRequest/refresh_token`.
             public var refreshToken: Swift.String
             /// Creates a new `RefreshRequest`.
             ///
             /// - Parameters:
-            ///   - refreshToken: The `refresh_token` of the last login or refresh answer.
-            public init(refreshToken: Swift.String) {
+            ///   - grantType: Optional; when given, `refresh_token` (anything else is a 400: log in with `POST /api/v1/auth/login`, which is not an OAuth grant).
+            ///   - refreshToken: The `refresh_token` of the last login or refresh answer. Missing or empty: 400.
+            public init(
+                grantType: Components.Schemas.RefreshRequest.GrantTypePayload? = nil,
+                refreshToken: Swift.String
+            ) {
+                self.grantType = grantType
                 self.refreshToken = refreshToken
             }
             public enum CodingKeys: String, CodingKey {
+                case grantType = "grant_type"
                 case refreshToken = "refresh_token"
             }
             public init(from decoder: any Swift.Decoder) throws {
                 let container = try decoder.container(keyedBy: CodingKeys.self)
+                self.grantType = try container.decodeIfPresent(
+                    Components.Schemas.RefreshRequest.GrantTypePayload.self,
+                    forKey: .grantType
+                )
                 self.refreshToken = try container.decode(
                     Swift.String.self,
                     forKey: .refreshToken
                 )
                 try decoder.ensureNoAdditionalProperties(knownKeys: [
+                    "grant_type",
                     "refresh_token"
                 ])
             }
@@ -2762,25 +3070,18 @@ extension Components {
             ///
             /// - Remark: Generated from `#/components/schemas/RevokeRequest/token`.
             public var token: Swift.String
-            /// What `token` is, to look there first (RFC 7009 §2.1). Optional: without it, or when wrong, Tronch tells the kind by the token's shape. Another value is a 400.
+            /// What `token` is (RFC 7009 §2.1): `access_token` and `refresh_token` are the hints defined; any other value is accepted and ignored. Only a hint: Tronch tells the kind by the token's shape, with or without it, and a wrong hint changes nothing.
             ///
             /// - Remark: Generated from `#/components/schemas/RevokeRequest/token_type_hint`.
-            @frozen public enum TokenTypeHintPayload: String, Codable, Hashable, Sendable, CaseIterable {
-                case accessToken = "access_token"
-                case refreshToken = "refresh_token"
-            }
-            /// What `token` is, to look there first (RFC 7009 §2.1). Optional: without it, or when wrong, Tronch tells the kind by the token's shape. Another value is a 400.
-            ///
-            /// - Remark: Generated from `#/components/schemas/RevokeRequest/token_type_hint`.
-            public var tokenTypeHint: Components.Schemas.RevokeRequest.TokenTypeHintPayload?
+            public var tokenTypeHint: Swift.String?
             /// Creates a new `RevokeRequest`.
             ///
             /// - Parameters:
             ///   - token: An access token or a refresh token. Missing or empty: 400. Any other string (unknown, expired, already revoked, not a token at all) is answered 200 and changes nothing; API keys are not revoked here (use `DELETE /api/v1/keys/{id}`).
-            ///   - tokenTypeHint: What `token` is, to look there first (RFC 7009 §2.1). Optional: without it, or when wrong, Tronch tells the kind by the token's shape. Another value is a 400.
+            ///   - tokenTypeHint: What `token` is (RFC 7009 §2.1): `access_token` and `refresh_token` are the hints defined; any other value is accepted and ignored. Only a hint: Tronch tells the kind by the token's shape, with or without it, and a wrong hint changes nothing.
             public init(
                 token: Swift.String,
-                tokenTypeHint: Components.Schemas.RevokeRequest.TokenTypeHintPayload? = nil
+                tokenTypeHint: Swift.String? = nil
             ) {
                 self.token = token
                 self.tokenTypeHint = tokenTypeHint
@@ -2796,7 +3097,7 @@ extension Components {
                     forKey: .token
                 )
                 self.tokenTypeHint = try container.decodeIfPresent(
-                    Components.Schemas.RevokeRequest.TokenTypeHintPayload.self,
+                    Swift.String.self,
                     forKey: .tokenTypeHint
                 )
                 try decoder.ensureNoAdditionalProperties(knownKeys: [
@@ -2813,25 +3114,18 @@ extension Components {
             ///
             /// - Remark: Generated from `#/components/schemas/IntrospectRequest/token`.
             public var token: Swift.String
-            /// What `token` is, to look there first (RFC 7009 §2.1). Optional: without it, or when wrong, Tronch tells the kind by the token's shape. Another value is a 400.
+            /// What `token` is (RFC 7009 §2.1): `access_token` and `refresh_token` are the hints defined; any other value is accepted and ignored. Only a hint: Tronch tells the kind by the token's shape, with or without it, and a wrong hint changes nothing.
             ///
             /// - Remark: Generated from `#/components/schemas/IntrospectRequest/token_type_hint`.
-            @frozen public enum TokenTypeHintPayload: String, Codable, Hashable, Sendable, CaseIterable {
-                case accessToken = "access_token"
-                case refreshToken = "refresh_token"
-            }
-            /// What `token` is, to look there first (RFC 7009 §2.1). Optional: without it, or when wrong, Tronch tells the kind by the token's shape. Another value is a 400.
-            ///
-            /// - Remark: Generated from `#/components/schemas/IntrospectRequest/token_type_hint`.
-            public var tokenTypeHint: Components.Schemas.IntrospectRequest.TokenTypeHintPayload?
+            public var tokenTypeHint: Swift.String?
             /// Creates a new `IntrospectRequest`.
             ///
             /// - Parameters:
             ///   - token: The token to describe: an access token or a refresh token. Missing or empty: 400. Anything else that is not a live token of Tronch (unknown, expired, revoked, of an ended session, an API key) is `{"active": false}`.
-            ///   - tokenTypeHint: What `token` is, to look there first (RFC 7009 §2.1). Optional: without it, or when wrong, Tronch tells the kind by the token's shape. Another value is a 400.
+            ///   - tokenTypeHint: What `token` is (RFC 7009 §2.1): `access_token` and `refresh_token` are the hints defined; any other value is accepted and ignored. Only a hint: Tronch tells the kind by the token's shape, with or without it, and a wrong hint changes nothing.
             public init(
                 token: Swift.String,
-                tokenTypeHint: Components.Schemas.IntrospectRequest.TokenTypeHintPayload? = nil
+                tokenTypeHint: Swift.String? = nil
             ) {
                 self.token = token
                 self.tokenTypeHint = tokenTypeHint
@@ -2847,7 +3141,7 @@ extension Components {
                     forKey: .token
                 )
                 self.tokenTypeHint = try container.decodeIfPresent(
-                    Components.Schemas.IntrospectRequest.TokenTypeHintPayload.self,
+                    Swift.String.self,
                     forKey: .tokenTypeHint
                 )
                 try decoder.ensureNoAdditionalProperties(knownKeys: [
@@ -3385,7 +3679,7 @@ extension Components {
                 case keys
             }
         }
-        /// RFC 8414 metadata. The URLs are built from TRONCH_ISSUER (default: the server's own base URL).
+        /// RFC 8414 metadata. The URLs are built from TRONCH_ISSUER (default: the server's own base URL). Members not listed here are not sent (no `introspection_endpoint_auth_methods_supported`: introspection takes a Tronch credential with `tokens:introspect`; no `token_endpoint_auth_signing_alg_values_supported`: no client authenticates with a JWT).
         ///
         /// - Remark: Generated from `#/components/schemas/AuthorizationServerMetadata`.
         public struct AuthorizationServerMetadata: Codable, Hashable, Sendable {
@@ -3397,7 +3691,7 @@ extension Components {
             ///
             /// - Remark: Generated from `#/components/schemas/AuthorizationServerMetadata/jwks_uri`.
             public var jwksUri: Swift.String
-            /// `/api/v1/auth/refresh`.
+            /// `/api/v1/auth/refresh`: `grant_type=refresh_token` (RFC 6749 §6), as a form or as JSON.
             ///
             /// - Remark: Generated from `#/components/schemas/AuthorizationServerMetadata/token_endpoint`.
             public var tokenEndpoint: Swift.String
@@ -3409,7 +3703,7 @@ extension Components {
             ///
             /// - Remark: Generated from `#/components/schemas/AuthorizationServerMetadata/introspection_endpoint`.
             public var introspectionEndpoint: Swift.String
-            /// `password` (`POST /api/v1/auth/login`) and `refresh_token`.
+            /// `["refresh_token"]`: the token endpoint refreshes. Logging in is `POST /api/v1/auth/login` (JSON, not an OAuth grant; no `password` grant is offered).
             ///
             /// - Remark: Generated from `#/components/schemas/AuthorizationServerMetadata/grant_types_supported`.
             public var grantTypesSupported: [Swift.String]
@@ -3417,31 +3711,31 @@ extension Components {
             ///
             /// - Remark: Generated from `#/components/schemas/AuthorizationServerMetadata/response_types_supported`.
             public var responseTypesSupported: [Swift.String]
+            /// `["none"]`: the refresh token is the only credential a refresh needs.
+            ///
             /// - Remark: Generated from `#/components/schemas/AuthorizationServerMetadata/token_endpoint_auth_methods_supported`.
             public var tokenEndpointAuthMethodsSupported: [Swift.String]?
+            /// `["none"]`: anyone holding a token may revoke it.
+            ///
             /// - Remark: Generated from `#/components/schemas/AuthorizationServerMetadata/revocation_endpoint_auth_methods_supported`.
             public var revocationEndpointAuthMethodsSupported: [Swift.String]?
-            /// - Remark: Generated from `#/components/schemas/AuthorizationServerMetadata/introspection_endpoint_auth_methods_supported`.
-            public var introspectionEndpointAuthMethodsSupported: [Swift.String]?
+            /// Every scope an access token's `scope` claim can hold: `*`, `admin`, and Tronch's permissions `keys:read`, `keys:write`, `keys:verify`, `audit:read`, `metrics:read`, `users:manage` and `tokens:introspect`.
+            ///
             /// - Remark: Generated from `#/components/schemas/AuthorizationServerMetadata/scopes_supported`.
             public var scopesSupported: [Swift.String]?
-            /// - Remark: Generated from `#/components/schemas/AuthorizationServerMetadata/token_endpoint_auth_signing_alg_values_supported`.
-            public var tokenEndpointAuthSigningAlgValuesSupported: [Swift.String]?
             /// Creates a new `AuthorizationServerMetadata`.
             ///
             /// - Parameters:
             ///   - issuer: TRONCH_ISSUER: the `iss` of every access token.
             ///   - jwksUri: `/.well-known/jwks.json`.
-            ///   - tokenEndpoint: `/api/v1/auth/refresh`.
+            ///   - tokenEndpoint: `/api/v1/auth/refresh`: `grant_type=refresh_token` (RFC 6749 §6), as a form or as JSON.
             ///   - revocationEndpoint: `/api/v1/auth/revoke`.
             ///   - introspectionEndpoint: `/api/v1/auth/introspect`.
-            ///   - grantTypesSupported: `password` (`POST /api/v1/auth/login`) and `refresh_token`.
+            ///   - grantTypesSupported: `["refresh_token"]`: the token endpoint refreshes. Logging in is `POST /api/v1/auth/login` (JSON, not an OAuth grant; no `password` grant is offered).
             ///   - responseTypesSupported: Empty: no authorization endpoint.
-            ///   - tokenEndpointAuthMethodsSupported:
-            ///   - revocationEndpointAuthMethodsSupported:
-            ///   - introspectionEndpointAuthMethodsSupported:
-            ///   - scopesSupported:
-            ///   - tokenEndpointAuthSigningAlgValuesSupported:
+            ///   - tokenEndpointAuthMethodsSupported: `["none"]`: the refresh token is the only credential a refresh needs.
+            ///   - revocationEndpointAuthMethodsSupported: `["none"]`: anyone holding a token may revoke it.
+            ///   - scopesSupported: Every scope an access token's `scope` claim can hold: `*`, `admin`, and Tronch's permissions `keys:read`, `keys:write`, `keys:verify`, `audit:read`, `metrics:read`, `users:manage` and `tokens:introspect`.
             public init(
                 issuer: Swift.String,
                 jwksUri: Swift.String,
@@ -3452,9 +3746,7 @@ extension Components {
                 responseTypesSupported: [Swift.String],
                 tokenEndpointAuthMethodsSupported: [Swift.String]? = nil,
                 revocationEndpointAuthMethodsSupported: [Swift.String]? = nil,
-                introspectionEndpointAuthMethodsSupported: [Swift.String]? = nil,
-                scopesSupported: [Swift.String]? = nil,
-                tokenEndpointAuthSigningAlgValuesSupported: [Swift.String]? = nil
+                scopesSupported: [Swift.String]? = nil
             ) {
                 self.issuer = issuer
                 self.jwksUri = jwksUri
@@ -3465,9 +3757,7 @@ extension Components {
                 self.responseTypesSupported = responseTypesSupported
                 self.tokenEndpointAuthMethodsSupported = tokenEndpointAuthMethodsSupported
                 self.revocationEndpointAuthMethodsSupported = revocationEndpointAuthMethodsSupported
-                self.introspectionEndpointAuthMethodsSupported = introspectionEndpointAuthMethodsSupported
                 self.scopesSupported = scopesSupported
-                self.tokenEndpointAuthSigningAlgValuesSupported = tokenEndpointAuthSigningAlgValuesSupported
             }
             public enum CodingKeys: String, CodingKey {
                 case issuer
@@ -3479,9 +3769,7 @@ extension Components {
                 case responseTypesSupported = "response_types_supported"
                 case tokenEndpointAuthMethodsSupported = "token_endpoint_auth_methods_supported"
                 case revocationEndpointAuthMethodsSupported = "revocation_endpoint_auth_methods_supported"
-                case introspectionEndpointAuthMethodsSupported = "introspection_endpoint_auth_methods_supported"
                 case scopesSupported = "scopes_supported"
-                case tokenEndpointAuthSigningAlgValuesSupported = "token_endpoint_auth_signing_alg_values_supported"
             }
         }
     }

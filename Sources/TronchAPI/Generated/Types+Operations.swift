@@ -948,7 +948,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `FORBIDDEN`: the caller lacks the scope this route needs (a person's access token or key also stops at their role).
+            /// `FORBIDDEN`: the caller lacks the scope this route needs (a person's access token or key also stops at their role). `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`.
             ///
             /// - Remark: Generated from `#/paths//api/v1/keys/get(listKeys)/responses/403`.
             ///
@@ -1080,6 +1080,8 @@ public enum Operations {
     /// Create a key
     ///
     /// Creates a key and returns it with its secret (`key`), which is never shown again. The calling key must hold every scope it grants: a key can never create a key with scopes it does not hold.
+    ///
+    /// Step-up: when a person (an access token, not a key) grants the scope `admin` here and their token's `amr` names no second factor, the answer is 401 `MFA_REQUIRED` with an `mfa_token` (finish with `POST /api/v1/auth/mfa`, then repeat the request with the new access token), or 403 `MFA_ENROLLMENT_REQUIRED` when they have no second factor. It is asked after the body is checked and only of someone who may grant `admin` at all; nothing is changed until the request is repeated. TRONCH_MFA_STEP_UP=false turns it off. See docs/mfa.md.
     ///
     /// Required scope: `keys:write` (or `admin`, which grants everything).
     ///
@@ -1272,17 +1274,17 @@ public enum Operations {
                     }
                 }
             }
-            /// `UNAUTHENTICATED`: no credential was sent, or the API key is not valid (unknown, revoked, disabled, expired, or used from an address outside its `allowed_ips`). `TOKEN_INVALID`: the access token is not valid: malformed, an `alg` other than ES256 or RS256 (never `none` or HS*), a `typ` other than `at+jwt`, an unknown `kid`, a bad signature, another `iss` or `aud`, expired or not yet valid (30 s leeway on `exp` and `nbf`), or its session has ended (logout, a deleted session, a password change, a disabled or deleted user, a reused refresh token) or it was revoked; a refresh token sent as a credential is `TOKEN_INVALID` too. `WWW-Authenticate` says which challenge applies.
+            /// `MFA_REQUIRED` (step-up): the caller is a person acting with an access token whose `amr` names no second factor (`otp` or `recovery_code`), and the action needs one; the person has a second factor, so Tronch asks for it. Nothing was changed. The problem carries `mfa_token` (single use, valid 5 minutes, dead after 5 wrong codes, bound to the caller's session) and `methods`, as at login. `POST /api/v1/auth/mfa` with that token and a code answers a new session whose `amr` adds the factor and which replaces the caller's (its access and refresh tokens stop working); then repeat the request with the new access token. Keys are never asked; TRONCH_MFA_STEP_UP=false turns step-up off. Or, as on every authenticated route: `UNAUTHENTICATED`: no credential was sent, or the API key is not valid (unknown, revoked, disabled, expired, or used from an address outside its `allowed_ips`). `TOKEN_INVALID`: the access token is not valid: malformed, an `alg` other than ES256 or RS256 (never `none` or HS*), a `typ` other than `at+jwt`, an unknown `kid`, a bad signature, another `iss` or `aud`, expired or not yet valid (30 s leeway on `exp` and `nbf`), or its session has ended (logout, a deleted session, a password change, a disabled or deleted user, a reused refresh token) or it was revoked; a refresh token sent as a credential is `TOKEN_INVALID` too. `WWW-Authenticate` says which challenge applies.
             ///
             /// - Remark: Generated from `#/paths//api/v1/keys/post(createKey)/responses/401`.
             ///
             /// HTTP response code: `401 unauthorized`.
-            case unauthorized(Components.Responses.Unauthenticated)
+            case unauthorized(Components.Responses.UnauthenticatedOrStepUpAdminKey)
             /// The associated value of the enum case if `self` is `.unauthorized`.
             ///
             /// - Throws: An error if `self` is not `.unauthorized`.
             /// - SeeAlso: `.unauthorized`.
-            public var unauthorized: Components.Responses.Unauthenticated {
+            public var unauthorized: Components.Responses.UnauthenticatedOrStepUpAdminKey {
                 get throws {
                     switch self {
                     case let .unauthorized(response):
@@ -1295,17 +1297,17 @@ public enum Operations {
                     }
                 }
             }
-            /// `FORBIDDEN`: the caller lacks the scope this route needs (a person's access token or key also stops at their role), tries to grant scopes it does not hold, or tries to manage a key that holds scopes it does not hold.
+            /// `FORBIDDEN`: the caller lacks the scope this route needs (a person's access token or key also stops at their role), tries to grant scopes it does not hold, or tries to manage a key that holds scopes it does not hold. `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`. `MFA_ENROLLMENT_REQUIRED` (step-up): the same, for a person who has no second factor at all (`… needs a second factor: enrol one with POST /api/v1/users/me/mfa/totp, then log in again`). Nothing was changed; once they have enrolled, the same request asks for a code (401 `MFA_REQUIRED`).
             ///
             /// - Remark: Generated from `#/paths//api/v1/keys/post(createKey)/responses/403`.
             ///
             /// HTTP response code: `403 forbidden`.
-            case forbidden(Components.Responses.Forbidden)
+            case forbidden(Components.Responses.ForbiddenOrStepUpAdminKey)
             /// The associated value of the enum case if `self` is `.forbidden`.
             ///
             /// - Throws: An error if `self` is not `.forbidden`.
             /// - SeeAlso: `.forbidden`.
-            public var forbidden: Components.Responses.Forbidden {
+            public var forbidden: Components.Responses.ForbiddenOrStepUpAdminKey {
                 get throws {
                     switch self {
                     case let .forbidden(response):
@@ -1538,6 +1540,8 @@ public enum Operations {
     ///
     /// The calling key must hold every scope it grants, as for creation. Each key gets a `key.imported` audit entry (with `hash`: `plaintext` or `sha256`), written in the same transaction. Import does not count against TRONCH_RATELIMIT_KEY_CREATION. The answer never holds a secret. Once a key in a format other than Tronch's has been imported, verification looks up such keys too (other nodes learn of it within 10 seconds). See docs/migrating.md.
     ///
+    /// Step-up: when a person (an access token, not a key) imports a key with the scope `admin` and their token's `amr` names no second factor, the answer is 401 `MFA_REQUIRED` with an `mfa_token` (finish with `POST /api/v1/auth/mfa`, then repeat the request with the new access token), or 403 `MFA_ENROLLMENT_REQUIRED` when they have no second factor. It is asked after the body is checked and only of someone who may grant `admin` at all; nothing is changed until the request is repeated. TRONCH_MFA_STEP_UP=false turns it off. See docs/mfa.md.
+    ///
     /// Required scope: `keys:write` (or `admin`, which grants everything).
     ///
     /// - Remark: HTTP `POST /api/v1/keys/import`.
@@ -1756,17 +1760,17 @@ public enum Operations {
                     }
                 }
             }
-            /// `UNAUTHENTICATED`: no credential was sent, or the API key is not valid (unknown, revoked, disabled, expired, or used from an address outside its `allowed_ips`). `TOKEN_INVALID`: the access token is not valid: malformed, an `alg` other than ES256 or RS256 (never `none` or HS*), a `typ` other than `at+jwt`, an unknown `kid`, a bad signature, another `iss` or `aud`, expired or not yet valid (30 s leeway on `exp` and `nbf`), or its session has ended (logout, a deleted session, a password change, a disabled or deleted user, a reused refresh token) or it was revoked; a refresh token sent as a credential is `TOKEN_INVALID` too. `WWW-Authenticate` says which challenge applies.
+            /// `MFA_REQUIRED` (step-up): the caller is a person acting with an access token whose `amr` names no second factor (`otp` or `recovery_code`), and the action needs one; the person has a second factor, so Tronch asks for it. Nothing was changed. The problem carries `mfa_token` (single use, valid 5 minutes, dead after 5 wrong codes, bound to the caller's session) and `methods`, as at login. `POST /api/v1/auth/mfa` with that token and a code answers a new session whose `amr` adds the factor and which replaces the caller's (its access and refresh tokens stop working); then repeat the request with the new access token. Keys are never asked; TRONCH_MFA_STEP_UP=false turns step-up off. Or, as on every authenticated route: `UNAUTHENTICATED`: no credential was sent, or the API key is not valid (unknown, revoked, disabled, expired, or used from an address outside its `allowed_ips`). `TOKEN_INVALID`: the access token is not valid: malformed, an `alg` other than ES256 or RS256 (never `none` or HS*), a `typ` other than `at+jwt`, an unknown `kid`, a bad signature, another `iss` or `aud`, expired or not yet valid (30 s leeway on `exp` and `nbf`), or its session has ended (logout, a deleted session, a password change, a disabled or deleted user, a reused refresh token) or it was revoked; a refresh token sent as a credential is `TOKEN_INVALID` too. `WWW-Authenticate` says which challenge applies.
             ///
             /// - Remark: Generated from `#/paths//api/v1/keys/import/post(importKeys)/responses/401`.
             ///
             /// HTTP response code: `401 unauthorized`.
-            case unauthorized(Components.Responses.Unauthenticated)
+            case unauthorized(Components.Responses.UnauthenticatedOrStepUpAdminKey)
             /// The associated value of the enum case if `self` is `.unauthorized`.
             ///
             /// - Throws: An error if `self` is not `.unauthorized`.
             /// - SeeAlso: `.unauthorized`.
-            public var unauthorized: Components.Responses.Unauthenticated {
+            public var unauthorized: Components.Responses.UnauthenticatedOrStepUpAdminKey {
                 get throws {
                     switch self {
                     case let .unauthorized(response):
@@ -1779,17 +1783,17 @@ public enum Operations {
                     }
                 }
             }
-            /// `FORBIDDEN`: the caller lacks the scope this route needs (a person's access token or key also stops at their role), tries to grant scopes it does not hold, or tries to manage a key that holds scopes it does not hold.
+            /// `FORBIDDEN`: the caller lacks the scope this route needs (a person's access token or key also stops at their role), tries to grant scopes it does not hold, or tries to manage a key that holds scopes it does not hold. `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`. `MFA_ENROLLMENT_REQUIRED` (step-up): the same, for a person who has no second factor at all (`… needs a second factor: enrol one with POST /api/v1/users/me/mfa/totp, then log in again`). Nothing was changed; once they have enrolled, the same request asks for a code (401 `MFA_REQUIRED`).
             ///
             /// - Remark: Generated from `#/paths//api/v1/keys/import/post(importKeys)/responses/403`.
             ///
             /// HTTP response code: `403 forbidden`.
-            case forbidden(Components.Responses.Forbidden)
+            case forbidden(Components.Responses.ForbiddenOrStepUpAdminKey)
             /// The associated value of the enum case if `self` is `.forbidden`.
             ///
             /// - Throws: An error if `self` is not `.forbidden`.
             /// - SeeAlso: `.forbidden`.
-            public var forbidden: Components.Responses.Forbidden {
+            public var forbidden: Components.Responses.ForbiddenOrStepUpAdminKey {
                 get throws {
                     switch self {
                     case let .forbidden(response):
@@ -2427,7 +2431,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `FORBIDDEN`: the caller lacks the scope this route needs (a person's access token or key also stops at their role).
+            /// `FORBIDDEN`: the caller lacks the scope this route needs (a person's access token or key also stops at their role). `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`.
             ///
             /// - Remark: Generated from `#/paths//api/v1/keys/verify/post(verifyKey)/responses/403`.
             ///
@@ -2771,7 +2775,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `FORBIDDEN`: the caller lacks the scope this route needs (a person's access token or key also stops at their role).
+            /// `FORBIDDEN`: the caller lacks the scope this route needs (a person's access token or key also stops at their role). `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`.
             ///
             /// - Remark: Generated from `#/paths//api/v1/keys/{id}/get(getKey)/responses/403`.
             ///
@@ -2926,6 +2930,8 @@ public enum Operations {
     /// Update a key
     ///
     /// Changes some settings of an active key (merge semantics; see `UpdateKeyRequest`). The calling key must hold every scope of the target key and every scope the key will have after the change. A revoked key cannot be changed (409).
+    ///
+    /// Step-up: when a person (an access token, not a key) sets `scopes` holding `admin` here and their token's `amr` names no second factor, the answer is 401 `MFA_REQUIRED` with an `mfa_token` (finish with `POST /api/v1/auth/mfa`, then repeat the request with the new access token), or 403 `MFA_ENROLLMENT_REQUIRED` when they have no second factor. It is asked after the body is checked and only of someone who may grant `admin` at all; nothing is changed until the request is repeated. TRONCH_MFA_STEP_UP=false turns it off. See docs/mfa.md.
     ///
     /// Required scope: `keys:write` (or `admin`, which grants everything).
     ///
@@ -3163,17 +3169,17 @@ public enum Operations {
                     }
                 }
             }
-            /// `UNAUTHENTICATED`: no credential was sent, or the API key is not valid (unknown, revoked, disabled, expired, or used from an address outside its `allowed_ips`). `TOKEN_INVALID`: the access token is not valid: malformed, an `alg` other than ES256 or RS256 (never `none` or HS*), a `typ` other than `at+jwt`, an unknown `kid`, a bad signature, another `iss` or `aud`, expired or not yet valid (30 s leeway on `exp` and `nbf`), or its session has ended (logout, a deleted session, a password change, a disabled or deleted user, a reused refresh token) or it was revoked; a refresh token sent as a credential is `TOKEN_INVALID` too. `WWW-Authenticate` says which challenge applies.
+            /// `MFA_REQUIRED` (step-up): the caller is a person acting with an access token whose `amr` names no second factor (`otp` or `recovery_code`), and the action needs one; the person has a second factor, so Tronch asks for it. Nothing was changed. The problem carries `mfa_token` (single use, valid 5 minutes, dead after 5 wrong codes, bound to the caller's session) and `methods`, as at login. `POST /api/v1/auth/mfa` with that token and a code answers a new session whose `amr` adds the factor and which replaces the caller's (its access and refresh tokens stop working); then repeat the request with the new access token. Keys are never asked; TRONCH_MFA_STEP_UP=false turns step-up off. Or, as on every authenticated route: `UNAUTHENTICATED`: no credential was sent, or the API key is not valid (unknown, revoked, disabled, expired, or used from an address outside its `allowed_ips`). `TOKEN_INVALID`: the access token is not valid: malformed, an `alg` other than ES256 or RS256 (never `none` or HS*), a `typ` other than `at+jwt`, an unknown `kid`, a bad signature, another `iss` or `aud`, expired or not yet valid (30 s leeway on `exp` and `nbf`), or its session has ended (logout, a deleted session, a password change, a disabled or deleted user, a reused refresh token) or it was revoked; a refresh token sent as a credential is `TOKEN_INVALID` too. `WWW-Authenticate` says which challenge applies.
             ///
             /// - Remark: Generated from `#/paths//api/v1/keys/{id}/patch(updateKey)/responses/401`.
             ///
             /// HTTP response code: `401 unauthorized`.
-            case unauthorized(Components.Responses.Unauthenticated)
+            case unauthorized(Components.Responses.UnauthenticatedOrStepUpAdminKey)
             /// The associated value of the enum case if `self` is `.unauthorized`.
             ///
             /// - Throws: An error if `self` is not `.unauthorized`.
             /// - SeeAlso: `.unauthorized`.
-            public var unauthorized: Components.Responses.Unauthenticated {
+            public var unauthorized: Components.Responses.UnauthenticatedOrStepUpAdminKey {
                 get throws {
                     switch self {
                     case let .unauthorized(response):
@@ -3186,17 +3192,17 @@ public enum Operations {
                     }
                 }
             }
-            /// `FORBIDDEN`: the caller lacks the scope this route needs (a person's access token or key also stops at their role), tries to grant scopes it does not hold, or tries to manage a key that holds scopes it does not hold.
+            /// `FORBIDDEN`: the caller lacks the scope this route needs (a person's access token or key also stops at their role), tries to grant scopes it does not hold, or tries to manage a key that holds scopes it does not hold. `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`. `MFA_ENROLLMENT_REQUIRED` (step-up): the same, for a person who has no second factor at all (`… needs a second factor: enrol one with POST /api/v1/users/me/mfa/totp, then log in again`). Nothing was changed; once they have enrolled, the same request asks for a code (401 `MFA_REQUIRED`).
             ///
             /// - Remark: Generated from `#/paths//api/v1/keys/{id}/patch(updateKey)/responses/403`.
             ///
             /// HTTP response code: `403 forbidden`.
-            case forbidden(Components.Responses.Forbidden)
+            case forbidden(Components.Responses.ForbiddenOrStepUpAdminKey)
             /// The associated value of the enum case if `self` is `.forbidden`.
             ///
             /// - Throws: An error if `self` is not `.forbidden`.
             /// - SeeAlso: `.forbidden`.
-            public var forbidden: Components.Responses.Forbidden {
+            public var forbidden: Components.Responses.ForbiddenOrStepUpAdminKey {
                 get throws {
                     switch self {
                     case let .forbidden(response):
@@ -3638,7 +3644,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `FORBIDDEN`: the caller lacks the scope this route needs (a person's access token or key also stops at their role), tries to grant scopes it does not hold, or tries to manage a key that holds scopes it does not hold.
+            /// `FORBIDDEN`: the caller lacks the scope this route needs (a person's access token or key also stops at their role), tries to grant scopes it does not hold, or tries to manage a key that holds scopes it does not hold. `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`.
             ///
             /// - Remark: Generated from `#/paths//api/v1/keys/{id}/delete(revokeKey)/responses/403`.
             ///
@@ -4053,7 +4059,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `FORBIDDEN`: the caller lacks the scope this route needs (a person's access token or key also stops at their role), tries to grant scopes it does not hold, or tries to manage a key that holds scopes it does not hold.
+            /// `FORBIDDEN`: the caller lacks the scope this route needs (a person's access token or key also stops at their role), tries to grant scopes it does not hold, or tries to manage a key that holds scopes it does not hold. `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`.
             ///
             /// - Remark: Generated from `#/paths//api/v1/keys/{id}/rotate/post(rotateKey)/responses/403`.
             ///
@@ -4632,7 +4638,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `FORBIDDEN`: the caller lacks the scope this route needs (a person's access token or key also stops at their role).
+            /// `FORBIDDEN`: the caller lacks the scope this route needs (a person's access token or key also stops at their role). `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`.
             ///
             /// - Remark: Generated from `#/paths//api/v1/audit-logs/get(listAuditLogs)/responses/403`.
             ///
@@ -4993,7 +4999,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `FORBIDDEN`: the caller lacks the scope this route needs (a person's access token or key also stops at their role).
+            /// `FORBIDDEN`: the caller lacks the scope this route needs (a person's access token or key also stops at their role). `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`.
             ///
             /// - Remark: Generated from `#/paths//api/v1/keys/{id}/usage/get(getKeyUsage)/responses/403`.
             ///
@@ -5354,7 +5360,7 @@ public enum Operations {
                     self.body = body
                 }
             }
-            /// `FORBIDDEN`: in the `scope` mode, the key holds neither `metrics:read` (or `metrics:*`) nor `admin`.
+            /// `FORBIDDEN`: in the `scope` mode, the key holds neither `metrics:read` (or `metrics:*`) nor `admin`. `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`.
             ///
             /// - Remark: Generated from `#/paths//api/v1/metrics/get(getMetrics)/responses/403`.
             ///
@@ -7817,7 +7823,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `FORBIDDEN`: managing users needs `users:manage`: a person with the role `admin` (through an access token or a key they own), a key with the scope `admin`, or a key no user owns with `users:manage`.
+            /// `FORBIDDEN`: managing users needs `users:manage`: a person with the role `admin` (through an access token or a key they own), a key with the scope `admin`, or a key no user owns with `users:manage`. `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`.
             ///
             /// - Remark: Generated from `#/paths//api/v1/users/get(listUsers)/responses/403`.
             ///
@@ -7949,6 +7955,8 @@ public enum Operations {
     /// Create a user
     ///
     /// Creates a person who can sign in, with a password or without one (they cannot log in until an administrator sets one). The username is stored lower-cased; the e-mail address normalised. A username or e-mail address already taken (ignoring case) is 409. Audited as `user.created`; the password never reaches a log line or the audit log.
+    ///
+    /// Making an administrator takes `admin` (role `admin`, or a key with the scope `admin`), not just `users:manage` (403). Step-up: when a person (an access token, not a key) makes an administrator and their token's `amr` names no second factor, the answer is 401 `MFA_REQUIRED` with an `mfa_token` (finish with `POST /api/v1/auth/mfa`, then repeat the request with the new access token), or 403 `MFA_ENROLLMENT_REQUIRED` when they have no second factor; it is asked after the body is checked, and nothing is changed until the request is repeated. TRONCH_MFA_STEP_UP=false turns it off. See docs/mfa.md.
     ///
     /// Required permission: `users:manage`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` or `users:manage` (a key a person owns holds it only when that person is an administrator). The root key can create the first administrator.
     ///
@@ -8168,17 +8176,17 @@ public enum Operations {
                     }
                 }
             }
-            /// `UNAUTHENTICATED`: no credential was sent, or the API key is not valid (unknown, revoked, disabled, expired, or used from an address outside its `allowed_ips`). `TOKEN_INVALID`: the access token is not valid: malformed, an `alg` other than ES256 or RS256 (never `none` or HS*), a `typ` other than `at+jwt`, an unknown `kid`, a bad signature, another `iss` or `aud`, expired or not yet valid (30 s leeway on `exp` and `nbf`), or its session has ended (logout, a deleted session, a password change, a disabled or deleted user, a reused refresh token) or it was revoked; a refresh token sent as a credential is `TOKEN_INVALID` too. `WWW-Authenticate` says which challenge applies.
+            /// `MFA_REQUIRED` (step-up): the caller is a person acting with an access token whose `amr` names no second factor (`otp` or `recovery_code`), and the action needs one; the person has a second factor, so Tronch asks for it. Nothing was changed. The problem carries `mfa_token` (single use, valid 5 minutes, dead after 5 wrong codes, bound to the caller's session) and `methods`, as at login. `POST /api/v1/auth/mfa` with that token and a code answers a new session whose `amr` adds the factor and which replaces the caller's (its access and refresh tokens stop working); then repeat the request with the new access token. Keys are never asked; TRONCH_MFA_STEP_UP=false turns step-up off. Or, as on every authenticated route: `UNAUTHENTICATED`: no credential was sent, or the API key is not valid (unknown, revoked, disabled, expired, or used from an address outside its `allowed_ips`). `TOKEN_INVALID`: the access token is not valid: malformed, an `alg` other than ES256 or RS256 (never `none` or HS*), a `typ` other than `at+jwt`, an unknown `kid`, a bad signature, another `iss` or `aud`, expired or not yet valid (30 s leeway on `exp` and `nbf`), or its session has ended (logout, a deleted session, a password change, a disabled or deleted user, a reused refresh token) or it was revoked; a refresh token sent as a credential is `TOKEN_INVALID` too. `WWW-Authenticate` says which challenge applies.
             ///
             /// - Remark: Generated from `#/paths//api/v1/users/post(createUser)/responses/401`.
             ///
             /// HTTP response code: `401 unauthorized`.
-            case unauthorized(Components.Responses.Unauthenticated)
+            case unauthorized(Components.Responses.UnauthenticatedOrStepUpAdministrator)
             /// The associated value of the enum case if `self` is `.unauthorized`.
             ///
             /// - Throws: An error if `self` is not `.unauthorized`.
             /// - SeeAlso: `.unauthorized`.
-            public var unauthorized: Components.Responses.Unauthenticated {
+            public var unauthorized: Components.Responses.UnauthenticatedOrStepUpAdministrator {
                 get throws {
                     switch self {
                     case let .unauthorized(response):
@@ -8191,17 +8199,79 @@ public enum Operations {
                     }
                 }
             }
-            /// `FORBIDDEN`: managing users needs `users:manage`: a person with the role `admin` (through an access token or a key they own), a key with the scope `admin`, or a key no user owns with `users:manage`.
+            public struct Forbidden: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/users/POST/responses/403/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/users/POST/responses/403/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/users/POST/responses/403/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.CreateUser.Output.Forbidden.Headers
+                /// - Remark: Generated from `#/paths/api/v1/users/POST/responses/403/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/users/POST/responses/403/content/application\/problem+json`.
+                    case applicationProblemJson(Components.Schemas.Problem)
+                    /// The associated value of the enum case if `self` is `.applicationProblemJson`.
+                    ///
+                    /// - Throws: An error if `self` is not `.applicationProblemJson`.
+                    /// - SeeAlso: `.applicationProblemJson`.
+                    public var applicationProblemJson: Components.Schemas.Problem {
+                        get throws {
+                            switch self {
+                            case let .applicationProblemJson(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.CreateUser.Output.Forbidden.Body
+                /// Creates a new `Forbidden`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.CreateUser.Output.Forbidden.Headers = .init(),
+                    body: Operations.CreateUser.Output.Forbidden.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// `FORBIDDEN`: managing users needs `users:manage`: a person with the role `admin` (through an access token or a key they own), a key with the scope `admin`, or a key no user owns with `users:manage`. `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`. `FORBIDDEN` also when the caller holds `users:manage` but is not an administrator (role `admin`, or a key with the scope `admin`) and makes, changes or deletes an administrator, or makes someone one. `MFA_ENROLLMENT_REQUIRED` (step-up): the same, for a person who has no second factor at all (`… needs a second factor: enrol one with POST /api/v1/users/me/mfa/totp, then log in again`). Nothing was changed; once they have enrolled, the same request asks for a code (401 `MFA_REQUIRED`).
             ///
             /// - Remark: Generated from `#/paths//api/v1/users/post(createUser)/responses/403`.
             ///
             /// HTTP response code: `403 forbidden`.
-            case forbidden(Components.Responses.ForbiddenUsersManage)
+            case forbidden(Operations.CreateUser.Output.Forbidden)
             /// The associated value of the enum case if `self` is `.forbidden`.
             ///
             /// - Throws: An error if `self` is not `.forbidden`.
             /// - SeeAlso: `.forbidden`.
-            public var forbidden: Components.Responses.ForbiddenUsersManage {
+            public var forbidden: Operations.CreateUser.Output.Forbidden {
                 get throws {
                     switch self {
                     case let .forbidden(response):
@@ -8927,6 +8997,29 @@ public enum Operations {
                     }
                 }
             }
+            /// `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`. Enrol with `POST /api/v1/users/me/mfa/totp`, then confirm with a code.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/me/password/post(changeOwnPassword)/responses/403`.
+            ///
+            /// HTTP response code: `403 forbidden`.
+            case forbidden(Components.Responses.MfaEnrollmentRequired)
+            /// The associated value of the enum case if `self` is `.forbidden`.
+            ///
+            /// - Throws: An error if `self` is not `.forbidden`.
+            /// - SeeAlso: `.forbidden`.
+            public var forbidden: Components.Responses.MfaEnrollmentRequired {
+                get throws {
+                    switch self {
+                    case let .forbidden(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "forbidden",
+                            response: self
+                        )
+                    }
+                }
+            }
             /// `NOT_FOUND`: the credential belongs to no user: a key no user owns, such as the root key. Log in, or use a key a user owns.
             ///
             /// - Remark: Generated from `#/paths//api/v1/users/me/password/post(changeOwnPassword)/responses/404`.
@@ -9068,6 +9161,1638 @@ public enum Operations {
             }
             public static var allCases: [Self] {
                 [
+                    .applicationProblemJson
+                ]
+            }
+        }
+    }
+    /// Start a TOTP enrolment
+    ///
+    /// Starts adding a TOTP second factor (RFC 6238: SHA-1, 6 digits, 30 seconds) to the caller's account: answers a new secret, to add to an authenticator app (as a QR code of `otpauth_uri`), pending until `POST /api/v1/users/me/mfa/totp/confirm` proves the app has it. Nothing changes for logins until then; starting again replaces a pending secret. Takes no body. Audited as `mfa.enrolment_started` (never the secret). A person who must enrol a second factor (TRONCH_MFA_REQUIRED_ROLES) may use it before enrolling.
+    ///
+    /// Required permission: none beyond authentication (`self`); a key no user owns has no account (404).
+    ///
+    /// - Remark: HTTP `POST /api/v1/users/me/mfa/totp`.
+    /// - Remark: Generated from `#/paths//api/v1/users/me/mfa/totp/post(enrolTotp)`.
+    public enum EnrolTotp {
+        public static let id: Swift.String = "enrolTotp"
+        public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/api/v1/users/me/mfa/totp/POST/header`.
+            public struct Headers: Sendable, Hashable {
+                /// Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/users/me/mfa/totp/POST/header/X-Request-Id`.
+                public var xRequestId: Components.Parameters.RequestId?
+                public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.EnrolTotp.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xRequestId: Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///   - accept:
+                public init(
+                    xRequestId: Components.Parameters.RequestId? = nil,
+                    accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.EnrolTotp.AcceptableContentType>] = .defaultValues()
+                ) {
+                    self.xRequestId = xRequestId
+                    self.accept = accept
+                }
+            }
+            public var headers: Operations.EnrolTotp.Input.Headers
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - headers:
+            public init(headers: Operations.EnrolTotp.Input.Headers = .init()) {
+                self.headers = headers
+            }
+        }
+        @frozen public enum Output: Sendable, Hashable {
+            public struct Ok: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/users/me/mfa/totp/POST/responses/200/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/users/me/mfa/totp/POST/responses/200/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/users/me/mfa/totp/POST/responses/200/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.EnrolTotp.Output.Ok.Headers
+                /// - Remark: Generated from `#/paths/api/v1/users/me/mfa/totp/POST/responses/200/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/users/me/mfa/totp/POST/responses/200/content/application\/json`.
+                    case json(Components.Schemas.TotpEnrolment)
+                    /// The associated value of the enum case if `self` is `.json`.
+                    ///
+                    /// - Throws: An error if `self` is not `.json`.
+                    /// - SeeAlso: `.json`.
+                    public var json: Components.Schemas.TotpEnrolment {
+                        get throws {
+                            switch self {
+                            case let .json(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.EnrolTotp.Output.Ok.Body
+                /// Creates a new `Ok`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.EnrolTotp.Output.Ok.Headers = .init(),
+                    body: Operations.EnrolTotp.Output.Ok.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// The pending factor's secret. Shown this once.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/me/mfa/totp/post(enrolTotp)/responses/200`.
+            ///
+            /// HTTP response code: `200 ok`.
+            case ok(Operations.EnrolTotp.Output.Ok)
+            /// The associated value of the enum case if `self` is `.ok`.
+            ///
+            /// - Throws: An error if `self` is not `.ok`.
+            /// - SeeAlso: `.ok`.
+            public var ok: Operations.EnrolTotp.Output.Ok {
+                get throws {
+                    switch self {
+                    case let .ok(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "ok",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `UNAUTHENTICATED`: no credential was sent, or the API key is not valid (unknown, revoked, disabled, expired, or used from an address outside its `allowed_ips`). `TOKEN_INVALID`: the access token is not valid: malformed, an `alg` other than ES256 or RS256 (never `none` or HS*), a `typ` other than `at+jwt`, an unknown `kid`, a bad signature, another `iss` or `aud`, expired or not yet valid (30 s leeway on `exp` and `nbf`), or its session has ended (logout, a deleted session, a password change, a disabled or deleted user, a reused refresh token) or it was revoked; a refresh token sent as a credential is `TOKEN_INVALID` too. `WWW-Authenticate` says which challenge applies.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/me/mfa/totp/post(enrolTotp)/responses/401`.
+            ///
+            /// HTTP response code: `401 unauthorized`.
+            case unauthorized(Components.Responses.Unauthenticated)
+            /// The associated value of the enum case if `self` is `.unauthorized`.
+            ///
+            /// - Throws: An error if `self` is not `.unauthorized`.
+            /// - SeeAlso: `.unauthorized`.
+            public var unauthorized: Components.Responses.Unauthenticated {
+                get throws {
+                    switch self {
+                    case let .unauthorized(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unauthorized",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `NOT_FOUND`: the credential belongs to no user: a key no user owns, such as the root key. Log in, or use a key a user owns.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/me/mfa/totp/post(enrolTotp)/responses/404`.
+            ///
+            /// HTTP response code: `404 notFound`.
+            case notFound(Components.Responses.NoUser)
+            /// The associated value of the enum case if `self` is `.notFound`.
+            ///
+            /// - Throws: An error if `self` is not `.notFound`.
+            /// - SeeAlso: `.notFound`.
+            public var notFound: Components.Responses.NoUser {
+                get throws {
+                    switch self {
+                    case let .notFound(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "notFound",
+                            response: self
+                        )
+                    }
+                }
+            }
+            public struct Conflict: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/users/me/mfa/totp/POST/responses/409/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/users/me/mfa/totp/POST/responses/409/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/users/me/mfa/totp/POST/responses/409/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.EnrolTotp.Output.Conflict.Headers
+                /// - Remark: Generated from `#/paths/api/v1/users/me/mfa/totp/POST/responses/409/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/users/me/mfa/totp/POST/responses/409/content/application\/problem+json`.
+                    case applicationProblemJson(Components.Schemas.Problem)
+                    /// The associated value of the enum case if `self` is `.applicationProblemJson`.
+                    ///
+                    /// - Throws: An error if `self` is not `.applicationProblemJson`.
+                    /// - SeeAlso: `.applicationProblemJson`.
+                    public var applicationProblemJson: Components.Schemas.Problem {
+                        get throws {
+                            switch self {
+                            case let .applicationProblemJson(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.EnrolTotp.Output.Conflict.Body
+                /// Creates a new `Conflict`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.EnrolTotp.Output.Conflict.Headers = .init(),
+                    body: Operations.EnrolTotp.Output.Conflict.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// `CONFLICT`: TOTP is already enabled; disable it first (`DELETE /api/v1/users/me/mfa/totp`).
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/me/mfa/totp/post(enrolTotp)/responses/409`.
+            ///
+            /// HTTP response code: `409 conflict`.
+            case conflict(Operations.EnrolTotp.Output.Conflict)
+            /// The associated value of the enum case if `self` is `.conflict`.
+            ///
+            /// - Throws: An error if `self` is not `.conflict`.
+            /// - SeeAlso: `.conflict`.
+            public var conflict: Operations.EnrolTotp.Output.Conflict {
+                get throws {
+                    switch self {
+                    case let .conflict(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "conflict",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/me/mfa/totp/post(enrolTotp)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.TooManyRequests)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            public var tooManyRequests: Components.Responses.TooManyRequests {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `INTERNAL`: a bug. The error is logged with the request id; quote it when reporting.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/me/mfa/totp/post(enrolTotp)/responses/500`.
+            ///
+            /// HTTP response code: `500 internalServerError`.
+            case internalServerError(Components.Responses.Internal)
+            /// The associated value of the enum case if `self` is `.internalServerError`.
+            ///
+            /// - Throws: An error if `self` is not `.internalServerError`.
+            /// - SeeAlso: `.internalServerError`.
+            public var internalServerError: Components.Responses.Internal {
+                get throws {
+                    switch self {
+                    case let .internalServerError(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "internalServerError",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `SERVICE_UNAVAILABLE`: the database is unreachable or did not answer within TRONCH_DATABASE_QUERY_TIMEOUT. Nothing was changed; retry with backoff. During an outage, verification and authentication of keys this node looked up recently are still answered from its cache; other requests that need the database get this answer. See docs/operations.md. With TRONCH_RATELIMIT_FAILURE_MODE=closed, a request the rate limiter cannot decide (Redis unreachable) is answered the same way.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/me/mfa/totp/post(enrolTotp)/responses/503`.
+            ///
+            /// HTTP response code: `503 serviceUnavailable`.
+            case serviceUnavailable(Components.Responses.ServiceUnavailable)
+            /// The associated value of the enum case if `self` is `.serviceUnavailable`.
+            ///
+            /// - Throws: An error if `self` is not `.serviceUnavailable`.
+            /// - SeeAlso: `.serviceUnavailable`.
+            public var serviceUnavailable: Components.Responses.ServiceUnavailable {
+                get throws {
+                    switch self {
+                    case let .serviceUnavailable(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "serviceUnavailable",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        @frozen public enum AcceptableContentType: AcceptableProtocol {
+            case json
+            case applicationProblemJson
+            case other(Swift.String)
+            public init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/json":
+                    self = .json
+                case "application/problem+json":
+                    self = .applicationProblemJson
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            public var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .json:
+                    return "application/json"
+                case .applicationProblemJson:
+                    return "application/problem+json"
+                }
+            }
+            public static var allCases: [Self] {
+                [
+                    .json,
+                    .applicationProblemJson
+                ]
+            }
+        }
+    }
+    /// Disable TOTP
+    ///
+    /// Removes the caller's TOTP factor and recovery codes: logins need only the password again. Needs a current TOTP code, or one of the recovery codes (a lost phone; it is used up). Audited as `mfa.disabled`, with which proof was given. A person whose role requires a second factor (TRONCH_MFA_REQUIRED_ROLES) gets 403 `MFA_ENROLLMENT_REQUIRED` on other routes until they enrol again.
+    ///
+    /// Required permission: none beyond authentication (`self`); a key no user owns has no account (404).
+    ///
+    /// - Remark: HTTP `DELETE /api/v1/users/me/mfa/totp`.
+    /// - Remark: Generated from `#/paths//api/v1/users/me/mfa/totp/delete(disableTotp)`.
+    public enum DisableTotp {
+        public static let id: Swift.String = "disableTotp"
+        public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/api/v1/users/me/mfa/totp/DELETE/header`.
+            public struct Headers: Sendable, Hashable {
+                /// Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/users/me/mfa/totp/DELETE/header/X-Request-Id`.
+                public var xRequestId: Components.Parameters.RequestId?
+                public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.DisableTotp.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xRequestId: Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///   - accept:
+                public init(
+                    xRequestId: Components.Parameters.RequestId? = nil,
+                    accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.DisableTotp.AcceptableContentType>] = .defaultValues()
+                ) {
+                    self.xRequestId = xRequestId
+                    self.accept = accept
+                }
+            }
+            public var headers: Operations.DisableTotp.Input.Headers
+            /// - Remark: Generated from `#/paths/api/v1/users/me/mfa/totp/DELETE/requestBody`.
+            @frozen public enum Body: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/users/me/mfa/totp/DELETE/requestBody/content/application\/json`.
+                case json(Components.Schemas.DisableTotpRequest)
+            }
+            public var body: Operations.DisableTotp.Input.Body
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - headers:
+            ///   - body:
+            public init(
+                headers: Operations.DisableTotp.Input.Headers = .init(),
+                body: Operations.DisableTotp.Input.Body
+            ) {
+                self.headers = headers
+                self.body = body
+            }
+        }
+        @frozen public enum Output: Sendable, Hashable {
+            public struct NoContent: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/users/me/mfa/totp/DELETE/responses/204/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/users/me/mfa/totp/DELETE/responses/204/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/users/me/mfa/totp/DELETE/responses/204/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.DisableTotp.Output.NoContent.Headers
+                /// Creates a new `NoContent`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                public init(headers: Operations.DisableTotp.Output.NoContent.Headers = .init()) {
+                    self.headers = headers
+                }
+            }
+            /// Disabled. No body.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/me/mfa/totp/delete(disableTotp)/responses/204`.
+            ///
+            /// HTTP response code: `204 noContent`.
+            case noContent(Operations.DisableTotp.Output.NoContent)
+            /// The associated value of the enum case if `self` is `.noContent`.
+            ///
+            /// - Throws: An error if `self` is not `.noContent`.
+            /// - SeeAlso: `.noContent`.
+            public var noContent: Operations.DisableTotp.Output.NoContent {
+                get throws {
+                    switch self {
+                    case let .noContent(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "noContent",
+                            response: self
+                        )
+                    }
+                }
+            }
+            public struct BadRequest: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/users/me/mfa/totp/DELETE/responses/400/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/users/me/mfa/totp/DELETE/responses/400/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/users/me/mfa/totp/DELETE/responses/400/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.DisableTotp.Output.BadRequest.Headers
+                /// - Remark: Generated from `#/paths/api/v1/users/me/mfa/totp/DELETE/responses/400/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/users/me/mfa/totp/DELETE/responses/400/content/application\/problem+json`.
+                    case applicationProblemJson(Components.Schemas.Problem)
+                    /// The associated value of the enum case if `self` is `.applicationProblemJson`.
+                    ///
+                    /// - Throws: An error if `self` is not `.applicationProblemJson`.
+                    /// - SeeAlso: `.applicationProblemJson`.
+                    public var applicationProblemJson: Components.Schemas.Problem {
+                        get throws {
+                            switch self {
+                            case let .applicationProblemJson(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.DisableTotp.Output.BadRequest.Body
+                /// Creates a new `BadRequest`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.DisableTotp.Output.BadRequest.Headers = .init(),
+                    body: Operations.DisableTotp.Output.BadRequest.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// `VALIDATION_FAILED`: neither or both of `code` and `recovery_code`, a null, a field of the wrong type, or an unknown field. `MALFORMED_JSON`: the body is empty or not JSON. Nothing was changed.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/me/mfa/totp/delete(disableTotp)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Operations.DisableTotp.Output.BadRequest)
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            public var badRequest: Operations.DisableTotp.Output.BadRequest {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `MFA_INVALID`: the code is not right: not a current TOTP code (6 digits, within one 30-second step either way; spaces are ignored), a TOTP code already accepted once, or a recovery code that is not one of the user's current set or was already used; also when the user has no second factor to check it against. Nothing was changed. Or, as on every authenticated route, the credential was refused: `UNAUTHENTICATED`: no credential was sent, or the API key is not valid (unknown, revoked, disabled, expired, or used from an address outside its `allowed_ips`). `TOKEN_INVALID`: the access token is not valid: malformed, an `alg` other than ES256 or RS256 (never `none` or HS*), a `typ` other than `at+jwt`, an unknown `kid`, a bad signature, another `iss` or `aud`, expired or not yet valid (30 s leeway on `exp` and `nbf`), or its session has ended (logout, a deleted session, a password change, a disabled or deleted user, a reused refresh token) or it was revoked; a refresh token sent as a credential is `TOKEN_INVALID` too. `WWW-Authenticate` says which challenge applies.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/me/mfa/totp/delete(disableTotp)/responses/401`.
+            ///
+            /// HTTP response code: `401 unauthorized`.
+            case unauthorized(Components.Responses.UnauthenticatedOrMfaInvalid)
+            /// The associated value of the enum case if `self` is `.unauthorized`.
+            ///
+            /// - Throws: An error if `self` is not `.unauthorized`.
+            /// - SeeAlso: `.unauthorized`.
+            public var unauthorized: Components.Responses.UnauthenticatedOrMfaInvalid {
+                get throws {
+                    switch self {
+                    case let .unauthorized(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unauthorized",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `NOT_FOUND`: the credential belongs to no user: a key no user owns, such as the root key. Log in, or use a key a user owns.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/me/mfa/totp/delete(disableTotp)/responses/404`.
+            ///
+            /// HTTP response code: `404 notFound`.
+            case notFound(Components.Responses.NoUser)
+            /// The associated value of the enum case if `self` is `.notFound`.
+            ///
+            /// - Throws: An error if `self` is not `.notFound`.
+            /// - SeeAlso: `.notFound`.
+            public var notFound: Components.Responses.NoUser {
+                get throws {
+                    switch self {
+                    case let .notFound(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "notFound",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `PAYLOAD_TOO_LARGE`: the body is larger than TRONCH_HTTP_MAX_BODY_SIZE (default 65536 bytes).
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/me/mfa/totp/delete(disableTotp)/responses/413`.
+            ///
+            /// HTTP response code: `413 contentTooLarge`.
+            case contentTooLarge(Components.Responses.PayloadTooLarge)
+            /// The associated value of the enum case if `self` is `.contentTooLarge`.
+            ///
+            /// - Throws: An error if `self` is not `.contentTooLarge`.
+            /// - SeeAlso: `.contentTooLarge`.
+            public var contentTooLarge: Components.Responses.PayloadTooLarge {
+                get throws {
+                    switch self {
+                    case let .contentTooLarge(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "contentTooLarge",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/me/mfa/totp/delete(disableTotp)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.TooManyRequests)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            public var tooManyRequests: Components.Responses.TooManyRequests {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `INTERNAL`: a bug. The error is logged with the request id; quote it when reporting.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/me/mfa/totp/delete(disableTotp)/responses/500`.
+            ///
+            /// HTTP response code: `500 internalServerError`.
+            case internalServerError(Components.Responses.Internal)
+            /// The associated value of the enum case if `self` is `.internalServerError`.
+            ///
+            /// - Throws: An error if `self` is not `.internalServerError`.
+            /// - SeeAlso: `.internalServerError`.
+            public var internalServerError: Components.Responses.Internal {
+                get throws {
+                    switch self {
+                    case let .internalServerError(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "internalServerError",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `SERVICE_UNAVAILABLE`: the database is unreachable or did not answer within TRONCH_DATABASE_QUERY_TIMEOUT. Nothing was changed; retry with backoff. During an outage, verification and authentication of keys this node looked up recently are still answered from its cache; other requests that need the database get this answer. See docs/operations.md. With TRONCH_RATELIMIT_FAILURE_MODE=closed, a request the rate limiter cannot decide (Redis unreachable) is answered the same way.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/me/mfa/totp/delete(disableTotp)/responses/503`.
+            ///
+            /// HTTP response code: `503 serviceUnavailable`.
+            case serviceUnavailable(Components.Responses.ServiceUnavailable)
+            /// The associated value of the enum case if `self` is `.serviceUnavailable`.
+            ///
+            /// - Throws: An error if `self` is not `.serviceUnavailable`.
+            /// - SeeAlso: `.serviceUnavailable`.
+            public var serviceUnavailable: Components.Responses.ServiceUnavailable {
+                get throws {
+                    switch self {
+                    case let .serviceUnavailable(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "serviceUnavailable",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        @frozen public enum AcceptableContentType: AcceptableProtocol {
+            case applicationProblemJson
+            case other(Swift.String)
+            public init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/problem+json":
+                    self = .applicationProblemJson
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            public var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .applicationProblemJson:
+                    return "application/problem+json"
+                }
+            }
+            public static var allCases: [Self] {
+                [
+                    .applicationProblemJson
+                ]
+            }
+        }
+    }
+    /// Confirm a TOTP enrolment
+    ///
+    /// Confirms the pending TOTP factor with a code from the authenticator app: TOTP is enabled (`mfa_enabled` becomes true, and the next logins need a code) and ten recovery codes are answered, shown this once and stored hashed. The confirming code counts as used. Sessions already open go on. Audited as `mfa.enabled`. A person who must enrol a second factor (TRONCH_MFA_REQUIRED_ROLES) may use it before enrolling.
+    ///
+    /// Required permission: none beyond authentication (`self`); a key no user owns has no account (404).
+    ///
+    /// - Remark: HTTP `POST /api/v1/users/me/mfa/totp/confirm`.
+    /// - Remark: Generated from `#/paths//api/v1/users/me/mfa/totp/confirm/post(confirmTotp)`.
+    public enum ConfirmTotp {
+        public static let id: Swift.String = "confirmTotp"
+        public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/api/v1/users/me/mfa/totp/confirm/POST/header`.
+            public struct Headers: Sendable, Hashable {
+                /// Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/users/me/mfa/totp/confirm/POST/header/X-Request-Id`.
+                public var xRequestId: Components.Parameters.RequestId?
+                public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.ConfirmTotp.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xRequestId: Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///   - accept:
+                public init(
+                    xRequestId: Components.Parameters.RequestId? = nil,
+                    accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.ConfirmTotp.AcceptableContentType>] = .defaultValues()
+                ) {
+                    self.xRequestId = xRequestId
+                    self.accept = accept
+                }
+            }
+            public var headers: Operations.ConfirmTotp.Input.Headers
+            /// - Remark: Generated from `#/paths/api/v1/users/me/mfa/totp/confirm/POST/requestBody`.
+            @frozen public enum Body: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/users/me/mfa/totp/confirm/POST/requestBody/content/application\/json`.
+                case json(Components.Schemas.MfaCodeRequest)
+            }
+            public var body: Operations.ConfirmTotp.Input.Body
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - headers:
+            ///   - body:
+            public init(
+                headers: Operations.ConfirmTotp.Input.Headers = .init(),
+                body: Operations.ConfirmTotp.Input.Body
+            ) {
+                self.headers = headers
+                self.body = body
+            }
+        }
+        @frozen public enum Output: Sendable, Hashable {
+            public struct Ok: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/users/me/mfa/totp/confirm/POST/responses/200/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/users/me/mfa/totp/confirm/POST/responses/200/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/users/me/mfa/totp/confirm/POST/responses/200/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.ConfirmTotp.Output.Ok.Headers
+                /// - Remark: Generated from `#/paths/api/v1/users/me/mfa/totp/confirm/POST/responses/200/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/users/me/mfa/totp/confirm/POST/responses/200/content/application\/json`.
+                    case json(Components.Schemas.RecoveryCodeSet)
+                    /// The associated value of the enum case if `self` is `.json`.
+                    ///
+                    /// - Throws: An error if `self` is not `.json`.
+                    /// - SeeAlso: `.json`.
+                    public var json: Components.Schemas.RecoveryCodeSet {
+                        get throws {
+                            switch self {
+                            case let .json(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.ConfirmTotp.Output.Ok.Body
+                /// Creates a new `Ok`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.ConfirmTotp.Output.Ok.Headers = .init(),
+                    body: Operations.ConfirmTotp.Output.Ok.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// TOTP is enabled; the recovery codes, shown this once.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/me/mfa/totp/confirm/post(confirmTotp)/responses/200`.
+            ///
+            /// HTTP response code: `200 ok`.
+            case ok(Operations.ConfirmTotp.Output.Ok)
+            /// The associated value of the enum case if `self` is `.ok`.
+            ///
+            /// - Throws: An error if `self` is not `.ok`.
+            /// - SeeAlso: `.ok`.
+            public var ok: Operations.ConfirmTotp.Output.Ok {
+                get throws {
+                    switch self {
+                    case let .ok(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "ok",
+                            response: self
+                        )
+                    }
+                }
+            }
+            public struct BadRequest: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/users/me/mfa/totp/confirm/POST/responses/400/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/users/me/mfa/totp/confirm/POST/responses/400/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/users/me/mfa/totp/confirm/POST/responses/400/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.ConfirmTotp.Output.BadRequest.Headers
+                /// - Remark: Generated from `#/paths/api/v1/users/me/mfa/totp/confirm/POST/responses/400/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/users/me/mfa/totp/confirm/POST/responses/400/content/application\/problem+json`.
+                    case applicationProblemJson(Components.Schemas.Problem)
+                    /// The associated value of the enum case if `self` is `.applicationProblemJson`.
+                    ///
+                    /// - Throws: An error if `self` is not `.applicationProblemJson`.
+                    /// - SeeAlso: `.applicationProblemJson`.
+                    public var applicationProblemJson: Components.Schemas.Problem {
+                        get throws {
+                            switch self {
+                            case let .applicationProblemJson(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.ConfirmTotp.Output.BadRequest.Body
+                /// Creates a new `BadRequest`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.ConfirmTotp.Output.BadRequest.Headers = .init(),
+                    body: Operations.ConfirmTotp.Output.BadRequest.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// `VALIDATION_FAILED`: no `code`, a null, a field of the wrong type, or an unknown field. `MALFORMED_JSON`: the body is empty or not JSON. Nothing was changed.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/me/mfa/totp/confirm/post(confirmTotp)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Operations.ConfirmTotp.Output.BadRequest)
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            public var badRequest: Operations.ConfirmTotp.Output.BadRequest {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `MFA_INVALID`: the code is not right: not a current TOTP code (6 digits, within one 30-second step either way; spaces are ignored), a TOTP code already accepted once, or a recovery code that is not one of the user's current set or was already used; also when the user has no second factor to check it against. Nothing was changed. Or, as on every authenticated route, the credential was refused: `UNAUTHENTICATED`: no credential was sent, or the API key is not valid (unknown, revoked, disabled, expired, or used from an address outside its `allowed_ips`). `TOKEN_INVALID`: the access token is not valid: malformed, an `alg` other than ES256 or RS256 (never `none` or HS*), a `typ` other than `at+jwt`, an unknown `kid`, a bad signature, another `iss` or `aud`, expired or not yet valid (30 s leeway on `exp` and `nbf`), or its session has ended (logout, a deleted session, a password change, a disabled or deleted user, a reused refresh token) or it was revoked; a refresh token sent as a credential is `TOKEN_INVALID` too. `WWW-Authenticate` says which challenge applies.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/me/mfa/totp/confirm/post(confirmTotp)/responses/401`.
+            ///
+            /// HTTP response code: `401 unauthorized`.
+            case unauthorized(Components.Responses.UnauthenticatedOrMfaInvalid)
+            /// The associated value of the enum case if `self` is `.unauthorized`.
+            ///
+            /// - Throws: An error if `self` is not `.unauthorized`.
+            /// - SeeAlso: `.unauthorized`.
+            public var unauthorized: Components.Responses.UnauthenticatedOrMfaInvalid {
+                get throws {
+                    switch self {
+                    case let .unauthorized(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unauthorized",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `NOT_FOUND`: the credential belongs to no user: a key no user owns, such as the root key. Log in, or use a key a user owns.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/me/mfa/totp/confirm/post(confirmTotp)/responses/404`.
+            ///
+            /// HTTP response code: `404 notFound`.
+            case notFound(Components.Responses.NoUser)
+            /// The associated value of the enum case if `self` is `.notFound`.
+            ///
+            /// - Throws: An error if `self` is not `.notFound`.
+            /// - SeeAlso: `.notFound`.
+            public var notFound: Components.Responses.NoUser {
+                get throws {
+                    switch self {
+                    case let .notFound(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "notFound",
+                            response: self
+                        )
+                    }
+                }
+            }
+            public struct Conflict: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/users/me/mfa/totp/confirm/POST/responses/409/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/users/me/mfa/totp/confirm/POST/responses/409/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/users/me/mfa/totp/confirm/POST/responses/409/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.ConfirmTotp.Output.Conflict.Headers
+                /// - Remark: Generated from `#/paths/api/v1/users/me/mfa/totp/confirm/POST/responses/409/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/users/me/mfa/totp/confirm/POST/responses/409/content/application\/problem+json`.
+                    case applicationProblemJson(Components.Schemas.Problem)
+                    /// The associated value of the enum case if `self` is `.applicationProblemJson`.
+                    ///
+                    /// - Throws: An error if `self` is not `.applicationProblemJson`.
+                    /// - SeeAlso: `.applicationProblemJson`.
+                    public var applicationProblemJson: Components.Schemas.Problem {
+                        get throws {
+                            switch self {
+                            case let .applicationProblemJson(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.ConfirmTotp.Output.Conflict.Body
+                /// Creates a new `Conflict`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.ConfirmTotp.Output.Conflict.Headers = .init(),
+                    body: Operations.ConfirmTotp.Output.Conflict.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// `CONFLICT`: no enrolment is pending (start one with `POST /api/v1/users/me/mfa/totp`), TOTP is already enabled, or the enrolment was confirmed or replaced by another request meanwhile.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/me/mfa/totp/confirm/post(confirmTotp)/responses/409`.
+            ///
+            /// HTTP response code: `409 conflict`.
+            case conflict(Operations.ConfirmTotp.Output.Conflict)
+            /// The associated value of the enum case if `self` is `.conflict`.
+            ///
+            /// - Throws: An error if `self` is not `.conflict`.
+            /// - SeeAlso: `.conflict`.
+            public var conflict: Operations.ConfirmTotp.Output.Conflict {
+                get throws {
+                    switch self {
+                    case let .conflict(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "conflict",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `PAYLOAD_TOO_LARGE`: the body is larger than TRONCH_HTTP_MAX_BODY_SIZE (default 65536 bytes).
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/me/mfa/totp/confirm/post(confirmTotp)/responses/413`.
+            ///
+            /// HTTP response code: `413 contentTooLarge`.
+            case contentTooLarge(Components.Responses.PayloadTooLarge)
+            /// The associated value of the enum case if `self` is `.contentTooLarge`.
+            ///
+            /// - Throws: An error if `self` is not `.contentTooLarge`.
+            /// - SeeAlso: `.contentTooLarge`.
+            public var contentTooLarge: Components.Responses.PayloadTooLarge {
+                get throws {
+                    switch self {
+                    case let .contentTooLarge(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "contentTooLarge",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/me/mfa/totp/confirm/post(confirmTotp)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.TooManyRequests)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            public var tooManyRequests: Components.Responses.TooManyRequests {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `INTERNAL`: a bug. The error is logged with the request id; quote it when reporting.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/me/mfa/totp/confirm/post(confirmTotp)/responses/500`.
+            ///
+            /// HTTP response code: `500 internalServerError`.
+            case internalServerError(Components.Responses.Internal)
+            /// The associated value of the enum case if `self` is `.internalServerError`.
+            ///
+            /// - Throws: An error if `self` is not `.internalServerError`.
+            /// - SeeAlso: `.internalServerError`.
+            public var internalServerError: Components.Responses.Internal {
+                get throws {
+                    switch self {
+                    case let .internalServerError(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "internalServerError",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `SERVICE_UNAVAILABLE`: the database is unreachable or did not answer within TRONCH_DATABASE_QUERY_TIMEOUT. Nothing was changed; retry with backoff. During an outage, verification and authentication of keys this node looked up recently are still answered from its cache; other requests that need the database get this answer. See docs/operations.md. With TRONCH_RATELIMIT_FAILURE_MODE=closed, a request the rate limiter cannot decide (Redis unreachable) is answered the same way.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/me/mfa/totp/confirm/post(confirmTotp)/responses/503`.
+            ///
+            /// HTTP response code: `503 serviceUnavailable`.
+            case serviceUnavailable(Components.Responses.ServiceUnavailable)
+            /// The associated value of the enum case if `self` is `.serviceUnavailable`.
+            ///
+            /// - Throws: An error if `self` is not `.serviceUnavailable`.
+            /// - SeeAlso: `.serviceUnavailable`.
+            public var serviceUnavailable: Components.Responses.ServiceUnavailable {
+                get throws {
+                    switch self {
+                    case let .serviceUnavailable(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "serviceUnavailable",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        @frozen public enum AcceptableContentType: AcceptableProtocol {
+            case json
+            case applicationProblemJson
+            case other(Swift.String)
+            public init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/json":
+                    self = .json
+                case "application/problem+json":
+                    self = .applicationProblemJson
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            public var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .json:
+                    return "application/json"
+                case .applicationProblemJson:
+                    return "application/problem+json"
+                }
+            }
+            public static var allCases: [Self] {
+                [
+                    .json,
+                    .applicationProblemJson
+                ]
+            }
+        }
+    }
+    /// New recovery codes
+    ///
+    /// Answers a new set of ten recovery codes, for a current TOTP code; the old set stops working at once. For a user with TOTP enabled (otherwise 401 `MFA_INVALID`). Audited as `mfa.recovery_codes_regenerated`.
+    ///
+    /// Required permission: none beyond authentication (`self`); a key no user owns has no account (404).
+    ///
+    /// - Remark: HTTP `POST /api/v1/users/me/mfa/recovery-codes`.
+    /// - Remark: Generated from `#/paths//api/v1/users/me/mfa/recovery-codes/post(regenerateRecoveryCodes)`.
+    public enum RegenerateRecoveryCodes {
+        public static let id: Swift.String = "regenerateRecoveryCodes"
+        public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/api/v1/users/me/mfa/recovery-codes/POST/header`.
+            public struct Headers: Sendable, Hashable {
+                /// Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/users/me/mfa/recovery-codes/POST/header/X-Request-Id`.
+                public var xRequestId: Components.Parameters.RequestId?
+                public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.RegenerateRecoveryCodes.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xRequestId: Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///   - accept:
+                public init(
+                    xRequestId: Components.Parameters.RequestId? = nil,
+                    accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.RegenerateRecoveryCodes.AcceptableContentType>] = .defaultValues()
+                ) {
+                    self.xRequestId = xRequestId
+                    self.accept = accept
+                }
+            }
+            public var headers: Operations.RegenerateRecoveryCodes.Input.Headers
+            /// - Remark: Generated from `#/paths/api/v1/users/me/mfa/recovery-codes/POST/requestBody`.
+            @frozen public enum Body: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/users/me/mfa/recovery-codes/POST/requestBody/content/application\/json`.
+                case json(Components.Schemas.MfaCodeRequest)
+            }
+            public var body: Operations.RegenerateRecoveryCodes.Input.Body
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - headers:
+            ///   - body:
+            public init(
+                headers: Operations.RegenerateRecoveryCodes.Input.Headers = .init(),
+                body: Operations.RegenerateRecoveryCodes.Input.Body
+            ) {
+                self.headers = headers
+                self.body = body
+            }
+        }
+        @frozen public enum Output: Sendable, Hashable {
+            public struct Ok: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/users/me/mfa/recovery-codes/POST/responses/200/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/users/me/mfa/recovery-codes/POST/responses/200/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/users/me/mfa/recovery-codes/POST/responses/200/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.RegenerateRecoveryCodes.Output.Ok.Headers
+                /// - Remark: Generated from `#/paths/api/v1/users/me/mfa/recovery-codes/POST/responses/200/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/users/me/mfa/recovery-codes/POST/responses/200/content/application\/json`.
+                    case json(Components.Schemas.RecoveryCodeSet)
+                    /// The associated value of the enum case if `self` is `.json`.
+                    ///
+                    /// - Throws: An error if `self` is not `.json`.
+                    /// - SeeAlso: `.json`.
+                    public var json: Components.Schemas.RecoveryCodeSet {
+                        get throws {
+                            switch self {
+                            case let .json(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.RegenerateRecoveryCodes.Output.Ok.Body
+                /// Creates a new `Ok`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.RegenerateRecoveryCodes.Output.Ok.Headers = .init(),
+                    body: Operations.RegenerateRecoveryCodes.Output.Ok.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// The new recovery codes, shown this once.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/me/mfa/recovery-codes/post(regenerateRecoveryCodes)/responses/200`.
+            ///
+            /// HTTP response code: `200 ok`.
+            case ok(Operations.RegenerateRecoveryCodes.Output.Ok)
+            /// The associated value of the enum case if `self` is `.ok`.
+            ///
+            /// - Throws: An error if `self` is not `.ok`.
+            /// - SeeAlso: `.ok`.
+            public var ok: Operations.RegenerateRecoveryCodes.Output.Ok {
+                get throws {
+                    switch self {
+                    case let .ok(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "ok",
+                            response: self
+                        )
+                    }
+                }
+            }
+            public struct BadRequest: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/users/me/mfa/recovery-codes/POST/responses/400/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/users/me/mfa/recovery-codes/POST/responses/400/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/users/me/mfa/recovery-codes/POST/responses/400/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.RegenerateRecoveryCodes.Output.BadRequest.Headers
+                /// - Remark: Generated from `#/paths/api/v1/users/me/mfa/recovery-codes/POST/responses/400/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/users/me/mfa/recovery-codes/POST/responses/400/content/application\/problem+json`.
+                    case applicationProblemJson(Components.Schemas.Problem)
+                    /// The associated value of the enum case if `self` is `.applicationProblemJson`.
+                    ///
+                    /// - Throws: An error if `self` is not `.applicationProblemJson`.
+                    /// - SeeAlso: `.applicationProblemJson`.
+                    public var applicationProblemJson: Components.Schemas.Problem {
+                        get throws {
+                            switch self {
+                            case let .applicationProblemJson(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.RegenerateRecoveryCodes.Output.BadRequest.Body
+                /// Creates a new `BadRequest`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.RegenerateRecoveryCodes.Output.BadRequest.Headers = .init(),
+                    body: Operations.RegenerateRecoveryCodes.Output.BadRequest.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// `VALIDATION_FAILED`: no `code`, a null, a field of the wrong type, or an unknown field. `MALFORMED_JSON`: the body is empty or not JSON. Nothing was changed.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/me/mfa/recovery-codes/post(regenerateRecoveryCodes)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Operations.RegenerateRecoveryCodes.Output.BadRequest)
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            public var badRequest: Operations.RegenerateRecoveryCodes.Output.BadRequest {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `MFA_INVALID`: the code is not right: not a current TOTP code (6 digits, within one 30-second step either way; spaces are ignored), a TOTP code already accepted once, or a recovery code that is not one of the user's current set or was already used; also when the user has no second factor to check it against. Nothing was changed. Or, as on every authenticated route, the credential was refused: `UNAUTHENTICATED`: no credential was sent, or the API key is not valid (unknown, revoked, disabled, expired, or used from an address outside its `allowed_ips`). `TOKEN_INVALID`: the access token is not valid: malformed, an `alg` other than ES256 or RS256 (never `none` or HS*), a `typ` other than `at+jwt`, an unknown `kid`, a bad signature, another `iss` or `aud`, expired or not yet valid (30 s leeway on `exp` and `nbf`), or its session has ended (logout, a deleted session, a password change, a disabled or deleted user, a reused refresh token) or it was revoked; a refresh token sent as a credential is `TOKEN_INVALID` too. `WWW-Authenticate` says which challenge applies.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/me/mfa/recovery-codes/post(regenerateRecoveryCodes)/responses/401`.
+            ///
+            /// HTTP response code: `401 unauthorized`.
+            case unauthorized(Components.Responses.UnauthenticatedOrMfaInvalid)
+            /// The associated value of the enum case if `self` is `.unauthorized`.
+            ///
+            /// - Throws: An error if `self` is not `.unauthorized`.
+            /// - SeeAlso: `.unauthorized`.
+            public var unauthorized: Components.Responses.UnauthenticatedOrMfaInvalid {
+                get throws {
+                    switch self {
+                    case let .unauthorized(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unauthorized",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`. Enrol with `POST /api/v1/users/me/mfa/totp`, then confirm with a code.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/me/mfa/recovery-codes/post(regenerateRecoveryCodes)/responses/403`.
+            ///
+            /// HTTP response code: `403 forbidden`.
+            case forbidden(Components.Responses.MfaEnrollmentRequired)
+            /// The associated value of the enum case if `self` is `.forbidden`.
+            ///
+            /// - Throws: An error if `self` is not `.forbidden`.
+            /// - SeeAlso: `.forbidden`.
+            public var forbidden: Components.Responses.MfaEnrollmentRequired {
+                get throws {
+                    switch self {
+                    case let .forbidden(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "forbidden",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `NOT_FOUND`: the credential belongs to no user: a key no user owns, such as the root key. Log in, or use a key a user owns.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/me/mfa/recovery-codes/post(regenerateRecoveryCodes)/responses/404`.
+            ///
+            /// HTTP response code: `404 notFound`.
+            case notFound(Components.Responses.NoUser)
+            /// The associated value of the enum case if `self` is `.notFound`.
+            ///
+            /// - Throws: An error if `self` is not `.notFound`.
+            /// - SeeAlso: `.notFound`.
+            public var notFound: Components.Responses.NoUser {
+                get throws {
+                    switch self {
+                    case let .notFound(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "notFound",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `PAYLOAD_TOO_LARGE`: the body is larger than TRONCH_HTTP_MAX_BODY_SIZE (default 65536 bytes).
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/me/mfa/recovery-codes/post(regenerateRecoveryCodes)/responses/413`.
+            ///
+            /// HTTP response code: `413 contentTooLarge`.
+            case contentTooLarge(Components.Responses.PayloadTooLarge)
+            /// The associated value of the enum case if `self` is `.contentTooLarge`.
+            ///
+            /// - Throws: An error if `self` is not `.contentTooLarge`.
+            /// - SeeAlso: `.contentTooLarge`.
+            public var contentTooLarge: Components.Responses.PayloadTooLarge {
+                get throws {
+                    switch self {
+                    case let .contentTooLarge(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "contentTooLarge",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/me/mfa/recovery-codes/post(regenerateRecoveryCodes)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.TooManyRequests)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            public var tooManyRequests: Components.Responses.TooManyRequests {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `INTERNAL`: a bug. The error is logged with the request id; quote it when reporting.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/me/mfa/recovery-codes/post(regenerateRecoveryCodes)/responses/500`.
+            ///
+            /// HTTP response code: `500 internalServerError`.
+            case internalServerError(Components.Responses.Internal)
+            /// The associated value of the enum case if `self` is `.internalServerError`.
+            ///
+            /// - Throws: An error if `self` is not `.internalServerError`.
+            /// - SeeAlso: `.internalServerError`.
+            public var internalServerError: Components.Responses.Internal {
+                get throws {
+                    switch self {
+                    case let .internalServerError(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "internalServerError",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `SERVICE_UNAVAILABLE`: the database is unreachable or did not answer within TRONCH_DATABASE_QUERY_TIMEOUT. Nothing was changed; retry with backoff. During an outage, verification and authentication of keys this node looked up recently are still answered from its cache; other requests that need the database get this answer. See docs/operations.md. With TRONCH_RATELIMIT_FAILURE_MODE=closed, a request the rate limiter cannot decide (Redis unreachable) is answered the same way.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/me/mfa/recovery-codes/post(regenerateRecoveryCodes)/responses/503`.
+            ///
+            /// HTTP response code: `503 serviceUnavailable`.
+            case serviceUnavailable(Components.Responses.ServiceUnavailable)
+            /// The associated value of the enum case if `self` is `.serviceUnavailable`.
+            ///
+            /// - Throws: An error if `self` is not `.serviceUnavailable`.
+            /// - SeeAlso: `.serviceUnavailable`.
+            public var serviceUnavailable: Components.Responses.ServiceUnavailable {
+                get throws {
+                    switch self {
+                    case let .serviceUnavailable(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "serviceUnavailable",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        @frozen public enum AcceptableContentType: AcceptableProtocol {
+            case json
+            case applicationProblemJson
+            case other(Swift.String)
+            public init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/json":
+                    self = .json
+                case "application/problem+json":
+                    self = .applicationProblemJson
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            public var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .json:
+                    return "application/json"
+                case .applicationProblemJson:
+                    return "application/problem+json"
+                }
+            }
+            public static var allCases: [Self] {
+                [
+                    .json,
                     .applicationProblemJson
                 ]
             }
@@ -9265,6 +10990,29 @@ public enum Operations {
                     }
                 }
             }
+            /// `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`. Enrol with `POST /api/v1/users/me/mfa/totp`, then confirm with a code.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/{id}/get(getUser)/responses/403`.
+            ///
+            /// HTTP response code: `403 forbidden`.
+            case forbidden(Components.Responses.MfaEnrollmentRequired)
+            /// The associated value of the enum case if `self` is `.forbidden`.
+            ///
+            /// - Throws: An error if `self` is not `.forbidden`.
+            /// - SeeAlso: `.forbidden`.
+            public var forbidden: Components.Responses.MfaEnrollmentRequired {
+                get throws {
+                    switch self {
+                    case let .forbidden(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "forbidden",
+                            response: self
+                        )
+                    }
+                }
+            }
             /// `NOT_FOUND`: no user has this id, or it is another user's and the caller may not manage users (a person who is not an administrator sees only themselves).
             ///
             /// - Remark: Generated from `#/paths//api/v1/users/{id}/get(getUser)/responses/404`.
@@ -9397,6 +11145,8 @@ public enum Operations {
     /// Update a user
     ///
     /// Changes some fields of a user (merge semantics; see `UpdateUserRequest`). An administrator may change every field: rename, change the e-mail address or role, disable (which revokes the user's keys and ends their sessions, in one transaction) or enable, and reset the password (which ends their sessions). A person may change their own `display_name` and nothing else (403); another user's id is 404 to them. A username or e-mail address taken by someone else is 409. Audited as `user.updated` (the names of the fields, never their values), with `user.role_changed`, `user.disabled` and `user.password_changed` when they apply.
+    ///
+    /// Making an administrator, or changing one, takes `admin` (role `admin`, or a key with the scope `admin`), not just `users:manage` (403). Step-up: when a person (an access token, not a key) changes someone's role to `admin` and their token's `amr` names no second factor, the answer is 401 `MFA_REQUIRED` with an `mfa_token` (finish with `POST /api/v1/auth/mfa`, then repeat the request with the new access token), or 403 `MFA_ENROLLMENT_REQUIRED` when they have no second factor; it is asked after the body is checked, and nothing is changed until the request is repeated. TRONCH_MFA_STEP_UP=false turns it off. See docs/mfa.md.
     ///
     /// Required permission: none beyond authentication for one's own account; `users:manage` for anyone's (an administrator's access token, or a key with the scope `admin` or `users:manage`): `self or users:manage`.
     ///
@@ -9634,17 +11384,17 @@ public enum Operations {
                     }
                 }
             }
-            /// `UNAUTHENTICATED`: no credential was sent, or the API key is not valid (unknown, revoked, disabled, expired, or used from an address outside its `allowed_ips`). `TOKEN_INVALID`: the access token is not valid: malformed, an `alg` other than ES256 or RS256 (never `none` or HS*), a `typ` other than `at+jwt`, an unknown `kid`, a bad signature, another `iss` or `aud`, expired or not yet valid (30 s leeway on `exp` and `nbf`), or its session has ended (logout, a deleted session, a password change, a disabled or deleted user, a reused refresh token) or it was revoked; a refresh token sent as a credential is `TOKEN_INVALID` too. `WWW-Authenticate` says which challenge applies.
+            /// `MFA_REQUIRED` (step-up): the caller is a person acting with an access token whose `amr` names no second factor (`otp` or `recovery_code`), and the action needs one; the person has a second factor, so Tronch asks for it. Nothing was changed. The problem carries `mfa_token` (single use, valid 5 minutes, dead after 5 wrong codes, bound to the caller's session) and `methods`, as at login. `POST /api/v1/auth/mfa` with that token and a code answers a new session whose `amr` adds the factor and which replaces the caller's (its access and refresh tokens stop working); then repeat the request with the new access token. Keys are never asked; TRONCH_MFA_STEP_UP=false turns step-up off. Or, as on every authenticated route: `UNAUTHENTICATED`: no credential was sent, or the API key is not valid (unknown, revoked, disabled, expired, or used from an address outside its `allowed_ips`). `TOKEN_INVALID`: the access token is not valid: malformed, an `alg` other than ES256 or RS256 (never `none` or HS*), a `typ` other than `at+jwt`, an unknown `kid`, a bad signature, another `iss` or `aud`, expired or not yet valid (30 s leeway on `exp` and `nbf`), or its session has ended (logout, a deleted session, a password change, a disabled or deleted user, a reused refresh token) or it was revoked; a refresh token sent as a credential is `TOKEN_INVALID` too. `WWW-Authenticate` says which challenge applies.
             ///
             /// - Remark: Generated from `#/paths//api/v1/users/{id}/patch(updateUser)/responses/401`.
             ///
             /// HTTP response code: `401 unauthorized`.
-            case unauthorized(Components.Responses.Unauthenticated)
+            case unauthorized(Components.Responses.UnauthenticatedOrStepUpAdministrator)
             /// The associated value of the enum case if `self` is `.unauthorized`.
             ///
             /// - Throws: An error if `self` is not `.unauthorized`.
             /// - SeeAlso: `.unauthorized`.
-            public var unauthorized: Components.Responses.Unauthenticated {
+            public var unauthorized: Components.Responses.UnauthenticatedOrStepUpAdministrator {
                 get throws {
                     switch self {
                     case let .unauthorized(response):
@@ -9719,7 +11469,7 @@ public enum Operations {
                     self.body = body
                 }
             }
-            /// `FORBIDDEN`: a person changing their own account sent a field other than `display_name` (only an administrator may change the rest).
+            /// `FORBIDDEN`: a person changing their own account sent a field other than `display_name` (only an administrator may change the rest). `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`. `FORBIDDEN` also when the caller holds `users:manage` but is not an administrator (role `admin`, or a key with the scope `admin`) and makes, changes or deletes an administrator, or makes someone one. `MFA_ENROLLMENT_REQUIRED` (step-up): the same, for a person who has no second factor at all (`… needs a second factor: enrol one with POST /api/v1/users/me/mfa/totp, then log in again`). Nothing was changed; once they have enrolled, the same request asks for a code (401 `MFA_REQUIRED`).
             ///
             /// - Remark: Generated from `#/paths//api/v1/users/{id}/patch(updateUser)/responses/403`.
             ///
@@ -10171,7 +11921,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `FORBIDDEN`: managing users needs `users:manage`: a person with the role `admin` (through an access token or a key they own), a key with the scope `admin`, or a key no user owns with `users:manage`.
+            /// `FORBIDDEN`: managing users needs `users:manage`: a person with the role `admin` (through an access token or a key they own), a key with the scope `admin`, or a key no user owns with `users:manage`. `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`.
             ///
             /// - Remark: Generated from `#/paths//api/v1/users/{id}/delete(deleteUser)/responses/403`.
             ///
@@ -10515,7 +12265,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `FORBIDDEN`: managing users needs `users:manage`: a person with the role `admin` (through an access token or a key they own), a key with the scope `admin`, or a key no user owns with `users:manage`.
+            /// `FORBIDDEN`: managing users needs `users:manage`: a person with the role `admin` (through an access token or a key they own), a key with the scope `admin`, or a key no user owns with `users:manage`. `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`.
             ///
             /// - Remark: Generated from `#/paths//api/v1/users/{id}/unlock/post(unlockUser)/responses/403`.
             ///
@@ -10667,11 +12417,391 @@ public enum Operations {
             }
         }
     }
+    /// Reset a user's second factors
+    ///
+    /// Removes every second factor of a user (their TOTP factor, pending or enabled, and their recovery codes), for someone who lost them all: their next login needs only the password. Resetting a user without a second factor (not even a pending enrolment) succeeds, changes nothing and is not audited. Their open sessions go on. Takes no body. Audited as `mfa.reset`, with the administrator as the actor.
+    ///
+    /// Step-up: when a person (an access token, not a key) resets someone else's second factor and their token's `amr` names no second factor, the answer is 401 `MFA_REQUIRED` with an `mfa_token` (finish with `POST /api/v1/auth/mfa`, then repeat the request with the new access token), or 403 `MFA_ENROLLMENT_REQUIRED` when they have none. Resetting one's own is not a step-up action. TRONCH_MFA_STEP_UP=false turns it off. See docs/mfa.md.
+    ///
+    /// Required permission: `users:manage`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` or `users:manage` (a key a person owns holds it only when that person is an administrator).
+    ///
+    /// - Remark: HTTP `DELETE /api/v1/users/{id}/mfa`.
+    /// - Remark: Generated from `#/paths//api/v1/users/{id}/mfa/delete(resetUserMfa)`.
+    public enum ResetUserMfa {
+        public static let id: Swift.String = "resetUserMfa"
+        public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/api/v1/users/{id}/mfa/DELETE/path`.
+            public struct Path: Sendable, Hashable {
+                /// The user's id (a UUID; upper or lower case). Anything else is a 400.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/users/{id}/mfa/DELETE/path/id`.
+                public var id: Components.Parameters.UserId
+                /// Creates a new `Path`.
+                ///
+                /// - Parameters:
+                ///   - id: The user's id (a UUID; upper or lower case). Anything else is a 400.
+                public init(id: Components.Parameters.UserId) {
+                    self.id = id
+                }
+            }
+            public var path: Operations.ResetUserMfa.Input.Path
+            /// - Remark: Generated from `#/paths/api/v1/users/{id}/mfa/DELETE/header`.
+            public struct Headers: Sendable, Hashable {
+                /// Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/users/{id}/mfa/DELETE/header/X-Request-Id`.
+                public var xRequestId: Components.Parameters.RequestId?
+                public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.ResetUserMfa.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xRequestId: Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///   - accept:
+                public init(
+                    xRequestId: Components.Parameters.RequestId? = nil,
+                    accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.ResetUserMfa.AcceptableContentType>] = .defaultValues()
+                ) {
+                    self.xRequestId = xRequestId
+                    self.accept = accept
+                }
+            }
+            public var headers: Operations.ResetUserMfa.Input.Headers
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - path:
+            ///   - headers:
+            public init(
+                path: Operations.ResetUserMfa.Input.Path,
+                headers: Operations.ResetUserMfa.Input.Headers = .init()
+            ) {
+                self.path = path
+                self.headers = headers
+            }
+        }
+        @frozen public enum Output: Sendable, Hashable {
+            public struct NoContent: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/users/{id}/mfa/DELETE/responses/204/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/users/{id}/mfa/DELETE/responses/204/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/users/{id}/mfa/DELETE/responses/204/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.ResetUserMfa.Output.NoContent.Headers
+                /// Creates a new `NoContent`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                public init(headers: Operations.ResetUserMfa.Output.NoContent.Headers = .init()) {
+                    self.headers = headers
+                }
+            }
+            /// Reset. No body.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/{id}/mfa/delete(resetUserMfa)/responses/204`.
+            ///
+            /// HTTP response code: `204 noContent`.
+            case noContent(Operations.ResetUserMfa.Output.NoContent)
+            /// The associated value of the enum case if `self` is `.noContent`.
+            ///
+            /// - Throws: An error if `self` is not `.noContent`.
+            /// - SeeAlso: `.noContent`.
+            public var noContent: Operations.ResetUserMfa.Output.NoContent {
+                get throws {
+                    switch self {
+                    case let .noContent(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "noContent",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `VALIDATION_FAILED`: the path id is not a UUID.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/{id}/mfa/delete(resetUserMfa)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Components.Responses.InvalidUserId)
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            public var badRequest: Components.Responses.InvalidUserId {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `MFA_REQUIRED` (step-up): the caller is a person acting with an access token whose `amr` names no second factor (`otp` or `recovery_code`), and the action needs one; the person has a second factor, so Tronch asks for it. Nothing was changed. The problem carries `mfa_token` (single use, valid 5 minutes, dead after 5 wrong codes, bound to the caller's session) and `methods`, as at login. `POST /api/v1/auth/mfa` with that token and a code answers a new session whose `amr` adds the factor and which replaces the caller's (its access and refresh tokens stop working); then repeat the request with the new access token. Keys are never asked; TRONCH_MFA_STEP_UP=false turns step-up off. Or, as on every authenticated route: `UNAUTHENTICATED`: no credential was sent, or the API key is not valid (unknown, revoked, disabled, expired, or used from an address outside its `allowed_ips`). `TOKEN_INVALID`: the access token is not valid: malformed, an `alg` other than ES256 or RS256 (never `none` or HS*), a `typ` other than `at+jwt`, an unknown `kid`, a bad signature, another `iss` or `aud`, expired or not yet valid (30 s leeway on `exp` and `nbf`), or its session has ended (logout, a deleted session, a password change, a disabled or deleted user, a reused refresh token) or it was revoked; a refresh token sent as a credential is `TOKEN_INVALID` too. `WWW-Authenticate` says which challenge applies.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/{id}/mfa/delete(resetUserMfa)/responses/401`.
+            ///
+            /// HTTP response code: `401 unauthorized`.
+            case unauthorized(Components.Responses.UnauthenticatedOrStepUpReset)
+            /// The associated value of the enum case if `self` is `.unauthorized`.
+            ///
+            /// - Throws: An error if `self` is not `.unauthorized`.
+            /// - SeeAlso: `.unauthorized`.
+            public var unauthorized: Components.Responses.UnauthenticatedOrStepUpReset {
+                get throws {
+                    switch self {
+                    case let .unauthorized(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unauthorized",
+                            response: self
+                        )
+                    }
+                }
+            }
+            public struct Forbidden: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/users/{id}/mfa/DELETE/responses/403/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/users/{id}/mfa/DELETE/responses/403/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/users/{id}/mfa/DELETE/responses/403/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.ResetUserMfa.Output.Forbidden.Headers
+                /// - Remark: Generated from `#/paths/api/v1/users/{id}/mfa/DELETE/responses/403/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/users/{id}/mfa/DELETE/responses/403/content/application\/problem+json`.
+                    case applicationProblemJson(Components.Schemas.Problem)
+                    /// The associated value of the enum case if `self` is `.applicationProblemJson`.
+                    ///
+                    /// - Throws: An error if `self` is not `.applicationProblemJson`.
+                    /// - SeeAlso: `.applicationProblemJson`.
+                    public var applicationProblemJson: Components.Schemas.Problem {
+                        get throws {
+                            switch self {
+                            case let .applicationProblemJson(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.ResetUserMfa.Output.Forbidden.Body
+                /// Creates a new `Forbidden`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.ResetUserMfa.Output.Forbidden.Headers = .init(),
+                    body: Operations.ResetUserMfa.Output.Forbidden.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// `FORBIDDEN`: managing users needs `users:manage`: a person with the role `admin` (through an access token or a key they own), a key with the scope `admin`, or a key no user owns with `users:manage`. `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`. `MFA_ENROLLMENT_REQUIRED` (step-up): the same, for a person who has no second factor at all (`… needs a second factor: enrol one with POST /api/v1/users/me/mfa/totp, then log in again`). Nothing was changed; once they have enrolled, the same request asks for a code (401 `MFA_REQUIRED`).
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/{id}/mfa/delete(resetUserMfa)/responses/403`.
+            ///
+            /// HTTP response code: `403 forbidden`.
+            case forbidden(Operations.ResetUserMfa.Output.Forbidden)
+            /// The associated value of the enum case if `self` is `.forbidden`.
+            ///
+            /// - Throws: An error if `self` is not `.forbidden`.
+            /// - SeeAlso: `.forbidden`.
+            public var forbidden: Operations.ResetUserMfa.Output.Forbidden {
+                get throws {
+                    switch self {
+                    case let .forbidden(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "forbidden",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `NOT_FOUND`: no user has this id, or it is another user's and the caller may not manage users (a person who is not an administrator sees only themselves).
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/{id}/mfa/delete(resetUserMfa)/responses/404`.
+            ///
+            /// HTTP response code: `404 notFound`.
+            case notFound(Components.Responses.UserNotFound)
+            /// The associated value of the enum case if `self` is `.notFound`.
+            ///
+            /// - Throws: An error if `self` is not `.notFound`.
+            /// - SeeAlso: `.notFound`.
+            public var notFound: Components.Responses.UserNotFound {
+                get throws {
+                    switch self {
+                    case let .notFound(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "notFound",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/{id}/mfa/delete(resetUserMfa)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.TooManyRequests)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            public var tooManyRequests: Components.Responses.TooManyRequests {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `INTERNAL`: a bug. The error is logged with the request id; quote it when reporting.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/{id}/mfa/delete(resetUserMfa)/responses/500`.
+            ///
+            /// HTTP response code: `500 internalServerError`.
+            case internalServerError(Components.Responses.Internal)
+            /// The associated value of the enum case if `self` is `.internalServerError`.
+            ///
+            /// - Throws: An error if `self` is not `.internalServerError`.
+            /// - SeeAlso: `.internalServerError`.
+            public var internalServerError: Components.Responses.Internal {
+                get throws {
+                    switch self {
+                    case let .internalServerError(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "internalServerError",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `SERVICE_UNAVAILABLE`: the database is unreachable or did not answer within TRONCH_DATABASE_QUERY_TIMEOUT. Nothing was changed; retry with backoff. During an outage, verification and authentication of keys this node looked up recently are still answered from its cache; other requests that need the database get this answer. See docs/operations.md. With TRONCH_RATELIMIT_FAILURE_MODE=closed, a request the rate limiter cannot decide (Redis unreachable) is answered the same way.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/{id}/mfa/delete(resetUserMfa)/responses/503`.
+            ///
+            /// HTTP response code: `503 serviceUnavailable`.
+            case serviceUnavailable(Components.Responses.ServiceUnavailable)
+            /// The associated value of the enum case if `self` is `.serviceUnavailable`.
+            ///
+            /// - Throws: An error if `self` is not `.serviceUnavailable`.
+            /// - SeeAlso: `.serviceUnavailable`.
+            public var serviceUnavailable: Components.Responses.ServiceUnavailable {
+                get throws {
+                    switch self {
+                    case let .serviceUnavailable(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "serviceUnavailable",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        @frozen public enum AcceptableContentType: AcceptableProtocol {
+            case applicationProblemJson
+            case other(Swift.String)
+            public init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/problem+json":
+                    self = .applicationProblemJson
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            public var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .applicationProblemJson:
+                    return "application/problem+json"
+                }
+            }
+            public static var allCases: [Self] {
+                [
+                    .applicationProblemJson
+                ]
+            }
+        }
+    }
     /// Log in
     ///
     /// Exchanges a username (or e-mail address) and password for an access token, a refresh token and a new session. Needs no credential; one sent is ignored.
     ///
     /// Every refusal is the same 401 `INVALID_CREDENTIALS`, whatever is wrong: an unknown user, a wrong password, a user without a password, a disabled user or a locked one; each costs one password hash, so neither the answer nor its timing tells which. TRONCH_LOCKOUT_THRESHOLD (default 5) consecutive wrong passwords lock the account for TRONCH_LOCKOUT_DURATION (default 60 s), doubling with each further lock up to TRONCH_LOCKOUT_MAX_DURATION (default 1 h); attempts while locked neither count nor extend the lock; a success resets both. Every attempt from a client address counts against TRONCH_RATELIMIT_LOGIN (default 5 a minute), good or bad, before anything else is read (429). A success records `last_login_at`, upgrades a hash made with weaker parameters, and is audited as `auth.login`; a failure as `auth.login_failed` with the reason (never what was typed), and a lock as `user.locked`.
+    ///
+    /// For a user with a second factor (`mfa_enabled`), the right password is only the first step: the answer is 401 `MFA_REQUIRED` with an `mfa_token`, and `POST /api/v1/auth/mfa` with a TOTP code or a recovery code finishes the login (audited as `auth.mfa_challenged`). Until then nothing counts as a success: the failure count is not reset and no session starts. A session that began without a second factor (before the person enrolled) is asked for one later, at a step-up, before a sensitive action.
     ///
     /// Required permission: none (`public`).
     ///
@@ -10995,7 +13125,7 @@ public enum Operations {
                     self.body = body
                 }
             }
-            /// `INVALID_CREDENTIALS`: the name and password do not match an account that may log in (unknown user, wrong password, no password set, disabled, or locked). The same answer for every reason. `MFA_REQUIRED`: the password is right and the user has a second factor; the problem also carries `mfa_token` (single use, valid 5 minutes) and `methods`, and the login ends at `POST /api/v1/auth/mfa` with a code; the password alone is not a success (nothing is reset, no session starts). Both with `WWW-Authenticate: Bearer realm="tronch"`.
+            /// `INVALID_CREDENTIALS`: the name and password do not match an account that may log in (unknown user, wrong password, no password set, disabled, or locked). The same answer for every reason. `MFA_REQUIRED`: the password is right and the user has a second factor; the problem also carries `mfa_token` (single use, valid 5 minutes, dead after 5 wrong codes) and `methods` (`["totp", "recovery_code"]`), and the login ends at `POST /api/v1/auth/mfa` with a code; the password alone is not a success (nothing is reset, no session starts). Both with `WWW-Authenticate: Bearer realm="tronch"`.
             ///
             /// - Remark: Generated from `#/paths//api/v1/auth/login/post(login)/responses/401`.
             ///
@@ -11251,9 +13381,431 @@ public enum Operations {
             }
         }
     }
+    /// Finish a login or a step-up with a second factor
+    ///
+    /// The second step of a login for a user with a second factor: the `mfa_token` of the login's 401 `MFA_REQUIRED` answer and a current TOTP code (`code`) or one of the user's recovery codes (`recovery_code`, used up). A right answer ends the challenge and logs in, as a login without a second factor does: the failure count and the doubling reset, `last_login_at` is recorded and a session starts, whose access tokens have `amr` `["pwd", "otp"]` or `["pwd", "recovery_code"]` (audited as `auth.login`). A wrong one is 401 `MFA_INVALID` and counts toward the account's lock like a wrong password (`auth.mfa_failed`, and `user.locked` when it locks); the `mfa_token` dies after 5 of them, and on success. A user who was disabled or locked meanwhile gets `MFA_INVALID` too, and their challenge ends. Needs no credential: the `mfa_token` is one.
+    ///
+    /// The same route finishes a step-up: an `mfa_token` from the 401 `MFA_REQUIRED` of a sensitive action (making an administrator, a key with the scope `admin`, resetting another person's second factor), asked of a person whose access token has no second factor in `amr`. A right code then answers the same 200 with a new session whose `amr` is the old session's plus the factor (`["pwd", "otp"]`); it replaces the old session, which ends (its access tokens are refused, its refresh token answers `SESSION_REVOKED`; audited as `session.revoked` with `reason` `step_up`). Audited as `auth.step_up`, with the old session's id in `replaces`. Repeat the refused request with the new access token. The failure count is not reset by a step-up. If the old session ended meanwhile, the answer is `MFA_INVALID`.
+    ///
+    /// Required permission: none (`public`).
+    ///
+    /// - Remark: HTTP `POST /api/v1/auth/mfa`.
+    /// - Remark: Generated from `#/paths//api/v1/auth/mfa/post(completeMfaLogin)`.
+    public enum CompleteMfaLogin {
+        public static let id: Swift.String = "completeMfaLogin"
+        public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/api/v1/auth/mfa/POST/header`.
+            public struct Headers: Sendable, Hashable {
+                /// Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/auth/mfa/POST/header/X-Request-Id`.
+                public var xRequestId: Components.Parameters.RequestId?
+                public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.CompleteMfaLogin.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xRequestId: Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///   - accept:
+                public init(
+                    xRequestId: Components.Parameters.RequestId? = nil,
+                    accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.CompleteMfaLogin.AcceptableContentType>] = .defaultValues()
+                ) {
+                    self.xRequestId = xRequestId
+                    self.accept = accept
+                }
+            }
+            public var headers: Operations.CompleteMfaLogin.Input.Headers
+            /// - Remark: Generated from `#/paths/api/v1/auth/mfa/POST/requestBody`.
+            @frozen public enum Body: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/auth/mfa/POST/requestBody/content/application\/json`.
+                case json(Components.Schemas.MfaLoginRequest)
+            }
+            public var body: Operations.CompleteMfaLogin.Input.Body
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - headers:
+            ///   - body:
+            public init(
+                headers: Operations.CompleteMfaLogin.Input.Headers = .init(),
+                body: Operations.CompleteMfaLogin.Input.Body
+            ) {
+                self.headers = headers
+                self.body = body
+            }
+        }
+        @frozen public enum Output: Sendable, Hashable {
+            public struct Ok: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/auth/mfa/POST/responses/200/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/auth/mfa/POST/responses/200/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/auth/mfa/POST/responses/200/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.CompleteMfaLogin.Output.Ok.Headers
+                /// - Remark: Generated from `#/paths/api/v1/auth/mfa/POST/responses/200/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/auth/mfa/POST/responses/200/content/application\/json`.
+                    case json(Components.Schemas.TokenAnswer)
+                    /// The associated value of the enum case if `self` is `.json`.
+                    ///
+                    /// - Throws: An error if `self` is not `.json`.
+                    /// - SeeAlso: `.json`.
+                    public var json: Components.Schemas.TokenAnswer {
+                        get throws {
+                            switch self {
+                            case let .json(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.CompleteMfaLogin.Output.Ok.Body
+                /// Creates a new `Ok`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.CompleteMfaLogin.Output.Ok.Headers = .init(),
+                    body: Operations.CompleteMfaLogin.Output.Ok.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// Logged in: the same answer as a login without a second factor, in a new session. After a step-up, the new session replaces the caller's: use its tokens from now on.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/auth/mfa/post(completeMfaLogin)/responses/200`.
+            ///
+            /// HTTP response code: `200 ok`.
+            case ok(Operations.CompleteMfaLogin.Output.Ok)
+            /// The associated value of the enum case if `self` is `.ok`.
+            ///
+            /// - Throws: An error if `self` is not `.ok`.
+            /// - SeeAlso: `.ok`.
+            public var ok: Operations.CompleteMfaLogin.Output.Ok {
+                get throws {
+                    switch self {
+                    case let .ok(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "ok",
+                            response: self
+                        )
+                    }
+                }
+            }
+            public struct BadRequest: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/auth/mfa/POST/responses/400/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/auth/mfa/POST/responses/400/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/auth/mfa/POST/responses/400/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.CompleteMfaLogin.Output.BadRequest.Headers
+                /// - Remark: Generated from `#/paths/api/v1/auth/mfa/POST/responses/400/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/auth/mfa/POST/responses/400/content/application\/problem+json`.
+                    case applicationProblemJson(Components.Schemas.Problem)
+                    /// The associated value of the enum case if `self` is `.applicationProblemJson`.
+                    ///
+                    /// - Throws: An error if `self` is not `.applicationProblemJson`.
+                    /// - SeeAlso: `.applicationProblemJson`.
+                    public var applicationProblemJson: Components.Schemas.Problem {
+                        get throws {
+                            switch self {
+                            case let .applicationProblemJson(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.CompleteMfaLogin.Output.BadRequest.Body
+                /// Creates a new `BadRequest`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.CompleteMfaLogin.Output.BadRequest.Headers = .init(),
+                    body: Operations.CompleteMfaLogin.Output.BadRequest.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// `VALIDATION_FAILED`: no `mfa_token`, neither or both of `code` and `recovery_code`, a null, a field of the wrong type, or an unknown field. `MALFORMED_JSON`: the body is empty or not JSON. The challenge is not used up.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/auth/mfa/post(completeMfaLogin)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Operations.CompleteMfaLogin.Output.BadRequest)
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            public var badRequest: Operations.CompleteMfaLogin.Output.BadRequest {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
+            public struct Unauthorized: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/auth/mfa/POST/responses/401/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/auth/mfa/POST/responses/401/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/auth/mfa/POST/responses/401/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// `Bearer realm="tronch"` when no credential was sent, and on a refused login; `Bearer realm="tronch", error="invalid_token"` when the key or token was refused (RFC 6750).
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/auth/mfa/POST/responses/401/headers/WWW-Authenticate`.
+                    public var wwwAuthenticate: Components.Headers.WWWAuthenticate?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    ///   - wwwAuthenticate: `Bearer realm="tronch"` when no credential was sent, and on a refused login; `Bearer realm="tronch", error="invalid_token"` when the key or token was refused (RFC 6750).
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil,
+                        wwwAuthenticate: Components.Headers.WWWAuthenticate? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                        self.wwwAuthenticate = wwwAuthenticate
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.CompleteMfaLogin.Output.Unauthorized.Headers
+                /// - Remark: Generated from `#/paths/api/v1/auth/mfa/POST/responses/401/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/auth/mfa/POST/responses/401/content/application\/problem+json`.
+                    case applicationProblemJson(Components.Schemas.Problem)
+                    /// The associated value of the enum case if `self` is `.applicationProblemJson`.
+                    ///
+                    /// - Throws: An error if `self` is not `.applicationProblemJson`.
+                    /// - SeeAlso: `.applicationProblemJson`.
+                    public var applicationProblemJson: Components.Schemas.Problem {
+                        get throws {
+                            switch self {
+                            case let .applicationProblemJson(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.CompleteMfaLogin.Output.Unauthorized.Body
+                /// Creates a new `Unauthorized`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.CompleteMfaLogin.Output.Unauthorized.Headers = .init(),
+                    body: Operations.CompleteMfaLogin.Output.Unauthorized.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// `MFA_INVALID`, with `WWW-Authenticate: Bearer realm="tronch"`: the code is wrong or already used, or the `mfa_token` is not a live challenge (unknown, older than 5 minutes, already used for a login, or dead after 5 wrong codes), or the user was disabled or locked meanwhile, or (for a step-up) the session it would replace has ended. The same answer for every reason; log in again for a new `mfa_token` when it has died.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/auth/mfa/post(completeMfaLogin)/responses/401`.
+            ///
+            /// HTTP response code: `401 unauthorized`.
+            case unauthorized(Operations.CompleteMfaLogin.Output.Unauthorized)
+            /// The associated value of the enum case if `self` is `.unauthorized`.
+            ///
+            /// - Throws: An error if `self` is not `.unauthorized`.
+            /// - SeeAlso: `.unauthorized`.
+            public var unauthorized: Operations.CompleteMfaLogin.Output.Unauthorized {
+                get throws {
+                    switch self {
+                    case let .unauthorized(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unauthorized",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `PAYLOAD_TOO_LARGE`: the body is larger than TRONCH_HTTP_MAX_BODY_SIZE (default 65536 bytes).
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/auth/mfa/post(completeMfaLogin)/responses/413`.
+            ///
+            /// HTTP response code: `413 contentTooLarge`.
+            case contentTooLarge(Components.Responses.PayloadTooLarge)
+            /// The associated value of the enum case if `self` is `.contentTooLarge`.
+            ///
+            /// - Throws: An error if `self` is not `.contentTooLarge`.
+            /// - SeeAlso: `.contentTooLarge`.
+            public var contentTooLarge: Components.Responses.PayloadTooLarge {
+                get throws {
+                    switch self {
+                    case let .contentTooLarge(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "contentTooLarge",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `INTERNAL`: a bug. The error is logged with the request id; quote it when reporting.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/auth/mfa/post(completeMfaLogin)/responses/500`.
+            ///
+            /// HTTP response code: `500 internalServerError`.
+            case internalServerError(Components.Responses.Internal)
+            /// The associated value of the enum case if `self` is `.internalServerError`.
+            ///
+            /// - Throws: An error if `self` is not `.internalServerError`.
+            /// - SeeAlso: `.internalServerError`.
+            public var internalServerError: Components.Responses.Internal {
+                get throws {
+                    switch self {
+                    case let .internalServerError(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "internalServerError",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `SERVICE_UNAVAILABLE`: the database is unreachable or did not answer within TRONCH_DATABASE_QUERY_TIMEOUT. Nothing was changed; retry with backoff. During an outage, verification and authentication of keys this node looked up recently are still answered from its cache; other requests that need the database get this answer. See docs/operations.md. With TRONCH_RATELIMIT_FAILURE_MODE=closed, a request the rate limiter cannot decide (Redis unreachable) is answered the same way.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/auth/mfa/post(completeMfaLogin)/responses/503`.
+            ///
+            /// HTTP response code: `503 serviceUnavailable`.
+            case serviceUnavailable(Components.Responses.ServiceUnavailable)
+            /// The associated value of the enum case if `self` is `.serviceUnavailable`.
+            ///
+            /// - Throws: An error if `self` is not `.serviceUnavailable`.
+            /// - SeeAlso: `.serviceUnavailable`.
+            public var serviceUnavailable: Components.Responses.ServiceUnavailable {
+                get throws {
+                    switch self {
+                    case let .serviceUnavailable(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "serviceUnavailable",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        @frozen public enum AcceptableContentType: AcceptableProtocol {
+            case json
+            case applicationProblemJson
+            case other(Swift.String)
+            public init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/json":
+                    self = .json
+                case "application/problem+json":
+                    self = .applicationProblemJson
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            public var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .json:
+                    return "application/json"
+                case .applicationProblemJson:
+                    return "application/problem+json"
+                }
+            }
+            public static var allCases: [Self] {
+                [
+                    .json,
+                    .applicationProblemJson
+                ]
+            }
+        }
+    }
     /// Refresh the tokens
     ///
-    /// Exchanges a refresh token for a new access token and a new refresh token in the same session (rotation): the presented refresh token dies. Presenting a refresh token a second time is taken as theft: its whole session ends, with every refresh token and access token of it (their session id goes on the denylist), audited as `auth.refresh_reuse`, and the answer is 401 `REFRESH_TOKEN_REUSED`. A session ends too after TRONCH_SESSION_IDLE_TIMEOUT (default 7 days) without a refresh, at its `expires_at` (TRONCH_REFRESH_TOKEN_TTL, default 30 days after the login), and, unless TRONCH_SESSION_ANOMALY is `off`, when a refresh comes from another client address and another user agent than the login's (`auth.session_anomaly`, 401 `SESSION_REVOKED`). Needs no credential: the refresh token is one.
+    /// Exchanges a refresh token for a new access token and a new refresh token in the same session (rotation): the presented refresh token dies. Presenting a refresh token a second time is taken as theft: its whole session ends, with every refresh token and access token of it (their session id goes on the denylist), audited as `auth.refresh_reuse`, and the answer is 401 `REFRESH_TOKEN_REUSED`. A session ends too after TRONCH_SESSION_IDLE_TIMEOUT (default 7 days) without a refresh, at its `expires_at` (TRONCH_REFRESH_TOKEN_TTL, default 30 days after the login), and, unless TRONCH_SESSION_ANOMALY is `off`, when a refresh comes from another client address and another user agent than the login's (`auth.session_anomaly`, 401 `SESSION_REVOKED`). Send it as JSON or as an OAuth 2.0 client does at a token endpoint: a form (`application/x-www-form-urlencoded`) with `grant_type=refresh_token` (RFC 6749 §6). Needs no credential: the refresh token is one.
     ///
     /// Required permission: none (`public`).
     ///
@@ -11287,6 +13839,8 @@ public enum Operations {
             @frozen public enum Body: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/v1/auth/refresh/POST/requestBody/content/application\/json`.
                 case json(Components.Schemas.RefreshRequest)
+                /// - Remark: Generated from `#/paths/api/v1/auth/refresh/POST/requestBody/content/application\/x-www-form-urlencoded`.
+                case urlEncodedForm(Components.Schemas.RefreshRequest)
             }
             public var body: Operations.RefreshTokens.Input.Body
             /// Creates a new `Input`.
@@ -11450,7 +14004,7 @@ public enum Operations {
                     self.body = body
                 }
             }
-            /// `VALIDATION_FAILED`: no `refresh_token`, a null, a field of the wrong type or an unknown field. `MALFORMED_JSON`: the body is empty or not JSON.
+            /// `VALIDATION_FAILED`: no `refresh_token` (or an empty one), a `grant_type` other than `refresh_token`, a null, a field of the wrong type, an unknown field, or a name given twice in a form. `MALFORMED_JSON`: a JSON body that is empty or not JSON, or a form with a malformed percent-escape.
             ///
             /// - Remark: Generated from `#/paths//api/v1/auth/refresh/post(refreshTokens)/responses/400`.
             ///
@@ -12073,7 +14627,7 @@ public enum Operations {
                     self.body = body
                 }
             }
-            /// `VALIDATION_FAILED`: no `token` (or an empty one), an unknown `token_type_hint`, or an unknown field. `MALFORMED_JSON`: a JSON body that is empty or not JSON.
+            /// `VALIDATION_FAILED`: no `token` (or an empty one), a null, a field of the wrong type, an unknown field, or a name given twice in a form. `MALFORMED_JSON`: a JSON body that is empty or not JSON, or a form with a malformed percent-escape.
             ///
             /// - Remark: Generated from `#/paths//api/v1/auth/revoke/post(revokeToken)/responses/400`.
             ///
@@ -12397,7 +14951,7 @@ public enum Operations {
                     self.body = body
                 }
             }
-            /// `VALIDATION_FAILED`: no `token` (or an empty one), an unknown `token_type_hint`, or an unknown field. `MALFORMED_JSON`: a JSON body that is empty or not JSON.
+            /// `VALIDATION_FAILED`: no `token` (or an empty one), a null, a field of the wrong type, an unknown field, or a name given twice in a form. `MALFORMED_JSON`: a JSON body that is empty or not JSON, or a form with a malformed percent-escape.
             ///
             /// - Remark: Generated from `#/paths//api/v1/auth/introspect/post(introspectToken)/responses/400`.
             ///
@@ -12505,7 +15059,7 @@ public enum Operations {
                     self.body = body
                 }
             }
-            /// `FORBIDDEN`: the caller lacks `tokens:introspect` (a person's access token or key also stops at their role: only an administrator's reaches it).
+            /// `FORBIDDEN`: the caller lacks `tokens:introspect` (a person's access token or key also stops at their role: only an administrator's reaches it). `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`.
             ///
             /// - Remark: Generated from `#/paths//api/v1/auth/introspect/post(introspectToken)/responses/403`.
             ///
@@ -12659,7 +15213,7 @@ public enum Operations {
     }
     /// List sessions
     ///
-    /// Lists the caller's live sessions, newest first: not ended, not past `expires_at`, and refreshed within TRONCH_SESSION_IDLE_TIMEOUT. A credential that belongs to no user (the root key) has none: pass `user_id`. Unknown query parameters are rejected with 400.
+    /// Lists the caller's live sessions, newest first: not ended, not past `expires_at`, and refreshed within TRONCH_SESSION_IDLE_TIMEOUT. A credential that belongs to no user (a key no user owns, such as the root key) has no sessions of its own: without `user_id` its answer is an empty page (with `users:manage`, pass the `user_id` of the person whose sessions you want). Unknown query parameters are rejected with 400.
     ///
     /// Required permission: none beyond authentication for one's own sessions; `users:manage` with the `user_id` of another user (`self or users:manage`).
     ///
@@ -12670,7 +15224,7 @@ public enum Operations {
         public struct Input: Sendable, Hashable {
             /// - Remark: Generated from `#/paths/api/v1/sessions/GET/query`.
             public struct Query: Sendable, Hashable {
-                /// Another user's sessions (needs `users:manage`; one's own id is always allowed). A UUID; empty or anything else is a 400.
+                /// Another user's sessions (needs `users:manage`: anyone else gets 403; one's own id is always allowed). A UUID; anything else, the empty string included, is a 400.
                 ///
                 /// - Remark: Generated from `#/paths/api/v1/sessions/GET/query/user_id`.
                 public var userId: Swift.String?
@@ -12685,7 +15239,7 @@ public enum Operations {
                 /// Creates a new `Query`.
                 ///
                 /// - Parameters:
-                ///   - userId: Another user's sessions (needs `users:manage`; one's own id is always allowed). A UUID; empty or anything else is a 400.
+                ///   - userId: Another user's sessions (needs `users:manage`: anyone else gets 403; one's own id is always allowed). A UUID; anything else, the empty string included, is a 400.
                 ///   - limit: Sessions per page.
                 ///   - cursor: The `next_cursor` of the previous page (opaque; do not build it yourself). Only a `next_cursor` this API returned is a cursor; anything else is a 400. Empty: the first page.
                 public init(
@@ -12989,7 +15543,7 @@ public enum Operations {
                     self.body = body
                 }
             }
-            /// `FORBIDDEN`: `user_id` names another user and the caller may not manage users.
+            /// `FORBIDDEN`: `user_id` names another user than the caller's own and the caller may not manage users (a key no user owns without `users:manage` included). `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`.
             ///
             /// - Remark: Generated from `#/paths//api/v1/sessions/get(listSessions)/responses/403`.
             ///
@@ -13343,6 +15897,29 @@ public enum Operations {
                     default:
                         try throwUnexpectedResponseStatus(
                             expectedStatus: "unauthorized",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`. Enrol with `POST /api/v1/users/me/mfa/totp`, then confirm with a code.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/sessions/{id}/delete(deleteSession)/responses/403`.
+            ///
+            /// HTTP response code: `403 forbidden`.
+            case forbidden(Components.Responses.MfaEnrollmentRequired)
+            /// The associated value of the enum case if `self` is `.forbidden`.
+            ///
+            /// - Throws: An error if `self` is not `.forbidden`.
+            /// - SeeAlso: `.forbidden`.
+            public var forbidden: Components.Responses.MfaEnrollmentRequired {
+                get throws {
+                    switch self {
+                    case let .forbidden(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "forbidden",
                             response: self
                         )
                     }

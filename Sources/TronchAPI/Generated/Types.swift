@@ -51,6 +51,8 @@ public protocol APIProtocol: Sendable {
     ///
     /// Creates a key and returns it with its secret (`key`), which is never shown again. The calling key must hold every scope it grants: a key can never create a key with scopes it does not hold.
     ///
+    /// Step-up: when a person (an access token, not a key) grants the scope `admin` here and their token's `amr` names no second factor, the answer is 401 `MFA_REQUIRED` with an `mfa_token` (finish with `POST /api/v1/auth/mfa`, then repeat the request with the new access token), or 403 `MFA_ENROLLMENT_REQUIRED` when they have no second factor. It is asked after the body is checked and only of someone who may grant `admin` at all; nothing is changed until the request is repeated. TRONCH_MFA_STEP_UP=false turns it off. See docs/mfa.md.
+    ///
     /// Required scope: `keys:write` (or `admin`, which grants everything).
     ///
     /// - Remark: HTTP `POST /api/v1/keys`.
@@ -61,6 +63,8 @@ public protocol APIProtocol: Sendable {
     /// Brings keys issued by another system into Tronch, so that their holders keep using them: each entry is a create request (`CreateKeyRequest`'s fields) plus the key's secret, either `key` (plain text, any format, hashed with Tronch's HMAC on arrival and never stored) or `hash` (its SHA-256, stored as it came and replaced by Tronch's HMAC on the key's first successful verification). 1 to 1000 keys per request, stored all together or not at all; the body may be up to the larger of TRONCH_HTTP_MAX_BODY_SIZE and 4 MiB.
     ///
     /// The calling key must hold every scope it grants, as for creation. Each key gets a `key.imported` audit entry (with `hash`: `plaintext` or `sha256`), written in the same transaction. Import does not count against TRONCH_RATELIMIT_KEY_CREATION. The answer never holds a secret. Once a key in a format other than Tronch's has been imported, verification looks up such keys too (other nodes learn of it within 10 seconds). See docs/migrating.md.
+    ///
+    /// Step-up: when a person (an access token, not a key) imports a key with the scope `admin` and their token's `amr` names no second factor, the answer is 401 `MFA_REQUIRED` with an `mfa_token` (finish with `POST /api/v1/auth/mfa`, then repeat the request with the new access token), or 403 `MFA_ENROLLMENT_REQUIRED` when they have no second factor. It is asked after the body is checked and only of someone who may grant `admin` at all; nothing is changed until the request is repeated. TRONCH_MFA_STEP_UP=false turns it off. See docs/mfa.md.
     ///
     /// Required scope: `keys:write` (or `admin`, which grants everything).
     ///
@@ -88,6 +92,8 @@ public protocol APIProtocol: Sendable {
     /// Update a key
     ///
     /// Changes some settings of an active key (merge semantics; see `UpdateKeyRequest`). The calling key must hold every scope of the target key and every scope the key will have after the change. A revoked key cannot be changed (409).
+    ///
+    /// Step-up: when a person (an access token, not a key) sets `scopes` holding `admin` here and their token's `amr` names no second factor, the answer is 401 `MFA_REQUIRED` with an `mfa_token` (finish with `POST /api/v1/auth/mfa`, then repeat the request with the new access token), or 403 `MFA_ENROLLMENT_REQUIRED` when they have no second factor. It is asked after the body is checked and only of someone who may grant `admin` at all; nothing is changed until the request is repeated. TRONCH_MFA_STEP_UP=false turns it off. See docs/mfa.md.
     ///
     /// Required scope: `keys:write` (or `admin`, which grants everything).
     ///
@@ -257,6 +263,8 @@ public protocol APIProtocol: Sendable {
     ///
     /// Creates a person who can sign in, with a password or without one (they cannot log in until an administrator sets one). The username is stored lower-cased; the e-mail address normalised. A username or e-mail address already taken (ignoring case) is 409. Audited as `user.created`; the password never reaches a log line or the audit log.
     ///
+    /// Making an administrator takes `admin` (role `admin`, or a key with the scope `admin`), not just `users:manage` (403). Step-up: when a person (an access token, not a key) makes an administrator and their token's `amr` names no second factor, the answer is 401 `MFA_REQUIRED` with an `mfa_token` (finish with `POST /api/v1/auth/mfa`, then repeat the request with the new access token), or 403 `MFA_ENROLLMENT_REQUIRED` when they have no second factor; it is asked after the body is checked, and nothing is changed until the request is repeated. TRONCH_MFA_STEP_UP=false turns it off. See docs/mfa.md.
+    ///
     /// Required permission: `users:manage`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` or `users:manage` (a key a person owns holds it only when that person is an administrator). The root key can create the first administrator.
     ///
     /// - Remark: HTTP `POST /api/v1/users`.
@@ -280,6 +288,42 @@ public protocol APIProtocol: Sendable {
     /// - Remark: HTTP `POST /api/v1/users/me/password`.
     /// - Remark: Generated from `#/paths//api/v1/users/me/password/post(changeOwnPassword)`.
     func changeOwnPassword(_ input: Operations.ChangeOwnPassword.Input) async throws -> Operations.ChangeOwnPassword.Output
+    /// Start a TOTP enrolment
+    ///
+    /// Starts adding a TOTP second factor (RFC 6238: SHA-1, 6 digits, 30 seconds) to the caller's account: answers a new secret, to add to an authenticator app (as a QR code of `otpauth_uri`), pending until `POST /api/v1/users/me/mfa/totp/confirm` proves the app has it. Nothing changes for logins until then; starting again replaces a pending secret. Takes no body. Audited as `mfa.enrolment_started` (never the secret). A person who must enrol a second factor (TRONCH_MFA_REQUIRED_ROLES) may use it before enrolling.
+    ///
+    /// Required permission: none beyond authentication (`self`); a key no user owns has no account (404).
+    ///
+    /// - Remark: HTTP `POST /api/v1/users/me/mfa/totp`.
+    /// - Remark: Generated from `#/paths//api/v1/users/me/mfa/totp/post(enrolTotp)`.
+    func enrolTotp(_ input: Operations.EnrolTotp.Input) async throws -> Operations.EnrolTotp.Output
+    /// Disable TOTP
+    ///
+    /// Removes the caller's TOTP factor and recovery codes: logins need only the password again. Needs a current TOTP code, or one of the recovery codes (a lost phone; it is used up). Audited as `mfa.disabled`, with which proof was given. A person whose role requires a second factor (TRONCH_MFA_REQUIRED_ROLES) gets 403 `MFA_ENROLLMENT_REQUIRED` on other routes until they enrol again.
+    ///
+    /// Required permission: none beyond authentication (`self`); a key no user owns has no account (404).
+    ///
+    /// - Remark: HTTP `DELETE /api/v1/users/me/mfa/totp`.
+    /// - Remark: Generated from `#/paths//api/v1/users/me/mfa/totp/delete(disableTotp)`.
+    func disableTotp(_ input: Operations.DisableTotp.Input) async throws -> Operations.DisableTotp.Output
+    /// Confirm a TOTP enrolment
+    ///
+    /// Confirms the pending TOTP factor with a code from the authenticator app: TOTP is enabled (`mfa_enabled` becomes true, and the next logins need a code) and ten recovery codes are answered, shown this once and stored hashed. The confirming code counts as used. Sessions already open go on. Audited as `mfa.enabled`. A person who must enrol a second factor (TRONCH_MFA_REQUIRED_ROLES) may use it before enrolling.
+    ///
+    /// Required permission: none beyond authentication (`self`); a key no user owns has no account (404).
+    ///
+    /// - Remark: HTTP `POST /api/v1/users/me/mfa/totp/confirm`.
+    /// - Remark: Generated from `#/paths//api/v1/users/me/mfa/totp/confirm/post(confirmTotp)`.
+    func confirmTotp(_ input: Operations.ConfirmTotp.Input) async throws -> Operations.ConfirmTotp.Output
+    /// New recovery codes
+    ///
+    /// Answers a new set of ten recovery codes, for a current TOTP code; the old set stops working at once. For a user with TOTP enabled (otherwise 401 `MFA_INVALID`). Audited as `mfa.recovery_codes_regenerated`.
+    ///
+    /// Required permission: none beyond authentication (`self`); a key no user owns has no account (404).
+    ///
+    /// - Remark: HTTP `POST /api/v1/users/me/mfa/recovery-codes`.
+    /// - Remark: Generated from `#/paths//api/v1/users/me/mfa/recovery-codes/post(regenerateRecoveryCodes)`.
+    func regenerateRecoveryCodes(_ input: Operations.RegenerateRecoveryCodes.Input) async throws -> Operations.RegenerateRecoveryCodes.Output
     /// Get a user
     ///
     /// Returns one user. A person who may not manage users sees only themselves: another user's id is 404, as if it did not exist.
@@ -292,6 +336,8 @@ public protocol APIProtocol: Sendable {
     /// Update a user
     ///
     /// Changes some fields of a user (merge semantics; see `UpdateUserRequest`). An administrator may change every field: rename, change the e-mail address or role, disable (which revokes the user's keys and ends their sessions, in one transaction) or enable, and reset the password (which ends their sessions). A person may change their own `display_name` and nothing else (403); another user's id is 404 to them. A username or e-mail address taken by someone else is 409. Audited as `user.updated` (the names of the fields, never their values), with `user.role_changed`, `user.disabled` and `user.password_changed` when they apply.
+    ///
+    /// Making an administrator, or changing one, takes `admin` (role `admin`, or a key with the scope `admin`), not just `users:manage` (403). Step-up: when a person (an access token, not a key) changes someone's role to `admin` and their token's `amr` names no second factor, the answer is 401 `MFA_REQUIRED` with an `mfa_token` (finish with `POST /api/v1/auth/mfa`, then repeat the request with the new access token), or 403 `MFA_ENROLLMENT_REQUIRED` when they have no second factor; it is asked after the body is checked, and nothing is changed until the request is repeated. TRONCH_MFA_STEP_UP=false turns it off. See docs/mfa.md.
     ///
     /// Required permission: none beyond authentication for one's own account; `users:manage` for anyone's (an administrator's access token, or a key with the scope `admin` or `users:manage`): `self or users:manage`.
     ///
@@ -316,20 +362,44 @@ public protocol APIProtocol: Sendable {
     /// - Remark: HTTP `POST /api/v1/users/{id}/unlock`.
     /// - Remark: Generated from `#/paths//api/v1/users/{id}/unlock/post(unlockUser)`.
     func unlockUser(_ input: Operations.UnlockUser.Input) async throws -> Operations.UnlockUser.Output
+    /// Reset a user's second factors
+    ///
+    /// Removes every second factor of a user (their TOTP factor, pending or enabled, and their recovery codes), for someone who lost them all: their next login needs only the password. Resetting a user without a second factor (not even a pending enrolment) succeeds, changes nothing and is not audited. Their open sessions go on. Takes no body. Audited as `mfa.reset`, with the administrator as the actor.
+    ///
+    /// Step-up: when a person (an access token, not a key) resets someone else's second factor and their token's `amr` names no second factor, the answer is 401 `MFA_REQUIRED` with an `mfa_token` (finish with `POST /api/v1/auth/mfa`, then repeat the request with the new access token), or 403 `MFA_ENROLLMENT_REQUIRED` when they have none. Resetting one's own is not a step-up action. TRONCH_MFA_STEP_UP=false turns it off. See docs/mfa.md.
+    ///
+    /// Required permission: `users:manage`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` or `users:manage` (a key a person owns holds it only when that person is an administrator).
+    ///
+    /// - Remark: HTTP `DELETE /api/v1/users/{id}/mfa`.
+    /// - Remark: Generated from `#/paths//api/v1/users/{id}/mfa/delete(resetUserMfa)`.
+    func resetUserMfa(_ input: Operations.ResetUserMfa.Input) async throws -> Operations.ResetUserMfa.Output
     /// Log in
     ///
     /// Exchanges a username (or e-mail address) and password for an access token, a refresh token and a new session. Needs no credential; one sent is ignored.
     ///
     /// Every refusal is the same 401 `INVALID_CREDENTIALS`, whatever is wrong: an unknown user, a wrong password, a user without a password, a disabled user or a locked one; each costs one password hash, so neither the answer nor its timing tells which. TRONCH_LOCKOUT_THRESHOLD (default 5) consecutive wrong passwords lock the account for TRONCH_LOCKOUT_DURATION (default 60 s), doubling with each further lock up to TRONCH_LOCKOUT_MAX_DURATION (default 1 h); attempts while locked neither count nor extend the lock; a success resets both. Every attempt from a client address counts against TRONCH_RATELIMIT_LOGIN (default 5 a minute), good or bad, before anything else is read (429). A success records `last_login_at`, upgrades a hash made with weaker parameters, and is audited as `auth.login`; a failure as `auth.login_failed` with the reason (never what was typed), and a lock as `user.locked`.
     ///
+    /// For a user with a second factor (`mfa_enabled`), the right password is only the first step: the answer is 401 `MFA_REQUIRED` with an `mfa_token`, and `POST /api/v1/auth/mfa` with a TOTP code or a recovery code finishes the login (audited as `auth.mfa_challenged`). Until then nothing counts as a success: the failure count is not reset and no session starts. A session that began without a second factor (before the person enrolled) is asked for one later, at a step-up, before a sensitive action.
+    ///
     /// Required permission: none (`public`).
     ///
     /// - Remark: HTTP `POST /api/v1/auth/login`.
     /// - Remark: Generated from `#/paths//api/v1/auth/login/post(login)`.
     func login(_ input: Operations.Login.Input) async throws -> Operations.Login.Output
+    /// Finish a login or a step-up with a second factor
+    ///
+    /// The second step of a login for a user with a second factor: the `mfa_token` of the login's 401 `MFA_REQUIRED` answer and a current TOTP code (`code`) or one of the user's recovery codes (`recovery_code`, used up). A right answer ends the challenge and logs in, as a login without a second factor does: the failure count and the doubling reset, `last_login_at` is recorded and a session starts, whose access tokens have `amr` `["pwd", "otp"]` or `["pwd", "recovery_code"]` (audited as `auth.login`). A wrong one is 401 `MFA_INVALID` and counts toward the account's lock like a wrong password (`auth.mfa_failed`, and `user.locked` when it locks); the `mfa_token` dies after 5 of them, and on success. A user who was disabled or locked meanwhile gets `MFA_INVALID` too, and their challenge ends. Needs no credential: the `mfa_token` is one.
+    ///
+    /// The same route finishes a step-up: an `mfa_token` from the 401 `MFA_REQUIRED` of a sensitive action (making an administrator, a key with the scope `admin`, resetting another person's second factor), asked of a person whose access token has no second factor in `amr`. A right code then answers the same 200 with a new session whose `amr` is the old session's plus the factor (`["pwd", "otp"]`); it replaces the old session, which ends (its access tokens are refused, its refresh token answers `SESSION_REVOKED`; audited as `session.revoked` with `reason` `step_up`). Audited as `auth.step_up`, with the old session's id in `replaces`. Repeat the refused request with the new access token. The failure count is not reset by a step-up. If the old session ended meanwhile, the answer is `MFA_INVALID`.
+    ///
+    /// Required permission: none (`public`).
+    ///
+    /// - Remark: HTTP `POST /api/v1/auth/mfa`.
+    /// - Remark: Generated from `#/paths//api/v1/auth/mfa/post(completeMfaLogin)`.
+    func completeMfaLogin(_ input: Operations.CompleteMfaLogin.Input) async throws -> Operations.CompleteMfaLogin.Output
     /// Refresh the tokens
     ///
-    /// Exchanges a refresh token for a new access token and a new refresh token in the same session (rotation): the presented refresh token dies. Presenting a refresh token a second time is taken as theft: its whole session ends, with every refresh token and access token of it (their session id goes on the denylist), audited as `auth.refresh_reuse`, and the answer is 401 `REFRESH_TOKEN_REUSED`. A session ends too after TRONCH_SESSION_IDLE_TIMEOUT (default 7 days) without a refresh, at its `expires_at` (TRONCH_REFRESH_TOKEN_TTL, default 30 days after the login), and, unless TRONCH_SESSION_ANOMALY is `off`, when a refresh comes from another client address and another user agent than the login's (`auth.session_anomaly`, 401 `SESSION_REVOKED`). Needs no credential: the refresh token is one.
+    /// Exchanges a refresh token for a new access token and a new refresh token in the same session (rotation): the presented refresh token dies. Presenting a refresh token a second time is taken as theft: its whole session ends, with every refresh token and access token of it (their session id goes on the denylist), audited as `auth.refresh_reuse`, and the answer is 401 `REFRESH_TOKEN_REUSED`. A session ends too after TRONCH_SESSION_IDLE_TIMEOUT (default 7 days) without a refresh, at its `expires_at` (TRONCH_REFRESH_TOKEN_TTL, default 30 days after the login), and, unless TRONCH_SESSION_ANOMALY is `off`, when a refresh comes from another client address and another user agent than the login's (`auth.session_anomaly`, 401 `SESSION_REVOKED`). Send it as JSON or as an OAuth 2.0 client does at a token endpoint: a form (`application/x-www-form-urlencoded`) with `grant_type=refresh_token` (RFC 6749 §6). Needs no credential: the refresh token is one.
     ///
     /// Required permission: none (`public`).
     ///
@@ -365,7 +435,7 @@ public protocol APIProtocol: Sendable {
     func introspectToken(_ input: Operations.IntrospectToken.Input) async throws -> Operations.IntrospectToken.Output
     /// List sessions
     ///
-    /// Lists the caller's live sessions, newest first: not ended, not past `expires_at`, and refreshed within TRONCH_SESSION_IDLE_TIMEOUT. A credential that belongs to no user (the root key) has none: pass `user_id`. Unknown query parameters are rejected with 400.
+    /// Lists the caller's live sessions, newest first: not ended, not past `expires_at`, and refreshed within TRONCH_SESSION_IDLE_TIMEOUT. A credential that belongs to no user (a key no user owns, such as the root key) has no sessions of its own: without `user_id` its answer is an empty page (with `users:manage`, pass the `user_id` of the person whose sessions you want). Unknown query parameters are rejected with 400.
     ///
     /// Required permission: none beyond authentication for one's own sessions; `users:manage` with the `user_id` of another user (`self or users:manage`).
     ///
@@ -451,6 +521,8 @@ extension APIProtocol {
     ///
     /// Creates a key and returns it with its secret (`key`), which is never shown again. The calling key must hold every scope it grants: a key can never create a key with scopes it does not hold.
     ///
+    /// Step-up: when a person (an access token, not a key) grants the scope `admin` here and their token's `amr` names no second factor, the answer is 401 `MFA_REQUIRED` with an `mfa_token` (finish with `POST /api/v1/auth/mfa`, then repeat the request with the new access token), or 403 `MFA_ENROLLMENT_REQUIRED` when they have no second factor. It is asked after the body is checked and only of someone who may grant `admin` at all; nothing is changed until the request is repeated. TRONCH_MFA_STEP_UP=false turns it off. See docs/mfa.md.
+    ///
     /// Required scope: `keys:write` (or `admin`, which grants everything).
     ///
     /// - Remark: HTTP `POST /api/v1/keys`.
@@ -469,6 +541,8 @@ extension APIProtocol {
     /// Brings keys issued by another system into Tronch, so that their holders keep using them: each entry is a create request (`CreateKeyRequest`'s fields) plus the key's secret, either `key` (plain text, any format, hashed with Tronch's HMAC on arrival and never stored) or `hash` (its SHA-256, stored as it came and replaced by Tronch's HMAC on the key's first successful verification). 1 to 1000 keys per request, stored all together or not at all; the body may be up to the larger of TRONCH_HTTP_MAX_BODY_SIZE and 4 MiB.
     ///
     /// The calling key must hold every scope it grants, as for creation. Each key gets a `key.imported` audit entry (with `hash`: `plaintext` or `sha256`), written in the same transaction. Import does not count against TRONCH_RATELIMIT_KEY_CREATION. The answer never holds a secret. Once a key in a format other than Tronch's has been imported, verification looks up such keys too (other nodes learn of it within 10 seconds). See docs/migrating.md.
+    ///
+    /// Step-up: when a person (an access token, not a key) imports a key with the scope `admin` and their token's `amr` names no second factor, the answer is 401 `MFA_REQUIRED` with an `mfa_token` (finish with `POST /api/v1/auth/mfa`, then repeat the request with the new access token), or 403 `MFA_ENROLLMENT_REQUIRED` when they have no second factor. It is asked after the body is checked and only of someone who may grant `admin` at all; nothing is changed until the request is repeated. TRONCH_MFA_STEP_UP=false turns it off. See docs/mfa.md.
     ///
     /// Required scope: `keys:write` (or `admin`, which grants everything).
     ///
@@ -520,6 +594,8 @@ extension APIProtocol {
     /// Update a key
     ///
     /// Changes some settings of an active key (merge semantics; see `UpdateKeyRequest`). The calling key must hold every scope of the target key and every scope the key will have after the change. A revoked key cannot be changed (409).
+    ///
+    /// Step-up: when a person (an access token, not a key) sets `scopes` holding `admin` here and their token's `amr` names no second factor, the answer is 401 `MFA_REQUIRED` with an `mfa_token` (finish with `POST /api/v1/auth/mfa`, then repeat the request with the new access token), or 403 `MFA_ENROLLMENT_REQUIRED` when they have no second factor. It is asked after the body is checked and only of someone who may grant `admin` at all; nothing is changed until the request is repeated. TRONCH_MFA_STEP_UP=false turns it off. See docs/mfa.md.
     ///
     /// Required scope: `keys:write` (or `admin`, which grants everything).
     ///
@@ -759,6 +835,8 @@ extension APIProtocol {
     ///
     /// Creates a person who can sign in, with a password or without one (they cannot log in until an administrator sets one). The username is stored lower-cased; the e-mail address normalised. A username or e-mail address already taken (ignoring case) is 409. Audited as `user.created`; the password never reaches a log line or the audit log.
     ///
+    /// Making an administrator takes `admin` (role `admin`, or a key with the scope `admin`), not just `users:manage` (403). Step-up: when a person (an access token, not a key) makes an administrator and their token's `amr` names no second factor, the answer is 401 `MFA_REQUIRED` with an `mfa_token` (finish with `POST /api/v1/auth/mfa`, then repeat the request with the new access token), or 403 `MFA_ENROLLMENT_REQUIRED` when they have no second factor; it is asked after the body is checked, and nothing is changed until the request is repeated. TRONCH_MFA_STEP_UP=false turns it off. See docs/mfa.md.
+    ///
     /// Required permission: `users:manage`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` or `users:manage` (a key a person owns holds it only when that person is an administrator). The root key can create the first administrator.
     ///
     /// - Remark: HTTP `POST /api/v1/users`.
@@ -800,6 +878,68 @@ extension APIProtocol {
             body: body
         ))
     }
+    /// Start a TOTP enrolment
+    ///
+    /// Starts adding a TOTP second factor (RFC 6238: SHA-1, 6 digits, 30 seconds) to the caller's account: answers a new secret, to add to an authenticator app (as a QR code of `otpauth_uri`), pending until `POST /api/v1/users/me/mfa/totp/confirm` proves the app has it. Nothing changes for logins until then; starting again replaces a pending secret. Takes no body. Audited as `mfa.enrolment_started` (never the secret). A person who must enrol a second factor (TRONCH_MFA_REQUIRED_ROLES) may use it before enrolling.
+    ///
+    /// Required permission: none beyond authentication (`self`); a key no user owns has no account (404).
+    ///
+    /// - Remark: HTTP `POST /api/v1/users/me/mfa/totp`.
+    /// - Remark: Generated from `#/paths//api/v1/users/me/mfa/totp/post(enrolTotp)`.
+    public func enrolTotp(headers: Operations.EnrolTotp.Input.Headers = .init()) async throws -> Operations.EnrolTotp.Output {
+        try await enrolTotp(Operations.EnrolTotp.Input(headers: headers))
+    }
+    /// Disable TOTP
+    ///
+    /// Removes the caller's TOTP factor and recovery codes: logins need only the password again. Needs a current TOTP code, or one of the recovery codes (a lost phone; it is used up). Audited as `mfa.disabled`, with which proof was given. A person whose role requires a second factor (TRONCH_MFA_REQUIRED_ROLES) gets 403 `MFA_ENROLLMENT_REQUIRED` on other routes until they enrol again.
+    ///
+    /// Required permission: none beyond authentication (`self`); a key no user owns has no account (404).
+    ///
+    /// - Remark: HTTP `DELETE /api/v1/users/me/mfa/totp`.
+    /// - Remark: Generated from `#/paths//api/v1/users/me/mfa/totp/delete(disableTotp)`.
+    public func disableTotp(
+        headers: Operations.DisableTotp.Input.Headers = .init(),
+        body: Operations.DisableTotp.Input.Body
+    ) async throws -> Operations.DisableTotp.Output {
+        try await disableTotp(Operations.DisableTotp.Input(
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Confirm a TOTP enrolment
+    ///
+    /// Confirms the pending TOTP factor with a code from the authenticator app: TOTP is enabled (`mfa_enabled` becomes true, and the next logins need a code) and ten recovery codes are answered, shown this once and stored hashed. The confirming code counts as used. Sessions already open go on. Audited as `mfa.enabled`. A person who must enrol a second factor (TRONCH_MFA_REQUIRED_ROLES) may use it before enrolling.
+    ///
+    /// Required permission: none beyond authentication (`self`); a key no user owns has no account (404).
+    ///
+    /// - Remark: HTTP `POST /api/v1/users/me/mfa/totp/confirm`.
+    /// - Remark: Generated from `#/paths//api/v1/users/me/mfa/totp/confirm/post(confirmTotp)`.
+    public func confirmTotp(
+        headers: Operations.ConfirmTotp.Input.Headers = .init(),
+        body: Operations.ConfirmTotp.Input.Body
+    ) async throws -> Operations.ConfirmTotp.Output {
+        try await confirmTotp(Operations.ConfirmTotp.Input(
+            headers: headers,
+            body: body
+        ))
+    }
+    /// New recovery codes
+    ///
+    /// Answers a new set of ten recovery codes, for a current TOTP code; the old set stops working at once. For a user with TOTP enabled (otherwise 401 `MFA_INVALID`). Audited as `mfa.recovery_codes_regenerated`.
+    ///
+    /// Required permission: none beyond authentication (`self`); a key no user owns has no account (404).
+    ///
+    /// - Remark: HTTP `POST /api/v1/users/me/mfa/recovery-codes`.
+    /// - Remark: Generated from `#/paths//api/v1/users/me/mfa/recovery-codes/post(regenerateRecoveryCodes)`.
+    public func regenerateRecoveryCodes(
+        headers: Operations.RegenerateRecoveryCodes.Input.Headers = .init(),
+        body: Operations.RegenerateRecoveryCodes.Input.Body
+    ) async throws -> Operations.RegenerateRecoveryCodes.Output {
+        try await regenerateRecoveryCodes(Operations.RegenerateRecoveryCodes.Input(
+            headers: headers,
+            body: body
+        ))
+    }
     /// Get a user
     ///
     /// Returns one user. A person who may not manage users sees only themselves: another user's id is 404, as if it did not exist.
@@ -820,6 +960,8 @@ extension APIProtocol {
     /// Update a user
     ///
     /// Changes some fields of a user (merge semantics; see `UpdateUserRequest`). An administrator may change every field: rename, change the e-mail address or role, disable (which revokes the user's keys and ends their sessions, in one transaction) or enable, and reset the password (which ends their sessions). A person may change their own `display_name` and nothing else (403); another user's id is 404 to them. A username or e-mail address taken by someone else is 409. Audited as `user.updated` (the names of the fields, never their values), with `user.role_changed`, `user.disabled` and `user.password_changed` when they apply.
+    ///
+    /// Making an administrator, or changing one, takes `admin` (role `admin`, or a key with the scope `admin`), not just `users:manage` (403). Step-up: when a person (an access token, not a key) changes someone's role to `admin` and their token's `amr` names no second factor, the answer is 401 `MFA_REQUIRED` with an `mfa_token` (finish with `POST /api/v1/auth/mfa`, then repeat the request with the new access token), or 403 `MFA_ENROLLMENT_REQUIRED` when they have no second factor; it is asked after the body is checked, and nothing is changed until the request is repeated. TRONCH_MFA_STEP_UP=false turns it off. See docs/mfa.md.
     ///
     /// Required permission: none beyond authentication for one's own account; `users:manage` for anyone's (an administrator's access token, or a key with the scope `admin` or `users:manage`): `self or users:manage`.
     ///
@@ -870,11 +1012,32 @@ extension APIProtocol {
             headers: headers
         ))
     }
+    /// Reset a user's second factors
+    ///
+    /// Removes every second factor of a user (their TOTP factor, pending or enabled, and their recovery codes), for someone who lost them all: their next login needs only the password. Resetting a user without a second factor (not even a pending enrolment) succeeds, changes nothing and is not audited. Their open sessions go on. Takes no body. Audited as `mfa.reset`, with the administrator as the actor.
+    ///
+    /// Step-up: when a person (an access token, not a key) resets someone else's second factor and their token's `amr` names no second factor, the answer is 401 `MFA_REQUIRED` with an `mfa_token` (finish with `POST /api/v1/auth/mfa`, then repeat the request with the new access token), or 403 `MFA_ENROLLMENT_REQUIRED` when they have none. Resetting one's own is not a step-up action. TRONCH_MFA_STEP_UP=false turns it off. See docs/mfa.md.
+    ///
+    /// Required permission: `users:manage`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` or `users:manage` (a key a person owns holds it only when that person is an administrator).
+    ///
+    /// - Remark: HTTP `DELETE /api/v1/users/{id}/mfa`.
+    /// - Remark: Generated from `#/paths//api/v1/users/{id}/mfa/delete(resetUserMfa)`.
+    public func resetUserMfa(
+        path: Operations.ResetUserMfa.Input.Path,
+        headers: Operations.ResetUserMfa.Input.Headers = .init()
+    ) async throws -> Operations.ResetUserMfa.Output {
+        try await resetUserMfa(Operations.ResetUserMfa.Input(
+            path: path,
+            headers: headers
+        ))
+    }
     /// Log in
     ///
     /// Exchanges a username (or e-mail address) and password for an access token, a refresh token and a new session. Needs no credential; one sent is ignored.
     ///
     /// Every refusal is the same 401 `INVALID_CREDENTIALS`, whatever is wrong: an unknown user, a wrong password, a user without a password, a disabled user or a locked one; each costs one password hash, so neither the answer nor its timing tells which. TRONCH_LOCKOUT_THRESHOLD (default 5) consecutive wrong passwords lock the account for TRONCH_LOCKOUT_DURATION (default 60 s), doubling with each further lock up to TRONCH_LOCKOUT_MAX_DURATION (default 1 h); attempts while locked neither count nor extend the lock; a success resets both. Every attempt from a client address counts against TRONCH_RATELIMIT_LOGIN (default 5 a minute), good or bad, before anything else is read (429). A success records `last_login_at`, upgrades a hash made with weaker parameters, and is audited as `auth.login`; a failure as `auth.login_failed` with the reason (never what was typed), and a lock as `user.locked`.
+    ///
+    /// For a user with a second factor (`mfa_enabled`), the right password is only the first step: the answer is 401 `MFA_REQUIRED` with an `mfa_token`, and `POST /api/v1/auth/mfa` with a TOTP code or a recovery code finishes the login (audited as `auth.mfa_challenged`). Until then nothing counts as a success: the failure count is not reset and no session starts. A session that began without a second factor (before the person enrolled) is asked for one later, at a step-up, before a sensitive action.
     ///
     /// Required permission: none (`public`).
     ///
@@ -889,9 +1052,28 @@ extension APIProtocol {
             body: body
         ))
     }
+    /// Finish a login or a step-up with a second factor
+    ///
+    /// The second step of a login for a user with a second factor: the `mfa_token` of the login's 401 `MFA_REQUIRED` answer and a current TOTP code (`code`) or one of the user's recovery codes (`recovery_code`, used up). A right answer ends the challenge and logs in, as a login without a second factor does: the failure count and the doubling reset, `last_login_at` is recorded and a session starts, whose access tokens have `amr` `["pwd", "otp"]` or `["pwd", "recovery_code"]` (audited as `auth.login`). A wrong one is 401 `MFA_INVALID` and counts toward the account's lock like a wrong password (`auth.mfa_failed`, and `user.locked` when it locks); the `mfa_token` dies after 5 of them, and on success. A user who was disabled or locked meanwhile gets `MFA_INVALID` too, and their challenge ends. Needs no credential: the `mfa_token` is one.
+    ///
+    /// The same route finishes a step-up: an `mfa_token` from the 401 `MFA_REQUIRED` of a sensitive action (making an administrator, a key with the scope `admin`, resetting another person's second factor), asked of a person whose access token has no second factor in `amr`. A right code then answers the same 200 with a new session whose `amr` is the old session's plus the factor (`["pwd", "otp"]`); it replaces the old session, which ends (its access tokens are refused, its refresh token answers `SESSION_REVOKED`; audited as `session.revoked` with `reason` `step_up`). Audited as `auth.step_up`, with the old session's id in `replaces`. Repeat the refused request with the new access token. The failure count is not reset by a step-up. If the old session ended meanwhile, the answer is `MFA_INVALID`.
+    ///
+    /// Required permission: none (`public`).
+    ///
+    /// - Remark: HTTP `POST /api/v1/auth/mfa`.
+    /// - Remark: Generated from `#/paths//api/v1/auth/mfa/post(completeMfaLogin)`.
+    public func completeMfaLogin(
+        headers: Operations.CompleteMfaLogin.Input.Headers = .init(),
+        body: Operations.CompleteMfaLogin.Input.Body
+    ) async throws -> Operations.CompleteMfaLogin.Output {
+        try await completeMfaLogin(Operations.CompleteMfaLogin.Input(
+            headers: headers,
+            body: body
+        ))
+    }
     /// Refresh the tokens
     ///
-    /// Exchanges a refresh token for a new access token and a new refresh token in the same session (rotation): the presented refresh token dies. Presenting a refresh token a second time is taken as theft: its whole session ends, with every refresh token and access token of it (their session id goes on the denylist), audited as `auth.refresh_reuse`, and the answer is 401 `REFRESH_TOKEN_REUSED`. A session ends too after TRONCH_SESSION_IDLE_TIMEOUT (default 7 days) without a refresh, at its `expires_at` (TRONCH_REFRESH_TOKEN_TTL, default 30 days after the login), and, unless TRONCH_SESSION_ANOMALY is `off`, when a refresh comes from another client address and another user agent than the login's (`auth.session_anomaly`, 401 `SESSION_REVOKED`). Needs no credential: the refresh token is one.
+    /// Exchanges a refresh token for a new access token and a new refresh token in the same session (rotation): the presented refresh token dies. Presenting a refresh token a second time is taken as theft: its whole session ends, with every refresh token and access token of it (their session id goes on the denylist), audited as `auth.refresh_reuse`, and the answer is 401 `REFRESH_TOKEN_REUSED`. A session ends too after TRONCH_SESSION_IDLE_TIMEOUT (default 7 days) without a refresh, at its `expires_at` (TRONCH_REFRESH_TOKEN_TTL, default 30 days after the login), and, unless TRONCH_SESSION_ANOMALY is `off`, when a refresh comes from another client address and another user agent than the login's (`auth.session_anomaly`, 401 `SESSION_REVOKED`). Send it as JSON or as an OAuth 2.0 client does at a token endpoint: a form (`application/x-www-form-urlencoded`) with `grant_type=refresh_token` (RFC 6749 §6). Needs no credential: the refresh token is one.
     ///
     /// Required permission: none (`public`).
     ///
@@ -953,7 +1135,7 @@ extension APIProtocol {
     }
     /// List sessions
     ///
-    /// Lists the caller's live sessions, newest first: not ended, not past `expires_at`, and refreshed within TRONCH_SESSION_IDLE_TIMEOUT. A credential that belongs to no user (the root key) has none: pass `user_id`. Unknown query parameters are rejected with 400.
+    /// Lists the caller's live sessions, newest first: not ended, not past `expires_at`, and refreshed within TRONCH_SESSION_IDLE_TIMEOUT. A credential that belongs to no user (a key no user owns, such as the root key) has no sessions of its own: without `user_id` its answer is an empty page (with `users:manage`, pass the `user_id` of the person whose sessions you want). Unknown query parameters are rejected with 400.
     ///
     /// Required permission: none beyond authentication for one's own sessions; `users:manage` with the `user_id` of another user (`self or users:manage`).
     ///
