@@ -135,6 +135,14 @@ package enum AuditAction {
     package static let mfaFailed = "auth.mfa_failed"
     package static let mfaChallenged = "auth.mfa_challenged"
     package static let stepUp = "auth.step_up"
+    package static let groupCreated = "group.created"
+    package static let groupUpdated = "group.updated"
+    package static let groupDeleted = "group.deleted"
+    package static let groupMemberAdded = "group.member_added"
+    package static let groupMemberRemoved = "group.member_removed"
+    package static let aclEntryCreated = "acl.entry_created"
+    package static let aclEntryDeleted = "acl.entry_deleted"
+    package static let authzDecision = "authz.decision"
 }
 
 /// An event in its place in the chain: its sequence number, the previous entry's hash and its own.

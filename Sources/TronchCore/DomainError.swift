@@ -71,4 +71,17 @@ package struct DomainError: Error, Sendable, Hashable {
     package static func userConflict(_ field: String) -> DomainError {
         DomainError(.conflict, "a user with this \(field) already exists", errors: [FieldError(field: field, message: "is taken")])
     }
+
+    package static func groupNotFound(_ id: String) -> DomainError { DomainError(.notFound, "no group with id \(id)") }
+
+    package static var groupNameTaken: DomainError {
+        DomainError(.conflict, "a group with this name already exists", errors: [FieldError(field: "name", message: "is taken")])
+    }
+
+    package static func entryNotFound(_ id: String) -> DomainError { DomainError(.notFound, "no ACL entry with id \(id)") }
+
+    /// An entry equal to another on resource, principal, action, effect and kind.
+    package static var duplicateEntry: DomainError {
+        DomainError(.conflict, "an entry with the same resource, principal, action, effect and kind already exists")
+    }
 }

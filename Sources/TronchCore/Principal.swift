@@ -15,6 +15,10 @@ package enum Permission: String, Sendable, CaseIterable {
     case usersManage = "users:manage"
     /// RFC 7662 introspection of any token, for resource servers.
     case tokensIntrospect = "tokens:introspect"
+    /// Groups, their members and ACL entries.
+    case authzManage = "authz:manage"
+    /// `POST /authz/check` and `check-batch`, for resource servers.
+    case authzCheck = "authz:check"
 }
 
 /// A person acting through a request: a token's subject, or the user who owns the key that authenticated it.

@@ -33,7 +33,7 @@ package enum Scope {
     /// should use others.
     package static func isReserved(_ scope: String) -> Bool {
         scope == "admin" || scope.hasPrefix("keys:") || scope.hasPrefix("audit:") || scope.hasPrefix("metrics:")
-            || scope.hasPrefix("users:") || scope.hasPrefix("tokens:")
+            || scope.hasPrefix("users:") || scope.hasPrefix("tokens:") || scope.hasPrefix("authz:")
     }
 
     /// Nil when `scope` is well-formed, otherwise why not.

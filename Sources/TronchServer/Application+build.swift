@@ -135,9 +135,10 @@ package func buildApplication(reader: ConfigReader, options: BuildOptions = .ini
         )
     }
     let tokenEvents = redis.map { RedisTokenEvents(client: $0, logger: logger) }
+    let authzDirectory = AuthzDirectory(store: store, fallbackAllows: settings.authz.fallbackAllows)
     let tokens = TokenService(
         store: store, settings: settings.accounts, secrets: secrets, clock: options.clock, hasher: hasher,
-        refreshPrefix: settings.keyPrefix.prefix, logger: logger, events: tokenEvents
+        refreshPrefix: settings.keyPrefix.prefix, logger: logger, events: tokenEvents, groups: authzDirectory
     )
     tokenEvents?.deliver(to: tokens)
     let passwords = PasswordHasher(
@@ -150,10 +151,12 @@ package func buildApplication(reader: ConfigReader, options: BuildOptions = .ini
     let users = UserService(
         store: store, hasher: passwords, tokens: tokens, keys: keys, directory: directory, mfa: mfa, settings: settings.accounts
     )
-    let router = buildRouter(keys: keys, users: users, settings: settings, database: handle, redis: redis)
+    let authz = AuthzService(store: store, directory: authzDirectory, clock: options.clock, settings: settings.authz)
+    let router = buildRouter(keys: keys, users: users, authz: authz, settings: settings, database: handle, redis: redis)
     var services: [any Service] = handle.services + [
         lastUsed, KeyStatistics(store: store, clock: options.clock, logger: logger),
-        ImportedKeys.Watcher(imports: imports, logger: logger), passwords, TokenMaintenance(tokens: tokens, logger: logger),
+        ImportedKeys.Watcher(imports: imports, logger: logger), passwords, TokenMaintenance(tokens: tokens, logger: logger, challenges: store),
+        AuthzDirectory.Refresher(directory: authzDirectory, interval: settings.authz.refreshInterval, logger: logger),
     ]
     if let usage { services.append(usage) }
     if let retention = settings.auditRetention {
@@ -177,6 +180,7 @@ package func buildApplication(reader: ConfigReader, options: BuildOptions = .ini
         try await prepareDatabase(settings: settings, handle: handle, keys: keys, logger: logger, announce: announce)
         try await SecretsKey.check(secrets, store: store, configured: settings.accounts.secretsKey != nil)
         try await tokens.prepare()
+        try await authzDirectory.reload()
     }
     return app
 }
@@ -262,12 +266,12 @@ package func waitForDatabase(_ store: any Store, backend: String, timeout: Durat
 
 /// The routes and middleware; separate from ``buildApplication(reader:options:)`` so its shape is easy to read.
 package func buildRouter(
-    keys: KeyService, users: UserService, settings: Settings, database: StoreHandle, redis: RedisClient? = nil
+    keys: KeyService, users: UserService, authz: AuthzService, settings: Settings, database: StoreHandle, redis: RedisClient? = nil
 ) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     let authentication = AuthenticationMiddleware(
         keys: keys, tokens: users.tokens, rateLimits: keys.rateLimits, allowQueryParameter: settings.queryParameterKeys,
-        mfaRequiredRoles: settings.accounts.mfaRequiredRoles
+        mfaRequiredRoles: settings.accounts.mfaRequiredRoles, groups: authz.directory
     )
     router.add(middleware: RequestIDMiddleware())
     if !settings.trustedProxies.isEmpty { router.add(middleware: ClientAddressMiddleware(trusted: settings.trustedProxies)) }
@@ -306,6 +310,13 @@ package func buildRouter(
     AuthController(users: users, rateLimits: keys.rateLimits, maxBodySize: settings.maxBodySize, authentication: authentication)
         .addRoutes(to: authRoutes)
     MFAController(users: users, maxBodySize: settings.maxBodySize).addRoutes(users: userRoutes, auth: authRoutes)
+    let groupRoutes = api.group("groups").add(middleware: authentication)
+    GroupsController(authz: authz, maxBodySize: settings.maxBodySize, allowQueryParameterKeys: settings.queryParameterKeys)
+        .addRoutes(to: groupRoutes)
+    let entryRoutes = api.group("acl-entries").add(middleware: authentication)
+    ACLEntriesController(authz: authz, maxBodySize: settings.maxBodySize, allowQueryParameterKeys: settings.queryParameterKeys)
+        .addRoutes(to: entryRoutes)
+    AuthzController(authz: authz, maxBodySize: settings.maxBodySize).addRoutes(to: api.group("authz").add(middleware: authentication))
     let sessionRoutes = api.group("sessions").add(middleware: authentication)
     SessionsController(tokens: users.tokens, allowQueryParameterKeys: settings.queryParameterKeys).addRoutes(to: sessionRoutes)
     WellKnownController(tokens: users.tokens, issuer: settings.accounts.issuer).addRoutes(to: router)

@@ -137,6 +137,10 @@ struct KeysController {
             expiresAt = body.timestamp("expires_at")
             try body.finish()
         }
+        // A new secret for a key with the scope admin is as sensitive as a new such key.
+        if let stepUp, principal.isAdmin, try await keys.store.key(id: id)?.settings.scopes.contains(Principal.adminScope) == true {
+            try await stepUp.require(principal, for: "a new secret for a key with the scope admin", origin: context.origin(request))
+        }
         let (_, issued) = try await keys.rotate(
             id: id, gracePeriod: gracePeriod, expiresAt: expiresAt, by: principal, origin: context.origin(request)
         )

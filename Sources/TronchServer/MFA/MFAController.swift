@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import TronchCore
+import TronchStorage
 
 /// `/api/v1/users/me/mfa/…` (a person's own second factors), `DELETE /api/v1/users/{id}/mfa` (an
 /// administrator's reset) and `POST /api/v1/auth/mfa` (the second step of a login).
@@ -57,9 +58,12 @@ struct MFAController {
         let principal = try context.requirePrincipal()
         try UserService.requireManager(principal)
         let id = try UsersController.id(context)
-        if principal.user?.id != id {
-            try await users.stepUp.require(principal, for: "resetting another person's second factor", origin: context.origin(request))
+        guard principal.user?.id != id else {
+            // One's own factor goes only with a proof of it: a stolen password session must not strip it.
+            throw APIError(.forbidden, "to turn off your own second factor use DELETE /api/v1/users/me/mfa/totp with a code")
         }
+        if try await users.store.user(id: id)?.role == .admin { try UserService.requireAdmin(principal) }
+        try await users.stepUp.require(principal, for: "resetting another person's second factor", origin: context.origin(request))
         try await mfa.reset(userID: id, by: principal, origin: context.origin(request))
         users.directory.invalidate(id)
         return Response(status: .noContent, headers: [.cacheControl: "no-store"])

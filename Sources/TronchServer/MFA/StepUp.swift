@@ -17,10 +17,16 @@ package struct StepUp: Sendable {
         guard let user = try await mfa.store.user(id: person.id), user.mfaEnabled else {
             throw APIError(
                 .mfaEnrollmentRequired,
-                "\(action) needs a second factor: enrol one with POST /api/v1/users/me/mfa/totp, then log in again"
+                "\(action) needs a second factor: enrol one with POST /api/v1/users/me/mfa/totp and confirm it, then repeat the request"
             )
         }
         let token = try await mfa.challenge(for: user, origin: origin, stepUpSession: session)
+        try await mfa.store.appendAudit([
+            AuditEvent(
+                time: mfa.clock.now, actor: .user(user.id), action: AuditAction.mfaChallenged, targetType: "session",
+                targetID: session.lowercased, origin: origin, details: ["step_up": .string(action)]
+            )
+        ])
         var error = APIError.unauthorized(
             .mfaRequired,
             "\(action) needs a second factor: send a code with this mfa_token to POST /api/v1/auth/mfa, then repeat the request with the new access token"

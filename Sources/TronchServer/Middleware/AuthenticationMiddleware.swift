@@ -21,6 +21,8 @@ struct AuthenticationMiddleware: RouterMiddleware {
     let allowQueryParameter: Bool
     /// Roles that must have a second factor before doing anything but enrol (`TRONCH_MFA_REQUIRED_ROLES`).
     var mfaRequiredRoles: Set<Role> = []
+    /// Groups marked `mfa_required` bind their members (directly or through nesting) the same way.
+    var groups: AuthzDirectory?
 
     /// What a person who must enrol may still do: see themselves, enrol, and log out.
     static let enrolmentRoutes: Set<String> = [
@@ -68,13 +70,15 @@ struct AuthenticationMiddleware: RouterMiddleware {
         }
         switch outcome {
         case .authenticated(let principal):
-            if let user = principal.user, mfaRequiredRoles.contains(user.role), let owners = keys.owners,
-                !Self.enrolmentRoutes.contains(context.endpointPath ?? ""), try await !owners.mfaEnabled(user.id)
-            {
-                throw APIError(
-                    .mfaEnrollmentRequired,
-                    "your role must use a second factor: enrol with POST /api/v1/users/me/mfa/totp and confirm it first"
-                )
+            if let user = principal.user, let owners = keys.owners {
+                let byRole = mfaRequiredRoles.contains(user.role)
+                let byGroup = !byRole && groups?.requiresMFA(user: user.id) == true
+                if byRole || byGroup, !Self.enrolmentRoutes.contains(context.endpointPath ?? ""), try await !owners.mfaEnabled(user.id) {
+                    throw APIError(
+                        .mfaEnrollmentRequired,
+                        "your \(byRole ? "role" : "group") must use a second factor: enrol with POST /api/v1/users/me/mfa/totp and confirm it first"
+                    )
+                }
             }
             var context = context
             context.principal = principal

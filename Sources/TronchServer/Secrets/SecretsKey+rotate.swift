@@ -23,7 +23,8 @@ package enum SecretsRotation {
         let box = try await SecretsKey.load(settings, pepper: pepper, store: store, logger: logger)
         try await SecretsKey.check(box, store: store, configured: settings.accounts.secretsKey != nil)
         let recorded = try await store.setting(SecretsKey.setting) ?? box.current.id
-        let usesFile = settings.accounts.secretsKey == nil && settings.database.isEmbedded
+        var usesFile = false
+        if settings.accounts.secretsKey == nil, case .sqliteFile = settings.database { usesFile = true }
         if settings.accounts.secretsKey == nil && !usesFile {
             throw ConfigurationError(
                 key: "TRONCH_SECRETS_KEY",

@@ -13,6 +13,8 @@ struct TokenMaintenance: Service {
     var interval: Duration = .seconds(5)
     /// Ended sessions stay listed in the store this long (for "why was I logged out").
     var keepEnded: Double = 7 * 86_400
+    /// Expired second-step challenges (`mfa_token`s nobody finished), deleted with the rest.
+    var challenges: (any MFAStore)?
 
     func run() async throws {
         var rounds = 0
@@ -29,7 +31,8 @@ struct TokenMaintenance: Service {
                 rounds += 1
                 if rounds % 720 == 0 {
                     let deleted = try await tokens.store.pruneTokens(now: tokens.clock.now, keepEnded: keepEnded)
-                    if deleted > 0 { logger.info("pruned expired tokens and sessions", metadata: ["rows": "\(deleted)"]) }
+                    let challenges = try await self.challenges?.pruneChallenges(now: tokens.clock.now) ?? 0
+                    if deleted + challenges > 0 { logger.info("pruned expired tokens, sessions and challenges", metadata: ["rows": "\(deleted + challenges)"]) }
                 }
             } catch {
                 logger.warning("cannot refresh signing keys and the token denylist", metadata: ["error": "\(error)"])

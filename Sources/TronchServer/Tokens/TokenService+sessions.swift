@@ -13,12 +13,12 @@ extension TokenService {
 
     /// A new session for `user` after a successful login, with its first refresh token and access token.
     package func startSession(
-        for user: UserRecord, amr: [String], origin: RequestOrigin, audit: @Sendable (SessionRecord) -> [AuditEvent]
+        for user: UserRecord, amr: [String], origin: RequestOrigin, expiresAt: Date? = nil, audit: @Sendable (SessionRecord) -> [AuditEvent]
     ) async throws -> TokenPair {
         let now = clock.now
         let session = SessionRecord(
             id: UUIDv7.make(at: now), userID: user.id, createdAt: now,
-            expiresAt: now.addingTimeInterval(Self.seconds(settings.refreshTokenTTL)), ip: origin.clientIP,
+            expiresAt: expiresAt ?? now.addingTimeInterval(Self.seconds(settings.refreshTokenTTL)), ip: origin.clientIP,
             userAgent: origin.userAgent, amr: amr
         )
         let refresh = RefreshTokenFormat.generate(prefix: refreshPrefix)

@@ -47,6 +47,8 @@ package final class TokenService: Sendable {
     let keys = SigningKeys()
     /// Tells the other nodes (nil on a single node, or without Redis: they reload every few seconds).
     let events: RedisTokenEvents?
+    /// Where the `groups` claim comes from (nil: always `[]`).
+    let groups: AuthzDirectory?
     /// Denied session ids and token ids (`sid:<id>`, `jti:<id>`), until when.
     private let denied = Mutex<[String: Date]>([:])
     /// Tokens whose signature and claims checked out, until their expiry: the principal they stand for.
@@ -60,8 +62,9 @@ package final class TokenService: Sendable {
 
     package init(
         store: any TokenStore & UserStore & AuditStore, settings: AccountSettings, secrets: SecretBox, clock: WallClock, hasher: KeyHasher,
-        refreshPrefix: String, logger: Logger, events: RedisTokenEvents? = nil
+        refreshPrefix: String, logger: Logger, events: RedisTokenEvents? = nil, groups: AuthzDirectory? = nil
     ) {
+        self.groups = groups
         self.store = store
         self.settings = settings
         self.secrets = secrets
@@ -141,7 +144,8 @@ package final class TokenService: Sendable {
     }
 
     /// Signs an access token for `user` in `session`.
-    package func issue(for user: UserIdentity, session: SessionRecord, groups: [String] = []) async throws -> Issued {
+    package func issue(for user: UserIdentity, session: SessionRecord) async throws -> Issued {
+        let groups = self.groups?.groupIDs(ofUser: user.id) ?? []
         guard let active = keys.current.active else { throw StorageError.unavailable("no signing key is loaded yet") }
         let now = Int64(clock.now.timeIntervalSince1970.rounded(.down))
         let ttl = Int64(Self.seconds(settings.accessTokenTTL))

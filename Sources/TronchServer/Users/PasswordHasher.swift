@@ -6,6 +6,10 @@ import ServiceLifecycle
 import Synchronization
 package import TronchCore
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Password hashing off the event loops and off Swift's cooperative pool, with bounded concurrency.
 ///
 /// scrypt takes tens of milliseconds and megabytes on purpose. It runs on a thread pool of its own
@@ -77,6 +81,27 @@ package final class PasswordHasher: Service, Sendable {
             )
         }
         defer { pending.wrappingSubtract(1, ordering: .relaxed) }
-        return try await pool.runIfActive(work)
+        return try await pool.runIfActive {
+            Self.yieldToRequests()
+            return try work()
+        }
+    }
+}
+
+extension PasswordHasher {
+    /// The hashing threads run at a lower priority (nice 10) than the event loops: when the cores are short,
+    /// the scheduler gives them to requests first, and logins queue a little longer instead of verification
+    /// slowing down. Idle cores still go to hashing.
+    static func yieldToRequests() {
+        #if os(Linux)
+        // The thread's own id (Glibc's module has no gettid): /proc/thread-self links to "<pid>/task/<tid>".
+        var link = [UInt8](repeating: 0, count: 64)
+        let length = link.withUnsafeMutableBufferPointer { buffer in
+            buffer.withMemoryRebound(to: CChar.self) { readlink("/proc/thread-self", $0.baseAddress!, $0.count - 1) }
+        }
+        guard length > 0, let tid = String(decoding: link.prefix(length), as: UTF8.self).split(separator: "/").last.flatMap({ id_t($0) })
+        else { return }
+        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), tid, 10)
+        #endif
     }
 }

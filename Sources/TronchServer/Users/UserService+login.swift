@@ -124,7 +124,11 @@ extension UserService {
         guard let old = try await tokens.store.session(id: sessionID), old.userID == user.id, old.revokedAt == nil, old.expiresAt > now
         else { throw MFAService.invalid }
         let amr = old.amr.contains(factor.amr) ? old.amr : old.amr + [factor.amr]
-        let pair = try await tokens.startSession(for: user, amr: amr, origin: origin) { session in
+        // A success, as a login is: the count of failures starts again.
+        let policy = settings.lockout
+        _ = try await store.updateUser(id: user.id, now: now, { $0.lockout = policy.succeeded($0.lockout) }, audit: { _ in [] })
+        // The stronger session ends when the one it replaces would have.
+        let pair = try await tokens.startSession(for: user, amr: amr, origin: origin, expiresAt: old.expiresAt) { session in
             [
                 AuditEvent(
                     time: now, actor: .user(user.id), action: AuditAction.stepUp, targetType: "session",

@@ -268,6 +268,55 @@ extension PostgresStore: SchemaMigrator {
                 "DROP TABLE mfa_factors",
             ]
         ),
+        Migration(
+            version: 9,
+            name: "create_authz",
+            up: [
+                """
+                CREATE TABLE groups (
+                    id uuid PRIMARY KEY,
+                    name text NOT NULL,
+                    name_key text NOT NULL,
+                    description text,
+                    mfa_required boolean NOT NULL DEFAULT false,
+                    created_at timestamptz NOT NULL,
+                    updated_at timestamptz NOT NULL,
+                    CONSTRAINT groups_name UNIQUE (name_key)
+                )
+                """,
+                """
+                CREATE TABLE group_members (
+                    group_id uuid NOT NULL,
+                    member text NOT NULL,
+                    created_at timestamptz NOT NULL,
+                    PRIMARY KEY (group_id, member)
+                )
+                """,
+                "CREATE INDEX group_members_member ON group_members (member)",
+                """
+                CREATE TABLE acl_entries (
+                    id uuid PRIMARY KEY,
+                    resource text NOT NULL,
+                    principal text NOT NULL,
+                    action text NOT NULL,
+                    effect text NOT NULL CHECK (effect IN ('allow', 'deny')),
+                    kind text NOT NULL CHECK (kind IN ('acl', 'dacl')),
+                    created_at timestamptz NOT NULL,
+                    created_by text,
+                    CONSTRAINT acl_entries_rule UNIQUE (resource, principal, action, effect, kind)
+                )
+                """,
+                "CREATE INDEX acl_entries_principal ON acl_entries (principal)",
+                "CREATE TABLE authz_version (id integer PRIMARY KEY CHECK (id = 1), version bigint NOT NULL)",
+                "INSERT INTO authz_version (id, version) VALUES (1, 0)",
+            ],
+            down: [
+                "DROP TABLE authz_version",
+                "DROP TABLE acl_entries",
+                "DROP TABLE group_members",
+                "DROP TABLE groups",
+            ]
+        ),
     ]
 
     /// A migration's time box: schema changes on a large table (an index over millions of keys) take far longer

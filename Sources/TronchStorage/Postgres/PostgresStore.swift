@@ -83,6 +83,8 @@ package struct PostgresStore: Sendable {
                 case "users_username": return DomainError.userConflict("username")
                 case "users_email": return DomainError.userConflict("email")
                 case "users_pkey": return DomainError(.conflict, "a user with this id already exists")
+                case "groups_name": return DomainError.groupNameTaken
+                case "acl_entries_rule": return DomainError.duplicateEntry
                 default: return DomainError(.conflict, "a key with this id or secret already exists")
                 }
             }

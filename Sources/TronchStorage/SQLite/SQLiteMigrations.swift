@@ -261,6 +261,54 @@ extension SQLiteStore {
                 "DROP TABLE mfa_factors",
             ]
         ),
+        Migration(
+            version: 9,
+            name: "create_authz",
+            up: [
+                """
+                CREATE TABLE groups (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    name TEXT NOT NULL,
+                    name_key TEXT NOT NULL UNIQUE,
+                    description TEXT,
+                    mfa_required INTEGER NOT NULL DEFAULT 0,
+                    created_at INTEGER NOT NULL,
+                    updated_at INTEGER NOT NULL
+                )
+                """,
+                """
+                CREATE TABLE group_members (
+                    group_id TEXT NOT NULL,
+                    member TEXT NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    PRIMARY KEY (group_id, member)
+                )
+                """,
+                "CREATE INDEX group_members_member ON group_members (member)",
+                """
+                CREATE TABLE acl_entries (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    resource TEXT NOT NULL,
+                    principal TEXT NOT NULL,
+                    action TEXT NOT NULL,
+                    effect TEXT NOT NULL CHECK (effect IN ('allow', 'deny')),
+                    kind TEXT NOT NULL CHECK (kind IN ('acl', 'dacl')),
+                    created_at INTEGER NOT NULL,
+                    created_by TEXT,
+                    UNIQUE (resource, principal, action, effect, kind)
+                )
+                """,
+                "CREATE INDEX acl_entries_principal ON acl_entries (principal)",
+                "CREATE TABLE authz_version (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL)",
+                "INSERT INTO authz_version (id, version) VALUES (1, 0)",
+            ],
+            down: [
+                "DROP TABLE authz_version",
+                "DROP TABLE acl_entries",
+                "DROP TABLE group_members",
+                "DROP TABLE groups",
+            ]
+        ),
     ]
 }
 

@@ -1,0 +1,116 @@
+package import Foundation
+package import Logging
+import ServiceLifecycle
+import Synchronization
+package import TronchCore
+package import TronchStorage
+
+/// This node's authorization snapshot and decision cache.
+///
+/// A change made here reloads the snapshot before its request is answered, so the next check on this node
+/// sees it (never a stale allow after a revoke). Another node's change arrives through Redis at once, or,
+/// without Redis, when ``Refresher`` sees the stored version move (every `TRONCH_AUTHZ_REFRESH_INTERVAL`).
+/// Decisions are cached per principal, action and resource for the life of a snapshot: a new snapshot starts
+/// an empty cache, which is the whole of invalidation.
+package final class AuthzDirectory: Sendable {
+    struct DecisionKey: Hashable {
+        var principal: PrincipalReference
+        var action: String
+        var resource: ResourceName
+    }
+
+    private struct State {
+        var snapshot: AuthzSnapshot
+        var version: Int64
+        var decisions: [DecisionKey: AuthzDecision] = [:]
+    }
+
+    static let maxCachedDecisions = 100_000
+
+    let store: any AuthzStore
+    let fallbackAllows: Bool
+    private let state: Mutex<State>
+
+    package init(store: any AuthzStore, fallbackAllows: Bool) {
+        self.store = store
+        self.fallbackAllows = fallbackAllows
+        state = Mutex(State(snapshot: AuthzSnapshot(groups: [], memberships: [], entries: [], fallbackAllows: fallbackAllows), version: -1))
+    }
+
+    package var snapshot: AuthzSnapshot { state.withLock { $0.snapshot } }
+    package var version: Int64 { state.withLock { $0.version } }
+
+    /// Reads everything again and swaps it in, unless a newer snapshot got there first.
+    package func reload() async throws {
+        let loaded = try await store.authzState()
+        let snapshot = AuthzSnapshot(groups: loaded.groups, memberships: loaded.memberships, entries: loaded.entries, fallbackAllows: fallbackAllows)
+        state.withLock { state in
+            guard loaded.version > state.version else { return }
+            state = State(snapshot: snapshot, version: loaded.version)
+        }
+    }
+
+    /// After a change made here that could not be read back: deny everything until the next reload succeeds,
+    /// rather than answer from a snapshot that may still allow what was just revoked.
+    package func failClosed() {
+        state.withLock { state in
+            state = State(snapshot: AuthzSnapshot(groups: [], memberships: [], entries: [], fallbackAllows: false), version: -1)
+        }
+    }
+
+    /// After a change made here: the next check must see it.
+    package func reloadAfterChange() async {
+        do { try await reload() } catch { failClosed() }
+    }
+
+    /// Reloads when the stored version is not the one held.
+    package func reloadIfStale() async throws {
+        if try await store.authzVersion() != version { try await reload() }
+    }
+
+    package func check(_ principal: PrincipalReference, action: String, resource: ResourceName) -> AuthzDecision {
+        let key = DecisionKey(principal: principal, action: action, resource: resource)
+        return state.withLock { state in
+            if let known = state.decisions[key] { return known }
+            let decision = state.snapshot.check(principal, action: action, resource: resource)
+            if state.decisions.count >= Self.maxCachedDecisions { state.decisions.removeAll(keepingCapacity: true) }
+            state.decisions[key] = decision
+            return decision
+        }
+    }
+
+    /// The ids of every group the user is in, directly or through nesting, sorted (the `groups` claim).
+    package func groupIDs(ofUser id: UUID) -> [String] {
+        snapshot.groups(of: .user(id)).map(\.lowercased).sorted()
+    }
+
+    /// Whether one of the user's groups requires a second factor.
+    package func requiresMFA(user id: UUID) -> Bool {
+        let snapshot = self.snapshot
+        return snapshot.groups(of: .user(id)).contains { snapshot.groups[$0]?.mfaRequired == true }
+    }
+
+    /// Notices other nodes' changes without Redis: compares the stored version every `interval`.
+    package struct Refresher: Service {
+        let directory: AuthzDirectory
+        let interval: Duration
+        let logger: Logger
+
+        package init(directory: AuthzDirectory, interval: Duration, logger: Logger) {
+            self.directory = directory
+            self.interval = interval
+            self.logger = logger
+        }
+
+        package func run() async throws {
+            while !Task.isShuttingDownGracefully {
+                do {
+                    try await directory.reloadIfStale()
+                } catch {
+                    logger.debug("could not refresh the authorization snapshot", metadata: ["error": "\(error)"])
+                }
+                do { try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) } } catch { return }
+            }
+        }
+    }
+}
