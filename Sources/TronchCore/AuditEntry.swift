@@ -143,6 +143,7 @@ package enum AuditAction {
     package static let aclEntryCreated = "acl.entry_created"
     package static let aclEntryDeleted = "acl.entry_deleted"
     package static let authzDecision = "authz.decision"
+    package static let authzPrincipalForgotten = "authz.principal_forgotten"
 }
 
 /// An event in its place in the chain: its sequence number, the previous entry's hash and its own.

@@ -141,6 +141,7 @@ package func buildApplication(reader: ConfigReader, options: BuildOptions = .ini
         refreshPrefix: settings.keyPrefix.prefix, logger: logger, events: tokenEvents, groups: authzDirectory
     )
     tokenEvents?.deliver(to: tokens)
+    tokenEvents?.deliver(to: authzDirectory)
     let passwords = PasswordHasher(
         parameters: settings.accounts.passwordHash, threads: settings.accounts.passwordHashThreads,
         queue: settings.accounts.passwordHashQueue
@@ -304,7 +305,7 @@ package func buildRouter(
     AuditController(store: database.store, allowQueryParameterKeys: settings.queryParameterKeys).addRoutes(to: auditRoutes)
     let userRoutes = api.group("users").add(middleware: authentication)
     if let usage = keys.usage { userRoutes.add(middleware: UsageMiddleware(usage: usage, clock: keys.clock)) }
-    UsersController(users: users, maxBodySize: settings.maxBodySize, allowQueryParameterKeys: settings.queryParameterKeys)
+    UsersController(users: users, maxBodySize: settings.maxBodySize, allowQueryParameterKeys: settings.queryParameterKeys, authz: authz)
         .addRoutes(to: userRoutes)
     let authRoutes = api.group("auth")
     AuthController(users: users, rateLimits: keys.rateLimits, maxBodySize: settings.maxBodySize, authentication: authentication)

@@ -83,6 +83,12 @@ import TronchTestSupport
 
             #expect(try await api.request(.delete, "/api/v1/groups/\(dev)/members/\(gus)").status == .noContent)
             #expect(try await api.request(.delete, "/api/v1/groups/\(dev)/members/\(gus)").status == .notFound)
+            // A deleted user leaves no membership and no entry behind.
+            #expect(try await api.request(.put, "/api/v1/groups/\(ops)/members/\(gus)").status == .created)
+            _ = try await Self.entry(api, "doc:gus", gus, "read", "allow")
+            #expect(try await api.request(.delete, "/api/v1/users/\(user["id"]!.string!)").status == .ok)
+            #expect(try await api.request(.get, "/api/v1/acl-entries?principal=\(gus)")["data"]?.array?.isEmpty == true)
+            #expect(try await api.request(.get, "/api/v1/groups/\(ops)/members")["data"]?.array?.map { $0["principal"] } == [.string("group:\(dev)")])
             #expect(try await api.request(.delete, "/api/v1/groups/\(dev)").status == .noContent)
             #expect(try await api.request(.get, "/api/v1/groups/\(dev)").status == .notFound)
             #expect(try await api.request(.get, "/api/v1/groups/\(ops)/members")["data"]?.array?.isEmpty == true, "its memberships went with it")
@@ -236,6 +242,28 @@ import TronchTestSupport
                     if !seen { try await Task.sleep(for: .milliseconds(50)) }
                 }
                 #expect(seen, "node B saw node A's entry")
+            }
+        }
+    }
+
+    @Test func withRedisAChangeReachesAnotherNodeBeforeItsNextPoll() async throws {
+        guard ServerBackend.all.contains(.postgres), TestRedis.enabled else { return }
+        let url = try await TestPostgres.freshSchemaURL()
+        let config = ["database.url": url, "redis.url": try #require(TestRedis.url), "authz.refreshInterval": "600"]
+        let first = TestServer(config: config)
+        let second = TestServer(config: config)
+        try await first.run { a async throws in
+            try await second.run { b async throws in
+                let hal = "user:" + (try await Users.createUser(a, "hal"))["id"]!.string!
+                #expect(try await Self.check(b, hal, "read", "doc:pushed")["allowed"] == false)
+                _ = try await Self.entry(a, "doc:pushed", hal, "read", "allow")
+                let deadline = ContinuousClock.now + .seconds(10)
+                var seen = false
+                while !seen && ContinuousClock.now < deadline {
+                    seen = try await Self.check(b, hal, "read", "doc:pushed")["allowed"] == true
+                    if !seen { try await Task.sleep(for: .milliseconds(50)) }
+                }
+                #expect(seen, "node B heard of node A's entry through Redis (its own poll is 10 minutes away)")
             }
         }
     }

@@ -30,6 +30,10 @@ package final class AuthzDirectory: Sendable {
     let store: any AuthzStore
     let fallbackAllows: Bool
     private let state: Mutex<State>
+    /// Tells the other nodes (through Redis) after a change made here.
+    private let announce = Mutex<(@Sendable () -> Void)?>(nil)
+
+    func onChange(_ announce: @escaping @Sendable () -> Void) { self.announce.withLock { $0 = announce } }
 
     package init(store: any AuthzStore, fallbackAllows: Bool) {
         self.store = store
@@ -61,6 +65,7 @@ package final class AuthzDirectory: Sendable {
     /// After a change made here: the next check must see it.
     package func reloadAfterChange() async {
         do { try await reload() } catch { failClosed() }
+        announce.withLock { $0 }?()
     }
 
     /// Reloads when the stored version is not the one held.

@@ -210,6 +210,20 @@ package struct AuthzService: Sendable {
         await directory.reloadAfterChange()
     }
 
+    /// A deleted user leaves no membership and no entry behind (the store removes them; this is audited).
+    package func forget(_ principal: PrincipalReference, by actor: Principal, origin: RequestOrigin) async throws {
+        try await store.forgetPrincipal(
+            principal,
+            audit: [
+                AuditEvent(
+                    time: clock.now, actor: actor.auditActor, action: AuditAction.authzPrincipalForgotten, targetType: principal.kind,
+                    targetID: principal.id.lowercased, origin: origin
+                )
+            ]
+        )
+        await directory.reloadAfterChange()
+    }
+
     static func details(_ entry: ACLEntry) -> [String: JSONValue] {
         [
             "resource": .string(entry.resource.text), "principal": .string(entry.principal.description), "action": .string(entry.action),

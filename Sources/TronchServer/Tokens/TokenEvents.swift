@@ -5,8 +5,8 @@ import Synchronization
 import TronchCore
 import TronchRedis
 
-/// Token changes every node must hear of at once: denylist entries (a session ended, a token revoked) and
-/// signing-key rotations, published on one Redis channel. A node whose subscription dropped reloads both
+/// Token changes every node must hear of at once: denylist entries (a session ended, a token revoked),
+/// signing-key rotations and changes of groups and ACL entries, published on one Redis channel. A node whose subscription dropped reloads both
 /// from the database when it is back; without Redis, ``TokenMaintenance`` reloads them every few seconds.
 package final class RedisTokenEvents: Service {
     static let channel = "tronch:tokens"
@@ -15,6 +15,7 @@ package final class RedisTokenEvents: Service {
     private let logger: Logger
     private let throttle = LogThrottle()
     private let target = Mutex<TokenService?>(nil)
+    private let authz = Mutex<AuthzDirectory?>(nil)
     private let outbox: AsyncStream<String>
     private let outboxContinuation: AsyncStream<String>.Continuation
     /// Reloads asked for by messages (rotations, reconnects), done by `run` off the subscriber's loop.
@@ -30,6 +31,13 @@ package final class RedisTokenEvents: Service {
 
     /// The token service that applies what other nodes publish (set once, after both exist).
     func deliver(to tokens: TokenService) { target.withLock { $0 = tokens } }
+
+    /// The authorization snapshot that reloads when another node changes groups or entries (and announces this
+    /// node's changes).
+    func deliver(to directory: AuthzDirectory) {
+        authz.withLock { $0 = directory }
+        directory.onChange { [weak self] in self?.outboxContinuation.yield("authz") }
+    }
 
     func publish(denied entries: [DenylistEntry]) {
         for entry in entries {
@@ -76,6 +84,9 @@ package final class RedisTokenEvents: Service {
         let parts = message.split(separator: " ")
         if parts.first == "keys" {
             reloadContinuation.yield()
+        } else if parts.first == "authz", let directory = authz.withLock({ $0 }) {
+            // Our own announcement comes back too: the version check makes that a cheap no-op.
+            Task { try? await directory.reloadIfStale() }
         } else if parts.count == 4, parts[0] == "deny", let kind = DenylistEntry.Kind(rawValue: String(parts[1])),
             let seconds = Int64(parts[3])
         {

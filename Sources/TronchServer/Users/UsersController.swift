@@ -8,6 +8,8 @@ struct UsersController {
     let users: UserService
     let maxBodySize: Int
     let allowQueryParameterKeys: Bool
+    /// Removes a deleted user's memberships and entries.
+    var authz: AuthzService?
 
     func addRoutes(to group: RouterGroup<AppRequestContext>) {
         group.post(use: create)
@@ -96,7 +98,9 @@ struct UsersController {
     }
 
     @Sendable func delete(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let user = try await users.delete(id: try Self.id(context), by: try context.requirePrincipal(), origin: context.origin(request))
+        let principal = try context.requirePrincipal()
+        let user = try await users.delete(id: try Self.id(context), by: principal, origin: context.origin(request))
+        try await authz?.forget(.user(user.id), by: principal, origin: context.origin(request))
         return try Response.json(UserResponse(user))
     }
 
