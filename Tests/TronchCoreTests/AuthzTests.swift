@@ -186,4 +186,75 @@ import TronchCore
             #expect(snapshot.check(principal, action: action, resource: resource) == expected, "seed \(seed): \(principal) \(action) \(resource)")
         }
     }
+
+    @Test(arguments: 1...20) func changesAppliedInMemoryMatchASnapshotReadAgain(seed: UInt64) {
+        var random = SplitMix(state: seed &+ 1000)
+        let users = (0..<5).map { _ in PrincipalReference.user(UUID()) }
+        let groups = (0..<5).map { index in GroupRecord(id: UUID(), name: "g\(index)", createdAt: Self.base) }
+        var world = World()
+        var live = AuthzSnapshot(groups: groups, memberships: [], entries: [])
+        var groupsNow = groups
+        let resources = ["doc:a", "doc:a/b", "doc:a/b/c", "doc:d"]
+        for _ in 0..<60 {
+            switch Int.random(in: 0..<6, using: &random) {
+            case 0, 1:
+                let principal = (users + groupsNow.map(\.reference)).randomElement(using: &random)!
+                let id = world.add(
+                    resources.randomElement(using: &random)!, principal, ["read", "*"].randomElement(using: &random)!,
+                    Bool.random(using: &random) ? .allow : .deny, Bool.random(using: &random) ? .acl : .dacl
+                )
+                if let entry = world.entries.first(where: { $0.id == id }) {
+                    // The store refuses duplicates; so does this world.
+                    if world.entries.filter({ $0.rule == entry.rule }).count > 1 {
+                        world.entries.removeAll { $0.id == id }
+                    } else {
+                        live.apply(.entryAdded(entry))
+                    }
+                }
+            case 2:
+                if let entry = world.entries.randomElement(using: &random) {
+                    world.entries.removeAll { $0.id == entry.id }
+                    live.apply(.entryRemoved(entry))
+                }
+            case 3:
+                // Groups join only groups after them: no cycle.
+                guard groupsNow.count > 1 else { continue }
+                let index = Int.random(in: 0..<(groupsNow.count - 1), using: &random)
+                let member: PrincipalReference = Bool.random(using: &random) ? users.randomElement(using: &random)! : groupsNow[index].reference
+                let group = groupsNow[Int.random(in: (index + 1)..<groupsNow.count, using: &random)].id
+                if !world.memberships.contains(where: { $0.groupID == group && $0.member == member }) {
+                    world.join(member, group)
+                    live.apply(.memberAdded(GroupMembership(groupID: group, member: member, createdAt: Self.base)))
+                }
+            case 4:
+                if let membership = world.memberships.randomElement(using: &random) {
+                    world.memberships.removeAll { $0 == membership }
+                    live.apply(.memberRemoved(groupID: membership.groupID, member: membership.member))
+                }
+            default:
+                if Bool.random(using: &random), let group = groupsNow.randomElement(using: &random), groupsNow.count > 2 {
+                    groupsNow.removeAll { $0.id == group.id }
+                    world.memberships.removeAll { $0.groupID == group.id || $0.member == group.reference }
+                    world.entries.removeAll { $0.principal == group.reference }
+                    live.apply(.groupRemoved(group.id))
+                } else if let user = users.randomElement(using: &random) {
+                    world.memberships.removeAll { $0.member == user }
+                    world.entries.removeAll { $0.principal == user }
+                    live.apply(.principalForgotten(user))
+                }
+            }
+        }
+        let fresh = AuthzSnapshot(groups: groupsNow, memberships: world.memberships, entries: world.entries)
+        #expect(live.entryCount == fresh.entryCount, "seed \(seed)")
+        #expect(Set(live.groups.keys) == Set(fresh.groups.keys))
+        for user in users {
+            #expect(live.groups(of: user) == fresh.groups(of: user), "seed \(seed)")
+            for resource in resources + ["doc:a/b/c/d"] {
+                for action in ["read", "write"] {
+                    let name = Self.resource(resource)
+                    #expect(live.check(user, action: action, resource: name) == fresh.check(user, action: action, resource: name), "seed \(seed)")
+                }
+            }
+        }
+    }
 }

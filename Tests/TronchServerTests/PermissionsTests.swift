@@ -133,7 +133,8 @@ import TronchTestSupport
             // Refusals of bad input.
             #expect(try await Self.check(api, alice, "*", "project:acme").code == "VALIDATION_FAILED", "a check names one action")
             #expect(try await Self.check(api, alice, "read", "Project:Acme").code == "VALIDATION_FAILED")
-            #expect(try await Self.check(api, "user:\(UUID())", "read", "project:acme").code == "VALIDATION_FAILED")
+            #expect(try await Self.check(api, "user:\(UUID())", "read", "project:acme")["reason"]?["rule"] == "fallback", "nothing names them")
+            #expect(try await Self.check(api, "group:\(UUID())", "read", "project:acme").code == "VALIDATION_FAILED")
             let duplicate = try await api.request(
                 .post, "/api/v1/acl-entries",
                 json: ["resource": "project:acme", "principal": .string("group:\(team)"), "action": "read", "effect": "allow", "kind": "dacl"]

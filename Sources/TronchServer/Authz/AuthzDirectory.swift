@@ -62,9 +62,25 @@ package final class AuthzDirectory: Sendable {
         }
     }
 
-    /// After a change made here: the next check must see it.
-    package func reloadAfterChange() async {
-        do { try await reload() } catch { failClosed() }
+    /// After a change made here: the next check must see it. When the stored version is exactly one past the
+    /// held one, that one change is this one, and it is applied in memory; otherwise (another node changed
+    /// something too) everything is read again.
+    package func applyAfterChange(_ change: AuthzSnapshot.Change) async {
+        do {
+            let stored = try await store.authzVersion()
+            let applied = state.withLock { state in
+                // Nothing was written (a forgotten principal who named nothing): nothing to apply.
+                if stored == state.version { return true }
+                guard stored == state.version + 1 else { return false }
+                state.snapshot.apply(change)
+                state.version = stored
+                state.decisions = [:]
+                return true
+            }
+            if !applied { try await reload() }
+        } catch {
+            failClosed()
+        }
         announce.withLock { $0 }?()
     }
 

@@ -49,7 +49,7 @@ package struct AuthzService: Sendable {
                 )
             ]
         )
-        await directory.reloadAfterChange()
+        await directory.applyAfterChange(.groupSaved(group))
         return group
     }
 
@@ -75,9 +75,13 @@ package struct AuthzService: Sendable {
         let now = clock.now
         let actor = principal.auditActor
         let result = try await store.updateGroup(id: id, { group in
-            if let name = change.name { group.name = name }
-            group.description = change.description.applied(to: group.description)
-            if let required = change.mfaRequired { group.mfaRequired = required }
+            var changed = group
+            if let name = change.name { changed.name = name }
+            changed.description = change.description.applied(to: changed.description)
+            if let required = change.mfaRequired { changed.mfaRequired = required }
+            // The update's own time, written only when something changed.
+            if changed != group { changed.updatedAt = now }
+            group = changed
         }, audit: { after in
             [
                 AuditEvent(
@@ -87,10 +91,8 @@ package struct AuthzService: Sendable {
             ]
         })
         guard result.before != result.after else { return result.after }
-        // The update's own time, written only when something changed.
-        let stamped = try await store.updateGroup(id: id, { $0.updatedAt = now }, audit: { _ in [] })
-        await directory.reloadAfterChange()
-        return stamped.after
+        await directory.applyAfterChange(.groupSaved(result.after))
+        return result.after
     }
 
     package func deleteGroup(id: UUID, by principal: Principal, origin: RequestOrigin) async throws {
@@ -107,7 +109,7 @@ package struct AuthzService: Sendable {
                 ]
             }) != nil
         else { throw DomainError.groupNotFound(id.lowercased) }
-        await directory.reloadAfterChange()
+        await directory.applyAfterChange(.groupRemoved(id))
     }
 
     // MARK: Members
@@ -138,7 +140,7 @@ package struct AuthzService: Sendable {
                 )
             ]
         )
-        if added { await directory.reloadAfterChange() }
+        if added { await directory.applyAfterChange(.memberAdded(GroupMembership(groupID: groupID, member: member, createdAt: now))) }
         return added
     }
 
@@ -152,7 +154,7 @@ package struct AuthzService: Sendable {
                 )
             ]
         )
-        if removed { await directory.reloadAfterChange() }
+        if removed { await directory.applyAfterChange(.memberRemoved(groupID: groupID, member: member)) }
         return removed
     }
 
@@ -190,7 +192,7 @@ package struct AuthzService: Sendable {
                 )
             ]
         )
-        await directory.reloadAfterChange()
+        await directory.applyAfterChange(.entryAdded(entry))
         return entry
     }
 
@@ -198,16 +200,16 @@ package struct AuthzService: Sendable {
         let now = clock.now
         let actor = principal.auditActor
         guard
-            try await store.deleteEntry(id: id, audit: { entry in
+            let entry = try await store.deleteEntry(id: id, audit: { entry in
                 [
                     AuditEvent(
                         time: now, actor: actor, action: AuditAction.aclEntryDeleted, targetType: "acl_entry", targetID: entry.id.lowercased,
                         origin: origin, details: Self.details(entry)
                     )
                 ]
-            }) != nil
+            })
         else { throw DomainError.entryNotFound(id.lowercased) }
-        await directory.reloadAfterChange()
+        await directory.applyAfterChange(.entryRemoved(entry))
     }
 
     /// A deleted user leaves no membership and no entry behind (the store removes them; this is audited).
@@ -221,7 +223,7 @@ package struct AuthzService: Sendable {
                 )
             ]
         )
-        await directory.reloadAfterChange()
+        await directory.applyAfterChange(.principalForgotten(principal))
     }
 
     static func details(_ entry: ACLEntry) -> [String: JSONValue] {
@@ -250,7 +252,11 @@ package struct AuthzService: Sendable {
     /// the rule `key_scope`.
     package func check(_ principal: PrincipalReference, action: String, resource: ResourceName) async throws -> AuthzDecision {
         guard case .key(let keyID) = principal else {
-            try await requireExists(principal, field: "principal")
+            // From memory alone: a check reads no table. A user nothing names is matched by nothing (the
+            // fallback); a group must exist, which the snapshot knows.
+            if case .group(let id) = principal, directory.snapshot.groups[id] == nil {
+                throw DomainError.invalid("principal", "no group with id \(id.lowercased)")
+            }
             return directory.check(principal, action: action, resource: resource)
         }
         guard let key = try await store.key(id: keyID) else { throw DomainError.invalid("principal", "no key with id \(keyID.lowercased)") }
