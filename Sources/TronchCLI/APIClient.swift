@@ -49,7 +49,7 @@ struct APIClient {
         }
         let json = try? JSONDecoder().decode(JSONValue.self, from: Data(bytes.readableBytesView))
         guard (200..<300).contains(Int(response.status.code)) else {
-            throw CLIError(Self.describeProblem(json, status: Int(response.status.code)))
+            throw CLIError(Self.describeProblem(json, status: Int(response.status.code)), problem: json)
         }
         if response.status == .noContent { return .null }
         guard let json else { throw CLIError("the server answered with something that is not JSON") }

@@ -298,7 +298,7 @@ extension KeysCommand {
 
 /// Key ids are UUIDs; refusing anything else here keeps odd input out of the URL path.
 func pathSegment(_ id: String) throws -> String {
-    guard UUID(uuidString: id) != nil else { throw CLIError("'\(id)' is not a key id (a UUID)") }
+    guard UUID(strict: id) != nil else { throw CLIError("'\(id)' is not a key id (a UUID)") }
     return id.lowercased()
 }
 

@@ -5,10 +5,10 @@ import TronchServer
 package struct TronchCommand: AsyncParsableCommand {
     package static let configuration = CommandConfiguration(
         commandName: "tronch",
-        abstract: "Issue, verify, rate-limit, rotate and revoke API keys.",
+        abstract: "Issue, verify, rate-limit, rotate and revoke API keys; sign people in; decide permissions.",
         subcommands: [
             ServeCommand.self, MigrateCommand.self, BackupCommand.self, RestoreCommand.self, KeysCommand.self, UsersCommand.self,
-            LoginCommand.self, TokensCommand.self, SecretsCommand.self, AuditCommand.self, BenchCommand.self,
+            LoginCommand.self, AuthzCommand.self, TokensCommand.self, SecretsCommand.self, AuditCommand.self, BenchCommand.self,
             VersionCommand.self,
         ]
     )

@@ -153,7 +153,7 @@ struct UsersCommand: AsyncParsableCommand {
 /// A user id or `me`, checked before it goes into a path.
 func userPath(_ id: String) throws -> String {
     if id == "me" { return id }
-    guard let uuid = UUID(uuidString: id) else { throw CLIError("'\(id)' is not a user id (a UUID) or me") }
+    guard let uuid = UUID(strict: id) else { throw CLIError("'\(id)' is not a user id (a UUID) or me") }
     return uuid.uuidString.lowercased()
 }
 
@@ -164,7 +164,8 @@ struct LoginCommand: AsyncParsableCommand {
         abstract: "Log in with a password and print an access token.",
         discussion: """
             The token goes to standard output and nowhere else (no file is written): export TRONCH_API_KEY=$(tronch login --username ada) \
-            lets the other commands act as you until it expires. --json prints the whole answer, the refresh token included.
+            lets the other commands act as you until it expires. --json prints the whole answer, the refresh token included. \
+            With a second factor, the code is asked next (with --password-stdin, it is the second line of standard input).
             """
     )
     @OptionGroup var client: ClientOptions
@@ -180,7 +181,19 @@ struct LoginCommand: AsyncParsableCommand {
         ]
         if let username { body["username"] = .string(username) }
         if let email { body["email"] = .string(email) }
-        let answer = try await client.anonymousClient().send(.POST, "/api/v1/auth/login", body: .object(body))
+        let anonymous = client.anonymousClient()
+        var answer: JSONValue
+        do {
+            answer = try await anonymous.send(.POST, "/api/v1/auth/login", body: .object(body))
+        } catch let error as CLIError where error.problem?["code"]?.string == "MFA_REQUIRED" {
+            // The second step: a TOTP code, or a recovery code (which has letters or a dash).
+            guard let token = error.problem?["mfa_token"]?.string else { throw error }
+            let code = try Password.read(prompt: "Code from your authenticator app (or a recovery code): ", fromStdin: passwordFromStdin, confirm: false)
+            let isTOTP = code.allSatisfy(\.isNumber)
+            answer = try await anonymous.send(
+                .POST, "/api/v1/auth/mfa", body: ["mfa_token": .string(token), isTOTP ? "code" : "recovery_code": .string(code)]
+            )
+        }
         if client.json { print(answer.prettyJSON) } else { print(answer["access_token"]?.text ?? "") }
     }
 }

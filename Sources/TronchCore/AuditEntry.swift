@@ -144,6 +144,8 @@ package enum AuditAction {
     package static let aclEntryDeleted = "acl.entry_deleted"
     package static let authzDecision = "authz.decision"
     package static let authzPrincipalForgotten = "authz.principal_forgotten"
+    /// A request an endpoint permission in report-only mode would have refused (it went through).
+    package static let endpointWouldRefuse = "endpoint.would_refuse"
 }
 
 /// An event in its place in the chain: its sequence number, the previous entry's hash and its own.

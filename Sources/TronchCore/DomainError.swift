@@ -25,6 +25,8 @@ package enum ErrorCode: String, Sendable, Codable, CaseIterable {
     case mfaRequired = "MFA_REQUIRED"
     case mfaInvalid = "MFA_INVALID"
     case mfaEnrollmentRequired = "MFA_ENROLLMENT_REQUIRED"
+    /// An `Idempotency-Key` used again for another request (another method, path or body).
+    case idempotencyMismatch = "IDEMPOTENCY_MISMATCH"
 }
 
 /// One invalid input field and why (an `Error` too, so validators can return `Result<_, FieldError>`).

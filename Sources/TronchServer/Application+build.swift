@@ -158,6 +158,7 @@ package func buildApplication(reader: ConfigReader, options: BuildOptions = .ini
         lastUsed, KeyStatistics(store: store, clock: options.clock, logger: logger),
         ImportedKeys.Watcher(imports: imports, logger: logger), passwords, TokenMaintenance(tokens: tokens, logger: logger, challenges: store),
         AuthzDirectory.Refresher(directory: authzDirectory, interval: settings.authz.refreshInterval, logger: logger),
+        IdempotencyPruning(store: store, clock: options.clock, logger: logger),
     ]
     if let usage { services.append(usage) }
     if let retention = settings.auditRetention {
@@ -276,14 +277,31 @@ package func buildRouter(
     )
     router.add(middleware: RequestIDMiddleware())
     if !settings.trustedProxies.isEmpty { router.add(middleware: ClientAddressMiddleware(trusted: settings.trustedProxies)) }
+    // Outside the problem middleware: problems carry the headers too, and a page can read its errors.
+    router.add(middleware: SecurityHeadersMiddleware(hstsMaxAge: settings.edge.hstsMaxAge))
+    if let cors = settings.edge.cors { router.add(middleware: CORSMiddleware(policy: cors)) }
     router.add(middleware: AccessLogMiddleware())
     // Outside the problem middleware, so it sees the status every answer really has.
     router.add(middleware: MetricsMiddleware())
     router.add(middleware: ProblemMiddleware())
+    let permissions = EndpointPermissionMiddleware(policy: settings.authz.endpointPolicy, clock: keys.clock) { event in
+        try await keys.audit(event)
+    }
+    let usage = keys.usage.map { UsageMiddleware(usage: $0, clock: keys.clock) }
+    let idempotency = IdempotencyMiddleware(
+        store: database.store, secrets: users.tokens.secrets, clock: keys.clock, maxBodySize: settings.maxBodySize, logger: users.tokens.logger
+    )
+    /// Every route that needs a caller: who is calling, their usage counted, what the route needs of them,
+    /// then a replay of an `Idempotency-Key` it has answered before.
+    let authenticated: @Sendable (RouterGroup<AppRequestContext>) -> RouterGroup<AppRequestContext> = { group in
+        group.add(middleware: authentication)
+        if let usage { group.add(middleware: usage) }
+        return group.add(middleware: permissions).add(middleware: idempotency)
+    }
     let api = router.group("api/v1")
     switch settings.metricsAccess {
     case .open: MetricsController(access: .open).addRoutes(to: api)
-    case .scope: MetricsController(access: .scope).addRoutes(to: api.group().add(middleware: authentication))
+    case .scope: MetricsController(access: .scope).addRoutes(to: authenticated(api.group()))
     case .off: break
     }
     SystemController(database: database, redis: redis, failureMode: settings.rateLimits.failureMode).addRoutes(to: api)
@@ -291,8 +309,7 @@ package func buildRouter(
         ForwardAuthController(keys: keys, rules: settings.gatewayRules, allowQueryParameter: settings.queryParameterKeys)
             .addRoutes(to: api)
     }
-    let keyRoutes = api.group("keys").add(middleware: authentication)
-    if let usage = keys.usage { keyRoutes.add(middleware: UsageMiddleware(usage: usage, clock: keys.clock)) }
+    let keyRoutes = authenticated(api.group("keys"))
     VerifyController(keys: keys, maxBodySize: settings.maxBodySize).addRoutes(to: keyRoutes)
     KeysController(
         keys: keys, maxBodySize: settings.maxBodySize, allowQueryParameterKeys: settings.queryParameterKeys, stepUp: users.stepUp
@@ -300,26 +317,22 @@ package func buildRouter(
     .addRoutes(to: keyRoutes)
     UsageController(keys: keys, store: database.store, allowQueryParameterKeys: settings.queryParameterKeys)
         .addRoutes(to: keyRoutes)
-    let auditRoutes = api.group("audit-logs").add(middleware: authentication)
-    if let usage = keys.usage { auditRoutes.add(middleware: UsageMiddleware(usage: usage, clock: keys.clock)) }
-    AuditController(store: database.store, allowQueryParameterKeys: settings.queryParameterKeys).addRoutes(to: auditRoutes)
-    let userRoutes = api.group("users").add(middleware: authentication)
-    if let usage = keys.usage { userRoutes.add(middleware: UsageMiddleware(usage: usage, clock: keys.clock)) }
+    AuditController(store: database.store, allowQueryParameterKeys: settings.queryParameterKeys)
+        .addRoutes(to: authenticated(api.group("audit-logs")))
+    let userRoutes = authenticated(api.group("users"))
     UsersController(users: users, maxBodySize: settings.maxBodySize, allowQueryParameterKeys: settings.queryParameterKeys, authz: authz)
         .addRoutes(to: userRoutes)
     let authRoutes = api.group("auth")
-    AuthController(users: users, rateLimits: keys.rateLimits, maxBodySize: settings.maxBodySize, authentication: authentication)
+    AuthController(users: users, rateLimits: keys.rateLimits, maxBodySize: settings.maxBodySize, authenticated: authenticated)
         .addRoutes(to: authRoutes)
     MFAController(users: users, maxBodySize: settings.maxBodySize).addRoutes(users: userRoutes, auth: authRoutes)
-    let groupRoutes = api.group("groups").add(middleware: authentication)
     GroupsController(authz: authz, maxBodySize: settings.maxBodySize, allowQueryParameterKeys: settings.queryParameterKeys)
-        .addRoutes(to: groupRoutes)
-    let entryRoutes = api.group("acl-entries").add(middleware: authentication)
+        .addRoutes(to: authenticated(api.group("groups")))
     ACLEntriesController(authz: authz, maxBodySize: settings.maxBodySize, allowQueryParameterKeys: settings.queryParameterKeys)
-        .addRoutes(to: entryRoutes)
-    AuthzController(authz: authz, maxBodySize: settings.maxBodySize).addRoutes(to: api.group("authz").add(middleware: authentication))
-    let sessionRoutes = api.group("sessions").add(middleware: authentication)
-    SessionsController(tokens: users.tokens, allowQueryParameterKeys: settings.queryParameterKeys).addRoutes(to: sessionRoutes)
+        .addRoutes(to: authenticated(api.group("acl-entries")))
+    AuthzController(authz: authz, maxBodySize: settings.maxBodySize).addRoutes(to: authenticated(api.group("authz")))
+    SessionsController(tokens: users.tokens, allowQueryParameterKeys: settings.queryParameterKeys)
+        .addRoutes(to: authenticated(api.group("sessions")))
     WellKnownController(tokens: users.tokens, issuer: settings.accounts.issuer).addRoutes(to: router)
     router.addMethodNotAllowedResponses()
     return router

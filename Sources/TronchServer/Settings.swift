@@ -99,6 +99,8 @@ package struct Settings: Sendable {
     package var gatewayRules = GatewayRules()
     /// People, passwords, lockout, sessions and tokens.
     package var accounts = AccountSettings()
+    /// Security headers and CORS.
+    package var edge = EdgeSettings()
     package var authz = AuthzSettings()
 
     package init() {}
@@ -262,6 +264,7 @@ package struct Settings: Sendable {
         redisTimeout = try values.seconds("redis.timeout", range: 0.001...60) ?? redisTimeout
         accounts = try AccountSettings(values: values, host: host, port: port)
         authz = try AuthzSettings(values: values)
+        edge = try EdgeSettings(values: values)
         if let rootKey = try values.string("bootstrap.rootKey", secret: true) {
             guard KeyFormat.parse(rootKey) != nil else {
                 throw ConfigurationError(
@@ -294,7 +297,7 @@ extension Settings {
         "redis.timeout": .seconds, "audit.retentionDays": .integer, "audit.retentionInterval": .seconds,
         "usage.maxPending": .integer, "usage.enabled": .boolean, "http.trustedProxies": .string, "usage.retentionDays": .integer, "metrics.access": .string,
         "forwardAuth.enabled": .boolean, "forwardAuth.rules": .string, "ratelimit.login": .string,
-    ].merging(AccountSettings.fileSchema) { $1 }.merging(AuthzSettings.fileSchema) { $1 }
+    ].merging(AccountSettings.fileSchema) { $1 }.merging(AuthzSettings.fileSchema) { $1 }.merging(EdgeSettings.fileSchema) { $1 }
 
     /// Checks a config file's JSON against ``fileSchema``: an unknown name (a typo) or a value of the wrong
     /// JSON type stops start-up instead of being ignored.

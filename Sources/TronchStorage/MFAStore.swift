@@ -51,6 +51,8 @@ package struct SealedSecret: Sendable, Hashable {
     package enum Location: Sendable, Hashable {
         case signingKey(kid: String)
         case factor(userID: UUID, kind: MFAFactorKind)
+        /// An answer kept for `Idempotency-Key` replays (it may hold a new key's secret).
+        case idempotentAnswer(caller: String, key: String)
     }
 
     package var location: Location
@@ -79,6 +81,10 @@ package struct SealedSecret: Sendable, Hashable {
         switch location {
         case .signingKey(let kid): "signing-key:\(kid)"
         case .factor(let user, let kind): MFAFactorRecord.context(kind: kind, userID: user)
+        case .idempotentAnswer(let caller, let key): Self.idempotentAnswerContext(caller: caller, key: key)
         }
     }
+
+    /// An answer is bound to its caller and key: moved to another row, it does not open.
+    package static func idempotentAnswerContext(caller: String, key: String) -> String { "idempotency:\(caller):\(key)" }
 }

@@ -39,6 +39,8 @@ package struct UserChange: Sendable {
     package var revokedKeys: [KeyRecord]
     /// The user's sessions ended with the change (as stored after ending).
     package var endedSessions: [SessionRecord]
+    /// A deleted user's group memberships and ACL entries, removed in the same transaction.
+    package var forgottenAuthzRows = 0
 
     package init(before: UserRecord, after: UserRecord, revokedKeys: [KeyRecord], endedSessions: [SessionRecord] = []) {
         self.before = before

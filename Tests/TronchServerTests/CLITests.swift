@@ -1,5 +1,6 @@
 import Configuration
 import Foundation
+import HTTPTypes
 import HummingbirdTesting
 import Testing
 import TronchCLI
@@ -266,6 +267,66 @@ import TronchTestSupport
             #expect(wrong.status != 0)
             #expect(wrong.stderr.contains("INVALID_CREDENTIALS"))
             #expect(try await Tronch.run(["users", "show", "not-a-uuid"], environment: asAdmin).status != 0)
+        }
+    }
+
+    @Test func aLoginWithASecondFactorAndAPermissionCheckFromTheCommandLine() async throws {
+        let server = TestServer()
+        let app = try await buildApplication(reader: TestServer.reader(), options: server.options())
+        try await app.test(.live) { client in
+            let port = try #require(client.port)
+            let url = "http://127.0.0.1:\(port)"
+            let api = APIClient(client: client)
+            let (secret, recovery, _) = try await MFATests.enrolled(api, server, "cli.mfa")
+            // The code that confirmed enrolment is spent: the login takes the next one.
+            server.clock.advance(seconds: 30)
+            let code = try MFATests.code(secret, server)
+            let login = try await Tronch.run(
+                ["login", "--username", "cli.mfa", "--password-stdin", "--json"], environment: ["TRONCH_URL": url],
+                input: UsersTests.password + "\n" + code + "\n"
+            )
+            #expect(login.status == 0, "\(login.stderr)")
+            let answer = try JSONDecoder().decode(JSONValue.self, from: Data(login.stdout.utf8))
+            #expect(answer["access_token"]?.string?.split(separator: ".").count == 3)
+            let withRecovery = try await Tronch.run(
+                ["login", "--username", "cli.mfa", "--password-stdin"], environment: ["TRONCH_URL": url],
+                input: UsersTests.password + "\n" + recovery[0] + "\n"
+            )
+            #expect(withRecovery.status == 0, "\(withRecovery.stderr)")
+            let wrongCode = try await Tronch.run(
+                ["login", "--username", "cli.mfa", "--password-stdin"], environment: ["TRONCH_URL": url],
+                input: UsersTests.password + "\n000000\n"
+            )
+            #expect(wrongCode.status == 1)
+            #expect(wrongCode.stderr.contains("MFA_INVALID"), "\(wrongCode.stderr)")
+
+            let user = try #require(try await api.request(.get, "/api/v1/users?q=cli.mfa")["data"]?.array?.first?["id"]?.string)
+            let entry = try await api.request(
+                .post, "/api/v1/acl-entries",
+                json: ["resource": "project:acme", "principal": .string("user:\(user)"), "action": "read", "effect": "allow", "kind": "dacl"]
+            )
+            #expect(entry.status == .created, "\(entry.json)")
+            let root = ["TRONCH_URL": url, "TRONCH_API_KEY": TestServer.rootKey]
+            let allowed = try await Tronch.run(
+                ["authz", "check", "--principal", "user:\(user)", "--action", "read", "--resource", "project:acme/web"], environment: root
+            )
+            #expect(allowed.status == 0, "\(allowed.stderr)")
+            #expect(allowed.stdout == "allowed: dacl_allow (entry \(entry["id"]!.string!), on project:acme)\n")
+            let denied = try await Tronch.run(
+                ["authz", "check", "--principal", "user:\(user)", "--action", "write", "--resource", "project:acme/web"], environment: root
+            )
+            #expect(denied.status == 3, "\(denied.stderr)")
+            #expect(denied.stdout == "denied: fallback\n")
+            let json = try await Tronch.run(
+                ["authz", "check", "--principal", "user:\(user)", "--action", "read", "--resource", "project:acme", "--json"], environment: root
+            )
+            #expect(json.status == 3, "a DACL is not for its own resource")
+            #expect(try JSONDecoder().decode(JSONValue.self, from: Data(json.stdout.utf8))["reason"]?["rule"] == "fallback")
+            let bad = try await Tronch.run(
+                ["authz", "check", "--principal", "nobody", "--action", "read", "--resource", "project:acme"], environment: root
+            )
+            #expect(bad.status == 1)
+            #expect(bad.stderr.contains("VALIDATION_FAILED"))
         }
     }
 

@@ -98,6 +98,13 @@ import TronchCore
             let badID = try await api.request(.get, "/api/v1/keys/not-a-uuid")
             #expect(badID.status == .badRequest)
             #expect(badID["errors"]?.array?.first?["field"] == .string("id"))
+            // Only the canonical form names an id: no sign, space or 0x inside a group (Foundation takes them).
+            let created = try await api.createKey()["id"]!.string!
+            let signed = "-" + created.dropFirst()
+            for text in [signed, "+" + created.dropFirst(), " " + created.dropFirst(), created.replacingOccurrences(of: "-", with: "")] {
+                #expect(try await api.request(.get, "/api/v1/keys/\(text)").status == .badRequest, "\(text)")
+            }
+            #expect(try await api.request(.get, "/api/v1/keys/\(created.uppercased())").status == .ok, "either case")
             // An empty free-text parameter is the same as an absent one; an empty number or enum is not a value.
             for query in ["cursor=", "owner_id=&name_prefix=", "expiring_within="] {
                 #expect(try await api.request(.get, "/api/v1/keys?\(query)").status == .ok, "\(query)")

@@ -60,6 +60,8 @@ import TronchTestSupport
             let gus = "user:\(user["id"]!.string!)"
             #expect(try await api.request(.put, "/api/v1/groups/\(dev)/members/\(gus)").status == .created)
             #expect(try await api.request(.put, "/api/v1/groups/\(dev)/members/\(gus)").status == .noContent, "already a member")
+            let encoded = gus.replacingOccurrences(of: ":", with: "%3A")
+            #expect(try await api.request(.put, "/api/v1/groups/\(dev)/members/\(encoded)").status == .noContent, "an encoded colon is the same member")
             #expect(try await api.request(.put, "/api/v1/groups/\(ops)/members/group:\(dev)").status == .created)
             let cycle = try await api.request(.put, "/api/v1/groups/\(dev)/members/group:\(ops)")
             #expect(cycle.code == "VALIDATION_FAILED")
@@ -129,6 +131,17 @@ import TronchTestSupport
             )
             #expect(batch["results"]?.array?.map { $0["allowed"] } == [true, false])
             #expect(try await api.request(.post, "/api/v1/authz/check-batch", json: ["checks": []]).code == "VALIDATION_FAILED")
+            let unknown = try await api.request(
+                .post, "/api/v1/authz/check-batch",
+                json: [
+                    "checks": [
+                        ["principal": .string(alice), "action": "read", "resource": "project:acme/a"],
+                        ["principal": .string("group:\(UUID())"), "action": "read", "resource": "project:acme/a"],
+                    ]
+                ]
+            )
+            #expect(unknown.code == "VALIDATION_FAILED")
+            #expect(unknown.json["errors"]?.array?.first?["field"] == "checks[1].principal", "the check that failed is named")
 
             // Refusals of bad input.
             #expect(try await Self.check(api, alice, "*", "project:acme").code == "VALIDATION_FAILED", "a check names one action")
@@ -186,6 +199,13 @@ import TronchTestSupport
             #expect(try await Self.check(api, "key:\(service)", "read", "project:acme/web")["allowed"] == false)
             _ = try await Self.entry(api, "project:acme", "key:\(service)", "read", "allow", "dacl")
             #expect(try await Self.check(api, "key:\(service)", "read", "project:acme/web")["allowed"] == true)
+            // A key that no longer works has no rights: revoked or disabled, it is refused by its scopes.
+            #expect(try await api.request(.patch, "/api/v1/keys/\(service)", json: ["enabled": false]).status == .ok)
+            #expect(try await Self.check(api, "key:\(service)", "read", "project:acme/web")["reason"] == ["rule": "key_scope", "entry_id": .null, "resource": .null])
+            #expect(try await api.request(.patch, "/api/v1/keys/\(service)", json: ["enabled": true]).status == .ok)
+            #expect(try await Self.check(api, "key:\(service)", "read", "project:acme/web")["allowed"] == true)
+            #expect(try await api.request(.delete, "/api/v1/keys/\(service)").status == .ok)
+            #expect(try await Self.check(api, "key:\(service)", "read", "project:acme/web")["reason"]?["rule"] == "key_scope")
         }
     }
 

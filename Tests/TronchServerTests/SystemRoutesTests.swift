@@ -50,6 +50,10 @@ import TronchCore
                 "/api/v1/auth/logout": ["post"], "/api/v1/auth/revoke": ["post"], "/api/v1/auth/introspect": ["post"],
                 "/api/v1/sessions": ["get"], "/api/v1/sessions/{id}": ["delete"],
                 "/.well-known/jwks.json": ["get"], "/.well-known/oauth-authorization-server": ["get"],
+                "/api/v1/groups": ["get", "post"], "/api/v1/groups/{id}": ["get", "patch", "delete"],
+                "/api/v1/groups/{id}/members": ["get"], "/api/v1/groups/{id}/members/{principal}": ["put", "delete"],
+                "/api/v1/acl-entries": ["get", "post"], "/api/v1/acl-entries/{id}": ["get", "delete"],
+                "/api/v1/authz/check": ["post"], "/api/v1/authz/check-batch": ["post"],
             ]
             #expect(Set(paths.keys) == Set(expected.keys))
             for (path, methods) in expected {
@@ -58,6 +62,7 @@ import TronchCore
                 #expect(documented == methods, "\(path)")
                 // Every method the document does not list is one the server does not serve: a 405.
                 let concrete = path.replacingOccurrences(of: "{id}", with: UUIDv7.make(at: Date()).lowercased)
+                    .replacingOccurrences(of: "{principal}", with: "user:" + UUIDv7.make(at: Date()).lowercased)
                 for method in ["get", "post", "put", "patch", "delete"] where !methods.contains(method) {
                     let answer = try await api.request(HTTPRequest.Method(method.uppercased())!, concrete, key: nil)
                     #expect(answer.status == .methodNotAllowed, "\(method.uppercased()) \(path) is served but not documented")

@@ -97,5 +97,11 @@ extension Components {
         @frozen public enum CacheControlPublic: String, Codable, Hashable, Sendable, CaseIterable {
             case public_comma_MaxAge_equals_300 = "public, max-age=300"
         }
+        /// `true` when this answer is the kept answer of an earlier request with the same `Idempotency-Key` (nothing ran this time).
+        ///
+        /// - Remark: Generated from `#/components/headers/Idempotent-Replayed`.
+        @frozen public enum IdempotentReplayed: String, Codable, Hashable, Sendable, CaseIterable {
+            case _true = "true"
+        }
     }
 }

@@ -54,5 +54,21 @@ extension Components {
         ///
         /// - Remark: Generated from `#/components/parameters/SessionId`.
         public typealias SessionId = Swift.String
+        /// The group's id (a UUID; upper or lower case). Anything else is a 400.
+        ///
+        /// - Remark: Generated from `#/components/parameters/GroupId`.
+        public typealias GroupId = Swift.String
+        /// The entry's id (a UUID; upper or lower case). Anything else is a 400.
+        ///
+        /// - Remark: Generated from `#/components/parameters/AclEntryId`.
+        public typealias AclEntryId = Swift.String
+        /// The member: `user:<id>` or `group:<id>` (the id a UUID, upper or lower case). A key cannot be a member. The colon may be sent as it is or percent-encoded (`user%3A01a2…`).
+        ///
+        /// - Remark: Generated from `#/components/parameters/GroupMember`.
+        public typealias GroupMember = Swift.String
+        /// Makes a retry safe (Stripe's semantics): the first request with this key runs and its answer is kept for 24 hours; the same key with the same method, path, query and body gets that answer again with `Idempotent-Replayed: true` and runs nothing; the same key with another request is 422 `IDEMPOTENCY_MISMATCH`; while the first request is still running, 409 `CONFLICT` with `Retry-After`. A request that fails keeps nothing, so a retry runs again. Keys belong to the caller (the key, or the person of an access token). 1 to 255 visible ASCII characters; anything else is a 400. See docs/api.md#retries-and-idempotency-key.
+        ///
+        /// - Remark: Generated from `#/components/parameters/IdempotencyKey`.
+        public typealias IdempotencyKey = Swift.String
     }
 }

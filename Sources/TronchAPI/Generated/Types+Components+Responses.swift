@@ -2004,5 +2004,508 @@ extension Components {
                 self.body = body
             }
         }
+        public struct ForbiddenAuthzManage: Sendable, Hashable {
+            /// - Remark: Generated from `#/components/responses/ForbiddenAuthzManage/headers`.
+            public struct Headers: Sendable, Hashable {
+                /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                ///
+                /// - Remark: Generated from `#/components/responses/ForbiddenAuthzManage/headers/X-Request-Id`.
+                public var xRequestId: Components.Headers.XRequestId?
+                /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                    case noStore = "no-store"
+                }
+                /// Always `no-store` on JSON and problem responses.
+                ///
+                /// - Remark: Generated from `#/components/responses/ForbiddenAuthzManage/headers/Cache-Control`.
+                public var cacheControl: Components.Headers.CacheControl?
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                public init(
+                    xRequestId: Components.Headers.XRequestId? = nil,
+                    cacheControl: Components.Headers.CacheControl? = nil
+                ) {
+                    self.xRequestId = xRequestId
+                    self.cacheControl = cacheControl
+                }
+            }
+            /// Received HTTP response headers
+            public var headers: Components.Responses.ForbiddenAuthzManage.Headers
+            /// - Remark: Generated from `#/components/responses/ForbiddenAuthzManage/content`.
+            @frozen public enum Body: Sendable, Hashable {
+                /// - Remark: Generated from `#/components/responses/ForbiddenAuthzManage/content/application\/problem+json`.
+                case applicationProblemJson(Components.Schemas.Problem)
+                /// The associated value of the enum case if `self` is `.applicationProblemJson`.
+                ///
+                /// - Throws: An error if `self` is not `.applicationProblemJson`.
+                /// - SeeAlso: `.applicationProblemJson`.
+                public var applicationProblemJson: Components.Schemas.Problem {
+                    get throws {
+                        switch self {
+                        case let .applicationProblemJson(body):
+                            return body
+                        }
+                    }
+                }
+            }
+            /// Received HTTP response body
+            public var body: Components.Responses.ForbiddenAuthzManage.Body
+            /// Creates a new `ForbiddenAuthzManage`.
+            ///
+            /// - Parameters:
+            ///   - headers: Received HTTP response headers
+            ///   - body: Received HTTP response body
+            public init(
+                headers: Components.Responses.ForbiddenAuthzManage.Headers = .init(),
+                body: Components.Responses.ForbiddenAuthzManage.Body
+            ) {
+                self.headers = headers
+                self.body = body
+            }
+        }
+        public struct ForbiddenAuthzCheck: Sendable, Hashable {
+            /// - Remark: Generated from `#/components/responses/ForbiddenAuthzCheck/headers`.
+            public struct Headers: Sendable, Hashable {
+                /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                ///
+                /// - Remark: Generated from `#/components/responses/ForbiddenAuthzCheck/headers/X-Request-Id`.
+                public var xRequestId: Components.Headers.XRequestId?
+                /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                    case noStore = "no-store"
+                }
+                /// Always `no-store` on JSON and problem responses.
+                ///
+                /// - Remark: Generated from `#/components/responses/ForbiddenAuthzCheck/headers/Cache-Control`.
+                public var cacheControl: Components.Headers.CacheControl?
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                public init(
+                    xRequestId: Components.Headers.XRequestId? = nil,
+                    cacheControl: Components.Headers.CacheControl? = nil
+                ) {
+                    self.xRequestId = xRequestId
+                    self.cacheControl = cacheControl
+                }
+            }
+            /// Received HTTP response headers
+            public var headers: Components.Responses.ForbiddenAuthzCheck.Headers
+            /// - Remark: Generated from `#/components/responses/ForbiddenAuthzCheck/content`.
+            @frozen public enum Body: Sendable, Hashable {
+                /// - Remark: Generated from `#/components/responses/ForbiddenAuthzCheck/content/application\/problem+json`.
+                case applicationProblemJson(Components.Schemas.Problem)
+                /// The associated value of the enum case if `self` is `.applicationProblemJson`.
+                ///
+                /// - Throws: An error if `self` is not `.applicationProblemJson`.
+                /// - SeeAlso: `.applicationProblemJson`.
+                public var applicationProblemJson: Components.Schemas.Problem {
+                    get throws {
+                        switch self {
+                        case let .applicationProblemJson(body):
+                            return body
+                        }
+                    }
+                }
+            }
+            /// Received HTTP response body
+            public var body: Components.Responses.ForbiddenAuthzCheck.Body
+            /// Creates a new `ForbiddenAuthzCheck`.
+            ///
+            /// - Parameters:
+            ///   - headers: Received HTTP response headers
+            ///   - body: Received HTTP response body
+            public init(
+                headers: Components.Responses.ForbiddenAuthzCheck.Headers = .init(),
+                body: Components.Responses.ForbiddenAuthzCheck.Body
+            ) {
+                self.headers = headers
+                self.body = body
+            }
+        }
+        public struct GroupNotFound: Sendable, Hashable {
+            /// - Remark: Generated from `#/components/responses/GroupNotFound/headers`.
+            public struct Headers: Sendable, Hashable {
+                /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                ///
+                /// - Remark: Generated from `#/components/responses/GroupNotFound/headers/X-Request-Id`.
+                public var xRequestId: Components.Headers.XRequestId?
+                /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                    case noStore = "no-store"
+                }
+                /// Always `no-store` on JSON and problem responses.
+                ///
+                /// - Remark: Generated from `#/components/responses/GroupNotFound/headers/Cache-Control`.
+                public var cacheControl: Components.Headers.CacheControl?
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                public init(
+                    xRequestId: Components.Headers.XRequestId? = nil,
+                    cacheControl: Components.Headers.CacheControl? = nil
+                ) {
+                    self.xRequestId = xRequestId
+                    self.cacheControl = cacheControl
+                }
+            }
+            /// Received HTTP response headers
+            public var headers: Components.Responses.GroupNotFound.Headers
+            /// - Remark: Generated from `#/components/responses/GroupNotFound/content`.
+            @frozen public enum Body: Sendable, Hashable {
+                /// - Remark: Generated from `#/components/responses/GroupNotFound/content/application\/problem+json`.
+                case applicationProblemJson(Components.Schemas.Problem)
+                /// The associated value of the enum case if `self` is `.applicationProblemJson`.
+                ///
+                /// - Throws: An error if `self` is not `.applicationProblemJson`.
+                /// - SeeAlso: `.applicationProblemJson`.
+                public var applicationProblemJson: Components.Schemas.Problem {
+                    get throws {
+                        switch self {
+                        case let .applicationProblemJson(body):
+                            return body
+                        }
+                    }
+                }
+            }
+            /// Received HTTP response body
+            public var body: Components.Responses.GroupNotFound.Body
+            /// Creates a new `GroupNotFound`.
+            ///
+            /// - Parameters:
+            ///   - headers: Received HTTP response headers
+            ///   - body: Received HTTP response body
+            public init(
+                headers: Components.Responses.GroupNotFound.Headers = .init(),
+                body: Components.Responses.GroupNotFound.Body
+            ) {
+                self.headers = headers
+                self.body = body
+            }
+        }
+        public struct AclEntryNotFound: Sendable, Hashable {
+            /// - Remark: Generated from `#/components/responses/AclEntryNotFound/headers`.
+            public struct Headers: Sendable, Hashable {
+                /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                ///
+                /// - Remark: Generated from `#/components/responses/AclEntryNotFound/headers/X-Request-Id`.
+                public var xRequestId: Components.Headers.XRequestId?
+                /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                    case noStore = "no-store"
+                }
+                /// Always `no-store` on JSON and problem responses.
+                ///
+                /// - Remark: Generated from `#/components/responses/AclEntryNotFound/headers/Cache-Control`.
+                public var cacheControl: Components.Headers.CacheControl?
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                public init(
+                    xRequestId: Components.Headers.XRequestId? = nil,
+                    cacheControl: Components.Headers.CacheControl? = nil
+                ) {
+                    self.xRequestId = xRequestId
+                    self.cacheControl = cacheControl
+                }
+            }
+            /// Received HTTP response headers
+            public var headers: Components.Responses.AclEntryNotFound.Headers
+            /// - Remark: Generated from `#/components/responses/AclEntryNotFound/content`.
+            @frozen public enum Body: Sendable, Hashable {
+                /// - Remark: Generated from `#/components/responses/AclEntryNotFound/content/application\/problem+json`.
+                case applicationProblemJson(Components.Schemas.Problem)
+                /// The associated value of the enum case if `self` is `.applicationProblemJson`.
+                ///
+                /// - Throws: An error if `self` is not `.applicationProblemJson`.
+                /// - SeeAlso: `.applicationProblemJson`.
+                public var applicationProblemJson: Components.Schemas.Problem {
+                    get throws {
+                        switch self {
+                        case let .applicationProblemJson(body):
+                            return body
+                        }
+                    }
+                }
+            }
+            /// Received HTTP response body
+            public var body: Components.Responses.AclEntryNotFound.Body
+            /// Creates a new `AclEntryNotFound`.
+            ///
+            /// - Parameters:
+            ///   - headers: Received HTTP response headers
+            ///   - body: Received HTTP response body
+            public init(
+                headers: Components.Responses.AclEntryNotFound.Headers = .init(),
+                body: Components.Responses.AclEntryNotFound.Body
+            ) {
+                self.headers = headers
+                self.body = body
+            }
+        }
+        public struct InvalidGroupId: Sendable, Hashable {
+            /// - Remark: Generated from `#/components/responses/InvalidGroupId/headers`.
+            public struct Headers: Sendable, Hashable {
+                /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                ///
+                /// - Remark: Generated from `#/components/responses/InvalidGroupId/headers/X-Request-Id`.
+                public var xRequestId: Components.Headers.XRequestId?
+                /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                    case noStore = "no-store"
+                }
+                /// Always `no-store` on JSON and problem responses.
+                ///
+                /// - Remark: Generated from `#/components/responses/InvalidGroupId/headers/Cache-Control`.
+                public var cacheControl: Components.Headers.CacheControl?
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                public init(
+                    xRequestId: Components.Headers.XRequestId? = nil,
+                    cacheControl: Components.Headers.CacheControl? = nil
+                ) {
+                    self.xRequestId = xRequestId
+                    self.cacheControl = cacheControl
+                }
+            }
+            /// Received HTTP response headers
+            public var headers: Components.Responses.InvalidGroupId.Headers
+            /// - Remark: Generated from `#/components/responses/InvalidGroupId/content`.
+            @frozen public enum Body: Sendable, Hashable {
+                /// - Remark: Generated from `#/components/responses/InvalidGroupId/content/application\/problem+json`.
+                case applicationProblemJson(Components.Schemas.Problem)
+                /// The associated value of the enum case if `self` is `.applicationProblemJson`.
+                ///
+                /// - Throws: An error if `self` is not `.applicationProblemJson`.
+                /// - SeeAlso: `.applicationProblemJson`.
+                public var applicationProblemJson: Components.Schemas.Problem {
+                    get throws {
+                        switch self {
+                        case let .applicationProblemJson(body):
+                            return body
+                        }
+                    }
+                }
+            }
+            /// Received HTTP response body
+            public var body: Components.Responses.InvalidGroupId.Body
+            /// Creates a new `InvalidGroupId`.
+            ///
+            /// - Parameters:
+            ///   - headers: Received HTTP response headers
+            ///   - body: Received HTTP response body
+            public init(
+                headers: Components.Responses.InvalidGroupId.Headers = .init(),
+                body: Components.Responses.InvalidGroupId.Body
+            ) {
+                self.headers = headers
+                self.body = body
+            }
+        }
+        public struct InvalidAclEntryId: Sendable, Hashable {
+            /// - Remark: Generated from `#/components/responses/InvalidAclEntryId/headers`.
+            public struct Headers: Sendable, Hashable {
+                /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                ///
+                /// - Remark: Generated from `#/components/responses/InvalidAclEntryId/headers/X-Request-Id`.
+                public var xRequestId: Components.Headers.XRequestId?
+                /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                    case noStore = "no-store"
+                }
+                /// Always `no-store` on JSON and problem responses.
+                ///
+                /// - Remark: Generated from `#/components/responses/InvalidAclEntryId/headers/Cache-Control`.
+                public var cacheControl: Components.Headers.CacheControl?
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                public init(
+                    xRequestId: Components.Headers.XRequestId? = nil,
+                    cacheControl: Components.Headers.CacheControl? = nil
+                ) {
+                    self.xRequestId = xRequestId
+                    self.cacheControl = cacheControl
+                }
+            }
+            /// Received HTTP response headers
+            public var headers: Components.Responses.InvalidAclEntryId.Headers
+            /// - Remark: Generated from `#/components/responses/InvalidAclEntryId/content`.
+            @frozen public enum Body: Sendable, Hashable {
+                /// - Remark: Generated from `#/components/responses/InvalidAclEntryId/content/application\/problem+json`.
+                case applicationProblemJson(Components.Schemas.Problem)
+                /// The associated value of the enum case if `self` is `.applicationProblemJson`.
+                ///
+                /// - Throws: An error if `self` is not `.applicationProblemJson`.
+                /// - SeeAlso: `.applicationProblemJson`.
+                public var applicationProblemJson: Components.Schemas.Problem {
+                    get throws {
+                        switch self {
+                        case let .applicationProblemJson(body):
+                            return body
+                        }
+                    }
+                }
+            }
+            /// Received HTTP response body
+            public var body: Components.Responses.InvalidAclEntryId.Body
+            /// Creates a new `InvalidAclEntryId`.
+            ///
+            /// - Parameters:
+            ///   - headers: Received HTTP response headers
+            ///   - body: Received HTTP response body
+            public init(
+                headers: Components.Responses.InvalidAclEntryId.Headers = .init(),
+                body: Components.Responses.InvalidAclEntryId.Body
+            ) {
+                self.headers = headers
+                self.body = body
+            }
+        }
+        public struct IdempotencyMismatch: Sendable, Hashable {
+            /// - Remark: Generated from `#/components/responses/IdempotencyMismatch/headers`.
+            public struct Headers: Sendable, Hashable {
+                /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                ///
+                /// - Remark: Generated from `#/components/responses/IdempotencyMismatch/headers/X-Request-Id`.
+                public var xRequestId: Components.Headers.XRequestId?
+                /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                    case noStore = "no-store"
+                }
+                /// Always `no-store` on JSON and problem responses.
+                ///
+                /// - Remark: Generated from `#/components/responses/IdempotencyMismatch/headers/Cache-Control`.
+                public var cacheControl: Components.Headers.CacheControl?
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                public init(
+                    xRequestId: Components.Headers.XRequestId? = nil,
+                    cacheControl: Components.Headers.CacheControl? = nil
+                ) {
+                    self.xRequestId = xRequestId
+                    self.cacheControl = cacheControl
+                }
+            }
+            /// Received HTTP response headers
+            public var headers: Components.Responses.IdempotencyMismatch.Headers
+            /// - Remark: Generated from `#/components/responses/IdempotencyMismatch/content`.
+            @frozen public enum Body: Sendable, Hashable {
+                /// - Remark: Generated from `#/components/responses/IdempotencyMismatch/content/application\/problem+json`.
+                case applicationProblemJson(Components.Schemas.Problem)
+                /// The associated value of the enum case if `self` is `.applicationProblemJson`.
+                ///
+                /// - Throws: An error if `self` is not `.applicationProblemJson`.
+                /// - SeeAlso: `.applicationProblemJson`.
+                public var applicationProblemJson: Components.Schemas.Problem {
+                    get throws {
+                        switch self {
+                        case let .applicationProblemJson(body):
+                            return body
+                        }
+                    }
+                }
+            }
+            /// Received HTTP response body
+            public var body: Components.Responses.IdempotencyMismatch.Body
+            /// Creates a new `IdempotencyMismatch`.
+            ///
+            /// - Parameters:
+            ///   - headers: Received HTTP response headers
+            ///   - body: Received HTTP response body
+            public init(
+                headers: Components.Responses.IdempotencyMismatch.Headers = .init(),
+                body: Components.Responses.IdempotencyMismatch.Body
+            ) {
+                self.headers = headers
+                self.body = body
+            }
+        }
+        public struct IdempotencyInProgress: Sendable, Hashable {
+            /// - Remark: Generated from `#/components/responses/IdempotencyInProgress/headers`.
+            public struct Headers: Sendable, Hashable {
+                /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                ///
+                /// - Remark: Generated from `#/components/responses/IdempotencyInProgress/headers/X-Request-Id`.
+                public var xRequestId: Components.Headers.XRequestId?
+                /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                    case noStore = "no-store"
+                }
+                /// Always `no-store` on JSON and problem responses.
+                ///
+                /// - Remark: Generated from `#/components/responses/IdempotencyInProgress/headers/Cache-Control`.
+                public var cacheControl: Components.Headers.CacheControl?
+                /// Seconds to wait before retrying.
+                ///
+                /// - Remark: Generated from `#/components/responses/IdempotencyInProgress/headers/Retry-After`.
+                public var retryAfter: Components.Headers.RetryAfter?
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                ///   - retryAfter: Seconds to wait before retrying.
+                public init(
+                    xRequestId: Components.Headers.XRequestId? = nil,
+                    cacheControl: Components.Headers.CacheControl? = nil,
+                    retryAfter: Components.Headers.RetryAfter? = nil
+                ) {
+                    self.xRequestId = xRequestId
+                    self.cacheControl = cacheControl
+                    self.retryAfter = retryAfter
+                }
+            }
+            /// Received HTTP response headers
+            public var headers: Components.Responses.IdempotencyInProgress.Headers
+            /// - Remark: Generated from `#/components/responses/IdempotencyInProgress/content`.
+            @frozen public enum Body: Sendable, Hashable {
+                /// - Remark: Generated from `#/components/responses/IdempotencyInProgress/content/application\/problem+json`.
+                case applicationProblemJson(Components.Schemas.Problem)
+                /// The associated value of the enum case if `self` is `.applicationProblemJson`.
+                ///
+                /// - Throws: An error if `self` is not `.applicationProblemJson`.
+                /// - SeeAlso: `.applicationProblemJson`.
+                public var applicationProblemJson: Components.Schemas.Problem {
+                    get throws {
+                        switch self {
+                        case let .applicationProblemJson(body):
+                            return body
+                        }
+                    }
+                }
+            }
+            /// Received HTTP response body
+            public var body: Components.Responses.IdempotencyInProgress.Body
+            /// Creates a new `IdempotencyInProgress`.
+            ///
+            /// - Parameters:
+            ///   - headers: Received HTTP response headers
+            ///   - body: Received HTTP response body
+            public init(
+                headers: Components.Responses.IdempotencyInProgress.Headers = .init(),
+                body: Components.Responses.IdempotencyInProgress.Body
+            ) {
+                self.headers = headers
+                self.body = body
+            }
+        }
     }
 }

@@ -1408,6 +1408,7 @@ extension Components {
                 case mfaRequired = "MFA_REQUIRED"
                 case mfaInvalid = "MFA_INVALID"
                 case mfaEnrollmentRequired = "MFA_ENROLLMENT_REQUIRED"
+                case idempotencyMismatch = "IDEMPOTENCY_MISMATCH"
             }
             /// Stable machine code.
             ///
@@ -3770,6 +3771,652 @@ extension Components {
                 case tokenEndpointAuthMethodsSupported = "token_endpoint_auth_methods_supported"
                 case revocationEndpointAuthMethodsSupported = "revocation_endpoint_auth_methods_supported"
                 case scopesSupported = "scopes_supported"
+            }
+        }
+        /// A resource in the tree: `type:segment/segment/…`, whose parent is the name without its last segment (`project:acme/web` → `project:acme`; `type:segment` has none). The type is 1-64 lower-case letters, digits, `_` and `-`, starting with a letter; it is also what a key's scopes name (`project:read`). 1 to 32 segments of letters, digits and `_ . - ~ @ +`, none empty, `.` or `..`; at most 512 characters. Case matters, and a name is its own canonical form (no escapes, no case folding).
+        ///
+        /// - Remark: Generated from `#/components/schemas/ResourceName`.
+        public typealias ResourceName = Swift.String
+        /// Who an entry or a check names: `user:<id>`, `group:<id>` or `key:<id>`; the id a UUID, in upper or lower case (answers show it in lower case).
+        ///
+        /// - Remark: Generated from `#/components/schemas/PrincipalReference`.
+        public typealias PrincipalReference = Swift.String
+        /// An action name, or `*` for every action: 1-64 characters of lower-case letters, digits and `_ . : -`, starting with a letter (`read`, `deploy`, `billing.export`). Tronch does not keep a list of actions: they are your application's.
+        ///
+        /// - Remark: Generated from `#/components/schemas/EntryAction`.
+        public typealias EntryAction = Swift.String
+        /// One action: 1-64 characters of lower-case letters, digits and `_ . : -`, starting with a letter. Not `*`, which is for entries.
+        ///
+        /// - Remark: Generated from `#/components/schemas/CheckAction`.
+        public typealias CheckAction = Swift.String
+        /// 1-128 characters (Unicode code points), no control characters, not only spaces. Kept as given; unique ignoring case (`Ops` and `OPS` are one name).
+        ///
+        /// - Remark: Generated from `#/components/schemas/GroupName`.
+        public typealias GroupName = Swift.String
+        /// A named set of users and other groups.
+        ///
+        /// - Remark: Generated from `#/components/schemas/Group`.
+        public struct Group: Codable, Hashable, Sendable {
+            /// UUIDv7 in lowercase; `group:<id>` names the group as a principal.
+            ///
+            /// - Remark: Generated from `#/components/schemas/Group/id`.
+            public var id: Swift.String
+            /// - Remark: Generated from `#/components/schemas/Group/name`.
+            public var name: Components.Schemas.GroupName
+            /// Null when none was given.
+            ///
+            /// - Remark: Generated from `#/components/schemas/Group/description`.
+            public var description: Swift.String?
+            /// Whether its members, directly or through nested groups, must have a second factor: until they enrol, every authenticated route but enrolment, `GET /api/v1/users/me` and logging out answers 403 `MFA_ENROLLMENT_REQUIRED`, as for TRONCH_MFA_REQUIRED_ROLES.
+            ///
+            /// - Remark: Generated from `#/components/schemas/Group/mfa_required`.
+            public var mfaRequired: Swift.Bool
+            /// RFC 3339 date-time in UTC with millisecond precision, for example `2026-12-06T09:05:47.120Z`.
+            ///
+            /// - Remark: Generated from `#/components/schemas/Group/created_at`.
+            public var createdAt: Foundation.Date
+            /// The last change. RFC 3339 date-time in UTC with millisecond precision, for example `2026-12-06T09:05:47.120Z`.
+            ///
+            /// - Remark: Generated from `#/components/schemas/Group/updated_at`.
+            public var updatedAt: Foundation.Date
+            /// Creates a new `Group`.
+            ///
+            /// - Parameters:
+            ///   - id: UUIDv7 in lowercase; `group:<id>` names the group as a principal.
+            ///   - name:
+            ///   - description: Null when none was given.
+            ///   - mfaRequired: Whether its members, directly or through nested groups, must have a second factor: until they enrol, every authenticated route but enrolment, `GET /api/v1/users/me` and logging out answers 403 `MFA_ENROLLMENT_REQUIRED`, as for TRONCH_MFA_REQUIRED_ROLES.
+            ///   - createdAt: RFC 3339 date-time in UTC with millisecond precision, for example `2026-12-06T09:05:47.120Z`.
+            ///   - updatedAt: The last change. RFC 3339 date-time in UTC with millisecond precision, for example `2026-12-06T09:05:47.120Z`.
+            public init(
+                id: Swift.String,
+                name: Components.Schemas.GroupName,
+                description: Swift.String? = nil,
+                mfaRequired: Swift.Bool,
+                createdAt: Foundation.Date,
+                updatedAt: Foundation.Date
+            ) {
+                self.id = id
+                self.name = name
+                self.description = description
+                self.mfaRequired = mfaRequired
+                self.createdAt = createdAt
+                self.updatedAt = updatedAt
+            }
+            public enum CodingKeys: String, CodingKey {
+                case id
+                case name
+                case description
+                case mfaRequired = "mfa_required"
+                case createdAt = "created_at"
+                case updatedAt = "updated_at"
+            }
+        }
+        /// One page of groups, newest first.
+        ///
+        /// - Remark: Generated from `#/components/schemas/GroupList`.
+        public struct GroupList: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/GroupList/data`.
+            public var data: [Components.Schemas.Group]
+            /// Pass as `cursor` to get the next page. Null on the last page.
+            ///
+            /// - Remark: Generated from `#/components/schemas/GroupList/next_cursor`.
+            public var nextCursor: Swift.String?
+            /// Creates a new `GroupList`.
+            ///
+            /// - Parameters:
+            ///   - data:
+            ///   - nextCursor: Pass as `cursor` to get the next page. Null on the last page.
+            public init(
+                data: [Components.Schemas.Group],
+                nextCursor: Swift.String? = nil
+            ) {
+                self.data = data
+                self.nextCursor = nextCursor
+            }
+            public enum CodingKeys: String, CodingKey {
+                case data
+                case nextCursor = "next_cursor"
+            }
+        }
+        /// A new group. `name` is required. Unknown fields are rejected.
+        ///
+        /// - Remark: Generated from `#/components/schemas/CreateGroupRequest`.
+        public struct CreateGroupRequest: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/CreateGroupRequest/name`.
+            public var name: Components.Schemas.GroupName
+            /// At most 1024 characters. Absent or null: none.
+            ///
+            /// - Remark: Generated from `#/components/schemas/CreateGroupRequest/description`.
+            public var description: Swift.String?
+            /// Default (absent or null): `false`.
+            ///
+            /// - Remark: Generated from `#/components/schemas/CreateGroupRequest/mfa_required`.
+            public var mfaRequired: Swift.Bool?
+            /// Creates a new `CreateGroupRequest`.
+            ///
+            /// - Parameters:
+            ///   - name:
+            ///   - description: At most 1024 characters. Absent or null: none.
+            ///   - mfaRequired: Default (absent or null): `false`.
+            public init(
+                name: Components.Schemas.GroupName,
+                description: Swift.String? = nil,
+                mfaRequired: Swift.Bool? = nil
+            ) {
+                self.name = name
+                self.description = description
+                self.mfaRequired = mfaRequired
+            }
+            public enum CodingKeys: String, CodingKey {
+                case name
+                case description
+                case mfaRequired = "mfa_required"
+            }
+            public init(from decoder: any Swift.Decoder) throws {
+                let container = try decoder.container(keyedBy: CodingKeys.self)
+                self.name = try container.decode(
+                    Components.Schemas.GroupName.self,
+                    forKey: .name
+                )
+                self.description = try container.decodeIfPresent(
+                    Swift.String.self,
+                    forKey: .description
+                )
+                self.mfaRequired = try container.decodeIfPresent(
+                    Swift.Bool.self,
+                    forKey: .mfaRequired
+                )
+                try decoder.ensureNoAdditionalProperties(knownKeys: [
+                    "name",
+                    "description",
+                    "mfa_required"
+                ])
+            }
+        }
+        /// A partial update (merge semantics): a field that is absent stays as it is. `null` clears `description` and is rejected for `name` and `mfa_required`. An empty object changes nothing. Unknown fields are rejected.
+        ///
+        /// - Remark: Generated from `#/components/schemas/UpdateGroupRequest`.
+        public struct UpdateGroupRequest: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/UpdateGroupRequest/name`.
+            public var name: Components.Schemas.GroupName?
+            /// At most 1024 characters. Null clears it.
+            ///
+            /// - Remark: Generated from `#/components/schemas/UpdateGroupRequest/description`.
+            public var description: Swift.String?
+            /// Turning it on binds the members at their next request.
+            ///
+            /// - Remark: Generated from `#/components/schemas/UpdateGroupRequest/mfa_required`.
+            public var mfaRequired: Swift.Bool?
+            /// Creates a new `UpdateGroupRequest`.
+            ///
+            /// - Parameters:
+            ///   - name:
+            ///   - description: At most 1024 characters. Null clears it.
+            ///   - mfaRequired: Turning it on binds the members at their next request.
+            public init(
+                name: Components.Schemas.GroupName? = nil,
+                description: Swift.String? = nil,
+                mfaRequired: Swift.Bool? = nil
+            ) {
+                self.name = name
+                self.description = description
+                self.mfaRequired = mfaRequired
+            }
+            public enum CodingKeys: String, CodingKey {
+                case name
+                case description
+                case mfaRequired = "mfa_required"
+            }
+            public init(from decoder: any Swift.Decoder) throws {
+                let container = try decoder.container(keyedBy: CodingKeys.self)
+                self.name = try container.decodeIfPresent(
+                    Components.Schemas.GroupName.self,
+                    forKey: .name
+                )
+                self.description = try container.decodeIfPresent(
+                    Swift.String.self,
+                    forKey: .description
+                )
+                self.mfaRequired = try container.decodeIfPresent(
+                    Swift.Bool.self,
+                    forKey: .mfaRequired
+                )
+                try decoder.ensureNoAdditionalProperties(knownKeys: [
+                    "name",
+                    "description",
+                    "mfa_required"
+                ])
+            }
+        }
+        /// A direct member of a group.
+        ///
+        /// - Remark: Generated from `#/components/schemas/GroupMember`.
+        public struct GroupMember: Codable, Hashable, Sendable {
+            /// `user:<id>` or `group:<id>`, in lower case.
+            ///
+            /// - Remark: Generated from `#/components/schemas/GroupMember/principal`.
+            public var principal: Swift.String
+            /// - Remark: Generated from `#/components/schemas/GroupMember/type`.
+            @frozen public enum _TypePayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case user = "user"
+                case group = "group"
+            }
+            /// - Remark: Generated from `#/components/schemas/GroupMember/type`.
+            public var _type: Components.Schemas.GroupMember._TypePayload
+            /// RFC 3339 date-time in UTC with millisecond precision, for example `2026-12-06T09:05:47.120Z`.
+            ///
+            /// - Remark: Generated from `#/components/schemas/GroupMember/added_at`.
+            public var addedAt: Foundation.Date
+            /// Creates a new `GroupMember`.
+            ///
+            /// - Parameters:
+            ///   - principal: `user:<id>` or `group:<id>`, in lower case.
+            ///   - _type:
+            ///   - addedAt: RFC 3339 date-time in UTC with millisecond precision, for example `2026-12-06T09:05:47.120Z`.
+            public init(
+                principal: Swift.String,
+                _type: Components.Schemas.GroupMember._TypePayload,
+                addedAt: Foundation.Date
+            ) {
+                self.principal = principal
+                self._type = _type
+                self.addedAt = addedAt
+            }
+            public enum CodingKeys: String, CodingKey {
+                case principal
+                case _type = "type"
+                case addedAt = "added_at"
+            }
+        }
+        /// One page of a group's direct members (not those of the groups inside it), ordered by `principal`.
+        ///
+        /// - Remark: Generated from `#/components/schemas/GroupMemberList`.
+        public struct GroupMemberList: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/GroupMemberList/data`.
+            public var data: [Components.Schemas.GroupMember]
+            /// Pass as `cursor` to get the next page. Null on the last page.
+            ///
+            /// - Remark: Generated from `#/components/schemas/GroupMemberList/next_cursor`.
+            public var nextCursor: Swift.String?
+            /// Creates a new `GroupMemberList`.
+            ///
+            /// - Parameters:
+            ///   - data:
+            ///   - nextCursor: Pass as `cursor` to get the next page. Null on the last page.
+            public init(
+                data: [Components.Schemas.GroupMember],
+                nextCursor: Swift.String? = nil
+            ) {
+                self.data = data
+                self.nextCursor = nextCursor
+            }
+            public enum CodingKeys: String, CodingKey {
+                case data
+                case nextCursor = "next_cursor"
+            }
+        }
+        /// One entry of a resource's access-control list.
+        ///
+        /// - Remark: Generated from `#/components/schemas/AclEntry`.
+        public struct AclEntry: Codable, Hashable, Sendable {
+            /// UUIDv7 in lowercase; ids sort by creation time.
+            ///
+            /// - Remark: Generated from `#/components/schemas/AclEntry/id`.
+            public var id: Swift.String
+            /// - Remark: Generated from `#/components/schemas/AclEntry/resource`.
+            public var resource: Components.Schemas.ResourceName
+            /// `user:<id>`, `group:<id>` or `key:<id>`, in lower case.
+            ///
+            /// - Remark: Generated from `#/components/schemas/AclEntry/principal`.
+            public var principal: Swift.String
+            /// - Remark: Generated from `#/components/schemas/AclEntry/action`.
+            public var action: Components.Schemas.EntryAction
+            /// - Remark: Generated from `#/components/schemas/AclEntry/effect`.
+            @frozen public enum EffectPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case allow = "allow"
+                case deny = "deny"
+            }
+            /// - Remark: Generated from `#/components/schemas/AclEntry/effect`.
+            public var effect: Components.Schemas.AclEntry.EffectPayload
+            /// `acl`: applies to the resource itself. `dacl`: a default for every descendant of the resource (not the resource itself), unless a nearer one decides.
+            ///
+            /// - Remark: Generated from `#/components/schemas/AclEntry/kind`.
+            @frozen public enum KindPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case acl = "acl"
+                case dacl = "dacl"
+            }
+            /// `acl`: applies to the resource itself. `dacl`: a default for every descendant of the resource (not the resource itself), unless a nearer one decides.
+            ///
+            /// - Remark: Generated from `#/components/schemas/AclEntry/kind`.
+            public var kind: Components.Schemas.AclEntry.KindPayload
+            /// RFC 3339 date-time in UTC with millisecond precision, for example `2026-12-06T09:05:47.120Z`.
+            ///
+            /// - Remark: Generated from `#/components/schemas/AclEntry/created_at`.
+            public var createdAt: Foundation.Date
+            /// Who made it: the id of the key, or `user:<id>` for a person's access token.
+            ///
+            /// - Remark: Generated from `#/components/schemas/AclEntry/created_by`.
+            public var createdBy: Swift.String?
+            /// Creates a new `AclEntry`.
+            ///
+            /// - Parameters:
+            ///   - id: UUIDv7 in lowercase; ids sort by creation time.
+            ///   - resource:
+            ///   - principal: `user:<id>`, `group:<id>` or `key:<id>`, in lower case.
+            ///   - action:
+            ///   - effect:
+            ///   - kind: `acl`: applies to the resource itself. `dacl`: a default for every descendant of the resource (not the resource itself), unless a nearer one decides.
+            ///   - createdAt: RFC 3339 date-time in UTC with millisecond precision, for example `2026-12-06T09:05:47.120Z`.
+            ///   - createdBy: Who made it: the id of the key, or `user:<id>` for a person's access token.
+            public init(
+                id: Swift.String,
+                resource: Components.Schemas.ResourceName,
+                principal: Swift.String,
+                action: Components.Schemas.EntryAction,
+                effect: Components.Schemas.AclEntry.EffectPayload,
+                kind: Components.Schemas.AclEntry.KindPayload,
+                createdAt: Foundation.Date,
+                createdBy: Swift.String? = nil
+            ) {
+                self.id = id
+                self.resource = resource
+                self.principal = principal
+                self.action = action
+                self.effect = effect
+                self.kind = kind
+                self.createdAt = createdAt
+                self.createdBy = createdBy
+            }
+            public enum CodingKeys: String, CodingKey {
+                case id
+                case resource
+                case principal
+                case action
+                case effect
+                case kind
+                case createdAt = "created_at"
+                case createdBy = "created_by"
+            }
+        }
+        /// One page of entries, oldest first.
+        ///
+        /// - Remark: Generated from `#/components/schemas/AclEntryList`.
+        public struct AclEntryList: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/AclEntryList/data`.
+            public var data: [Components.Schemas.AclEntry]
+            /// Pass as `cursor` to get the next page. Null on the last page.
+            ///
+            /// - Remark: Generated from `#/components/schemas/AclEntryList/next_cursor`.
+            public var nextCursor: Swift.String?
+            /// Creates a new `AclEntryList`.
+            ///
+            /// - Parameters:
+            ///   - data:
+            ///   - nextCursor: Pass as `cursor` to get the next page. Null on the last page.
+            public init(
+                data: [Components.Schemas.AclEntry],
+                nextCursor: Swift.String? = nil
+            ) {
+                self.data = data
+                self.nextCursor = nextCursor
+            }
+            public enum CodingKeys: String, CodingKey {
+                case data
+                case nextCursor = "next_cursor"
+            }
+        }
+        /// A new entry. Unknown fields are rejected. The principal must exist (a rule the schema cannot state: 400 naming `principal` otherwise). An entry equal to another on all of `resource`, `principal`, `action`, `effect` and `kind` is a 409; an allow and a deny for the same principal, action and resource are two entries (the deny wins).
+        ///
+        /// - Remark: Generated from `#/components/schemas/CreateAclEntryRequest`.
+        public struct CreateAclEntryRequest: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/CreateAclEntryRequest/resource`.
+            public var resource: Components.Schemas.ResourceName
+            /// - Remark: Generated from `#/components/schemas/CreateAclEntryRequest/principal`.
+            public var principal: Components.Schemas.PrincipalReference
+            /// - Remark: Generated from `#/components/schemas/CreateAclEntryRequest/action`.
+            public var action: Components.Schemas.EntryAction
+            /// - Remark: Generated from `#/components/schemas/CreateAclEntryRequest/effect`.
+            @frozen public enum EffectPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case allow = "allow"
+                case deny = "deny"
+            }
+            /// - Remark: Generated from `#/components/schemas/CreateAclEntryRequest/effect`.
+            public var effect: Components.Schemas.CreateAclEntryRequest.EffectPayload
+            /// Default `acl` (null is rejected). `dacl`: a default for every descendant of the resource, not for the resource itself.
+            ///
+            /// - Remark: Generated from `#/components/schemas/CreateAclEntryRequest/kind`.
+            @frozen public enum KindPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case acl = "acl"
+                case dacl = "dacl"
+            }
+            /// Default `acl` (null is rejected). `dacl`: a default for every descendant of the resource, not for the resource itself.
+            ///
+            /// - Remark: Generated from `#/components/schemas/CreateAclEntryRequest/kind`.
+            public var kind: Components.Schemas.CreateAclEntryRequest.KindPayload?
+            /// Creates a new `CreateAclEntryRequest`.
+            ///
+            /// - Parameters:
+            ///   - resource:
+            ///   - principal:
+            ///   - action:
+            ///   - effect:
+            ///   - kind: Default `acl` (null is rejected). `dacl`: a default for every descendant of the resource, not for the resource itself.
+            public init(
+                resource: Components.Schemas.ResourceName,
+                principal: Components.Schemas.PrincipalReference,
+                action: Components.Schemas.EntryAction,
+                effect: Components.Schemas.CreateAclEntryRequest.EffectPayload,
+                kind: Components.Schemas.CreateAclEntryRequest.KindPayload? = nil
+            ) {
+                self.resource = resource
+                self.principal = principal
+                self.action = action
+                self.effect = effect
+                self.kind = kind
+            }
+            public enum CodingKeys: String, CodingKey {
+                case resource
+                case principal
+                case action
+                case effect
+                case kind
+            }
+            public init(from decoder: any Swift.Decoder) throws {
+                let container = try decoder.container(keyedBy: CodingKeys.self)
+                self.resource = try container.decode(
+                    Components.Schemas.ResourceName.self,
+                    forKey: .resource
+                )
+                self.principal = try container.decode(
+                    Components.Schemas.PrincipalReference.self,
+                    forKey: .principal
+                )
+                self.action = try container.decode(
+                    Components.Schemas.EntryAction.self,
+                    forKey: .action
+                )
+                self.effect = try container.decode(
+                    Components.Schemas.CreateAclEntryRequest.EffectPayload.self,
+                    forKey: .effect
+                )
+                self.kind = try container.decodeIfPresent(
+                    Components.Schemas.CreateAclEntryRequest.KindPayload.self,
+                    forKey: .kind
+                )
+                try decoder.ensureNoAdditionalProperties(knownKeys: [
+                    "resource",
+                    "principal",
+                    "action",
+                    "effect",
+                    "kind"
+                ])
+            }
+        }
+        /// A question: may `principal` do `action` on `resource`? A `group:` or `key:` principal must exist (400 otherwise, a rule the schema cannot state); a user nothing names is simply matched by nothing. Unknown fields are rejected.
+        ///
+        /// - Remark: Generated from `#/components/schemas/AuthzCheckRequest`.
+        public struct AuthzCheckRequest: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/AuthzCheckRequest/principal`.
+            public var principal: Components.Schemas.PrincipalReference
+            /// - Remark: Generated from `#/components/schemas/AuthzCheckRequest/action`.
+            public var action: Components.Schemas.CheckAction
+            /// - Remark: Generated from `#/components/schemas/AuthzCheckRequest/resource`.
+            public var resource: Components.Schemas.ResourceName
+            /// Creates a new `AuthzCheckRequest`.
+            ///
+            /// - Parameters:
+            ///   - principal:
+            ///   - action:
+            ///   - resource:
+            public init(
+                principal: Components.Schemas.PrincipalReference,
+                action: Components.Schemas.CheckAction,
+                resource: Components.Schemas.ResourceName
+            ) {
+                self.principal = principal
+                self.action = action
+                self.resource = resource
+            }
+            public enum CodingKeys: String, CodingKey {
+                case principal
+                case action
+                case resource
+            }
+            public init(from decoder: any Swift.Decoder) throws {
+                let container = try decoder.container(keyedBy: CodingKeys.self)
+                self.principal = try container.decode(
+                    Components.Schemas.PrincipalReference.self,
+                    forKey: .principal
+                )
+                self.action = try container.decode(
+                    Components.Schemas.CheckAction.self,
+                    forKey: .action
+                )
+                self.resource = try container.decode(
+                    Components.Schemas.ResourceName.self,
+                    forKey: .resource
+                )
+                try decoder.ensureNoAdditionalProperties(knownKeys: [
+                    "principal",
+                    "action",
+                    "resource"
+                ])
+            }
+        }
+        /// The answer, and why.
+        ///
+        /// - Remark: Generated from `#/components/schemas/AuthzDecision`.
+        public struct AuthzDecision: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/AuthzDecision/allowed`.
+            public var allowed: Swift.Bool
+            /// - Remark: Generated from `#/components/schemas/AuthzDecision/reason`.
+            public struct ReasonPayload: Codable, Hashable, Sendable {
+                /// What decided, in the order of evaluation (first match wins): `acl_deny` and `acl_allow`, an entry on the resource itself; `dacl_deny` and `dacl_allow`, a default of the nearest ancestor that has a matching one (deny before allow at one level); `fallback`, no entry matched (TRONCH_AUTHZ_FALLBACK, default deny); `key_scope`, a key's scopes do not cover `<resource type>:<action>` (the key's owner may, the key may not).
+                ///
+                /// - Remark: Generated from `#/components/schemas/AuthzDecision/reason/rule`.
+                @frozen public enum RulePayload: String, Codable, Hashable, Sendable, CaseIterable {
+                    case aclDeny = "acl_deny"
+                    case aclAllow = "acl_allow"
+                    case daclDeny = "dacl_deny"
+                    case daclAllow = "dacl_allow"
+                    case fallback = "fallback"
+                    case keyScope = "key_scope"
+                }
+                /// What decided, in the order of evaluation (first match wins): `acl_deny` and `acl_allow`, an entry on the resource itself; `dacl_deny` and `dacl_allow`, a default of the nearest ancestor that has a matching one (deny before allow at one level); `fallback`, no entry matched (TRONCH_AUTHZ_FALLBACK, default deny); `key_scope`, a key's scopes do not cover `<resource type>:<action>` (the key's owner may, the key may not).
+                ///
+                /// - Remark: Generated from `#/components/schemas/AuthzDecision/reason/rule`.
+                public var rule: Components.Schemas.AuthzDecision.ReasonPayload.RulePayload
+                /// The entry that decided; null for `fallback` and `key_scope`.
+                ///
+                /// - Remark: Generated from `#/components/schemas/AuthzDecision/reason/entry_id`.
+                public var entryId: Swift.String?
+                /// The resource of that entry: the checked one for `acl_*`, the ancestor for `dacl_*`; null for `fallback` and `key_scope`.
+                ///
+                /// - Remark: Generated from `#/components/schemas/AuthzDecision/reason/resource`.
+                public var resource: Swift.String?
+                /// Creates a new `ReasonPayload`.
+                ///
+                /// - Parameters:
+                ///   - rule: What decided, in the order of evaluation (first match wins): `acl_deny` and `acl_allow`, an entry on the resource itself; `dacl_deny` and `dacl_allow`, a default of the nearest ancestor that has a matching one (deny before allow at one level); `fallback`, no entry matched (TRONCH_AUTHZ_FALLBACK, default deny); `key_scope`, a key's scopes do not cover `<resource type>:<action>` (the key's owner may, the key may not).
+                ///   - entryId: The entry that decided; null for `fallback` and `key_scope`.
+                ///   - resource: The resource of that entry: the checked one for `acl_*`, the ancestor for `dacl_*`; null for `fallback` and `key_scope`.
+                public init(
+                    rule: Components.Schemas.AuthzDecision.ReasonPayload.RulePayload,
+                    entryId: Swift.String? = nil,
+                    resource: Swift.String? = nil
+                ) {
+                    self.rule = rule
+                    self.entryId = entryId
+                    self.resource = resource
+                }
+                public enum CodingKeys: String, CodingKey {
+                    case rule
+                    case entryId = "entry_id"
+                    case resource
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/AuthzDecision/reason`.
+            public var reason: Components.Schemas.AuthzDecision.ReasonPayload
+            /// Creates a new `AuthzDecision`.
+            ///
+            /// - Parameters:
+            ///   - allowed:
+            ///   - reason:
+            public init(
+                allowed: Swift.Bool,
+                reason: Components.Schemas.AuthzDecision.ReasonPayload
+            ) {
+                self.allowed = allowed
+                self.reason = reason
+            }
+            public enum CodingKeys: String, CodingKey {
+                case allowed
+                case reason
+            }
+        }
+        /// Up to 100 questions. Unknown fields are rejected.
+        ///
+        /// - Remark: Generated from `#/components/schemas/AuthzBatchRequest`.
+        public struct AuthzBatchRequest: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/AuthzBatchRequest/checks`.
+            public var checks: [Components.Schemas.AuthzCheckRequest]
+            /// Creates a new `AuthzBatchRequest`.
+            ///
+            /// - Parameters:
+            ///   - checks:
+            public init(checks: [Components.Schemas.AuthzCheckRequest]) {
+                self.checks = checks
+            }
+            public enum CodingKeys: String, CodingKey {
+                case checks
+            }
+            public init(from decoder: any Swift.Decoder) throws {
+                let container = try decoder.container(keyedBy: CodingKeys.self)
+                self.checks = try container.decode(
+                    [Components.Schemas.AuthzCheckRequest].self,
+                    forKey: .checks
+                )
+                try decoder.ensureNoAdditionalProperties(knownKeys: [
+                    "checks"
+                ])
+            }
+        }
+        /// The answers, in the order of the questions.
+        ///
+        /// - Remark: Generated from `#/components/schemas/AuthzBatchResponse`.
+        public struct AuthzBatchResponse: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/AuthzBatchResponse/results`.
+            public var results: [Components.Schemas.AuthzDecision]
+            /// Creates a new `AuthzBatchResponse`.
+            ///
+            /// - Parameters:
+            ///   - results:
+            public init(results: [Components.Schemas.AuthzDecision]) {
+                self.results = results
+            }
+            public enum CodingKeys: String, CodingKey {
+                case results
             }
         }
     }

@@ -948,7 +948,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `FORBIDDEN`: the caller lacks the scope this route needs (a person's access token or key also stops at their role). `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`.
+            /// `FORBIDDEN`: the caller lacks the scope this route needs (a person's access token or key also stops at their role). `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES, or who is in a group with `mfa_required` (directly or through nesting), and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`.
             ///
             /// - Remark: Generated from `#/paths//api/v1/keys/get(listKeys)/responses/403`.
             ///
@@ -1096,17 +1096,24 @@ public enum Operations {
                 ///
                 /// - Remark: Generated from `#/paths/api/v1/keys/POST/header/X-Request-Id`.
                 public var xRequestId: Components.Parameters.RequestId?
+                /// Makes a retry safe (Stripe's semantics): the first request with this key runs and its answer is kept for 24 hours; the same key with the same method, path, query and body gets that answer again with `Idempotent-Replayed: true` and runs nothing; the same key with another request is 422 `IDEMPOTENCY_MISMATCH`; while the first request is still running, 409 `CONFLICT` with `Retry-After`. A request that fails keeps nothing, so a retry runs again. Keys belong to the caller (the key, or the person of an access token). 1 to 255 visible ASCII characters; anything else is a 400. See docs/api.md#retries-and-idempotency-key.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/keys/POST/header/Idempotency-Key`.
+                public var idempotencyKey: Components.Parameters.IdempotencyKey?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.CreateKey.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
                 ///   - xRequestId: Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///   - idempotencyKey: Makes a retry safe (Stripe's semantics): the first request with this key runs and its answer is kept for 24 hours; the same key with the same method, path, query and body gets that answer again with `Idempotent-Replayed: true` and runs nothing; the same key with another request is 422 `IDEMPOTENCY_MISMATCH`; while the first request is still running, 409 `CONFLICT` with `Retry-After`. A request that fails keeps nothing, so a retry runs again. Keys belong to the caller (the key, or the person of an access token). 1 to 255 visible ASCII characters; anything else is a 400. See docs/api.md#retries-and-idempotency-key.
                 ///   - accept:
                 public init(
                     xRequestId: Components.Parameters.RequestId? = nil,
+                    idempotencyKey: Components.Parameters.IdempotencyKey? = nil,
                     accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.CreateKey.AcceptableContentType>] = .defaultValues()
                 ) {
                     self.xRequestId = xRequestId
+                    self.idempotencyKey = idempotencyKey
                     self.accept = accept
                 }
             }
@@ -1166,6 +1173,14 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/v1/keys/POST/responses/201/headers/X-RateLimit-Reset`.
                     public var xRateLimitReset: Components.Headers.XRateLimitReset?
+                    /// - Remark: Generated from `#/components/headers/Idempotent-Replayed`.
+                    @frozen public enum IdempotentReplayed: String, Codable, Hashable, Sendable, CaseIterable {
+                        case _true = "true"
+                    }
+                    /// `true` when this answer is the kept answer of an earlier request with the same `Idempotency-Key` (nothing ran this time).
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/keys/POST/responses/201/headers/Idempotent-Replayed`.
+                    public var idempotentReplayed: Components.Headers.IdempotentReplayed?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
@@ -1176,6 +1191,7 @@ public enum Operations {
                     ///   - xRateLimitLimit: The limit of the tightest policy.
                     ///   - xRateLimitRemaining: Requests left under the tightest policy.
                     ///   - xRateLimitReset: Seconds from now until the tightest policy is full again.
+                    ///   - idempotentReplayed: `true` when this answer is the kept answer of an earlier request with the same `Idempotency-Key` (nothing ran this time).
                     public init(
                         xRequestId: Components.Headers.XRequestId? = nil,
                         cacheControl: Components.Headers.CacheControl? = nil,
@@ -1183,7 +1199,8 @@ public enum Operations {
                         rateLimit: Components.Headers.RateLimit? = nil,
                         xRateLimitLimit: Components.Headers.XRateLimitLimit? = nil,
                         xRateLimitRemaining: Components.Headers.XRateLimitRemaining? = nil,
-                        xRateLimitReset: Components.Headers.XRateLimitReset? = nil
+                        xRateLimitReset: Components.Headers.XRateLimitReset? = nil,
+                        idempotentReplayed: Components.Headers.IdempotentReplayed? = nil
                     ) {
                         self.xRequestId = xRequestId
                         self.cacheControl = cacheControl
@@ -1192,6 +1209,7 @@ public enum Operations {
                         self.xRateLimitLimit = xRateLimitLimit
                         self.xRateLimitRemaining = xRateLimitRemaining
                         self.xRateLimitReset = xRateLimitReset
+                        self.idempotentReplayed = idempotentReplayed
                     }
                 }
                 /// Received HTTP response headers
@@ -1297,7 +1315,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `FORBIDDEN`: the caller lacks the scope this route needs (a person's access token or key also stops at their role), tries to grant scopes it does not hold, or tries to manage a key that holds scopes it does not hold. `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`. `MFA_ENROLLMENT_REQUIRED` (step-up): the same, for a person who has no second factor at all (`… needs a second factor: enrol one with POST /api/v1/users/me/mfa/totp, then log in again`). Nothing was changed; once they have enrolled, the same request asks for a code (401 `MFA_REQUIRED`).
+            /// `FORBIDDEN`: the caller lacks the scope this route needs (a person's access token or key also stops at their role), tries to grant scopes it does not hold, or tries to manage a key that holds scopes it does not hold. `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES, or who is in a group with `mfa_required` (directly or through nesting), and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`. `MFA_ENROLLMENT_REQUIRED` (step-up): the same, for a person who has no second factor at all (`… needs a second factor: enrol one with POST /api/v1/users/me/mfa/totp, then log in again`). Nothing was changed; once they have enrolled, the same request asks for a code (401 `MFA_REQUIRED`).
             ///
             /// - Remark: Generated from `#/paths//api/v1/keys/post(createKey)/responses/403`.
             ///
@@ -1335,17 +1353,24 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/v1/keys/POST/responses/409/headers/Cache-Control`.
                     public var cacheControl: Components.Headers.CacheControl?
+                    /// Seconds to wait before retrying.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/keys/POST/responses/409/headers/Retry-After`.
+                    public var retryAfter: Components.Headers.RetryAfter?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
                     ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
                     ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    ///   - retryAfter: Seconds to wait before retrying.
                     public init(
                         xRequestId: Components.Headers.XRequestId? = nil,
-                        cacheControl: Components.Headers.CacheControl? = nil
+                        cacheControl: Components.Headers.CacheControl? = nil,
+                        retryAfter: Components.Headers.RetryAfter? = nil
                     ) {
                         self.xRequestId = xRequestId
                         self.cacheControl = cacheControl
+                        self.retryAfter = retryAfter
                     }
                 }
                 /// Received HTTP response headers
@@ -1382,7 +1407,7 @@ public enum Operations {
                     self.body = body
                 }
             }
-            /// `CONFLICT`: a key with the same id or secret already exists (a random collision; retry).
+            /// `CONFLICT`: a key with the same id or secret already exists (a random collision; retry). Or `CONFLICT` (with `Retry-After: 1`): a request with the same `Idempotency-Key` is still running; retry when it has finished.
             ///
             /// - Remark: Generated from `#/paths//api/v1/keys/post(createKey)/responses/409`.
             ///
@@ -1423,6 +1448,29 @@ public enum Operations {
                     default:
                         try throwUnexpectedResponseStatus(
                             expectedStatus: "contentTooLarge",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `IDEMPOTENCY_MISMATCH`: the `Idempotency-Key` was used within 24 hours for another request (another method, path, query or body). Nothing was changed; use a new key.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/keys/post(createKey)/responses/422`.
+            ///
+            /// HTTP response code: `422 unprocessableContent`.
+            case unprocessableContent(Components.Responses.IdempotencyMismatch)
+            /// The associated value of the enum case if `self` is `.unprocessableContent`.
+            ///
+            /// - Throws: An error if `self` is not `.unprocessableContent`.
+            /// - SeeAlso: `.unprocessableContent`.
+            public var unprocessableContent: Components.Responses.IdempotencyMismatch {
+                get throws {
+                    switch self {
+                    case let .unprocessableContent(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unprocessableContent",
                             response: self
                         )
                     }
@@ -1555,17 +1603,24 @@ public enum Operations {
                 ///
                 /// - Remark: Generated from `#/paths/api/v1/keys/import/POST/header/X-Request-Id`.
                 public var xRequestId: Components.Parameters.RequestId?
+                /// Makes a retry safe (Stripe's semantics): the first request with this key runs and its answer is kept for 24 hours; the same key with the same method, path, query and body gets that answer again with `Idempotent-Replayed: true` and runs nothing; the same key with another request is 422 `IDEMPOTENCY_MISMATCH`; while the first request is still running, 409 `CONFLICT` with `Retry-After`. A request that fails keeps nothing, so a retry runs again. Keys belong to the caller (the key, or the person of an access token). 1 to 255 visible ASCII characters; anything else is a 400. See docs/api.md#retries-and-idempotency-key.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/keys/import/POST/header/Idempotency-Key`.
+                public var idempotencyKey: Components.Parameters.IdempotencyKey?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.ImportKeys.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
                 ///   - xRequestId: Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///   - idempotencyKey: Makes a retry safe (Stripe's semantics): the first request with this key runs and its answer is kept for 24 hours; the same key with the same method, path, query and body gets that answer again with `Idempotent-Replayed: true` and runs nothing; the same key with another request is 422 `IDEMPOTENCY_MISMATCH`; while the first request is still running, 409 `CONFLICT` with `Retry-After`. A request that fails keeps nothing, so a retry runs again. Keys belong to the caller (the key, or the person of an access token). 1 to 255 visible ASCII characters; anything else is a 400. See docs/api.md#retries-and-idempotency-key.
                 ///   - accept:
                 public init(
                     xRequestId: Components.Parameters.RequestId? = nil,
+                    idempotencyKey: Components.Parameters.IdempotencyKey? = nil,
                     accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.ImportKeys.AcceptableContentType>] = .defaultValues()
                 ) {
                     self.xRequestId = xRequestId
+                    self.idempotencyKey = idempotencyKey
                     self.accept = accept
                 }
             }
@@ -1605,17 +1660,28 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/v1/keys/import/POST/responses/201/headers/Cache-Control`.
                     public var cacheControl: Components.Headers.CacheControl?
+                    /// - Remark: Generated from `#/components/headers/Idempotent-Replayed`.
+                    @frozen public enum IdempotentReplayed: String, Codable, Hashable, Sendable, CaseIterable {
+                        case _true = "true"
+                    }
+                    /// `true` when this answer is the kept answer of an earlier request with the same `Idempotency-Key` (nothing ran this time).
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/keys/import/POST/responses/201/headers/Idempotent-Replayed`.
+                    public var idempotentReplayed: Components.Headers.IdempotentReplayed?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
                     ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
                     ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    ///   - idempotentReplayed: `true` when this answer is the kept answer of an earlier request with the same `Idempotency-Key` (nothing ran this time).
                     public init(
                         xRequestId: Components.Headers.XRequestId? = nil,
-                        cacheControl: Components.Headers.CacheControl? = nil
+                        cacheControl: Components.Headers.CacheControl? = nil,
+                        idempotentReplayed: Components.Headers.IdempotentReplayed? = nil
                     ) {
                         self.xRequestId = xRequestId
                         self.cacheControl = cacheControl
+                        self.idempotentReplayed = idempotentReplayed
                     }
                 }
                 /// Received HTTP response headers
@@ -1783,7 +1849,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `FORBIDDEN`: the caller lacks the scope this route needs (a person's access token or key also stops at their role), tries to grant scopes it does not hold, or tries to manage a key that holds scopes it does not hold. `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`. `MFA_ENROLLMENT_REQUIRED` (step-up): the same, for a person who has no second factor at all (`… needs a second factor: enrol one with POST /api/v1/users/me/mfa/totp, then log in again`). Nothing was changed; once they have enrolled, the same request asks for a code (401 `MFA_REQUIRED`).
+            /// `FORBIDDEN`: the caller lacks the scope this route needs (a person's access token or key also stops at their role), tries to grant scopes it does not hold, or tries to manage a key that holds scopes it does not hold. `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES, or who is in a group with `mfa_required` (directly or through nesting), and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`. `MFA_ENROLLMENT_REQUIRED` (step-up): the same, for a person who has no second factor at all (`… needs a second factor: enrol one with POST /api/v1/users/me/mfa/totp, then log in again`). Nothing was changed; once they have enrolled, the same request asks for a code (401 `MFA_REQUIRED`).
             ///
             /// - Remark: Generated from `#/paths//api/v1/keys/import/post(importKeys)/responses/403`.
             ///
@@ -1821,17 +1887,24 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/v1/keys/import/POST/responses/409/headers/Cache-Control`.
                     public var cacheControl: Components.Headers.CacheControl?
+                    /// Seconds to wait before retrying.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/keys/import/POST/responses/409/headers/Retry-After`.
+                    public var retryAfter: Components.Headers.RetryAfter?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
                     ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
                     ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    ///   - retryAfter: Seconds to wait before retrying.
                     public init(
                         xRequestId: Components.Headers.XRequestId? = nil,
-                        cacheControl: Components.Headers.CacheControl? = nil
+                        cacheControl: Components.Headers.CacheControl? = nil,
+                        retryAfter: Components.Headers.RetryAfter? = nil
                     ) {
                         self.xRequestId = xRequestId
                         self.cacheControl = cacheControl
+                        self.retryAfter = retryAfter
                     }
                 }
                 /// Received HTTP response headers
@@ -1868,7 +1941,7 @@ public enum Operations {
                     self.body = body
                 }
             }
-            /// `CONFLICT`: a key of the batch is already stored in Tronch (imported before, or issued by Tronch); the detail names the first such entry. Nothing was stored.
+            /// `CONFLICT`: a key of the batch is already stored in Tronch (imported before, or issued by Tronch); the detail names the first such entry. Nothing was stored. Or `CONFLICT` (with `Retry-After: 1`): a request with the same `Idempotency-Key` is still running; retry when it has finished.
             ///
             /// - Remark: Generated from `#/paths//api/v1/keys/import/post(importKeys)/responses/409`.
             ///
@@ -1971,6 +2044,29 @@ public enum Operations {
                     default:
                         try throwUnexpectedResponseStatus(
                             expectedStatus: "contentTooLarge",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `IDEMPOTENCY_MISMATCH`: the `Idempotency-Key` was used within 24 hours for another request (another method, path, query or body). Nothing was changed; use a new key.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/keys/import/post(importKeys)/responses/422`.
+            ///
+            /// HTTP response code: `422 unprocessableContent`.
+            case unprocessableContent(Components.Responses.IdempotencyMismatch)
+            /// The associated value of the enum case if `self` is `.unprocessableContent`.
+            ///
+            /// - Throws: An error if `self` is not `.unprocessableContent`.
+            /// - SeeAlso: `.unprocessableContent`.
+            public var unprocessableContent: Components.Responses.IdempotencyMismatch {
+                get throws {
+                    switch self {
+                    case let .unprocessableContent(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unprocessableContent",
                             response: self
                         )
                     }
@@ -2431,7 +2527,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `FORBIDDEN`: the caller lacks the scope this route needs (a person's access token or key also stops at their role). `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`.
+            /// `FORBIDDEN`: the caller lacks the scope this route needs (a person's access token or key also stops at their role). `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES, or who is in a group with `mfa_required` (directly or through nesting), and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`.
             ///
             /// - Remark: Generated from `#/paths//api/v1/keys/verify/post(verifyKey)/responses/403`.
             ///
@@ -2775,7 +2871,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `FORBIDDEN`: the caller lacks the scope this route needs (a person's access token or key also stops at their role). `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`.
+            /// `FORBIDDEN`: the caller lacks the scope this route needs (a person's access token or key also stops at their role). `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES, or who is in a group with `mfa_required` (directly or through nesting), and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`.
             ///
             /// - Remark: Generated from `#/paths//api/v1/keys/{id}/get(getKey)/responses/403`.
             ///
@@ -2961,17 +3057,24 @@ public enum Operations {
                 ///
                 /// - Remark: Generated from `#/paths/api/v1/keys/{id}/PATCH/header/X-Request-Id`.
                 public var xRequestId: Components.Parameters.RequestId?
+                /// Makes a retry safe (Stripe's semantics): the first request with this key runs and its answer is kept for 24 hours; the same key with the same method, path, query and body gets that answer again with `Idempotent-Replayed: true` and runs nothing; the same key with another request is 422 `IDEMPOTENCY_MISMATCH`; while the first request is still running, 409 `CONFLICT` with `Retry-After`. A request that fails keeps nothing, so a retry runs again. Keys belong to the caller (the key, or the person of an access token). 1 to 255 visible ASCII characters; anything else is a 400. See docs/api.md#retries-and-idempotency-key.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/keys/{id}/PATCH/header/Idempotency-Key`.
+                public var idempotencyKey: Components.Parameters.IdempotencyKey?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.UpdateKey.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
                 ///   - xRequestId: Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///   - idempotencyKey: Makes a retry safe (Stripe's semantics): the first request with this key runs and its answer is kept for 24 hours; the same key with the same method, path, query and body gets that answer again with `Idempotent-Replayed: true` and runs nothing; the same key with another request is 422 `IDEMPOTENCY_MISMATCH`; while the first request is still running, 409 `CONFLICT` with `Retry-After`. A request that fails keeps nothing, so a retry runs again. Keys belong to the caller (the key, or the person of an access token). 1 to 255 visible ASCII characters; anything else is a 400. See docs/api.md#retries-and-idempotency-key.
                 ///   - accept:
                 public init(
                     xRequestId: Components.Parameters.RequestId? = nil,
+                    idempotencyKey: Components.Parameters.IdempotencyKey? = nil,
                     accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.UpdateKey.AcceptableContentType>] = .defaultValues()
                 ) {
                     self.xRequestId = xRequestId
+                    self.idempotencyKey = idempotencyKey
                     self.accept = accept
                 }
             }
@@ -3014,17 +3117,28 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/v1/keys/{id}/PATCH/responses/200/headers/Cache-Control`.
                     public var cacheControl: Components.Headers.CacheControl?
+                    /// - Remark: Generated from `#/components/headers/Idempotent-Replayed`.
+                    @frozen public enum IdempotentReplayed: String, Codable, Hashable, Sendable, CaseIterable {
+                        case _true = "true"
+                    }
+                    /// `true` when this answer is the kept answer of an earlier request with the same `Idempotency-Key` (nothing ran this time).
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/keys/{id}/PATCH/responses/200/headers/Idempotent-Replayed`.
+                    public var idempotentReplayed: Components.Headers.IdempotentReplayed?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
                     ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
                     ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    ///   - idempotentReplayed: `true` when this answer is the kept answer of an earlier request with the same `Idempotency-Key` (nothing ran this time).
                     public init(
                         xRequestId: Components.Headers.XRequestId? = nil,
-                        cacheControl: Components.Headers.CacheControl? = nil
+                        cacheControl: Components.Headers.CacheControl? = nil,
+                        idempotentReplayed: Components.Headers.IdempotentReplayed? = nil
                     ) {
                         self.xRequestId = xRequestId
                         self.cacheControl = cacheControl
+                        self.idempotentReplayed = idempotentReplayed
                     }
                 }
                 /// Received HTTP response headers
@@ -3192,7 +3306,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `FORBIDDEN`: the caller lacks the scope this route needs (a person's access token or key also stops at their role), tries to grant scopes it does not hold, or tries to manage a key that holds scopes it does not hold. `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`. `MFA_ENROLLMENT_REQUIRED` (step-up): the same, for a person who has no second factor at all (`… needs a second factor: enrol one with POST /api/v1/users/me/mfa/totp, then log in again`). Nothing was changed; once they have enrolled, the same request asks for a code (401 `MFA_REQUIRED`).
+            /// `FORBIDDEN`: the caller lacks the scope this route needs (a person's access token or key also stops at their role), tries to grant scopes it does not hold, or tries to manage a key that holds scopes it does not hold. `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES, or who is in a group with `mfa_required` (directly or through nesting), and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`. `MFA_ENROLLMENT_REQUIRED` (step-up): the same, for a person who has no second factor at all (`… needs a second factor: enrol one with POST /api/v1/users/me/mfa/totp, then log in again`). Nothing was changed; once they have enrolled, the same request asks for a code (401 `MFA_REQUIRED`).
             ///
             /// - Remark: Generated from `#/paths//api/v1/keys/{id}/patch(updateKey)/responses/403`.
             ///
@@ -3253,17 +3367,24 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/v1/keys/{id}/PATCH/responses/409/headers/Cache-Control`.
                     public var cacheControl: Components.Headers.CacheControl?
+                    /// Seconds to wait before retrying.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/keys/{id}/PATCH/responses/409/headers/Retry-After`.
+                    public var retryAfter: Components.Headers.RetryAfter?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
                     ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
                     ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    ///   - retryAfter: Seconds to wait before retrying.
                     public init(
                         xRequestId: Components.Headers.XRequestId? = nil,
-                        cacheControl: Components.Headers.CacheControl? = nil
+                        cacheControl: Components.Headers.CacheControl? = nil,
+                        retryAfter: Components.Headers.RetryAfter? = nil
                     ) {
                         self.xRequestId = xRequestId
                         self.cacheControl = cacheControl
+                        self.retryAfter = retryAfter
                     }
                 }
                 /// Received HTTP response headers
@@ -3300,7 +3421,7 @@ public enum Operations {
                     self.body = body
                 }
             }
-            /// `CONFLICT`: the key is revoked and cannot be changed.
+            /// `CONFLICT`: the key is revoked and cannot be changed. Or `CONFLICT` (with `Retry-After: 1`): a request with the same `Idempotency-Key` is still running; retry when it has finished.
             ///
             /// - Remark: Generated from `#/paths//api/v1/keys/{id}/patch(updateKey)/responses/409`.
             ///
@@ -3341,6 +3462,29 @@ public enum Operations {
                     default:
                         try throwUnexpectedResponseStatus(
                             expectedStatus: "contentTooLarge",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `IDEMPOTENCY_MISMATCH`: the `Idempotency-Key` was used within 24 hours for another request (another method, path, query or body). Nothing was changed; use a new key.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/keys/{id}/patch(updateKey)/responses/422`.
+            ///
+            /// HTTP response code: `422 unprocessableContent`.
+            case unprocessableContent(Components.Responses.IdempotencyMismatch)
+            /// The associated value of the enum case if `self` is `.unprocessableContent`.
+            ///
+            /// - Throws: An error if `self` is not `.unprocessableContent`.
+            /// - SeeAlso: `.unprocessableContent`.
+            public var unprocessableContent: Components.Responses.IdempotencyMismatch {
+                get throws {
+                    switch self {
+                    case let .unprocessableContent(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unprocessableContent",
                             response: self
                         )
                     }
@@ -3644,7 +3788,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `FORBIDDEN`: the caller lacks the scope this route needs (a person's access token or key also stops at their role), tries to grant scopes it does not hold, or tries to manage a key that holds scopes it does not hold. `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`.
+            /// `FORBIDDEN`: the caller lacks the scope this route needs (a person's access token or key also stops at their role), tries to grant scopes it does not hold, or tries to manage a key that holds scopes it does not hold. `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES, or who is in a group with `mfa_required` (directly or through nesting), and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`.
             ///
             /// - Remark: Generated from `#/paths//api/v1/keys/{id}/delete(revokeKey)/responses/403`.
             ///
@@ -3828,17 +3972,24 @@ public enum Operations {
                 ///
                 /// - Remark: Generated from `#/paths/api/v1/keys/{id}/rotate/POST/header/X-Request-Id`.
                 public var xRequestId: Components.Parameters.RequestId?
+                /// Makes a retry safe (Stripe's semantics): the first request with this key runs and its answer is kept for 24 hours; the same key with the same method, path, query and body gets that answer again with `Idempotent-Replayed: true` and runs nothing; the same key with another request is 422 `IDEMPOTENCY_MISMATCH`; while the first request is still running, 409 `CONFLICT` with `Retry-After`. A request that fails keeps nothing, so a retry runs again. Keys belong to the caller (the key, or the person of an access token). 1 to 255 visible ASCII characters; anything else is a 400. See docs/api.md#retries-and-idempotency-key.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/keys/{id}/rotate/POST/header/Idempotency-Key`.
+                public var idempotencyKey: Components.Parameters.IdempotencyKey?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.RotateKey.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
                 ///   - xRequestId: Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///   - idempotencyKey: Makes a retry safe (Stripe's semantics): the first request with this key runs and its answer is kept for 24 hours; the same key with the same method, path, query and body gets that answer again with `Idempotent-Replayed: true` and runs nothing; the same key with another request is 422 `IDEMPOTENCY_MISMATCH`; while the first request is still running, 409 `CONFLICT` with `Retry-After`. A request that fails keeps nothing, so a retry runs again. Keys belong to the caller (the key, or the person of an access token). 1 to 255 visible ASCII characters; anything else is a 400. See docs/api.md#retries-and-idempotency-key.
                 ///   - accept:
                 public init(
                     xRequestId: Components.Parameters.RequestId? = nil,
+                    idempotencyKey: Components.Parameters.IdempotencyKey? = nil,
                     accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.RotateKey.AcceptableContentType>] = .defaultValues()
                 ) {
                     self.xRequestId = xRequestId
+                    self.idempotencyKey = idempotencyKey
                     self.accept = accept
                 }
             }
@@ -3881,17 +4032,28 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/v1/keys/{id}/rotate/POST/responses/201/headers/Cache-Control`.
                     public var cacheControl: Components.Headers.CacheControl?
+                    /// - Remark: Generated from `#/components/headers/Idempotent-Replayed`.
+                    @frozen public enum IdempotentReplayed: String, Codable, Hashable, Sendable, CaseIterable {
+                        case _true = "true"
+                    }
+                    /// `true` when this answer is the kept answer of an earlier request with the same `Idempotency-Key` (nothing ran this time).
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/keys/{id}/rotate/POST/responses/201/headers/Idempotent-Replayed`.
+                    public var idempotentReplayed: Components.Headers.IdempotentReplayed?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
                     ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
                     ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    ///   - idempotentReplayed: `true` when this answer is the kept answer of an earlier request with the same `Idempotency-Key` (nothing ran this time).
                     public init(
                         xRequestId: Components.Headers.XRequestId? = nil,
-                        cacheControl: Components.Headers.CacheControl? = nil
+                        cacheControl: Components.Headers.CacheControl? = nil,
+                        idempotentReplayed: Components.Headers.IdempotentReplayed? = nil
                     ) {
                         self.xRequestId = xRequestId
                         self.cacheControl = cacheControl
+                        self.idempotentReplayed = idempotentReplayed
                     }
                 }
                 /// Received HTTP response headers
@@ -4059,7 +4221,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `FORBIDDEN`: the caller lacks the scope this route needs (a person's access token or key also stops at their role), tries to grant scopes it does not hold, or tries to manage a key that holds scopes it does not hold. `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`.
+            /// `FORBIDDEN`: the caller lacks the scope this route needs (a person's access token or key also stops at their role), tries to grant scopes it does not hold, or tries to manage a key that holds scopes it does not hold. `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES, or who is in a group with `mfa_required` (directly or through nesting), and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`.
             ///
             /// - Remark: Generated from `#/paths//api/v1/keys/{id}/rotate/post(rotateKey)/responses/403`.
             ///
@@ -4120,17 +4282,24 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/v1/keys/{id}/rotate/POST/responses/409/headers/Cache-Control`.
                     public var cacheControl: Components.Headers.CacheControl?
+                    /// Seconds to wait before retrying.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/keys/{id}/rotate/POST/responses/409/headers/Retry-After`.
+                    public var retryAfter: Components.Headers.RetryAfter?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
                     ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
                     ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    ///   - retryAfter: Seconds to wait before retrying.
                     public init(
                         xRequestId: Components.Headers.XRequestId? = nil,
-                        cacheControl: Components.Headers.CacheControl? = nil
+                        cacheControl: Components.Headers.CacheControl? = nil,
+                        retryAfter: Components.Headers.RetryAfter? = nil
                     ) {
                         self.xRequestId = xRequestId
                         self.cacheControl = cacheControl
+                        self.retryAfter = retryAfter
                     }
                 }
                 /// Received HTTP response headers
@@ -4167,7 +4336,7 @@ public enum Operations {
                     self.body = body
                 }
             }
-            /// `CONFLICT`: the key was already rotated, is revoked, or has expired.
+            /// `CONFLICT`: the key was already rotated, is revoked, or has expired. Or `CONFLICT` (with `Retry-After: 1`): a request with the same `Idempotency-Key` is still running; retry when it has finished.
             ///
             /// - Remark: Generated from `#/paths//api/v1/keys/{id}/rotate/post(rotateKey)/responses/409`.
             ///
@@ -4208,6 +4377,29 @@ public enum Operations {
                     default:
                         try throwUnexpectedResponseStatus(
                             expectedStatus: "contentTooLarge",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `IDEMPOTENCY_MISMATCH`: the `Idempotency-Key` was used within 24 hours for another request (another method, path, query or body). Nothing was changed; use a new key.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/keys/{id}/rotate/post(rotateKey)/responses/422`.
+            ///
+            /// HTTP response code: `422 unprocessableContent`.
+            case unprocessableContent(Components.Responses.IdempotencyMismatch)
+            /// The associated value of the enum case if `self` is `.unprocessableContent`.
+            ///
+            /// - Throws: An error if `self` is not `.unprocessableContent`.
+            /// - SeeAlso: `.unprocessableContent`.
+            public var unprocessableContent: Components.Responses.IdempotencyMismatch {
+                get throws {
+                    switch self {
+                    case let .unprocessableContent(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unprocessableContent",
                             response: self
                         )
                     }
@@ -4638,7 +4830,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `FORBIDDEN`: the caller lacks the scope this route needs (a person's access token or key also stops at their role). `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`.
+            /// `FORBIDDEN`: the caller lacks the scope this route needs (a person's access token or key also stops at their role). `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES, or who is in a group with `mfa_required` (directly or through nesting), and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`.
             ///
             /// - Remark: Generated from `#/paths//api/v1/audit-logs/get(listAuditLogs)/responses/403`.
             ///
@@ -4999,7 +5191,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `FORBIDDEN`: the caller lacks the scope this route needs (a person's access token or key also stops at their role). `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`.
+            /// `FORBIDDEN`: the caller lacks the scope this route needs (a person's access token or key also stops at their role). `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES, or who is in a group with `mfa_required` (directly or through nesting), and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`.
             ///
             /// - Remark: Generated from `#/paths//api/v1/keys/{id}/usage/get(getKeyUsage)/responses/403`.
             ///
@@ -5360,7 +5552,7 @@ public enum Operations {
                     self.body = body
                 }
             }
-            /// `FORBIDDEN`: in the `scope` mode, the key holds neither `metrics:read` (or `metrics:*`) nor `admin`. `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`.
+            /// `FORBIDDEN`: in the `scope` mode, the key holds neither `metrics:read` (or `metrics:*`) nor `admin`. `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES, or who is in a group with `mfa_required` (directly or through nesting), and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`.
             ///
             /// - Remark: Generated from `#/paths//api/v1/metrics/get(getMetrics)/responses/403`.
             ///
@@ -7823,7 +8015,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `FORBIDDEN`: managing users needs `users:manage`: a person with the role `admin` (through an access token or a key they own), a key with the scope `admin`, or a key no user owns with `users:manage`. `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`.
+            /// `FORBIDDEN`: managing users needs `users:manage`: a person with the role `admin` (through an access token or a key they own), a key with the scope `admin`, or a key no user owns with `users:manage`. `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES, or who is in a group with `mfa_required` (directly or through nesting), and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`.
             ///
             /// - Remark: Generated from `#/paths//api/v1/users/get(listUsers)/responses/403`.
             ///
@@ -7971,17 +8163,24 @@ public enum Operations {
                 ///
                 /// - Remark: Generated from `#/paths/api/v1/users/POST/header/X-Request-Id`.
                 public var xRequestId: Components.Parameters.RequestId?
+                /// Makes a retry safe (Stripe's semantics): the first request with this key runs and its answer is kept for 24 hours; the same key with the same method, path, query and body gets that answer again with `Idempotent-Replayed: true` and runs nothing; the same key with another request is 422 `IDEMPOTENCY_MISMATCH`; while the first request is still running, 409 `CONFLICT` with `Retry-After`. A request that fails keeps nothing, so a retry runs again. Keys belong to the caller (the key, or the person of an access token). 1 to 255 visible ASCII characters; anything else is a 400. See docs/api.md#retries-and-idempotency-key.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/users/POST/header/Idempotency-Key`.
+                public var idempotencyKey: Components.Parameters.IdempotencyKey?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.CreateUser.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
                 ///   - xRequestId: Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///   - idempotencyKey: Makes a retry safe (Stripe's semantics): the first request with this key runs and its answer is kept for 24 hours; the same key with the same method, path, query and body gets that answer again with `Idempotent-Replayed: true` and runs nothing; the same key with another request is 422 `IDEMPOTENCY_MISMATCH`; while the first request is still running, 409 `CONFLICT` with `Retry-After`. A request that fails keeps nothing, so a retry runs again. Keys belong to the caller (the key, or the person of an access token). 1 to 255 visible ASCII characters; anything else is a 400. See docs/api.md#retries-and-idempotency-key.
                 ///   - accept:
                 public init(
                     xRequestId: Components.Parameters.RequestId? = nil,
+                    idempotencyKey: Components.Parameters.IdempotencyKey? = nil,
                     accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.CreateUser.AcceptableContentType>] = .defaultValues()
                 ) {
                     self.xRequestId = xRequestId
+                    self.idempotencyKey = idempotencyKey
                     self.accept = accept
                 }
             }
@@ -8021,17 +8220,28 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/v1/users/POST/responses/201/headers/Cache-Control`.
                     public var cacheControl: Components.Headers.CacheControl?
+                    /// - Remark: Generated from `#/components/headers/Idempotent-Replayed`.
+                    @frozen public enum IdempotentReplayed: String, Codable, Hashable, Sendable, CaseIterable {
+                        case _true = "true"
+                    }
+                    /// `true` when this answer is the kept answer of an earlier request with the same `Idempotency-Key` (nothing ran this time).
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/users/POST/responses/201/headers/Idempotent-Replayed`.
+                    public var idempotentReplayed: Components.Headers.IdempotentReplayed?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
                     ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
                     ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    ///   - idempotentReplayed: `true` when this answer is the kept answer of an earlier request with the same `Idempotency-Key` (nothing ran this time).
                     public init(
                         xRequestId: Components.Headers.XRequestId? = nil,
-                        cacheControl: Components.Headers.CacheControl? = nil
+                        cacheControl: Components.Headers.CacheControl? = nil,
+                        idempotentReplayed: Components.Headers.IdempotentReplayed? = nil
                     ) {
                         self.xRequestId = xRequestId
                         self.cacheControl = cacheControl
+                        self.idempotentReplayed = idempotentReplayed
                     }
                 }
                 /// Received HTTP response headers
@@ -8261,7 +8471,7 @@ public enum Operations {
                     self.body = body
                 }
             }
-            /// `FORBIDDEN`: managing users needs `users:manage`: a person with the role `admin` (through an access token or a key they own), a key with the scope `admin`, or a key no user owns with `users:manage`. `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`. `FORBIDDEN` also when the caller holds `users:manage` but is not an administrator (role `admin`, or a key with the scope `admin`) and makes, changes or deletes an administrator, or makes someone one. `MFA_ENROLLMENT_REQUIRED` (step-up): the same, for a person who has no second factor at all (`… needs a second factor: enrol one with POST /api/v1/users/me/mfa/totp, then log in again`). Nothing was changed; once they have enrolled, the same request asks for a code (401 `MFA_REQUIRED`).
+            /// `FORBIDDEN`: managing users needs `users:manage`: a person with the role `admin` (through an access token or a key they own), a key with the scope `admin`, or a key no user owns with `users:manage`. `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES, or who is in a group with `mfa_required` (directly or through nesting), and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`. `FORBIDDEN` also when the caller holds `users:manage` but is not an administrator (role `admin`, or a key with the scope `admin`) and makes, changes or deletes an administrator, or makes someone one. `MFA_ENROLLMENT_REQUIRED` (step-up): the same, for a person who has no second factor at all (`… needs a second factor: enrol one with POST /api/v1/users/me/mfa/totp, then log in again`). Nothing was changed; once they have enrolled, the same request asks for a code (401 `MFA_REQUIRED`).
             ///
             /// - Remark: Generated from `#/paths//api/v1/users/post(createUser)/responses/403`.
             ///
@@ -8299,17 +8509,24 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/v1/users/POST/responses/409/headers/Cache-Control`.
                     public var cacheControl: Components.Headers.CacheControl?
+                    /// Seconds to wait before retrying.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/users/POST/responses/409/headers/Retry-After`.
+                    public var retryAfter: Components.Headers.RetryAfter?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
                     ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
                     ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    ///   - retryAfter: Seconds to wait before retrying.
                     public init(
                         xRequestId: Components.Headers.XRequestId? = nil,
-                        cacheControl: Components.Headers.CacheControl? = nil
+                        cacheControl: Components.Headers.CacheControl? = nil,
+                        retryAfter: Components.Headers.RetryAfter? = nil
                     ) {
                         self.xRequestId = xRequestId
                         self.cacheControl = cacheControl
+                        self.retryAfter = retryAfter
                     }
                 }
                 /// Received HTTP response headers
@@ -8346,7 +8563,7 @@ public enum Operations {
                     self.body = body
                 }
             }
-            /// `CONFLICT`: the username or the e-mail address is taken (ignoring case); `errors` names the field. Nothing was changed.
+            /// `CONFLICT`: the username or the e-mail address is taken (ignoring case); `errors` names the field. Nothing was changed. Or `CONFLICT` (with `Retry-After: 1`): a request with the same `Idempotency-Key` is still running; retry when it has finished.
             ///
             /// - Remark: Generated from `#/paths//api/v1/users/post(createUser)/responses/409`.
             ///
@@ -8387,6 +8604,29 @@ public enum Operations {
                     default:
                         try throwUnexpectedResponseStatus(
                             expectedStatus: "contentTooLarge",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `IDEMPOTENCY_MISMATCH`: the `Idempotency-Key` was used within 24 hours for another request (another method, path, query or body). Nothing was changed; use a new key.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/post(createUser)/responses/422`.
+            ///
+            /// HTTP response code: `422 unprocessableContent`.
+            case unprocessableContent(Components.Responses.IdempotencyMismatch)
+            /// The associated value of the enum case if `self` is `.unprocessableContent`.
+            ///
+            /// - Throws: An error if `self` is not `.unprocessableContent`.
+            /// - SeeAlso: `.unprocessableContent`.
+            public var unprocessableContent: Components.Responses.IdempotencyMismatch {
+                get throws {
+                    switch self {
+                    case let .unprocessableContent(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unprocessableContent",
                             response: self
                         )
                     }
@@ -8793,17 +9033,24 @@ public enum Operations {
                 ///
                 /// - Remark: Generated from `#/paths/api/v1/users/me/password/POST/header/X-Request-Id`.
                 public var xRequestId: Components.Parameters.RequestId?
+                /// Makes a retry safe (Stripe's semantics): the first request with this key runs and its answer is kept for 24 hours; the same key with the same method, path, query and body gets that answer again with `Idempotent-Replayed: true` and runs nothing; the same key with another request is 422 `IDEMPOTENCY_MISMATCH`; while the first request is still running, 409 `CONFLICT` with `Retry-After`. A request that fails keeps nothing, so a retry runs again. Keys belong to the caller (the key, or the person of an access token). 1 to 255 visible ASCII characters; anything else is a 400. See docs/api.md#retries-and-idempotency-key.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/users/me/password/POST/header/Idempotency-Key`.
+                public var idempotencyKey: Components.Parameters.IdempotencyKey?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.ChangeOwnPassword.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
                 ///   - xRequestId: Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///   - idempotencyKey: Makes a retry safe (Stripe's semantics): the first request with this key runs and its answer is kept for 24 hours; the same key with the same method, path, query and body gets that answer again with `Idempotent-Replayed: true` and runs nothing; the same key with another request is 422 `IDEMPOTENCY_MISMATCH`; while the first request is still running, 409 `CONFLICT` with `Retry-After`. A request that fails keeps nothing, so a retry runs again. Keys belong to the caller (the key, or the person of an access token). 1 to 255 visible ASCII characters; anything else is a 400. See docs/api.md#retries-and-idempotency-key.
                 ///   - accept:
                 public init(
                     xRequestId: Components.Parameters.RequestId? = nil,
+                    idempotencyKey: Components.Parameters.IdempotencyKey? = nil,
                     accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.ChangeOwnPassword.AcceptableContentType>] = .defaultValues()
                 ) {
                     self.xRequestId = xRequestId
+                    self.idempotencyKey = idempotencyKey
                     self.accept = accept
                 }
             }
@@ -8843,17 +9090,28 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/v1/users/me/password/POST/responses/204/headers/Cache-Control`.
                     public var cacheControl: Components.Headers.CacheControl?
+                    /// - Remark: Generated from `#/components/headers/Idempotent-Replayed`.
+                    @frozen public enum IdempotentReplayed: String, Codable, Hashable, Sendable, CaseIterable {
+                        case _true = "true"
+                    }
+                    /// `true` when this answer is the kept answer of an earlier request with the same `Idempotency-Key` (nothing ran this time).
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/users/me/password/POST/responses/204/headers/Idempotent-Replayed`.
+                    public var idempotentReplayed: Components.Headers.IdempotentReplayed?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
                     ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
                     ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    ///   - idempotentReplayed: `true` when this answer is the kept answer of an earlier request with the same `Idempotency-Key` (nothing ran this time).
                     public init(
                         xRequestId: Components.Headers.XRequestId? = nil,
-                        cacheControl: Components.Headers.CacheControl? = nil
+                        cacheControl: Components.Headers.CacheControl? = nil,
+                        idempotentReplayed: Components.Headers.IdempotentReplayed? = nil
                     ) {
                         self.xRequestId = xRequestId
                         self.cacheControl = cacheControl
+                        self.idempotentReplayed = idempotentReplayed
                     }
                 }
                 /// Received HTTP response headers
@@ -8997,7 +9255,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`. Enrol with `POST /api/v1/users/me/mfa/totp`, then confirm with a code.
+            /// `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES, or who is in a group with `mfa_required` (directly or through nesting), and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`. Enrol with `POST /api/v1/users/me/mfa/totp`, then confirm with a code.
             ///
             /// - Remark: Generated from `#/paths//api/v1/users/me/password/post(changeOwnPassword)/responses/403`.
             ///
@@ -9043,6 +9301,29 @@ public enum Operations {
                     }
                 }
             }
+            /// `CONFLICT`: a request with the same `Idempotency-Key` is still running; retry when it has finished (a key whose request died frees itself within a minute).
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/me/password/post(changeOwnPassword)/responses/409`.
+            ///
+            /// HTTP response code: `409 conflict`.
+            case conflict(Components.Responses.IdempotencyInProgress)
+            /// The associated value of the enum case if `self` is `.conflict`.
+            ///
+            /// - Throws: An error if `self` is not `.conflict`.
+            /// - SeeAlso: `.conflict`.
+            public var conflict: Components.Responses.IdempotencyInProgress {
+                get throws {
+                    switch self {
+                    case let .conflict(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "conflict",
+                            response: self
+                        )
+                    }
+                }
+            }
             /// `PAYLOAD_TOO_LARGE`: the body is larger than TRONCH_HTTP_MAX_BODY_SIZE (default 65536 bytes).
             ///
             /// - Remark: Generated from `#/paths//api/v1/users/me/password/post(changeOwnPassword)/responses/413`.
@@ -9061,6 +9342,29 @@ public enum Operations {
                     default:
                         try throwUnexpectedResponseStatus(
                             expectedStatus: "contentTooLarge",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `IDEMPOTENCY_MISMATCH`: the `Idempotency-Key` was used within 24 hours for another request (another method, path, query or body). Nothing was changed; use a new key.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/me/password/post(changeOwnPassword)/responses/422`.
+            ///
+            /// HTTP response code: `422 unprocessableContent`.
+            case unprocessableContent(Components.Responses.IdempotencyMismatch)
+            /// The associated value of the enum case if `self` is `.unprocessableContent`.
+            ///
+            /// - Throws: An error if `self` is not `.unprocessableContent`.
+            /// - SeeAlso: `.unprocessableContent`.
+            public var unprocessableContent: Components.Responses.IdempotencyMismatch {
+                get throws {
+                    switch self {
+                    case let .unprocessableContent(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unprocessableContent",
                             response: self
                         )
                     }
@@ -9168,7 +9472,7 @@ public enum Operations {
     }
     /// Start a TOTP enrolment
     ///
-    /// Starts adding a TOTP second factor (RFC 6238: SHA-1, 6 digits, 30 seconds) to the caller's account: answers a new secret, to add to an authenticator app (as a QR code of `otpauth_uri`), pending until `POST /api/v1/users/me/mfa/totp/confirm` proves the app has it. Nothing changes for logins until then; starting again replaces a pending secret. Takes no body. Audited as `mfa.enrolment_started` (never the secret). A person who must enrol a second factor (TRONCH_MFA_REQUIRED_ROLES) may use it before enrolling.
+    /// Starts adding a TOTP second factor (RFC 6238: SHA-1, 6 digits, 30 seconds) to the caller's account: answers a new secret, to add to an authenticator app (as a QR code of `otpauth_uri`), pending until `POST /api/v1/users/me/mfa/totp/confirm` proves the app has it. Nothing changes for logins until then; starting again replaces a pending secret. Takes no body. Audited as `mfa.enrolment_started` (never the secret). A person who must enrol a second factor (TRONCH_MFA_REQUIRED_ROLES, or a group with `mfa_required`) may use it before enrolling.
     ///
     /// Required permission: none beyond authentication (`self`); a key no user owns has no account (404).
     ///
@@ -9183,17 +9487,24 @@ public enum Operations {
                 ///
                 /// - Remark: Generated from `#/paths/api/v1/users/me/mfa/totp/POST/header/X-Request-Id`.
                 public var xRequestId: Components.Parameters.RequestId?
+                /// Makes a retry safe (Stripe's semantics): the first request with this key runs and its answer is kept for 24 hours; the same key with the same method, path, query and body gets that answer again with `Idempotent-Replayed: true` and runs nothing; the same key with another request is 422 `IDEMPOTENCY_MISMATCH`; while the first request is still running, 409 `CONFLICT` with `Retry-After`. A request that fails keeps nothing, so a retry runs again. Keys belong to the caller (the key, or the person of an access token). 1 to 255 visible ASCII characters; anything else is a 400. See docs/api.md#retries-and-idempotency-key.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/users/me/mfa/totp/POST/header/Idempotency-Key`.
+                public var idempotencyKey: Components.Parameters.IdempotencyKey?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.EnrolTotp.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
                 ///   - xRequestId: Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///   - idempotencyKey: Makes a retry safe (Stripe's semantics): the first request with this key runs and its answer is kept for 24 hours; the same key with the same method, path, query and body gets that answer again with `Idempotent-Replayed: true` and runs nothing; the same key with another request is 422 `IDEMPOTENCY_MISMATCH`; while the first request is still running, 409 `CONFLICT` with `Retry-After`. A request that fails keeps nothing, so a retry runs again. Keys belong to the caller (the key, or the person of an access token). 1 to 255 visible ASCII characters; anything else is a 400. See docs/api.md#retries-and-idempotency-key.
                 ///   - accept:
                 public init(
                     xRequestId: Components.Parameters.RequestId? = nil,
+                    idempotencyKey: Components.Parameters.IdempotencyKey? = nil,
                     accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.EnrolTotp.AcceptableContentType>] = .defaultValues()
                 ) {
                     self.xRequestId = xRequestId
+                    self.idempotencyKey = idempotencyKey
                     self.accept = accept
                 }
             }
@@ -9222,17 +9533,28 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/v1/users/me/mfa/totp/POST/responses/200/headers/Cache-Control`.
                     public var cacheControl: Components.Headers.CacheControl?
+                    /// - Remark: Generated from `#/components/headers/Idempotent-Replayed`.
+                    @frozen public enum IdempotentReplayed: String, Codable, Hashable, Sendable, CaseIterable {
+                        case _true = "true"
+                    }
+                    /// `true` when this answer is the kept answer of an earlier request with the same `Idempotency-Key` (nothing ran this time).
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/users/me/mfa/totp/POST/responses/200/headers/Idempotent-Replayed`.
+                    public var idempotentReplayed: Components.Headers.IdempotentReplayed?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
                     ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
                     ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    ///   - idempotentReplayed: `true` when this answer is the kept answer of an earlier request with the same `Idempotency-Key` (nothing ran this time).
                     public init(
                         xRequestId: Components.Headers.XRequestId? = nil,
-                        cacheControl: Components.Headers.CacheControl? = nil
+                        cacheControl: Components.Headers.CacheControl? = nil,
+                        idempotentReplayed: Components.Headers.IdempotentReplayed? = nil
                     ) {
                         self.xRequestId = xRequestId
                         self.cacheControl = cacheControl
+                        self.idempotentReplayed = idempotentReplayed
                     }
                 }
                 /// Received HTTP response headers
@@ -9353,17 +9675,24 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/v1/users/me/mfa/totp/POST/responses/409/headers/Cache-Control`.
                     public var cacheControl: Components.Headers.CacheControl?
+                    /// Seconds to wait before retrying.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/users/me/mfa/totp/POST/responses/409/headers/Retry-After`.
+                    public var retryAfter: Components.Headers.RetryAfter?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
                     ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
                     ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    ///   - retryAfter: Seconds to wait before retrying.
                     public init(
                         xRequestId: Components.Headers.XRequestId? = nil,
-                        cacheControl: Components.Headers.CacheControl? = nil
+                        cacheControl: Components.Headers.CacheControl? = nil,
+                        retryAfter: Components.Headers.RetryAfter? = nil
                     ) {
                         self.xRequestId = xRequestId
                         self.cacheControl = cacheControl
+                        self.retryAfter = retryAfter
                     }
                 }
                 /// Received HTTP response headers
@@ -9400,7 +9729,7 @@ public enum Operations {
                     self.body = body
                 }
             }
-            /// `CONFLICT`: TOTP is already enabled; disable it first (`DELETE /api/v1/users/me/mfa/totp`).
+            /// `CONFLICT`: TOTP is already enabled; disable it first (`DELETE /api/v1/users/me/mfa/totp`). Or `CONFLICT` (with `Retry-After: 1`): a request with the same `Idempotency-Key` is still running; retry when it has finished.
             ///
             /// - Remark: Generated from `#/paths//api/v1/users/me/mfa/totp/post(enrolTotp)/responses/409`.
             ///
@@ -9418,6 +9747,29 @@ public enum Operations {
                     default:
                         try throwUnexpectedResponseStatus(
                             expectedStatus: "conflict",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `IDEMPOTENCY_MISMATCH`: the `Idempotency-Key` was used within 24 hours for another request (another method, path, query or body). Nothing was changed; use a new key.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/me/mfa/totp/post(enrolTotp)/responses/422`.
+            ///
+            /// HTTP response code: `422 unprocessableContent`.
+            case unprocessableContent(Components.Responses.IdempotencyMismatch)
+            /// The associated value of the enum case if `self` is `.unprocessableContent`.
+            ///
+            /// - Throws: An error if `self` is not `.unprocessableContent`.
+            /// - SeeAlso: `.unprocessableContent`.
+            public var unprocessableContent: Components.Responses.IdempotencyMismatch {
+                get throws {
+                    switch self {
+                    case let .unprocessableContent(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unprocessableContent",
                             response: self
                         )
                     }
@@ -9531,7 +9883,7 @@ public enum Operations {
     }
     /// Disable TOTP
     ///
-    /// Removes the caller's TOTP factor and recovery codes: logins need only the password again. Needs a current TOTP code, or one of the recovery codes (a lost phone; it is used up). Audited as `mfa.disabled`, with which proof was given. A person whose role requires a second factor (TRONCH_MFA_REQUIRED_ROLES) gets 403 `MFA_ENROLLMENT_REQUIRED` on other routes until they enrol again.
+    /// Removes the caller's TOTP factor and recovery codes: logins need only the password again. Needs a current TOTP code, or one of the recovery codes (a lost phone; it is used up). Audited as `mfa.disabled`, with which proof was given. A person whose role or group requires a second factor (TRONCH_MFA_REQUIRED_ROLES, a group's `mfa_required`) gets 403 `MFA_ENROLLMENT_REQUIRED` on other routes until they enrol again.
     ///
     /// Required permission: none beyond authentication (`self`); a key no user owns has no account (404).
     ///
@@ -9898,7 +10250,7 @@ public enum Operations {
     }
     /// Confirm a TOTP enrolment
     ///
-    /// Confirms the pending TOTP factor with a code from the authenticator app: TOTP is enabled (`mfa_enabled` becomes true, and the next logins need a code) and ten recovery codes are answered, shown this once and stored hashed. The confirming code counts as used. Sessions already open go on. Audited as `mfa.enabled`. A person who must enrol a second factor (TRONCH_MFA_REQUIRED_ROLES) may use it before enrolling.
+    /// Confirms the pending TOTP factor with a code from the authenticator app: TOTP is enabled (`mfa_enabled` becomes true, and the next logins need a code) and ten recovery codes are answered, shown this once and stored hashed. The confirming code counts as used. Sessions already open go on. Audited as `mfa.enabled`. A person who must enrol a second factor (TRONCH_MFA_REQUIRED_ROLES, or a group with `mfa_required`) may use it before enrolling.
     ///
     /// Required permission: none beyond authentication (`self`); a key no user owns has no account (404).
     ///
@@ -9913,17 +10265,24 @@ public enum Operations {
                 ///
                 /// - Remark: Generated from `#/paths/api/v1/users/me/mfa/totp/confirm/POST/header/X-Request-Id`.
                 public var xRequestId: Components.Parameters.RequestId?
+                /// Makes a retry safe (Stripe's semantics): the first request with this key runs and its answer is kept for 24 hours; the same key with the same method, path, query and body gets that answer again with `Idempotent-Replayed: true` and runs nothing; the same key with another request is 422 `IDEMPOTENCY_MISMATCH`; while the first request is still running, 409 `CONFLICT` with `Retry-After`. A request that fails keeps nothing, so a retry runs again. Keys belong to the caller (the key, or the person of an access token). 1 to 255 visible ASCII characters; anything else is a 400. See docs/api.md#retries-and-idempotency-key.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/users/me/mfa/totp/confirm/POST/header/Idempotency-Key`.
+                public var idempotencyKey: Components.Parameters.IdempotencyKey?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.ConfirmTotp.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
                 ///   - xRequestId: Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///   - idempotencyKey: Makes a retry safe (Stripe's semantics): the first request with this key runs and its answer is kept for 24 hours; the same key with the same method, path, query and body gets that answer again with `Idempotent-Replayed: true` and runs nothing; the same key with another request is 422 `IDEMPOTENCY_MISMATCH`; while the first request is still running, 409 `CONFLICT` with `Retry-After`. A request that fails keeps nothing, so a retry runs again. Keys belong to the caller (the key, or the person of an access token). 1 to 255 visible ASCII characters; anything else is a 400. See docs/api.md#retries-and-idempotency-key.
                 ///   - accept:
                 public init(
                     xRequestId: Components.Parameters.RequestId? = nil,
+                    idempotencyKey: Components.Parameters.IdempotencyKey? = nil,
                     accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.ConfirmTotp.AcceptableContentType>] = .defaultValues()
                 ) {
                     self.xRequestId = xRequestId
+                    self.idempotencyKey = idempotencyKey
                     self.accept = accept
                 }
             }
@@ -9963,17 +10322,28 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/v1/users/me/mfa/totp/confirm/POST/responses/200/headers/Cache-Control`.
                     public var cacheControl: Components.Headers.CacheControl?
+                    /// - Remark: Generated from `#/components/headers/Idempotent-Replayed`.
+                    @frozen public enum IdempotentReplayed: String, Codable, Hashable, Sendable, CaseIterable {
+                        case _true = "true"
+                    }
+                    /// `true` when this answer is the kept answer of an earlier request with the same `Idempotency-Key` (nothing ran this time).
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/users/me/mfa/totp/confirm/POST/responses/200/headers/Idempotent-Replayed`.
+                    public var idempotentReplayed: Components.Headers.IdempotentReplayed?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
                     ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
                     ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    ///   - idempotentReplayed: `true` when this answer is the kept answer of an earlier request with the same `Idempotency-Key` (nothing ran this time).
                     public init(
                         xRequestId: Components.Headers.XRequestId? = nil,
-                        cacheControl: Components.Headers.CacheControl? = nil
+                        cacheControl: Components.Headers.CacheControl? = nil,
+                        idempotentReplayed: Components.Headers.IdempotentReplayed? = nil
                     ) {
                         self.xRequestId = xRequestId
                         self.cacheControl = cacheControl
+                        self.idempotentReplayed = idempotentReplayed
                     }
                 }
                 /// Received HTTP response headers
@@ -10179,17 +10549,24 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/v1/users/me/mfa/totp/confirm/POST/responses/409/headers/Cache-Control`.
                     public var cacheControl: Components.Headers.CacheControl?
+                    /// Seconds to wait before retrying.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/users/me/mfa/totp/confirm/POST/responses/409/headers/Retry-After`.
+                    public var retryAfter: Components.Headers.RetryAfter?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
                     ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
                     ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    ///   - retryAfter: Seconds to wait before retrying.
                     public init(
                         xRequestId: Components.Headers.XRequestId? = nil,
-                        cacheControl: Components.Headers.CacheControl? = nil
+                        cacheControl: Components.Headers.CacheControl? = nil,
+                        retryAfter: Components.Headers.RetryAfter? = nil
                     ) {
                         self.xRequestId = xRequestId
                         self.cacheControl = cacheControl
+                        self.retryAfter = retryAfter
                     }
                 }
                 /// Received HTTP response headers
@@ -10226,7 +10603,7 @@ public enum Operations {
                     self.body = body
                 }
             }
-            /// `CONFLICT`: no enrolment is pending (start one with `POST /api/v1/users/me/mfa/totp`), TOTP is already enabled, or the enrolment was confirmed or replaced by another request meanwhile.
+            /// `CONFLICT`: no enrolment is pending (start one with `POST /api/v1/users/me/mfa/totp`), TOTP is already enabled, or the enrolment was confirmed or replaced by another request meanwhile. Or `CONFLICT` (with `Retry-After: 1`): a request with the same `Idempotency-Key` is still running; retry when it has finished.
             ///
             /// - Remark: Generated from `#/paths//api/v1/users/me/mfa/totp/confirm/post(confirmTotp)/responses/409`.
             ///
@@ -10267,6 +10644,29 @@ public enum Operations {
                     default:
                         try throwUnexpectedResponseStatus(
                             expectedStatus: "contentTooLarge",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `IDEMPOTENCY_MISMATCH`: the `Idempotency-Key` was used within 24 hours for another request (another method, path, query or body). Nothing was changed; use a new key.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/me/mfa/totp/confirm/post(confirmTotp)/responses/422`.
+            ///
+            /// HTTP response code: `422 unprocessableContent`.
+            case unprocessableContent(Components.Responses.IdempotencyMismatch)
+            /// The associated value of the enum case if `self` is `.unprocessableContent`.
+            ///
+            /// - Throws: An error if `self` is not `.unprocessableContent`.
+            /// - SeeAlso: `.unprocessableContent`.
+            public var unprocessableContent: Components.Responses.IdempotencyMismatch {
+                get throws {
+                    switch self {
+                    case let .unprocessableContent(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unprocessableContent",
                             response: self
                         )
                     }
@@ -10395,17 +10795,24 @@ public enum Operations {
                 ///
                 /// - Remark: Generated from `#/paths/api/v1/users/me/mfa/recovery-codes/POST/header/X-Request-Id`.
                 public var xRequestId: Components.Parameters.RequestId?
+                /// Makes a retry safe (Stripe's semantics): the first request with this key runs and its answer is kept for 24 hours; the same key with the same method, path, query and body gets that answer again with `Idempotent-Replayed: true` and runs nothing; the same key with another request is 422 `IDEMPOTENCY_MISMATCH`; while the first request is still running, 409 `CONFLICT` with `Retry-After`. A request that fails keeps nothing, so a retry runs again. Keys belong to the caller (the key, or the person of an access token). 1 to 255 visible ASCII characters; anything else is a 400. See docs/api.md#retries-and-idempotency-key.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/users/me/mfa/recovery-codes/POST/header/Idempotency-Key`.
+                public var idempotencyKey: Components.Parameters.IdempotencyKey?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.RegenerateRecoveryCodes.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
                 ///   - xRequestId: Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///   - idempotencyKey: Makes a retry safe (Stripe's semantics): the first request with this key runs and its answer is kept for 24 hours; the same key with the same method, path, query and body gets that answer again with `Idempotent-Replayed: true` and runs nothing; the same key with another request is 422 `IDEMPOTENCY_MISMATCH`; while the first request is still running, 409 `CONFLICT` with `Retry-After`. A request that fails keeps nothing, so a retry runs again. Keys belong to the caller (the key, or the person of an access token). 1 to 255 visible ASCII characters; anything else is a 400. See docs/api.md#retries-and-idempotency-key.
                 ///   - accept:
                 public init(
                     xRequestId: Components.Parameters.RequestId? = nil,
+                    idempotencyKey: Components.Parameters.IdempotencyKey? = nil,
                     accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.RegenerateRecoveryCodes.AcceptableContentType>] = .defaultValues()
                 ) {
                     self.xRequestId = xRequestId
+                    self.idempotencyKey = idempotencyKey
                     self.accept = accept
                 }
             }
@@ -10445,17 +10852,28 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/v1/users/me/mfa/recovery-codes/POST/responses/200/headers/Cache-Control`.
                     public var cacheControl: Components.Headers.CacheControl?
+                    /// - Remark: Generated from `#/components/headers/Idempotent-Replayed`.
+                    @frozen public enum IdempotentReplayed: String, Codable, Hashable, Sendable, CaseIterable {
+                        case _true = "true"
+                    }
+                    /// `true` when this answer is the kept answer of an earlier request with the same `Idempotency-Key` (nothing ran this time).
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/users/me/mfa/recovery-codes/POST/responses/200/headers/Idempotent-Replayed`.
+                    public var idempotentReplayed: Components.Headers.IdempotentReplayed?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
                     ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
                     ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    ///   - idempotentReplayed: `true` when this answer is the kept answer of an earlier request with the same `Idempotency-Key` (nothing ran this time).
                     public init(
                         xRequestId: Components.Headers.XRequestId? = nil,
-                        cacheControl: Components.Headers.CacheControl? = nil
+                        cacheControl: Components.Headers.CacheControl? = nil,
+                        idempotentReplayed: Components.Headers.IdempotentReplayed? = nil
                     ) {
                         self.xRequestId = xRequestId
                         self.cacheControl = cacheControl
+                        self.idempotentReplayed = idempotentReplayed
                     }
                 }
                 /// Received HTTP response headers
@@ -10623,7 +11041,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`. Enrol with `POST /api/v1/users/me/mfa/totp`, then confirm with a code.
+            /// `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES, or who is in a group with `mfa_required` (directly or through nesting), and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`. Enrol with `POST /api/v1/users/me/mfa/totp`, then confirm with a code.
             ///
             /// - Remark: Generated from `#/paths//api/v1/users/me/mfa/recovery-codes/post(regenerateRecoveryCodes)/responses/403`.
             ///
@@ -10669,6 +11087,29 @@ public enum Operations {
                     }
                 }
             }
+            /// `CONFLICT`: a request with the same `Idempotency-Key` is still running; retry when it has finished (a key whose request died frees itself within a minute).
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/me/mfa/recovery-codes/post(regenerateRecoveryCodes)/responses/409`.
+            ///
+            /// HTTP response code: `409 conflict`.
+            case conflict(Components.Responses.IdempotencyInProgress)
+            /// The associated value of the enum case if `self` is `.conflict`.
+            ///
+            /// - Throws: An error if `self` is not `.conflict`.
+            /// - SeeAlso: `.conflict`.
+            public var conflict: Components.Responses.IdempotencyInProgress {
+                get throws {
+                    switch self {
+                    case let .conflict(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "conflict",
+                            response: self
+                        )
+                    }
+                }
+            }
             /// `PAYLOAD_TOO_LARGE`: the body is larger than TRONCH_HTTP_MAX_BODY_SIZE (default 65536 bytes).
             ///
             /// - Remark: Generated from `#/paths//api/v1/users/me/mfa/recovery-codes/post(regenerateRecoveryCodes)/responses/413`.
@@ -10687,6 +11128,29 @@ public enum Operations {
                     default:
                         try throwUnexpectedResponseStatus(
                             expectedStatus: "contentTooLarge",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `IDEMPOTENCY_MISMATCH`: the `Idempotency-Key` was used within 24 hours for another request (another method, path, query or body). Nothing was changed; use a new key.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/me/mfa/recovery-codes/post(regenerateRecoveryCodes)/responses/422`.
+            ///
+            /// HTTP response code: `422 unprocessableContent`.
+            case unprocessableContent(Components.Responses.IdempotencyMismatch)
+            /// The associated value of the enum case if `self` is `.unprocessableContent`.
+            ///
+            /// - Throws: An error if `self` is not `.unprocessableContent`.
+            /// - SeeAlso: `.unprocessableContent`.
+            public var unprocessableContent: Components.Responses.IdempotencyMismatch {
+                get throws {
+                    switch self {
+                    case let .unprocessableContent(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unprocessableContent",
                             response: self
                         )
                     }
@@ -10990,7 +11454,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`. Enrol with `POST /api/v1/users/me/mfa/totp`, then confirm with a code.
+            /// `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES, or who is in a group with `mfa_required` (directly or through nesting), and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`. Enrol with `POST /api/v1/users/me/mfa/totp`, then confirm with a code.
             ///
             /// - Remark: Generated from `#/paths//api/v1/users/{id}/get(getUser)/responses/403`.
             ///
@@ -11176,17 +11640,24 @@ public enum Operations {
                 ///
                 /// - Remark: Generated from `#/paths/api/v1/users/{id}/PATCH/header/X-Request-Id`.
                 public var xRequestId: Components.Parameters.RequestId?
+                /// Makes a retry safe (Stripe's semantics): the first request with this key runs and its answer is kept for 24 hours; the same key with the same method, path, query and body gets that answer again with `Idempotent-Replayed: true` and runs nothing; the same key with another request is 422 `IDEMPOTENCY_MISMATCH`; while the first request is still running, 409 `CONFLICT` with `Retry-After`. A request that fails keeps nothing, so a retry runs again. Keys belong to the caller (the key, or the person of an access token). 1 to 255 visible ASCII characters; anything else is a 400. See docs/api.md#retries-and-idempotency-key.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/users/{id}/PATCH/header/Idempotency-Key`.
+                public var idempotencyKey: Components.Parameters.IdempotencyKey?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.UpdateUser.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
                 ///   - xRequestId: Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///   - idempotencyKey: Makes a retry safe (Stripe's semantics): the first request with this key runs and its answer is kept for 24 hours; the same key with the same method, path, query and body gets that answer again with `Idempotent-Replayed: true` and runs nothing; the same key with another request is 422 `IDEMPOTENCY_MISMATCH`; while the first request is still running, 409 `CONFLICT` with `Retry-After`. A request that fails keeps nothing, so a retry runs again. Keys belong to the caller (the key, or the person of an access token). 1 to 255 visible ASCII characters; anything else is a 400. See docs/api.md#retries-and-idempotency-key.
                 ///   - accept:
                 public init(
                     xRequestId: Components.Parameters.RequestId? = nil,
+                    idempotencyKey: Components.Parameters.IdempotencyKey? = nil,
                     accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.UpdateUser.AcceptableContentType>] = .defaultValues()
                 ) {
                     self.xRequestId = xRequestId
+                    self.idempotencyKey = idempotencyKey
                     self.accept = accept
                 }
             }
@@ -11229,17 +11700,28 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/v1/users/{id}/PATCH/responses/200/headers/Cache-Control`.
                     public var cacheControl: Components.Headers.CacheControl?
+                    /// - Remark: Generated from `#/components/headers/Idempotent-Replayed`.
+                    @frozen public enum IdempotentReplayed: String, Codable, Hashable, Sendable, CaseIterable {
+                        case _true = "true"
+                    }
+                    /// `true` when this answer is the kept answer of an earlier request with the same `Idempotency-Key` (nothing ran this time).
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/users/{id}/PATCH/responses/200/headers/Idempotent-Replayed`.
+                    public var idempotentReplayed: Components.Headers.IdempotentReplayed?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
                     ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
                     ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    ///   - idempotentReplayed: `true` when this answer is the kept answer of an earlier request with the same `Idempotency-Key` (nothing ran this time).
                     public init(
                         xRequestId: Components.Headers.XRequestId? = nil,
-                        cacheControl: Components.Headers.CacheControl? = nil
+                        cacheControl: Components.Headers.CacheControl? = nil,
+                        idempotentReplayed: Components.Headers.IdempotentReplayed? = nil
                     ) {
                         self.xRequestId = xRequestId
                         self.cacheControl = cacheControl
+                        self.idempotentReplayed = idempotentReplayed
                     }
                 }
                 /// Received HTTP response headers
@@ -11469,7 +11951,7 @@ public enum Operations {
                     self.body = body
                 }
             }
-            /// `FORBIDDEN`: a person changing their own account sent a field other than `display_name` (only an administrator may change the rest). `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`. `FORBIDDEN` also when the caller holds `users:manage` but is not an administrator (role `admin`, or a key with the scope `admin`) and makes, changes or deletes an administrator, or makes someone one. `MFA_ENROLLMENT_REQUIRED` (step-up): the same, for a person who has no second factor at all (`… needs a second factor: enrol one with POST /api/v1/users/me/mfa/totp, then log in again`). Nothing was changed; once they have enrolled, the same request asks for a code (401 `MFA_REQUIRED`).
+            /// `FORBIDDEN`: a person changing their own account sent a field other than `display_name` (only an administrator may change the rest). `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES, or who is in a group with `mfa_required` (directly or through nesting), and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`. `FORBIDDEN` also when the caller holds `users:manage` but is not an administrator (role `admin`, or a key with the scope `admin`) and makes, changes or deletes an administrator, or makes someone one. `MFA_ENROLLMENT_REQUIRED` (step-up): the same, for a person who has no second factor at all (`… needs a second factor: enrol one with POST /api/v1/users/me/mfa/totp, then log in again`). Nothing was changed; once they have enrolled, the same request asks for a code (401 `MFA_REQUIRED`).
             ///
             /// - Remark: Generated from `#/paths//api/v1/users/{id}/patch(updateUser)/responses/403`.
             ///
@@ -11530,17 +12012,24 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/v1/users/{id}/PATCH/responses/409/headers/Cache-Control`.
                     public var cacheControl: Components.Headers.CacheControl?
+                    /// Seconds to wait before retrying.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/users/{id}/PATCH/responses/409/headers/Retry-After`.
+                    public var retryAfter: Components.Headers.RetryAfter?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
                     ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
                     ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    ///   - retryAfter: Seconds to wait before retrying.
                     public init(
                         xRequestId: Components.Headers.XRequestId? = nil,
-                        cacheControl: Components.Headers.CacheControl? = nil
+                        cacheControl: Components.Headers.CacheControl? = nil,
+                        retryAfter: Components.Headers.RetryAfter? = nil
                     ) {
                         self.xRequestId = xRequestId
                         self.cacheControl = cacheControl
+                        self.retryAfter = retryAfter
                     }
                 }
                 /// Received HTTP response headers
@@ -11577,7 +12066,7 @@ public enum Operations {
                     self.body = body
                 }
             }
-            /// `CONFLICT`: the new username or e-mail address is another user's (ignoring case); `errors` names the field.
+            /// `CONFLICT`: the new username or e-mail address is another user's (ignoring case); `errors` names the field. Or `CONFLICT` (with `Retry-After: 1`): a request with the same `Idempotency-Key` is still running; retry when it has finished.
             ///
             /// - Remark: Generated from `#/paths//api/v1/users/{id}/patch(updateUser)/responses/409`.
             ///
@@ -11618,6 +12107,29 @@ public enum Operations {
                     default:
                         try throwUnexpectedResponseStatus(
                             expectedStatus: "contentTooLarge",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `IDEMPOTENCY_MISMATCH`: the `Idempotency-Key` was used within 24 hours for another request (another method, path, query or body). Nothing was changed; use a new key.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/{id}/patch(updateUser)/responses/422`.
+            ///
+            /// HTTP response code: `422 unprocessableContent`.
+            case unprocessableContent(Components.Responses.IdempotencyMismatch)
+            /// The associated value of the enum case if `self` is `.unprocessableContent`.
+            ///
+            /// - Throws: An error if `self` is not `.unprocessableContent`.
+            /// - SeeAlso: `.unprocessableContent`.
+            public var unprocessableContent: Components.Responses.IdempotencyMismatch {
+                get throws {
+                    switch self {
+                    case let .unprocessableContent(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unprocessableContent",
                             response: self
                         )
                     }
@@ -11921,7 +12433,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `FORBIDDEN`: managing users needs `users:manage`: a person with the role `admin` (through an access token or a key they own), a key with the scope `admin`, or a key no user owns with `users:manage`. `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`.
+            /// `FORBIDDEN`: managing users needs `users:manage`: a person with the role `admin` (through an access token or a key they own), a key with the scope `admin`, or a key no user owns with `users:manage`. `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES, or who is in a group with `mfa_required` (directly or through nesting), and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`.
             ///
             /// - Remark: Generated from `#/paths//api/v1/users/{id}/delete(deleteUser)/responses/403`.
             ///
@@ -12105,17 +12617,24 @@ public enum Operations {
                 ///
                 /// - Remark: Generated from `#/paths/api/v1/users/{id}/unlock/POST/header/X-Request-Id`.
                 public var xRequestId: Components.Parameters.RequestId?
+                /// Makes a retry safe (Stripe's semantics): the first request with this key runs and its answer is kept for 24 hours; the same key with the same method, path, query and body gets that answer again with `Idempotent-Replayed: true` and runs nothing; the same key with another request is 422 `IDEMPOTENCY_MISMATCH`; while the first request is still running, 409 `CONFLICT` with `Retry-After`. A request that fails keeps nothing, so a retry runs again. Keys belong to the caller (the key, or the person of an access token). 1 to 255 visible ASCII characters; anything else is a 400. See docs/api.md#retries-and-idempotency-key.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/users/{id}/unlock/POST/header/Idempotency-Key`.
+                public var idempotencyKey: Components.Parameters.IdempotencyKey?
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.UnlockUser.AcceptableContentType>]
                 /// Creates a new `Headers`.
                 ///
                 /// - Parameters:
                 ///   - xRequestId: Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///   - idempotencyKey: Makes a retry safe (Stripe's semantics): the first request with this key runs and its answer is kept for 24 hours; the same key with the same method, path, query and body gets that answer again with `Idempotent-Replayed: true` and runs nothing; the same key with another request is 422 `IDEMPOTENCY_MISMATCH`; while the first request is still running, 409 `CONFLICT` with `Retry-After`. A request that fails keeps nothing, so a retry runs again. Keys belong to the caller (the key, or the person of an access token). 1 to 255 visible ASCII characters; anything else is a 400. See docs/api.md#retries-and-idempotency-key.
                 ///   - accept:
                 public init(
                     xRequestId: Components.Parameters.RequestId? = nil,
+                    idempotencyKey: Components.Parameters.IdempotencyKey? = nil,
                     accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.UnlockUser.AcceptableContentType>] = .defaultValues()
                 ) {
                     self.xRequestId = xRequestId
+                    self.idempotencyKey = idempotencyKey
                     self.accept = accept
                 }
             }
@@ -12149,17 +12668,28 @@ public enum Operations {
                     ///
                     /// - Remark: Generated from `#/paths/api/v1/users/{id}/unlock/POST/responses/200/headers/Cache-Control`.
                     public var cacheControl: Components.Headers.CacheControl?
+                    /// - Remark: Generated from `#/components/headers/Idempotent-Replayed`.
+                    @frozen public enum IdempotentReplayed: String, Codable, Hashable, Sendable, CaseIterable {
+                        case _true = "true"
+                    }
+                    /// `true` when this answer is the kept answer of an earlier request with the same `Idempotency-Key` (nothing ran this time).
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/users/{id}/unlock/POST/responses/200/headers/Idempotent-Replayed`.
+                    public var idempotentReplayed: Components.Headers.IdempotentReplayed?
                     /// Creates a new `Headers`.
                     ///
                     /// - Parameters:
                     ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
                     ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    ///   - idempotentReplayed: `true` when this answer is the kept answer of an earlier request with the same `Idempotency-Key` (nothing ran this time).
                     public init(
                         xRequestId: Components.Headers.XRequestId? = nil,
-                        cacheControl: Components.Headers.CacheControl? = nil
+                        cacheControl: Components.Headers.CacheControl? = nil,
+                        idempotentReplayed: Components.Headers.IdempotentReplayed? = nil
                     ) {
                         self.xRequestId = xRequestId
                         self.cacheControl = cacheControl
+                        self.idempotentReplayed = idempotentReplayed
                     }
                 }
                 /// Received HTTP response headers
@@ -12265,7 +12795,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `FORBIDDEN`: managing users needs `users:manage`: a person with the role `admin` (through an access token or a key they own), a key with the scope `admin`, or a key no user owns with `users:manage`. `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`.
+            /// `FORBIDDEN`: managing users needs `users:manage`: a person with the role `admin` (through an access token or a key they own), a key with the scope `admin`, or a key no user owns with `users:manage`. `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES, or who is in a group with `mfa_required` (directly or through nesting), and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`.
             ///
             /// - Remark: Generated from `#/paths//api/v1/users/{id}/unlock/post(unlockUser)/responses/403`.
             ///
@@ -12306,6 +12836,52 @@ public enum Operations {
                     default:
                         try throwUnexpectedResponseStatus(
                             expectedStatus: "notFound",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `CONFLICT`: a request with the same `Idempotency-Key` is still running; retry when it has finished (a key whose request died frees itself within a minute).
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/{id}/unlock/post(unlockUser)/responses/409`.
+            ///
+            /// HTTP response code: `409 conflict`.
+            case conflict(Components.Responses.IdempotencyInProgress)
+            /// The associated value of the enum case if `self` is `.conflict`.
+            ///
+            /// - Throws: An error if `self` is not `.conflict`.
+            /// - SeeAlso: `.conflict`.
+            public var conflict: Components.Responses.IdempotencyInProgress {
+                get throws {
+                    switch self {
+                    case let .conflict(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "conflict",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `IDEMPOTENCY_MISMATCH`: the `Idempotency-Key` was used within 24 hours for another request (another method, path, query or body). Nothing was changed; use a new key.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/{id}/unlock/post(unlockUser)/responses/422`.
+            ///
+            /// HTTP response code: `422 unprocessableContent`.
+            case unprocessableContent(Components.Responses.IdempotencyMismatch)
+            /// The associated value of the enum case if `self` is `.unprocessableContent`.
+            ///
+            /// - Throws: An error if `self` is not `.unprocessableContent`.
+            /// - SeeAlso: `.unprocessableContent`.
+            public var unprocessableContent: Components.Responses.IdempotencyMismatch {
+                get throws {
+                    switch self {
+                    case let .unprocessableContent(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unprocessableContent",
                             response: self
                         )
                     }
@@ -12649,7 +13225,7 @@ public enum Operations {
                     self.body = body
                 }
             }
-            /// `FORBIDDEN`: managing users needs `users:manage`: a person with the role `admin` (through an access token or a key they own), a key with the scope `admin`, or a key no user owns with `users:manage`. `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`. `MFA_ENROLLMENT_REQUIRED` (step-up): the same, for a person who has no second factor at all (`… needs a second factor: enrol one with POST /api/v1/users/me/mfa/totp, then log in again`). Nothing was changed; once they have enrolled, the same request asks for a code (401 `MFA_REQUIRED`).
+            /// `FORBIDDEN`: managing users needs `users:manage`: a person with the role `admin` (through an access token or a key they own), a key with the scope `admin`, or a key no user owns with `users:manage`. `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES, or who is in a group with `mfa_required` (directly or through nesting), and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`. `MFA_ENROLLMENT_REQUIRED` (step-up): the same, for a person who has no second factor at all (`… needs a second factor: enrol one with POST /api/v1/users/me/mfa/totp, then log in again`). Nothing was changed; once they have enrolled, the same request asks for a code (401 `MFA_REQUIRED`).
             ///
             /// - Remark: Generated from `#/paths//api/v1/users/{id}/mfa/delete(resetUserMfa)/responses/403`.
             ///
@@ -15059,7 +15635,7 @@ public enum Operations {
                     self.body = body
                 }
             }
-            /// `FORBIDDEN`: the caller lacks `tokens:introspect` (a person's access token or key also stops at their role: only an administrator's reaches it). `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`.
+            /// `FORBIDDEN`: the caller lacks `tokens:introspect` (a person's access token or key also stops at their role: only an administrator's reaches it). `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES, or who is in a group with `mfa_required` (directly or through nesting), and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`.
             ///
             /// - Remark: Generated from `#/paths//api/v1/auth/introspect/post(introspectToken)/responses/403`.
             ///
@@ -15543,7 +16119,7 @@ public enum Operations {
                     self.body = body
                 }
             }
-            /// `FORBIDDEN`: `user_id` names another user than the caller's own and the caller may not manage users (a key no user owns without `users:manage` included). `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`.
+            /// `FORBIDDEN`: `user_id` names another user than the caller's own and the caller may not manage users (a key no user owns without `users:manage` included). `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES, or who is in a group with `mfa_required` (directly or through nesting), and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`.
             ///
             /// - Remark: Generated from `#/paths//api/v1/sessions/get(listSessions)/responses/403`.
             ///
@@ -15902,7 +16478,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`. Enrol with `POST /api/v1/users/me/mfa/totp`, then confirm with a code.
+            /// `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES, or who is in a group with `mfa_required` (directly or through nesting), and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`. Enrol with `POST /api/v1/users/me/mfa/totp`, then confirm with a code.
             ///
             /// - Remark: Generated from `#/paths//api/v1/sessions/{id}/delete(deleteSession)/responses/403`.
             ///
@@ -16105,6 +16681,5820 @@ public enum Operations {
             }
             public static var allCases: [Self] {
                 [
+                    .applicationProblemJson
+                ]
+            }
+        }
+    }
+    /// List groups
+    ///
+    /// Lists groups newest first, one page at a time. Unknown query parameters are rejected with 400 (`api_key` is accepted only when TRONCH_AUTH_QUERY_PARAMETER is true).
+    ///
+    /// Required permission: `authz:manage`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` or `authz:manage` (a key a person owns holds it only when that person is an administrator).
+    ///
+    /// - Remark: HTTP `GET /api/v1/groups`.
+    /// - Remark: Generated from `#/paths//api/v1/groups/get(listGroups)`.
+    public enum ListGroups {
+        public static let id: Swift.String = "listGroups"
+        public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/api/v1/groups/GET/query`.
+            public struct Query: Sendable, Hashable {
+                /// Groups per page.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/groups/GET/query/limit`.
+                public var limit: Swift.Int?
+                /// The `next_cursor` of the previous page (opaque; do not build it yourself). Only a `next_cursor` this API returned is a cursor; anything else is a 400. Empty: the first page.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/groups/GET/query/cursor`.
+                public var cursor: Swift.String?
+                /// Only groups whose name contains this text, ignoring case (no wildcards). At most 256 characters (Unicode code points). Empty: no filter.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/groups/GET/query/q`.
+                public var q: Swift.String?
+                /// Creates a new `Query`.
+                ///
+                /// - Parameters:
+                ///   - limit: Groups per page.
+                ///   - cursor: The `next_cursor` of the previous page (opaque; do not build it yourself). Only a `next_cursor` this API returned is a cursor; anything else is a 400. Empty: the first page.
+                ///   - q: Only groups whose name contains this text, ignoring case (no wildcards). At most 256 characters (Unicode code points). Empty: no filter.
+                public init(
+                    limit: Swift.Int? = nil,
+                    cursor: Swift.String? = nil,
+                    q: Swift.String? = nil
+                ) {
+                    self.limit = limit
+                    self.cursor = cursor
+                    self.q = q
+                }
+            }
+            public var query: Operations.ListGroups.Input.Query
+            /// - Remark: Generated from `#/paths/api/v1/groups/GET/header`.
+            public struct Headers: Sendable, Hashable {
+                /// Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/groups/GET/header/X-Request-Id`.
+                public var xRequestId: Components.Parameters.RequestId?
+                public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.ListGroups.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xRequestId: Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///   - accept:
+                public init(
+                    xRequestId: Components.Parameters.RequestId? = nil,
+                    accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.ListGroups.AcceptableContentType>] = .defaultValues()
+                ) {
+                    self.xRequestId = xRequestId
+                    self.accept = accept
+                }
+            }
+            public var headers: Operations.ListGroups.Input.Headers
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - query:
+            ///   - headers:
+            public init(
+                query: Operations.ListGroups.Input.Query = .init(),
+                headers: Operations.ListGroups.Input.Headers = .init()
+            ) {
+                self.query = query
+                self.headers = headers
+            }
+        }
+        @frozen public enum Output: Sendable, Hashable {
+            public struct Ok: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/groups/GET/responses/200/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/groups/GET/responses/200/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/groups/GET/responses/200/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.ListGroups.Output.Ok.Headers
+                /// - Remark: Generated from `#/paths/api/v1/groups/GET/responses/200/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/groups/GET/responses/200/content/application\/json`.
+                    case json(Components.Schemas.GroupList)
+                    /// The associated value of the enum case if `self` is `.json`.
+                    ///
+                    /// - Throws: An error if `self` is not `.json`.
+                    /// - SeeAlso: `.json`.
+                    public var json: Components.Schemas.GroupList {
+                        get throws {
+                            switch self {
+                            case let .json(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.ListGroups.Output.Ok.Body
+                /// Creates a new `Ok`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.ListGroups.Output.Ok.Headers = .init(),
+                    body: Operations.ListGroups.Output.Ok.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// A page of groups.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/groups/get(listGroups)/responses/200`.
+            ///
+            /// HTTP response code: `200 ok`.
+            case ok(Operations.ListGroups.Output.Ok)
+            /// The associated value of the enum case if `self` is `.ok`.
+            ///
+            /// - Throws: An error if `self` is not `.ok`.
+            /// - SeeAlso: `.ok`.
+            public var ok: Operations.ListGroups.Output.Ok {
+                get throws {
+                    switch self {
+                    case let .ok(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "ok",
+                            response: self
+                        )
+                    }
+                }
+            }
+            public struct BadRequest: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/groups/GET/responses/400/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/groups/GET/responses/400/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/groups/GET/responses/400/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.ListGroups.Output.BadRequest.Headers
+                /// - Remark: Generated from `#/paths/api/v1/groups/GET/responses/400/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/groups/GET/responses/400/content/application\/problem+json`.
+                    case applicationProblemJson(Components.Schemas.Problem)
+                    /// The associated value of the enum case if `self` is `.applicationProblemJson`.
+                    ///
+                    /// - Throws: An error if `self` is not `.applicationProblemJson`.
+                    /// - SeeAlso: `.applicationProblemJson`.
+                    public var applicationProblemJson: Components.Schemas.Problem {
+                        get throws {
+                            switch self {
+                            case let .applicationProblemJson(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.ListGroups.Output.BadRequest.Body
+                /// Creates a new `BadRequest`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.ListGroups.Output.BadRequest.Headers = .init(),
+                    body: Operations.ListGroups.Output.BadRequest.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// `VALIDATION_FAILED`: a query parameter is invalid or unknown.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/groups/get(listGroups)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Operations.ListGroups.Output.BadRequest)
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            public var badRequest: Operations.ListGroups.Output.BadRequest {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `UNAUTHENTICATED`: no credential was sent, or the API key is not valid (unknown, revoked, disabled, expired, or used from an address outside its `allowed_ips`). `TOKEN_INVALID`: the access token is not valid: malformed, an `alg` other than ES256 or RS256 (never `none` or HS*), a `typ` other than `at+jwt`, an unknown `kid`, a bad signature, another `iss` or `aud`, expired or not yet valid (30 s leeway on `exp` and `nbf`), or its session has ended (logout, a deleted session, a password change, a disabled or deleted user, a reused refresh token) or it was revoked; a refresh token sent as a credential is `TOKEN_INVALID` too. `WWW-Authenticate` says which challenge applies.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/groups/get(listGroups)/responses/401`.
+            ///
+            /// HTTP response code: `401 unauthorized`.
+            case unauthorized(Components.Responses.Unauthenticated)
+            /// The associated value of the enum case if `self` is `.unauthorized`.
+            ///
+            /// - Throws: An error if `self` is not `.unauthorized`.
+            /// - SeeAlso: `.unauthorized`.
+            public var unauthorized: Components.Responses.Unauthenticated {
+                get throws {
+                    switch self {
+                    case let .unauthorized(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unauthorized",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `FORBIDDEN`: managing groups and ACL entries needs `authz:manage`: a person with the role `admin` (through an access token or a key they own), a key with the scope `admin`, or a key no user owns with `authz:manage`. `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES, or who is in a group with `mfa_required` (directly or through nesting), and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/groups/get(listGroups)/responses/403`.
+            ///
+            /// HTTP response code: `403 forbidden`.
+            case forbidden(Components.Responses.ForbiddenAuthzManage)
+            /// The associated value of the enum case if `self` is `.forbidden`.
+            ///
+            /// - Throws: An error if `self` is not `.forbidden`.
+            /// - SeeAlso: `.forbidden`.
+            public var forbidden: Components.Responses.ForbiddenAuthzManage {
+                get throws {
+                    switch self {
+                    case let .forbidden(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "forbidden",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/groups/get(listGroups)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.TooManyRequests)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            public var tooManyRequests: Components.Responses.TooManyRequests {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `INTERNAL`: a bug. The error is logged with the request id; quote it when reporting.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/groups/get(listGroups)/responses/500`.
+            ///
+            /// HTTP response code: `500 internalServerError`.
+            case internalServerError(Components.Responses.Internal)
+            /// The associated value of the enum case if `self` is `.internalServerError`.
+            ///
+            /// - Throws: An error if `self` is not `.internalServerError`.
+            /// - SeeAlso: `.internalServerError`.
+            public var internalServerError: Components.Responses.Internal {
+                get throws {
+                    switch self {
+                    case let .internalServerError(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "internalServerError",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `SERVICE_UNAVAILABLE`: the database is unreachable or did not answer within TRONCH_DATABASE_QUERY_TIMEOUT. Nothing was changed; retry with backoff. During an outage, verification and authentication of keys this node looked up recently are still answered from its cache; other requests that need the database get this answer. See docs/operations.md. With TRONCH_RATELIMIT_FAILURE_MODE=closed, a request the rate limiter cannot decide (Redis unreachable) is answered the same way.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/groups/get(listGroups)/responses/503`.
+            ///
+            /// HTTP response code: `503 serviceUnavailable`.
+            case serviceUnavailable(Components.Responses.ServiceUnavailable)
+            /// The associated value of the enum case if `self` is `.serviceUnavailable`.
+            ///
+            /// - Throws: An error if `self` is not `.serviceUnavailable`.
+            /// - SeeAlso: `.serviceUnavailable`.
+            public var serviceUnavailable: Components.Responses.ServiceUnavailable {
+                get throws {
+                    switch self {
+                    case let .serviceUnavailable(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "serviceUnavailable",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        @frozen public enum AcceptableContentType: AcceptableProtocol {
+            case json
+            case applicationProblemJson
+            case other(Swift.String)
+            public init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/json":
+                    self = .json
+                case "application/problem+json":
+                    self = .applicationProblemJson
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            public var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .json:
+                    return "application/json"
+                case .applicationProblemJson:
+                    return "application/problem+json"
+                }
+            }
+            public static var allCases: [Self] {
+                [
+                    .json,
+                    .applicationProblemJson
+                ]
+            }
+        }
+    }
+    /// Create a group
+    ///
+    /// Creates a group: a named set of users and other groups. A group is a principal (`group:<id>`) in ACL entries and checks, its id is in the `groups` claim of its members' access tokens (members of groups inside it included), and with `mfa_required` its members must have a second factor. The name is kept as given and is unique ignoring case (409). Add members with `PUT /api/v1/groups/{id}/members/{principal}`. Audited as `group.created`. See docs/authz.md.
+    ///
+    /// Required permission: `authz:manage`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` or `authz:manage` (a key a person owns holds it only when that person is an administrator).
+    ///
+    /// - Remark: HTTP `POST /api/v1/groups`.
+    /// - Remark: Generated from `#/paths//api/v1/groups/post(createGroup)`.
+    public enum CreateGroup {
+        public static let id: Swift.String = "createGroup"
+        public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/api/v1/groups/POST/header`.
+            public struct Headers: Sendable, Hashable {
+                /// Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/groups/POST/header/X-Request-Id`.
+                public var xRequestId: Components.Parameters.RequestId?
+                /// Makes a retry safe (Stripe's semantics): the first request with this key runs and its answer is kept for 24 hours; the same key with the same method, path, query and body gets that answer again with `Idempotent-Replayed: true` and runs nothing; the same key with another request is 422 `IDEMPOTENCY_MISMATCH`; while the first request is still running, 409 `CONFLICT` with `Retry-After`. A request that fails keeps nothing, so a retry runs again. Keys belong to the caller (the key, or the person of an access token). 1 to 255 visible ASCII characters; anything else is a 400. See docs/api.md#retries-and-idempotency-key.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/groups/POST/header/Idempotency-Key`.
+                public var idempotencyKey: Components.Parameters.IdempotencyKey?
+                public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.CreateGroup.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xRequestId: Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///   - idempotencyKey: Makes a retry safe (Stripe's semantics): the first request with this key runs and its answer is kept for 24 hours; the same key with the same method, path, query and body gets that answer again with `Idempotent-Replayed: true` and runs nothing; the same key with another request is 422 `IDEMPOTENCY_MISMATCH`; while the first request is still running, 409 `CONFLICT` with `Retry-After`. A request that fails keeps nothing, so a retry runs again. Keys belong to the caller (the key, or the person of an access token). 1 to 255 visible ASCII characters; anything else is a 400. See docs/api.md#retries-and-idempotency-key.
+                ///   - accept:
+                public init(
+                    xRequestId: Components.Parameters.RequestId? = nil,
+                    idempotencyKey: Components.Parameters.IdempotencyKey? = nil,
+                    accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.CreateGroup.AcceptableContentType>] = .defaultValues()
+                ) {
+                    self.xRequestId = xRequestId
+                    self.idempotencyKey = idempotencyKey
+                    self.accept = accept
+                }
+            }
+            public var headers: Operations.CreateGroup.Input.Headers
+            /// - Remark: Generated from `#/paths/api/v1/groups/POST/requestBody`.
+            @frozen public enum Body: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/groups/POST/requestBody/content/application\/json`.
+                case json(Components.Schemas.CreateGroupRequest)
+            }
+            public var body: Operations.CreateGroup.Input.Body
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - headers:
+            ///   - body:
+            public init(
+                headers: Operations.CreateGroup.Input.Headers = .init(),
+                body: Operations.CreateGroup.Input.Body
+            ) {
+                self.headers = headers
+                self.body = body
+            }
+        }
+        @frozen public enum Output: Sendable, Hashable {
+            public struct Created: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/groups/POST/responses/201/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/groups/POST/responses/201/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/groups/POST/responses/201/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// - Remark: Generated from `#/components/headers/Idempotent-Replayed`.
+                    @frozen public enum IdempotentReplayed: String, Codable, Hashable, Sendable, CaseIterable {
+                        case _true = "true"
+                    }
+                    /// `true` when this answer is the kept answer of an earlier request with the same `Idempotency-Key` (nothing ran this time).
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/groups/POST/responses/201/headers/Idempotent-Replayed`.
+                    public var idempotentReplayed: Components.Headers.IdempotentReplayed?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    ///   - idempotentReplayed: `true` when this answer is the kept answer of an earlier request with the same `Idempotency-Key` (nothing ran this time).
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil,
+                        idempotentReplayed: Components.Headers.IdempotentReplayed? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                        self.idempotentReplayed = idempotentReplayed
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.CreateGroup.Output.Created.Headers
+                /// - Remark: Generated from `#/paths/api/v1/groups/POST/responses/201/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/groups/POST/responses/201/content/application\/json`.
+                    case json(Components.Schemas.Group)
+                    /// The associated value of the enum case if `self` is `.json`.
+                    ///
+                    /// - Throws: An error if `self` is not `.json`.
+                    /// - SeeAlso: `.json`.
+                    public var json: Components.Schemas.Group {
+                        get throws {
+                            switch self {
+                            case let .json(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.CreateGroup.Output.Created.Body
+                /// Creates a new `Created`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.CreateGroup.Output.Created.Headers = .init(),
+                    body: Operations.CreateGroup.Output.Created.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// The new group.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/groups/post(createGroup)/responses/201`.
+            ///
+            /// HTTP response code: `201 created`.
+            case created(Operations.CreateGroup.Output.Created)
+            /// The associated value of the enum case if `self` is `.created`.
+            ///
+            /// - Throws: An error if `self` is not `.created`.
+            /// - SeeAlso: `.created`.
+            public var created: Operations.CreateGroup.Output.Created {
+                get throws {
+                    switch self {
+                    case let .created(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "created",
+                            response: self
+                        )
+                    }
+                }
+            }
+            public struct BadRequest: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/groups/POST/responses/400/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/groups/POST/responses/400/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/groups/POST/responses/400/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.CreateGroup.Output.BadRequest.Headers
+                /// - Remark: Generated from `#/paths/api/v1/groups/POST/responses/400/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/groups/POST/responses/400/content/application\/problem+json`.
+                    case applicationProblemJson(Components.Schemas.Problem)
+                    /// The associated value of the enum case if `self` is `.applicationProblemJson`.
+                    ///
+                    /// - Throws: An error if `self` is not `.applicationProblemJson`.
+                    /// - SeeAlso: `.applicationProblemJson`.
+                    public var applicationProblemJson: Components.Schemas.Problem {
+                        get throws {
+                            switch self {
+                            case let .applicationProblemJson(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.CreateGroup.Output.BadRequest.Body
+                /// Creates a new `BadRequest`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.CreateGroup.Output.BadRequest.Headers = .init(),
+                    body: Operations.CreateGroup.Output.BadRequest.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// `VALIDATION_FAILED`: a field is invalid, missing or unknown (every problem is listed in `errors`). `MALFORMED_JSON`: the body is empty or not JSON. Nothing was changed.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/groups/post(createGroup)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Operations.CreateGroup.Output.BadRequest)
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            public var badRequest: Operations.CreateGroup.Output.BadRequest {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `UNAUTHENTICATED`: no credential was sent, or the API key is not valid (unknown, revoked, disabled, expired, or used from an address outside its `allowed_ips`). `TOKEN_INVALID`: the access token is not valid: malformed, an `alg` other than ES256 or RS256 (never `none` or HS*), a `typ` other than `at+jwt`, an unknown `kid`, a bad signature, another `iss` or `aud`, expired or not yet valid (30 s leeway on `exp` and `nbf`), or its session has ended (logout, a deleted session, a password change, a disabled or deleted user, a reused refresh token) or it was revoked; a refresh token sent as a credential is `TOKEN_INVALID` too. `WWW-Authenticate` says which challenge applies.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/groups/post(createGroup)/responses/401`.
+            ///
+            /// HTTP response code: `401 unauthorized`.
+            case unauthorized(Components.Responses.Unauthenticated)
+            /// The associated value of the enum case if `self` is `.unauthorized`.
+            ///
+            /// - Throws: An error if `self` is not `.unauthorized`.
+            /// - SeeAlso: `.unauthorized`.
+            public var unauthorized: Components.Responses.Unauthenticated {
+                get throws {
+                    switch self {
+                    case let .unauthorized(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unauthorized",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `FORBIDDEN`: managing groups and ACL entries needs `authz:manage`: a person with the role `admin` (through an access token or a key they own), a key with the scope `admin`, or a key no user owns with `authz:manage`. `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES, or who is in a group with `mfa_required` (directly or through nesting), and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/groups/post(createGroup)/responses/403`.
+            ///
+            /// HTTP response code: `403 forbidden`.
+            case forbidden(Components.Responses.ForbiddenAuthzManage)
+            /// The associated value of the enum case if `self` is `.forbidden`.
+            ///
+            /// - Throws: An error if `self` is not `.forbidden`.
+            /// - SeeAlso: `.forbidden`.
+            public var forbidden: Components.Responses.ForbiddenAuthzManage {
+                get throws {
+                    switch self {
+                    case let .forbidden(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "forbidden",
+                            response: self
+                        )
+                    }
+                }
+            }
+            public struct Conflict: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/groups/POST/responses/409/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/groups/POST/responses/409/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/groups/POST/responses/409/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Seconds to wait before retrying.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/groups/POST/responses/409/headers/Retry-After`.
+                    public var retryAfter: Components.Headers.RetryAfter?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    ///   - retryAfter: Seconds to wait before retrying.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil,
+                        retryAfter: Components.Headers.RetryAfter? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                        self.retryAfter = retryAfter
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.CreateGroup.Output.Conflict.Headers
+                /// - Remark: Generated from `#/paths/api/v1/groups/POST/responses/409/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/groups/POST/responses/409/content/application\/problem+json`.
+                    case applicationProblemJson(Components.Schemas.Problem)
+                    /// The associated value of the enum case if `self` is `.applicationProblemJson`.
+                    ///
+                    /// - Throws: An error if `self` is not `.applicationProblemJson`.
+                    /// - SeeAlso: `.applicationProblemJson`.
+                    public var applicationProblemJson: Components.Schemas.Problem {
+                        get throws {
+                            switch self {
+                            case let .applicationProblemJson(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.CreateGroup.Output.Conflict.Body
+                /// Creates a new `Conflict`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.CreateGroup.Output.Conflict.Headers = .init(),
+                    body: Operations.CreateGroup.Output.Conflict.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// `CONFLICT`: another group has this name (ignoring case); `errors` names the field. Nothing was changed. Or `CONFLICT` (with `Retry-After: 1`): a request with the same `Idempotency-Key` is still running; retry when it has finished.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/groups/post(createGroup)/responses/409`.
+            ///
+            /// HTTP response code: `409 conflict`.
+            case conflict(Operations.CreateGroup.Output.Conflict)
+            /// The associated value of the enum case if `self` is `.conflict`.
+            ///
+            /// - Throws: An error if `self` is not `.conflict`.
+            /// - SeeAlso: `.conflict`.
+            public var conflict: Operations.CreateGroup.Output.Conflict {
+                get throws {
+                    switch self {
+                    case let .conflict(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "conflict",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `PAYLOAD_TOO_LARGE`: the body is larger than TRONCH_HTTP_MAX_BODY_SIZE (default 65536 bytes).
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/groups/post(createGroup)/responses/413`.
+            ///
+            /// HTTP response code: `413 contentTooLarge`.
+            case contentTooLarge(Components.Responses.PayloadTooLarge)
+            /// The associated value of the enum case if `self` is `.contentTooLarge`.
+            ///
+            /// - Throws: An error if `self` is not `.contentTooLarge`.
+            /// - SeeAlso: `.contentTooLarge`.
+            public var contentTooLarge: Components.Responses.PayloadTooLarge {
+                get throws {
+                    switch self {
+                    case let .contentTooLarge(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "contentTooLarge",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `IDEMPOTENCY_MISMATCH`: the `Idempotency-Key` was used within 24 hours for another request (another method, path, query or body). Nothing was changed; use a new key.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/groups/post(createGroup)/responses/422`.
+            ///
+            /// HTTP response code: `422 unprocessableContent`.
+            case unprocessableContent(Components.Responses.IdempotencyMismatch)
+            /// The associated value of the enum case if `self` is `.unprocessableContent`.
+            ///
+            /// - Throws: An error if `self` is not `.unprocessableContent`.
+            /// - SeeAlso: `.unprocessableContent`.
+            public var unprocessableContent: Components.Responses.IdempotencyMismatch {
+                get throws {
+                    switch self {
+                    case let .unprocessableContent(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unprocessableContent",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/groups/post(createGroup)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.TooManyRequests)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            public var tooManyRequests: Components.Responses.TooManyRequests {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `INTERNAL`: a bug. The error is logged with the request id; quote it when reporting.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/groups/post(createGroup)/responses/500`.
+            ///
+            /// HTTP response code: `500 internalServerError`.
+            case internalServerError(Components.Responses.Internal)
+            /// The associated value of the enum case if `self` is `.internalServerError`.
+            ///
+            /// - Throws: An error if `self` is not `.internalServerError`.
+            /// - SeeAlso: `.internalServerError`.
+            public var internalServerError: Components.Responses.Internal {
+                get throws {
+                    switch self {
+                    case let .internalServerError(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "internalServerError",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `SERVICE_UNAVAILABLE`: the database is unreachable or did not answer within TRONCH_DATABASE_QUERY_TIMEOUT. Nothing was changed; retry with backoff. During an outage, verification and authentication of keys this node looked up recently are still answered from its cache; other requests that need the database get this answer. See docs/operations.md. With TRONCH_RATELIMIT_FAILURE_MODE=closed, a request the rate limiter cannot decide (Redis unreachable) is answered the same way.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/groups/post(createGroup)/responses/503`.
+            ///
+            /// HTTP response code: `503 serviceUnavailable`.
+            case serviceUnavailable(Components.Responses.ServiceUnavailable)
+            /// The associated value of the enum case if `self` is `.serviceUnavailable`.
+            ///
+            /// - Throws: An error if `self` is not `.serviceUnavailable`.
+            /// - SeeAlso: `.serviceUnavailable`.
+            public var serviceUnavailable: Components.Responses.ServiceUnavailable {
+                get throws {
+                    switch self {
+                    case let .serviceUnavailable(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "serviceUnavailable",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        @frozen public enum AcceptableContentType: AcceptableProtocol {
+            case json
+            case applicationProblemJson
+            case other(Swift.String)
+            public init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/json":
+                    self = .json
+                case "application/problem+json":
+                    self = .applicationProblemJson
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            public var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .json:
+                    return "application/json"
+                case .applicationProblemJson:
+                    return "application/problem+json"
+                }
+            }
+            public static var allCases: [Self] {
+                [
+                    .json,
+                    .applicationProblemJson
+                ]
+            }
+        }
+    }
+    /// Get a group
+    ///
+    /// Returns one group. Its members are at `GET /api/v1/groups/{id}/members`.
+    ///
+    /// Required permission: `authz:manage`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` or `authz:manage` (a key a person owns holds it only when that person is an administrator).
+    ///
+    /// - Remark: HTTP `GET /api/v1/groups/{id}`.
+    /// - Remark: Generated from `#/paths//api/v1/groups/{id}/get(getGroup)`.
+    public enum GetGroup {
+        public static let id: Swift.String = "getGroup"
+        public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/api/v1/groups/{id}/GET/path`.
+            public struct Path: Sendable, Hashable {
+                /// The group's id (a UUID; upper or lower case). Anything else is a 400.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/groups/{id}/GET/path/id`.
+                public var id: Components.Parameters.GroupId
+                /// Creates a new `Path`.
+                ///
+                /// - Parameters:
+                ///   - id: The group's id (a UUID; upper or lower case). Anything else is a 400.
+                public init(id: Components.Parameters.GroupId) {
+                    self.id = id
+                }
+            }
+            public var path: Operations.GetGroup.Input.Path
+            /// - Remark: Generated from `#/paths/api/v1/groups/{id}/GET/header`.
+            public struct Headers: Sendable, Hashable {
+                /// Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/groups/{id}/GET/header/X-Request-Id`.
+                public var xRequestId: Components.Parameters.RequestId?
+                public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.GetGroup.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xRequestId: Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///   - accept:
+                public init(
+                    xRequestId: Components.Parameters.RequestId? = nil,
+                    accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.GetGroup.AcceptableContentType>] = .defaultValues()
+                ) {
+                    self.xRequestId = xRequestId
+                    self.accept = accept
+                }
+            }
+            public var headers: Operations.GetGroup.Input.Headers
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - path:
+            ///   - headers:
+            public init(
+                path: Operations.GetGroup.Input.Path,
+                headers: Operations.GetGroup.Input.Headers = .init()
+            ) {
+                self.path = path
+                self.headers = headers
+            }
+        }
+        @frozen public enum Output: Sendable, Hashable {
+            public struct Ok: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/groups/{id}/GET/responses/200/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/groups/{id}/GET/responses/200/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/groups/{id}/GET/responses/200/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.GetGroup.Output.Ok.Headers
+                /// - Remark: Generated from `#/paths/api/v1/groups/{id}/GET/responses/200/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/groups/{id}/GET/responses/200/content/application\/json`.
+                    case json(Components.Schemas.Group)
+                    /// The associated value of the enum case if `self` is `.json`.
+                    ///
+                    /// - Throws: An error if `self` is not `.json`.
+                    /// - SeeAlso: `.json`.
+                    public var json: Components.Schemas.Group {
+                        get throws {
+                            switch self {
+                            case let .json(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.GetGroup.Output.Ok.Body
+                /// Creates a new `Ok`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.GetGroup.Output.Ok.Headers = .init(),
+                    body: Operations.GetGroup.Output.Ok.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// The group.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/groups/{id}/get(getGroup)/responses/200`.
+            ///
+            /// HTTP response code: `200 ok`.
+            case ok(Operations.GetGroup.Output.Ok)
+            /// The associated value of the enum case if `self` is `.ok`.
+            ///
+            /// - Throws: An error if `self` is not `.ok`.
+            /// - SeeAlso: `.ok`.
+            public var ok: Operations.GetGroup.Output.Ok {
+                get throws {
+                    switch self {
+                    case let .ok(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "ok",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `VALIDATION_FAILED`: the path id is not a UUID.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/groups/{id}/get(getGroup)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Components.Responses.InvalidGroupId)
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            public var badRequest: Components.Responses.InvalidGroupId {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `UNAUTHENTICATED`: no credential was sent, or the API key is not valid (unknown, revoked, disabled, expired, or used from an address outside its `allowed_ips`). `TOKEN_INVALID`: the access token is not valid: malformed, an `alg` other than ES256 or RS256 (never `none` or HS*), a `typ` other than `at+jwt`, an unknown `kid`, a bad signature, another `iss` or `aud`, expired or not yet valid (30 s leeway on `exp` and `nbf`), or its session has ended (logout, a deleted session, a password change, a disabled or deleted user, a reused refresh token) or it was revoked; a refresh token sent as a credential is `TOKEN_INVALID` too. `WWW-Authenticate` says which challenge applies.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/groups/{id}/get(getGroup)/responses/401`.
+            ///
+            /// HTTP response code: `401 unauthorized`.
+            case unauthorized(Components.Responses.Unauthenticated)
+            /// The associated value of the enum case if `self` is `.unauthorized`.
+            ///
+            /// - Throws: An error if `self` is not `.unauthorized`.
+            /// - SeeAlso: `.unauthorized`.
+            public var unauthorized: Components.Responses.Unauthenticated {
+                get throws {
+                    switch self {
+                    case let .unauthorized(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unauthorized",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `FORBIDDEN`: managing groups and ACL entries needs `authz:manage`: a person with the role `admin` (through an access token or a key they own), a key with the scope `admin`, or a key no user owns with `authz:manage`. `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES, or who is in a group with `mfa_required` (directly or through nesting), and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/groups/{id}/get(getGroup)/responses/403`.
+            ///
+            /// HTTP response code: `403 forbidden`.
+            case forbidden(Components.Responses.ForbiddenAuthzManage)
+            /// The associated value of the enum case if `self` is `.forbidden`.
+            ///
+            /// - Throws: An error if `self` is not `.forbidden`.
+            /// - SeeAlso: `.forbidden`.
+            public var forbidden: Components.Responses.ForbiddenAuthzManage {
+                get throws {
+                    switch self {
+                    case let .forbidden(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "forbidden",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `NOT_FOUND`: no group has this id.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/groups/{id}/get(getGroup)/responses/404`.
+            ///
+            /// HTTP response code: `404 notFound`.
+            case notFound(Components.Responses.GroupNotFound)
+            /// The associated value of the enum case if `self` is `.notFound`.
+            ///
+            /// - Throws: An error if `self` is not `.notFound`.
+            /// - SeeAlso: `.notFound`.
+            public var notFound: Components.Responses.GroupNotFound {
+                get throws {
+                    switch self {
+                    case let .notFound(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "notFound",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/groups/{id}/get(getGroup)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.TooManyRequests)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            public var tooManyRequests: Components.Responses.TooManyRequests {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `INTERNAL`: a bug. The error is logged with the request id; quote it when reporting.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/groups/{id}/get(getGroup)/responses/500`.
+            ///
+            /// HTTP response code: `500 internalServerError`.
+            case internalServerError(Components.Responses.Internal)
+            /// The associated value of the enum case if `self` is `.internalServerError`.
+            ///
+            /// - Throws: An error if `self` is not `.internalServerError`.
+            /// - SeeAlso: `.internalServerError`.
+            public var internalServerError: Components.Responses.Internal {
+                get throws {
+                    switch self {
+                    case let .internalServerError(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "internalServerError",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `SERVICE_UNAVAILABLE`: the database is unreachable or did not answer within TRONCH_DATABASE_QUERY_TIMEOUT. Nothing was changed; retry with backoff. During an outage, verification and authentication of keys this node looked up recently are still answered from its cache; other requests that need the database get this answer. See docs/operations.md. With TRONCH_RATELIMIT_FAILURE_MODE=closed, a request the rate limiter cannot decide (Redis unreachable) is answered the same way.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/groups/{id}/get(getGroup)/responses/503`.
+            ///
+            /// HTTP response code: `503 serviceUnavailable`.
+            case serviceUnavailable(Components.Responses.ServiceUnavailable)
+            /// The associated value of the enum case if `self` is `.serviceUnavailable`.
+            ///
+            /// - Throws: An error if `self` is not `.serviceUnavailable`.
+            /// - SeeAlso: `.serviceUnavailable`.
+            public var serviceUnavailable: Components.Responses.ServiceUnavailable {
+                get throws {
+                    switch self {
+                    case let .serviceUnavailable(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "serviceUnavailable",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        @frozen public enum AcceptableContentType: AcceptableProtocol {
+            case json
+            case applicationProblemJson
+            case other(Swift.String)
+            public init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/json":
+                    self = .json
+                case "application/problem+json":
+                    self = .applicationProblemJson
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            public var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .json:
+                    return "application/json"
+                case .applicationProblemJson:
+                    return "application/problem+json"
+                }
+            }
+            public static var allCases: [Self] {
+                [
+                    .json,
+                    .applicationProblemJson
+                ]
+            }
+        }
+    }
+    /// Update a group
+    ///
+    /// Changes a group's name, description or `mfa_required`. Turning `mfa_required` on binds its members, directly or through nested groups, from their next request; turning it off frees them. A change that changes nothing leaves `updated_at` alone and is not audited. Audited as `group.updated`.
+    ///
+    /// Required permission: `authz:manage`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` or `authz:manage` (a key a person owns holds it only when that person is an administrator).
+    ///
+    /// - Remark: HTTP `PATCH /api/v1/groups/{id}`.
+    /// - Remark: Generated from `#/paths//api/v1/groups/{id}/patch(updateGroup)`.
+    public enum UpdateGroup {
+        public static let id: Swift.String = "updateGroup"
+        public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/api/v1/groups/{id}/PATCH/path`.
+            public struct Path: Sendable, Hashable {
+                /// The group's id (a UUID; upper or lower case). Anything else is a 400.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/groups/{id}/PATCH/path/id`.
+                public var id: Components.Parameters.GroupId
+                /// Creates a new `Path`.
+                ///
+                /// - Parameters:
+                ///   - id: The group's id (a UUID; upper or lower case). Anything else is a 400.
+                public init(id: Components.Parameters.GroupId) {
+                    self.id = id
+                }
+            }
+            public var path: Operations.UpdateGroup.Input.Path
+            /// - Remark: Generated from `#/paths/api/v1/groups/{id}/PATCH/header`.
+            public struct Headers: Sendable, Hashable {
+                /// Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/groups/{id}/PATCH/header/X-Request-Id`.
+                public var xRequestId: Components.Parameters.RequestId?
+                /// Makes a retry safe (Stripe's semantics): the first request with this key runs and its answer is kept for 24 hours; the same key with the same method, path, query and body gets that answer again with `Idempotent-Replayed: true` and runs nothing; the same key with another request is 422 `IDEMPOTENCY_MISMATCH`; while the first request is still running, 409 `CONFLICT` with `Retry-After`. A request that fails keeps nothing, so a retry runs again. Keys belong to the caller (the key, or the person of an access token). 1 to 255 visible ASCII characters; anything else is a 400. See docs/api.md#retries-and-idempotency-key.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/groups/{id}/PATCH/header/Idempotency-Key`.
+                public var idempotencyKey: Components.Parameters.IdempotencyKey?
+                public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.UpdateGroup.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xRequestId: Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///   - idempotencyKey: Makes a retry safe (Stripe's semantics): the first request with this key runs and its answer is kept for 24 hours; the same key with the same method, path, query and body gets that answer again with `Idempotent-Replayed: true` and runs nothing; the same key with another request is 422 `IDEMPOTENCY_MISMATCH`; while the first request is still running, 409 `CONFLICT` with `Retry-After`. A request that fails keeps nothing, so a retry runs again. Keys belong to the caller (the key, or the person of an access token). 1 to 255 visible ASCII characters; anything else is a 400. See docs/api.md#retries-and-idempotency-key.
+                ///   - accept:
+                public init(
+                    xRequestId: Components.Parameters.RequestId? = nil,
+                    idempotencyKey: Components.Parameters.IdempotencyKey? = nil,
+                    accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.UpdateGroup.AcceptableContentType>] = .defaultValues()
+                ) {
+                    self.xRequestId = xRequestId
+                    self.idempotencyKey = idempotencyKey
+                    self.accept = accept
+                }
+            }
+            public var headers: Operations.UpdateGroup.Input.Headers
+            /// - Remark: Generated from `#/paths/api/v1/groups/{id}/PATCH/requestBody`.
+            @frozen public enum Body: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/groups/{id}/PATCH/requestBody/content/application\/json`.
+                case json(Components.Schemas.UpdateGroupRequest)
+            }
+            public var body: Operations.UpdateGroup.Input.Body
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - path:
+            ///   - headers:
+            ///   - body:
+            public init(
+                path: Operations.UpdateGroup.Input.Path,
+                headers: Operations.UpdateGroup.Input.Headers = .init(),
+                body: Operations.UpdateGroup.Input.Body
+            ) {
+                self.path = path
+                self.headers = headers
+                self.body = body
+            }
+        }
+        @frozen public enum Output: Sendable, Hashable {
+            public struct Ok: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/groups/{id}/PATCH/responses/200/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/groups/{id}/PATCH/responses/200/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/groups/{id}/PATCH/responses/200/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// - Remark: Generated from `#/components/headers/Idempotent-Replayed`.
+                    @frozen public enum IdempotentReplayed: String, Codable, Hashable, Sendable, CaseIterable {
+                        case _true = "true"
+                    }
+                    /// `true` when this answer is the kept answer of an earlier request with the same `Idempotency-Key` (nothing ran this time).
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/groups/{id}/PATCH/responses/200/headers/Idempotent-Replayed`.
+                    public var idempotentReplayed: Components.Headers.IdempotentReplayed?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    ///   - idempotentReplayed: `true` when this answer is the kept answer of an earlier request with the same `Idempotency-Key` (nothing ran this time).
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil,
+                        idempotentReplayed: Components.Headers.IdempotentReplayed? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                        self.idempotentReplayed = idempotentReplayed
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.UpdateGroup.Output.Ok.Headers
+                /// - Remark: Generated from `#/paths/api/v1/groups/{id}/PATCH/responses/200/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/groups/{id}/PATCH/responses/200/content/application\/json`.
+                    case json(Components.Schemas.Group)
+                    /// The associated value of the enum case if `self` is `.json`.
+                    ///
+                    /// - Throws: An error if `self` is not `.json`.
+                    /// - SeeAlso: `.json`.
+                    public var json: Components.Schemas.Group {
+                        get throws {
+                            switch self {
+                            case let .json(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.UpdateGroup.Output.Ok.Body
+                /// Creates a new `Ok`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.UpdateGroup.Output.Ok.Headers = .init(),
+                    body: Operations.UpdateGroup.Output.Ok.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// The group as stored after the change.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/groups/{id}/patch(updateGroup)/responses/200`.
+            ///
+            /// HTTP response code: `200 ok`.
+            case ok(Operations.UpdateGroup.Output.Ok)
+            /// The associated value of the enum case if `self` is `.ok`.
+            ///
+            /// - Throws: An error if `self` is not `.ok`.
+            /// - SeeAlso: `.ok`.
+            public var ok: Operations.UpdateGroup.Output.Ok {
+                get throws {
+                    switch self {
+                    case let .ok(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "ok",
+                            response: self
+                        )
+                    }
+                }
+            }
+            public struct BadRequest: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/groups/{id}/PATCH/responses/400/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/groups/{id}/PATCH/responses/400/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/groups/{id}/PATCH/responses/400/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.UpdateGroup.Output.BadRequest.Headers
+                /// - Remark: Generated from `#/paths/api/v1/groups/{id}/PATCH/responses/400/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/groups/{id}/PATCH/responses/400/content/application\/problem+json`.
+                    case applicationProblemJson(Components.Schemas.Problem)
+                    /// The associated value of the enum case if `self` is `.applicationProblemJson`.
+                    ///
+                    /// - Throws: An error if `self` is not `.applicationProblemJson`.
+                    /// - SeeAlso: `.applicationProblemJson`.
+                    public var applicationProblemJson: Components.Schemas.Problem {
+                        get throws {
+                            switch self {
+                            case let .applicationProblemJson(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.UpdateGroup.Output.BadRequest.Body
+                /// Creates a new `BadRequest`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.UpdateGroup.Output.BadRequest.Headers = .init(),
+                    body: Operations.UpdateGroup.Output.BadRequest.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// `VALIDATION_FAILED` (every problem is listed in `errors`) or `MALFORMED_JSON`. Nothing was changed.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/groups/{id}/patch(updateGroup)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Operations.UpdateGroup.Output.BadRequest)
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            public var badRequest: Operations.UpdateGroup.Output.BadRequest {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `UNAUTHENTICATED`: no credential was sent, or the API key is not valid (unknown, revoked, disabled, expired, or used from an address outside its `allowed_ips`). `TOKEN_INVALID`: the access token is not valid: malformed, an `alg` other than ES256 or RS256 (never `none` or HS*), a `typ` other than `at+jwt`, an unknown `kid`, a bad signature, another `iss` or `aud`, expired or not yet valid (30 s leeway on `exp` and `nbf`), or its session has ended (logout, a deleted session, a password change, a disabled or deleted user, a reused refresh token) or it was revoked; a refresh token sent as a credential is `TOKEN_INVALID` too. `WWW-Authenticate` says which challenge applies.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/groups/{id}/patch(updateGroup)/responses/401`.
+            ///
+            /// HTTP response code: `401 unauthorized`.
+            case unauthorized(Components.Responses.Unauthenticated)
+            /// The associated value of the enum case if `self` is `.unauthorized`.
+            ///
+            /// - Throws: An error if `self` is not `.unauthorized`.
+            /// - SeeAlso: `.unauthorized`.
+            public var unauthorized: Components.Responses.Unauthenticated {
+                get throws {
+                    switch self {
+                    case let .unauthorized(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unauthorized",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `FORBIDDEN`: managing groups and ACL entries needs `authz:manage`: a person with the role `admin` (through an access token or a key they own), a key with the scope `admin`, or a key no user owns with `authz:manage`. `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES, or who is in a group with `mfa_required` (directly or through nesting), and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/groups/{id}/patch(updateGroup)/responses/403`.
+            ///
+            /// HTTP response code: `403 forbidden`.
+            case forbidden(Components.Responses.ForbiddenAuthzManage)
+            /// The associated value of the enum case if `self` is `.forbidden`.
+            ///
+            /// - Throws: An error if `self` is not `.forbidden`.
+            /// - SeeAlso: `.forbidden`.
+            public var forbidden: Components.Responses.ForbiddenAuthzManage {
+                get throws {
+                    switch self {
+                    case let .forbidden(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "forbidden",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `NOT_FOUND`: no group has this id.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/groups/{id}/patch(updateGroup)/responses/404`.
+            ///
+            /// HTTP response code: `404 notFound`.
+            case notFound(Components.Responses.GroupNotFound)
+            /// The associated value of the enum case if `self` is `.notFound`.
+            ///
+            /// - Throws: An error if `self` is not `.notFound`.
+            /// - SeeAlso: `.notFound`.
+            public var notFound: Components.Responses.GroupNotFound {
+                get throws {
+                    switch self {
+                    case let .notFound(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "notFound",
+                            response: self
+                        )
+                    }
+                }
+            }
+            public struct Conflict: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/groups/{id}/PATCH/responses/409/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/groups/{id}/PATCH/responses/409/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/groups/{id}/PATCH/responses/409/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Seconds to wait before retrying.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/groups/{id}/PATCH/responses/409/headers/Retry-After`.
+                    public var retryAfter: Components.Headers.RetryAfter?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    ///   - retryAfter: Seconds to wait before retrying.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil,
+                        retryAfter: Components.Headers.RetryAfter? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                        self.retryAfter = retryAfter
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.UpdateGroup.Output.Conflict.Headers
+                /// - Remark: Generated from `#/paths/api/v1/groups/{id}/PATCH/responses/409/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/groups/{id}/PATCH/responses/409/content/application\/problem+json`.
+                    case applicationProblemJson(Components.Schemas.Problem)
+                    /// The associated value of the enum case if `self` is `.applicationProblemJson`.
+                    ///
+                    /// - Throws: An error if `self` is not `.applicationProblemJson`.
+                    /// - SeeAlso: `.applicationProblemJson`.
+                    public var applicationProblemJson: Components.Schemas.Problem {
+                        get throws {
+                            switch self {
+                            case let .applicationProblemJson(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.UpdateGroup.Output.Conflict.Body
+                /// Creates a new `Conflict`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.UpdateGroup.Output.Conflict.Headers = .init(),
+                    body: Operations.UpdateGroup.Output.Conflict.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// `CONFLICT`: another group has this name (ignoring case). Nothing was changed. Or `CONFLICT` (with `Retry-After: 1`): a request with the same `Idempotency-Key` is still running; retry when it has finished.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/groups/{id}/patch(updateGroup)/responses/409`.
+            ///
+            /// HTTP response code: `409 conflict`.
+            case conflict(Operations.UpdateGroup.Output.Conflict)
+            /// The associated value of the enum case if `self` is `.conflict`.
+            ///
+            /// - Throws: An error if `self` is not `.conflict`.
+            /// - SeeAlso: `.conflict`.
+            public var conflict: Operations.UpdateGroup.Output.Conflict {
+                get throws {
+                    switch self {
+                    case let .conflict(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "conflict",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `PAYLOAD_TOO_LARGE`: the body is larger than TRONCH_HTTP_MAX_BODY_SIZE (default 65536 bytes).
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/groups/{id}/patch(updateGroup)/responses/413`.
+            ///
+            /// HTTP response code: `413 contentTooLarge`.
+            case contentTooLarge(Components.Responses.PayloadTooLarge)
+            /// The associated value of the enum case if `self` is `.contentTooLarge`.
+            ///
+            /// - Throws: An error if `self` is not `.contentTooLarge`.
+            /// - SeeAlso: `.contentTooLarge`.
+            public var contentTooLarge: Components.Responses.PayloadTooLarge {
+                get throws {
+                    switch self {
+                    case let .contentTooLarge(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "contentTooLarge",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `IDEMPOTENCY_MISMATCH`: the `Idempotency-Key` was used within 24 hours for another request (another method, path, query or body). Nothing was changed; use a new key.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/groups/{id}/patch(updateGroup)/responses/422`.
+            ///
+            /// HTTP response code: `422 unprocessableContent`.
+            case unprocessableContent(Components.Responses.IdempotencyMismatch)
+            /// The associated value of the enum case if `self` is `.unprocessableContent`.
+            ///
+            /// - Throws: An error if `self` is not `.unprocessableContent`.
+            /// - SeeAlso: `.unprocessableContent`.
+            public var unprocessableContent: Components.Responses.IdempotencyMismatch {
+                get throws {
+                    switch self {
+                    case let .unprocessableContent(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unprocessableContent",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/groups/{id}/patch(updateGroup)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.TooManyRequests)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            public var tooManyRequests: Components.Responses.TooManyRequests {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `INTERNAL`: a bug. The error is logged with the request id; quote it when reporting.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/groups/{id}/patch(updateGroup)/responses/500`.
+            ///
+            /// HTTP response code: `500 internalServerError`.
+            case internalServerError(Components.Responses.Internal)
+            /// The associated value of the enum case if `self` is `.internalServerError`.
+            ///
+            /// - Throws: An error if `self` is not `.internalServerError`.
+            /// - SeeAlso: `.internalServerError`.
+            public var internalServerError: Components.Responses.Internal {
+                get throws {
+                    switch self {
+                    case let .internalServerError(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "internalServerError",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `SERVICE_UNAVAILABLE`: the database is unreachable or did not answer within TRONCH_DATABASE_QUERY_TIMEOUT. Nothing was changed; retry with backoff. During an outage, verification and authentication of keys this node looked up recently are still answered from its cache; other requests that need the database get this answer. See docs/operations.md. With TRONCH_RATELIMIT_FAILURE_MODE=closed, a request the rate limiter cannot decide (Redis unreachable) is answered the same way.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/groups/{id}/patch(updateGroup)/responses/503`.
+            ///
+            /// HTTP response code: `503 serviceUnavailable`.
+            case serviceUnavailable(Components.Responses.ServiceUnavailable)
+            /// The associated value of the enum case if `self` is `.serviceUnavailable`.
+            ///
+            /// - Throws: An error if `self` is not `.serviceUnavailable`.
+            /// - SeeAlso: `.serviceUnavailable`.
+            public var serviceUnavailable: Components.Responses.ServiceUnavailable {
+                get throws {
+                    switch self {
+                    case let .serviceUnavailable(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "serviceUnavailable",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        @frozen public enum AcceptableContentType: AcceptableProtocol {
+            case json
+            case applicationProblemJson
+            case other(Swift.String)
+            public init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/json":
+                    self = .json
+                case "application/problem+json":
+                    self = .applicationProblemJson
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            public var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .json:
+                    return "application/json"
+                case .applicationProblemJson:
+                    return "application/problem+json"
+                }
+            }
+            public static var allCases: [Self] {
+                [
+                    .json,
+                    .applicationProblemJson
+                ]
+            }
+        }
+    }
+    /// Delete a group
+    ///
+    /// Deletes a group, in one transaction with its memberships (its members, and its own membership of other groups) and every ACL entry that names it. Its members lose what it gave them from the next check. Audited as `group.deleted`, with the number of memberships and entries removed.
+    ///
+    /// Required permission: `authz:manage`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` or `authz:manage` (a key a person owns holds it only when that person is an administrator).
+    ///
+    /// - Remark: HTTP `DELETE /api/v1/groups/{id}`.
+    /// - Remark: Generated from `#/paths//api/v1/groups/{id}/delete(deleteGroup)`.
+    public enum DeleteGroup {
+        public static let id: Swift.String = "deleteGroup"
+        public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/api/v1/groups/{id}/DELETE/path`.
+            public struct Path: Sendable, Hashable {
+                /// The group's id (a UUID; upper or lower case). Anything else is a 400.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/groups/{id}/DELETE/path/id`.
+                public var id: Components.Parameters.GroupId
+                /// Creates a new `Path`.
+                ///
+                /// - Parameters:
+                ///   - id: The group's id (a UUID; upper or lower case). Anything else is a 400.
+                public init(id: Components.Parameters.GroupId) {
+                    self.id = id
+                }
+            }
+            public var path: Operations.DeleteGroup.Input.Path
+            /// - Remark: Generated from `#/paths/api/v1/groups/{id}/DELETE/header`.
+            public struct Headers: Sendable, Hashable {
+                /// Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/groups/{id}/DELETE/header/X-Request-Id`.
+                public var xRequestId: Components.Parameters.RequestId?
+                public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.DeleteGroup.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xRequestId: Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///   - accept:
+                public init(
+                    xRequestId: Components.Parameters.RequestId? = nil,
+                    accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.DeleteGroup.AcceptableContentType>] = .defaultValues()
+                ) {
+                    self.xRequestId = xRequestId
+                    self.accept = accept
+                }
+            }
+            public var headers: Operations.DeleteGroup.Input.Headers
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - path:
+            ///   - headers:
+            public init(
+                path: Operations.DeleteGroup.Input.Path,
+                headers: Operations.DeleteGroup.Input.Headers = .init()
+            ) {
+                self.path = path
+                self.headers = headers
+            }
+        }
+        @frozen public enum Output: Sendable, Hashable {
+            public struct NoContent: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/groups/{id}/DELETE/responses/204/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/groups/{id}/DELETE/responses/204/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    public init(xRequestId: Components.Headers.XRequestId? = nil) {
+                        self.xRequestId = xRequestId
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.DeleteGroup.Output.NoContent.Headers
+                /// Creates a new `NoContent`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                public init(headers: Operations.DeleteGroup.Output.NoContent.Headers = .init()) {
+                    self.headers = headers
+                }
+            }
+            /// Deleted. No body.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/groups/{id}/delete(deleteGroup)/responses/204`.
+            ///
+            /// HTTP response code: `204 noContent`.
+            case noContent(Operations.DeleteGroup.Output.NoContent)
+            /// The associated value of the enum case if `self` is `.noContent`.
+            ///
+            /// - Throws: An error if `self` is not `.noContent`.
+            /// - SeeAlso: `.noContent`.
+            public var noContent: Operations.DeleteGroup.Output.NoContent {
+                get throws {
+                    switch self {
+                    case let .noContent(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "noContent",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `VALIDATION_FAILED`: the path id is not a UUID.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/groups/{id}/delete(deleteGroup)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Components.Responses.InvalidGroupId)
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            public var badRequest: Components.Responses.InvalidGroupId {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `UNAUTHENTICATED`: no credential was sent, or the API key is not valid (unknown, revoked, disabled, expired, or used from an address outside its `allowed_ips`). `TOKEN_INVALID`: the access token is not valid: malformed, an `alg` other than ES256 or RS256 (never `none` or HS*), a `typ` other than `at+jwt`, an unknown `kid`, a bad signature, another `iss` or `aud`, expired or not yet valid (30 s leeway on `exp` and `nbf`), or its session has ended (logout, a deleted session, a password change, a disabled or deleted user, a reused refresh token) or it was revoked; a refresh token sent as a credential is `TOKEN_INVALID` too. `WWW-Authenticate` says which challenge applies.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/groups/{id}/delete(deleteGroup)/responses/401`.
+            ///
+            /// HTTP response code: `401 unauthorized`.
+            case unauthorized(Components.Responses.Unauthenticated)
+            /// The associated value of the enum case if `self` is `.unauthorized`.
+            ///
+            /// - Throws: An error if `self` is not `.unauthorized`.
+            /// - SeeAlso: `.unauthorized`.
+            public var unauthorized: Components.Responses.Unauthenticated {
+                get throws {
+                    switch self {
+                    case let .unauthorized(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unauthorized",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `FORBIDDEN`: managing groups and ACL entries needs `authz:manage`: a person with the role `admin` (through an access token or a key they own), a key with the scope `admin`, or a key no user owns with `authz:manage`. `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES, or who is in a group with `mfa_required` (directly or through nesting), and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/groups/{id}/delete(deleteGroup)/responses/403`.
+            ///
+            /// HTTP response code: `403 forbidden`.
+            case forbidden(Components.Responses.ForbiddenAuthzManage)
+            /// The associated value of the enum case if `self` is `.forbidden`.
+            ///
+            /// - Throws: An error if `self` is not `.forbidden`.
+            /// - SeeAlso: `.forbidden`.
+            public var forbidden: Components.Responses.ForbiddenAuthzManage {
+                get throws {
+                    switch self {
+                    case let .forbidden(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "forbidden",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `NOT_FOUND`: no group has this id.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/groups/{id}/delete(deleteGroup)/responses/404`.
+            ///
+            /// HTTP response code: `404 notFound`.
+            case notFound(Components.Responses.GroupNotFound)
+            /// The associated value of the enum case if `self` is `.notFound`.
+            ///
+            /// - Throws: An error if `self` is not `.notFound`.
+            /// - SeeAlso: `.notFound`.
+            public var notFound: Components.Responses.GroupNotFound {
+                get throws {
+                    switch self {
+                    case let .notFound(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "notFound",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/groups/{id}/delete(deleteGroup)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.TooManyRequests)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            public var tooManyRequests: Components.Responses.TooManyRequests {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `INTERNAL`: a bug. The error is logged with the request id; quote it when reporting.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/groups/{id}/delete(deleteGroup)/responses/500`.
+            ///
+            /// HTTP response code: `500 internalServerError`.
+            case internalServerError(Components.Responses.Internal)
+            /// The associated value of the enum case if `self` is `.internalServerError`.
+            ///
+            /// - Throws: An error if `self` is not `.internalServerError`.
+            /// - SeeAlso: `.internalServerError`.
+            public var internalServerError: Components.Responses.Internal {
+                get throws {
+                    switch self {
+                    case let .internalServerError(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "internalServerError",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `SERVICE_UNAVAILABLE`: the database is unreachable or did not answer within TRONCH_DATABASE_QUERY_TIMEOUT. Nothing was changed; retry with backoff. During an outage, verification and authentication of keys this node looked up recently are still answered from its cache; other requests that need the database get this answer. See docs/operations.md. With TRONCH_RATELIMIT_FAILURE_MODE=closed, a request the rate limiter cannot decide (Redis unreachable) is answered the same way.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/groups/{id}/delete(deleteGroup)/responses/503`.
+            ///
+            /// HTTP response code: `503 serviceUnavailable`.
+            case serviceUnavailable(Components.Responses.ServiceUnavailable)
+            /// The associated value of the enum case if `self` is `.serviceUnavailable`.
+            ///
+            /// - Throws: An error if `self` is not `.serviceUnavailable`.
+            /// - SeeAlso: `.serviceUnavailable`.
+            public var serviceUnavailable: Components.Responses.ServiceUnavailable {
+                get throws {
+                    switch self {
+                    case let .serviceUnavailable(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "serviceUnavailable",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        @frozen public enum AcceptableContentType: AcceptableProtocol {
+            case applicationProblemJson
+            case other(Swift.String)
+            public init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/problem+json":
+                    self = .applicationProblemJson
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            public var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .applicationProblemJson:
+                    return "application/problem+json"
+                }
+            }
+            public static var allCases: [Self] {
+                [
+                    .applicationProblemJson
+                ]
+            }
+        }
+    }
+    /// List a group's members
+    ///
+    /// Lists the group's direct members, users and groups, ordered by `principal`: the members of a group inside it are listed under that group, not here.
+    ///
+    /// Required permission: `authz:manage`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` or `authz:manage` (a key a person owns holds it only when that person is an administrator).
+    ///
+    /// - Remark: HTTP `GET /api/v1/groups/{id}/members`.
+    /// - Remark: Generated from `#/paths//api/v1/groups/{id}/members/get(listGroupMembers)`.
+    public enum ListGroupMembers {
+        public static let id: Swift.String = "listGroupMembers"
+        public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/api/v1/groups/{id}/members/GET/path`.
+            public struct Path: Sendable, Hashable {
+                /// The group's id (a UUID; upper or lower case). Anything else is a 400.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/groups/{id}/members/GET/path/id`.
+                public var id: Components.Parameters.GroupId
+                /// Creates a new `Path`.
+                ///
+                /// - Parameters:
+                ///   - id: The group's id (a UUID; upper or lower case). Anything else is a 400.
+                public init(id: Components.Parameters.GroupId) {
+                    self.id = id
+                }
+            }
+            public var path: Operations.ListGroupMembers.Input.Path
+            /// - Remark: Generated from `#/paths/api/v1/groups/{id}/members/GET/query`.
+            public struct Query: Sendable, Hashable {
+                /// Members per page.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/groups/{id}/members/GET/query/limit`.
+                public var limit: Swift.Int?
+                /// The `next_cursor` of the previous page (opaque; do not build it yourself). Only a `next_cursor` this API returned is a cursor; anything else is a 400. Empty: the first page.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/groups/{id}/members/GET/query/cursor`.
+                public var cursor: Swift.String?
+                /// Creates a new `Query`.
+                ///
+                /// - Parameters:
+                ///   - limit: Members per page.
+                ///   - cursor: The `next_cursor` of the previous page (opaque; do not build it yourself). Only a `next_cursor` this API returned is a cursor; anything else is a 400. Empty: the first page.
+                public init(
+                    limit: Swift.Int? = nil,
+                    cursor: Swift.String? = nil
+                ) {
+                    self.limit = limit
+                    self.cursor = cursor
+                }
+            }
+            public var query: Operations.ListGroupMembers.Input.Query
+            /// - Remark: Generated from `#/paths/api/v1/groups/{id}/members/GET/header`.
+            public struct Headers: Sendable, Hashable {
+                /// Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/groups/{id}/members/GET/header/X-Request-Id`.
+                public var xRequestId: Components.Parameters.RequestId?
+                public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.ListGroupMembers.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xRequestId: Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///   - accept:
+                public init(
+                    xRequestId: Components.Parameters.RequestId? = nil,
+                    accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.ListGroupMembers.AcceptableContentType>] = .defaultValues()
+                ) {
+                    self.xRequestId = xRequestId
+                    self.accept = accept
+                }
+            }
+            public var headers: Operations.ListGroupMembers.Input.Headers
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - path:
+            ///   - query:
+            ///   - headers:
+            public init(
+                path: Operations.ListGroupMembers.Input.Path,
+                query: Operations.ListGroupMembers.Input.Query = .init(),
+                headers: Operations.ListGroupMembers.Input.Headers = .init()
+            ) {
+                self.path = path
+                self.query = query
+                self.headers = headers
+            }
+        }
+        @frozen public enum Output: Sendable, Hashable {
+            public struct Ok: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/groups/{id}/members/GET/responses/200/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/groups/{id}/members/GET/responses/200/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/groups/{id}/members/GET/responses/200/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.ListGroupMembers.Output.Ok.Headers
+                /// - Remark: Generated from `#/paths/api/v1/groups/{id}/members/GET/responses/200/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/groups/{id}/members/GET/responses/200/content/application\/json`.
+                    case json(Components.Schemas.GroupMemberList)
+                    /// The associated value of the enum case if `self` is `.json`.
+                    ///
+                    /// - Throws: An error if `self` is not `.json`.
+                    /// - SeeAlso: `.json`.
+                    public var json: Components.Schemas.GroupMemberList {
+                        get throws {
+                            switch self {
+                            case let .json(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.ListGroupMembers.Output.Ok.Body
+                /// Creates a new `Ok`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.ListGroupMembers.Output.Ok.Headers = .init(),
+                    body: Operations.ListGroupMembers.Output.Ok.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// A page of members.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/groups/{id}/members/get(listGroupMembers)/responses/200`.
+            ///
+            /// HTTP response code: `200 ok`.
+            case ok(Operations.ListGroupMembers.Output.Ok)
+            /// The associated value of the enum case if `self` is `.ok`.
+            ///
+            /// - Throws: An error if `self` is not `.ok`.
+            /// - SeeAlso: `.ok`.
+            public var ok: Operations.ListGroupMembers.Output.Ok {
+                get throws {
+                    switch self {
+                    case let .ok(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "ok",
+                            response: self
+                        )
+                    }
+                }
+            }
+            public struct BadRequest: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/groups/{id}/members/GET/responses/400/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/groups/{id}/members/GET/responses/400/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/groups/{id}/members/GET/responses/400/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.ListGroupMembers.Output.BadRequest.Headers
+                /// - Remark: Generated from `#/paths/api/v1/groups/{id}/members/GET/responses/400/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/groups/{id}/members/GET/responses/400/content/application\/problem+json`.
+                    case applicationProblemJson(Components.Schemas.Problem)
+                    /// The associated value of the enum case if `self` is `.applicationProblemJson`.
+                    ///
+                    /// - Throws: An error if `self` is not `.applicationProblemJson`.
+                    /// - SeeAlso: `.applicationProblemJson`.
+                    public var applicationProblemJson: Components.Schemas.Problem {
+                        get throws {
+                            switch self {
+                            case let .applicationProblemJson(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.ListGroupMembers.Output.BadRequest.Body
+                /// Creates a new `BadRequest`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.ListGroupMembers.Output.BadRequest.Headers = .init(),
+                    body: Operations.ListGroupMembers.Output.BadRequest.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// `VALIDATION_FAILED`: the path id is not a UUID, or a query parameter is invalid or unknown.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/groups/{id}/members/get(listGroupMembers)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Operations.ListGroupMembers.Output.BadRequest)
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            public var badRequest: Operations.ListGroupMembers.Output.BadRequest {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `UNAUTHENTICATED`: no credential was sent, or the API key is not valid (unknown, revoked, disabled, expired, or used from an address outside its `allowed_ips`). `TOKEN_INVALID`: the access token is not valid: malformed, an `alg` other than ES256 or RS256 (never `none` or HS*), a `typ` other than `at+jwt`, an unknown `kid`, a bad signature, another `iss` or `aud`, expired or not yet valid (30 s leeway on `exp` and `nbf`), or its session has ended (logout, a deleted session, a password change, a disabled or deleted user, a reused refresh token) or it was revoked; a refresh token sent as a credential is `TOKEN_INVALID` too. `WWW-Authenticate` says which challenge applies.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/groups/{id}/members/get(listGroupMembers)/responses/401`.
+            ///
+            /// HTTP response code: `401 unauthorized`.
+            case unauthorized(Components.Responses.Unauthenticated)
+            /// The associated value of the enum case if `self` is `.unauthorized`.
+            ///
+            /// - Throws: An error if `self` is not `.unauthorized`.
+            /// - SeeAlso: `.unauthorized`.
+            public var unauthorized: Components.Responses.Unauthenticated {
+                get throws {
+                    switch self {
+                    case let .unauthorized(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unauthorized",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `FORBIDDEN`: managing groups and ACL entries needs `authz:manage`: a person with the role `admin` (through an access token or a key they own), a key with the scope `admin`, or a key no user owns with `authz:manage`. `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES, or who is in a group with `mfa_required` (directly or through nesting), and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/groups/{id}/members/get(listGroupMembers)/responses/403`.
+            ///
+            /// HTTP response code: `403 forbidden`.
+            case forbidden(Components.Responses.ForbiddenAuthzManage)
+            /// The associated value of the enum case if `self` is `.forbidden`.
+            ///
+            /// - Throws: An error if `self` is not `.forbidden`.
+            /// - SeeAlso: `.forbidden`.
+            public var forbidden: Components.Responses.ForbiddenAuthzManage {
+                get throws {
+                    switch self {
+                    case let .forbidden(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "forbidden",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `NOT_FOUND`: no group has this id.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/groups/{id}/members/get(listGroupMembers)/responses/404`.
+            ///
+            /// HTTP response code: `404 notFound`.
+            case notFound(Components.Responses.GroupNotFound)
+            /// The associated value of the enum case if `self` is `.notFound`.
+            ///
+            /// - Throws: An error if `self` is not `.notFound`.
+            /// - SeeAlso: `.notFound`.
+            public var notFound: Components.Responses.GroupNotFound {
+                get throws {
+                    switch self {
+                    case let .notFound(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "notFound",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/groups/{id}/members/get(listGroupMembers)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.TooManyRequests)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            public var tooManyRequests: Components.Responses.TooManyRequests {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `INTERNAL`: a bug. The error is logged with the request id; quote it when reporting.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/groups/{id}/members/get(listGroupMembers)/responses/500`.
+            ///
+            /// HTTP response code: `500 internalServerError`.
+            case internalServerError(Components.Responses.Internal)
+            /// The associated value of the enum case if `self` is `.internalServerError`.
+            ///
+            /// - Throws: An error if `self` is not `.internalServerError`.
+            /// - SeeAlso: `.internalServerError`.
+            public var internalServerError: Components.Responses.Internal {
+                get throws {
+                    switch self {
+                    case let .internalServerError(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "internalServerError",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `SERVICE_UNAVAILABLE`: the database is unreachable or did not answer within TRONCH_DATABASE_QUERY_TIMEOUT. Nothing was changed; retry with backoff. During an outage, verification and authentication of keys this node looked up recently are still answered from its cache; other requests that need the database get this answer. See docs/operations.md. With TRONCH_RATELIMIT_FAILURE_MODE=closed, a request the rate limiter cannot decide (Redis unreachable) is answered the same way.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/groups/{id}/members/get(listGroupMembers)/responses/503`.
+            ///
+            /// HTTP response code: `503 serviceUnavailable`.
+            case serviceUnavailable(Components.Responses.ServiceUnavailable)
+            /// The associated value of the enum case if `self` is `.serviceUnavailable`.
+            ///
+            /// - Throws: An error if `self` is not `.serviceUnavailable`.
+            /// - SeeAlso: `.serviceUnavailable`.
+            public var serviceUnavailable: Components.Responses.ServiceUnavailable {
+                get throws {
+                    switch self {
+                    case let .serviceUnavailable(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "serviceUnavailable",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        @frozen public enum AcceptableContentType: AcceptableProtocol {
+            case json
+            case applicationProblemJson
+            case other(Swift.String)
+            public init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/json":
+                    self = .json
+                case "application/problem+json":
+                    self = .applicationProblemJson
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            public var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .json:
+                    return "application/json"
+                case .applicationProblemJson:
+                    return "application/problem+json"
+                }
+            }
+            public static var allCases: [Self] {
+                [
+                    .json,
+                    .applicationProblemJson
+                ]
+            }
+        }
+    }
+    /// Add a member
+    ///
+    /// Makes a user or a group a direct member of the group. Takes no body. The member must exist (400 otherwise, a rule the schema cannot state). A group inside a group passes its members on: they belong to both. Nesting has two rules, checked in the same transaction: no cycle (a group cannot contain, directly or through others, a group that contains it, nor itself), and no chain of more than 16 groups (a user's own membership is not a level); the link that would break one is 400. Adding a member that is one already changes nothing (204). Audited as `group.member_added`. The member's next check, and their next access token's `groups`, include the group.
+    ///
+    /// Required permission: `authz:manage`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` or `authz:manage` (a key a person owns holds it only when that person is an administrator).
+    ///
+    /// - Remark: HTTP `PUT /api/v1/groups/{id}/members/{principal}`.
+    /// - Remark: Generated from `#/paths//api/v1/groups/{id}/members/{principal}/put(addGroupMember)`.
+    public enum AddGroupMember {
+        public static let id: Swift.String = "addGroupMember"
+        public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/api/v1/groups/{id}/members/{principal}/PUT/path`.
+            public struct Path: Sendable, Hashable {
+                /// The group's id (a UUID; upper or lower case). Anything else is a 400.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/groups/{id}/members/{principal}/PUT/path/id`.
+                public var id: Components.Parameters.GroupId
+                /// The member: `user:<id>` or `group:<id>` (the id a UUID, upper or lower case). A key cannot be a member. The colon may be sent as it is or percent-encoded (`user%3A01a2…`).
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/groups/{id}/members/{principal}/PUT/path/principal`.
+                public var principal: Components.Parameters.GroupMember
+                /// Creates a new `Path`.
+                ///
+                /// - Parameters:
+                ///   - id: The group's id (a UUID; upper or lower case). Anything else is a 400.
+                ///   - principal: The member: `user:<id>` or `group:<id>` (the id a UUID, upper or lower case). A key cannot be a member. The colon may be sent as it is or percent-encoded (`user%3A01a2…`).
+                public init(
+                    id: Components.Parameters.GroupId,
+                    principal: Components.Parameters.GroupMember
+                ) {
+                    self.id = id
+                    self.principal = principal
+                }
+            }
+            public var path: Operations.AddGroupMember.Input.Path
+            /// - Remark: Generated from `#/paths/api/v1/groups/{id}/members/{principal}/PUT/header`.
+            public struct Headers: Sendable, Hashable {
+                /// Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/groups/{id}/members/{principal}/PUT/header/X-Request-Id`.
+                public var xRequestId: Components.Parameters.RequestId?
+                public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.AddGroupMember.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xRequestId: Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///   - accept:
+                public init(
+                    xRequestId: Components.Parameters.RequestId? = nil,
+                    accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.AddGroupMember.AcceptableContentType>] = .defaultValues()
+                ) {
+                    self.xRequestId = xRequestId
+                    self.accept = accept
+                }
+            }
+            public var headers: Operations.AddGroupMember.Input.Headers
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - path:
+            ///   - headers:
+            public init(
+                path: Operations.AddGroupMember.Input.Path,
+                headers: Operations.AddGroupMember.Input.Headers = .init()
+            ) {
+                self.path = path
+                self.headers = headers
+            }
+        }
+        @frozen public enum Output: Sendable, Hashable {
+            public struct Created: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/groups/{id}/members/{principal}/PUT/responses/201/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/groups/{id}/members/{principal}/PUT/responses/201/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    public init(xRequestId: Components.Headers.XRequestId? = nil) {
+                        self.xRequestId = xRequestId
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.AddGroupMember.Output.Created.Headers
+                /// Creates a new `Created`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                public init(headers: Operations.AddGroupMember.Output.Created.Headers = .init()) {
+                    self.headers = headers
+                }
+            }
+            /// Added. No body.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/groups/{id}/members/{principal}/put(addGroupMember)/responses/201`.
+            ///
+            /// HTTP response code: `201 created`.
+            case created(Operations.AddGroupMember.Output.Created)
+            /// The associated value of the enum case if `self` is `.created`.
+            ///
+            /// - Throws: An error if `self` is not `.created`.
+            /// - SeeAlso: `.created`.
+            public var created: Operations.AddGroupMember.Output.Created {
+                get throws {
+                    switch self {
+                    case let .created(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "created",
+                            response: self
+                        )
+                    }
+                }
+            }
+            public struct NoContent: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/groups/{id}/members/{principal}/PUT/responses/204/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/groups/{id}/members/{principal}/PUT/responses/204/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    public init(xRequestId: Components.Headers.XRequestId? = nil) {
+                        self.xRequestId = xRequestId
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.AddGroupMember.Output.NoContent.Headers
+                /// Creates a new `NoContent`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                public init(headers: Operations.AddGroupMember.Output.NoContent.Headers = .init()) {
+                    self.headers = headers
+                }
+            }
+            /// Already a direct member: nothing changed. No body.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/groups/{id}/members/{principal}/put(addGroupMember)/responses/204`.
+            ///
+            /// HTTP response code: `204 noContent`.
+            case noContent(Operations.AddGroupMember.Output.NoContent)
+            /// The associated value of the enum case if `self` is `.noContent`.
+            ///
+            /// - Throws: An error if `self` is not `.noContent`.
+            /// - SeeAlso: `.noContent`.
+            public var noContent: Operations.AddGroupMember.Output.NoContent {
+                get throws {
+                    switch self {
+                    case let .noContent(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "noContent",
+                            response: self
+                        )
+                    }
+                }
+            }
+            public struct BadRequest: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/groups/{id}/members/{principal}/PUT/responses/400/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/groups/{id}/members/{principal}/PUT/responses/400/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/groups/{id}/members/{principal}/PUT/responses/400/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.AddGroupMember.Output.BadRequest.Headers
+                /// - Remark: Generated from `#/paths/api/v1/groups/{id}/members/{principal}/PUT/responses/400/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/groups/{id}/members/{principal}/PUT/responses/400/content/application\/problem+json`.
+                    case applicationProblemJson(Components.Schemas.Problem)
+                    /// The associated value of the enum case if `self` is `.applicationProblemJson`.
+                    ///
+                    /// - Throws: An error if `self` is not `.applicationProblemJson`.
+                    /// - SeeAlso: `.applicationProblemJson`.
+                    public var applicationProblemJson: Components.Schemas.Problem {
+                        get throws {
+                            switch self {
+                            case let .applicationProblemJson(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.AddGroupMember.Output.BadRequest.Body
+                /// Creates a new `BadRequest`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.AddGroupMember.Output.BadRequest.Headers = .init(),
+                    body: Operations.AddGroupMember.Output.BadRequest.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// `VALIDATION_FAILED`: the path id is not a UUID, the member is not `user:<id>` or `group:<id>`, no such user or group exists, or the link would make a cycle or a chain of more than 16 groups. Nothing was changed.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/groups/{id}/members/{principal}/put(addGroupMember)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Operations.AddGroupMember.Output.BadRequest)
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            public var badRequest: Operations.AddGroupMember.Output.BadRequest {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `UNAUTHENTICATED`: no credential was sent, or the API key is not valid (unknown, revoked, disabled, expired, or used from an address outside its `allowed_ips`). `TOKEN_INVALID`: the access token is not valid: malformed, an `alg` other than ES256 or RS256 (never `none` or HS*), a `typ` other than `at+jwt`, an unknown `kid`, a bad signature, another `iss` or `aud`, expired or not yet valid (30 s leeway on `exp` and `nbf`), or its session has ended (logout, a deleted session, a password change, a disabled or deleted user, a reused refresh token) or it was revoked; a refresh token sent as a credential is `TOKEN_INVALID` too. `WWW-Authenticate` says which challenge applies.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/groups/{id}/members/{principal}/put(addGroupMember)/responses/401`.
+            ///
+            /// HTTP response code: `401 unauthorized`.
+            case unauthorized(Components.Responses.Unauthenticated)
+            /// The associated value of the enum case if `self` is `.unauthorized`.
+            ///
+            /// - Throws: An error if `self` is not `.unauthorized`.
+            /// - SeeAlso: `.unauthorized`.
+            public var unauthorized: Components.Responses.Unauthenticated {
+                get throws {
+                    switch self {
+                    case let .unauthorized(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unauthorized",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `FORBIDDEN`: managing groups and ACL entries needs `authz:manage`: a person with the role `admin` (through an access token or a key they own), a key with the scope `admin`, or a key no user owns with `authz:manage`. `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES, or who is in a group with `mfa_required` (directly or through nesting), and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/groups/{id}/members/{principal}/put(addGroupMember)/responses/403`.
+            ///
+            /// HTTP response code: `403 forbidden`.
+            case forbidden(Components.Responses.ForbiddenAuthzManage)
+            /// The associated value of the enum case if `self` is `.forbidden`.
+            ///
+            /// - Throws: An error if `self` is not `.forbidden`.
+            /// - SeeAlso: `.forbidden`.
+            public var forbidden: Components.Responses.ForbiddenAuthzManage {
+                get throws {
+                    switch self {
+                    case let .forbidden(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "forbidden",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `NOT_FOUND`: no group has this id.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/groups/{id}/members/{principal}/put(addGroupMember)/responses/404`.
+            ///
+            /// HTTP response code: `404 notFound`.
+            case notFound(Components.Responses.GroupNotFound)
+            /// The associated value of the enum case if `self` is `.notFound`.
+            ///
+            /// - Throws: An error if `self` is not `.notFound`.
+            /// - SeeAlso: `.notFound`.
+            public var notFound: Components.Responses.GroupNotFound {
+                get throws {
+                    switch self {
+                    case let .notFound(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "notFound",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/groups/{id}/members/{principal}/put(addGroupMember)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.TooManyRequests)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            public var tooManyRequests: Components.Responses.TooManyRequests {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `INTERNAL`: a bug. The error is logged with the request id; quote it when reporting.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/groups/{id}/members/{principal}/put(addGroupMember)/responses/500`.
+            ///
+            /// HTTP response code: `500 internalServerError`.
+            case internalServerError(Components.Responses.Internal)
+            /// The associated value of the enum case if `self` is `.internalServerError`.
+            ///
+            /// - Throws: An error if `self` is not `.internalServerError`.
+            /// - SeeAlso: `.internalServerError`.
+            public var internalServerError: Components.Responses.Internal {
+                get throws {
+                    switch self {
+                    case let .internalServerError(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "internalServerError",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `SERVICE_UNAVAILABLE`: the database is unreachable or did not answer within TRONCH_DATABASE_QUERY_TIMEOUT. Nothing was changed; retry with backoff. During an outage, verification and authentication of keys this node looked up recently are still answered from its cache; other requests that need the database get this answer. See docs/operations.md. With TRONCH_RATELIMIT_FAILURE_MODE=closed, a request the rate limiter cannot decide (Redis unreachable) is answered the same way.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/groups/{id}/members/{principal}/put(addGroupMember)/responses/503`.
+            ///
+            /// HTTP response code: `503 serviceUnavailable`.
+            case serviceUnavailable(Components.Responses.ServiceUnavailable)
+            /// The associated value of the enum case if `self` is `.serviceUnavailable`.
+            ///
+            /// - Throws: An error if `self` is not `.serviceUnavailable`.
+            /// - SeeAlso: `.serviceUnavailable`.
+            public var serviceUnavailable: Components.Responses.ServiceUnavailable {
+                get throws {
+                    switch self {
+                    case let .serviceUnavailable(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "serviceUnavailable",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        @frozen public enum AcceptableContentType: AcceptableProtocol {
+            case applicationProblemJson
+            case other(Swift.String)
+            public init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/problem+json":
+                    self = .applicationProblemJson
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            public var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .applicationProblemJson:
+                    return "application/problem+json"
+                }
+            }
+            public static var allCases: [Self] {
+                [
+                    .applicationProblemJson
+                ]
+            }
+        }
+    }
+    /// Remove a member
+    ///
+    /// Ends a direct membership. The former member loses what the group gave them from the next check (and from their next access token's `groups`). Audited as `group.member_removed`.
+    ///
+    /// Required permission: `authz:manage`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` or `authz:manage` (a key a person owns holds it only when that person is an administrator).
+    ///
+    /// - Remark: HTTP `DELETE /api/v1/groups/{id}/members/{principal}`.
+    /// - Remark: Generated from `#/paths//api/v1/groups/{id}/members/{principal}/delete(removeGroupMember)`.
+    public enum RemoveGroupMember {
+        public static let id: Swift.String = "removeGroupMember"
+        public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/api/v1/groups/{id}/members/{principal}/DELETE/path`.
+            public struct Path: Sendable, Hashable {
+                /// The group's id (a UUID; upper or lower case). Anything else is a 400.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/groups/{id}/members/{principal}/DELETE/path/id`.
+                public var id: Components.Parameters.GroupId
+                /// The member: `user:<id>` or `group:<id>` (the id a UUID, upper or lower case). A key cannot be a member. The colon may be sent as it is or percent-encoded (`user%3A01a2…`).
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/groups/{id}/members/{principal}/DELETE/path/principal`.
+                public var principal: Components.Parameters.GroupMember
+                /// Creates a new `Path`.
+                ///
+                /// - Parameters:
+                ///   - id: The group's id (a UUID; upper or lower case). Anything else is a 400.
+                ///   - principal: The member: `user:<id>` or `group:<id>` (the id a UUID, upper or lower case). A key cannot be a member. The colon may be sent as it is or percent-encoded (`user%3A01a2…`).
+                public init(
+                    id: Components.Parameters.GroupId,
+                    principal: Components.Parameters.GroupMember
+                ) {
+                    self.id = id
+                    self.principal = principal
+                }
+            }
+            public var path: Operations.RemoveGroupMember.Input.Path
+            /// - Remark: Generated from `#/paths/api/v1/groups/{id}/members/{principal}/DELETE/header`.
+            public struct Headers: Sendable, Hashable {
+                /// Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/groups/{id}/members/{principal}/DELETE/header/X-Request-Id`.
+                public var xRequestId: Components.Parameters.RequestId?
+                public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.RemoveGroupMember.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xRequestId: Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///   - accept:
+                public init(
+                    xRequestId: Components.Parameters.RequestId? = nil,
+                    accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.RemoveGroupMember.AcceptableContentType>] = .defaultValues()
+                ) {
+                    self.xRequestId = xRequestId
+                    self.accept = accept
+                }
+            }
+            public var headers: Operations.RemoveGroupMember.Input.Headers
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - path:
+            ///   - headers:
+            public init(
+                path: Operations.RemoveGroupMember.Input.Path,
+                headers: Operations.RemoveGroupMember.Input.Headers = .init()
+            ) {
+                self.path = path
+                self.headers = headers
+            }
+        }
+        @frozen public enum Output: Sendable, Hashable {
+            public struct NoContent: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/groups/{id}/members/{principal}/DELETE/responses/204/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/groups/{id}/members/{principal}/DELETE/responses/204/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    public init(xRequestId: Components.Headers.XRequestId? = nil) {
+                        self.xRequestId = xRequestId
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.RemoveGroupMember.Output.NoContent.Headers
+                /// Creates a new `NoContent`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                public init(headers: Operations.RemoveGroupMember.Output.NoContent.Headers = .init()) {
+                    self.headers = headers
+                }
+            }
+            /// Removed. No body.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/groups/{id}/members/{principal}/delete(removeGroupMember)/responses/204`.
+            ///
+            /// HTTP response code: `204 noContent`.
+            case noContent(Operations.RemoveGroupMember.Output.NoContent)
+            /// The associated value of the enum case if `self` is `.noContent`.
+            ///
+            /// - Throws: An error if `self` is not `.noContent`.
+            /// - SeeAlso: `.noContent`.
+            public var noContent: Operations.RemoveGroupMember.Output.NoContent {
+                get throws {
+                    switch self {
+                    case let .noContent(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "noContent",
+                            response: self
+                        )
+                    }
+                }
+            }
+            public struct BadRequest: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/groups/{id}/members/{principal}/DELETE/responses/400/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/groups/{id}/members/{principal}/DELETE/responses/400/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/groups/{id}/members/{principal}/DELETE/responses/400/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.RemoveGroupMember.Output.BadRequest.Headers
+                /// - Remark: Generated from `#/paths/api/v1/groups/{id}/members/{principal}/DELETE/responses/400/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/groups/{id}/members/{principal}/DELETE/responses/400/content/application\/problem+json`.
+                    case applicationProblemJson(Components.Schemas.Problem)
+                    /// The associated value of the enum case if `self` is `.applicationProblemJson`.
+                    ///
+                    /// - Throws: An error if `self` is not `.applicationProblemJson`.
+                    /// - SeeAlso: `.applicationProblemJson`.
+                    public var applicationProblemJson: Components.Schemas.Problem {
+                        get throws {
+                            switch self {
+                            case let .applicationProblemJson(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.RemoveGroupMember.Output.BadRequest.Body
+                /// Creates a new `BadRequest`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.RemoveGroupMember.Output.BadRequest.Headers = .init(),
+                    body: Operations.RemoveGroupMember.Output.BadRequest.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// `VALIDATION_FAILED`: the path id is not a UUID, or the member is not `user:<id>` or `group:<id>`.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/groups/{id}/members/{principal}/delete(removeGroupMember)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Operations.RemoveGroupMember.Output.BadRequest)
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            public var badRequest: Operations.RemoveGroupMember.Output.BadRequest {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `UNAUTHENTICATED`: no credential was sent, or the API key is not valid (unknown, revoked, disabled, expired, or used from an address outside its `allowed_ips`). `TOKEN_INVALID`: the access token is not valid: malformed, an `alg` other than ES256 or RS256 (never `none` or HS*), a `typ` other than `at+jwt`, an unknown `kid`, a bad signature, another `iss` or `aud`, expired or not yet valid (30 s leeway on `exp` and `nbf`), or its session has ended (logout, a deleted session, a password change, a disabled or deleted user, a reused refresh token) or it was revoked; a refresh token sent as a credential is `TOKEN_INVALID` too. `WWW-Authenticate` says which challenge applies.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/groups/{id}/members/{principal}/delete(removeGroupMember)/responses/401`.
+            ///
+            /// HTTP response code: `401 unauthorized`.
+            case unauthorized(Components.Responses.Unauthenticated)
+            /// The associated value of the enum case if `self` is `.unauthorized`.
+            ///
+            /// - Throws: An error if `self` is not `.unauthorized`.
+            /// - SeeAlso: `.unauthorized`.
+            public var unauthorized: Components.Responses.Unauthenticated {
+                get throws {
+                    switch self {
+                    case let .unauthorized(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unauthorized",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `FORBIDDEN`: managing groups and ACL entries needs `authz:manage`: a person with the role `admin` (through an access token or a key they own), a key with the scope `admin`, or a key no user owns with `authz:manage`. `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES, or who is in a group with `mfa_required` (directly or through nesting), and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/groups/{id}/members/{principal}/delete(removeGroupMember)/responses/403`.
+            ///
+            /// HTTP response code: `403 forbidden`.
+            case forbidden(Components.Responses.ForbiddenAuthzManage)
+            /// The associated value of the enum case if `self` is `.forbidden`.
+            ///
+            /// - Throws: An error if `self` is not `.forbidden`.
+            /// - SeeAlso: `.forbidden`.
+            public var forbidden: Components.Responses.ForbiddenAuthzManage {
+                get throws {
+                    switch self {
+                    case let .forbidden(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "forbidden",
+                            response: self
+                        )
+                    }
+                }
+            }
+            public struct NotFound: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/groups/{id}/members/{principal}/DELETE/responses/404/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/groups/{id}/members/{principal}/DELETE/responses/404/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/groups/{id}/members/{principal}/DELETE/responses/404/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.RemoveGroupMember.Output.NotFound.Headers
+                /// - Remark: Generated from `#/paths/api/v1/groups/{id}/members/{principal}/DELETE/responses/404/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/groups/{id}/members/{principal}/DELETE/responses/404/content/application\/problem+json`.
+                    case applicationProblemJson(Components.Schemas.Problem)
+                    /// The associated value of the enum case if `self` is `.applicationProblemJson`.
+                    ///
+                    /// - Throws: An error if `self` is not `.applicationProblemJson`.
+                    /// - SeeAlso: `.applicationProblemJson`.
+                    public var applicationProblemJson: Components.Schemas.Problem {
+                        get throws {
+                            switch self {
+                            case let .applicationProblemJson(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.RemoveGroupMember.Output.NotFound.Body
+                /// Creates a new `NotFound`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.RemoveGroupMember.Output.NotFound.Headers = .init(),
+                    body: Operations.RemoveGroupMember.Output.NotFound.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// `NOT_FOUND`: no group has this id, or the principal is not a direct member of it.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/groups/{id}/members/{principal}/delete(removeGroupMember)/responses/404`.
+            ///
+            /// HTTP response code: `404 notFound`.
+            case notFound(Operations.RemoveGroupMember.Output.NotFound)
+            /// The associated value of the enum case if `self` is `.notFound`.
+            ///
+            /// - Throws: An error if `self` is not `.notFound`.
+            /// - SeeAlso: `.notFound`.
+            public var notFound: Operations.RemoveGroupMember.Output.NotFound {
+                get throws {
+                    switch self {
+                    case let .notFound(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "notFound",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/groups/{id}/members/{principal}/delete(removeGroupMember)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.TooManyRequests)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            public var tooManyRequests: Components.Responses.TooManyRequests {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `INTERNAL`: a bug. The error is logged with the request id; quote it when reporting.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/groups/{id}/members/{principal}/delete(removeGroupMember)/responses/500`.
+            ///
+            /// HTTP response code: `500 internalServerError`.
+            case internalServerError(Components.Responses.Internal)
+            /// The associated value of the enum case if `self` is `.internalServerError`.
+            ///
+            /// - Throws: An error if `self` is not `.internalServerError`.
+            /// - SeeAlso: `.internalServerError`.
+            public var internalServerError: Components.Responses.Internal {
+                get throws {
+                    switch self {
+                    case let .internalServerError(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "internalServerError",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `SERVICE_UNAVAILABLE`: the database is unreachable or did not answer within TRONCH_DATABASE_QUERY_TIMEOUT. Nothing was changed; retry with backoff. During an outage, verification and authentication of keys this node looked up recently are still answered from its cache; other requests that need the database get this answer. See docs/operations.md. With TRONCH_RATELIMIT_FAILURE_MODE=closed, a request the rate limiter cannot decide (Redis unreachable) is answered the same way.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/groups/{id}/members/{principal}/delete(removeGroupMember)/responses/503`.
+            ///
+            /// HTTP response code: `503 serviceUnavailable`.
+            case serviceUnavailable(Components.Responses.ServiceUnavailable)
+            /// The associated value of the enum case if `self` is `.serviceUnavailable`.
+            ///
+            /// - Throws: An error if `self` is not `.serviceUnavailable`.
+            /// - SeeAlso: `.serviceUnavailable`.
+            public var serviceUnavailable: Components.Responses.ServiceUnavailable {
+                get throws {
+                    switch self {
+                    case let .serviceUnavailable(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "serviceUnavailable",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        @frozen public enum AcceptableContentType: AcceptableProtocol {
+            case applicationProblemJson
+            case other(Swift.String)
+            public init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/problem+json":
+                    self = .applicationProblemJson
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            public var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .applicationProblemJson:
+                    return "application/problem+json"
+                }
+            }
+            public static var allCases: [Self] {
+                [
+                    .applicationProblemJson
+                ]
+            }
+        }
+    }
+    /// List entries
+    ///
+    /// Lists entries oldest first, one page at a time. Filters combine with AND. `resource` alone lists the entries on that resource; with `include_ancestors=true`, also those on each of its ancestors: every entry that can bear on a check of it (the DACL entries of the ancestors, the ACL entries of the resource). Unknown query parameters are rejected with 400 (`api_key` is accepted only when TRONCH_AUTH_QUERY_PARAMETER is true).
+    ///
+    /// Required permission: `authz:manage`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` or `authz:manage` (a key a person owns holds it only when that person is an administrator).
+    ///
+    /// - Remark: HTTP `GET /api/v1/acl-entries`.
+    /// - Remark: Generated from `#/paths//api/v1/acl-entries/get(listAclEntries)`.
+    public enum ListAclEntries {
+        public static let id: Swift.String = "listAclEntries"
+        public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/api/v1/acl-entries/GET/query`.
+            public struct Query: Sendable, Hashable {
+                /// Entries per page.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/acl-entries/GET/query/limit`.
+                public var limit: Swift.Int?
+                /// The `next_cursor` of the previous page (opaque; do not build it yourself). Only a `next_cursor` this API returned is a cursor; anything else is a 400. Empty: the first page.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/acl-entries/GET/query/cursor`.
+                public var cursor: Swift.String?
+                /// Only entries on this resource (exact name; see `ResourceName`). Empty: no filter.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/acl-entries/GET/query/resource`.
+                public var resource: Swift.String?
+                /// With `resource`: also the entries on every ancestor of it. Needs `resource` (400 without it, a rule between two parameters that the schema cannot state). `true` or `false`; anything else, the empty string included, is a 400.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/acl-entries/GET/query/include_ancestors`.
+                public var includeAncestors: Swift.Bool?
+                /// Only entries naming exactly this principal (`user:<id>`, `group:<id>` or `key:<id>`; not the groups it is in). Empty: no filter.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/acl-entries/GET/query/principal`.
+                public var principal: Swift.String?
+                /// Creates a new `Query`.
+                ///
+                /// - Parameters:
+                ///   - limit: Entries per page.
+                ///   - cursor: The `next_cursor` of the previous page (opaque; do not build it yourself). Only a `next_cursor` this API returned is a cursor; anything else is a 400. Empty: the first page.
+                ///   - resource: Only entries on this resource (exact name; see `ResourceName`). Empty: no filter.
+                ///   - includeAncestors: With `resource`: also the entries on every ancestor of it. Needs `resource` (400 without it, a rule between two parameters that the schema cannot state). `true` or `false`; anything else, the empty string included, is a 400.
+                ///   - principal: Only entries naming exactly this principal (`user:<id>`, `group:<id>` or `key:<id>`; not the groups it is in). Empty: no filter.
+                public init(
+                    limit: Swift.Int? = nil,
+                    cursor: Swift.String? = nil,
+                    resource: Swift.String? = nil,
+                    includeAncestors: Swift.Bool? = nil,
+                    principal: Swift.String? = nil
+                ) {
+                    self.limit = limit
+                    self.cursor = cursor
+                    self.resource = resource
+                    self.includeAncestors = includeAncestors
+                    self.principal = principal
+                }
+            }
+            public var query: Operations.ListAclEntries.Input.Query
+            /// - Remark: Generated from `#/paths/api/v1/acl-entries/GET/header`.
+            public struct Headers: Sendable, Hashable {
+                /// Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/acl-entries/GET/header/X-Request-Id`.
+                public var xRequestId: Components.Parameters.RequestId?
+                public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.ListAclEntries.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xRequestId: Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///   - accept:
+                public init(
+                    xRequestId: Components.Parameters.RequestId? = nil,
+                    accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.ListAclEntries.AcceptableContentType>] = .defaultValues()
+                ) {
+                    self.xRequestId = xRequestId
+                    self.accept = accept
+                }
+            }
+            public var headers: Operations.ListAclEntries.Input.Headers
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - query:
+            ///   - headers:
+            public init(
+                query: Operations.ListAclEntries.Input.Query = .init(),
+                headers: Operations.ListAclEntries.Input.Headers = .init()
+            ) {
+                self.query = query
+                self.headers = headers
+            }
+        }
+        @frozen public enum Output: Sendable, Hashable {
+            public struct Ok: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/acl-entries/GET/responses/200/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/acl-entries/GET/responses/200/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/acl-entries/GET/responses/200/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.ListAclEntries.Output.Ok.Headers
+                /// - Remark: Generated from `#/paths/api/v1/acl-entries/GET/responses/200/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/acl-entries/GET/responses/200/content/application\/json`.
+                    case json(Components.Schemas.AclEntryList)
+                    /// The associated value of the enum case if `self` is `.json`.
+                    ///
+                    /// - Throws: An error if `self` is not `.json`.
+                    /// - SeeAlso: `.json`.
+                    public var json: Components.Schemas.AclEntryList {
+                        get throws {
+                            switch self {
+                            case let .json(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.ListAclEntries.Output.Ok.Body
+                /// Creates a new `Ok`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.ListAclEntries.Output.Ok.Headers = .init(),
+                    body: Operations.ListAclEntries.Output.Ok.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// A page of entries.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/acl-entries/get(listAclEntries)/responses/200`.
+            ///
+            /// HTTP response code: `200 ok`.
+            case ok(Operations.ListAclEntries.Output.Ok)
+            /// The associated value of the enum case if `self` is `.ok`.
+            ///
+            /// - Throws: An error if `self` is not `.ok`.
+            /// - SeeAlso: `.ok`.
+            public var ok: Operations.ListAclEntries.Output.Ok {
+                get throws {
+                    switch self {
+                    case let .ok(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "ok",
+                            response: self
+                        )
+                    }
+                }
+            }
+            public struct BadRequest: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/acl-entries/GET/responses/400/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/acl-entries/GET/responses/400/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/acl-entries/GET/responses/400/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.ListAclEntries.Output.BadRequest.Headers
+                /// - Remark: Generated from `#/paths/api/v1/acl-entries/GET/responses/400/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/acl-entries/GET/responses/400/content/application\/problem+json`.
+                    case applicationProblemJson(Components.Schemas.Problem)
+                    /// The associated value of the enum case if `self` is `.applicationProblemJson`.
+                    ///
+                    /// - Throws: An error if `self` is not `.applicationProblemJson`.
+                    /// - SeeAlso: `.applicationProblemJson`.
+                    public var applicationProblemJson: Components.Schemas.Problem {
+                        get throws {
+                            switch self {
+                            case let .applicationProblemJson(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.ListAclEntries.Output.BadRequest.Body
+                /// Creates a new `BadRequest`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.ListAclEntries.Output.BadRequest.Headers = .init(),
+                    body: Operations.ListAclEntries.Output.BadRequest.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// `VALIDATION_FAILED`: a query parameter is invalid or unknown, or `include_ancestors` comes without `resource`.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/acl-entries/get(listAclEntries)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Operations.ListAclEntries.Output.BadRequest)
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            public var badRequest: Operations.ListAclEntries.Output.BadRequest {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `UNAUTHENTICATED`: no credential was sent, or the API key is not valid (unknown, revoked, disabled, expired, or used from an address outside its `allowed_ips`). `TOKEN_INVALID`: the access token is not valid: malformed, an `alg` other than ES256 or RS256 (never `none` or HS*), a `typ` other than `at+jwt`, an unknown `kid`, a bad signature, another `iss` or `aud`, expired or not yet valid (30 s leeway on `exp` and `nbf`), or its session has ended (logout, a deleted session, a password change, a disabled or deleted user, a reused refresh token) or it was revoked; a refresh token sent as a credential is `TOKEN_INVALID` too. `WWW-Authenticate` says which challenge applies.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/acl-entries/get(listAclEntries)/responses/401`.
+            ///
+            /// HTTP response code: `401 unauthorized`.
+            case unauthorized(Components.Responses.Unauthenticated)
+            /// The associated value of the enum case if `self` is `.unauthorized`.
+            ///
+            /// - Throws: An error if `self` is not `.unauthorized`.
+            /// - SeeAlso: `.unauthorized`.
+            public var unauthorized: Components.Responses.Unauthenticated {
+                get throws {
+                    switch self {
+                    case let .unauthorized(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unauthorized",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `FORBIDDEN`: managing groups and ACL entries needs `authz:manage`: a person with the role `admin` (through an access token or a key they own), a key with the scope `admin`, or a key no user owns with `authz:manage`. `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES, or who is in a group with `mfa_required` (directly or through nesting), and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/acl-entries/get(listAclEntries)/responses/403`.
+            ///
+            /// HTTP response code: `403 forbidden`.
+            case forbidden(Components.Responses.ForbiddenAuthzManage)
+            /// The associated value of the enum case if `self` is `.forbidden`.
+            ///
+            /// - Throws: An error if `self` is not `.forbidden`.
+            /// - SeeAlso: `.forbidden`.
+            public var forbidden: Components.Responses.ForbiddenAuthzManage {
+                get throws {
+                    switch self {
+                    case let .forbidden(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "forbidden",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/acl-entries/get(listAclEntries)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.TooManyRequests)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            public var tooManyRequests: Components.Responses.TooManyRequests {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `INTERNAL`: a bug. The error is logged with the request id; quote it when reporting.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/acl-entries/get(listAclEntries)/responses/500`.
+            ///
+            /// HTTP response code: `500 internalServerError`.
+            case internalServerError(Components.Responses.Internal)
+            /// The associated value of the enum case if `self` is `.internalServerError`.
+            ///
+            /// - Throws: An error if `self` is not `.internalServerError`.
+            /// - SeeAlso: `.internalServerError`.
+            public var internalServerError: Components.Responses.Internal {
+                get throws {
+                    switch self {
+                    case let .internalServerError(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "internalServerError",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `SERVICE_UNAVAILABLE`: the database is unreachable or did not answer within TRONCH_DATABASE_QUERY_TIMEOUT. Nothing was changed; retry with backoff. During an outage, verification and authentication of keys this node looked up recently are still answered from its cache; other requests that need the database get this answer. See docs/operations.md. With TRONCH_RATELIMIT_FAILURE_MODE=closed, a request the rate limiter cannot decide (Redis unreachable) is answered the same way.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/acl-entries/get(listAclEntries)/responses/503`.
+            ///
+            /// HTTP response code: `503 serviceUnavailable`.
+            case serviceUnavailable(Components.Responses.ServiceUnavailable)
+            /// The associated value of the enum case if `self` is `.serviceUnavailable`.
+            ///
+            /// - Throws: An error if `self` is not `.serviceUnavailable`.
+            /// - SeeAlso: `.serviceUnavailable`.
+            public var serviceUnavailable: Components.Responses.ServiceUnavailable {
+                get throws {
+                    switch self {
+                    case let .serviceUnavailable(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "serviceUnavailable",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        @frozen public enum AcceptableContentType: AcceptableProtocol {
+            case json
+            case applicationProblemJson
+            case other(Swift.String)
+            public init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/json":
+                    self = .json
+                case "application/problem+json":
+                    self = .applicationProblemJson
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            public var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .json:
+                    return "application/json"
+                case .applicationProblemJson:
+                    return "application/problem+json"
+                }
+            }
+            public static var allCases: [Self] {
+                [
+                    .json,
+                    .applicationProblemJson
+                ]
+            }
+        }
+    }
+    /// Create an entry
+    ///
+    /// Adds an entry to a resource's access-control list: `allow` or `deny` an action (or `*`, every action) to a principal, either on the resource itself (`kind` `acl`, the default) or as a default for every resource below it (`dacl`). Resources need not be declared: an entry's name is enough. Checks evaluate, first match wins: a deny on the resource, an allow on the resource, the DACL entries of the nearest ancestor that has a matching one (deny before allow), the fallback. A principal matches as itself and through every group it is in, transitively. The next check on this node sees the entry; other nodes at once through Redis, or within TRONCH_AUTHZ_REFRESH_INTERVAL. Audited as `acl.entry_created`. See docs/authz.md.
+    ///
+    /// Required permission: `authz:manage`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` or `authz:manage` (a key a person owns holds it only when that person is an administrator).
+    ///
+    /// - Remark: HTTP `POST /api/v1/acl-entries`.
+    /// - Remark: Generated from `#/paths//api/v1/acl-entries/post(createAclEntry)`.
+    public enum CreateAclEntry {
+        public static let id: Swift.String = "createAclEntry"
+        public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/api/v1/acl-entries/POST/header`.
+            public struct Headers: Sendable, Hashable {
+                /// Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/acl-entries/POST/header/X-Request-Id`.
+                public var xRequestId: Components.Parameters.RequestId?
+                /// Makes a retry safe (Stripe's semantics): the first request with this key runs and its answer is kept for 24 hours; the same key with the same method, path, query and body gets that answer again with `Idempotent-Replayed: true` and runs nothing; the same key with another request is 422 `IDEMPOTENCY_MISMATCH`; while the first request is still running, 409 `CONFLICT` with `Retry-After`. A request that fails keeps nothing, so a retry runs again. Keys belong to the caller (the key, or the person of an access token). 1 to 255 visible ASCII characters; anything else is a 400. See docs/api.md#retries-and-idempotency-key.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/acl-entries/POST/header/Idempotency-Key`.
+                public var idempotencyKey: Components.Parameters.IdempotencyKey?
+                public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.CreateAclEntry.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xRequestId: Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///   - idempotencyKey: Makes a retry safe (Stripe's semantics): the first request with this key runs and its answer is kept for 24 hours; the same key with the same method, path, query and body gets that answer again with `Idempotent-Replayed: true` and runs nothing; the same key with another request is 422 `IDEMPOTENCY_MISMATCH`; while the first request is still running, 409 `CONFLICT` with `Retry-After`. A request that fails keeps nothing, so a retry runs again. Keys belong to the caller (the key, or the person of an access token). 1 to 255 visible ASCII characters; anything else is a 400. See docs/api.md#retries-and-idempotency-key.
+                ///   - accept:
+                public init(
+                    xRequestId: Components.Parameters.RequestId? = nil,
+                    idempotencyKey: Components.Parameters.IdempotencyKey? = nil,
+                    accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.CreateAclEntry.AcceptableContentType>] = .defaultValues()
+                ) {
+                    self.xRequestId = xRequestId
+                    self.idempotencyKey = idempotencyKey
+                    self.accept = accept
+                }
+            }
+            public var headers: Operations.CreateAclEntry.Input.Headers
+            /// - Remark: Generated from `#/paths/api/v1/acl-entries/POST/requestBody`.
+            @frozen public enum Body: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/acl-entries/POST/requestBody/content/application\/json`.
+                case json(Components.Schemas.CreateAclEntryRequest)
+            }
+            public var body: Operations.CreateAclEntry.Input.Body
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - headers:
+            ///   - body:
+            public init(
+                headers: Operations.CreateAclEntry.Input.Headers = .init(),
+                body: Operations.CreateAclEntry.Input.Body
+            ) {
+                self.headers = headers
+                self.body = body
+            }
+        }
+        @frozen public enum Output: Sendable, Hashable {
+            public struct Created: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/acl-entries/POST/responses/201/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/acl-entries/POST/responses/201/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/acl-entries/POST/responses/201/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// - Remark: Generated from `#/components/headers/Idempotent-Replayed`.
+                    @frozen public enum IdempotentReplayed: String, Codable, Hashable, Sendable, CaseIterable {
+                        case _true = "true"
+                    }
+                    /// `true` when this answer is the kept answer of an earlier request with the same `Idempotency-Key` (nothing ran this time).
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/acl-entries/POST/responses/201/headers/Idempotent-Replayed`.
+                    public var idempotentReplayed: Components.Headers.IdempotentReplayed?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    ///   - idempotentReplayed: `true` when this answer is the kept answer of an earlier request with the same `Idempotency-Key` (nothing ran this time).
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil,
+                        idempotentReplayed: Components.Headers.IdempotentReplayed? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                        self.idempotentReplayed = idempotentReplayed
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.CreateAclEntry.Output.Created.Headers
+                /// - Remark: Generated from `#/paths/api/v1/acl-entries/POST/responses/201/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/acl-entries/POST/responses/201/content/application\/json`.
+                    case json(Components.Schemas.AclEntry)
+                    /// The associated value of the enum case if `self` is `.json`.
+                    ///
+                    /// - Throws: An error if `self` is not `.json`.
+                    /// - SeeAlso: `.json`.
+                    public var json: Components.Schemas.AclEntry {
+                        get throws {
+                            switch self {
+                            case let .json(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.CreateAclEntry.Output.Created.Body
+                /// Creates a new `Created`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.CreateAclEntry.Output.Created.Headers = .init(),
+                    body: Operations.CreateAclEntry.Output.Created.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// The new entry.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/acl-entries/post(createAclEntry)/responses/201`.
+            ///
+            /// HTTP response code: `201 created`.
+            case created(Operations.CreateAclEntry.Output.Created)
+            /// The associated value of the enum case if `self` is `.created`.
+            ///
+            /// - Throws: An error if `self` is not `.created`.
+            /// - SeeAlso: `.created`.
+            public var created: Operations.CreateAclEntry.Output.Created {
+                get throws {
+                    switch self {
+                    case let .created(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "created",
+                            response: self
+                        )
+                    }
+                }
+            }
+            public struct BadRequest: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/acl-entries/POST/responses/400/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/acl-entries/POST/responses/400/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/acl-entries/POST/responses/400/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.CreateAclEntry.Output.BadRequest.Headers
+                /// - Remark: Generated from `#/paths/api/v1/acl-entries/POST/responses/400/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/acl-entries/POST/responses/400/content/application\/problem+json`.
+                    case applicationProblemJson(Components.Schemas.Problem)
+                    /// The associated value of the enum case if `self` is `.applicationProblemJson`.
+                    ///
+                    /// - Throws: An error if `self` is not `.applicationProblemJson`.
+                    /// - SeeAlso: `.applicationProblemJson`.
+                    public var applicationProblemJson: Components.Schemas.Problem {
+                        get throws {
+                            switch self {
+                            case let .applicationProblemJson(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.CreateAclEntry.Output.BadRequest.Body
+                /// Creates a new `BadRequest`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.CreateAclEntry.Output.BadRequest.Headers = .init(),
+                    body: Operations.CreateAclEntry.Output.BadRequest.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// `VALIDATION_FAILED`: a field is invalid, missing or unknown (every problem is listed in `errors`), or the principal does not exist. `MALFORMED_JSON`: the body is empty or not JSON. Nothing was changed.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/acl-entries/post(createAclEntry)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Operations.CreateAclEntry.Output.BadRequest)
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            public var badRequest: Operations.CreateAclEntry.Output.BadRequest {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `UNAUTHENTICATED`: no credential was sent, or the API key is not valid (unknown, revoked, disabled, expired, or used from an address outside its `allowed_ips`). `TOKEN_INVALID`: the access token is not valid: malformed, an `alg` other than ES256 or RS256 (never `none` or HS*), a `typ` other than `at+jwt`, an unknown `kid`, a bad signature, another `iss` or `aud`, expired or not yet valid (30 s leeway on `exp` and `nbf`), or its session has ended (logout, a deleted session, a password change, a disabled or deleted user, a reused refresh token) or it was revoked; a refresh token sent as a credential is `TOKEN_INVALID` too. `WWW-Authenticate` says which challenge applies.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/acl-entries/post(createAclEntry)/responses/401`.
+            ///
+            /// HTTP response code: `401 unauthorized`.
+            case unauthorized(Components.Responses.Unauthenticated)
+            /// The associated value of the enum case if `self` is `.unauthorized`.
+            ///
+            /// - Throws: An error if `self` is not `.unauthorized`.
+            /// - SeeAlso: `.unauthorized`.
+            public var unauthorized: Components.Responses.Unauthenticated {
+                get throws {
+                    switch self {
+                    case let .unauthorized(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unauthorized",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `FORBIDDEN`: managing groups and ACL entries needs `authz:manage`: a person with the role `admin` (through an access token or a key they own), a key with the scope `admin`, or a key no user owns with `authz:manage`. `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES, or who is in a group with `mfa_required` (directly or through nesting), and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/acl-entries/post(createAclEntry)/responses/403`.
+            ///
+            /// HTTP response code: `403 forbidden`.
+            case forbidden(Components.Responses.ForbiddenAuthzManage)
+            /// The associated value of the enum case if `self` is `.forbidden`.
+            ///
+            /// - Throws: An error if `self` is not `.forbidden`.
+            /// - SeeAlso: `.forbidden`.
+            public var forbidden: Components.Responses.ForbiddenAuthzManage {
+                get throws {
+                    switch self {
+                    case let .forbidden(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "forbidden",
+                            response: self
+                        )
+                    }
+                }
+            }
+            public struct Conflict: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/acl-entries/POST/responses/409/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/acl-entries/POST/responses/409/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/acl-entries/POST/responses/409/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Seconds to wait before retrying.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/acl-entries/POST/responses/409/headers/Retry-After`.
+                    public var retryAfter: Components.Headers.RetryAfter?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    ///   - retryAfter: Seconds to wait before retrying.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil,
+                        retryAfter: Components.Headers.RetryAfter? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                        self.retryAfter = retryAfter
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.CreateAclEntry.Output.Conflict.Headers
+                /// - Remark: Generated from `#/paths/api/v1/acl-entries/POST/responses/409/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/acl-entries/POST/responses/409/content/application\/problem+json`.
+                    case applicationProblemJson(Components.Schemas.Problem)
+                    /// The associated value of the enum case if `self` is `.applicationProblemJson`.
+                    ///
+                    /// - Throws: An error if `self` is not `.applicationProblemJson`.
+                    /// - SeeAlso: `.applicationProblemJson`.
+                    public var applicationProblemJson: Components.Schemas.Problem {
+                        get throws {
+                            switch self {
+                            case let .applicationProblemJson(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.CreateAclEntry.Output.Conflict.Body
+                /// Creates a new `Conflict`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.CreateAclEntry.Output.Conflict.Headers = .init(),
+                    body: Operations.CreateAclEntry.Output.Conflict.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// `CONFLICT`: an entry with the same resource, principal, action, effect and kind exists. Nothing was changed. Or `CONFLICT` (with `Retry-After: 1`): a request with the same `Idempotency-Key` is still running; retry when it has finished.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/acl-entries/post(createAclEntry)/responses/409`.
+            ///
+            /// HTTP response code: `409 conflict`.
+            case conflict(Operations.CreateAclEntry.Output.Conflict)
+            /// The associated value of the enum case if `self` is `.conflict`.
+            ///
+            /// - Throws: An error if `self` is not `.conflict`.
+            /// - SeeAlso: `.conflict`.
+            public var conflict: Operations.CreateAclEntry.Output.Conflict {
+                get throws {
+                    switch self {
+                    case let .conflict(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "conflict",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `PAYLOAD_TOO_LARGE`: the body is larger than TRONCH_HTTP_MAX_BODY_SIZE (default 65536 bytes).
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/acl-entries/post(createAclEntry)/responses/413`.
+            ///
+            /// HTTP response code: `413 contentTooLarge`.
+            case contentTooLarge(Components.Responses.PayloadTooLarge)
+            /// The associated value of the enum case if `self` is `.contentTooLarge`.
+            ///
+            /// - Throws: An error if `self` is not `.contentTooLarge`.
+            /// - SeeAlso: `.contentTooLarge`.
+            public var contentTooLarge: Components.Responses.PayloadTooLarge {
+                get throws {
+                    switch self {
+                    case let .contentTooLarge(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "contentTooLarge",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `IDEMPOTENCY_MISMATCH`: the `Idempotency-Key` was used within 24 hours for another request (another method, path, query or body). Nothing was changed; use a new key.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/acl-entries/post(createAclEntry)/responses/422`.
+            ///
+            /// HTTP response code: `422 unprocessableContent`.
+            case unprocessableContent(Components.Responses.IdempotencyMismatch)
+            /// The associated value of the enum case if `self` is `.unprocessableContent`.
+            ///
+            /// - Throws: An error if `self` is not `.unprocessableContent`.
+            /// - SeeAlso: `.unprocessableContent`.
+            public var unprocessableContent: Components.Responses.IdempotencyMismatch {
+                get throws {
+                    switch self {
+                    case let .unprocessableContent(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unprocessableContent",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/acl-entries/post(createAclEntry)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.TooManyRequests)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            public var tooManyRequests: Components.Responses.TooManyRequests {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `INTERNAL`: a bug. The error is logged with the request id; quote it when reporting.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/acl-entries/post(createAclEntry)/responses/500`.
+            ///
+            /// HTTP response code: `500 internalServerError`.
+            case internalServerError(Components.Responses.Internal)
+            /// The associated value of the enum case if `self` is `.internalServerError`.
+            ///
+            /// - Throws: An error if `self` is not `.internalServerError`.
+            /// - SeeAlso: `.internalServerError`.
+            public var internalServerError: Components.Responses.Internal {
+                get throws {
+                    switch self {
+                    case let .internalServerError(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "internalServerError",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `SERVICE_UNAVAILABLE`: the database is unreachable or did not answer within TRONCH_DATABASE_QUERY_TIMEOUT. Nothing was changed; retry with backoff. During an outage, verification and authentication of keys this node looked up recently are still answered from its cache; other requests that need the database get this answer. See docs/operations.md. With TRONCH_RATELIMIT_FAILURE_MODE=closed, a request the rate limiter cannot decide (Redis unreachable) is answered the same way.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/acl-entries/post(createAclEntry)/responses/503`.
+            ///
+            /// HTTP response code: `503 serviceUnavailable`.
+            case serviceUnavailable(Components.Responses.ServiceUnavailable)
+            /// The associated value of the enum case if `self` is `.serviceUnavailable`.
+            ///
+            /// - Throws: An error if `self` is not `.serviceUnavailable`.
+            /// - SeeAlso: `.serviceUnavailable`.
+            public var serviceUnavailable: Components.Responses.ServiceUnavailable {
+                get throws {
+                    switch self {
+                    case let .serviceUnavailable(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "serviceUnavailable",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        @frozen public enum AcceptableContentType: AcceptableProtocol {
+            case json
+            case applicationProblemJson
+            case other(Swift.String)
+            public init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/json":
+                    self = .json
+                case "application/problem+json":
+                    self = .applicationProblemJson
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            public var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .json:
+                    return "application/json"
+                case .applicationProblemJson:
+                    return "application/problem+json"
+                }
+            }
+            public static var allCases: [Self] {
+                [
+                    .json,
+                    .applicationProblemJson
+                ]
+            }
+        }
+    }
+    /// Get an entry
+    ///
+    /// Returns one entry.
+    ///
+    /// Required permission: `authz:manage`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` or `authz:manage` (a key a person owns holds it only when that person is an administrator).
+    ///
+    /// - Remark: HTTP `GET /api/v1/acl-entries/{id}`.
+    /// - Remark: Generated from `#/paths//api/v1/acl-entries/{id}/get(getAclEntry)`.
+    public enum GetAclEntry {
+        public static let id: Swift.String = "getAclEntry"
+        public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/api/v1/acl-entries/{id}/GET/path`.
+            public struct Path: Sendable, Hashable {
+                /// The entry's id (a UUID; upper or lower case). Anything else is a 400.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/acl-entries/{id}/GET/path/id`.
+                public var id: Components.Parameters.AclEntryId
+                /// Creates a new `Path`.
+                ///
+                /// - Parameters:
+                ///   - id: The entry's id (a UUID; upper or lower case). Anything else is a 400.
+                public init(id: Components.Parameters.AclEntryId) {
+                    self.id = id
+                }
+            }
+            public var path: Operations.GetAclEntry.Input.Path
+            /// - Remark: Generated from `#/paths/api/v1/acl-entries/{id}/GET/header`.
+            public struct Headers: Sendable, Hashable {
+                /// Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/acl-entries/{id}/GET/header/X-Request-Id`.
+                public var xRequestId: Components.Parameters.RequestId?
+                public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.GetAclEntry.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xRequestId: Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///   - accept:
+                public init(
+                    xRequestId: Components.Parameters.RequestId? = nil,
+                    accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.GetAclEntry.AcceptableContentType>] = .defaultValues()
+                ) {
+                    self.xRequestId = xRequestId
+                    self.accept = accept
+                }
+            }
+            public var headers: Operations.GetAclEntry.Input.Headers
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - path:
+            ///   - headers:
+            public init(
+                path: Operations.GetAclEntry.Input.Path,
+                headers: Operations.GetAclEntry.Input.Headers = .init()
+            ) {
+                self.path = path
+                self.headers = headers
+            }
+        }
+        @frozen public enum Output: Sendable, Hashable {
+            public struct Ok: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/acl-entries/{id}/GET/responses/200/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/acl-entries/{id}/GET/responses/200/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/acl-entries/{id}/GET/responses/200/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.GetAclEntry.Output.Ok.Headers
+                /// - Remark: Generated from `#/paths/api/v1/acl-entries/{id}/GET/responses/200/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/acl-entries/{id}/GET/responses/200/content/application\/json`.
+                    case json(Components.Schemas.AclEntry)
+                    /// The associated value of the enum case if `self` is `.json`.
+                    ///
+                    /// - Throws: An error if `self` is not `.json`.
+                    /// - SeeAlso: `.json`.
+                    public var json: Components.Schemas.AclEntry {
+                        get throws {
+                            switch self {
+                            case let .json(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.GetAclEntry.Output.Ok.Body
+                /// Creates a new `Ok`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.GetAclEntry.Output.Ok.Headers = .init(),
+                    body: Operations.GetAclEntry.Output.Ok.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// The entry.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/acl-entries/{id}/get(getAclEntry)/responses/200`.
+            ///
+            /// HTTP response code: `200 ok`.
+            case ok(Operations.GetAclEntry.Output.Ok)
+            /// The associated value of the enum case if `self` is `.ok`.
+            ///
+            /// - Throws: An error if `self` is not `.ok`.
+            /// - SeeAlso: `.ok`.
+            public var ok: Operations.GetAclEntry.Output.Ok {
+                get throws {
+                    switch self {
+                    case let .ok(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "ok",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `VALIDATION_FAILED`: the path id is not a UUID.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/acl-entries/{id}/get(getAclEntry)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Components.Responses.InvalidAclEntryId)
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            public var badRequest: Components.Responses.InvalidAclEntryId {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `UNAUTHENTICATED`: no credential was sent, or the API key is not valid (unknown, revoked, disabled, expired, or used from an address outside its `allowed_ips`). `TOKEN_INVALID`: the access token is not valid: malformed, an `alg` other than ES256 or RS256 (never `none` or HS*), a `typ` other than `at+jwt`, an unknown `kid`, a bad signature, another `iss` or `aud`, expired or not yet valid (30 s leeway on `exp` and `nbf`), or its session has ended (logout, a deleted session, a password change, a disabled or deleted user, a reused refresh token) or it was revoked; a refresh token sent as a credential is `TOKEN_INVALID` too. `WWW-Authenticate` says which challenge applies.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/acl-entries/{id}/get(getAclEntry)/responses/401`.
+            ///
+            /// HTTP response code: `401 unauthorized`.
+            case unauthorized(Components.Responses.Unauthenticated)
+            /// The associated value of the enum case if `self` is `.unauthorized`.
+            ///
+            /// - Throws: An error if `self` is not `.unauthorized`.
+            /// - SeeAlso: `.unauthorized`.
+            public var unauthorized: Components.Responses.Unauthenticated {
+                get throws {
+                    switch self {
+                    case let .unauthorized(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unauthorized",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `FORBIDDEN`: managing groups and ACL entries needs `authz:manage`: a person with the role `admin` (through an access token or a key they own), a key with the scope `admin`, or a key no user owns with `authz:manage`. `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES, or who is in a group with `mfa_required` (directly or through nesting), and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/acl-entries/{id}/get(getAclEntry)/responses/403`.
+            ///
+            /// HTTP response code: `403 forbidden`.
+            case forbidden(Components.Responses.ForbiddenAuthzManage)
+            /// The associated value of the enum case if `self` is `.forbidden`.
+            ///
+            /// - Throws: An error if `self` is not `.forbidden`.
+            /// - SeeAlso: `.forbidden`.
+            public var forbidden: Components.Responses.ForbiddenAuthzManage {
+                get throws {
+                    switch self {
+                    case let .forbidden(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "forbidden",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `NOT_FOUND`: no entry has this id.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/acl-entries/{id}/get(getAclEntry)/responses/404`.
+            ///
+            /// HTTP response code: `404 notFound`.
+            case notFound(Components.Responses.AclEntryNotFound)
+            /// The associated value of the enum case if `self` is `.notFound`.
+            ///
+            /// - Throws: An error if `self` is not `.notFound`.
+            /// - SeeAlso: `.notFound`.
+            public var notFound: Components.Responses.AclEntryNotFound {
+                get throws {
+                    switch self {
+                    case let .notFound(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "notFound",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/acl-entries/{id}/get(getAclEntry)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.TooManyRequests)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            public var tooManyRequests: Components.Responses.TooManyRequests {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `INTERNAL`: a bug. The error is logged with the request id; quote it when reporting.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/acl-entries/{id}/get(getAclEntry)/responses/500`.
+            ///
+            /// HTTP response code: `500 internalServerError`.
+            case internalServerError(Components.Responses.Internal)
+            /// The associated value of the enum case if `self` is `.internalServerError`.
+            ///
+            /// - Throws: An error if `self` is not `.internalServerError`.
+            /// - SeeAlso: `.internalServerError`.
+            public var internalServerError: Components.Responses.Internal {
+                get throws {
+                    switch self {
+                    case let .internalServerError(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "internalServerError",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `SERVICE_UNAVAILABLE`: the database is unreachable or did not answer within TRONCH_DATABASE_QUERY_TIMEOUT. Nothing was changed; retry with backoff. During an outage, verification and authentication of keys this node looked up recently are still answered from its cache; other requests that need the database get this answer. See docs/operations.md. With TRONCH_RATELIMIT_FAILURE_MODE=closed, a request the rate limiter cannot decide (Redis unreachable) is answered the same way.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/acl-entries/{id}/get(getAclEntry)/responses/503`.
+            ///
+            /// HTTP response code: `503 serviceUnavailable`.
+            case serviceUnavailable(Components.Responses.ServiceUnavailable)
+            /// The associated value of the enum case if `self` is `.serviceUnavailable`.
+            ///
+            /// - Throws: An error if `self` is not `.serviceUnavailable`.
+            /// - SeeAlso: `.serviceUnavailable`.
+            public var serviceUnavailable: Components.Responses.ServiceUnavailable {
+                get throws {
+                    switch self {
+                    case let .serviceUnavailable(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "serviceUnavailable",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        @frozen public enum AcceptableContentType: AcceptableProtocol {
+            case json
+            case applicationProblemJson
+            case other(Swift.String)
+            public init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/json":
+                    self = .json
+                case "application/problem+json":
+                    self = .applicationProblemJson
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            public var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .json:
+                    return "application/json"
+                case .applicationProblemJson:
+                    return "application/problem+json"
+                }
+            }
+            public static var allCases: [Self] {
+                [
+                    .json,
+                    .applicationProblemJson
+                ]
+            }
+        }
+    }
+    /// Delete an entry
+    ///
+    /// Deletes an entry. The next check on this node no longer sees it (never a stale allow after a revoke); other nodes at once through Redis, or within TRONCH_AUTHZ_REFRESH_INTERVAL. Audited as `acl.entry_deleted`, with the entry's fields.
+    ///
+    /// Required permission: `authz:manage`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` or `authz:manage` (a key a person owns holds it only when that person is an administrator).
+    ///
+    /// - Remark: HTTP `DELETE /api/v1/acl-entries/{id}`.
+    /// - Remark: Generated from `#/paths//api/v1/acl-entries/{id}/delete(deleteAclEntry)`.
+    public enum DeleteAclEntry {
+        public static let id: Swift.String = "deleteAclEntry"
+        public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/api/v1/acl-entries/{id}/DELETE/path`.
+            public struct Path: Sendable, Hashable {
+                /// The entry's id (a UUID; upper or lower case). Anything else is a 400.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/acl-entries/{id}/DELETE/path/id`.
+                public var id: Components.Parameters.AclEntryId
+                /// Creates a new `Path`.
+                ///
+                /// - Parameters:
+                ///   - id: The entry's id (a UUID; upper or lower case). Anything else is a 400.
+                public init(id: Components.Parameters.AclEntryId) {
+                    self.id = id
+                }
+            }
+            public var path: Operations.DeleteAclEntry.Input.Path
+            /// - Remark: Generated from `#/paths/api/v1/acl-entries/{id}/DELETE/header`.
+            public struct Headers: Sendable, Hashable {
+                /// Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/acl-entries/{id}/DELETE/header/X-Request-Id`.
+                public var xRequestId: Components.Parameters.RequestId?
+                public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.DeleteAclEntry.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xRequestId: Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///   - accept:
+                public init(
+                    xRequestId: Components.Parameters.RequestId? = nil,
+                    accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.DeleteAclEntry.AcceptableContentType>] = .defaultValues()
+                ) {
+                    self.xRequestId = xRequestId
+                    self.accept = accept
+                }
+            }
+            public var headers: Operations.DeleteAclEntry.Input.Headers
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - path:
+            ///   - headers:
+            public init(
+                path: Operations.DeleteAclEntry.Input.Path,
+                headers: Operations.DeleteAclEntry.Input.Headers = .init()
+            ) {
+                self.path = path
+                self.headers = headers
+            }
+        }
+        @frozen public enum Output: Sendable, Hashable {
+            public struct NoContent: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/acl-entries/{id}/DELETE/responses/204/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/acl-entries/{id}/DELETE/responses/204/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    public init(xRequestId: Components.Headers.XRequestId? = nil) {
+                        self.xRequestId = xRequestId
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.DeleteAclEntry.Output.NoContent.Headers
+                /// Creates a new `NoContent`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                public init(headers: Operations.DeleteAclEntry.Output.NoContent.Headers = .init()) {
+                    self.headers = headers
+                }
+            }
+            /// Deleted. No body.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/acl-entries/{id}/delete(deleteAclEntry)/responses/204`.
+            ///
+            /// HTTP response code: `204 noContent`.
+            case noContent(Operations.DeleteAclEntry.Output.NoContent)
+            /// The associated value of the enum case if `self` is `.noContent`.
+            ///
+            /// - Throws: An error if `self` is not `.noContent`.
+            /// - SeeAlso: `.noContent`.
+            public var noContent: Operations.DeleteAclEntry.Output.NoContent {
+                get throws {
+                    switch self {
+                    case let .noContent(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "noContent",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `VALIDATION_FAILED`: the path id is not a UUID.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/acl-entries/{id}/delete(deleteAclEntry)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Components.Responses.InvalidAclEntryId)
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            public var badRequest: Components.Responses.InvalidAclEntryId {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `UNAUTHENTICATED`: no credential was sent, or the API key is not valid (unknown, revoked, disabled, expired, or used from an address outside its `allowed_ips`). `TOKEN_INVALID`: the access token is not valid: malformed, an `alg` other than ES256 or RS256 (never `none` or HS*), a `typ` other than `at+jwt`, an unknown `kid`, a bad signature, another `iss` or `aud`, expired or not yet valid (30 s leeway on `exp` and `nbf`), or its session has ended (logout, a deleted session, a password change, a disabled or deleted user, a reused refresh token) or it was revoked; a refresh token sent as a credential is `TOKEN_INVALID` too. `WWW-Authenticate` says which challenge applies.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/acl-entries/{id}/delete(deleteAclEntry)/responses/401`.
+            ///
+            /// HTTP response code: `401 unauthorized`.
+            case unauthorized(Components.Responses.Unauthenticated)
+            /// The associated value of the enum case if `self` is `.unauthorized`.
+            ///
+            /// - Throws: An error if `self` is not `.unauthorized`.
+            /// - SeeAlso: `.unauthorized`.
+            public var unauthorized: Components.Responses.Unauthenticated {
+                get throws {
+                    switch self {
+                    case let .unauthorized(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unauthorized",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `FORBIDDEN`: managing groups and ACL entries needs `authz:manage`: a person with the role `admin` (through an access token or a key they own), a key with the scope `admin`, or a key no user owns with `authz:manage`. `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES, or who is in a group with `mfa_required` (directly or through nesting), and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/acl-entries/{id}/delete(deleteAclEntry)/responses/403`.
+            ///
+            /// HTTP response code: `403 forbidden`.
+            case forbidden(Components.Responses.ForbiddenAuthzManage)
+            /// The associated value of the enum case if `self` is `.forbidden`.
+            ///
+            /// - Throws: An error if `self` is not `.forbidden`.
+            /// - SeeAlso: `.forbidden`.
+            public var forbidden: Components.Responses.ForbiddenAuthzManage {
+                get throws {
+                    switch self {
+                    case let .forbidden(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "forbidden",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `NOT_FOUND`: no entry has this id.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/acl-entries/{id}/delete(deleteAclEntry)/responses/404`.
+            ///
+            /// HTTP response code: `404 notFound`.
+            case notFound(Components.Responses.AclEntryNotFound)
+            /// The associated value of the enum case if `self` is `.notFound`.
+            ///
+            /// - Throws: An error if `self` is not `.notFound`.
+            /// - SeeAlso: `.notFound`.
+            public var notFound: Components.Responses.AclEntryNotFound {
+                get throws {
+                    switch self {
+                    case let .notFound(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "notFound",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/acl-entries/{id}/delete(deleteAclEntry)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.TooManyRequests)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            public var tooManyRequests: Components.Responses.TooManyRequests {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `INTERNAL`: a bug. The error is logged with the request id; quote it when reporting.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/acl-entries/{id}/delete(deleteAclEntry)/responses/500`.
+            ///
+            /// HTTP response code: `500 internalServerError`.
+            case internalServerError(Components.Responses.Internal)
+            /// The associated value of the enum case if `self` is `.internalServerError`.
+            ///
+            /// - Throws: An error if `self` is not `.internalServerError`.
+            /// - SeeAlso: `.internalServerError`.
+            public var internalServerError: Components.Responses.Internal {
+                get throws {
+                    switch self {
+                    case let .internalServerError(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "internalServerError",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `SERVICE_UNAVAILABLE`: the database is unreachable or did not answer within TRONCH_DATABASE_QUERY_TIMEOUT. Nothing was changed; retry with backoff. During an outage, verification and authentication of keys this node looked up recently are still answered from its cache; other requests that need the database get this answer. See docs/operations.md. With TRONCH_RATELIMIT_FAILURE_MODE=closed, a request the rate limiter cannot decide (Redis unreachable) is answered the same way.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/acl-entries/{id}/delete(deleteAclEntry)/responses/503`.
+            ///
+            /// HTTP response code: `503 serviceUnavailable`.
+            case serviceUnavailable(Components.Responses.ServiceUnavailable)
+            /// The associated value of the enum case if `self` is `.serviceUnavailable`.
+            ///
+            /// - Throws: An error if `self` is not `.serviceUnavailable`.
+            /// - SeeAlso: `.serviceUnavailable`.
+            public var serviceUnavailable: Components.Responses.ServiceUnavailable {
+                get throws {
+                    switch self {
+                    case let .serviceUnavailable(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "serviceUnavailable",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        @frozen public enum AcceptableContentType: AcceptableProtocol {
+            case applicationProblemJson
+            case other(Swift.String)
+            public init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/problem+json":
+                    self = .applicationProblemJson
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            public var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .applicationProblemJson:
+                    return "application/problem+json"
+                }
+            }
+            public static var allCases: [Self] {
+                [
+                    .applicationProblemJson
+                ]
+            }
+        }
+    }
+    /// Check a permission
+    ///
+    /// May this principal do this action on this resource? Answers `allowed` and the reason: the rule, the entry and the resource that decided. A refusal is an answer (200), not an error. Order of evaluation, first match wins: a `deny` entry of kind `acl` on the resource (`acl_deny`); an `allow` one (`acl_allow`); the `dacl` entries of the nearest ancestor that has one matching, deny before allow (`dacl_deny`, `dacl_allow`, with that ancestor as `resource`); otherwise the fallback (TRONCH_AUTHZ_FALLBACK, default deny). An entry matches when it names the principal, or a group the principal is in (directly or through nesting), and its action is the one asked or `*`. Among several matching entries of one rule the oldest decides, so the answer names the same entry every time. Roles do not enter into it: an administrator is checked like anyone else. A key (`key:<id>`) owned by a user acts with at most its owner's rights: an entry naming the key itself can deny; otherwise the owner's answer counts (a key nobody owns has only the entries naming it), and an allowed action must also be covered by the key's scopes as `<resource type>:<action>` (`project:deploy`, `project:*`, or `*`), else `key_scope`. The key's status is not looked at (a revoked or disabled key is answered like an active one): verify the key first. Answers come from memory (a few microseconds) and reflect every change made on this node before the check; another node's within TRONCH_AUTHZ_REFRESH_INTERVAL, or at once with Redis. With TRONCH_AUTHZ_AUDIT_DECISIONS, decisions are audited as `authz.decision`. See docs/authz.md.
+    ///
+    /// Required permission: `authz:check`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` or `authz:check` (a key a person owns holds it only when that person is an administrator). Give your resource servers a key with only `authz:check`: it may ask, not change the answers.
+    ///
+    /// - Remark: HTTP `POST /api/v1/authz/check`.
+    /// - Remark: Generated from `#/paths//api/v1/authz/check/post(checkPermission)`.
+    public enum CheckPermission {
+        public static let id: Swift.String = "checkPermission"
+        public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/api/v1/authz/check/POST/header`.
+            public struct Headers: Sendable, Hashable {
+                /// Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/authz/check/POST/header/X-Request-Id`.
+                public var xRequestId: Components.Parameters.RequestId?
+                public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.CheckPermission.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xRequestId: Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///   - accept:
+                public init(
+                    xRequestId: Components.Parameters.RequestId? = nil,
+                    accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.CheckPermission.AcceptableContentType>] = .defaultValues()
+                ) {
+                    self.xRequestId = xRequestId
+                    self.accept = accept
+                }
+            }
+            public var headers: Operations.CheckPermission.Input.Headers
+            /// - Remark: Generated from `#/paths/api/v1/authz/check/POST/requestBody`.
+            @frozen public enum Body: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/authz/check/POST/requestBody/content/application\/json`.
+                case json(Components.Schemas.AuthzCheckRequest)
+            }
+            public var body: Operations.CheckPermission.Input.Body
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - headers:
+            ///   - body:
+            public init(
+                headers: Operations.CheckPermission.Input.Headers = .init(),
+                body: Operations.CheckPermission.Input.Body
+            ) {
+                self.headers = headers
+                self.body = body
+            }
+        }
+        @frozen public enum Output: Sendable, Hashable {
+            public struct Ok: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/authz/check/POST/responses/200/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/authz/check/POST/responses/200/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/authz/check/POST/responses/200/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.CheckPermission.Output.Ok.Headers
+                /// - Remark: Generated from `#/paths/api/v1/authz/check/POST/responses/200/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/authz/check/POST/responses/200/content/application\/json`.
+                    case json(Components.Schemas.AuthzDecision)
+                    /// The associated value of the enum case if `self` is `.json`.
+                    ///
+                    /// - Throws: An error if `self` is not `.json`.
+                    /// - SeeAlso: `.json`.
+                    public var json: Components.Schemas.AuthzDecision {
+                        get throws {
+                            switch self {
+                            case let .json(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.CheckPermission.Output.Ok.Body
+                /// Creates a new `Ok`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.CheckPermission.Output.Ok.Headers = .init(),
+                    body: Operations.CheckPermission.Output.Ok.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// The decision.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/authz/check/post(checkPermission)/responses/200`.
+            ///
+            /// HTTP response code: `200 ok`.
+            case ok(Operations.CheckPermission.Output.Ok)
+            /// The associated value of the enum case if `self` is `.ok`.
+            ///
+            /// - Throws: An error if `self` is not `.ok`.
+            /// - SeeAlso: `.ok`.
+            public var ok: Operations.CheckPermission.Output.Ok {
+                get throws {
+                    switch self {
+                    case let .ok(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "ok",
+                            response: self
+                        )
+                    }
+                }
+            }
+            public struct BadRequest: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/authz/check/POST/responses/400/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/authz/check/POST/responses/400/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/authz/check/POST/responses/400/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.CheckPermission.Output.BadRequest.Headers
+                /// - Remark: Generated from `#/paths/api/v1/authz/check/POST/responses/400/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/authz/check/POST/responses/400/content/application\/problem+json`.
+                    case applicationProblemJson(Components.Schemas.Problem)
+                    /// The associated value of the enum case if `self` is `.applicationProblemJson`.
+                    ///
+                    /// - Throws: An error if `self` is not `.applicationProblemJson`.
+                    /// - SeeAlso: `.applicationProblemJson`.
+                    public var applicationProblemJson: Components.Schemas.Problem {
+                        get throws {
+                            switch self {
+                            case let .applicationProblemJson(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.CheckPermission.Output.BadRequest.Body
+                /// Creates a new `BadRequest`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.CheckPermission.Output.BadRequest.Headers = .init(),
+                    body: Operations.CheckPermission.Output.BadRequest.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// `VALIDATION_FAILED`: a field is invalid, missing or unknown (every problem is listed in `errors`), or the `group:` or `key:` principal does not exist. `MALFORMED_JSON`: the body is empty or not JSON.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/authz/check/post(checkPermission)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Operations.CheckPermission.Output.BadRequest)
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            public var badRequest: Operations.CheckPermission.Output.BadRequest {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `UNAUTHENTICATED`: no credential was sent, or the API key is not valid (unknown, revoked, disabled, expired, or used from an address outside its `allowed_ips`). `TOKEN_INVALID`: the access token is not valid: malformed, an `alg` other than ES256 or RS256 (never `none` or HS*), a `typ` other than `at+jwt`, an unknown `kid`, a bad signature, another `iss` or `aud`, expired or not yet valid (30 s leeway on `exp` and `nbf`), or its session has ended (logout, a deleted session, a password change, a disabled or deleted user, a reused refresh token) or it was revoked; a refresh token sent as a credential is `TOKEN_INVALID` too. `WWW-Authenticate` says which challenge applies.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/authz/check/post(checkPermission)/responses/401`.
+            ///
+            /// HTTP response code: `401 unauthorized`.
+            case unauthorized(Components.Responses.Unauthenticated)
+            /// The associated value of the enum case if `self` is `.unauthorized`.
+            ///
+            /// - Throws: An error if `self` is not `.unauthorized`.
+            /// - SeeAlso: `.unauthorized`.
+            public var unauthorized: Components.Responses.Unauthenticated {
+                get throws {
+                    switch self {
+                    case let .unauthorized(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unauthorized",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `FORBIDDEN`: asking for permission checks needs `authz:check`: a person with the role `admin` (through an access token or a key they own), a key with the scope `admin`, or a key no user owns with `authz:check`. `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES, or who is in a group with `mfa_required` (directly or through nesting), and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/authz/check/post(checkPermission)/responses/403`.
+            ///
+            /// HTTP response code: `403 forbidden`.
+            case forbidden(Components.Responses.ForbiddenAuthzCheck)
+            /// The associated value of the enum case if `self` is `.forbidden`.
+            ///
+            /// - Throws: An error if `self` is not `.forbidden`.
+            /// - SeeAlso: `.forbidden`.
+            public var forbidden: Components.Responses.ForbiddenAuthzCheck {
+                get throws {
+                    switch self {
+                    case let .forbidden(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "forbidden",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `PAYLOAD_TOO_LARGE`: the body is larger than TRONCH_HTTP_MAX_BODY_SIZE (default 65536 bytes).
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/authz/check/post(checkPermission)/responses/413`.
+            ///
+            /// HTTP response code: `413 contentTooLarge`.
+            case contentTooLarge(Components.Responses.PayloadTooLarge)
+            /// The associated value of the enum case if `self` is `.contentTooLarge`.
+            ///
+            /// - Throws: An error if `self` is not `.contentTooLarge`.
+            /// - SeeAlso: `.contentTooLarge`.
+            public var contentTooLarge: Components.Responses.PayloadTooLarge {
+                get throws {
+                    switch self {
+                    case let .contentTooLarge(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "contentTooLarge",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/authz/check/post(checkPermission)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.TooManyRequests)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            public var tooManyRequests: Components.Responses.TooManyRequests {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `INTERNAL`: a bug. The error is logged with the request id; quote it when reporting.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/authz/check/post(checkPermission)/responses/500`.
+            ///
+            /// HTTP response code: `500 internalServerError`.
+            case internalServerError(Components.Responses.Internal)
+            /// The associated value of the enum case if `self` is `.internalServerError`.
+            ///
+            /// - Throws: An error if `self` is not `.internalServerError`.
+            /// - SeeAlso: `.internalServerError`.
+            public var internalServerError: Components.Responses.Internal {
+                get throws {
+                    switch self {
+                    case let .internalServerError(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "internalServerError",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `SERVICE_UNAVAILABLE`: the database is unreachable or did not answer within TRONCH_DATABASE_QUERY_TIMEOUT. Nothing was changed; retry with backoff. During an outage, verification and authentication of keys this node looked up recently are still answered from its cache; other requests that need the database get this answer. See docs/operations.md. With TRONCH_RATELIMIT_FAILURE_MODE=closed, a request the rate limiter cannot decide (Redis unreachable) is answered the same way.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/authz/check/post(checkPermission)/responses/503`.
+            ///
+            /// HTTP response code: `503 serviceUnavailable`.
+            case serviceUnavailable(Components.Responses.ServiceUnavailable)
+            /// The associated value of the enum case if `self` is `.serviceUnavailable`.
+            ///
+            /// - Throws: An error if `self` is not `.serviceUnavailable`.
+            /// - SeeAlso: `.serviceUnavailable`.
+            public var serviceUnavailable: Components.Responses.ServiceUnavailable {
+                get throws {
+                    switch self {
+                    case let .serviceUnavailable(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "serviceUnavailable",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        @frozen public enum AcceptableContentType: AcceptableProtocol {
+            case json
+            case applicationProblemJson
+            case other(Swift.String)
+            public init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/json":
+                    self = .json
+                case "application/problem+json":
+                    self = .applicationProblemJson
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            public var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .json:
+                    return "application/json"
+                case .applicationProblemJson:
+                    return "application/problem+json"
+                }
+            }
+            public static var allCases: [Self] {
+                [
+                    .json,
+                    .applicationProblemJson
+                ]
+            }
+        }
+    }
+    /// Check several permissions
+    ///
+    /// Up to 100 checks in one request, answered in order, each as `POST /api/v1/authz/check` would answer it (a page of a list shows which items the reader may open, for example). One invalid check, or one that names a group or key that does not exist, makes the whole request a 400, and no check is answered. See docs/authz.md.
+    ///
+    /// Required permission: `authz:check`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` or `authz:check` (a key a person owns holds it only when that person is an administrator). Give your resource servers a key with only `authz:check`: it may ask, not change the answers.
+    ///
+    /// - Remark: HTTP `POST /api/v1/authz/check-batch`.
+    /// - Remark: Generated from `#/paths//api/v1/authz/check-batch/post(checkPermissionBatch)`.
+    public enum CheckPermissionBatch {
+        public static let id: Swift.String = "checkPermissionBatch"
+        public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/api/v1/authz/check-batch/POST/header`.
+            public struct Headers: Sendable, Hashable {
+                /// Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/authz/check-batch/POST/header/X-Request-Id`.
+                public var xRequestId: Components.Parameters.RequestId?
+                public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.CheckPermissionBatch.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xRequestId: Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///   - accept:
+                public init(
+                    xRequestId: Components.Parameters.RequestId? = nil,
+                    accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.CheckPermissionBatch.AcceptableContentType>] = .defaultValues()
+                ) {
+                    self.xRequestId = xRequestId
+                    self.accept = accept
+                }
+            }
+            public var headers: Operations.CheckPermissionBatch.Input.Headers
+            /// - Remark: Generated from `#/paths/api/v1/authz/check-batch/POST/requestBody`.
+            @frozen public enum Body: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/authz/check-batch/POST/requestBody/content/application\/json`.
+                case json(Components.Schemas.AuthzBatchRequest)
+            }
+            public var body: Operations.CheckPermissionBatch.Input.Body
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - headers:
+            ///   - body:
+            public init(
+                headers: Operations.CheckPermissionBatch.Input.Headers = .init(),
+                body: Operations.CheckPermissionBatch.Input.Body
+            ) {
+                self.headers = headers
+                self.body = body
+            }
+        }
+        @frozen public enum Output: Sendable, Hashable {
+            public struct Ok: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/authz/check-batch/POST/responses/200/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/authz/check-batch/POST/responses/200/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/authz/check-batch/POST/responses/200/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.CheckPermissionBatch.Output.Ok.Headers
+                /// - Remark: Generated from `#/paths/api/v1/authz/check-batch/POST/responses/200/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/authz/check-batch/POST/responses/200/content/application\/json`.
+                    case json(Components.Schemas.AuthzBatchResponse)
+                    /// The associated value of the enum case if `self` is `.json`.
+                    ///
+                    /// - Throws: An error if `self` is not `.json`.
+                    /// - SeeAlso: `.json`.
+                    public var json: Components.Schemas.AuthzBatchResponse {
+                        get throws {
+                            switch self {
+                            case let .json(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.CheckPermissionBatch.Output.Ok.Body
+                /// Creates a new `Ok`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.CheckPermissionBatch.Output.Ok.Headers = .init(),
+                    body: Operations.CheckPermissionBatch.Output.Ok.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// The decisions, in the order of the checks.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/authz/check-batch/post(checkPermissionBatch)/responses/200`.
+            ///
+            /// HTTP response code: `200 ok`.
+            case ok(Operations.CheckPermissionBatch.Output.Ok)
+            /// The associated value of the enum case if `self` is `.ok`.
+            ///
+            /// - Throws: An error if `self` is not `.ok`.
+            /// - SeeAlso: `.ok`.
+            public var ok: Operations.CheckPermissionBatch.Output.Ok {
+                get throws {
+                    switch self {
+                    case let .ok(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "ok",
+                            response: self
+                        )
+                    }
+                }
+            }
+            public struct BadRequest: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/authz/check-batch/POST/responses/400/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/authz/check-batch/POST/responses/400/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/authz/check-batch/POST/responses/400/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.CheckPermissionBatch.Output.BadRequest.Headers
+                /// - Remark: Generated from `#/paths/api/v1/authz/check-batch/POST/responses/400/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/authz/check-batch/POST/responses/400/content/application\/problem+json`.
+                    case applicationProblemJson(Components.Schemas.Problem)
+                    /// The associated value of the enum case if `self` is `.applicationProblemJson`.
+                    ///
+                    /// - Throws: An error if `self` is not `.applicationProblemJson`.
+                    /// - SeeAlso: `.applicationProblemJson`.
+                    public var applicationProblemJson: Components.Schemas.Problem {
+                        get throws {
+                            switch self {
+                            case let .applicationProblemJson(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.CheckPermissionBatch.Output.BadRequest.Body
+                /// Creates a new `BadRequest`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.CheckPermissionBatch.Output.BadRequest.Headers = .init(),
+                    body: Operations.CheckPermissionBatch.Output.BadRequest.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// `VALIDATION_FAILED`: `checks` is missing, empty or longer than 100, or a check is invalid (fields are named `checks[i].field`), or names a `group:` or `key:` principal that does not exist. `MALFORMED_JSON`: the body is empty or not JSON.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/authz/check-batch/post(checkPermissionBatch)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Operations.CheckPermissionBatch.Output.BadRequest)
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            public var badRequest: Operations.CheckPermissionBatch.Output.BadRequest {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `UNAUTHENTICATED`: no credential was sent, or the API key is not valid (unknown, revoked, disabled, expired, or used from an address outside its `allowed_ips`). `TOKEN_INVALID`: the access token is not valid: malformed, an `alg` other than ES256 or RS256 (never `none` or HS*), a `typ` other than `at+jwt`, an unknown `kid`, a bad signature, another `iss` or `aud`, expired or not yet valid (30 s leeway on `exp` and `nbf`), or its session has ended (logout, a deleted session, a password change, a disabled or deleted user, a reused refresh token) or it was revoked; a refresh token sent as a credential is `TOKEN_INVALID` too. `WWW-Authenticate` says which challenge applies.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/authz/check-batch/post(checkPermissionBatch)/responses/401`.
+            ///
+            /// HTTP response code: `401 unauthorized`.
+            case unauthorized(Components.Responses.Unauthenticated)
+            /// The associated value of the enum case if `self` is `.unauthorized`.
+            ///
+            /// - Throws: An error if `self` is not `.unauthorized`.
+            /// - SeeAlso: `.unauthorized`.
+            public var unauthorized: Components.Responses.Unauthenticated {
+                get throws {
+                    switch self {
+                    case let .unauthorized(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unauthorized",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `FORBIDDEN`: asking for permission checks needs `authz:check`: a person with the role `admin` (through an access token or a key they own), a key with the scope `admin`, or a key no user owns with `authz:check`. `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES, or who is in a group with `mfa_required` (directly or through nesting), and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/authz/check-batch/post(checkPermissionBatch)/responses/403`.
+            ///
+            /// HTTP response code: `403 forbidden`.
+            case forbidden(Components.Responses.ForbiddenAuthzCheck)
+            /// The associated value of the enum case if `self` is `.forbidden`.
+            ///
+            /// - Throws: An error if `self` is not `.forbidden`.
+            /// - SeeAlso: `.forbidden`.
+            public var forbidden: Components.Responses.ForbiddenAuthzCheck {
+                get throws {
+                    switch self {
+                    case let .forbidden(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "forbidden",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `PAYLOAD_TOO_LARGE`: the body is larger than TRONCH_HTTP_MAX_BODY_SIZE (default 65536 bytes).
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/authz/check-batch/post(checkPermissionBatch)/responses/413`.
+            ///
+            /// HTTP response code: `413 contentTooLarge`.
+            case contentTooLarge(Components.Responses.PayloadTooLarge)
+            /// The associated value of the enum case if `self` is `.contentTooLarge`.
+            ///
+            /// - Throws: An error if `self` is not `.contentTooLarge`.
+            /// - SeeAlso: `.contentTooLarge`.
+            public var contentTooLarge: Components.Responses.PayloadTooLarge {
+                get throws {
+                    switch self {
+                    case let .contentTooLarge(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "contentTooLarge",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/authz/check-batch/post(checkPermissionBatch)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.TooManyRequests)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            public var tooManyRequests: Components.Responses.TooManyRequests {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `INTERNAL`: a bug. The error is logged with the request id; quote it when reporting.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/authz/check-batch/post(checkPermissionBatch)/responses/500`.
+            ///
+            /// HTTP response code: `500 internalServerError`.
+            case internalServerError(Components.Responses.Internal)
+            /// The associated value of the enum case if `self` is `.internalServerError`.
+            ///
+            /// - Throws: An error if `self` is not `.internalServerError`.
+            /// - SeeAlso: `.internalServerError`.
+            public var internalServerError: Components.Responses.Internal {
+                get throws {
+                    switch self {
+                    case let .internalServerError(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "internalServerError",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `SERVICE_UNAVAILABLE`: the database is unreachable or did not answer within TRONCH_DATABASE_QUERY_TIMEOUT. Nothing was changed; retry with backoff. During an outage, verification and authentication of keys this node looked up recently are still answered from its cache; other requests that need the database get this answer. See docs/operations.md. With TRONCH_RATELIMIT_FAILURE_MODE=closed, a request the rate limiter cannot decide (Redis unreachable) is answered the same way.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/authz/check-batch/post(checkPermissionBatch)/responses/503`.
+            ///
+            /// HTTP response code: `503 serviceUnavailable`.
+            case serviceUnavailable(Components.Responses.ServiceUnavailable)
+            /// The associated value of the enum case if `self` is `.serviceUnavailable`.
+            ///
+            /// - Throws: An error if `self` is not `.serviceUnavailable`.
+            /// - SeeAlso: `.serviceUnavailable`.
+            public var serviceUnavailable: Components.Responses.ServiceUnavailable {
+                get throws {
+                    switch self {
+                    case let .serviceUnavailable(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "serviceUnavailable",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        @frozen public enum AcceptableContentType: AcceptableProtocol {
+            case json
+            case applicationProblemJson
+            case other(Swift.String)
+            public init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/json":
+                    self = .json
+                case "application/problem+json":
+                    self = .applicationProblemJson
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            public var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .json:
+                    return "application/json"
+                case .applicationProblemJson:
+                    return "application/problem+json"
+                }
+            }
+            public static var allCases: [Self] {
+                [
+                    .json,
                     .applicationProblemJson
                 ]
             }

@@ -290,7 +290,7 @@ public protocol APIProtocol: Sendable {
     func changeOwnPassword(_ input: Operations.ChangeOwnPassword.Input) async throws -> Operations.ChangeOwnPassword.Output
     /// Start a TOTP enrolment
     ///
-    /// Starts adding a TOTP second factor (RFC 6238: SHA-1, 6 digits, 30 seconds) to the caller's account: answers a new secret, to add to an authenticator app (as a QR code of `otpauth_uri`), pending until `POST /api/v1/users/me/mfa/totp/confirm` proves the app has it. Nothing changes for logins until then; starting again replaces a pending secret. Takes no body. Audited as `mfa.enrolment_started` (never the secret). A person who must enrol a second factor (TRONCH_MFA_REQUIRED_ROLES) may use it before enrolling.
+    /// Starts adding a TOTP second factor (RFC 6238: SHA-1, 6 digits, 30 seconds) to the caller's account: answers a new secret, to add to an authenticator app (as a QR code of `otpauth_uri`), pending until `POST /api/v1/users/me/mfa/totp/confirm` proves the app has it. Nothing changes for logins until then; starting again replaces a pending secret. Takes no body. Audited as `mfa.enrolment_started` (never the secret). A person who must enrol a second factor (TRONCH_MFA_REQUIRED_ROLES, or a group with `mfa_required`) may use it before enrolling.
     ///
     /// Required permission: none beyond authentication (`self`); a key no user owns has no account (404).
     ///
@@ -299,7 +299,7 @@ public protocol APIProtocol: Sendable {
     func enrolTotp(_ input: Operations.EnrolTotp.Input) async throws -> Operations.EnrolTotp.Output
     /// Disable TOTP
     ///
-    /// Removes the caller's TOTP factor and recovery codes: logins need only the password again. Needs a current TOTP code, or one of the recovery codes (a lost phone; it is used up). Audited as `mfa.disabled`, with which proof was given. A person whose role requires a second factor (TRONCH_MFA_REQUIRED_ROLES) gets 403 `MFA_ENROLLMENT_REQUIRED` on other routes until they enrol again.
+    /// Removes the caller's TOTP factor and recovery codes: logins need only the password again. Needs a current TOTP code, or one of the recovery codes (a lost phone; it is used up). Audited as `mfa.disabled`, with which proof was given. A person whose role or group requires a second factor (TRONCH_MFA_REQUIRED_ROLES, a group's `mfa_required`) gets 403 `MFA_ENROLLMENT_REQUIRED` on other routes until they enrol again.
     ///
     /// Required permission: none beyond authentication (`self`); a key no user owns has no account (404).
     ///
@@ -308,7 +308,7 @@ public protocol APIProtocol: Sendable {
     func disableTotp(_ input: Operations.DisableTotp.Input) async throws -> Operations.DisableTotp.Output
     /// Confirm a TOTP enrolment
     ///
-    /// Confirms the pending TOTP factor with a code from the authenticator app: TOTP is enabled (`mfa_enabled` becomes true, and the next logins need a code) and ten recovery codes are answered, shown this once and stored hashed. The confirming code counts as used. Sessions already open go on. Audited as `mfa.enabled`. A person who must enrol a second factor (TRONCH_MFA_REQUIRED_ROLES) may use it before enrolling.
+    /// Confirms the pending TOTP factor with a code from the authenticator app: TOTP is enabled (`mfa_enabled` becomes true, and the next logins need a code) and ten recovery codes are answered, shown this once and stored hashed. The confirming code counts as used. Sessions already open go on. Audited as `mfa.enabled`. A person who must enrol a second factor (TRONCH_MFA_REQUIRED_ROLES, or a group with `mfa_required`) may use it before enrolling.
     ///
     /// Required permission: none beyond authentication (`self`); a key no user owns has no account (404).
     ///
@@ -451,6 +451,132 @@ public protocol APIProtocol: Sendable {
     /// - Remark: HTTP `DELETE /api/v1/sessions/{id}`.
     /// - Remark: Generated from `#/paths//api/v1/sessions/{id}/delete(deleteSession)`.
     func deleteSession(_ input: Operations.DeleteSession.Input) async throws -> Operations.DeleteSession.Output
+    /// List groups
+    ///
+    /// Lists groups newest first, one page at a time. Unknown query parameters are rejected with 400 (`api_key` is accepted only when TRONCH_AUTH_QUERY_PARAMETER is true).
+    ///
+    /// Required permission: `authz:manage`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` or `authz:manage` (a key a person owns holds it only when that person is an administrator).
+    ///
+    /// - Remark: HTTP `GET /api/v1/groups`.
+    /// - Remark: Generated from `#/paths//api/v1/groups/get(listGroups)`.
+    func listGroups(_ input: Operations.ListGroups.Input) async throws -> Operations.ListGroups.Output
+    /// Create a group
+    ///
+    /// Creates a group: a named set of users and other groups. A group is a principal (`group:<id>`) in ACL entries and checks, its id is in the `groups` claim of its members' access tokens (members of groups inside it included), and with `mfa_required` its members must have a second factor. The name is kept as given and is unique ignoring case (409). Add members with `PUT /api/v1/groups/{id}/members/{principal}`. Audited as `group.created`. See docs/authz.md.
+    ///
+    /// Required permission: `authz:manage`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` or `authz:manage` (a key a person owns holds it only when that person is an administrator).
+    ///
+    /// - Remark: HTTP `POST /api/v1/groups`.
+    /// - Remark: Generated from `#/paths//api/v1/groups/post(createGroup)`.
+    func createGroup(_ input: Operations.CreateGroup.Input) async throws -> Operations.CreateGroup.Output
+    /// Get a group
+    ///
+    /// Returns one group. Its members are at `GET /api/v1/groups/{id}/members`.
+    ///
+    /// Required permission: `authz:manage`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` or `authz:manage` (a key a person owns holds it only when that person is an administrator).
+    ///
+    /// - Remark: HTTP `GET /api/v1/groups/{id}`.
+    /// - Remark: Generated from `#/paths//api/v1/groups/{id}/get(getGroup)`.
+    func getGroup(_ input: Operations.GetGroup.Input) async throws -> Operations.GetGroup.Output
+    /// Update a group
+    ///
+    /// Changes a group's name, description or `mfa_required`. Turning `mfa_required` on binds its members, directly or through nested groups, from their next request; turning it off frees them. A change that changes nothing leaves `updated_at` alone and is not audited. Audited as `group.updated`.
+    ///
+    /// Required permission: `authz:manage`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` or `authz:manage` (a key a person owns holds it only when that person is an administrator).
+    ///
+    /// - Remark: HTTP `PATCH /api/v1/groups/{id}`.
+    /// - Remark: Generated from `#/paths//api/v1/groups/{id}/patch(updateGroup)`.
+    func updateGroup(_ input: Operations.UpdateGroup.Input) async throws -> Operations.UpdateGroup.Output
+    /// Delete a group
+    ///
+    /// Deletes a group, in one transaction with its memberships (its members, and its own membership of other groups) and every ACL entry that names it. Its members lose what it gave them from the next check. Audited as `group.deleted`, with the number of memberships and entries removed.
+    ///
+    /// Required permission: `authz:manage`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` or `authz:manage` (a key a person owns holds it only when that person is an administrator).
+    ///
+    /// - Remark: HTTP `DELETE /api/v1/groups/{id}`.
+    /// - Remark: Generated from `#/paths//api/v1/groups/{id}/delete(deleteGroup)`.
+    func deleteGroup(_ input: Operations.DeleteGroup.Input) async throws -> Operations.DeleteGroup.Output
+    /// List a group's members
+    ///
+    /// Lists the group's direct members, users and groups, ordered by `principal`: the members of a group inside it are listed under that group, not here.
+    ///
+    /// Required permission: `authz:manage`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` or `authz:manage` (a key a person owns holds it only when that person is an administrator).
+    ///
+    /// - Remark: HTTP `GET /api/v1/groups/{id}/members`.
+    /// - Remark: Generated from `#/paths//api/v1/groups/{id}/members/get(listGroupMembers)`.
+    func listGroupMembers(_ input: Operations.ListGroupMembers.Input) async throws -> Operations.ListGroupMembers.Output
+    /// Add a member
+    ///
+    /// Makes a user or a group a direct member of the group. Takes no body. The member must exist (400 otherwise, a rule the schema cannot state). A group inside a group passes its members on: they belong to both. Nesting has two rules, checked in the same transaction: no cycle (a group cannot contain, directly or through others, a group that contains it, nor itself), and no chain of more than 16 groups (a user's own membership is not a level); the link that would break one is 400. Adding a member that is one already changes nothing (204). Audited as `group.member_added`. The member's next check, and their next access token's `groups`, include the group.
+    ///
+    /// Required permission: `authz:manage`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` or `authz:manage` (a key a person owns holds it only when that person is an administrator).
+    ///
+    /// - Remark: HTTP `PUT /api/v1/groups/{id}/members/{principal}`.
+    /// - Remark: Generated from `#/paths//api/v1/groups/{id}/members/{principal}/put(addGroupMember)`.
+    func addGroupMember(_ input: Operations.AddGroupMember.Input) async throws -> Operations.AddGroupMember.Output
+    /// Remove a member
+    ///
+    /// Ends a direct membership. The former member loses what the group gave them from the next check (and from their next access token's `groups`). Audited as `group.member_removed`.
+    ///
+    /// Required permission: `authz:manage`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` or `authz:manage` (a key a person owns holds it only when that person is an administrator).
+    ///
+    /// - Remark: HTTP `DELETE /api/v1/groups/{id}/members/{principal}`.
+    /// - Remark: Generated from `#/paths//api/v1/groups/{id}/members/{principal}/delete(removeGroupMember)`.
+    func removeGroupMember(_ input: Operations.RemoveGroupMember.Input) async throws -> Operations.RemoveGroupMember.Output
+    /// List entries
+    ///
+    /// Lists entries oldest first, one page at a time. Filters combine with AND. `resource` alone lists the entries on that resource; with `include_ancestors=true`, also those on each of its ancestors: every entry that can bear on a check of it (the DACL entries of the ancestors, the ACL entries of the resource). Unknown query parameters are rejected with 400 (`api_key` is accepted only when TRONCH_AUTH_QUERY_PARAMETER is true).
+    ///
+    /// Required permission: `authz:manage`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` or `authz:manage` (a key a person owns holds it only when that person is an administrator).
+    ///
+    /// - Remark: HTTP `GET /api/v1/acl-entries`.
+    /// - Remark: Generated from `#/paths//api/v1/acl-entries/get(listAclEntries)`.
+    func listAclEntries(_ input: Operations.ListAclEntries.Input) async throws -> Operations.ListAclEntries.Output
+    /// Create an entry
+    ///
+    /// Adds an entry to a resource's access-control list: `allow` or `deny` an action (or `*`, every action) to a principal, either on the resource itself (`kind` `acl`, the default) or as a default for every resource below it (`dacl`). Resources need not be declared: an entry's name is enough. Checks evaluate, first match wins: a deny on the resource, an allow on the resource, the DACL entries of the nearest ancestor that has a matching one (deny before allow), the fallback. A principal matches as itself and through every group it is in, transitively. The next check on this node sees the entry; other nodes at once through Redis, or within TRONCH_AUTHZ_REFRESH_INTERVAL. Audited as `acl.entry_created`. See docs/authz.md.
+    ///
+    /// Required permission: `authz:manage`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` or `authz:manage` (a key a person owns holds it only when that person is an administrator).
+    ///
+    /// - Remark: HTTP `POST /api/v1/acl-entries`.
+    /// - Remark: Generated from `#/paths//api/v1/acl-entries/post(createAclEntry)`.
+    func createAclEntry(_ input: Operations.CreateAclEntry.Input) async throws -> Operations.CreateAclEntry.Output
+    /// Get an entry
+    ///
+    /// Returns one entry.
+    ///
+    /// Required permission: `authz:manage`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` or `authz:manage` (a key a person owns holds it only when that person is an administrator).
+    ///
+    /// - Remark: HTTP `GET /api/v1/acl-entries/{id}`.
+    /// - Remark: Generated from `#/paths//api/v1/acl-entries/{id}/get(getAclEntry)`.
+    func getAclEntry(_ input: Operations.GetAclEntry.Input) async throws -> Operations.GetAclEntry.Output
+    /// Delete an entry
+    ///
+    /// Deletes an entry. The next check on this node no longer sees it (never a stale allow after a revoke); other nodes at once through Redis, or within TRONCH_AUTHZ_REFRESH_INTERVAL. Audited as `acl.entry_deleted`, with the entry's fields.
+    ///
+    /// Required permission: `authz:manage`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` or `authz:manage` (a key a person owns holds it only when that person is an administrator).
+    ///
+    /// - Remark: HTTP `DELETE /api/v1/acl-entries/{id}`.
+    /// - Remark: Generated from `#/paths//api/v1/acl-entries/{id}/delete(deleteAclEntry)`.
+    func deleteAclEntry(_ input: Operations.DeleteAclEntry.Input) async throws -> Operations.DeleteAclEntry.Output
+    /// Check a permission
+    ///
+    /// May this principal do this action on this resource? Answers `allowed` and the reason: the rule, the entry and the resource that decided. A refusal is an answer (200), not an error. Order of evaluation, first match wins: a `deny` entry of kind `acl` on the resource (`acl_deny`); an `allow` one (`acl_allow`); the `dacl` entries of the nearest ancestor that has one matching, deny before allow (`dacl_deny`, `dacl_allow`, with that ancestor as `resource`); otherwise the fallback (TRONCH_AUTHZ_FALLBACK, default deny). An entry matches when it names the principal, or a group the principal is in (directly or through nesting), and its action is the one asked or `*`. Among several matching entries of one rule the oldest decides, so the answer names the same entry every time. Roles do not enter into it: an administrator is checked like anyone else. A key (`key:<id>`) owned by a user acts with at most its owner's rights: an entry naming the key itself can deny; otherwise the owner's answer counts (a key nobody owns has only the entries naming it), and an allowed action must also be covered by the key's scopes as `<resource type>:<action>` (`project:deploy`, `project:*`, or `*`), else `key_scope`. The key's status is not looked at (a revoked or disabled key is answered like an active one): verify the key first. Answers come from memory (a few microseconds) and reflect every change made on this node before the check; another node's within TRONCH_AUTHZ_REFRESH_INTERVAL, or at once with Redis. With TRONCH_AUTHZ_AUDIT_DECISIONS, decisions are audited as `authz.decision`. See docs/authz.md.
+    ///
+    /// Required permission: `authz:check`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` or `authz:check` (a key a person owns holds it only when that person is an administrator). Give your resource servers a key with only `authz:check`: it may ask, not change the answers.
+    ///
+    /// - Remark: HTTP `POST /api/v1/authz/check`.
+    /// - Remark: Generated from `#/paths//api/v1/authz/check/post(checkPermission)`.
+    func checkPermission(_ input: Operations.CheckPermission.Input) async throws -> Operations.CheckPermission.Output
+    /// Check several permissions
+    ///
+    /// Up to 100 checks in one request, answered in order, each as `POST /api/v1/authz/check` would answer it (a page of a list shows which items the reader may open, for example). One invalid check, or one that names a group or key that does not exist, makes the whole request a 400, and no check is answered. See docs/authz.md.
+    ///
+    /// Required permission: `authz:check`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` or `authz:check` (a key a person owns holds it only when that person is an administrator). Give your resource servers a key with only `authz:check`: it may ask, not change the answers.
+    ///
+    /// - Remark: HTTP `POST /api/v1/authz/check-batch`.
+    /// - Remark: Generated from `#/paths//api/v1/authz/check-batch/post(checkPermissionBatch)`.
+    func checkPermissionBatch(_ input: Operations.CheckPermissionBatch.Input) async throws -> Operations.CheckPermissionBatch.Output
     /// Token signing keys (JWKS)
     ///
     /// RFC 7517 JSON Web Key Set: the public keys that verify Tronch's access tokens (match a token's `kid`). A rotation (`tronch tokens rotate-signing-key`) publishes the new key and keeps the previous one here, passive, until every token it signed has expired. Cacheable for five minutes. Needs no credential.
@@ -880,7 +1006,7 @@ extension APIProtocol {
     }
     /// Start a TOTP enrolment
     ///
-    /// Starts adding a TOTP second factor (RFC 6238: SHA-1, 6 digits, 30 seconds) to the caller's account: answers a new secret, to add to an authenticator app (as a QR code of `otpauth_uri`), pending until `POST /api/v1/users/me/mfa/totp/confirm` proves the app has it. Nothing changes for logins until then; starting again replaces a pending secret. Takes no body. Audited as `mfa.enrolment_started` (never the secret). A person who must enrol a second factor (TRONCH_MFA_REQUIRED_ROLES) may use it before enrolling.
+    /// Starts adding a TOTP second factor (RFC 6238: SHA-1, 6 digits, 30 seconds) to the caller's account: answers a new secret, to add to an authenticator app (as a QR code of `otpauth_uri`), pending until `POST /api/v1/users/me/mfa/totp/confirm` proves the app has it. Nothing changes for logins until then; starting again replaces a pending secret. Takes no body. Audited as `mfa.enrolment_started` (never the secret). A person who must enrol a second factor (TRONCH_MFA_REQUIRED_ROLES, or a group with `mfa_required`) may use it before enrolling.
     ///
     /// Required permission: none beyond authentication (`self`); a key no user owns has no account (404).
     ///
@@ -891,7 +1017,7 @@ extension APIProtocol {
     }
     /// Disable TOTP
     ///
-    /// Removes the caller's TOTP factor and recovery codes: logins need only the password again. Needs a current TOTP code, or one of the recovery codes (a lost phone; it is used up). Audited as `mfa.disabled`, with which proof was given. A person whose role requires a second factor (TRONCH_MFA_REQUIRED_ROLES) gets 403 `MFA_ENROLLMENT_REQUIRED` on other routes until they enrol again.
+    /// Removes the caller's TOTP factor and recovery codes: logins need only the password again. Needs a current TOTP code, or one of the recovery codes (a lost phone; it is used up). Audited as `mfa.disabled`, with which proof was given. A person whose role or group requires a second factor (TRONCH_MFA_REQUIRED_ROLES, a group's `mfa_required`) gets 403 `MFA_ENROLLMENT_REQUIRED` on other routes until they enrol again.
     ///
     /// Required permission: none beyond authentication (`self`); a key no user owns has no account (404).
     ///
@@ -908,7 +1034,7 @@ extension APIProtocol {
     }
     /// Confirm a TOTP enrolment
     ///
-    /// Confirms the pending TOTP factor with a code from the authenticator app: TOTP is enabled (`mfa_enabled` becomes true, and the next logins need a code) and ten recovery codes are answered, shown this once and stored hashed. The confirming code counts as used. Sessions already open go on. Audited as `mfa.enabled`. A person who must enrol a second factor (TRONCH_MFA_REQUIRED_ROLES) may use it before enrolling.
+    /// Confirms the pending TOTP factor with a code from the authenticator app: TOTP is enabled (`mfa_enabled` becomes true, and the next logins need a code) and ten recovery codes are answered, shown this once and stored hashed. The confirming code counts as used. Sessions already open go on. Audited as `mfa.enabled`. A person who must enrol a second factor (TRONCH_MFA_REQUIRED_ROLES, or a group with `mfa_required`) may use it before enrolling.
     ///
     /// Required permission: none beyond authentication (`self`); a key no user owns has no account (404).
     ///
@@ -1165,6 +1291,248 @@ extension APIProtocol {
         try await deleteSession(Operations.DeleteSession.Input(
             path: path,
             headers: headers
+        ))
+    }
+    /// List groups
+    ///
+    /// Lists groups newest first, one page at a time. Unknown query parameters are rejected with 400 (`api_key` is accepted only when TRONCH_AUTH_QUERY_PARAMETER is true).
+    ///
+    /// Required permission: `authz:manage`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` or `authz:manage` (a key a person owns holds it only when that person is an administrator).
+    ///
+    /// - Remark: HTTP `GET /api/v1/groups`.
+    /// - Remark: Generated from `#/paths//api/v1/groups/get(listGroups)`.
+    public func listGroups(
+        query: Operations.ListGroups.Input.Query = .init(),
+        headers: Operations.ListGroups.Input.Headers = .init()
+    ) async throws -> Operations.ListGroups.Output {
+        try await listGroups(Operations.ListGroups.Input(
+            query: query,
+            headers: headers
+        ))
+    }
+    /// Create a group
+    ///
+    /// Creates a group: a named set of users and other groups. A group is a principal (`group:<id>`) in ACL entries and checks, its id is in the `groups` claim of its members' access tokens (members of groups inside it included), and with `mfa_required` its members must have a second factor. The name is kept as given and is unique ignoring case (409). Add members with `PUT /api/v1/groups/{id}/members/{principal}`. Audited as `group.created`. See docs/authz.md.
+    ///
+    /// Required permission: `authz:manage`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` or `authz:manage` (a key a person owns holds it only when that person is an administrator).
+    ///
+    /// - Remark: HTTP `POST /api/v1/groups`.
+    /// - Remark: Generated from `#/paths//api/v1/groups/post(createGroup)`.
+    public func createGroup(
+        headers: Operations.CreateGroup.Input.Headers = .init(),
+        body: Operations.CreateGroup.Input.Body
+    ) async throws -> Operations.CreateGroup.Output {
+        try await createGroup(Operations.CreateGroup.Input(
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Get a group
+    ///
+    /// Returns one group. Its members are at `GET /api/v1/groups/{id}/members`.
+    ///
+    /// Required permission: `authz:manage`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` or `authz:manage` (a key a person owns holds it only when that person is an administrator).
+    ///
+    /// - Remark: HTTP `GET /api/v1/groups/{id}`.
+    /// - Remark: Generated from `#/paths//api/v1/groups/{id}/get(getGroup)`.
+    public func getGroup(
+        path: Operations.GetGroup.Input.Path,
+        headers: Operations.GetGroup.Input.Headers = .init()
+    ) async throws -> Operations.GetGroup.Output {
+        try await getGroup(Operations.GetGroup.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Update a group
+    ///
+    /// Changes a group's name, description or `mfa_required`. Turning `mfa_required` on binds its members, directly or through nested groups, from their next request; turning it off frees them. A change that changes nothing leaves `updated_at` alone and is not audited. Audited as `group.updated`.
+    ///
+    /// Required permission: `authz:manage`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` or `authz:manage` (a key a person owns holds it only when that person is an administrator).
+    ///
+    /// - Remark: HTTP `PATCH /api/v1/groups/{id}`.
+    /// - Remark: Generated from `#/paths//api/v1/groups/{id}/patch(updateGroup)`.
+    public func updateGroup(
+        path: Operations.UpdateGroup.Input.Path,
+        headers: Operations.UpdateGroup.Input.Headers = .init(),
+        body: Operations.UpdateGroup.Input.Body
+    ) async throws -> Operations.UpdateGroup.Output {
+        try await updateGroup(Operations.UpdateGroup.Input(
+            path: path,
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Delete a group
+    ///
+    /// Deletes a group, in one transaction with its memberships (its members, and its own membership of other groups) and every ACL entry that names it. Its members lose what it gave them from the next check. Audited as `group.deleted`, with the number of memberships and entries removed.
+    ///
+    /// Required permission: `authz:manage`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` or `authz:manage` (a key a person owns holds it only when that person is an administrator).
+    ///
+    /// - Remark: HTTP `DELETE /api/v1/groups/{id}`.
+    /// - Remark: Generated from `#/paths//api/v1/groups/{id}/delete(deleteGroup)`.
+    public func deleteGroup(
+        path: Operations.DeleteGroup.Input.Path,
+        headers: Operations.DeleteGroup.Input.Headers = .init()
+    ) async throws -> Operations.DeleteGroup.Output {
+        try await deleteGroup(Operations.DeleteGroup.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// List a group's members
+    ///
+    /// Lists the group's direct members, users and groups, ordered by `principal`: the members of a group inside it are listed under that group, not here.
+    ///
+    /// Required permission: `authz:manage`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` or `authz:manage` (a key a person owns holds it only when that person is an administrator).
+    ///
+    /// - Remark: HTTP `GET /api/v1/groups/{id}/members`.
+    /// - Remark: Generated from `#/paths//api/v1/groups/{id}/members/get(listGroupMembers)`.
+    public func listGroupMembers(
+        path: Operations.ListGroupMembers.Input.Path,
+        query: Operations.ListGroupMembers.Input.Query = .init(),
+        headers: Operations.ListGroupMembers.Input.Headers = .init()
+    ) async throws -> Operations.ListGroupMembers.Output {
+        try await listGroupMembers(Operations.ListGroupMembers.Input(
+            path: path,
+            query: query,
+            headers: headers
+        ))
+    }
+    /// Add a member
+    ///
+    /// Makes a user or a group a direct member of the group. Takes no body. The member must exist (400 otherwise, a rule the schema cannot state). A group inside a group passes its members on: they belong to both. Nesting has two rules, checked in the same transaction: no cycle (a group cannot contain, directly or through others, a group that contains it, nor itself), and no chain of more than 16 groups (a user's own membership is not a level); the link that would break one is 400. Adding a member that is one already changes nothing (204). Audited as `group.member_added`. The member's next check, and their next access token's `groups`, include the group.
+    ///
+    /// Required permission: `authz:manage`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` or `authz:manage` (a key a person owns holds it only when that person is an administrator).
+    ///
+    /// - Remark: HTTP `PUT /api/v1/groups/{id}/members/{principal}`.
+    /// - Remark: Generated from `#/paths//api/v1/groups/{id}/members/{principal}/put(addGroupMember)`.
+    public func addGroupMember(
+        path: Operations.AddGroupMember.Input.Path,
+        headers: Operations.AddGroupMember.Input.Headers = .init()
+    ) async throws -> Operations.AddGroupMember.Output {
+        try await addGroupMember(Operations.AddGroupMember.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Remove a member
+    ///
+    /// Ends a direct membership. The former member loses what the group gave them from the next check (and from their next access token's `groups`). Audited as `group.member_removed`.
+    ///
+    /// Required permission: `authz:manage`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` or `authz:manage` (a key a person owns holds it only when that person is an administrator).
+    ///
+    /// - Remark: HTTP `DELETE /api/v1/groups/{id}/members/{principal}`.
+    /// - Remark: Generated from `#/paths//api/v1/groups/{id}/members/{principal}/delete(removeGroupMember)`.
+    public func removeGroupMember(
+        path: Operations.RemoveGroupMember.Input.Path,
+        headers: Operations.RemoveGroupMember.Input.Headers = .init()
+    ) async throws -> Operations.RemoveGroupMember.Output {
+        try await removeGroupMember(Operations.RemoveGroupMember.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// List entries
+    ///
+    /// Lists entries oldest first, one page at a time. Filters combine with AND. `resource` alone lists the entries on that resource; with `include_ancestors=true`, also those on each of its ancestors: every entry that can bear on a check of it (the DACL entries of the ancestors, the ACL entries of the resource). Unknown query parameters are rejected with 400 (`api_key` is accepted only when TRONCH_AUTH_QUERY_PARAMETER is true).
+    ///
+    /// Required permission: `authz:manage`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` or `authz:manage` (a key a person owns holds it only when that person is an administrator).
+    ///
+    /// - Remark: HTTP `GET /api/v1/acl-entries`.
+    /// - Remark: Generated from `#/paths//api/v1/acl-entries/get(listAclEntries)`.
+    public func listAclEntries(
+        query: Operations.ListAclEntries.Input.Query = .init(),
+        headers: Operations.ListAclEntries.Input.Headers = .init()
+    ) async throws -> Operations.ListAclEntries.Output {
+        try await listAclEntries(Operations.ListAclEntries.Input(
+            query: query,
+            headers: headers
+        ))
+    }
+    /// Create an entry
+    ///
+    /// Adds an entry to a resource's access-control list: `allow` or `deny` an action (or `*`, every action) to a principal, either on the resource itself (`kind` `acl`, the default) or as a default for every resource below it (`dacl`). Resources need not be declared: an entry's name is enough. Checks evaluate, first match wins: a deny on the resource, an allow on the resource, the DACL entries of the nearest ancestor that has a matching one (deny before allow), the fallback. A principal matches as itself and through every group it is in, transitively. The next check on this node sees the entry; other nodes at once through Redis, or within TRONCH_AUTHZ_REFRESH_INTERVAL. Audited as `acl.entry_created`. See docs/authz.md.
+    ///
+    /// Required permission: `authz:manage`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` or `authz:manage` (a key a person owns holds it only when that person is an administrator).
+    ///
+    /// - Remark: HTTP `POST /api/v1/acl-entries`.
+    /// - Remark: Generated from `#/paths//api/v1/acl-entries/post(createAclEntry)`.
+    public func createAclEntry(
+        headers: Operations.CreateAclEntry.Input.Headers = .init(),
+        body: Operations.CreateAclEntry.Input.Body
+    ) async throws -> Operations.CreateAclEntry.Output {
+        try await createAclEntry(Operations.CreateAclEntry.Input(
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Get an entry
+    ///
+    /// Returns one entry.
+    ///
+    /// Required permission: `authz:manage`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` or `authz:manage` (a key a person owns holds it only when that person is an administrator).
+    ///
+    /// - Remark: HTTP `GET /api/v1/acl-entries/{id}`.
+    /// - Remark: Generated from `#/paths//api/v1/acl-entries/{id}/get(getAclEntry)`.
+    public func getAclEntry(
+        path: Operations.GetAclEntry.Input.Path,
+        headers: Operations.GetAclEntry.Input.Headers = .init()
+    ) async throws -> Operations.GetAclEntry.Output {
+        try await getAclEntry(Operations.GetAclEntry.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Delete an entry
+    ///
+    /// Deletes an entry. The next check on this node no longer sees it (never a stale allow after a revoke); other nodes at once through Redis, or within TRONCH_AUTHZ_REFRESH_INTERVAL. Audited as `acl.entry_deleted`, with the entry's fields.
+    ///
+    /// Required permission: `authz:manage`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` or `authz:manage` (a key a person owns holds it only when that person is an administrator).
+    ///
+    /// - Remark: HTTP `DELETE /api/v1/acl-entries/{id}`.
+    /// - Remark: Generated from `#/paths//api/v1/acl-entries/{id}/delete(deleteAclEntry)`.
+    public func deleteAclEntry(
+        path: Operations.DeleteAclEntry.Input.Path,
+        headers: Operations.DeleteAclEntry.Input.Headers = .init()
+    ) async throws -> Operations.DeleteAclEntry.Output {
+        try await deleteAclEntry(Operations.DeleteAclEntry.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Check a permission
+    ///
+    /// May this principal do this action on this resource? Answers `allowed` and the reason: the rule, the entry and the resource that decided. A refusal is an answer (200), not an error. Order of evaluation, first match wins: a `deny` entry of kind `acl` on the resource (`acl_deny`); an `allow` one (`acl_allow`); the `dacl` entries of the nearest ancestor that has one matching, deny before allow (`dacl_deny`, `dacl_allow`, with that ancestor as `resource`); otherwise the fallback (TRONCH_AUTHZ_FALLBACK, default deny). An entry matches when it names the principal, or a group the principal is in (directly or through nesting), and its action is the one asked or `*`. Among several matching entries of one rule the oldest decides, so the answer names the same entry every time. Roles do not enter into it: an administrator is checked like anyone else. A key (`key:<id>`) owned by a user acts with at most its owner's rights: an entry naming the key itself can deny; otherwise the owner's answer counts (a key nobody owns has only the entries naming it), and an allowed action must also be covered by the key's scopes as `<resource type>:<action>` (`project:deploy`, `project:*`, or `*`), else `key_scope`. The key's status is not looked at (a revoked or disabled key is answered like an active one): verify the key first. Answers come from memory (a few microseconds) and reflect every change made on this node before the check; another node's within TRONCH_AUTHZ_REFRESH_INTERVAL, or at once with Redis. With TRONCH_AUTHZ_AUDIT_DECISIONS, decisions are audited as `authz.decision`. See docs/authz.md.
+    ///
+    /// Required permission: `authz:check`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` or `authz:check` (a key a person owns holds it only when that person is an administrator). Give your resource servers a key with only `authz:check`: it may ask, not change the answers.
+    ///
+    /// - Remark: HTTP `POST /api/v1/authz/check`.
+    /// - Remark: Generated from `#/paths//api/v1/authz/check/post(checkPermission)`.
+    public func checkPermission(
+        headers: Operations.CheckPermission.Input.Headers = .init(),
+        body: Operations.CheckPermission.Input.Body
+    ) async throws -> Operations.CheckPermission.Output {
+        try await checkPermission(Operations.CheckPermission.Input(
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Check several permissions
+    ///
+    /// Up to 100 checks in one request, answered in order, each as `POST /api/v1/authz/check` would answer it (a page of a list shows which items the reader may open, for example). One invalid check, or one that names a group or key that does not exist, makes the whole request a 400, and no check is answered. See docs/authz.md.
+    ///
+    /// Required permission: `authz:check`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` or `authz:check` (a key a person owns holds it only when that person is an administrator). Give your resource servers a key with only `authz:check`: it may ask, not change the answers.
+    ///
+    /// - Remark: HTTP `POST /api/v1/authz/check-batch`.
+    /// - Remark: Generated from `#/paths//api/v1/authz/check-batch/post(checkPermissionBatch)`.
+    public func checkPermissionBatch(
+        headers: Operations.CheckPermissionBatch.Input.Headers = .init(),
+        body: Operations.CheckPermissionBatch.Input.Body
+    ) async throws -> Operations.CheckPermissionBatch.Output {
+        try await checkPermissionBatch(Operations.CheckPermissionBatch.Input(
+            headers: headers,
+            body: body
         ))
     }
     /// Token signing keys (JWKS)

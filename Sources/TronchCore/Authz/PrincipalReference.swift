@@ -11,7 +11,7 @@ package enum PrincipalReference: Sendable, Hashable, Comparable, CustomStringCon
     case key(UUID)
 
     package init?(_ text: String) {
-        guard let colon = text.firstIndex(of: ":"), let id = UUID(uuidString: String(text[text.index(after: colon)...])) else {
+        guard let colon = text.firstIndex(of: ":"), let id = UUID(strict: String(text[text.index(after: colon)...])) else {
             return nil
         }
         switch text[..<colon] {

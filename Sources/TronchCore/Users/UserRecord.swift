@@ -52,7 +52,7 @@ package struct UserRecord: Sendable, Hashable {
     /// The user id in an `owner_id` of the form `user:<id>`, nil for any other owner.
     package static func id(fromOwner owner: String?) -> UUID? {
         guard let owner, owner.hasPrefix("user:") else { return nil }
-        return UUID(uuidString: String(owner.dropFirst(5)))
+        return UUID(strict: String(owner.dropFirst(5)))
     }
 }
 

@@ -17,7 +17,7 @@ struct AuditController {
     ]
 
     @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try context.require(.auditRead)
+        try context.requirePrincipal()
         var parameters = ListParameters(request, known: Self.parameters, allowQueryParameterKeys: allowQueryParameterKeys)
         var query = AuditQuery()
         if let limit = parameters.limit() { query.limit = limit }

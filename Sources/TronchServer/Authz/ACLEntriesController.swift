@@ -18,7 +18,7 @@ struct ACLEntriesController {
     }
 
     @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.require(.authzManage)
+        let principal = try context.requirePrincipal()
         var body = JSONObjectReader(
             try await request.jsonBody(maxSize: maxBodySize), allowed: ["resource", "principal", "action", "effect", "kind"]
         )
@@ -39,7 +39,7 @@ struct ACLEntriesController {
     static let listParameters: Set<String> = ["limit", "cursor", "resource", "include_ancestors", "principal"]
 
     @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try context.require(.authzManage)
+        try context.requirePrincipal()
         var parameters = ListParameters(request, known: Self.listParameters, allowQueryParameterKeys: allowQueryParameterKeys)
         var query = ACLQuery()
         if let limit = parameters.limit() { query.limit = limit }
@@ -79,21 +79,21 @@ struct ACLEntriesController {
     }
 
     @Sendable func show(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try context.require(.authzManage)
+        try context.requirePrincipal()
         let id = try Self.id(context)
         guard let entry = try await authz.store.entry(id: id) else { throw DomainError.entryNotFound(id.lowercased) }
         return try Response.json(EntryResponse(entry))
     }
 
     @Sendable func delete(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.require(.authzManage)
+        let principal = try context.requirePrincipal()
         try await authz.deleteEntry(id: try Self.id(context), by: principal, origin: context.origin(request))
         return Response(status: .noContent)
     }
 
     static func id(_ context: AppRequestContext) throws(DomainError) -> UUID {
         let text = context.parameters.get("id") ?? ""
-        guard let id = UUID(uuidString: text) else { throw DomainError.invalid("id", "'\(text)' is not an entry id (a UUID)") }
+        guard let id = UUID(strict: text) else { throw DomainError.invalid("id", "'\(text)' is not an entry id (a UUID)") }
         return id
     }
 }

@@ -22,7 +22,7 @@ struct AuthzController {
     }
 
     @Sendable func check(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let caller = try context.require(.authzCheck)
+        let caller = try context.requirePrincipal()
         var body = JSONObjectReader(try await request.jsonBody(maxSize: maxBodySize), allowed: ["principal", "action", "resource"])
         let question = Self.question(&body)
         try body.finish()
@@ -32,7 +32,7 @@ struct AuthzController {
     }
 
     @Sendable func checkBatch(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let caller = try context.require(.authzCheck)
+        let caller = try context.requirePrincipal()
         var body = JSONObjectReader(try await request.jsonBody(maxSize: maxBodySize), allowed: ["checks"])
         var questions: [Question] = []
         switch body.array("checks") {
@@ -53,7 +53,10 @@ struct AuthzController {
         }
         try body.finish()
         var results: [DecisionResponse] = []
-        for question in questions { results.append(DecisionResponse(decision: try await decide(question, caller: caller, request: request, context: context))) }
+        for (index, question) in questions.enumerated() {
+            let decision = try await decide(question, caller: caller, request: request, context: context, field: "checks[\(index)].principal")
+            results.append(DecisionResponse(decision: decision))
+        }
         return try Response.json(BatchResponse(results: results))
     }
 
@@ -65,8 +68,10 @@ struct AuthzController {
         return Question(principal: principal, action: action, resource: resource)
     }
 
-    func decide(_ question: Question, caller: Principal, request: Request, context: AppRequestContext) async throws -> AuthzDecision {
-        let decision = try await authz.check(question.principal, action: question.action, resource: question.resource)
+    func decide(_ question: Question, caller: Principal, request: Request, context: AppRequestContext, field: String = "principal")
+        async throws -> AuthzDecision
+    {
+        let decision = try await authz.check(question.principal, action: question.action, resource: question.resource, field: field)
         if authz.audits(decision) {
             _ = try? await authz.store.appendAudit([
                 AuditEvent(

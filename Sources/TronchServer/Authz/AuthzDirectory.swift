@@ -7,7 +7,8 @@ package import TronchStorage
 
 /// This node's authorization snapshot and decision cache.
 ///
-/// A change made here reloads the snapshot before its request is answered, so the next check on this node
+/// A change made here reaches the snapshot before its request is answered (applied in place when the stored
+/// version is the next one, otherwise reloaded), so the next check on this node
 /// sees it (never a stale allow after a revoke). Another node's change arrives through Redis at once, or,
 /// without Redis, when ``Refresher`` sees the stored version move (every `TRONCH_AUTHZ_REFRESH_INTERVAL`).
 /// Decisions are cached per principal, action and resource for the life of a snapshot: a new snapshot starts

@@ -212,20 +212,6 @@ package struct AuthzService: Sendable {
         await directory.applyAfterChange(.entryRemoved(entry))
     }
 
-    /// A deleted user leaves no membership and no entry behind (the store removes them; this is audited).
-    package func forget(_ principal: PrincipalReference, by actor: Principal, origin: RequestOrigin) async throws {
-        try await store.forgetPrincipal(
-            principal,
-            audit: [
-                AuditEvent(
-                    time: clock.now, actor: actor.auditActor, action: AuditAction.authzPrincipalForgotten, targetType: principal.kind,
-                    targetID: principal.id.lowercased, origin: origin
-                )
-            ]
-        )
-        await directory.applyAfterChange(.principalForgotten(principal))
-    }
-
     static func details(_ entry: ACLEntry) -> [String: JSONValue] {
         [
             "resource": .string(entry.resource.text), "principal": .string(entry.principal.description), "action": .string(entry.action),
@@ -250,16 +236,20 @@ package struct AuthzService: Sendable {
     /// decision, unless an entry naming the key itself denies; a key nobody owns has only the entries naming it.
     /// An allowed action must also be within the key's scopes (`<type>:<action>`); a refusal by the scopes has
     /// the rule `key_scope`.
-    package func check(_ principal: PrincipalReference, action: String, resource: ResourceName) async throws -> AuthzDecision {
+    package func check(_ principal: PrincipalReference, action: String, resource: ResourceName, field: String = "principal") async throws
+        -> AuthzDecision
+    {
         guard case .key(let keyID) = principal else {
             // From memory alone: a check reads no table. A user nothing names is matched by nothing (the
             // fallback); a group must exist, which the snapshot knows.
             if case .group(let id) = principal, directory.snapshot.groups[id] == nil {
-                throw DomainError.invalid("principal", "no group with id \(id.lowercased)")
+                throw DomainError.invalid(field, "no group with id \(id.lowercased)")
             }
             return directory.check(principal, action: action, resource: resource)
         }
-        guard let key = try await store.key(id: keyID) else { throw DomainError.invalid("principal", "no key with id \(keyID.lowercased)") }
+        guard let key = try await store.key(id: keyID) else { throw DomainError.invalid(field, "no key with id \(keyID.lowercased)") }
+        // A revoked or expired key acts with no scope at all; so does a disabled one.
+        guard key.displayStatus(at: clock.now) == .active, key.settings.enabled else { return AuthzDecision(allowed: false, rule: .keyScope) }
         var decision = directory.check(principal, action: action, resource: resource)
         if let owner = UserRecord.id(fromOwner: key.settings.ownerID), decision.allowed || decision.rule == .fallback {
             decision = directory.check(.user(owner), action: action, resource: resource)

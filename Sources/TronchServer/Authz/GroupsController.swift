@@ -21,7 +21,7 @@ struct GroupsController {
     }
 
     @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.require(.authzManage)
+        let principal = try context.requirePrincipal()
         var body = JSONObjectReader(try await request.jsonBody(maxSize: maxBodySize), allowed: ["name", "description", "mfa_required"])
         let name = body.required("name")
         let description = body.string("description").value
@@ -36,7 +36,7 @@ struct GroupsController {
     static let listParameters: Set<String> = ["limit", "cursor", "q"]
 
     @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try context.require(.authzManage)
+        try context.requirePrincipal()
         var parameters = ListParameters(request, known: Self.listParameters, allowQueryParameterKeys: allowQueryParameterKeys)
         var query = GroupQuery()
         if let limit = parameters.limit() { query.limit = limit }
@@ -57,14 +57,14 @@ struct GroupsController {
     }
 
     @Sendable func show(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try context.require(.authzManage)
+        try context.requirePrincipal()
         let id = try Self.id(context)
         guard let group = try await authz.store.group(id: id) else { throw DomainError.groupNotFound(id.lowercased) }
         return try Response.json(GroupResponse(group))
     }
 
     @Sendable func update(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.require(.authzManage)
+        let principal = try context.requirePrincipal()
         let id = try Self.id(context)
         var body = JSONObjectReader(try await request.jsonBody(maxSize: maxBodySize), allowed: ["name", "description", "mfa_required"])
         let name = body.notNull("name")
@@ -83,7 +83,7 @@ struct GroupsController {
     }
 
     @Sendable func delete(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.require(.authzManage)
+        let principal = try context.requirePrincipal()
         try await authz.deleteGroup(id: try Self.id(context), by: principal, origin: context.origin(request))
         return Response(status: .noContent)
     }
@@ -91,7 +91,7 @@ struct GroupsController {
     static let memberParameters: Set<String> = ["limit", "cursor"]
 
     @Sendable func members(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try context.require(.authzManage)
+        try context.requirePrincipal()
         let id = try Self.id(context)
         var parameters = ListParameters(request, known: Self.memberParameters, allowQueryParameterKeys: allowQueryParameterKeys)
         let limit = parameters.limit() ?? 50
@@ -108,7 +108,7 @@ struct GroupsController {
     }
 
     @Sendable func addMember(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.require(.authzManage)
+        let principal = try context.requirePrincipal()
         let id = try Self.id(context)
         let member = try Self.member(context)
         let added = try await authz.addMember(member, to: id, by: principal, origin: context.origin(request))
@@ -116,7 +116,7 @@ struct GroupsController {
     }
 
     @Sendable func removeMember(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.require(.authzManage)
+        let principal = try context.requirePrincipal()
         let id = try Self.id(context)
         let member = try Self.member(context)
         guard try await authz.removeMember(member, from: id, by: principal, origin: context.origin(request)) else {
@@ -127,12 +127,13 @@ struct GroupsController {
 
     static func id(_ context: AppRequestContext) throws(DomainError) -> UUID {
         let text = context.parameters.get("id") ?? ""
-        guard let id = UUID(uuidString: text) else { throw DomainError.invalid("id", "'\(text)' is not a group id (a UUID)") }
+        guard let id = UUID(strict: text) else { throw DomainError.invalid("id", "'\(text)' is not a group id (a UUID)") }
         return id
     }
 
     static func member(_ context: AppRequestContext) throws(DomainError) -> PrincipalReference {
-        let text = context.parameters.get("principal") ?? ""
+        // Clients that encode every reserved character send `user%3A…`: the same member.
+        let text = context.parameters.get("principal").map { $0.removingPercentEncoding ?? $0 } ?? ""
         guard let member = PrincipalReference(text), member.groupID != nil || member.isUser else {
             throw DomainError.invalid("principal", "'\(text)' is not a member: user:<id> or group:<id>")
         }

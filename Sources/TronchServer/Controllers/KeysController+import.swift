@@ -11,7 +11,7 @@ extension KeysController {
     /// `POST /api/v1/keys/import`: `{"keys": [...]}`, each entry a create request plus the secret, either
     /// `key` (plain text) or `hash` (`{"algorithm": "sha256", "value": "<64 hex>"}`). All or nothing.
     @Sendable func importKeys(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.require(.keysWrite)
+        let principal = try context.requirePrincipal()
         var body = JSONObjectReader(try await request.jsonBody(maxSize: importMaxBodySize), allowed: ["keys"])
         var entries = [KeyService.ImportEntry]()
         switch body.array("keys") {

@@ -26,7 +26,7 @@ struct KeysController {
     static let createFields = JSONObjectReader.settingsFields.union(["environment"])
 
     @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.require(.keysWrite)
+        let principal = try context.requirePrincipal()
         var body = JSONObjectReader(try await request.jsonBody(maxSize: maxBodySize), allowed: Self.createFields)
         let environment = body.environment()
         let settings = body.keyPatch().applied(to: KeySettings())
@@ -50,7 +50,7 @@ struct KeysController {
     ]
 
     @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try context.require(.keysRead)
+        try context.requirePrincipal()
         var parameters = ListParameters(request, known: Self.listParameters, allowQueryParameterKeys: allowQueryParameterKeys)
         let now = keys.clock.now
         var query = KeyQuery(now: now)
@@ -89,7 +89,7 @@ struct KeysController {
     }
 
     @Sendable func show(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try context.require(.keysRead)
+        try context.requirePrincipal()
         let record = try await keys.key(id: try Self.id(context), visibleTo: context.requirePrincipal())
         return try Response.json(KeyResponse(record: record, now: keys.clock.now))
     }
@@ -97,7 +97,7 @@ struct KeysController {
     // MARK: Change
 
     @Sendable func update(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.require(.keysWrite)
+        let principal = try context.requirePrincipal()
         let id = try Self.id(context)
         var body = JSONObjectReader(
             try await request.jsonBody(maxSize: maxBodySize), allowed: JSONObjectReader.settingsFields.union(["environment"])
@@ -113,7 +113,7 @@ struct KeysController {
     }
 
     @Sendable func revoke(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.require(.keysWrite)
+        let principal = try context.requirePrincipal()
         let record = try await keys.revoke(id: try Self.id(context), by: principal, origin: context.origin(request))
         return try Response.json(KeyResponse(record: record, now: keys.clock.now))
     }
@@ -122,7 +122,7 @@ struct KeysController {
     static let maxGracePeriod: Int64 = 30 * 86_400
 
     @Sendable func rotate(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let principal = try context.require(.keysWrite)
+        let principal = try context.requirePrincipal()
         let id = try Self.id(context)
         var gracePeriod: Int64 = 0
         var expiresAt: Patch<Date> = .unchanged
@@ -151,7 +151,7 @@ struct KeysController {
 
     static func id(_ context: AppRequestContext) throws(DomainError) -> UUID {
         let text = context.parameters.get("id") ?? ""
-        guard let id = UUID(uuidString: text) else { throw DomainError.invalid("id", "'\(text)' is not a key id (a UUID)") }
+        guard let id = UUID(strict: text) else { throw DomainError.invalid("id", "'\(text)' is not a key id (a UUID)") }
         return id
     }
 }
@@ -186,6 +186,6 @@ enum Cursor {
         guard let data = Data(base64Encoded: text), let decoded = String(data: data, encoding: .utf8),
             decoded.hasPrefix(kind + ":")
         else { return nil }
-        return UUID(uuidString: String(decoded.dropFirst(kind.count + 1)))
+        return UUID(strict: String(decoded.dropFirst(kind.count + 1)))
     }
 }

@@ -12,7 +12,7 @@ struct MetricsController {
     }
 
     @Sendable func metrics(_ request: Request, context: AppRequestContext) async throws -> Response {
-        if access == .scope { try context.require(.metricsRead) }
+        if access == .scope { try context.requirePrincipal() }
         var buffer = [UInt8]()
         MetricsExport.registry.emit(into: &buffer)
         return Response(

@@ -30,7 +30,7 @@ struct UsageController {
     static let maxBuckets: Int64 = 10_000
 
     @Sendable func usage(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try context.require(.keysRead)
+        try context.requirePrincipal()
         let id = try KeysController.id(context)
         var parameters = ListParameters(request, known: ["from", "to", "granularity"], allowQueryParameterKeys: allowQueryParameterKeys)
         var granularity = Granularity.hour

@@ -18,7 +18,7 @@ struct VerifyController {
     }
 
     @Sendable func verify(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try context.require(.keysVerify)
+        try context.requirePrincipal()
         var body = JSONObjectReader(try await request.jsonBody(maxSize: maxBodySize), allowed: ["key", "scopes", "ip", "cost"])
         var key = ""
         switch body.string("key") {

@@ -36,6 +36,7 @@ package struct APIError: Error, Sendable {
         case .unsupportedMediaType: .unsupportedMediaType
         case .payloadTooLarge: .contentTooLarge
         case .conflict: .conflict
+        case .idempotencyMismatch: .unprocessableContent
         case .rateLimited, .usageExceeded: .tooManyRequests
         case .serviceUnavailable: .serviceUnavailable
         case .internal: .internalServerError

@@ -21,6 +21,12 @@ package struct AppRequestContext: RequestContext {
     /// Set by ``ClientAddressMiddleware`` when a trusted proxy forwarded the request.
     package var forwardedAddress: IPAddress?
 
+    /// Set by ``ClientAddressMiddleware`` from a trusted proxy's `X-Forwarded-Proto`.
+    package var forwardedHTTPS = false
+
+    /// Whether the client's connection was HTTPS (as a trusted proxy in front said: Tronch itself serves HTTP).
+    package var isHTTPS: Bool { forwardedHTTPS }
+
     /// The address of the connection's peer (a proxy's address when behind one).
     package var peerAddress: IPAddress? {
         guard let text = channel?.remoteAddress?.ipAddress else { return nil }
@@ -38,7 +44,9 @@ package struct AppRequestContext: RequestContext {
         )
     }
 
-    /// The principal, or a 401 if the route was reached without authentication.
+    /// The principal, or a 401 if the route was reached without authentication. What the route needs of it
+    /// was checked by ``EndpointPermissionMiddleware``.
+    @discardableResult
     package func requirePrincipal() throws(APIError) -> Principal {
         guard let principal else { throw APIError(.unauthenticated, "this route requires an API key") }
         return principal

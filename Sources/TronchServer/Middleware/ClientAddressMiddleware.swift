@@ -1,8 +1,9 @@
+import Foundation
 import HTTPTypes
 import Hummingbird
 import TronchCore
 
-/// Finds the client's address behind trusted proxies (`TRONCH_HTTP_TRUSTED_PROXIES`).
+/// Finds the client's address, and whether it used HTTPS, behind trusted proxies (`TRONCH_HTTP_TRUSTED_PROXIES`).
 ///
 /// When the connection comes from a trusted proxy, `X-Forwarded-For` is read from the right: the first
 /// address that is not itself a trusted proxy is the client (the leftmost hop when every hop is trusted);
@@ -18,11 +19,15 @@ struct ClientAddressMiddleware: RouterMiddleware {
         _ request: Request, context: AppRequestContext,
         next: (Request, AppRequestContext) async throws -> Response
     ) async throws -> Response {
-        guard let peer = context.peerAddress, isTrusted(peer), let header = request.headers[.xForwardedFor] else {
-            return try await next(request, context)
-        }
+        guard let peer = context.peerAddress, isTrusted(peer) else { return try await next(request, context) }
         var context = context
-        context.forwardedAddress = Self.client(in: header, peer: peer, isTrusted: isTrusted)
+        if let header = request.headers[.xForwardedFor] {
+            context.forwardedAddress = Self.client(in: header, peer: peer, isTrusted: isTrusted)
+        }
+        // The proxy nearest to the client wrote the first value: whether the client's connection was TLS.
+        if let proto = request.headers[.xForwardedProto], let first = proto.split(separator: ",").first {
+            context.forwardedHTTPS = first.trimmingCharacters(in: .whitespaces).lowercased() == "https"
+        }
         return try await next(request, context)
     }
 

@@ -9,7 +9,8 @@ struct AuthController {
     let users: UserService
     let rateLimits: RateLimits
     let maxBodySize: Int
-    let authentication: AuthenticationMiddleware
+    /// Adds the caller checks (credential, then endpoint permission) to a group.
+    let authenticated: @Sendable (RouterGroup<AppRequestContext>) -> RouterGroup<AppRequestContext>
     var tokens: TokenService { users.tokens }
 
     func addRoutes(to group: RouterGroup<AppRequestContext>) {
@@ -17,7 +18,7 @@ struct AuthController {
         group.post("refresh", use: refresh)
         // RFC 7009: anyone holding a token may revoke it; no credential beyond the token itself.
         group.post("revoke", use: revoke)
-        let authenticated = group.group().add(middleware: authentication)
+        let authenticated = authenticated(group.group())
         authenticated.post("logout", use: logout)
         authenticated.post("introspect", use: introspect)
     }
@@ -53,7 +54,7 @@ struct AuthController {
     }
 
     @Sendable func introspect(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try context.require(.tokensIntrospect)
+        try context.requirePrincipal()
         let (token, _) = try await Self.tokenRequest(request, maxSize: maxBodySize)
         return try Response.json(try await tokens.introspect(token))
     }

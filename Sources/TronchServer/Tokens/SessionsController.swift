@@ -23,7 +23,7 @@ struct SessionsController {
         }
         var userID = principal.user?.id
         if let text = parameters["user_id"] {
-            if let id = UUID(uuidString: text) { userID = id } else { parameters.fail("user_id", "must be a user id (a UUID)") }
+            if let id = UUID(strict: text) { userID = id } else { parameters.fail("user_id", "must be a user id (a UUID)") }
         }
         try parameters.finish()
         let isManager = principal.allows(.usersManage)
@@ -44,7 +44,7 @@ struct SessionsController {
     @Sendable func end(_ request: Request, context: AppRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
         let text = context.parameters.get("id") ?? ""
-        guard let id = UUID(uuidString: text) else { throw DomainError.invalid("id", "'\(text)' is not a session id (a UUID)") }
+        guard let id = UUID(strict: text) else { throw DomainError.invalid("id", "'\(text)' is not a session id (a UUID)") }
         guard let session = try await tokens.store.session(id: id),
             session.userID == principal.user?.id || principal.allows(.usersManage)
         else { throw DomainError(.notFound, "no session with id \(id.lowercased)") }

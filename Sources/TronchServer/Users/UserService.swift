@@ -181,6 +181,13 @@ package struct UserService: Sendable {
                     details: ["username": .string(change.before.username)]
                 )
             ] + Self.consequences(change, actor: actor, origin: origin, now: now)
+                + (change.forgottenAuthzRows > 0
+                    ? [
+                        AuditEvent(
+                            time: now, actor: actor, action: AuditAction.authzPrincipalForgotten, targetType: "user", targetID: id.lowercased,
+                            origin: origin, details: ["rows": .int(Int64(change.forgottenAuthzRows))]
+                        )
+                    ] : [])
         }
         afterChange(result)
         return result.before

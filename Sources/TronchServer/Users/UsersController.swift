@@ -100,7 +100,8 @@ struct UsersController {
     @Sendable func delete(_ request: Request, context: AppRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
         let user = try await users.delete(id: try Self.id(context), by: principal, origin: context.origin(request))
-        try await authz?.forget(.user(user.id), by: principal, origin: context.origin(request))
+        // The store removed the user's memberships and entries with the user; this node's snapshot follows.
+        await authz?.directory.applyAfterChange(.principalForgotten(.user(user.id)))
         return try Response.json(UserResponse(user))
     }
 
@@ -121,7 +122,7 @@ struct UsersController {
 
     static func id(_ context: AppRequestContext) throws(DomainError) -> UUID {
         let text = context.parameters.get("id") ?? ""
-        guard let id = UUID(uuidString: text) else { throw DomainError.invalid("id", "'\(text)' is not a user id (a UUID)") }
+        guard let id = UUID(strict: text) else { throw DomainError.invalid("id", "'\(text)' is not a user id (a UUID)") }
         return id
     }
 }

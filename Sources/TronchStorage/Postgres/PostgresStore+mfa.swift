@@ -192,7 +192,13 @@ extension PostgresStore: MFAStore {
                 let (user, kind, sealed) = try row.decode((UUID, String, String).self)
                 return MFAFactorKind(rawValue: kind).map { SealedSecret(location: .factor(userID: user, kind: $0), sealed: sealed) }
             }
-            return keys + factors
+            let answers = try await client.rows(
+                "SELECT caller, key, answer FROM idempotency_keys WHERE answer IS NOT NULL", logger: logger
+            ).map { row in
+                let (caller, key, sealed) = try row.decode((String, String, String).self)
+                return SealedSecret(location: .idempotentAnswer(caller: caller, key: key), sealed: sealed)
+            }
+            return keys + factors + answers
         }
     }
 
@@ -214,6 +220,14 @@ extension PostgresStore: MFAStore {
                             """
                             UPDATE mfa_factors SET sealed_secret = \(change.to)
                             WHERE user_id = \(user) AND kind = \(kind.rawValue) AND sealed_secret = \(change.from) RETURNING 1
+                            """,
+                            logger: logger
+                        ).count
+                    case .idempotentAnswer(let caller, let key):
+                        replaced += try await connection.rows(
+                            """
+                            UPDATE idempotency_keys SET answer = \(change.to)
+                            WHERE caller = \(caller) AND key = \(key) AND answer = \(change.from) RETURNING 1
                             """,
                             logger: logger
                         ).count

@@ -317,6 +317,27 @@ extension PostgresStore: SchemaMigrator {
                 "DROP TABLE groups",
             ]
         ),
+        Migration(
+            version: 10,
+            name: "create_idempotency_keys",
+            up: [
+                """
+                CREATE TABLE idempotency_keys (
+                    caller text NOT NULL,
+                    key text NOT NULL,
+                    fingerprint text NOT NULL,
+                    status integer,
+                    answer text,
+                    lease_until timestamptz NOT NULL,
+                    created_at timestamptz NOT NULL,
+                    expires_at timestamptz NOT NULL,
+                    PRIMARY KEY (caller, key)
+                )
+                """,
+                "CREATE INDEX idempotency_keys_expires_at ON idempotency_keys (expires_at)",
+            ],
+            down: ["DROP TABLE idempotency_keys"]
+        ),
     ]
 
     /// A migration's time box: schema changes on a large table (an index over millions of keys) take far longer

@@ -134,7 +134,12 @@ extension PostgresStore: UserStore {
                 let ended = try await Self.endSessions(
                     live, reason: "user_deleted", now: now, denyUntil: denyUntil, on: connection, logger: logger
                 )
-                let result = UserChange(before: user, after: user, revokedKeys: revoked, endedSessions: ended)
+                var result = UserChange(before: user, after: user, revokedKeys: revoked, endedSessions: ended)
+                // No membership or entry outlives its user (a new user can never inherit them).
+                result.forgottenAuthzRows =
+                    try await connection.rows("DELETE FROM group_members WHERE member = \(user.reference) RETURNING 1", logger: logger).count
+                    + connection.rows("DELETE FROM acl_entries WHERE principal = \(user.reference) RETURNING 1", logger: logger).count
+                if result.forgottenAuthzRows > 0 { try await Self.bumpAuthzVersion(connection, logger: logger) }
                 for event in audit(result) { _ = try await Self.appendAudit(event, on: connection, logger: logger) }
                 return result
             }

@@ -309,6 +309,27 @@ extension SQLiteStore {
                 "DROP TABLE groups",
             ]
         ),
+        Migration(
+            version: 10,
+            name: "create_idempotency_keys",
+            up: [
+                """
+                CREATE TABLE idempotency_keys (
+                    caller TEXT NOT NULL,
+                    key TEXT NOT NULL,
+                    fingerprint TEXT NOT NULL,
+                    status INTEGER,
+                    answer TEXT,
+                    lease_until INTEGER NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    expires_at INTEGER NOT NULL,
+                    PRIMARY KEY (caller, key)
+                )
+                """,
+                "CREATE INDEX idempotency_keys_expires_at ON idempotency_keys (expires_at)",
+            ],
+            down: ["DROP TABLE idempotency_keys"]
+        ),
     ]
 }
 

@@ -156,7 +156,10 @@ extension SQLiteStore: MFAStore {
                 guard let user = UUID(uuidString: row["user_id"]), let kind = MFAFactorKind(rawValue: row["kind"]) else { return nil }
                 return SealedSecret(location: .factor(userID: user, kind: kind), sealed: row["sealed_secret"])
             }
-            return keys + factors
+            let answers = try Row.fetchAll(db, sql: "SELECT caller, key, answer FROM idempotency_keys WHERE answer IS NOT NULL").map {
+                SealedSecret(location: .idempotentAnswer(caller: $0["caller"], key: $0["key"]), sealed: $0["answer"])
+            }
+            return keys + factors + answers
         }
     }
 
@@ -175,6 +178,11 @@ extension SQLiteStore: MFAStore {
                     try db.execute(
                         sql: "UPDATE mfa_factors SET sealed_secret = ? WHERE user_id = ? AND kind = ? AND sealed_secret = ?",
                         arguments: [change.to, user.lowercased, kind.rawValue, change.from]
+                    )
+                case .idempotentAnswer(let caller, let key):
+                    try db.execute(
+                        sql: "UPDATE idempotency_keys SET answer = ? WHERE caller = ? AND key = ? AND answer = ?",
+                        arguments: [change.to, caller, key, change.from]
                     )
                 }
                 replaced += db.changesCount

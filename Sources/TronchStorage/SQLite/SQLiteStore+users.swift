@@ -96,10 +96,16 @@ extension SQLiteStore: UserStore {
                 try db.execute(sql: "DELETE FROM \(table) WHERE user_id = ?", arguments: [id.lowercased])
             }
             let live = try Self.liveSessionIDs(of: id, except: nil, now: now, db)
-            let result = UserChange(
+            var result = UserChange(
                 before: user, after: user, revokedKeys: try Self.revokeKeys(of: user, at: now, db),
                 endedSessions: try Self.endSessions(live, reason: "user_deleted", now: now, denyUntil: denyUntil, db)
             )
+            // No membership or entry outlives its user (a new user can never inherit them).
+            try db.execute(sql: "DELETE FROM group_members WHERE member = ?", arguments: [user.reference])
+            result.forgottenAuthzRows = db.changesCount
+            try db.execute(sql: "DELETE FROM acl_entries WHERE principal = ?", arguments: [user.reference])
+            result.forgottenAuthzRows += db.changesCount
+            if result.forgottenAuthzRows > 0 { try Self.bumpAuthzVersion(db) }
             for event in audit(result) { _ = try Self.appendAudit(event, db) }
             return result
         }

@@ -31,7 +31,7 @@ def run(script: str, base_url: str, api_key: Optional[str], args: Optional[List[
 
 def test_every_example_is_tested() -> None:
     assert sorted(p.name for p in EXAMPLES.glob("*.py")) == [
-        "audit_export.py", "mfa.py", "people.py", "quickstart.py", "verify_in_your_api.py"
+        "audit_export.py", "authz.py", "mfa.py", "people.py", "quickstart.py", "verify_in_your_api.py"
     ]
 
 
@@ -111,7 +111,27 @@ def test_the_mfa_examples_authenticator_agrees_with_pyotp() -> None:
             assert example.totp(secret, moment) == pyotp.TOTP(secret).at(moment)
 
 
-@pytest.mark.parametrize("script", ["quickstart.py", "verify_in_your_api.py", "audit_export.py", "people.py", "mfa.py"])
+def test_authz(base_url: str, root_key: str) -> None:
+    result = run("authz.py", base_url, root_key)
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert "BAD" not in result.stdout
+    assert sum(line.startswith("ok: ") for line in lines) == 12
+    for rule in ("acl_allow", "acl_deny", "dacl_allow", "dacl_deny", "fallback", "key_scope"):
+        assert f"rule={rule} " in result.stdout, rule
+    assert "a cycle is refused (VALIDATION_FAILED): " in result.stdout
+    assert "the same entry twice is refused (CONFLICT)" in lines
+    assert "the checker may not list groups (FORBIDDEN)" in lines
+    assert "a batch: True acl_allow, False fallback, True dacl_allow" in lines
+    assert lines[-1] == "authz done"
+    assert root_key not in result.stdout + result.stderr
+    # It can run again against the same server (its names carry a suffix).
+    assert run("authz.py", base_url, root_key).returncode == 0
+
+
+@pytest.mark.parametrize(
+    "script", ["quickstart.py", "verify_in_your_api.py", "audit_export.py", "people.py", "mfa.py", "authz.py"]
+)
 def test_examples_fail_with_a_bad_key(base_url: str, script: str) -> None:
     wrong = "tronch_sk_live_" + "E" * 38
     result = run(script, base_url, wrong)

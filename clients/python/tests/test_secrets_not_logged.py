@@ -40,7 +40,8 @@ def test_repr_of_the_client_hides_the_key(base_url: str, root_key: str) -> None:
     client = tronch.Client(base_url, api_key=root_key)
     try:
         for text in (repr(client), str(client), repr(client.keys), repr(client.audit_logs), repr(client.users),
-                     repr(client.sessions), repr(client.auth)):
+                     repr(client.sessions), repr(client.auth), repr(client.groups), repr(client.acl_entries),
+                     repr(client.authz)):
             assert root_key not in text
             # Not even a recognisable part of it.
             assert root_key[15:23] not in text

@@ -13,6 +13,10 @@
         except MFARequiredError as challenge:                        # Alice has a second factor
             tronch.complete_mfa(challenge, code=input("code: "))
         print(tronch.users.me().role)
+
+    with Client("http://127.0.0.1:8080", api_key=os.environ["TRONCH_API_KEY"]) as tronch:
+        if tronch.authz.check("user:01a2…", "deploy", "project:acme/web"):   # a Decision: allowed, rule, entry_id
+            ...
 """
 
 from ._client import DEFAULT_BASE_URL, Client
@@ -37,10 +41,15 @@ from ._errors import (
     ValidationError,
 )
 from ._models import (
+    ACLEntry,
     AuditActor,
     AuditEntry,
     AuditTarget,
     CreatedKey,
+    Decision,
+    DecisionRule,
+    Group,
+    GroupMember,
     Introspection,
     Key,
     KeyUsage,
@@ -59,7 +68,22 @@ from ._models import (
     Verification,
     VerificationCode,
 )
-from ._resources import NOT_GIVEN, AuditLogs, Auth, Keys, NotGiven, Paginator, Sessions, Users
+from ._resources import (
+    MAX_BATCH_CHECKS,
+    NOT_GIVEN,
+    ACLEntries,
+    AuditLogs,
+    Auth,
+    Authz,
+    CheckInput,
+    Groups,
+    Keys,
+    NotGiven,
+    Paginator,
+    PrincipalInput,
+    Sessions,
+    Users,
+)
 from ._version import __version__
 
 __all__ = [
@@ -71,6 +95,12 @@ __all__ = [
     "Users",
     "Sessions",
     "Auth",
+    "Groups",
+    "ACLEntries",
+    "Authz",
+    "MAX_BATCH_CHECKS",
+    "PrincipalInput",
+    "CheckInput",
     "Paginator",
     "Page",
     "NOT_GIVEN",
@@ -96,6 +126,11 @@ __all__ = [
     "Session",
     "TOTPEnrolment",
     "RecoveryCodes",
+    "Group",
+    "GroupMember",
+    "ACLEntry",
+    "Decision",
+    "DecisionRule",
     # errors
     "TronchError",
     "APIConnectionError",

@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Type, Union
+from urllib.parse import quote, urlencode
 
 import httpx
 
@@ -28,7 +29,7 @@ from ._errors import (
     error_class_for,
 )
 from ._models import TokenPair
-from ._resources import AuditLogs, Auth, Keys, Sessions, Users
+from ._resources import ACLEntries, AuditLogs, Auth, Authz, Groups, Keys, Sessions, Users
 from ._version import __version__
 
 __all__ = ["Client", "DEFAULT_BASE_URL"]
@@ -66,6 +67,22 @@ def _parse_retry_after(value: Optional[str]) -> Optional[float]:
     if seconds != seconds:  # NaN
         return None
     return max(0.0, seconds)
+
+
+def _query_string(params: Optional[Mapping[str, Any]]) -> str:
+    """``?name=value&...`` for the parameters that are not ``None`` (``""`` when none is left).
+
+    Spaces are sent as ``%20``, not ``+`` as ``httpx`` does: Tronch reads a ``+`` in a query as a plus sign,
+    so ``q=acme+web`` would look for "acme+web". Booleans are sent as ``true`` and ``false``."""
+    pairs: List[Tuple[str, str]] = []
+    for name, value in (params or {}).items():
+        if value is None:
+            continue
+        values = value if isinstance(value, (list, tuple)) else [value]
+        for item in values:
+            text = ("true" if item else "false") if isinstance(item, bool) else str(item)
+            pairs.append((str(name), text))
+    return "?" + urlencode(pairs, quote_via=quote) if pairs else ""
 
 
 def _is_problem(response: httpx.Response) -> bool:
@@ -182,6 +199,9 @@ class Client:
         self.users = Users(self)
         self.sessions = Sessions(self)
         self.auth = Auth(self)
+        self.groups = Groups(self)
+        self.acl_entries = ACLEntries(self)
+        self.authz = Authz(self)
 
     # -- credentials and lifecycle ----------------------------------------------------------------------
 
@@ -391,6 +411,19 @@ class Client:
             method, API_PREFIX + path, params=params, json=json, authenticate=authenticate, idempotent=idempotent
         )
 
+    def _request_response(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Optional[Mapping[str, Any]] = None,
+        json: Optional[Any] = None,
+        idempotent: Optional[bool] = None,
+    ) -> httpx.Response:
+        """Like :meth:`request`, but returns the answer itself (for routes whose status says something, such
+        as ``201`` or ``204`` for a group membership)."""
+        return self._send(method, API_PREFIX + path, params=params, json=json, idempotent=idempotent)
+
     def _request_url(
         self,
         method: str,
@@ -447,14 +480,14 @@ class Client:
         method = method.upper()
         if idempotent is None:
             idempotent = method in _IDEMPOTENT_METHODS
-        query = {k: v for k, v in (params or {}).items() if v is not None}
+        target = url + _query_string(params)
         attempt = 0
         while True:
             started = time.monotonic()
             failure: Optional[APIConnectionError] = None
             cause: Optional[BaseException] = None
             try:
-                response = self._http.request(method, url, params=query or None, json=json, headers=headers)
+                response = self._http.request(method, target, json=json, headers=headers)
             except httpx.TimeoutException as exc:
                 failure = APITimeoutError(f"{method} {self.base_url}{url} timed out: {type(exc).__name__}")
                 cause = exc

@@ -104,7 +104,9 @@ class APITimeoutError(APIConnectionError):
 
 class ValidationError(TronchError):
     """400: a field, query parameter or id is invalid (``VALIDATION_FAILED``), or the body is not JSON
-    (``MALFORMED_JSON``). ``errors`` lists the invalid fields."""
+    (``MALFORMED_JSON``). ``errors`` lists the invalid fields. Also a group nesting that would make a cycle
+    or a chain of more than 16 groups, and a principal that does not exist in an ACL entry, a membership or a
+    check (field ``principal``)."""
 
 
 class AuthenticationError(TronchError):
@@ -163,8 +165,8 @@ class MFAInvalidError(AuthenticationError):
 
 
 class PermissionDeniedError(TronchError):
-    """403 ``FORBIDDEN``: the key or token lacks the route's scope or role (a member managing users, say),
-    or a delegation rule forbids the change."""
+    """403 ``FORBIDDEN``: the key or token lacks the route's scope or role (a member managing users, say; a
+    key without ``authz:check`` asking ``authz.check``), or a delegation rule forbids the change."""
 
 
 class MFAEnrollmentRequiredError(PermissionDeniedError):
@@ -175,13 +177,14 @@ class MFAEnrollmentRequiredError(PermissionDeniedError):
 
 
 class NotFoundError(TronchError):
-    """404 ``NOT_FOUND``: no key, user or session with this id that the caller may see (or an unknown
-    route). Another person's key or account is "not found" for anyone but an administrator."""
+    """404 ``NOT_FOUND``: no key, user, session, group or ACL entry with this id that the caller may see
+    (or an unknown route; or removing a group member that is not one). Another person's key or account is
+    "not found" for anyone but an administrator."""
 
 
 class ConflictError(TronchError):
-    """409 ``CONFLICT``: the key is revoked (update, rotate), already rotated, or expired (rotate); or the
-    username or e-mail address is taken."""
+    """409 ``CONFLICT``: the key is revoked (update, rotate), already rotated, or expired (rotate); the
+    username, e-mail address or group name is taken; or the same ACL entry exists already."""
 
 
 class RateLimitError(TronchError):

@@ -33,6 +33,11 @@ __all__ = [
     "Session",
     "TOTPEnrolment",
     "RecoveryCodes",
+    "Group",
+    "GroupMember",
+    "ACLEntry",
+    "Decision",
+    "DecisionRule",
 ]
 
 T = TypeVar("T")
@@ -262,6 +267,11 @@ class Key:
     def hint(self) -> str:
         """The display hint ``tronch_sk_live_oTwF…YoWC`` (never the secret)."""
         return f"{self.start}\u2026{self.end}"
+
+    @property
+    def principal(self) -> str:
+        """The key as a principal of ACL entries and checks: ``key:<id>``."""
+        return f"key:{self.id}"
 
 
 @dataclass(frozen=True)
@@ -591,6 +601,11 @@ class User:
         """Whether ``locked_until`` is in the future (by the local clock)."""
         return self.locked_until is not None and self.locked_until > datetime.now(timezone.utc)
 
+    @property
+    def principal(self) -> str:
+        """The user as a principal of groups, ACL entries and checks: ``user:<id>``."""
+        return f"user:{self.id}"
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "User":
         return cls(
@@ -687,3 +702,137 @@ class RecoveryCodes:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "RecoveryCodes":
         return cls(codes=[c for c in _list(data.get("recovery_codes")) if isinstance(c, str)], raw=dict(data))
+
+
+@dataclass(frozen=True)
+class Group:
+    """A group of users and other groups (nested up to 16 levels), named by ACL entries as ``group:<id>``.
+
+    ``mfa_required`` makes every member, directly or through nesting, enrol a second factor."""
+
+    id: str = ""
+    name: str = ""
+    description: Optional[str] = None
+    mfa_required: bool = False
+    created_at: Optional[datetime] = None
+    updated_at: Optional[datetime] = None
+    raw: Dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def principal(self) -> str:
+        """The group as a principal of memberships, ACL entries and checks: ``group:<id>``."""
+        return f"group:{self.id}"
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Group":
+        return cls(
+            id=_str(data.get("id")),
+            name=_str(data.get("name")),
+            description=_opt_str(data.get("description")),
+            mfa_required=data.get("mfa_required") is True,
+            created_at=parse_datetime(data.get("created_at")),
+            updated_at=parse_datetime(data.get("updated_at")),
+            raw=dict(data),
+        )
+
+
+@dataclass(frozen=True)
+class GroupMember:
+    """A direct member of a group: ``principal`` is ``user:<id>`` or ``group:<id>``, ``type`` ``user`` or
+    ``group``, ``id`` the id alone."""
+
+    principal: str = ""
+    type: str = ""
+    added_at: Optional[datetime] = None
+    raw: Dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def id(self) -> str:
+        """The member's id, without its ``user:`` or ``group:`` prefix."""
+        return self.principal.partition(":")[2]
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "GroupMember":
+        return cls(
+            principal=_str(data.get("principal")),
+            type=_str(data.get("type")),
+            added_at=parse_datetime(data.get("added_at")),
+            raw=dict(data),
+        )
+
+
+@dataclass(frozen=True)
+class ACLEntry:
+    """An allow or deny entry: ``principal`` (``user:<id>``, ``group:<id>`` or ``key:<id>``) may or may not do
+    ``action`` (a name, or ``*`` for every action) on ``resource`` (``type:segment/segment/...``).
+
+    ``kind`` ``acl`` applies to the resource itself; ``dacl`` is a default for every descendant of the
+    resource (not the resource itself), unless a nearer one overrides it. ``created_by`` says who made it,
+    as a key's ``created_by`` does: the calling key's id, or ``user:<id>`` for a person's access token."""
+
+    id: str = ""
+    resource: str = ""
+    principal: str = ""
+    action: str = ""
+    effect: str = ""
+    kind: str = ""
+    created_at: Optional[datetime] = None
+    created_by: Optional[str] = None
+    raw: Dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "ACLEntry":
+        return cls(
+            id=_str(data.get("id")),
+            resource=_str(data.get("resource")),
+            principal=_str(data.get("principal")),
+            action=_str(data.get("action")),
+            effect=_str(data.get("effect")),
+            kind=_str(data.get("kind")),
+            created_at=parse_datetime(data.get("created_at")),
+            created_by=_opt_str(data.get("created_by")),
+            raw=dict(data),
+        )
+
+
+class DecisionRule:
+    """The rules that decide a check, in the order Tronch applies them (first match wins). Later servers may
+    add rules."""
+
+    ACL_DENY = "acl_deny"
+    ACL_ALLOW = "acl_allow"
+    DACL_DENY = "dacl_deny"
+    DACL_ALLOW = "dacl_allow"
+    FALLBACK = "fallback"
+    KEY_SCOPE = "key_scope"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The answer to a check: whether the principal may do the action on the resource, and why.
+
+    ``rule`` is one of :class:`DecisionRule` (``acl_deny``, ``acl_allow``, ``dacl_deny``, ``dacl_allow``,
+    ``fallback``, ``key_scope``); ``entry_id`` is the entry that decided and ``resource`` the resource it is
+    on (the resource itself for an ACL, the ancestor for a DACL); both are ``None`` for ``fallback`` and
+    ``key_scope``. ``bool(decision)`` is ``decision.allowed``, so ``if client.authz.check(...):`` works.
+    """
+
+    allowed: bool
+    rule: str = ""
+    entry_id: Optional[str] = None
+    resource: Optional[str] = None
+    raw: Dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Decision":
+        reason = _dict(data.get("reason"))
+        return cls(
+            allowed=data.get("allowed") is True,
+            rule=_str(reason.get("rule")),
+            entry_id=_opt_str(reason.get("entry_id")),
+            resource=_opt_str(reason.get("resource")),
+            raw=dict(data),
+        )

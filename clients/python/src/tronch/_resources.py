@@ -1,5 +1,5 @@
-"""The typed API: ``client.keys``, ``client.audit_logs``, ``client.users``, ``client.sessions`` and
-``client.auth``."""
+"""The typed API: ``client.keys``, ``client.audit_logs``, ``client.users``, ``client.sessions``,
+``client.auth``, ``client.groups``, ``client.acl_entries`` and ``client.authz``."""
 
 from __future__ import annotations
 
@@ -22,8 +22,12 @@ from urllib.parse import quote
 
 from ._errors import MFARequiredError, TronchError
 from ._models import (
+    ACLEntry,
     AuditEntry,
     CreatedKey,
+    Decision,
+    Group,
+    GroupMember,
     Introspection,
     Key,
     KeyUsage,
@@ -42,13 +46,34 @@ from ._models import (
 if TYPE_CHECKING:
     from ._client import Client
 
-__all__ = ["Keys", "AuditLogs", "Users", "Sessions", "Auth", "Paginator", "NOT_GIVEN", "NotGiven"]
+__all__ = [
+    "Keys",
+    "AuditLogs",
+    "Users",
+    "Sessions",
+    "Auth",
+    "Groups",
+    "ACLEntries",
+    "Authz",
+    "Paginator",
+    "NOT_GIVEN",
+    "NotGiven",
+    "PrincipalInput",
+    "CheckInput",
+    "MAX_BATCH_CHECKS",
+]
 
 T = TypeVar("T")
 
 Timestamp = Union[datetime, str]
 PolicyInput = Union[RateLimitPolicy, Mapping[str, Any]]
 RefillInput = Union[Refill, Mapping[str, Any]]
+# A principal: "user:<id>", "group:<id>" or "key:<id>", or the User, Group or Key (CreatedKey) itself.
+PrincipalInput = Union[str, User, Group, Key]
+# One question of a batch: {"principal": ..., "action": ..., "resource": ...} or (principal, action, resource).
+CheckInput = Union[Mapping[str, Any], Sequence[Any]]
+
+MAX_BATCH_CHECKS = 100
 
 
 class NotGiven:
@@ -745,3 +770,281 @@ class Auth:
         ``issuer``, the ``jwks_uri`` and the endpoints."""
         answer = self._client._request_url("GET", "/.well-known/oauth-authorization-server", authenticate=False)
         return dict(answer) if isinstance(answer, Mapping) else {}
+
+
+def _principal(value: PrincipalInput, name: str = "principal") -> str:
+    """``user:<id>``, ``group:<id>`` or ``key:<id>``: a string as is (the server checks it), or a model's."""
+    if isinstance(value, (User, Group, Key)):
+        if not value.id:
+            raise ValueError(f"{name}: this {type(value).__name__} has no id")
+        return value.principal
+    if isinstance(value, str):
+        if not value:
+            raise ValueError(f"{name} must not be empty")
+        return value
+    raise TypeError(f"{name} must be a string such as 'user:<id>', or a User, Group or Key, not {type(value).__name__}")
+
+
+def _principal_segment(value: PrincipalInput) -> str:
+    # The ':' stays as is: Tronch reads the path segment literally (user%3A... is refused). ':' is allowed
+    # in a path segment that is not the first (RFC 3986 pchar).
+    return quote(_principal(value), safe=":")
+
+
+def _boolean_param(value: Optional[bool]) -> Optional[str]:
+    return None if value is None else ("true" if value else "false")
+
+
+class Groups:
+    """``client.groups``: groups of users and of other groups (create, list, read, update, delete) and their
+    direct members. Needs ``authz:manage`` (``admin`` includes it)."""
+
+    def __init__(self, client: "Client") -> None:
+        self._client = client
+
+    def create(
+        self,
+        *,
+        name: str,
+        description: Optional[str] = None,
+        mfa_required: Optional[bool] = None,
+        extra_fields: Optional[Mapping[str, Any]] = None,
+    ) -> Group:
+        """Creates a group (``POST /api/v1/groups``). ``name`` is unique ignoring case (a taken one is a
+        :class:`ConflictError`), at most 128 characters; ``description`` at most 1024. ``mfa_required=True``
+        makes every member, directly or through nesting, enrol a second factor. Arguments left as ``None``
+        are not sent. Never retried after a connection error."""
+        body: Dict[str, Any] = {"name": name}
+        if description is not None:
+            body["description"] = description
+        if mfa_required is not None:
+            body["mfa_required"] = mfa_required
+        body.update(extra_fields or {})
+        return Group.from_dict(self._client.request("POST", "/groups", json=body))
+
+    def list(
+        self,
+        *,
+        q: Optional[str] = None,
+        limit: Optional[int] = None,
+        cursor: Optional[str] = None,
+    ) -> Paginator[Group]:
+        """Iterates over every group, newest first, across all pages (``GET /api/v1/groups``). ``q`` is a
+        case-insensitive substring of the name; ``limit`` is the page size (1-100)."""
+        params: Dict[str, Any] = {"q": q, "limit": limit}
+
+        def fetch(page_cursor: Optional[str]) -> Page[Group]:
+            answer = self._client.request("GET", "/groups", params={**params, "cursor": page_cursor})
+            return Page(
+                data=[Group.from_dict(g) for g in answer.get("data") or [] if isinstance(g, Mapping)],
+                next_cursor=answer.get("next_cursor") or None,
+                raw=answer,
+            )
+
+        return Paginator(fetch, cursor)
+
+    def get(self, id: str) -> Group:
+        """One group (``GET /api/v1/groups/{id}``); :class:`NotFoundError` if there is none."""
+        return Group.from_dict(self._client.request("GET", f"/groups/{_path_id(id)}"))
+
+    def update(
+        self,
+        id: str,
+        *,
+        name: Union[str, NotGiven] = NOT_GIVEN,
+        description: Union[str, None, NotGiven] = NOT_GIVEN,
+        mfa_required: Union[bool, NotGiven] = NOT_GIVEN,
+        extra_fields: Optional[Mapping[str, Any]] = None,
+    ) -> Group:
+        """Changes a group (``PATCH /api/v1/groups/{id}``). Only the arguments you pass are sent;
+        ``description=None`` clears it. A name another group has is a :class:`ConflictError`."""
+        body: Dict[str, Any] = {}
+        if not isinstance(name, NotGiven):
+            body["name"] = name
+        if not isinstance(description, NotGiven):
+            body["description"] = description
+        if not isinstance(mfa_required, NotGiven):
+            body["mfa_required"] = mfa_required
+        body.update(extra_fields or {})
+        return Group.from_dict(self._client.request("PATCH", f"/groups/{_path_id(id)}", json=body))
+
+    def delete(self, id: str) -> None:
+        """Deletes a group (``DELETE /api/v1/groups/{id}``) with its memberships (as a group and in other
+        groups) and the ACL entries that name it. Retried after a connection error like every ``DELETE``: if
+        the first attempt went through, the retry raises :class:`NotFoundError`."""
+        self._client.request("DELETE", f"/groups/{_path_id(id)}")
+
+    def members(self, id: str, *, limit: Optional[int] = None, cursor: Optional[str] = None) -> Paginator[GroupMember]:
+        """Iterates over the group's direct members (not those of the groups in it), across all pages
+        (``GET /api/v1/groups/{id}/members``); ``limit`` is the page size (1-100)."""
+        path = f"/groups/{_path_id(id)}/members"
+        params: Dict[str, Any] = {"limit": limit}
+
+        def fetch(page_cursor: Optional[str]) -> Page[GroupMember]:
+            answer = self._client.request("GET", path, params={**params, "cursor": page_cursor})
+            return Page(
+                data=[GroupMember.from_dict(m) for m in answer.get("data") or [] if isinstance(m, Mapping)],
+                next_cursor=answer.get("next_cursor") or None,
+                raw=answer,
+            )
+
+        return Paginator(fetch, cursor)
+
+    def add_member(self, id: str, principal: PrincipalInput) -> bool:
+        """Adds a user or a group to the group (``PUT /api/v1/groups/{id}/members/{principal}``).
+        ``principal`` is ``user:<id>``, ``group:<id>``, or a :class:`User` or :class:`Group`.
+
+        Returns ``True`` when it was added, ``False`` when it was a member already (nothing changes). A
+        nesting that would make a cycle or a chain of more than 16 groups, an unknown user or group, or a
+        key is a :class:`ValidationError` (field ``principal``); an unknown group ``id``
+        :class:`NotFoundError`. Retried after a connection error (a ``PUT``; a replay answers ``False``).
+        """
+        path = f"/groups/{_path_id(id)}/members/{_principal_segment(principal)}"
+        response = self._client._request_response("PUT", path)
+        return response.status_code == 201
+
+    def remove_member(self, id: str, principal: PrincipalInput) -> None:
+        """Removes a direct member from the group (``DELETE /api/v1/groups/{id}/members/{principal}``); one
+        that is not a member is :class:`NotFoundError` (so is a retry, after a connection error, of a removal
+        that went through)."""
+        path = f"/groups/{_path_id(id)}/members/{_principal_segment(principal)}"
+        self._client.request("DELETE", path)
+
+
+class ACLEntries:
+    """``client.acl_entries``: allow and deny entries on resources (``acl``), and defaults for their
+    descendants (``dacl``). Needs ``authz:manage`` (``admin`` includes it)."""
+
+    def __init__(self, client: "Client") -> None:
+        self._client = client
+
+    def create(
+        self,
+        *,
+        resource: str,
+        principal: PrincipalInput,
+        action: str,
+        effect: str,
+        kind: Optional[str] = None,
+    ) -> ACLEntry:
+        """Creates an entry (``POST /api/v1/acl-entries``): ``principal`` (``user:<id>``, ``group:<id>``,
+        ``key:<id>``, or a :class:`User`, :class:`Group` or :class:`Key`) may (``effect="allow"``) or may not
+        (``"deny"``) do ``action`` (a name such as ``read``, or ``*``) on ``resource``
+        (``type:segment/segment/...``, e.g. ``project:acme/web``).
+
+        ``kind`` is ``acl`` (the server's default: the resource itself) or ``dacl`` (a default for every
+        descendant of the resource, not the resource itself). The same entry twice is a
+        :class:`ConflictError`; a malformed field or a principal that does not exist a
+        :class:`ValidationError`. Never retried after a connection error.
+        """
+        body: Dict[str, Any] = {
+            "resource": resource,
+            "principal": _principal(principal),
+            "action": action,
+            "effect": effect,
+        }
+        if kind is not None:
+            body["kind"] = kind
+        return ACLEntry.from_dict(self._client.request("POST", "/acl-entries", json=body))
+
+    def list(
+        self,
+        *,
+        resource: Optional[str] = None,
+        include_ancestors: Optional[bool] = None,
+        principal: Optional[PrincipalInput] = None,
+        limit: Optional[int] = None,
+        cursor: Optional[str] = None,
+    ) -> Paginator[ACLEntry]:
+        """Iterates over the entries that match, across all pages (``GET /api/v1/acl-entries``): those on
+        ``resource`` (with ``include_ancestors=True``, also those on each of its ancestors, whose DACLs bear
+        on it), those naming ``principal`` (itself only, not its groups), or both. ``include_ancestors``
+        without ``resource`` is a :class:`ValidationError`. ``limit`` is the page size (1-100)."""
+        params: Dict[str, Any] = {
+            "resource": resource,
+            "include_ancestors": _boolean_param(include_ancestors),
+            "principal": None if principal is None else _principal(principal),
+            "limit": limit,
+        }
+
+        def fetch(page_cursor: Optional[str]) -> Page[ACLEntry]:
+            answer = self._client.request("GET", "/acl-entries", params={**params, "cursor": page_cursor})
+            return Page(
+                data=[ACLEntry.from_dict(e) for e in answer.get("data") or [] if isinstance(e, Mapping)],
+                next_cursor=answer.get("next_cursor") or None,
+                raw=answer,
+            )
+
+        return Paginator(fetch, cursor)
+
+    def get(self, id: str) -> ACLEntry:
+        """One entry (``GET /api/v1/acl-entries/{id}``); :class:`NotFoundError` if there is none."""
+        return ACLEntry.from_dict(self._client.request("GET", f"/acl-entries/{_path_id(id)}"))
+
+    def delete(self, id: str) -> None:
+        """Deletes an entry (``DELETE /api/v1/acl-entries/{id}``); the next check sees it gone. Retried
+        after a connection error like every ``DELETE``: if the first attempt went through, the retry raises
+        :class:`NotFoundError`."""
+        self._client.request("DELETE", f"/acl-entries/{_path_id(id)}")
+
+
+def _question(principal: PrincipalInput, action: str, resource: str) -> Dict[str, Any]:
+    return {"principal": _principal(principal), "action": action, "resource": resource}
+
+
+def _batch_question(index: int, check: CheckInput) -> Dict[str, Any]:
+    if isinstance(check, Mapping):
+        unknown = set(check) - {"principal", "action", "resource"}
+        if unknown:
+            raise TypeError(f"checks[{index}] has unknown fields: {', '.join(sorted(map(str, unknown)))}")
+        missing = [k for k in ("principal", "action", "resource") if k not in check]
+        if missing:
+            raise TypeError(f"checks[{index}] lacks {', '.join(missing)}")
+        return _question(check["principal"], check["action"], check["resource"])
+    if isinstance(check, (str, bytes)) or not isinstance(check, Sequence) or len(check) != 3:
+        raise TypeError(f"checks[{index}] must be a mapping or a (principal, action, resource) tuple")
+    principal, action, resource = check
+    return _question(principal, action, resource)
+
+
+class Authz:
+    """``client.authz``: may this principal do this action on this resource? Needs ``authz:check``
+    (``admin`` includes it): give the key of a resource server only that scope."""
+
+    def __init__(self, client: "Client") -> None:
+        self._client = client
+
+    def check(self, principal: PrincipalInput, action: str, resource: str) -> Decision:
+        """One question (``POST /api/v1/authz/check``): ``principal`` (``user:<id>``, ``group:<id>``,
+        ``key:<id>``, or a :class:`User`, :class:`Group` or :class:`Key`) doing ``action`` (one name, not
+        ``*``) on ``resource``. Returns a :class:`Decision` (``bool(decision)`` is ``allowed``) with the rule
+        and entry that decided. A refusal is a decision, not an exception; exceptions mean the question was
+        malformed (:class:`ValidationError`, also for an unknown group or key), the caller lacks
+        ``authz:check`` (:class:`PermissionDeniedError`), or Tronch could not answer. A check changes
+        nothing, so it is retried after a connection error.
+        """
+        body = _question(principal, action, resource)
+        answer = self._client.request("POST", "/authz/check", json=body, idempotent=True)
+        return Decision.from_dict(answer)
+
+    def check_batch(self, checks: Sequence[CheckInput]) -> List[Decision]:
+        """Up to 100 questions in one request (``POST /api/v1/authz/check-batch``); the decisions in the same
+        order. Each check is a mapping ``{"principal", "action", "resource"}`` or a tuple
+        ``(principal, action, resource)``; principals as in :meth:`check`. More than 100 raises
+        :class:`ValueError` before anything is sent; an empty list returns ``[]`` without a request. One
+        malformed check refuses the whole batch with a :class:`ValidationError` naming it
+        (``checks[2].resource``). Retried after a connection error, like :meth:`check`.
+        """
+        if isinstance(checks, (str, bytes, Mapping)):
+            raise TypeError("checks must be a list of checks")
+        questions = [_batch_question(i, check) for i, check in enumerate(checks)]
+        if len(questions) > MAX_BATCH_CHECKS:
+            raise ValueError(f"check_batch takes at most {MAX_BATCH_CHECKS} checks, got {len(questions)}")
+        if not questions:
+            return []
+        answer = self._client.request("POST", "/authz/check-batch", json={"checks": questions}, idempotent=True)
+        results = answer.get("results") if isinstance(answer, Mapping) else None
+        decisions = [Decision.from_dict(r) for r in results or [] if isinstance(r, Mapping)]
+        if len(decisions) != len(questions):
+            raise TronchError(f"the server answered {len(decisions)} decisions for {len(questions)} checks")
+        return decisions
