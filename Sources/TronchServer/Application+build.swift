@@ -275,10 +275,12 @@ package func buildRouter(
         keys: keys, tokens: users.tokens, rateLimits: keys.rateLimits, allowQueryParameter: settings.queryParameterKeys,
         mfaRequiredRoles: settings.accounts.mfaRequiredRoles, groups: authz.directory
     )
-    router.add(middleware: RequestIDMiddleware())
-    if !settings.trustedProxies.isEmpty { router.add(middleware: ClientAddressMiddleware(trusted: settings.trustedProxies)) }
-    // Outside the problem middleware: problems carry the headers too, and a page can read its errors.
-    router.add(middleware: SecurityHeadersMiddleware(hstsMaxAge: settings.edge.hstsMaxAge))
+    // Outside the problem middleware, like CORS below: problems carry the headers too, and a page can read its errors.
+    let securityHeaders = SecurityHeaders(hstsMaxAge: settings.edge.hstsMaxAge)
+    router.add(middleware: RequestIDMiddleware(securityHeaders: securityHeaders))
+    if !settings.trustedProxies.isEmpty {
+        router.add(middleware: ClientAddressMiddleware(trusted: settings.trustedProxies, strictTransportSecurity: securityHeaders.overHTTPS))
+    }
     if let cors = settings.edge.cors { router.add(middleware: CORSMiddleware(policy: cors)) }
     router.add(middleware: AccessLogMiddleware())
     // Outside the problem middleware, so it sees the status every answer really has.

@@ -15,7 +15,6 @@ import TronchCore
     static func expectSecurityHeaders(_ response: APIResponse, _ what: String) {
         #expect(response.headers[.xContentTypeOptions] == "nosniff", "\(what)")
         #expect(response.headers[.referrerPolicy] == "no-referrer", "\(what)")
-        #expect(response.headers[.xFrameOptions] == "DENY", "\(what)")
         #expect(response.headers[.contentSecurityPolicy] == "default-src 'none'; frame-ancestors 'none'", "\(what)")
     }
 

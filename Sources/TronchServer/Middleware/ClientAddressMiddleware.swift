@@ -14,6 +14,8 @@ struct ClientAddressMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
 
     let trusted: [CIDR]
+    /// `Strict-Transport-Security` for answers to requests that came over HTTPS; nil when HSTS is off.
+    var strictTransportSecurity: HTTPField?
 
     func handle(
         _ request: Request, context: AppRequestContext,
@@ -28,7 +30,9 @@ struct ClientAddressMiddleware: RouterMiddleware {
         if let proto = request.headers[.xForwardedProto], let first = proto.split(separator: ",").first {
             context.forwardedHTTPS = first.trimmingCharacters(in: .whitespaces).lowercased() == "https"
         }
-        return try await next(request, context)
+        var response = try await next(request, context)
+        if context.forwardedHTTPS, let strictTransportSecurity { response.headers.append(strictTransportSecurity) }
+        return response
     }
 
     private func isTrusted(_ address: IPAddress) -> Bool { trusted.contains { $0.contains(address) } }

@@ -4,11 +4,13 @@ import Logging
 import Synchronization
 
 /// Gives every request an id: the client's `X-Request-Id` when it is short and plain, otherwise a new one.
-/// The id goes on the response, into every log line, and into problem bodies.
+/// The id goes on the response, into every log line, and into problem bodies. Every answer also gets the
+/// ``SecurityHeaders`` here: one middleware fewer on every request.
 struct RequestIDMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
 
     private let generator = RequestIDGenerator()
+    var securityHeaders = SecurityHeaders(hstsMaxAge: 0)
 
     func handle(
         _ request: Request, context: AppRequestContext,
@@ -22,6 +24,7 @@ struct RequestIDMiddleware: RouterMiddleware {
         context.logger[metadataKey: "hb.request.id"] = nil
         var response = try await next(request, context)
         response.headers[.requestID] = id
+        response.headers.append(contentsOf: securityHeaders.always)
         return response
     }
 

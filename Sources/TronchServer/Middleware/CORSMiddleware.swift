@@ -1,35 +1,6 @@
 import HTTPTypes
 import Hummingbird
 
-/// OWASP's headers for an API on every answer, problems included: no MIME sniffing, no referrer, never
-/// framed, nothing loaded by a page that somehow renders an answer; and HSTS on answers to requests that
-/// came over HTTPS (through a trusted proxy that said so), so a browser keeps to HTTPS afterwards.
-struct SecurityHeadersMiddleware: RouterMiddleware {
-    typealias Context = AppRequestContext
-
-    /// `max-age=…`, or nil when HSTS is off.
-    let strictTransportSecurity: String?
-
-    init(hstsMaxAge: Int) {
-        strictTransportSecurity = hstsMaxAge > 0 ? "max-age=\(hstsMaxAge)" : nil
-    }
-
-    static let contentSecurityPolicy = "default-src 'none'; frame-ancestors 'none'"
-
-    func handle(
-        _ request: Request, context: AppRequestContext,
-        next: (Request, AppRequestContext) async throws -> Response
-    ) async throws -> Response {
-        var response = try await next(request, context)
-        response.headers[.xContentTypeOptions] = "nosniff"
-        response.headers[.referrerPolicy] = "no-referrer"
-        response.headers[.xFrameOptions] = "DENY"
-        if response.headers[.contentSecurityPolicy] == nil { response.headers[.contentSecurityPolicy] = Self.contentSecurityPolicy }
-        if let strictTransportSecurity, context.isHTTPS { response.headers[.strictTransportSecurity] = strictTransportSecurity }
-        return response
-    }
-}
-
 /// Cross-origin requests from browsers (``CORSPolicy``): a preflight from an allowed origin is answered here,
 /// 204 with what may be sent; an actual request's answer says which origin may read it. An origin that is
 /// not allowed gets no CORS header at all, so the browser keeps the answer from the page. The gateway check
@@ -89,10 +60,4 @@ struct CORSMiddleware: RouterMiddleware {
         headers[values: .vary].append("Origin")
         if policy.allowsCredentials { headers[.accessControlAllowCredentials] = "true" }
     }
-}
-
-extension HTTPField.Name {
-    static let referrerPolicy = Self("Referrer-Policy")!
-    static let xFrameOptions = Self("X-Frame-Options")!
-    static let xForwardedProto = Self("X-Forwarded-Proto")!
 }
