@@ -60,6 +60,8 @@ package struct Principal: Sendable, Hashable {
     package var sessionID: UUID?
     /// How the person proved who they are (an access token's `amr`); empty for a key.
     package var amr: [String] = []
+    /// The rate limits of the key that authenticated the request (its own `ratelimits`), spent by its calls.
+    package var keyPolicies: [RateLimitPolicy] = []
 
     /// A key no user owns (a service's key, the root key).
     package init(keyID: UUID, scopes: [String]) {

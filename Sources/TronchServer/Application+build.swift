@@ -290,15 +290,16 @@ package func buildRouter(
         try await keys.audit(event)
     }
     let usage = keys.usage.map { UsageMiddleware(usage: $0, clock: keys.clock) }
+    let callerLimit = APIRateLimitMiddleware(rateLimits: keys.rateLimits)
     let idempotency = IdempotencyMiddleware(
         store: database.store, secrets: users.tokens.secrets, clock: keys.clock, maxBodySize: settings.maxBodySize, logger: users.tokens.logger
     )
-    /// Every route that needs a caller: who is calling, their usage counted, what the route needs of them,
-    /// then a replay of an `Idempotency-Key` it has answered before.
+    /// Every route that needs a caller: who is calling, their usage counted, their rate limit, what the route
+    /// needs of them, then a replay of an `Idempotency-Key` it has answered before.
     let authenticated: @Sendable (RouterGroup<AppRequestContext>) -> RouterGroup<AppRequestContext> = { group in
         group.add(middleware: authentication)
         if let usage { group.add(middleware: usage) }
-        return group.add(middleware: permissions).add(middleware: idempotency)
+        return group.add(middleware: callerLimit).add(middleware: permissions).add(middleware: idempotency)
     }
     let api = router.group("api/v1")
     switch settings.metricsAccess {

@@ -33,6 +33,9 @@ package struct RateLimitSettings: Sendable {
     package var keyCreation: RateLimitPolicy? = RateLimitPolicy(name: "key_creation", limit: 10, periodSeconds: 3600)
     /// Every login attempt, per client address (seed 004: five a minute).
     package var login: RateLimitPolicy? = RateLimitPolicy(name: "login", limit: 5, periodSeconds: 60)
+    /// Calls on Tronch's own API (not verifications or checks) per key without policies of its own, and per
+    /// person (seed 004: 1000 requests an hour per user or key).
+    package var api: RateLimitPolicy? = RateLimitPolicy(name: "api", limit: 1000, periodSeconds: 3600)
     package var failureMode: RateLimitFailureMode = .local
     /// Bound on the in-process limiter's state (one entry per subject and policy).
     package var localMaxEntries = 100_000
@@ -206,6 +209,7 @@ package struct Settings: Sendable {
         keyLimits.metaMaxBytes = metaMax
         lastUsedFlushInterval = try values.seconds("usage.flushInterval", range: 0.05...3600) ?? lastUsedFlushInterval
         rateLimits.defaultPolicy = try values.policy("ratelimit.default", name: "default", current: rateLimits.defaultPolicy)
+        rateLimits.api = try values.policy("ratelimit.api", name: "api", current: rateLimits.api)
         rateLimits.authFailures = try values.policy(
             "ratelimit.authFailures", name: "auth_failures", current: rateLimits.authFailures
         )
@@ -292,7 +296,7 @@ extension Settings {
         "key.metaMaxBytes": .integer, "log.level": .string, "log.format": .string, "http.maxBodySize": .integer,
         "auth.queryParameter": .boolean, "cache.ttl": .seconds, "cache.negativeTtl": .seconds,
         "cache.maxEntries": .integer, "usage.flushInterval": .seconds, "bootstrap.rootKey": .string,
-        "ratelimit.default": .string, "ratelimit.authFailures": .string, "ratelimit.keyCreation": .string,
+        "ratelimit.default": .string, "ratelimit.api": .string, "ratelimit.authFailures": .string, "ratelimit.keyCreation": .string,
         "ratelimit.failureMode": .string, "ratelimit.localMaxEntries": .integer, "redis.url": .string,
         "redis.timeout": .seconds, "audit.retentionDays": .integer, "audit.retentionInterval": .seconds,
         "usage.maxPending": .integer, "usage.enabled": .boolean, "http.trustedProxies": .string, "usage.retentionDays": .integer, "metrics.access": .string,

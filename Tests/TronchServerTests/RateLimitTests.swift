@@ -103,6 +103,50 @@ import TronchTestSupport
         }
     }
 
+    @Test func callsOnTronchsAPISpendTheCallersBudget() async throws {
+        try await TestServer(config: ["ratelimit.api": "3/1h"]).run { api async throws in
+            // The root key has no policy of its own: the API policy, per key. Verification is not counted.
+            let reader = try await api.createKey(["scopes": ["keys:read", "keys:verify"]])["key"]!.string!
+            for _ in 0..<5 { #expect(try await api.verify(reader).code == "VALID") }
+            let first = try await api.request(.get, "/api/v1/keys")
+            #expect(first.status == .ok)
+            #expect(first.headers[.rateLimitPolicy] == #""api";q=3;w=3600"#)
+            #expect(first.headers[.xRateLimitRemaining] == "1", "the key creation above counted too")
+            #expect(try await api.request(.get, "/api/v1/keys").status == .ok)
+            let refused = try await api.request(.get, "/api/v1/audit-logs")
+            #expect(refused.status == .tooManyRequests)
+            #expect(refused.code == "RATE_LIMITED")
+            #expect(refused.headers[.retryAfter] != nil)
+            #expect(try await api.verify(reader).code == "VALID", "verification is your API's traffic, never limited by this")
+
+            // Another key has a budget of its own; a key with policies spends them, the budget its verifications spend.
+            #expect(try await api.request(.get, "/api/v1/keys", key: reader).status == .ok)
+            let verifier = try await api.request(.post, "/api/v1/keys/verify", key: reader, json: ["key": .string(reader)])
+            #expect(verifier.status == .ok, "the reader verifies without spending its API budget")
+        }
+        try await TestServer(config: ["ratelimit.api": "off"]).run { api async throws in
+            let limited = try await api.createKey(["scopes": ["keys:read"], "ratelimits": [["name": "own", "limit": 2, "period_seconds": 60]]])
+            let key = limited["key"]!.string!
+            let first = try await api.request(.get, "/api/v1/keys", key: key)
+            #expect(first.headers[.rateLimitPolicy] == #""own";q=2;w=60"#)
+            #expect(try await api.request(.get, "/api/v1/keys", key: key).status == .ok)
+            #expect(try await api.request(.get, "/api/v1/keys", key: key).status == .tooManyRequests)
+            #expect(try await api.verify(key).code == "RATE_LIMITED", "one key, one budget")
+            #expect(try await api.request(.get, "/api/v1/keys").headers[.rateLimitPolicy] == nil, "off: the root key is not limited")
+        }
+        // People are limited per person, whichever session or token they use.
+        try await TestServer(config: ["ratelimit.api": "2/1h"]).run { api async throws in
+            _ = try await UsersTests.createUser(api, "rita")
+            _ = try await UsersTests.createUser(api, "sam")
+            let rita = try await UsersTests.token(api, "rita")
+            let ritaAgain = try await UsersTests.token(api, "rita")
+            #expect(try await api.request(.get, "/api/v1/users/me", key: rita).status == .ok)
+            #expect(try await api.request(.get, "/api/v1/users/me", key: ritaAgain).status == .ok)
+            #expect(try await api.request(.get, "/api/v1/users/me", key: rita).status == .tooManyRequests)
+            #expect(try await api.request(.get, "/api/v1/users/me", key: try await UsersTests.token(api, "sam")).status == .ok)
+        }
+    }
+
     @Test func failedAuthenticationIsLimitedPerAddress() async throws {
         try await TestServer(config: ["ratelimit.authFailures": "3/1m"]).run(.live) { api async throws in
             let wrong = KeyFormat(prefix: "tronch")!.generate(environment: .live)
@@ -128,6 +172,7 @@ import TronchTestSupport
             ("ratelimit.default", "many/1h", "TRONCH_RATELIMIT_DEFAULT"),
             ("ratelimit.authFailures", "5/0", "TRONCH_RATELIMIT_AUTH_FAILURES"),
             ("ratelimit.keyCreation", "10/1w", "TRONCH_RATELIMIT_KEY_CREATION"),
+            ("ratelimit.api", "1000", "TRONCH_RATELIMIT_API"),
         ]
         for (name, value, variable) in invalid {
             #expect(throws: ConfigurationError(key: variable, "")) { _ = try Settings(reader: TestServer.reader([name: value])) }

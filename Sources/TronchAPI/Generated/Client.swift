@@ -28,7 +28,7 @@ import HTTPTypes
 ///
 /// Retries: every `POST` and `PATCH` that changes something takes an `Idempotency-Key` header (Stripe's semantics: the same key and request within 24 hours get the first answer again with `Idempotent-Replayed: true`; the same key with another request is 422 `IDEMPOTENCY_MISMATCH`; a request still running with that key makes it 409 `CONFLICT`). Browsers: every answer carries `X-Content-Type-Options`, `Referrer-Policy` and a `Content-Security-Policy` that forbids framing (and `Strict-Transport-Security` over HTTPS); CORS answers only the origins in TRONCH_CORS_ALLOWED_ORIGINS (none by default).
 ///
-/// Rate limits (`ratelimits`, a default for keys without any) and credits (`remaining`, `refill`, `cost`) are enforced by verification; Tronch's own API limits failed authentication per address, key creation per key, and login attempts per address (429 with `RateLimit` headers). See docs/rate-limiting.md.
+/// Rate limits (`ratelimits`, a default for keys without any) and credits (`remaining`, `refill`, `cost`) are enforced by verification; Tronch's own API limits failed authentication per address, key creation per key, login attempts per address, and each caller's calls (a key's own `ratelimits`, or TRONCH_RATELIMIT_API per key or person; verification and checks excepted), with 429 and `RateLimit` headers. See docs/rate-limiting.md.
 ///
 /// Outages: while the database is unreachable, every route that needs it answers 503 `SERVICE_UNAVAILABLE`, except that verification (and authentication) of keys the node has looked up recently keeps answering from the node's cache; access tokens are checked without the database. `GET /api/v1/health/ready` reports whether the database answers.
 ///

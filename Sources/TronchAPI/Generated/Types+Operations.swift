@@ -971,7 +971,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Or too many calls on Tronch's API by this caller: a key's own `ratelimits` (the budget its verifications spend), or TRONCH_RATELIMIT_API (1000 an hour by default) per key without policies and per person; every answer within that limit carries the `RateLimit` headers. Verification and permission checks are not counted. Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
             ///
             /// - Remark: Generated from `#/paths//api/v1/keys/get(listKeys)/responses/429`.
             ///
@@ -1476,7 +1476,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Or too many calls on Tronch's API by this caller: a key's own `ratelimits` (the budget its verifications spend), or TRONCH_RATELIMIT_API (1000 an hour by default) per key without policies and per person; every answer within that limit carries the `RateLimit` headers. Verification and permission checks are not counted. Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
             ///
             /// - Remark: Generated from `#/paths//api/v1/keys/post(createKey)/responses/429`.
             ///
@@ -2176,7 +2176,7 @@ public enum Operations {
                     self.body = body
                 }
             }
-            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES). Import is not limited by TRONCH_RATELIMIT_KEY_CREATION. Nothing was changed; wait `Retry-After` seconds.
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES). Import is not limited by TRONCH_RATELIMIT_KEY_CREATION. Or too many calls on Tronch's API by this caller: a key's own `ratelimits` (the budget its verifications spend), or TRONCH_RATELIMIT_API (1000 an hour by default) per key without policies and per person; every answer within that limit carries the `RateLimit` headers. Verification and permission checks are not counted. Nothing was changed; wait `Retry-After` seconds.
             ///
             /// - Remark: Generated from `#/paths//api/v1/keys/import/post(importKeys)/responses/429`.
             ///
@@ -2573,7 +2573,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Or too many calls on Tronch's API by this caller: a key's own `ratelimits` (the budget its verifications spend), or TRONCH_RATELIMIT_API (1000 an hour by default) per key without policies and per person; every answer within that limit carries the `RateLimit` headers. Verification and permission checks are not counted. Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
             ///
             /// - Remark: Generated from `#/paths//api/v1/keys/verify/post(verifyKey)/responses/429`.
             ///
@@ -2917,7 +2917,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Or too many calls on Tronch's API by this caller: a key's own `ratelimits` (the budget its verifications spend), or TRONCH_RATELIMIT_API (1000 an hour by default) per key without policies and per person; every answer within that limit carries the `RateLimit` headers. Verification and permission checks are not counted. Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
             ///
             /// - Remark: Generated from `#/paths//api/v1/keys/{id}/get(getKey)/responses/429`.
             ///
@@ -3490,7 +3490,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Or too many calls on Tronch's API by this caller: a key's own `ratelimits` (the budget its verifications spend), or TRONCH_RATELIMIT_API (1000 an hour by default) per key without policies and per person; every answer within that limit carries the `RateLimit` headers. Verification and permission checks are not counted. Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
             ///
             /// - Remark: Generated from `#/paths//api/v1/keys/{id}/patch(updateKey)/responses/429`.
             ///
@@ -3834,7 +3834,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Or too many calls on Tronch's API by this caller: a key's own `ratelimits` (the budget its verifications spend), or TRONCH_RATELIMIT_API (1000 an hour by default) per key without policies and per person; every answer within that limit carries the `RateLimit` headers. Verification and permission checks are not counted. Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
             ///
             /// - Remark: Generated from `#/paths//api/v1/keys/{id}/delete(revokeKey)/responses/429`.
             ///
@@ -4405,7 +4405,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Or too many calls on Tronch's API by this caller: a key's own `ratelimits` (the budget its verifications spend), or TRONCH_RATELIMIT_API (1000 an hour by default) per key without policies and per person; every answer within that limit carries the `RateLimit` headers. Verification and permission checks are not counted. Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
             ///
             /// - Remark: Generated from `#/paths//api/v1/keys/{id}/rotate/post(rotateKey)/responses/429`.
             ///
@@ -4853,7 +4853,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Or too many calls on Tronch's API by this caller: a key's own `ratelimits` (the budget its verifications spend), or TRONCH_RATELIMIT_API (1000 an hour by default) per key without policies and per person; every answer within that limit carries the `RateLimit` headers. Verification and permission checks are not counted. Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
             ///
             /// - Remark: Generated from `#/paths//api/v1/audit-logs/get(listAuditLogs)/responses/429`.
             ///
@@ -5237,7 +5237,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Or too many calls on Tronch's API by this caller: a key's own `ratelimits` (the budget its verifications spend), or TRONCH_RATELIMIT_API (1000 an hour by default) per key without policies and per person; every answer within that limit carries the `RateLimit` headers. Verification and permission checks are not counted. Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
             ///
             /// - Remark: Generated from `#/paths//api/v1/keys/{id}/usage/get(getKeyUsage)/responses/429`.
             ///
@@ -5660,7 +5660,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Or too many calls on Tronch's API by this caller: a key's own `ratelimits` (the budget its verifications spend), or TRONCH_RATELIMIT_API (1000 an hour by default) per key without policies and per person; every answer within that limit carries the `RateLimit` headers. Verification and permission checks are not counted. Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
             ///
             /// - Remark: Generated from `#/paths//api/v1/metrics/get(getMetrics)/responses/429`.
             ///
@@ -8038,7 +8038,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Or too many calls on Tronch's API by this caller: a key's own `ratelimits` (the budget its verifications spend), or TRONCH_RATELIMIT_API (1000 an hour by default) per key without policies and per person; every answer within that limit carries the `RateLimit` headers. Verification and permission checks are not counted. Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
             ///
             /// - Remark: Generated from `#/paths//api/v1/users/get(listUsers)/responses/429`.
             ///
@@ -8632,7 +8632,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Or too many calls on Tronch's API by this caller: a key's own `ratelimits` (the budget its verifications spend), or TRONCH_RATELIMIT_API (1000 an hour by default) per key without policies and per person; every answer within that limit carries the `RateLimit` headers. Verification and permission checks are not counted. Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
             ///
             /// - Remark: Generated from `#/paths//api/v1/users/post(createUser)/responses/429`.
             ///
@@ -8910,7 +8910,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Or too many calls on Tronch's API by this caller: a key's own `ratelimits` (the budget its verifications spend), or TRONCH_RATELIMIT_API (1000 an hour by default) per key without policies and per person; every answer within that limit carries the `RateLimit` headers. Verification and permission checks are not counted. Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
             ///
             /// - Remark: Generated from `#/paths//api/v1/users/me/get(getCurrentUser)/responses/429`.
             ///
@@ -9370,7 +9370,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Or too many calls on Tronch's API by this caller: a key's own `ratelimits` (the budget its verifications spend), or TRONCH_RATELIMIT_API (1000 an hour by default) per key without policies and per person; every answer within that limit carries the `RateLimit` headers. Verification and permission checks are not counted. Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
             ///
             /// - Remark: Generated from `#/paths//api/v1/users/me/password/post(changeOwnPassword)/responses/429`.
             ///
@@ -9775,7 +9775,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Or too many calls on Tronch's API by this caller: a key's own `ratelimits` (the budget its verifications spend), or TRONCH_RATELIMIT_API (1000 an hour by default) per key without policies and per person; every answer within that limit carries the `RateLimit` headers. Verification and permission checks are not counted. Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
             ///
             /// - Remark: Generated from `#/paths//api/v1/users/me/mfa/totp/post(enrolTotp)/responses/429`.
             ///
@@ -10148,7 +10148,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Or too many calls on Tronch's API by this caller: a key's own `ratelimits` (the budget its verifications spend), or TRONCH_RATELIMIT_API (1000 an hour by default) per key without policies and per person; every answer within that limit carries the `RateLimit` headers. Verification and permission checks are not counted. Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
             ///
             /// - Remark: Generated from `#/paths//api/v1/users/me/mfa/totp/delete(disableTotp)/responses/429`.
             ///
@@ -10672,7 +10672,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Or too many calls on Tronch's API by this caller: a key's own `ratelimits` (the budget its verifications spend), or TRONCH_RATELIMIT_API (1000 an hour by default) per key without policies and per person; every answer within that limit carries the `RateLimit` headers. Verification and permission checks are not counted. Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
             ///
             /// - Remark: Generated from `#/paths//api/v1/users/me/mfa/totp/confirm/post(confirmTotp)/responses/429`.
             ///
@@ -11156,7 +11156,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Or too many calls on Tronch's API by this caller: a key's own `ratelimits` (the budget its verifications spend), or TRONCH_RATELIMIT_API (1000 an hour by default) per key without policies and per person; every answer within that limit carries the `RateLimit` headers. Verification and permission checks are not counted. Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
             ///
             /// - Remark: Generated from `#/paths//api/v1/users/me/mfa/recovery-codes/post(regenerateRecoveryCodes)/responses/429`.
             ///
@@ -11500,7 +11500,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Or too many calls on Tronch's API by this caller: a key's own `ratelimits` (the budget its verifications spend), or TRONCH_RATELIMIT_API (1000 an hour by default) per key without policies and per person; every answer within that limit carries the `RateLimit` headers. Verification and permission checks are not counted. Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
             ///
             /// - Remark: Generated from `#/paths//api/v1/users/{id}/get(getUser)/responses/429`.
             ///
@@ -12135,7 +12135,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Or too many calls on Tronch's API by this caller: a key's own `ratelimits` (the budget its verifications spend), or TRONCH_RATELIMIT_API (1000 an hour by default) per key without policies and per person; every answer within that limit carries the `RateLimit` headers. Verification and permission checks are not counted. Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
             ///
             /// - Remark: Generated from `#/paths//api/v1/users/{id}/patch(updateUser)/responses/429`.
             ///
@@ -12479,7 +12479,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Or too many calls on Tronch's API by this caller: a key's own `ratelimits` (the budget its verifications spend), or TRONCH_RATELIMIT_API (1000 an hour by default) per key without policies and per person; every answer within that limit carries the `RateLimit` headers. Verification and permission checks are not counted. Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
             ///
             /// - Remark: Generated from `#/paths//api/v1/users/{id}/delete(deleteUser)/responses/429`.
             ///
@@ -12887,7 +12887,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Or too many calls on Tronch's API by this caller: a key's own `ratelimits` (the budget its verifications spend), or TRONCH_RATELIMIT_API (1000 an hour by default) per key without policies and per person; every answer within that limit carries the `RateLimit` headers. Verification and permission checks are not counted. Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
             ///
             /// - Remark: Generated from `#/paths//api/v1/users/{id}/unlock/post(unlockUser)/responses/429`.
             ///
@@ -13271,7 +13271,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Or too many calls on Tronch's API by this caller: a key's own `ratelimits` (the budget its verifications spend), or TRONCH_RATELIMIT_API (1000 an hour by default) per key without policies and per person; every answer within that limit carries the `RateLimit` headers. Verification and permission checks are not counted. Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
             ///
             /// - Remark: Generated from `#/paths//api/v1/users/{id}/mfa/delete(resetUserMfa)/responses/429`.
             ///
@@ -14926,7 +14926,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Or too many calls on Tronch's API by this caller: a key's own `ratelimits` (the budget its verifications spend), or TRONCH_RATELIMIT_API (1000 an hour by default) per key without policies and per person; every answer within that limit carries the `RateLimit` headers. Verification and permission checks are not counted. Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
             ///
             /// - Remark: Generated from `#/paths//api/v1/auth/logout/post(logout)/responses/429`.
             ///
@@ -15681,7 +15681,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Or too many calls on Tronch's API by this caller: a key's own `ratelimits` (the budget its verifications spend), or TRONCH_RATELIMIT_API (1000 an hour by default) per key without policies and per person; every answer within that limit carries the `RateLimit` headers. Verification and permission checks are not counted. Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
             ///
             /// - Remark: Generated from `#/paths//api/v1/auth/introspect/post(introspectToken)/responses/429`.
             ///
@@ -16142,7 +16142,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Or too many calls on Tronch's API by this caller: a key's own `ratelimits` (the budget its verifications spend), or TRONCH_RATELIMIT_API (1000 an hour by default) per key without policies and per person; every answer within that limit carries the `RateLimit` headers. Verification and permission checks are not counted. Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
             ///
             /// - Remark: Generated from `#/paths//api/v1/sessions/get(listSessions)/responses/429`.
             ///
@@ -16586,7 +16586,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Or too many calls on Tronch's API by this caller: a key's own `ratelimits` (the budget its verifications spend), or TRONCH_RATELIMIT_API (1000 an hour by default) per key without policies and per person; every answer within that limit carries the `RateLimit` headers. Verification and permission checks are not counted. Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
             ///
             /// - Remark: Generated from `#/paths//api/v1/sessions/{id}/delete(deleteSession)/responses/429`.
             ///
@@ -16979,7 +16979,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Or too many calls on Tronch's API by this caller: a key's own `ratelimits` (the budget its verifications spend), or TRONCH_RATELIMIT_API (1000 an hour by default) per key without policies and per person; every answer within that limit carries the `RateLimit` headers. Verification and permission checks are not counted. Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
             ///
             /// - Remark: Generated from `#/paths//api/v1/groups/get(listGroups)/responses/429`.
             ///
@@ -17509,7 +17509,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Or too many calls on Tronch's API by this caller: a key's own `ratelimits` (the budget its verifications spend), or TRONCH_RATELIMIT_API (1000 an hour by default) per key without policies and per person; every answer within that limit carries the `RateLimit` headers. Verification and permission checks are not counted. Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
             ///
             /// - Remark: Generated from `#/paths//api/v1/groups/post(createGroup)/responses/429`.
             ///
@@ -17853,7 +17853,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Or too many calls on Tronch's API by this caller: a key's own `ratelimits` (the budget its verifications spend), or TRONCH_RATELIMIT_API (1000 an hour by default) per key without policies and per person; every answer within that limit carries the `RateLimit` headers. Verification and permission checks are not counted. Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
             ///
             /// - Remark: Generated from `#/paths//api/v1/groups/{id}/get(getGroup)/responses/429`.
             ///
@@ -18424,7 +18424,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Or too many calls on Tronch's API by this caller: a key's own `ratelimits` (the budget its verifications spend), or TRONCH_RATELIMIT_API (1000 an hour by default) per key without policies and per person; every answer within that limit carries the `RateLimit` headers. Verification and permission checks are not counted. Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
             ///
             /// - Remark: Generated from `#/paths//api/v1/groups/{id}/patch(updateGroup)/responses/429`.
             ///
@@ -18731,7 +18731,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Or too many calls on Tronch's API by this caller: a key's own `ratelimits` (the budget its verifications spend), or TRONCH_RATELIMIT_API (1000 an hour by default) per key without policies and per person; every answer within that limit carries the `RateLimit` headers. Verification and permission checks are not counted. Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
             ///
             /// - Remark: Generated from `#/paths//api/v1/groups/{id}/delete(deleteGroup)/responses/429`.
             ///
@@ -19158,7 +19158,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Or too many calls on Tronch's API by this caller: a key's own `ratelimits` (the budget its verifications spend), or TRONCH_RATELIMIT_API (1000 an hour by default) per key without policies and per person; every answer within that limit carries the `RateLimit` headers. Verification and permission checks are not counted. Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
             ///
             /// - Remark: Generated from `#/paths//api/v1/groups/{id}/members/get(listGroupMembers)/responses/429`.
             ///
@@ -19584,7 +19584,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Or too many calls on Tronch's API by this caller: a key's own `ratelimits` (the budget its verifications spend), or TRONCH_RATELIMIT_API (1000 an hour by default) per key without policies and per person; every answer within that limit carries the `RateLimit` headers. Verification and permission checks are not counted. Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
             ///
             /// - Remark: Generated from `#/paths//api/v1/groups/{id}/members/{principal}/put(addGroupMember)/responses/429`.
             ///
@@ -20018,7 +20018,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Or too many calls on Tronch's API by this caller: a key's own `ratelimits` (the budget its verifications spend), or TRONCH_RATELIMIT_API (1000 an hour by default) per key without policies and per person; every answer within that limit carries the `RateLimit` headers. Verification and permission checks are not counted. Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
             ///
             /// - Remark: Generated from `#/paths//api/v1/groups/{id}/members/{principal}/delete(removeGroupMember)/responses/429`.
             ///
@@ -20425,7 +20425,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Or too many calls on Tronch's API by this caller: a key's own `ratelimits` (the budget its verifications spend), or TRONCH_RATELIMIT_API (1000 an hour by default) per key without policies and per person; every answer within that limit carries the `RateLimit` headers. Verification and permission checks are not counted. Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
             ///
             /// - Remark: Generated from `#/paths//api/v1/acl-entries/get(listAclEntries)/responses/429`.
             ///
@@ -20955,7 +20955,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Or too many calls on Tronch's API by this caller: a key's own `ratelimits` (the budget its verifications spend), or TRONCH_RATELIMIT_API (1000 an hour by default) per key without policies and per person; every answer within that limit carries the `RateLimit` headers. Verification and permission checks are not counted. Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
             ///
             /// - Remark: Generated from `#/paths//api/v1/acl-entries/post(createAclEntry)/responses/429`.
             ///
@@ -21299,7 +21299,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Or too many calls on Tronch's API by this caller: a key's own `ratelimits` (the budget its verifications spend), or TRONCH_RATELIMIT_API (1000 an hour by default) per key without policies and per person; every answer within that limit carries the `RateLimit` headers. Verification and permission checks are not counted. Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
             ///
             /// - Remark: Generated from `#/paths//api/v1/acl-entries/{id}/get(getAclEntry)/responses/429`.
             ///
@@ -21606,7 +21606,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Or too many calls on Tronch's API by this caller: a key's own `ratelimits` (the budget its verifications spend), or TRONCH_RATELIMIT_API (1000 an hour by default) per key without policies and per person; every answer within that limit carries the `RateLimit` headers. Verification and permission checks are not counted. Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
             ///
             /// - Remark: Generated from `#/paths//api/v1/acl-entries/{id}/delete(deleteAclEntry)/responses/429`.
             ///
@@ -21997,7 +21997,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Or too many calls on Tronch's API by this caller: a key's own `ratelimits` (the budget its verifications spend), or TRONCH_RATELIMIT_API (1000 an hour by default) per key without policies and per person; every answer within that limit carries the `RateLimit` headers. Verification and permission checks are not counted. Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
             ///
             /// - Remark: Generated from `#/paths//api/v1/authz/check/post(checkPermission)/responses/429`.
             ///
@@ -22394,7 +22394,7 @@ public enum Operations {
                     }
                 }
             }
-            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Or too many calls on Tronch's API by this caller: a key's own `ratelimits` (the budget its verifications spend), or TRONCH_RATELIMIT_API (1000 an hour by default) per key without policies and per person; every answer within that limit carries the `RateLimit` headers. Verification and permission checks are not counted. Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
             ///
             /// - Remark: Generated from `#/paths//api/v1/authz/check-batch/post(checkPermissionBatch)/responses/429`.
             ///

@@ -175,7 +175,9 @@ package struct KeyService: Sendable {
             guard let identity = try await owners.identity(of: ownerID) else { return .rejected(.disabled, keyID: record.id) }
             owner = identity
         }
-        return .authenticated(Principal(keyID: record.id, scopes: record.settings.scopes, user: owner))
+        var principal = Principal(keyID: record.id, scopes: record.settings.scopes, user: owner)
+        principal.keyPolicies = record.settings.ratelimits
+        return .authenticated(principal)
     }
 
     package enum Authentication: Sendable {

@@ -11,6 +11,7 @@ package final class RateLimits: Sendable {
     private let authFailurePolicy: [GCRA.Parameters]
     private let keyCreationPolicy: [GCRA.Parameters]
     private let loginPolicy: [GCRA.Parameters]
+    private let apiPolicy: [GCRA.Parameters]
     /// Addresses refused for failing authentication too often, until when (ContinuousClock). Checked before
     /// any other work, so a refused address costs no limiter round trip; bounded like the limiter.
     private let blocked = Mutex<[String: ContinuousClock.Instant]>([:])
@@ -25,6 +26,7 @@ package final class RateLimits: Sendable {
         authFailurePolicy = settings.authFailures.map { [GCRA.Parameters($0)] } ?? []
         keyCreationPolicy = settings.keyCreation.map { [GCRA.Parameters($0)] } ?? []
         loginPolicy = settings.login.map { [GCRA.Parameters($0)] } ?? []
+        apiPolicy = settings.api.map { [GCRA.Parameters($0)] } ?? []
     }
 
     /// Counts a login attempt from `address` (every attempt, good or bad, as seed 004 asks); nil when logins
@@ -39,6 +41,17 @@ package final class RateLimits: Sendable {
         let policies = record.settings.ratelimits.isEmpty ? defaultPolicy : record.settings.ratelimits.map(GCRA.Parameters.init)
         guard !policies.isEmpty else { return nil }
         return try await limiter.decide("key:\(record.id.lowercased)", policies: policies, cost: cost)
+    }
+
+    /// Counts a call on Tronch's own API: a key with policies of its own spends them (the budget its
+    /// verifications spend: one key, one budget); any other key, and a person, the API policy. Nil when
+    /// nothing applies.
+    package func apiCall(by principal: Principal) async throws -> RateLimitDecision? {
+        if let keyID = principal.keyID, !principal.keyPolicies.isEmpty {
+            return try await limiter.decide("key:\(keyID.lowercased)", policies: principal.keyPolicies.map(GCRA.Parameters.init), cost: 1)
+        }
+        guard !apiPolicy.isEmpty else { return nil }
+        return try await limiter.decide("api:\(principal.reference)", policies: apiPolicy, cost: 1)
     }
 
     /// Counts a key created by `principal`; nil when creation is not limited.

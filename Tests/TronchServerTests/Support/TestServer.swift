@@ -65,6 +65,7 @@ struct TestServer {
             "usage.flushInterval": "0.1",
             // Suites that are not about Tronch's own limits create many keys and fail on purpose.
             "ratelimit.keyCreation": "1000000/1h", "ratelimit.authFailures": "1000000/1m", "ratelimit.login": "1000000/1m",
+            "ratelimit.api": "1000000/1h",
             // The cheapest scrypt Tronch accepts: the suites log in hundreds of times.
             "password.scryptLogN": "10",
         ] : [:]
