@@ -105,6 +105,30 @@ server_cpu_us() {
     echo $(( $(process_tree_ticks "$server") * 1000000 / $(getconf CLK_TCK) ))
 }
 
+# --- The ceiling (bench/peers/ceiling): a bare Hummingbird app, the framework's own cost, for bench/run ---
+
+# Builds the ceiling in release (its own scratch path; minutes the first time) and sets $ceiling_bin.
+build_ceiling() {
+    local scratch=${CEILING_SCRATCH:-$PWD/.build-ceiling}
+    swift build -c release --package-path bench/peers/ceiling --scratch-path "$scratch" >&2
+    ceiling_bin="$scratch/release/Ceiling"
+}
+
+# Starts the ceiling on the key pool (the root key among its keys, so it can be the caller) and sets $server
+# and $url like start_server.
+start_ceiling() {
+    local port
+    port=$(free_port)
+    { echo "$TRONCH_BOOTSTRAP_ROOT_KEY"; cat "$work/keys.txt"; } > "$work/ceiling-keys.txt"
+    "$ceiling_bin" "$port" "$work/ceiling-keys.txt" >"$work/ceiling.log" 2>&1 &
+    server=$!
+    url="http://127.0.0.1:$port"
+    for _ in $(seq 1 200); do curl -sf "$url/hello" >/dev/null && return 0; sleep 0.05; done
+    echo "the ceiling did not start:" >&2
+    cat "$work/ceiling.log" >&2
+    return 1
+}
+
 # --- The FastAPI peer (bench/peers/fastapi): the same verification in Python, for bench/peer and bench/run ---
 
 # Starts the peer (uvicorn, PEER_WORKERS workers, default 2) on the seeded store and sets $server and $url

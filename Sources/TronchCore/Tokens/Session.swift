@@ -75,11 +75,26 @@ package enum RefreshTokenFormat {
         return "\(prefix)_rt_\(Base64URL.encode(bytes))"
     }
 
-    /// Whether `token` has the shape of a refresh token (any prefix).
+    /// Whether `token` has the shape of a refresh token (any prefix): `_rt_` then 43 base64url characters at
+    /// its end. Every API key a request carries is asked this, so it reads bytes at fixed offsets (a string
+    /// search here cost 5% of a verification's CPU).
     package static func looksLikeRefreshToken(_ token: String) -> Bool {
-        guard let range = token.firstRange(of: "_rt_") else { return false }
-        let tail = token[range.upperBound...]
-        return tail.utf8.count == 43 && Base64URL.decode(String(tail)) != nil
+        var token = token
+        return token.withUTF8 { bytes in
+            let start = bytes.count - 47
+            guard start >= 1, bytes[start] == UInt8(ascii: "_"), bytes[start + 1] == UInt8(ascii: "r"),
+                bytes[start + 2] == UInt8(ascii: "t"), bytes[start + 3] == UInt8(ascii: "_")
+            else { return false }
+            for byte in bytes[(start + 4)...] {
+                switch byte {
+                case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                    UInt8(ascii: "-"), UInt8(ascii: "_"):
+                    continue
+                default: return false
+                }
+            }
+            return true
+        }
     }
 }
 

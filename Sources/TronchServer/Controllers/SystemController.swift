@@ -75,8 +75,14 @@ struct SystemController {
         var version = TronchVersion.current
     }
 
+    /// The liveness answer never changes: encoded once, not on every probe (JSONEncoder was most of the
+    /// route's own cost).
+    static let healthAnswer: Response = {
+        do { return try Response.json(Health()) } catch { fatalError("the health answer does not encode: \(error)") }
+    }()
+
     @Sendable func health(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try Response.json(Health())
+        Self.healthAnswer
     }
 
     @Sendable func openAPI(_ request: Request, context: AppRequestContext) async throws -> Response {
