@@ -107,11 +107,12 @@ server_cpu_us() {
 
 # --- The ceiling (bench/peers/ceiling): a bare Hummingbird app, the framework's own cost, for bench/run ---
 
-# Builds the ceiling in release (its own scratch path; minutes the first time) and sets $ceiling_bin.
+# Builds the ceiling (release, or CEILING_CONFIG=debug for a smoke run; its own scratch path; minutes the
+# first time) and sets $ceiling_bin.
 build_ceiling() {
-    local scratch=${CEILING_SCRATCH:-$PWD/.build-ceiling}
-    swift build -c release --package-path bench/peers/ceiling --scratch-path "$scratch" >&2
-    ceiling_bin="$scratch/release/Ceiling"
+    local scratch=${CEILING_SCRATCH:-$PWD/.build-ceiling} config=${CEILING_CONFIG:-release}
+    swift build -c "$config" --package-path bench/peers/ceiling --scratch-path "$scratch" >&2
+    ceiling_bin="$scratch/$config/Ceiling"
 }
 
 # Starts the ceiling on the key pool (the root key among its keys, so it can be the caller) and sets $server
