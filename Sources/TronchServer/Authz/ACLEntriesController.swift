@@ -72,10 +72,7 @@ struct ACLEntriesController {
         let size = query.limit
         query.limit = size + 1
         let entries = try await authz.store.entries(matching: query)
-        let page = Array(entries.prefix(size))
-        return try Response.json(
-            ListResponse(data: page.map(EntryResponse.init), nextCursor: entries.count > size ? page.last.map { Cursor.encode($0.id, kind: "a") } : nil)
-        )
+        return try Response.json(ListResponse(fetched: entries, size: size, item: EntryResponse.init) { Cursor.encode($0.id, kind: "a") })
     }
 
     @Sendable func show(_ request: Request, context: AppRequestContext) async throws -> Response {

@@ -50,10 +50,7 @@ struct GroupsController {
         let size = query.limit
         query.limit = size + 1
         let groups = try await authz.store.groups(matching: query)
-        let page = Array(groups.prefix(size))
-        return try Response.json(
-            ListResponse(data: page.map(GroupResponse.init), nextCursor: groups.count > size ? page.last.map { Cursor.encode($0.id, kind: "g") } : nil)
-        )
+        return try Response.json(ListResponse(fetched: groups, size: size, item: GroupResponse.init) { Cursor.encode($0.id, kind: "g") })
     }
 
     @Sendable func show(_ request: Request, context: AppRequestContext) async throws -> Response {

@@ -8,9 +8,22 @@ struct ListResponse<Item: Encodable>: Encodable {
     var data: [Item]
     var nextCursor: String?
 
+    init(data: [Item], nextCursor: String?) {
+        self.data = data
+        self.nextCursor = nextCursor
+    }
+
     enum CodingKeys: String, CodingKey {
         case data
         case nextCursor = "next_cursor"
+    }
+
+    /// A page from `fetched`, read with a limit one above `size`: the extra row only says a next page exists,
+    /// whose cursor is the last row shown.
+    init<Row>(fetched: [Row], size: Int, item: (Row) -> Item, cursor: (Row) -> String) {
+        let page = fetched.prefix(size)
+        data = page.map(item)
+        nextCursor = fetched.count > size ? page.last.map(cursor) : nil
     }
 
     func encode(to encoder: any Encoder) throws {
