@@ -9,7 +9,7 @@ struct AuditCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "audit",
         abstract: "Read, export and verify the audit log.",
-        subcommands: [List.self, Export.self, Verify.self]
+        subcommands: [List.self, Export.self, Verify.self, Checkpoints.self]
     )
 
     /// Filters shared by `list` and `export`, as the API's query parameters.
@@ -98,43 +98,74 @@ struct AuditCommand: AsyncParsableCommand {
 
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Walk the audit chain in the database and report the first broken link (exit 1) or its head.",
-            discussion: "Reads the configured database directly (like 'tronch migrate'), so it works with the server stopped."
+            abstract: "Check the audit log: every link of its hash chain and every keyed checkpoint (exit 1 at the first problem).",
+            discussion: """
+                Reads the configured database directly (like 'tronch migrate'), so it works with the server stopped. \
+                Checkpoints are HMACs under a key derived from the secrets key, which the database does not hold: \
+                run this where that key is (TRONCH_SECRETS_KEY, or the data directory's secrets.key). With \
+                --checkpoints, the checkpoints of an earlier 'tronch audit checkpoints' must all still be there.
+                """
         )
         @OptionGroup var options: ServerOptions
+        @Option(help: "A file written earlier by 'tronch audit checkpoints' (one JSON object per line).")
+        var checkpoints: String?
 
         func run() async throws {
-            let outcome = try await MigrateCommand.withStore(options) { store -> Result<(AuditHead, Int), AuditChain.Break> in
-                let bounds = try await store.auditBounds()
-                var head = bounds.checkpoint
-                var count = 0
-                // Up to the head recorded before the walk: entries appended meanwhile are for the next run.
-                while head.sequence < bounds.head.sequence {
-                    let batch = try await store.auditChain(after: head.sequence, limit: 1000)
-                        .filter { $0.sequence <= bounds.head.sequence }
-                    guard !batch.isEmpty else { break }
-                    switch AuditChain.verify(batch, from: head) {
-                    case .success(let next):
-                        head = next
-                        count += batch.count
-                    case .failure(let problem):
-                        // Retention may have cut the chain while this walked it: go on from its new checkpoint.
-                        let moved = try await store.auditBounds().checkpoint
-                        guard case .gap = problem, moved.sequence > head.sequence else { return .failure(problem) }
-                        head = moved
-                    }
+            let exported = try checkpoints.map(AuditCommand.readCheckpoints) ?? []
+            let settings = try Settings(reader: try await options.reader(), requirePepper: false)
+            let outcome = try await MigrateCommand.withStore(options) { store in
+                try await AuditVerification.run(store: store, exported: exported) {
+                    try await AuditVerification.signer(settings: settings, store: store, logger: makeLogger(settings, output: .standardError))
                 }
-                // Entries removed from the end leave a chain that links up; the recorded head shows them.
-                guard head == bounds.head else { return .failure(.truncated(found: head.sequence, recorded: bounds.head.sequence)) }
-                return .success((head, count))
             }
             switch outcome {
-            case .success(let (head, count)):
-                print("audit chain intact: \(count) entries, head \(head.sequence) \(head.hash)")
+            case .success(let report):
+                print(
+                    "audit chain intact: \(report.entries) entries, head \(report.head.sequence) \(report.head.hash); "
+                        + "\(report.checkpoints) keyed checkpoint\(report.checkpoints == 1 ? "" : "s") valid "
+                        + "(\(report.checkpointsMatched) over entries still kept)"
+                )
             case .failure(let problem):
                 FileHandle.standardError.write(Data("audit chain broken: \(problem)\n".utf8))
                 throw ExitCode(1)
             }
+        }
+    }
+
+    struct Checkpoints: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write every keyed checkpoint of the audit chain to standard output, one JSON object per line.",
+            discussion: """
+                Keep the output somewhere the database's writers cannot reach; 'tronch audit verify --checkpoints FILE' \
+                then shows a database whose checkpoints were removed or rewritten since.
+                """
+        )
+        @OptionGroup var options: ServerOptions
+
+        func run() async throws {
+            for checkpoint in try await MigrateCommand.withStore(options, { try await $0.auditCheckpoints() }) {
+                print(try JSONValue.encodeCanonical(AuditCommand.json(checkpoint)))
+            }
+        }
+    }
+
+    static func json(_ checkpoint: AuditCheckpoint) -> JSONValue {
+        .object([
+            "sequence": .int(checkpoint.sequence), "hash": .string(checkpoint.hash),
+            "previous_sequence": .int(checkpoint.previousSequence), "key_id": .string(checkpoint.keyID),
+            "time": .string(Timestamp.format(checkpoint.time)), "mac": .string(checkpoint.mac),
+        ])
+    }
+
+    static func readCheckpoints(_ path: String) throws -> [AuditCheckpoint] {
+        guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read \(path)") }
+        return try String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline).enumerated().map { index, line in
+            guard let value = try? JSONParser.parse(Array(line.utf8)), case .int(let sequence)? = value["sequence"],
+                case .string(let hash)? = value["hash"], case .int(let previous)? = value["previous_sequence"],
+                case .string(let keyID)? = value["key_id"], case .string(let timeText)? = value["time"],
+                let time = Timestamp.parse(timeText), case .string(let mac)? = value["mac"]
+            else { throw ValidationError("\(path):\(index + 1) is not a checkpoint written by 'tronch audit checkpoints'") }
+            return AuditCheckpoint(sequence: sequence, hash: hash, previousSequence: previous, keyID: keyID, time: time, mac: mac)
         }
     }
 }

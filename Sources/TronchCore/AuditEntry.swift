@@ -220,6 +220,18 @@ package enum AuditChain {
         case gap(after: Int64, next: Int64)
         /// The chain ends before the head the last append recorded: entries were removed from the end.
         case truncated(found: Int64, recorded: Int64)
+        /// A keyed checkpoint does not follow the one before it: a checkpoint was removed or inserted.
+        case checkpointUnlinked(sequence: Int64)
+        /// A keyed checkpoint's HMAC does not match: it was made or changed without the key.
+        case checkpointForged(sequence: Int64)
+        /// A keyed checkpoint names a key this node does not hold, so it cannot be checked.
+        case checkpointKeyUnknown(sequence: Int64, keyID: String)
+        /// The entry a keyed checkpoint covers has another hash now: the chain was computed again after it.
+        case rewritten(sequence: Int64)
+        /// The chain ends below a keyed checkpoint (or an exported one): entries it covered are gone.
+        case rolledBack(checkpoint: Int64, head: Int64)
+        /// A checkpoint exported earlier is not in the database (or differs): the checkpoints were rewritten.
+        case checkpointDropped(sequence: Int64)
 
         package var description: String {
             switch self {
@@ -228,6 +240,18 @@ package enum AuditChain {
             case .gap(let after, let next): "entries \(after + 1)...\(next - 1) are missing"
             case .truncated(let found, let recorded):
                 "the chain ends at entry \(found) but the recorded head is entry \(recorded): entries were removed from the end"
+            case .checkpointUnlinked(let sequence):
+                "the keyed checkpoint at entry \(sequence) does not follow the checkpoint before it (one was removed or inserted)"
+            case .checkpointForged(let sequence):
+                "the keyed checkpoint at entry \(sequence) does not match its HMAC: it was written or changed without the key"
+            case .checkpointKeyUnknown(let sequence, let keyID):
+                "the keyed checkpoint at entry \(sequence) was signed with secrets key \(keyID), which this node does not hold (keep old keys in TRONCH_SECRETS_PREVIOUS_KEYS or secrets.key)"
+            case .rewritten(let sequence):
+                "entry \(sequence) no longer has the hash its keyed checkpoint signed: the chain was computed again after an edit"
+            case .rolledBack(let checkpoint, let head):
+                "the chain ends at entry \(head), below the keyed checkpoint at entry \(checkpoint): entries were removed"
+            case .checkpointDropped(let sequence):
+                "the exported checkpoint at entry \(sequence) is not in the database as exported: the checkpoints were rewritten"
             }
         }
     }

@@ -169,6 +169,14 @@ package func buildApplication(reader: ConfigReader, options: BuildOptions = .ini
             )
         )
     }
+    if settings.auditCheckpointEvery > 0 {
+        services.append(
+            AuditCheckpointing(
+                store: store, signer: AuditCheckpointSigner(secrets: secrets), every: settings.auditCheckpointEvery,
+                interval: settings.auditCheckpointInterval, clock: options.clock, logger: logger
+            )
+        )
+    }
     if let redis, let invalidation { services += [redis, invalidation] }
     if let tokenEvents { services.append(tokenEvents) }
     var app = Application(

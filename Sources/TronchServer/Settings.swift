@@ -85,6 +85,10 @@ package struct Settings: Sendable {
     /// How long audit entries are kept; nil keeps them forever.
     package var auditRetention: Duration? = .seconds(365 * 86_400)
     package var auditRetentionInterval: Duration = .seconds(3600)
+    /// A keyed checkpoint of the audit chain every this many entries; 0 writes none.
+    package var auditCheckpointEvery: Int64 = 1000
+    /// The longest an entry waits for a checkpoint when fewer than `auditCheckpointEvery` arrive.
+    package var auditCheckpointInterval: Duration = .seconds(3600)
     package var metricsAccess: MetricsAccess = .scope
     /// Whether verifications and API requests are counted per key (`GET /api/v1/keys/{id}/usage`).
     package var usageEnabled = true
@@ -257,6 +261,13 @@ package struct Settings: Sendable {
             usageRetention = days == 0 ? nil : .seconds(days * 86_400)
         }
         auditRetentionInterval = try values.seconds("audit.retentionInterval", range: 1...86_400) ?? auditRetentionInterval
+        if let every = try values.int("audit.checkpointEvery") {
+            guard (0...10_000_000).contains(every) else {
+                throw ConfigurationError(key: "TRONCH_AUDIT_CHECKPOINT_EVERY", "must be between 0 (no checkpoints) and 10000000")
+            }
+            auditCheckpointEvery = Int64(every)
+        }
+        auditCheckpointInterval = try values.seconds("audit.checkpointInterval", range: 1...86_400) ?? auditCheckpointInterval
         if let url = try values.string("redis.url", secret: true), !url.isEmpty {
             do {
                 _ = try RedisConfiguration(url: url)
@@ -299,6 +310,7 @@ extension Settings {
         "ratelimit.default": .string, "ratelimit.api": .string, "ratelimit.authFailures": .string, "ratelimit.keyCreation": .string,
         "ratelimit.failureMode": .string, "ratelimit.localMaxEntries": .integer, "redis.url": .string,
         "redis.timeout": .seconds, "audit.retentionDays": .integer, "audit.retentionInterval": .seconds,
+        "audit.checkpointEvery": .integer, "audit.checkpointInterval": .seconds,
         "usage.maxPending": .integer, "usage.enabled": .boolean, "http.trustedProxies": .string, "usage.retentionDays": .integer, "metrics.access": .string,
         "forwardAuth.enabled": .boolean, "forwardAuth.rules": .string, "ratelimit.login": .string,
     ].merging(AccountSettings.fileSchema) { $1 }.merging(AuthzSettings.fileSchema) { $1 }.merging(EdgeSettings.fileSchema) { $1 }

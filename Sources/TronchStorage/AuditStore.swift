@@ -55,4 +55,15 @@ package protocol AuditStore: Sendable {
     /// Where verification starts (the genesis, or the last entry a retention cut removed) and where it must
     /// end (the head the last append recorded, so removing entries from the end shows too).
     func auditBounds() async throws -> (checkpoint: AuditHead, head: AuditHead)
+
+    /// Every keyed checkpoint, oldest first (one per thousand entries or so: few rows).
+    func auditCheckpoints() async throws -> [AuditCheckpoint]
+
+    /// The newest keyed checkpoint, if any.
+    func lastAuditCheckpoint() async throws -> AuditCheckpoint?
+
+    /// Stores `checkpoint` when it follows the newest one (its `previousSequence` is that one's sequence, or
+    /// 0 when there is none); false when another node's checkpoint got there first. Checkpoints are never
+    /// changed or removed.
+    func appendAuditCheckpoint(_ checkpoint: AuditCheckpoint) async throws -> Bool
 }

@@ -66,6 +66,9 @@ final class CountingStore: KeyStore, AuditStore, UsageStore, Sendable {
     }
     func pruneUsage(before minute: Int64) async throws -> Int { try await base.pruneUsage(before: minute) }
     func auditBounds() async throws -> (checkpoint: AuditHead, head: AuditHead) { try await base.auditBounds() }
+    func auditCheckpoints() async throws -> [AuditCheckpoint] { try await base.auditCheckpoints() }
+    func lastAuditCheckpoint() async throws -> AuditCheckpoint? { try await base.lastAuditCheckpoint() }
+    func appendAuditCheckpoint(_ checkpoint: AuditCheckpoint) async throws -> Bool { try await base.appendAuditCheckpoint(checkpoint) }
 }
 
 @Suite struct KeyServiceTests {

@@ -156,15 +156,63 @@ extension AuditStoreConformanceTests {
     }
 }
 
+extension AuditStoreConformanceTests {
+    static let signer = AuditCheckpointSigner(secrets: SecretBox(current: SecretBox.Key(bytes: Array(repeating: 7, count: 32))!))
+
+    @Test(arguments: StoreBackend.allCases)
+    func checkpointsFormOneListAndReadBackExactly(backend: StoreBackend) async throws {
+        try await backend.withStore { store async throws in
+            #expect(try await store.lastAuditCheckpoint() == nil)
+            #expect(try await store.auditCheckpoints().isEmpty)
+            let entries = try await store.appendAudit((0..<5).map { Self.event("e\($0)", at: Double($0)) })
+            let first = Self.signer.sign(AuditHead(sequence: 2, hash: entries[1].hash), after: nil, at: Fixtures.base)
+            // The first must follow nothing; a checkpoint that claims a predecessor that is not there is refused.
+            let orphan = Self.signer.sign(AuditHead(sequence: 4, hash: entries[3].hash), after: first, at: Fixtures.base)
+            #expect(try await store.appendAuditCheckpoint(orphan) == false)
+            #expect(try await store.appendAuditCheckpoint(first))
+            #expect(try await store.appendAuditCheckpoint(first) == false, "the same one again")
+            let stale = Self.signer.sign(AuditHead(sequence: 3, hash: entries[2].hash), after: nil, at: Fixtures.base)
+            #expect(try await store.appendAuditCheckpoint(stale) == false, "one that ignores the newest")
+            #expect(try await store.appendAuditCheckpoint(orphan))
+            let read = try await store.auditCheckpoints()
+            #expect(read == [first, orphan], "every field, the time to the millisecond, reads back exactly")
+            #expect(try await store.lastAuditCheckpoint() == orphan)
+            #expect(try Self.signer.verify(read).get() == orphan)
+        }
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func racingCheckpointWritersLeaveOneList(backend: StoreBackend) async throws {
+        try await backend.withStore { store async throws in
+            let entries = try await store.appendAudit((0..<8).map { Self.event("e\($0)", at: Double($0)) })
+            // Eight writers, each building on the same newest checkpoint (none): exactly one wins.
+            let wins = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for index in 0..<8 {
+                    let head = AuditHead(sequence: Int64(index + 1), hash: entries[index].hash)
+                    group.addTask { try await store.appendAuditCheckpoint(Self.signer.sign(head, after: nil, at: Fixtures.base)) }
+                }
+                return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            }
+            #expect(wins == 1)
+            #expect(try await store.auditCheckpoints().count == 1)
+        }
+    }
+}
+
 /// PostgreSQL refuses to change or remove audit entries, whoever asks.
 @Suite struct PostgresAuditAppendOnlyTests {
     @Test(.enabled(if: TestPostgres.url != nil || TestPostgres.isRequired))
     func updatesDeletesAndTruncationAreRefused() async throws {
         let url = try await TestPostgres.freshSchemaURL()
         try await TestPostgres.withMigratedStore(url) { store in
-            try await store.appendAudit([AuditStoreConformanceTests.event("one")])
+            let entry = try await store.appendAudit([AuditStoreConformanceTests.event("one")])[0]
+            let checkpoint = AuditStoreConformanceTests.signer.sign(AuditHead(sequence: 1, hash: entry.hash), after: nil, at: Fixtures.base)
+            #expect(try await store.appendAuditCheckpoint(checkpoint))
         }
-        for statement in ["UPDATE audit_log SET action = 'edited'", "DELETE FROM audit_log", "TRUNCATE audit_log"] {
+        for statement in [
+            "UPDATE audit_log SET action = 'edited'", "DELETE FROM audit_log", "TRUNCATE audit_log",
+            "UPDATE audit_checkpoints SET mac = ''", "DELETE FROM audit_checkpoints", "TRUNCATE audit_checkpoints",
+        ] {
             await #expect(throws: (any Error).self, "\(statement)") { try await TestPostgres.execute(statement, on: url) }
         }
     }

@@ -338,6 +338,26 @@ extension PostgresStore: SchemaMigrator {
             ],
             down: ["DROP TABLE idempotency_keys"]
         ),
+        Migration(
+            version: 11,
+            name: "create_audit_checkpoints",
+            up: [
+                """
+                CREATE TABLE audit_checkpoints (
+                    sequence bigint PRIMARY KEY,
+                    hash text NOT NULL,
+                    previous_sequence bigint NOT NULL UNIQUE,
+                    key_id text NOT NULL,
+                    time timestamptz NOT NULL,
+                    mac text NOT NULL
+                )
+                """,
+                // Append-only as the log itself (the same function; nothing ever deletes a checkpoint).
+                "CREATE TRIGGER audit_checkpoints_append_only BEFORE UPDATE OR DELETE ON audit_checkpoints FOR EACH ROW EXECUTE FUNCTION tronch_audit_append_only()",
+                "CREATE TRIGGER audit_checkpoints_no_truncate BEFORE TRUNCATE ON audit_checkpoints FOR EACH STATEMENT EXECUTE FUNCTION tronch_audit_append_only()",
+            ],
+            down: ["DROP TABLE audit_checkpoints"]
+        ),
     ]
 
     /// A migration's time box: schema changes on a large table (an index over millions of keys) take far longer

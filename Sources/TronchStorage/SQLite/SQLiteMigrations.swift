@@ -330,6 +330,27 @@ extension SQLiteStore {
             ],
             down: ["DROP TABLE idempotency_keys"]
         ),
+        Migration(
+            version: 11,
+            name: "create_audit_checkpoints",
+            up: [
+                // One row per keyed checkpoint; `previous_sequence` is unique, so the checkpoints form one list
+                // however many nodes write them.
+                """
+                CREATE TABLE audit_checkpoints (
+                    sequence INTEGER PRIMARY KEY,
+                    hash TEXT NOT NULL,
+                    previous_sequence INTEGER NOT NULL UNIQUE,
+                    key_id TEXT NOT NULL,
+                    time INTEGER NOT NULL,
+                    mac TEXT NOT NULL
+                )
+                """,
+                "CREATE TRIGGER audit_checkpoints_no_update BEFORE UPDATE ON audit_checkpoints BEGIN SELECT RAISE(ABORT, 'audit_checkpoints is append-only'); END",
+                "CREATE TRIGGER audit_checkpoints_no_delete BEFORE DELETE ON audit_checkpoints BEGIN SELECT RAISE(ABORT, 'audit_checkpoints is append-only'); END",
+            ],
+            down: ["DROP TABLE audit_checkpoints"]
+        ),
     ]
 }
 
