@@ -92,12 +92,14 @@ package struct KeyRecord: Sendable, Hashable {
     package var rotatedFrom: UUID?
     /// Set on the old key by a rotation: it keeps working until then.
     package var graceUntil: Date?
+    /// The key's request-signing secret, sealed with the secrets key (nil: requests need no signature).
+    package var signingSecret: String?
 
     package init(
         id: UUID, digest: KeyDigest, hashVersion: Int, start: String, end: String, environment: KeyEnvironment,
         status: KeyStatus = .active, settings: KeySettings, createdAt: Date, updatedAt: Date? = nil,
         lastUsedAt: Date? = nil, revokedAt: Date? = nil, createdBy: String? = nil, rotatedFrom: UUID? = nil,
-        graceUntil: Date? = nil
+        graceUntil: Date? = nil, signingSecret: String? = nil
     ) {
         self.id = id
         self.digest = digest
@@ -114,6 +116,7 @@ package struct KeyRecord: Sendable, Hashable {
         self.createdBy = createdBy
         self.rotatedFrom = rotatedFrom
         self.graceUntil = graceUntil
+        self.signingSecret = signingSecret
     }
 
     /// The moment the key stops working without being revoked: its expiry or the end of its rotation grace

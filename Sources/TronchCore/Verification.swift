@@ -12,6 +12,12 @@ package enum VerifyCode: String, Sendable, Codable, CaseIterable {
     case disabled = "DISABLED"
     case expired = "EXPIRED"
     case forbidden = "FORBIDDEN"
+    /// The key signs its requests (RFC 9421) and this one's signature is missing, malformed or wrong.
+    case signatureInvalid = "SIGNATURE_INVALID"
+    /// The signature was made more than five minutes from now, or past its `expires`.
+    case signatureExpired = "SIGNATURE_EXPIRED"
+    /// The signature's nonce was seen before for this key: a replay.
+    case signatureReplayed = "SIGNATURE_REPLAYED"
     case insufficientScopes = "INSUFFICIENT_SCOPES"
     case rateLimited = "RATE_LIMITED"
     case usageExceeded = "USAGE_EXCEEDED"
@@ -31,12 +37,20 @@ package struct VerifyRequirements: Sendable {
     }
 }
 
-/// The verification rules, free of I/O: status, expiry, IP allowlist, scopes.
+/// The verification rules, free of I/O: status, expiry, IP allowlist, scopes. A key that signs its requests
+/// has its signature checked between the address and the scopes (``RequestSignature``; the nonce needs I/O).
 ///
 /// Rate limits and credits (`RATE_LIMITED`, `USAGE_EXCEEDED`) are enforced by the rate limiter, which runs
 /// after these checks pass; until then they are stored and returned but not enforced.
 package enum KeyVerifier {
     package static func evaluate(_ record: KeyRecord?, _ requirements: VerifyRequirements) -> VerifyCode {
+        let code = evaluateKey(record, requirements)
+        guard code == .valid, let record else { return code }
+        return evaluateScopes(record, requirements)
+    }
+
+    /// The checks before a request signature's: status, expiry and address.
+    package static func evaluateKey(_ record: KeyRecord?, _ requirements: VerifyRequirements) -> VerifyCode {
         guard let record else { return .notFound }
         if record.status == .revoked { return .revoked }
         if !record.settings.enabled { return .disabled }
@@ -46,6 +60,11 @@ package enum KeyVerifier {
                 return .forbidden
             }
         }
+        return .valid
+    }
+
+    /// The checks after a request signature's: scopes.
+    package static func evaluateScopes(_ record: KeyRecord, _ requirements: VerifyRequirements) -> VerifyCode {
         for scope in requirements.scopes where !Scope.isCovered(scope, by: record.settings.scopes) {
             return .insufficientScopes
         }

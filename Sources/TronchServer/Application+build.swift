@@ -126,7 +126,8 @@ package func buildApplication(reader: ConfigReader, options: BuildOptions = .ini
         store: store, cache: cache, hasher: hasher, format: settings.keyPrefix, clock: options.clock,
         limits: settings.keyLimits, lastUsed: lastUsed,
         rateLimits: RateLimits(limiter: makeRateLimiter(settings, redis: redis, logger: logger), settings: settings.rateLimits),
-        usage: usage, broadcast: invalidation, imports: imports, owners: directory
+        usage: usage, broadcast: invalidation, imports: imports, owners: directory, secrets: secrets,
+        nonces: redis.map { RedisNonceCache(redis: $0, logger: logger) } ?? LocalNonceCache()
     )
     if !settings.database.isEmbedded && !settings.accounts.issuerConfigured {
         logger.warning(

@@ -37,7 +37,8 @@ package protocol MFAStore: Sendable {
     /// Deletes challenges that expired before `now`.
     func pruneChallenges(now: Date) async throws -> Int
 
-    /// Every sealed secret (factors and signing keys), for re-encryption under a new secrets key.
+    /// Every sealed secret (factors, token signing keys, kept answers, keys' request-signing secrets), for
+    /// re-encryption under a new secrets key.
     func sealedSecrets() async throws -> [SealedSecret]
     /// Writes re-sealed secrets back and records `setting` (the id of the key that sealed them), all in one
     /// transaction. A secret that changed since it was read (a new enrolment) is left alone; returns how many
@@ -53,6 +54,8 @@ package struct SealedSecret: Sendable, Hashable {
         case factor(userID: UUID, kind: MFAFactorKind)
         /// An answer kept for `Idempotency-Key` replays (it may hold a new key's secret).
         case idempotentAnswer(caller: String, key: String)
+        /// A key's request-signing secret.
+        case keySigningSecret(keyID: UUID)
     }
 
     package var location: Location
@@ -82,8 +85,12 @@ package struct SealedSecret: Sendable, Hashable {
         case .signingKey(let kid): "signing-key:\(kid)"
         case .factor(let user, let kind): MFAFactorRecord.context(kind: kind, userID: user)
         case .idempotentAnswer(let caller, let key): Self.idempotentAnswerContext(caller: caller, key: key)
+        case .keySigningSecret(let id): Self.keySigningSecretContext(id)
         }
     }
+
+    /// A signing secret is bound to its key: copied to another key's row, it does not open.
+    package static func keySigningSecretContext(_ id: UUID) -> String { "api_keys.signing_secret:" + id.uuidString.lowercased() }
 
     /// An answer is bound to its caller and key: moved to another row, it does not open.
     package static func idempotentAnswerContext(caller: String, key: String) -> String { "idempotency:\(caller):\(key)" }

@@ -46,6 +46,7 @@ enum Fixtures {
             record.lastUsedAt = base.addingTimeInterval(5)
             record.rotatedFrom = UUIDv7.make(at: base)
             record.graceUntil = base.addingTimeInterval(3600)
+            record.signingSecret = "v1.0123456789abcdef.c2VhbGVkIHNpZ25pbmcgc2VjcmV0"
             record.updatedAt = base.addingTimeInterval(1)
         }
     }

@@ -44,7 +44,9 @@ struct ForwardAuthController {
             error.headers[.tronchCode] = "UNAUTHENTICATED"
             throw error
         }
-        let verification = try await keys.verify(key, scopes: scopes, clientIP: context.clientAddress)
+        let verification = try await keys.verify(
+            key, scopes: scopes, clientIP: context.clientAddress, signature: Self.signatureEvidence(request, context: context)
+        )
         var headers = verification.rateLimit?.headers ?? [:]
         headers[.tronchCode] = verification.code.rawValue
         switch verification.code {
@@ -75,6 +77,10 @@ struct ForwardAuthController {
             throw error
         case .forbidden:
             throw APIError(.forbidden, AuthenticationMiddleware.reason(.forbidden), headers: headers)
+        case .signatureInvalid, .signatureExpired, .signatureReplayed:
+            var error = APIError.unauthenticated(AuthenticationMiddleware.reason(verification.code), invalidToken: true)
+            error.headers.append(contentsOf: headers)
+            throw error
         case .insufficientScopes:
             let missing = Scope.uncovered(scopes, by: verification.record?.settings.scopes ?? [])
             throw APIError(.forbidden, "the API key lacks the scopes \(missing.joined(separator: ", "))", headers: headers)
@@ -98,6 +104,32 @@ struct ForwardAuthController {
         let method = request.headers[.xForwardedMethod] ?? request.method.rawValue
         guard let uri = request.headers[.xForwardedURI] else { return (method, "/") }
         return (method, uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? "/")
+    }
+
+    /// The client's request as a signature covers it: its method, path and query (as the gateway reports
+    /// them), its host, and its headers, which the gateway passes on. The body does not reach Tronch: the
+    /// upstream checks it against the signed `Content-Digest`.
+    static func signatureEvidence(_ request: Request, context: AppRequestContext) -> KeyService.SignatureEvidence {
+        let method = request.headers[.xForwardedMethod] ?? request.method.rawValue
+        var target = request.headers[.xForwardedURI] ?? "/"
+        let catchAll = context.parameters.getCatchAll()
+        if !catchAll.isEmpty {
+            target = "/" + catchAll.joined(separator: "/") + (request.uri.query.map { "?" + $0 } ?? "")
+        }
+        let parts = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+        var headers = [String: String]()
+        for field in request.headers {
+            let name = field.name.canonicalName
+            headers[name] = headers[name].map { $0 + ", " + field.value } ?? field.value
+        }
+        let authority = request.headers[.xForwardedHost] ?? request.head.authority
+        let scheme = request.headers[.xForwardedProto]
+        return KeyService.SignatureEvidence(
+            request: SignedRequest(
+                method: method, path: String(parts.first ?? "/"), query: parts.count > 1 ? String(parts[1]) : "",
+                authority: authority, scheme: scheme, headers: headers
+            )
+        )
     }
 
     /// Printable ASCII as is; anything else percent-encoded, so an owner id can never break a header.
@@ -130,4 +162,5 @@ extension HTTPField.Name {
     static let tronchRequiredScopes = Self("X-Tronch-Required-Scopes")!
     static let xForwardedMethod = Self("X-Forwarded-Method")!
     static let xForwardedURI = Self("X-Forwarded-Uri")!
+    static let xForwardedHost = Self("X-Forwarded-Host")!
 }

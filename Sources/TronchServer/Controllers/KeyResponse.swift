@@ -1,14 +1,23 @@
 import Foundation
 import TronchCore
 
-/// A key as the API returns it; `key` (the secret) only in the answer to create and rotate.
+/// A key as the API returns it; `key` (the secret) and `signing_secret` only in the answer to create and rotate.
 struct KeyResponse: Encodable {
     var record: KeyRecord
     var now: Date
     var secret: String?
+    var signingSecret: String?
+
+    init(record: KeyRecord, now: Date, secret: String? = nil, signingSecret: String? = nil) {
+        self.record = record
+        self.now = now
+        self.secret = secret
+        self.signingSecret = signingSecret
+    }
 
     enum CodingKeys: String, CodingKey {
-        case id, name, environment, status, enabled, scopes, meta, start, end, remaining, refill, ratelimits, key
+        case id, name, environment, status, enabled, scopes, meta, start, end, remaining, refill, ratelimits, key, signing
+        case signingSecret = "signing_secret"
         case ownerID = "owner_id"
         case createdAt = "created_at"
         case updatedAt = "updated_at"
@@ -47,7 +56,9 @@ struct KeyResponse: Encodable {
         try container.encode(settings.ratelimits, forKey: .ratelimits)
         try container.encode(settings.remaining, forKey: .remaining)
         try container.encode(settings.refill, forKey: .refill)
+        try container.encode(record.signingSecret != nil, forKey: .signing)
         if let secret { try container.encode(secret, forKey: .key) }
+        if let signingSecret { try container.encode(signingSecret, forKey: .signingSecret) }
     }
 }
 

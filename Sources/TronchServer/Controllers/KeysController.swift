@@ -23,21 +23,25 @@ struct KeysController {
 
     // MARK: Create
 
-    static let createFields = JSONObjectReader.settingsFields.union(["environment"])
+    static let createFields = JSONObjectReader.settingsFields.union(["environment", "signing"])
 
     @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
         var body = JSONObjectReader(try await request.jsonBody(maxSize: maxBodySize), allowed: Self.createFields)
         let environment = body.environment()
         let settings = body.keyPatch().applied(to: KeySettings())
+        let signing = body.signing() ?? false
         try body.finish()
         // Only an administrator may grant admin at all (the service refuses the others with 403): ask them.
         if settings.scopes.contains(Principal.adminScope), principal.isAdmin {
             try await stepUp?.require(principal, for: "a key with the scope admin", origin: context.origin(request))
         }
-        let issued = try await keys.create(settings, environment: environment, by: principal, origin: context.origin(request))
+        let issued = try await keys.create(
+            settings, environment: environment, signing: signing, by: principal, origin: context.origin(request)
+        )
         var response = try Response.json(
-            KeyResponse(record: issued.record, now: keys.clock.now, secret: issued.secret), status: .created
+            KeyResponse(record: issued.record, now: keys.clock.now, secret: issued.secret, signingSecret: issued.signingSecret),
+            status: .created
         )
         if let decision = issued.rateLimit { response.headers.append(contentsOf: decision.headers) }
         return response
@@ -126,15 +130,17 @@ struct KeysController {
         let id = try Self.id(context)
         var gracePeriod: Int64 = 0
         var expiresAt: Patch<Date> = .unchanged
+        var signing: Bool?
         // The body is optional: an empty POST rotates with no grace period.
         if let json = try await request.jsonBodyIfPresent(maxSize: maxBodySize) {
-            var body = JSONObjectReader(json, allowed: ["grace_period_seconds", "expires_at"])
+            var body = JSONObjectReader(json, allowed: ["grace_period_seconds", "expires_at", "signing"])
             switch body.integer("grace_period_seconds") {
             case .set(let value) where (0...Self.maxGracePeriod).contains(value): gracePeriod = value
             case .set, .clear: body.fail("grace_period_seconds", "must be an integer from 0 to \(Self.maxGracePeriod)")
             case .unchanged: break
             }
             expiresAt = body.timestamp("expires_at")
+            signing = body.signing()
             try body.finish()
         }
         // A new secret for a key with the scope admin is as sensitive as a new such key.
@@ -142,10 +148,11 @@ struct KeysController {
             try await stepUp.require(principal, for: "a new secret for a key with the scope admin", origin: context.origin(request))
         }
         let (_, issued) = try await keys.rotate(
-            id: id, gracePeriod: gracePeriod, expiresAt: expiresAt, by: principal, origin: context.origin(request)
+            id: id, gracePeriod: gracePeriod, expiresAt: expiresAt, signing: signing, by: principal, origin: context.origin(request)
         )
         return try Response.json(
-            KeyResponse(record: issued.record, now: keys.clock.now, secret: issued.secret), status: .created
+            KeyResponse(record: issued.record, now: keys.clock.now, secret: issued.secret, signingSecret: issued.signingSecret),
+            status: .created
         )
     }
 
@@ -157,6 +164,17 @@ struct KeysController {
 }
 
 extension JSONObjectReader {
+    /// `signing` on create and rotate: whether the key signs its requests; nil when not sent.
+    mutating func signing() -> Bool? {
+        switch bool("signing") {
+        case .set(let value): return value
+        case .clear:
+            fail("signing", "must be true or false")
+            return nil
+        case .unchanged: return nil
+        }
+    }
+
     /// `environment` on create: `live` unless the body says `test`.
     mutating func environment() -> KeyEnvironment {
         switch string("environment") {

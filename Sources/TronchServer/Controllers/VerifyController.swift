@@ -19,7 +19,7 @@ struct VerifyController {
 
     @Sendable func verify(_ request: Request, context: AppRequestContext) async throws -> Response {
         try context.requirePrincipal()
-        var body = JSONObjectReader(try await request.jsonBody(maxSize: maxBodySize), allowed: ["key", "scopes", "ip", "cost"])
+        var body = JSONObjectReader(try await request.jsonBody(maxSize: maxBodySize), allowed: ["key", "scopes", "ip", "cost", "request"])
         var key = ""
         switch body.string("key") {
         case .set(let value): key = value
@@ -44,8 +44,9 @@ struct VerifyController {
         case .set(let value): cost = value
         case .clear, .unchanged: break
         }
+        let signature = body.signedRequest()
         try body.finish()
-        let verification = try await keys.verify(key, scopes: scopes, clientIP: clientIP, cost: cost)
+        let verification = try await keys.verify(key, scopes: scopes, clientIP: clientIP, cost: cost, signature: signature)
         return Response(
             status: .ok,
             headers: [.contentType: "application/json", .cacheControl: "no-store"],
@@ -155,5 +156,61 @@ struct RateLimitState: Encodable {
     enum CodingKeys: String, CodingKey {
         case name, limit, remaining
         case resetSeconds = "reset_seconds"
+    }
+}
+
+extension JSONObjectReader {
+    /// `request` on verify: the request the key came with, for a key that signs its requests. Its shape is
+    /// checked here (a 400); whether its signature holds is the verification's answer.
+    mutating func signedRequest() -> KeyService.SignatureEvidence? {
+        guard case .set(let object) = object("request") else {
+            if contains("request") { fail("request", "must be an object") }
+            return nil
+        }
+        var reader = JSONObjectReader(
+            .object(object), allowed: ["method", "path", "query", "authority", "scheme", "headers", "body_sha256"], path: "request"
+        )
+        func text(_ name: String, required: Bool = false) -> String? {
+            switch reader.string(name) {
+            case .set(let value): return value
+            case .clear: reader.fail(name, "must be a string")
+            case .unchanged: if required { reader.fail(name, "is required") }
+            }
+            return nil
+        }
+        let method = text("method", required: true)
+        if let method, method.isEmpty || !method.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) {
+            reader.fail("method", "must be an HTTP method")
+        }
+        let path = text("path", required: true)
+        if let path, !path.hasPrefix("/") { reader.fail("path", "must start with /") }
+        let query = text("query")
+        if let query, query.hasPrefix("?") { reader.fail("query", "is the query without its leading ?") }
+        let authority = text("authority")
+        let scheme = text("scheme")
+        var headers = [String: String]()
+        switch reader.object("headers") {
+        case .set(let fields):
+            for (name, value) in fields {
+                guard case .string(let text) = value else {
+                    reader.fail("headers.\(name)", "must be a string (join repeated fields with \", \")")
+                    continue
+                }
+                headers[name.lowercased()] = text
+            }
+        case .clear: reader.fail("headers", "must be an object")
+        case .unchanged: reader.fail("headers", "is required: at least Signature-Input, Signature and Content-Digest")
+        }
+        var digest: [UInt8]?
+        if let encoded = text("body_sha256") {
+            digest = Data(base64Encoded: encoded).map(Array.init)
+            if digest?.count != 32 { reader.fail("body_sha256", "must be the body's SHA-256 in base64 (32 bytes)") }
+        }
+        absorb(reader.errors)
+        guard reader.errors.isEmpty, let method, let path else { return nil }
+        return KeyService.SignatureEvidence(
+            request: SignedRequest(method: method, path: path, query: query ?? "", authority: authority, scheme: scheme, headers: headers),
+            bodySHA256: digest
+        )
     }
 }

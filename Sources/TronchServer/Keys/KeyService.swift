@@ -25,12 +25,16 @@ package struct KeyService: Sendable {
     package let imports: ImportedKeys
     /// The owners of user-owned keys (nil: no user store, every key acts on its scopes alone).
     package let owners: UserDirectory?
+    /// Seals and opens keys' signing secrets (nil: keys cannot sign).
+    package let secrets: SecretBox?
+    /// The nonces of signed requests seen recently.
+    package let nonces: any NonceCache
 
     package init(
         store: any KeyStore & AuditStore, cache: KeyCache, hasher: KeyHasher, format: KeyFormat, clock: WallClock,
         limits: KeyLimits, lastUsed: LastUsedRecorder, rateLimits: RateLimits, usage: UsageRecorder? = nil,
         broadcast: (any CacheInvalidationBroadcast)? = nil, imports: ImportedKeys = ImportedKeys(settings: nil),
-        owners: UserDirectory? = nil
+        owners: UserDirectory? = nil, secrets: SecretBox? = nil, nonces: any NonceCache = LocalNonceCache()
     ) {
         self.store = store
         self.cache = cache
@@ -44,12 +48,16 @@ package struct KeyService: Sendable {
         self.broadcast = broadcast
         self.imports = imports
         self.owners = owners
+        self.secrets = secrets
+        self.nonces = nonces
     }
 
     /// A new key and its secret, which exists nowhere else.
     package struct IssuedKey: Sendable {
         package var record: KeyRecord
         package var secret: String
+        /// The key's request-signing secret, for a key that signs (shown once, like `secret`).
+        package var signingSecret: String?
         /// The creator's key-creation limit after this key, when one applies.
         package var rateLimit: RateLimitDecision?
     }
@@ -116,10 +124,11 @@ package struct KeyService: Sendable {
 
     /// Verifies a key for a request: status, expiry, address and scopes, then the key's rate limits, then
     /// its credits. A request refused by one check is not counted by the later ones.
+    /// A key that signs its requests needs `signature`: the request it came with.
     package func verify(
-        _ key: String, scopes: [String] = [], clientIP: IPAddress? = nil, cost: Int64 = 1
+        _ key: String, scopes: [String] = [], clientIP: IPAddress? = nil, cost: Int64 = 1, signature: SignatureEvidence? = nil
     ) async throws -> Verification {
-        let verification = try await decide(key, scopes: scopes, clientIP: clientIP, cost: cost)
+        let verification = try await decide(key, scopes: scopes, clientIP: clientIP, cost: cost, signature: signature)
         metrics.verified(verification.code)
         if let record = verification.record, verification.code != .notFound {
             usage?.recordVerification(of: record.id, code: verification.code, at: clock.now)
@@ -127,8 +136,10 @@ package struct KeyService: Sendable {
         return verification
     }
 
-    private func decide(_ key: String, scopes: [String], clientIP: IPAddress?, cost: Int64) async throws -> Verification {
-        var verification = try await check(key, scopes: scopes, clientIP: clientIP)
+    private func decide(
+        _ key: String, scopes: [String], clientIP: IPAddress?, cost: Int64, signature: SignatureEvidence?
+    ) async throws -> Verification {
+        var verification = try await check(key, scopes: scopes, clientIP: clientIP, signature: signature, signed: true)
         guard verification.code == .valid, let record = verification.record else { return verification }
         if let decision = try await rateLimits.verification(of: record, cost: cost) {
             verification.rateLimit = decision
@@ -148,11 +159,19 @@ package struct KeyService: Sendable {
         return verification
     }
 
-    /// The checks that need no limiter: status, expiry, address, scopes.
-    func check(_ key: String, scopes: [String], clientIP: IPAddress?) async throws -> Verification {
+    /// The checks that need no limiter: status, expiry, address, the signature (when `signed`: a
+    /// verification for the key holder's API, not a call to Tronch's own), scopes.
+    func check(
+        _ key: String, scopes: [String], clientIP: IPAddress?, signature: SignatureEvidence? = nil, signed: Bool = false
+    ) async throws -> Verification {
         var record = try await lookup(key)
         let now = clock.now
-        let code = KeyVerifier.evaluate(record, VerifyRequirements(scopes: scopes, clientIP: clientIP, now: now))
+        let requirements = VerifyRequirements(scopes: scopes, clientIP: clientIP, now: now)
+        var code = KeyVerifier.evaluateKey(record, requirements)
+        if code == .valid, let found = record {
+            if signed, found.signingSecret != nil { code = await signatureCode(found, signature, now: now) }
+            if code == .valid { code = KeyVerifier.evaluateScopes(found, requirements) }
+        }
         if let imported = record, imported.hashVersion == KeyHasher.importedSHA256Version, code == .valid {
             record = await upgradeDigest(of: imported, key: key)
         }
@@ -220,7 +239,8 @@ package struct KeyService: Sendable {
 
     /// Creates a key on behalf of `principal`.
     package func create(
-        _ settings: KeySettings, environment: KeyEnvironment, by principal: Principal, origin: RequestOrigin = .none
+        _ settings: KeySettings, environment: KeyEnvironment, signing: Bool = false, by principal: Principal,
+        origin: RequestOrigin = .none
     ) async throws -> IssuedKey {
         let now = clock.now
         let settings = try Self.owned(settings, by: principal)
@@ -232,15 +252,17 @@ package struct KeyService: Sendable {
             throw RateLimitRefusal(decision: decision, detail: "this key has created too many keys")
         }
         let secret = format.generate(environment: environment)
-        let record = newRecord(secret: secret, environment: environment, settings: settings, now: now,
+        var record = newRecord(secret: secret, environment: environment, settings: settings, now: now,
                                createdBy: principal.reference)
+        let signingSecret = try signing ? newSigningSecret(for: record.id) : nil
+        record.signingSecret = signingSecret?.sealed
         let audit = AuditEvent(
             time: now, actor: principal.auditActor, action: AuditAction.keyCreated, targetType: "key",
             targetID: record.id.lowercased, origin: origin, details: Self.auditDetails(record)
         )
         try await store.insert(record, audit: audit)
         invalidate(record.digest)
-        return IssuedKey(record: record, secret: secret, rateLimit: decision)
+        return IssuedKey(record: record, secret: secret, signingSecret: signingSecret?.secret, rateLimit: decision)
     }
 
     /// Creates the first key, with every permission, when the store holds no key at all.
@@ -313,8 +335,11 @@ package struct KeyService: Sendable {
 
     /// Replaces a key by a new one with the same settings. The old key keeps working for `gracePeriod`
     /// seconds (never beyond its own expiry); zero revokes it at once.
+    /// The successor signs its requests when `signing` says so, or (nil) when the old key did, with a new
+    /// signing secret.
     package func rotate(
-        id: UUID, gracePeriod: Int64, expiresAt: Patch<Date>, by principal: Principal, origin: RequestOrigin = .none
+        id: UUID, gracePeriod: Int64, expiresAt: Patch<Date>, signing: Bool? = nil, by principal: Principal,
+        origin: RequestOrigin = .none
     ) async throws -> (old: KeyRecord, new: IssuedKey) {
         let now = clock.now
         let limits = self.limits
@@ -324,6 +349,8 @@ package struct KeyService: Sendable {
         let secret = format.generate(environment: environment)
         // The successor's id is drawn here too, so the audit entry written with the rotation can name it.
         let successorID = UUIDv7.make(at: now)
+        // Drawn before the transaction too; used only if the successor signs.
+        let signingSecret = signing == false || (signing == nil && secrets == nil) ? nil : try newSigningSecret(for: successorID)
         let audit = AuditEvent(
             time: now, actor: principal.auditActor, action: AuditAction.keyRotated, targetType: "key",
             targetID: id.lowercased, origin: origin,
@@ -350,6 +377,10 @@ package struct KeyService: Sendable {
             )
             successor.id = successorID
             successor.rotatedFrom = current.id
+            if signing ?? (current.signingSecret != nil) {
+                guard let signingSecret else { throw DomainError(.serviceUnavailable, "this server cannot seal signing secrets") }
+                successor.signingSecret = signingSecret.sealed
+            }
             var old = current
             old.updatedAt = now
             if gracePeriod == 0 {
@@ -363,7 +394,7 @@ package struct KeyService: Sendable {
         }
         invalidate(old.digest)
         invalidate(new.digest)
-        return (old, IssuedKey(record: new, secret: secret))
+        return (old, IssuedKey(record: new, secret: secret, signingSecret: new.signingSecret == nil ? nil : signingSecret?.secret))
     }
 
     /// Forgets a written key here at once, and on other nodes as soon as they hear of it.

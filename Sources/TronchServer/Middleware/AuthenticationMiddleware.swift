@@ -190,6 +190,9 @@ struct AuthenticationMiddleware: RouterMiddleware {
         case .disabled: "the API key is disabled"
         case .expired: "the API key has expired"
         case .forbidden: "the API key may not be used from this address"
+        case .signatureInvalid: "the request's signature is missing or does not match (the key signs its requests)"
+        case .signatureExpired: "the request's signature was made more than five minutes from now, or has expired"
+        case .signatureReplayed: "the request's signature was used before"
         default: "the API key is not valid"
         }
     }

@@ -7,7 +7,7 @@ extension PostgresStore: KeyStore {
     static let selectColumns = """
         id, digest, hash_version, start, "end", name, owner_id, environment, status, enabled, scopes, meta::text,
         allowed_ips, ratelimits::text, remaining, refill::text, created_at, updated_at, expires_at, last_used_at,
-        revoked_at, created_by, rotated_from, grace_until
+        revoked_at, created_by, rotated_from, grace_until, signing_secret
         """
 
     package func insert(_ record: KeyRecord, audit: AuditEvent?) async throws {
@@ -289,12 +289,13 @@ extension PostgresStore {
         return """
             INSERT INTO api_keys (id, digest, hash_version, start, "end", name, owner_id, environment, status, enabled,
                 scopes, meta, allowed_ips, ratelimits, remaining, refill, created_at, updated_at, expires_at,
-                last_used_at, revoked_at, created_by, rotated_from, grace_until)
+                last_used_at, revoked_at, created_by, rotated_from, grace_until, signing_secret)
             VALUES (\(record.id), \(digest), \(record.hashVersion), \(record.start), \(record.end), \(settings.name),
                 \(settings.ownerID), \(record.environment.rawValue), \(record.status.rawValue), \(settings.enabled),
                 \(settings.scopes), \(json.meta)::jsonb, \(allowed), \(json.ratelimits)::jsonb, \(settings.remaining),
                 \(json.refill)::jsonb, \(pgTime(record.createdAt))::timestamptz, \(pgTime(record.updatedAt))::timestamptz, \(pgTime(settings.expiresAt))::timestamptz,
-                \(pgTime(record.lastUsedAt))::timestamptz, \(pgTime(record.revokedAt))::timestamptz, \(record.createdBy), \(record.rotatedFrom), \(pgTime(record.graceUntil))::timestamptz)
+                \(pgTime(record.lastUsedAt))::timestamptz, \(pgTime(record.revokedAt))::timestamptz, \(record.createdBy), \(record.rotatedFrom), \(pgTime(record.graceUntil))::timestamptz,
+                \(record.signingSecret))
             """
     }
 
@@ -319,22 +320,23 @@ extension PostgresStore {
                 "expires_at": time(settings.expiresAt), "last_used_at": time(record.lastUsedAt),
                 "revoked_at": time(record.revokedAt), "created_by": text(record.createdBy),
                 "rotated_from": text(record.rotatedFrom?.lowercased), "grace_until": time(record.graceUntil),
+                "signing_secret": text(record.signingSecret),
             ])
         }
         let batch = try JSONValue.encodeCanonical(JSONValue.array(rows))
         return """
             INSERT INTO api_keys (id, digest, hash_version, start, "end", name, owner_id, environment, status, enabled,
                 scopes, meta, allowed_ips, ratelimits, remaining, refill, created_at, updated_at, expires_at,
-                last_used_at, revoked_at, created_by, rotated_from, grace_until)
+                last_used_at, revoked_at, created_by, rotated_from, grace_until, signing_secret)
             SELECT id, decode(digest, 'hex'), hash_version, start, "end", name, owner_id, environment, status, enabled,
                 ARRAY(SELECT jsonb_array_elements_text(scopes)), meta, ARRAY(SELECT jsonb_array_elements_text(allowed_ips)),
                 ratelimits, remaining, NULLIF(refill, 'null'::jsonb), created_at, updated_at, expires_at, last_used_at,
-                revoked_at, created_by, rotated_from, grace_until
+                revoked_at, created_by, rotated_from, grace_until, signing_secret
             FROM jsonb_to_recordset(\(batch)::jsonb) AS t(id uuid, digest text, hash_version int, start text, "end" text,
                 name text, owner_id text, environment text, status text, enabled boolean, scopes jsonb, meta jsonb,
                 allowed_ips jsonb, ratelimits jsonb, remaining bigint, refill jsonb, created_at timestamptz,
                 updated_at timestamptz, expires_at timestamptz, last_used_at timestamptz, revoked_at timestamptz,
-                created_by text, rotated_from uuid, grace_until timestamptz)
+                created_by text, rotated_from uuid, grace_until timestamptz, signing_secret text)
             """
     }
 
@@ -350,7 +352,8 @@ extension PostgresStore {
                 meta = \(json.meta)::jsonb, allowed_ips = \(allowed), ratelimits = \(json.ratelimits)::jsonb,
                 remaining = \(settings.remaining), refill = \(json.refill)::jsonb, updated_at = \(pgTime(record.updatedAt))::timestamptz,
                 expires_at = \(pgTime(settings.expiresAt))::timestamptz, last_used_at = \(pgTime(record.lastUsedAt))::timestamptz, revoked_at = \(pgTime(record.revokedAt))::timestamptz,
-                created_by = \(record.createdBy), rotated_from = \(record.rotatedFrom), grace_until = \(pgTime(record.graceUntil))::timestamptz
+                created_by = \(record.createdBy), rotated_from = \(record.rotatedFrom), grace_until = \(pgTime(record.graceUntil))::timestamptz,
+                signing_secret = \(record.signingSecret)
             WHERE id = \(record.id)
             """,
             logger: logger
@@ -385,7 +388,7 @@ extension PostgresStore {
             status: status, settings: settings, createdAt: try date(16) ?? Date(timeIntervalSince1970: 0),
             updatedAt: try date(17), lastUsedAt: try date(19), revokedAt: try date(20),
             createdBy: try cells[21].decode(String?.self), rotatedFrom: try cells[22].decode(UUID?.self),
-            graceUntil: try date(23)
+            graceUntil: try date(23), signingSecret: try cells[24].decode(String?.self)
         )
     }
 }

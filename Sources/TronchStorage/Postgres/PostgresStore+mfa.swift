@@ -198,7 +198,13 @@ extension PostgresStore: MFAStore {
                 let (caller, key, sealed) = try row.decode((String, String, String).self)
                 return SealedSecret(location: .idempotentAnswer(caller: caller, key: key), sealed: sealed)
             }
-            return keys + factors + answers
+            let signing = try await client.rows(
+                "SELECT id, signing_secret FROM api_keys WHERE signing_secret IS NOT NULL", logger: logger
+            ).map { row in
+                let (id, sealed) = try row.decode((UUID, String).self)
+                return SealedSecret(location: .keySigningSecret(keyID: id), sealed: sealed)
+            }
+            return keys + factors + answers + signing
         }
     }
 
@@ -229,6 +235,11 @@ extension PostgresStore: MFAStore {
                             UPDATE idempotency_keys SET answer = \(change.to)
                             WHERE caller = \(caller) AND key = \(key) AND answer = \(change.from) RETURNING 1
                             """,
+                            logger: logger
+                        ).count
+                    case .keySigningSecret(let id):
+                        replaced += try await connection.rows(
+                            "UPDATE api_keys SET signing_secret = \(change.to) WHERE id = \(id) AND signing_secret = \(change.from) RETURNING 1",
                             logger: logger
                         ).count
                     }

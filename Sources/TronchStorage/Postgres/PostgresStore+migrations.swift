@@ -358,6 +358,13 @@ extension PostgresStore: SchemaMigrator {
             ],
             down: ["DROP TABLE audit_checkpoints"]
         ),
+        Migration(
+            version: 12,
+            name: "add_signing_secret",
+            // A key's request-signing secret, sealed with the secrets key (null: the key signs nothing).
+            up: ["ALTER TABLE api_keys ADD COLUMN signing_secret text"],
+            down: ["ALTER TABLE api_keys DROP COLUMN signing_secret"]
+        ),
     ]
 
     /// A migration's time box: schema changes on a large table (an index over millions of keys) take far longer

@@ -351,6 +351,13 @@ extension SQLiteStore {
             ],
             down: ["DROP TABLE audit_checkpoints"]
         ),
+        Migration(
+            version: 12,
+            name: "add_signing_secret",
+            // A key's request-signing secret, sealed with the secrets key (null: the key signs nothing).
+            up: ["ALTER TABLE api_keys ADD COLUMN signing_secret TEXT"],
+            down: ["ALTER TABLE api_keys DROP COLUMN signing_secret"]
+        ),
     ]
 }
 

@@ -159,7 +159,10 @@ extension SQLiteStore: MFAStore {
             let answers = try Row.fetchAll(db, sql: "SELECT caller, key, answer FROM idempotency_keys WHERE answer IS NOT NULL").map {
                 SealedSecret(location: .idempotentAnswer(caller: $0["caller"], key: $0["key"]), sealed: $0["answer"])
             }
-            return keys + factors + answers
+            let signing = try Row.fetchAll(db, sql: "SELECT id, signing_secret FROM api_keys WHERE signing_secret IS NOT NULL").compactMap { row in
+                UUID(uuidString: row["id"]).map { SealedSecret(location: .keySigningSecret(keyID: $0), sealed: row["signing_secret"]) }
+            }
+            return keys + factors + answers + signing
         }
     }
 
@@ -183,6 +186,11 @@ extension SQLiteStore: MFAStore {
                     try db.execute(
                         sql: "UPDATE idempotency_keys SET answer = ? WHERE caller = ? AND key = ? AND answer = ?",
                         arguments: [change.to, caller, key, change.from]
+                    )
+                case .keySigningSecret(let id):
+                    try db.execute(
+                        sql: "UPDATE api_keys SET signing_secret = ? WHERE id = ? AND signing_secret = ?",
+                        arguments: [change.to, id.lowercased, change.from]
                     )
                 }
                 replaced += db.changesCount
