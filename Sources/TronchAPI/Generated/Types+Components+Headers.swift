@@ -56,7 +56,7 @@ extension Components {
         ///
         /// - Remark: Generated from `#/components/headers/Retry-After`.
         public typealias RetryAfter = Swift.Int
-        /// The verification code of the client's key (`VALID`, `NOT_FOUND`, `REVOKED`, `DISABLED`, `EXPIRED`, `FORBIDDEN`, `INSUFFICIENT_SCOPES`, `RATE_LIMITED`, `USAGE_EXCEEDED`), `UNAUTHENTICATED` when the request carried no key, or `SERVICE_UNAVAILABLE` on the 503 of a rate limiter that cannot decide (TRONCH_RATELIMIT_FAILURE_MODE `closed`). Lets a gateway that keeps only the status and headers of the answer tell refusals apart.
+        /// The verification code of the client's key (`VALID`, `NOT_FOUND`, `REVOKED`, `DISABLED`, `EXPIRED`, `FORBIDDEN`, `SIGNATURE_INVALID`, `SIGNATURE_EXPIRED`, `SIGNATURE_REPLAYED`, `INSUFFICIENT_SCOPES`, `RATE_LIMITED`, `USAGE_EXCEEDED`), `UNAUTHENTICATED` when the request carried no key, or `SERVICE_UNAVAILABLE` on the 503 of a rate limiter that cannot decide (TRONCH_RATELIMIT_FAILURE_MODE `closed`). Lets a gateway that keeps only the status and headers of the answer tell refusals apart.
         ///
         /// - Remark: Generated from `#/components/headers/X-Tronch-Code`.
         @frozen public enum XTronchCode: String, Codable, Hashable, Sendable, CaseIterable {
@@ -67,6 +67,9 @@ extension Components {
             case disabled = "DISABLED"
             case expired = "EXPIRED"
             case forbidden = "FORBIDDEN"
+            case signatureInvalid = "SIGNATURE_INVALID"
+            case signatureExpired = "SIGNATURE_EXPIRED"
+            case signatureReplayed = "SIGNATURE_REPLAYED"
             case insufficientScopes = "INSUFFICIENT_SCOPES"
             case rateLimited = "RATE_LIMITED"
             case usageExceeded = "USAGE_EXCEEDED"

@@ -649,12 +649,15 @@ extension Components {
                     case disabled = "DISABLED"
                     case expired = "EXPIRED"
                     case forbidden = "FORBIDDEN"
+                    case signatureInvalid = "SIGNATURE_INVALID"
+                    case signatureExpired = "SIGNATURE_EXPIRED"
+                    case signatureReplayed = "SIGNATURE_REPLAYED"
                     case insufficientScopes = "INSUFFICIENT_SCOPES"
                     case rateLimited = "RATE_LIMITED"
                     case usageExceeded = "USAGE_EXCEEDED"
                     case serviceUnavailable = "SERVICE_UNAVAILABLE"
                 }
-                /// The verification code of the client's key (`VALID`, `NOT_FOUND`, `REVOKED`, `DISABLED`, `EXPIRED`, `FORBIDDEN`, `INSUFFICIENT_SCOPES`, `RATE_LIMITED`, `USAGE_EXCEEDED`), `UNAUTHENTICATED` when the request carried no key, or `SERVICE_UNAVAILABLE` on the 503 of a rate limiter that cannot decide (TRONCH_RATELIMIT_FAILURE_MODE `closed`). Lets a gateway that keeps only the status and headers of the answer tell refusals apart.
+                /// The verification code of the client's key (`VALID`, `NOT_FOUND`, `REVOKED`, `DISABLED`, `EXPIRED`, `FORBIDDEN`, `SIGNATURE_INVALID`, `SIGNATURE_EXPIRED`, `SIGNATURE_REPLAYED`, `INSUFFICIENT_SCOPES`, `RATE_LIMITED`, `USAGE_EXCEEDED`), `UNAUTHENTICATED` when the request carried no key, or `SERVICE_UNAVAILABLE` on the 503 of a rate limiter that cannot decide (TRONCH_RATELIMIT_FAILURE_MODE `closed`). Lets a gateway that keeps only the status and headers of the answer tell refusals apart.
                 ///
                 /// - Remark: Generated from `#/components/responses/ForwardAuthAllowed/headers/X-Tronch-Code`.
                 public var xTronchCode: Components.Headers.XTronchCode?
@@ -704,7 +707,7 @@ extension Components {
                 /// - Parameters:
                 ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
                 ///   - cacheControl: Always `no-store` on JSON and problem responses.
-                ///   - xTronchCode: The verification code of the client's key (`VALID`, `NOT_FOUND`, `REVOKED`, `DISABLED`, `EXPIRED`, `FORBIDDEN`, `INSUFFICIENT_SCOPES`, `RATE_LIMITED`, `USAGE_EXCEEDED`), `UNAUTHENTICATED` when the request carried no key, or `SERVICE_UNAVAILABLE` on the 503 of a rate limiter that cannot decide (TRONCH_RATELIMIT_FAILURE_MODE `closed`). Lets a gateway that keeps only the status and headers of the answer tell refusals apart.
+                ///   - xTronchCode: The verification code of the client's key (`VALID`, `NOT_FOUND`, `REVOKED`, `DISABLED`, `EXPIRED`, `FORBIDDEN`, `SIGNATURE_INVALID`, `SIGNATURE_EXPIRED`, `SIGNATURE_REPLAYED`, `INSUFFICIENT_SCOPES`, `RATE_LIMITED`, `USAGE_EXCEEDED`), `UNAUTHENTICATED` when the request carried no key, or `SERVICE_UNAVAILABLE` on the 503 of a rate limiter that cannot decide (TRONCH_RATELIMIT_FAILURE_MODE `closed`). Lets a gateway that keeps only the status and headers of the answer tell refusals apart.
                 ///   - xTronchKeyId: The id of the client's key (lowercase UUID), for the upstream API.
                 ///   - xTronchOwnerId: The key's `owner_id`, for the upstream API. Always sent on 200, empty when the key has none, so that a gateway copying the answer's headers replaces a client-sent header of this name (nginx then leaves the empty header out; Traefik and Envoy pass it on empty). Printable ASCII is sent as is; other bytes, and `%`, are percent-encoded.
                 ///   - xTronchEnvironment: The key's environment, for the upstream API.
@@ -927,12 +930,15 @@ extension Components {
                     case disabled = "DISABLED"
                     case expired = "EXPIRED"
                     case forbidden = "FORBIDDEN"
+                    case signatureInvalid = "SIGNATURE_INVALID"
+                    case signatureExpired = "SIGNATURE_EXPIRED"
+                    case signatureReplayed = "SIGNATURE_REPLAYED"
                     case insufficientScopes = "INSUFFICIENT_SCOPES"
                     case rateLimited = "RATE_LIMITED"
                     case usageExceeded = "USAGE_EXCEEDED"
                     case serviceUnavailable = "SERVICE_UNAVAILABLE"
                 }
-                /// The verification code of the client's key (`VALID`, `NOT_FOUND`, `REVOKED`, `DISABLED`, `EXPIRED`, `FORBIDDEN`, `INSUFFICIENT_SCOPES`, `RATE_LIMITED`, `USAGE_EXCEEDED`), `UNAUTHENTICATED` when the request carried no key, or `SERVICE_UNAVAILABLE` on the 503 of a rate limiter that cannot decide (TRONCH_RATELIMIT_FAILURE_MODE `closed`). Lets a gateway that keeps only the status and headers of the answer tell refusals apart.
+                /// The verification code of the client's key (`VALID`, `NOT_FOUND`, `REVOKED`, `DISABLED`, `EXPIRED`, `FORBIDDEN`, `SIGNATURE_INVALID`, `SIGNATURE_EXPIRED`, `SIGNATURE_REPLAYED`, `INSUFFICIENT_SCOPES`, `RATE_LIMITED`, `USAGE_EXCEEDED`), `UNAUTHENTICATED` when the request carried no key, or `SERVICE_UNAVAILABLE` on the 503 of a rate limiter that cannot decide (TRONCH_RATELIMIT_FAILURE_MODE `closed`). Lets a gateway that keeps only the status and headers of the answer tell refusals apart.
                 ///
                 /// - Remark: Generated from `#/components/responses/ForwardAuthUnauthenticated/headers/X-Tronch-Code`.
                 public var xTronchCode: Components.Headers.XTronchCode?
@@ -942,7 +948,7 @@ extension Components {
                 ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
                 ///   - cacheControl: Always `no-store` on JSON and problem responses.
                 ///   - wwwAuthenticate: `Bearer realm="tronch"` when no credential was sent, and on a refused login; `Bearer realm="tronch", error="invalid_token"` when the key or token was refused (RFC 6750).
-                ///   - xTronchCode: The verification code of the client's key (`VALID`, `NOT_FOUND`, `REVOKED`, `DISABLED`, `EXPIRED`, `FORBIDDEN`, `INSUFFICIENT_SCOPES`, `RATE_LIMITED`, `USAGE_EXCEEDED`), `UNAUTHENTICATED` when the request carried no key, or `SERVICE_UNAVAILABLE` on the 503 of a rate limiter that cannot decide (TRONCH_RATELIMIT_FAILURE_MODE `closed`). Lets a gateway that keeps only the status and headers of the answer tell refusals apart.
+                ///   - xTronchCode: The verification code of the client's key (`VALID`, `NOT_FOUND`, `REVOKED`, `DISABLED`, `EXPIRED`, `FORBIDDEN`, `SIGNATURE_INVALID`, `SIGNATURE_EXPIRED`, `SIGNATURE_REPLAYED`, `INSUFFICIENT_SCOPES`, `RATE_LIMITED`, `USAGE_EXCEEDED`), `UNAUTHENTICATED` when the request carried no key, or `SERVICE_UNAVAILABLE` on the 503 of a rate limiter that cannot decide (TRONCH_RATELIMIT_FAILURE_MODE `closed`). Lets a gateway that keeps only the status and headers of the answer tell refusals apart.
                 public init(
                     xRequestId: Components.Headers.XRequestId? = nil,
                     cacheControl: Components.Headers.CacheControl? = nil,
@@ -1013,12 +1019,15 @@ extension Components {
                     case disabled = "DISABLED"
                     case expired = "EXPIRED"
                     case forbidden = "FORBIDDEN"
+                    case signatureInvalid = "SIGNATURE_INVALID"
+                    case signatureExpired = "SIGNATURE_EXPIRED"
+                    case signatureReplayed = "SIGNATURE_REPLAYED"
                     case insufficientScopes = "INSUFFICIENT_SCOPES"
                     case rateLimited = "RATE_LIMITED"
                     case usageExceeded = "USAGE_EXCEEDED"
                     case serviceUnavailable = "SERVICE_UNAVAILABLE"
                 }
-                /// The verification code of the client's key (`VALID`, `NOT_FOUND`, `REVOKED`, `DISABLED`, `EXPIRED`, `FORBIDDEN`, `INSUFFICIENT_SCOPES`, `RATE_LIMITED`, `USAGE_EXCEEDED`), `UNAUTHENTICATED` when the request carried no key, or `SERVICE_UNAVAILABLE` on the 503 of a rate limiter that cannot decide (TRONCH_RATELIMIT_FAILURE_MODE `closed`). Lets a gateway that keeps only the status and headers of the answer tell refusals apart.
+                /// The verification code of the client's key (`VALID`, `NOT_FOUND`, `REVOKED`, `DISABLED`, `EXPIRED`, `FORBIDDEN`, `SIGNATURE_INVALID`, `SIGNATURE_EXPIRED`, `SIGNATURE_REPLAYED`, `INSUFFICIENT_SCOPES`, `RATE_LIMITED`, `USAGE_EXCEEDED`), `UNAUTHENTICATED` when the request carried no key, or `SERVICE_UNAVAILABLE` on the 503 of a rate limiter that cannot decide (TRONCH_RATELIMIT_FAILURE_MODE `closed`). Lets a gateway that keeps only the status and headers of the answer tell refusals apart.
                 ///
                 /// - Remark: Generated from `#/components/responses/ForwardAuthForbidden/headers/X-Tronch-Code`.
                 public var xTronchCode: Components.Headers.XTronchCode?
@@ -1027,7 +1036,7 @@ extension Components {
                 /// - Parameters:
                 ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
                 ///   - cacheControl: Always `no-store` on JSON and problem responses.
-                ///   - xTronchCode: The verification code of the client's key (`VALID`, `NOT_FOUND`, `REVOKED`, `DISABLED`, `EXPIRED`, `FORBIDDEN`, `INSUFFICIENT_SCOPES`, `RATE_LIMITED`, `USAGE_EXCEEDED`), `UNAUTHENTICATED` when the request carried no key, or `SERVICE_UNAVAILABLE` on the 503 of a rate limiter that cannot decide (TRONCH_RATELIMIT_FAILURE_MODE `closed`). Lets a gateway that keeps only the status and headers of the answer tell refusals apart.
+                ///   - xTronchCode: The verification code of the client's key (`VALID`, `NOT_FOUND`, `REVOKED`, `DISABLED`, `EXPIRED`, `FORBIDDEN`, `SIGNATURE_INVALID`, `SIGNATURE_EXPIRED`, `SIGNATURE_REPLAYED`, `INSUFFICIENT_SCOPES`, `RATE_LIMITED`, `USAGE_EXCEEDED`), `UNAUTHENTICATED` when the request carried no key, or `SERVICE_UNAVAILABLE` on the 503 of a rate limiter that cannot decide (TRONCH_RATELIMIT_FAILURE_MODE `closed`). Lets a gateway that keeps only the status and headers of the answer tell refusals apart.
                 public init(
                     xRequestId: Components.Headers.XRequestId? = nil,
                     cacheControl: Components.Headers.CacheControl? = nil,
@@ -1096,12 +1105,15 @@ extension Components {
                     case disabled = "DISABLED"
                     case expired = "EXPIRED"
                     case forbidden = "FORBIDDEN"
+                    case signatureInvalid = "SIGNATURE_INVALID"
+                    case signatureExpired = "SIGNATURE_EXPIRED"
+                    case signatureReplayed = "SIGNATURE_REPLAYED"
                     case insufficientScopes = "INSUFFICIENT_SCOPES"
                     case rateLimited = "RATE_LIMITED"
                     case usageExceeded = "USAGE_EXCEEDED"
                     case serviceUnavailable = "SERVICE_UNAVAILABLE"
                 }
-                /// The verification code of the client's key (`VALID`, `NOT_FOUND`, `REVOKED`, `DISABLED`, `EXPIRED`, `FORBIDDEN`, `INSUFFICIENT_SCOPES`, `RATE_LIMITED`, `USAGE_EXCEEDED`), `UNAUTHENTICATED` when the request carried no key, or `SERVICE_UNAVAILABLE` on the 503 of a rate limiter that cannot decide (TRONCH_RATELIMIT_FAILURE_MODE `closed`). Lets a gateway that keeps only the status and headers of the answer tell refusals apart.
+                /// The verification code of the client's key (`VALID`, `NOT_FOUND`, `REVOKED`, `DISABLED`, `EXPIRED`, `FORBIDDEN`, `SIGNATURE_INVALID`, `SIGNATURE_EXPIRED`, `SIGNATURE_REPLAYED`, `INSUFFICIENT_SCOPES`, `RATE_LIMITED`, `USAGE_EXCEEDED`), `UNAUTHENTICATED` when the request carried no key, or `SERVICE_UNAVAILABLE` on the 503 of a rate limiter that cannot decide (TRONCH_RATELIMIT_FAILURE_MODE `closed`). Lets a gateway that keeps only the status and headers of the answer tell refusals apart.
                 ///
                 /// - Remark: Generated from `#/components/responses/ForwardAuthTooManyRequests/headers/X-Tronch-Code`.
                 public var xTronchCode: Components.Headers.XTronchCode?
@@ -1134,7 +1146,7 @@ extension Components {
                 /// - Parameters:
                 ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
                 ///   - cacheControl: Always `no-store` on JSON and problem responses.
-                ///   - xTronchCode: The verification code of the client's key (`VALID`, `NOT_FOUND`, `REVOKED`, `DISABLED`, `EXPIRED`, `FORBIDDEN`, `INSUFFICIENT_SCOPES`, `RATE_LIMITED`, `USAGE_EXCEEDED`), `UNAUTHENTICATED` when the request carried no key, or `SERVICE_UNAVAILABLE` on the 503 of a rate limiter that cannot decide (TRONCH_RATELIMIT_FAILURE_MODE `closed`). Lets a gateway that keeps only the status and headers of the answer tell refusals apart.
+                ///   - xTronchCode: The verification code of the client's key (`VALID`, `NOT_FOUND`, `REVOKED`, `DISABLED`, `EXPIRED`, `FORBIDDEN`, `SIGNATURE_INVALID`, `SIGNATURE_EXPIRED`, `SIGNATURE_REPLAYED`, `INSUFFICIENT_SCOPES`, `RATE_LIMITED`, `USAGE_EXCEEDED`), `UNAUTHENTICATED` when the request carried no key, or `SERVICE_UNAVAILABLE` on the 503 of a rate limiter that cannot decide (TRONCH_RATELIMIT_FAILURE_MODE `closed`). Lets a gateway that keeps only the status and headers of the answer tell refusals apart.
                 ///   - retryAfter: Seconds to wait before retrying.
                 ///   - rateLimitPolicy: The policies that apply, IETF httpapi draft syntax: `"name";q=LIMIT;w=PERIOD_SECONDS`, comma-separated.
                 ///   - rateLimit: Each policy's state after this request: `"name";r=REMAINING;t=SECONDS_UNTIL_FULL`, comma-separated.
@@ -1221,12 +1233,15 @@ extension Components {
                     case disabled = "DISABLED"
                     case expired = "EXPIRED"
                     case forbidden = "FORBIDDEN"
+                    case signatureInvalid = "SIGNATURE_INVALID"
+                    case signatureExpired = "SIGNATURE_EXPIRED"
+                    case signatureReplayed = "SIGNATURE_REPLAYED"
                     case insufficientScopes = "INSUFFICIENT_SCOPES"
                     case rateLimited = "RATE_LIMITED"
                     case usageExceeded = "USAGE_EXCEEDED"
                     case serviceUnavailable = "SERVICE_UNAVAILABLE"
                 }
-                /// The verification code of the client's key (`VALID`, `NOT_FOUND`, `REVOKED`, `DISABLED`, `EXPIRED`, `FORBIDDEN`, `INSUFFICIENT_SCOPES`, `RATE_LIMITED`, `USAGE_EXCEEDED`), `UNAUTHENTICATED` when the request carried no key, or `SERVICE_UNAVAILABLE` on the 503 of a rate limiter that cannot decide (TRONCH_RATELIMIT_FAILURE_MODE `closed`). Lets a gateway that keeps only the status and headers of the answer tell refusals apart.
+                /// The verification code of the client's key (`VALID`, `NOT_FOUND`, `REVOKED`, `DISABLED`, `EXPIRED`, `FORBIDDEN`, `SIGNATURE_INVALID`, `SIGNATURE_EXPIRED`, `SIGNATURE_REPLAYED`, `INSUFFICIENT_SCOPES`, `RATE_LIMITED`, `USAGE_EXCEEDED`), `UNAUTHENTICATED` when the request carried no key, or `SERVICE_UNAVAILABLE` on the 503 of a rate limiter that cannot decide (TRONCH_RATELIMIT_FAILURE_MODE `closed`). Lets a gateway that keeps only the status and headers of the answer tell refusals apart.
                 ///
                 /// - Remark: Generated from `#/components/responses/ForwardAuthUnavailable/headers/X-Tronch-Code`.
                 public var xTronchCode: Components.Headers.XTronchCode?
@@ -1239,7 +1254,7 @@ extension Components {
                 /// - Parameters:
                 ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
                 ///   - cacheControl: Always `no-store` on JSON and problem responses.
-                ///   - xTronchCode: The verification code of the client's key (`VALID`, `NOT_FOUND`, `REVOKED`, `DISABLED`, `EXPIRED`, `FORBIDDEN`, `INSUFFICIENT_SCOPES`, `RATE_LIMITED`, `USAGE_EXCEEDED`), `UNAUTHENTICATED` when the request carried no key, or `SERVICE_UNAVAILABLE` on the 503 of a rate limiter that cannot decide (TRONCH_RATELIMIT_FAILURE_MODE `closed`). Lets a gateway that keeps only the status and headers of the answer tell refusals apart.
+                ///   - xTronchCode: The verification code of the client's key (`VALID`, `NOT_FOUND`, `REVOKED`, `DISABLED`, `EXPIRED`, `FORBIDDEN`, `SIGNATURE_INVALID`, `SIGNATURE_EXPIRED`, `SIGNATURE_REPLAYED`, `INSUFFICIENT_SCOPES`, `RATE_LIMITED`, `USAGE_EXCEEDED`), `UNAUTHENTICATED` when the request carried no key, or `SERVICE_UNAVAILABLE` on the 503 of a rate limiter that cannot decide (TRONCH_RATELIMIT_FAILURE_MODE `closed`). Lets a gateway that keeps only the status and headers of the answer tell refusals apart.
                 ///   - retryAfter: Seconds to wait before retrying.
                 public init(
                     xRequestId: Components.Headers.XRequestId? = nil,

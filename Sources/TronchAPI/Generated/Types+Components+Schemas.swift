@@ -139,6 +139,10 @@ extension Components {
             ///
             /// - Remark: Generated from `#/components/schemas/Key/remaining`.
             public var remaining: Swift.Int64?
+            /// Whether the key signs its requests (RFC 9421 HTTP Message Signatures with `hmac-sha256`): then verification and forward authentication also check the request's signature. Set by `signing` at create or rotate. See docs/signed-requests.md.
+            ///
+            /// - Remark: Generated from `#/components/schemas/Key/signing`.
+            public var signing: Swift.Bool
             /// Creates a new `Key`.
             ///
             /// - Parameters:
@@ -163,6 +167,7 @@ extension Components {
             ///   - allowedIps: When not empty, verification fails with `FORBIDDEN` unless the request's address is in one of these ranges. Bare addresses are stored as /32 or /128.
             ///   - ratelimits: Enforced on verification: see docs/rate-limiting.md.
             ///   - remaining: Usage credits left. Each verification that passes every other check spends its `cost` (forward-auth checks spend 1); when fewer than `cost` remain the answer is `USAGE_EXCEEDED` and nothing is spent. Null means unlimited. See docs/rate-limiting.md.
+            ///   - signing: Whether the key signs its requests (RFC 9421 HTTP Message Signatures with `hmac-sha256`): then verification and forward authentication also check the request's signature. Set by `signing` at create or rotate. See docs/signed-requests.md.
             public init(
                 id: Swift.String,
                 name: Swift.String? = nil,
@@ -184,7 +189,8 @@ extension Components {
                 graceUntil: Foundation.Date? = nil,
                 allowedIps: [Swift.String],
                 ratelimits: [Components.Schemas.RateLimitPolicy],
-                remaining: Swift.Int64? = nil
+                remaining: Swift.Int64? = nil,
+                signing: Swift.Bool
             ) {
                 self.id = id
                 self.name = name
@@ -207,6 +213,7 @@ extension Components {
                 self.allowedIps = allowedIps
                 self.ratelimits = ratelimits
                 self.remaining = remaining
+                self.signing = signing
             }
             public enum CodingKeys: String, CodingKey {
                 case id
@@ -230,6 +237,7 @@ extension Components {
                 case allowedIps = "allowed_ips"
                 case ratelimits
                 case remaining
+                case signing
             }
         }
         /// A key and its secret. This is the only time the secret is sent; Tronch keeps only its HMAC.
@@ -244,15 +252,25 @@ extension Components {
                 ///
                 /// - Remark: Generated from `#/components/schemas/CreatedKey/value2/key`.
                 public var key: Swift.String
+                /// Only for a key created or rotated with `signing`: the secret it signs requests with, 32 random bytes in base64url without padding (the HMAC key is those 32 bytes). Sent this once; Tronch keeps it sealed with its secrets key.
+                ///
+                /// - Remark: Generated from `#/components/schemas/CreatedKey/value2/signing_secret`.
+                public var signingSecret: Swift.String?
                 /// Creates a new `Value2Payload`.
                 ///
                 /// - Parameters:
                 ///   - key: The secret, in the format `{prefix}_sk_{env}_{random}{checksum}`.
-                public init(key: Swift.String) {
+                ///   - signingSecret: Only for a key created or rotated with `signing`: the secret it signs requests with, 32 random bytes in base64url without padding (the HMAC key is those 32 bytes). Sent this once; Tronch keeps it sealed with its secrets key.
+                public init(
+                    key: Swift.String,
+                    signingSecret: Swift.String? = nil
+                ) {
                     self.key = key
+                    self.signingSecret = signingSecret
                 }
                 public enum CodingKeys: String, CodingKey {
                     case key
+                    case signingSecret = "signing_secret"
                 }
             }
             /// - Remark: Generated from `#/components/schemas/CreatedKey/value2`.
@@ -454,6 +472,10 @@ extension Components {
             ///
             /// - Remark: Generated from `#/components/schemas/CreateKeyRequest/remaining`.
             public var remaining: Swift.Int64?
+            /// The key signs its requests: the answer carries a `signing_secret`, and every verification of the key (and every forward authentication) must then pass the request in `request` (or, for forward authentication, the client's headers) with a valid RFC 9421 signature. Null is rejected. See docs/signed-requests.md.
+            ///
+            /// - Remark: Generated from `#/components/schemas/CreateKeyRequest/signing`.
+            public var signing: Swift.Bool?
             /// Creates a new `CreateKeyRequest`.
             ///
             /// - Parameters:
@@ -467,6 +489,7 @@ extension Components {
             ///   - allowedIps: IP allowlist. Default: `[]` (every address). Null is rejected.
             ///   - ratelimits: Rate-limit policies, all checked together on each verification (none: the server's default policy applies). Default: `[]`. Null is rejected.
             ///   - remaining: Usage credits, spent by verification (`cost` each; never below zero). Absent or null: unlimited. See docs/rate-limiting.md.
+            ///   - signing: The key signs its requests: the answer carries a `signing_secret`, and every verification of the key (and every forward authentication) must then pass the request in `request` (or, for forward authentication, the client's headers) with a valid RFC 9421 signature. Null is rejected. See docs/signed-requests.md.
             public init(
                 name: Swift.String? = nil,
                 ownerId: Swift.String? = nil,
@@ -477,7 +500,8 @@ extension Components {
                 expiresAt: Foundation.Date? = nil,
                 allowedIps: Components.Schemas.CreateKeyRequest.AllowedIpsPayload? = nil,
                 ratelimits: [Components.Schemas.RateLimitPolicyInput]? = nil,
-                remaining: Swift.Int64? = nil
+                remaining: Swift.Int64? = nil,
+                signing: Swift.Bool? = nil
             ) {
                 self.name = name
                 self.ownerId = ownerId
@@ -489,6 +513,7 @@ extension Components {
                 self.allowedIps = allowedIps
                 self.ratelimits = ratelimits
                 self.remaining = remaining
+                self.signing = signing
             }
             public enum CodingKeys: String, CodingKey {
                 case name
@@ -501,6 +526,7 @@ extension Components {
                 case allowedIps = "allowed_ips"
                 case ratelimits
                 case remaining
+                case signing
             }
             public init(from decoder: any Swift.Decoder) throws {
                 let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -544,6 +570,10 @@ extension Components {
                     Swift.Int64.self,
                     forKey: .remaining
                 )
+                self.signing = try container.decodeIfPresent(
+                    Swift.Bool.self,
+                    forKey: .signing
+                )
                 try decoder.ensureNoAdditionalProperties(knownKeys: [
                     "name",
                     "owner_id",
@@ -554,7 +584,8 @@ extension Components {
                     "expires_at",
                     "allowed_ips",
                     "ratelimits",
-                    "remaining"
+                    "remaining",
+                    "signing"
                 ])
             }
         }
@@ -949,21 +980,29 @@ extension Components {
             ///
             /// - Remark: Generated from `#/components/schemas/RotateKeyRequest/expires_at`.
             public var expiresAt: Foundation.Date?
+            /// Whether the new key signs its requests. Absent: as the old key did. A new key that signs gets a new `signing_secret`; the old key keeps its own through the grace period. Null is rejected.
+            ///
+            /// - Remark: Generated from `#/components/schemas/RotateKeyRequest/signing`.
+            public var signing: Swift.Bool?
             /// Creates a new `RotateKeyRequest`.
             ///
             /// - Parameters:
             ///   - gracePeriodSeconds: How long the old key keeps working, in seconds (at most 30 days). 0 revokes the old key at once. The grace period never extends past the old key's own `expires_at`. Null is rejected.
             ///   - expiresAt: Expiry of the new key. Absent: the new key keeps the old key's `expires_at`. Null: the new key never expires. A date-time must be in the future.
+            ///   - signing: Whether the new key signs its requests. Absent: as the old key did. A new key that signs gets a new `signing_secret`; the old key keeps its own through the grace period. Null is rejected.
             public init(
                 gracePeriodSeconds: Swift.Int64? = nil,
-                expiresAt: Foundation.Date? = nil
+                expiresAt: Foundation.Date? = nil,
+                signing: Swift.Bool? = nil
             ) {
                 self.gracePeriodSeconds = gracePeriodSeconds
                 self.expiresAt = expiresAt
+                self.signing = signing
             }
             public enum CodingKeys: String, CodingKey {
                 case gracePeriodSeconds = "grace_period_seconds"
                 case expiresAt = "expires_at"
+                case signing
             }
             public init(from decoder: any Swift.Decoder) throws {
                 let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -975,9 +1014,14 @@ extension Components {
                     Foundation.Date.self,
                     forKey: .expiresAt
                 )
+                self.signing = try container.decodeIfPresent(
+                    Swift.Bool.self,
+                    forKey: .signing
+                )
                 try decoder.ensureNoAdditionalProperties(knownKeys: [
                     "grace_period_seconds",
-                    "expires_at"
+                    "expires_at",
+                    "signing"
                 ])
             }
         }
@@ -1046,7 +1090,7 @@ extension Components {
             ///
             /// - Remark: Generated from `#/components/schemas/VerifyResponse/valid`.
             public var valid: Swift.Bool
-            /// The first check that failed, in this order: `NOT_FOUND` (malformed, bad checksum or unknown), `REVOKED`, `DISABLED`, `EXPIRED` (`expires_at` or the rotation grace period has passed), `FORBIDDEN` (IP not in `allowed_ips`), `INSUFFICIENT_SCOPES`, `RATE_LIMITED` (one of the key's rate-limit policies, or the default policy, refuses this request), `USAGE_EXCEEDED` (the key's credits are at zero or below `cost`). A request refused by one check is not counted by the later ones. See docs/rate-limiting.md.
+            /// The first check that failed, in this order: `NOT_FOUND` (malformed, bad checksum or unknown), `REVOKED`, `DISABLED`, `EXPIRED` (`expires_at` or the rotation grace period has passed), `FORBIDDEN` (IP not in `allowed_ips`), `SIGNATURE_INVALID` (a key that signs its requests, and `request` is missing, its signature malformed, not covering enough or wrong), `SIGNATURE_EXPIRED` (signed more than five minutes from now, or past its `expires`), `SIGNATURE_REPLAYED` (its `nonce` was accepted before for this key), `INSUFFICIENT_SCOPES`, `RATE_LIMITED` (one of the key's rate-limit policies, or the default policy, refuses this request), `USAGE_EXCEEDED` (the key's credits are at zero or below `cost`). A request refused by one check is not counted by the later ones. See docs/rate-limiting.md.
             ///
             /// - Remark: Generated from `#/components/schemas/VerifyResponse/code`.
             @frozen public enum CodePayload: String, Codable, Hashable, Sendable, CaseIterable {
@@ -1056,11 +1100,14 @@ extension Components {
                 case disabled = "DISABLED"
                 case expired = "EXPIRED"
                 case forbidden = "FORBIDDEN"
+                case signatureInvalid = "SIGNATURE_INVALID"
+                case signatureExpired = "SIGNATURE_EXPIRED"
+                case signatureReplayed = "SIGNATURE_REPLAYED"
                 case insufficientScopes = "INSUFFICIENT_SCOPES"
                 case rateLimited = "RATE_LIMITED"
                 case usageExceeded = "USAGE_EXCEEDED"
             }
-            /// The first check that failed, in this order: `NOT_FOUND` (malformed, bad checksum or unknown), `REVOKED`, `DISABLED`, `EXPIRED` (`expires_at` or the rotation grace period has passed), `FORBIDDEN` (IP not in `allowed_ips`), `INSUFFICIENT_SCOPES`, `RATE_LIMITED` (one of the key's rate-limit policies, or the default policy, refuses this request), `USAGE_EXCEEDED` (the key's credits are at zero or below `cost`). A request refused by one check is not counted by the later ones. See docs/rate-limiting.md.
+            /// The first check that failed, in this order: `NOT_FOUND` (malformed, bad checksum or unknown), `REVOKED`, `DISABLED`, `EXPIRED` (`expires_at` or the rotation grace period has passed), `FORBIDDEN` (IP not in `allowed_ips`), `SIGNATURE_INVALID` (a key that signs its requests, and `request` is missing, its signature malformed, not covering enough or wrong), `SIGNATURE_EXPIRED` (signed more than five minutes from now, or past its `expires`), `SIGNATURE_REPLAYED` (its `nonce` was accepted before for this key), `INSUFFICIENT_SCOPES`, `RATE_LIMITED` (one of the key's rate-limit policies, or the default policy, refuses this request), `USAGE_EXCEEDED` (the key's credits are at zero or below `cost`). A request refused by one check is not counted by the later ones. See docs/rate-limiting.md.
             ///
             /// - Remark: Generated from `#/components/schemas/VerifyResponse/code`.
             public var code: Components.Schemas.VerifyResponse.CodePayload
@@ -1116,7 +1163,7 @@ extension Components {
             ///
             /// - Parameters:
             ///   - valid: True exactly when `code` is `VALID`.
-            ///   - code: The first check that failed, in this order: `NOT_FOUND` (malformed, bad checksum or unknown), `REVOKED`, `DISABLED`, `EXPIRED` (`expires_at` or the rotation grace period has passed), `FORBIDDEN` (IP not in `allowed_ips`), `INSUFFICIENT_SCOPES`, `RATE_LIMITED` (one of the key's rate-limit policies, or the default policy, refuses this request), `USAGE_EXCEEDED` (the key's credits are at zero or below `cost`). A request refused by one check is not counted by the later ones. See docs/rate-limiting.md.
+            ///   - code: The first check that failed, in this order: `NOT_FOUND` (malformed, bad checksum or unknown), `REVOKED`, `DISABLED`, `EXPIRED` (`expires_at` or the rotation grace period has passed), `FORBIDDEN` (IP not in `allowed_ips`), `SIGNATURE_INVALID` (a key that signs its requests, and `request` is missing, its signature malformed, not covering enough or wrong), `SIGNATURE_EXPIRED` (signed more than five minutes from now, or past its `expires`), `SIGNATURE_REPLAYED` (its `nonce` was accepted before for this key), `INSUFFICIENT_SCOPES`, `RATE_LIMITED` (one of the key's rate-limit policies, or the default policy, refuses this request), `USAGE_EXCEEDED` (the key's credits are at zero or below `cost`). A request refused by one check is not counted by the later ones. See docs/rate-limiting.md.
             ///   - keyId:
             ///   - name:
             ///   - ownerId:
@@ -4417,6 +4464,135 @@ extension Components {
             }
             public enum CodingKeys: String, CodingKey {
                 case results
+            }
+        }
+        /// The request your API received with the key, for a key that signs its requests (`signing`): Tronch checks its RFC 9421 signature (`Signature-Input` and `Signature`, `hmac-sha256`). The signature must cover `@method`, `@path`, `@query` and `content-digest`, and carry `created` (within five minutes of now) and `nonce` (each accepted once per key, on every node); `keyid`, `alg` (`hmac-sha256`) and `expires` are checked when present. Unknown fields are rejected.
+        ///
+        /// - Remark: Generated from `#/components/schemas/SignedRequest`.
+        public struct SignedRequest: Codable, Hashable, Sendable {
+            /// The request's method, as received.
+            ///
+            /// - Remark: Generated from `#/components/schemas/SignedRequest/method`.
+            public var method: Swift.String
+            /// The request's path as received (percent-escapes kept), without the query.
+            ///
+            /// - Remark: Generated from `#/components/schemas/SignedRequest/path`.
+            public var path: Swift.String
+            /// The query without its leading `?`. Absent or empty: none (`@query` is then `?`).
+            ///
+            /// - Remark: Generated from `#/components/schemas/SignedRequest/query`.
+            public var query: Swift.String?
+            /// The request's host (and port), for signatures that cover `@authority` or `@target-uri`.
+            ///
+            /// - Remark: Generated from `#/components/schemas/SignedRequest/authority`.
+            public var authority: Swift.String?
+            /// `http` or `https`, for signatures that cover `@scheme` or `@target-uri`.
+            ///
+            /// - Remark: Generated from `#/components/schemas/SignedRequest/scheme`.
+            public var scheme: Swift.String?
+            /// The request's header fields (names in any case; a repeated field joined with `, `): at least `signature-input`, `signature`, `content-digest` and any other field the signature covers.
+            ///
+            /// - Remark: Generated from `#/components/schemas/SignedRequest/headers`.
+            public struct HeadersPayload: Codable, Hashable, Sendable {
+                /// A container of undocumented properties.
+                public var additionalProperties: [String: Swift.String]
+                /// Creates a new `HeadersPayload`.
+                ///
+                /// - Parameters:
+                ///   - additionalProperties: A container of undocumented properties.
+                public init(additionalProperties: [String: Swift.String] = .init()) {
+                    self.additionalProperties = additionalProperties
+                }
+                public init(from decoder: any Swift.Decoder) throws {
+                    additionalProperties = try decoder.decodeAdditionalProperties(knownKeys: [])
+                }
+                public func encode(to encoder: any Swift.Encoder) throws {
+                    try encoder.encodeAdditionalProperties(additionalProperties)
+                }
+            }
+            /// The request's header fields (names in any case; a repeated field joined with `, `): at least `signature-input`, `signature`, `content-digest` and any other field the signature covers.
+            ///
+            /// - Remark: Generated from `#/components/schemas/SignedRequest/headers`.
+            public var headers: Components.Schemas.SignedRequest.HeadersPayload
+            /// The SHA-256 of the body you received, in base64: then the signed `content-digest` must hold `sha-256=:<this>:`. Without it, checking the body against `Content-Digest` is up to you.
+            ///
+            /// - Remark: Generated from `#/components/schemas/SignedRequest/body_sha256`.
+            public var bodySha256: Swift.String?
+            /// Creates a new `SignedRequest`.
+            ///
+            /// - Parameters:
+            ///   - method: The request's method, as received.
+            ///   - path: The request's path as received (percent-escapes kept), without the query.
+            ///   - query: The query without its leading `?`. Absent or empty: none (`@query` is then `?`).
+            ///   - authority: The request's host (and port), for signatures that cover `@authority` or `@target-uri`.
+            ///   - scheme: `http` or `https`, for signatures that cover `@scheme` or `@target-uri`.
+            ///   - headers: The request's header fields (names in any case; a repeated field joined with `, `): at least `signature-input`, `signature`, `content-digest` and any other field the signature covers.
+            ///   - bodySha256: The SHA-256 of the body you received, in base64: then the signed `content-digest` must hold `sha-256=:<this>:`. Without it, checking the body against `Content-Digest` is up to you.
+            public init(
+                method: Swift.String,
+                path: Swift.String,
+                query: Swift.String? = nil,
+                authority: Swift.String? = nil,
+                scheme: Swift.String? = nil,
+                headers: Components.Schemas.SignedRequest.HeadersPayload,
+                bodySha256: Swift.String? = nil
+            ) {
+                self.method = method
+                self.path = path
+                self.query = query
+                self.authority = authority
+                self.scheme = scheme
+                self.headers = headers
+                self.bodySha256 = bodySha256
+            }
+            public enum CodingKeys: String, CodingKey {
+                case method
+                case path
+                case query
+                case authority
+                case scheme
+                case headers
+                case bodySha256 = "body_sha256"
+            }
+            public init(from decoder: any Swift.Decoder) throws {
+                let container = try decoder.container(keyedBy: CodingKeys.self)
+                self.method = try container.decode(
+                    Swift.String.self,
+                    forKey: .method
+                )
+                self.path = try container.decode(
+                    Swift.String.self,
+                    forKey: .path
+                )
+                self.query = try container.decodeIfPresent(
+                    Swift.String.self,
+                    forKey: .query
+                )
+                self.authority = try container.decodeIfPresent(
+                    Swift.String.self,
+                    forKey: .authority
+                )
+                self.scheme = try container.decodeIfPresent(
+                    Swift.String.self,
+                    forKey: .scheme
+                )
+                self.headers = try container.decode(
+                    Components.Schemas.SignedRequest.HeadersPayload.self,
+                    forKey: .headers
+                )
+                self.bodySha256 = try container.decodeIfPresent(
+                    Swift.String.self,
+                    forKey: .bodySha256
+                )
+                try decoder.ensureNoAdditionalProperties(knownKeys: [
+                    "method",
+                    "path",
+                    "query",
+                    "authority",
+                    "scheme",
+                    "headers",
+                    "body_sha256"
+                ])
             }
         }
     }
