@@ -40,6 +40,10 @@ RELAXED_LIMITS = {
 }
 
 
+# The access-token lifetime of short_lived_server, in seconds.
+SHORT_TOKEN_TTL = 3
+
+
 def tronch_binary() -> str:
     configured = os.environ.get("TRONCH_BIN")
     if configured:
@@ -166,6 +170,12 @@ def tronch_factory(tronch_bin: str) -> Iterator[Callable[..., TronchServer]]:
 def tronch_server(tronch_factory: Callable[..., TronchServer]) -> TronchServer:
     """The shared live server, with the limits on Tronch's own API raised."""
     return tronch_factory()
+
+
+@pytest.fixture(scope="session")
+def short_lived_server(tronch_factory: Callable[..., TronchServer]) -> TronchServer:
+    """A server whose access tokens live SHORT_TOKEN_TTL seconds, to see them expire and be refreshed."""
+    return tronch_factory({"TRONCH_ACCESS_TOKEN_TTL": str(SHORT_TOKEN_TTL)})
 
 
 @pytest.fixture(scope="session")

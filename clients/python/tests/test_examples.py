@@ -31,7 +31,8 @@ def run(script: str, base_url: str, api_key: Optional[str], args: Optional[List[
 
 def test_every_example_is_tested() -> None:
     assert sorted(p.name for p in EXAMPLES.glob("*.py")) == [
-        "audit_export.py", "authz.py", "mfa.py", "people.py", "quickstart.py", "verify_in_your_api.py"
+        "async_client.py", "audit_export.py", "authz.py", "mfa.py", "people.py", "quickstart.py",
+        "verify_in_your_api.py"
     ]
 
 
@@ -129,8 +130,23 @@ def test_authz(base_url: str, root_key: str) -> None:
     assert run("authz.py", base_url, root_key).returncode == 0
 
 
+def test_async_client(base_url: str, root_key: str) -> None:
+    result = run("async_client.py", base_url, root_key)
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert "created and verified 3 keys: VALID, VALID, VALID" in lines
+    assert "listed 3 keys: Acme worker 0, Acme worker 1, Acme worker 2" in lines
+    assert any(line.startswith("logged in as ada_") and "token for 600 s" in line for line in lines)
+    assert any(line.startswith("as the key: me=ada_") for line in lines)
+    assert "with the tokens again: keys=[\"Ada's script\"]" in lines
+    assert "logged out: the client holds a token: False" in lines
+    assert lines[-1] == "revoked 3 keys"
+    assert root_key not in result.stdout + result.stderr and "eyJ" not in result.stdout + result.stderr
+
+
 @pytest.mark.parametrize(
-    "script", ["quickstart.py", "verify_in_your_api.py", "audit_export.py", "people.py", "mfa.py", "authz.py"]
+    "script",
+    ["quickstart.py", "verify_in_your_api.py", "audit_export.py", "people.py", "mfa.py", "authz.py", "async_client.py"],
 )
 def test_examples_fail_with_a_bad_key(base_url: str, script: str) -> None:
     wrong = "tronch_sk_live_" + "E" * 38

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import traceback
 import uuid
@@ -171,3 +172,36 @@ def test_bad_key_values_are_refused_without_echoing_them() -> None:
     with pytest.raises(ValueError) as info:
         tronch.Client("http://127.0.0.1:1", api_key="tronch_sk_live_secret\nInjected: header")
     assert "secret" not in str(info.value)
+
+
+def test_async_client_logs_no_key_password_or_token(
+    base_url: str, root_key: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    for name in LOGGERS:
+        caplog.set_level(logging.DEBUG, logger=name)
+    tag = uuid.uuid4().hex[:10]
+    password = f"Quiet Async Password {tag}"
+    texts: List[str] = []
+
+    async def main() -> List[tronch.TokenPair]:
+        async with tronch.AsyncClient(base_url, api_key=root_key) as admin, tronch.AsyncClient(base_url) as person:
+            person.set_api_key(None)
+            user = await admin.users.create(username=f"qa{tag}", email=f"qa{tag}@example.com", password=password)
+            with pytest.raises(InvalidCredentialsError) as refused:
+                await person.login(user.username, password=password + "!")
+            first = await person.login(user.username, password=password)
+            await person.auth.revoke(first.access_token)
+            await person.users.me()  # refreshed automatically
+            second = person.token_pair
+            assert second is not None
+            texts.extend([repr(admin), str(admin), repr(person), repr(person.keys), repr(first), repr(second),
+                          error_text(refused.value)])
+            await person.logout()
+            return [first, second]
+
+    pairs = asyncio.run(main())
+    logged = everything_logged(caplog)
+    assert "/api/v1/auth/refresh" in logged and "refreshing session" in logged
+    everything = logged + "\n".join(texts)
+    for secret in [root_key, password] + [t for p in pairs for t in (p.access_token, p.refresh_token)]:
+        assert secret not in everything

@@ -1,7 +1,9 @@
-"""Retries against a local stub server (http.server in a thread): 503 with Retry-After, dropped connections."""
+"""Retries against a local stub server (http.server in a thread): 503 with Retry-After, dropped connections;
+for Client, then for AsyncClient."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import List
 
@@ -137,3 +139,69 @@ def test_connection_refused(stub: StubServer) -> None:
         with pytest.raises(APIConnectionError):
             client.keys.create()
         assert len(sleeps.calls) == 2  # not retried
+
+
+# -- the same with AsyncClient ----------------------------------------------------------------------------
+
+
+class AsyncRecorder(Recorder):
+    async def __call__(self, seconds: float) -> None:  # type: ignore[override]
+        self.calls.append(seconds)
+
+
+def test_async_client_retries_503_and_429_honouring_retry_after(stub: StubServer) -> None:
+    stub.script(
+        problem(503, "SERVICE_UNAVAILABLE", "the database is unreachable", retry_after="2"),
+        ok(KEY_JSON),
+        problem(429, "RATE_LIMITED", "too many keys created", retry_after="1"),
+        ok({**KEY_JSON, "key": API_KEY}, status=201),
+    )
+    sleeps = AsyncRecorder()
+
+    async def main() -> None:
+        async with tronch.AsyncClient(stub.url, api_key=API_KEY, sleep=sleeps) as client:
+            assert (await client.keys.get(KEY_ID)).name == "stubbed"
+            assert (await client.keys.create(name="stubbed")).key == API_KEY  # a POST, replayed after a 429 problem
+
+    asyncio.run(main())
+    assert [(r.method, r.path) for r in stub.requests] == [("GET", f"/api/v1/keys/{KEY_ID}")] * 2 + [
+        ("POST", "/api/v1/keys")] * 2
+    assert all(seen.headers.get("X-API-Key") == API_KEY for seen in stub.requests)
+    assert len(sleeps.calls) == 2 and sleeps.calls[0] >= 2 and sleeps.calls[1] >= 1
+
+
+def test_async_client_gives_up_like_the_client(stub: StubServer) -> None:
+    stub.script(
+        *[problem(503, "SERVICE_UNAVAILABLE", "down", retry_after="1") for _ in range(3)],
+        problem(429, "RATE_LIMITED", "slow down", retry_after="120"),
+        Canned(503, b"<html>upstream down</html>", {"Content-Type": "text/html"}),
+    )
+    sleeps = Recorder()  # a plain function works too
+
+    async def main() -> None:
+        async with tronch.AsyncClient(stub.url, api_key=API_KEY, max_retries=2, sleep=sleeps) as client:
+            with pytest.raises(ServiceUnavailableError) as info:
+                await client.keys.get(KEY_ID)
+            assert info.value.retry_after == 1 and info.value.request_id == "req_stub_503"
+            with pytest.raises(tronch.RateLimitError) as limited:
+                await client.keys.get(KEY_ID)  # Retry-After beyond max_retry_wait: raised at once
+            assert limited.value.retry_after == 120
+            with pytest.raises(ServiceUnavailableError):
+                await client.keys.create(name="x")  # a proxy's 503 is not replayed for a POST
+
+    asyncio.run(main())
+    assert len(stub.requests) == 5 and len(sleeps.calls) == 2
+
+
+def test_async_client_after_dropped_connections(stub: StubServer) -> None:
+    stub.script(DROP, ok(KEY_JSON), DROP)
+    sleeps = AsyncRecorder()
+
+    async def main() -> None:
+        async with tronch.AsyncClient(stub.url, api_key=API_KEY, sleep=sleeps) as client:
+            assert (await client.keys.get(KEY_ID)).id == KEY_ID  # a GET: replayed
+            with pytest.raises(APIConnectionError):
+                await client.keys.create(name="maybe created")  # a POST: never replayed
+
+    asyncio.run(main())
+    assert [r.method for r in stub.requests] == ["GET", "GET", "POST"] and len(sleeps.calls) == 1

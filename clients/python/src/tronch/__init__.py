@@ -17,8 +17,14 @@
     with Client("http://127.0.0.1:8080", api_key=os.environ["TRONCH_API_KEY"]) as tronch:
         if tronch.authz.check("user:01a2…", "deploy", "project:acme/web"):   # a Decision: allowed, rule, entry_id
             ...
+
+    async with AsyncClient("http://127.0.0.1:8080", api_key=os.environ["TRONCH_API_KEY"]) as tronch:
+        created = await tronch.keys.create(name="Acme production")          # the same methods, awaited
+        async for key in tronch.keys.list(owner_id="cus_123"):              # lists page with `async for`
+            ...
 """
 
+from ._async_client import AsyncClient
 from ._client import DEFAULT_BASE_URL, Client
 from ._errors import (
     APIConnectionError,
@@ -72,6 +78,15 @@ from ._resources import (
     MAX_BATCH_CHECKS,
     NOT_GIVEN,
     ACLEntries,
+    AsyncACLEntries,
+    AsyncAuditLogs,
+    AsyncAuth,
+    AsyncAuthz,
+    AsyncGroups,
+    AsyncKeys,
+    AsyncPaginator,
+    AsyncSessions,
+    AsyncUsers,
     AuditLogs,
     Auth,
     Authz,
@@ -89,6 +104,7 @@ from ._version import __version__
 __all__ = [
     "__version__",
     "Client",
+    "AsyncClient",
     "DEFAULT_BASE_URL",
     "Keys",
     "AuditLogs",
@@ -101,7 +117,16 @@ __all__ = [
     "MAX_BATCH_CHECKS",
     "PrincipalInput",
     "CheckInput",
+    "AsyncKeys",
+    "AsyncAuditLogs",
+    "AsyncUsers",
+    "AsyncSessions",
+    "AsyncAuth",
+    "AsyncGroups",
+    "AsyncACLEntries",
+    "AsyncAuthz",
     "Paginator",
+    "AsyncPaginator",
     "Page",
     "NOT_GIVEN",
     "NotGiven",

@@ -1,50 +1,40 @@
 """The typed API: ``client.keys``, ``client.audit_logs``, ``client.users``, ``client.sessions``,
-``client.auth``, ``client.groups``, ``client.acl_entries`` and ``client.authz``."""
+``client.auth``, ``client.groups``, ``client.acl_entries`` and ``client.authz``, for :class:`Client` (methods
+that return the result) and for :class:`AsyncClient` (coroutines; lists are iterated with ``async for``).
+
+Each method is written once, in ``_calls``, as a function that describes its request; the two families of
+classes below only execute those descriptions, with the synchronous or the asynchronous client."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from typing import (
-    TYPE_CHECKING,
-    Any,
-    Callable,
-    Dict,
-    Generic,
-    Iterator,
-    List,
-    Mapping,
-    Optional,
-    Sequence,
-    TypeVar,
-    Union,
-)
-from urllib.parse import quote
+import inspect
+from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Generic, Iterator, Optional, Set, TypeVar
 
-from ._errors import MFARequiredError, TronchError
-from ._models import (
-    ACLEntry,
-    AuditEntry,
-    CreatedKey,
-    Decision,
-    Group,
-    GroupMember,
-    Introspection,
-    Key,
-    KeyUsage,
-    Page,
-    RateLimitPolicy,
-    RecoveryCodes,
-    Refill,
-    Session,
-    TokenPair,
-    TOTPEnrolment,
-    User,
-    Verification,
-    format_datetime,
+from ._calls import (
+    MAX_BATCH_CHECKS,
+    NOT_GIVEN,
+    ACLEntriesCalls,
+    AuditLogsCalls,
+    AuthCalls,
+    AuthzCalls,
+    CheckInput,
+    GroupsCalls,
+    KeysCalls,
+    NotGiven,
+    PrincipalInput,
+    SessionsCalls,
+    UsersCalls,
 )
+from ._core import Call, Listing, next_cursor
+from ._models import Page, TokenPair
 
 if TYPE_CHECKING:
+    from typing_extensions import Concatenate, ParamSpec
+
+    from ._async_client import AsyncClient
     from ._client import Client
+
+    P = ParamSpec("P")
 
 __all__ = [
     "Keys",
@@ -55,7 +45,16 @@ __all__ = [
     "Groups",
     "ACLEntries",
     "Authz",
+    "AsyncKeys",
+    "AsyncAuditLogs",
+    "AsyncUsers",
+    "AsyncSessions",
+    "AsyncAuth",
+    "AsyncGroups",
+    "AsyncACLEntries",
+    "AsyncAuthz",
     "Paginator",
+    "AsyncPaginator",
     "NOT_GIVEN",
     "NotGiven",
     "PrincipalInput",
@@ -64,36 +63,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-
-Timestamp = Union[datetime, str]
-PolicyInput = Union[RateLimitPolicy, Mapping[str, Any]]
-RefillInput = Union[Refill, Mapping[str, Any]]
-# A principal: "user:<id>", "group:<id>" or "key:<id>", or the User, Group or Key (CreatedKey) itself.
-PrincipalInput = Union[str, User, Group, Key]
-# One question of a batch: {"principal": ..., "action": ..., "resource": ...} or (principal, action, resource).
-CheckInput = Union[Mapping[str, Any], Sequence[Any]]
-
-MAX_BATCH_CHECKS = 100
-
-
-class NotGiven:
-    """The type of :data:`NOT_GIVEN`: "leave this field out of the request" (``None`` sends ``null``)."""
-
-    _instance: Optional["NotGiven"] = None
-
-    def __new__(cls) -> "NotGiven":
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
-
-    def __bool__(self) -> bool:
-        return False
-
-    def __repr__(self) -> str:
-        return "NOT_GIVEN"
-
-
-NOT_GIVEN = NotGiven()
 
 
 class Paginator(Generic[T], Iterator[T]):
@@ -111,16 +80,13 @@ class Paginator(Generic[T], Iterator[T]):
 
     def pages(self) -> Iterator[Page[T]]:
         cursor = self._cursor
-        seen = set()
+        seen: Set[str] = set()
         while True:
             page = self._fetch(cursor)
             yield page
-            if not page.next_cursor:
+            cursor = next_cursor(page, seen)
+            if cursor is None:
                 return
-            if page.next_cursor in seen:
-                raise TronchError(f"the server returned the cursor {page.next_cursor!r} twice; stopping")
-            seen.add(page.next_cursor)
-            cursor = page.next_cursor
 
     def _iterate(self) -> Iterator[T]:
         for page in self.pages():
@@ -135,595 +101,115 @@ class Paginator(Generic[T], Iterator[T]):
         return next(self._items)
 
 
-def _path_id(value: str, what: str = "id") -> str:
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"{what} must be a non-empty string")
-    return quote(value, safe="")
+class AsyncPaginator(Generic[T], AsyncIterator[T]):
+    """The asynchronous :class:`Paginator`: ``async for item in client.keys.list(): ...`` goes over every
+    item of a list, fetching the next page when the current one is used up (nothing before the first item
+    is asked for). ``async for page in paginator.pages(): ...`` goes page by page.
+    """
+
+    def __init__(self, fetch: Callable[[Optional[str]], Awaitable[Page[T]]], cursor: Optional[str] = None) -> None:
+        self._fetch = fetch
+        self._cursor = cursor
+        self._items: Optional[AsyncIterator[T]] = None
+
+    async def pages(self) -> AsyncIterator[Page[T]]:
+        cursor = self._cursor
+        seen: Set[str] = set()
+        while True:
+            page = await self._fetch(cursor)
+            yield page
+            cursor = next_cursor(page, seen)
+            if cursor is None:
+                return
+
+    async def _iterate(self) -> AsyncIterator[T]:
+        async for page in self.pages():
+            for item in page.data:
+                yield item
+
+    def __aiter__(self) -> "AsyncPaginator[T]":
+        return self
+
+    async def __anext__(self) -> T:
+        if self._items is None:
+            self._items = self._iterate()
+        return await self._items.__anext__()
 
 
-def _string_list(value: Sequence[str], name: str) -> List[str]:
-    if isinstance(value, (str, bytes)):
-        raise TypeError(f"{name} must be a list of strings, not a single string")
-    return list(value)
+# -- turning a description into a method ----------------------------------------------------------------
 
 
-def _policies(value: Sequence[PolicyInput]) -> List[Dict[str, Any]]:
-    if isinstance(value, (str, bytes, Mapping)):
-        raise TypeError("ratelimits must be a list of policies")
-    return [p.to_dict() if isinstance(p, RateLimitPolicy) else dict(p) for p in value]
-
-
-def _refill(value: Optional[RefillInput]) -> Optional[Dict[str, Any]]:
-    if value is None:
-        return None
-    return value.to_dict() if isinstance(value, Refill) else dict(value)
-
-
-def _span(value: Union[int, str, timedelta]) -> str:
-    if isinstance(value, timedelta):
-        return str(int(value.total_seconds()))
-    return str(value)
-
-
-def _timestamp_param(value: Optional[Timestamp]) -> Optional[str]:
-    return None if value is None else format_datetime(value)
-
-
-def _one_of(name_a: str, a: Optional[Timestamp], name_b: str, b: Optional[Timestamp]) -> Optional[Timestamp]:
-    if a is not None and b is not None:
-        raise TypeError(f"pass {name_a} or {name_b}, not both")
-    return a if a is not None else b
-
-
-class Keys:
-    """``client.keys``: create, list, read, update, revoke, rotate and verify keys, and read their usage."""
+class SyncResource:
+    """A group of methods of :class:`Client` (``client.keys``, ...)."""
 
     def __init__(self, client: "Client") -> None:
         self._client = client
 
-    def create(
-        self,
-        *,
-        name: Optional[str] = None,
-        owner_id: Optional[str] = None,
-        environment: Optional[str] = None,
-        scopes: Optional[Sequence[str]] = None,
-        meta: Optional[Mapping[str, Any]] = None,
-        enabled: Optional[bool] = None,
-        expires_at: Optional[Timestamp] = None,
-        allowed_ips: Optional[Sequence[str]] = None,
-        ratelimits: Optional[Sequence[PolicyInput]] = None,
-        remaining: Optional[int] = None,
-        refill: Optional[RefillInput] = None,
-        extra_fields: Optional[Mapping[str, Any]] = None,
-    ) -> CreatedKey:
-        """Creates a key (``POST /api/v1/keys``, scope ``keys:write``). Arguments left as ``None`` are not
-        sent and take the server's default. The secret is in the answer's ``.key`` and nowhere else, ever.
 
-        ``extra_fields`` is merged into the body as is, for fields newer than this client.
-        This request is never retried after a connection error: it might have created the key.
-        """
-        body: Dict[str, Any] = {}
-        if name is not None:
-            body["name"] = name
-        if owner_id is not None:
-            body["owner_id"] = owner_id
-        if environment is not None:
-            body["environment"] = environment
-        if scopes is not None:
-            body["scopes"] = _string_list(scopes, "scopes")
-        if meta is not None:
-            body["meta"] = dict(meta)
-        if enabled is not None:
-            body["enabled"] = enabled
-        if expires_at is not None:
-            body["expires_at"] = format_datetime(expires_at)
-        if allowed_ips is not None:
-            body["allowed_ips"] = _string_list(allowed_ips, "allowed_ips")
-        if ratelimits is not None:
-            body["ratelimits"] = _policies(ratelimits)
-        if remaining is not None:
-            body["remaining"] = remaining
-        if refill is not None:
-            body["refill"] = _refill(refill)
-        body.update(extra_fields or {})
-        return CreatedKey.from_dict(self._client.request("POST", "/keys", json=body))
+class AsyncResource:
+    """A group of methods of :class:`AsyncClient` (``client.keys``, ...)."""
 
-    def list(
-        self,
-        *,
-        owner_id: Optional[str] = None,
-        environment: Optional[str] = None,
-        status: Optional[str] = None,
-        name_prefix: Optional[str] = None,
-        expiring_within: Optional[Union[int, str, timedelta]] = None,
-        limit: Optional[int] = None,
-        cursor: Optional[str] = None,
-    ) -> Paginator[Key]:
-        """Iterates over every key that matches the filters, newest first (``GET /api/v1/keys``, scope
-        ``keys:read``), fetching page after page. ``limit`` is the page size (1-100, server default 50), not
-        a cap on the number of keys: use ``itertools.islice`` to stop early. ``expiring_within`` takes
-        seconds, a span such as ``"7d"``, or a ``timedelta``.
-        """
-        params: Dict[str, Any] = {
-            "owner_id": owner_id,
-            "environment": environment,
-            "status": status,
-            "name_prefix": name_prefix,
-            "expiring_within": None if expiring_within is None else _span(expiring_within),
-            "limit": limit,
-        }
-
-        def fetch(page_cursor: Optional[str]) -> Page[Key]:
-            answer = self._client.request("GET", "/keys", params={**params, "cursor": page_cursor})
-            return Page(
-                data=[Key.from_dict(k) for k in answer.get("data") or [] if isinstance(k, Mapping)],
-                next_cursor=answer.get("next_cursor") or None,
-                raw=answer,
-            )
-
-        return Paginator(fetch, cursor)
-
-    def get(self, id: str) -> Key:
-        """Returns one key (``GET /api/v1/keys/{id}``, scope ``keys:read``); :class:`NotFoundError` if unknown."""
-        return Key.from_dict(self._client.request("GET", f"/keys/{_path_id(id)}"))
-
-    def update(
-        self,
-        id: str,
-        *,
-        name: Union[str, None, NotGiven] = NOT_GIVEN,
-        owner_id: Union[str, None, NotGiven] = NOT_GIVEN,
-        scopes: Union[Sequence[str], NotGiven] = NOT_GIVEN,
-        meta: Union[Mapping[str, Any], NotGiven] = NOT_GIVEN,
-        enabled: Union[bool, NotGiven] = NOT_GIVEN,
-        expires_at: Union[Timestamp, None, NotGiven] = NOT_GIVEN,
-        allowed_ips: Union[Sequence[str], NotGiven] = NOT_GIVEN,
-        ratelimits: Union[Sequence[PolicyInput], NotGiven] = NOT_GIVEN,
-        remaining: Union[int, None, NotGiven] = NOT_GIVEN,
-        refill: Union[RefillInput, None, NotGiven] = NOT_GIVEN,
-        extra_fields: Optional[Mapping[str, Any]] = None,
-    ) -> Key:
-        """Changes some settings of a key (``PATCH /api/v1/keys/{id}``, scope ``keys:write``).
-
-        Only the arguments you pass are sent. ``None`` clears ``name``, ``owner_id``, ``expires_at`` (never
-        expires), ``remaining`` (unlimited) and ``refill``. Lists and ``meta`` replace the stored value.
-        """
-        body: Dict[str, Any] = {}
-        if not isinstance(name, NotGiven):
-            body["name"] = name
-        if not isinstance(owner_id, NotGiven):
-            body["owner_id"] = owner_id
-        if not isinstance(scopes, NotGiven):
-            body["scopes"] = None if scopes is None else _string_list(scopes, "scopes")
-        if not isinstance(meta, NotGiven):
-            body["meta"] = None if meta is None else dict(meta)
-        if not isinstance(enabled, NotGiven):
-            body["enabled"] = enabled
-        if not isinstance(expires_at, NotGiven):
-            body["expires_at"] = None if expires_at is None else format_datetime(expires_at)
-        if not isinstance(allowed_ips, NotGiven):
-            body["allowed_ips"] = None if allowed_ips is None else _string_list(allowed_ips, "allowed_ips")
-        if not isinstance(ratelimits, NotGiven):
-            body["ratelimits"] = None if ratelimits is None else _policies(ratelimits)
-        if not isinstance(remaining, NotGiven):
-            body["remaining"] = remaining
-        if not isinstance(refill, NotGiven):
-            body["refill"] = _refill(refill)
-        body.update(extra_fields or {})
-        return Key.from_dict(self._client.request("PATCH", f"/keys/{_path_id(id)}", json=body))
-
-    def revoke(self, id: str) -> Key:
-        """Revokes a key for good (``DELETE /api/v1/keys/{id}``, scope ``keys:write``) and returns it.
-        Revoking a revoked key changes nothing and succeeds."""
-        return Key.from_dict(self._client.request("DELETE", f"/keys/{_path_id(id)}"))
-
-    def rotate(
-        self,
-        id: str,
-        *,
-        grace_period_seconds: Optional[Union[int, timedelta]] = None,
-        expires_at: Union[Timestamp, None, NotGiven] = NOT_GIVEN,
-    ) -> CreatedKey:
-        """Replaces a key by a new one with the same settings and a new secret
-        (``POST /api/v1/keys/{id}/rotate``, scope ``keys:write``). The old key keeps working for
-        ``grace_period_seconds`` (server default 0: revoked at once; at most 30 days). ``expires_at`` sets
-        the new key's expiry (``None``: never); left out, it keeps the old key's.
-        """
-        body: Dict[str, Any] = {}
-        if grace_period_seconds is not None:
-            if isinstance(grace_period_seconds, timedelta):
-                grace_period_seconds = int(grace_period_seconds.total_seconds())
-            body["grace_period_seconds"] = grace_period_seconds
-        if not isinstance(expires_at, NotGiven):
-            body["expires_at"] = None if expires_at is None else format_datetime(expires_at)
-        return CreatedKey.from_dict(self._client.request("POST", f"/keys/{_path_id(id)}/rotate", json=body))
-
-    def verify(
-        self,
-        key: str,
-        scopes: Optional[Sequence[str]] = None,
-        ip: Optional[str] = None,
-        cost: Optional[int] = None,
-    ) -> Verification:
-        """Checks a key for one request of your API (``POST /api/v1/keys/verify``, scope ``keys:verify``).
-
-        Returns a :class:`Verification` for every outcome: an unknown, revoked or expired key is
-        ``valid=False`` with a ``code``, not an exception. Exceptions mean that the verification itself
-        failed (the calling key lacks ``keys:verify``, an invalid scope or address, Tronch unreachable).
-        ``cost`` (default 1 on the server) is what the request spends in rate limits and credits; 0 spends
-        nothing.
-        """
-        if not isinstance(key, str):
-            raise TypeError("key must be a string")
-        body: Dict[str, Any] = {"key": key}
-        if scopes is not None:
-            body["scopes"] = _string_list(scopes, "scopes")
-        if ip is not None:
-            body["ip"] = ip
-        if cost is not None:
-            body["cost"] = cost
-        return Verification.from_dict(self._client.request("POST", "/keys/verify", json=body))
-
-    def import_keys(self, keys: Sequence[Mapping[str, Any]]) -> List[Key]:
-        """Imports existing keys (``POST /api/v1/keys/import``, scope ``keys:write``): 1 to 1000 entries,
-        each a create request plus its secret, ``"key"`` (plain text, hashed on arrival) or ``"hash"``
-        (``{"algorithm": "sha256", "value": "<64 hex>"}``, upgraded on first successful verification).
-        All or nothing: a :class:`ValidationError` names every bad entry (``keys[3].scopes[0]``), a
-        :class:`ConflictError` the first key already stored. Returns the stored keys in order, never a
-        secret. See docs/migrating.md.
-        """
-        entries = [dict(entry) for entry in keys]
-        answer = self._client.request("POST", "/keys/import", json={"keys": entries})
-        return [Key.from_dict(item) for item in answer.get("data", [])]
-
-    def usage(
-        self,
-        id: str,
-        *,
-        granularity: Optional[str] = None,
-        from_: Optional[Timestamp] = None,
-        to: Optional[Timestamp] = None,
-    ) -> KeyUsage:
-        """A key's usage over time (``GET /api/v1/keys/{id}/usage``, scope ``keys:read``). ``granularity``
-        is ``minute``, ``hour`` (server default) or ``day``; ``from_`` defaults to 24 hours before ``to``,
-        ``to`` to now."""
-        params = {
-            "granularity": granularity,
-            "from": _timestamp_param(from_),
-            "to": _timestamp_param(to),
-        }
-        return KeyUsage.from_dict(self._client.request("GET", f"/keys/{_path_id(id)}/usage", params=params))
-
-
-class AuditLogs:
-    """``client.audit_logs``: read the audit log."""
-
-    def __init__(self, client: "Client") -> None:
+    def __init__(self, client: "AsyncClient") -> None:
         self._client = client
 
-    def list(
-        self,
-        *,
-        actor_id: Optional[str] = None,
-        action: Optional[str] = None,
-        target_type: Optional[str] = None,
-        target_id: Optional[str] = None,
-        outcome: Optional[str] = None,
-        since: Optional[Timestamp] = None,
-        until: Optional[Timestamp] = None,
-        limit: Optional[int] = None,
-        cursor: Optional[str] = None,
-        from_: Optional[Timestamp] = None,
-        to: Optional[Timestamp] = None,
-    ) -> Paginator[AuditEntry]:
-        """Iterates over the audit entries that match the filters, newest first, across all pages
-        (``GET /api/v1/audit-logs``, scope ``audit:read``).
 
-        ``since`` (at or after) and ``until`` (before) are sent as the API's ``from`` and ``to``; ``from_``
-        and ``to`` are accepted as the same. ``limit`` is the page size (1-100).
-        """
-        start = _one_of("since", since, "from_", from_)
-        end = _one_of("until", until, "to", to)
-        params: Dict[str, Any] = {
-            "actor_id": actor_id,
-            "action": action,
-            "target_type": target_type,
-            "target_id": target_id,
-            "outcome": outcome,
-            "from": _timestamp_param(start),
-            "to": _timestamp_param(end),
-            "limit": limit,
-        }
-
-        def fetch(page_cursor: Optional[str]) -> Page[AuditEntry]:
-            answer = self._client.request("GET", "/audit-logs", params={**params, "cursor": page_cursor})
-            return Page(
-                data=[AuditEntry.from_dict(e) for e in answer.get("data") or [] if isinstance(e, Mapping)],
-                next_cursor=answer.get("next_cursor") or None,
-                raw=answer,
-            )
-
-        return Paginator(fetch, cursor)
+def _adopt(method: Callable[..., Any], build: Callable[..., Any], paginator: str) -> None:
+    """Gives ``method`` the name, documentation and signature of ``build`` (with ``self``, and returning the
+    result instead of its description: ``Call[Key]`` becomes ``Key``, ``Listing[Key]`` ``Paginator[Key]``
+    or ``AsyncPaginator[Key]``), for ``help()`` and editors."""
+    method.__name__ = build.__name__
+    method.__qualname__ = build.__qualname__
+    method.__doc__ = build.__doc__
+    signature = inspect.signature(build)
+    returned = signature.return_annotation
+    if isinstance(returned, str) and returned.startswith("Call[") and returned.endswith("]"):
+        returned = returned[len("Call["):-1]
+    elif isinstance(returned, str) and returned.startswith("Listing["):
+        returned = paginator + returned[len("Listing"):]
+    parameters = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_ONLY), *signature.parameters.values()]
+    setattr(method, "__signature__", signature.replace(parameters=parameters, return_annotation=returned))
 
 
-def _secret(value: str, name: str) -> str:
-    # Never echo the value: it is a password or a token.
-    if not isinstance(value, str):
-        raise TypeError(f"{name} must be a string")
-    return value
+def _sync(build: "Callable[P, Call[T]]") -> "Callable[Concatenate[SyncResource, P], T]":
+    def method(self: SyncResource, /, *args: "P.args", **kwargs: "P.kwargs") -> T:
+        return self._client._execute(build(*args, **kwargs))
+
+    _adopt(method, build, "Paginator")
+    return method
 
 
-def _second_factor(code: Optional[str], recovery_code: Optional[str]) -> Dict[str, Any]:
-    if (code is None) == (recovery_code is None):
-        raise TypeError("pass exactly one of code and recovery_code")
-    if code is not None:
-        return {"code": _secret(code, "code")}
-    return {"recovery_code": _secret(recovery_code or "", "recovery_code")}
+def _sync_list(build: "Callable[P, Listing[T]]") -> "Callable[Concatenate[SyncResource, P], Paginator[T]]":
+    def method(self: SyncResource, /, *args: "P.args", **kwargs: "P.kwargs") -> Paginator[T]:
+        listing = build(*args, **kwargs)
+        client = self._client
+        return Paginator(lambda cursor: client._execute(listing.page(cursor)), listing.cursor)
+
+    _adopt(method, build, "Paginator")
+    return method
 
 
-def _mfa_token(value: Union[str, MFARequiredError]) -> str:
-    if isinstance(value, MFARequiredError):
-        if value.mfa_token is None:
-            raise ValueError("this MFA_REQUIRED answer carried no mfa_token")
-        return value.mfa_token
-    return _secret(value, "mfa_token")
+def _async(build: "Callable[P, Call[T]]") -> "Callable[Concatenate[AsyncResource, P], Awaitable[T]]":
+    async def method(self: AsyncResource, /, *args: "P.args", **kwargs: "P.kwargs") -> T:
+        return await self._client._execute(build(*args, **kwargs))
+
+    _adopt(method, build, "AsyncPaginator")
+    return method
 
 
-class Users:
-    """``client.users``: people's accounts (create, list, read, update, delete, unlock) and your own
-    (``me``, ``change_password``). Managing others needs an administrator (role ``admin``, or a key with the
-    scope ``admin``); anyone reads their own account and changes their own password."""
+def _async_list(
+    build: "Callable[P, Listing[T]]",
+) -> "Callable[Concatenate[AsyncResource, P], AsyncPaginator[T]]":
+    # Not a coroutine: it returns the AsyncPaginator at once, for `async for`.
+    def method(self: AsyncResource, /, *args: "P.args", **kwargs: "P.kwargs") -> AsyncPaginator[T]:
+        listing = build(*args, **kwargs)
+        client = self._client
+        return AsyncPaginator(lambda cursor: client._execute(listing.page(cursor)), listing.cursor)
 
-    def __init__(self, client: "Client") -> None:
-        self._client = client
-
-    def create(
-        self,
-        *,
-        username: str,
-        email: str,
-        password: Optional[str] = None,
-        display_name: Optional[str] = None,
-        role: Optional[str] = None,
-        extra_fields: Optional[Mapping[str, Any]] = None,
-    ) -> User:
-        """Creates a user (``POST /api/v1/users``, administrators only). ``role`` is ``admin``, ``member``
-        (the server's default) or ``viewer``. Without ``password`` the user cannot log in until an
-        administrator sets one (``update(id, password=...)``). A refused password is a
-        :class:`ValidationError` naming the field ``password`` (at least 12 characters, not a common one, not
-        containing the username, the e-mail's local part or "tronch"); a username or e-mail address already
-        taken is a :class:`ConflictError`. Never retried after a connection error.
-        """
-        body: Dict[str, Any] = {"username": username, "email": email}
-        if password is not None:
-            body["password"] = _secret(password, "password")
-        if display_name is not None:
-            body["display_name"] = display_name
-        if role is not None:
-            body["role"] = role
-        body.update(extra_fields or {})
-        return User.from_dict(self._client.request("POST", "/users", json=body))
-
-    def list(
-        self,
-        *,
-        role: Optional[str] = None,
-        status: Optional[str] = None,
-        q: Optional[str] = None,
-        limit: Optional[int] = None,
-        cursor: Optional[str] = None,
-    ) -> Paginator[User]:
-        """Iterates over every user that matches, across all pages (``GET /api/v1/users``, administrators
-        only). ``q`` is a case-insensitive substring of the username, e-mail address or display name;
-        ``limit`` is the page size (1-100)."""
-        params: Dict[str, Any] = {"role": role, "status": status, "q": q, "limit": limit}
-
-        def fetch(page_cursor: Optional[str]) -> Page[User]:
-            answer = self._client.request("GET", "/users", params={**params, "cursor": page_cursor})
-            return Page(
-                data=[User.from_dict(u) for u in answer.get("data") or [] if isinstance(u, Mapping)],
-                next_cursor=answer.get("next_cursor") or None,
-                raw=answer,
-            )
-
-        return Paginator(fetch, cursor)
-
-    def get(self, id: str) -> User:
-        """One user (``GET /api/v1/users/{id}``): your own account, or anyone's for an administrator;
-        :class:`NotFoundError` otherwise."""
-        return User.from_dict(self._client.request("GET", f"/users/{_path_id(id)}"))
-
-    def me(self) -> User:
-        """The account of the caller (``GET /api/v1/users/me``): the person logged in, or the owner of a key
-        a user owns. :class:`NotFoundError` for a key no user owns (the root key, say)."""
-        return User.from_dict(self._client.request("GET", "/users/me"))
-
-    def update(
-        self,
-        id: str,
-        *,
-        username: Union[str, NotGiven] = NOT_GIVEN,
-        email: Union[str, NotGiven] = NOT_GIVEN,
-        display_name: Union[str, None, NotGiven] = NOT_GIVEN,
-        role: Union[str, NotGiven] = NOT_GIVEN,
-        status: Union[str, NotGiven] = NOT_GIVEN,
-        password: Union[str, NotGiven] = NOT_GIVEN,
-        extra_fields: Optional[Mapping[str, Any]] = None,
-    ) -> User:
-        """Changes an account (``PATCH /api/v1/users/{id}``). Only the arguments you pass are sent;
-        ``display_name=None`` clears it. An administrator may change everything; a person may change only
-        their own ``display_name`` (anything else is :class:`PermissionDeniedError`).
-
-        ``status="disabled"`` refuses every login, revokes the user's keys and ends their sessions;
-        ``password`` (an administrator's reset) ends their sessions.
-        """
-        body: Dict[str, Any] = {}
-        if not isinstance(username, NotGiven):
-            body["username"] = username
-        if not isinstance(email, NotGiven):
-            body["email"] = email
-        if not isinstance(display_name, NotGiven):
-            body["display_name"] = display_name
-        if not isinstance(role, NotGiven):
-            body["role"] = role
-        if not isinstance(status, NotGiven):
-            body["status"] = status
-        if not isinstance(password, NotGiven):
-            body["password"] = _secret(password, "password")
-        body.update(extra_fields or {})
-        return User.from_dict(self._client.request("PATCH", f"/users/{_path_id(id)}", json=body))
-
-    def delete(self, id: str) -> User:
-        """Deletes a user (``DELETE /api/v1/users/{id}``, administrators only) and returns the account as it
-        was. Their sessions end and their keys are revoked. Retried after a connection error like every
-        ``DELETE``: if the first attempt went through, the retry raises :class:`NotFoundError`."""
-        return User.from_dict(self._client.request("DELETE", f"/users/{_path_id(id)}"))
-
-    def unlock(self, id: str) -> User:
-        """Clears a lock set by failed logins, and the failure count (``POST /api/v1/users/{id}/unlock``,
-        administrators only)."""
-        return User.from_dict(self._client.request("POST", f"/users/{_path_id(id)}/unlock"))
-
-    def change_password(self, *, current_password: str, new_password: str) -> None:
-        """Changes the caller's own password (``POST /api/v1/users/me/password``). Ends the person's other
-        sessions; the one making the change stays. A wrong ``current_password`` or a refused
-        ``new_password`` is a :class:`ValidationError` naming that field. Never retried after a connection
-        error."""
-        body = {
-            "current_password": _secret(current_password, "current_password"),
-            "new_password": _secret(new_password, "new_password"),
-        }
-        self._client.request("POST", "/users/me/password", json=body)
-
-    # -- second factors ---------------------------------------------------------------------------------
-
-    def enrol_totp(self) -> TOTPEnrolment:
-        """Starts adding a TOTP second factor to the caller's account (``POST /api/v1/users/me/mfa/totp``):
-        a new secret for an authenticator app (``secret``, and ``otpauth_uri`` to show as a QR code), pending
-        until :meth:`confirm_totp`. Starting again replaces a pending secret; with TOTP already enabled,
-        :class:`ConflictError`. Needs a person (an access token, or a key a person owns): a key no user owns is
-        :class:`NotFoundError`. Never retried after a connection error (a retry would replace the secret)."""
-        return TOTPEnrolment.from_dict(self._client.request("POST", "/users/me/mfa/totp"))
-
-    def confirm_totp(self, code: str) -> RecoveryCodes:
-        """Confirms the pending TOTP factor with a current code of the app
-        (``POST /api/v1/users/me/mfa/totp/confirm``): TOTP is on (``mfa_enabled``), and the next logins need a
-        code. Returns the ten recovery codes, shown this once. The code counts as used: the next login needs
-        the app's next code. A wrong code is :class:`MFAInvalidError`; no pending enrolment
-        :class:`ConflictError`. Sessions already open go on."""
-        body = {"code": _secret(code, "code")}
-        return RecoveryCodes.from_dict(self._client.request("POST", "/users/me/mfa/totp/confirm", json=body))
-
-    def regenerate_recovery_codes(self, code: str) -> RecoveryCodes:
-        """A new set of ten recovery codes for a current TOTP code (``POST /api/v1/users/me/mfa/recovery-codes``);
-        the old set stops working at once. :class:`MFAInvalidError` for a wrong or used code, or without
-        TOTP enabled."""
-        body = {"code": _secret(code, "code")}
-        return RecoveryCodes.from_dict(self._client.request("POST", "/users/me/mfa/recovery-codes", json=body))
-
-    def disable_totp(self, *, code: Optional[str] = None, recovery_code: Optional[str] = None) -> None:
-        """Removes the caller's TOTP factor and recovery codes (``DELETE /api/v1/users/me/mfa/totp``): logins
-        need only the password again. Pass exactly one proof: a current TOTP ``code``, or a ``recovery_code``
-        (a lost phone; it is used up). A refused proof is :class:`MFAInvalidError`. Not retried after a
-        connection error (the proof may have been used up by the first attempt)."""
-        body = _second_factor(code, recovery_code)
-        # A DELETE, but with a single-use proof: a replay would present a used code and be refused.
-        self._client.request("DELETE", "/users/me/mfa/totp", json=body, idempotent=False)
-
-    def reset_mfa(self, id: str) -> None:
-        """Removes every second factor of a user (``DELETE /api/v1/users/{id}/mfa``, administrators only), for
-        someone who lost them all: their next login needs only the password. Resetting a user without a
-        second factor changes nothing. A person resetting someone else's needs a second factor in their own
-        session (step-up: :class:`MFARequiredError`, or :class:`MFAEnrollmentRequiredError` without one)."""
-        self._client.request("DELETE", f"/users/{_path_id(id)}/mfa")
+    _adopt(method, build, "AsyncPaginator")
+    return method
 
 
-class Sessions:
-    """``client.sessions``: the sessions (one per login) of the person calling, or anyone's for an
-    administrator, and ending one."""
-
-    def __init__(self, client: "Client") -> None:
-        self._client = client
-
-    def list(
-        self,
-        *,
-        user_id: Optional[str] = None,
-        limit: Optional[int] = None,
-        cursor: Optional[str] = None,
-    ) -> Paginator[Session]:
-        """Iterates over the live sessions of the caller (``GET /api/v1/sessions``), or of ``user_id``
-        (another person's needs an administrator; a key no user owns lists everyone's without it)."""
-        params: Dict[str, Any] = {"user_id": user_id, "limit": limit}
-
-        def fetch(page_cursor: Optional[str]) -> Page[Session]:
-            answer = self._client.request("GET", "/sessions", params={**params, "cursor": page_cursor})
-            return Page(
-                data=[Session.from_dict(x) for x in answer.get("data") or [] if isinstance(x, Mapping)],
-                next_cursor=answer.get("next_cursor") or None,
-                raw=answer,
-            )
-
-        return Paginator(fetch, cursor)
-
-    def revoke(self, id: str) -> None:
-        """Ends a session (``DELETE /api/v1/sessions/{id}``): its refresh token stops working and its access
-        tokens are refused at once. Ending an ended session succeeds. Ending the client's own session
-        forgets the client's tokens."""
-        self._client.request("DELETE", f"/sessions/{_path_id(id)}")
-        self._client._forget_tokens(session_id=id)
-
-
-class Auth:
-    """``client.auth``: logging in, refreshing, logging out, revoking (RFC 7009) and introspecting (RFC 7662)
-    tokens, and the public key set (JWKS) that verifies access tokens."""
-
-    def __init__(self, client: "Client") -> None:
-        self._client = client
-
-    def login(self, *, username: Optional[str] = None, email: Optional[str] = None, password: str) -> TokenPair:
-        """Logs a person in with a password (``POST /api/v1/auth/login``; no credential needed) and returns
-        their :class:`TokenPair`, without changing what the client sends: ``client.login()`` does both.
-
-        Pass ``username`` or ``email``. Any refusal (unknown user, wrong password, disabled or locked
-        account) is one :class:`InvalidCredentialsError`. Too many attempts from your address raise
-        :class:`RateLimitError`. Never retried after a connection error.
-
-        For an account with a second factor, a right password raises :class:`MFARequiredError`, whose
-        ``mfa_token`` :meth:`complete_mfa` exchanges, with a code, for the tokens.
-        """
-        if (username is None) == (email is None):
-            raise TypeError("pass exactly one of username and email")
-        body: Dict[str, Any] = {"password": _secret(password, "password")}
-        if username is not None:
-            body["username"] = username
-        else:
-            body["email"] = email
-        return TokenPair.from_dict(self._client.request("POST", "/auth/login", json=body, authenticate=False))
-
-    def complete_mfa(
-        self,
-        mfa_token: Union[str, MFARequiredError],
-        *,
-        code: Optional[str] = None,
-        recovery_code: Optional[str] = None,
-    ) -> TokenPair:
-        """Finishes a login (or a step-up) with a second factor (``POST /api/v1/auth/mfa``; no credential
-        needed: the ``mfa_token`` is one) and returns the new :class:`TokenPair`, without changing what the
-        client sends: ``client.complete_mfa()`` does both.
-
-        ``mfa_token`` is the :class:`MFARequiredError`'s ``mfa_token`` (or the error itself). Pass exactly one
-        of ``code`` (a current TOTP code) and ``recovery_code`` (used up). A refused code, or a dead token, is
-        :class:`MFAInvalidError`; a wrong code counts toward the account's lock, and five kill the token.
-        Never retried after a connection error.
-        """
-        body: Dict[str, Any] = {"mfa_token": _mfa_token(mfa_token)}
-        body.update(_second_factor(code, recovery_code))
-        return TokenPair.from_dict(self._client.request("POST", "/auth/mfa", json=body, authenticate=False))
-
-    def refresh(self, refresh_token: Optional[str] = None) -> TokenPair:
-        """Exchanges a refresh token for a new pair (``POST /api/v1/auth/refresh``); the presented token dies.
+_REFRESH_DOC = """Exchanges a refresh token for a new pair (``POST /api/v1/auth/refresh``); the presented token dies.
 
         Without an argument, the client's own refresh token, and the new pair replaces the client's tokens
         (``on_refresh`` hears of it). A token already exchanged raises :class:`RefreshTokenReusedError` and
@@ -731,320 +217,199 @@ class Auth:
         :class:`TokenInvalidError`. Never retried after a connection error (the first attempt may have used
         the token up).
         """
+
+
+# -- the synchronous API --------------------------------------------------------------------------------
+
+
+class Keys(SyncResource):
+    """``client.keys``: create, list, read, update, revoke, rotate and verify keys, and read their usage."""
+
+    create = _sync(KeysCalls.create)
+    list = _sync_list(KeysCalls.list)
+    get = _sync(KeysCalls.get)
+    update = _sync(KeysCalls.update)
+    revoke = _sync(KeysCalls.revoke)
+    rotate = _sync(KeysCalls.rotate)
+    verify = _sync(KeysCalls.verify)
+    import_keys = _sync(KeysCalls.import_keys)
+    usage = _sync(KeysCalls.usage)
+
+
+class AuditLogs(SyncResource):
+    """``client.audit_logs``: read the audit log."""
+
+    list = _sync_list(AuditLogsCalls.list)
+
+
+class Users(SyncResource):
+    """``client.users``: people's accounts (create, list, read, update, delete, unlock) and your own
+    (``me``, ``change_password``, second factors). Managing others needs an administrator (role ``admin``, or
+    a key with the scope ``admin``); anyone reads their own account and changes their own password."""
+
+    create = _sync(UsersCalls.create)
+    list = _sync_list(UsersCalls.list)
+    get = _sync(UsersCalls.get)
+    me = _sync(UsersCalls.me)
+    update = _sync(UsersCalls.update)
+    delete = _sync(UsersCalls.delete)
+    unlock = _sync(UsersCalls.unlock)
+    change_password = _sync(UsersCalls.change_password)
+    enrol_totp = _sync(UsersCalls.enrol_totp)
+    confirm_totp = _sync(UsersCalls.confirm_totp)
+    regenerate_recovery_codes = _sync(UsersCalls.regenerate_recovery_codes)
+    disable_totp = _sync(UsersCalls.disable_totp)
+    reset_mfa = _sync(UsersCalls.reset_mfa)
+
+
+class Sessions(SyncResource):
+    """``client.sessions``: the sessions (one per login) of the person calling, or anyone's for an
+    administrator, and ending one."""
+
+    list = _sync_list(SessionsCalls.list)
+    revoke = _sync(SessionsCalls.revoke)
+
+
+class Auth(SyncResource):
+    """``client.auth``: logging in, refreshing, logging out, revoking (RFC 7009) and introspecting (RFC 7662)
+    tokens, and the public key set (JWKS) that verifies access tokens."""
+
+    login = _sync(AuthCalls.login)
+    complete_mfa = _sync(AuthCalls.complete_mfa)
+    logout = _sync(AuthCalls.logout)
+    revoke = _sync(AuthCalls.revoke)
+    introspect = _sync(AuthCalls.introspect)
+    jwks = _sync(AuthCalls.jwks)
+    metadata = _sync(AuthCalls.metadata)
+
+    def refresh(self, refresh_token: Optional[str] = None) -> TokenPair:
         return self._client._refresh(refresh_token)
 
-    def logout(self) -> None:
-        """Ends the caller's session (``POST /api/v1/auth/logout``) and forgets the client's tokens. With a
-        key, nothing happens."""
-        self._client.request("POST", "/auth/logout")
-        self._client._forget_tokens()
-
-    def revoke(self, token: str, token_type_hint: Optional[str] = None) -> None:
-        """Revokes an access or refresh token (``POST /api/v1/auth/revoke``, RFC 7009; no credential needed).
-
-        An access token is refused from now on; a refresh token ends its whole session. Succeeds whatever
-        the token (unknown, expired, already revoked). ``token_type_hint`` is ``access_token`` or
-        ``refresh_token`` (only a hint: Tronch tells tokens apart by their shape and ignores any other
-        value). Revoking the client's own refresh token forgets the client's tokens.
-        """
-        body: Dict[str, Any] = {"token": _secret(token, "token")}
-        if token_type_hint is not None:
-            body["token_type_hint"] = token_type_hint
-        self._client.request("POST", "/auth/revoke", json=body, authenticate=False)
-        self._client._forget_tokens(refresh_token=token)
-
-    def introspect(self, token: str) -> Introspection:
-        """What a token is (``POST /api/v1/auth/introspect``, RFC 7662; needs the scope ``tokens:introspect``
-        or an administrator). An :class:`Introspection` that is ``active=False`` for anything not live."""
-        body = {"token": _secret(token, "token")}
-        return Introspection.from_dict(self._client.request("POST", "/auth/introspect", json=body))
-
-    def jwks(self) -> Dict[str, Any]:
-        """The public keys that verify access tokens (``GET /.well-known/jwks.json``, RFC 7517), for a
-        service that checks tokens itself with a JWT library: ``{"keys": [{"kty", "kid", "alg", ...}]}``."""
-        answer = self._client._request_url("GET", "/.well-known/jwks.json", authenticate=False)
-        return dict(answer) if isinstance(answer, Mapping) else {}
-
-    def metadata(self) -> Dict[str, Any]:
-        """The authorization-server metadata (``GET /.well-known/oauth-authorization-server``, RFC 8414): the
-        ``issuer``, the ``jwks_uri`` and the endpoints."""
-        answer = self._client._request_url("GET", "/.well-known/oauth-authorization-server", authenticate=False)
-        return dict(answer) if isinstance(answer, Mapping) else {}
+    refresh.__doc__ = _REFRESH_DOC
 
 
-def _principal(value: PrincipalInput, name: str = "principal") -> str:
-    """``user:<id>``, ``group:<id>`` or ``key:<id>``: a string as is (the server checks it), or a model's."""
-    if isinstance(value, (User, Group, Key)):
-        if not value.id:
-            raise ValueError(f"{name}: this {type(value).__name__} has no id")
-        return value.principal
-    if isinstance(value, str):
-        if not value:
-            raise ValueError(f"{name} must not be empty")
-        return value
-    raise TypeError(f"{name} must be a string such as 'user:<id>', or a User, Group or Key, not {type(value).__name__}")
-
-
-def _principal_segment(value: PrincipalInput) -> str:
-    # The ':' stays as is: Tronch reads the path segment literally (user%3A... is refused). ':' is allowed
-    # in a path segment that is not the first (RFC 3986 pchar).
-    return quote(_principal(value), safe=":")
-
-
-def _boolean_param(value: Optional[bool]) -> Optional[str]:
-    return None if value is None else ("true" if value else "false")
-
-
-class Groups:
+class Groups(SyncResource):
     """``client.groups``: groups of users and of other groups (create, list, read, update, delete) and their
     direct members. Needs ``authz:manage`` (``admin`` includes it)."""
 
-    def __init__(self, client: "Client") -> None:
-        self._client = client
-
-    def create(
-        self,
-        *,
-        name: str,
-        description: Optional[str] = None,
-        mfa_required: Optional[bool] = None,
-        extra_fields: Optional[Mapping[str, Any]] = None,
-    ) -> Group:
-        """Creates a group (``POST /api/v1/groups``). ``name`` is unique ignoring case (a taken one is a
-        :class:`ConflictError`), at most 128 characters; ``description`` at most 1024. ``mfa_required=True``
-        makes every member, directly or through nesting, enrol a second factor. Arguments left as ``None``
-        are not sent. Never retried after a connection error."""
-        body: Dict[str, Any] = {"name": name}
-        if description is not None:
-            body["description"] = description
-        if mfa_required is not None:
-            body["mfa_required"] = mfa_required
-        body.update(extra_fields or {})
-        return Group.from_dict(self._client.request("POST", "/groups", json=body))
-
-    def list(
-        self,
-        *,
-        q: Optional[str] = None,
-        limit: Optional[int] = None,
-        cursor: Optional[str] = None,
-    ) -> Paginator[Group]:
-        """Iterates over every group, newest first, across all pages (``GET /api/v1/groups``). ``q`` is a
-        case-insensitive substring of the name; ``limit`` is the page size (1-100)."""
-        params: Dict[str, Any] = {"q": q, "limit": limit}
-
-        def fetch(page_cursor: Optional[str]) -> Page[Group]:
-            answer = self._client.request("GET", "/groups", params={**params, "cursor": page_cursor})
-            return Page(
-                data=[Group.from_dict(g) for g in answer.get("data") or [] if isinstance(g, Mapping)],
-                next_cursor=answer.get("next_cursor") or None,
-                raw=answer,
-            )
-
-        return Paginator(fetch, cursor)
-
-    def get(self, id: str) -> Group:
-        """One group (``GET /api/v1/groups/{id}``); :class:`NotFoundError` if there is none."""
-        return Group.from_dict(self._client.request("GET", f"/groups/{_path_id(id)}"))
-
-    def update(
-        self,
-        id: str,
-        *,
-        name: Union[str, NotGiven] = NOT_GIVEN,
-        description: Union[str, None, NotGiven] = NOT_GIVEN,
-        mfa_required: Union[bool, NotGiven] = NOT_GIVEN,
-        extra_fields: Optional[Mapping[str, Any]] = None,
-    ) -> Group:
-        """Changes a group (``PATCH /api/v1/groups/{id}``). Only the arguments you pass are sent;
-        ``description=None`` clears it. A name another group has is a :class:`ConflictError`."""
-        body: Dict[str, Any] = {}
-        if not isinstance(name, NotGiven):
-            body["name"] = name
-        if not isinstance(description, NotGiven):
-            body["description"] = description
-        if not isinstance(mfa_required, NotGiven):
-            body["mfa_required"] = mfa_required
-        body.update(extra_fields or {})
-        return Group.from_dict(self._client.request("PATCH", f"/groups/{_path_id(id)}", json=body))
-
-    def delete(self, id: str) -> None:
-        """Deletes a group (``DELETE /api/v1/groups/{id}``) with its memberships (as a group and in other
-        groups) and the ACL entries that name it. Retried after a connection error like every ``DELETE``: if
-        the first attempt went through, the retry raises :class:`NotFoundError`."""
-        self._client.request("DELETE", f"/groups/{_path_id(id)}")
-
-    def members(self, id: str, *, limit: Optional[int] = None, cursor: Optional[str] = None) -> Paginator[GroupMember]:
-        """Iterates over the group's direct members (not those of the groups in it), across all pages
-        (``GET /api/v1/groups/{id}/members``); ``limit`` is the page size (1-100)."""
-        path = f"/groups/{_path_id(id)}/members"
-        params: Dict[str, Any] = {"limit": limit}
-
-        def fetch(page_cursor: Optional[str]) -> Page[GroupMember]:
-            answer = self._client.request("GET", path, params={**params, "cursor": page_cursor})
-            return Page(
-                data=[GroupMember.from_dict(m) for m in answer.get("data") or [] if isinstance(m, Mapping)],
-                next_cursor=answer.get("next_cursor") or None,
-                raw=answer,
-            )
-
-        return Paginator(fetch, cursor)
-
-    def add_member(self, id: str, principal: PrincipalInput) -> bool:
-        """Adds a user or a group to the group (``PUT /api/v1/groups/{id}/members/{principal}``).
-        ``principal`` is ``user:<id>``, ``group:<id>``, or a :class:`User` or :class:`Group`.
-
-        Returns ``True`` when it was added, ``False`` when it was a member already (nothing changes). A
-        nesting that would make a cycle or a chain of more than 16 groups, an unknown user or group, or a
-        key is a :class:`ValidationError` (field ``principal``); an unknown group ``id``
-        :class:`NotFoundError`. Retried after a connection error (a ``PUT``; a replay answers ``False``).
-        """
-        path = f"/groups/{_path_id(id)}/members/{_principal_segment(principal)}"
-        response = self._client._request_response("PUT", path)
-        return response.status_code == 201
-
-    def remove_member(self, id: str, principal: PrincipalInput) -> None:
-        """Removes a direct member from the group (``DELETE /api/v1/groups/{id}/members/{principal}``); one
-        that is not a member is :class:`NotFoundError` (so is a retry, after a connection error, of a removal
-        that went through)."""
-        path = f"/groups/{_path_id(id)}/members/{_principal_segment(principal)}"
-        self._client.request("DELETE", path)
+    create = _sync(GroupsCalls.create)
+    list = _sync_list(GroupsCalls.list)
+    get = _sync(GroupsCalls.get)
+    update = _sync(GroupsCalls.update)
+    delete = _sync(GroupsCalls.delete)
+    members = _sync_list(GroupsCalls.members)
+    add_member = _sync(GroupsCalls.add_member)
+    remove_member = _sync(GroupsCalls.remove_member)
 
 
-class ACLEntries:
+class ACLEntries(SyncResource):
     """``client.acl_entries``: allow and deny entries on resources (``acl``), and defaults for their
     descendants (``dacl``). Needs ``authz:manage`` (``admin`` includes it)."""
 
-    def __init__(self, client: "Client") -> None:
-        self._client = client
-
-    def create(
-        self,
-        *,
-        resource: str,
-        principal: PrincipalInput,
-        action: str,
-        effect: str,
-        kind: Optional[str] = None,
-    ) -> ACLEntry:
-        """Creates an entry (``POST /api/v1/acl-entries``): ``principal`` (``user:<id>``, ``group:<id>``,
-        ``key:<id>``, or a :class:`User`, :class:`Group` or :class:`Key`) may (``effect="allow"``) or may not
-        (``"deny"``) do ``action`` (a name such as ``read``, or ``*``) on ``resource``
-        (``type:segment/segment/...``, e.g. ``project:acme/web``).
-
-        ``kind`` is ``acl`` (the server's default: the resource itself) or ``dacl`` (a default for every
-        descendant of the resource, not the resource itself). The same entry twice is a
-        :class:`ConflictError`; a malformed field or a principal that does not exist a
-        :class:`ValidationError`. Never retried after a connection error.
-        """
-        body: Dict[str, Any] = {
-            "resource": resource,
-            "principal": _principal(principal),
-            "action": action,
-            "effect": effect,
-        }
-        if kind is not None:
-            body["kind"] = kind
-        return ACLEntry.from_dict(self._client.request("POST", "/acl-entries", json=body))
-
-    def list(
-        self,
-        *,
-        resource: Optional[str] = None,
-        include_ancestors: Optional[bool] = None,
-        principal: Optional[PrincipalInput] = None,
-        limit: Optional[int] = None,
-        cursor: Optional[str] = None,
-    ) -> Paginator[ACLEntry]:
-        """Iterates over the entries that match, across all pages (``GET /api/v1/acl-entries``): those on
-        ``resource`` (with ``include_ancestors=True``, also those on each of its ancestors, whose DACLs bear
-        on it), those naming ``principal`` (itself only, not its groups), or both. ``include_ancestors``
-        without ``resource`` is a :class:`ValidationError`. ``limit`` is the page size (1-100)."""
-        params: Dict[str, Any] = {
-            "resource": resource,
-            "include_ancestors": _boolean_param(include_ancestors),
-            "principal": None if principal is None else _principal(principal),
-            "limit": limit,
-        }
-
-        def fetch(page_cursor: Optional[str]) -> Page[ACLEntry]:
-            answer = self._client.request("GET", "/acl-entries", params={**params, "cursor": page_cursor})
-            return Page(
-                data=[ACLEntry.from_dict(e) for e in answer.get("data") or [] if isinstance(e, Mapping)],
-                next_cursor=answer.get("next_cursor") or None,
-                raw=answer,
-            )
-
-        return Paginator(fetch, cursor)
-
-    def get(self, id: str) -> ACLEntry:
-        """One entry (``GET /api/v1/acl-entries/{id}``); :class:`NotFoundError` if there is none."""
-        return ACLEntry.from_dict(self._client.request("GET", f"/acl-entries/{_path_id(id)}"))
-
-    def delete(self, id: str) -> None:
-        """Deletes an entry (``DELETE /api/v1/acl-entries/{id}``); the next check sees it gone. Retried
-        after a connection error like every ``DELETE``: if the first attempt went through, the retry raises
-        :class:`NotFoundError`."""
-        self._client.request("DELETE", f"/acl-entries/{_path_id(id)}")
+    create = _sync(ACLEntriesCalls.create)
+    list = _sync_list(ACLEntriesCalls.list)
+    get = _sync(ACLEntriesCalls.get)
+    delete = _sync(ACLEntriesCalls.delete)
 
 
-def _question(principal: PrincipalInput, action: str, resource: str) -> Dict[str, Any]:
-    return {"principal": _principal(principal), "action": action, "resource": resource}
-
-
-def _batch_question(index: int, check: CheckInput) -> Dict[str, Any]:
-    if isinstance(check, Mapping):
-        unknown = set(check) - {"principal", "action", "resource"}
-        if unknown:
-            raise TypeError(f"checks[{index}] has unknown fields: {', '.join(sorted(map(str, unknown)))}")
-        missing = [k for k in ("principal", "action", "resource") if k not in check]
-        if missing:
-            raise TypeError(f"checks[{index}] lacks {', '.join(missing)}")
-        return _question(check["principal"], check["action"], check["resource"])
-    if isinstance(check, (str, bytes)) or not isinstance(check, Sequence) or len(check) != 3:
-        raise TypeError(f"checks[{index}] must be a mapping or a (principal, action, resource) tuple")
-    principal, action, resource = check
-    return _question(principal, action, resource)
-
-
-class Authz:
+class Authz(SyncResource):
     """``client.authz``: may this principal do this action on this resource? Needs ``authz:check``
     (``admin`` includes it): give the key of a resource server only that scope."""
 
-    def __init__(self, client: "Client") -> None:
-        self._client = client
+    check = _sync(AuthzCalls.check)
+    check_batch = _sync(AuthzCalls.check_batch)
 
-    def check(self, principal: PrincipalInput, action: str, resource: str) -> Decision:
-        """One question (``POST /api/v1/authz/check``): ``principal`` (``user:<id>``, ``group:<id>``,
-        ``key:<id>``, or a :class:`User`, :class:`Group` or :class:`Key`) doing ``action`` (one name, not
-        ``*``) on ``resource``. Returns a :class:`Decision` (``bool(decision)`` is ``allowed``) with the rule
-        and entry that decided. A refusal is a decision, not an exception; exceptions mean the question was
-        malformed (:class:`ValidationError`, also for an unknown group or key), the caller lacks
-        ``authz:check`` (:class:`PermissionDeniedError`), or Tronch could not answer. A check changes
-        nothing, so it is retried after a connection error.
-        """
-        body = _question(principal, action, resource)
-        answer = self._client.request("POST", "/authz/check", json=body, idempotent=True)
-        return Decision.from_dict(answer)
 
-    def check_batch(self, checks: Sequence[CheckInput]) -> List[Decision]:
-        """Up to 100 questions in one request (``POST /api/v1/authz/check-batch``); the decisions in the same
-        order. Each check is a mapping ``{"principal", "action", "resource"}`` or a tuple
-        ``(principal, action, resource)``; principals as in :meth:`check`. More than 100 raises
-        :class:`ValueError` before anything is sent; an empty list returns ``[]`` without a request. One
-        malformed check refuses the whole batch with a :class:`ValidationError` naming it
-        (``checks[2].resource``). Retried after a connection error, like :meth:`check`.
-        """
-        if isinstance(checks, (str, bytes, Mapping)):
-            raise TypeError("checks must be a list of checks")
-        questions = [_batch_question(i, check) for i, check in enumerate(checks)]
-        if len(questions) > MAX_BATCH_CHECKS:
-            raise ValueError(f"check_batch takes at most {MAX_BATCH_CHECKS} checks, got {len(questions)}")
-        if not questions:
-            return []
-        answer = self._client.request("POST", "/authz/check-batch", json={"checks": questions}, idempotent=True)
-        results = answer.get("results") if isinstance(answer, Mapping) else None
-        decisions = [Decision.from_dict(r) for r in results or [] if isinstance(r, Mapping)]
-        if len(decisions) != len(questions):
-            raise TronchError(f"the server answered {len(decisions)} decisions for {len(questions)} checks")
-        return decisions
+# -- the asynchronous API: the same methods, awaited ----------------------------------------------------
+
+
+class AsyncKeys(AsyncResource):
+    """``client.keys`` of an :class:`AsyncClient`: the methods of :class:`Keys`, as coroutines
+    (``list`` returns an :class:`AsyncPaginator`)."""
+
+    create = _async(KeysCalls.create)
+    list = _async_list(KeysCalls.list)
+    get = _async(KeysCalls.get)
+    update = _async(KeysCalls.update)
+    revoke = _async(KeysCalls.revoke)
+    rotate = _async(KeysCalls.rotate)
+    verify = _async(KeysCalls.verify)
+    import_keys = _async(KeysCalls.import_keys)
+    usage = _async(KeysCalls.usage)
+
+
+class AsyncAuditLogs(AsyncResource):
+    """``client.audit_logs`` of an :class:`AsyncClient` (``list`` returns an :class:`AsyncPaginator`)."""
+
+    list = _async_list(AuditLogsCalls.list)
+
+
+class AsyncUsers(AsyncResource):
+    """``client.users`` of an :class:`AsyncClient`: the methods of :class:`Users`, as coroutines."""
+
+    create = _async(UsersCalls.create)
+    list = _async_list(UsersCalls.list)
+    get = _async(UsersCalls.get)
+    me = _async(UsersCalls.me)
+    update = _async(UsersCalls.update)
+    delete = _async(UsersCalls.delete)
+    unlock = _async(UsersCalls.unlock)
+    change_password = _async(UsersCalls.change_password)
+    enrol_totp = _async(UsersCalls.enrol_totp)
+    confirm_totp = _async(UsersCalls.confirm_totp)
+    regenerate_recovery_codes = _async(UsersCalls.regenerate_recovery_codes)
+    disable_totp = _async(UsersCalls.disable_totp)
+    reset_mfa = _async(UsersCalls.reset_mfa)
+
+
+class AsyncSessions(AsyncResource):
+    """``client.sessions`` of an :class:`AsyncClient`: the methods of :class:`Sessions`, as coroutines."""
+
+    list = _async_list(SessionsCalls.list)
+    revoke = _async(SessionsCalls.revoke)
+
+
+class AsyncAuth(AsyncResource):
+    """``client.auth`` of an :class:`AsyncClient`: the methods of :class:`Auth`, as coroutines."""
+
+    login = _async(AuthCalls.login)
+    complete_mfa = _async(AuthCalls.complete_mfa)
+    logout = _async(AuthCalls.logout)
+    revoke = _async(AuthCalls.revoke)
+    introspect = _async(AuthCalls.introspect)
+    jwks = _async(AuthCalls.jwks)
+    metadata = _async(AuthCalls.metadata)
+
+    async def refresh(self, refresh_token: Optional[str] = None) -> TokenPair:
+        return await self._client._refresh(refresh_token)
+
+    refresh.__doc__ = _REFRESH_DOC
+
+
+class AsyncGroups(AsyncResource):
+    """``client.groups`` of an :class:`AsyncClient`: the methods of :class:`Groups`, as coroutines."""
+
+    create = _async(GroupsCalls.create)
+    list = _async_list(GroupsCalls.list)
+    get = _async(GroupsCalls.get)
+    update = _async(GroupsCalls.update)
+    delete = _async(GroupsCalls.delete)
+    members = _async_list(GroupsCalls.members)
+    add_member = _async(GroupsCalls.add_member)
+    remove_member = _async(GroupsCalls.remove_member)
+
+
+class AsyncACLEntries(AsyncResource):
+    """``client.acl_entries`` of an :class:`AsyncClient`: the methods of :class:`ACLEntries`, as coroutines."""
+
+    create = _async(ACLEntriesCalls.create)
+    list = _async_list(ACLEntriesCalls.list)
+    get = _async(ACLEntriesCalls.get)
+    delete = _async(ACLEntriesCalls.delete)
+
+
+class AsyncAuthz(AsyncResource):
+    """``client.authz`` of an :class:`AsyncClient`: the methods of :class:`Authz`, as coroutines."""
+
+    check = _async(AuthzCalls.check)
+    check_batch = _async(AuthzCalls.check_batch)
