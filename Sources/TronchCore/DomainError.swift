@@ -27,6 +27,8 @@ package enum ErrorCode: String, Sendable, Codable, CaseIterable {
     case mfaEnrollmentRequired = "MFA_ENROLLMENT_REQUIRED"
     /// An `Idempotency-Key` used again for another request (another method, path or body).
     case idempotencyMismatch = "IDEMPOTENCY_MISMATCH"
+    /// A plain-HTTP request to a server that takes HTTPS only (`TRONCH_REQUIRE_HTTPS=refuse`).
+    case httpsRequired = "HTTPS_REQUIRED"
 }
 
 /// One invalid input field and why (an `Error` too, so validators can return `Result<_, FieldError>`).

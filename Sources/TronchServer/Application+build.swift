@@ -1,6 +1,7 @@
 package import Configuration
 import Foundation
 package import Hummingbird
+import HummingbirdCore
 package import Logging
 package import TronchCore
 package import TronchStorage
@@ -180,8 +181,19 @@ package func buildApplication(reader: ConfigReader, options: BuildOptions = .ini
     }
     if let redis, let invalidation { services += [redis, invalidation] }
     if let tokenEvents { services.append(tokenEvents) }
+    var server = HTTPServerBuilder.http1()
+    if let files = settings.edge.tls {
+        let certificates = try TLSCertificates(certificateFile: files.certificateFile, keyFile: files.keyFile)
+        server = .http1(tls: certificates)
+        services.append(TLSReload(certificates: certificates, logger: logger))
+    } else if settings.edge.requireHTTPS != .off, settings.trustedProxies.isEmpty {
+        logger.warning(
+            "TRONCH_REQUIRE_HTTPS is on but no proxy is trusted (TRONCH_HTTP_TRUSTED_PROXIES), so no request can show it came over HTTPS: every route but health and readiness is refused"
+        )
+    }
     var app = Application(
         router: router,
+        server: server,
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: nil),
         services: services,
         logger: logger
@@ -285,7 +297,8 @@ package func buildRouter(
         mfaRequiredRoles: settings.accounts.mfaRequiredRoles, groups: authz.directory
     )
     // Outside the problem middleware, like CORS below: problems carry the headers too, and a page can read its errors.
-    let securityHeaders = SecurityHeaders(hstsMaxAge: settings.edge.hstsMaxAge)
+    let servesTLS = settings.edge.tls != nil
+    let securityHeaders = SecurityHeaders(hstsMaxAge: settings.edge.hstsMaxAge, servesTLS: servesTLS)
     router.add(middleware: RequestIDMiddleware(securityHeaders: securityHeaders))
     if !settings.trustedProxies.isEmpty {
         router.add(middleware: ClientAddressMiddleware(trusted: settings.trustedProxies, strictTransportSecurity: securityHeaders.overHTTPS))
@@ -295,6 +308,11 @@ package func buildRouter(
     // Outside the problem middleware, so it sees the status every answer really has.
     router.add(middleware: MetricsMiddleware())
     router.add(middleware: ProblemMiddleware())
+    // With TLS in Tronch every request is HTTPS; behind a proxy, the proxy says (ClientAddressMiddleware).
+    // Inside the problem middleware, so its refusal is a problem like any other.
+    if !servesTLS, settings.edge.requireHTTPS != .off {
+        router.add(middleware: HTTPSRequirementMiddleware(mode: settings.edge.requireHTTPS))
+    }
     let permissions = EndpointPermissionMiddleware(policy: settings.authz.endpointPolicy, clock: keys.clock) { event in
         try await keys.audit(event)
     }

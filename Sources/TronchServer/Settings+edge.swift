@@ -6,12 +6,23 @@ package struct EdgeSettings: Sendable {
     package var hstsMaxAge = 31_536_000
     /// Cross-origin requests from browsers; nil (the default) answers none of them.
     package var cors: CORSPolicy?
+    /// The certificate chain and key Tronch serves TLS with (`TRONCH_TLS_CERT_FILE`, `TRONCH_TLS_KEY_FILE`,
+    /// PEM); nil serves plain HTTP (TLS in front).
+    package var tls: (certificateFile: String, keyFile: String)?
+    /// What a request that did not come over HTTPS gets (`TRONCH_REQUIRE_HTTPS`); health and readiness
+    /// always answer.
+    package var requireHTTPS: HTTPSRequirement = .off
+
+    package enum HTTPSRequirement: String, Sendable {
+        case off, refuse, redirect
+    }
 
     package init() {}
 
     static let fileSchema: [String: Settings.ValueKind] = [
         "hsts.maxAge": .integer, "cors.allowedOrigins": .string, "cors.allowedMethods": .string, "cors.allowedHeaders": .string,
         "cors.exposedHeaders": .string, "cors.allowCredentials": .boolean, "cors.maxAge": .integer,
+        "tls.certFile": .string, "tls.keyFile": .string, "requireHttps": .string,
     ]
 
     init(values: ValueReader) throws(ConfigurationError) {
@@ -20,6 +31,18 @@ package struct EdgeSettings: Sendable {
                 throw ConfigurationError(key: "TRONCH_HSTS_MAX_AGE", "must be between 0 (off) and 63072000 (two years)")
             }
             hstsMaxAge = seconds
+        }
+        switch (try values.string("tls.certFile"), try values.string("tls.keyFile")) {
+        case (let certificate?, let key?): tls = (certificate, key)
+        case (nil, nil): break
+        case (nil, _?): throw ConfigurationError(key: "TRONCH_TLS_CERT_FILE", "is needed with TRONCH_TLS_KEY_FILE")
+        case (_?, nil): throw ConfigurationError(key: "TRONCH_TLS_KEY_FILE", "is needed with TRONCH_TLS_CERT_FILE")
+        }
+        if let mode = try values.string("requireHttps") {
+            guard let parsed = HTTPSRequirement(rawValue: mode.lowercased()) else {
+                throw ConfigurationError(key: "TRONCH_REQUIRE_HTTPS", "must be off, refuse or redirect")
+            }
+            requireHTTPS = parsed
         }
         guard let origins = try values.string("cors.allowedOrigins").map(Self.list), !origins.isEmpty else { return }
         var policy = CORSPolicy()

@@ -29,7 +29,7 @@ package struct APIError: Error, Sendable {
         switch code {
         case .unauthenticated, .invalidCredentials, .tokenInvalid, .sessionRevoked, .refreshTokenReused, .mfaRequired, .mfaInvalid:
             .unauthorized
-        case .forbidden, .mfaEnrollmentRequired: .forbidden
+        case .forbidden, .mfaEnrollmentRequired, .httpsRequired: .forbidden
         case .notFound: .notFound
         case .methodNotAllowed: .methodNotAllowed
         case .validationFailed, .malformedJSON: .badRequest

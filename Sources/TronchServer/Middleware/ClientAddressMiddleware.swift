@@ -23,12 +23,19 @@ struct ClientAddressMiddleware: RouterMiddleware {
     ) async throws -> Response {
         guard let peer = context.peerAddress, isTrusted(peer) else { return try await next(request, context) }
         var context = context
+        // X-Forwarded-* when present (what nginx, Traefik and Envoy send), else RFC 7239 `Forwarded`.
+        let forwarded = request.headers[.xForwardedFor] == nil ? request.headers[.forwarded].map(Self.forwardedElements) : nil
         if let header = request.headers[.xForwardedFor] {
             context.forwardedAddress = Self.client(in: header, peer: peer, isTrusted: isTrusted)
+        } else if let forwarded {
+            let hops = forwarded.compactMap(\.for).joined(separator: ",")
+            if !hops.isEmpty { context.forwardedAddress = Self.client(in: hops, peer: peer, isTrusted: isTrusted) }
         }
         // The proxy nearest to the client wrote the first value: whether the client's connection was TLS.
         if let proto = request.headers[.xForwardedProto], let first = proto.split(separator: ",").first {
             context.forwardedHTTPS = first.trimmingCharacters(in: .whitespaces).lowercased() == "https"
+        } else if let proto = forwarded?.first?.proto {
+            context.forwardedHTTPS = proto.lowercased() == "https"
         }
         var response = try await next(request, context)
         if context.forwardedHTTPS, let strictTransportSecurity { response.headers.append(strictTransportSecurity) }
@@ -50,6 +57,36 @@ struct ClientAddressMiddleware: RouterMiddleware {
     }
 }
 
+extension ClientAddressMiddleware {
+    /// The `for` and `proto` of each element of an RFC 7239 `Forwarded` header, in order. A `for` is
+    /// reduced to its address (quotes, IPv6 brackets and a port removed; `unknown` and obfuscated names
+    /// become an unparseable hop, which keeps the peer's address).
+    static func forwardedElements(_ header: String) -> [(for: String?, proto: String?)] {
+        header.split(separator: ",").map { element in
+            var node: String?
+            var proto: String?
+            for pair in element.split(separator: ";") {
+                let parts = pair.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+                guard parts.count == 2 else { continue }
+                var value = parts[1]
+                if value.hasPrefix("\""), value.hasSuffix("\""), value.count >= 2 { value = String(value.dropFirst().dropLast()) }
+                switch parts[0].lowercased() {
+                case "for":
+                    if value.hasPrefix("["), let end = value.firstIndex(of: "]") {
+                        node = String(value[value.index(after: value.startIndex)..<end])
+                    } else {
+                        node = value.split(separator: ":").count == 2 ? String(value.split(separator: ":")[0]) : value
+                    }
+                case "proto": proto = value
+                default: continue
+                }
+            }
+            return (node, proto)
+        }
+    }
+}
+
 extension HTTPField.Name {
     static let xForwardedFor = HTTPField.Name("X-Forwarded-For")!
+    static let forwarded = HTTPField.Name("Forwarded")!
 }

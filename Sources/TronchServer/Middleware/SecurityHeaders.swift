@@ -14,11 +14,14 @@ struct SecurityHeaders: Sendable {
     /// `Strict-Transport-Security`, or nil when HSTS is off.
     let overHTTPS: HTTPField?
 
-    init(hstsMaxAge: Int) {
-        always = [
+    /// `servesTLS`: Tronch terminates TLS itself, so every answer goes over HTTPS and carries HSTS.
+    init(hstsMaxAge: Int, servesTLS: Bool = false) {
+        var always: HTTPFields = [
             .xContentTypeOptions: "nosniff", .referrerPolicy: "no-referrer", .contentSecurityPolicy: Self.contentSecurityPolicy,
         ]
         overHTTPS = hstsMaxAge > 0 ? HTTPField(name: .strictTransportSecurity, value: "max-age=\(hstsMaxAge)") : nil
+        if servesTLS, let overHTTPS { always.append(overHTTPS) }
+        self.always = always
     }
 }
 
