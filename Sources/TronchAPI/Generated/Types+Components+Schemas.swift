@@ -1456,6 +1456,7 @@ extension Components {
                 case mfaInvalid = "MFA_INVALID"
                 case mfaEnrollmentRequired = "MFA_ENROLLMENT_REQUIRED"
                 case idempotencyMismatch = "IDEMPOTENCY_MISMATCH"
+                case httpsRequired = "HTTPS_REQUIRED"
             }
             /// Stable machine code.
             ///
