@@ -10,7 +10,7 @@ struct KeysCommand: AsyncParsableCommand {
         discussion: "The server comes from --server or TRONCH_URL, the credential from TRONCH_API_KEY.",
         subcommands: [
             Create.self, List.self, Show.self, Update.self, Revoke.self, Rotate.self, Verify.self, Usage.self, Import.self,
-            Generate.self,
+            Generate.self, RotatePepper.self, PepperStatus.self,
         ]
     )
 }

@@ -127,6 +127,8 @@ package enum AuditAction {
     package static let signingKeyRotated = "signing_key.rotated"
     package static let signingKeyRetired = "signing_key.retired"
     package static let secretsKeyRotated = "secrets_key.rotated"
+    /// `tronch keys rotate-pepper`: keys move to a new pepper at their next use.
+    package static let pepperRotated = "pepper.rotated"
     package static let mfaEnrolmentStarted = "mfa.enrolment_started"
     package static let mfaEnabled = "mfa.enabled"
     package static let mfaDisabled = "mfa.disabled"

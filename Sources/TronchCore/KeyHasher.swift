@@ -9,11 +9,23 @@ package struct KeyHasher: Sendable {
     /// Identifies the hashing scheme and pepper, stored with each key so the pepper can later be rotated.
     package let version: Int
     private let keyed: HMAC<SHA256>
+    /// Names the pepper without revealing it: the first 16 hex digits of its fingerprint, stored with each
+    /// key so a rotation can tell which keys still need the old pepper.
+    package let id: String
 
     package init(pepper: some Sequence<UInt8>, version: Int = 1) {
         self.version = version
-        self.keyed = HMAC<SHA256>(key: SymmetricKey(data: Array(pepper)))
+        let keyed = HMAC<SHA256>(key: SymmetricKey(data: Array(pepper)))
+        self.keyed = keyed
+        var hmac = keyed
+        hmac.update(data: Array(Self.fingerprintText.utf8))
+        self.fingerprint = hmac.finalize().map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+        self.id = String(fingerprint.prefix(16))
     }
+
+    /// HMAC of a fixed text under the pepper: kept in the database to recognise the pepper at start-up.
+    package let fingerprint: String
+    package static let fingerprintText = "tronch pepper fingerprint v1"
 
     package func digest(_ key: String) -> KeyDigest {
         var hmac = keyed

@@ -94,12 +94,15 @@ package struct KeyRecord: Sendable, Hashable {
     package var graceUntil: Date?
     /// The key's request-signing secret, sealed with the secrets key (nil: requests need no signature).
     package var signingSecret: String?
+    /// Which pepper its digest was made with (``KeyHasher/id``); nil for keys stored before peppers had ids,
+    /// which are the database's first pepper's.
+    package var pepperID: String?
 
     package init(
         id: UUID, digest: KeyDigest, hashVersion: Int, start: String, end: String, environment: KeyEnvironment,
         status: KeyStatus = .active, settings: KeySettings, createdAt: Date, updatedAt: Date? = nil,
         lastUsedAt: Date? = nil, revokedAt: Date? = nil, createdBy: String? = nil, rotatedFrom: UUID? = nil,
-        graceUntil: Date? = nil, signingSecret: String? = nil
+        graceUntil: Date? = nil, signingSecret: String? = nil, pepperID: String? = nil
     ) {
         self.id = id
         self.digest = digest
@@ -117,6 +120,7 @@ package struct KeyRecord: Sendable, Hashable {
         self.rotatedFrom = rotatedFrom
         self.graceUntil = graceUntil
         self.signingSecret = signingSecret
+        self.pepperID = pepperID
     }
 
     /// The moment the key stops working without being revoked: its expiry or the end of its rotation grace

@@ -85,6 +85,9 @@ package func loadPepper(_ settings: Settings, store: any Store, logger: Logger) 
             "the pepper file \(settings.dataDirectory)/\(PepperFile.name) is missing, but the database holds keys hashed with it; restore the file from a backup"
         )
     }
+    try PepperRotation.finishPending(
+        directory: settings.dataDirectory, recorded: try await store.setting(pepperFingerprintSetting), logger: logger
+    )
     let loaded = try PepperFile.loadOrCreate(in: settings.dataDirectory)
     if loaded.created { logger.notice("generated a new pepper", metadata: ["directory": "\(settings.dataDirectory)"]) }
     return loaded.pepper
@@ -104,6 +107,7 @@ package func buildApplication(reader: ConfigReader, options: BuildOptions = .ini
     // Only the embedded store may have no configured pepper, and it needs no running service to be read.
     let pepper = try await loadPepper(settings, store: store, logger: logger)
     let hasher = KeyHasher(pepper: pepper)
+    let previousHasher = try PepperRotation.previousPepper(settings).map { KeyHasher(pepper: $0) }
     let secrets = try await SecretsKey.load(settings, pepper: pepper, store: store, logger: logger)
 
     let lastUsed = LastUsedRecorder(store: store, interval: settings.lastUsedFlushInterval, logger: logger)
@@ -128,7 +132,7 @@ package func buildApplication(reader: ConfigReader, options: BuildOptions = .ini
         limits: settings.keyLimits, lastUsed: lastUsed,
         rateLimits: RateLimits(limiter: makeRateLimiter(settings, redis: redis, logger: logger), settings: settings.rateLimits),
         usage: usage, broadcast: invalidation, imports: imports, owners: directory, secrets: secrets,
-        nonces: redis.map { RedisNonceCache(redis: $0, logger: logger) } ?? LocalNonceCache()
+        nonces: redis.map { RedisNonceCache(redis: $0, logger: logger) } ?? LocalNonceCache(), previousHasher: previousHasher
     )
     if !settings.database.isEmbedded && !settings.accounts.issuerConfigured {
         logger.warning(
@@ -140,7 +144,8 @@ package func buildApplication(reader: ConfigReader, options: BuildOptions = .ini
     let authzDirectory = AuthzDirectory(store: store, fallbackAllows: settings.authz.fallbackAllows)
     let tokens = TokenService(
         store: store, settings: settings.accounts, secrets: secrets, clock: options.clock, hasher: hasher,
-        refreshPrefix: settings.keyPrefix.prefix, logger: logger, events: tokenEvents, groups: authzDirectory
+        refreshPrefix: settings.keyPrefix.prefix, logger: logger, events: tokenEvents, groups: authzDirectory,
+        previousHasher: previousHasher
     )
     tokenEvents?.deliver(to: tokens)
     tokenEvents?.deliver(to: authzDirectory)
@@ -149,7 +154,8 @@ package func buildApplication(reader: ConfigReader, options: BuildOptions = .ini
         queue: settings.accounts.passwordHashQueue
     )
     let mfa = MFAService(
-        store: store, secrets: secrets, hasher: hasher, clock: options.clock, issuerName: "Tronch", lockout: settings.accounts.lockout
+        store: store, secrets: secrets, hasher: hasher, clock: options.clock, issuerName: "Tronch", lockout: settings.accounts.lockout,
+        previousHasher: previousHasher
     )
     let users = UserService(
         store: store, hasher: passwords, tokens: tokens, keys: keys, directory: directory, mfa: mfa, settings: settings.accounts
@@ -230,9 +236,13 @@ func prepareDatabase(
         }
     }
     // A fingerprint of the pepper, kept in the database: starting with a different pepper would make every
-    // key fail verification, so it stops start-up instead.
-    let fingerprint = keys.hasher.digest(pepperFingerprintText).hex
-    guard try await store.claimSetting(pepperFingerprintSetting, value: fingerprint) == fingerprint else {
+    // key fail verification, so it stops start-up instead. During a rotation the database may still name
+    // the previous pepper (until `tronch keys rotate-pepper` records the new one).
+    let fingerprint = keys.hasher.fingerprint
+    let recorded = try await store.claimSetting(pepperFingerprintSetting, value: fingerprint)
+    if let previous = keys.previousHasher, recorded == previous.fingerprint {
+        logger.notice("the previous pepper is still the database's; run 'tronch keys rotate-pepper' to move the keys to the new one")
+    } else if recorded != fingerprint {
         throw ConfigurationError(
             key: settings.pepper == nil ? "TRONCH_DATA_DIR" : "TRONCH_KEY_PEPPER",
             "the pepper does not match the one this database was created with; no key would verify"

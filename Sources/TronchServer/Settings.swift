@@ -66,6 +66,10 @@ package struct Settings: Sendable {
     package var keyPrefix = KeyFormat(prefix: "tronch")!
     /// The pepper, when configured; nil means "generate one in the data directory" (embedded store only).
     package var pepper: [UInt8]?
+    /// The pepper before a rotation (`TRONCH_KEY_PEPPER_PREVIOUS`): keys hashed with it still verify, and
+    /// move to the current pepper at their first use. Nil when no rotation is under way (the embedded store
+    /// reads `pepper.previous` in its data directory instead).
+    package var previousPepper: [UInt8]?
     package var logLevel: Logger.Level = .info
     package var logFormat: LogFormat = .text
     package var maxBodySize = 65_536
@@ -164,6 +168,15 @@ package struct Settings: Sendable {
                 throw ConfigurationError(key: "TRONCH_KEY_PEPPER_FILE", "the pepper must be at least \(Self.minimumPepperBytes) bytes")
             }
             self.pepper = Array(text.utf8)
+        }
+        if let previous = try values.string("key.pepperPrevious", secret: true) {
+            guard previous.utf8.count >= Self.minimumPepperBytes else {
+                throw ConfigurationError(key: "TRONCH_KEY_PEPPER_PREVIOUS", "must be at least \(Self.minimumPepperBytes) bytes")
+            }
+            guard pepper != nil else {
+                throw ConfigurationError(key: "TRONCH_KEY_PEPPER_PREVIOUS", "needs TRONCH_KEY_PEPPER (or TRONCH_KEY_PEPPER_FILE): the new pepper")
+            }
+            previousPepper = Array(previous.utf8)
         }
         if pepper == nil && !database.isEmbedded && requirePepper {
             throw ConfigurationError(
@@ -303,7 +316,7 @@ extension Settings {
         "host": .string, "port": .integer, "data.dir": .string, "database.url": .string,
         "database.autoMigrate": .boolean, "database.poolSize": .integer, "database.connectTimeout": .seconds,
         "database.queryTimeout": .seconds, "database.startupTimeout": .seconds, "cache.staleTtl": .seconds,
-        "key.prefix": .string, "key.pepper": .string, "key.pepperFile": .string,
+        "key.prefix": .string, "key.pepper": .string, "key.pepperFile": .string, "key.pepperPrevious": .string,
         "key.metaMaxBytes": .integer, "log.level": .string, "log.format": .string, "http.maxBodySize": .integer,
         "auth.queryParameter": .boolean, "cache.ttl": .seconds, "cache.negativeTtl": .seconds,
         "cache.maxEntries": .integer, "usage.flushInterval": .seconds, "bootstrap.rootKey": .string,

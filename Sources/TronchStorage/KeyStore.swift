@@ -55,9 +55,18 @@ package protocol KeyStore: Sendable {
     /// key conflicts.
     func insert(batch records: [KeyRecord], audit: [AuditEvent]) async throws
 
-    /// Replaces a key's stored digest (and hash version) when it still is `old`: an imported key's
-    /// foreign hash upgraded to Tronch's on its first successful verification. Returns whether it did.
-    func replaceDigest(id: UUID, old: KeyDigest, new: KeyDigest, hashVersion: Int) async throws -> Bool
+    /// Replaces a key's stored digest (with its hash version and pepper) when it still is `old`: an imported
+    /// key's foreign hash upgraded to Tronch's on its first successful verification, or a digest made with the
+    /// previous pepper re-keyed with the current one. Returns whether it did.
+    func replaceDigest(id: UUID, old: KeyDigest, new: KeyDigest, hashVersion: Int, pepperID: String?) async throws -> Bool
+
+    /// How many keys (Tronch's HMAC digests) each pepper holds, revoked ones apart: what a pepper rotation
+    /// waits on. A nil pepper id is a key stored before peppers had ids.
+    func keyCountsByPepper() async throws -> [PepperCount]
+
+    /// A pepper rotation, in one transaction: keys without a pepper id get `previousID` (they were made with
+    /// the pepper being replaced), the setting `fingerprint` records the new pepper, and `audit` is appended.
+    func recordPepperRotation(previousID: String, fingerprint: (name: String, value: String), audit: AuditEvent) async throws
 
     /// Stores `record` only when the store holds no key at all, atomically; returns whether it did.
     /// This is how the first root key is created exactly once, even with several nodes starting together.
@@ -113,5 +122,18 @@ extension KeyStore {
         id: UUID, _ plan: @escaping @Sendable (KeyRecord) throws -> (old: KeyRecord, new: KeyRecord)
     ) async throws -> (old: KeyRecord, new: KeyRecord) {
         try await rotate(id: id, audit: nil, plan)
+    }
+}
+
+/// Keys per pepper, revoked ones counted apart.
+package struct PepperCount: Sendable, Hashable {
+    package var pepperID: String?
+    package var revoked: Bool
+    package var count: Int
+
+    package init(pepperID: String?, revoked: Bool, count: Int) {
+        self.pepperID = pepperID
+        self.revoked = revoked
+        self.count = count
     }
 }

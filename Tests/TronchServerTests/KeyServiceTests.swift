@@ -23,8 +23,12 @@ final class CountingStore: KeyStore, AuditStore, UsageStore, Sendable {
     func insert(batch records: [KeyRecord], audit: [AuditEvent]) async throws {
         try await base.insert(batch: records, audit: audit)
     }
-    func replaceDigest(id: UUID, old: KeyDigest, new: KeyDigest, hashVersion: Int) async throws -> Bool {
-        try await base.replaceDigest(id: id, old: old, new: new, hashVersion: hashVersion)
+    func keyCountsByPepper() async throws -> [PepperCount] { try await base.keyCountsByPepper() }
+    func recordPepperRotation(previousID: String, fingerprint: (name: String, value: String), audit: AuditEvent) async throws {
+        try await base.recordPepperRotation(previousID: previousID, fingerprint: fingerprint, audit: audit)
+    }
+    func replaceDigest(id: UUID, old: KeyDigest, new: KeyDigest, hashVersion: Int, pepperID: String?) async throws -> Bool {
+        try await base.replaceDigest(id: id, old: old, new: new, hashVersion: hashVersion, pepperID: pepperID)
     }
     func insertIfEmpty(_ record: KeyRecord, audit: AuditEvent?) async throws -> Bool {
         try await base.insertIfEmpty(record, audit: audit)

@@ -47,6 +47,7 @@ enum Fixtures {
             record.rotatedFrom = UUIDv7.make(at: base)
             record.graceUntil = base.addingTimeInterval(3600)
             record.signingSecret = "v1.0123456789abcdef.c2VhbGVkIHNpZ25pbmcgc2VjcmV0"
+            record.pepperID = "0123456789abcdef"
             record.updatedAt = base.addingTimeInterval(1)
         }
     }

@@ -308,13 +308,14 @@ import TronchStorage
             let other = Fixtures.record(at: 1)
             try await store.insert(batch: [record, other])
             let upgraded = KeyDigest(w0: 1, w1: 2, w2: 3, w3: 4)
-            #expect(try await store.replaceDigest(id: record.id, old: record.digest, new: upgraded, hashVersion: 1))
+            #expect(try await store.replaceDigest(id: record.id, old: record.digest, new: upgraded, hashVersion: 1, pepperID: "p2"))
             #expect(try await store.key(digest: upgraded)?.id == record.id)
+            #expect(try await store.key(digest: upgraded)?.pepperID == "p2", "the pepper it was re-keyed with")
             #expect(try await store.key(digest: record.digest) == nil)
             // A second node racing the same upgrade finds the old digest gone and changes nothing.
-            #expect(try await !store.replaceDigest(id: record.id, old: record.digest, new: upgraded, hashVersion: 1))
+            #expect(try await !store.replaceDigest(id: record.id, old: record.digest, new: upgraded, hashVersion: 1, pepperID: "p2"))
             await #expect(throws: DomainError.self) {
-                try await store.replaceDigest(id: record.id, old: upgraded, new: other.digest, hashVersion: 1)
+                try await store.replaceDigest(id: record.id, old: upgraded, new: other.digest, hashVersion: 1, pepperID: "p2")
             }
         }
     }
@@ -363,6 +364,29 @@ extension KeyStoreConformanceTests {
             #expect(try await store.countKeys(matching: KeyQuery(status: .expired, now: now)) == 1)
             #expect(try await store.countKeys(matching: KeyQuery(status: .revoked, now: now)) == 1)
             #expect(try await store.countKeys(matching: KeyQuery(ownerID: "nobody", now: now)) == 0)
+        }
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func aPepperRotationLabelsTheKeysItMovesFrom(backend: StoreBackend) async throws {
+        try await backend.withStore { store async throws in
+            let legacy = Fixtures.record()
+            let labelled = Fixtures.record(at: 1) { $0.pepperID = "newpepper" }
+            let revoked = Fixtures.record(at: 2) { $0.status = .revoked }
+            try await store.insert(batch: [legacy, labelled, revoked])
+            #expect(
+                Set(try await store.keyCountsByPepper())
+                    == [PepperCount(pepperID: nil, revoked: false, count: 1), PepperCount(pepperID: nil, revoked: true, count: 1),
+                        PepperCount(pepperID: "newpepper", revoked: false, count: 1)]
+            )
+            try await store.recordPepperRotation(
+                previousID: "oldpepper", fingerprint: ("pepper_fingerprint", "f2"),
+                audit: AuditEvent(time: Fixtures.base, actor: .system, action: AuditAction.pepperRotated)
+            )
+            #expect(try await store.key(id: legacy.id)?.pepperID == "oldpepper", "keys without an id were the old pepper's")
+            #expect(try await store.key(id: labelled.id)?.pepperID == "newpepper", "labelled keys keep theirs")
+            #expect(try await store.setting("pepper_fingerprint") == "f2")
+            #expect(try await store.auditEntries(matching: AuditQuery()).entries.first?.event.action == AuditAction.pepperRotated)
         }
     }
 }

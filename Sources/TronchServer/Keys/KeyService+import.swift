@@ -67,7 +67,8 @@ extension KeyService {
             records.append(
                 KeyRecord(
                     id: UUIDv7.make(at: now), digest: digest, hashVersion: hashVersion, start: hints.start, end: hints.end,
-                    environment: entry.environment, settings: entry.settings, createdAt: now, createdBy: principal.reference
+                    environment: entry.environment, settings: entry.settings, createdAt: now, createdBy: principal.reference,
+                    pepperID: hashVersion == hasher.version ? hasher.id : nil
                 )
             )
         }
@@ -97,17 +98,22 @@ extension KeyService {
         return records
     }
 
-    /// Replaces an imported key's SHA-256 with Tronch's HMAC after it verified. A failure (database down, a
-    /// racing node) leaves the imported hash, which keeps working; the next verification tries again.
+    /// Replaces an imported key's SHA-256, or a digest made with the previous pepper, with Tronch's HMAC under
+    /// the current pepper, once the key has been presented. A failure (database down, a racing node) leaves the
+    /// old digest, which keeps working; the next presentation tries again.
     func upgradeDigest(of record: KeyRecord, key: String) async -> KeyRecord {
         let digest = hasher.digest(key)
-        guard (try? await store.replaceDigest(id: record.id, old: record.digest, new: digest, hashVersion: hasher.version)) == true
+        guard
+            (try? await store.replaceDigest(
+                id: record.id, old: record.digest, new: digest, hashVersion: hasher.version, pepperID: hasher.id
+            )) == true
         else { return record }
         invalidate(record.digest)
         invalidate(digest)
         var upgraded = record
         upgraded.digest = digest
         upgraded.hashVersion = hasher.version
+        upgraded.pepperID = hasher.id
         return upgraded
     }
 }

@@ -29,12 +29,15 @@ package struct KeyService: Sendable {
     package let secrets: SecretBox?
     /// The nonces of signed requests seen recently.
     package let nonces: any NonceCache
+    /// The pepper before a rotation: keys it hashed are still found, and re-keyed at their first use.
+    package let previousHasher: KeyHasher?
 
     package init(
         store: any KeyStore & AuditStore, cache: KeyCache, hasher: KeyHasher, format: KeyFormat, clock: WallClock,
         limits: KeyLimits, lastUsed: LastUsedRecorder, rateLimits: RateLimits, usage: UsageRecorder? = nil,
         broadcast: (any CacheInvalidationBroadcast)? = nil, imports: ImportedKeys = ImportedKeys(settings: nil),
-        owners: UserDirectory? = nil, secrets: SecretBox? = nil, nonces: any NonceCache = LocalNonceCache()
+        owners: UserDirectory? = nil, secrets: SecretBox? = nil, nonces: any NonceCache = LocalNonceCache(),
+        previousHasher: KeyHasher? = nil
     ) {
         self.store = store
         self.cache = cache
@@ -50,6 +53,7 @@ package struct KeyService: Sendable {
         self.owners = owners
         self.secrets = secrets
         self.nonces = nonces
+        self.previousHasher = previousHasher
     }
 
     /// A new key and its secret, which exists nowhere else.
@@ -91,6 +95,12 @@ package struct KeyService: Sendable {
         // Once upgraded, a key imported by its SHA-256 is found by its HMAC, whatever its format.
         if KeyFormat.parse(key) != nil || imports.foreignFormat || imports.sha256Hashes,
             let record = try await lookup(digest: hasher.digest(key)), record.hashVersion == hasher.version
+        {
+            return record
+        }
+        // During a pepper rotation: a key not yet re-keyed is found by the previous pepper's digest.
+        if let previousHasher, KeyFormat.parse(key) != nil || imports.foreignFormat,
+            let record = try await lookup(digest: previousHasher.digest(key)), record.hashVersion == KeyHasher.hmacVersion
         {
             return record
         }
@@ -174,6 +184,9 @@ package struct KeyService: Sendable {
         }
         if let imported = record, imported.hashVersion == KeyHasher.importedSHA256Version, code == .valid {
             record = await upgradeDigest(of: imported, key: key)
+        } else if let found = record, let pepper = found.pepperID, pepper != hasher.id, found.status == .active {
+            // Made with the previous pepper (its id set by the rotation): re-keyed now that the key is known.
+            record = await upgradeDigest(of: found, key: key)
         }
         // Every presentation of an existing key counts as a use, failed ones included: "who still sends the
         // old key?" is the question last_used_at answers after a rotation.
@@ -438,7 +451,8 @@ package struct KeyService: Sendable {
         let hints = KeyFormat.hints(for: secret)
         return KeyRecord(
             id: UUIDv7.make(at: now), digest: hasher.digest(secret), hashVersion: hasher.version, start: hints.start,
-            end: hints.end, environment: environment, settings: settings, createdAt: now, createdBy: createdBy
+            end: hints.end, environment: environment, settings: settings, createdAt: now, createdBy: createdBy,
+            pepperID: hasher.id
         )
     }
 

@@ -44,11 +44,17 @@ struct TOTPFactor: SecondFactor {
 struct RecoveryCodeFactor: SecondFactor {
     let store: any MFAStore
     let hasher: KeyHasher
+    /// During a pepper rotation: codes made before it are stored under the previous pepper.
+    var previousHasher: KeyHasher?
     var method: String { "recovery_code" }
     var amr: String { "recovery_code" }
 
     func verify(_ answer: String, user: UUID, now: Date) async throws -> SecondFactorVerdict {
-        try await store.useRecoveryCode(userID: user, digest: hasher.digest(RecoveryCodes.normalize(answer)), now: now) ? .accepted : .rejected
+        let code = RecoveryCodes.normalize(answer)
+        for hasher in [hasher] + (previousHasher.map { [$0] } ?? []) {
+            if try await store.useRecoveryCode(userID: user, digest: hasher.digest(code), now: now) { return .accepted }
+        }
+        return .rejected
     }
 }
 
@@ -68,7 +74,7 @@ package struct MFAService: Sendable {
 
     package init(
         store: any MFAStore & UserStore & AuditStore, secrets: SecretBox, hasher: KeyHasher, clock: WallClock, issuerName: String,
-        lockout: LockoutPolicy = LockoutPolicy()
+        lockout: LockoutPolicy = LockoutPolicy(), previousHasher: KeyHasher? = nil
     ) {
         self.store = store
         self.lockout = lockout
@@ -77,7 +83,7 @@ package struct MFAService: Sendable {
         self.clock = clock
         self.issuerName = issuerName
         totp = TOTPFactor(store: store, secrets: secrets)
-        recovery = RecoveryCodeFactor(store: store, hasher: hasher)
+        recovery = RecoveryCodeFactor(store: store, hasher: hasher, previousHasher: previousHasher)
     }
 
     /// The factors a login may finish with, by method name.

@@ -26,7 +26,16 @@ enum SecretsKey {
             if !settings.database.isEmbedded { previous.append(derived(from: pepper)) }
             return SecretBox(current: SecretBox.Key(bytes: configured)!, previous: previous)
         }
-        guard settings.database.isEmbedded, case .sqliteFile = settings.database else { return SecretBox(current: derived(from: pepper)) }
+        guard settings.database.isEmbedded, case .sqliteFile = settings.database else {
+            if settings.previousPepper != nil {
+                // The derived key would change with the pepper, and nothing sealed would open.
+                throw ConfigurationError(
+                    key: "TRONCH_KEY_PEPPER_PREVIOUS",
+                    "needs TRONCH_SECRETS_KEY: without it the secrets key is derived from the pepper; give secrets their own key first (operations.md, rotating the secrets key)"
+                )
+            }
+            return SecretBox(current: derived(from: pepper))
+        }
         try PepperFile.ensureDirectory(settings.dataDirectory)
         let path = settings.dataDirectory + "/" + fileName
         let recorded = try await store.setting(setting)

@@ -32,6 +32,15 @@ extension TokenService {
 extension TokenService {
     // MARK: Refresh
 
+    /// A refresh token's stored digest: the current pepper's, or during a pepper rotation the previous one's
+    /// when only that is stored (a token issued before the rotation; its successor is under the new pepper).
+    func refreshDigest(_ token: String) async throws -> KeyDigest {
+        let digest = hasher.digest(token)
+        guard let previousHasher, try await store.refreshToken(digest: digest) == nil else { return digest }
+        let previous = previousHasher.digest(token)
+        return try await store.refreshToken(digest: previous) == nil ? digest : previous
+    }
+
     /// `POST /api/v1/auth/refresh`: rotation with reuse detection (RFC 9700 §4.14.2). The presented token dies
     /// and a new pair is issued; a token presented again ends its session, and with it every token of the
     /// family and the session's access tokens (its id on the denylist).
@@ -42,7 +51,7 @@ extension TokenService {
         let idle = Self.seconds(settings.sessionIdleTimeout)
         let checkAnomaly = settings.sessionAnomaly == .revoke
         let outcome = try await store.exchangeRefreshToken(
-            digest: hasher.digest(token), now: now, denyUntil: denyUntil,
+            digest: try await refreshDigest(token), now: now, denyUntil: denyUntil,
             decide: { stored, session in
                 RefreshDecision.decide(
                     token: stored, session: session, now: now, idleTimeout: idle, checkAnomaly: checkAnomaly, ip: origin.clientIP,
@@ -147,7 +156,7 @@ extension TokenService {
                 ]
             )
             denyEverywhere([entry])
-        } else if let (_, session) = try await store.refreshToken(digest: hasher.digest(token)) {
+        } else if let (_, session) = try await store.refreshToken(digest: try await refreshDigest(token)) {
             _ = try await endSessions(
                 [session.id], reason: "revoked", action: AuditAction.tokenRevoked, actor: .user(session.userID), origin: origin
             )
@@ -164,7 +173,7 @@ extension TokenService {
             for name in ["nbf", "role", "groups", "amr"] { claims[name] = nil }
             return .object(claims)
         }
-        guard let (stored, session) = try await store.refreshToken(digest: hasher.digest(token)) else { return inactive }
+        guard let (stored, session) = try await store.refreshToken(digest: try await refreshDigest(token)) else { return inactive }
         let now = clock.now
         guard stored.usedAt == nil, stored.expiresAt > now, session.isLive(at: now, idleTimeout: Self.seconds(settings.sessionIdleTimeout)),
             let user = try await store.user(id: session.userID), user.status == .active

@@ -42,6 +42,8 @@ package final class TokenService: Sendable {
     let secrets: SecretBox
     package let clock: WallClock
     let hasher: KeyHasher
+    /// During a pepper rotation: refresh tokens issued before it are stored under the previous pepper.
+    let previousHasher: KeyHasher?
     let refreshPrefix: String
     package let logger: Logger
     let keys = SigningKeys()
@@ -62,8 +64,10 @@ package final class TokenService: Sendable {
 
     package init(
         store: any TokenStore & UserStore & AuditStore, settings: AccountSettings, secrets: SecretBox, clock: WallClock, hasher: KeyHasher,
-        refreshPrefix: String, logger: Logger, events: RedisTokenEvents? = nil, groups: AuthzDirectory? = nil
+        refreshPrefix: String, logger: Logger, events: RedisTokenEvents? = nil, groups: AuthzDirectory? = nil,
+        previousHasher: KeyHasher? = nil
     ) {
+        self.previousHasher = previousHasher
         self.groups = groups
         self.store = store
         self.settings = settings

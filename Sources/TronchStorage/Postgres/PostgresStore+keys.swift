@@ -7,7 +7,7 @@ extension PostgresStore: KeyStore {
     static let selectColumns = """
         id, digest, hash_version, start, "end", name, owner_id, environment, status, enabled, scopes, meta::text,
         allowed_ips, ratelimits::text, remaining, refill::text, created_at, updated_at, expires_at, last_used_at,
-        revoked_at, created_by, rotated_from, grace_until, signing_secret
+        revoked_at, created_by, rotated_from, grace_until, signing_secret, pepper_id
         """
 
     package func insert(_ record: KeyRecord, audit: AuditEvent?) async throws {
@@ -37,12 +37,12 @@ extension PostgresStore: KeyStore {
         }
     }
 
-    package func replaceDigest(id: UUID, old: KeyDigest, new: KeyDigest, hashVersion: Int) async throws -> Bool {
+    package func replaceDigest(id: UUID, old: KeyDigest, new: KeyDigest, hashVersion: Int, pepperID: String?) async throws -> Bool {
         let (oldBytes, newBytes) = (ByteBuffer(bytes: old.bytes), ByteBuffer(bytes: new.bytes))
         return try await run {
             let rows = try await client.rows(
                 """
-                UPDATE api_keys SET digest = \(newBytes), hash_version = \(hashVersion)
+                UPDATE api_keys SET digest = \(newBytes), hash_version = \(hashVersion), pepper_id = \(pepperID)
                 WHERE id = \(id) AND digest = \(oldBytes) RETURNING id
                 """,
                 logger: logger
@@ -289,13 +289,13 @@ extension PostgresStore {
         return """
             INSERT INTO api_keys (id, digest, hash_version, start, "end", name, owner_id, environment, status, enabled,
                 scopes, meta, allowed_ips, ratelimits, remaining, refill, created_at, updated_at, expires_at,
-                last_used_at, revoked_at, created_by, rotated_from, grace_until, signing_secret)
+                last_used_at, revoked_at, created_by, rotated_from, grace_until, signing_secret, pepper_id)
             VALUES (\(record.id), \(digest), \(record.hashVersion), \(record.start), \(record.end), \(settings.name),
                 \(settings.ownerID), \(record.environment.rawValue), \(record.status.rawValue), \(settings.enabled),
                 \(settings.scopes), \(json.meta)::jsonb, \(allowed), \(json.ratelimits)::jsonb, \(settings.remaining),
                 \(json.refill)::jsonb, \(pgTime(record.createdAt))::timestamptz, \(pgTime(record.updatedAt))::timestamptz, \(pgTime(settings.expiresAt))::timestamptz,
                 \(pgTime(record.lastUsedAt))::timestamptz, \(pgTime(record.revokedAt))::timestamptz, \(record.createdBy), \(record.rotatedFrom), \(pgTime(record.graceUntil))::timestamptz,
-                \(record.signingSecret))
+                \(record.signingSecret), \(record.pepperID))
             """
     }
 
@@ -320,23 +320,23 @@ extension PostgresStore {
                 "expires_at": time(settings.expiresAt), "last_used_at": time(record.lastUsedAt),
                 "revoked_at": time(record.revokedAt), "created_by": text(record.createdBy),
                 "rotated_from": text(record.rotatedFrom?.lowercased), "grace_until": time(record.graceUntil),
-                "signing_secret": text(record.signingSecret),
+                "signing_secret": text(record.signingSecret), "pepper_id": text(record.pepperID),
             ])
         }
         let batch = try JSONValue.encodeCanonical(JSONValue.array(rows))
         return """
             INSERT INTO api_keys (id, digest, hash_version, start, "end", name, owner_id, environment, status, enabled,
                 scopes, meta, allowed_ips, ratelimits, remaining, refill, created_at, updated_at, expires_at,
-                last_used_at, revoked_at, created_by, rotated_from, grace_until, signing_secret)
+                last_used_at, revoked_at, created_by, rotated_from, grace_until, signing_secret, pepper_id)
             SELECT id, decode(digest, 'hex'), hash_version, start, "end", name, owner_id, environment, status, enabled,
                 ARRAY(SELECT jsonb_array_elements_text(scopes)), meta, ARRAY(SELECT jsonb_array_elements_text(allowed_ips)),
                 ratelimits, remaining, NULLIF(refill, 'null'::jsonb), created_at, updated_at, expires_at, last_used_at,
-                revoked_at, created_by, rotated_from, grace_until, signing_secret
+                revoked_at, created_by, rotated_from, grace_until, signing_secret, pepper_id
             FROM jsonb_to_recordset(\(batch)::jsonb) AS t(id uuid, digest text, hash_version int, start text, "end" text,
                 name text, owner_id text, environment text, status text, enabled boolean, scopes jsonb, meta jsonb,
                 allowed_ips jsonb, ratelimits jsonb, remaining bigint, refill jsonb, created_at timestamptz,
                 updated_at timestamptz, expires_at timestamptz, last_used_at timestamptz, revoked_at timestamptz,
-                created_by text, rotated_from uuid, grace_until timestamptz, signing_secret text)
+                created_by text, rotated_from uuid, grace_until timestamptz, signing_secret text, pepper_id text)
             """
     }
 
@@ -353,7 +353,7 @@ extension PostgresStore {
                 remaining = \(settings.remaining), refill = \(json.refill)::jsonb, updated_at = \(pgTime(record.updatedAt))::timestamptz,
                 expires_at = \(pgTime(settings.expiresAt))::timestamptz, last_used_at = \(pgTime(record.lastUsedAt))::timestamptz, revoked_at = \(pgTime(record.revokedAt))::timestamptz,
                 created_by = \(record.createdBy), rotated_from = \(record.rotatedFrom), grace_until = \(pgTime(record.graceUntil))::timestamptz,
-                signing_secret = \(record.signingSecret)
+                signing_secret = \(record.signingSecret), pepper_id = \(record.pepperID)
             WHERE id = \(record.id)
             """,
             logger: logger
@@ -388,7 +388,8 @@ extension PostgresStore {
             status: status, settings: settings, createdAt: try date(16) ?? Date(timeIntervalSince1970: 0),
             updatedAt: try date(17), lastUsedAt: try date(19), revokedAt: try date(20),
             createdBy: try cells[21].decode(String?.self), rotatedFrom: try cells[22].decode(UUID?.self),
-            graceUntil: try date(23), signingSecret: try cells[24].decode(String?.self)
+            graceUntil: try date(23), signingSecret: try cells[24].decode(String?.self),
+            pepperID: try cells[25].decode(String?.self)
         )
     }
 }

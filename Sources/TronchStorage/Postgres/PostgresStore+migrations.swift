@@ -365,6 +365,13 @@ extension PostgresStore: SchemaMigrator {
             up: ["ALTER TABLE api_keys ADD COLUMN signing_secret text"],
             down: ["ALTER TABLE api_keys DROP COLUMN signing_secret"]
         ),
+        Migration(
+            version: 13,
+            name: "add_pepper_id",
+            // Which pepper a key's digest was made with (null: the database's first, before peppers had ids).
+            up: ["ALTER TABLE api_keys ADD COLUMN pepper_id text"],
+            down: ["ALTER TABLE api_keys DROP COLUMN pepper_id"]
+        ),
     ]
 
     /// A migration's time box: schema changes on a large table (an index over millions of keys) take far longer

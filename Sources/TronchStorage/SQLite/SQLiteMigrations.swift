@@ -358,6 +358,13 @@ extension SQLiteStore {
             up: ["ALTER TABLE api_keys ADD COLUMN signing_secret TEXT"],
             down: ["ALTER TABLE api_keys DROP COLUMN signing_secret"]
         ),
+        Migration(
+            version: 13,
+            name: "add_pepper_id",
+            // Which pepper a key's digest was made with (null: the database's first, before peppers had ids).
+            up: ["ALTER TABLE api_keys ADD COLUMN pepper_id TEXT"],
+            down: ["ALTER TABLE api_keys DROP COLUMN pepper_id"]
+        ),
     ]
 }
 

@@ -17,12 +17,12 @@ extension SQLiteStore: KeyStore {
         }
     }
 
-    package func replaceDigest(id: UUID, old: KeyDigest, new: KeyDigest, hashVersion: Int) async throws -> Bool {
+    package func replaceDigest(id: UUID, old: KeyDigest, new: KeyDigest, hashVersion: Int, pepperID: String?) async throws -> Bool {
         try await writer.write { db in
             do {
                 try db.execute(
-                    sql: "UPDATE api_keys SET digest = ?, hash_version = ? WHERE id = ? AND digest = ?",
-                    arguments: [new.hex, hashVersion, id.lowercased, old.hex]
+                    sql: "UPDATE api_keys SET digest = ?, hash_version = ?, pepper_id = ? WHERE id = ? AND digest = ?",
+                    arguments: [new.hex, hashVersion, pepperID, id.lowercased, old.hex]
                 )
             } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
                 throw DomainError(.conflict, "a key with this secret already exists")
@@ -210,7 +210,7 @@ extension SQLiteStore {
     static let columns = [
         "id", "digest", "hash_version", "start", "\"end\"", "name", "owner_id", "environment", "status", "enabled",
         "scopes", "meta", "allowed_ips", "ratelimits", "remaining", "refill", "created_at", "updated_at",
-        "expires_at", "last_used_at", "revoked_at", "created_by", "rotated_from", "grace_until", "signing_secret",
+        "expires_at", "last_used_at", "revoked_at", "created_by", "rotated_from", "grace_until", "signing_secret", "pepper_id",
     ]
 
     /// Column values in the order of ``columns``.
@@ -224,7 +224,7 @@ extension SQLiteStore {
             json.meta, json.allowedIPs, json.ratelimits, settings.remaining, json.refill,
             Timestamp.milliseconds(record.createdAt), Timestamp.milliseconds(record.updatedAt),
             millis(settings.expiresAt), millis(record.lastUsedAt), millis(record.revokedAt), record.createdBy,
-            record.rotatedFrom?.lowercased, millis(record.graceUntil), record.signingSecret,
+            record.rotatedFrom?.lowercased, millis(record.graceUntil), record.signingSecret, record.pepperID,
         ]
         return values
     }
@@ -272,7 +272,7 @@ extension SQLiteStore {
             createdAt: date("created_at") ?? Date(timeIntervalSince1970: 0), updatedAt: date("updated_at"),
             lastUsedAt: date("last_used_at"), revokedAt: date("revoked_at"), createdBy: row["created_by"],
             rotatedFrom: (row["rotated_from"] as String?).flatMap(UUID.init(uuidString:)),
-            graceUntil: date("grace_until"), signingSecret: row["signing_secret"]
+            graceUntil: date("grace_until"), signingSecret: row["signing_secret"], pepperID: row["pepper_id"]
         )
     }
 }

@@ -70,6 +70,8 @@ struct TestServer {
             "password.scryptLogN": "10",
         ] : [:]
         for (key, value) in values { all[key] = value }
+        // An empty pepper means none: the embedded store's own pepper file.
+        if all["key.pepper"] == "" { all["key.pepper"] = nil }
         var config: [AbsoluteConfigKey: ConfigValue] = [:]
         for (key, value) in all {
             config[AbsoluteConfigKey(key.split(separator: ".").map(String.init))] = .init(.string(value), isSecret: false)
