@@ -77,6 +77,30 @@ import TronchTestSupport
         }
     }
 
+    @Test func sessionsAndRecoveryCodesFromBeforeARotationStillWork() async throws {
+        let url = try await Self.databaseURL(.sqlite)
+        let base = ["database.url": url, "data.dir": try Tronch.temporaryDirectory()]
+        let before = TestServer(config: base.merging(["key.pepper": Self.old]) { $1 })
+        let (refresh, recovery) = try await before.run { api async throws in
+            _ = try await UsersTests.createUser(api, "ann")
+            let login = try await UsersTests.login(api, "ann")
+            let enrolled = try await MFATests.enrolled(api, before, "mia")
+            return (try #require(login["refresh_token"]?.string), enrolled.recovery)
+        }
+        try await TestServer(config: base.merging(["key.pepper": Self.new, "key.pepperPrevious": Self.old]) { $1 }).run { api async throws in
+            let refreshed = try await TokensTests.refresh(api, refresh)
+            #expect(refreshed.status == .ok, "a refresh token from before the rotation: \(refreshed.json)")
+            let next = try #require(refreshed["refresh_token"]?.string)
+            #expect(try await TokensTests.refresh(api, next).status == .ok, "its successor, made with the new pepper")
+            let challenge = try await UsersTests.login(api, "mia")
+            let mfaToken = try #require(challenge.json["mfa_token"]?.string)
+            let finished = try await api.request(
+                .post, "/api/v1/auth/mfa", key: nil, json: ["mfa_token": .string(mfaToken), "recovery_code": .string(recovery[0])]
+            )
+            #expect(finished.status == .ok, "a recovery code from before the rotation: \(finished.json)")
+        }
+    }
+
     @Test func theEmbeddedStoreRotatesItsPepperFile() async throws {
         let directory = try Tronch.temporaryDirectory()
         let environment = ["TRONCH_DATA_DIR": directory]
