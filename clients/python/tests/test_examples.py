@@ -32,7 +32,7 @@ def run(script: str, base_url: str, api_key: Optional[str], args: Optional[List[
 def test_every_example_is_tested() -> None:
     assert sorted(p.name for p in EXAMPLES.glob("*.py")) == [
         "async_client.py", "audit_export.py", "authz.py", "mfa.py", "people.py", "quickstart.py",
-        "verify_in_your_api.py"
+        "signed_requests.py", "verify_in_your_api.py"
     ]
 
 
@@ -50,6 +50,22 @@ def test_verify_in_your_api(base_url: str, root_key: str) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "BAD" not in result.stdout
     assert result.stdout.count("ok ") == 7
+
+
+def test_signed_requests(base_url: str, root_key: str) -> None:
+    result = run("signed_requests.py", base_url, root_key)
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert "BAD" not in result.stdout
+    assert lines[0].startswith("created tronch_sk_live_") and lines[0].endswith(": signing=True")
+    assert lines[1:] == [
+        "ok  signed request: 201 VALID",
+        "ok  first sending: 201 VALID",
+        "ok  replayed: 401 SIGNATURE_REPLAYED",
+        "ok  tampered body: 401 SIGNATURE_INVALID",
+        "ok  key without a signature: 401 SIGNATURE_INVALID",
+    ]
+    assert root_key not in result.stdout + result.stderr
 
 
 def test_audit_export(base_url: str, root_key: str) -> None:
@@ -146,7 +162,8 @@ def test_async_client(base_url: str, root_key: str) -> None:
 
 @pytest.mark.parametrize(
     "script",
-    ["quickstart.py", "verify_in_your_api.py", "audit_export.py", "people.py", "mfa.py", "authz.py", "async_client.py"],
+    ["quickstart.py", "verify_in_your_api.py", "audit_export.py", "people.py", "mfa.py", "authz.py", "async_client.py",
+     "signed_requests.py"],
 )
 def test_examples_fail_with_a_bad_key(base_url: str, script: str) -> None:
     wrong = "tronch_sk_live_" + "E" * 38

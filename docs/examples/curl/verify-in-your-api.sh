@@ -36,6 +36,7 @@ check_key() {
   case $(jq -r .code <<<"$answer") in
     VALID) echo 200 ;;                                      # go ahead; owner_id, scopes and meta are in $answer
     NOT_FOUND | REVOKED | DISABLED | EXPIRED) echo 401 ;;   # not a usable key
+    SIGNATURE_INVALID | SIGNATURE_EXPIRED | SIGNATURE_REPLAYED) echo 401 ;;  # a signing key, without a good signature
     FORBIDDEN | INSUFFICIENT_SCOPES) echo 403 ;;            # a good key, but not for this address or action
     RATE_LIMITED) echo 429 ;;                               # too many requests for this key right now
     USAGE_EXCEEDED) echo 402 ;;                             # credits used up (402, 403 or 429: your choice)

@@ -55,6 +55,10 @@ export function tronchAuth({ tronchUrl, verifierKey, timeoutMs = 2000 }) {
         case "DISABLED":
         case "EXPIRED":
           return refuse(res, 401, "invalid_key", { "WWW-Authenticate": 'Bearer realm="api", error="invalid_token"' });
+        case "SIGNATURE_INVALID": // a key that signs its requests, sent without a good signature (this
+        case "SIGNATURE_EXPIRED": // middleware passes no `request`: see signed-requests.mjs for one that does)
+        case "SIGNATURE_REPLAYED":
+          return refuse(res, 401, "invalid_signature", { "WWW-Authenticate": 'Bearer realm="api", error="invalid_token"' });
         case "FORBIDDEN": // the key's IP allowlist does not include this client
         case "INSUFFICIENT_SCOPES":
           return refuse(res, 403, "forbidden");

@@ -23,6 +23,11 @@ STATUS_BY_CODE = {
     "DISABLED": 401,
     "EXPIRED": 401,
     "FORBIDDEN": 403,  # the client's address is not in the key's allowed_ips
+    # A key that signs its requests, sent without a good signature (this check passes no `request`:
+    # signed_requests.py shows one that does).
+    "SIGNATURE_INVALID": 401,
+    "SIGNATURE_EXPIRED": 401,
+    "SIGNATURE_REPLAYED": 401,
     "INSUFFICIENT_SCOPES": 403,
     "RATE_LIMITED": 429,
     "USAGE_EXCEEDED": 429,

@@ -18,6 +18,10 @@
         if tronch.authz.check("user:01a2…", "deploy", "project:acme/web"):   # a Decision: allowed, rule, entry_id
             ...
 
+    # A key that signs its requests (docs/signed-requests.md): the customer signs, your API verifies.
+    httpx.Client(auth=SigningAuth(created.key, created.signing_secret))    # or sign_request(method, url, body, ...)
+    verdict = tronch.keys.verify(key, request=signed_request_from(method, url, headers, body))
+
     async with AsyncClient("http://127.0.0.1:8080", api_key=os.environ["TRONCH_API_KEY"]) as tronch:
         created = await tronch.keys.create(name="Acme production")          # the same methods, awaited
         async for key in tronch.keys.list(owner_id="cus_123"):              # lists page with `async for`
@@ -99,6 +103,16 @@ from ._resources import (
     Sessions,
     Users,
 )
+from ._signing import (
+    SIGNED_COMPONENTS,
+    SignedRequestInfo,
+    SigningAuth,
+    body_sha256,
+    content_digest,
+    sign_request,
+    signature_base,
+    signed_request_from,
+)
 from ._version import __version__
 
 __all__ = [
@@ -130,6 +144,15 @@ __all__ = [
     "Page",
     "NOT_GIVEN",
     "NotGiven",
+    # signed requests
+    "sign_request",
+    "SigningAuth",
+    "signed_request_from",
+    "SignedRequestInfo",
+    "SIGNED_COMPONENTS",
+    "body_sha256",
+    "content_digest",
+    "signature_base",
     # models
     "Key",
     "CreatedKey",

@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 from ._core import API_PREFIX, Call, Listing, Reply, api_call
 from ._errors import MFARequiredError, TronchError
+from ._signing import SignedRequestInfo, request_argument
 from ._models import (
     ACLEntry,
     AuditEntry,
@@ -173,10 +174,14 @@ class KeysCalls:
         ratelimits: Optional[Sequence[PolicyInput]] = None,
         remaining: Optional[int] = None,
         refill: Optional[RefillInput] = None,
+        signing: Optional[bool] = None,
         extra_fields: Optional[Mapping[str, Any]] = None,
     ) -> Call[CreatedKey]:
         """Creates a key (``POST /api/v1/keys``, scope ``keys:write``). Arguments left as ``None`` are not
         sent and take the server's default. The secret is in the answer's ``.key`` and nowhere else, ever.
+
+        ``signing=True`` makes a key that signs its requests (RFC 9421, see :func:`tronch.sign_request`):
+        the answer's ``.signing_secret`` is the secret it signs with, shown only this once too.
 
         ``extra_fields`` is merged into the body as is, for fields newer than this client.
         This request is never retried after a connection error: it might have created the key.
@@ -204,6 +209,8 @@ class KeysCalls:
             body["remaining"] = remaining
         if refill is not None:
             body["refill"] = _refill(refill)
+        if signing is not None:
+            body["signing"] = signing
         body.update(extra_fields or {})
         return api_call("POST", "/keys", CreatedKey.from_dict, json=body)
 
@@ -296,11 +303,14 @@ class KeysCalls:
         *,
         grace_period_seconds: Optional[Union[int, timedelta]] = None,
         expires_at: Union[Timestamp, None, NotGiven] = NOT_GIVEN,
+        signing: Optional[bool] = None,
     ) -> Call[CreatedKey]:
         """Replaces a key by a new one with the same settings and a new secret
         (``POST /api/v1/keys/{id}/rotate``, scope ``keys:write``). The old key keeps working for
         ``grace_period_seconds`` (server default 0: revoked at once; at most 30 days). ``expires_at`` sets
-        the new key's expiry (``None``: never); left out, it keeps the old key's.
+        the new key's expiry (``None``: never); left out, it keeps the old key's. ``signing`` says whether
+        the new key signs its requests (left out: as the old key did); one that does gets a new
+        ``.signing_secret``, and the old key keeps its own through the grace period.
         """
         body: Dict[str, Any] = {}
         if grace_period_seconds is not None:
@@ -309,6 +319,8 @@ class KeysCalls:
             body["grace_period_seconds"] = grace_period_seconds
         if not isinstance(expires_at, NotGiven):
             body["expires_at"] = None if expires_at is None else format_datetime(expires_at)
+        if signing is not None:
+            body["signing"] = signing
         return api_call("POST", f"/keys/{_path_id(id)}/rotate", CreatedKey.from_dict, json=body)
 
     @staticmethod
@@ -317,6 +329,7 @@ class KeysCalls:
         scopes: Optional[Sequence[str]] = None,
         ip: Optional[str] = None,
         cost: Optional[int] = None,
+        request: Optional[Union[SignedRequestInfo, Mapping[str, Any]]] = None,
     ) -> Call[Verification]:
         """Checks a key for one request of your API (``POST /api/v1/keys/verify``, scope ``keys:verify``).
 
@@ -325,6 +338,13 @@ class KeysCalls:
         failed (the calling key lacks ``keys:verify``, an invalid scope or address, Tronch unreachable).
         ``cost`` (default 1 on the server) is what the request spends in rate limits and credits; 0 spends
         nothing.
+
+        ``request`` is the request the key came with, for a key that signs its requests: a
+        :class:`SignedRequestInfo` (``tronch.signed_request_from(method, url, headers, body)``) or a mapping
+        with ``method``, ``path``, ``query``, ``headers`` and ``body`` (hashed here, never sent) or
+        ``body_sha256``. Tronch checks its signature (``SIGNATURE_INVALID``, ``SIGNATURE_EXPIRED``,
+        ``SIGNATURE_REPLAYED``) and, given the body, that ``Content-Digest`` matches it. A key that does not
+        sign ignores it; a signing key verified without it is ``SIGNATURE_INVALID``.
         """
         if not isinstance(key, str):
             raise TypeError("key must be a string")
@@ -335,6 +355,8 @@ class KeysCalls:
             body["ip"] = ip
         if cost is not None:
             body["cost"] = cost
+        if request is not None:
+            body["request"] = request_argument(request)
         return api_call("POST", "/keys/verify", Verification.from_dict, json=body)
 
     @staticmethod

@@ -225,6 +225,8 @@ class Key:
     ratelimits: List[RateLimitPolicy] = field(default_factory=list)
     remaining: Optional[int] = None
     refill: Optional[Refill] = None
+    # Whether the key signs its requests (created or rotated with signing=True; docs/signed-requests.md).
+    signing: bool = False
     raw: Dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @staticmethod
@@ -256,6 +258,7 @@ class Key:
             ],
             remaining=_opt_int(data.get("remaining")),
             refill=Refill.from_dict(refill) if isinstance(refill, Mapping) else None,
+            signing=data.get("signing") is True,
             raw=dict(data),
         )
 
@@ -276,14 +279,17 @@ class Key:
 
 @dataclass(frozen=True)
 class CreatedKey(Key):
-    """A key just created or rotated, with its secret in ``.key``. The secret is shown only in this answer;
-    it is left out of ``repr()`` so that it does not end up in logs."""
+    """A key just created or rotated, with its secret in ``.key`` and, for a key that signs its requests,
+    the secret it signs them with in ``.signing_secret`` (``None`` otherwise). Both are shown only in this
+    answer; they are left out of ``repr()`` so that they do not end up in logs."""
 
     key: str = field(default="", repr=False)
+    signing_secret: Optional[str] = field(default=None, repr=False)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "CreatedKey":
-        return cls(key=_str(data.get("key")), **cls._fields(data))
+        return cls(key=_str(data.get("key")), signing_secret=_opt_str(data.get("signing_secret")),
+                   **cls._fields(data))
 
 
 class VerificationCode:
@@ -295,6 +301,10 @@ class VerificationCode:
     DISABLED = "DISABLED"
     EXPIRED = "EXPIRED"
     FORBIDDEN = "FORBIDDEN"
+    # For a key that signs its requests (see tronch.sign_request and keys.verify(..., request=...)):
+    SIGNATURE_INVALID = "SIGNATURE_INVALID"  # no request, a malformed signature, too little covered, or wrong
+    SIGNATURE_EXPIRED = "SIGNATURE_EXPIRED"  # created more than five minutes from now, or past its expires
+    SIGNATURE_REPLAYED = "SIGNATURE_REPLAYED"  # its nonce was accepted before for this key
     INSUFFICIENT_SCOPES = "INSUFFICIENT_SCOPES"
     RATE_LIMITED = "RATE_LIMITED"
     USAGE_EXCEEDED = "USAGE_EXCEEDED"
