@@ -129,6 +129,9 @@ package enum AuditAction {
     package static let secretsKeyRotated = "secrets_key.rotated"
     /// `tronch keys rotate-pepper`: keys move to a new pepper at their next use.
     package static let pepperRotated = "pepper.rotated"
+    package static let webhookCreated = "webhook.created"
+    package static let webhookUpdated = "webhook.updated"
+    package static let webhookDeleted = "webhook.deleted"
     package static let mfaEnrolmentStarted = "mfa.enrolment_started"
     package static let mfaEnabled = "mfa.enabled"
     package static let mfaDisabled = "mfa.disabled"

@@ -161,7 +161,10 @@ package func buildApplication(reader: ConfigReader, options: BuildOptions = .ini
         store: store, hasher: passwords, tokens: tokens, keys: keys, directory: directory, mfa: mfa, settings: settings.accounts
     )
     let authz = AuthzService(store: store, directory: authzDirectory, clock: options.clock, settings: settings.authz)
-    let router = buildRouter(keys: keys, users: users, authz: authz, settings: settings, database: handle, redis: redis)
+    let webhooks = WebhookService(store: store, secrets: secrets, clock: options.clock, settings: settings.webhooks)
+    let router = buildRouter(
+        keys: keys, users: users, authz: authz, webhooks: webhooks, settings: settings, database: handle, redis: redis
+    )
     var services: [any Service] = handle.services + [
         lastUsed, KeyStatistics(store: store, clock: options.clock, logger: logger),
         ImportedKeys.Watcher(imports: imports, logger: logger), passwords, TokenMaintenance(tokens: tokens, logger: logger, challenges: store),
@@ -177,6 +180,9 @@ package func buildApplication(reader: ConfigReader, options: BuildOptions = .ini
             )
         )
     }
+    services.append(
+        WebhookDispatcher(store: store, webhooks: webhooks, settings: settings.webhooks, clock: options.clock, logger: logger)
+    )
     if settings.auditCheckpointEvery > 0 {
         services.append(
             AuditCheckpointing(
@@ -299,7 +305,8 @@ package func waitForDatabase(_ store: any Store, backend: String, timeout: Durat
 
 /// The routes and middleware; separate from ``buildApplication(reader:options:)`` so its shape is easy to read.
 package func buildRouter(
-    keys: KeyService, users: UserService, authz: AuthzService, settings: Settings, database: StoreHandle, redis: RedisClient? = nil
+    keys: KeyService, users: UserService, authz: AuthzService, webhooks: WebhookService, settings: Settings, database: StoreHandle,
+    redis: RedisClient? = nil
 ) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     let authentication = AuthenticationMiddleware(
@@ -373,6 +380,8 @@ package func buildRouter(
     AuthzController(authz: authz, maxBodySize: settings.maxBodySize).addRoutes(to: authenticated(api.group("authz")))
     SessionsController(tokens: users.tokens, allowQueryParameterKeys: settings.queryParameterKeys)
         .addRoutes(to: authenticated(api.group("sessions")))
+    WebhooksController(webhooks: webhooks, maxBodySize: settings.maxBodySize, allowQueryParameterKeys: settings.queryParameterKeys)
+        .addRoutes(to: authenticated(api.group("webhooks")))
     WellKnownController(tokens: users.tokens, issuer: settings.accounts.issuer).addRoutes(to: router)
     router.addMethodNotAllowedResponses()
     return router

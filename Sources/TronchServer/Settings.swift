@@ -112,6 +112,7 @@ package struct Settings: Sendable {
     package var accounts = AccountSettings()
     /// Security headers and CORS.
     package var edge = EdgeSettings()
+    package var webhooks = WebhookSettings()
     package var authz = AuthzSettings()
 
     package init() {}
@@ -293,6 +294,7 @@ package struct Settings: Sendable {
         accounts = try AccountSettings(values: values, host: host, port: port)
         authz = try AuthzSettings(values: values)
         edge = try EdgeSettings(values: values)
+        webhooks = try WebhookSettings(values: values)
         if let rootKey = try values.string("bootstrap.rootKey", secret: true) {
             guard KeyFormat.parse(rootKey) != nil else {
                 throw ConfigurationError(
@@ -327,6 +329,7 @@ extension Settings {
         "usage.maxPending": .integer, "usage.enabled": .boolean, "http.trustedProxies": .string, "usage.retentionDays": .integer, "metrics.access": .string,
         "forwardAuth.enabled": .boolean, "forwardAuth.rules": .string, "ratelimit.login": .string,
     ].merging(AccountSettings.fileSchema) { $1 }.merging(AuthzSettings.fileSchema) { $1 }.merging(EdgeSettings.fileSchema) { $1 }
+        .merging(WebhookSettings.fileSchema) { $1 }
 
     /// Checks a config file's JSON against ``fileSchema``: an unknown name (a typo) or a value of the wrong
     /// JSON type stops start-up instead of being ignored.

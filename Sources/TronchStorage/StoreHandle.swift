@@ -1,7 +1,8 @@
 package import ServiceLifecycle
 
 /// Everything a backend offers.
-package typealias Store = KeyStore & UserStore & TokenStore & MFAStore & IdempotencyStore & AuthzStore & AuditStore & UsageStore & SchemaMigrator & SettingsStore & DatabaseHealth
+package typealias Store = KeyStore & UserStore & TokenStore & MFAStore & IdempotencyStore & AuthzStore & AuditStore & UsageStore
+    & WebhookStore & SchemaMigrator & SettingsStore & DatabaseHealth
 
 /// An opened store and the services that must run for it to work (PostgreSQL's connection pool).
 package struct StoreHandle: Sendable {

@@ -55,6 +55,10 @@ import TronchCore
                     #expect(refused["detail"]?.string == "this route requires the scope \(permission.rawValue)", "\(rule.route)")
                     let admitted = try await api.request(method, path, key: holders[permission], json: method == .get || method == .delete ? nil : [:])
                     #expect(admitted["detail"]?.string?.hasPrefix("this route requires") != true, "\(rule.route) with \(permission.rawValue): \(admitted.json)")
+                case .admin:
+                    #expect(refused.status == .forbidden && refused["detail"]?.string == "this route requires an administrator", "\(rule.route)")
+                    let admitted = try await api.request(method, path, json: method == .get || method == .delete ? nil : [:])
+                    #expect(admitted["detail"]?.string?.hasPrefix("this route requires") != true, "\(rule.route) as the root key: \(admitted.json)")
                 default:
                     #expect(refused["detail"]?.string?.hasPrefix("this route requires") != true, "\(rule.route): \(refused.json)")
                 }

@@ -54,6 +54,8 @@ import TronchCore
                 "/api/v1/groups/{id}/members": ["get"], "/api/v1/groups/{id}/members/{principal}": ["put", "delete"],
                 "/api/v1/acl-entries": ["get", "post"], "/api/v1/acl-entries/{id}": ["get", "delete"],
                 "/api/v1/authz/check": ["post"], "/api/v1/authz/check-batch": ["post"],
+                "/api/v1/webhooks": ["get", "post"], "/api/v1/webhooks/{id}": ["get", "patch", "delete"],
+                "/api/v1/webhooks/{id}/deliveries": ["get"], "/api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver": ["post"],
             ]
             #expect(Set(paths.keys) == Set(expected.keys))
             for (path, methods) in expected {

@@ -70,5 +70,13 @@ extension Components {
         ///
         /// - Remark: Generated from `#/components/parameters/IdempotencyKey`.
         public typealias IdempotencyKey = Swift.String
+        /// The webhook endpoint's id (a UUID; upper or lower case). Anything else is a 400.
+        ///
+        /// - Remark: Generated from `#/components/parameters/WebhookId`.
+        public typealias WebhookId = Swift.String
+        /// The delivery's id (a UUID; upper or lower case), from the endpoint's delivery log. Anything else is a 400.
+        ///
+        /// - Remark: Generated from `#/components/parameters/WebhookDeliveryId`.
+        public typealias WebhookDeliveryId = Swift.String
     }
 }

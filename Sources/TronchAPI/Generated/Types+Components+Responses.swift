@@ -2522,5 +2522,191 @@ extension Components {
                 self.body = body
             }
         }
+        public struct ForbiddenAdmin: Sendable, Hashable {
+            /// - Remark: Generated from `#/components/responses/ForbiddenAdmin/headers`.
+            public struct Headers: Sendable, Hashable {
+                /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                ///
+                /// - Remark: Generated from `#/components/responses/ForbiddenAdmin/headers/X-Request-Id`.
+                public var xRequestId: Components.Headers.XRequestId?
+                /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                    case noStore = "no-store"
+                }
+                /// Always `no-store` on JSON and problem responses.
+                ///
+                /// - Remark: Generated from `#/components/responses/ForbiddenAdmin/headers/Cache-Control`.
+                public var cacheControl: Components.Headers.CacheControl?
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                public init(
+                    xRequestId: Components.Headers.XRequestId? = nil,
+                    cacheControl: Components.Headers.CacheControl? = nil
+                ) {
+                    self.xRequestId = xRequestId
+                    self.cacheControl = cacheControl
+                }
+            }
+            /// Received HTTP response headers
+            public var headers: Components.Responses.ForbiddenAdmin.Headers
+            /// - Remark: Generated from `#/components/responses/ForbiddenAdmin/content`.
+            @frozen public enum Body: Sendable, Hashable {
+                /// - Remark: Generated from `#/components/responses/ForbiddenAdmin/content/application\/problem+json`.
+                case applicationProblemJson(Components.Schemas.Problem)
+                /// The associated value of the enum case if `self` is `.applicationProblemJson`.
+                ///
+                /// - Throws: An error if `self` is not `.applicationProblemJson`.
+                /// - SeeAlso: `.applicationProblemJson`.
+                public var applicationProblemJson: Components.Schemas.Problem {
+                    get throws {
+                        switch self {
+                        case let .applicationProblemJson(body):
+                            return body
+                        }
+                    }
+                }
+            }
+            /// Received HTTP response body
+            public var body: Components.Responses.ForbiddenAdmin.Body
+            /// Creates a new `ForbiddenAdmin`.
+            ///
+            /// - Parameters:
+            ///   - headers: Received HTTP response headers
+            ///   - body: Received HTTP response body
+            public init(
+                headers: Components.Responses.ForbiddenAdmin.Headers = .init(),
+                body: Components.Responses.ForbiddenAdmin.Body
+            ) {
+                self.headers = headers
+                self.body = body
+            }
+        }
+        public struct WebhookNotFound: Sendable, Hashable {
+            /// - Remark: Generated from `#/components/responses/WebhookNotFound/headers`.
+            public struct Headers: Sendable, Hashable {
+                /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                ///
+                /// - Remark: Generated from `#/components/responses/WebhookNotFound/headers/X-Request-Id`.
+                public var xRequestId: Components.Headers.XRequestId?
+                /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                    case noStore = "no-store"
+                }
+                /// Always `no-store` on JSON and problem responses.
+                ///
+                /// - Remark: Generated from `#/components/responses/WebhookNotFound/headers/Cache-Control`.
+                public var cacheControl: Components.Headers.CacheControl?
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                public init(
+                    xRequestId: Components.Headers.XRequestId? = nil,
+                    cacheControl: Components.Headers.CacheControl? = nil
+                ) {
+                    self.xRequestId = xRequestId
+                    self.cacheControl = cacheControl
+                }
+            }
+            /// Received HTTP response headers
+            public var headers: Components.Responses.WebhookNotFound.Headers
+            /// - Remark: Generated from `#/components/responses/WebhookNotFound/content`.
+            @frozen public enum Body: Sendable, Hashable {
+                /// - Remark: Generated from `#/components/responses/WebhookNotFound/content/application\/problem+json`.
+                case applicationProblemJson(Components.Schemas.Problem)
+                /// The associated value of the enum case if `self` is `.applicationProblemJson`.
+                ///
+                /// - Throws: An error if `self` is not `.applicationProblemJson`.
+                /// - SeeAlso: `.applicationProblemJson`.
+                public var applicationProblemJson: Components.Schemas.Problem {
+                    get throws {
+                        switch self {
+                        case let .applicationProblemJson(body):
+                            return body
+                        }
+                    }
+                }
+            }
+            /// Received HTTP response body
+            public var body: Components.Responses.WebhookNotFound.Body
+            /// Creates a new `WebhookNotFound`.
+            ///
+            /// - Parameters:
+            ///   - headers: Received HTTP response headers
+            ///   - body: Received HTTP response body
+            public init(
+                headers: Components.Responses.WebhookNotFound.Headers = .init(),
+                body: Components.Responses.WebhookNotFound.Body
+            ) {
+                self.headers = headers
+                self.body = body
+            }
+        }
+        public struct InvalidWebhookId: Sendable, Hashable {
+            /// - Remark: Generated from `#/components/responses/InvalidWebhookId/headers`.
+            public struct Headers: Sendable, Hashable {
+                /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                ///
+                /// - Remark: Generated from `#/components/responses/InvalidWebhookId/headers/X-Request-Id`.
+                public var xRequestId: Components.Headers.XRequestId?
+                /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                    case noStore = "no-store"
+                }
+                /// Always `no-store` on JSON and problem responses.
+                ///
+                /// - Remark: Generated from `#/components/responses/InvalidWebhookId/headers/Cache-Control`.
+                public var cacheControl: Components.Headers.CacheControl?
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                public init(
+                    xRequestId: Components.Headers.XRequestId? = nil,
+                    cacheControl: Components.Headers.CacheControl? = nil
+                ) {
+                    self.xRequestId = xRequestId
+                    self.cacheControl = cacheControl
+                }
+            }
+            /// Received HTTP response headers
+            public var headers: Components.Responses.InvalidWebhookId.Headers
+            /// - Remark: Generated from `#/components/responses/InvalidWebhookId/content`.
+            @frozen public enum Body: Sendable, Hashable {
+                /// - Remark: Generated from `#/components/responses/InvalidWebhookId/content/application\/problem+json`.
+                case applicationProblemJson(Components.Schemas.Problem)
+                /// The associated value of the enum case if `self` is `.applicationProblemJson`.
+                ///
+                /// - Throws: An error if `self` is not `.applicationProblemJson`.
+                /// - SeeAlso: `.applicationProblemJson`.
+                public var applicationProblemJson: Components.Schemas.Problem {
+                    get throws {
+                        switch self {
+                        case let .applicationProblemJson(body):
+                            return body
+                        }
+                    }
+                }
+            }
+            /// Received HTTP response body
+            public var body: Components.Responses.InvalidWebhookId.Body
+            /// Creates a new `InvalidWebhookId`.
+            ///
+            /// - Parameters:
+            ///   - headers: Received HTTP response headers
+            ///   - body: Received HTTP response body
+            public init(
+                headers: Components.Responses.InvalidWebhookId.Headers = .init(),
+                body: Components.Responses.InvalidWebhookId.Body
+            ) {
+                self.headers = headers
+                self.body = body
+            }
+        }
     }
 }

@@ -4596,5 +4596,656 @@ extension Components {
                 ])
             }
         }
+        /// An event type an endpoint subscribes to: one of the audit actions below (a webhook is sent for each audit entry of that action), `*` for all of them, or a family, `key.*`, `user.*`, `mfa.*`, `auth.*`, `group.*` or `acl.*`, for the types of the list that start with it (`auth.*` is `auth.refresh_reuse` and `auth.session_anomaly`: logins and failed authentications are not sent). Later versions may add types; a wildcard then covers them too.
+        ///
+        /// - Remark: Generated from `#/components/schemas/WebhookEventType`.
+        @frozen public enum WebhookEventType: String, Codable, Hashable, Sendable, CaseIterable {
+            case key_created = "key.created"
+            case key_imported = "key.imported"
+            case key_updated = "key.updated"
+            case key_revoked = "key.revoked"
+            case key_rotated = "key.rotated"
+            case user_created = "user.created"
+            case user_updated = "user.updated"
+            case user_deleted = "user.deleted"
+            case user_roleChanged = "user.role_changed"
+            case user_disabled = "user.disabled"
+            case user_passwordChanged = "user.password_changed"
+            case user_locked = "user.locked"
+            case user_unlocked = "user.unlocked"
+            case mfa_enabled = "mfa.enabled"
+            case mfa_disabled = "mfa.disabled"
+            case mfa_reset = "mfa.reset"
+            case mfa_recoveryCodesRegenerated = "mfa.recovery_codes_regenerated"
+            case auth_refreshReuse = "auth.refresh_reuse"
+            case auth_sessionAnomaly = "auth.session_anomaly"
+            case group_created = "group.created"
+            case group_updated = "group.updated"
+            case group_deleted = "group.deleted"
+            case group_memberAdded = "group.member_added"
+            case group_memberRemoved = "group.member_removed"
+            case acl_entryCreated = "acl.entry_created"
+            case acl_entryDeleted = "acl.entry_deleted"
+            case _ast_ = "*"
+            case key__ast_ = "key.*"
+            case user__ast_ = "user.*"
+            case mfa__ast_ = "mfa.*"
+            case auth__ast_ = "auth.*"
+            case group__ast_ = "group.*"
+            case acl__ast_ = "acl.*"
+        }
+        /// An address that receives signed deliveries of the events it subscribes to. Every field is always present. The signing secret is shown only when the endpoint is created.
+        ///
+        /// - Remark: Generated from `#/components/schemas/WebhookEndpoint`.
+        public struct WebhookEndpoint: Codable, Hashable, Sendable {
+            /// UUIDv7 in lowercase.
+            ///
+            /// - Remark: Generated from `#/components/schemas/WebhookEndpoint/id`.
+            public var id: Swift.String
+            /// Where deliveries are POSTed, as given.
+            ///
+            /// - Remark: Generated from `#/components/schemas/WebhookEndpoint/url`.
+            public var url: Swift.String
+            /// The event types and wildcards it subscribes to, as given.
+            ///
+            /// - Remark: Generated from `#/components/schemas/WebhookEndpoint/events`.
+            public var events: [Components.Schemas.WebhookEventType]
+            /// Null when none was given.
+            ///
+            /// - Remark: Generated from `#/components/schemas/WebhookEndpoint/description`.
+            public var description: Swift.String?
+            /// Whether events are sent to it. While it is disabled, no delivery is made for the events recorded, and they are not sent later when it is enabled again; deliveries made before it was disabled keep their attempts.
+            ///
+            /// - Remark: Generated from `#/components/schemas/WebhookEndpoint/enabled`.
+            public var enabled: Swift.Bool
+            /// When it was registered: it receives events recorded from then on, never earlier ones. RFC 3339 date-time in UTC with millisecond precision, for example `2026-12-06T11:20:03.118Z`.
+            ///
+            /// - Remark: Generated from `#/components/schemas/WebhookEndpoint/created_at`.
+            public var createdAt: Foundation.Date
+            /// The last change. RFC 3339 date-time in UTC with millisecond precision, for example `2026-12-06T11:20:03.118Z`.
+            ///
+            /// - Remark: Generated from `#/components/schemas/WebhookEndpoint/updated_at`.
+            public var updatedAt: Foundation.Date
+            /// Creates a new `WebhookEndpoint`.
+            ///
+            /// - Parameters:
+            ///   - id: UUIDv7 in lowercase.
+            ///   - url: Where deliveries are POSTed, as given.
+            ///   - events: The event types and wildcards it subscribes to, as given.
+            ///   - description: Null when none was given.
+            ///   - enabled: Whether events are sent to it. While it is disabled, no delivery is made for the events recorded, and they are not sent later when it is enabled again; deliveries made before it was disabled keep their attempts.
+            ///   - createdAt: When it was registered: it receives events recorded from then on, never earlier ones. RFC 3339 date-time in UTC with millisecond precision, for example `2026-12-06T11:20:03.118Z`.
+            ///   - updatedAt: The last change. RFC 3339 date-time in UTC with millisecond precision, for example `2026-12-06T11:20:03.118Z`.
+            public init(
+                id: Swift.String,
+                url: Swift.String,
+                events: [Components.Schemas.WebhookEventType],
+                description: Swift.String? = nil,
+                enabled: Swift.Bool,
+                createdAt: Foundation.Date,
+                updatedAt: Foundation.Date
+            ) {
+                self.id = id
+                self.url = url
+                self.events = events
+                self.description = description
+                self.enabled = enabled
+                self.createdAt = createdAt
+                self.updatedAt = updatedAt
+            }
+            public enum CodingKeys: String, CodingKey {
+                case id
+                case url
+                case events
+                case description
+                case enabled
+                case createdAt = "created_at"
+                case updatedAt = "updated_at"
+            }
+        }
+        /// A new endpoint and its signing secret, which is shown only this once: store it where your receiver can read it. Lost, delete the endpoint and register it again.
+        ///
+        /// - Remark: Generated from `#/components/schemas/CreatedWebhookEndpoint`.
+        public struct CreatedWebhookEndpoint: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/CreatedWebhookEndpoint/value1`.
+            public var value1: Components.Schemas.WebhookEndpoint
+            /// - Remark: Generated from `#/components/schemas/CreatedWebhookEndpoint/value2`.
+            public struct Value2Payload: Codable, Hashable, Sendable {
+                /// The signing secret, in the Standard Webhooks form: `whsec_` and the base64 (standard alphabet, with padding: 44 characters) of 32 random bytes. The HMAC key is those 32 bytes, the base64-decoded part after `whsec_`. Kept sealed with the secrets key; never shown again.
+                ///
+                /// - Remark: Generated from `#/components/schemas/CreatedWebhookEndpoint/value2/secret`.
+                public var secret: Swift.String
+                /// Creates a new `Value2Payload`.
+                ///
+                /// - Parameters:
+                ///   - secret: The signing secret, in the Standard Webhooks form: `whsec_` and the base64 (standard alphabet, with padding: 44 characters) of 32 random bytes. The HMAC key is those 32 bytes, the base64-decoded part after `whsec_`. Kept sealed with the secrets key; never shown again.
+                public init(secret: Swift.String) {
+                    self.secret = secret
+                }
+                public enum CodingKeys: String, CodingKey {
+                    case secret
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/CreatedWebhookEndpoint/value2`.
+            public var value2: Components.Schemas.CreatedWebhookEndpoint.Value2Payload
+            /// Creates a new `CreatedWebhookEndpoint`.
+            ///
+            /// - Parameters:
+            ///   - value1:
+            ///   - value2:
+            public init(
+                value1: Components.Schemas.WebhookEndpoint,
+                value2: Components.Schemas.CreatedWebhookEndpoint.Value2Payload
+            ) {
+                self.value1 = value1
+                self.value2 = value2
+            }
+            public init(from decoder: any Swift.Decoder) throws {
+                self.value1 = try .init(from: decoder)
+                self.value2 = try .init(from: decoder)
+            }
+            public func encode(to encoder: any Swift.Encoder) throws {
+                try self.value1.encode(to: encoder)
+                try self.value2.encode(to: encoder)
+            }
+        }
+        /// A new endpoint. `url` and `events` are required. Unknown fields are rejected.
+        ///
+        /// - Remark: Generated from `#/components/schemas/CreateWebhookRequest`.
+        public struct CreateWebhookRequest: Codable, Hashable, Sendable {
+            /// Where deliveries are POSTed: an absolute `http://` or `https://` URL (the scheme in any case) of at most 2048 visible ASCII characters (percent-encode anything else), without user information (`user:password@`), with a host and, when it has one, a port from 1 to 65535. Refused with 400 `VALIDATION_FAILED` on `url`, a rule about addresses that the pattern cannot state: a host that is a literal address in a loopback, private (RFC 1918, `fc00::/7`), link-local (`169.254.0.0/16`, `fe80::/10`), shared (CGNAT, `100.64.0.0/10`), unspecified (`0.0.0.0/8`, `::`), multicast, broadcast or other special range (`192.0.0.0/24`, `198.18.0.0/15`, `240.0.0.0/4`, `64:ff9b::/96`, `2001:db8::/32`; IPv4-mapped IPv6 addresses count as their IPv4 address) unless TRONCH_WEBHOOKS_ALLOWED_NETWORKS holds it, and the names `localhost` and `*.localhost`. A host name is resolved before every delivery attempt, and every address it resolves to must pass the same check. Use `https://` outside a private network.
+            ///
+            /// - Remark: Generated from `#/components/schemas/CreateWebhookRequest/url`.
+            public var url: Swift.String
+            /// 1 to 50 event types or wildcards, no duplicates. An entry of an exact type and a wildcard covering it may both be listed; each event is still sent once.
+            ///
+            /// - Remark: Generated from `#/components/schemas/CreateWebhookRequest/events`.
+            public var events: [Components.Schemas.WebhookEventType]
+            /// 1 to 255 characters (Unicode code points), no control characters. Absent or null: none.
+            ///
+            /// - Remark: Generated from `#/components/schemas/CreateWebhookRequest/description`.
+            public var description: Swift.String?
+            /// Default: `true`. `false` registers it without sending anything yet.
+            ///
+            /// - Remark: Generated from `#/components/schemas/CreateWebhookRequest/enabled`.
+            public var enabled: Swift.Bool?
+            /// Creates a new `CreateWebhookRequest`.
+            ///
+            /// - Parameters:
+            ///   - url: Where deliveries are POSTed: an absolute `http://` or `https://` URL (the scheme in any case) of at most 2048 visible ASCII characters (percent-encode anything else), without user information (`user:password@`), with a host and, when it has one, a port from 1 to 65535. Refused with 400 `VALIDATION_FAILED` on `url`, a rule about addresses that the pattern cannot state: a host that is a literal address in a loopback, private (RFC 1918, `fc00::/7`), link-local (`169.254.0.0/16`, `fe80::/10`), shared (CGNAT, `100.64.0.0/10`), unspecified (`0.0.0.0/8`, `::`), multicast, broadcast or other special range (`192.0.0.0/24`, `198.18.0.0/15`, `240.0.0.0/4`, `64:ff9b::/96`, `2001:db8::/32`; IPv4-mapped IPv6 addresses count as their IPv4 address) unless TRONCH_WEBHOOKS_ALLOWED_NETWORKS holds it, and the names `localhost` and `*.localhost`. A host name is resolved before every delivery attempt, and every address it resolves to must pass the same check. Use `https://` outside a private network.
+            ///   - events: 1 to 50 event types or wildcards, no duplicates. An entry of an exact type and a wildcard covering it may both be listed; each event is still sent once.
+            ///   - description: 1 to 255 characters (Unicode code points), no control characters. Absent or null: none.
+            ///   - enabled: Default: `true`. `false` registers it without sending anything yet.
+            public init(
+                url: Swift.String,
+                events: [Components.Schemas.WebhookEventType],
+                description: Swift.String? = nil,
+                enabled: Swift.Bool? = nil
+            ) {
+                self.url = url
+                self.events = events
+                self.description = description
+                self.enabled = enabled
+            }
+            public enum CodingKeys: String, CodingKey {
+                case url
+                case events
+                case description
+                case enabled
+            }
+            public init(from decoder: any Swift.Decoder) throws {
+                let container = try decoder.container(keyedBy: CodingKeys.self)
+                self.url = try container.decode(
+                    Swift.String.self,
+                    forKey: .url
+                )
+                self.events = try container.decode(
+                    [Components.Schemas.WebhookEventType].self,
+                    forKey: .events
+                )
+                self.description = try container.decodeIfPresent(
+                    Swift.String.self,
+                    forKey: .description
+                )
+                self.enabled = try container.decodeIfPresent(
+                    Swift.Bool.self,
+                    forKey: .enabled
+                )
+                try decoder.ensureNoAdditionalProperties(knownKeys: [
+                    "url",
+                    "events",
+                    "description",
+                    "enabled"
+                ])
+            }
+        }
+        /// A partial update (merge semantics): a field that is absent stays as it is. `null` clears `description` and is rejected for the other fields. An empty object changes nothing. Unknown fields are rejected. The secret cannot be changed: to replace it, register a new endpoint and delete the old one.
+        ///
+        /// - Remark: Generated from `#/components/schemas/UpdateWebhookRequest`.
+        public struct UpdateWebhookRequest: Codable, Hashable, Sendable {
+            /// Where deliveries are POSTed: an absolute `http://` or `https://` URL (the scheme in any case) of at most 2048 visible ASCII characters (percent-encode anything else), without user information (`user:password@`), with a host and, when it has one, a port from 1 to 65535. Refused with 400 `VALIDATION_FAILED` on `url`, a rule about addresses that the pattern cannot state: a host that is a literal address in a loopback, private (RFC 1918, `fc00::/7`), link-local (`169.254.0.0/16`, `fe80::/10`), shared (CGNAT, `100.64.0.0/10`), unspecified (`0.0.0.0/8`, `::`), multicast, broadcast or other special range (`192.0.0.0/24`, `198.18.0.0/15`, `240.0.0.0/4`, `64:ff9b::/96`, `2001:db8::/32`; IPv4-mapped IPv6 addresses count as their IPv4 address) unless TRONCH_WEBHOOKS_ALLOWED_NETWORKS holds it, and the names `localhost` and `*.localhost`. A host name is resolved before every delivery attempt, and every address it resolves to must pass the same check. Use `https://` outside a private network.
+            ///
+            /// - Remark: Generated from `#/components/schemas/UpdateWebhookRequest/url`.
+            public var url: Swift.String?
+            /// Replaces the whole list: 1 to 50 event types or wildcards, no duplicates. Events recorded from now on are matched against it.
+            ///
+            /// - Remark: Generated from `#/components/schemas/UpdateWebhookRequest/events`.
+            public var events: [Components.Schemas.WebhookEventType]?
+            /// 1 to 255 characters, no control characters. Null clears it.
+            ///
+            /// - Remark: Generated from `#/components/schemas/UpdateWebhookRequest/description`.
+            public var description: Swift.String?
+            /// `false`: no delivery is made for the events recorded from now on until it is `true` again (they are not sent later); deliveries already made keep their attempts.
+            ///
+            /// - Remark: Generated from `#/components/schemas/UpdateWebhookRequest/enabled`.
+            public var enabled: Swift.Bool?
+            /// Creates a new `UpdateWebhookRequest`.
+            ///
+            /// - Parameters:
+            ///   - url: Where deliveries are POSTed: an absolute `http://` or `https://` URL (the scheme in any case) of at most 2048 visible ASCII characters (percent-encode anything else), without user information (`user:password@`), with a host and, when it has one, a port from 1 to 65535. Refused with 400 `VALIDATION_FAILED` on `url`, a rule about addresses that the pattern cannot state: a host that is a literal address in a loopback, private (RFC 1918, `fc00::/7`), link-local (`169.254.0.0/16`, `fe80::/10`), shared (CGNAT, `100.64.0.0/10`), unspecified (`0.0.0.0/8`, `::`), multicast, broadcast or other special range (`192.0.0.0/24`, `198.18.0.0/15`, `240.0.0.0/4`, `64:ff9b::/96`, `2001:db8::/32`; IPv4-mapped IPv6 addresses count as their IPv4 address) unless TRONCH_WEBHOOKS_ALLOWED_NETWORKS holds it, and the names `localhost` and `*.localhost`. A host name is resolved before every delivery attempt, and every address it resolves to must pass the same check. Use `https://` outside a private network.
+            ///   - events: Replaces the whole list: 1 to 50 event types or wildcards, no duplicates. Events recorded from now on are matched against it.
+            ///   - description: 1 to 255 characters, no control characters. Null clears it.
+            ///   - enabled: `false`: no delivery is made for the events recorded from now on until it is `true` again (they are not sent later); deliveries already made keep their attempts.
+            public init(
+                url: Swift.String? = nil,
+                events: [Components.Schemas.WebhookEventType]? = nil,
+                description: Swift.String? = nil,
+                enabled: Swift.Bool? = nil
+            ) {
+                self.url = url
+                self.events = events
+                self.description = description
+                self.enabled = enabled
+            }
+            public enum CodingKeys: String, CodingKey {
+                case url
+                case events
+                case description
+                case enabled
+            }
+            public init(from decoder: any Swift.Decoder) throws {
+                let container = try decoder.container(keyedBy: CodingKeys.self)
+                self.url = try container.decodeIfPresent(
+                    Swift.String.self,
+                    forKey: .url
+                )
+                self.events = try container.decodeIfPresent(
+                    [Components.Schemas.WebhookEventType].self,
+                    forKey: .events
+                )
+                self.description = try container.decodeIfPresent(
+                    Swift.String.self,
+                    forKey: .description
+                )
+                self.enabled = try container.decodeIfPresent(
+                    Swift.Bool.self,
+                    forKey: .enabled
+                )
+                try decoder.ensureNoAdditionalProperties(knownKeys: [
+                    "url",
+                    "events",
+                    "description",
+                    "enabled"
+                ])
+            }
+        }
+        /// One page of webhook endpoints, oldest first.
+        ///
+        /// - Remark: Generated from `#/components/schemas/WebhookEndpointList`.
+        public struct WebhookEndpointList: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/WebhookEndpointList/data`.
+            public var data: [Components.Schemas.WebhookEndpoint]
+            /// Pass as `cursor` to get the next page. Null on the last page.
+            ///
+            /// - Remark: Generated from `#/components/schemas/WebhookEndpointList/next_cursor`.
+            public var nextCursor: Swift.String?
+            /// Creates a new `WebhookEndpointList`.
+            ///
+            /// - Parameters:
+            ///   - data:
+            ///   - nextCursor: Pass as `cursor` to get the next page. Null on the last page.
+            public init(
+                data: [Components.Schemas.WebhookEndpoint],
+                nextCursor: Swift.String? = nil
+            ) {
+                self.data = data
+                self.nextCursor = nextCursor
+            }
+            public enum CodingKeys: String, CodingKey {
+                case data
+                case nextCursor = "next_cursor"
+            }
+        }
+        /// One event for one endpoint, and how its delivery went. Every attempt sends the same `webhook-id` (the event's id) and body, with its own `webhook-timestamp` and signature.
+        ///
+        /// - Remark: Generated from `#/components/schemas/WebhookDelivery`.
+        public struct WebhookDelivery: Codable, Hashable, Sendable {
+            /// The delivery's id: UUIDv7 in lowercase.
+            ///
+            /// - Remark: Generated from `#/components/schemas/WebhookDelivery/id`.
+            public var id: Swift.String
+            /// The endpoint it is for.
+            ///
+            /// - Remark: Generated from `#/components/schemas/WebhookDelivery/endpoint_id`.
+            public var endpointId: Swift.String
+            /// The audit entry's id: the `webhook-id` header and `data.id` in the body, the same on every attempt. Use it to ignore a delivery you have already handled.
+            ///
+            /// - Remark: Generated from `#/components/schemas/WebhookDelivery/event_id`.
+            public var eventId: Swift.String
+            /// The event type (the audit entry's action), never a wildcard.
+            ///
+            /// - Remark: Generated from `#/components/schemas/WebhookDelivery/event_type`.
+            public var eventType: Swift.String
+            /// `pending`: not delivered yet, another attempt is due at `next_attempt_at`. `delivered`: an attempt was answered 2xx. `failed`: every attempt (TRONCH_WEBHOOKS_MAX_ATTEMPTS, 8 by default) failed; redeliver it to try again.
+            ///
+            /// - Remark: Generated from `#/components/schemas/WebhookDelivery/status`.
+            @frozen public enum StatusPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case pending = "pending"
+                case delivered = "delivered"
+                case failed = "failed"
+            }
+            /// `pending`: not delivered yet, another attempt is due at `next_attempt_at`. `delivered`: an attempt was answered 2xx. `failed`: every attempt (TRONCH_WEBHOOKS_MAX_ATTEMPTS, 8 by default) failed; redeliver it to try again.
+            ///
+            /// - Remark: Generated from `#/components/schemas/WebhookDelivery/status`.
+            public var status: Components.Schemas.WebhookDelivery.StatusPayload
+            /// Attempts made so far.
+            ///
+            /// - Remark: Generated from `#/components/schemas/WebhookDelivery/attempts`.
+            public var attempts: Swift.Int
+            /// When the next attempt is due; null once delivered or failed. RFC 3339 date-time in UTC with millisecond precision, for example `2026-12-06T11:20:03.118Z`.
+            ///
+            /// - Remark: Generated from `#/components/schemas/WebhookDelivery/next_attempt_at`.
+            public var nextAttemptAt: Foundation.Date?
+            /// When the last attempt was made; null before the first. RFC 3339 date-time in UTC with millisecond precision, for example `2026-12-06T11:20:03.118Z`.
+            ///
+            /// - Remark: Generated from `#/components/schemas/WebhookDelivery/last_attempt_at`.
+            public var lastAttemptAt: Foundation.Date?
+            /// The HTTP status of the last attempt's answer; null before the first attempt and when no answer came (a refused address, a connection error, a timeout).
+            ///
+            /// - Remark: Generated from `#/components/schemas/WebhookDelivery/response_status`.
+            public var responseStatus: Swift.Int?
+            /// Why the last attempt failed, in words: `answered 503`, `hooks.acme.example does not resolve`, `refused: internal.example resolves to 10.0.0.7, a private address`, or the HTTP client's own description of a connection error or a timeout. Null when it succeeded and before the first attempt.
+            ///
+            /// - Remark: Generated from `#/components/schemas/WebhookDelivery/error`.
+            public var error: Swift.String?
+            /// When the delivery was made for the event. RFC 3339 date-time in UTC with millisecond precision, for example `2026-12-06T11:20:03.118Z`.
+            ///
+            /// - Remark: Generated from `#/components/schemas/WebhookDelivery/created_at`.
+            public var createdAt: Foundation.Date
+            /// When an attempt was answered 2xx; null until then. RFC 3339 date-time in UTC with millisecond precision, for example `2026-12-06T11:20:03.118Z`.
+            ///
+            /// - Remark: Generated from `#/components/schemas/WebhookDelivery/delivered_at`.
+            public var deliveredAt: Foundation.Date?
+            /// Creates a new `WebhookDelivery`.
+            ///
+            /// - Parameters:
+            ///   - id: The delivery's id: UUIDv7 in lowercase.
+            ///   - endpointId: The endpoint it is for.
+            ///   - eventId: The audit entry's id: the `webhook-id` header and `data.id` in the body, the same on every attempt. Use it to ignore a delivery you have already handled.
+            ///   - eventType: The event type (the audit entry's action), never a wildcard.
+            ///   - status: `pending`: not delivered yet, another attempt is due at `next_attempt_at`. `delivered`: an attempt was answered 2xx. `failed`: every attempt (TRONCH_WEBHOOKS_MAX_ATTEMPTS, 8 by default) failed; redeliver it to try again.
+            ///   - attempts: Attempts made so far.
+            ///   - nextAttemptAt: When the next attempt is due; null once delivered or failed. RFC 3339 date-time in UTC with millisecond precision, for example `2026-12-06T11:20:03.118Z`.
+            ///   - lastAttemptAt: When the last attempt was made; null before the first. RFC 3339 date-time in UTC with millisecond precision, for example `2026-12-06T11:20:03.118Z`.
+            ///   - responseStatus: The HTTP status of the last attempt's answer; null before the first attempt and when no answer came (a refused address, a connection error, a timeout).
+            ///   - error: Why the last attempt failed, in words: `answered 503`, `hooks.acme.example does not resolve`, `refused: internal.example resolves to 10.0.0.7, a private address`, or the HTTP client's own description of a connection error or a timeout. Null when it succeeded and before the first attempt.
+            ///   - createdAt: When the delivery was made for the event. RFC 3339 date-time in UTC with millisecond precision, for example `2026-12-06T11:20:03.118Z`.
+            ///   - deliveredAt: When an attempt was answered 2xx; null until then. RFC 3339 date-time in UTC with millisecond precision, for example `2026-12-06T11:20:03.118Z`.
+            public init(
+                id: Swift.String,
+                endpointId: Swift.String,
+                eventId: Swift.String,
+                eventType: Swift.String,
+                status: Components.Schemas.WebhookDelivery.StatusPayload,
+                attempts: Swift.Int,
+                nextAttemptAt: Foundation.Date? = nil,
+                lastAttemptAt: Foundation.Date? = nil,
+                responseStatus: Swift.Int? = nil,
+                error: Swift.String? = nil,
+                createdAt: Foundation.Date,
+                deliveredAt: Foundation.Date? = nil
+            ) {
+                self.id = id
+                self.endpointId = endpointId
+                self.eventId = eventId
+                self.eventType = eventType
+                self.status = status
+                self.attempts = attempts
+                self.nextAttemptAt = nextAttemptAt
+                self.lastAttemptAt = lastAttemptAt
+                self.responseStatus = responseStatus
+                self.error = error
+                self.createdAt = createdAt
+                self.deliveredAt = deliveredAt
+            }
+            public enum CodingKeys: String, CodingKey {
+                case id
+                case endpointId = "endpoint_id"
+                case eventId = "event_id"
+                case eventType = "event_type"
+                case status
+                case attempts
+                case nextAttemptAt = "next_attempt_at"
+                case lastAttemptAt = "last_attempt_at"
+                case responseStatus = "response_status"
+                case error
+                case createdAt = "created_at"
+                case deliveredAt = "delivered_at"
+            }
+        }
+        /// One page of an endpoint's deliveries, newest first.
+        ///
+        /// - Remark: Generated from `#/components/schemas/WebhookDeliveryList`.
+        public struct WebhookDeliveryList: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/WebhookDeliveryList/data`.
+            public var data: [Components.Schemas.WebhookDelivery]
+            /// Pass as `cursor` to get the next page. Null on the last page.
+            ///
+            /// - Remark: Generated from `#/components/schemas/WebhookDeliveryList/next_cursor`.
+            public var nextCursor: Swift.String?
+            /// Creates a new `WebhookDeliveryList`.
+            ///
+            /// - Parameters:
+            ///   - data:
+            ///   - nextCursor: Pass as `cursor` to get the next page. Null on the last page.
+            public init(
+                data: [Components.Schemas.WebhookDelivery],
+                nextCursor: Swift.String? = nil
+            ) {
+                self.data = data
+                self.nextCursor = nextCursor
+            }
+            public enum CodingKeys: String, CodingKey {
+                case data
+                case nextCursor = "next_cursor"
+            }
+        }
+        /// The body Tronch POSTs to an endpoint (`Content-Type: application/json`, `User-Agent: Tronch-Webhooks/1`), with the Standard Webhooks headers: `webhook-id` (the event's id, `data.id`, the same on every attempt), `webhook-timestamp` (this attempt's time, in Unix seconds) and `webhook-signature` (`v1,` and the base64 of the HMAC-SHA256 of `{webhook-id}.{webhook-timestamp}.{body}`, keyed with the base64-decoded part of the endpoint's secret after `whsec_`). Verify the signature over the body exactly as received, before parsing it. An answer 2xx within TRONCH_WEBHOOKS_TIMEOUT seconds is a delivery; anything else (redirects included) is retried. See docs/webhooks.md.
+        ///
+        /// - Remark: Generated from `#/components/schemas/WebhookEvent`.
+        public struct WebhookEvent: Codable, Hashable, Sendable {
+            /// The event type: the audit entry's action.
+            ///
+            /// - Remark: Generated from `#/components/schemas/WebhookEvent/type`.
+            public var _type: Swift.String
+            /// When the event happened: the audit entry's `time`.
+            ///
+            /// - Remark: Generated from `#/components/schemas/WebhookEvent/timestamp`.
+            public var timestamp: Foundation.Date
+            /// The audit entry, as `GET /api/v1/audit-logs` shows it, without `time` and `action` (above) and without the hashes.
+            ///
+            /// - Remark: Generated from `#/components/schemas/WebhookEvent/data`.
+            public struct DataPayload: Codable, Hashable, Sendable {
+                /// The audit entry's id, also the `webhook-id` header.
+                ///
+                /// - Remark: Generated from `#/components/schemas/WebhookEvent/data/id`.
+                public var id: Swift.String
+                /// The entry's place in the audit chain. Deliveries may arrive out of this order.
+                ///
+                /// - Remark: Generated from `#/components/schemas/WebhookEvent/data/sequence`.
+                public var sequence: Swift.Int64
+                /// Who caused the event. `key`: an API key, `id` its id; also a key that exists but was refused (revoked, disabled, expired, outside its `allowed_ips`). `system`: Tronch itself (start-up, the first root key, retention), `id` null. `anonymous`: a caller with no key or a key that does not exist, `id` null.
+                ///
+                /// - Remark: Generated from `#/components/schemas/WebhookEvent/data/actor`.
+                public struct ActorPayload: Codable, Hashable, Sendable {
+                    /// - Remark: Generated from `#/components/schemas/WebhookEvent/data/actor/kind`.
+                    @frozen public enum KindPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                        case key = "key"
+                        case system = "system"
+                        case anonymous = "anonymous"
+                    }
+                    /// - Remark: Generated from `#/components/schemas/WebhookEvent/data/actor/kind`.
+                    public var kind: Components.Schemas.WebhookEvent.DataPayload.ActorPayload.KindPayload
+                    /// The key's id when `kind` is `key`; null otherwise.
+                    ///
+                    /// - Remark: Generated from `#/components/schemas/WebhookEvent/data/actor/id`.
+                    public var id: Swift.String?
+                    /// Creates a new `ActorPayload`.
+                    ///
+                    /// - Parameters:
+                    ///   - kind:
+                    ///   - id: The key's id when `kind` is `key`; null otherwise.
+                    public init(
+                        kind: Components.Schemas.WebhookEvent.DataPayload.ActorPayload.KindPayload,
+                        id: Swift.String? = nil
+                    ) {
+                        self.kind = kind
+                        self.id = id
+                    }
+                    public enum CodingKeys: String, CodingKey {
+                        case kind
+                        case id
+                    }
+                }
+                /// Who caused the event. `key`: an API key, `id` its id; also a key that exists but was refused (revoked, disabled, expired, outside its `allowed_ips`). `system`: Tronch itself (start-up, the first root key, retention), `id` null. `anonymous`: a caller with no key or a key that does not exist, `id` null.
+                ///
+                /// - Remark: Generated from `#/components/schemas/WebhookEvent/data/actor`.
+                public var actor: Components.Schemas.WebhookEvent.DataPayload.ActorPayload
+                /// What the event concerns: `{"type": "key", "id": <key id>}` for the `key.*` actions and `root_key.bootstrapped`; `{"type": "audit_log", "id": null}` for `audit.retention`; null for `auth.failed`, `auth.denied` and `server.started`.
+                ///
+                /// - Remark: Generated from `#/components/schemas/WebhookEvent/data/target`.
+                public struct TargetPayload: Codable, Hashable, Sendable {
+                    /// - Remark: Generated from `#/components/schemas/WebhookEvent/data/target/type`.
+                    public var _type: Swift.String?
+                    /// - Remark: Generated from `#/components/schemas/WebhookEvent/data/target/id`.
+                    public var id: Swift.String?
+                    /// Creates a new `TargetPayload`.
+                    ///
+                    /// - Parameters:
+                    ///   - _type:
+                    ///   - id:
+                    public init(
+                        _type: Swift.String? = nil,
+                        id: Swift.String? = nil
+                    ) {
+                        self._type = _type
+                        self.id = id
+                    }
+                    public enum CodingKeys: String, CodingKey {
+                        case _type = "type"
+                        case id
+                    }
+                }
+                /// What the event concerns: `{"type": "key", "id": <key id>}` for the `key.*` actions and `root_key.bootstrapped`; `{"type": "audit_log", "id": null}` for `audit.retention`; null for `auth.failed`, `auth.denied` and `server.started`.
+                ///
+                /// - Remark: Generated from `#/components/schemas/WebhookEvent/data/target`.
+                public var target: Components.Schemas.WebhookEvent.DataPayload.TargetPayload?
+                /// - Remark: Generated from `#/components/schemas/WebhookEvent/data/outcome`.
+                @frozen public enum OutcomePayload: String, Codable, Hashable, Sendable, CaseIterable {
+                    case success = "success"
+                    case failure = "failure"
+                }
+                /// - Remark: Generated from `#/components/schemas/WebhookEvent/data/outcome`.
+                public var outcome: Components.Schemas.WebhookEvent.DataPayload.OutcomePayload
+                /// The entry's details, by action (see `AuditEntry`, docs/audit.md and the guide of each family).
+                ///
+                /// - Remark: Generated from `#/components/schemas/WebhookEvent/data/details`.
+                public struct DetailsPayload: Codable, Hashable, Sendable {
+                    /// A container of undocumented properties.
+                    public var additionalProperties: OpenAPIRuntime.OpenAPIObjectContainer
+                    /// Creates a new `DetailsPayload`.
+                    ///
+                    /// - Parameters:
+                    ///   - additionalProperties: A container of undocumented properties.
+                    public init(additionalProperties: OpenAPIRuntime.OpenAPIObjectContainer = .init()) {
+                        self.additionalProperties = additionalProperties
+                    }
+                    public init(from decoder: any Swift.Decoder) throws {
+                        additionalProperties = try decoder.decodeAdditionalProperties(knownKeys: [])
+                    }
+                    public func encode(to encoder: any Swift.Encoder) throws {
+                        try encoder.encodeAdditionalProperties(additionalProperties)
+                    }
+                }
+                /// The entry's details, by action (see `AuditEntry`, docs/audit.md and the guide of each family).
+                ///
+                /// - Remark: Generated from `#/components/schemas/WebhookEvent/data/details`.
+                public var details: Components.Schemas.WebhookEvent.DataPayload.DetailsPayload
+                /// The id of the request that caused the event; null for events of the system.
+                ///
+                /// - Remark: Generated from `#/components/schemas/WebhookEvent/data/request_id`.
+                public var requestId: Swift.String?
+                /// Creates a new `DataPayload`.
+                ///
+                /// - Parameters:
+                ///   - id: The audit entry's id, also the `webhook-id` header.
+                ///   - sequence: The entry's place in the audit chain. Deliveries may arrive out of this order.
+                ///   - actor: Who caused the event. `key`: an API key, `id` its id; also a key that exists but was refused (revoked, disabled, expired, outside its `allowed_ips`). `system`: Tronch itself (start-up, the first root key, retention), `id` null. `anonymous`: a caller with no key or a key that does not exist, `id` null.
+                ///   - target: What the event concerns: `{"type": "key", "id": <key id>}` for the `key.*` actions and `root_key.bootstrapped`; `{"type": "audit_log", "id": null}` for `audit.retention`; null for `auth.failed`, `auth.denied` and `server.started`.
+                ///   - outcome:
+                ///   - details: The entry's details, by action (see `AuditEntry`, docs/audit.md and the guide of each family).
+                ///   - requestId: The id of the request that caused the event; null for events of the system.
+                public init(
+                    id: Swift.String,
+                    sequence: Swift.Int64,
+                    actor: Components.Schemas.WebhookEvent.DataPayload.ActorPayload,
+                    target: Components.Schemas.WebhookEvent.DataPayload.TargetPayload? = nil,
+                    outcome: Components.Schemas.WebhookEvent.DataPayload.OutcomePayload,
+                    details: Components.Schemas.WebhookEvent.DataPayload.DetailsPayload,
+                    requestId: Swift.String? = nil
+                ) {
+                    self.id = id
+                    self.sequence = sequence
+                    self.actor = actor
+                    self.target = target
+                    self.outcome = outcome
+                    self.details = details
+                    self.requestId = requestId
+                }
+                public enum CodingKeys: String, CodingKey {
+                    case id
+                    case sequence
+                    case actor
+                    case target
+                    case outcome
+                    case details
+                    case requestId = "request_id"
+                }
+            }
+            /// The audit entry, as `GET /api/v1/audit-logs` shows it, without `time` and `action` (above) and without the hashes.
+            ///
+            /// - Remark: Generated from `#/components/schemas/WebhookEvent/data`.
+            public var data: Components.Schemas.WebhookEvent.DataPayload
+            /// Creates a new `WebhookEvent`.
+            ///
+            /// - Parameters:
+            ///   - _type: The event type: the audit entry's action.
+            ///   - timestamp: When the event happened: the audit entry's `time`.
+            ///   - data: The audit entry, as `GET /api/v1/audit-logs` shows it, without `time` and `action` (above) and without the hashes.
+            public init(
+                _type: Swift.String,
+                timestamp: Foundation.Date,
+                data: Components.Schemas.WebhookEvent.DataPayload
+            ) {
+                self._type = _type
+                self.timestamp = timestamp
+                self.data = data
+            }
+            public enum CodingKeys: String, CodingKey {
+                case _type = "type"
+                case timestamp
+                case data
+            }
+        }
     }
 }

@@ -22500,6 +22500,2993 @@ public enum Operations {
             }
         }
     }
+    /// List webhook endpoints
+    ///
+    /// Lists the webhook endpoints oldest first, one page at a time, without their secrets. Unknown query parameters are rejected with 400 (`api_key` is accepted only when TRONCH_AUTH_QUERY_PARAMETER is true).
+    ///
+    /// Required permission: `admin`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` (a key a person owns holds it only when that person is an administrator). No other scope grants it: an endpoint may receive anything that happens in Tronch.
+    ///
+    /// - Remark: HTTP `GET /api/v1/webhooks`.
+    /// - Remark: Generated from `#/paths//api/v1/webhooks/get(listWebhooks)`.
+    public enum ListWebhooks {
+        public static let id: Swift.String = "listWebhooks"
+        public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/api/v1/webhooks/GET/query`.
+            public struct Query: Sendable, Hashable {
+                /// Endpoints per page.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/webhooks/GET/query/limit`.
+                public var limit: Swift.Int?
+                /// The `next_cursor` of the previous page (opaque; do not build it yourself). Only a `next_cursor` this API returned is a cursor; anything else is a 400. Empty: the first page.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/webhooks/GET/query/cursor`.
+                public var cursor: Swift.String?
+                /// Creates a new `Query`.
+                ///
+                /// - Parameters:
+                ///   - limit: Endpoints per page.
+                ///   - cursor: The `next_cursor` of the previous page (opaque; do not build it yourself). Only a `next_cursor` this API returned is a cursor; anything else is a 400. Empty: the first page.
+                public init(
+                    limit: Swift.Int? = nil,
+                    cursor: Swift.String? = nil
+                ) {
+                    self.limit = limit
+                    self.cursor = cursor
+                }
+            }
+            public var query: Operations.ListWebhooks.Input.Query
+            /// - Remark: Generated from `#/paths/api/v1/webhooks/GET/header`.
+            public struct Headers: Sendable, Hashable {
+                /// Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/webhooks/GET/header/X-Request-Id`.
+                public var xRequestId: Components.Parameters.RequestId?
+                public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.ListWebhooks.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xRequestId: Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///   - accept:
+                public init(
+                    xRequestId: Components.Parameters.RequestId? = nil,
+                    accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.ListWebhooks.AcceptableContentType>] = .defaultValues()
+                ) {
+                    self.xRequestId = xRequestId
+                    self.accept = accept
+                }
+            }
+            public var headers: Operations.ListWebhooks.Input.Headers
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - query:
+            ///   - headers:
+            public init(
+                query: Operations.ListWebhooks.Input.Query = .init(),
+                headers: Operations.ListWebhooks.Input.Headers = .init()
+            ) {
+                self.query = query
+                self.headers = headers
+            }
+        }
+        @frozen public enum Output: Sendable, Hashable {
+            public struct Ok: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/webhooks/GET/responses/200/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/webhooks/GET/responses/200/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/webhooks/GET/responses/200/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.ListWebhooks.Output.Ok.Headers
+                /// - Remark: Generated from `#/paths/api/v1/webhooks/GET/responses/200/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/webhooks/GET/responses/200/content/application\/json`.
+                    case json(Components.Schemas.WebhookEndpointList)
+                    /// The associated value of the enum case if `self` is `.json`.
+                    ///
+                    /// - Throws: An error if `self` is not `.json`.
+                    /// - SeeAlso: `.json`.
+                    public var json: Components.Schemas.WebhookEndpointList {
+                        get throws {
+                            switch self {
+                            case let .json(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.ListWebhooks.Output.Ok.Body
+                /// Creates a new `Ok`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.ListWebhooks.Output.Ok.Headers = .init(),
+                    body: Operations.ListWebhooks.Output.Ok.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// A page of webhook endpoints.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/webhooks/get(listWebhooks)/responses/200`.
+            ///
+            /// HTTP response code: `200 ok`.
+            case ok(Operations.ListWebhooks.Output.Ok)
+            /// The associated value of the enum case if `self` is `.ok`.
+            ///
+            /// - Throws: An error if `self` is not `.ok`.
+            /// - SeeAlso: `.ok`.
+            public var ok: Operations.ListWebhooks.Output.Ok {
+                get throws {
+                    switch self {
+                    case let .ok(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "ok",
+                            response: self
+                        )
+                    }
+                }
+            }
+            public struct BadRequest: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/webhooks/GET/responses/400/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/webhooks/GET/responses/400/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/webhooks/GET/responses/400/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.ListWebhooks.Output.BadRequest.Headers
+                /// - Remark: Generated from `#/paths/api/v1/webhooks/GET/responses/400/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/webhooks/GET/responses/400/content/application\/problem+json`.
+                    case applicationProblemJson(Components.Schemas.Problem)
+                    /// The associated value of the enum case if `self` is `.applicationProblemJson`.
+                    ///
+                    /// - Throws: An error if `self` is not `.applicationProblemJson`.
+                    /// - SeeAlso: `.applicationProblemJson`.
+                    public var applicationProblemJson: Components.Schemas.Problem {
+                        get throws {
+                            switch self {
+                            case let .applicationProblemJson(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.ListWebhooks.Output.BadRequest.Body
+                /// Creates a new `BadRequest`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.ListWebhooks.Output.BadRequest.Headers = .init(),
+                    body: Operations.ListWebhooks.Output.BadRequest.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// `VALIDATION_FAILED`: a query parameter is invalid or unknown.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/webhooks/get(listWebhooks)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Operations.ListWebhooks.Output.BadRequest)
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            public var badRequest: Operations.ListWebhooks.Output.BadRequest {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `UNAUTHENTICATED`: no credential was sent, or the API key is not valid (unknown, revoked, disabled, expired, or used from an address outside its `allowed_ips`). `TOKEN_INVALID`: the access token is not valid: malformed, an `alg` other than ES256 or RS256 (never `none` or HS*), a `typ` other than `at+jwt`, an unknown `kid`, a bad signature, another `iss` or `aud`, expired or not yet valid (30 s leeway on `exp` and `nbf`), or its session has ended (logout, a deleted session, a password change, a disabled or deleted user, a reused refresh token) or it was revoked; a refresh token sent as a credential is `TOKEN_INVALID` too. `WWW-Authenticate` says which challenge applies.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/webhooks/get(listWebhooks)/responses/401`.
+            ///
+            /// HTTP response code: `401 unauthorized`.
+            case unauthorized(Components.Responses.Unauthenticated)
+            /// The associated value of the enum case if `self` is `.unauthorized`.
+            ///
+            /// - Throws: An error if `self` is not `.unauthorized`.
+            /// - SeeAlso: `.unauthorized`.
+            public var unauthorized: Components.Responses.Unauthenticated {
+                get throws {
+                    switch self {
+                    case let .unauthorized(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unauthorized",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `FORBIDDEN`: this route needs `admin`: an administrator's access token (role `admin`), or a key with the scope `admin` (a key a person owns holds it only when that person is an administrator). `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES, or who is in a group with `mfa_required` (directly or through nesting), and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/webhooks/get(listWebhooks)/responses/403`.
+            ///
+            /// HTTP response code: `403 forbidden`.
+            case forbidden(Components.Responses.ForbiddenAdmin)
+            /// The associated value of the enum case if `self` is `.forbidden`.
+            ///
+            /// - Throws: An error if `self` is not `.forbidden`.
+            /// - SeeAlso: `.forbidden`.
+            public var forbidden: Components.Responses.ForbiddenAdmin {
+                get throws {
+                    switch self {
+                    case let .forbidden(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "forbidden",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Or too many calls on Tronch's API by this caller: a key's own `ratelimits` (the budget its verifications spend), or TRONCH_RATELIMIT_API (1000 an hour by default) per key without policies and per person; every answer within that limit carries the `RateLimit` headers. Verification and permission checks are not counted. Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/webhooks/get(listWebhooks)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.TooManyRequests)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            public var tooManyRequests: Components.Responses.TooManyRequests {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `INTERNAL`: a bug. The error is logged with the request id; quote it when reporting.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/webhooks/get(listWebhooks)/responses/500`.
+            ///
+            /// HTTP response code: `500 internalServerError`.
+            case internalServerError(Components.Responses.Internal)
+            /// The associated value of the enum case if `self` is `.internalServerError`.
+            ///
+            /// - Throws: An error if `self` is not `.internalServerError`.
+            /// - SeeAlso: `.internalServerError`.
+            public var internalServerError: Components.Responses.Internal {
+                get throws {
+                    switch self {
+                    case let .internalServerError(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "internalServerError",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `SERVICE_UNAVAILABLE`: the database is unreachable or did not answer within TRONCH_DATABASE_QUERY_TIMEOUT. Nothing was changed; retry with backoff. During an outage, verification and authentication of keys this node looked up recently are still answered from its cache; other requests that need the database get this answer. See docs/operations.md. With TRONCH_RATELIMIT_FAILURE_MODE=closed, a request the rate limiter cannot decide (Redis unreachable) is answered the same way.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/webhooks/get(listWebhooks)/responses/503`.
+            ///
+            /// HTTP response code: `503 serviceUnavailable`.
+            case serviceUnavailable(Components.Responses.ServiceUnavailable)
+            /// The associated value of the enum case if `self` is `.serviceUnavailable`.
+            ///
+            /// - Throws: An error if `self` is not `.serviceUnavailable`.
+            /// - SeeAlso: `.serviceUnavailable`.
+            public var serviceUnavailable: Components.Responses.ServiceUnavailable {
+                get throws {
+                    switch self {
+                    case let .serviceUnavailable(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "serviceUnavailable",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        @frozen public enum AcceptableContentType: AcceptableProtocol {
+            case json
+            case applicationProblemJson
+            case other(Swift.String)
+            public init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/json":
+                    self = .json
+                case "application/problem+json":
+                    self = .applicationProblemJson
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            public var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .json:
+                    return "application/json"
+                case .applicationProblemJson:
+                    return "application/problem+json"
+                }
+            }
+            public static var allCases: [Self] {
+                [
+                    .json,
+                    .applicationProblemJson
+                ]
+            }
+        }
+    }
+    /// Register a webhook endpoint
+    ///
+    /// Registers an endpoint: from now on, every audit entry of a type it subscribes to is POSTed to its `url`, signed (Standard Webhooks) with the secret in the answer, which is shown only this once. Events recorded before it was registered are never sent to it. The `url`'s host is checked now when it is a literal address, and every address it resolves to is checked again before each attempt (TRONCH_WEBHOOKS_ALLOWED_NETWORKS opens private ranges). Audited as `webhook.created`, with the URL's host (not its path or query), the events and `enabled`; never the secret. See docs/webhooks.md.
+    ///
+    /// Required permission: `admin`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` (a key a person owns holds it only when that person is an administrator). No other scope grants it: an endpoint may receive anything that happens in Tronch.
+    ///
+    /// - Remark: HTTP `POST /api/v1/webhooks`.
+    /// - Remark: Generated from `#/paths//api/v1/webhooks/post(createWebhook)`.
+    public enum CreateWebhook {
+        public static let id: Swift.String = "createWebhook"
+        public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/api/v1/webhooks/POST/header`.
+            public struct Headers: Sendable, Hashable {
+                /// Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/webhooks/POST/header/X-Request-Id`.
+                public var xRequestId: Components.Parameters.RequestId?
+                /// Makes a retry safe (Stripe's semantics): the first request with this key runs and its answer is kept for 24 hours; the same key with the same method, path, query and body gets that answer again with `Idempotent-Replayed: true` and runs nothing; the same key with another request is 422 `IDEMPOTENCY_MISMATCH`; while the first request is still running, 409 `CONFLICT` with `Retry-After`. A request that fails keeps nothing, so a retry runs again. Keys belong to the caller (the key, or the person of an access token). 1 to 255 visible ASCII characters; anything else is a 400. See docs/api.md#retries-and-idempotency-key.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/webhooks/POST/header/Idempotency-Key`.
+                public var idempotencyKey: Components.Parameters.IdempotencyKey?
+                public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.CreateWebhook.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xRequestId: Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///   - idempotencyKey: Makes a retry safe (Stripe's semantics): the first request with this key runs and its answer is kept for 24 hours; the same key with the same method, path, query and body gets that answer again with `Idempotent-Replayed: true` and runs nothing; the same key with another request is 422 `IDEMPOTENCY_MISMATCH`; while the first request is still running, 409 `CONFLICT` with `Retry-After`. A request that fails keeps nothing, so a retry runs again. Keys belong to the caller (the key, or the person of an access token). 1 to 255 visible ASCII characters; anything else is a 400. See docs/api.md#retries-and-idempotency-key.
+                ///   - accept:
+                public init(
+                    xRequestId: Components.Parameters.RequestId? = nil,
+                    idempotencyKey: Components.Parameters.IdempotencyKey? = nil,
+                    accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.CreateWebhook.AcceptableContentType>] = .defaultValues()
+                ) {
+                    self.xRequestId = xRequestId
+                    self.idempotencyKey = idempotencyKey
+                    self.accept = accept
+                }
+            }
+            public var headers: Operations.CreateWebhook.Input.Headers
+            /// - Remark: Generated from `#/paths/api/v1/webhooks/POST/requestBody`.
+            @frozen public enum Body: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/webhooks/POST/requestBody/content/application\/json`.
+                case json(Components.Schemas.CreateWebhookRequest)
+            }
+            public var body: Operations.CreateWebhook.Input.Body
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - headers:
+            ///   - body:
+            public init(
+                headers: Operations.CreateWebhook.Input.Headers = .init(),
+                body: Operations.CreateWebhook.Input.Body
+            ) {
+                self.headers = headers
+                self.body = body
+            }
+        }
+        @frozen public enum Output: Sendable, Hashable {
+            public struct Created: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/webhooks/POST/responses/201/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/webhooks/POST/responses/201/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/webhooks/POST/responses/201/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// - Remark: Generated from `#/components/headers/Idempotent-Replayed`.
+                    @frozen public enum IdempotentReplayed: String, Codable, Hashable, Sendable, CaseIterable {
+                        case _true = "true"
+                    }
+                    /// `true` when this answer is the kept answer of an earlier request with the same `Idempotency-Key` (nothing ran this time).
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/webhooks/POST/responses/201/headers/Idempotent-Replayed`.
+                    public var idempotentReplayed: Components.Headers.IdempotentReplayed?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    ///   - idempotentReplayed: `true` when this answer is the kept answer of an earlier request with the same `Idempotency-Key` (nothing ran this time).
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil,
+                        idempotentReplayed: Components.Headers.IdempotentReplayed? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                        self.idempotentReplayed = idempotentReplayed
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.CreateWebhook.Output.Created.Headers
+                /// - Remark: Generated from `#/paths/api/v1/webhooks/POST/responses/201/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/webhooks/POST/responses/201/content/application\/json`.
+                    case json(Components.Schemas.CreatedWebhookEndpoint)
+                    /// The associated value of the enum case if `self` is `.json`.
+                    ///
+                    /// - Throws: An error if `self` is not `.json`.
+                    /// - SeeAlso: `.json`.
+                    public var json: Components.Schemas.CreatedWebhookEndpoint {
+                        get throws {
+                            switch self {
+                            case let .json(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.CreateWebhook.Output.Created.Body
+                /// Creates a new `Created`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.CreateWebhook.Output.Created.Headers = .init(),
+                    body: Operations.CreateWebhook.Output.Created.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// The new endpoint and its signing secret (shown only this once).
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/webhooks/post(createWebhook)/responses/201`.
+            ///
+            /// HTTP response code: `201 created`.
+            case created(Operations.CreateWebhook.Output.Created)
+            /// The associated value of the enum case if `self` is `.created`.
+            ///
+            /// - Throws: An error if `self` is not `.created`.
+            /// - SeeAlso: `.created`.
+            public var created: Operations.CreateWebhook.Output.Created {
+                get throws {
+                    switch self {
+                    case let .created(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "created",
+                            response: self
+                        )
+                    }
+                }
+            }
+            public struct BadRequest: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/webhooks/POST/responses/400/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/webhooks/POST/responses/400/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/webhooks/POST/responses/400/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.CreateWebhook.Output.BadRequest.Headers
+                /// - Remark: Generated from `#/paths/api/v1/webhooks/POST/responses/400/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/webhooks/POST/responses/400/content/application\/problem+json`.
+                    case applicationProblemJson(Components.Schemas.Problem)
+                    /// The associated value of the enum case if `self` is `.applicationProblemJson`.
+                    ///
+                    /// - Throws: An error if `self` is not `.applicationProblemJson`.
+                    /// - SeeAlso: `.applicationProblemJson`.
+                    public var applicationProblemJson: Components.Schemas.Problem {
+                        get throws {
+                            switch self {
+                            case let .applicationProblemJson(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.CreateWebhook.Output.BadRequest.Body
+                /// Creates a new `BadRequest`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.CreateWebhook.Output.BadRequest.Headers = .init(),
+                    body: Operations.CreateWebhook.Output.BadRequest.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// `VALIDATION_FAILED`: a field is invalid, missing or unknown, or `url` names an address that may not be delivered to (every problem is listed in `errors`). `MALFORMED_JSON`: the body is empty or not JSON. Nothing was changed.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/webhooks/post(createWebhook)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Operations.CreateWebhook.Output.BadRequest)
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            public var badRequest: Operations.CreateWebhook.Output.BadRequest {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `UNAUTHENTICATED`: no credential was sent, or the API key is not valid (unknown, revoked, disabled, expired, or used from an address outside its `allowed_ips`). `TOKEN_INVALID`: the access token is not valid: malformed, an `alg` other than ES256 or RS256 (never `none` or HS*), a `typ` other than `at+jwt`, an unknown `kid`, a bad signature, another `iss` or `aud`, expired or not yet valid (30 s leeway on `exp` and `nbf`), or its session has ended (logout, a deleted session, a password change, a disabled or deleted user, a reused refresh token) or it was revoked; a refresh token sent as a credential is `TOKEN_INVALID` too. `WWW-Authenticate` says which challenge applies.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/webhooks/post(createWebhook)/responses/401`.
+            ///
+            /// HTTP response code: `401 unauthorized`.
+            case unauthorized(Components.Responses.Unauthenticated)
+            /// The associated value of the enum case if `self` is `.unauthorized`.
+            ///
+            /// - Throws: An error if `self` is not `.unauthorized`.
+            /// - SeeAlso: `.unauthorized`.
+            public var unauthorized: Components.Responses.Unauthenticated {
+                get throws {
+                    switch self {
+                    case let .unauthorized(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unauthorized",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `FORBIDDEN`: this route needs `admin`: an administrator's access token (role `admin`), or a key with the scope `admin` (a key a person owns holds it only when that person is an administrator). `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES, or who is in a group with `mfa_required` (directly or through nesting), and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/webhooks/post(createWebhook)/responses/403`.
+            ///
+            /// HTTP response code: `403 forbidden`.
+            case forbidden(Components.Responses.ForbiddenAdmin)
+            /// The associated value of the enum case if `self` is `.forbidden`.
+            ///
+            /// - Throws: An error if `self` is not `.forbidden`.
+            /// - SeeAlso: `.forbidden`.
+            public var forbidden: Components.Responses.ForbiddenAdmin {
+                get throws {
+                    switch self {
+                    case let .forbidden(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "forbidden",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `CONFLICT`: a request with the same `Idempotency-Key` is still running; retry when it has finished (a key whose request died frees itself within a minute).
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/webhooks/post(createWebhook)/responses/409`.
+            ///
+            /// HTTP response code: `409 conflict`.
+            case conflict(Components.Responses.IdempotencyInProgress)
+            /// The associated value of the enum case if `self` is `.conflict`.
+            ///
+            /// - Throws: An error if `self` is not `.conflict`.
+            /// - SeeAlso: `.conflict`.
+            public var conflict: Components.Responses.IdempotencyInProgress {
+                get throws {
+                    switch self {
+                    case let .conflict(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "conflict",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `PAYLOAD_TOO_LARGE`: the body is larger than TRONCH_HTTP_MAX_BODY_SIZE (default 65536 bytes).
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/webhooks/post(createWebhook)/responses/413`.
+            ///
+            /// HTTP response code: `413 contentTooLarge`.
+            case contentTooLarge(Components.Responses.PayloadTooLarge)
+            /// The associated value of the enum case if `self` is `.contentTooLarge`.
+            ///
+            /// - Throws: An error if `self` is not `.contentTooLarge`.
+            /// - SeeAlso: `.contentTooLarge`.
+            public var contentTooLarge: Components.Responses.PayloadTooLarge {
+                get throws {
+                    switch self {
+                    case let .contentTooLarge(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "contentTooLarge",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `IDEMPOTENCY_MISMATCH`: the `Idempotency-Key` was used within 24 hours for another request (another method, path, query or body). Nothing was changed; use a new key.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/webhooks/post(createWebhook)/responses/422`.
+            ///
+            /// HTTP response code: `422 unprocessableContent`.
+            case unprocessableContent(Components.Responses.IdempotencyMismatch)
+            /// The associated value of the enum case if `self` is `.unprocessableContent`.
+            ///
+            /// - Throws: An error if `self` is not `.unprocessableContent`.
+            /// - SeeAlso: `.unprocessableContent`.
+            public var unprocessableContent: Components.Responses.IdempotencyMismatch {
+                get throws {
+                    switch self {
+                    case let .unprocessableContent(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unprocessableContent",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Or too many calls on Tronch's API by this caller: a key's own `ratelimits` (the budget its verifications spend), or TRONCH_RATELIMIT_API (1000 an hour by default) per key without policies and per person; every answer within that limit carries the `RateLimit` headers. Verification and permission checks are not counted. Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/webhooks/post(createWebhook)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.TooManyRequests)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            public var tooManyRequests: Components.Responses.TooManyRequests {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `INTERNAL`: a bug. The error is logged with the request id; quote it when reporting.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/webhooks/post(createWebhook)/responses/500`.
+            ///
+            /// HTTP response code: `500 internalServerError`.
+            case internalServerError(Components.Responses.Internal)
+            /// The associated value of the enum case if `self` is `.internalServerError`.
+            ///
+            /// - Throws: An error if `self` is not `.internalServerError`.
+            /// - SeeAlso: `.internalServerError`.
+            public var internalServerError: Components.Responses.Internal {
+                get throws {
+                    switch self {
+                    case let .internalServerError(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "internalServerError",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `SERVICE_UNAVAILABLE`: the database is unreachable or did not answer within TRONCH_DATABASE_QUERY_TIMEOUT. Nothing was changed; retry with backoff. During an outage, verification and authentication of keys this node looked up recently are still answered from its cache; other requests that need the database get this answer. See docs/operations.md. With TRONCH_RATELIMIT_FAILURE_MODE=closed, a request the rate limiter cannot decide (Redis unreachable) is answered the same way.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/webhooks/post(createWebhook)/responses/503`.
+            ///
+            /// HTTP response code: `503 serviceUnavailable`.
+            case serviceUnavailable(Components.Responses.ServiceUnavailable)
+            /// The associated value of the enum case if `self` is `.serviceUnavailable`.
+            ///
+            /// - Throws: An error if `self` is not `.serviceUnavailable`.
+            /// - SeeAlso: `.serviceUnavailable`.
+            public var serviceUnavailable: Components.Responses.ServiceUnavailable {
+                get throws {
+                    switch self {
+                    case let .serviceUnavailable(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "serviceUnavailable",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        @frozen public enum AcceptableContentType: AcceptableProtocol {
+            case json
+            case applicationProblemJson
+            case other(Swift.String)
+            public init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/json":
+                    self = .json
+                case "application/problem+json":
+                    self = .applicationProblemJson
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            public var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .json:
+                    return "application/json"
+                case .applicationProblemJson:
+                    return "application/problem+json"
+                }
+            }
+            public static var allCases: [Self] {
+                [
+                    .json,
+                    .applicationProblemJson
+                ]
+            }
+        }
+    }
+    /// Get a webhook endpoint
+    ///
+    /// Returns one webhook endpoint, without its secret. Its deliveries are at `GET /api/v1/webhooks/{id}/deliveries`.
+    ///
+    /// Required permission: `admin`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` (a key a person owns holds it only when that person is an administrator). No other scope grants it: an endpoint may receive anything that happens in Tronch.
+    ///
+    /// - Remark: HTTP `GET /api/v1/webhooks/{id}`.
+    /// - Remark: Generated from `#/paths//api/v1/webhooks/{id}/get(getWebhook)`.
+    public enum GetWebhook {
+        public static let id: Swift.String = "getWebhook"
+        public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/api/v1/webhooks/{id}/GET/path`.
+            public struct Path: Sendable, Hashable {
+                /// The webhook endpoint's id (a UUID; upper or lower case). Anything else is a 400.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/webhooks/{id}/GET/path/id`.
+                public var id: Components.Parameters.WebhookId
+                /// Creates a new `Path`.
+                ///
+                /// - Parameters:
+                ///   - id: The webhook endpoint's id (a UUID; upper or lower case). Anything else is a 400.
+                public init(id: Components.Parameters.WebhookId) {
+                    self.id = id
+                }
+            }
+            public var path: Operations.GetWebhook.Input.Path
+            /// - Remark: Generated from `#/paths/api/v1/webhooks/{id}/GET/header`.
+            public struct Headers: Sendable, Hashable {
+                /// Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/webhooks/{id}/GET/header/X-Request-Id`.
+                public var xRequestId: Components.Parameters.RequestId?
+                public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.GetWebhook.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xRequestId: Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///   - accept:
+                public init(
+                    xRequestId: Components.Parameters.RequestId? = nil,
+                    accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.GetWebhook.AcceptableContentType>] = .defaultValues()
+                ) {
+                    self.xRequestId = xRequestId
+                    self.accept = accept
+                }
+            }
+            public var headers: Operations.GetWebhook.Input.Headers
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - path:
+            ///   - headers:
+            public init(
+                path: Operations.GetWebhook.Input.Path,
+                headers: Operations.GetWebhook.Input.Headers = .init()
+            ) {
+                self.path = path
+                self.headers = headers
+            }
+        }
+        @frozen public enum Output: Sendable, Hashable {
+            public struct Ok: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/webhooks/{id}/GET/responses/200/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/webhooks/{id}/GET/responses/200/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/webhooks/{id}/GET/responses/200/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.GetWebhook.Output.Ok.Headers
+                /// - Remark: Generated from `#/paths/api/v1/webhooks/{id}/GET/responses/200/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/webhooks/{id}/GET/responses/200/content/application\/json`.
+                    case json(Components.Schemas.WebhookEndpoint)
+                    /// The associated value of the enum case if `self` is `.json`.
+                    ///
+                    /// - Throws: An error if `self` is not `.json`.
+                    /// - SeeAlso: `.json`.
+                    public var json: Components.Schemas.WebhookEndpoint {
+                        get throws {
+                            switch self {
+                            case let .json(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.GetWebhook.Output.Ok.Body
+                /// Creates a new `Ok`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.GetWebhook.Output.Ok.Headers = .init(),
+                    body: Operations.GetWebhook.Output.Ok.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// The webhook endpoint.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/webhooks/{id}/get(getWebhook)/responses/200`.
+            ///
+            /// HTTP response code: `200 ok`.
+            case ok(Operations.GetWebhook.Output.Ok)
+            /// The associated value of the enum case if `self` is `.ok`.
+            ///
+            /// - Throws: An error if `self` is not `.ok`.
+            /// - SeeAlso: `.ok`.
+            public var ok: Operations.GetWebhook.Output.Ok {
+                get throws {
+                    switch self {
+                    case let .ok(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "ok",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `VALIDATION_FAILED`: the path id is not a UUID.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/webhooks/{id}/get(getWebhook)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Components.Responses.InvalidWebhookId)
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            public var badRequest: Components.Responses.InvalidWebhookId {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `UNAUTHENTICATED`: no credential was sent, or the API key is not valid (unknown, revoked, disabled, expired, or used from an address outside its `allowed_ips`). `TOKEN_INVALID`: the access token is not valid: malformed, an `alg` other than ES256 or RS256 (never `none` or HS*), a `typ` other than `at+jwt`, an unknown `kid`, a bad signature, another `iss` or `aud`, expired or not yet valid (30 s leeway on `exp` and `nbf`), or its session has ended (logout, a deleted session, a password change, a disabled or deleted user, a reused refresh token) or it was revoked; a refresh token sent as a credential is `TOKEN_INVALID` too. `WWW-Authenticate` says which challenge applies.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/webhooks/{id}/get(getWebhook)/responses/401`.
+            ///
+            /// HTTP response code: `401 unauthorized`.
+            case unauthorized(Components.Responses.Unauthenticated)
+            /// The associated value of the enum case if `self` is `.unauthorized`.
+            ///
+            /// - Throws: An error if `self` is not `.unauthorized`.
+            /// - SeeAlso: `.unauthorized`.
+            public var unauthorized: Components.Responses.Unauthenticated {
+                get throws {
+                    switch self {
+                    case let .unauthorized(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unauthorized",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `FORBIDDEN`: this route needs `admin`: an administrator's access token (role `admin`), or a key with the scope `admin` (a key a person owns holds it only when that person is an administrator). `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES, or who is in a group with `mfa_required` (directly or through nesting), and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/webhooks/{id}/get(getWebhook)/responses/403`.
+            ///
+            /// HTTP response code: `403 forbidden`.
+            case forbidden(Components.Responses.ForbiddenAdmin)
+            /// The associated value of the enum case if `self` is `.forbidden`.
+            ///
+            /// - Throws: An error if `self` is not `.forbidden`.
+            /// - SeeAlso: `.forbidden`.
+            public var forbidden: Components.Responses.ForbiddenAdmin {
+                get throws {
+                    switch self {
+                    case let .forbidden(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "forbidden",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `NOT_FOUND`: no webhook endpoint has this id.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/webhooks/{id}/get(getWebhook)/responses/404`.
+            ///
+            /// HTTP response code: `404 notFound`.
+            case notFound(Components.Responses.WebhookNotFound)
+            /// The associated value of the enum case if `self` is `.notFound`.
+            ///
+            /// - Throws: An error if `self` is not `.notFound`.
+            /// - SeeAlso: `.notFound`.
+            public var notFound: Components.Responses.WebhookNotFound {
+                get throws {
+                    switch self {
+                    case let .notFound(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "notFound",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Or too many calls on Tronch's API by this caller: a key's own `ratelimits` (the budget its verifications spend), or TRONCH_RATELIMIT_API (1000 an hour by default) per key without policies and per person; every answer within that limit carries the `RateLimit` headers. Verification and permission checks are not counted. Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/webhooks/{id}/get(getWebhook)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.TooManyRequests)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            public var tooManyRequests: Components.Responses.TooManyRequests {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `INTERNAL`: a bug. The error is logged with the request id; quote it when reporting.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/webhooks/{id}/get(getWebhook)/responses/500`.
+            ///
+            /// HTTP response code: `500 internalServerError`.
+            case internalServerError(Components.Responses.Internal)
+            /// The associated value of the enum case if `self` is `.internalServerError`.
+            ///
+            /// - Throws: An error if `self` is not `.internalServerError`.
+            /// - SeeAlso: `.internalServerError`.
+            public var internalServerError: Components.Responses.Internal {
+                get throws {
+                    switch self {
+                    case let .internalServerError(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "internalServerError",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `SERVICE_UNAVAILABLE`: the database is unreachable or did not answer within TRONCH_DATABASE_QUERY_TIMEOUT. Nothing was changed; retry with backoff. During an outage, verification and authentication of keys this node looked up recently are still answered from its cache; other requests that need the database get this answer. See docs/operations.md. With TRONCH_RATELIMIT_FAILURE_MODE=closed, a request the rate limiter cannot decide (Redis unreachable) is answered the same way.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/webhooks/{id}/get(getWebhook)/responses/503`.
+            ///
+            /// HTTP response code: `503 serviceUnavailable`.
+            case serviceUnavailable(Components.Responses.ServiceUnavailable)
+            /// The associated value of the enum case if `self` is `.serviceUnavailable`.
+            ///
+            /// - Throws: An error if `self` is not `.serviceUnavailable`.
+            /// - SeeAlso: `.serviceUnavailable`.
+            public var serviceUnavailable: Components.Responses.ServiceUnavailable {
+                get throws {
+                    switch self {
+                    case let .serviceUnavailable(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "serviceUnavailable",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        @frozen public enum AcceptableContentType: AcceptableProtocol {
+            case json
+            case applicationProblemJson
+            case other(Swift.String)
+            public init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/json":
+                    self = .json
+                case "application/problem+json":
+                    self = .applicationProblemJson
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            public var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .json:
+                    return "application/json"
+                case .applicationProblemJson:
+                    return "application/problem+json"
+                }
+            }
+            public static var allCases: [Self] {
+                [
+                    .json,
+                    .applicationProblemJson
+                ]
+            }
+        }
+    }
+    /// Update a webhook endpoint
+    ///
+    /// Changes an endpoint's `url`, `events`, `description` or `enabled`. A new `url` is checked as at registration; new `events` apply to events recorded from now on. While it is disabled, no delivery is made for the events recorded (they are not sent later, when it is enabled again); deliveries made before keep their attempts. The secret stays the same. Audited as `webhook.updated`, with the names of the fields sent.
+    ///
+    /// Required permission: `admin`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` (a key a person owns holds it only when that person is an administrator). No other scope grants it: an endpoint may receive anything that happens in Tronch.
+    ///
+    /// - Remark: HTTP `PATCH /api/v1/webhooks/{id}`.
+    /// - Remark: Generated from `#/paths//api/v1/webhooks/{id}/patch(updateWebhook)`.
+    public enum UpdateWebhook {
+        public static let id: Swift.String = "updateWebhook"
+        public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/api/v1/webhooks/{id}/PATCH/path`.
+            public struct Path: Sendable, Hashable {
+                /// The webhook endpoint's id (a UUID; upper or lower case). Anything else is a 400.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/webhooks/{id}/PATCH/path/id`.
+                public var id: Components.Parameters.WebhookId
+                /// Creates a new `Path`.
+                ///
+                /// - Parameters:
+                ///   - id: The webhook endpoint's id (a UUID; upper or lower case). Anything else is a 400.
+                public init(id: Components.Parameters.WebhookId) {
+                    self.id = id
+                }
+            }
+            public var path: Operations.UpdateWebhook.Input.Path
+            /// - Remark: Generated from `#/paths/api/v1/webhooks/{id}/PATCH/header`.
+            public struct Headers: Sendable, Hashable {
+                /// Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/webhooks/{id}/PATCH/header/X-Request-Id`.
+                public var xRequestId: Components.Parameters.RequestId?
+                /// Makes a retry safe (Stripe's semantics): the first request with this key runs and its answer is kept for 24 hours; the same key with the same method, path, query and body gets that answer again with `Idempotent-Replayed: true` and runs nothing; the same key with another request is 422 `IDEMPOTENCY_MISMATCH`; while the first request is still running, 409 `CONFLICT` with `Retry-After`. A request that fails keeps nothing, so a retry runs again. Keys belong to the caller (the key, or the person of an access token). 1 to 255 visible ASCII characters; anything else is a 400. See docs/api.md#retries-and-idempotency-key.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/webhooks/{id}/PATCH/header/Idempotency-Key`.
+                public var idempotencyKey: Components.Parameters.IdempotencyKey?
+                public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.UpdateWebhook.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xRequestId: Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///   - idempotencyKey: Makes a retry safe (Stripe's semantics): the first request with this key runs and its answer is kept for 24 hours; the same key with the same method, path, query and body gets that answer again with `Idempotent-Replayed: true` and runs nothing; the same key with another request is 422 `IDEMPOTENCY_MISMATCH`; while the first request is still running, 409 `CONFLICT` with `Retry-After`. A request that fails keeps nothing, so a retry runs again. Keys belong to the caller (the key, or the person of an access token). 1 to 255 visible ASCII characters; anything else is a 400. See docs/api.md#retries-and-idempotency-key.
+                ///   - accept:
+                public init(
+                    xRequestId: Components.Parameters.RequestId? = nil,
+                    idempotencyKey: Components.Parameters.IdempotencyKey? = nil,
+                    accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.UpdateWebhook.AcceptableContentType>] = .defaultValues()
+                ) {
+                    self.xRequestId = xRequestId
+                    self.idempotencyKey = idempotencyKey
+                    self.accept = accept
+                }
+            }
+            public var headers: Operations.UpdateWebhook.Input.Headers
+            /// - Remark: Generated from `#/paths/api/v1/webhooks/{id}/PATCH/requestBody`.
+            @frozen public enum Body: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/webhooks/{id}/PATCH/requestBody/content/application\/json`.
+                case json(Components.Schemas.UpdateWebhookRequest)
+            }
+            public var body: Operations.UpdateWebhook.Input.Body
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - path:
+            ///   - headers:
+            ///   - body:
+            public init(
+                path: Operations.UpdateWebhook.Input.Path,
+                headers: Operations.UpdateWebhook.Input.Headers = .init(),
+                body: Operations.UpdateWebhook.Input.Body
+            ) {
+                self.path = path
+                self.headers = headers
+                self.body = body
+            }
+        }
+        @frozen public enum Output: Sendable, Hashable {
+            public struct Ok: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/webhooks/{id}/PATCH/responses/200/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/webhooks/{id}/PATCH/responses/200/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/webhooks/{id}/PATCH/responses/200/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// - Remark: Generated from `#/components/headers/Idempotent-Replayed`.
+                    @frozen public enum IdempotentReplayed: String, Codable, Hashable, Sendable, CaseIterable {
+                        case _true = "true"
+                    }
+                    /// `true` when this answer is the kept answer of an earlier request with the same `Idempotency-Key` (nothing ran this time).
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/webhooks/{id}/PATCH/responses/200/headers/Idempotent-Replayed`.
+                    public var idempotentReplayed: Components.Headers.IdempotentReplayed?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    ///   - idempotentReplayed: `true` when this answer is the kept answer of an earlier request with the same `Idempotency-Key` (nothing ran this time).
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil,
+                        idempotentReplayed: Components.Headers.IdempotentReplayed? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                        self.idempotentReplayed = idempotentReplayed
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.UpdateWebhook.Output.Ok.Headers
+                /// - Remark: Generated from `#/paths/api/v1/webhooks/{id}/PATCH/responses/200/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/webhooks/{id}/PATCH/responses/200/content/application\/json`.
+                    case json(Components.Schemas.WebhookEndpoint)
+                    /// The associated value of the enum case if `self` is `.json`.
+                    ///
+                    /// - Throws: An error if `self` is not `.json`.
+                    /// - SeeAlso: `.json`.
+                    public var json: Components.Schemas.WebhookEndpoint {
+                        get throws {
+                            switch self {
+                            case let .json(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.UpdateWebhook.Output.Ok.Body
+                /// Creates a new `Ok`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.UpdateWebhook.Output.Ok.Headers = .init(),
+                    body: Operations.UpdateWebhook.Output.Ok.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// The endpoint as stored after the change.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/webhooks/{id}/patch(updateWebhook)/responses/200`.
+            ///
+            /// HTTP response code: `200 ok`.
+            case ok(Operations.UpdateWebhook.Output.Ok)
+            /// The associated value of the enum case if `self` is `.ok`.
+            ///
+            /// - Throws: An error if `self` is not `.ok`.
+            /// - SeeAlso: `.ok`.
+            public var ok: Operations.UpdateWebhook.Output.Ok {
+                get throws {
+                    switch self {
+                    case let .ok(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "ok",
+                            response: self
+                        )
+                    }
+                }
+            }
+            public struct BadRequest: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/webhooks/{id}/PATCH/responses/400/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/webhooks/{id}/PATCH/responses/400/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/webhooks/{id}/PATCH/responses/400/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.UpdateWebhook.Output.BadRequest.Headers
+                /// - Remark: Generated from `#/paths/api/v1/webhooks/{id}/PATCH/responses/400/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/webhooks/{id}/PATCH/responses/400/content/application\/problem+json`.
+                    case applicationProblemJson(Components.Schemas.Problem)
+                    /// The associated value of the enum case if `self` is `.applicationProblemJson`.
+                    ///
+                    /// - Throws: An error if `self` is not `.applicationProblemJson`.
+                    /// - SeeAlso: `.applicationProblemJson`.
+                    public var applicationProblemJson: Components.Schemas.Problem {
+                        get throws {
+                            switch self {
+                            case let .applicationProblemJson(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.UpdateWebhook.Output.BadRequest.Body
+                /// Creates a new `BadRequest`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.UpdateWebhook.Output.BadRequest.Headers = .init(),
+                    body: Operations.UpdateWebhook.Output.BadRequest.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// `VALIDATION_FAILED` (every problem is listed in `errors`; a path id that is not a UUID too) or `MALFORMED_JSON`. Nothing was changed.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/webhooks/{id}/patch(updateWebhook)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Operations.UpdateWebhook.Output.BadRequest)
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            public var badRequest: Operations.UpdateWebhook.Output.BadRequest {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `UNAUTHENTICATED`: no credential was sent, or the API key is not valid (unknown, revoked, disabled, expired, or used from an address outside its `allowed_ips`). `TOKEN_INVALID`: the access token is not valid: malformed, an `alg` other than ES256 or RS256 (never `none` or HS*), a `typ` other than `at+jwt`, an unknown `kid`, a bad signature, another `iss` or `aud`, expired or not yet valid (30 s leeway on `exp` and `nbf`), or its session has ended (logout, a deleted session, a password change, a disabled or deleted user, a reused refresh token) or it was revoked; a refresh token sent as a credential is `TOKEN_INVALID` too. `WWW-Authenticate` says which challenge applies.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/webhooks/{id}/patch(updateWebhook)/responses/401`.
+            ///
+            /// HTTP response code: `401 unauthorized`.
+            case unauthorized(Components.Responses.Unauthenticated)
+            /// The associated value of the enum case if `self` is `.unauthorized`.
+            ///
+            /// - Throws: An error if `self` is not `.unauthorized`.
+            /// - SeeAlso: `.unauthorized`.
+            public var unauthorized: Components.Responses.Unauthenticated {
+                get throws {
+                    switch self {
+                    case let .unauthorized(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unauthorized",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `FORBIDDEN`: this route needs `admin`: an administrator's access token (role `admin`), or a key with the scope `admin` (a key a person owns holds it only when that person is an administrator). `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES, or who is in a group with `mfa_required` (directly or through nesting), and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/webhooks/{id}/patch(updateWebhook)/responses/403`.
+            ///
+            /// HTTP response code: `403 forbidden`.
+            case forbidden(Components.Responses.ForbiddenAdmin)
+            /// The associated value of the enum case if `self` is `.forbidden`.
+            ///
+            /// - Throws: An error if `self` is not `.forbidden`.
+            /// - SeeAlso: `.forbidden`.
+            public var forbidden: Components.Responses.ForbiddenAdmin {
+                get throws {
+                    switch self {
+                    case let .forbidden(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "forbidden",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `NOT_FOUND`: no webhook endpoint has this id.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/webhooks/{id}/patch(updateWebhook)/responses/404`.
+            ///
+            /// HTTP response code: `404 notFound`.
+            case notFound(Components.Responses.WebhookNotFound)
+            /// The associated value of the enum case if `self` is `.notFound`.
+            ///
+            /// - Throws: An error if `self` is not `.notFound`.
+            /// - SeeAlso: `.notFound`.
+            public var notFound: Components.Responses.WebhookNotFound {
+                get throws {
+                    switch self {
+                    case let .notFound(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "notFound",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `CONFLICT`: a request with the same `Idempotency-Key` is still running; retry when it has finished (a key whose request died frees itself within a minute).
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/webhooks/{id}/patch(updateWebhook)/responses/409`.
+            ///
+            /// HTTP response code: `409 conflict`.
+            case conflict(Components.Responses.IdempotencyInProgress)
+            /// The associated value of the enum case if `self` is `.conflict`.
+            ///
+            /// - Throws: An error if `self` is not `.conflict`.
+            /// - SeeAlso: `.conflict`.
+            public var conflict: Components.Responses.IdempotencyInProgress {
+                get throws {
+                    switch self {
+                    case let .conflict(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "conflict",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `PAYLOAD_TOO_LARGE`: the body is larger than TRONCH_HTTP_MAX_BODY_SIZE (default 65536 bytes).
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/webhooks/{id}/patch(updateWebhook)/responses/413`.
+            ///
+            /// HTTP response code: `413 contentTooLarge`.
+            case contentTooLarge(Components.Responses.PayloadTooLarge)
+            /// The associated value of the enum case if `self` is `.contentTooLarge`.
+            ///
+            /// - Throws: An error if `self` is not `.contentTooLarge`.
+            /// - SeeAlso: `.contentTooLarge`.
+            public var contentTooLarge: Components.Responses.PayloadTooLarge {
+                get throws {
+                    switch self {
+                    case let .contentTooLarge(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "contentTooLarge",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `IDEMPOTENCY_MISMATCH`: the `Idempotency-Key` was used within 24 hours for another request (another method, path, query or body). Nothing was changed; use a new key.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/webhooks/{id}/patch(updateWebhook)/responses/422`.
+            ///
+            /// HTTP response code: `422 unprocessableContent`.
+            case unprocessableContent(Components.Responses.IdempotencyMismatch)
+            /// The associated value of the enum case if `self` is `.unprocessableContent`.
+            ///
+            /// - Throws: An error if `self` is not `.unprocessableContent`.
+            /// - SeeAlso: `.unprocessableContent`.
+            public var unprocessableContent: Components.Responses.IdempotencyMismatch {
+                get throws {
+                    switch self {
+                    case let .unprocessableContent(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unprocessableContent",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Or too many calls on Tronch's API by this caller: a key's own `ratelimits` (the budget its verifications spend), or TRONCH_RATELIMIT_API (1000 an hour by default) per key without policies and per person; every answer within that limit carries the `RateLimit` headers. Verification and permission checks are not counted. Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/webhooks/{id}/patch(updateWebhook)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.TooManyRequests)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            public var tooManyRequests: Components.Responses.TooManyRequests {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `INTERNAL`: a bug. The error is logged with the request id; quote it when reporting.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/webhooks/{id}/patch(updateWebhook)/responses/500`.
+            ///
+            /// HTTP response code: `500 internalServerError`.
+            case internalServerError(Components.Responses.Internal)
+            /// The associated value of the enum case if `self` is `.internalServerError`.
+            ///
+            /// - Throws: An error if `self` is not `.internalServerError`.
+            /// - SeeAlso: `.internalServerError`.
+            public var internalServerError: Components.Responses.Internal {
+                get throws {
+                    switch self {
+                    case let .internalServerError(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "internalServerError",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `SERVICE_UNAVAILABLE`: the database is unreachable or did not answer within TRONCH_DATABASE_QUERY_TIMEOUT. Nothing was changed; retry with backoff. During an outage, verification and authentication of keys this node looked up recently are still answered from its cache; other requests that need the database get this answer. See docs/operations.md. With TRONCH_RATELIMIT_FAILURE_MODE=closed, a request the rate limiter cannot decide (Redis unreachable) is answered the same way.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/webhooks/{id}/patch(updateWebhook)/responses/503`.
+            ///
+            /// HTTP response code: `503 serviceUnavailable`.
+            case serviceUnavailable(Components.Responses.ServiceUnavailable)
+            /// The associated value of the enum case if `self` is `.serviceUnavailable`.
+            ///
+            /// - Throws: An error if `self` is not `.serviceUnavailable`.
+            /// - SeeAlso: `.serviceUnavailable`.
+            public var serviceUnavailable: Components.Responses.ServiceUnavailable {
+                get throws {
+                    switch self {
+                    case let .serviceUnavailable(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "serviceUnavailable",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        @frozen public enum AcceptableContentType: AcceptableProtocol {
+            case json
+            case applicationProblemJson
+            case other(Swift.String)
+            public init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/json":
+                    self = .json
+                case "application/problem+json":
+                    self = .applicationProblemJson
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            public var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .json:
+                    return "application/json"
+                case .applicationProblemJson:
+                    return "application/problem+json"
+                }
+            }
+            public static var allCases: [Self] {
+                [
+                    .json,
+                    .applicationProblemJson
+                ]
+            }
+        }
+    }
+    /// Delete a webhook endpoint
+    ///
+    /// Deletes an endpoint with its delivery log: nothing more is sent to it, pending deliveries included (an attempt already under way may still arrive). Audited as `webhook.deleted`.
+    ///
+    /// Required permission: `admin`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` (a key a person owns holds it only when that person is an administrator). No other scope grants it: an endpoint may receive anything that happens in Tronch.
+    ///
+    /// - Remark: HTTP `DELETE /api/v1/webhooks/{id}`.
+    /// - Remark: Generated from `#/paths//api/v1/webhooks/{id}/delete(deleteWebhook)`.
+    public enum DeleteWebhook {
+        public static let id: Swift.String = "deleteWebhook"
+        public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/api/v1/webhooks/{id}/DELETE/path`.
+            public struct Path: Sendable, Hashable {
+                /// The webhook endpoint's id (a UUID; upper or lower case). Anything else is a 400.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/webhooks/{id}/DELETE/path/id`.
+                public var id: Components.Parameters.WebhookId
+                /// Creates a new `Path`.
+                ///
+                /// - Parameters:
+                ///   - id: The webhook endpoint's id (a UUID; upper or lower case). Anything else is a 400.
+                public init(id: Components.Parameters.WebhookId) {
+                    self.id = id
+                }
+            }
+            public var path: Operations.DeleteWebhook.Input.Path
+            /// - Remark: Generated from `#/paths/api/v1/webhooks/{id}/DELETE/header`.
+            public struct Headers: Sendable, Hashable {
+                /// Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/webhooks/{id}/DELETE/header/X-Request-Id`.
+                public var xRequestId: Components.Parameters.RequestId?
+                public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.DeleteWebhook.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xRequestId: Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///   - accept:
+                public init(
+                    xRequestId: Components.Parameters.RequestId? = nil,
+                    accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.DeleteWebhook.AcceptableContentType>] = .defaultValues()
+                ) {
+                    self.xRequestId = xRequestId
+                    self.accept = accept
+                }
+            }
+            public var headers: Operations.DeleteWebhook.Input.Headers
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - path:
+            ///   - headers:
+            public init(
+                path: Operations.DeleteWebhook.Input.Path,
+                headers: Operations.DeleteWebhook.Input.Headers = .init()
+            ) {
+                self.path = path
+                self.headers = headers
+            }
+        }
+        @frozen public enum Output: Sendable, Hashable {
+            public struct NoContent: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/webhooks/{id}/DELETE/responses/204/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/webhooks/{id}/DELETE/responses/204/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    public init(xRequestId: Components.Headers.XRequestId? = nil) {
+                        self.xRequestId = xRequestId
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.DeleteWebhook.Output.NoContent.Headers
+                /// Creates a new `NoContent`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                public init(headers: Operations.DeleteWebhook.Output.NoContent.Headers = .init()) {
+                    self.headers = headers
+                }
+            }
+            /// Deleted. No body.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/webhooks/{id}/delete(deleteWebhook)/responses/204`.
+            ///
+            /// HTTP response code: `204 noContent`.
+            case noContent(Operations.DeleteWebhook.Output.NoContent)
+            /// The associated value of the enum case if `self` is `.noContent`.
+            ///
+            /// - Throws: An error if `self` is not `.noContent`.
+            /// - SeeAlso: `.noContent`.
+            public var noContent: Operations.DeleteWebhook.Output.NoContent {
+                get throws {
+                    switch self {
+                    case let .noContent(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "noContent",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `VALIDATION_FAILED`: the path id is not a UUID.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/webhooks/{id}/delete(deleteWebhook)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Components.Responses.InvalidWebhookId)
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            public var badRequest: Components.Responses.InvalidWebhookId {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `UNAUTHENTICATED`: no credential was sent, or the API key is not valid (unknown, revoked, disabled, expired, or used from an address outside its `allowed_ips`). `TOKEN_INVALID`: the access token is not valid: malformed, an `alg` other than ES256 or RS256 (never `none` or HS*), a `typ` other than `at+jwt`, an unknown `kid`, a bad signature, another `iss` or `aud`, expired or not yet valid (30 s leeway on `exp` and `nbf`), or its session has ended (logout, a deleted session, a password change, a disabled or deleted user, a reused refresh token) or it was revoked; a refresh token sent as a credential is `TOKEN_INVALID` too. `WWW-Authenticate` says which challenge applies.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/webhooks/{id}/delete(deleteWebhook)/responses/401`.
+            ///
+            /// HTTP response code: `401 unauthorized`.
+            case unauthorized(Components.Responses.Unauthenticated)
+            /// The associated value of the enum case if `self` is `.unauthorized`.
+            ///
+            /// - Throws: An error if `self` is not `.unauthorized`.
+            /// - SeeAlso: `.unauthorized`.
+            public var unauthorized: Components.Responses.Unauthenticated {
+                get throws {
+                    switch self {
+                    case let .unauthorized(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unauthorized",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `FORBIDDEN`: this route needs `admin`: an administrator's access token (role `admin`), or a key with the scope `admin` (a key a person owns holds it only when that person is an administrator). `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES, or who is in a group with `mfa_required` (directly or through nesting), and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/webhooks/{id}/delete(deleteWebhook)/responses/403`.
+            ///
+            /// HTTP response code: `403 forbidden`.
+            case forbidden(Components.Responses.ForbiddenAdmin)
+            /// The associated value of the enum case if `self` is `.forbidden`.
+            ///
+            /// - Throws: An error if `self` is not `.forbidden`.
+            /// - SeeAlso: `.forbidden`.
+            public var forbidden: Components.Responses.ForbiddenAdmin {
+                get throws {
+                    switch self {
+                    case let .forbidden(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "forbidden",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `NOT_FOUND`: no webhook endpoint has this id.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/webhooks/{id}/delete(deleteWebhook)/responses/404`.
+            ///
+            /// HTTP response code: `404 notFound`.
+            case notFound(Components.Responses.WebhookNotFound)
+            /// The associated value of the enum case if `self` is `.notFound`.
+            ///
+            /// - Throws: An error if `self` is not `.notFound`.
+            /// - SeeAlso: `.notFound`.
+            public var notFound: Components.Responses.WebhookNotFound {
+                get throws {
+                    switch self {
+                    case let .notFound(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "notFound",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Or too many calls on Tronch's API by this caller: a key's own `ratelimits` (the budget its verifications spend), or TRONCH_RATELIMIT_API (1000 an hour by default) per key without policies and per person; every answer within that limit carries the `RateLimit` headers. Verification and permission checks are not counted. Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/webhooks/{id}/delete(deleteWebhook)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.TooManyRequests)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            public var tooManyRequests: Components.Responses.TooManyRequests {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `INTERNAL`: a bug. The error is logged with the request id; quote it when reporting.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/webhooks/{id}/delete(deleteWebhook)/responses/500`.
+            ///
+            /// HTTP response code: `500 internalServerError`.
+            case internalServerError(Components.Responses.Internal)
+            /// The associated value of the enum case if `self` is `.internalServerError`.
+            ///
+            /// - Throws: An error if `self` is not `.internalServerError`.
+            /// - SeeAlso: `.internalServerError`.
+            public var internalServerError: Components.Responses.Internal {
+                get throws {
+                    switch self {
+                    case let .internalServerError(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "internalServerError",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `SERVICE_UNAVAILABLE`: the database is unreachable or did not answer within TRONCH_DATABASE_QUERY_TIMEOUT. Nothing was changed; retry with backoff. During an outage, verification and authentication of keys this node looked up recently are still answered from its cache; other requests that need the database get this answer. See docs/operations.md. With TRONCH_RATELIMIT_FAILURE_MODE=closed, a request the rate limiter cannot decide (Redis unreachable) is answered the same way.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/webhooks/{id}/delete(deleteWebhook)/responses/503`.
+            ///
+            /// HTTP response code: `503 serviceUnavailable`.
+            case serviceUnavailable(Components.Responses.ServiceUnavailable)
+            /// The associated value of the enum case if `self` is `.serviceUnavailable`.
+            ///
+            /// - Throws: An error if `self` is not `.serviceUnavailable`.
+            /// - SeeAlso: `.serviceUnavailable`.
+            public var serviceUnavailable: Components.Responses.ServiceUnavailable {
+                get throws {
+                    switch self {
+                    case let .serviceUnavailable(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "serviceUnavailable",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        @frozen public enum AcceptableContentType: AcceptableProtocol {
+            case applicationProblemJson
+            case other(Swift.String)
+            public init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/problem+json":
+                    self = .applicationProblemJson
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            public var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .applicationProblemJson:
+                    return "application/problem+json"
+                }
+            }
+            public static var allCases: [Self] {
+                [
+                    .applicationProblemJson
+                ]
+            }
+        }
+    }
+    /// List an endpoint's deliveries
+    ///
+    /// The endpoint's delivery log, newest first, one page at a time: one delivery per event sent to it, with its status, its attempts and the last answer or error. Unknown query parameters are rejected with 400.
+    ///
+    /// Required permission: `admin`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` (a key a person owns holds it only when that person is an administrator). No other scope grants it: an endpoint may receive anything that happens in Tronch.
+    ///
+    /// - Remark: HTTP `GET /api/v1/webhooks/{id}/deliveries`.
+    /// - Remark: Generated from `#/paths//api/v1/webhooks/{id}/deliveries/get(listWebhookDeliveries)`.
+    public enum ListWebhookDeliveries {
+        public static let id: Swift.String = "listWebhookDeliveries"
+        public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/api/v1/webhooks/{id}/deliveries/GET/path`.
+            public struct Path: Sendable, Hashable {
+                /// The webhook endpoint's id (a UUID; upper or lower case). Anything else is a 400.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/webhooks/{id}/deliveries/GET/path/id`.
+                public var id: Components.Parameters.WebhookId
+                /// Creates a new `Path`.
+                ///
+                /// - Parameters:
+                ///   - id: The webhook endpoint's id (a UUID; upper or lower case). Anything else is a 400.
+                public init(id: Components.Parameters.WebhookId) {
+                    self.id = id
+                }
+            }
+            public var path: Operations.ListWebhookDeliveries.Input.Path
+            /// - Remark: Generated from `#/paths/api/v1/webhooks/{id}/deliveries/GET/query`.
+            public struct Query: Sendable, Hashable {
+                /// Deliveries per page.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/webhooks/{id}/deliveries/GET/query/limit`.
+                public var limit: Swift.Int?
+                /// The `next_cursor` of the previous page (opaque; do not build it yourself). Only a `next_cursor` this API returned is a cursor; anything else is a 400. Empty: the first page.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/webhooks/{id}/deliveries/GET/query/cursor`.
+                public var cursor: Swift.String?
+                /// - Remark: Generated from `#/paths/api/v1/webhooks/{id}/deliveries/GET/query/status`.
+                @frozen public enum StatusPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                    case pending = "pending"
+                    case delivered = "delivered"
+                    case failed = "failed"
+                }
+                /// Only deliveries with this status. Absent: all of them.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/webhooks/{id}/deliveries/GET/query/status`.
+                public var status: Operations.ListWebhookDeliveries.Input.Query.StatusPayload?
+                /// Creates a new `Query`.
+                ///
+                /// - Parameters:
+                ///   - limit: Deliveries per page.
+                ///   - cursor: The `next_cursor` of the previous page (opaque; do not build it yourself). Only a `next_cursor` this API returned is a cursor; anything else is a 400. Empty: the first page.
+                ///   - status: Only deliveries with this status. Absent: all of them.
+                public init(
+                    limit: Swift.Int? = nil,
+                    cursor: Swift.String? = nil,
+                    status: Operations.ListWebhookDeliveries.Input.Query.StatusPayload? = nil
+                ) {
+                    self.limit = limit
+                    self.cursor = cursor
+                    self.status = status
+                }
+            }
+            public var query: Operations.ListWebhookDeliveries.Input.Query
+            /// - Remark: Generated from `#/paths/api/v1/webhooks/{id}/deliveries/GET/header`.
+            public struct Headers: Sendable, Hashable {
+                /// Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/webhooks/{id}/deliveries/GET/header/X-Request-Id`.
+                public var xRequestId: Components.Parameters.RequestId?
+                public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.ListWebhookDeliveries.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xRequestId: Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///   - accept:
+                public init(
+                    xRequestId: Components.Parameters.RequestId? = nil,
+                    accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.ListWebhookDeliveries.AcceptableContentType>] = .defaultValues()
+                ) {
+                    self.xRequestId = xRequestId
+                    self.accept = accept
+                }
+            }
+            public var headers: Operations.ListWebhookDeliveries.Input.Headers
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - path:
+            ///   - query:
+            ///   - headers:
+            public init(
+                path: Operations.ListWebhookDeliveries.Input.Path,
+                query: Operations.ListWebhookDeliveries.Input.Query = .init(),
+                headers: Operations.ListWebhookDeliveries.Input.Headers = .init()
+            ) {
+                self.path = path
+                self.query = query
+                self.headers = headers
+            }
+        }
+        @frozen public enum Output: Sendable, Hashable {
+            public struct Ok: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/webhooks/{id}/deliveries/GET/responses/200/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/webhooks/{id}/deliveries/GET/responses/200/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/webhooks/{id}/deliveries/GET/responses/200/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.ListWebhookDeliveries.Output.Ok.Headers
+                /// - Remark: Generated from `#/paths/api/v1/webhooks/{id}/deliveries/GET/responses/200/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/webhooks/{id}/deliveries/GET/responses/200/content/application\/json`.
+                    case json(Components.Schemas.WebhookDeliveryList)
+                    /// The associated value of the enum case if `self` is `.json`.
+                    ///
+                    /// - Throws: An error if `self` is not `.json`.
+                    /// - SeeAlso: `.json`.
+                    public var json: Components.Schemas.WebhookDeliveryList {
+                        get throws {
+                            switch self {
+                            case let .json(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.ListWebhookDeliveries.Output.Ok.Body
+                /// Creates a new `Ok`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.ListWebhookDeliveries.Output.Ok.Headers = .init(),
+                    body: Operations.ListWebhookDeliveries.Output.Ok.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// A page of deliveries.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/webhooks/{id}/deliveries/get(listWebhookDeliveries)/responses/200`.
+            ///
+            /// HTTP response code: `200 ok`.
+            case ok(Operations.ListWebhookDeliveries.Output.Ok)
+            /// The associated value of the enum case if `self` is `.ok`.
+            ///
+            /// - Throws: An error if `self` is not `.ok`.
+            /// - SeeAlso: `.ok`.
+            public var ok: Operations.ListWebhookDeliveries.Output.Ok {
+                get throws {
+                    switch self {
+                    case let .ok(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "ok",
+                            response: self
+                        )
+                    }
+                }
+            }
+            public struct BadRequest: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/webhooks/{id}/deliveries/GET/responses/400/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/webhooks/{id}/deliveries/GET/responses/400/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/webhooks/{id}/deliveries/GET/responses/400/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.ListWebhookDeliveries.Output.BadRequest.Headers
+                /// - Remark: Generated from `#/paths/api/v1/webhooks/{id}/deliveries/GET/responses/400/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/webhooks/{id}/deliveries/GET/responses/400/content/application\/problem+json`.
+                    case applicationProblemJson(Components.Schemas.Problem)
+                    /// The associated value of the enum case if `self` is `.applicationProblemJson`.
+                    ///
+                    /// - Throws: An error if `self` is not `.applicationProblemJson`.
+                    /// - SeeAlso: `.applicationProblemJson`.
+                    public var applicationProblemJson: Components.Schemas.Problem {
+                        get throws {
+                            switch self {
+                            case let .applicationProblemJson(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.ListWebhookDeliveries.Output.BadRequest.Body
+                /// Creates a new `BadRequest`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.ListWebhookDeliveries.Output.BadRequest.Headers = .init(),
+                    body: Operations.ListWebhookDeliveries.Output.BadRequest.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// `VALIDATION_FAILED`: the path id is not a UUID, or a query parameter is invalid or unknown.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/webhooks/{id}/deliveries/get(listWebhookDeliveries)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Operations.ListWebhookDeliveries.Output.BadRequest)
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            public var badRequest: Operations.ListWebhookDeliveries.Output.BadRequest {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `UNAUTHENTICATED`: no credential was sent, or the API key is not valid (unknown, revoked, disabled, expired, or used from an address outside its `allowed_ips`). `TOKEN_INVALID`: the access token is not valid: malformed, an `alg` other than ES256 or RS256 (never `none` or HS*), a `typ` other than `at+jwt`, an unknown `kid`, a bad signature, another `iss` or `aud`, expired or not yet valid (30 s leeway on `exp` and `nbf`), or its session has ended (logout, a deleted session, a password change, a disabled or deleted user, a reused refresh token) or it was revoked; a refresh token sent as a credential is `TOKEN_INVALID` too. `WWW-Authenticate` says which challenge applies.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/webhooks/{id}/deliveries/get(listWebhookDeliveries)/responses/401`.
+            ///
+            /// HTTP response code: `401 unauthorized`.
+            case unauthorized(Components.Responses.Unauthenticated)
+            /// The associated value of the enum case if `self` is `.unauthorized`.
+            ///
+            /// - Throws: An error if `self` is not `.unauthorized`.
+            /// - SeeAlso: `.unauthorized`.
+            public var unauthorized: Components.Responses.Unauthenticated {
+                get throws {
+                    switch self {
+                    case let .unauthorized(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unauthorized",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `FORBIDDEN`: this route needs `admin`: an administrator's access token (role `admin`), or a key with the scope `admin` (a key a person owns holds it only when that person is an administrator). `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES, or who is in a group with `mfa_required` (directly or through nesting), and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/webhooks/{id}/deliveries/get(listWebhookDeliveries)/responses/403`.
+            ///
+            /// HTTP response code: `403 forbidden`.
+            case forbidden(Components.Responses.ForbiddenAdmin)
+            /// The associated value of the enum case if `self` is `.forbidden`.
+            ///
+            /// - Throws: An error if `self` is not `.forbidden`.
+            /// - SeeAlso: `.forbidden`.
+            public var forbidden: Components.Responses.ForbiddenAdmin {
+                get throws {
+                    switch self {
+                    case let .forbidden(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "forbidden",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `NOT_FOUND`: no webhook endpoint has this id.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/webhooks/{id}/deliveries/get(listWebhookDeliveries)/responses/404`.
+            ///
+            /// HTTP response code: `404 notFound`.
+            case notFound(Components.Responses.WebhookNotFound)
+            /// The associated value of the enum case if `self` is `.notFound`.
+            ///
+            /// - Throws: An error if `self` is not `.notFound`.
+            /// - SeeAlso: `.notFound`.
+            public var notFound: Components.Responses.WebhookNotFound {
+                get throws {
+                    switch self {
+                    case let .notFound(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "notFound",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Or too many calls on Tronch's API by this caller: a key's own `ratelimits` (the budget its verifications spend), or TRONCH_RATELIMIT_API (1000 an hour by default) per key without policies and per person; every answer within that limit carries the `RateLimit` headers. Verification and permission checks are not counted. Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/webhooks/{id}/deliveries/get(listWebhookDeliveries)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.TooManyRequests)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            public var tooManyRequests: Components.Responses.TooManyRequests {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `INTERNAL`: a bug. The error is logged with the request id; quote it when reporting.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/webhooks/{id}/deliveries/get(listWebhookDeliveries)/responses/500`.
+            ///
+            /// HTTP response code: `500 internalServerError`.
+            case internalServerError(Components.Responses.Internal)
+            /// The associated value of the enum case if `self` is `.internalServerError`.
+            ///
+            /// - Throws: An error if `self` is not `.internalServerError`.
+            /// - SeeAlso: `.internalServerError`.
+            public var internalServerError: Components.Responses.Internal {
+                get throws {
+                    switch self {
+                    case let .internalServerError(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "internalServerError",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `SERVICE_UNAVAILABLE`: the database is unreachable or did not answer within TRONCH_DATABASE_QUERY_TIMEOUT. Nothing was changed; retry with backoff. During an outage, verification and authentication of keys this node looked up recently are still answered from its cache; other requests that need the database get this answer. See docs/operations.md. With TRONCH_RATELIMIT_FAILURE_MODE=closed, a request the rate limiter cannot decide (Redis unreachable) is answered the same way.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/webhooks/{id}/deliveries/get(listWebhookDeliveries)/responses/503`.
+            ///
+            /// HTTP response code: `503 serviceUnavailable`.
+            case serviceUnavailable(Components.Responses.ServiceUnavailable)
+            /// The associated value of the enum case if `self` is `.serviceUnavailable`.
+            ///
+            /// - Throws: An error if `self` is not `.serviceUnavailable`.
+            /// - SeeAlso: `.serviceUnavailable`.
+            public var serviceUnavailable: Components.Responses.ServiceUnavailable {
+                get throws {
+                    switch self {
+                    case let .serviceUnavailable(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "serviceUnavailable",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        @frozen public enum AcceptableContentType: AcceptableProtocol {
+            case json
+            case applicationProblemJson
+            case other(Swift.String)
+            public init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/json":
+                    self = .json
+                case "application/problem+json":
+                    self = .applicationProblemJson
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            public var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .json:
+                    return "application/json"
+                case .applicationProblemJson:
+                    return "application/problem+json"
+                }
+            }
+            public static var allCases: [Self] {
+                [
+                    .json,
+                    .applicationProblemJson
+                ]
+            }
+        }
+    }
+    /// Redeliver an event
+    ///
+    /// Schedules a delivery again, now, whatever its status: a `pending` one is attempted at once instead of at `next_attempt_at`, a `delivered` one is sent once more (with the same `webhook-id`, so a receiver that remembers ids ignores it), a `failed` one is attempted once more. The count of attempts goes on: a delivery that has used all of TRONCH_WEBHOOKS_MAX_ATTEMPTS is `failed` again if this attempt fails, one with attempts left is retried on the usual schedule. The body is the one sent before; the timestamp and signature are those of the new attempt. Takes no body.
+    ///
+    /// Required permission: `admin`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` (a key a person owns holds it only when that person is an administrator). No other scope grants it: an endpoint may receive anything that happens in Tronch.
+    ///
+    /// - Remark: HTTP `POST /api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver`.
+    /// - Remark: Generated from `#/paths//api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver/post(redeliverWebhookDelivery)`.
+    public enum RedeliverWebhookDelivery {
+        public static let id: Swift.String = "redeliverWebhookDelivery"
+        public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver/POST/path`.
+            public struct Path: Sendable, Hashable {
+                /// The webhook endpoint's id (a UUID; upper or lower case). Anything else is a 400.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver/POST/path/id`.
+                public var id: Components.Parameters.WebhookId
+                /// The delivery's id (a UUID; upper or lower case), from the endpoint's delivery log. Anything else is a 400.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver/POST/path/delivery_id`.
+                public var deliveryId: Components.Parameters.WebhookDeliveryId
+                /// Creates a new `Path`.
+                ///
+                /// - Parameters:
+                ///   - id: The webhook endpoint's id (a UUID; upper or lower case). Anything else is a 400.
+                ///   - deliveryId: The delivery's id (a UUID; upper or lower case), from the endpoint's delivery log. Anything else is a 400.
+                public init(
+                    id: Components.Parameters.WebhookId,
+                    deliveryId: Components.Parameters.WebhookDeliveryId
+                ) {
+                    self.id = id
+                    self.deliveryId = deliveryId
+                }
+            }
+            public var path: Operations.RedeliverWebhookDelivery.Input.Path
+            /// - Remark: Generated from `#/paths/api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver/POST/header`.
+            public struct Headers: Sendable, Hashable {
+                /// Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver/POST/header/X-Request-Id`.
+                public var xRequestId: Components.Parameters.RequestId?
+                /// Makes a retry safe (Stripe's semantics): the first request with this key runs and its answer is kept for 24 hours; the same key with the same method, path, query and body gets that answer again with `Idempotent-Replayed: true` and runs nothing; the same key with another request is 422 `IDEMPOTENCY_MISMATCH`; while the first request is still running, 409 `CONFLICT` with `Retry-After`. A request that fails keeps nothing, so a retry runs again. Keys belong to the caller (the key, or the person of an access token). 1 to 255 visible ASCII characters; anything else is a 400. See docs/api.md#retries-and-idempotency-key.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver/POST/header/Idempotency-Key`.
+                public var idempotencyKey: Components.Parameters.IdempotencyKey?
+                public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.RedeliverWebhookDelivery.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - xRequestId: Your id for this request, echoed in the response's `X-Request-Id` and used in logs and problem bodies when it is 1-128 characters of letters, digits and `- _ . :`. Any other value (longer, or with other characters) is not an error: the server replaces it with an id of its own, so that a client's header can never forge a log line, and the response's `X-Request-Id` says which id was used.
+                ///   - idempotencyKey: Makes a retry safe (Stripe's semantics): the first request with this key runs and its answer is kept for 24 hours; the same key with the same method, path, query and body gets that answer again with `Idempotent-Replayed: true` and runs nothing; the same key with another request is 422 `IDEMPOTENCY_MISMATCH`; while the first request is still running, 409 `CONFLICT` with `Retry-After`. A request that fails keeps nothing, so a retry runs again. Keys belong to the caller (the key, or the person of an access token). 1 to 255 visible ASCII characters; anything else is a 400. See docs/api.md#retries-and-idempotency-key.
+                ///   - accept:
+                public init(
+                    xRequestId: Components.Parameters.RequestId? = nil,
+                    idempotencyKey: Components.Parameters.IdempotencyKey? = nil,
+                    accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.RedeliverWebhookDelivery.AcceptableContentType>] = .defaultValues()
+                ) {
+                    self.xRequestId = xRequestId
+                    self.idempotencyKey = idempotencyKey
+                    self.accept = accept
+                }
+            }
+            public var headers: Operations.RedeliverWebhookDelivery.Input.Headers
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - path:
+            ///   - headers:
+            public init(
+                path: Operations.RedeliverWebhookDelivery.Input.Path,
+                headers: Operations.RedeliverWebhookDelivery.Input.Headers = .init()
+            ) {
+                self.path = path
+                self.headers = headers
+            }
+        }
+        @frozen public enum Output: Sendable, Hashable {
+            public struct Accepted: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver/POST/responses/202/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver/POST/responses/202/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver/POST/responses/202/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// - Remark: Generated from `#/components/headers/Idempotent-Replayed`.
+                    @frozen public enum IdempotentReplayed: String, Codable, Hashable, Sendable, CaseIterable {
+                        case _true = "true"
+                    }
+                    /// `true` when this answer is the kept answer of an earlier request with the same `Idempotency-Key` (nothing ran this time).
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver/POST/responses/202/headers/Idempotent-Replayed`.
+                    public var idempotentReplayed: Components.Headers.IdempotentReplayed?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    ///   - idempotentReplayed: `true` when this answer is the kept answer of an earlier request with the same `Idempotency-Key` (nothing ran this time).
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil,
+                        idempotentReplayed: Components.Headers.IdempotentReplayed? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                        self.idempotentReplayed = idempotentReplayed
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.RedeliverWebhookDelivery.Output.Accepted.Headers
+                /// - Remark: Generated from `#/paths/api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver/POST/responses/202/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver/POST/responses/202/content/application\/json`.
+                    case json(Components.Schemas.WebhookDelivery)
+                    /// The associated value of the enum case if `self` is `.json`.
+                    ///
+                    /// - Throws: An error if `self` is not `.json`.
+                    /// - SeeAlso: `.json`.
+                    public var json: Components.Schemas.WebhookDelivery {
+                        get throws {
+                            switch self {
+                            case let .json(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.RedeliverWebhookDelivery.Output.Accepted.Body
+                /// Creates a new `Accepted`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.RedeliverWebhookDelivery.Output.Accepted.Headers = .init(),
+                    body: Operations.RedeliverWebhookDelivery.Output.Accepted.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// Scheduled: the delivery as it is now, `pending` with `next_attempt_at` about now. The attempt itself happens in the background; read the delivery log for its outcome.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver/post(redeliverWebhookDelivery)/responses/202`.
+            ///
+            /// HTTP response code: `202 accepted`.
+            case accepted(Operations.RedeliverWebhookDelivery.Output.Accepted)
+            /// The associated value of the enum case if `self` is `.accepted`.
+            ///
+            /// - Throws: An error if `self` is not `.accepted`.
+            /// - SeeAlso: `.accepted`.
+            public var accepted: Operations.RedeliverWebhookDelivery.Output.Accepted {
+                get throws {
+                    switch self {
+                    case let .accepted(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "accepted",
+                            response: self
+                        )
+                    }
+                }
+            }
+            public struct BadRequest: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver/POST/responses/400/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver/POST/responses/400/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver/POST/responses/400/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.RedeliverWebhookDelivery.Output.BadRequest.Headers
+                /// - Remark: Generated from `#/paths/api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver/POST/responses/400/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver/POST/responses/400/content/application\/problem+json`.
+                    case applicationProblemJson(Components.Schemas.Problem)
+                    /// The associated value of the enum case if `self` is `.applicationProblemJson`.
+                    ///
+                    /// - Throws: An error if `self` is not `.applicationProblemJson`.
+                    /// - SeeAlso: `.applicationProblemJson`.
+                    public var applicationProblemJson: Components.Schemas.Problem {
+                        get throws {
+                            switch self {
+                            case let .applicationProblemJson(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.RedeliverWebhookDelivery.Output.BadRequest.Body
+                /// Creates a new `BadRequest`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.RedeliverWebhookDelivery.Output.BadRequest.Headers = .init(),
+                    body: Operations.RedeliverWebhookDelivery.Output.BadRequest.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// `VALIDATION_FAILED`: a path id is not a UUID.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver/post(redeliverWebhookDelivery)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Operations.RedeliverWebhookDelivery.Output.BadRequest)
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            public var badRequest: Operations.RedeliverWebhookDelivery.Output.BadRequest {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `UNAUTHENTICATED`: no credential was sent, or the API key is not valid (unknown, revoked, disabled, expired, or used from an address outside its `allowed_ips`). `TOKEN_INVALID`: the access token is not valid: malformed, an `alg` other than ES256 or RS256 (never `none` or HS*), a `typ` other than `at+jwt`, an unknown `kid`, a bad signature, another `iss` or `aud`, expired or not yet valid (30 s leeway on `exp` and `nbf`), or its session has ended (logout, a deleted session, a password change, a disabled or deleted user, a reused refresh token) or it was revoked; a refresh token sent as a credential is `TOKEN_INVALID` too. `WWW-Authenticate` says which challenge applies.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver/post(redeliverWebhookDelivery)/responses/401`.
+            ///
+            /// HTTP response code: `401 unauthorized`.
+            case unauthorized(Components.Responses.Unauthenticated)
+            /// The associated value of the enum case if `self` is `.unauthorized`.
+            ///
+            /// - Throws: An error if `self` is not `.unauthorized`.
+            /// - SeeAlso: `.unauthorized`.
+            public var unauthorized: Components.Responses.Unauthenticated {
+                get throws {
+                    switch self {
+                    case let .unauthorized(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unauthorized",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `FORBIDDEN`: this route needs `admin`: an administrator's access token (role `admin`), or a key with the scope `admin` (a key a person owns holds it only when that person is an administrator). `MFA_ENROLLMENT_REQUIRED`: the caller is a person (an access token, or a key they own) whose role is in TRONCH_MFA_REQUIRED_ROLES, or who is in a group with `mfa_required` (directly or through nesting), and who has no second factor yet; until they enrol one, every authenticated route answers this except `GET /api/v1/users/me`, `POST /api/v1/users/me/mfa/totp` and `POST /api/v1/users/me/mfa/totp/confirm` (enrolling), `DELETE /api/v1/users/me/mfa/totp` (the same path; without a factor it answers `MFA_INVALID`) and `POST /api/v1/auth/logout`.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver/post(redeliverWebhookDelivery)/responses/403`.
+            ///
+            /// HTTP response code: `403 forbidden`.
+            case forbidden(Components.Responses.ForbiddenAdmin)
+            /// The associated value of the enum case if `self` is `.forbidden`.
+            ///
+            /// - Throws: An error if `self` is not `.forbidden`.
+            /// - SeeAlso: `.forbidden`.
+            public var forbidden: Components.Responses.ForbiddenAdmin {
+                get throws {
+                    switch self {
+                    case let .forbidden(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "forbidden",
+                            response: self
+                        )
+                    }
+                }
+            }
+            public struct NotFound: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver/POST/responses/404/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver/POST/responses/404/headers/X-Request-Id`.
+                    public var xRequestId: Components.Headers.XRequestId?
+                    /// - Remark: Generated from `#/components/headers/Cache-Control`.
+                    @frozen public enum CacheControl: String, Codable, Hashable, Sendable, CaseIterable {
+                        case noStore = "no-store"
+                    }
+                    /// Always `no-store` on JSON and problem responses.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver/POST/responses/404/headers/Cache-Control`.
+                    public var cacheControl: Components.Headers.CacheControl?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - xRequestId: The request id: the client's `X-Request-Id` when acceptable, otherwise generated.
+                    ///   - cacheControl: Always `no-store` on JSON and problem responses.
+                    public init(
+                        xRequestId: Components.Headers.XRequestId? = nil,
+                        cacheControl: Components.Headers.CacheControl? = nil
+                    ) {
+                        self.xRequestId = xRequestId
+                        self.cacheControl = cacheControl
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.RedeliverWebhookDelivery.Output.NotFound.Headers
+                /// - Remark: Generated from `#/paths/api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver/POST/responses/404/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver/POST/responses/404/content/application\/problem+json`.
+                    case applicationProblemJson(Components.Schemas.Problem)
+                    /// The associated value of the enum case if `self` is `.applicationProblemJson`.
+                    ///
+                    /// - Throws: An error if `self` is not `.applicationProblemJson`.
+                    /// - SeeAlso: `.applicationProblemJson`.
+                    public var applicationProblemJson: Components.Schemas.Problem {
+                        get throws {
+                            switch self {
+                            case let .applicationProblemJson(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.RedeliverWebhookDelivery.Output.NotFound.Body
+                /// Creates a new `NotFound`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.RedeliverWebhookDelivery.Output.NotFound.Headers = .init(),
+                    body: Operations.RedeliverWebhookDelivery.Output.NotFound.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// `NOT_FOUND`: no webhook endpoint has this id, or it has no delivery with this id (a delivery of another endpoint is not found either).
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver/post(redeliverWebhookDelivery)/responses/404`.
+            ///
+            /// HTTP response code: `404 notFound`.
+            case notFound(Operations.RedeliverWebhookDelivery.Output.NotFound)
+            /// The associated value of the enum case if `self` is `.notFound`.
+            ///
+            /// - Throws: An error if `self` is not `.notFound`.
+            /// - SeeAlso: `.notFound`.
+            public var notFound: Operations.RedeliverWebhookDelivery.Output.NotFound {
+                get throws {
+                    switch self {
+                    case let .notFound(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "notFound",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `CONFLICT`: a request with the same `Idempotency-Key` is still running; retry when it has finished (a key whose request died frees itself within a minute).
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver/post(redeliverWebhookDelivery)/responses/409`.
+            ///
+            /// HTTP response code: `409 conflict`.
+            case conflict(Components.Responses.IdempotencyInProgress)
+            /// The associated value of the enum case if `self` is `.conflict`.
+            ///
+            /// - Throws: An error if `self` is not `.conflict`.
+            /// - SeeAlso: `.conflict`.
+            public var conflict: Components.Responses.IdempotencyInProgress {
+                get throws {
+                    switch self {
+                    case let .conflict(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "conflict",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `IDEMPOTENCY_MISMATCH`: the `Idempotency-Key` was used within 24 hours for another request (another method, path, query or body). Nothing was changed; use a new key.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver/post(redeliverWebhookDelivery)/responses/422`.
+            ///
+            /// HTTP response code: `422 unprocessableContent`.
+            case unprocessableContent(Components.Responses.IdempotencyMismatch)
+            /// The associated value of the enum case if `self` is `.unprocessableContent`.
+            ///
+            /// - Throws: An error if `self` is not `.unprocessableContent`.
+            /// - SeeAlso: `.unprocessableContent`.
+            public var unprocessableContent: Components.Responses.IdempotencyMismatch {
+                get throws {
+                    switch self {
+                    case let .unprocessableContent(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unprocessableContent",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `RATE_LIMITED`: too many failed authentications from this client address (TRONCH_RATELIMIT_AUTH_FAILURES; once over the limit the address is refused before its key is even checked), or, on key creation, too many keys created by this key (TRONCH_RATELIMIT_KEY_CREATION). Or too many calls on Tronch's API by this caller: a key's own `ratelimits` (the budget its verifications spend), or TRONCH_RATELIMIT_API (1000 an hour by default) per key without policies and per person; every answer within that limit carries the `RateLimit` headers. Verification and permission checks are not counted. Nothing was changed; wait `Retry-After` seconds. See docs/rate-limiting.md.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver/post(redeliverWebhookDelivery)/responses/429`.
+            ///
+            /// HTTP response code: `429 tooManyRequests`.
+            case tooManyRequests(Components.Responses.TooManyRequests)
+            /// The associated value of the enum case if `self` is `.tooManyRequests`.
+            ///
+            /// - Throws: An error if `self` is not `.tooManyRequests`.
+            /// - SeeAlso: `.tooManyRequests`.
+            public var tooManyRequests: Components.Responses.TooManyRequests {
+                get throws {
+                    switch self {
+                    case let .tooManyRequests(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "tooManyRequests",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `INTERNAL`: a bug. The error is logged with the request id; quote it when reporting.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver/post(redeliverWebhookDelivery)/responses/500`.
+            ///
+            /// HTTP response code: `500 internalServerError`.
+            case internalServerError(Components.Responses.Internal)
+            /// The associated value of the enum case if `self` is `.internalServerError`.
+            ///
+            /// - Throws: An error if `self` is not `.internalServerError`.
+            /// - SeeAlso: `.internalServerError`.
+            public var internalServerError: Components.Responses.Internal {
+                get throws {
+                    switch self {
+                    case let .internalServerError(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "internalServerError",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// `SERVICE_UNAVAILABLE`: the database is unreachable or did not answer within TRONCH_DATABASE_QUERY_TIMEOUT. Nothing was changed; retry with backoff. During an outage, verification and authentication of keys this node looked up recently are still answered from its cache; other requests that need the database get this answer. See docs/operations.md. With TRONCH_RATELIMIT_FAILURE_MODE=closed, a request the rate limiter cannot decide (Redis unreachable) is answered the same way.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver/post(redeliverWebhookDelivery)/responses/503`.
+            ///
+            /// HTTP response code: `503 serviceUnavailable`.
+            case serviceUnavailable(Components.Responses.ServiceUnavailable)
+            /// The associated value of the enum case if `self` is `.serviceUnavailable`.
+            ///
+            /// - Throws: An error if `self` is not `.serviceUnavailable`.
+            /// - SeeAlso: `.serviceUnavailable`.
+            public var serviceUnavailable: Components.Responses.ServiceUnavailable {
+                get throws {
+                    switch self {
+                    case let .serviceUnavailable(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "serviceUnavailable",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        @frozen public enum AcceptableContentType: AcceptableProtocol {
+            case json
+            case applicationProblemJson
+            case other(Swift.String)
+            public init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/json":
+                    self = .json
+                case "application/problem+json":
+                    self = .applicationProblemJson
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            public var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .json:
+                    return "application/json"
+                case .applicationProblemJson:
+                    return "application/problem+json"
+                }
+            }
+            public static var allCases: [Self] {
+                [
+                    .json,
+                    .applicationProblemJson
+                ]
+            }
+        }
+    }
     /// Token signing keys (JWKS)
     ///
     /// RFC 7517 JSON Web Key Set: the public keys that verify Tronch's access tokens (match a token's `kid`). A rotation (`tronch tokens rotate-signing-key`) publishes the new key and keeps the previous one here, passive, until every token it signed has expired. Cacheable for five minutes. Needs no credential.

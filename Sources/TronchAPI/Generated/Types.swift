@@ -577,6 +577,69 @@ public protocol APIProtocol: Sendable {
     /// - Remark: HTTP `POST /api/v1/authz/check-batch`.
     /// - Remark: Generated from `#/paths//api/v1/authz/check-batch/post(checkPermissionBatch)`.
     func checkPermissionBatch(_ input: Operations.CheckPermissionBatch.Input) async throws -> Operations.CheckPermissionBatch.Output
+    /// List webhook endpoints
+    ///
+    /// Lists the webhook endpoints oldest first, one page at a time, without their secrets. Unknown query parameters are rejected with 400 (`api_key` is accepted only when TRONCH_AUTH_QUERY_PARAMETER is true).
+    ///
+    /// Required permission: `admin`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` (a key a person owns holds it only when that person is an administrator). No other scope grants it: an endpoint may receive anything that happens in Tronch.
+    ///
+    /// - Remark: HTTP `GET /api/v1/webhooks`.
+    /// - Remark: Generated from `#/paths//api/v1/webhooks/get(listWebhooks)`.
+    func listWebhooks(_ input: Operations.ListWebhooks.Input) async throws -> Operations.ListWebhooks.Output
+    /// Register a webhook endpoint
+    ///
+    /// Registers an endpoint: from now on, every audit entry of a type it subscribes to is POSTed to its `url`, signed (Standard Webhooks) with the secret in the answer, which is shown only this once. Events recorded before it was registered are never sent to it. The `url`'s host is checked now when it is a literal address, and every address it resolves to is checked again before each attempt (TRONCH_WEBHOOKS_ALLOWED_NETWORKS opens private ranges). Audited as `webhook.created`, with the URL's host (not its path or query), the events and `enabled`; never the secret. See docs/webhooks.md.
+    ///
+    /// Required permission: `admin`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` (a key a person owns holds it only when that person is an administrator). No other scope grants it: an endpoint may receive anything that happens in Tronch.
+    ///
+    /// - Remark: HTTP `POST /api/v1/webhooks`.
+    /// - Remark: Generated from `#/paths//api/v1/webhooks/post(createWebhook)`.
+    func createWebhook(_ input: Operations.CreateWebhook.Input) async throws -> Operations.CreateWebhook.Output
+    /// Get a webhook endpoint
+    ///
+    /// Returns one webhook endpoint, without its secret. Its deliveries are at `GET /api/v1/webhooks/{id}/deliveries`.
+    ///
+    /// Required permission: `admin`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` (a key a person owns holds it only when that person is an administrator). No other scope grants it: an endpoint may receive anything that happens in Tronch.
+    ///
+    /// - Remark: HTTP `GET /api/v1/webhooks/{id}`.
+    /// - Remark: Generated from `#/paths//api/v1/webhooks/{id}/get(getWebhook)`.
+    func getWebhook(_ input: Operations.GetWebhook.Input) async throws -> Operations.GetWebhook.Output
+    /// Update a webhook endpoint
+    ///
+    /// Changes an endpoint's `url`, `events`, `description` or `enabled`. A new `url` is checked as at registration; new `events` apply to events recorded from now on. While it is disabled, no delivery is made for the events recorded (they are not sent later, when it is enabled again); deliveries made before keep their attempts. The secret stays the same. Audited as `webhook.updated`, with the names of the fields sent.
+    ///
+    /// Required permission: `admin`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` (a key a person owns holds it only when that person is an administrator). No other scope grants it: an endpoint may receive anything that happens in Tronch.
+    ///
+    /// - Remark: HTTP `PATCH /api/v1/webhooks/{id}`.
+    /// - Remark: Generated from `#/paths//api/v1/webhooks/{id}/patch(updateWebhook)`.
+    func updateWebhook(_ input: Operations.UpdateWebhook.Input) async throws -> Operations.UpdateWebhook.Output
+    /// Delete a webhook endpoint
+    ///
+    /// Deletes an endpoint with its delivery log: nothing more is sent to it, pending deliveries included (an attempt already under way may still arrive). Audited as `webhook.deleted`.
+    ///
+    /// Required permission: `admin`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` (a key a person owns holds it only when that person is an administrator). No other scope grants it: an endpoint may receive anything that happens in Tronch.
+    ///
+    /// - Remark: HTTP `DELETE /api/v1/webhooks/{id}`.
+    /// - Remark: Generated from `#/paths//api/v1/webhooks/{id}/delete(deleteWebhook)`.
+    func deleteWebhook(_ input: Operations.DeleteWebhook.Input) async throws -> Operations.DeleteWebhook.Output
+    /// List an endpoint's deliveries
+    ///
+    /// The endpoint's delivery log, newest first, one page at a time: one delivery per event sent to it, with its status, its attempts and the last answer or error. Unknown query parameters are rejected with 400.
+    ///
+    /// Required permission: `admin`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` (a key a person owns holds it only when that person is an administrator). No other scope grants it: an endpoint may receive anything that happens in Tronch.
+    ///
+    /// - Remark: HTTP `GET /api/v1/webhooks/{id}/deliveries`.
+    /// - Remark: Generated from `#/paths//api/v1/webhooks/{id}/deliveries/get(listWebhookDeliveries)`.
+    func listWebhookDeliveries(_ input: Operations.ListWebhookDeliveries.Input) async throws -> Operations.ListWebhookDeliveries.Output
+    /// Redeliver an event
+    ///
+    /// Schedules a delivery again, now, whatever its status: a `pending` one is attempted at once instead of at `next_attempt_at`, a `delivered` one is sent once more (with the same `webhook-id`, so a receiver that remembers ids ignores it), a `failed` one is attempted once more. The count of attempts goes on: a delivery that has used all of TRONCH_WEBHOOKS_MAX_ATTEMPTS is `failed` again if this attempt fails, one with attempts left is retried on the usual schedule. The body is the one sent before; the timestamp and signature are those of the new attempt. Takes no body.
+    ///
+    /// Required permission: `admin`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` (a key a person owns holds it only when that person is an administrator). No other scope grants it: an endpoint may receive anything that happens in Tronch.
+    ///
+    /// - Remark: HTTP `POST /api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver`.
+    /// - Remark: Generated from `#/paths//api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver/post(redeliverWebhookDelivery)`.
+    func redeliverWebhookDelivery(_ input: Operations.RedeliverWebhookDelivery.Input) async throws -> Operations.RedeliverWebhookDelivery.Output
     /// Token signing keys (JWKS)
     ///
     /// RFC 7517 JSON Web Key Set: the public keys that verify Tronch's access tokens (match a token's `kid`). A rotation (`tronch tokens rotate-signing-key`) publishes the new key and keeps the previous one here, passive, until every token it signed has expired. Cacheable for five minutes. Needs no credential.
@@ -1533,6 +1596,129 @@ extension APIProtocol {
         try await checkPermissionBatch(Operations.CheckPermissionBatch.Input(
             headers: headers,
             body: body
+        ))
+    }
+    /// List webhook endpoints
+    ///
+    /// Lists the webhook endpoints oldest first, one page at a time, without their secrets. Unknown query parameters are rejected with 400 (`api_key` is accepted only when TRONCH_AUTH_QUERY_PARAMETER is true).
+    ///
+    /// Required permission: `admin`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` (a key a person owns holds it only when that person is an administrator). No other scope grants it: an endpoint may receive anything that happens in Tronch.
+    ///
+    /// - Remark: HTTP `GET /api/v1/webhooks`.
+    /// - Remark: Generated from `#/paths//api/v1/webhooks/get(listWebhooks)`.
+    public func listWebhooks(
+        query: Operations.ListWebhooks.Input.Query = .init(),
+        headers: Operations.ListWebhooks.Input.Headers = .init()
+    ) async throws -> Operations.ListWebhooks.Output {
+        try await listWebhooks(Operations.ListWebhooks.Input(
+            query: query,
+            headers: headers
+        ))
+    }
+    /// Register a webhook endpoint
+    ///
+    /// Registers an endpoint: from now on, every audit entry of a type it subscribes to is POSTed to its `url`, signed (Standard Webhooks) with the secret in the answer, which is shown only this once. Events recorded before it was registered are never sent to it. The `url`'s host is checked now when it is a literal address, and every address it resolves to is checked again before each attempt (TRONCH_WEBHOOKS_ALLOWED_NETWORKS opens private ranges). Audited as `webhook.created`, with the URL's host (not its path or query), the events and `enabled`; never the secret. See docs/webhooks.md.
+    ///
+    /// Required permission: `admin`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` (a key a person owns holds it only when that person is an administrator). No other scope grants it: an endpoint may receive anything that happens in Tronch.
+    ///
+    /// - Remark: HTTP `POST /api/v1/webhooks`.
+    /// - Remark: Generated from `#/paths//api/v1/webhooks/post(createWebhook)`.
+    public func createWebhook(
+        headers: Operations.CreateWebhook.Input.Headers = .init(),
+        body: Operations.CreateWebhook.Input.Body
+    ) async throws -> Operations.CreateWebhook.Output {
+        try await createWebhook(Operations.CreateWebhook.Input(
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Get a webhook endpoint
+    ///
+    /// Returns one webhook endpoint, without its secret. Its deliveries are at `GET /api/v1/webhooks/{id}/deliveries`.
+    ///
+    /// Required permission: `admin`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` (a key a person owns holds it only when that person is an administrator). No other scope grants it: an endpoint may receive anything that happens in Tronch.
+    ///
+    /// - Remark: HTTP `GET /api/v1/webhooks/{id}`.
+    /// - Remark: Generated from `#/paths//api/v1/webhooks/{id}/get(getWebhook)`.
+    public func getWebhook(
+        path: Operations.GetWebhook.Input.Path,
+        headers: Operations.GetWebhook.Input.Headers = .init()
+    ) async throws -> Operations.GetWebhook.Output {
+        try await getWebhook(Operations.GetWebhook.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Update a webhook endpoint
+    ///
+    /// Changes an endpoint's `url`, `events`, `description` or `enabled`. A new `url` is checked as at registration; new `events` apply to events recorded from now on. While it is disabled, no delivery is made for the events recorded (they are not sent later, when it is enabled again); deliveries made before keep their attempts. The secret stays the same. Audited as `webhook.updated`, with the names of the fields sent.
+    ///
+    /// Required permission: `admin`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` (a key a person owns holds it only when that person is an administrator). No other scope grants it: an endpoint may receive anything that happens in Tronch.
+    ///
+    /// - Remark: HTTP `PATCH /api/v1/webhooks/{id}`.
+    /// - Remark: Generated from `#/paths//api/v1/webhooks/{id}/patch(updateWebhook)`.
+    public func updateWebhook(
+        path: Operations.UpdateWebhook.Input.Path,
+        headers: Operations.UpdateWebhook.Input.Headers = .init(),
+        body: Operations.UpdateWebhook.Input.Body
+    ) async throws -> Operations.UpdateWebhook.Output {
+        try await updateWebhook(Operations.UpdateWebhook.Input(
+            path: path,
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Delete a webhook endpoint
+    ///
+    /// Deletes an endpoint with its delivery log: nothing more is sent to it, pending deliveries included (an attempt already under way may still arrive). Audited as `webhook.deleted`.
+    ///
+    /// Required permission: `admin`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` (a key a person owns holds it only when that person is an administrator). No other scope grants it: an endpoint may receive anything that happens in Tronch.
+    ///
+    /// - Remark: HTTP `DELETE /api/v1/webhooks/{id}`.
+    /// - Remark: Generated from `#/paths//api/v1/webhooks/{id}/delete(deleteWebhook)`.
+    public func deleteWebhook(
+        path: Operations.DeleteWebhook.Input.Path,
+        headers: Operations.DeleteWebhook.Input.Headers = .init()
+    ) async throws -> Operations.DeleteWebhook.Output {
+        try await deleteWebhook(Operations.DeleteWebhook.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// List an endpoint's deliveries
+    ///
+    /// The endpoint's delivery log, newest first, one page at a time: one delivery per event sent to it, with its status, its attempts and the last answer or error. Unknown query parameters are rejected with 400.
+    ///
+    /// Required permission: `admin`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` (a key a person owns holds it only when that person is an administrator). No other scope grants it: an endpoint may receive anything that happens in Tronch.
+    ///
+    /// - Remark: HTTP `GET /api/v1/webhooks/{id}/deliveries`.
+    /// - Remark: Generated from `#/paths//api/v1/webhooks/{id}/deliveries/get(listWebhookDeliveries)`.
+    public func listWebhookDeliveries(
+        path: Operations.ListWebhookDeliveries.Input.Path,
+        query: Operations.ListWebhookDeliveries.Input.Query = .init(),
+        headers: Operations.ListWebhookDeliveries.Input.Headers = .init()
+    ) async throws -> Operations.ListWebhookDeliveries.Output {
+        try await listWebhookDeliveries(Operations.ListWebhookDeliveries.Input(
+            path: path,
+            query: query,
+            headers: headers
+        ))
+    }
+    /// Redeliver an event
+    ///
+    /// Schedules a delivery again, now, whatever its status: a `pending` one is attempted at once instead of at `next_attempt_at`, a `delivered` one is sent once more (with the same `webhook-id`, so a receiver that remembers ids ignores it), a `failed` one is attempted once more. The count of attempts goes on: a delivery that has used all of TRONCH_WEBHOOKS_MAX_ATTEMPTS is `failed` again if this attempt fails, one with attempts left is retried on the usual schedule. The body is the one sent before; the timestamp and signature are those of the new attempt. Takes no body.
+    ///
+    /// Required permission: `admin`, held by an administrator's access token (role `admin`) and by a key with the scope `admin` (a key a person owns holds it only when that person is an administrator). No other scope grants it: an endpoint may receive anything that happens in Tronch.
+    ///
+    /// - Remark: HTTP `POST /api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver`.
+    /// - Remark: Generated from `#/paths//api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver/post(redeliverWebhookDelivery)`.
+    public func redeliverWebhookDelivery(
+        path: Operations.RedeliverWebhookDelivery.Input.Path,
+        headers: Operations.RedeliverWebhookDelivery.Input.Headers = .init()
+    ) async throws -> Operations.RedeliverWebhookDelivery.Output {
+        try await redeliverWebhookDelivery(Operations.RedeliverWebhookDelivery.Input(
+            path: path,
+            headers: headers
         ))
     }
     /// Token signing keys (JWKS)

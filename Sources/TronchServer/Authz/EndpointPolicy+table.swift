@@ -48,6 +48,14 @@ extension EndpointPolicy {
         ("POST /api/v1/auth/logout", .authenticated),
         ("POST /api/v1/auth/introspect", .permission(.tokensIntrospect)),
         ("GET /api/v1/sessions", .selfOr(.usersManage)),
+        // Webhooks
+        ("POST /api/v1/webhooks", .admin),
+        ("GET /api/v1/webhooks", .admin),
+        ("GET /api/v1/webhooks/{id}", .admin),
+        ("PATCH /api/v1/webhooks/{id}", .admin),
+        ("DELETE /api/v1/webhooks/{id}", .admin),
+        ("GET /api/v1/webhooks/{id}/deliveries", .admin),
+        ("POST /api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver", .admin),
         ("DELETE /api/v1/sessions/{id}", .selfOr(.usersManage)),
         // Permissions
         ("POST /api/v1/groups", .permission(.authzManage)),

@@ -372,6 +372,48 @@ extension PostgresStore: SchemaMigrator {
             up: ["ALTER TABLE api_keys ADD COLUMN pepper_id text"],
             down: ["ALTER TABLE api_keys DROP COLUMN pepper_id"]
         ),
+        Migration(
+            version: 14,
+            name: "create_webhooks",
+            up: [
+                """
+                CREATE TABLE webhook_endpoints (
+                    id uuid PRIMARY KEY,
+                    url text NOT NULL,
+                    events jsonb NOT NULL,
+                    description text,
+                    enabled boolean NOT NULL,
+                    secret text NOT NULL,
+                    start_sequence bigint NOT NULL,
+                    created_at timestamptz NOT NULL,
+                    updated_at timestamptz NOT NULL
+                )
+                """,
+                """
+                CREATE TABLE webhook_deliveries (
+                    id uuid PRIMARY KEY,
+                    endpoint_id uuid NOT NULL REFERENCES webhook_endpoints (id) ON DELETE CASCADE,
+                    event_id uuid NOT NULL,
+                    event_type text NOT NULL,
+                    sequence bigint NOT NULL,
+                    payload text NOT NULL,
+                    status text NOT NULL,
+                    attempts integer NOT NULL,
+                    next_attempt_at timestamptz,
+                    last_attempt_at timestamptz,
+                    lease_until timestamptz,
+                    response_status integer,
+                    error text,
+                    created_at timestamptz NOT NULL,
+                    delivered_at timestamptz,
+                    UNIQUE (endpoint_id, event_id)
+                )
+                """,
+                "CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_attempt_at)",
+                "CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries (endpoint_id, id)",
+            ],
+            down: ["DROP TABLE webhook_deliveries", "DROP TABLE webhook_endpoints"]
+        ),
     ]
 
     /// A migration's time box: schema changes on a large table (an index over millions of keys) take far longer

@@ -365,6 +365,48 @@ extension SQLiteStore {
             up: ["ALTER TABLE api_keys ADD COLUMN pepper_id TEXT"],
             down: ["ALTER TABLE api_keys DROP COLUMN pepper_id"]
         ),
+        Migration(
+            version: 14,
+            name: "create_webhooks",
+            up: [
+                """
+                CREATE TABLE webhook_endpoints (
+                    id TEXT PRIMARY KEY,
+                    url TEXT NOT NULL,
+                    events TEXT NOT NULL,
+                    description TEXT,
+                    enabled INTEGER NOT NULL,
+                    secret TEXT NOT NULL,
+                    start_sequence INTEGER NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    updated_at INTEGER NOT NULL
+                )
+                """,
+                """
+                CREATE TABLE webhook_deliveries (
+                    id TEXT PRIMARY KEY,
+                    endpoint_id TEXT NOT NULL REFERENCES webhook_endpoints (id) ON DELETE CASCADE,
+                    event_id TEXT NOT NULL,
+                    event_type TEXT NOT NULL,
+                    sequence INTEGER NOT NULL,
+                    payload TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    attempts INTEGER NOT NULL,
+                    next_attempt_at INTEGER,
+                    last_attempt_at INTEGER,
+                    lease_until INTEGER,
+                    response_status INTEGER,
+                    error TEXT,
+                    created_at INTEGER NOT NULL,
+                    delivered_at INTEGER,
+                    UNIQUE (endpoint_id, event_id)
+                )
+                """,
+                "CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_attempt_at)",
+                "CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries (endpoint_id, id)",
+            ],
+            down: ["DROP TABLE webhook_deliveries", "DROP TABLE webhook_endpoints"]
+        ),
     ]
 }
 
