@@ -9614,6 +9614,29 @@ public enum Operations {
                     }
                 }
             }
+            /// `VALIDATION_FAILED`: a field, query parameter or path id is invalid (every problem is listed in `errors`). `MALFORMED_JSON`: the body is empty or not JSON. Nothing was changed.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/me/mfa/totp/post(enrolTotp)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Components.Responses.BadRequest)
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            public var badRequest: Components.Responses.BadRequest {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
             /// `UNAUTHENTICATED`: no credential was sent, or the API key is not valid (unknown, revoked, disabled, expired, or used from an address outside its `allowed_ips`). `TOKEN_INVALID`: the access token is not valid: malformed, an `alg` other than ES256 or RS256 (never `none` or HS*), a `typ` other than `at+jwt`, an unknown `kid`, a bad signature, another `iss` or `aud`, expired or not yet valid (30 s leeway on `exp` and `nbf`), or its session has ended (logout, a deleted session, a password change, a disabled or deleted user, a reused refresh token) or it was revoked; a refresh token sent as a credential is `TOKEN_INVALID` too. `WWW-Authenticate` says which challenge applies.
             ///
             /// - Remark: Generated from `#/paths//api/v1/users/me/mfa/totp/post(enrolTotp)/responses/401`.
