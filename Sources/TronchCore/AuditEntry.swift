@@ -103,6 +103,10 @@ package enum AuditAction {
     package static let keyUpdated = "key.updated"
     package static let keyRevoked = "key.revoked"
     package static let keyRotated = "key.rotated"
+    /// A key's `expires_at` is within TRONCH_EXPIRY_REMINDER_DAYS: once per expiry.
+    package static let keyExpiring = "key.expiring"
+    /// A key's verifications were refused by its rate limit: at most one entry per key and interval per node.
+    package static let keyRateLimited = "key.rate_limited"
     package static let rootKeyBootstrapped = "root_key.bootstrapped"
     package static let authenticationFailed = "auth.failed"
     package static let permissionDenied = "auth.denied"

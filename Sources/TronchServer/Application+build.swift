@@ -132,7 +132,8 @@ package func buildApplication(reader: ConfigReader, options: BuildOptions = .ini
         limits: settings.keyLimits, lastUsed: lastUsed,
         rateLimits: RateLimits(limiter: makeRateLimiter(settings, redis: redis, logger: logger), settings: settings.rateLimits),
         usage: usage, broadcast: invalidation, imports: imports, owners: directory, secrets: secrets,
-        nonces: redis.map { RedisNonceCache(redis: $0, logger: logger) } ?? LocalNonceCache(), previousHasher: previousHasher
+        nonces: redis.map { RedisNonceCache(redis: $0, logger: logger) } ?? LocalNonceCache(), previousHasher: previousHasher,
+        rateLimitedEvents: settings.rateLimitedEventInterval.map { RateLimitedEvents(store: store, interval: $0, logger: logger) }
     )
     if !settings.database.isEmbedded && !settings.accounts.issuerConfigured {
         logger.warning(
@@ -178,6 +179,11 @@ package func buildApplication(reader: ConfigReader, options: BuildOptions = .ini
                 store: store, retention: retention, interval: settings.auditRetentionInterval, clock: options.clock,
                 logger: logger
             )
+        )
+    }
+    if let period = settings.expiryReminderPeriod {
+        services.append(
+            ExpiryReminders(store: store, period: period, interval: settings.expiryReminderInterval, clock: options.clock, logger: logger)
         )
     }
     services.append(

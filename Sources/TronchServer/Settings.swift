@@ -93,6 +93,12 @@ package struct Settings: Sendable {
     package var auditCheckpointEvery: Int64 = 1000
     /// The longest an entry waits for a checkpoint when fewer than `auditCheckpointEvery` arrive.
     package var auditCheckpointInterval: Duration = .seconds(3600)
+    /// How long before its expiry a key gets its `key.expiring` entry; nil writes none.
+    package var expiryReminderPeriod: Duration? = .seconds(7 * 86_400)
+    /// How often keys are looked at for expiry reminders.
+    package var expiryReminderInterval: Duration = .seconds(60)
+    /// At most one `key.rate_limited` entry per key in this span on each node; nil writes none.
+    package var rateLimitedEventInterval: Duration? = .seconds(60)
     package var metricsAccess: MetricsAccess = .scope
     /// Whether verifications and API requests are counted per key (`GET /api/v1/keys/{id}/usage`).
     package var usageEnabled = true
@@ -282,6 +288,16 @@ package struct Settings: Sendable {
             auditCheckpointEvery = Int64(every)
         }
         auditCheckpointInterval = try values.seconds("audit.checkpointInterval", range: 1...86_400) ?? auditCheckpointInterval
+        if let days = try values.int("expiryReminder.days") {
+            guard (0...365).contains(days) else {
+                throw ConfigurationError(key: "TRONCH_EXPIRY_REMINDER_DAYS", "must be between 0 (no reminders) and 365")
+            }
+            expiryReminderPeriod = days == 0 ? nil : .seconds(days * 86_400)
+        }
+        expiryReminderInterval = try values.seconds("expiryReminder.interval", range: 0.1...86_400) ?? expiryReminderInterval
+        if let interval = try values.seconds("audit.rateLimitedInterval", range: 0...86_400) {
+            rateLimitedEventInterval = interval == .zero ? nil : interval
+        }
         if let url = try values.string("redis.url", secret: true), !url.isEmpty {
             do {
                 _ = try RedisConfiguration(url: url)
@@ -325,7 +341,8 @@ extension Settings {
         "ratelimit.default": .string, "ratelimit.api": .string, "ratelimit.authFailures": .string, "ratelimit.keyCreation": .string,
         "ratelimit.failureMode": .string, "ratelimit.localMaxEntries": .integer, "redis.url": .string,
         "redis.timeout": .seconds, "audit.retentionDays": .integer, "audit.retentionInterval": .seconds,
-        "audit.checkpointEvery": .integer, "audit.checkpointInterval": .seconds,
+        "audit.checkpointEvery": .integer, "audit.checkpointInterval": .seconds, "audit.rateLimitedInterval": .seconds,
+        "expiryReminder.days": .integer, "expiryReminder.interval": .seconds,
         "usage.maxPending": .integer, "usage.enabled": .boolean, "http.trustedProxies": .string, "usage.retentionDays": .integer, "metrics.access": .string,
         "forwardAuth.enabled": .boolean, "forwardAuth.rules": .string, "ratelimit.login": .string,
     ].merging(AccountSettings.fileSchema) { $1 }.merging(AuthzSettings.fileSchema) { $1 }.merging(EdgeSettings.fileSchema) { $1 }

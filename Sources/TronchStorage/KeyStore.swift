@@ -103,6 +103,16 @@ package protocol KeyStore: Sendable {
     /// when a refill fell due, in one transaction that holds the row, so concurrent spends on any number of
     /// nodes never overspend. Nil when no key has this id.
     func spendCredits(id: UUID, cost: Int64, now: Date) async throws -> Credits.Spend?
+
+    /// Up to `limit` working keys (not revoked, not past a rotation's grace) whose `expires_at` falls after
+    /// `now` and at or before `horizon`, and whose reminder for that expiry has not been recorded; soonest
+    /// expiry first.
+    func keysDueExpiryReminder(now: Date, horizon: Date, limit: Int) async throws -> [KeyRecord]
+
+    /// Records that the key with `id` was reminded of its expiry `expiresAt`, and appends `audit`, in one
+    /// transaction; false (and nothing written) when its expiry is no longer `expiresAt`, it was revoked, or
+    /// another node recorded the reminder first. A later change of `expires_at` makes the key due again.
+    func recordExpiryReminder(id: UUID, expiresAt: Date, audit: AuditEvent) async throws -> Bool
 }
 
 extension KeyStore {

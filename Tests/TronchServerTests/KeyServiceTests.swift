@@ -51,6 +51,12 @@ final class CountingStore: KeyStore, AuditStore, UsageStore, Sendable {
         try await base.rotate(id: id, audit: audit, plan)
     }
     func recordUse(_ lastUsed: [UUID: Date]) async throws { try await base.recordUse(lastUsed) }
+    func keysDueExpiryReminder(now: Date, horizon: Date, limit: Int) async throws -> [KeyRecord] {
+        try await base.keysDueExpiryReminder(now: now, horizon: horizon, limit: limit)
+    }
+    func recordExpiryReminder(id: UUID, expiresAt: Date, audit: AuditEvent) async throws -> Bool {
+        try await base.recordExpiryReminder(id: id, expiresAt: expiresAt, audit: audit)
+    }
     func spendCredits(id: UUID, cost: Int64, now: Date) async throws -> Credits.Spend? {
         try await base.spendCredits(id: id, cost: cost, now: now)
     }

@@ -1,8 +1,10 @@
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
+import Logging
 import Testing
 import TronchCore
+import TronchStorage
 import TronchTestSupport
 @testable import TronchServer
 
@@ -116,5 +118,79 @@ import TronchTestSupport
             #expect(try await api.request(.get, "/api/v1/webhooks/\(id)").status == .notFound)
             #expect(try await api.request(.get, "/api/v1/webhooks/not-a-uuid").status == .badRequest)
         }
+    }
+}
+
+/// The two events that no request writes: `key.expiring`, written by a service days before a key expires,
+/// and `key.rate_limited`, sampled from refused verifications.
+@Suite struct KeyEventTests {
+    @Test(arguments: ServerBackend.all) func remindersAndRefusalsBecomeEvents(backend: ServerBackend) async throws {
+        let server = try await TestServer.on(
+            backend, config: ["webhooks.allowedNetworks": "127.0.0.0/8", "expiryReminder.interval": "0.2", "expiryReminder.days": "7"]
+        )
+        try await server.run(.live) { api async throws in
+            let hook = try await api.request(
+                .post, "/api/v1/webhooks", json: ["url": "http://127.0.0.1:9/", "events": ["key.expiring", "key.rate_limited"]]
+            )
+            #expect(hook.status == .created)
+            let expires = Timestamp.format(server.clock.now.addingTimeInterval(3 * 86_400))
+            let key = try await api.createKey([
+                "name": "expiring", "expires_at": .string(expires), "ratelimits": [["name": "api", "limit": 1, "period_seconds": 3600]],
+            ])
+            let id = try #require(key["id"]?.string)
+            _ = try await api.createKey(["name": "later", "expires_at": .string(Timestamp.format(server.clock.now.addingTimeInterval(30 * 86_400)))])
+            for _ in 0..<4 { _ = try await api.verify(key["key"]!.string!) }
+            #expect(try await api.verify(key["key"]!.string!)["code"] == "RATE_LIMITED")
+
+            var events = [JSONValue]()
+            for _ in 0..<100 {
+                events = try await api.request(.get, "/api/v1/audit-logs?target_id=\(id)")["data"]?.array ?? []
+                if events.contains(where: { $0["action"] == "key.expiring" }) && events.contains(where: { $0["action"] == "key.rate_limited" }) { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            let expiring = events.filter { $0["action"] == "key.expiring" }
+            #expect(expiring.count == 1, "\(events)")
+            #expect(expiring.first?["details"]?["expires_at"] == .string(expires) && expiring.first?["details"]?["name"] == "expiring")
+            #expect(expiring.first?["details"]?["expires_in_seconds"]?.int.map { (259_000...259_200).contains($0) } == true)
+            let limited = events.filter { $0["action"] == "key.rate_limited" }
+            #expect(limited.count == 1, "one entry per key and minute, however many refusals: \(events)")
+            #expect(limited.first?["details"]?["refused"] == 1 && limited.first?["details"]?["policy"]?["name"] == "api")
+            #expect(limited.first?["outcome"] == "failure")
+
+            // Later passes write nothing more for that expiry; a refusal after the interval reports those in between.
+            try await Task.sleep(for: .milliseconds(600))
+            server.clock.advance(seconds: 61)
+            _ = try await api.verify(key["key"]!.string!)
+            var refused: JSONValue?
+            for _ in 0..<100 {
+                let page = try await api.request(.get, "/api/v1/audit-logs?target_id=\(id)&action=key.rate_limited")["data"]?.array ?? []
+                if page.count == 2 { refused = page.first?["details"]?["refused"]; break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(refused == 4, "the 3 refusals in the first minute that wrote nothing, and this one")
+            let all = try await api.request(.get, "/api/v1/audit-logs?action=key.expiring")["data"]?.array ?? []
+            #expect(all.count == 1, "the key expiring in 30 days is not due; nor is the first again")
+
+            var types = Set<String>()
+            for _ in 0..<100 {
+                let deliveries = try await api.request(.get, "/api/v1/webhooks/\(hook["id"]!.string!)/deliveries")["data"]?.array ?? []
+                types = Set(deliveries.compactMap { $0["event_type"]?.string })
+                if types.count == 2 { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(types == ["key.expiring", "key.rate_limited"])
+        }
+    }
+
+    @Test func refusalsAreSampledPerKey() throws {
+        let events = RateLimitedEvents(store: try SQLiteStore.inMemory(), interval: .seconds(60), logger: Logger(label: "test"))
+        let (a, b) = (UUID(), UUID())
+        let start = Date(timeIntervalSince1970: 1_800_000_000)
+        #expect(events.due(a, at: start) == 0)
+        #expect(events.due(a, at: start.addingTimeInterval(1)) == nil)
+        #expect(events.due(b, at: start.addingTimeInterval(2)) == 0, "keys are sampled apart")
+        #expect(events.due(a, at: start.addingTimeInterval(59)) == nil)
+        #expect(events.due(a, at: start.addingTimeInterval(61)) == 2)
+        #expect(events.due(a, at: start.addingTimeInterval(62)) == nil)
     }
 }

@@ -390,3 +390,48 @@ extension KeyStoreConformanceTests {
         }
     }
 }
+
+extension KeyStoreConformanceTests {
+    @Test(arguments: StoreBackend.allCases)
+    func aKeyIsRemindedOnceOfEachExpiry(backend: StoreBackend) async throws {
+        try await backend.withStore { store async throws in
+            let now = Fixtures.base
+            let day: Double = 86_400
+            let soon = Fixtures.record(at: 1) { $0.settings.expiresAt = now.addingTimeInterval(3 * day) }
+            let sooner = Fixtures.record(at: 2) { $0.settings.expiresAt = now.addingTimeInterval(day) }
+            let later = Fixtures.record(at: 3) { $0.settings.expiresAt = now.addingTimeInterval(10 * day) }
+            let revoked = Fixtures.record(at: 4) {
+                $0.settings.expiresAt = now.addingTimeInterval(2 * day)
+                $0.status = .revoked
+                $0.revokedAt = now
+            }
+            let gone = Fixtures.record(at: 5) { $0.settings.expiresAt = now.addingTimeInterval(-day) }
+            let forever = Fixtures.record(at: 6)
+            for record in [soon, sooner, later, revoked, gone, forever] { try await store.insert(record) }
+            let horizon = now.addingTimeInterval(7 * day)
+            func reminder(_ record: KeyRecord) -> AuditEvent {
+                AuditEvent(time: now, actor: .system, action: AuditAction.keyExpiring, targetType: "key", targetID: record.id.lowercased)
+            }
+
+            #expect(try await store.keysDueExpiryReminder(now: now, horizon: horizon, limit: 10).map(\.id) == [sooner.id, soon.id])
+            #expect(try await store.keysDueExpiryReminder(now: now, horizon: horizon, limit: 1).map(\.id) == [sooner.id])
+            #expect(try await store.recordExpiryReminder(id: soon.id, expiresAt: soon.settings.expiresAt!, audit: reminder(soon)))
+            #expect(
+                try await !store.recordExpiryReminder(id: soon.id, expiresAt: soon.settings.expiresAt!, audit: reminder(soon)),
+                "a second node finds it done"
+            )
+            #expect(
+                try await !store.recordExpiryReminder(id: sooner.id, expiresAt: now, audit: reminder(sooner)),
+                "an expiry that changed since it was read is not recorded"
+            )
+            #expect(try await !store.recordExpiryReminder(id: revoked.id, expiresAt: revoked.settings.expiresAt!, audit: reminder(revoked)))
+            #expect(try await store.keysDueExpiryReminder(now: now, horizon: horizon, limit: 10).map(\.id) == [sooner.id])
+            let entries = try await store.auditEntries(matching: AuditQuery()).entries
+            #expect(entries.map(\.event.targetID) == [soon.id.lowercased], "one entry, written with the reminder")
+
+            // A new expiry is reminded again.
+            _ = try await store.update(id: soon.id) { $0.settings.expiresAt = now.addingTimeInterval(5 * day) }
+            #expect(try await store.keysDueExpiryReminder(now: now, horizon: horizon, limit: 10).map(\.id) == [sooner.id, soon.id])
+        }
+    }
+}

@@ -29,12 +29,12 @@ import TronchTestSupport
     func migrationsGoUpAndDownAndUpAgain(backend: StoreBackend) async throws {
         try await withEmptyStore(backend) { store async throws in
             let fresh = try await store.migrationStates()
-            #expect(fresh.map(\.version) == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14])
+            #expect(fresh.map(\.version) == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15])
             #expect(fresh.allSatisfy { $0.appliedAt == nil })
 
             #expect(try await store.migrateUp(to: 1) == [1])
-            #expect(try await store.pendingVersions() == [2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14])
-            #expect(try await store.migrateUp(to: nil) == [2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14])
+            #expect(try await store.pendingVersions() == [2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15])
+            #expect(try await store.migrateUp(to: nil) == [2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15])
             // Written with today's columns; read back below by count only, which older schemas answer too.
             var record = Fixtures.record()
             record.settings.remaining = 3
@@ -50,7 +50,12 @@ import TronchTestSupport
             #expect(try await store.claimIdempotencyKey(IdempotencyStoreConformanceTests.claim("m")) == .claimed)
             let entry = try await store.lastAuditCheckpoint()
             #expect(entry == nil)
-            #expect(try await store.migrateDown(to: nil) == [14])
+            #expect(try await store.migrateDown(to: nil) == [15])
+            #expect(try await store.countKeys(matching: everyKey) == 1, "dropping expiry_reminded_for keeps the key")
+            await #expect(
+                throws: (any Error).self, "the reminder column is gone"
+            ) { _ = try await store.keysDueExpiryReminder(now: Fixtures.base, horizon: Fixtures.base, limit: 1) }
+            #expect(try await store.migrateDown(to: 13) == [14])
             await #expect(throws: (any Error).self, "the webhook tables are gone") { _ = try await store.webhookCursor() }
             #expect(try await store.migrateDown(to: 12) == [13])
             #expect(try await store.countKeys(matching: everyKey) == 1, "dropping pepper_id keeps the key")
@@ -84,9 +89,9 @@ import TronchTestSupport
             #expect(try await store.migrateDown(to: 0) == [1])
             await #expect(throws: (any Error).self) { try await store.insert(Fixtures.record()) }
             #expect(try await store.migrateDown(to: 0) == [])
-            #expect(try await store.pendingVersions() == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14])
+            #expect(try await store.pendingVersions() == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15])
 
-            #expect(try await store.migrateUp(to: nil) == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14])
+            #expect(try await store.migrateUp(to: nil) == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15])
             #expect(try await store.keys(matching: KeyQuery(now: Fixtures.base)).keys.isEmpty)
             let states = try await store.migrationStates()
             #expect(states.allSatisfy { $0.appliedAt != nil && !$0.isUnknown })
@@ -125,7 +130,7 @@ import TronchTestSupport
             group.cancelAll()
             return results
         }
-        #expect(applied.flatMap { $0 }.sorted() == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14])
+        #expect(applied.flatMap { $0 }.sorted() == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15])
     }
 
     static func recordFutureMigration(on store: any Store) async throws {

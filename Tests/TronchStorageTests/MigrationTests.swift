@@ -15,9 +15,9 @@ import TronchCore
         let store = try SQLiteStore.open(path: StoreBackend.temporaryPath())
         #expect(try await store.migrateUp(to: 1) == [1])
         #expect(try await tables(store).isSuperset(of: ["api_keys", "api_keys_digest", "api_keys_owner"]))
-        #expect(try await store.migrateUp(to: nil) == [2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14])
+        #expect(try await store.migrateUp(to: nil) == [2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15])
         #expect(try await tables(store).isSuperset(of: ["tronch_settings", "users", "users_username", "users_email", "sessions", "signing_keys", "refresh_tokens", "token_denylist", "mfa_factors", "recovery_codes", "mfa_challenges", "groups", "group_members", "acl_entries", "authz_version", "idempotency_keys", "idempotency_keys_expires_at", "audit_checkpoints", "webhook_endpoints", "webhook_deliveries", "webhook_deliveries_due"]))
-        #expect(try await store.migrateDown(to: 0) == [14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1])
+        #expect(try await store.migrateDown(to: 0) == [15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1])
         #expect(try await tables(store) == ["tronch_schema_migrations"])
     }
 

@@ -4007,7 +4007,7 @@ public struct Client: APIProtocol {
     ///
     /// Lists the audit log newest first (by `sequence`), one page at a time. Filters combine with AND. Unknown query parameters are rejected with 400 (`api_key` is accepted only when TRONCH_AUTH_QUERY_PARAMETER is true).
     ///
-    /// Recorded: `key.created`, `key.updated`, `key.revoked`, `key.rotated` and `key.imported` (in the same transaction as the change), `root_key.bootstrapped`, `auth.failed` (no key, or a refused key, on a route that needs a key), `auth.denied` (a 403 on such a route), `server.started` and `audit.retention`. Reading the log is not recorded, nor are the verdicts of `POST /api/v1/keys/verify`. What each entry holds and how to verify the chain: docs/audit.md.
+    /// Recorded: `key.created`, `key.updated`, `key.revoked`, `key.rotated` and `key.imported` (in the same transaction as the change), `root_key.bootstrapped`, `auth.failed` (no key, or a refused key, on a route that needs a key), `auth.denied` (a 403 on such a route), `server.started`, `audit.retention`, `key.expiring` (a key's expiry is TRONCH_EXPIRY_REMINDER_DAYS away, once per expiry) and `key.rate_limited` (verifications refused by the key's rate limit, sampled: at most one entry per key and TRONCH_AUDIT_RATE_LIMITED_INTERVAL on each node). Reading the log is not recorded, nor are the other verdicts of `POST /api/v1/keys/verify`. What each entry holds and how to verify the chain: docs/audit.md.
     ///
     /// Required scope: `audit:read` (or `admin`, which grants everything). `*` does not cover it.
     ///

@@ -4515,7 +4515,7 @@ public enum Operations {
     ///
     /// Lists the audit log newest first (by `sequence`), one page at a time. Filters combine with AND. Unknown query parameters are rejected with 400 (`api_key` is accepted only when TRONCH_AUTH_QUERY_PARAMETER is true).
     ///
-    /// Recorded: `key.created`, `key.updated`, `key.revoked`, `key.rotated` and `key.imported` (in the same transaction as the change), `root_key.bootstrapped`, `auth.failed` (no key, or a refused key, on a route that needs a key), `auth.denied` (a 403 on such a route), `server.started` and `audit.retention`. Reading the log is not recorded, nor are the verdicts of `POST /api/v1/keys/verify`. What each entry holds and how to verify the chain: docs/audit.md.
+    /// Recorded: `key.created`, `key.updated`, `key.revoked`, `key.rotated` and `key.imported` (in the same transaction as the change), `root_key.bootstrapped`, `auth.failed` (no key, or a refused key, on a route that needs a key), `auth.denied` (a 403 on such a route), `server.started`, `audit.retention`, `key.expiring` (a key's expiry is TRONCH_EXPIRY_REMINDER_DAYS away, once per expiry) and `key.rate_limited` (verifications refused by the key's rate limit, sampled: at most one entry per key and TRONCH_AUDIT_RATE_LIMITED_INTERVAL on each node). Reading the log is not recorded, nor are the other verdicts of `POST /api/v1/keys/verify`. What each entry holds and how to verify the chain: docs/audit.md.
     ///
     /// Required scope: `audit:read` (or `admin`, which grants everything). `*` does not cover it.
     ///
@@ -4538,7 +4538,7 @@ public enum Operations {
                 ///
                 /// - Remark: Generated from `#/paths/api/v1/audit-logs/GET/query/actor_id`.
                 public var actorId: Swift.String?
-                /// Only entries of this action (exact match): `key.created`, `key.updated`, `key.revoked`, `key.rotated`, `key.imported`, `root_key.bootstrapped`, `auth.failed`, `auth.denied`, `server.started` or `audit.retention`. Another name is accepted and matches nothing.
+                /// Only entries of this action (exact match): `key.created`, `key.updated`, `key.revoked`, `key.rotated`, `key.imported`, `key.expiring`, `key.rate_limited`, `root_key.bootstrapped`, `auth.failed`, `auth.denied`, `server.started` or `audit.retention`. Another name is accepted and matches nothing.
                 ///
                 /// - Remark: Generated from `#/paths/api/v1/audit-logs/GET/query/action`.
                 public var action: Swift.String?
@@ -4573,7 +4573,7 @@ public enum Operations {
                 ///   - limit: Entries per page.
                 ///   - cursor: The `next_cursor` of the previous page (opaque; do not build it yourself). Only a `next_cursor` this API returned is a cursor; anything else is a 400.
                 ///   - actorId: Only entries whose actor is this key: its id, in lowercase as entries show it (exact match).
-                ///   - action: Only entries of this action (exact match): `key.created`, `key.updated`, `key.revoked`, `key.rotated`, `key.imported`, `root_key.bootstrapped`, `auth.failed`, `auth.denied`, `server.started` or `audit.retention`. Another name is accepted and matches nothing.
+                ///   - action: Only entries of this action (exact match): `key.created`, `key.updated`, `key.revoked`, `key.rotated`, `key.imported`, `key.expiring`, `key.rate_limited`, `root_key.bootstrapped`, `auth.failed`, `auth.denied`, `server.started` or `audit.retention`. Another name is accepted and matches nothing.
                 ///   - targetType: Only entries whose target has this type: `key` or `audit_log`.
                 ///   - targetId: Only entries about this target: a key's id, in lowercase (exact match).
                 ///   - outcome: Only successes, or only failures (`auth.failed` and `auth.denied`).

@@ -31,13 +31,15 @@ package struct KeyService: Sendable {
     package let nonces: any NonceCache
     /// The pepper before a rotation: keys it hashed are still found, and re-keyed at their first use.
     package let previousHasher: KeyHasher?
+    /// Samples refusals by a key's rate limit into audit entries (nil: none written).
+    package let rateLimitedEvents: RateLimitedEvents?
 
     package init(
         store: any KeyStore & AuditStore, cache: KeyCache, hasher: KeyHasher, format: KeyFormat, clock: WallClock,
         limits: KeyLimits, lastUsed: LastUsedRecorder, rateLimits: RateLimits, usage: UsageRecorder? = nil,
         broadcast: (any CacheInvalidationBroadcast)? = nil, imports: ImportedKeys = ImportedKeys(settings: nil),
         owners: UserDirectory? = nil, secrets: SecretBox? = nil, nonces: any NonceCache = LocalNonceCache(),
-        previousHasher: KeyHasher? = nil
+        previousHasher: KeyHasher? = nil, rateLimitedEvents: RateLimitedEvents? = nil
     ) {
         self.store = store
         self.cache = cache
@@ -54,6 +56,7 @@ package struct KeyService: Sendable {
         self.secrets = secrets
         self.nonces = nonces
         self.previousHasher = previousHasher
+        self.rateLimitedEvents = rateLimitedEvents
     }
 
     /// A new key and its secret, which exists nowhere else.
@@ -156,6 +159,7 @@ package struct KeyService: Sendable {
             (decision.allowed ? metrics.rateLimitAllowed : metrics.rateLimitRefused).increment()
             if !decision.allowed {
                 verification.code = .rateLimited
+                rateLimitedEvents?.refused(record, decision: decision, at: clock.now)
                 return verification
             }
         }

@@ -414,6 +414,13 @@ extension PostgresStore: SchemaMigrator {
             ],
             down: ["DROP TABLE webhook_deliveries", "DROP TABLE webhook_endpoints"]
         ),
+        Migration(
+            version: 15,
+            name: "add_expiry_reminded_for",
+            // The expiry a key's `key.expiring` reminder was sent for (null: none yet); a new expiry is reminded again.
+            up: ["ALTER TABLE api_keys ADD COLUMN expiry_reminded_for timestamptz"],
+            down: ["ALTER TABLE api_keys DROP COLUMN expiry_reminded_for"]
+        ),
     ]
 
     /// A migration's time box: schema changes on a large table (an index over millions of keys) take far longer

@@ -407,6 +407,13 @@ extension SQLiteStore {
             ],
             down: ["DROP TABLE webhook_deliveries", "DROP TABLE webhook_endpoints"]
         ),
+        Migration(
+            version: 15,
+            name: "add_expiry_reminded_for",
+            // The expiry a key's `key.expiring` reminder was sent for (null: none yet); a new expiry is reminded again.
+            up: ["ALTER TABLE api_keys ADD COLUMN expiry_reminded_for INTEGER"],
+            down: ["ALTER TABLE api_keys DROP COLUMN expiry_reminded_for"]
+        ),
     ]
 }
 
