@@ -93,4 +93,9 @@ package enum RESPArgument: Sendable, Hashable, ExpressibleByStringLiteral {
     case bytes(ByteBuffer)
 
     package init(stringLiteral value: String) { self = .string(value) }
+
+    /// The command, when this is a command's first argument (upper-cased; bytes are not read).
+    var commandName: String {
+        if case .string(let name) = self { name.uppercased() } else { "?" }
+    }
 }

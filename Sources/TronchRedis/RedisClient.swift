@@ -4,6 +4,7 @@ import NIOConcurrencyHelpers
 import NIOPosix
 import ServiceLifecycle
 import Synchronization
+import TronchTracing
 
 /// A Redis client: one pipelined connection, kept open by its `run()` as a `Service`.
 ///
@@ -36,7 +37,11 @@ package final class RedisClient: Service, Sendable {
     /// Sends one command and waits, at most the configured time box, for its answer.
     package func send(_ arguments: [RESPArgument]) async throws -> RESPValue {
         guard let channel = channel.withLock({ $0 }), channel.isActive else { throw RedisError.notConnected }
-        return try await Self.send(arguments, on: channel, timeout: configuration.commandTimeout)
+        guard ClientSpans.isEnabled else { return try await Self.send(arguments, on: channel, timeout: configuration.commandTimeout) }
+        // The span is named by the command alone: keys and arguments may name keys or nonces.
+        return try await ClientSpans.measure(system: "redis", operation: arguments.first?.commandName ?? "?") {
+            try await Self.send(arguments, on: channel, timeout: configuration.commandTimeout)
+        }
     }
 
     static func send(_ arguments: [RESPArgument], on channel: any Channel, timeout: Duration) async throws -> RESPValue {

@@ -6,6 +6,7 @@ package import Logging
 package import TronchCore
 package import TronchStorage
 import Metrics
+import OTel
 import ServiceLifecycle
 import TronchRateLimit
 package import TronchRedis
@@ -199,6 +200,7 @@ package func buildApplication(reader: ConfigReader, options: BuildOptions = .ini
     }
     if let redis, let invalidation { services += [redis, invalidation] }
     if let tokenEvents { services.append(tokenEvents) }
+    if settings.tracing { services.append(try TracingBootstrap.start(logger: logger)) }
     var server = HTTPServerBuilder.http1()
     if let files = settings.edge.tls {
         let certificates = try TLSCertificates(certificateFile: files.certificateFile, keyFile: files.keyFile)
@@ -322,7 +324,9 @@ package func buildRouter(
     // Outside the problem middleware, like CORS below: problems carry the headers too, and a page can read its errors.
     let servesTLS = settings.edge.tls != nil
     let securityHeaders = SecurityHeaders(hstsMaxAge: settings.edge.hstsMaxAge, servesTLS: servesTLS)
-    router.add(middleware: RequestIDMiddleware(securityHeaders: securityHeaders))
+    // Outermost, so that the span covers every answer, and every log line of a request carries its trace id.
+    if settings.tracing { router.add(middleware: TracingMiddleware(redactingQueryParameters: ["api_key"])) }
+    router.add(middleware: RequestIDMiddleware(securityHeaders: securityHeaders, tagsSpans: settings.tracing))
     if !settings.trustedProxies.isEmpty {
         router.add(middleware: ClientAddressMiddleware(trusted: settings.trustedProxies, strictTransportSecurity: securityHeaders.overHTTPS))
     }
@@ -413,5 +417,9 @@ func makeRateLimiter(_ settings: Settings, redis: RedisClient?, logger: Logger) 
 package func makeLogger(_ settings: Settings, output: LogOutput) -> Logger {
     let level = settings.logLevel
     let format: LineLogHandler.Format = settings.logFormat == .json ? .json : .text
-    return Logger(label: "tronch") { label in LineLogHandler(label: label, level: level, format: format, output: output) }
+    // With tracing, every line logged within a request carries its trace_id and span_id next to request_id.
+    let provider: Logger.MetadataProvider? = settings.tracing ? OTel.makeLoggingMetadataProvider() : nil
+    return Logger(label: "tronch") { label in
+        LineLogHandler(label: label, level: level, format: format, output: output, metadataProvider: provider)
+    }
 }

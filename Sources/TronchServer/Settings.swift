@@ -99,6 +99,8 @@ package struct Settings: Sendable {
     package var expiryReminderInterval: Duration = .seconds(60)
     /// At most one `key.rate_limited` entry per key in this span on each node; nil writes none.
     package var rateLimitedEventInterval: Duration? = .seconds(60)
+    /// OpenTelemetry tracing, exported over OTLP/HTTP (`TRONCH_TRACING=otlp`); off by default.
+    package var tracing = false
     package var metricsAccess: MetricsAccess = .scope
     /// Whether verifications and API requests are counted per key (`GET /api/v1/keys/{id}/usage`).
     package var usageEnabled = true
@@ -288,6 +290,13 @@ package struct Settings: Sendable {
             auditCheckpointEvery = Int64(every)
         }
         auditCheckpointInterval = try values.seconds("audit.checkpointInterval", range: 1...86_400) ?? auditCheckpointInterval
+        if let tracing = try values.string("tracing") {
+            switch tracing {
+            case "off": self.tracing = false
+            case "otlp": self.tracing = true
+            default: throw ConfigurationError(key: "TRONCH_TRACING", "'\(tracing)' is not off or otlp")
+            }
+        }
         if let days = try values.int("expiryReminder.days") {
             guard (0...365).contains(days) else {
                 throw ConfigurationError(key: "TRONCH_EXPIRY_REMINDER_DAYS", "must be between 0 (no reminders) and 365")
@@ -342,7 +351,7 @@ extension Settings {
         "ratelimit.failureMode": .string, "ratelimit.localMaxEntries": .integer, "redis.url": .string,
         "redis.timeout": .seconds, "audit.retentionDays": .integer, "audit.retentionInterval": .seconds,
         "audit.checkpointEvery": .integer, "audit.checkpointInterval": .seconds, "audit.rateLimitedInterval": .seconds,
-        "expiryReminder.days": .integer, "expiryReminder.interval": .seconds,
+        "expiryReminder.days": .integer, "tracing": .string, "expiryReminder.interval": .seconds,
         "usage.maxPending": .integer, "usage.enabled": .boolean, "http.trustedProxies": .string, "usage.retentionDays": .integer, "metrics.access": .string,
         "forwardAuth.enabled": .boolean, "forwardAuth.rules": .string, "ratelimit.login": .string,
     ].merging(AccountSettings.fileSchema) { $1 }.merging(AuthzSettings.fileSchema) { $1 }.merging(EdgeSettings.fileSchema) { $1 }

@@ -20,13 +20,16 @@ package struct LineLogHandler: LogHandler {
     package enum Format: Sendable { case text, json }
 
     package var metadata: Logger.Metadata = [:]
+    /// Metadata of the moment (the trace and span ids when tracing is on), read for each line.
+    package var metadataProvider: Logger.MetadataProvider?
     package var logLevel: Logger.Level
     private let label: String
     private let format: Format
     private let output: LogOutput
 
-    package init(label: String, level: Logger.Level, format: Format, output: LogOutput) {
+    package init(label: String, level: Logger.Level, format: Format, output: LogOutput, metadataProvider: Logger.MetadataProvider? = nil) {
         self.label = label
+        self.metadataProvider = metadataProvider
         self.logLevel = level
         self.format = format
         self.output = output
@@ -39,6 +42,7 @@ package struct LineLogHandler: LogHandler {
 
     package func log(event: LogEvent) {
         var merged = metadata
+        if let provided = metadataProvider?.get() { merged.merge(provided) { $1 } }
         for (key, value) in event.metadata ?? [:] { merged[key] = value }
         switch format {
         case .text:

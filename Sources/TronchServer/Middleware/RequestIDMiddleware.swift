@@ -1,6 +1,8 @@
 import HTTPTypes
 import Hummingbird
+import Instrumentation
 import Logging
+import Tracing
 import Synchronization
 
 /// Gives every request an id: the client's `X-Request-Id` when it is short and plain, otherwise a new one.
@@ -11,6 +13,8 @@ struct RequestIDMiddleware: RouterMiddleware {
 
     private let generator = RequestIDGenerator()
     var securityHeaders = SecurityHeaders(hstsMaxAge: 0)
+    /// Whether the request's span (TracingMiddleware's, when tracing is on) gets the id as `tronch.request_id`.
+    var tagsSpans = false
 
     func handle(
         _ request: Request, context: AppRequestContext,
@@ -22,6 +26,9 @@ struct RequestIDMiddleware: RouterMiddleware {
         context.logger[metadataKey: "request_id"] = .string(id)
         // Hummingbird's own counter id would only repeat what request_id says.
         context.logger[metadataKey: "hb.request.id"] = nil
+        if tagsSpans, let traced = InstrumentationContext.current, let span = InstrumentationSystem.tracer.activeSpan(identifiedBy: traced) {
+            span.attributes["tronch.request_id"] = id
+        }
         var response = try await next(request, context)
         response.headers[.requestID] = id
         response.headers.append(contentsOf: securityHeaders.always)

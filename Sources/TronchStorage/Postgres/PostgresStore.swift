@@ -1,6 +1,7 @@
 import Foundation
 package import Logging
 package import PostgresNIO
+import TronchTracing
 import Synchronization
 import TronchCore
 
@@ -33,13 +34,15 @@ package struct PostgresStore: Sendable {
     /// and unique violations into `CONFLICT`.
     @discardableResult
     func run<T: Sendable>(
-        probe: Bool = false, timeout: Duration? = nil, _ body: @escaping @Sendable () async throws -> T
+        probe: Bool = false, timeout: Duration? = nil, function: String = #function, _ body: @escaping @Sendable () async throws -> T
     ) async throws -> T {
         if !probe, !circuit.mayAttempt() {
             throw StorageError.unavailable("PostgreSQL was unreachable moments ago")
         }
         do {
-            let result = try await timeBoxed(timeout ?? queryTimeout, body)
+            let result = try await ClientSpans.measure(system: "postgresql", operation: function) {
+                try await timeBoxed(timeout ?? queryTimeout, body)
+            }
             circuit.close()
             return result
         } catch {

@@ -4,7 +4,9 @@ import TronchCore
 
 /// The embedded store: one SQLite file in WAL mode (readers never wait for the writer), through GRDB.
 package struct SQLiteStore: Sendable {
-    let writer: any DatabaseWriter
+    let writer: SQLiteConnection
+
+    init(writer: any DatabaseWriter) { self.writer = SQLiteConnection(base: writer) }
 
     /// Opens (and creates, readable by its owner only) the database file at `path`.
     package static func open(path: String) throws -> SQLiteStore {
@@ -60,7 +62,7 @@ package struct SQLiteStore: Sendable {
         if let newest = versions.max(), newest > (Self.migrations.last?.version ?? 0) {
             throw StorageError.schemaTooNew(version: newest)
         }
-        try source.backup(to: writer)
+        try source.backup(to: writer.base)
     }
 }
 
