@@ -76,7 +76,7 @@ package struct AuditCheckpointSigner: Sendable {
                 return .failure(.checkpointKeyUnknown(sequence: checkpoint.sequence, keyID: checkpoint.keyID))
             }
             let expected = Self.mac(checkpoint, previousMAC: previous?.mac ?? "", key: key)
-            guard Self.constantTimeEqual(expected, checkpoint.mac) else {
+            guard ConstantTime.equal(expected, checkpoint.mac) else {
                 return .failure(.checkpointForged(sequence: checkpoint.sequence))
             }
             previous = checkpoint
@@ -91,12 +91,6 @@ package struct AuditCheckpointSigner: Sendable {
         ].joined(separator: "\n")
         return HMAC<SHA256>.authenticationCode(for: Array(text.utf8), using: key)
             .map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
-    }
-
-    private static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
-        let (x, y) = (Array(a.utf8), Array(b.utf8))
-        guard x.count == y.count else { return false }
-        return zip(x, y).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
     }
 }
 

@@ -54,19 +54,11 @@ package struct TOTP: Sendable, Hashable {
         let now = step(at: unixTime)
         var accepted: Int64?
         for candidate in (now - window)...(now + window) where candidate >= 0 {
-            if Self.constantTimeEqual(hotp(counter: UInt64(candidate)), code), candidate > (lastUsed ?? -1) {
+            if ConstantTime.equal(hotp(counter: UInt64(candidate)), code), candidate > (lastUsed ?? -1) {
                 accepted = accepted ?? candidate
             }
         }
         return accepted
-    }
-
-    static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
-        let (x, y) = (Array(a.utf8), Array(b.utf8))
-        guard x.count == y.count else { return false }
-        var difference: UInt8 = 0
-        for (p, q) in zip(x, y) { difference |= p ^ q }
-        return difference == 0
     }
 
     /// `otpauth://totp/Issuer:account?secret=…&issuer=…&algorithm=SHA1&digits=6&period=30` (Google

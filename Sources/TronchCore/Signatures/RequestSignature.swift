@@ -122,7 +122,7 @@ package enum RequestSignature {
         let base: [UInt8]
         do { base = try signatureBase(parsed, request) } catch { return .failure(error) }
         let expected = Array(HMAC<SHA256>.authenticationCode(for: base, using: SymmetricKey(data: secret)))
-        guard constantTimeEqual(expected, parsed.signature) else { return .failure(.invalid("the signature does not match")) }
+        guard ConstantTime.equal(expected, parsed.signature) else { return .failure(.invalid("the signature does not match")) }
         // Time last: a forged signature is invalid whatever its times say.
         let seconds = now.timeIntervalSince1970
         guard abs(seconds - Double(created)) <= window else {
@@ -209,11 +209,6 @@ package enum RequestSignature {
             out.append(character)
         }
         return out
-    }
-
-    private static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        guard a.count == b.count else { return false }
-        return zip(a, b).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
     }
 
     // MARK: Signing (the SDK's side, for tests and the CLI)
