@@ -14,6 +14,9 @@ let package = Package(
         .executable(name: "tronch", targets: ["Tronch"]),
         // Tronch's API as Swift types and a client, generated from docs/openapi.json (scripts/generate-client).
         .library(name: "TronchAPI", targets: ["TronchAPI"]),
+        // A typed client, and a middleware that protects a Hummingbird 2 app with Tronch keys and tokens.
+        .library(name: "TronchClient", targets: ["TronchClient"]),
+        .library(name: "TronchHummingbird", targets: ["TronchHummingbird"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -142,6 +145,39 @@ let package = Package(
             ],
             exclude: ["openapi-generator-config.yaml"]
         ),
+        .target(
+            name: "TronchClient",
+            dependencies: [
+                "TronchCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "TronchHummingbird",
+            dependencies: [
+                "TronchClient",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "ProtectedAPI",
+            dependencies: [
+                "TronchClient",
+                "TronchHummingbird",
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            path: "Examples/ProtectedAPI",
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "Tronch",
             dependencies: [
@@ -211,6 +247,9 @@ let package = Package(
                 "TronchCLI",
                 "TronchTestSupport",
                 "TronchAPI",
+                "TronchClient",
+                "TronchHummingbird",
+                "ProtectedAPI",
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
