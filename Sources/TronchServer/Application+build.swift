@@ -355,6 +355,13 @@ package func buildRouter(
         if let usage { group.add(middleware: usage) }
         return group.add(middleware: callerLimit).add(middleware: permissions).add(middleware: idempotency)
     }
+    if settings.console {
+        ConsoleController(
+            users: users, keys: keys, rateLimits: keys.rateLimits, mfaRequiredRoles: settings.accounts.mfaRequiredRoles,
+            groups: authz.directory, maxBodySize: settings.maxBodySize, servesTLS: settings.edge.tls != nil
+        )
+        .addRoutes(to: router)
+    }
     let api = router.group("api/v1")
     switch settings.metricsAccess {
     case .open: MetricsController(access: .open).addRoutes(to: api)

@@ -101,6 +101,8 @@ package struct Settings: Sendable {
     package var rateLimitedEventInterval: Duration? = .seconds(60)
     /// OpenTelemetry tracing, exported over OTLP/HTTP (`TRONCH_TRACING=otlp`); off by default.
     package var tracing = false
+    /// The web console at `/console` (`TRONCH_CONSOLE`, on by default).
+    package var console = true
     package var metricsAccess: MetricsAccess = .scope
     /// Whether verifications and API requests are counted per key (`GET /api/v1/keys/{id}/usage`).
     package var usageEnabled = true
@@ -290,6 +292,13 @@ package struct Settings: Sendable {
             auditCheckpointEvery = Int64(every)
         }
         auditCheckpointInterval = try values.seconds("audit.checkpointInterval", range: 1...86_400) ?? auditCheckpointInterval
+        if let console = try values.string("console") {
+            switch console {
+            case "on": self.console = true
+            case "off": self.console = false
+            default: throw ConfigurationError(key: "TRONCH_CONSOLE", "'\(console)' is not on or off")
+            }
+        }
         if let tracing = try values.string("tracing") {
             switch tracing {
             case "off": self.tracing = false
@@ -351,7 +360,7 @@ extension Settings {
         "ratelimit.failureMode": .string, "ratelimit.localMaxEntries": .integer, "redis.url": .string,
         "redis.timeout": .seconds, "audit.retentionDays": .integer, "audit.retentionInterval": .seconds,
         "audit.checkpointEvery": .integer, "audit.checkpointInterval": .seconds, "audit.rateLimitedInterval": .seconds,
-        "expiryReminder.days": .integer, "tracing": .string, "expiryReminder.interval": .seconds,
+        "expiryReminder.days": .integer, "tracing": .string, "console": .string, "expiryReminder.interval": .seconds,
         "usage.maxPending": .integer, "usage.enabled": .boolean, "http.trustedProxies": .string, "usage.retentionDays": .integer, "metrics.access": .string,
         "forwardAuth.enabled": .boolean, "forwardAuth.rules": .string, "ratelimit.login": .string,
     ].merging(AccountSettings.fileSchema) { $1 }.merging(AuthzSettings.fileSchema) { $1 }.merging(EdgeSettings.fileSchema) { $1 }

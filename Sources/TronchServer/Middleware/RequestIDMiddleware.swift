@@ -31,7 +31,9 @@ struct RequestIDMiddleware: RouterMiddleware {
         }
         var response = try await next(request, context)
         response.headers[.requestID] = id
-        response.headers.append(contentsOf: securityHeaders.always)
+        response.headers.append(
+            contentsOf: response.headers[.contentSecurityPolicy] == nil ? securityHeaders.always : securityHeaders.forPages
+        )
         return response
     }
 

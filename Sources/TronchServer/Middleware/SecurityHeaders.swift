@@ -11,17 +11,22 @@ struct SecurityHeaders: Sendable {
     static let contentSecurityPolicy = "default-src 'none'; frame-ancestors 'none'"
 
     let always: HTTPFields
+    /// `always` but the CSP and the referrer policy, for answers that bring their own: the console's pages,
+    /// whose forms need the browser to send `Origin` (which `no-referrer` turns into `null`).
+    let forPages: HTTPFields
     /// `Strict-Transport-Security`, or nil when HSTS is off.
     let overHTTPS: HTTPField?
 
     /// `servesTLS`: Tronch terminates TLS itself, so every answer goes over HTTPS and carries HSTS.
     init(hstsMaxAge: Int, servesTLS: Bool = false) {
-        var always: HTTPFields = [
-            .xContentTypeOptions: "nosniff", .referrerPolicy: "no-referrer", .contentSecurityPolicy: Self.contentSecurityPolicy,
-        ]
+        var forPages: HTTPFields = [.xContentTypeOptions: "nosniff"]
         overHTTPS = hstsMaxAge > 0 ? HTTPField(name: .strictTransportSecurity, value: "max-age=\(hstsMaxAge)") : nil
-        if servesTLS, let overHTTPS { always.append(overHTTPS) }
+        if servesTLS, let overHTTPS { forPages.append(overHTTPS) }
+        var always = forPages
+        always[.referrerPolicy] = "no-referrer"
+        always[.contentSecurityPolicy] = Self.contentSecurityPolicy
         self.always = always
+        self.forPages = forPages
     }
 }
 

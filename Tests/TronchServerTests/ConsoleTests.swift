@@ -1,0 +1,108 @@
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import NIOCore
+import Testing
+import TronchCore
+@testable import TronchServer
+
+/// The web console's HTTP contract: pages, cookies, CSRF, CSP, escaping, refresh, and the switch. The walk in a
+/// real browser is scripts/test-console.
+@Suite struct ConsoleTests {
+    /// A browser's cookie jar, enough for one host.
+    struct Browser {
+        let client: any TestClientProtocol
+        var cookies: [String: String] = [:]
+
+        mutating func send(
+            _ method: HTTPRequest.Method, _ path: String, form: [String: String]? = nil, headers extra: HTTPFields = [:]
+        ) async throws -> (status: HTTPResponse.Status, headers: HTTPFields, body: String) {
+            var headers = extra
+            if !cookies.isEmpty { headers[.cookie] = cookies.map { "\($0.key)=\($0.value)" }.joined(separator: "; ") }
+            var body: ByteBuffer?
+            if let form {
+                headers[.contentType] = "application/x-www-form-urlencoded"
+                var allowed = CharacterSet.alphanumerics
+                allowed.insert(charactersIn: "-._~")
+                body = ByteBuffer(string: form.map { "\($0.key)=\($0.value.addingPercentEncoding(withAllowedCharacters: allowed)!)" }.joined(separator: "&"))
+            }
+            let response = try await client.executeRequest(uri: path, method: method, headers: headers, body: body)
+            for setCookie in response.headers[values: .setCookie] {
+                let pair = setCookie.split(separator: ";")[0].split(separator: "=", maxSplits: 1).map(String.init)
+                if setCookie.contains("Max-Age=0") { cookies[pair[0]] = nil } else { cookies[pair[0]] = pair.count == 2 ? pair[1] : "" }
+            }
+            return (response.status, response.headers, String(buffer: response.body))
+        }
+
+        var csrf: String { cookies[ConsoleController.csrfCookie] ?? "" }
+    }
+
+    @Test func signInCreateRevokeAndSignOut() async throws {
+        let server = TestServer()
+        try await server.run { api async throws in
+            _ = try await UsersTests.createUser(api, "dora")
+            let adminKey = try await api.createKey(["name": "admins only"])
+            var browser = Browser(client: api.client)
+
+            let login = try await browser.send(.get, "/console/login")
+            #expect(login.status == .ok && login.headers[.contentType] == "text/html; charset=utf-8")
+            #expect(login.headers[values: .contentSecurityPolicy] == [ConsoleController.contentSecurityPolicy], "the console's CSP alone")
+            #expect(login.headers[values: .referrerPolicy] == ["same-origin"], "not no-referrer, which makes browsers send Origin: null")
+            #expect(login.headers[.xContentTypeOptions] == "nosniff")
+            #expect(login.headers[values: .setCookie].first?.contains("HttpOnly") == true && login.headers[values: .setCookie].first?.contains("SameSite=Lax") == true)
+            #expect(login.headers[values: .setCookie].first?.contains("Path=/console") == true)
+            #expect(login.body.contains(#"name="csrf" value="\#(browser.csrf)""#))
+
+            // No CSRF token, or another origin: refused, and nothing happens.
+            #expect(try await browser.send(.post, "/console/login", form: ["username": "dora", "password": UsersTests.password]).status == .forbidden)
+            let crossSite = try await browser.send(
+                .post, "/console/login", form: ["username": "dora", "password": UsersTests.password, "csrf": browser.csrf],
+                headers: [.origin: "https://evil.example"]
+            )
+            #expect(crossSite.status == .forbidden && browser.cookies[ConsoleController.accessCookie] == nil)
+
+            let wrong = try await browser.send(.post, "/console/login", form: ["username": "dora", "password": "not the password", "csrf": browser.csrf])
+            #expect(wrong.status == .unauthorized && wrong.body.contains("wrong"))
+            let signedIn = try await browser.send(.post, "/console/login", form: ["username": "dora", "password": UsersTests.password, "csrf": browser.csrf])
+            #expect(signedIn.status == .seeOther && signedIn.headers[.location] == "/console/keys")
+            #expect(browser.cookies[ConsoleController.accessCookie] != nil && browser.cookies[ConsoleController.refreshCookie] != nil)
+
+            // A name that is markup is shown as text.
+            let created = try await browser.send(
+                .post, "/console/keys", form: ["name": "<script>alert(1)</script>", "scopes": "orders:read", "environment": "test", "csrf": browser.csrf]
+            )
+            #expect(created.status == .created, "\(created.body)")
+            #expect(!created.body.contains("<script>alert") && created.body.contains("&lt;script&gt;alert(1)&lt;/script&gt;"))
+            let secret = try #require(created.body.firstRange(of: /tronch_sk_test_[0-9A-Za-z]{38}/).map { String(created.body[$0]) })
+            let verified = try await api.verify(secret, scopes: ["orders:read"])
+            #expect(verified["code"] == "VALID" && verified["owner_id"]?.string?.hasPrefix("user:") == true)
+            let keyID = try #require(verified["key_id"]?.string)
+
+            let keys = try await browser.send(.get, "/console/keys")
+            #expect(keys.status == .ok && keys.body.contains(keyID) && !keys.body.contains(adminKey["id"]!.string!), "only dora's keys")
+            #expect(try await browser.send(.get, "/console/keys/\(adminKey["id"]!.string!)/revoke").status == .notFound)
+            #expect(try await browser.send(.post, "/console/keys/\(keyID)/revoke", form: [:]).status == .forbidden, "no CSRF token")
+            let revoked = try await browser.send(.post, "/console/keys/\(keyID)/revoke", form: ["csrf": browser.csrf])
+            #expect(revoked.status == .seeOther)
+            #expect(try await api.verify(secret)["code"] == "REVOKED")
+
+            // An expired access token is refreshed from the refresh cookie on the next page.
+            let before = browser.cookies[ConsoleController.refreshCookie]
+            server.clock.advance(seconds: 700)
+            #expect(try await browser.send(.get, "/console/keys").status == .ok)
+            #expect(browser.cookies[ConsoleController.refreshCookie] != before, "a new pair")
+
+            let out = try await browser.send(.post, "/console/logout", form: ["csrf": browser.csrf])
+            #expect(out.status == .seeOther && browser.cookies[ConsoleController.accessCookie] == nil)
+            #expect(try await browser.send(.get, "/console/keys").headers[.location] == "/console/login")
+            let audit = try await api.request(.get, "/api/v1/audit-logs?action=auth.logout")
+            #expect(audit["data"]?.array?.count == 1)
+        }
+    }
+
+    @Test func theConsoleCanBeTurnedOff() async throws {
+        try await TestServer(config: ["console": "off"]).run { api async throws in
+            #expect(try await api.request(.get, "/console/login", key: nil).status == .notFound)
+        }
+    }
+}
