@@ -2,7 +2,8 @@
 websocket, no package beyond the standard library), against a running `tronch serve`:
 
 sign in with a password, the second factor, the keys page, create a key, copy its secret with the copy
-button, revoke it after the confirmation page, sign out; with screenshots of each page, and checks of every
+button, its usage chart after some verifications, revoke it after the confirmation page, the audit log and
+its filter, the sessions and "sign out everywhere"; with (full-page) screenshots of each page, and checks of every
 page's HTML (every form carries the CSRF field, no inline script or event handler, the CSP header) and of the
 refusals (a form without its CSRF token, a page without a session).
 
@@ -127,15 +128,20 @@ class Browser:
             self.call("Input.dispatchMouseEvent", {"type": kind, "x": box[0], "y": box[1], "button": "left", "clickCount": 1})
 
     def screenshot(self, name):
-        data = self.call("Page.captureScreenshot", {"format": "png"})["data"]
+        size = self.call("Page.getLayoutMetrics")["cssContentSize"]
+        clip = {"x": 0, "y": 0, "width": size["width"], "height": min(size["height"], 3000), "scale": 1}
+        data = self.call("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True, "clip": clip})["data"]
         with open(os.path.join(SHOTS, name + ".png"), "wb") as file:
             file.write(base64.b64decode(data))
 
     def check_page(self, label):
-        """Every form has the CSRF field; no inline script, no event-handler attribute, no inline style."""
+        """Every form that posts has the CSRF field; no inline script, no event-handler attribute, no inline style; labels."""
         problems = self.evaluate("""(() => {
             const problems = [];
-            for (const form of document.forms) if (!form.querySelector('input[type=hidden][name=csrf]')) problems.push('form without csrf: ' + form.action);
+            for (const form of document.forms) {
+              const method = (form.getAttribute('method') || 'get').toLowerCase();
+              if (method !== 'get' && !form.querySelector('input[type=hidden][name=csrf]')) problems.push('form without csrf: ' + form.getAttribute('action'));
+            }
             for (const script of document.scripts) if (!script.src) problems.push('inline script');
             for (const element of document.querySelectorAll('*')) for (const attribute of element.attributes) {
               if (attribute.name.startsWith('on')) problems.push('event handler ' + attribute.name);
@@ -212,6 +218,23 @@ def main():
         status, verified = api("POST", "/api/v1/keys/verify", {"key": shown, "scopes": ["orders:read"]})
         assert verified["valid"] and verified["owner_id"] == "user:" + user["id"], verified
 
+        # Some traffic, then the key's page: a chart of it (the usage counters are written every 2 s).
+        for scopes in (["orders:read"], ["orders:read"], ["orders:read"], ["billing:admin"]):
+            api("POST", "/api/v1/keys/verify", {"key": shown, "scopes": scopes})
+        key_id = verified["key_id"]
+        deadline = time.time() + 15
+        while True:
+            browser.goto(BASE + "/console/keys/" + key_id, "/console/keys/" + key_id)
+            bars = browser.evaluate("[document.querySelectorAll('svg.chart rect.bar-valid').length, document.querySelectorAll('svg.chart rect.bar-refused').length]")
+            if bars == [1, 1] or time.time() > deadline:
+                break
+            time.sleep(0.5)
+        assert bars == [1, 1], f"one hour with valid and refused verifications: {bars}"
+        numbers = browser.evaluate("Array.from(document.querySelectorAll('table.numbers tbody td')).slice(1).map(td => td.textContent)")
+        assert numbers == ["4", "1"] or numbers == ["3", "1"], numbers
+        browser.check_page("key")
+        browser.screenshot("05-usage")
+
         # A form without its CSRF token is refused, even with the session's cookies.
         refused = browser.evaluate("fetch('/console/keys', {method: 'POST', headers: {'Content-Type': 'application/x-www-form-urlencoded'}, body: 'name=forged'}).then(r => r.status)", wait=True)
         assert refused == 403, refused
@@ -221,16 +244,32 @@ def main():
         browser.click("a[href$='/revoke']")
         browser.settle("/console/keys/")
         browser.check_page("confirm revoke")
-        browser.screenshot("05-confirm-revoke")
+        browser.screenshot("06-confirm-revoke")
         browser.submit("form[action$='/revoke']", {}, "/console/keys")
         assert "revoked" in browser.evaluate("document.querySelector('tbody').innerText")
-        browser.screenshot("06-revoked")
+        browser.screenshot("07-revoked")
         status, verified = api("POST", "/api/v1/keys/verify", {"key": shown})
         assert verified["code"] == "REVOKED", verified
 
-        browser.submit("form[action='/console/logout']", {}, "/console/login")
+        # The person's own audit entries, filtered.
+        browser.goto(BASE + "/console/audit", "/console/audit")
+        actions = browser.evaluate("Array.from(document.querySelectorAll('tbody code')).map(c => c.textContent)")
+        assert "key.created" in actions and "key.revoked" in actions and "root_key.bootstrapped" not in actions, actions
+        browser.submit("form.filters", {"action": "key.revoked"}, "/console/audit")
+        assert browser.evaluate("Array.from(document.querySelectorAll('tbody code')).map(c => c.textContent)") == ["key.revoked"]
+        browser.check_page("audit")
+        browser.screenshot("08-audit")
+
+        # Sessions, and signing out everywhere.
+        browser.goto(BASE + "/console/sessions", "/console/sessions")
+        assert "(this one)" in browser.evaluate("document.body.innerText")
+        browser.check_page("sessions")
+        browser.screenshot("09-sessions")
+        browser.submit("form[action='/console/sessions/end-all']", {}, "/console/login")
         browser.goto(BASE + "/console/keys", "/console/login")
-        print(f"console walk passed: 6 screenshots in {SHOTS}; clipboard: {copied}")
+        status, refreshed = api("POST", "/api/v1/auth/refresh", {"refresh_token": tokens["refresh_token"]}, key=None)
+        assert status == 401, "the API login's session ended too"
+        print(f"console walk passed: 9 screenshots in {SHOTS}; clipboard: {copied}")
     finally:
         browser.close()
 

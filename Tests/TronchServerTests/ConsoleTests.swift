@@ -86,17 +86,46 @@ import TronchCore
             #expect(revoked.status == .seeOther)
             #expect(try await api.verify(secret)["code"] == "REVOKED")
 
+            // One key's page, its rotation, the person's own audit entries and sessions.
+            let other = try await browser.send(.post, "/console/keys", form: ["name": "rotating", "csrf": browser.csrf])
+            let otherSecret = try #require(other.body.firstRange(of: /tronch_sk_live_[0-9A-Za-z]{38}/).map { String(other.body[$0]) })
+            let otherID = try #require(try await api.verify(otherSecret)["key_id"]?.string)
+            let keyPage = try await browser.send(.get, "/console/keys/\(otherID)")
+            #expect(keyPage.status == .ok && keyPage.body.contains("<svg class=\"chart\"") && keyPage.body.contains("/console/keys/\(otherID)/rotate"))
+            #expect(try await browser.send(.get, "/console/keys/\(otherID)?period=30d").body.contains("Verifications per day"))
+            let rotated = try await browser.send(.post, "/console/keys/\(otherID)/rotate", form: ["grace_minutes": "5", "csrf": browser.csrf])
+            #expect(rotated.status == .created && rotated.body.contains("Key rotated"))
+            let rotatedSecret = try #require(rotated.body.firstRange(of: /tronch_sk_live_[0-9A-Za-z]{38}/).map { String(rotated.body[$0]) })
+            #expect(try await api.verify(rotatedSecret)["code"] == "VALID")
+            #expect(try await api.verify(otherSecret)["code"] == "VALID", "the old one has its grace")
+            let audit = try await browser.send(.get, "/console/audit?action=key.rotated")
+            #expect(audit.status == .ok && audit.body.contains("<code>key.rotated</code>") && !audit.body.contains("<code>key.created</code>"))
+            let everything = try await browser.send(.get, "/console/audit")
+            #expect(everything.body.contains("<code>key.created</code>") && !everything.body.contains("root_key.bootstrapped"), "a member sees only their own actions")
+            let sessions = try await browser.send(.get, "/console/sessions")
+            #expect(sessions.status == .ok && sessions.body.contains("(this one)") && sessions.body.contains("/console/sessions/end-all"))
+
             // An expired access token is refreshed from the refresh cookie on the next page.
             let before = browser.cookies[ConsoleController.refreshCookie]
             server.clock.advance(seconds: 700)
             #expect(try await browser.send(.get, "/console/keys").status == .ok)
             #expect(browser.cookies[ConsoleController.refreshCookie] != before, "a new pair")
 
+            // A second sign-in elsewhere; "sign out everywhere" ends both.
+            var elsewhere = Browser(client: api.client)
+            _ = try await elsewhere.send(.get, "/console/login")
+            _ = try await elsewhere.send(.post, "/console/login", form: ["username": "dora", "password": UsersTests.password, "csrf": elsewhere.csrf])
+            #expect(try await elsewhere.send(.get, "/console/keys").status == .ok)
+            let ended = try await browser.send(.post, "/console/sessions/end-all", form: ["csrf": browser.csrf])
+            #expect(ended.status == .seeOther && ended.headers[.location] == "/console/login")
+            #expect(try await elsewhere.send(.get, "/console/keys").headers[.location] == "/console/login", "the other browser is out too")
+
+            _ = try await browser.send(.post, "/console/login", form: ["username": "dora", "password": UsersTests.password, "csrf": browser.csrf])
             let out = try await browser.send(.post, "/console/logout", form: ["csrf": browser.csrf])
             #expect(out.status == .seeOther && browser.cookies[ConsoleController.accessCookie] == nil)
             #expect(try await browser.send(.get, "/console/keys").headers[.location] == "/console/login")
-            let audit = try await api.request(.get, "/api/v1/audit-logs?action=auth.logout")
-            #expect(audit["data"]?.array?.count == 1)
+            let logouts = try await api.request(.get, "/api/v1/audit-logs?action=auth.logout")
+            #expect(logouts["data"]?.array?.count == 1)
         }
     }
 

@@ -23,6 +23,14 @@ enum ConsoleAssets {
         .hint { color: var(--muted); }
         .secret { font-family: ui-monospace, monospace; background: #f6f8fa; padding: .5rem; border: 1px solid var(--line); word-break: break-all; }
         .status-revoked, .status-expired { color: var(--bad); }
+        .chart { width: 100%; max-width: 45rem; height: auto; border: 1px solid var(--line); }
+        .chart .axis { stroke: #8c959f; }
+        .chart .tick { font-size: 10px; fill: var(--muted); }
+        .bar-valid, .swatch-valid { fill: #1a7f37; background: #1a7f37; }
+        .bar-refused, .swatch-refused { fill: #cf222e; background: #cf222e; }
+        .swatch { display: inline-block; width: .8rem; height: .8rem; vertical-align: middle; }
+        .details th { width: 10rem; }
+        .filters input { min-width: 12rem; }
         """
 
     /// Progressive enhancement only: every page works without it. Copies a secret to the clipboard.

@@ -18,6 +18,9 @@ struct ConsoleController {
     let rateLimits: RateLimits
     let mfaRequiredRoles: Set<Role>
     let groups: AuthzDirectory?
+    /// Where a key's usage and the audit log are read.
+    let store: any UsageStore & AuditStore
+    var usage: any UsageStore { store }
     let maxBodySize: Int
     /// Tronch terminates TLS itself: every cookie is `Secure`.
     let servesTLS: Bool
@@ -41,6 +44,7 @@ struct ConsoleController {
         console.post("keys", use: createKey)
         console.get("keys/{id}/revoke", use: revokePage)
         console.post("keys/{id}/revoke", use: revoke)
+        addPages(to: console)
     }
 
     // MARK: Signing in

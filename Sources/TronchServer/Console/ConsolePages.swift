@@ -41,7 +41,7 @@ enum ConsolePages {
                 ? "" : #"<a href="/console/keys/\#(record.id.lowercased)/revoke" aria-label="Revoke \#(HTML.escape(record.settings.name ?? record.start))">Revoke</a>"#
             return """
                     <tr>
-                      <td>\(HTML.escape(record.settings.name ?? "—"))</td>
+                      <td><a href="/console/keys/\(record.id.lowercased)">\(HTML.escape(record.settings.name ?? "(no name)"))</a></td>
                       <td><code>\(HTML.escape(record.start))…\(HTML.escape(record.end))</code></td>
                       <td>\(HTML.escape(record.environment.rawValue))</td>
                       <td>\(HTML.escape(record.settings.scopes.joined(separator: " ")))</td>
@@ -83,15 +83,130 @@ enum ConsolePages {
             """
     }
 
-    static func created(_ record: KeyRecord, secret: String) -> String {
-        """
-        <h1>Key created</h1>
+    static func created(_ record: KeyRecord, secret: String, rotated graceMinutes: Int64? = nil) -> String {
+        let heading =
+            graceMinutes.map {
+                "<h1>Key rotated</h1><p>This is the new key. \($0 == 0 ? "The old one stopped working now." : "The old one keeps working for \($0) minutes, then stops.")</p>"
+            } ?? "<h1>Key created</h1>"
+        return """
+        \(heading)
         <p>This is the only time the secret is shown: copy it now and give it to the key's holder. Tronch keeps only a hash of it.</p>
         <p id="secret" class="secret">\(HTML.escape(secret))</p>
         <p><button type="button" data-copy="secret" hidden>Copy the secret</button></p>
         <p>Name: \(HTML.escape(record.settings.name ?? "—")) · id <code>\(record.id.lowercased)</code></p>
-        <p><a href="/console/keys">Back to the keys</a></p>
+        <p><a href="/console/keys/\(record.id.lowercased)">The key's page</a> · <a href="/console/keys">Back to the keys</a></p>
         """
+    }
+
+    static func key(_ record: KeyRecord, now: Date, chart: UsageChart, daily: Bool, latency: [Int64?], csrf: String) -> String {
+        let id = record.id.lowercased
+        func time(_ date: Date?) -> String { date.map { HTML.escape(Timestamp.format($0)) } ?? "—" }
+        let limits = record.settings.ratelimits.map { "\(HTML.escape($0.name)): \($0.limit) per \($0.periodSeconds) s" }.joined(separator: "<br>")
+        let periods =
+            daily
+            ? #"<a href="/console/keys/\#(id)">Last 24 hours</a> · <strong>Last 30 days</strong>"#
+            : #"<strong>Last 24 hours</strong> · <a href="/console/keys/\#(id)?period=30d">Last 30 days</a>"#
+        let quantiles = zip(["p50", "p95", "p99"], latency).map { "\($0): \($1.map { "\($0) ms" } ?? "—")" }.joined(separator: " · ")
+        let active = record.status != .revoked
+        return """
+            <h1>\(HTML.escape(record.settings.name ?? "(no name)"))</h1>
+            <table class="details">
+              <tbody>
+                <tr><th scope="row">Id</th><td><code>\(id)</code></td></tr>
+                <tr><th scope="row">Key</th><td><code>\(HTML.escape(record.start))…\(HTML.escape(record.end))</code></td></tr>
+                <tr><th scope="row">Status</th><td class="status-\(record.displayStatus(at: now).rawValue)">\(record.displayStatus(at: now).rawValue)\(record.settings.enabled ? "" : " (disabled)")</td></tr>
+                <tr><th scope="row">Environment</th><td>\(HTML.escape(record.environment.rawValue))</td></tr>
+                <tr><th scope="row">Owner</th><td>\(HTML.escape(record.settings.ownerID ?? "—"))</td></tr>
+                <tr><th scope="row">Scopes</th><td>\(HTML.escape(record.settings.scopes.joined(separator: " ")))</td></tr>
+                <tr><th scope="row">Rate limits</th><td>\(limits.isEmpty ? "the default" : limits)</td></tr>
+                <tr><th scope="row">Created</th><td>\(time(record.createdAt))</td></tr>
+                <tr><th scope="row">Expires</th><td>\(record.settings.expiresAt.map { HTML.escape(Timestamp.format($0)) } ?? "never")</td></tr>
+                <tr><th scope="row">Last used</th><td>\(time(record.lastUsedAt))</td></tr>
+              </tbody>
+            </table>
+            <h2>Usage</h2>
+            <p>\(periods)</p>
+            \(chart.svg())
+            <p class="legend"><span class="swatch swatch-valid"></span> valid <span class="swatch swatch-refused"></span> refused
+              · latency of its calls on Tronch's API: \(quantiles)</p>
+            \(chart.table())
+            \(active ? rotateForm(id, csrf: csrf) : "")
+            """
+    }
+
+    static func rotateForm(_ id: String, csrf: String) -> String {
+        """
+        <h2>Rotate</h2>
+        <p>A new secret replaces this one; the old secret can keep working for a grace period while its holder switches.</p>
+        <form method="post" action="/console/keys/\(id)/rotate">
+          \(HTML.csrfField(csrf))
+          <label for="grace_minutes">Grace period (minutes)</label>
+          <input id="grace_minutes" name="grace_minutes" inputmode="numeric" value="60">
+          <p><button type="submit">Rotate the key</button> <a href="/console/keys/\(id)/revoke">Revoke it instead</a></p>
+        </form>
+        """
+    }
+
+    static func audit(_ entries: [AuditEntry], next: Int64?, filters: (action: String?, actor: String?, target: String?), everyone: Bool) -> String {
+        let rows = entries.map { entry in
+            let event = entry.event
+            let actor = event.actor.kind.rawValue + (event.actor.id.map { ":" + $0 } ?? "")
+            let target = event.targetType.map { $0 + (event.targetID.map { ":" + $0 } ?? "") } ?? "—"
+            return """
+                <tr><td>\(entry.sequence)</td><td>\(HTML.escape(Timestamp.format(event.time)))</td><td><code>\(HTML.escape(event.action))</code></td>\
+                <td>\(HTML.escape(actor))</td><td>\(HTML.escape(target))</td><td>\(event.outcome.rawValue)</td></tr>
+                """
+        }.joined(separator: "\n")
+        func value(_ text: String?) -> String { HTML.escape(text ?? "") }
+        var older = ""
+        if let next {
+            var query = ["before=\(next)"]
+            if let action = filters.action { query.append("action=" + (action.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")) }
+            if everyone, let actor = filters.actor { query.append("actor_id=" + (actor.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")) }
+            if let target = filters.target { query.append("target_id=" + (target.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")) }
+            older = #"<p><a href="/console/audit?\#(HTML.escape(query.joined(separator: "&")))">Older entries</a></p>"#
+        }
+        return """
+            <h1>Audit log</h1>
+            <p class="hint">\(everyone ? "Every entry, newest first." : "Your own actions, newest first.")</p>
+            <form method="get" action="/console/audit" class="filters">
+              <label for="action">Action</label><input id="action" name="action" value="\(value(filters.action))" placeholder="key.created">
+              \(everyone ? #"<label for="actor_id">Actor id</label><input id="actor_id" name="actor_id" value="\#(value(filters.actor))">"# : "")
+              <label for="target_id">Target id</label><input id="target_id" name="target_id" value="\(value(filters.target))">
+              <p><button type="submit">Filter</button> <a href="/console/audit">Clear</a></p>
+            </form>
+            <table>
+              <thead><tr><th scope="col">#</th><th scope="col">Time</th><th scope="col">Action</th><th scope="col">Actor</th><th scope="col">Target</th><th scope="col">Outcome</th></tr></thead>
+              <tbody>
+            \(rows.isEmpty ? #"<tr><td colspan="6" class="hint">No entries.</td></tr>"# : rows)
+              </tbody>
+            </table>
+            \(older)
+            """
+    }
+
+    static func sessions(_ sessions: [SessionRecord], current: UUID?, csrf: String) -> String {
+        let rows = sessions.map { session in
+            """
+            <tr><td>\(HTML.escape(Timestamp.format(session.createdAt)))\(session.id == current ? " <strong>(this one)</strong>" : "")</td>\
+            <td>\(HTML.escape(Timestamp.format(session.lastSeenAt)))</td><td>\(HTML.escape(session.ip ?? "—"))</td>\
+            <td>\(HTML.escape(session.userAgent ?? "—"))</td><td>\(HTML.escape(session.amr.joined(separator: " ")))</td></tr>
+            """
+        }.joined(separator: "\n")
+        return """
+            <h1>Sessions</h1>
+            <p class="hint">Where you are signed in: this browser, other browsers, and programs that logged in as you.</p>
+            <table>
+              <thead><tr><th scope="col">Started</th><th scope="col">Last seen</th><th scope="col">Address</th><th scope="col">Browser or program</th><th scope="col">Factors</th></tr></thead>
+              <tbody>
+            \(rows)
+              </tbody>
+            </table>
+            <form method="post" action="/console/sessions/end-all">
+              \(HTML.csrfField(csrf))
+              <button type="submit" class="danger">Sign out everywhere</button>
+            </form>
+            """
     }
 
     static func confirmRevoke(_ record: KeyRecord, csrf: String) -> String {

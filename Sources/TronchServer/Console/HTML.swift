@@ -28,6 +28,8 @@ enum HTML {
             """
             <nav aria-label="Console">
               <a href="/console/keys">Keys</a>
+              <a href="/console/audit">Audit log</a>
+              <a href="/console/sessions">Sessions</a>
               <span class="who">\(escape(person.username)) (\(escape(person.role)))</span>
               <form method="post" action="/console/logout" class="inline">\(csrfField(csrf))<button type="submit">Sign out</button></form>
             </nav>
