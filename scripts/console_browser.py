@@ -3,7 +3,8 @@ websocket, no package beyond the standard library), against a running `tronch se
 
 sign in with a password, the second factor, the keys page, create a key, copy its secret with the copy
 button, its usage chart after some verifications, revoke it after the confirmation page, the audit log and
-its filter, the sessions and "sign out everywhere"; with (full-page) screenshots of each page, and checks of every
+its filter, the sessions and "sign out everywhere"; then an administrator's people, group and ACL pages; with
+(full-page) screenshots of each page, and checks of every
 page's HTML (every form carries the CSRF field, no inline script or event handler, the CSP header) and of the
 refusals (a form without its CSRF token, a page without a session).
 
@@ -269,7 +270,32 @@ def main():
         browser.goto(BASE + "/console/keys", "/console/login")
         status, refreshed = api("POST", "/api/v1/auth/refresh", {"refresh_token": tokens["refresh_token"]}, key=None)
         assert status == 401, "the API login's session ended too"
-        print(f"console walk passed: 9 screenshots in {SHOTS}; clipboard: {copied}")
+
+        # An administrator's pages: people, a group and its members, an ACL entry.
+        status, _ = api("POST", "/api/v1/users", {"username": "ada", "email": "ada@example.com", "password": "an administrator password", "role": "admin"})
+        assert status == 201
+        browser.goto(BASE + "/console/login", "/console/login")
+        browser.submit("form[action='/console/login']", {"username": "ada", "password": "an administrator password"}, "/console/keys")
+        browser.goto(BASE + "/console/users", "/console/users")
+        assert "carol@example.com" in browser.evaluate("document.body.innerText")
+        browser.check_page("people")
+        browser.screenshot("10-people")
+        browser.goto(BASE + "/console/groups", "/console/groups")
+        browser.submit("form[action='/console/groups']", {"name": "support", "description": "answers customers"}, "/console/groups/")
+        browser.submit("form[action$='/members']", {"member": "carol"}, "/console/groups/")
+        assert "carol" in browser.evaluate("document.querySelector('tbody').innerText")
+        browser.check_page("group")
+        browser.screenshot("11-group")
+        browser.goto(BASE + "/console/acl", "/console/acl")
+        browser.submit("form[method='post'][action='/console/acl']", {"resource": "project:acme/web", "principal": "carol", "action": "read"}, "/console/acl")
+        assert "project:acme/web" in browser.evaluate("document.querySelector('tbody').innerText")
+        browser.check_page("access control")
+        browser.screenshot("12-acl")
+        status, decision = api("POST", "/api/v1/authz/check", {"principal": "user:" + user["id"], "action": "read", "resource": "project:acme/web/index"})
+        assert status == 200 and decision["allowed"] is False, decision  # an acl entry covers the resource itself, not below it
+        status, decision = api("POST", "/api/v1/authz/check", {"principal": "user:" + user["id"], "action": "read", "resource": "project:acme/web"})
+        assert decision["allowed"] is True, decision
+        print(f"console walk passed: 12 screenshots in {SHOTS}; clipboard: {copied}")
     finally:
         browser.close()
 

@@ -357,7 +357,7 @@ package func buildRouter(
     }
     if settings.console {
         ConsoleController(
-            users: users, keys: keys, rateLimits: keys.rateLimits, mfaRequiredRoles: settings.accounts.mfaRequiredRoles,
+            users: users, authz: authz, keys: keys, rateLimits: keys.rateLimits, mfaRequiredRoles: settings.accounts.mfaRequiredRoles,
             groups: authz.directory, store: database.store, maxBodySize: settings.maxBodySize, servesTLS: settings.edge.tls != nil
         )
         .addRoutes(to: router)

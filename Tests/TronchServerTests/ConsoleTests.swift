@@ -129,6 +129,58 @@ import TronchCore
         }
     }
 
+    @Test func administratorsManagePeopleGroupsAndEntries() async throws {
+        try await TestServer().run { api async throws in
+            _ = try await UsersTests.createUser(api, "ada", role: "admin")
+            _ = try await UsersTests.createUser(api, "dora")
+            var admin = Browser(client: api.client)
+            _ = try await admin.send(.get, "/console/login")
+            _ = try await admin.send(.post, "/console/login", form: ["username": "ada", "password": UsersTests.password, "csrf": admin.csrf])
+            var member = Browser(client: api.client)
+            _ = try await member.send(.get, "/console/login")
+            _ = try await member.send(.post, "/console/login", form: ["username": "dora", "password": UsersTests.password, "csrf": member.csrf])
+            for path in ["/console/users", "/console/groups", "/console/acl"] {
+                #expect(try await member.send(.get, path).status == .forbidden, "\(path) is for administrators")
+                #expect(try await admin.send(.get, path).status == .ok, "\(path)")
+            }
+            #expect(try await member.send(.post, "/console/groups", form: ["name": "sneaky", "csrf": member.csrf]).status == .forbidden)
+
+            // People.
+            let added = try await admin.send(.post, "/console/users", form: ["username": "eve", "email": "eve@example.com", "role": "member", "csrf": admin.csrf])
+            #expect(added.status == .seeOther)
+            #expect(try await admin.send(.get, "/console/users").body.contains("eve@example.com"))
+            let bad = try await admin.send(.post, "/console/users", form: ["username": "x y", "email": "nope", "csrf": admin.csrf])
+            #expect(bad.status == .badRequest && bad.body.contains("role=\"alert\""))
+            let promoted = try await admin.send(.post, "/console/users", form: ["username": "mal", "email": "mal@example.com", "role": "admin", "csrf": admin.csrf])
+            #expect(promoted.status == .badRequest && promoted.body.contains("step-up"))
+
+            // Groups and members.
+            let created = try await admin.send(.post, "/console/groups", form: ["name": "ops", "description": "on call", "csrf": admin.csrf])
+            let groupPath = try #require(created.headers[.location])
+            #expect(created.status == .seeOther && groupPath.hasPrefix("/console/groups/"))
+            #expect(try await admin.send(.post, groupPath + "/members", form: ["member": "eve", "csrf": admin.csrf]).status == .seeOther)
+            let group = try await admin.send(.get, groupPath)
+            #expect(group.body.contains("<td>eve</td>"))
+            let eveID = try #require(try await api.request(.get, "/api/v1/users?q=eve")["data"]?.array?.first?["id"]?.string)
+            #expect(try await admin.send(.post, groupPath + "/members", form: ["member": "nobody", "csrf": admin.csrf]).body.contains("No person or group"))
+
+            // Entries, and a check that follows them.
+            let entry = try await admin.send(
+                .post, "/console/acl", form: ["resource": "project:acme/web", "principal": "eve", "action": "read", "effect": "allow", "kind": "acl", "csrf": admin.csrf]
+            )
+            #expect(entry.status == .seeOther)
+            let check: JSONValue = ["principal": .string("user:" + eveID), "action": "read", "resource": "project:acme/web"]
+            #expect(try await api.request(.post, "/api/v1/authz/check", json: check)["allowed"] == true)
+            let list = try await admin.send(.get, "/console/acl?resource=project:acme/web")
+            let entryID = try #require(list.body.firstMatch(of: /\/console\/acl\/([0-9a-f-]{36})\/delete/).map { String($0.output.1) })
+            #expect(try await admin.send(.post, "/console/acl/\(entryID)/delete", form: ["csrf": admin.csrf]).status == .seeOther)
+            #expect(try await api.request(.post, "/api/v1/authz/check", json: check)["allowed"] == false)
+            #expect(try await admin.send(.post, "/console/acl", form: ["resource": "no", "principal": "eve", "action": "read", "effect": "allow", "csrf": admin.csrf]).status == .badRequest)
+            #expect(try await admin.send(.post, groupPath + "/members/remove", form: ["member": "user:" + eveID, "csrf": admin.csrf]).status == .seeOther)
+            #expect(!(try await admin.send(.get, groupPath).body.contains("<td>eve</td>")))
+        }
+    }
+
     @Test func theConsoleCanBeTurnedOff() async throws {
         try await TestServer(config: ["console": "off"]).run { api async throws in
             #expect(try await api.request(.get, "/console/login", key: nil).status == .notFound)

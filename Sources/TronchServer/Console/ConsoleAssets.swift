@@ -31,6 +31,8 @@ enum ConsoleAssets {
         .swatch { display: inline-block; width: .8rem; height: .8rem; vertical-align: middle; }
         .details th { width: 10rem; }
         .filters input { min-width: 12rem; }
+        label.inline-label { display: inline; font-weight: 400; }
+        input[type=checkbox] { min-width: 0; }
         """
 
     /// Progressive enhancement only: every page works without it. Copies a secret to the clipboard.

@@ -14,6 +14,7 @@ import TronchStorage
 /// only the console's own style sheet and script (a strict CSP), and work without the script.
 struct ConsoleController {
     let users: UserService
+    let authz: AuthzService
     let keys: KeyService
     let rateLimits: RateLimits
     let mfaRequiredRoles: Set<Role>
@@ -45,6 +46,7 @@ struct ConsoleController {
         console.get("keys/{id}/revoke", use: revokePage)
         console.post("keys/{id}/revoke", use: revoke)
         addPages(to: console)
+        addAdminPages(to: console)
     }
 
     // MARK: Signing in

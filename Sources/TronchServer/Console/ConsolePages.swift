@@ -222,6 +222,127 @@ enum ConsolePages {
         """
     }
 
+    static func users(_ people: [UserRecord], now: Date, csrf: String, error: String?) -> String {
+        let rows = people.map { user in
+            let locked = user.lockout.isLocked(at: now) ? " (locked)" : ""
+            return "<tr><td>\(HTML.escape(user.username))</td><td>\(HTML.escape(user.email.value))</td><td>\(user.role.rawValue)</td>"
+                + "<td>\(user.status.rawValue)\(locked)</td><td>\(user.mfaEnabled ? "yes" : "no")</td>"
+                + "<td>\(user.lastLoginAt.map { HTML.escape(Timestamp.format($0)) } ?? "never")</td></tr>"
+        }.joined(separator: "\n")
+        return """
+            <h1>People</h1>
+            \(alert(error))
+            <table>
+              <thead><tr><th scope="col">Username</th><th scope="col">E-mail</th><th scope="col">Role</th><th scope="col">Status</th><th scope="col">Second factor</th><th scope="col">Last sign-in</th></tr></thead>
+              <tbody>
+            \(rows)
+              </tbody>
+            </table>
+            <h2>Add a person</h2>
+            <form method="post" action="/console/users">
+              \(HTML.csrfField(csrf))
+              <label for="username">Username</label><input id="username" name="username" required>
+              <label for="email">E-mail address</label><input id="email" name="email" type="email" required>
+              <label for="role">Role</label>
+              <select id="role" name="role"><option value="member">member</option><option value="viewer">viewer</option></select>
+              <label for="password">First password <span class="hint">(empty: none yet; 12 characters or more)</span></label>
+              <input id="password" name="password" type="password" autocomplete="new-password">
+              <p><button type="submit">Add</button></p>
+            </form>
+            """
+    }
+
+    static func groups(_ groups: [GroupRecord], csrf: String, error: String?) -> String {
+        let rows = groups.map { group in
+            "<tr><td><a href=\"/console/groups/\(group.id.lowercased)\">\(HTML.escape(group.name))</a></td>"
+                + "<td>\(HTML.escape(group.description ?? ""))</td><td>\(group.mfaRequired ? "yes" : "no")</td></tr>"
+        }.joined(separator: "\n")
+        return """
+            <h1>Groups</h1>
+            \(alert(error))
+            <table>
+              <thead><tr><th scope="col">Name</th><th scope="col">Description</th><th scope="col">Requires a second factor</th></tr></thead>
+              <tbody>
+            \(rows.isEmpty ? #"<tr><td colspan="3" class="hint">No groups yet.</td></tr>"# : rows)
+              </tbody>
+            </table>
+            <h2>Create a group</h2>
+            <form method="post" action="/console/groups">
+              \(HTML.csrfField(csrf))
+              <label for="name">Name</label><input id="name" name="name" required>
+              <label for="description">Description</label><input id="description" name="description">
+              <p><input id="mfa_required" name="mfa_required" type="checkbox"> <label for="mfa_required" class="inline-label">Members must use a second factor</label></p>
+              <p><button type="submit">Create</button></p>
+            </form>
+            """
+    }
+
+    static func group(_ group: GroupRecord, members: [(PrincipalReference, String?)], csrf: String, error: String?) -> String {
+        let id = group.id.lowercased
+        let rows = members.map { member, name in
+            """
+            <tr><td>\(HTML.escape(name ?? member.description))</td><td><code>\(HTML.escape(member.description))</code></td><td>\
+            <form method="post" action="/console/groups/\(id)/members/remove" class="inline">\(HTML.csrfField(csrf))\
+            <input type="hidden" name="member" value="\(HTML.escape(member.description))">\
+            <button type="submit" class="secondary" aria-label="Remove \(HTML.escape(name ?? member.description))">Remove</button></form></td></tr>
+            """
+        }.joined(separator: "\n")
+        return """
+            <h1>Group \(HTML.escape(group.name))</h1>
+            \(alert(error))
+            <p>\(HTML.escape(group.description ?? ""))\(group.mfaRequired ? " Members must use a second factor." : "")</p>
+            <table>
+              <thead><tr><th scope="col">Member</th><th scope="col">Principal</th><th scope="col"><span class="hint">Action</span></th></tr></thead>
+              <tbody>
+            \(rows.isEmpty ? #"<tr><td colspan="3" class="hint">No members yet.</td></tr>"# : rows)
+              </tbody>
+            </table>
+            <h2>Add a member</h2>
+            <form method="post" action="/console/groups/\(id)/members">
+              \(HTML.csrfField(csrf))
+              <label for="member">A person's username, or a group's name</label><input id="member" name="member" required>
+              <p><button type="submit">Add</button></p>
+            </form>
+            <p><a href="/console/groups">All groups</a></p>
+            """
+    }
+
+    static func acl(_ entries: [ACLEntry], resource: String?, csrf: String, error: String?) -> String {
+        let rows = entries.map { entry in
+            """
+            <tr><td><code>\(HTML.escape(entry.resource.description))</code></td><td><code>\(HTML.escape(entry.principal.description))</code></td>\
+            <td>\(HTML.escape(entry.action))</td><td>\(entry.effect.rawValue)</td><td>\(entry.kind.rawValue)</td><td>\
+            <form method="post" action="/console/acl/\(entry.id.lowercased)/delete" class="inline">\(HTML.csrfField(csrf))\
+            <button type="submit" class="secondary" aria-label="Delete the entry on \(HTML.escape(entry.resource.description))">Delete</button></form></td></tr>
+            """
+        }.joined(separator: "\n")
+        return """
+            <h1>Access control</h1>
+            \(alert(error))
+            <form method="get" action="/console/acl" class="filters">
+              <label for="filter-resource">Entries on the resource</label>
+              <input id="filter-resource" name="resource" value="\(HTML.escape(resource ?? ""))" placeholder="project:acme/web">
+              <p><button type="submit">Filter</button> <a href="/console/acl">Clear</a></p>
+            </form>
+            <table>
+              <thead><tr><th scope="col">Resource</th><th scope="col">Principal</th><th scope="col">Action</th><th scope="col">Effect</th><th scope="col">Kind</th><th scope="col"><span class="hint">Action</span></th></tr></thead>
+              <tbody>
+            \(rows.isEmpty ? #"<tr><td colspan="6" class="hint">No entries.</td></tr>"# : rows)
+              </tbody>
+            </table>
+            <h2>Add an entry</h2>
+            <form method="post" action="/console/acl">
+              \(HTML.csrfField(csrf))
+              <label for="resource">Resource <span class="hint">(type:segment/segment, such as project:acme/web)</span></label><input id="resource" name="resource" required>
+              <label for="principal">Principal <span class="hint">(a username, or user:&lt;id&gt;, group:&lt;id&gt;, key:&lt;id&gt;)</span></label><input id="principal" name="principal" required>
+              <label for="entry-action">Action <span class="hint">(such as read, or * for every action)</span></label><input id="entry-action" name="action" required>
+              <label for="effect">Effect</label><select id="effect" name="effect"><option value="allow">allow</option><option value="deny">deny</option></select>
+              <label for="kind">Kind</label><select id="kind" name="kind"><option value="acl">acl: this resource</option><option value="dacl">dacl: a default for everything below it</option></select>
+              <p><button type="submit">Add</button></p>
+            </form>
+            """
+    }
+
     static func enrolmentRequired(byRole: Bool) -> String {
         """
         <h1>Second factor required</h1>

@@ -30,6 +30,7 @@ enum HTML {
               <a href="/console/keys">Keys</a>
               <a href="/console/audit">Audit log</a>
               <a href="/console/sessions">Sessions</a>
+              \(person.role == "admin" ? #"<a href="/console/users">People</a> <a href="/console/groups">Groups</a> <a href="/console/acl">Access control</a>"# : "")
               <span class="who">\(escape(person.username)) (\(escape(person.role)))</span>
               <form method="post" action="/console/logout" class="inline">\(csrfField(csrf))<button type="submit">Sign out</button></form>
             </nav>
