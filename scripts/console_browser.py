@@ -2,7 +2,7 @@
 websocket, no package beyond the standard library), against a running `tronch serve`:
 
 sign in with a password, the second factor, the keys page, create a key, copy its secret with the copy
-button, its usage chart after some verifications, revoke it after the confirmation page, the audit log and
+button, its usage chart after some verifications, an edit of its name and rate limit, revoke it after the confirmation page, the audit log and
 its filter, the sessions and "sign out everywhere"; then an administrator's people, group and ACL pages; with
 (full-page) screenshots of each page, and checks of every
 page's HTML (every form carries the CSRF field, no inline script or event handler, the CSP header) and of the
@@ -233,6 +233,10 @@ def main():
         assert bars == [1, 1], f"one hour with valid and refused verifications: {bars}"
         numbers = browser.evaluate("Array.from(document.querySelectorAll('table.numbers tbody td')).slice(1).map(td => td.textContent)")
         assert numbers == ["4", "1"] or numbers == ["3", "1"], numbers
+        browser.submit("form[action$='/edit']", {"name": "browser key, edited", "ratelimits": "api:50/60"}, "/console/keys/" + key_id)
+        assert browser.evaluate("document.querySelector('h1').textContent") == "browser key, edited"
+        status, edited = api("GET", "/api/v1/keys/" + key_id)
+        assert edited["ratelimits"][0]["limit"] == 50 and edited["scopes"] == ["orders:read", "orders:write"], edited
         browser.check_page("key")
         browser.screenshot("05-usage")
 

@@ -93,6 +93,24 @@ import TronchCore
             let keyPage = try await browser.send(.get, "/console/keys/\(otherID)")
             #expect(keyPage.status == .ok && keyPage.body.contains("<svg class=\"chart\"") && keyPage.body.contains("/console/keys/\(otherID)/rotate"))
             #expect(try await browser.send(.get, "/console/keys/\(otherID)?period=30d").body.contains("Verifications per day"))
+            // Edited: name, scopes, expiry, a rate limit, an allowlist; a bad field changes nothing.
+            let edited = try await browser.send(
+                .post, "/console/keys/\(otherID)/edit",
+                form: [
+                    "name": "renamed", "scopes": "orders:read billing:read", "expires_on": "2031-01-02", "ratelimits": "api:100/60",
+                    "allowed_ips": "10.0.0.0/8 192.0.2.7", "enabled": "on", "csrf": browser.csrf,
+                ]
+            )
+            #expect(edited.status == .seeOther)
+            let changed = try await api.request(.get, "/api/v1/keys/\(otherID)")
+            #expect(changed["name"] == "renamed" && changed["scopes"] == ["orders:read", "billing:read"] && changed["expires_at"] == "2031-01-02T00:00:00.000Z")
+            #expect(changed["ratelimits"]?.array?.first?["limit"] == 100 && changed["allowed_ips"]?.array?.count == 2)
+            let refusedEdit = try await browser.send(
+                .post, "/console/keys/\(otherID)/edit", form: ["name": "again", "ratelimits": "nonsense", "allowed_ips": "10.0.0.0/8", "csrf": browser.csrf]
+            )
+            #expect(refusedEdit.status == .badRequest && refusedEdit.body.contains("name:limit/seconds"))
+            #expect(try await api.request(.get, "/api/v1/keys/\(otherID)")["name"] == "renamed")
+            _ = try await browser.send(.post, "/console/keys/\(otherID)/edit", form: ["name": "rotating", "enabled": "on", "csrf": browser.csrf])
             let rotated = try await browser.send(.post, "/console/keys/\(otherID)/rotate", form: ["grace_minutes": "5", "csrf": browser.csrf])
             #expect(rotated.status == .created && rotated.body.contains("Key rotated"))
             let rotatedSecret = try #require(rotated.body.firstRange(of: /tronch_sk_live_[0-9A-Za-z]{38}/).map { String(rotated.body[$0]) })

@@ -98,7 +98,7 @@ enum ConsolePages {
         """
     }
 
-    static func key(_ record: KeyRecord, now: Date, chart: UsageChart, daily: Bool, latency: [Int64?], csrf: String) -> String {
+    static func key(_ record: KeyRecord, now: Date, chart: UsageChart, daily: Bool, latency: [Int64?], csrf: String, error: String? = nil) -> String {
         let id = record.id.lowercased
         func time(_ date: Date?) -> String { date.map { HTML.escape(Timestamp.format($0)) } ?? "—" }
         let limits = record.settings.ratelimits.map { "\(HTML.escape($0.name)): \($0.limit) per \($0.periodSeconds) s" }.joined(separator: "<br>")
@@ -110,6 +110,7 @@ enum ConsolePages {
         let active = record.status != .revoked
         return """
             <h1>\(HTML.escape(record.settings.name ?? "(no name)"))</h1>
+            \(alert(error))
             <table class="details">
               <tbody>
                 <tr><th scope="row">Id</th><td><code>\(id)</code></td></tr>
@@ -130,7 +131,31 @@ enum ConsolePages {
             <p class="legend"><span class="swatch swatch-valid"></span> valid <span class="swatch swatch-refused"></span> refused
               · latency of its calls on Tronch's API: \(quantiles)</p>
             \(chart.table())
-            \(active ? rotateForm(id, csrf: csrf) : "")
+            \(active ? editForm(record, csrf: csrf) + rotateForm(id, csrf: csrf) : "")
+            """
+    }
+
+    static func editForm(_ record: KeyRecord, csrf: String) -> String {
+        let settings = record.settings
+        let limits = settings.ratelimits.map { "\($0.name):\($0.limit)/\($0.periodSeconds)" }.joined(separator: " ")
+        let expiry = settings.expiresAt.map { String(Timestamp.format($0).prefix(10)) } ?? ""
+        return """
+            <h2>Edit</h2>
+            <form method="post" action="/console/keys/\(record.id.lowercased)/edit">
+              \(HTML.csrfField(csrf))
+              <label for="edit-name">Name</label>
+              <input id="edit-name" name="name" maxlength="256" value="\(HTML.escape(settings.name ?? ""))">
+              <label for="edit-scopes">Scopes <span class="hint">(separated by spaces)</span></label>
+              <input id="edit-scopes" name="scopes" value="\(HTML.escape(settings.scopes.joined(separator: " ")))">
+              <label for="edit-expires">Expires on <span class="hint">(empty: never)</span></label>
+              <input id="edit-expires" name="expires_on" type="date" value="\(HTML.escape(expiry))">
+              <label for="edit-ratelimits">Rate limits <span class="hint">(name:limit/seconds, such as api:100/60; empty: the default)</span></label>
+              <input id="edit-ratelimits" name="ratelimits" value="\(HTML.escape(limits))">
+              <label for="edit-ips">Allowed addresses <span class="hint">(IPv4 or IPv6 addresses or CIDR ranges; empty: any)</span></label>
+              <input id="edit-ips" name="allowed_ips" value="\(HTML.escape(settings.allowedIPs.map(\.description).joined(separator: " ")))">
+              <p><input id="edit-enabled" name="enabled" type="checkbox"\(settings.enabled ? " checked" : "")> <label for="edit-enabled" class="inline-label">Enabled</label></p>
+              <p><button type="submit">Save</button></p>
+            </form>
             """
     }
 
