@@ -178,6 +178,17 @@ let package = Package(
             path: "Examples/ProtectedAPI",
             swiftSettings: swiftSettings
         ),
+        // The ceiling bench/run measures Tronch against: a bare Hummingbird app on the same framework and build
+        // settings, doing only what a verification cannot avoid. Not a product; built with the rest, so that CI
+        // and a release benchmark build Hummingbird once.
+        .executableTarget(
+            name: "Ceiling",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "bench/peers/ceiling/Sources/Ceiling"
+        ),
         .executableTarget(
             name: "Tronch",
             dependencies: [

@@ -107,12 +107,13 @@ server_cpu_us() {
 
 # --- The ceiling (bench/peers/ceiling): a bare Hummingbird app, the framework's own cost, for bench/run ---
 
-# Builds the ceiling (release, or CEILING_CONFIG=debug for a smoke run; its own scratch path; minutes the
-# first time) and sets $ceiling_bin.
+# Builds the ceiling, the target Ceiling of Tronch's own package, in release (CEILING_CONFIG=debug for a smoke
+# run), in .build or CEILING_SCRATCH: the scratch path of the tronch build beside it shares its Hummingbird, so
+# the ceiling costs seconds, not a second framework build. Sets $ceiling_bin.
 build_ceiling() {
-    local scratch=${CEILING_SCRATCH:-$PWD/.build-ceiling} config=${CEILING_CONFIG:-release}
-    swift build -c "$config" --package-path bench/peers/ceiling --scratch-path "$scratch" >&2
-    ceiling_bin="$scratch/$config/Ceiling"
+    local config=${CEILING_CONFIG:-release} scratch=${CEILING_SCRATCH:-$PWD/.build}
+    swift build -c "$config" --product Ceiling --scratch-path "$scratch" >&2
+    ceiling_bin="$(swift build -c "$config" --scratch-path "$scratch" --show-bin-path)/Ceiling"
 }
 
 # Starts the ceiling on the key pool (the root key among its keys, so it can be the caller) and sets $server
