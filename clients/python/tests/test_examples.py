@@ -32,8 +32,18 @@ def run(script: str, base_url: str, api_key: Optional[str], args: Optional[List[
 def test_every_example_is_tested() -> None:
     assert sorted(p.name for p in EXAMPLES.glob("*.py")) == [
         "async_client.py", "audit_export.py", "authz.py", "mfa.py", "people.py", "quickstart.py",
-        "signed_requests.py", "verify_in_your_api.py"
+        "sdk_readme.py", "signed_requests.py", "verify_in_your_api.py"
     ]
+
+
+def test_sdk_readme(base_url: str, root_key: str) -> None:
+    """The README's quick start, which it quotes from this script, runs as written."""
+    result = run("sdk_readme.py", base_url, root_key)
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 2 and lines[1] == "True VALID cus_123", result.stdout
+    assert "tronch_sk_live_" in lines[0] and "…" in lines[0], "the key's id and hint, never its secret"
+    assert root_key not in result.stdout + result.stderr
 
 
 def test_quickstart(base_url: str, root_key: str) -> None:
