@@ -40,9 +40,10 @@ package struct PostgresStore: Sendable {
             throw StorageError.unavailable("PostgreSQL was unreachable moments ago")
         }
         do {
-            let result = try await ClientSpans.measure(system: "postgresql", operation: function) {
-                try await timeBoxed(timeout ?? queryTimeout, body)
-            }
+            let result =
+                ClientSpans.isEnabled
+                ? try await ClientSpans.measure(system: "postgresql", operation: function) { try await timeBoxed(timeout ?? queryTimeout, body) }
+                : try await timeBoxed(timeout ?? queryTimeout, body)
             circuit.close()
             return result
         } catch {

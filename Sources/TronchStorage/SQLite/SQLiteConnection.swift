@@ -6,12 +6,15 @@ import TronchTracing
 struct SQLiteConnection: Sendable {
     let base: any DatabaseWriter
 
+    // Off, a store call goes straight to GRDB: no generic call into another module on the request path.
     func read<T: Sendable>(function: String = #function, _ value: @Sendable (Database) throws -> T) async throws -> T {
-        try await ClientSpans.measure(system: "sqlite", operation: function) { try await base.read(value) }
+        guard ClientSpans.isEnabled else { return try await base.read(value) }
+        return try await ClientSpans.measure(system: "sqlite", operation: function) { try await base.read(value) }
     }
 
     func write<T: Sendable>(function: String = #function, _ updates: @Sendable (Database) throws -> T) async throws -> T {
-        try await ClientSpans.measure(system: "sqlite", operation: function) { try await base.write(updates) }
+        guard ClientSpans.isEnabled else { return try await base.write(updates) }
+        return try await ClientSpans.measure(system: "sqlite", operation: function) { try await base.write(updates) }
     }
 
     func vacuum(into path: String) async throws { try await base.vacuum(into: path) }
