@@ -13,7 +13,12 @@ struct APIClient {
 
     /// Sends a request and returns the decoded JSON body; a problem response becomes a ``CLIError`` with the
     /// server's message, code and request id.
-    func send(_ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: JSONValue? = nil) async throws
+    func send(
+        _ method: HTTPMethod,
+        _ path: String,
+        query: [(String, String)] = [],
+        body: JSONValue? = nil
+    ) async throws
         -> JSONValue
     {
         var url = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL

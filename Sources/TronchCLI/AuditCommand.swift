@@ -29,13 +29,18 @@ struct AuditCommand: AsyncParsableCommand {
 
     /// Every matching entry, newest first, page by page.
     static func entries(
-        _ api: APIClient, query: [(String, String)], limit: Int? = nil, each: (JSONValue) throws -> Void
+        _ api: APIClient,
+        query: [(String, String)],
+        limit: Int? = nil,
+        each: (JSONValue) throws -> Void
     ) async throws {
         var next: String?
         var seen = 0
         repeat {
             let page = try await api.send(
-                .GET, "/api/v1/audit-logs", query: query + [("limit", "100")] + (next.map { [("cursor", $0)] } ?? [])
+                .GET,
+                "/api/v1/audit-logs",
+                query: query + [("limit", "100")] + (next.map { [("cursor", $0)] } ?? [])
             )
             if case .array(let data)? = page["data"] {
                 for entry in data {

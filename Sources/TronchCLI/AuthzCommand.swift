@@ -30,7 +30,8 @@ struct AuthzCommand: AsyncParsableCommand {
 
         func run() async throws {
             let answer = try await client.client().send(
-                .POST, "/api/v1/authz/check",
+                .POST,
+                "/api/v1/authz/check",
                 body: ["principal": .string(principal), "action": .string(action), "resource": .string(resource)]
             )
             if client.json {

@@ -65,7 +65,11 @@ struct BenchCommand: AsyncParsableCommand {
                         keySettings.scopes = ["bench:read"]
                         records.append(
                             KeyService.newRecord(
-                                secret: secret, environment: .live, settings: keySettings, now: now, createdBy: "bench",
+                                secret: secret,
+                                environment: .live,
+                                settings: keySettings,
+                                now: now,
+                                createdBy: "bench",
                                 hasher: hasher
                             )
                         )
@@ -99,7 +103,12 @@ struct BenchCommand: AsyncParsableCommand {
                 let build = clock.now - buildStart
                 // One change applied in memory, as the node that made it does.
                 let extra = ACLEntry(
-                    id: UUID(), resource: world.leaves[0], principal: .user(world.users[0]), action: "audit", effect: .allow, kind: .acl,
+                    id: UUID(),
+                    resource: world.leaves[0],
+                    principal: .user(world.users[0]),
+                    action: "audit",
+                    effect: .allow,
+                    kind: .acl,
                     createdAt: Date()
                 )
                 let applyStart = clock.now
@@ -127,7 +136,8 @@ struct BenchCommand: AsyncParsableCommand {
                     String(count).padding(toLength: 9, withPad: " ", startingAt: 0)
                         + String(format: "%8.0f", Double(build.components.attoseconds) / 1e15 + Double(build.components.seconds) * 1e3)
                         + micros(apply).leftPadded(10) + micros(durations[durations.count / 2]).leftPadded(14)
-                        + micros(durations[durations.count * 99 / 100]).leftPadded(14) + String(format: "%8.0f%%", Double(allowed) * 100 / Double(checks))
+                        + micros(durations[durations.count * 99 / 100]).leftPadded(14)
+                        + String(format: "%8.0f%%", Double(allowed) * 100 / Double(checks))
                 )
             }
         }
@@ -154,7 +164,9 @@ struct BenchCommand: AsyncParsableCommand {
                 for group in world.groups { try await store.insertGroup(group, audit: []) }
                 for user in world.users {
                     let record = UserRecord(
-                        id: user, username: "bench-\(user.lowercased.prefix(8))", email: try EmailAddress.parse("\(user.lowercased)@example.com").get(),
+                        id: user,
+                        username: "bench-\(user.lowercased.prefix(8))",
+                        email: try EmailAddress.parse("\(user.lowercased)@example.com").get(),
                         createdAt: Date()
                     )
                     try await store.insertUser(record, audit: [])
@@ -173,7 +185,9 @@ struct BenchCommand: AsyncParsableCommand {
                 return #"{"principal":"user:\#(user.lowercased)","action":"\#(actions[Int(random.next() % 3)])","resource":"\#(resource.text)"}"#
             }
             try (lines.joined(separator: "\n") + "\n").write(toFile: checksFile, atomically: true, encoding: .utf8)
-            print("seeded \(world.groups.count) groups, \(world.users.count) users and \(world.entries.count) entries in \(ContinuousClock.now - started)")
+            print(
+                "seeded \(world.groups.count) groups, \(world.users.count) users and \(world.entries.count) entries in \(ContinuousClock.now - started)"
+            )
         }
     }
 }

@@ -12,7 +12,10 @@ struct MigrateCommand: AsyncParsableCommand {
     )
 
     /// Opens the configured store (no pepper needed) and runs `body` with its services running.
-    static func withStore<T: Sendable>(_ options: ServerOptions, _ body: @Sendable @escaping (any Store) async throws -> T)
+    static func withStore<T: Sendable>(
+        _ options: ServerOptions,
+        _ body: @Sendable @escaping (any Store) async throws -> T
+    )
         async throws -> T
     {
         let settings = try Settings(reader: try await options.reader(), requirePepper: false)
@@ -100,7 +103,9 @@ struct BackupCommand: AsyncParsableCommand {
             try await sqlite.backup(to: target)
         }
         print("backed up to \(target)")
-        print("Keep the pepper and the secrets key (secrets.key, or TRONCH_SECRETS_KEY) with it: without the same pepper no key in the backup verifies, and without the secrets key no signing key or second factor opens.")
+        print(
+            "Keep the pepper and the secrets key (secrets.key, or TRONCH_SECRETS_KEY) with it: without the same pepper no key in the backup verifies, and without the secrets key no signing key or second factor opens."
+        )
     }
 }
 

@@ -32,7 +32,9 @@ struct SecretsCommand: AsyncParsableCommand {
                 try await store.requireKnownSchema()
                 return try await SecretsRotation.rotate(settings: settings, store: store, now: Date(), logger: logger)
             }
-            print("sealed \(result.resealed) secret\(result.resealed == 1 ? "" : "s") again under secrets key \(result.keyID) (was \(result.previousKeyID))")
+            print(
+                "sealed \(result.resealed) secret\(result.resealed == 1 ? "" : "s") again under secrets key \(result.keyID) (was \(result.previousKeyID))"
+            )
             if let file = result.keyFile { print("the new key is in \(file); back it up with the database") }
         }
     }

@@ -59,7 +59,8 @@ package enum ConfigurationSources {
     }
 
     package static func reader(
-        flags: [AbsoluteConfigKey: ConfigValue], configFile: String?,
+        flags: [AbsoluteConfigKey: ConfigValue],
+        configFile: String?,
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) async throws -> ConfigReader {
         var providers: [any ConfigProvider] = [

@@ -12,7 +12,10 @@ struct TokensCommand: AsyncParsableCommand {
     )
 
     /// The configured store, with the token service `serve` would build on it.
-    static func withTokens<T: Sendable>(_ options: ServerOptions, _ body: @Sendable @escaping (TokenService, Settings) async throws -> T)
+    static func withTokens<T: Sendable>(
+        _ options: ServerOptions,
+        _ body: @Sendable @escaping (TokenService, Settings) async throws -> T
+    )
         async throws -> T
     {
         let settings = try Settings(reader: try await options.reader())
@@ -29,7 +32,8 @@ struct TokensCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "rotate-signing-key",
             abstract: "Make a new active signing key; the old one keeps verifying until its tokens have expired, then retires.",
-            discussion: "Nobody is logged out: tokens signed by the old key stay valid until they expire. Running servers use the new key within a second through Redis, or within a few seconds without it."
+            discussion:
+                "Nobody is logged out: tokens signed by the old key stay valid until they expire. Running servers use the new key within a second through Redis, or within a few seconds without it."
         )
         @OptionGroup var options: ServerOptions
 

@@ -11,7 +11,8 @@ struct UsersCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "users",
         abstract: "Manage people on a running Tronch server (an admin's access token or the root key).",
-        discussion: "Passwords are read from a prompt (not echoed) or, with --password-stdin, from standard input: never from an argument, which would land in the shell's history.",
+        discussion:
+            "Passwords are read from a prompt (not echoed) or, with --password-stdin, from standard input: never from an argument, which would land in the shell's history.",
         subcommands: [Create.self, List.self, Show.self, Update.self, Delete.self, Unlock.self]
     )
 
@@ -47,7 +48,9 @@ struct UsersCommand: AsyncParsableCommand {
             var body: [String: JSONValue] = ["username": .string(username), "email": .string(email)]
             if let displayName { body["display_name"] = .string(displayName) }
             if let role { body["role"] = .string(role) }
-            if !noPassword { body["password"] = .string(try Password.read(prompt: "Password for \(username): ", fromStdin: passwordFromStdin, confirm: true)) }
+            if !noPassword {
+                body["password"] = .string(try Password.read(prompt: "Password for \(username): ", fromStdin: passwordFromStdin, confirm: true))
+            }
             let user = try await client.client().send(.POST, "/api/v1/users", body: .object(body))
             UsersCommand.printUser(user, json: client.json)
         }
@@ -188,10 +191,16 @@ struct LoginCommand: AsyncParsableCommand {
         } catch let error as CLIError where error.problem?["code"]?.string == "MFA_REQUIRED" {
             // The second step: a TOTP code, or a recovery code (which has letters or a dash).
             guard let token = error.problem?["mfa_token"]?.string else { throw error }
-            let code = try Password.read(prompt: "Code from your authenticator app (or a recovery code): ", fromStdin: passwordFromStdin, confirm: false)
+            let code = try Password.read(
+                prompt: "Code from your authenticator app (or a recovery code): ",
+                fromStdin: passwordFromStdin,
+                confirm: false
+            )
             let isTOTP = code.allSatisfy(\.isNumber)
             answer = try await anonymous.send(
-                .POST, "/api/v1/auth/mfa", body: ["mfa_token": .string(token), isTOTP ? "code" : "recovery_code": .string(code)]
+                .POST,
+                "/api/v1/auth/mfa",
+                body: ["mfa_token": .string(token), isTOTP ? "code" : "recovery_code": .string(code)]
             )
         }
         if client.json { print(answer.prettyJSON) } else { print(answer["access_token"]?.text ?? "") }

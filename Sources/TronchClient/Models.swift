@@ -62,8 +62,13 @@ public struct KeyCreation: Sendable, Hashable, Encodable {
     public var remaining: Int64?
 
     public init(
-        name: String? = nil, ownerId: String? = nil, environment: String? = nil, scopes: [String]? = nil, expiresAt: Date? = nil,
-        ratelimits: [RateLimitPolicy]? = nil, remaining: Int64? = nil
+        name: String? = nil,
+        ownerId: String? = nil,
+        environment: String? = nil,
+        scopes: [String]? = nil,
+        expiresAt: Date? = nil,
+        ratelimits: [RateLimitPolicy]? = nil,
+        remaining: Int64? = nil
     ) {
         self.name = name
         self.ownerId = ownerId

@@ -68,7 +68,10 @@ public final class TronchAuthenticator: Sendable {
         if verification.valid, let id = verification.keyId {
             verdict = .success(
                 TronchIdentity(
-                    kind: .key, id: id, ownerID: verification.ownerId, scopes: verification.scopes ?? [],
+                    kind: .key,
+                    id: id,
+                    ownerID: verification.ownerId,
+                    scopes: verification.scopes ?? [],
                     environment: verification.environment
                 )
             )
@@ -83,7 +86,8 @@ public final class TronchAuthenticator: Sendable {
             verdict = .failure(Refusal(status: status, code: verification.code, retryAfter: status == 429 ? wait : nil))
         }
         // A verdict that spent a rate limit or credits is never reused: the next request must be counted too.
-        let spends = !(verification.ratelimits ?? []).isEmpty || verification.remaining != nil
+        let spends =
+            !(verification.ratelimits ?? []).isEmpty || verification.remaining != nil
             || ["RATE_LIMITED", "USAGE_EXCEEDED"].contains(verification.code)
         if !spends {
             verdicts.withLock { verdicts in

@@ -48,7 +48,10 @@ public struct TronchClient: Sendable {
     }
 
     public init(
-        baseURL: String, credential: Credential? = nil, retry: RetryPolicy = RetryPolicy(), timeout: Duration = .seconds(10),
+        baseURL: String,
+        credential: Credential? = nil,
+        retry: RetryPolicy = RetryPolicy(),
+        timeout: Duration = .seconds(10),
         httpClient: HTTPClient = .shared
     ) {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
@@ -92,8 +95,12 @@ extension TronchClient {
     /// Sends one call (and its retries) and decodes a 2xx answer as `Answer`; anything else is thrown as a
     /// ``TronchError``.
     func send<Answer: Decodable>(
-        _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: (some Encodable)? = Never?.none,
-        authenticated: Bool = true, as: Answer.Type = Answer.self
+        _ method: HTTPMethod,
+        _ path: String,
+        query: [(String, String)] = [],
+        body: (some Encodable)? = Never?.none,
+        authenticated: Bool = true,
+        as: Answer.Type = Answer.self
     ) async throws -> Answer {
         let (status, bytes) = try await exchange(method, path, query: query, body: body, authenticated: authenticated)
         guard (200..<300).contains(status) else { throw TronchError(status: status, body: bytes) }
@@ -107,7 +114,11 @@ extension TronchClient {
 
     /// The status and body of a call, after the retries the policy allows.
     func exchange(
-        _ method: HTTPMethod, _ path: String, query: [(String, String)], body: (some Encodable)?, authenticated: Bool
+        _ method: HTTPMethod,
+        _ path: String,
+        query: [(String, String)],
+        body: (some Encodable)?,
+        authenticated: Bool
     ) async throws -> (Int, [UInt8]) {
         var request = HTTPClientRequest(url: baseURL + path + Self.queryString(query))
         request.method = method

@@ -22,7 +22,12 @@ public struct TronchIdentity: Sendable, Hashable {
     public var environment: String?
 
     public init(
-        kind: Kind, id: String, ownerID: String? = nil, scopes: [String], role: String? = nil, sessionID: String? = nil,
+        kind: Kind,
+        id: String,
+        ownerID: String? = nil,
+        scopes: [String],
+        role: String? = nil,
+        sessionID: String? = nil,
         environment: String? = nil
     ) {
         self.kind = kind

@@ -1,9 +1,10 @@
+import Crypto
+
 #if canImport(FoundationEssentials)
 package import FoundationEssentials
 #else
 package import Foundation
 #endif
-import Crypto
 
 /// A keyed checkpoint of the audit chain: an HMAC, under a key the database never holds, over a head of the
 /// chain and the checkpoint before it.
@@ -45,8 +46,10 @@ package struct AuditCheckpointSigner: Sendable {
     package init(secrets: SecretBox) {
         func derived(_ key: SecretBox.Key) -> (String, SymmetricKey) {
             let derived = HKDF<SHA256>.deriveKey(
-                inputKeyMaterial: SymmetricKey(data: key.bytes), salt: Array("tronch".utf8),
-                info: Array("tronch audit checkpoint v1".utf8), outputByteCount: 32
+                inputKeyMaterial: SymmetricKey(data: key.bytes),
+                salt: Array("tronch".utf8),
+                info: Array("tronch audit checkpoint v1".utf8),
+                outputByteCount: 32
             )
             return (key.id, derived)
         }
@@ -59,8 +62,12 @@ package struct AuditCheckpointSigner: Sendable {
     /// The checkpoint of `head`, following `previous` (nil for the first).
     package func sign(_ head: AuditHead, after previous: AuditCheckpoint?, at time: Date) -> AuditCheckpoint {
         var checkpoint = AuditCheckpoint(
-            sequence: head.sequence, hash: head.hash, previousSequence: previous?.sequence ?? 0, keyID: current.id,
-            time: Timestamp.truncated(time), mac: ""
+            sequence: head.sequence,
+            hash: head.hash,
+            previousSequence: previous?.sequence ?? 0,
+            keyID: current.id,
+            time: Timestamp.truncated(time),
+            mac: ""
         )
         checkpoint.mac = Self.mac(checkpoint, previousMAC: previous?.mac ?? "", key: current.key)
         return checkpoint
@@ -98,7 +105,11 @@ extension AuditCheckpoint {
     /// Whether a checkpoint is due: `every` entries since the last one, or any new entry once `interval` has
     /// passed since it (so a quiet log is covered too).
     package static func isDue(
-        head: AuditHead, last: AuditCheckpoint?, now: Date, every: Int64, interval: TimeInterval
+        head: AuditHead,
+        last: AuditCheckpoint?,
+        now: Date,
+        every: Int64,
+        interval: TimeInterval
     ) -> Bool {
         let since = head.sequence - (last?.sequence ?? 0)
         guard since > 0 else { return false }

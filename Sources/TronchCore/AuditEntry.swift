@@ -1,9 +1,10 @@
+import Crypto
+
 #if canImport(FoundationEssentials)
 package import FoundationEssentials
 #else
 package import Foundation
 #endif
-import Crypto
 
 /// Who caused an audited event.
 package struct AuditActor: Sendable, Hashable {
@@ -67,22 +68,41 @@ package struct AuditEvent: Sendable, Hashable {
     package var details: String
 
     package init(
-        id: UUID? = nil, time: Date, actor: AuditActor, action: String, targetType: String? = nil,
-        targetID: String? = nil, outcome: Outcome = .success, origin: RequestOrigin = .none,
+        id: UUID? = nil,
+        time: Date,
+        actor: AuditActor,
+        action: String,
+        targetType: String? = nil,
+        targetID: String? = nil,
+        outcome: Outcome = .success,
+        origin: RequestOrigin = .none,
         details: [String: JSONValue] = [:]
     ) {
         let time = Timestamp.truncated(time)
         self.init(
-            id: id ?? UUIDv7.make(at: time), time: time, actor: actor, action: action, targetType: targetType,
-            targetID: targetID, outcome: outcome, origin: origin,
+            id: id ?? UUIDv7.make(at: time),
+            time: time,
+            actor: actor,
+            action: action,
+            targetType: targetType,
+            targetID: targetID,
+            outcome: outcome,
+            origin: origin,
             detailsText: (try? JSONValue.encodeCanonical(JSONValue.object(details))) ?? "{}"
         )
     }
 
     /// An event read back from storage, its details text as stored.
     package init(
-        id: UUID, time: Date, actor: AuditActor, action: String, targetType: String?, targetID: String?,
-        outcome: Outcome, origin: RequestOrigin, detailsText: String
+        id: UUID,
+        time: Date,
+        actor: AuditActor,
+        action: String,
+        targetType: String?,
+        targetID: String?,
+        outcome: Outcome,
+        origin: RequestOrigin,
+        detailsText: String
     ) {
         self.id = id
         self.time = time
@@ -214,7 +234,9 @@ package enum AuditChain {
     package static func link(_ event: AuditEvent, after head: AuditHead) -> AuditEntry {
         let sequence = head.sequence + 1
         return AuditEntry(
-            sequence: sequence, event: event, previousHash: head.hash,
+            sequence: sequence,
+            event: event,
+            previousHash: head.hash,
             hash: hash(event, sequence: sequence, previousHash: head.hash)
         )
     }
@@ -268,7 +290,8 @@ package enum AuditChain {
     /// Checks consecutive entries (ascending), starting from `head` (the genesis, or the checkpoint a
     /// retention cut left behind). Returns the first break, or the new head when every link holds.
     package static func verify(
-        _ entries: some Sequence<AuditEntry>, from head: AuditHead
+        _ entries: some Sequence<AuditEntry>,
+        from head: AuditHead
     ) -> Result<AuditHead, Break> {
         var current = head
         for entry in entries {

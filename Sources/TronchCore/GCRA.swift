@@ -52,15 +52,23 @@ package enum GCRA {
         let allowAt = newTAT - parameters.burstOffset
         if allowAt <= now {
             return Outcome(
-                name: parameters.name, limit: parameters.limit, allowed: true,
-                remaining: remaining(parameters, ahead: newTAT - now), resetAfter: newTAT - now, retryAfter: nil,
+                name: parameters.name,
+                limit: parameters.limit,
+                allowed: true,
+                remaining: remaining(parameters, ahead: newTAT - now),
+                resetAfter: newTAT - now,
+                retryAfter: nil,
                 newTAT: newTAT
             )
         }
         return Outcome(
-            name: parameters.name, limit: parameters.limit, allowed: false,
-            remaining: remaining(parameters, ahead: tat - now), resetAfter: tat - now,
-            retryAfter: cost > parameters.burst ? nil : allowAt - now, newTAT: tat
+            name: parameters.name,
+            limit: parameters.limit,
+            allowed: false,
+            remaining: remaining(parameters, ahead: tat - now),
+            resetAfter: tat - now,
+            retryAfter: cost > parameters.burst ? nil : allowAt - now,
+            newTAT: tat
         )
     }
 

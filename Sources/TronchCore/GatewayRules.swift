@@ -38,7 +38,11 @@ package struct GatewayRules: Sendable, Equatable {
             var methods = [String]()
             if words[0] != "*" {
                 for method in words[0].split(separator: ",") {
-                    guard !method.isEmpty, method.utf8.allSatisfy({ $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") || $0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z") }) else {
+                    guard !method.isEmpty,
+                        method.utf8.allSatisfy({
+                            $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") || $0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z")
+                        })
+                    else {
                         throw fail("'\(method)' is not an HTTP method")
                     }
                     methods.append(method.uppercased())

@@ -99,10 +99,23 @@ package struct KeyRecord: Sendable, Hashable {
     package var pepperID: String?
 
     package init(
-        id: UUID, digest: KeyDigest, hashVersion: Int, start: String, end: String, environment: KeyEnvironment,
-        status: KeyStatus = .active, settings: KeySettings, createdAt: Date, updatedAt: Date? = nil,
-        lastUsedAt: Date? = nil, revokedAt: Date? = nil, createdBy: String? = nil, rotatedFrom: UUID? = nil,
-        graceUntil: Date? = nil, signingSecret: String? = nil, pepperID: String? = nil
+        id: UUID,
+        digest: KeyDigest,
+        hashVersion: Int,
+        start: String,
+        end: String,
+        environment: KeyEnvironment,
+        status: KeyStatus = .active,
+        settings: KeySettings,
+        createdAt: Date,
+        updatedAt: Date? = nil,
+        lastUsedAt: Date? = nil,
+        revokedAt: Date? = nil,
+        createdBy: String? = nil,
+        rotatedFrom: UUID? = nil,
+        graceUntil: Date? = nil,
+        signingSecret: String? = nil,
+        pepperID: String? = nil
     ) {
         self.id = id
         self.digest = digest

@@ -53,7 +53,8 @@ extension KeySettings {
         var names = Set<String>()
         for (index, policy) in ratelimits.enumerated() {
             let field = "ratelimits[\(index)]"
-            let nameOK = (1...64).contains(policy.name.utf8.count)
+            let nameOK =
+                (1...64).contains(policy.name.utf8.count)
                 && policy.name.utf8.allSatisfy { byte in
                     (97...122).contains(byte) || (48...57).contains(byte) || byte == 95 || byte == 45 || byte == 46
                 }

@@ -1,7 +1,7 @@
 import Foundation
 import HTTPTypes
-import Logging
 public import Hummingbird
+import Logging
 import NIOCore
 public import TronchClient
 
@@ -76,7 +76,10 @@ public struct TronchMiddleware<Context: TronchRequestContext>: RouterMiddleware 
     static func problem(_ status: Int, _ code: String, _ detail: String) -> Response {
         let problem = Problem(
             type: "urn:tronch:problem:" + code.lowercased().replacingOccurrences(of: "_", with: "-"),
-            title: HTTPResponse.Status(code: status).reasonPhrase, status: status, code: code, detail: detail
+            title: HTTPResponse.Status(code: status).reasonPhrase,
+            status: status,
+            code: code,
+            detail: detail
         )
         let body = (try? JSONEncoder().encode(problem)) ?? Data()
         return Response(

@@ -12,7 +12,9 @@ package final class FallbackRateLimiter: RateLimiter {
 
     /// `onFallback` runs on every fallback (count it in a metric; log it throttled).
     package init(
-        primary: any RateLimiter, local: LocalRateLimiter, mode: RateLimitFailureMode,
+        primary: any RateLimiter,
+        local: LocalRateLimiter,
+        mode: RateLimitFailureMode,
         onFallback: @escaping @Sendable (any Error) -> Void
     ) {
         self.primary = primary

@@ -1,10 +1,11 @@
+import Synchronization
+package import TronchCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Synchronization
-package import TronchCore
 
 /// GCRA in this process: one stored instant per subject and policy, in bounded memory.
 ///

@@ -22,7 +22,11 @@ package struct RateLimitDecision: Sendable, Hashable {
         package var retryAfterMicroseconds: Int64?
 
         package init(
-            name: String, limit: Int64, periodSeconds: Int64, remaining: Int64, resetAfterMicroseconds: Int64,
+            name: String,
+            limit: Int64,
+            periodSeconds: Int64,
+            remaining: Int64,
+            resetAfterMicroseconds: Int64,
             retryAfterMicroseconds: Int64?
         ) {
             self.name = name
@@ -58,14 +62,18 @@ package struct RateLimitDecision: Sendable, Hashable {
 
     /// The decision GCRA makes, in the decision's units.
     package static func from(
-        _ decision: (allowed: Bool, outcomes: [GCRA.Outcome]), policies: [GCRA.Parameters]
+        _ decision: (allowed: Bool, outcomes: [GCRA.Outcome]),
+        policies: [GCRA.Parameters]
     ) -> RateLimitDecision {
         RateLimitDecision(
             allowed: decision.allowed,
             limits: zip(decision.outcomes, policies).map { outcome, policy in
                 Limit(
-                    name: outcome.name, limit: outcome.limit, periodSeconds: policy.periodSeconds,
-                    remaining: outcome.remaining, resetAfterMicroseconds: Int64(outcome.resetAfter),
+                    name: outcome.name,
+                    limit: outcome.limit,
+                    periodSeconds: policy.periodSeconds,
+                    remaining: outcome.remaining,
+                    resetAfterMicroseconds: Int64(outcome.resetAfter),
                     retryAfterMicroseconds: outcome.retryAfter.map { Int64($0) }
                 )
             }

@@ -27,7 +27,9 @@ package struct RedisRateLimiter: RateLimiter {
             arguments += [String(policy.emissionInterval), String(policy.burstOffset), String(policy.burst)]
         }
         let answer = try await client.evaluate(
-            Self.script, keys: policies.map { Self.key(subject: subject, policy: $0.name) }, arguments: arguments
+            Self.script,
+            keys: policies.map { Self.key(subject: subject, policy: $0.name) },
+            arguments: arguments
         )
         guard let values = answer.array?.map(\.integer), values.count == 1 + 3 * policies.count,
             let allowed = values[0]
@@ -39,8 +41,12 @@ package struct RedisRateLimiter: RateLimiter {
             else { throw RedisError.protocolError("unexpected rate-limit script answer") }
             limits.append(
                 RateLimitDecision.Limit(
-                    name: policy.name, limit: policy.limit, periodSeconds: policy.periodSeconds, remaining: remaining,
-                    resetAfterMicroseconds: reset, retryAfterMicroseconds: retry < 0 ? nil : retry
+                    name: policy.name,
+                    limit: policy.limit,
+                    periodSeconds: policy.periodSeconds,
+                    remaining: remaining,
+                    resetAfterMicroseconds: reset,
+                    retryAfterMicroseconds: retry < 0 ? nil : retry
                 )
             )
         }

@@ -1,6 +1,6 @@
 package import Logging
-package import NIOCore
 import NIOConcurrencyHelpers
+package import NIOCore
 import NIOPosix
 import ServiceLifecycle
 import Synchronization
@@ -50,12 +50,24 @@ package final class RedisClient: Service, Sendable {
         let result = eventLoop.makePromise(of: RESPValue.self)
         // Whichever comes first, the answer or the time box, completes the result; the other is ignored.
         let settled = NIOLockedValueBox(false)
-        let timer = eventLoop.scheduleTask(in: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)) {
-            if settled.withLockedValue({ done in defer { done = true }; return !done }) { result.fail(RedisError.timeout) }
+        let timer = eventLoop.scheduleTask(
+            in: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)
+        ) {
+            if settled.withLockedValue({ done in
+                defer { done = true }
+                return !done
+            }) {
+                result.fail(RedisError.timeout)
+            }
         }
         answer.futureResult.whenComplete { outcome in
             timer.cancel()
-            if settled.withLockedValue({ done in defer { done = true }; return !done }) { result.completeWith(outcome) }
+            if settled.withLockedValue({ done in
+                defer { done = true }
+                return !done
+            }) {
+                result.completeWith(outcome)
+            }
         }
         channel.writeAndFlush(RedisRequest(arguments: arguments, promise: answer), promise: nil)
         return try await result.futureResult.get()
@@ -95,7 +107,9 @@ package final class RedisSubscriber: Service, Sendable {
 
     /// `onReconnect` runs after every successful (re)subscription: messages may have been missed meanwhile.
     package init(
-        configuration: RedisConfiguration, channels: [String], logger: Logger,
+        configuration: RedisConfiguration,
+        channels: [String],
+        logger: Logger,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         onReconnect: @escaping @Sendable () -> Void = {},
         onMessage: @escaping @Sendable (_ channel: String, _ message: String) -> Void
@@ -203,7 +217,11 @@ struct RedisConnector: Sendable {
                 _ = try await RedisClient.send(arguments, on: channel, timeout: configuration.connectTimeout)
             }
             if configuration.database != 0 {
-                _ = try await RedisClient.send(["SELECT", .string(String(configuration.database))], on: channel, timeout: configuration.connectTimeout)
+                _ = try await RedisClient.send(
+                    ["SELECT", .string(String(configuration.database))],
+                    on: channel,
+                    timeout: configuration.connectTimeout
+                )
             }
         } catch {
             try? await channel.close()

@@ -12,8 +12,13 @@ package struct RedisConfiguration: Sendable, Hashable {
     package var connectTimeout: Duration
 
     package init(
-        host: String = "127.0.0.1", port: Int = 6379, username: String? = nil, password: String? = nil, database: Int = 0,
-        commandTimeout: Duration = .milliseconds(250), connectTimeout: Duration = .seconds(2)
+        host: String = "127.0.0.1",
+        port: Int = 6379,
+        username: String? = nil,
+        password: String? = nil,
+        database: Int = 0,
+        commandTimeout: Duration = .milliseconds(250),
+        connectTimeout: Duration = .seconds(2)
     ) {
         self.host = host
         self.port = port
@@ -36,9 +41,12 @@ package struct RedisConfiguration: Sendable, Hashable {
         let user = components.user.flatMap { $0.removingPercentEncoding }
         let password = components.password.flatMap { $0.removingPercentEncoding }
         self.init(
-            host: components.host.flatMap { $0.isEmpty ? nil : $0 } ?? "127.0.0.1", port: components.port ?? 6379,
+            host: components.host.flatMap { $0.isEmpty ? nil : $0 } ?? "127.0.0.1",
+            port: components.port ?? 6379,
             // `redis://:password@host` has an empty user: the default user, as in redis-cli.
-            username: user.flatMap { $0.isEmpty ? nil : $0 }, password: password, database: Int(path) ?? 0,
+            username: user.flatMap { $0.isEmpty ? nil : $0 },
+            password: password,
+            database: Int(path) ?? 0,
             commandTimeout: commandTimeout
         )
     }

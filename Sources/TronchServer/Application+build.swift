@@ -3,13 +3,13 @@ import Foundation
 package import Hummingbird
 import HummingbirdCore
 package import Logging
-package import TronchCore
-package import TronchStorage
 import Metrics
 import OTel
 import ServiceLifecycle
+package import TronchCore
 import TronchRateLimit
 package import TronchRedis
+package import TronchStorage
 
 /// What differs between a real run and a test: where logs go, the clock, and who receives a new root key.
 package struct BuildOptions: Sendable {
@@ -64,8 +64,11 @@ package func openStore(_ settings: Settings, logger: Logger) throws -> StoreHand
             throw ConfigurationError(key: "TRONCH_DATABASE_URL", error.description)
         }
         let store = PostgresStore(
-            location: location, poolSize: settings.databasePoolSize, connectTimeout: settings.databaseConnectTimeout,
-            queryTimeout: settings.databaseQueryTimeout, logger: logger
+            location: location,
+            poolSize: settings.databasePoolSize,
+            connectTimeout: settings.databaseConnectTimeout,
+            queryTimeout: settings.databaseQueryTimeout,
+            logger: logger
         )
         return StoreHandle(store: store, services: [store.client], backend: "postgresql")
     }
@@ -87,7 +90,9 @@ package func loadPepper(_ settings: Settings, store: any Store, logger: Logger) 
         )
     }
     try PepperRotation.finishPending(
-        directory: settings.dataDirectory, recorded: try await store.setting(pepperFingerprintSetting), logger: logger
+        directory: settings.dataDirectory,
+        recorded: try await store.setting(pepperFingerprintSetting),
+        logger: logger
     )
     let loaded = try PepperFile.loadOrCreate(in: settings.dataDirectory)
     if loaded.created { logger.notice("generated a new pepper", metadata: ["directory": "\(settings.dataDirectory)"]) }
@@ -113,7 +118,9 @@ package func buildApplication(reader: ConfigReader, options: BuildOptions = .ini
 
     let lastUsed = LastUsedRecorder(store: store, interval: settings.lastUsedFlushInterval, logger: logger)
     let cache = KeyCache(
-        ttl: settings.cacheTTL, negativeTTL: settings.negativeCacheTTL, maxEntries: settings.cacheMaxEntries,
+        ttl: settings.cacheTTL,
+        negativeTTL: settings.negativeCacheTTL,
+        maxEntries: settings.cacheMaxEntries,
         staleTTL: settings.cacheStaleTTL
     )
     let redis = try settings.redisURL.map { url in
@@ -121,19 +128,34 @@ package func buildApplication(reader: ConfigReader, options: BuildOptions = .ini
         return RedisClient(configuration: configuration, logger: logger)
     }
     let invalidation = redis.map { RedisCacheInvalidation(client: $0, cache: cache, logger: logger) }
-    let usage = settings.usageEnabled
+    let usage =
+        settings.usageEnabled
         ? UsageRecorder(
-            store: store, interval: settings.lastUsedFlushInterval, capacity: settings.usageMaxPending,
-            retention: settings.usageRetention, clock: options.clock, logger: logger
+            store: store,
+            interval: settings.lastUsedFlushInterval,
+            capacity: settings.usageMaxPending,
+            retention: settings.usageRetention,
+            clock: options.clock,
+            logger: logger
         ) : nil
     let imports = ImportedKeys(settings: store)
     let directory = UserDirectory(store: store)
     let keys = KeyService(
-        store: store, cache: cache, hasher: hasher, format: settings.keyPrefix, clock: options.clock,
-        limits: settings.keyLimits, lastUsed: lastUsed,
+        store: store,
+        cache: cache,
+        hasher: hasher,
+        format: settings.keyPrefix,
+        clock: options.clock,
+        limits: settings.keyLimits,
+        lastUsed: lastUsed,
         rateLimits: RateLimits(limiter: makeRateLimiter(settings, redis: redis, logger: logger), settings: settings.rateLimits),
-        usage: usage, broadcast: invalidation, imports: imports, owners: directory, secrets: secrets,
-        nonces: redis.map { RedisNonceCache(redis: $0, logger: logger) } ?? LocalNonceCache(), previousHasher: previousHasher,
+        usage: usage,
+        broadcast: invalidation,
+        imports: imports,
+        owners: directory,
+        secrets: secrets,
+        nonces: redis.map { RedisNonceCache(redis: $0, logger: logger) } ?? LocalNonceCache(),
+        previousHasher: previousHasher,
         rateLimitedEvents: settings.rateLimitedEventInterval.map { RateLimitedEvents(store: store, interval: $0, logger: logger) }
     )
     if !settings.database.isEmbedded && !settings.accounts.issuerConfigured {
@@ -145,39 +167,68 @@ package func buildApplication(reader: ConfigReader, options: BuildOptions = .ini
     let tokenEvents = redis.map { RedisTokenEvents(client: $0, logger: logger) }
     let authzDirectory = AuthzDirectory(store: store, fallbackAllows: settings.authz.fallbackAllows)
     let tokens = TokenService(
-        store: store, settings: settings.accounts, secrets: secrets, clock: options.clock, hasher: hasher,
-        refreshPrefix: settings.keyPrefix.prefix, logger: logger, events: tokenEvents, groups: authzDirectory,
+        store: store,
+        settings: settings.accounts,
+        secrets: secrets,
+        clock: options.clock,
+        hasher: hasher,
+        refreshPrefix: settings.keyPrefix.prefix,
+        logger: logger,
+        events: tokenEvents,
+        groups: authzDirectory,
         previousHasher: previousHasher
     )
     tokenEvents?.deliver(to: tokens)
     tokenEvents?.deliver(to: authzDirectory)
     let passwords = PasswordHasher(
-        parameters: settings.accounts.passwordHash, threads: settings.accounts.passwordHashThreads,
+        parameters: settings.accounts.passwordHash,
+        threads: settings.accounts.passwordHashThreads,
         queue: settings.accounts.passwordHashQueue
     )
     let mfa = MFAService(
-        store: store, secrets: secrets, hasher: hasher, clock: options.clock, issuerName: "Tronch", lockout: settings.accounts.lockout,
+        store: store,
+        secrets: secrets,
+        hasher: hasher,
+        clock: options.clock,
+        issuerName: "Tronch",
+        lockout: settings.accounts.lockout,
         previousHasher: previousHasher
     )
     let users = UserService(
-        store: store, hasher: passwords, tokens: tokens, keys: keys, directory: directory, mfa: mfa, settings: settings.accounts
+        store: store,
+        hasher: passwords,
+        tokens: tokens,
+        keys: keys,
+        directory: directory,
+        mfa: mfa,
+        settings: settings.accounts
     )
     let authz = AuthzService(store: store, directory: authzDirectory, clock: options.clock, settings: settings.authz)
     let webhooks = WebhookService(store: store, secrets: secrets, clock: options.clock, settings: settings.webhooks)
     let router = buildRouter(
-        keys: keys, users: users, authz: authz, webhooks: webhooks, settings: settings, database: handle, redis: redis
+        keys: keys,
+        users: users,
+        authz: authz,
+        webhooks: webhooks,
+        settings: settings,
+        database: handle,
+        redis: redis
     )
-    var services: [any Service] = handle.services + [
-        lastUsed, KeyStatistics(store: store, clock: options.clock, logger: logger),
-        ImportedKeys.Watcher(imports: imports, logger: logger), passwords, TokenMaintenance(tokens: tokens, logger: logger, challenges: store),
-        AuthzDirectory.Refresher(directory: authzDirectory, interval: settings.authz.refreshInterval, logger: logger),
-        IdempotencyPruning(store: store, clock: options.clock, logger: logger),
-    ]
+    var services: [any Service] =
+        handle.services + [
+            lastUsed, KeyStatistics(store: store, clock: options.clock, logger: logger),
+            ImportedKeys.Watcher(imports: imports, logger: logger), passwords, TokenMaintenance(tokens: tokens, logger: logger, challenges: store),
+            AuthzDirectory.Refresher(directory: authzDirectory, interval: settings.authz.refreshInterval, logger: logger),
+            IdempotencyPruning(store: store, clock: options.clock, logger: logger),
+        ]
     if let usage { services.append(usage) }
     if let retention = settings.auditRetention {
         services.append(
             AuditRetention(
-                store: store, retention: retention, interval: settings.auditRetentionInterval, clock: options.clock,
+                store: store,
+                retention: retention,
+                interval: settings.auditRetentionInterval,
+                clock: options.clock,
                 logger: logger
             )
         )
@@ -193,8 +244,12 @@ package func buildApplication(reader: ConfigReader, options: BuildOptions = .ini
     if settings.auditCheckpointEvery > 0 {
         services.append(
             AuditCheckpointing(
-                store: store, signer: AuditCheckpointSigner(secrets: secrets), every: settings.auditCheckpointEvery,
-                interval: settings.auditCheckpointInterval, clock: options.clock, logger: logger
+                store: store,
+                signer: AuditCheckpointSigner(secrets: secrets),
+                every: settings.auditCheckpointEvery,
+                interval: settings.auditCheckpointInterval,
+                clock: options.clock,
+                logger: logger
             )
         )
     }
@@ -231,7 +286,10 @@ package func buildApplication(reader: ConfigReader, options: BuildOptions = .ini
 /// Start-up work that needs the database: wait for it, migrate (or check the schema), check the pepper,
 /// create the first root key.
 func prepareDatabase(
-    settings: Settings, handle: StoreHandle, keys: KeyService, logger: Logger,
+    settings: Settings,
+    handle: StoreHandle,
+    keys: KeyService,
+    logger: Logger,
     announce: @Sendable (RootKeyAnnouncement) -> Void
 ) async throws {
     let store = handle.store
@@ -271,7 +329,9 @@ func prepareDatabase(
     // What this node runs with, for whoever reads the trail after an incident (never a secret).
     try await keys.audit(
         AuditEvent(
-            time: keys.clock.now, actor: .system, action: AuditAction.serverStarted,
+            time: keys.clock.now,
+            actor: .system,
+            action: AuditAction.serverStarted,
             details: [
                 "version": .string(TronchVersion.current), "backend": .string(handle.backend),
                 "redis": .bool(settings.redisURL != nil), "failure_mode": .string(settings.rateLimits.failureMode.rawValue),
@@ -313,13 +373,22 @@ package func waitForDatabase(_ store: any Store, backend: String, timeout: Durat
 
 /// The routes and middleware; separate from ``buildApplication(reader:options:)`` so its shape is easy to read.
 package func buildRouter(
-    keys: KeyService, users: UserService, authz: AuthzService, webhooks: WebhookService, settings: Settings, database: StoreHandle,
+    keys: KeyService,
+    users: UserService,
+    authz: AuthzService,
+    webhooks: WebhookService,
+    settings: Settings,
+    database: StoreHandle,
     redis: RedisClient? = nil
 ) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     let authentication = AuthenticationMiddleware(
-        keys: keys, tokens: users.tokens, rateLimits: keys.rateLimits, allowQueryParameter: settings.queryParameterKeys,
-        mfaRequiredRoles: settings.accounts.mfaRequiredRoles, groups: authz.directory
+        keys: keys,
+        tokens: users.tokens,
+        rateLimits: keys.rateLimits,
+        allowQueryParameter: settings.queryParameterKeys,
+        mfaRequiredRoles: settings.accounts.mfaRequiredRoles,
+        groups: authz.directory
     )
     // Outside the problem middleware, like CORS below: problems carry the headers too, and a page can read its errors.
     let servesTLS = settings.edge.tls != nil
@@ -346,7 +415,11 @@ package func buildRouter(
     let usage = keys.usage.map { UsageMiddleware(usage: $0, clock: keys.clock) }
     let callerLimit = APIRateLimitMiddleware(rateLimits: keys.rateLimits)
     let idempotency = IdempotencyMiddleware(
-        store: database.store, secrets: users.tokens.secrets, clock: keys.clock, maxBodySize: settings.maxBodySize, logger: users.tokens.logger
+        store: database.store,
+        secrets: users.tokens.secrets,
+        clock: keys.clock,
+        maxBodySize: settings.maxBodySize,
+        logger: users.tokens.logger
     )
     /// Every route that needs a caller: who is calling, their usage counted, their rate limit, what the route
     /// needs of them, then a replay of an `Idempotency-Key` it has answered before.
@@ -357,8 +430,15 @@ package func buildRouter(
     }
     if settings.console {
         ConsoleController(
-            users: users, authz: authz, keys: keys, rateLimits: keys.rateLimits, mfaRequiredRoles: settings.accounts.mfaRequiredRoles,
-            groups: authz.directory, store: database.store, maxBodySize: settings.maxBodySize, servesTLS: settings.edge.tls != nil
+            users: users,
+            authz: authz,
+            keys: keys,
+            rateLimits: keys.rateLimits,
+            mfaRequiredRoles: settings.accounts.mfaRequiredRoles,
+            groups: authz.directory,
+            store: database.store,
+            maxBodySize: settings.maxBodySize,
+            servesTLS: settings.edge.tls != nil
         )
         .addRoutes(to: router)
     }
@@ -376,7 +456,10 @@ package func buildRouter(
     let keyRoutes = authenticated(api.group("keys"))
     VerifyController(keys: keys, maxBodySize: settings.maxBodySize).addRoutes(to: keyRoutes)
     KeysController(
-        keys: keys, maxBodySize: settings.maxBodySize, allowQueryParameterKeys: settings.queryParameterKeys, stepUp: users.stepUp
+        keys: keys,
+        maxBodySize: settings.maxBodySize,
+        allowQueryParameterKeys: settings.queryParameterKeys,
+        stepUp: users.stepUp
     )
     .addRoutes(to: keyRoutes)
     UsageController(keys: keys, store: database.store, allowQueryParameterKeys: settings.queryParameterKeys)
@@ -415,8 +498,11 @@ func makeRateLimiter(_ settings: Settings, redis: RedisClient?, logger: Logger) 
     return FallbackRateLimiter(primary: RedisRateLimiter(client: redis), local: local, mode: mode) { error in
         counter.increment()
         throttle.log(
-            .warning, "Redis rate limiter unavailable; deciding by the failure mode", topic: "ratelimit",
-            metadata: ["error": "\(error)", "failure_mode": "\(mode.rawValue)"], logger: logger
+            .warning,
+            "Redis rate limiter unavailable; deciding by the failure mode",
+            topic: "ratelimit",
+            metadata: ["error": "\(error)", "failure_mode": "\(mode.rawValue)"],
+            logger: logger
         )
     }
 }

@@ -24,7 +24,10 @@ enum PepperFile {
             bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
         }
         guard text.utf8.count >= Settings.minimumPepperBytes else {
-            throw ConfigurationError(key: "TRONCH_DATA_DIR", "the pepper file \(directory)/\(name) is shorter than \(Settings.minimumPepperBytes) bytes")
+            throw ConfigurationError(
+                key: "TRONCH_DATA_DIR",
+                "the pepper file \(directory)/\(name) is shorter than \(Settings.minimumPepperBytes) bytes"
+            )
         }
         return (Array(text.utf8), created)
     }
@@ -40,7 +43,9 @@ enum PepperFile {
         }
         do {
             try FileManager.default.createDirectory(
-                atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700]
+                atPath: path,
+                withIntermediateDirectories: true,
+                attributes: [.posixPermissions: 0o700]
             )
         } catch {
             throw ConfigurationError(key: "TRONCH_DATA_DIR", "could not create '\(path)': \(error.localizedDescription)")

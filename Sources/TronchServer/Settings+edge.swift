@@ -1,4 +1,5 @@
 import Foundation
+
 /// What `tronch serve` adds to every answer for browsers: security headers and CORS (docs/security.md).
 package struct EdgeSettings: Sendable {
     /// `Strict-Transport-Security: max-age=…` on answers to requests that came over HTTPS
@@ -53,7 +54,8 @@ package struct EdgeSettings: Sendable {
             }
             guard let normalised = CORSPolicy.origin(origin) else {
                 throw ConfigurationError(
-                    key: "TRONCH_CORS_ALLOWED_ORIGINS", "'\(origin)' is not an origin (scheme://host[:port], no path) or *"
+                    key: "TRONCH_CORS_ALLOWED_ORIGINS",
+                    "'\(origin)' is not an origin (scheme://host[:port], no path) or *"
                 )
             }
             policy.origins.insert(normalised)
@@ -94,7 +96,10 @@ package struct EdgeSettings: Sendable {
     }
 
     private static func isToken(_ text: String) -> Bool {
-        !text.isEmpty && text.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "-_".unicodeScalars.contains($0)) }
+        !text.isEmpty
+            && text.unicodeScalars.allSatisfy {
+                $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "-_".unicodeScalars.contains($0))
+            }
     }
 }
 

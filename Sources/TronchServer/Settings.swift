@@ -2,9 +2,9 @@ package import Configuration
 import Foundation
 package import Logging
 package import TronchCore
-package import TronchStorage
 package import TronchRateLimit
 import TronchRedis
+package import TronchStorage
 
 /// A configuration value that stops start-up, named by its environment variable.
 package struct ConfigurationError: Error, CustomStringConvertible, Equatable {
@@ -239,7 +239,9 @@ package struct Settings: Sendable {
         rateLimits.defaultPolicy = try values.policy("ratelimit.default", name: "default", current: rateLimits.defaultPolicy)
         rateLimits.api = try values.policy("ratelimit.api", name: "api", current: rateLimits.api)
         rateLimits.authFailures = try values.policy(
-            "ratelimit.authFailures", name: "auth_failures", current: rateLimits.authFailures
+            "ratelimit.authFailures",
+            name: "auth_failures",
+            current: rateLimits.authFailures
         )
         rateLimits.keyCreation = try values.policy("ratelimit.keyCreation", name: "key_creation", current: rateLimits.keyCreation)
         rateLimits.login = try values.policy("ratelimit.login", name: "login", current: rateLimits.login)
@@ -361,7 +363,8 @@ extension Settings {
         "redis.timeout": .seconds, "audit.retentionDays": .integer, "audit.retentionInterval": .seconds,
         "audit.checkpointEvery": .integer, "audit.checkpointInterval": .seconds, "audit.rateLimitedInterval": .seconds,
         "expiryReminder.days": .integer, "tracing": .string, "console": .string, "expiryReminder.interval": .seconds,
-        "usage.maxPending": .integer, "usage.enabled": .boolean, "http.trustedProxies": .string, "usage.retentionDays": .integer, "metrics.access": .string,
+        "usage.maxPending": .integer, "usage.enabled": .boolean, "http.trustedProxies": .string, "usage.retentionDays": .integer,
+        "metrics.access": .string,
         "forwardAuth.enabled": .boolean, "forwardAuth.rules": .string, "ratelimit.login": .string,
     ].merging(AccountSettings.fileSchema) { $1 }.merging(AuthzSettings.fileSchema) { $1 }.merging(EdgeSettings.fileSchema) { $1 }
         .merging(WebhookSettings.fileSchema) { $1 }
@@ -386,12 +389,13 @@ extension Settings {
             default: fits = false
             }
             if !fits {
-                let expected = switch kind {
-                case .string: "a string"
-                case .integer: "an integer"
-                case .boolean: "true or false"
-                case .seconds: "a number of seconds"
-                }
+                let expected =
+                    switch kind {
+                    case .string: "a string"
+                    case .integer: "an integer"
+                    case .boolean: "true or false"
+                    case .seconds: "a number of seconds"
+                    }
                 throw ConfigurationError(key: ValueReader.environmentName(path), "must be \(expected) in the config file")
             }
         }
@@ -471,7 +475,8 @@ struct ValueReader {
         if text.lowercased() == "off" { return nil }
         guard let policy = RateLimitPolicy(parsing: text, name: name) else {
             throw ConfigurationError(
-                key: Self.environmentName(key), "'\(text)' is not LIMIT/PERIOD[/BURST] (for example 1000/1h) or off"
+                key: Self.environmentName(key),
+                "'\(text)' is not LIMIT/PERIOD[/BURST] (for example 1000/1h) or off"
             )
         }
         return policy

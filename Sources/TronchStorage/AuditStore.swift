@@ -49,7 +49,10 @@ package protocol AuditStore: Sendable {
     /// checkpoint to the last one removed (its sequence and hash, which cover everything before it); then
     /// appends `record` (made from what was cut) in the same transaction, so the cut is itself in the chain.
     /// Returns the number of entries removed.
-    func cutAudit(before cutoff: Date, record: @escaping @Sendable (_ removed: Int, _ checkpoint: AuditHead) -> AuditEvent)
+    func cutAudit(
+        before cutoff: Date,
+        record: @escaping @Sendable (_ removed: Int, _ checkpoint: AuditHead) -> AuditEvent
+    )
         async throws -> Int
 
     /// Where verification starts (the genesis, or the last entry a retention cut removed) and where it must

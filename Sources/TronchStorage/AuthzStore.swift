@@ -57,16 +57,27 @@ package protocol AuthzStore: Sendable {
     func group(id: UUID) async throws -> GroupRecord?
     func groups(matching query: GroupQuery) async throws -> [GroupRecord]
     /// Applies `change` to the stored group (`.notFound` when there is none) and returns (before, after).
-    func updateGroup(id: UUID, _ change: @escaping @Sendable (inout GroupRecord) throws -> Void, audit: @escaping @Sendable (GroupRecord) -> [AuditEvent])
+    func updateGroup(
+        id: UUID,
+        _ change: @escaping @Sendable (inout GroupRecord) throws -> Void,
+        audit: @escaping @Sendable (GroupRecord) -> [AuditEvent]
+    )
         async throws -> (before: GroupRecord, after: GroupRecord)
     /// Deletes the group, its memberships (as a group and as a member) and the ACL entries that name it; nil
     /// when there was no such group. `audit` gets the group and how many memberships and entries went with it.
-    func deleteGroup(id: UUID, audit: @escaping @Sendable (GroupRecord, _ memberships: Int, _ entries: Int) -> [AuditEvent]) async throws
+    func deleteGroup(
+        id: UUID,
+        audit: @escaping @Sendable (GroupRecord, _ memberships: Int, _ entries: Int) -> [AuditEvent]
+    ) async throws
         -> GroupRecord?
 
     /// Adds a member unless it is one already (false). For a group joining a group, `validate` sees every
     /// group-in-group link inside the transaction, so two concurrent links cannot make a cycle together.
-    func addMember(_ membership: GroupMembership, validate: @escaping @Sendable (GroupGraph) throws -> Void, audit: [AuditEvent])
+    func addMember(
+        _ membership: GroupMembership,
+        validate: @escaping @Sendable (GroupGraph) throws -> Void,
+        audit: [AuditEvent]
+    )
         async throws -> Bool
     /// False when it was not a member.
     func removeMember(groupID: UUID, member: PrincipalReference, audit: [AuditEvent]) async throws -> Bool

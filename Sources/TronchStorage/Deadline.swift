@@ -8,7 +8,9 @@ import Synchronization
 /// comes first; late work is cancelled and its result dropped.
 enum Deadline {
     static func run<T: Sendable>(
-        within limit: Duration, timedOut: @escaping @Sendable () -> any Error, _ body: @escaping @Sendable () async throws -> T
+        within limit: Duration,
+        timedOut: @escaping @Sendable () -> any Error,
+        _ body: @escaping @Sendable () async throws -> T
     ) async throws -> T {
         let outcome = Outcome<T>()
         return try await withTaskCancellationHandler {
@@ -21,7 +23,10 @@ enum Deadline {
                     try? await Task.sleep(for: limit)
                     if outcome.settle(.failure(timedOut())) { work.cancel() }
                 }
-                outcome.onSettle { work.cancel(); timer.cancel() }
+                outcome.onSettle {
+                    work.cancel()
+                    timer.cancel()
+                }
             }
         } onCancel: {
             outcome.settle(.failure(CancellationError()))

@@ -18,8 +18,13 @@ package struct KeyQuery: Sendable, Hashable {
     package var expiringBefore: Date?
 
     package init(
-        ownerID: String? = nil, environment: KeyEnvironment? = nil, status: DisplayStatus? = nil,
-        namePrefix: String? = nil, limit: Int = 50, after: UUID? = nil, now: Date
+        ownerID: String? = nil,
+        environment: KeyEnvironment? = nil,
+        status: DisplayStatus? = nil,
+        namePrefix: String? = nil,
+        limit: Int = 50,
+        after: UUID? = nil,
+        now: Date
     ) {
         self.ownerID = ownerID
         self.environment = environment
@@ -86,13 +91,16 @@ package protocol KeyStore: Sendable {
     /// `change` may throw to abort without writing. Returns the key as stored.
     /// `audit` is appended in the same transaction, unless `change` throws.
     func update(
-        id: UUID, audit: AuditEvent?, _ change: @escaping @Sendable (inout KeyRecord) throws -> Void
+        id: UUID,
+        audit: AuditEvent?,
+        _ change: @escaping @Sendable (inout KeyRecord) throws -> Void
     ) async throws -> KeyRecord
 
     /// Rotation in one transaction: `plan` receives the current key and returns it changed plus its
     /// successor, which is inserted. Returns both as stored.
     func rotate(
-        id: UUID, audit: AuditEvent?,
+        id: UUID,
+        audit: AuditEvent?,
         _ plan: @escaping @Sendable (KeyRecord) throws -> (old: KeyRecord, new: KeyRecord)
     ) async throws -> (old: KeyRecord, new: KeyRecord)
 
@@ -129,7 +137,8 @@ extension KeyStore {
     }
 
     package func rotate(
-        id: UUID, _ plan: @escaping @Sendable (KeyRecord) throws -> (old: KeyRecord, new: KeyRecord)
+        id: UUID,
+        _ plan: @escaping @Sendable (KeyRecord) throws -> (old: KeyRecord, new: KeyRecord)
     ) async throws -> (old: KeyRecord, new: KeyRecord) {
         try await rotate(id: id, audit: nil, plan)
     }

@@ -11,7 +11,14 @@ package protocol MFAStore: Sendable {
 
     /// Confirms a pending factor (its first code used at `step`), turns MFA on for the user and replaces
     /// their recovery codes with `recoveryDigests`, in one transaction. False when there was nothing pending.
-    func confirmFactor(userID: UUID, kind: MFAFactorKind, step: Int64, now: Date, recoveryDigests: [KeyDigest], audit: [AuditEvent])
+    func confirmFactor(
+        userID: UUID,
+        kind: MFAFactorKind,
+        step: Int64,
+        now: Date,
+        recoveryDigests: [KeyDigest],
+        audit: [AuditEvent]
+    )
         async throws -> Bool
 
     /// Records `step` as used when it is later than the last one: false for a replay (on any node).
@@ -43,7 +50,11 @@ package protocol MFAStore: Sendable {
     /// Writes re-sealed secrets back and records `setting` (the id of the key that sealed them), all in one
     /// transaction. A secret that changed since it was read (a new enrolment) is left alone; returns how many
     /// were replaced.
-    func replaceSealedSecrets(_ changes: [SealedSecret.Change], setting: (name: String, value: String), audit: [AuditEvent])
+    func replaceSealedSecrets(
+        _ changes: [SealedSecret.Change],
+        setting: (name: String, value: String),
+        audit: [AuditEvent]
+    )
         async throws -> Int
 }
 

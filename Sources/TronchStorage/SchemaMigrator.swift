@@ -30,7 +30,8 @@ extension MigrationState {
     static func merge(known: [Migration], applied: [(version: Int, name: String, at: Date)]) -> [MigrationState] {
         var states = known.map { migration in
             MigrationState(
-                version: migration.version, name: migration.name,
+                version: migration.version,
+                name: migration.name,
                 appliedAt: applied.first { $0.version == migration.version }?.at
             )
         }

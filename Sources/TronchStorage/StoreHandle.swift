@@ -24,7 +24,12 @@ package struct StoreHandle: Sendable {
         let services = self.services
         let store = self.store
         return try await withThrowingTaskGroup(of: T?.self) { group in
-            for service in services { group.addTask { try await service.run(); return nil } }
+            for service in services {
+                group.addTask {
+                    try await service.run()
+                    return nil
+                }
+            }
             defer { group.cancelAll() }
             return try await body(store)
         }

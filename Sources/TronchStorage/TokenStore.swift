@@ -37,7 +37,11 @@ package protocol TokenStore: Sendable {
     func rotateSigningKey(to key: SigningKeyRecord, now: Date, audit: [AuditEvent]) async throws
 
     /// Retires the passive keys deactivated before `cutoff` (every token they signed has expired); returns them.
-    func retireSigningKeys(deactivatedBefore cutoff: Date, now: Date, audit: @escaping @Sendable (SigningKeyRecord) -> AuditEvent)
+    func retireSigningKeys(
+        deactivatedBefore cutoff: Date,
+        now: Date,
+        audit: @escaping @Sendable (SigningKeyRecord) -> AuditEvent
+    )
         async throws -> [SigningKeyRecord]
 
     /// A new login: its session and its first refresh token.
@@ -56,7 +60,9 @@ package protocol TokenStore: Sendable {
     /// next (a concurrent exchange of the same token turns into reuse); reuse and anomaly end the session and
     /// put its id on the denylist until `denyUntil`. `audit` gives the entries to append for the decision.
     func exchangeRefreshToken(
-        digest: KeyDigest, now: Date, denyUntil: Date,
+        digest: KeyDigest,
+        now: Date,
+        denyUntil: Date,
         decide: @escaping @Sendable (RefreshTokenRecord?, SessionRecord?) -> RefreshDecision,
         audit: @escaping @Sendable (RefreshOutcome) -> [AuditEvent]
     ) async throws -> RefreshOutcome
@@ -64,7 +70,12 @@ package protocol TokenStore: Sendable {
     /// Ends the given live sessions (or, with `userID`, every live session of that user but `except`), puts their
     /// ids on the denylist until `denyUntil`, and appends what `audit` returns; returns the sessions ended.
     func endSessions(
-        ids: [UUID], userID: UUID?, except: UUID?, reason: String, now: Date, denyUntil: Date,
+        ids: [UUID],
+        userID: UUID?,
+        except: UUID?,
+        reason: String,
+        now: Date,
+        denyUntil: Date,
         audit: @escaping @Sendable ([SessionRecord]) -> [AuditEvent]
     ) async throws -> [SessionRecord]
 

@@ -98,13 +98,21 @@ package protocol UserStore: Sendable {
     /// keys and ends their sessions (reason `user_disabled`); ends the sessions `sessions` names; appends what
     /// `audit` returns for the change. `change` may throw to abort.
     func updateUser(
-        id: UUID, now: Date, sessions: SessionEnding, _ change: @escaping @Sendable (inout UserRecord) throws -> Void,
+        id: UUID,
+        now: Date,
+        sessions: SessionEnding,
+        _ change: @escaping @Sendable (inout UserRecord) throws -> Void,
         audit: @escaping @Sendable (UserChange) -> [AuditEvent]
     ) async throws -> UserChange
 
     /// Deletes a user, revokes their active keys and ends their sessions (reason `user_deleted`, ids denied until
     /// `denyUntil`), with what `audit` returns, in one transaction.
-    func deleteUser(id: UUID, now: Date, denyUntil: Date, audit: @escaping @Sendable (UserChange) -> [AuditEvent])
+    func deleteUser(
+        id: UUID,
+        now: Date,
+        denyUntil: Date,
+        audit: @escaping @Sendable (UserChange) -> [AuditEvent]
+    )
         async throws -> UserChange
 }
 
@@ -119,7 +127,9 @@ extension UserStore {
     /// A change that ends no session beyond what disabling does (sessions of a disabled user are denied for an hour
     /// at most, the longest access-token lifetime callers use without saying).
     package func updateUser(
-        id: UUID, now: Date, _ change: @escaping @Sendable (inout UserRecord) throws -> Void,
+        id: UUID,
+        now: Date,
+        _ change: @escaping @Sendable (inout UserRecord) throws -> Void,
         audit: @escaping @Sendable (UserChange) -> [AuditEvent]
     ) async throws -> UserChange {
         try await updateUser(id: id, now: now, sessions: SessionEnding(denyUntil: now.addingTimeInterval(3600)), change, audit: audit)

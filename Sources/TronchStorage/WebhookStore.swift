@@ -15,8 +15,15 @@ package struct WebhookEndpointRecord: Sendable, Hashable {
     package var updatedAt: Date
 
     package init(
-        id: UUID, url: String, events: [String], description: String?, enabled: Bool, sealedSecret: String, startSequence: Int64,
-        createdAt: Date, updatedAt: Date
+        id: UUID,
+        url: String,
+        events: [String],
+        description: String?,
+        enabled: Bool,
+        sealedSecret: String,
+        startSequence: Int64,
+        createdAt: Date,
+        updatedAt: Date
     ) {
         self.id = id
         self.url = url
@@ -54,9 +61,20 @@ package struct WebhookDeliveryRecord: Sendable, Hashable {
     package var deliveredAt: Date?
 
     package init(
-        id: UUID, endpointID: UUID, eventID: UUID, eventType: String, sequence: Int64, payload: String, status: Status = .pending,
-        attempts: Int = 0, nextAttemptAt: Date?, lastAttemptAt: Date? = nil, responseStatus: Int? = nil, error: String? = nil,
-        createdAt: Date, deliveredAt: Date? = nil
+        id: UUID,
+        endpointID: UUID,
+        eventID: UUID,
+        eventType: String,
+        sequence: Int64,
+        payload: String,
+        status: Status = .pending,
+        attempts: Int = 0,
+        nextAttemptAt: Date?,
+        lastAttemptAt: Date? = nil,
+        responseStatus: Int? = nil,
+        error: String? = nil,
+        createdAt: Date,
+        deliveredAt: Date? = nil
     ) {
         self.id = id
         self.endpointID = endpointID
@@ -100,7 +118,11 @@ package protocol WebhookStore: Sendable {
     /// Oldest first, after `after` (an id), at most `limit + 1` (one more tells that another page exists).
     func webhooks(after: UUID?, limit: Int) async throws -> [WebhookEndpointRecord]
     /// Changes an endpoint in one transaction with its audit entry; nil when it does not exist.
-    func updateWebhook(id: UUID, audit: AuditEvent, _ change: @escaping @Sendable (inout WebhookEndpointRecord) throws -> Void)
+    func updateWebhook(
+        id: UUID,
+        audit: AuditEvent,
+        _ change: @escaping @Sendable (inout WebhookEndpointRecord) throws -> Void
+    )
         async throws -> WebhookEndpointRecord?
     /// Removes an endpoint and its deliveries; false when it did not exist.
     func deleteWebhook(id: UUID, audit: AuditEvent) async throws -> Bool
@@ -116,7 +138,12 @@ package protocol WebhookStore: Sendable {
     /// Records an attempt and releases the lease.
     func recordWebhookAttempt(id: UUID, at: Date, outcome: WebhookAttemptOutcome) async throws
     /// An endpoint's deliveries, newest first, before `before` (an id), at most `limit + 1`.
-    func webhookDeliveries(endpointID: UUID, status: WebhookDeliveryRecord.Status?, before: UUID?, limit: Int) async throws
+    func webhookDeliveries(
+        endpointID: UUID,
+        status: WebhookDeliveryRecord.Status?,
+        before: UUID?,
+        limit: Int
+    ) async throws
         -> [WebhookDeliveryRecord]
     /// Schedules a delivery of `endpointID` again now (pending, due now); nil when there is no such delivery.
     func redeliverWebhook(endpointID: UUID, deliveryID: UUID, now: Date) async throws -> WebhookDeliveryRecord?

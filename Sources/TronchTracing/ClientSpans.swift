@@ -1,5 +1,5 @@
-import Synchronization
 import Instrumentation
+import Synchronization
 import Tracing
 
 /// Spans around the calls Tronch makes to its database and to Redis, when tracing is on.
@@ -20,7 +20,10 @@ package enum ClientSpans {
     /// Only within a trace (a request's): the background services' polling, several calls a second on an
     /// idle node, would otherwise bury the requests under traces of their own.
     package static func measure<T>(
-        system: String, operation: String, isolation: isolated (any Actor)? = #isolation, _ body: () async throws -> T
+        system: String,
+        operation: String,
+        isolation: isolated (any Actor)? = #isolation,
+        _ body: () async throws -> T
     ) async throws -> T {
         guard isEnabled, let context = InstrumentationContext.current else { return try await body() }
         return try await withSpan("\(system) \(operation)", context: context, ofKind: .client, isolation: isolation) { span in

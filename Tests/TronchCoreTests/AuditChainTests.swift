@@ -8,8 +8,11 @@ struct AuditChainTests {
         var entries = [AuditEntry]()
         for index in 0..<count {
             let event = AuditEvent(
-                time: Timestamp.date(milliseconds: 1_800_000_000_000 + Int64(index)), actor: .key(UUID()),
-                action: AuditAction.keyCreated, targetType: "key", targetID: UUID().lowercased,
+                time: Timestamp.date(milliseconds: 1_800_000_000_000 + Int64(index)),
+                actor: .key(UUID()),
+                action: AuditAction.keyCreated,
+                targetType: "key",
+                targetID: UUID().lowercased,
                 origin: RequestOrigin(requestID: "req_\(index)", clientIP: "192.0.2.1", userAgent: "curl/8 \"quoted\""),
                 details: ["index": .int(Int64(index)), "name": "ünïcode / slash"]
             )
@@ -52,6 +55,9 @@ struct AuditChainTests {
         let entries = chain(6)
         let tail = Array(entries.dropFirst(3))
         #expect(try AuditChain.verify(tail, from: AuditHead(sequence: 3, hash: entries[2].hash)).get().sequence == 6)
-        #expect(AuditChain.verify(tail, from: AuditHead(sequence: 3, hash: AuditHead.genesis.hash)) == .failure(.unlinked(sequence: 4, expectedPrevious: AuditHead.genesis.hash)))
+        #expect(
+            AuditChain.verify(tail, from: AuditHead(sequence: 3, hash: AuditHead.genesis.hash))
+                == .failure(.unlinked(sequence: 4, expectedPrevious: AuditHead.genesis.hash))
+        )
     }
 }

@@ -64,13 +64,27 @@ import TronchCore
         var fallbackAllows = false
         var counter = 0
 
-        mutating func add(_ resource: String, _ principal: PrincipalReference, _ action: String, _ effect: ACLEntry.Effect, _ kind: ACLEntry.Kind)
+        mutating func add(
+            _ resource: String,
+            _ principal: PrincipalReference,
+            _ action: String,
+            _ effect: ACLEntry.Effect,
+            _ kind: ACLEntry.Kind
+        )
             -> UUID
         {
             counter += 1
             let id = UUIDv7.make(at: AuthzTests.base.addingTimeInterval(Double(counter)))
             entries.append(
-                ACLEntry(id: id, resource: AuthzTests.resource(resource), principal: principal, action: action, effect: effect, kind: kind, createdAt: AuthzTests.base)
+                ACLEntry(
+                    id: id,
+                    resource: AuthzTests.resource(resource),
+                    principal: principal,
+                    action: action,
+                    effect: effect,
+                    kind: kind,
+                    createdAt: AuthzTests.base
+                )
             )
             return id
         }
@@ -94,27 +108,42 @@ import TronchCore
 
         // A default on the organisation's project reaches every descendant, not the project itself.
         let orgDefault = world.add("project:acme", .group(org), "read", .allow, .dacl)
-        #expect(check(world, "project:acme/web/prod", "read") == AuthzDecision(allowed: true, rule: .daclAllow, entryID: orgDefault, resource: Self.resource("project:acme")))
+        #expect(
+            check(world, "project:acme/web/prod", "read")
+                == AuthzDecision(allowed: true, rule: .daclAllow, entryID: orgDefault, resource: Self.resource("project:acme"))
+        )
         #expect(check(world, "project:acme", "read").rule == .fallback)
         #expect(check(world, "project:acme/web", "write").rule == .fallback, "another action")
 
         // A nearer default overrides it, deny before allow at the same level.
         let nearerAllow = world.add("project:acme/web", .group(team), "*", .allow, .dacl)
         let nearerDeny = world.add("project:acme/web", alice, "read", .deny, .dacl)
-        #expect(check(world, "project:acme/web/prod", "read") == AuthzDecision(allowed: false, rule: .daclDeny, entryID: nearerDeny, resource: Self.resource("project:acme/web")))
+        #expect(
+            check(world, "project:acme/web/prod", "read")
+                == AuthzDecision(allowed: false, rule: .daclDeny, entryID: nearerDeny, resource: Self.resource("project:acme/web"))
+        )
         #expect(check(world, "project:acme/web/prod", "deploy").entryID == nearerAllow)
 
         // An explicit allow on the resource beats every default; an explicit deny beats the allow.
         let allow = world.add("project:acme/web/prod", .group(org), "read", .allow, .acl)
-        #expect(check(world, "project:acme/web/prod", "read") == AuthzDecision(allowed: true, rule: .aclAllow, entryID: allow, resource: Self.resource("project:acme/web/prod")))
+        #expect(
+            check(world, "project:acme/web/prod", "read")
+                == AuthzDecision(allowed: true, rule: .aclAllow, entryID: allow, resource: Self.resource("project:acme/web/prod"))
+        )
         let deny = world.add("project:acme/web/prod", .group(team), "*", .deny, .acl)
-        #expect(check(world, "project:acme/web/prod", "read") == AuthzDecision(allowed: false, rule: .aclDeny, entryID: deny, resource: Self.resource("project:acme/web/prod")))
+        #expect(
+            check(world, "project:acme/web/prod", "read")
+                == AuthzDecision(allowed: false, rule: .aclDeny, entryID: deny, resource: Self.resource("project:acme/web/prod"))
+        )
 
         // Someone in no group: only entries naming them.
         let bob = PrincipalReference.user(UUID())
         #expect(world.snapshot.check(bob, action: "read", resource: Self.resource("project:acme/web/prod")).rule == .fallback)
         world.fallbackAllows = true
-        #expect(world.snapshot.check(bob, action: "read", resource: Self.resource("project:acme/web/prod")) == AuthzDecision(allowed: true, rule: .fallback))
+        #expect(
+            world.snapshot.check(bob, action: "read", resource: Self.resource("project:acme/web/prod"))
+                == AuthzDecision(allowed: true, rule: .fallback)
+        )
         #expect(world.snapshot.groups(of: alice) == [team, org])
     }
 
@@ -130,14 +159,22 @@ import TronchCore
             subjects = grown
         }
         func matching(_ on: ResourceName, _ kind: ACLEntry.Kind, _ effect: ACLEntry.Effect) -> ACLEntry? {
-            world.entries.filter { $0.resource == on && $0.kind == kind && $0.effect == effect && subjects.contains($0.principal) && $0.matches(action: action) }
-                .min { $0.id.uuidString < $1.id.uuidString }
+            world.entries.filter {
+                $0.resource == on && $0.kind == kind && $0.effect == effect && subjects.contains($0.principal) && $0.matches(action: action)
+            }
+            .min { $0.id.uuidString < $1.id.uuidString }
         }
         if let entry = matching(resource, .acl, .deny) { return AuthzDecision(allowed: false, rule: .aclDeny, entryID: entry.id, resource: resource) }
-        if let entry = matching(resource, .acl, .allow) { return AuthzDecision(allowed: true, rule: .aclAllow, entryID: entry.id, resource: resource) }
+        if let entry = matching(resource, .acl, .allow) {
+            return AuthzDecision(allowed: true, rule: .aclAllow, entryID: entry.id, resource: resource)
+        }
         for ancestor in resource.ancestors {
-            if let entry = matching(ancestor, .dacl, .deny) { return AuthzDecision(allowed: false, rule: .daclDeny, entryID: entry.id, resource: ancestor) }
-            if let entry = matching(ancestor, .dacl, .allow) { return AuthzDecision(allowed: true, rule: .daclAllow, entryID: entry.id, resource: ancestor) }
+            if let entry = matching(ancestor, .dacl, .deny) {
+                return AuthzDecision(allowed: false, rule: .daclDeny, entryID: entry.id, resource: ancestor)
+            }
+            if let entry = matching(ancestor, .dacl, .allow) {
+                return AuthzDecision(allowed: true, rule: .daclAllow, entryID: entry.id, resource: ancestor)
+            }
         }
         return AuthzDecision(allowed: world.fallbackAllows, rule: .fallback)
     }
@@ -173,8 +210,11 @@ import TronchCore
         let principals = users + groups.map(PrincipalReference.group)
         for _ in 0..<Int.random(in: 0...40, using: &random) {
             _ = world.add(
-                randomResource(), principals.randomElement(using: &random)!, ["read", "write", "*"].randomElement(using: &random)!,
-                Bool.random(using: &random) ? .allow : .deny, Bool.random(using: &random) ? .acl : .dacl
+                randomResource(),
+                principals.randomElement(using: &random)!,
+                ["read", "write", "*"].randomElement(using: &random)!,
+                Bool.random(using: &random) ? .allow : .deny,
+                Bool.random(using: &random) ? .acl : .dacl
             )
         }
         let snapshot = world.snapshot
@@ -200,8 +240,11 @@ import TronchCore
             case 0, 1:
                 let principal = (users + groupsNow.map(\.reference)).randomElement(using: &random)!
                 let id = world.add(
-                    resources.randomElement(using: &random)!, principal, ["read", "*"].randomElement(using: &random)!,
-                    Bool.random(using: &random) ? .allow : .deny, Bool.random(using: &random) ? .acl : .dacl
+                    resources.randomElement(using: &random)!,
+                    principal,
+                    ["read", "*"].randomElement(using: &random)!,
+                    Bool.random(using: &random) ? .allow : .deny,
+                    Bool.random(using: &random) ? .acl : .dacl
                 )
                 if let entry = world.entries.first(where: { $0.id == id }) {
                     // The store refuses duplicates; so does this world.

@@ -19,7 +19,10 @@ import TronchCore
 
     @Test func theTableIsEnforcedAsWritten() throws {
         let policy = try EndpointPolicy(table: Self.table)
-        #expect(policy.rule(method: "GET", path: "/api/v1/keys") == EndpointRule(route: "GET /api/v1/keys", requirement: .permission(.keysRead), mode: .enforce))
+        #expect(
+            policy.rule(method: "GET", path: "/api/v1/keys")
+                == EndpointRule(route: "GET /api/v1/keys", requirement: .permission(.keysRead), mode: .enforce)
+        )
         #expect(policy.rule(method: "DELETE", path: "/api/v1/keys") == nil)
         #expect(policy.rule(method: "GET", path: "/api/v1/keys/{id}") == nil)
         #expect(policy.all.count == Self.table.count)

@@ -7,12 +7,17 @@ import Testing
     func parse(_ text: String) throws -> JSONValue { try JSONParser.parse(Array(text.utf8)) }
 
     @Test func parsesEveryKindOfValue() throws {
-        let value = try parse(#" { "a": [1, -2, 3.5, 1e3, -0, 0.25E-2], "b": {"c": null, "d": true, "e": false}, "s": "x\"\\\/\b\f\n\r\t\u00e9\ud83d\udd11" } "#)
-        #expect(value == .object([
-            "a": .array([.int(1), .int(-2), .double(3.5), .double(1000), .int(0), .double(0.0025)]),
-            "b": .object(["c": .null, "d": .bool(true), "e": .bool(false)]),
-            "s": .string("x\"\\/\u{8}\u{c}\n\r\té🔑"),
-        ]))
+        let value = try parse(
+            #" { "a": [1, -2, 3.5, 1e3, -0, 0.25E-2], "b": {"c": null, "d": true, "e": false}, "s": "x\"\\\/\b\f\n\r\t\u00e9\ud83d\udd11" } "#
+        )
+        #expect(
+            value
+                == .object([
+                    "a": .array([.int(1), .int(-2), .double(3.5), .double(1000), .int(0), .double(0.0025)]),
+                    "b": .object(["c": .null, "d": .bool(true), "e": .bool(false)]),
+                    "s": .string("x\"\\/\u{8}\u{c}\n\r\té🔑"),
+                ])
+        )
         #expect(try parse("[]") == .array([]))
         #expect(try parse("{}") == .object([:]))
         #expect(try parse("\"ünïcödé 🙂\"") == .string("ünïcödé 🙂"))

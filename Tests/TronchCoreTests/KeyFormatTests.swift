@@ -107,8 +107,10 @@ struct SeededGenerator: RandomNumberGenerator {
 @Suite struct KeyHasherTests {
     @Test func hmacMatchesRFC4231() {
         let hasher = KeyHasher(pepper: Array("Jefe".utf8))
-        #expect(hasher.digest("what do ya want for nothing?").hex
-            == "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
+        #expect(
+            hasher.digest("what do ya want for nothing?").hex
+                == "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        )
     }
 
     @Test func digestDependsOnPepperAndKey() {

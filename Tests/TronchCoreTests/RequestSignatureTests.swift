@@ -10,7 +10,11 @@ import TronchCore
     )
     /// RFC 9421 Appendix B.2, the example request.
     static let rfcRequest = SignedRequest(
-        method: "POST", path: "/foo", query: "param=Value&Pet=dog", authority: "example.com", scheme: "https",
+        method: "POST",
+        path: "/foo",
+        query: "param=Value&Pet=dog",
+        authority: "example.com",
+        scheme: "https",
         headers: [
             "Host": "example.com", "Date": "Tue, 20 Apr 2021 02:07:55 GMT", "Content-Type": "application/json",
             "Content-Digest": "sha-512=:WZDPaVn/7XgHaAy8pmojAkGWoRx2UFChF41A2svX+TaPm+AbwAgBWnrIiYllu7BNNyealdVLvRwEmTHWXvJwew==:",
@@ -37,7 +41,10 @@ import TronchCore
         #expect(Data(mac).base64EncodedString() == "pxcQw6G3AjtMBQjwo8XzkZf/bws5LelbaMk5rGIGtE8=")
         // Signing the same way gives the RFC's header values.
         let signed = try RequestSignature.sign(
-            Self.rfcRequest, components: ["date", "@authority", "content-type"], secret: Self.rfcSecret, label: "sig-b25",
+            Self.rfcRequest,
+            components: ["date", "@authority", "content-type"],
+            secret: Self.rfcSecret,
+            label: "sig-b25",
             parameters: [("created", .integer(1_618_884_473)), ("keyid", .string("test-shared-secret"))]
         )
         #expect(signed.signatureInput == input && signed.signature == signature)
@@ -47,15 +54,22 @@ import TronchCore
     static let now = Date(timeIntervalSince1970: 1_800_000_000)
     static let body = Array(#"{"amount":100}"#.utf8)
 
-    static func request(signedAt created: Int64 = 1_800_000_000, nonce: String = "n-1", extra: [(name: String, value: RequestSignature.Parameter)] = [])
+    static func request(
+        signedAt created: Int64 = 1_800_000_000,
+        nonce: String = "n-1",
+        extra: [(name: String, value: RequestSignature.Parameter)] = []
+    )
         throws -> SignedRequest
     {
         var request = SignedRequest(
-            method: "POST", path: "/orders", query: "expand=items",
+            method: "POST",
+            path: "/orders",
+            query: "expand=items",
             headers: ["Content-Digest": "sha-256=:\(Data(SHA256.hash(data: body)).base64EncodedString()):"]
         )
         let signed = try RequestSignature.sign(
-            request, secret: secret,
+            request,
+            secret: secret,
             parameters: [("created", .integer(created)), ("nonce", .string(nonce)), ("keyid", .string("key-1"))] + extra
         )
         request.headers["signature-input"] = signed.signatureInput
@@ -65,7 +79,11 @@ import TronchCore
 
     static func verify(_ request: SignedRequest, body: [UInt8]? = Self.body) -> Result<RequestSignature.Accepted, RequestSignature.Failure> {
         RequestSignature.verify(
-            request, secret: secret, keyID: "key-1", now: now, bodySHA256: body.map { Array(SHA256.hash(data: $0)) }
+            request,
+            secret: secret,
+            keyID: "key-1",
+            now: now,
+            bodySHA256: body.map { Array(SHA256.hash(data: $0)) }
         )
     }
 
@@ -82,7 +100,10 @@ import TronchCore
             ("method", { $0.method = "DELETE" }), ("path", { $0.path = "/orders/7" }), ("query", { $0.query = "expand=all" }),
             ("digest", { $0.headers["content-digest"] = "sha-256=:\(Data(SHA256.hash(data: Array("{}".utf8))).base64EncodedString()):" }),
             ("nonce", { $0.headers["signature-input"] = $0.headers["signature-input"]!.replacingOccurrences(of: "n-1", with: "n-2") }),
-            ("created", { $0.headers["signature-input"] = $0.headers["signature-input"]!.replacingOccurrences(of: "1800000000", with: "1800000001") }),
+            (
+                "created",
+                { $0.headers["signature-input"] = $0.headers["signature-input"]!.replacingOccurrences(of: "1800000000", with: "1800000001") }
+            ),
         ]
         for (name, edit) in edits {
             var request = try Self.request()
@@ -123,7 +144,10 @@ import TronchCore
         let cases: [(SignedRequest, String)] = [
             (try signed(["@method", "@path", "@query"], good), "the signature does not cover content-digest"),
             (try signed(RequestSignature.requiredComponents, [("nonce", .string("n"))]), "the signature has no created parameter"),
-            (try signed(RequestSignature.requiredComponents, [("created", .integer(1_800_000_000))]), "the signature has no nonce parameter (1-128 characters)"),
+            (
+                try signed(RequestSignature.requiredComponents, [("created", .integer(1_800_000_000))]),
+                "the signature has no nonce parameter (1-128 characters)"
+            ),
             (try signed(RequestSignature.requiredComponents, good + [("alg", .string("rsa-pss-sha512"))]), "alg must be hmac-sha256"),
             (try signed(RequestSignature.requiredComponents, good + [("keyid", .string("key-2"))]), "keyid is not this key's id"),
             (SignedRequest(method: "GET", path: "/"), "the request has no Signature-Input and Signature headers"),
@@ -154,7 +178,8 @@ import TronchCore
         // Several members: the first signature is the one read, and its value is found among others.
         let value = Data(repeating: 1, count: 32).base64EncodedString()
         let parsed = try? RequestSignature.parse(
-            signatureInput: #"sig1=("@method");created=1, other=("@path")"#, signature: "other=:\(value):, sig1=:\(value):"
+            signatureInput: #"sig1=("@method");created=1, other=("@path")"#,
+            signature: "other=:\(value):, sig1=:\(value):"
         )
         #expect(parsed?.label == "sig1" && parsed?.components == ["@method"])
     }

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import TronchCore
 
 @Suite struct TOTPTests {
@@ -50,6 +51,9 @@ import Testing
         let secret = (0..<20).map { UInt8($0) }
         #expect(Base32.decode(Base32.encode(secret)) == secret)
         let uri = TOTP(secret: Self.sha1Seed).uri(issuer: "Tronch Prod", account: "ada@example.com")
-        #expect(uri == "otpauth://totp/Tronch%20Prod:ada%40example.com?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&issuer=Tronch%20Prod&algorithm=SHA1&digits=6&period=30")
+        #expect(
+            uri
+                == "otpauth://totp/Tronch%20Prod:ada%40example.com?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&issuer=Tronch%20Prod&algorithm=SHA1&digits=6&period=30"
+        )
     }
 }

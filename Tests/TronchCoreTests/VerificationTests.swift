@@ -10,8 +10,14 @@ import Testing
         var settings = KeySettings()
         settings.scopes = ["orders:read", "billing:*"]
         var record = KeyRecord(
-            id: UUIDv7.make(at: now), digest: KeyDigest(w0: 1, w1: 2, w2: 3, w3: 4), hashVersion: 1, start: "s", end: "e",
-            environment: .live, settings: settings, createdAt: now.addingTimeInterval(-100)
+            id: UUIDv7.make(at: now),
+            digest: KeyDigest(w0: 1, w1: 2, w2: 3, w3: 4),
+            hashVersion: 1,
+            start: "s",
+            end: "e",
+            environment: .live,
+            settings: settings,
+            createdAt: now.addingTimeInterval(-100)
         )
         change(&record)
         return record
@@ -105,14 +111,22 @@ import Testing
         #expect(fields { $0.expiresAt = now } == ["expires_at"])
         #expect(fields { $0.remaining = -1 } == ["remaining"])
         #expect(fields { $0.refill = Refill(interval: .daily, amount: 5) } == ["refill"])
-        #expect(fields {
-            $0.remaining = 10
-            $0.refill = Refill(interval: .monthly, amount: 0)
-        } == ["refill.amount"])
-        #expect(fields { $0.ratelimits = [RateLimitPolicy(name: "Bad Name", limit: 0, periodSeconds: 0, burst: 0)] }
-            == ["ratelimits[0].name", "ratelimits[0].limit", "ratelimits[0].period_seconds", "ratelimits[0].burst"])
-        #expect(fields { $0.ratelimits = [RateLimitPolicy(name: "a", limit: 1, periodSeconds: 1), RateLimitPolicy(name: "a", limit: 1, periodSeconds: 1)] }
-            == ["ratelimits[1].name"])
+        #expect(
+            fields {
+                $0.remaining = 10
+                $0.refill = Refill(interval: .monthly, amount: 0)
+            } == ["refill.amount"]
+        )
+        #expect(
+            fields { $0.ratelimits = [RateLimitPolicy(name: "Bad Name", limit: 0, periodSeconds: 0, burst: 0)] }
+                == ["ratelimits[0].name", "ratelimits[0].limit", "ratelimits[0].period_seconds", "ratelimits[0].burst"]
+        )
+        #expect(
+            fields {
+                $0.ratelimits = [RateLimitPolicy(name: "a", limit: 1, periodSeconds: 1), RateLimitPolicy(name: "a", limit: 1, periodSeconds: 1)]
+            }
+                == ["ratelimits[1].name"]
+        )
     }
 
     @Test func anUnchangedPastExpiryIsNotReportedWithoutNow() {

@@ -7,7 +7,10 @@ import TronchCore
     @Test func theStandardWebhooksVectorVerifies() throws {
         let key = try #require(WebhookSignature.key(of: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"))
         let signature = WebhookSignature.sign(
-            id: "msg_p5jXN8AQM9LWM0D4loKWxJek", timestamp: 1_614_265_330, body: Array(#"{"test": 2432232314}"#.utf8), key: key
+            id: "msg_p5jXN8AQM9LWM0D4loKWxJek",
+            timestamp: 1_614_265_330,
+            body: Array(#"{"test": 2432232314}"#.utf8),
+            key: key
         )
         #expect(signature == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=")
     }
@@ -35,7 +38,10 @@ import TronchCore
         }
     }
 
-    @Test(arguments: ["ftp://example.com/", "example.com/hook", "https://user:pw@example.com/", "https://exa mple.com/", "https://", "http://example.com:0/", "http://example.com:99999/", "https://[::1/", "http://[xyz]/", "http://[::1]:x/", "http://[::1]z/"])
+    @Test(arguments: [
+        "ftp://example.com/", "example.com/hook", "https://user:pw@example.com/", "https://exa mple.com/", "https://", "http://example.com:0/",
+        "http://example.com:99999/", "https://[::1/", "http://[xyz]/", "http://[::1]:x/", "http://[::1]z/",
+    ])
     func malformedURLsAreInvalid(url: String) {
         guard case .failure(.invalid) = WebhookTarget.check(url, allowed: []) else {
             Issue.record("\(url) was not refused as invalid")
@@ -61,7 +67,9 @@ import TronchCore
         #expect(WebhookEvent.matches(["key.*"], "key.revoked") && !WebhookEvent.matches(["key.*"], "user.created"))
         #expect(WebhookEvent.matches(["*"], "mfa.enabled"))
         #expect(!WebhookEvent.matches(["*"], "auth.failed"), "only published types are sent")
-        #expect(WebhookEvent.isPattern("user.*") && WebhookEvent.isPattern("*") && !WebhookEvent.isPattern("nope.*") && !WebhookEvent.isPattern("key"))
+        #expect(
+            WebhookEvent.isPattern("user.*") && WebhookEvent.isPattern("*") && !WebhookEvent.isPattern("nope.*") && !WebhookEvent.isPattern("key")
+        )
     }
 
     @Test func retriesFollowTheScheduleThenStop() {

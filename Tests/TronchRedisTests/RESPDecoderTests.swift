@@ -14,11 +14,13 @@ import Testing
 
     @Test func decodesEveryType() throws {
         let values = try decode("+OK\r\n-ERR wrong\r\n:42\r\n:-7\r\n$5\r\nhello\r\n$0\r\n\r\n$-1\r\n*2\r\n$1\r\na\r\n:1\r\n*-1\r\n*0\r\n")
-        #expect(values == [
-            .simpleString("OK"), .error("ERR wrong"), .integer(42), .integer(-7), .bulkString(ByteBuffer(string: "hello")),
-            .bulkString(ByteBuffer()), .bulkString(nil), .array([.bulkString(ByteBuffer(string: "a")), .integer(1)]),
-            .array(nil), .array([]),
-        ])
+        #expect(
+            values == [
+                .simpleString("OK"), .error("ERR wrong"), .integer(42), .integer(-7), .bulkString(ByteBuffer(string: "hello")),
+                .bulkString(ByteBuffer()), .bulkString(nil), .array([.bulkString(ByteBuffer(string: "a")), .integer(1)]),
+                .array(nil), .array([]),
+            ]
+        )
     }
 
     @Test func bulkStringsMayHoldCRLF() throws {

@@ -12,7 +12,9 @@ import TronchTestSupport
     static let logger = Logger(label: "redis-test")
 
     func withClient(
-        _ url: String, commandTimeout: Duration? = nil, _ body: @Sendable (RedisClient) async throws -> Void
+        _ url: String,
+        commandTimeout: Duration? = nil,
+        _ body: @Sendable (RedisClient) async throws -> Void
     ) async throws {
         try await RedisClient.withConnected(url, commandTimeout: commandTimeout, body)
     }
@@ -105,7 +107,9 @@ import TronchTestSupport
         let resubscribed = Atomic<Int>(0)
         let configuration = try RedisConfiguration(url: server.url)
         let subscriber = RedisSubscriber(
-            configuration: configuration, channels: ["events"], logger: Self.logger,
+            configuration: configuration,
+            channels: ["events"],
+            logger: Self.logger,
             onReconnect: { resubscribed.add(1, ordering: .relaxed) },
             onMessage: { channel, message in received.withLock { $0.append("\(channel):\(message)") } }
         )

@@ -3,9 +3,10 @@ import GRDB
 import Logging
 import Testing
 import TronchCore
-@testable import TronchStorage
 import TronchTestSupport
+
 @testable import TronchServer
+@testable import TronchStorage
 
 /// Keyed checkpoints: written by the service over a chain it has checked, and what they show that the hash
 /// chain alone cannot (a chain computed again after an edit, by someone who can write the database).
@@ -21,7 +22,12 @@ import TronchTestSupport
 
     static func service(_ store: SQLiteStore, clock: TestClock, every: Int64 = 3) -> AuditCheckpointing {
         AuditCheckpointing(
-            store: store, signer: signer, every: every, interval: .seconds(60), clock: clock.wallClock, logger: Logger(label: "test")
+            store: store,
+            signer: signer,
+            every: every,
+            interval: .seconds(60),
+            clock: clock.wallClock,
+            logger: Logger(label: "test")
         )
     }
 
@@ -98,7 +104,11 @@ import TronchTestSupport
         clock.advance(seconds: 10 * 86_400)
         try await Self.append(store, 3, clock: clock)
         let retention = AuditRetention(
-            store: store, retention: .seconds(86_400), interval: .seconds(3600), clock: clock.wallClock, logger: Logger(label: "test")
+            store: store,
+            retention: .seconds(86_400),
+            interval: .seconds(3600),
+            clock: clock.wallClock,
+            logger: Logger(label: "test")
         )
         #expect(try await retention.cutOnce() == 3)
         // Entries 1-3 are gone; the next checkpoint starts from the retention cut's checkpoint.

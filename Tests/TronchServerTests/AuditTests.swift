@@ -4,9 +4,10 @@ import HTTPTypes
 import Logging
 import Testing
 import TronchCore
-@testable import TronchStorage
 import TronchTestSupport
+
 @testable import TronchServer
+@testable import TronchStorage
 
 /// The audit trail through the API, and `tronch audit verify` against a tampered database.
 @Suite struct AuditTests {
@@ -151,7 +152,10 @@ import TronchTestSupport
         clock.advance(seconds: 10 * 86_400)
         try await store.appendAudit([AuditEvent(time: clock.now, actor: .system, action: "recent")])
         let retention = AuditRetention(
-            store: store, retention: .seconds(7 * 86_400), interval: .seconds(3600), clock: clock.wallClock,
+            store: store,
+            retention: .seconds(7 * 86_400),
+            interval: .seconds(3600),
+            clock: clock.wallClock,
             logger: Logger(label: "test")
         )
         #expect(try await retention.cutOnce() == 1)

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Testing
 import TronchCore
+
 @testable import TronchServer
 
 /// One row per route: its method, path, a valid body, and the scope it needs.
@@ -52,7 +53,10 @@ enum Credential: String, CaseIterable, Sendable {
             case .admin: key = TestServer.rootKey
             }
             let response = try await api.request(
-                route.method, route.path.replacingOccurrences(of: RouteCase.targetPlaceholder, with: target), key: key, json: route.body
+                route.method,
+                route.path.replacingOccurrences(of: RouteCase.targetPlaceholder, with: target),
+                key: key,
+                json: route.body
             )
             switch credential {
             case .none:

@@ -7,6 +7,7 @@ import TronchCLI
 import TronchCore
 import TronchStorage
 import TronchTestSupport
+
 @testable import TronchServer
 
 /// The `tronch` binary against a live server started in the test.
@@ -39,8 +40,10 @@ import TronchTestSupport
     @Test func keyLifecycleFromTheCommandLine() async throws {
         try await withLiveServer { env in
             let created = try await Tronch.run(
-                ["keys", "create", "--name", "cli key", "--owner", "cus_9", "--scope", "orders:read", "--scope", "orders:write",
-                 "--meta", #"{"plan":"pro"}"#, "--ratelimit", "api:100/60:150", "--allowed-ip", "10.0.0.0/8", "--json"],
+                [
+                    "keys", "create", "--name", "cli key", "--owner", "cus_9", "--scope", "orders:read", "--scope", "orders:write",
+                    "--meta", #"{"plan":"pro"}"#, "--ratelimit", "api:100/60:150", "--allowed-ip", "10.0.0.0/8", "--json",
+                ],
                 environment: env
             )
             #expect(created.status == 0, "\(created.stderr)")
@@ -153,7 +156,8 @@ import TronchTestSupport
     @Test func anUnreachableServerIsReported() async throws {
         let port = try Tronch.freePort()
         let result = try await Tronch.run(
-            ["keys", "list", "--server", "http://127.0.0.1:\(port)"], environment: ["TRONCH_API_KEY": TestServer.rootKey]
+            ["keys", "list", "--server", "http://127.0.0.1:\(port)"],
+            environment: ["TRONCH_API_KEY": TestServer.rootKey]
         )
         #expect(result.status != 0)
         #expect(result.stderr.contains("cannot reach the Tronch server"))
@@ -234,7 +238,8 @@ import TronchTestSupport
             let password = "a long enough passphrase"
             let created = try await Tronch.run(
                 ["users", "create", "--username", "Cli.Admin", "--email", "cli@example.com", "--role", "admin", "--password-stdin", "--json"],
-                environment: root, input: password + "\n"
+                environment: root,
+                input: password + "\n"
             )
             #expect(created.status == 0, "\(created.stderr)")
             #expect(!created.stdout.contains(password) && !created.stderr.contains(password))
@@ -243,7 +248,9 @@ import TronchTestSupport
             #expect(user["username"] == "cli.admin")
 
             let login = try await Tronch.run(
-                ["login", "--username", "cli.admin", "--password-stdin"], environment: ["TRONCH_URL": root["TRONCH_URL"]!], input: password + "\n"
+                ["login", "--username", "cli.admin", "--password-stdin"],
+                environment: ["TRONCH_URL": root["TRONCH_URL"]!],
+                input: password + "\n"
             )
             #expect(login.status == 0, "\(login.stderr)")
             let token = login.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -253,7 +260,8 @@ import TronchTestSupport
             #expect(me.stdout.contains("cli.admin") && me.stdout.contains("admin"))
 
             let member = try await Tronch.run(
-                ["users", "create", "--username", "moe", "--email", "moe@example.com", "--no-password"], environment: asAdmin
+                ["users", "create", "--username", "moe", "--email", "moe@example.com", "--no-password"],
+                environment: asAdmin
             )
             #expect(member.status == 0, "\(member.stderr)")
             let list = try await Tronch.run(["users", "list", "--role", "member"], environment: asAdmin)
@@ -262,7 +270,9 @@ import TronchTestSupport
             #expect(updated.stdout.contains("The Admin"))
             #expect(try await Tronch.run(["users", "unlock", id], environment: asAdmin).status == 0)
             let wrong = try await Tronch.run(
-                ["login", "--username", "cli.admin", "--password-stdin"], environment: ["TRONCH_URL": root["TRONCH_URL"]!], input: "wrong\n"
+                ["login", "--username", "cli.admin", "--password-stdin"],
+                environment: ["TRONCH_URL": root["TRONCH_URL"]!],
+                input: "wrong\n"
             )
             #expect(wrong.status != 0)
             #expect(wrong.stderr.contains("INVALID_CREDENTIALS"))
@@ -282,19 +292,22 @@ import TronchTestSupport
             server.clock.advance(seconds: 30)
             let code = try MFATests.code(secret, server)
             let login = try await Tronch.run(
-                ["login", "--username", "cli.mfa", "--password-stdin", "--json"], environment: ["TRONCH_URL": url],
+                ["login", "--username", "cli.mfa", "--password-stdin", "--json"],
+                environment: ["TRONCH_URL": url],
                 input: UsersTests.password + "\n" + code + "\n"
             )
             #expect(login.status == 0, "\(login.stderr)")
             let answer = try JSONDecoder().decode(JSONValue.self, from: Data(login.stdout.utf8))
             #expect(answer["access_token"]?.string?.split(separator: ".").count == 3)
             let withRecovery = try await Tronch.run(
-                ["login", "--username", "cli.mfa", "--password-stdin"], environment: ["TRONCH_URL": url],
+                ["login", "--username", "cli.mfa", "--password-stdin"],
+                environment: ["TRONCH_URL": url],
                 input: UsersTests.password + "\n" + recovery[0] + "\n"
             )
             #expect(withRecovery.status == 0, "\(withRecovery.stderr)")
             let wrongCode = try await Tronch.run(
-                ["login", "--username", "cli.mfa", "--password-stdin"], environment: ["TRONCH_URL": url],
+                ["login", "--username", "cli.mfa", "--password-stdin"],
+                environment: ["TRONCH_URL": url],
                 input: UsersTests.password + "\n000000\n"
             )
             #expect(wrongCode.status == 1)
@@ -302,28 +315,33 @@ import TronchTestSupport
 
             let user = try #require(try await api.request(.get, "/api/v1/users?q=cli.mfa")["data"]?.array?.first?["id"]?.string)
             let entry = try await api.request(
-                .post, "/api/v1/acl-entries",
+                .post,
+                "/api/v1/acl-entries",
                 json: ["resource": "project:acme", "principal": .string("user:\(user)"), "action": "read", "effect": "allow", "kind": "dacl"]
             )
             #expect(entry.status == .created, "\(entry.json)")
             let root = ["TRONCH_URL": url, "TRONCH_API_KEY": TestServer.rootKey]
             let allowed = try await Tronch.run(
-                ["authz", "check", "--principal", "user:\(user)", "--action", "read", "--resource", "project:acme/web"], environment: root
+                ["authz", "check", "--principal", "user:\(user)", "--action", "read", "--resource", "project:acme/web"],
+                environment: root
             )
             #expect(allowed.status == 0, "\(allowed.stderr)")
             #expect(allowed.stdout == "allowed: dacl_allow (entry \(entry["id"]!.string!), on project:acme)\n")
             let denied = try await Tronch.run(
-                ["authz", "check", "--principal", "user:\(user)", "--action", "write", "--resource", "project:acme/web"], environment: root
+                ["authz", "check", "--principal", "user:\(user)", "--action", "write", "--resource", "project:acme/web"],
+                environment: root
             )
             #expect(denied.status == 3, "\(denied.stderr)")
             #expect(denied.stdout == "denied: fallback\n")
             let json = try await Tronch.run(
-                ["authz", "check", "--principal", "user:\(user)", "--action", "read", "--resource", "project:acme", "--json"], environment: root
+                ["authz", "check", "--principal", "user:\(user)", "--action", "read", "--resource", "project:acme", "--json"],
+                environment: root
             )
             #expect(json.status == 3, "a DACL is not for its own resource")
             #expect(try JSONDecoder().decode(JSONValue.self, from: Data(json.stdout.utf8))["reason"]?["rule"] == "fallback")
             let bad = try await Tronch.run(
-                ["authz", "check", "--principal", "nobody", "--action", "read", "--resource", "project:acme"], environment: root
+                ["authz", "check", "--principal", "nobody", "--action", "read", "--resource", "project:acme"],
+                environment: root
             )
             #expect(bad.status == 1)
             #expect(bad.stderr.contains("VALIDATION_FAILED"))
@@ -337,13 +355,18 @@ import TronchTestSupport
         let server = try ServerProcess(arguments: [], environment: environment, directory: directory, port: try Tronch.freePort())
         try await server.waitUntilReady()
         let (status, _) = try await HTTP.call(
-            "POST", server.baseURL + "/api/v1/users", key: rootKey,
+            "POST",
+            server.baseURL + "/api/v1/users",
+            key: rootKey,
             body: #"{"username": "rot", "email": "rot@example.com", "password": "a long enough passphrase"}"#
         )
         #expect(status == 201)
         func login() async throws -> String {
             let (status, answer) = try await HTTP.call(
-                "POST", server.baseURL + "/api/v1/auth/login", key: nil, body: #"{"username": "rot", "password": "a long enough passphrase"}"#
+                "POST",
+                server.baseURL + "/api/v1/auth/login",
+                key: nil,
+                body: #"{"username": "rot", "password": "a long enough passphrase"}"#
             )
             guard let token = answer["access_token"]?.string else { throw CLITestFailure("login answered \(status): \(answer)") }
             return token

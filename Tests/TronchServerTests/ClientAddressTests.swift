@@ -3,6 +3,7 @@ import HTTPTypes
 import HummingbirdTesting
 import Testing
 import TronchCore
+
 @testable import TronchServer
 
 /// The client's address behind trusted proxies, and only behind them.

@@ -4,6 +4,7 @@ import HummingbirdTesting
 import NIOCore
 import Testing
 import TronchCore
+
 @testable import TronchServer
 
 /// The web console's HTTP contract: pages, cookies, CSRF, CSP, escaping, refresh, and the switch. The walk in a
@@ -15,7 +16,10 @@ import TronchCore
         var cookies: [String: String] = [:]
 
         mutating func send(
-            _ method: HTTPRequest.Method, _ path: String, form: [String: String]? = nil, headers extra: HTTPFields = [:]
+            _ method: HTTPRequest.Method,
+            _ path: String,
+            form: [String: String]? = nil,
+            headers extra: HTTPFields = [:]
         ) async throws -> (status: HTTPResponse.Status, headers: HTTPFields, body: String) {
             var headers = extra
             if !cookies.isEmpty { headers[.cookie] = cookies.map { "\($0.key)=\($0.value)" }.joined(separator: "; ") }
@@ -24,7 +28,9 @@ import TronchCore
                 headers[.contentType] = "application/x-www-form-urlencoded"
                 var allowed = CharacterSet.alphanumerics
                 allowed.insert(charactersIn: "-._~")
-                body = ByteBuffer(string: form.map { "\($0.key)=\($0.value.addingPercentEncoding(withAllowedCharacters: allowed)!)" }.joined(separator: "&"))
+                body = ByteBuffer(
+                    string: form.map { "\($0.key)=\($0.value.addingPercentEncoding(withAllowedCharacters: allowed)!)" }.joined(separator: "&")
+                )
             }
             let response = try await client.executeRequest(uri: path, method: method, headers: headers, body: body)
             for setCookie in response.headers[values: .setCookie] {
@@ -49,27 +55,44 @@ import TronchCore
             #expect(login.headers[values: .contentSecurityPolicy] == [ConsoleController.contentSecurityPolicy], "the console's CSP alone")
             #expect(login.headers[values: .referrerPolicy] == ["same-origin"], "not no-referrer, which makes browsers send Origin: null")
             #expect(login.headers[.xContentTypeOptions] == "nosniff")
-            #expect(login.headers[values: .setCookie].first?.contains("HttpOnly") == true && login.headers[values: .setCookie].first?.contains("SameSite=Lax") == true)
+            #expect(
+                login.headers[values: .setCookie].first?.contains("HttpOnly") == true
+                    && login.headers[values: .setCookie].first?.contains("SameSite=Lax") == true
+            )
             #expect(login.headers[values: .setCookie].first?.contains("Path=/console") == true)
             #expect(login.body.contains(#"name="csrf" value="\#(browser.csrf)""#))
 
             // No CSRF token, or another origin: refused, and nothing happens.
-            #expect(try await browser.send(.post, "/console/login", form: ["username": "dora", "password": UsersTests.password]).status == .forbidden)
+            #expect(
+                try await browser.send(.post, "/console/login", form: ["username": "dora", "password": UsersTests.password]).status == .forbidden
+            )
             let crossSite = try await browser.send(
-                .post, "/console/login", form: ["username": "dora", "password": UsersTests.password, "csrf": browser.csrf],
+                .post,
+                "/console/login",
+                form: ["username": "dora", "password": UsersTests.password, "csrf": browser.csrf],
                 headers: [.origin: "https://evil.example"]
             )
             #expect(crossSite.status == .forbidden && browser.cookies[ConsoleController.accessCookie] == nil)
 
-            let wrong = try await browser.send(.post, "/console/login", form: ["username": "dora", "password": "not the password", "csrf": browser.csrf])
+            let wrong = try await browser.send(
+                .post,
+                "/console/login",
+                form: ["username": "dora", "password": "not the password", "csrf": browser.csrf]
+            )
             #expect(wrong.status == .unauthorized && wrong.body.contains("wrong"))
-            let signedIn = try await browser.send(.post, "/console/login", form: ["username": "dora", "password": UsersTests.password, "csrf": browser.csrf])
+            let signedIn = try await browser.send(
+                .post,
+                "/console/login",
+                form: ["username": "dora", "password": UsersTests.password, "csrf": browser.csrf]
+            )
             #expect(signedIn.status == .seeOther && signedIn.headers[.location] == "/console/keys")
             #expect(browser.cookies[ConsoleController.accessCookie] != nil && browser.cookies[ConsoleController.refreshCookie] != nil)
 
             // A name that is markup is shown as text.
             let created = try await browser.send(
-                .post, "/console/keys", form: ["name": "<script>alert(1)</script>", "scopes": "orders:read", "environment": "test", "csrf": browser.csrf]
+                .post,
+                "/console/keys",
+                form: ["name": "<script>alert(1)</script>", "scopes": "orders:read", "environment": "test", "csrf": browser.csrf]
             )
             #expect(created.status == .created, "\(created.body)")
             #expect(!created.body.contains("<script>alert") && created.body.contains("&lt;script&gt;alert(1)&lt;/script&gt;"))
@@ -91,11 +114,14 @@ import TronchCore
             let otherSecret = try #require(other.body.firstRange(of: /tronch_sk_live_[0-9A-Za-z]{38}/).map { String(other.body[$0]) })
             let otherID = try #require(try await api.verify(otherSecret)["key_id"]?.string)
             let keyPage = try await browser.send(.get, "/console/keys/\(otherID)")
-            #expect(keyPage.status == .ok && keyPage.body.contains("<svg class=\"chart\"") && keyPage.body.contains("/console/keys/\(otherID)/rotate"))
+            #expect(
+                keyPage.status == .ok && keyPage.body.contains("<svg class=\"chart\"") && keyPage.body.contains("/console/keys/\(otherID)/rotate")
+            )
             #expect(try await browser.send(.get, "/console/keys/\(otherID)?period=30d").body.contains("Verifications per day"))
             // Edited: name, scopes, expiry, a rate limit, an allowlist; a bad field changes nothing.
             let edited = try await browser.send(
-                .post, "/console/keys/\(otherID)/edit",
+                .post,
+                "/console/keys/\(otherID)/edit",
                 form: [
                     "name": "renamed", "scopes": "orders:read billing:read", "expires_on": "2031-01-02", "ratelimits": "api:100/60",
                     "allowed_ips": "10.0.0.0/8 192.0.2.7", "enabled": "on", "csrf": browser.csrf,
@@ -103,10 +129,15 @@ import TronchCore
             )
             #expect(edited.status == .seeOther)
             let changed = try await api.request(.get, "/api/v1/keys/\(otherID)")
-            #expect(changed["name"] == "renamed" && changed["scopes"] == ["orders:read", "billing:read"] && changed["expires_at"] == "2031-01-02T00:00:00.000Z")
+            #expect(
+                changed["name"] == "renamed" && changed["scopes"] == ["orders:read", "billing:read"]
+                    && changed["expires_at"] == "2031-01-02T00:00:00.000Z"
+            )
             #expect(changed["ratelimits"]?.array?.first?["limit"] == 100 && changed["allowed_ips"]?.array?.count == 2)
             let refusedEdit = try await browser.send(
-                .post, "/console/keys/\(otherID)/edit", form: ["name": "again", "ratelimits": "nonsense", "allowed_ips": "10.0.0.0/8", "csrf": browser.csrf]
+                .post,
+                "/console/keys/\(otherID)/edit",
+                form: ["name": "again", "ratelimits": "nonsense", "allowed_ips": "10.0.0.0/8", "csrf": browser.csrf]
             )
             #expect(refusedEdit.status == .badRequest && refusedEdit.body.contains("name:limit/seconds"))
             #expect(try await api.request(.get, "/api/v1/keys/\(otherID)")["name"] == "renamed")
@@ -119,7 +150,10 @@ import TronchCore
             let audit = try await browser.send(.get, "/console/audit?action=key.rotated")
             #expect(audit.status == .ok && audit.body.contains("<code>key.rotated</code>") && !audit.body.contains("<code>key.created</code>"))
             let everything = try await browser.send(.get, "/console/audit")
-            #expect(everything.body.contains("<code>key.created</code>") && !everything.body.contains("root_key.bootstrapped"), "a member sees only their own actions")
+            #expect(
+                everything.body.contains("<code>key.created</code>") && !everything.body.contains("root_key.bootstrapped"),
+                "a member sees only their own actions"
+            )
             let sessions = try await browser.send(.get, "/console/sessions")
             #expect(sessions.status == .ok && sessions.body.contains("(this one)") && sessions.body.contains("/console/sessions/end-all"))
 
@@ -132,7 +166,11 @@ import TronchCore
             // A second sign-in elsewhere; "sign out everywhere" ends both.
             var elsewhere = Browser(client: api.client)
             _ = try await elsewhere.send(.get, "/console/login")
-            _ = try await elsewhere.send(.post, "/console/login", form: ["username": "dora", "password": UsersTests.password, "csrf": elsewhere.csrf])
+            _ = try await elsewhere.send(
+                .post,
+                "/console/login",
+                form: ["username": "dora", "password": UsersTests.password, "csrf": elsewhere.csrf]
+            )
             #expect(try await elsewhere.send(.get, "/console/keys").status == .ok)
             let ended = try await browser.send(.post, "/console/sessions/end-all", form: ["csrf": browser.csrf])
             #expect(ended.status == .seeOther && ended.headers[.location] == "/console/login")
@@ -164,12 +202,20 @@ import TronchCore
             #expect(try await member.send(.post, "/console/groups", form: ["name": "sneaky", "csrf": member.csrf]).status == .forbidden)
 
             // People.
-            let added = try await admin.send(.post, "/console/users", form: ["username": "eve", "email": "eve@example.com", "role": "member", "csrf": admin.csrf])
+            let added = try await admin.send(
+                .post,
+                "/console/users",
+                form: ["username": "eve", "email": "eve@example.com", "role": "member", "csrf": admin.csrf]
+            )
             #expect(added.status == .seeOther)
             #expect(try await admin.send(.get, "/console/users").body.contains("eve@example.com"))
             let bad = try await admin.send(.post, "/console/users", form: ["username": "x y", "email": "nope", "csrf": admin.csrf])
             #expect(bad.status == .badRequest && bad.body.contains("role=\"alert\""))
-            let promoted = try await admin.send(.post, "/console/users", form: ["username": "mal", "email": "mal@example.com", "role": "admin", "csrf": admin.csrf])
+            let promoted = try await admin.send(
+                .post,
+                "/console/users",
+                form: ["username": "mal", "email": "mal@example.com", "role": "admin", "csrf": admin.csrf]
+            )
             #expect(promoted.status == .badRequest && promoted.body.contains("step-up"))
 
             // Groups and members.
@@ -180,11 +226,17 @@ import TronchCore
             let group = try await admin.send(.get, groupPath)
             #expect(group.body.contains("<td>eve</td>"))
             let eveID = try #require(try await api.request(.get, "/api/v1/users?q=eve")["data"]?.array?.first?["id"]?.string)
-            #expect(try await admin.send(.post, groupPath + "/members", form: ["member": "nobody", "csrf": admin.csrf]).body.contains("No person or group"))
+            #expect(
+                try await admin.send(.post, groupPath + "/members", form: ["member": "nobody", "csrf": admin.csrf]).body.contains(
+                    "No person or group"
+                )
+            )
 
             // Entries, and a check that follows them.
             let entry = try await admin.send(
-                .post, "/console/acl", form: ["resource": "project:acme/web", "principal": "eve", "action": "read", "effect": "allow", "kind": "acl", "csrf": admin.csrf]
+                .post,
+                "/console/acl",
+                form: ["resource": "project:acme/web", "principal": "eve", "action": "read", "effect": "allow", "kind": "acl", "csrf": admin.csrf]
             )
             #expect(entry.status == .seeOther)
             let check: JSONValue = ["principal": .string("user:" + eveID), "action": "read", "resource": "project:acme/web"]
@@ -193,8 +245,16 @@ import TronchCore
             let entryID = try #require(list.body.firstMatch(of: /\/console\/acl\/([0-9a-f-]{36})\/delete/).map { String($0.output.1) })
             #expect(try await admin.send(.post, "/console/acl/\(entryID)/delete", form: ["csrf": admin.csrf]).status == .seeOther)
             #expect(try await api.request(.post, "/api/v1/authz/check", json: check)["allowed"] == false)
-            #expect(try await admin.send(.post, "/console/acl", form: ["resource": "no", "principal": "eve", "action": "read", "effect": "allow", "csrf": admin.csrf]).status == .badRequest)
-            #expect(try await admin.send(.post, groupPath + "/members/remove", form: ["member": "user:" + eveID, "csrf": admin.csrf]).status == .seeOther)
+            #expect(
+                try await admin.send(
+                    .post,
+                    "/console/acl",
+                    form: ["resource": "no", "principal": "eve", "action": "read", "effect": "allow", "csrf": admin.csrf]
+                ).status == .badRequest
+            )
+            #expect(
+                try await admin.send(.post, groupPath + "/members/remove", form: ["member": "user:" + eveID, "csrf": admin.csrf]).status == .seeOther
+            )
             #expect(!(try await admin.send(.get, groupPath).body.contains("<td>eve</td>")))
         }
     }

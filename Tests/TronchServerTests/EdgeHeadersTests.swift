@@ -3,6 +3,7 @@ import HTTPTypes
 import HummingbirdTesting
 import Testing
 import TronchCore
+
 @testable import TronchServer
 
 /// Security headers on every answer, HSTS only over HTTPS, and CORS only for the origins configured.
@@ -30,7 +31,10 @@ import TronchCore
             #expect(verified.headers[.strictTransportSecurity] == nil, "plain HTTP gets no HSTS")
             #expect(verified.headers[.accessControlAllowOrigin] == nil, "CORS is off by default")
             let preflight = try await api.request(
-                .options, "/api/v1/keys", key: nil, headers: [Self.origin: "https://app.example.com", Self.requestMethod: "GET"]
+                .options,
+                "/api/v1/keys",
+                key: nil,
+                headers: [Self.origin: "https://app.example.com", Self.requestMethod: "GET"]
             )
             #expect(preflight.headers[.accessControlAllowOrigin] == nil)
         }
@@ -59,7 +63,9 @@ import TronchCore
         ])
         try await server.run { api async throws in
             let preflight = try await api.request(
-                .options, "/api/v1/keys", key: nil,
+                .options,
+                "/api/v1/keys",
+                key: nil,
                 headers: [Self.origin: "https://app.example.com", Self.requestMethod: "POST", Self.requestHeaders: "authorization, content-type"]
             )
             #expect(preflight.status == .noContent)
@@ -79,7 +85,10 @@ import TronchCore
             #expect(problem.headers[.accessControlAllowOrigin] == "https://app.example.com", "a page can read its errors")
 
             let refused = try await api.request(
-                .options, "/api/v1/keys", key: nil, headers: [Self.origin: "https://evil.example", Self.requestMethod: "GET"]
+                .options,
+                "/api/v1/keys",
+                key: nil,
+                headers: [Self.origin: "https://evil.example", Self.requestMethod: "GET"]
             )
             #expect(refused.headers[.accessControlAllowOrigin] == nil)
             #expect(refused.headers[.accessControlAllowMethods] == nil)
@@ -89,7 +98,10 @@ import TronchCore
 
             // The gateway check judges the client's request, not a browser's call to Tronch.
             let gateway = try await api.request(
-                .options, "/api/v1/auth/check", key: nil, headers: [Self.origin: "https://app.example.com", Self.requestMethod: "GET"]
+                .options,
+                "/api/v1/auth/check",
+                key: nil,
+                headers: [Self.origin: "https://app.example.com", Self.requestMethod: "GET"]
             )
             #expect(gateway.headers[.accessControlAllowOrigin] == nil)
             #expect(gateway.status == .unauthorized)

@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdTesting
 import Testing
 import TronchCore
+
 @testable import TronchServer
 
 /// Every route of Tronch's own API needs what the table says, the OpenAPI document says the same, and an
@@ -20,7 +21,10 @@ import TronchCore
 
     @Test func theDocumentStatesTheTableForEveryOperation() throws {
         let document = try JSONDecoder().decode(JSONValue.self, from: Data(OpenAPIDocument.json.utf8))
-        guard case .object(let paths) = document["paths"] else { Issue.record("no paths"); return }
+        guard case .object(let paths) = document["paths"] else {
+            Issue.record("no paths")
+            return
+        }
         var stated = [String: String]()
         for (path, item) in paths {
             guard case .object(let operations) = item else { continue }
@@ -53,8 +57,16 @@ import TronchCore
                 case .permission(let permission):
                     #expect(refused.status == .forbidden, "\(rule.route) without \(permission.rawValue)")
                     #expect(refused["detail"]?.string == "this route requires the scope \(permission.rawValue)", "\(rule.route)")
-                    let admitted = try await api.request(method, path, key: holders[permission], json: method == .get || method == .delete ? nil : [:])
-                    #expect(admitted["detail"]?.string?.hasPrefix("this route requires") != true, "\(rule.route) with \(permission.rawValue): \(admitted.json)")
+                    let admitted = try await api.request(
+                        method,
+                        path,
+                        key: holders[permission],
+                        json: method == .get || method == .delete ? nil : [:]
+                    )
+                    #expect(
+                        admitted["detail"]?.string?.hasPrefix("this route requires") != true,
+                        "\(rule.route) with \(permission.rawValue): \(admitted.json)"
+                    )
                 case .admin:
                     #expect(refused.status == .forbidden && refused["detail"]?.string == "this route requires an administrator", "\(rule.route)")
                     let admitted = try await api.request(method, path, json: method == .get || method == .delete ? nil : [:])
@@ -100,7 +112,10 @@ import TronchCore
             #expect(entries.first?["details"]?["mode"]?.string == "report-only")
             #expect(entries.first?["outcome"]?.string == "success")
             let metrics = try await api.client.executeRequest(
-                uri: "/api/v1/metrics", method: .get, headers: [.authorization: "Bearer \(TestServer.rootKey)"], body: nil
+                uri: "/api/v1/metrics",
+                method: .get,
+                headers: [.authorization: "Bearer \(TestServer.rootKey)"],
+                body: nil
             )
             let text = String(buffer: metrics.body)
             #expect(

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Testing
 import TronchCore
+
 @testable import TronchServer
 
 @Suite struct ErrorHandlingTests {
@@ -80,7 +81,17 @@ import TronchCore
                 #expect(response.status == .badRequest, "\(body)")
             }
             let shown = try await api.request(.get, "/api/v1/keys/\(id)")
-            #expect(shown.json == { var json = created.json; if case .object(var o) = json { o["key"] = nil; json = .object(o) }; return json }())
+            #expect(
+                shown.json
+                    == {
+                        var json = created.json
+                        if case .object(var o) = json {
+                            o["key"] = nil
+                            json = .object(o)
+                        }
+                        return json
+                    }()
+            )
         }
     }
 
@@ -109,12 +120,16 @@ import TronchCore
             for query in ["cursor=", "owner_id=&name_prefix=", "expiring_within="] {
                 #expect(try await api.request(.get, "/api/v1/keys?\(query)").status == .ok, "\(query)")
             }
-            for query in ["limit=", "status=", "environment=", "limit=0", "limit=101", "limit=ten", "cursor=garbage", "status=deleted", "environment=prod", "ownerid=x"] {
+            for query in [
+                "limit=", "status=", "environment=", "limit=0", "limit=101", "limit=ten", "cursor=garbage", "status=deleted", "environment=prod",
+                "ownerid=x",
+            ] {
                 let response = try await api.request(.get, "/api/v1/keys?\(query)")
                 #expect(response.status == .badRequest, "\(query)")
                 #expect(response.code == "VALIDATION_FAILED")
             }
-            for body: JSONValue in [["grace_period_seconds": -1], ["grace_period_seconds": 2_592_001], ["grace_period_seconds": "60"], ["grace": 60]] {
+            for body: JSONValue in [["grace_period_seconds": -1], ["grace_period_seconds": 2_592_001], ["grace_period_seconds": "60"], ["grace": 60]]
+            {
                 let response = try await api.request(.post, "/api/v1/keys/\(unknown)/rotate", json: body)
                 #expect(response.status == .badRequest, "\(body)")
             }

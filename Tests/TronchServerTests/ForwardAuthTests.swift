@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Testing
 import TronchCore
+
 @testable import TronchServer
 
 /// `/api/v1/auth/check`, as a gateway calls it with the client's headers.
@@ -9,7 +10,10 @@ import TronchCore
     static let rules = "GET /orders/* orders:read; POST,DELETE /orders/* orders:write; * /admin admin:panel"
 
     func check(
-        _ api: APIClient, key: String?, method: HTTPRequest.Method = .get, path: String = "/api/v1/auth/check",
+        _ api: APIClient,
+        key: String?,
+        method: HTTPRequest.Method = .get,
+        path: String = "/api/v1/auth/check",
         headers: HTTPFields = [:]
     ) async throws -> APIResponse {
         var headers = headers
@@ -69,7 +73,9 @@ import TronchCore
 
             let reader = try await api.createKey(["scopes": ["orders:read"]])
             let lacking = try await check(
-                api, key: reader["key"]!.string!, headers: [.init("X-Tronch-Required-Scopes")!: "orders:read, orders:write"]
+                api,
+                key: reader["key"]!.string!,
+                headers: [.init("X-Tronch-Required-Scopes")!: "orders:read, orders:write"]
             )
             #expect(lacking.status == .forbidden)
             #expect(lacking.code == "FORBIDDEN")
@@ -111,7 +117,9 @@ import TronchCore
             let reader = try await api.createKey(["scopes": ["orders:read"]])["key"]!.string!
             func status(_ method: String, _ uri: String) async throws -> HTTPResponse.Status {
                 try await check(
-                    api, key: reader, headers: [.init("X-Forwarded-Method")!: method, .init("X-Forwarded-Uri")!: uri]
+                    api,
+                    key: reader,
+                    headers: [.init("X-Forwarded-Method")!: method, .init("X-Forwarded-Uri")!: uri]
                 ).status
             }
             #expect(try await status("GET", "/orders/1?expand=items") == .ok)

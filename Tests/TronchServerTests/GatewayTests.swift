@@ -55,7 +55,8 @@ import Glibc
                 "TRONCH_BOOTSTRAP_ROOT_KEY": rootKey, "TRONCH_HTTP_TRUSTED_PROXIES": "127.0.0.1/32",
                 "TRONCH_FORWARD_AUTH_RULES": "POST /orders* orders:write; * /* orders:read",
             ],
-            directory: directory, port: tronchPort
+            directory: directory,
+            port: tronchPort
         )
         try await tronch.waitUntilReady()
 
@@ -103,7 +104,9 @@ import Glibc
         let nginxLog = { (try? String(contentsOfFile: directory + "/error.log", encoding: .utf8)) ?? "" }
         // Up when the upstream answers through nginx for a valid key.
         let (_, created) = try await HTTP.call(
-            "POST", tronch.baseURL + "/api/v1/keys", key: rootKey,
+            "POST",
+            tronch.baseURL + "/api/v1/keys",
+            key: rootKey,
             body: #"{"owner_id": "cus_9", "scopes": ["orders:read"], "ratelimits": [{"name": "burst", "limit": 3, "period_seconds": 60}]}"#
         )
         let key = try #require(created["key"]?.string)

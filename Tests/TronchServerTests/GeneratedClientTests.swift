@@ -1,12 +1,13 @@
 import AsyncHTTPClient
 import Foundation
 import HTTPTypes
+import HummingbirdTesting
 import OpenAPIAsyncHTTPClient
 import OpenAPIRuntime
 import Testing
-import HummingbirdTesting
 import TronchAPI
 import TronchCore
+
 @testable import TronchServer
 
 /// The client swift-openapi-generator makes from docs/openapi.json, against a live server: what a user who
@@ -17,7 +18,10 @@ import TronchCore
         let key: String
 
         func intercept(
-            _ request: HTTPRequest, body: HTTPBody?, baseURL: URL, operationID: String,
+            _ request: HTTPRequest,
+            body: HTTPBody?,
+            baseURL: URL,
+            operationID: String,
             next: @Sendable (HTTPRequest, HTTPBody?, URL) async throws -> (HTTPResponse, HTTPBody?)
         ) async throws -> (HTTPResponse, HTTPBody?) {
             var request = request
@@ -33,7 +37,8 @@ import TronchCore
             // Tronch's timestamps carry milliseconds: the runtime's default ISO 8601 transcoder expects none.
             let client = Client(
                 serverURL: URL(string: "http://127.0.0.1:\(port)")!,
-                configuration: Configuration(dateTranscoder: .iso8601WithFractionalSeconds), transport: AsyncHTTPClientTransport(),
+                configuration: Configuration(dateTranscoder: .iso8601WithFractionalSeconds),
+                transport: AsyncHTTPClientTransport(),
                 middlewares: [BearerMiddleware(key: TestServer.rootKey)]
             )
 

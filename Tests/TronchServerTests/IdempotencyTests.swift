@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Testing
 import TronchCore
+
 @testable import TronchServer
 
 /// `Idempotency-Key` on Tronch's own API: Stripe's semantics, per caller, on both backends.
@@ -70,7 +71,13 @@ import TronchCore
             // Checks that write nothing ignore the header; a malformed header is a 400 that changes nothing.
             let verifier = try await api.createKey(["scopes": ["keys:verify"]])["key"]!.string!
             for _ in 0..<2 {
-                let verified = try await api.request(.post, "/api/v1/keys/verify", key: verifier, json: ["key": .string(writer)], headers: [Self.header: "v"])
+                let verified = try await api.request(
+                    .post,
+                    "/api/v1/keys/verify",
+                    key: verifier,
+                    json: ["key": .string(writer)],
+                    headers: [Self.header: "v"]
+                )
                 #expect(verified.headers[Self.replayed] == nil)
             }
             for key in ["has space", String(repeating: "k", count: 256), "tab\there"] {

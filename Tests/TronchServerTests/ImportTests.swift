@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Testing
 import TronchCore
+
 @testable import TronchServer
 
 /// `POST /api/v1/keys/import`: existing keys brought along, all or nothing.
@@ -13,7 +14,8 @@ import TronchCore
         let tronchFormat = KeyFormat(prefix: "tronch")!.generate(environment: .test)
         try await TestServer.on(backend).run { api async throws in
             let answer = try await api.request(
-                .post, "/api/v1/keys/import",
+                .post,
+                "/api/v1/keys/import",
                 json: [
                     "keys": [
                         ["key": .string(Self.foreign), "name": "old production", "owner_id": "cus_1", "scopes": ["orders:read"]],
@@ -55,7 +57,8 @@ import TronchCore
         try await TestServer.on(backend).run { api async throws in
             let before = try await api.request(.get, "/api/v1/keys?limit=100")["data"]?.array?.count
             let invalid = try await api.request(
-                .post, "/api/v1/keys/import",
+                .post,
+                "/api/v1/keys/import",
                 json: [
                     "keys": [
                         ["key": .string(Self.foreign)],
@@ -74,26 +77,34 @@ import TronchCore
             #expect(try await api.request(.get, "/api/v1/keys?limit=100")["data"]?.array?.count == before)
 
             let duplicate = try await api.request(
-                .post, "/api/v1/keys/import", json: ["keys": [["key": .string(Self.foreign)], ["key": .string(Self.foreign)]]]
+                .post,
+                "/api/v1/keys/import",
+                json: ["keys": [["key": .string(Self.foreign)], ["key": .string(Self.foreign)]]]
             )
             #expect(duplicate.status == .badRequest)
             #expect(duplicate["errors"]?.array?.first?["message"] == "is the same key as keys[0]")
             let twoForms = try await api.request(
-                .post, "/api/v1/keys/import",
-                json: ["keys": [["key": .string(Self.legacy)], ["hash": ["algorithm": "sha256", "value": .string(KeyHasher.sha256(Self.legacy).hex)]]]]
+                .post,
+                "/api/v1/keys/import",
+                json: [
+                    "keys": [["key": .string(Self.legacy)], ["hash": ["algorithm": "sha256", "value": .string(KeyHasher.sha256(Self.legacy).hex)]]]
+                ]
             )
             #expect(twoForms.status == .badRequest, "a key and its own SHA-256 are one key")
 
             #expect(try await api.request(.post, "/api/v1/keys/import", json: ["keys": [["key": .string(Self.foreign)]]]).status == .created)
             let again = try await api.request(
-                .post, "/api/v1/keys/import", json: ["keys": [["key": .string(Self.legacy)], ["key": .string(Self.foreign)]]]
+                .post,
+                "/api/v1/keys/import",
+                json: ["keys": [["key": .string(Self.legacy)], ["key": .string(Self.foreign)]]]
             )
             #expect(again.status == .conflict)
             #expect(again.json["detail"]?.string?.contains("keys[1]") == true)
             #expect(try await api.verify(Self.legacy).code == "NOT_FOUND", "nothing of a refused batch is stored")
 
             let tooMany = try await api.request(
-                .post, "/api/v1/keys/import",
+                .post,
+                "/api/v1/keys/import",
                 json: ["keys": .array((0...KeyService.maxImportBatch).map { _ in ["key": .string(Self.foreign)] })]
             )
             #expect(tooMany.status == .badRequest)
@@ -105,14 +116,22 @@ import TronchCore
         try await TestServer().run { api async throws in
             let writer = try await api.createKey(["scopes": ["keys:write", "orders:read"]])["key"]!.string!
             let refused = try await api.request(
-                .post, "/api/v1/keys/import", key: writer,
+                .post,
+                "/api/v1/keys/import",
+                key: writer,
                 json: ["keys": [["key": .string(Self.foreign), "scopes": ["orders:read", "admin"]]]]
             )
             #expect(refused.status == .forbidden)
             let reader = try await api.createKey(["scopes": ["keys:read"]])["key"]!.string!
-            #expect(try await api.request(.post, "/api/v1/keys/import", key: reader, json: ["keys": [["key": .string(Self.foreign)]]]).status == .forbidden)
+            #expect(
+                try await api.request(.post, "/api/v1/keys/import", key: reader, json: ["keys": [["key": .string(Self.foreign)]]]).status
+                    == .forbidden
+            )
             let allowed = try await api.request(
-                .post, "/api/v1/keys/import", key: writer, json: ["keys": [["key": .string(Self.foreign), "scopes": ["orders:read"]]]]
+                .post,
+                "/api/v1/keys/import",
+                key: writer,
+                json: ["keys": [["key": .string(Self.foreign), "scopes": ["orders:read"]]]]
             )
             #expect(allowed.status == .created)
         }

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Testing
 import TronchCore
+
 @testable import TronchServer
 
 @Suite struct KeyLifecycleTests {
@@ -22,7 +23,10 @@ import TronchCore
             #expect(created["meta"] == .object(["plan": .string("pro"), "seats": .int(3)]))
             #expect(created["expires_at"] == .string("2030-01-01T00:00:00.000Z"))
             #expect(created["allowed_ips"] == .array([.string("10.0.0.0/8"), .string("2001:db8::/32")]))
-            #expect(created["ratelimits"] == .array([.object(["name": .string("default"), "limit": .int(100), "period_seconds": .int(60), "burst": .int(100)])]))
+            #expect(
+                created["ratelimits"]
+                    == .array([.object(["name": .string("default"), "limit": .int(100), "period_seconds": .int(60), "burst": .int(100)])])
+            )
             #expect(created["remaining"] == .int(1000))
             #expect(created["refill"] == .object(["interval": .string("monthly"), "amount": .int(1000)]))
             #expect(created["created_at"] == .string("2027-01-15T08:00:00.000Z"))
@@ -33,7 +37,10 @@ import TronchCore
             #expect(shown.status == .ok)
             #expect(shown["key"] == nil, "the secret is never returned again")
             var withoutSecret = created.json
-            if case .object(var object) = withoutSecret { object["key"] = nil; withoutSecret = .object(object) }
+            if case .object(var object) = withoutSecret {
+                object["key"] = nil
+                withoutSecret = .object(object)
+            }
             #expect(shown.json == withoutSecret)
         }
     }
@@ -87,7 +94,9 @@ import TronchCore
             let id = created["id"]!.string!
             server.clock.advance(seconds: 5)
             let updated = try await api.request(
-                .patch, "/api/v1/keys/\(id)", json: ["name": "after", "expires_at": .null, "meta": ["tier": "gold"], "enabled": false]
+                .patch,
+                "/api/v1/keys/\(id)",
+                json: ["name": "after", "expires_at": .null, "meta": ["tier": "gold"], "enabled": false]
             )
             #expect(updated.status == .ok, "\(updated.json)")
             #expect(updated["name"] == .string("after"))
@@ -180,7 +189,9 @@ import TronchCore
             let created = try await api.createKey(["expires_at": "2027-01-15T08:00:30Z"])
             let id = created["id"]!.string!
             let rotated = try await api.request(
-                .post, "/api/v1/keys/\(id)/rotate", json: ["grace_period_seconds": 3600, "expires_at": "2028-01-01T00:00:00Z"]
+                .post,
+                "/api/v1/keys/\(id)/rotate",
+                json: ["grace_period_seconds": 3600, "expires_at": "2028-01-01T00:00:00Z"]
             )
             #expect(rotated["expires_at"] == .string("2028-01-01T00:00:00.000Z"))
             let old = try await api.request(.get, "/api/v1/keys/\(id)")

@@ -5,6 +5,7 @@ import Testing
 import TronchCore
 import TronchRateLimit
 import TronchStorage
+
 @testable import TronchServer
 
 /// Counts digest lookups so tests can prove which verifications reach the store.
@@ -40,13 +41,19 @@ final class CountingStore: KeyStore, AuditStore, UsageStore, Sendable {
     }
     func keys(matching query: KeyQuery) async throws -> KeyPage { try await base.keys(matching: query) }
     func countKeys(matching query: KeyQuery) async throws -> Int { try await base.countKeys(matching: query) }
-    func update(id: UUID, audit: AuditEvent?, _ change: @escaping @Sendable (inout KeyRecord) throws -> Void) async throws
+    func update(
+        id: UUID,
+        audit: AuditEvent?,
+        _ change: @escaping @Sendable (inout KeyRecord) throws -> Void
+    ) async throws
         -> KeyRecord
     {
         try await base.update(id: id, audit: audit, change)
     }
     func rotate(
-        id: UUID, audit: AuditEvent?, _ plan: @escaping @Sendable (KeyRecord) throws -> (old: KeyRecord, new: KeyRecord)
+        id: UUID,
+        audit: AuditEvent?,
+        _ plan: @escaping @Sendable (KeyRecord) throws -> (old: KeyRecord, new: KeyRecord)
     ) async throws -> (old: KeyRecord, new: KeyRecord) {
         try await base.rotate(id: id, audit: audit, plan)
     }
@@ -66,7 +73,8 @@ final class CountingStore: KeyStore, AuditStore, UsageStore, Sendable {
         try await base.auditChain(after: sequence, limit: limit)
     }
     func cutAudit(
-        before cutoff: Date, record: @escaping @Sendable (_ removed: Int, _ checkpoint: AuditHead) -> AuditEvent
+        before cutoff: Date,
+        record: @escaping @Sendable (_ removed: Int, _ checkpoint: AuditHead) -> AuditEvent
     ) async throws -> Int {
         try await base.cutAudit(before: cutoff, record: record)
     }
@@ -83,15 +91,21 @@ final class CountingStore: KeyStore, AuditStore, UsageStore, Sendable {
 
 @Suite struct KeyServiceTests {
     func service(
-        _ store: CountingStore, clock: TestClock = TestClock(), negativeTTL: Duration = .seconds(5),
+        _ store: CountingStore,
+        clock: TestClock = TestClock(),
+        negativeTTL: Duration = .seconds(5),
         imports: ImportedKeys = ImportedKeys(settings: nil)
     ) -> KeyService {
         KeyService(
-            store: store, cache: KeyCache(ttl: .seconds(30), negativeTTL: negativeTTL, maxEntries: 1000),
-            hasher: KeyHasher(pepper: Array(TestServer.pepper.utf8)), format: KeyFormat(prefix: "tronch")!,
-            clock: clock.wallClock, limits: KeyLimits(),
+            store: store,
+            cache: KeyCache(ttl: .seconds(30), negativeTTL: negativeTTL, maxEntries: 1000),
+            hasher: KeyHasher(pepper: Array(TestServer.pepper.utf8)),
+            format: KeyFormat(prefix: "tronch")!,
+            clock: clock.wallClock,
+            limits: KeyLimits(),
             lastUsed: LastUsedRecorder(store: store, interval: .seconds(1), logger: Logger(label: "test")),
-            rateLimits: RateLimits(limiter: LocalRateLimiter(), settings: RateLimitSettings()), imports: imports
+            rateLimits: RateLimits(limiter: LocalRateLimiter(), settings: RateLimitSettings()),
+            imports: imports
         )
     }
 

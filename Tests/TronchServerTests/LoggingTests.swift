@@ -3,6 +3,7 @@ import HTTPTypes
 import Testing
 import TronchCore
 import TronchTestSupport
+
 @testable import TronchServer
 
 @Suite struct LoggingTests {
@@ -48,14 +49,19 @@ import TronchTestSupport
             _ = try await api.request(.get, "/api/v1/users/me", key: refresh)
             _ = try await api.request(.get, "/api/v1/users/me", key: access + "x")
             _ = try await api.request(
-                .post, "/api/v1/users/me/password", key: access,
+                .post,
+                "/api/v1/users/me/password",
+                key: access,
                 json: ["current_password": .string(password), "new_password": .string(password + " new")]
             )
             secrets += [password, email, access, String(access.split(separator: ".")[2]), refresh]
             // Second factors: the TOTP secret, its URI, codes, recovery codes and mfa_tokens never appear.
             let newPassword = password + " new"
             let freshLogin = try await api.request(
-                .post, "/api/v1/auth/login", key: nil, json: ["username": "logged", "password": .string(newPassword)]
+                .post,
+                "/api/v1/auth/login",
+                key: nil,
+                json: ["username": "logged", "password": .string(newPassword)]
             )
             let fresh = try #require(freshLogin["access_token"]?.string, "\(freshLogin.json)")
             let enrolment = try await api.request(.post, "/api/v1/users/me/mfa/totp", key: fresh)
@@ -66,10 +72,20 @@ import TronchTestSupport
             _ = try await api.request(.post, "/api/v1/users/me/mfa/totp/confirm", key: fresh, json: ["code": "999999"])
             let confirmed = try await api.request(.post, "/api/v1/users/me/mfa/totp/confirm", key: fresh, json: ["code": .string(code)])
             let recovery = try #require(confirmed["recovery_codes"]?.array?.compactMap { $0.string })
-            let challenge = try await api.request(.post, "/api/v1/auth/login", key: nil, json: ["username": "logged", "password": .string(newPassword)])
+            let challenge = try await api.request(
+                .post,
+                "/api/v1/auth/login",
+                key: nil,
+                json: ["username": "logged", "password": .string(newPassword)]
+            )
             let mfaToken = try #require(challenge["mfa_token"]?.string)
             _ = try await api.request(.post, "/api/v1/auth/mfa", key: nil, json: ["mfa_token": .string(mfaToken), "code": .string(code)])
-            _ = try await api.request(.post, "/api/v1/auth/mfa", key: nil, json: ["mfa_token": .string(mfaToken), "recovery_code": .string(recovery[0])])
+            _ = try await api.request(
+                .post,
+                "/api/v1/auth/mfa",
+                key: nil,
+                json: ["mfa_token": .string(mfaToken), "recovery_code": .string(recovery[0])]
+            )
             _ = try await api.request(.post, "/api/v1/users/me/mfa/recovery-codes", key: fresh, json: ["recovery_code": .string(recovery[1])])
             secrets += [totpSecret, uri, mfaToken, String(mfaToken.dropFirst(4))] + recovery + recovery.map(RecoveryCodes.normalize)
             try await Task.sleep(for: .milliseconds(300))

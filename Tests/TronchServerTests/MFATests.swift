@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Testing
 import TronchCore
+
 @testable import TronchServer
 
 /// Multi-factor authentication over HTTP: TOTP enrolment, the second step of a login, recovery codes,
@@ -16,7 +17,11 @@ import TronchCore
     }
 
     /// A user with TOTP enabled: returns their secret, recovery codes and an access token.
-    static func enrolled(_ api: APIClient, _ server: TestServer, _ username: String) async throws
+    static func enrolled(
+        _ api: APIClient,
+        _ server: TestServer,
+        _ username: String
+    ) async throws
         -> (secret: String, recovery: [String], token: String)
     {
         _ = try await Users.createUser(api, username)
@@ -25,7 +30,10 @@ import TronchCore
         #expect(enrolment.status == .ok, "\(enrolment.json)")
         let secret = try #require(enrolment["secret"]?.string)
         let confirmed = try await api.request(
-            .post, "/api/v1/users/me/mfa/totp/confirm", key: token, json: ["code": .string(try code(secret, server))]
+            .post,
+            "/api/v1/users/me/mfa/totp/confirm",
+            key: token,
+            json: ["code": .string(try code(secret, server))]
         )
         #expect(confirmed.status == .ok, "\(confirmed.json)")
         let recovery = try #require(confirmed["recovery_codes"]?.array?.compactMap { $0.string })
@@ -64,30 +72,53 @@ import TronchCore
             let mfaToken = try #require(first["mfa_token"]?.string)
             #expect(first["access_token"] == nil)
             // The code that confirmed the enrolment counts as used.
-            let replayed = try await api.request(.post, "/api/v1/auth/mfa", key: nil, json: ["mfa_token": .string(mfaToken), "code": .string(confirmCode)])
+            let replayed = try await api.request(
+                .post,
+                "/api/v1/auth/mfa",
+                key: nil,
+                json: ["mfa_token": .string(mfaToken), "code": .string(confirmCode)]
+            )
             #expect(replayed.code == "MFA_INVALID")
             server.clock.advance(seconds: 30)
             let done = try await api.request(
-                .post, "/api/v1/auth/mfa", key: nil, json: ["mfa_token": .string(mfaToken), "code": .string(try Self.code(secret, server))]
+                .post,
+                "/api/v1/auth/mfa",
+                key: nil,
+                json: ["mfa_token": .string(mfaToken), "code": .string(try Self.code(secret, server))]
             )
             #expect(done.status == .ok, "\(done.json)")
             let access = try #require(done["access_token"]?.string)
             let claims = try JSONParser.parse(try #require(Base64URL.decode(String(access.split(separator: ".")[1]))))
             #expect(claims["amr"] == ["pwd", "otp"])
-            #expect(try await api.request(.post, "/api/v1/auth/mfa", key: nil, json: ["mfa_token": .string(mfaToken), "code": "123456"]).code
-                == "MFA_INVALID", "the token is single use")
+            #expect(
+                try await api.request(.post, "/api/v1/auth/mfa", key: nil, json: ["mfa_token": .string(mfaToken), "code": "123456"]).code
+                    == "MFA_INVALID",
+                "the token is single use"
+            )
 
             // A recovery code works once, and says so in amr.
             let second = try #require(try await Users.login(api, "tina")["mfa_token"]?.string)
             let byRecovery = try await api.request(
-                .post, "/api/v1/auth/mfa", key: nil, json: ["mfa_token": .string(second), "recovery_code": .string(recovery[0].uppercased())]
+                .post,
+                "/api/v1/auth/mfa",
+                key: nil,
+                json: ["mfa_token": .string(second), "recovery_code": .string(recovery[0].uppercased())]
             )
             #expect(byRecovery.status == .ok)
-            let recoveryClaims = try JSONParser.parse(try #require(Base64URL.decode(String(byRecovery["access_token"]!.string!.split(separator: ".")[1]))))
+            let recoveryClaims = try JSONParser.parse(
+                try #require(Base64URL.decode(String(byRecovery["access_token"]!.string!.split(separator: ".")[1])))
+            )
             #expect(recoveryClaims["amr"] == ["pwd", "recovery_code"])
             let third = try #require(try await Users.login(api, "tina")["mfa_token"]?.string)
-            #expect(try await api.request(.post, "/api/v1/auth/mfa", key: nil, json: ["mfa_token": .string(third), "recovery_code": .string(recovery[0])]).code
-                == "MFA_INVALID")
+            #expect(
+                try await api.request(
+                    .post,
+                    "/api/v1/auth/mfa",
+                    key: nil,
+                    json: ["mfa_token": .string(third), "recovery_code": .string(recovery[0])]
+                ).code
+                    == "MFA_INVALID"
+            )
 
             let audit = try await api.request(.get, "/api/v1/audit-logs?target_type=user")
             let actions = Set(audit["data"]?.array?.compactMap { $0["action"]?.string } ?? [])
@@ -101,10 +132,18 @@ import TronchCore
             let (secret, _, _) = try await Self.enrolled(api, server, "walt")
             let token = try #require(try await Users.login(api, "walt")["mfa_token"]?.string)
             for _ in 0..<5 {
-                #expect(try await api.request(.post, "/api/v1/auth/mfa", key: nil, json: ["mfa_token": .string(token), "code": "000000"]).code == "MFA_INVALID")
+                #expect(
+                    try await api.request(.post, "/api/v1/auth/mfa", key: nil, json: ["mfa_token": .string(token), "code": "000000"]).code
+                        == "MFA_INVALID"
+                )
             }
             server.clock.advance(seconds: 30)
-            let dead = try await api.request(.post, "/api/v1/auth/mfa", key: nil, json: ["mfa_token": .string(token), "code": .string(try Self.code(secret, server))])
+            let dead = try await api.request(
+                .post,
+                "/api/v1/auth/mfa",
+                key: nil,
+                json: ["mfa_token": .string(token), "code": .string(try Self.code(secret, server))]
+            )
             #expect(dead.code == "MFA_INVALID", "five failures end the challenge")
             // Five MFA failures and two wrong passwords make seven: locked.
             for _ in 0..<2 { _ = try await Users.login(api, "walt", password: "not the password") }
@@ -121,12 +160,25 @@ import TronchCore
             let (secret, recovery, token) = try await Self.enrolled(api, server, "rex")
             #expect(try await api.request(.post, "/api/v1/users/me/mfa/recovery-codes", key: token, json: ["code": "000000"]).code == "MFA_INVALID")
             server.clock.advance(seconds: 30)
-            let renewed = try await api.request(.post, "/api/v1/users/me/mfa/recovery-codes", key: token, json: ["code": .string(try Self.code(secret, server))])
+            let renewed = try await api.request(
+                .post,
+                "/api/v1/users/me/mfa/recovery-codes",
+                key: token,
+                json: ["code": .string(try Self.code(secret, server))]
+            )
             let fresh = try #require(renewed["recovery_codes"]?.array?.compactMap { $0.string })
             #expect(Set(fresh).isDisjoint(with: recovery))
             let challenge = try #require(try await Users.login(api, "rex")["mfa_token"]?.string)
-            #expect(try await api.request(.post, "/api/v1/auth/mfa", key: nil, json: ["mfa_token": .string(challenge), "recovery_code": .string(recovery[1])]).code
-                == "MFA_INVALID", "the old set died")
+            #expect(
+                try await api.request(
+                    .post,
+                    "/api/v1/auth/mfa",
+                    key: nil,
+                    json: ["mfa_token": .string(challenge), "recovery_code": .string(recovery[1])]
+                ).code
+                    == "MFA_INVALID",
+                "the old set died"
+            )
             #expect(try await api.request(.post, "/api/v1/users/me/mfa/totp", key: token).status == .conflict, "already enabled")
 
             #expect(try await api.request(.delete, "/api/v1/users/me/mfa/totp", key: token, json: ["code": "000000"]).code == "MFA_INVALID")
@@ -182,7 +234,12 @@ import TronchCore
             #expect(try await api.request(.get, "/api/v1/keys").status == .ok, "the root key belongs to no user")
             let enrolment = try await api.request(.post, "/api/v1/users/me/mfa/totp", key: token)
             let secret = try #require(enrolment["secret"]?.string)
-            let confirmed = try await api.request(.post, "/api/v1/users/me/mfa/totp/confirm", key: token, json: ["code": .string(try Self.code(secret, server))])
+            let confirmed = try await api.request(
+                .post,
+                "/api/v1/users/me/mfa/totp/confirm",
+                key: token,
+                json: ["code": .string(try Self.code(secret, server))]
+            )
             #expect(confirmed.status == .ok)
             #expect(try await api.request(.get, "/api/v1/keys", key: token).status == .ok, "enrolled: everything else opens")
         }
@@ -215,7 +272,10 @@ import TronchCore
             // Refusals that a second factor would not change come first: a member cannot grant admin at all, and
             // an invalid request is a 400.
             let memberAsks = try await api.request(
-                .post, "/api/v1/keys", key: try await Users.token(api, "helper"), json: ["name": "all", "scopes": ["admin"]]
+                .post,
+                "/api/v1/keys",
+                key: try await Users.token(api, "helper"),
+                json: ["name": "all", "scopes": ["admin"]]
             )
             #expect(memberAsks.code == "FORBIDDEN")
             let invalid: JSONValue = ["username": "second", "email": "not an address", "password": .string(Users.password), "role": "admin"]
@@ -234,7 +294,10 @@ import TronchCore
             let enrolment = try await api.request(.post, "/api/v1/users/me/mfa/totp", key: plain)
             let secret = try #require(enrolment["secret"]?.string)
             let confirmed = try await api.request(
-                .post, "/api/v1/users/me/mfa/totp/confirm", key: plain, json: ["code": .string(try Self.code(secret, server))]
+                .post,
+                "/api/v1/users/me/mfa/totp/confirm",
+                key: plain,
+                json: ["code": .string(try Self.code(secret, server))]
             )
             #expect(confirmed.status == .ok)
             let challenge = try await api.request(.post, "/api/v1/users", key: plain, json: Self.adminBody("second"))
@@ -246,7 +309,10 @@ import TronchCore
 
             server.clock.advance(seconds: 30)
             let stepped = try await api.request(
-                .post, "/api/v1/auth/mfa", key: nil, json: ["mfa_token": .string(mfaToken), "code": .string(try Self.code(secret, server))]
+                .post,
+                "/api/v1/auth/mfa",
+                key: nil,
+                json: ["mfa_token": .string(mfaToken), "code": .string(try Self.code(secret, server))]
             )
             #expect(stepped.status == .ok, "\(stepped.json)")
             let strong = try #require(stepped["access_token"]?.string)
@@ -291,7 +357,10 @@ import TronchCore
             #expect(try await api.request(.post, "/api/v1/auth/logout", key: token).status == .noContent)
             server.clock.advance(seconds: 30)
             let late = try await api.request(
-                .post, "/api/v1/auth/mfa", key: nil, json: ["mfa_token": .string(mfaToken), "code": .string(try Self.code(secret, server))]
+                .post,
+                "/api/v1/auth/mfa",
+                key: nil,
+                json: ["mfa_token": .string(mfaToken), "code": .string(try Self.code(secret, server))]
             )
             #expect(late.code == "MFA_INVALID", "the session it would replace is gone")
         }
@@ -312,7 +381,10 @@ import TronchCore
             // The code that confirmed the enrolment, sent again: refused, and audited as a replay.
             let mfaToken = try #require(try await Users.login(api, "rex")["mfa_token"]?.string)
             let replay = try await api.request(
-                .post, "/api/v1/auth/mfa", key: nil, json: ["mfa_token": .string(mfaToken), "code": .string(try Self.code(secret, server))]
+                .post,
+                "/api/v1/auth/mfa",
+                key: nil,
+                json: ["mfa_token": .string(mfaToken), "code": .string(try Self.code(secret, server))]
             )
             #expect(replay.code == "MFA_INVALID")
             let failed = try await api.request(.get, "/api/v1/audit-logs?action=auth.mfa_failed")
@@ -328,7 +400,10 @@ import TronchCore
             // Locked: not even the right code is looked at, and the password does not log in.
             server.clock.advance(seconds: 30)
             let locked = try await api.request(
-                .delete, "/api/v1/users/me/mfa/totp", key: token, json: ["code": .string(try Self.code(secret, server))]
+                .delete,
+                "/api/v1/users/me/mfa/totp",
+                key: token,
+                json: ["code": .string(try Self.code(secret, server))]
             )
             #expect(locked.code == "MFA_INVALID")
             #expect(try await api.request(.get, "/api/v1/users/me", key: token)["mfa_enabled"] == true)

@@ -2,12 +2,13 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import Logging
 import NIOCore
+import Prometheus
 import Testing
 import TronchCore
 import TronchStorage
-import Prometheus
-import Logging
+
 @testable import TronchServer
 
 @Suite struct MetricsTests {

@@ -38,7 +38,9 @@ import TronchTestSupport
 
         // Limits: 40 verifications spread over both nodes, concurrently, admit exactly the burst of 10.
         let (created, limited) = try await HTTP.call(
-            "POST", nodeA.baseURL + "/api/v1/keys", key: rootKey,
+            "POST",
+            nodeA.baseURL + "/api/v1/keys",
+            key: rootKey,
             body: #"{"ratelimits": [{"name": "hour", "limit": 10, "period_seconds": 3600}]}"#
         )
         #expect(created == 201)
@@ -48,7 +50,10 @@ import TronchTestSupport
             for index in 0..<40 {
                 group.addTask {
                     let (_, answer) = try await HTTP.call(
-                        "POST", urls[index % 2] + "/api/v1/keys/verify", key: rootKey, body: #"{"key": "\#(limitedKey)"}"#
+                        "POST",
+                        urls[index % 2] + "/api/v1/keys/verify",
+                        key: rootKey,
+                        body: #"{"key": "\#(limitedKey)"}"#
                     )
                     return answer["code"]?.string ?? "?"
                 }
@@ -111,13 +116,18 @@ import TronchTestSupport
         let nodeB = try ServerProcess(arguments: [], environment: environment, directory: directory, port: try Tronch.freePort())
         try await nodeB.waitUntilReady()
         let (created, _) = try await HTTP.call(
-            "POST", nodeA.baseURL + "/api/v1/users", key: rootKey,
+            "POST",
+            nodeA.baseURL + "/api/v1/users",
+            key: rootKey,
             body: #"{"username": "nora", "email": "nora@example.com", "password": "a long enough passphrase"}"#
         )
         #expect(created == 201)
         func login(_ node: ServerProcess) async throws -> JSONValue {
             try await HTTP.call(
-                "POST", node.baseURL + "/api/v1/auth/login", key: nil, body: #"{"username": "nora", "password": "a long enough passphrase"}"#
+                "POST",
+                node.baseURL + "/api/v1/auth/login",
+                key: nil,
+                body: #"{"username": "nora", "password": "a long enough passphrase"}"#
             ).1
         }
         func status(_ node: ServerProcess, _ token: String) async throws -> Int {

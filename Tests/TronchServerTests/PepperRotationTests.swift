@@ -4,6 +4,7 @@ import Logging
 import Testing
 import TronchCore
 import TronchTestSupport
+
 @testable import TronchServer
 @testable import TronchStorage
 
@@ -95,7 +96,10 @@ import TronchTestSupport
             let challenge = try await UsersTests.login(api, "mia")
             let mfaToken = try #require(challenge.json["mfa_token"]?.string)
             let finished = try await api.request(
-                .post, "/api/v1/auth/mfa", key: nil, json: ["mfa_token": .string(mfaToken), "recovery_code": .string(recovery[0])]
+                .post,
+                "/api/v1/auth/mfa",
+                key: nil,
+                json: ["mfa_token": .string(mfaToken), "recovery_code": .string(recovery[0])]
             )
             #expect(finished.status == .ok, "a recovery code from before the rotation: \(finished.json)")
         }

@@ -3,6 +3,7 @@ import HTTPTypes
 import Testing
 import TronchCore
 import TronchTestSupport
+
 @testable import TronchServer
 
 /// Groups, ACL entries and checks over HTTP, on both backends.
@@ -15,12 +16,23 @@ import TronchTestSupport
         return try #require(created["id"]?.string)
     }
 
-    static func entry(_ api: APIClient, _ resource: String, _ principal: String, _ action: String, _ effect: String, _ kind: String = "acl")
+    static func entry(
+        _ api: APIClient,
+        _ resource: String,
+        _ principal: String,
+        _ action: String,
+        _ effect: String,
+        _ kind: String = "acl"
+    )
         async throws -> String
     {
         let created = try await api.request(
-            .post, "/api/v1/acl-entries",
-            json: ["resource": .string(resource), "principal": .string(principal), "action": .string(action), "effect": .string(effect), "kind": .string(kind)]
+            .post,
+            "/api/v1/acl-entries",
+            json: [
+                "resource": .string(resource), "principal": .string(principal), "action": .string(action), "effect": .string(effect),
+                "kind": .string(kind),
+            ]
         )
         #expect(created.status == .created, "\(created.json)")
         return try #require(created["id"]?.string)
@@ -28,7 +40,9 @@ import TronchTestSupport
 
     static func check(_ api: APIClient, _ principal: String, _ action: String, _ resource: String) async throws -> APIResponse {
         try await api.request(
-            .post, "/api/v1/authz/check", json: ["principal": .string(principal), "action": .string(action), "resource": .string(resource)]
+            .post,
+            "/api/v1/authz/check",
+            json: ["principal": .string(principal), "action": .string(action), "resource": .string(resource)]
         )
     }
 
@@ -61,7 +75,10 @@ import TronchTestSupport
             #expect(try await api.request(.put, "/api/v1/groups/\(dev)/members/\(gus)").status == .created)
             #expect(try await api.request(.put, "/api/v1/groups/\(dev)/members/\(gus)").status == .noContent, "already a member")
             let encoded = gus.replacingOccurrences(of: ":", with: "%3A")
-            #expect(try await api.request(.put, "/api/v1/groups/\(dev)/members/\(encoded)").status == .noContent, "an encoded colon is the same member")
+            #expect(
+                try await api.request(.put, "/api/v1/groups/\(dev)/members/\(encoded)").status == .noContent,
+                "an encoded colon is the same member"
+            )
             #expect(try await api.request(.put, "/api/v1/groups/\(ops)/members/group:\(dev)").status == .created)
             let cycle = try await api.request(.put, "/api/v1/groups/\(dev)/members/group:\(ops)")
             #expect(cycle.code == "VALIDATION_FAILED")
@@ -121,7 +138,8 @@ import TronchTestSupport
             #expect(try await Self.check(api, alice, "read", "project:acme")["reason"]?["rule"] == "fallback", "a default is for descendants")
 
             let batch = try await api.request(
-                .post, "/api/v1/authz/check-batch",
+                .post,
+                "/api/v1/authz/check-batch",
                 json: [
                     "checks": [
                         ["principal": .string(alice), "action": "read", "resource": "project:acme/a"],
@@ -132,7 +150,8 @@ import TronchTestSupport
             #expect(batch["results"]?.array?.map { $0["allowed"] } == [true, false])
             #expect(try await api.request(.post, "/api/v1/authz/check-batch", json: ["checks": []]).code == "VALIDATION_FAILED")
             let unknown = try await api.request(
-                .post, "/api/v1/authz/check-batch",
+                .post,
+                "/api/v1/authz/check-batch",
                 json: [
                     "checks": [
                         ["principal": .string(alice), "action": "read", "resource": "project:acme/a"],
@@ -149,16 +168,23 @@ import TronchTestSupport
             #expect(try await Self.check(api, "user:\(UUID())", "read", "project:acme")["reason"]?["rule"] == "fallback", "nothing names them")
             #expect(try await Self.check(api, "group:\(UUID())", "read", "project:acme").code == "VALIDATION_FAILED")
             let duplicate = try await api.request(
-                .post, "/api/v1/acl-entries",
+                .post,
+                "/api/v1/acl-entries",
                 json: ["resource": "project:acme", "principal": .string("group:\(team)"), "action": "read", "effect": "allow", "kind": "dacl"]
             )
             #expect(duplicate.status == .conflict)
             let noSuchPrincipal = try await api.request(
-                .post, "/api/v1/acl-entries", json: ["resource": "project:acme", "principal": .string("group:\(UUID())"), "action": "read", "effect": "allow"]
+                .post,
+                "/api/v1/acl-entries",
+                json: ["resource": "project:acme", "principal": .string("group:\(UUID())"), "action": "read", "effect": "allow"]
             )
             #expect(noSuchPrincipal.code == "VALIDATION_FAILED")
-            #expect(try await api.request(.post, "/api/v1/acl-entries", json: ["resource": "project:acme", "principal": .string(bob), "action": "read"]).code
-                == "VALIDATION_FAILED", "effect is required")
+            #expect(
+                try await api.request(.post, "/api/v1/acl-entries", json: ["resource": "project:acme", "principal": .string(bob), "action": "read"])
+                    .code
+                    == "VALIDATION_FAILED",
+                "effect is required"
+            )
 
             // Listing: by resource, with its ancestors, and by principal.
             let onSecret = try await api.request(.get, "/api/v1/acl-entries?resource=project:acme/secret")
@@ -191,7 +217,10 @@ import TronchTestSupport
             let scoped = try await Self.check(api, "key:\(wrong)", "read", "project:acme/web")
             #expect(scoped["allowed"] == false)
             #expect(scoped["reason"] == ["rule": "key_scope", "entry_id": .null, "resource": .null])
-            #expect(try await Self.check(api, "key:\(narrow)", "write", "project:acme/web")["reason"]?["rule"] == "fallback", "no more than its owner")
+            #expect(
+                try await Self.check(api, "key:\(narrow)", "write", "project:acme/web")["reason"]?["rule"] == "fallback",
+                "no more than its owner"
+            )
             // An entry naming the key itself can deny what its owner may do.
             _ = try await Self.entry(api, "project:acme/web", "key:\(narrow)", "read", "deny")
             #expect(try await Self.check(api, "key:\(narrow)", "read", "project:acme/web")["reason"]?["rule"] == "acl_deny")
@@ -201,7 +230,11 @@ import TronchTestSupport
             #expect(try await Self.check(api, "key:\(service)", "read", "project:acme/web")["allowed"] == true)
             // A key that no longer works has no rights: revoked or disabled, it is refused by its scopes.
             #expect(try await api.request(.patch, "/api/v1/keys/\(service)", json: ["enabled": false]).status == .ok)
-            #expect(try await Self.check(api, "key:\(service)", "read", "project:acme/web")["reason"] == ["rule": "key_scope", "entry_id": .null, "resource": .null])
+            #expect(
+                try await Self.check(api, "key:\(service)", "read", "project:acme/web")["reason"] == [
+                    "rule": "key_scope", "entry_id": .null, "resource": .null,
+                ]
+            )
             #expect(try await api.request(.patch, "/api/v1/keys/\(service)", json: ["enabled": true]).status == .ok)
             #expect(try await Self.check(api, "key:\(service)", "read", "project:acme/web")["allowed"] == true)
             #expect(try await api.request(.delete, "/api/v1/keys/\(service)").status == .ok)

@@ -5,6 +5,7 @@ import Testing
 import TronchCore
 import TronchStorage
 import TronchTestSupport
+
 @testable import TronchServer
 
 /// A real PostgreSQL, private to each test, stopped and started while Tronch runs.

@@ -6,6 +6,7 @@ import Testing
 import TronchCore
 import TronchRateLimit
 import TronchTestSupport
+
 @testable import TronchServer
 
 /// Rate limits on verification (per key) and on Tronch's own API (key creation, failed authentication).

@@ -4,6 +4,7 @@ import Testing
 import TronchCore
 import TronchRateLimit
 import TronchTestSupport
+
 @testable import TronchServer
 
 /// What each failure mode does when Redis goes away mid-run, and that everything recovers when it is back.

@@ -4,9 +4,10 @@ import HTTPTypes
 import Logging
 import Testing
 import TronchCore
-@testable import TronchServer
 import TronchStorage
 import TronchTestSupport
+
+@testable import TronchServer
 
 /// The secrets key that seals signing keys and TOTP seeds: refused when it does not match the database, and
 /// rotated by `tronch secrets rotate-key` without logging anybody out or losing a second factor.
@@ -20,7 +21,10 @@ import TronchTestSupport
     }
 
     /// The store `config` names, as the command-line tools open it.
-    static func withStore<T: Sendable>(_ config: [String: String], _ body: @Sendable @escaping (any Store, Settings) async throws -> T)
+    static func withStore<T: Sendable>(
+        _ config: [String: String],
+        _ body: @Sendable @escaping (any Store, Settings) async throws -> T
+    )
         async throws -> T
     {
         let settings = try Settings(reader: TestServer.reader(config))
@@ -29,7 +33,9 @@ import TronchTestSupport
     }
 
     static func rotate(_ config: [String: String]) async throws -> SecretsRotation.Result {
-        try await withStore(config) { store, settings in try await SecretsRotation.rotate(settings: settings, store: store, now: Date(), logger: quiet) }
+        try await withStore(config) { store, settings in
+            try await SecretsRotation.rotate(settings: settings, store: store, now: Date(), logger: quiet)
+        }
     }
 
     /// The ids of the keys that sealed the stored secrets.
@@ -47,7 +53,10 @@ import TronchTestSupport
         let first = try await Users.login(api, username)
         let mfaToken = try #require(first["mfa_token"]?.string, "\(first.json)")
         return try await api.request(
-            .post, "/api/v1/auth/mfa", key: nil, json: ["mfa_token": .string(mfaToken), "code": .string(try MFATests.code(secret, server))]
+            .post,
+            "/api/v1/auth/mfa",
+            key: nil,
+            json: ["mfa_token": .string(mfaToken), "code": .string(try MFATests.code(secret, server))]
         )
     }
 

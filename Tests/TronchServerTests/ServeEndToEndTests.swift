@@ -79,7 +79,10 @@ import TronchCore
         let file = directory + "/tronch.json"
         try #"{"port": 1, "key": {"prefix": "filecfg"}, "data": {"dir": "from-file"}}"#.write(toFile: file, atomically: true, encoding: .utf8)
         let server = try ServerProcess(
-            arguments: ["--config", file], environment: ["TRONCH_PORT": String(port)], directory: directory, port: port
+            arguments: ["--config", file],
+            environment: ["TRONCH_PORT": String(port)],
+            directory: directory,
+            port: port
         )
         try await server.waitUntilReady()
         let rootKey = try #require(server.stdout.split(whereSeparator: \.isWhitespace).map(String.init).first { KeyFormat.parse($0) != nil })

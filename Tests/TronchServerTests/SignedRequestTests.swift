@@ -6,9 +6,10 @@ import Testing
 import TronchCore
 import TronchRateLimit
 import TronchRedis
-@testable import TronchStorage
 import TronchTestSupport
+
 @testable import TronchServer
+@testable import TronchStorage
 
 /// Keys that sign their requests: the signing secret at create and rotate, and the signature checked by
 /// verification and forward authentication in its place in the order, with replays refused.
@@ -17,21 +18,32 @@ import TronchTestSupport
 
     /// A request to the key holder's API, signed as the SDK signs it.
     static func signed(
-        secret: String, at created: Date, nonce: String = UUID().uuidString, method: String = "POST", path: String = "/orders",
-        query: String = "expand=items", body: [UInt8] = body
+        secret: String,
+        at created: Date,
+        nonce: String = UUID().uuidString,
+        method: String = "POST",
+        path: String = "/orders",
+        query: String = "expand=items",
+        body: [UInt8] = body
     ) throws -> [String: String] {
         let digest = "sha-256=:\(Data(SHA256.hash(data: body)).base64EncodedString()):"
         let request = SignedRequest(method: method, path: path, query: query, headers: ["content-digest": digest])
         let signature = try RequestSignature.sign(
-            request, secret: try #require(Base64URL.decode(secret)),
+            request,
+            secret: try #require(Base64URL.decode(secret)),
             parameters: [("created", .integer(Int64(created.timeIntervalSince1970))), ("nonce", .string(nonce))]
         )
         return ["content-digest": digest, "signature-input": signature.signatureInput, "signature": signature.signature]
     }
 
     static func verify(
-        _ api: APIClient, key: String, headers: [String: String]?, path: String = "/orders", scopes: [String] = [],
-        body: [UInt8]? = nil, ip: String? = nil
+        _ api: APIClient,
+        key: String,
+        headers: [String: String]?,
+        path: String = "/orders",
+        scopes: [String] = [],
+        body: [UInt8]? = nil,
+        ip: String? = nil
     ) async throws -> APIResponse {
         var fields: [String: JSONValue] = ["key": .string(key), "scopes": .array(scopes.map(JSONValue.string))]
         if let ip { fields["ip"] = .string(ip) }
@@ -115,7 +127,9 @@ import TronchTestSupport
             #expect(newSecret != oldSecret)
             let key = rotated["key"]!.string!
             #expect(try await Self.verify(api, key: key, headers: try Self.signed(secret: newSecret, at: server.clock.now)).code == "VALID")
-            #expect(try await Self.verify(api, key: key, headers: try Self.signed(secret: oldSecret, at: server.clock.now)).code == "SIGNATURE_INVALID")
+            #expect(
+                try await Self.verify(api, key: key, headers: try Self.signed(secret: oldSecret, at: server.clock.now)).code == "SIGNATURE_INVALID"
+            )
             // The old key keeps its own secret through the grace period.
             #expect(
                 try await Self.verify(api, key: created["key"]!.string!, headers: try Self.signed(secret: oldSecret, at: server.clock.now)).code
@@ -161,7 +175,9 @@ import TronchTestSupport
             let created = try await api.createKey(["signing": true])
             let key = created["key"]!.string!
             let signed = try Self.signed(secret: created["signing_secret"]!.string!, at: server.clock.now)
-            var headers: HTTPFields = [.init("X-API-Key")!: key, .init("X-Forwarded-Method")!: "POST", .init("X-Forwarded-Uri")!: "/orders?expand=items"]
+            var headers: HTTPFields = [
+                .init("X-API-Key")!: key, .init("X-Forwarded-Method")!: "POST", .init("X-Forwarded-Uri")!: "/orders?expand=items",
+            ]
             for (name, value) in signed { headers[HTTPField.Name(name)!] = value }
             let first = try await api.request(.get, "/api/v1/auth/check", key: nil, headers: headers)
             #expect(first.status == .ok)
@@ -180,11 +196,15 @@ import TronchTestSupport
         try await store.migrateUp(to: nil)
         let secrets = SecretBox(current: SecretBox.Key(bytes: Array(repeating: 3, count: 32))!)
         let keys = KeyService(
-            store: store, cache: KeyCache(ttl: .seconds(30), negativeTTL: .seconds(5), maxEntries: 1000),
-            hasher: KeyHasher(pepper: Array(TestServer.pepper.utf8)), format: KeyFormat(prefix: "tronch")!,
-            clock: TestClock().wallClock, limits: KeyLimits(),
+            store: store,
+            cache: KeyCache(ttl: .seconds(30), negativeTTL: .seconds(5), maxEntries: 1000),
+            hasher: KeyHasher(pepper: Array(TestServer.pepper.utf8)),
+            format: KeyFormat(prefix: "tronch")!,
+            clock: TestClock().wallClock,
+            limits: KeyLimits(),
             lastUsed: LastUsedRecorder(store: store, interval: .seconds(1), logger: Logger(label: "test")),
-            rateLimits: RateLimits(limiter: LocalRateLimiter(), settings: RateLimitSettings()), secrets: secrets
+            rateLimits: RateLimits(limiter: LocalRateLimiter(), settings: RateLimitSettings()),
+            secrets: secrets
         )
         let issued = try await keys.create(KeySettings(), environment: .live, signing: true, by: Principal(keyID: UUID(), scopes: ["admin"]))
         let plain = try #require(issued.signingSecret)
@@ -195,8 +215,14 @@ import TronchTestSupport
         #expect(Base64URL.encode(try secrets.open(sealed, context: KeyService.signingContext(issued.record.id))) == plain)
         // A server that cannot seal (no secrets key) refuses to make a signing key rather than store it in the clear.
         let unsealed = KeyService(
-            store: store, cache: keys.cache, hasher: keys.hasher, format: keys.format, clock: keys.clock, limits: keys.limits,
-            lastUsed: keys.lastUsed, rateLimits: keys.rateLimits
+            store: store,
+            cache: keys.cache,
+            hasher: keys.hasher,
+            format: keys.format,
+            clock: keys.clock,
+            limits: keys.limits,
+            lastUsed: keys.lastUsed,
+            rateLimits: keys.rateLimits
         )
         await #expect(throws: DomainError.self) {
             _ = try await unsealed.create(KeySettings(), environment: .live, signing: true, by: Principal(keyID: UUID(), scopes: ["admin"]))
@@ -211,7 +237,9 @@ import TronchTestSupport
         let url = try #require(TestRedis.url, "scripts/test starts Redis and sets TRONCH_TEST_REDIS_URL")
         try await RedisClient.withConnected(url) { first in
             try await RedisClient.withConnected(url) { second in
-                let (one, two) = (RedisNonceCache(redis: first, logger: Logger(label: "a")), RedisNonceCache(redis: second, logger: Logger(label: "b")))
+                let (one, two) = (
+                    RedisNonceCache(redis: first, logger: Logger(label: "a")), RedisNonceCache(redis: second, logger: Logger(label: "b"))
+                )
                 let key = UUID()
                 let nonce = UUID().uuidString
                 let now = Date()

@@ -1,15 +1,16 @@
 import Configuration
-import Logging
-import SystemPackage
 import Foundation
-import Synchronization
+import GRDB
 import HTTPTypes
 import HummingbirdTesting
+import Logging
+import Synchronization
+import SystemPackage
 import Testing
 import TronchCore
-import GRDB
-@testable import TronchStorage
+
 @testable import TronchServer
+@testable import TronchStorage
 
 @Suite struct StartupTests {
     static func temporaryDirectory() -> String {
@@ -150,7 +151,8 @@ import GRDB
     }
 
     @Test func configFileValuesOfTheRightTypeAreRead() async throws {
-        let json = #"{"port": 8081, "log": {"level": "debug"}, "auth": {"queryParameter": true}, "cache": {"ttl": 1.5}, "key": {"metaMaxBytes": 100}, "database": {"url": "sqlite::memory:"}}"#
+        let json =
+            #"{"port": 8081, "log": {"level": "debug"}, "auth": {"queryParameter": true}, "cache": {"ttl": 1.5}, "key": {"metaMaxBytes": 100}, "database": {"url": "sqlite::memory:"}}"#
         try Settings.validateConfigFile(try JSONParser.parse(Array(json.utf8)))
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("config-\(UUID().uuidString).json").path
         try json.write(toFile: file, atomically: true, encoding: .utf8)
@@ -181,15 +183,19 @@ import GRDB
     }
 
     @Test func anExternalDatabaseNeedsAPepper() {
-        let reader = ConfigReader(provider: InMemoryProvider(values: ["database.url": .init(.string("postgres://localhost/tronch"), isSecret: false)]))
+        let reader = ConfigReader(
+            provider: InMemoryProvider(values: ["database.url": .init(.string("postgres://localhost/tronch"), isSecret: false)])
+        )
         #expect(throws: ConfigurationError(key: "TRONCH_KEY_PEPPER", "")) { _ = try Settings(reader: reader) }
     }
 
     @Test func environmentVariablesAreRead() throws {
-        let reader = ConfigReader(provider: EnvironmentVariablesProvider(environmentVariables: [
-            "TRONCH_PORT": "9999", "TRONCH_KEY_PREFIX": "acme", "TRONCH_CACHE_NEGATIVE_TTL": "2.5", "TRONCH_AUTH_QUERY_PARAMETER": "true",
-            "TRONCH_DATABASE_URL": "sqlite::memory:", "TRONCH_HTTP_MAX_BODY_SIZE": "4096",
-        ]).prefixKeys(with: "tronch"))
+        let reader = ConfigReader(
+            provider: EnvironmentVariablesProvider(environmentVariables: [
+                "TRONCH_PORT": "9999", "TRONCH_KEY_PREFIX": "acme", "TRONCH_CACHE_NEGATIVE_TTL": "2.5", "TRONCH_AUTH_QUERY_PARAMETER": "true",
+                "TRONCH_DATABASE_URL": "sqlite::memory:", "TRONCH_HTTP_MAX_BODY_SIZE": "4096",
+            ]).prefixKeys(with: "tronch")
+        )
         let settings = try Settings(reader: reader)
         #expect(settings.port == 9999)
         #expect(settings.keyPrefix.prefix == "acme")

@@ -9,6 +9,7 @@ import Testing
 import TronchClient
 import TronchCore
 import TronchHummingbird
+
 @testable import ProtectedAPI
 
 /// The Swift client and the Hummingbird middleware against a real `tronch serve`: keys, people and tokens
@@ -18,8 +19,10 @@ import TronchHummingbird
 
     @Test func theClientAndTheMiddlewareWorkAgainstARealServer() async throws {
         let server = try ServerProcess(
-            arguments: [], environment: ["TRONCH_ISSUER": Self.issuer, "TRONCH_PASSWORD_SCRYPT_LOG_N": "10"],
-            directory: try Tronch.temporaryDirectory(), port: try Tronch.freePort()
+            arguments: [],
+            environment: ["TRONCH_ISSUER": Self.issuer, "TRONCH_PASSWORD_SCRYPT_LOG_N": "10"],
+            directory: try Tronch.temporaryDirectory(),
+            port: try Tronch.freePort()
         )
         try await server.waitUntilReady()
         let rootKey = try #require(server.stdout.split(whereSeparator: \.isWhitespace).map(String.init).first { KeyFormat.parse($0) != nil })
@@ -54,7 +57,9 @@ import TronchHummingbird
         // The example app, protected by the middleware (a verifier key, the issuer, no cache for the test).
         let verifier = try await admin.createKey(KeyCreation(name: "verifier", scopes: ["keys:verify"]))
         let authenticator = TronchAuthenticator(
-            client: TronchClient(baseURL: server.baseURL, credential: .apiKey(verifier.secret)), issuer: Self.issuer, keyCacheTTL: .zero
+            client: TronchClient(baseURL: server.baseURL, credential: .apiKey(verifier.secret)),
+            issuer: Self.issuer,
+            keyCacheTTL: .zero
         )
         let app = Application(router: ProtectedAPI.buildRouter(authenticator: authenticator))
         try await app.test(.router) { client in
@@ -84,7 +89,10 @@ import TronchHummingbird
             #expect(bad == 401 && invalidToken["code"] == "TOKEN_INVALID")
         }
         // A token for another issuer is refused.
-        let elsewhere = TronchAuthenticator(client: TronchClient(baseURL: server.baseURL, credential: .apiKey(verifier.secret)), issuer: "https://other")
+        let elsewhere = TronchAuthenticator(
+            client: TronchClient(baseURL: server.baseURL, credential: .apiKey(verifier.secret)),
+            issuer: "https://other"
+        )
         #expect(try await elsewhere.authenticate(next.accessToken) == .failure(.init(status: 401, code: "TOKEN_INVALID")))
 
         try await alice.with(.accessToken(next.accessToken)).logout()
@@ -107,11 +115,18 @@ import TronchHummingbird
                 }
                 if count <= self.failures {
                     return Response(
-                        status: .tooManyRequests, headers: [.retryAfter: "1", .contentType: "application/problem+json"],
-                        body: .init(byteBuffer: ByteBuffer(string: #"{"status":429,"code":"RATE_LIMITED","title":"Too Many Requests","type":"x","detail":"slow down","request_id":"r1"}"#))
+                        status: .tooManyRequests,
+                        headers: [.retryAfter: "1", .contentType: "application/problem+json"],
+                        body: .init(
+                            byteBuffer: ByteBuffer(
+                                string:
+                                    #"{"status":429,"code":"RATE_LIMITED","title":"Too Many Requests","type":"x","detail":"slow down","request_id":"r1"}"#
+                            )
+                        )
                     )
                 }
-                let key = #"{"id":"01a24b15-0000-7000-8000-000000000001","name":null,"owner_id":null,"environment":"live","status":"active","enabled":true,"scopes":[],"start":"tronch_sk_live_ab","end":"cdef","created_at":"2026-12-06T10:00:00.000Z","updated_at":"2026-12-06T10:00:00.000Z","expires_at":null,"last_used_at":null,"revoked_at":null,"grace_until":null,"ratelimits":[],"remaining":null,"key":"tronch_sk_live_secret"}"#
+                let key =
+                    #"{"id":"01a24b15-0000-7000-8000-000000000001","name":null,"owner_id":null,"environment":"live","status":"active","enabled":true,"scopes":[],"start":"tronch_sk_live_ab","end":"cdef","created_at":"2026-12-06T10:00:00.000Z","updated_at":"2026-12-06T10:00:00.000Z","expires_at":null,"last_used_at":null,"revoked_at":null,"grace_until":null,"ratelimits":[],"remaining":null,"key":"tronch_sk_live_secret"}"#
                 return Response(status: .created, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: key)))
             }
             return router

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Testing
 import TronchCore
+
 @testable import TronchServer
 
 @Suite struct SystemRoutesTests {
@@ -21,7 +22,9 @@ import TronchCore
             #expect(response["status"] == .string("ready"))
             #expect(response["checks"]?["database"]?["status"] == .string("up"))
             #expect(response["checks"]?["database"]?["backend"] == .string(backend == .sqlite ? "sqlite" : "postgresql"))
-            if case .double? = response["checks"]?["database"]?["latency_ms"] {} else if case .int? = response["checks"]?["database"]?["latency_ms"] {} else {
+            if case .double? = response["checks"]?["database"]?["latency_ms"] {
+            } else if case .int? = response["checks"]?["database"]?["latency_ms"] {
+            } else {
                 Issue.record("latency_ms missing")
             }
         }

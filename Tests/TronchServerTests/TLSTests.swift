@@ -4,6 +4,7 @@ import HummingbirdTesting
 import Testing
 import TronchCore
 import TronchTestSupport
+
 @testable import TronchServer
 
 /// TLS in Tronch (a real TLS client: curl and Python's ssl, trusting a test CA made with openssl) and
@@ -15,14 +16,20 @@ import TronchTestSupport
             let result = try await ChildProcess.run("/usr/bin/openssl", arguments, directory: directory)
             #expect(result.status == 0, "openssl \(arguments.joined(separator: " ")): \(result.stderr)")
         }
-        try await openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "ca.key",
-                           "-out", "ca.pem", "-days", "2", "-subj", "/CN=tronch test CA"])
+        try await openssl([
+            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "ca.key",
+            "-out", "ca.pem", "-days", "2", "-subj", "/CN=tronch test CA",
+        ])
         try Data("subjectAltName=IP:127.0.0.1,DNS:localhost\n".utf8).write(to: URL(fileURLWithPath: directory + "/san.ext"))
         for name in ["a", "b"] {
-            try await openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "\(name).key",
-                               "-out", "\(name).csr", "-subj", "/CN=tronch-\(name)"])
-            try await openssl(["x509", "-req", "-in", "\(name).csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-                               "-out", "\(name).pem", "-days", "2", "-extfile", "san.ext"])
+            try await openssl([
+                "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "\(name).key",
+                "-out", "\(name).csr", "-subj", "/CN=tronch-\(name)",
+            ])
+            try await openssl([
+                "x509", "-req", "-in", "\(name).csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+                "-out", "\(name).pem", "-days", "2", "-extfile", "san.ext",
+            ])
         }
         for file in ["a.pem", "a.key"] {
             try FileManager.default.copyItem(atPath: directory + "/" + file, toPath: directory + "/server." + file.split(separator: ".")[1])
@@ -34,13 +41,16 @@ import TronchTestSupport
         try await Self.makeCertificates(in: directory)
         let port = try Tronch.freePort()
         let server = try ServerProcess(
-            arguments: [], environment: ["TRONCH_TLS_CERT_FILE": directory + "/server.pem", "TRONCH_TLS_KEY_FILE": directory + "/server.key"],
-            directory: directory, port: port
+            arguments: [],
+            environment: ["TRONCH_TLS_CERT_FILE": directory + "/server.pem", "TRONCH_TLS_KEY_FILE": directory + "/server.key"],
+            directory: directory,
+            port: port
         )
         try await server.waitUntilReady()
         // curl, trusting the test CA: the health route over HTTPS, with HSTS on every answer.
         let curl = try await ChildProcess.run(
-            "/usr/bin/curl", ["-sS", "-D", "-", "-o", "/dev/null", "--cacert", directory + "/ca.pem", "https://127.0.0.1:\(port)/api/v1/health"]
+            "/usr/bin/curl",
+            ["-sS", "-D", "-", "-o", "/dev/null", "--cacert", directory + "/ca.pem", "https://127.0.0.1:\(port)/api/v1/health"]
         )
         #expect(curl.status == 0, "\(curl.stderr)")
         #expect(curl.stdout.hasPrefix("HTTP/1.1 200"), "\(curl.stdout)")
@@ -75,7 +85,8 @@ import TronchTestSupport
             print(json.dumps(out))
             """
         let python = try await ChildProcess.run(
-            "/usr/bin/env", ["python3", "-c", script, directory, String(port), String(server.process.processIdentifier)]
+            "/usr/bin/env",
+            ["python3", "-c", script, directory, String(port), String(server.process.processIdentifier)]
         )
         #expect(python.status == 0, "\(python.stderr)")
         let result = try JSONDecoder().decode([String: [JSONValue]].self, from: Data(python.stdout.utf8))
@@ -93,13 +104,17 @@ import TronchTestSupport
         try await Self.makeCertificates(in: directory)
         let mismatched = try await Tronch.run(
             ["serve", "--port", String(try Tronch.freePort())],
-            environment: ["TRONCH_TLS_CERT_FILE": directory + "/a.pem", "TRONCH_TLS_KEY_FILE": directory + "/b.key", "TRONCH_DATA_DIR": directory + "/data"]
+            environment: [
+                "TRONCH_TLS_CERT_FILE": directory + "/a.pem", "TRONCH_TLS_KEY_FILE": directory + "/b.key", "TRONCH_DATA_DIR": directory + "/data",
+            ]
         )
         #expect(mismatched.status != 0)
         #expect(mismatched.stderr.contains("TRONCH_TLS_KEY_FILE"), "\(mismatched.stderr)")
         let missing = try await Tronch.run(
             ["serve", "--port", String(try Tronch.freePort())],
-            environment: ["TRONCH_TLS_CERT_FILE": directory + "/nope.pem", "TRONCH_TLS_KEY_FILE": directory + "/a.key", "TRONCH_DATA_DIR": directory + "/data"]
+            environment: [
+                "TRONCH_TLS_CERT_FILE": directory + "/nope.pem", "TRONCH_TLS_KEY_FILE": directory + "/a.key", "TRONCH_DATA_DIR": directory + "/data",
+            ]
         )
         #expect(missing.status != 0 && missing.stderr.contains("TRONCH_TLS_CERT_FILE"), "\(missing.stderr)")
         #expect(throws: ConfigurationError(key: "TRONCH_TLS_KEY_FILE", "")) {

@@ -5,6 +5,7 @@ import Logging
 import Testing
 import TronchCore
 import TronchStorage
+
 @testable import TronchServer
 
 /// Access-token validation against RFC 8725's list of attacks and RFC 9068's rules, at the token service.
@@ -22,13 +23,23 @@ import TronchStorage
         var settings = AccountSettings()
         settings.issuer = "https://issuer.test"
         tokens = TokenService(
-            store: store, settings: settings, secrets: secrets, clock: clock.wallClock,
-            hasher: KeyHasher(pepper: Array("token-validation-pepper-0123456789".utf8)), refreshPrefix: "tronch",
+            store: store,
+            settings: settings,
+            secrets: secrets,
+            clock: clock.wallClock,
+            hasher: KeyHasher(pepper: Array("token-validation-pepper-0123456789".utf8)),
+            refreshPrefix: "tronch",
             logger: Logger(label: "tokens")
         )
         try await tokens.prepare()
         session = SessionRecord(
-            id: UUID(), userID: user.id, createdAt: clock.now, expiresAt: clock.now.addingTimeInterval(3600), ip: nil, userAgent: nil, amr: ["pwd"]
+            id: UUID(),
+            userID: user.id,
+            createdAt: clock.now,
+            expiresAt: clock.now.addingTimeInterval(3600),
+            ip: nil,
+            userAgent: nil,
+            amr: ["pwd"]
         )
     }
 
@@ -42,8 +53,17 @@ import TronchStorage
     func claims(_ change: (inout AccessTokenClaims) -> Void = { _ in }) -> AccessTokenClaims {
         let now = Int64(clock.now.timeIntervalSince1970)
         var claims = AccessTokenClaims(
-            iss: "https://issuer.test", sub: user.id.lowercased, aud: "tronch", exp: now + 600, iat: now, nbf: now,
-            jti: UUID().uuidString.lowercased(), sid: session.id.lowercased, role: "member", groups: [], scope: "* keys:read",
+            iss: "https://issuer.test",
+            sub: user.id.lowercased,
+            aud: "tronch",
+            exp: now + 600,
+            iat: now,
+            nbf: now,
+            jti: UUID().uuidString.lowercased(),
+            sid: session.id.lowercased,
+            role: "member",
+            groups: [],
+            scope: "* keys:read",
             amr: ["pwd"]
         )
         change(&claims)
@@ -72,7 +92,10 @@ import TronchStorage
 
     @Test func theTokensTronchIssuesAreValid() async throws {
         let issued = try await tokens.issue(for: user, session: session)
-        guard case .success(let principal) = await tokens.validate(issued.token) else { Issue.record("refused"); return }
+        guard case .success(let principal) = await tokens.validate(issued.token) else {
+            Issue.record("refused")
+            return
+        }
         #expect(principal.user == user)
         #expect(principal.sessionID == session.id)
         #expect(principal.keyID == nil)
@@ -109,7 +132,16 @@ import TronchStorage
         // Tampering: the payload changed (a member making themselves admin), the signature cut or swapped.
         let forged = Self.compose(
             String(decoding: Base64URL.decode(parts[0])!, as: UTF8.self),
-            String(decoding: try JSONEncoder().encode(claims { $0.role = "admin"; $0.scope = "admin" }), as: UTF8.self), parts[2]
+            String(
+                decoding: try JSONEncoder().encode(
+                    claims {
+                        $0.role = "admin"
+                        $0.scope = "admin"
+                    }
+                ),
+                as: UTF8.self
+            ),
+            parts[2]
         )
         #expect(await refusal(forged) == .signature)
         #expect(await refusal(parts[0] + "." + parts[1] + ".") == .signature)
@@ -146,7 +178,15 @@ import TronchStorage
         tokens.deny([DenylistEntry(kind: .sid, value: session.id.lowercased, expiresAt: clock.now.addingTimeInterval(700))])
         #expect(await refusal(issued.token) == .revoked, "the cache does not outlive a denial")
 
-        let other = SessionRecord(id: UUID(), userID: user.id, createdAt: clock.now, expiresAt: clock.now.addingTimeInterval(60), ip: nil, userAgent: nil, amr: ["pwd"])
+        let other = SessionRecord(
+            id: UUID(),
+            userID: user.id,
+            createdAt: clock.now,
+            expiresAt: clock.now.addingTimeInterval(60),
+            ip: nil,
+            userAgent: nil,
+            amr: ["pwd"]
+        )
         let token = try await tokens.issue(for: user, session: other)
         tokens.deny([DenylistEntry(kind: .jti, value: token.jti, expiresAt: clock.now.addingTimeInterval(700))])
         #expect(await refusal(token.token) == .revoked)

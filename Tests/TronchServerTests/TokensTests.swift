@@ -3,6 +3,7 @@ import HTTPTypes
 import HummingbirdTesting
 import Testing
 import TronchCore
+
 @testable import TronchServer
 
 /// Sessions and tokens over HTTP: refresh rotation and reuse detection, logout, sessions, RFC 7009
@@ -81,7 +82,10 @@ import TronchCore
         try await server.run(.live) { api async throws in
             _ = try await Users.createUser(api, "ann")
             let login = try await api.request(
-                .post, "/api/v1/auth/login", key: nil, json: ["username": "ann", "password": .string(Users.password)],
+                .post,
+                "/api/v1/auth/login",
+                key: nil,
+                json: ["username": "ann", "password": .string(Users.password)],
                 headers: [.userAgent: "laptop", .init("X-Forwarded-For")!: "203.0.113.1"]
             )
             let token = try #require(login["refresh_token"]?.string)
@@ -89,11 +93,15 @@ import TronchCore
             let moved = try await Self.refresh(api, token, headers: [.userAgent: "laptop", .init("X-Forwarded-For")!: "198.51.100.7"])
             #expect(moved.status == .ok)
             let updated = try await Self.refresh(
-                api, try #require(moved["refresh_token"]?.string), headers: [.userAgent: "laptop 2", .init("X-Forwarded-For")!: "203.0.113.1"]
+                api,
+                try #require(moved["refresh_token"]?.string),
+                headers: [.userAgent: "laptop 2", .init("X-Forwarded-For")!: "203.0.113.1"]
             )
             #expect(updated.status == .ok)
             let stolen = try await Self.refresh(
-                api, try #require(updated["refresh_token"]?.string), headers: [.userAgent: "curl", .init("X-Forwarded-For")!: "192.0.2.66"]
+                api,
+                try #require(updated["refresh_token"]?.string),
+                headers: [.userAgent: "curl", .init("X-Forwarded-For")!: "192.0.2.66"]
             )
             #expect(stolen.code == "SESSION_REVOKED")
             let audit = try await api.request(.get, "/api/v1/audit-logs?action=auth.session_anomaly")
@@ -102,11 +110,16 @@ import TronchCore
         try await TestServer(config: ["http.trustedProxies": "127.0.0.0/8,::1/128", "session.anomaly": "off"]).run(.live) { api async throws in
             _ = try await Users.createUser(api, "ann")
             let login = try await api.request(
-                .post, "/api/v1/auth/login", key: nil, json: ["username": "ann", "password": .string(Users.password)],
+                .post,
+                "/api/v1/auth/login",
+                key: nil,
+                json: ["username": "ann", "password": .string(Users.password)],
                 headers: [.userAgent: "laptop", .init("X-Forwarded-For")!: "203.0.113.1"]
             )
             let refreshed = try await Self.refresh(
-                api, try #require(login["refresh_token"]?.string), headers: [.userAgent: "curl", .init("X-Forwarded-For")!: "192.0.2.66"]
+                api,
+                try #require(login["refresh_token"]?.string),
+                headers: [.userAgent: "curl", .init("X-Forwarded-For")!: "192.0.2.66"]
             )
             #expect(refreshed.status == .ok, "the rule can be turned off")
         }
@@ -124,14 +137,19 @@ import TronchCore
             let listed = try await api.request(.get, "/api/v1/sessions", key: laptopToken)
             #expect(listed.status == .ok)
             // Both logins happened in the same millisecond of the test clock: compare as a set.
-            #expect(Set(listed["data"]?.array?.compactMap { $0["id"]?.string } ?? []) == [laptop["session_id"]!.string!, phone["session_id"]!.string!])
+            #expect(
+                Set(listed["data"]?.array?.compactMap { $0["id"]?.string } ?? []) == [laptop["session_id"]!.string!, phone["session_id"]!.string!]
+            )
             let first = try #require(listed["data"]?.array?.first)
             #expect(first["user_id"] == sam["id"])
             #expect(first["user_agent"] == "users-test/1.0")
             #expect(first["amr"] == ["pwd"])
             #expect(try await api.request(.get, "/api/v1/sessions", key: maxToken)["data"]?.array?.count == 1)
             #expect(try await api.request(.get, "/api/v1/sessions?user_id=\(sam["id"]!.string!)", key: maxToken).status == .forbidden)
-            #expect(try await api.request(.get, "/api/v1/sessions?user_id=\(sam["id"]!.string!)")["data"]?.array?.count == 2, "an admin sees anyone's")
+            #expect(
+                try await api.request(.get, "/api/v1/sessions?user_id=\(sam["id"]!.string!)")["data"]?.array?.count == 2,
+                "an admin sees anyone's"
+            )
 
             let phoneID = phone["session_id"]!.string!
             #expect(try await api.request(.delete, "/api/v1/sessions/\(phoneID)", key: maxToken).status == .notFound, "not another's")
@@ -158,7 +176,10 @@ import TronchCore
                 if form {
                     let body = "token=\(token.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? token)&token_type_hint=access_token"
                     return try await api.request(
-                        .post, "/api/v1/auth/introspect", key: introspector, raw: body,
+                        .post,
+                        "/api/v1/auth/introspect",
+                        key: introspector,
+                        raw: body,
                         headers: [.contentType: "application/x-www-form-urlencoded"]
                     )
                 }
@@ -181,13 +202,22 @@ import TronchCore
             #expect(try await api.request(.post, "/api/v1/auth/introspect", key: memberToken, json: ["token": .string(access)]).status == .forbidden)
 
             // Revocation needs no credential and answers 200 whatever the token.
-            let revoked = try await api.request(.post, "/api/v1/auth/revoke", key: nil, json: ["token": .string(access), "token_type_hint": "access_token"])
+            let revoked = try await api.request(
+                .post,
+                "/api/v1/auth/revoke",
+                key: nil,
+                json: ["token": .string(access), "token_type_hint": "access_token"]
+            )
             #expect(revoked.status == .ok)
             #expect(try await api.request(.get, "/api/v1/users/me", key: access).code == "TOKEN_INVALID")
             #expect(try await introspect(access)["active"] == false)
             #expect(try await api.request(.get, "/api/v1/users/me", key: memberToken).status == .ok, "another token of the user lives on")
             let form = try await api.request(
-                .post, "/api/v1/auth/revoke", key: nil, raw: "token=\(refresh)", headers: [.contentType: "application/x-www-form-urlencoded"]
+                .post,
+                "/api/v1/auth/revoke",
+                key: nil,
+                raw: "token=\(refresh)",
+                headers: [.contentType: "application/x-www-form-urlencoded"]
             )
             #expect(form.status == .ok)
             #expect(try await Self.refresh(api, refresh).code == "SESSION_REVOKED", "revoking a refresh token ends its family")

@@ -60,7 +60,9 @@ import TronchTestSupport
         let receiverPort = try Tronch.freePort()
         let receiving = Task {
             try await ChildProcess.run(
-                "/usr/bin/env", ["python3", "-c", Self.receiver, String(receiverPort), "30", parentID], timeout: .seconds(60)
+                "/usr/bin/env",
+                ["python3", "-c", Self.receiver, String(receiverPort), "30", parentID],
+                timeout: .seconds(60)
             )
         }
         let directory = try Tronch.temporaryDirectory()
@@ -107,11 +109,16 @@ import TronchTestSupport
     }
 
     @Test func anUnknownExporterStopsStartUp() async throws {
-        let result = try await Tronch.run(["serve", "--port", "0"], environment: ["TRONCH_TRACING": "jaeger"], directory: try Tronch.temporaryDirectory())
+        let result = try await Tronch.run(
+            ["serve", "--port", "0"],
+            environment: ["TRONCH_TRACING": "jaeger"],
+            directory: try Tronch.temporaryDirectory()
+        )
         #expect(result.status != 0)
         #expect(result.stderr.contains("TRONCH_TRACING"), "\(result.stderr)")
         let grpc = try await Tronch.run(
-            ["serve", "--port", "0"], environment: ["TRONCH_TRACING": "otlp", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"],
+            ["serve", "--port", "0"],
+            environment: ["TRONCH_TRACING": "otlp", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"],
             directory: try Tronch.temporaryDirectory()
         )
         #expect(grpc.status == 1, "a clear error, not a crash")

@@ -4,6 +4,7 @@ import Logging
 import Testing
 import TronchCore
 import TronchStorage
+
 @testable import TronchServer
 
 /// Usage analytics: counted off the request path, rolled up per minute, read back per key.
@@ -55,7 +56,12 @@ import TronchStorage
 
     @Test func aFullQueueDropsAndCountsInsteadOfBlocking() async {
         let recorder = UsageRecorder(
-            store: FailingStore(), interval: .seconds(3600), capacity: 100, retention: nil, clock: .system, logger: Logger(label: "t")
+            store: FailingStore(),
+            interval: .seconds(3600),
+            capacity: 100,
+            retention: nil,
+            clock: .system,
+            logger: Logger(label: "t")
         )
         for _ in 0..<150 { recorder.recordVerification(of: UUID(), code: .valid, at: Date()) }
         #expect(recorder.pendingCount == 100)

@@ -3,6 +3,7 @@ import HTTPTypes
 import HummingbirdTesting
 import Testing
 import TronchCore
+
 @testable import TronchServer
 
 /// People over HTTP: accounts, logins, lockout, roles, and what deleting or disabling someone takes with it.
@@ -11,7 +12,10 @@ import TronchCore
 
     /// Creates a user with the root key (or `key`) and returns it.
     static func createUser(
-        _ api: APIClient, _ username: String, role: String = "member", password: String? = UsersTests.password,
+        _ api: APIClient,
+        _ username: String,
+        role: String = "member",
+        password: String? = UsersTests.password,
         as key: String = TestServer.rootKey
     ) async throws -> JSONValue {
         var body: [String: JSONValue] = ["username": .string(username), "email": .string("\(username)@example.com"), "role": .string(role)]
@@ -22,13 +26,22 @@ import TronchCore
     }
 
     /// Logs in and returns the answer.
-    static func login(_ api: APIClient, _ username: String, password: String = UsersTests.password, address: String? = nil) async throws
+    static func login(
+        _ api: APIClient,
+        _ username: String,
+        password: String = UsersTests.password,
+        address: String? = nil
+    ) async throws
         -> APIResponse
     {
         var headers: HTTPFields = [.userAgent: "users-test/1.0"]
         if let address { headers[.init("X-Forwarded-For")!] = address }
         return try await api.request(
-            .post, "/api/v1/auth/login", key: nil, json: ["username": .string(username), "password": .string(password)], headers: headers
+            .post,
+            "/api/v1/auth/login",
+            key: nil,
+            json: ["username": .string(username), "password": .string(password)],
+            headers: headers
         )
     }
 
@@ -67,7 +80,10 @@ import TronchCore
             let member = try await Self.createUser(api, "mia", as: access)
             _ = try await Self.createUser(api, "vic", role: "viewer", as: access)
             let byEmail = try await api.request(
-                .post, "/api/v1/auth/login", key: nil, json: ["email": "MIA@Example.COM", "password": .string(Self.password)]
+                .post,
+                "/api/v1/auth/login",
+                key: nil,
+                json: ["email": "MIA@Example.COM", "password": .string(Self.password)]
             )
             #expect(byEmail.status == .ok, "a login by e-mail ignores the address's case")
             let list = try await api.request(.get, "/api/v1/users?role=member", key: access)
@@ -108,7 +124,10 @@ import TronchCore
                 (["username": "bob", "email": "b@example.com", "password": "short"], "password", .badRequest),
                 (["username": "bob", "email": "b@example.com", "password": "password1234"], "password", .badRequest),
                 (["username": "bob", "email": "b@example.com", "password": "my name is bob, ok?"], "password", .badRequest),
-                (["username": "bob", "email": "b@example.com", "display_name": .string(String(repeating: "x", count: 129))], "display_name", .badRequest),
+                (
+                    ["username": "bob", "email": "b@example.com", "display_name": .string(String(repeating: "x", count: 129))], "display_name",
+                    .badRequest
+                ),
                 (["username": "bob", "email": "b@example.com", "role": "owner"], "role", .badRequest),
                 (["username": "bob", "email": "b@example.com", "nickname": "b"], "nickname", .badRequest),
                 (["email": "b@example.com"], "username", .badRequest),
@@ -140,7 +159,12 @@ import TronchCore
                 #expect(answer.headers[.wwwAuthenticate]?.hasPrefix("Bearer") == true)
                 #expect(answer["detail"] == answers[0]["detail"])
             }
-            let bad = try await api.request(.post, "/api/v1/auth/login", key: nil, json: ["username": "bob", "email": "b@example.com", "password": "x"])
+            let bad = try await api.request(
+                .post,
+                "/api/v1/auth/login",
+                key: nil,
+                json: ["username": "bob", "email": "b@example.com", "password": "x"]
+            )
             #expect(bad.status == .badRequest)
             #expect(try await api.request(.post, "/api/v1/auth/login", key: nil, json: ["username": "bob"]).status == .badRequest)
             let failures = try await api.request(.get, "/api/v1/audit-logs?action=auth.login_failed")
@@ -166,12 +190,17 @@ import TronchCore
             #expect(try await Self.login(api, "lou").status == .ok, "the lock ends by itself")
             // A success resets the doubling; three new failures lock for the first duration again.
             for _ in 0..<3 { _ = try await Self.login(api, "lou", password: "not the password") }
-            #expect(try await api.request(.get, "/api/v1/users/\(id)")["locked_until"]?.string.flatMap(Timestamp.parse)
-                == server.clock.now.addingTimeInterval(60))
+            #expect(
+                try await api.request(.get, "/api/v1/users/\(id)")["locked_until"]?.string.flatMap(Timestamp.parse)
+                    == server.clock.now.addingTimeInterval(60)
+            )
             server.clock.advance(seconds: 61)
             for _ in 0..<3 { _ = try await Self.login(api, "lou", password: "not the password") }
-            #expect(try await api.request(.get, "/api/v1/users/\(id)")["locked_until"]?.string.flatMap(Timestamp.parse)
-                == server.clock.now.addingTimeInterval(120), "the second lock in a row lasts twice as long")
+            #expect(
+                try await api.request(.get, "/api/v1/users/\(id)")["locked_until"]?.string.flatMap(Timestamp.parse)
+                    == server.clock.now.addingTimeInterval(120),
+                "the second lock in a row lasts twice as long"
+            )
             let unlocked = try await api.request(.post, "/api/v1/users/\(id)/unlock")
             #expect(unlocked.status == .ok)
             #expect(unlocked["locked_until"] == .null)
@@ -233,7 +262,9 @@ import TronchCore
             // A viewer reads their own keys and writes nothing.
             #expect(try await api.request(.get, "/api/v1/keys", key: vicToken)["data"]?.array?.isEmpty == true)
             #expect(try await api.request(.post, "/api/v1/keys", key: vicToken, json: [:]).status == .forbidden)
-            #expect(try await api.request(.patch, "/api/v1/users/\(mia["id"]!.string!)", key: vicToken, json: ["display_name": "x"]).status == .notFound)
+            #expect(
+                try await api.request(.patch, "/api/v1/users/\(mia["id"]!.string!)", key: vicToken, json: ["display_name": "x"]).status == .notFound
+            )
             let selfRename = try await api.request(.patch, "/api/v1/users/\(mia["id"]!.string!)", key: miaToken, json: ["display_name": "Mia"])
             #expect(selfRename.status == .ok)
             #expect(try await api.request(.patch, "/api/v1/users/\(mia["id"]!.string!)", key: miaToken, json: ["role": "admin"]).status == .forbidden)
@@ -268,18 +299,24 @@ import TronchCore
             let first = try await Self.token(api, "pat")
             let second = try await Self.token(api, "pat")
             let wrong = try await api.request(
-                .post, "/api/v1/users/me/password", key: second,
+                .post,
+                "/api/v1/users/me/password",
+                key: second,
                 json: ["current_password": "not it at all", "new_password": "a brand new passphrase"]
             )
             #expect(wrong.status == .badRequest)
             #expect(wrong["errors"]?.array?.first?["field"] == "current_password")
             let weak = try await api.request(
-                .post, "/api/v1/users/me/password", key: second,
+                .post,
+                "/api/v1/users/me/password",
+                key: second,
                 json: ["current_password": .string(Self.password), "new_password": "short"]
             )
             #expect(weak["errors"]?.array?.first?["field"] == "new_password")
             let changed = try await api.request(
-                .post, "/api/v1/users/me/password", key: second,
+                .post,
+                "/api/v1/users/me/password",
+                key: second,
                 json: ["current_password": .string(Self.password), "new_password": "a brand new passphrase"]
             )
             #expect(changed.status == .noContent)

@@ -3,6 +3,7 @@ import HTTPTypes
 import Testing
 import TronchCore
 import TronchRateLimit
+
 @testable import TronchServer
 
 @Suite struct VerifyTests {
@@ -114,7 +115,11 @@ import TronchRateLimit
         settings.remaining = 7
         let secret = KeyFormat(prefix: "tronch")!.generate(environment: .test)
         let record = KeyService.newRecord(
-            secret: secret, environment: .test, settings: settings, now: Date(), createdBy: "t",
+            secret: secret,
+            environment: .test,
+            settings: settings,
+            now: Date(),
+            createdBy: "t",
             hasher: KeyHasher(pepper: Array(TestServer.pepper.utf8))
         )
         let limits = RateLimitDecision(
@@ -138,8 +143,10 @@ import TronchRateLimit
             let slow = try encoder.encode(VerifyResponse(verification))
             #expect(try JSONParser.parse(fast) == JSONParser.parse(Array(slow)), "\(verification.code)")
         }
-        #expect(String(decoding: VerifyResponse(cases[3]).json, as: UTF8.self)
-            == #"{"code":"NOT_FOUND","environment":null,"expires_at":null,"key_id":null,"meta":null,"name":null,"owner_id":null,"ratelimits":null,"remaining":null,"scopes":null,"valid":false}"#)
+        #expect(
+            String(decoding: VerifyResponse(cases[3]).json, as: UTF8.self)
+                == #"{"code":"NOT_FOUND","environment":null,"expires_at":null,"key_id":null,"meta":null,"name":null,"owner_id":null,"ratelimits":null,"remaining":null,"scopes":null,"valid":false}"#
+        )
     }
 
     @Test func bearerTokensAreReadLikeTheSpecSays() {

@@ -6,6 +6,7 @@ import Testing
 import TronchCore
 import TronchStorage
 import TronchTestSupport
+
 @testable import TronchServer
 
 /// Webhooks end to end: registered by an administrator, a key change delivered to a real receiver on
@@ -44,7 +45,8 @@ import TronchTestSupport
         let server = try await TestServer.on(backend, config: ["webhooks.allowedNetworks": "127.0.0.0/8"])
         try await server.run(.live) { api async throws in
             let created = try await api.request(
-                .post, "/api/v1/webhooks",
+                .post,
+                "/api/v1/webhooks",
                 json: ["url": .string("http://127.0.0.1:\(port)/hooks/tronch"), "events": ["key.created", "user.*"], "description": "billing"]
             )
             #expect(created.status == .created, "\(created.json)")
@@ -84,7 +86,10 @@ import TronchTestSupport
                 #expect(request.headers["webhook-id"] == first["event_id"]?.string)
                 let timestamp = try #require(Int64(request.headers["webhook-timestamp"] ?? ""))
                 let expected = WebhookSignature.sign(
-                    id: request.headers["webhook-id"]!, timestamp: timestamp, body: Array(request.body.utf8), key: key32
+                    id: request.headers["webhook-id"]!,
+                    timestamp: timestamp,
+                    body: Array(request.body.utf8),
+                    key: key32
                 )
                 #expect(request.headers["webhook-signature"] == expected, "signed with the endpoint's secret")
                 let body = try JSONDecoder().decode(JSONValue.self, from: Data(request.body.utf8))
@@ -102,7 +107,11 @@ import TronchTestSupport
                 #expect(refused.status == .badRequest, "\(url)")
                 #expect(refused.json["errors"]?.array?.first?["field"] == "url", "\(url): \(refused.json)")
             }
-            let bad = try await api.request(.post, "/api/v1/webhooks", json: ["url": "https://hooks.example.com/", "events": ["key.*", "nope", "key.*"]])
+            let bad = try await api.request(
+                .post,
+                "/api/v1/webhooks",
+                json: ["url": "https://hooks.example.com/", "events": ["key.*", "nope", "key.*"]]
+            )
             #expect(Set(bad.json["errors"]?.array?.compactMap { $0["field"]?.string } ?? []) == ["events[1]", "events"])
             let good = try await api.request(.post, "/api/v1/webhooks", json: ["url": "https://hooks.example.com/", "events": ["*"]])
             #expect(good.status == .created)
@@ -127,11 +136,14 @@ import TronchTestSupport
 @Suite struct KeyEventTests {
     @Test(arguments: ServerBackend.all) func remindersAndRefusalsBecomeEvents(backend: ServerBackend) async throws {
         let server = try await TestServer.on(
-            backend, config: ["webhooks.allowedNetworks": "127.0.0.0/8", "expiryReminder.interval": "0.2", "expiryReminder.days": "7"]
+            backend,
+            config: ["webhooks.allowedNetworks": "127.0.0.0/8", "expiryReminder.interval": "0.2", "expiryReminder.days": "7"]
         )
         try await server.run(.live) { api async throws in
             let hook = try await api.request(
-                .post, "/api/v1/webhooks", json: ["url": "http://127.0.0.1:9/", "events": ["key.expiring", "key.rate_limited"]]
+                .post,
+                "/api/v1/webhooks",
+                json: ["url": "http://127.0.0.1:9/", "events": ["key.expiring", "key.rate_limited"]]
             )
             #expect(hook.status == .created)
             let expires = Timestamp.format(server.clock.now.addingTimeInterval(3 * 86_400))
@@ -146,7 +158,9 @@ import TronchTestSupport
             var events = [JSONValue]()
             for _ in 0..<100 {
                 events = try await api.request(.get, "/api/v1/audit-logs?target_id=\(id)")["data"]?.array ?? []
-                if events.contains(where: { $0["action"] == "key.expiring" }) && events.contains(where: { $0["action"] == "key.rate_limited" }) { break }
+                if events.contains(where: { $0["action"] == "key.expiring" }) && events.contains(where: { $0["action"] == "key.rate_limited" }) {
+                    break
+                }
                 try await Task.sleep(for: .milliseconds(100))
             }
             let expiring = events.filter { $0["action"] == "key.expiring" }
@@ -165,7 +179,10 @@ import TronchTestSupport
             var refused: JSONValue?
             for _ in 0..<100 {
                 let page = try await api.request(.get, "/api/v1/audit-logs?target_id=\(id)&action=key.rate_limited")["data"]?.array ?? []
-                if page.count == 2 { refused = page.first?["details"]?["refused"]; break }
+                if page.count == 2 {
+                    refused = page.first?["details"]?["refused"]
+                    break
+                }
                 try await Task.sleep(for: .milliseconds(100))
             }
             #expect(refused == 4, "the 3 refusals in the first minute that wrote nothing, and this one")

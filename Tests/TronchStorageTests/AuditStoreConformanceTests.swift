@@ -9,8 +9,12 @@ import TronchTestSupport
 @Suite struct AuditStoreConformanceTests {
     static func event(_ action: String, target: UUID? = nil, actor: AuditActor = .system, at offset: Double = 0) -> AuditEvent {
         AuditEvent(
-            time: Fixtures.base.addingTimeInterval(offset), actor: actor, action: action, targetType: target.map { _ in "key" },
-            targetID: target?.lowercased, origin: RequestOrigin(requestID: "req_1", clientIP: "192.0.2.7", userAgent: "tests/1"),
+            time: Fixtures.base.addingTimeInterval(offset),
+            actor: actor,
+            action: action,
+            targetType: target.map { _ in "key" },
+            targetID: target?.lowercased,
+            origin: RequestOrigin(requestID: "req_1", clientIP: "192.0.2.7", userAgent: "tests/1"),
             details: ["note": "ünïcode \"quoted\" / slash", "n": 1.5]
         )
     }
@@ -140,7 +144,9 @@ extension AuditStoreConformanceTests {
             let cutoff = Fixtures.base.addingTimeInterval(2 * 86_400)
             let removed = try await store.cutAudit(before: cutoff) { removed, checkpoint in
                 AuditEvent(
-                    time: cutoff, actor: .system, action: "audit.retention",
+                    time: cutoff,
+                    actor: .system,
+                    action: "audit.retention",
                     details: ["removed": .int(Int64(removed)), "checkpoint_sequence": .int(checkpoint.sequence)]
                 )
             }

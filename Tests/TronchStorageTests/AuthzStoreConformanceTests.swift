@@ -12,12 +12,24 @@ import TronchStorage
         return GroupRecord(id: UUIDv7.make(at: created), name: name, description: "the \(name)", mfaRequired: mfa, createdAt: created)
     }
 
-    static func entry(_ resource: String, _ principal: PrincipalReference, _ action: String = "read", effect: ACLEntry.Effect = .allow,
-                      kind: ACLEntry.Kind = .acl, at offset: Double = 0) -> ACLEntry {
+    static func entry(
+        _ resource: String,
+        _ principal: PrincipalReference,
+        _ action: String = "read",
+        effect: ACLEntry.Effect = .allow,
+        kind: ACLEntry.Kind = .acl,
+        at offset: Double = 0
+    ) -> ACLEntry {
         let created = Timestamp.date(milliseconds: Timestamp.milliseconds(base.addingTimeInterval(offset)))
         return ACLEntry(
-            id: UUIDv7.make(at: created), resource: ResourceName(resource)!, principal: principal, action: action, effect: effect, kind: kind,
-            createdAt: created, createdBy: "test"
+            id: UUIDv7.make(at: created),
+            resource: ResourceName(resource)!,
+            principal: principal,
+            action: action,
+            effect: effect,
+            kind: kind,
+            createdAt: created,
+            createdBy: "test"
         )
     }
 
@@ -36,7 +48,14 @@ import TronchStorage
             #expect(try await store.groups(matching: GroupQuery(search: "velop")).map(\.id) == [dev.id])
             #expect(try await store.groups(matching: GroupQuery(limit: 1, after: dev.id)).map(\.id) == [ops.id])
 
-            let changed = try await store.updateGroup(id: dev.id, { $0.name = "Engineers"; $0.mfaRequired = true }, audit: { _ in [] })
+            let changed = try await store.updateGroup(
+                id: dev.id,
+                {
+                    $0.name = "Engineers"
+                    $0.mfaRequired = true
+                },
+                audit: { _ in [] }
+            )
             #expect(changed.before == dev)
             #expect(try await store.group(id: dev.id)?.name == "Engineers")
             await #expect(throws: DomainError.groupNameTaken) {
@@ -47,12 +66,32 @@ import TronchStorage
             // Deleting a group takes its memberships (both ways) and the entries that name it.
             let user = UserStoreConformanceTests.user("gina")
             try await store.insertUser(user, audit: [])
-            #expect(try await store.addMember(GroupMembership(groupID: ops.id, member: .user(user.id), createdAt: Self.base), validate: { _ in }, audit: []))
-            #expect(try await store.addMember(GroupMembership(groupID: ops.id, member: .group(dev.id), createdAt: Self.base), validate: { _ in }, audit: []))
+            #expect(
+                try await store.addMember(
+                    GroupMembership(groupID: ops.id, member: .user(user.id), createdAt: Self.base),
+                    validate: { _ in },
+                    audit: []
+                )
+            )
+            #expect(
+                try await store.addMember(
+                    GroupMembership(groupID: ops.id, member: .group(dev.id), createdAt: Self.base),
+                    validate: { _ in },
+                    audit: []
+                )
+            )
             try await store.insertEntry(Self.entry("project:acme", .group(ops.id)), audit: [])
             try await store.insertEntry(Self.entry("project:acme", .user(user.id), at: 1), audit: [])
             let counts = CountBox()
-            #expect(try await store.deleteGroup(id: ops.id, audit: { _, memberships, entries in counts.set(memberships, entries); return [] }) == ops)
+            #expect(
+                try await store.deleteGroup(
+                    id: ops.id,
+                    audit: { _, memberships, entries in
+                        counts.set(memberships, entries)
+                        return []
+                    }
+                ) == ops
+            )
             #expect(counts.value == (2, 1))
             #expect(try await store.group(id: ops.id) == nil)
             #expect(try await store.deleteGroup(id: ops.id, audit: { _, _, _ in [] }) == nil)
@@ -83,7 +122,8 @@ import TronchStorage
                         if let nested = member.groupID, let problem = graph.problem(adding: nested, to: group.id) {
                             throw DomainError.invalid("principal", problem)
                         }
-                    }, audit: []
+                    },
+                    audit: []
                 )
             }
             #expect(try await add(.group(a.id), to: b))
@@ -102,7 +142,9 @@ import TronchStorage
             #expect(try await add(.user(user.id), to: d))
             let members = try await store.members(groupID: d.id, after: nil, limit: 10).map(\.member)
             #expect(members == [.group(a.id), .user(user.id)], "ordered by reference: groups before users")
-            #expect(try await store.members(groupID: d.id, after: PrincipalReference.group(a.id).description, limit: 10).map(\.member) == [.user(user.id)])
+            #expect(
+                try await store.members(groupID: d.id, after: PrincipalReference.group(a.id).description, limit: 10).map(\.member) == [.user(user.id)]
+            )
 
             #expect(try await store.removeMember(groupID: d.id, member: .user(user.id), audit: []))
             #expect(try await !store.removeMember(groupID: d.id, member: .user(user.id), audit: []))

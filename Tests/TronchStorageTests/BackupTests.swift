@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Testing
 import TronchCore
+
 @testable import TronchStorage
 
 @Suite struct SQLiteBackupTests {

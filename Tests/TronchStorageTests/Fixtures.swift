@@ -8,7 +8,10 @@ enum Fixtures {
     static let base = Timestamp.date(milliseconds: 1_800_000_000_000)
 
     static func record(
-        at offset: Int64 = 0, owner: String? = "owner-1", name: String? = "key", environment: KeyEnvironment = .live,
+        at offset: Int64 = 0,
+        owner: String? = "owner-1",
+        name: String? = "key",
+        environment: KeyEnvironment = .live,
         _ change: (inout KeyRecord) -> Void = { _ in }
     ) -> KeyRecord {
         let created = Timestamp.date(milliseconds: Timestamp.milliseconds(base) + offset)
@@ -18,8 +21,15 @@ enum Fixtures {
         settings.name = name
         settings.ownerID = owner
         var record = KeyRecord(
-            id: UUIDv7.make(at: created), digest: hasher.digest(secret), hashVersion: 1, start: hints.start,
-            end: hints.end, environment: environment, settings: settings, createdAt: created, createdBy: "tests"
+            id: UUIDv7.make(at: created),
+            digest: hasher.digest(secret),
+            hashVersion: 1,
+            start: hints.start,
+            end: hints.end,
+            environment: environment,
+            settings: settings,
+            createdAt: created,
+            createdBy: "tests"
         )
         change(&record)
         return record

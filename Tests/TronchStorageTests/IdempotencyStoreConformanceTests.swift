@@ -10,7 +10,11 @@ import TronchStorage
     static func claim(_ key: String, caller: String = "key:a", fingerprint: String = "f1", at offset: TimeInterval = 0) -> IdempotencyClaim {
         let now = base.addingTimeInterval(offset)
         return IdempotencyClaim(
-            caller: caller, key: key, fingerprint: fingerprint, now: now, expiresAt: now.addingTimeInterval(86_400),
+            caller: caller,
+            key: key,
+            fingerprint: fingerprint,
+            now: now,
+            expiresAt: now.addingTimeInterval(86_400),
             leaseUntil: now.addingTimeInterval(60)
         )
     }

@@ -102,7 +102,10 @@ import TronchStorage
             let now = Fixtures.base.addingTimeInterval(1000)
             let a = Fixtures.record(at: 1, owner: "alice", name: "Billing key")
             let b = Fixtures.record(at: 2, owner: "alice", name: "billing_%x", environment: .test)
-            let c = Fixtures.record(at: 3, owner: "bob", name: "Billing other") { $0.status = .revoked; $0.revokedAt = Fixtures.base }
+            let c = Fixtures.record(at: 3, owner: "bob", name: "Billing other") {
+                $0.status = .revoked
+                $0.revokedAt = Fixtures.base
+            }
             let d = Fixtures.record(at: 4, owner: "bob", name: "expired") { $0.settings.expiresAt = now }
             let e = Fixtures.record(at: 5, owner: "bob", name: "graced") { $0.graceUntil = now.addingTimeInterval(-1) }
             let f = Fixtures.record(at: 6, owner: "carol", name: nil) { $0.settings.expiresAt = now.addingTimeInterval(1) }
@@ -121,10 +124,12 @@ import TronchStorage
             #expect(try await ids { $0.namePrefix = "Billing" } == [c.id, a.id])
             #expect(try await ids { $0.namePrefix = "billing_%" } == [b.id])
             #expect(try await ids { $0.namePrefix = "b%" } == [])
-            #expect(try await ids {
-                $0.ownerID = "bob"
-                $0.status = .active
-            } == [])
+            #expect(
+                try await ids {
+                    $0.ownerID = "bob"
+                    $0.status = .active
+                } == []
+            )
             #expect(try await ids { $0.ownerID = "nobody" } == [])
         }
     }
@@ -376,11 +381,14 @@ extension KeyStoreConformanceTests {
             try await store.insert(batch: [legacy, labelled, revoked])
             #expect(
                 Set(try await store.keyCountsByPepper())
-                    == [PepperCount(pepperID: nil, revoked: false, count: 1), PepperCount(pepperID: nil, revoked: true, count: 1),
-                        PepperCount(pepperID: "newpepper", revoked: false, count: 1)]
+                    == [
+                        PepperCount(pepperID: nil, revoked: false, count: 1), PepperCount(pepperID: nil, revoked: true, count: 1),
+                        PepperCount(pepperID: "newpepper", revoked: false, count: 1),
+                    ]
             )
             try await store.recordPepperRotation(
-                previousID: "oldpepper", fingerprint: ("pepper_fingerprint", "f2"),
+                previousID: "oldpepper",
+                fingerprint: ("pepper_fingerprint", "f2"),
                 audit: AuditEvent(time: Fixtures.base, actor: .system, action: AuditAction.pepperRotated)
             )
             #expect(try await store.key(id: legacy.id)?.pepperID == "oldpepper", "keys without an id were the old pepper's")

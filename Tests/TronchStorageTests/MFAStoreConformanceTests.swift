@@ -55,8 +55,12 @@ import TronchStorage
     func challengesDieAtTheFifthFailureOrWhenExpired(backend: StoreBackend) async throws {
         try await backend.withStore { store async throws in
             let challenge = MFAChallengeRecord(
-                digest: Fixtures.hasher.digest("mfa_token"), userID: UUID(), createdAt: Self.base,
-                expiresAt: Self.base.addingTimeInterval(300), ip: "10.0.0.1", userAgent: "app"
+                digest: Fixtures.hasher.digest("mfa_token"),
+                userID: UUID(),
+                createdAt: Self.base,
+                expiresAt: Self.base.addingTimeInterval(300),
+                ip: "10.0.0.1",
+                userAgent: "app"
             )
             try await store.insertChallenge(challenge)
             #expect(try await store.challenge(digest: challenge.digest) == challenge)
@@ -80,7 +84,10 @@ import TronchStorage
         try await backend.withStore { store async throws in
             let user = UserStoreConformanceTests.user("sealer")
             try await store.insertUser(user, audit: [])
-            try await store.savePendingFactor(MFAFactorRecord(userID: user.id, kind: .totp, sealedSecret: "v1.a.factor", createdAt: Self.base), audit: [])
+            try await store.savePendingFactor(
+                MFAFactorRecord(userID: user.id, kind: .totp, sealedSecret: "v1.a.factor", createdAt: Self.base),
+                audit: []
+            )
             _ = try await store.insertFirstSigningKey(TokenStoreConformanceTests.signingKey("kid-1"), audit: [])
             let sealed = try await store.sealedSecrets()
             #expect(Set(sealed.map(\.context)) == ["signing-key:kid-1", "mfa:totp:\(user.id.lowercased)"])

@@ -4,8 +4,9 @@ import Logging
 import PostgresNIO
 import Testing
 import TronchCore
-@testable import TronchStorage
 import TronchTestSupport
+
+@testable import TronchStorage
 
 /// Migrations behave the same on every backend.
 @Suite struct MigrationConformanceTests {
@@ -18,8 +19,11 @@ import TronchTestSupport
             try await body(try SQLiteStore.open(path: StoreBackend.temporaryPath()))
         case .postgres:
             let store = PostgresStore(
-                location: try PostgresLocation(url: try await TestPostgres.freshSchemaURL()), poolSize: 4,
-                connectTimeout: .seconds(5), queryTimeout: .seconds(30), logger: Logger(label: "migrations")
+                location: try PostgresLocation(url: try await TestPostgres.freshSchemaURL()),
+                poolSize: 4,
+                connectTimeout: .seconds(5),
+                queryTimeout: .seconds(30),
+                logger: Logger(label: "migrations")
             )
             try await StoreHandle(store: store, services: [store.client], backend: "postgresql").withServices(body)
         }
@@ -53,7 +57,8 @@ import TronchTestSupport
             #expect(try await store.migrateDown(to: nil) == [15])
             #expect(try await store.countKeys(matching: everyKey) == 1, "dropping expiry_reminded_for keeps the key")
             await #expect(
-                throws: (any Error).self, "the reminder column is gone"
+                throws: (any Error).self,
+                "the reminder column is gone"
             ) { _ = try await store.keysDueExpiryReminder(now: Fixtures.base, horizon: Fixtures.base, limit: 1) }
             #expect(try await store.migrateDown(to: 13) == [14])
             await #expect(throws: (any Error).self, "the webhook tables are gone") { _ = try await store.webhookCursor() }
@@ -116,12 +121,20 @@ import TronchTestSupport
         let url = try await TestPostgres.freshSchemaURL()
         let stores = try (0..<6).map { _ in
             PostgresStore(
-                location: try PostgresLocation(url: url), poolSize: 2, connectTimeout: .seconds(5), queryTimeout: .seconds(30),
+                location: try PostgresLocation(url: url),
+                poolSize: 2,
+                connectTimeout: .seconds(5),
+                queryTimeout: .seconds(30),
                 logger: Logger(label: "node")
             )
         }
         let applied = try await withThrowingTaskGroup(of: [Int].self) { group in
-            for store in stores { group.addTask { await store.client.run(); return [] } }
+            for store in stores {
+                group.addTask {
+                    await store.client.run()
+                    return []
+                }
+            }
             var results = [[Int]]()
             try await withThrowingTaskGroup(of: [Int].self) { nodes in
                 for store in stores { nodes.addTask { try await store.migrateUp(to: nil) } }

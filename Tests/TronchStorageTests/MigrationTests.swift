@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Testing
 import TronchCore
+
 @testable import TronchStorage
 
 @Suite struct SQLiteMigrationTests {
@@ -16,7 +17,13 @@ import TronchCore
         #expect(try await store.migrateUp(to: 1) == [1])
         #expect(try await tables(store).isSuperset(of: ["api_keys", "api_keys_digest", "api_keys_owner"]))
         #expect(try await store.migrateUp(to: nil) == [2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15])
-        #expect(try await tables(store).isSuperset(of: ["tronch_settings", "users", "users_username", "users_email", "sessions", "signing_keys", "refresh_tokens", "token_denylist", "mfa_factors", "recovery_codes", "mfa_challenges", "groups", "group_members", "acl_entries", "authz_version", "idempotency_keys", "idempotency_keys_expires_at", "audit_checkpoints", "webhook_endpoints", "webhook_deliveries", "webhook_deliveries_due"]))
+        #expect(
+            try await tables(store).isSuperset(of: [
+                "tronch_settings", "users", "users_username", "users_email", "sessions", "signing_keys", "refresh_tokens", "token_denylist",
+                "mfa_factors", "recovery_codes", "mfa_challenges", "groups", "group_members", "acl_entries", "authz_version", "idempotency_keys",
+                "idempotency_keys_expires_at", "audit_checkpoints", "webhook_endpoints", "webhook_deliveries", "webhook_deliveries_due",
+            ])
+        )
         #expect(try await store.migrateDown(to: 0) == [15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1])
         #expect(try await tables(store) == ["tronch_schema_migrations"])
     }
@@ -41,11 +48,15 @@ import TronchCore
         }
         #expect(rows.contains { $0.contains("api_keys_digest") }, "\(rows) \(plans)")
         let ownerRows = try await store.writer.read { db in
-            try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN SELECT * FROM api_keys WHERE owner_id = 'o' ORDER BY id DESC LIMIT 5").map { $0["detail"] as String }
+            try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN SELECT * FROM api_keys WHERE owner_id = 'o' ORDER BY id DESC LIMIT 5").map {
+                $0["detail"] as String
+            }
         }
         #expect(ownerRows.contains { $0.contains("api_keys_owner") } && !ownerRows.contains { $0.contains("TEMP B-TREE") }, "\(ownerRows)")
         let pageRows = try await store.writer.read { db in
-            try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN SELECT * FROM api_keys WHERE id < 'x' ORDER BY id DESC LIMIT 5").map { $0["detail"] as String }
+            try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN SELECT * FROM api_keys WHERE id < 'x' ORDER BY id DESC LIMIT 5").map {
+                $0["detail"] as String
+            }
         }
         #expect(pageRows.contains { $0.contains("USING INDEX") } && !pageRows.contains { $0.contains("TEMP B-TREE") }, "\(pageRows)")
     }

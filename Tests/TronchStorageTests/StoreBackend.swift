@@ -28,8 +28,11 @@ enum StoreBackend: String, CaseIterable, CustomTestStringConvertible, Sendable {
             handle = StoreHandle(store: try SQLiteStore.open(path: Self.temporaryPath()), services: [], backend: "sqlite")
         case .postgres:
             let store = PostgresStore(
-                location: try PostgresLocation(url: try await TestPostgres.freshSchemaURL()), poolSize: 4,
-                connectTimeout: .seconds(5), queryTimeout: .seconds(30), logger: Logger(label: "conformance")
+                location: try PostgresLocation(url: try await TestPostgres.freshSchemaURL()),
+                poolSize: 4,
+                connectTimeout: .seconds(5),
+                queryTimeout: .seconds(30),
+                logger: Logger(label: "conformance")
             )
             handle = StoreHandle(store: store, services: [store.client], backend: "postgresql")
         }

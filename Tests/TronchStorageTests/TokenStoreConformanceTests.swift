@@ -9,7 +9,11 @@ import TronchStorage
 
     static func signingKey(_ kid: String, state: SigningKeyRecord.State = .active, at offset: TimeInterval = 0) -> SigningKeyRecord {
         SigningKeyRecord(
-            kid: kid, algorithm: .es256, state: state, sealedPrivateKey: "v1.k.\(kid)", publicJWK: #"{"kid":"\#(kid)"}"#,
+            kid: kid,
+            algorithm: .es256,
+            state: state,
+            sealedPrivateKey: "v1.k.\(kid)",
+            publicJWK: #"{"kid":"\#(kid)"}"#,
             createdAt: base.addingTimeInterval(offset)
         )
     }
@@ -17,17 +21,28 @@ import TronchStorage
     static func session(user: UUID, at offset: TimeInterval = 0, ip: String? = "10.0.0.1", agent: String? = "curl") -> SessionRecord {
         let created = base.addingTimeInterval(offset)
         return SessionRecord(
-            id: UUIDv7.make(at: created), userID: user, createdAt: created, expiresAt: created.addingTimeInterval(30 * 86_400),
-            ip: ip, userAgent: agent, amr: ["pwd"]
+            id: UUIDv7.make(at: created),
+            userID: user,
+            createdAt: created,
+            expiresAt: created.addingTimeInterval(30 * 86_400),
+            ip: ip,
+            userAgent: agent,
+            amr: ["pwd"]
         )
     }
 
     static func refreshToken(for session: SessionRecord, at offset: TimeInterval = 0) -> (String, RefreshTokenRecord) {
         let secret = RefreshTokenFormat.generate(prefix: "tronch")
         let created = base.addingTimeInterval(offset)
-        return (secret, RefreshTokenRecord(
-            digest: Fixtures.hasher.digest(secret), sessionID: session.id, createdAt: created, expiresAt: session.expiresAt
-        ))
+        return (
+            secret,
+            RefreshTokenRecord(
+                digest: Fixtures.hasher.digest(secret),
+                sessionID: session.id,
+                createdAt: created,
+                expiresAt: session.expiresAt
+            )
+        )
     }
 
     @Test(arguments: StoreBackend.allCases)
@@ -44,7 +59,8 @@ import TronchStorage
 
             let rotatedAt = Self.base.addingTimeInterval(60)
             try await store.rotateSigningKey(
-                to: Self.signingKey("k-new", at: 60), now: rotatedAt,
+                to: Self.signingKey("k-new", at: 60),
+                now: rotatedAt,
                 audit: [AuditEvent(time: rotatedAt, actor: .system, action: "signing_key.rotated")]
             )
             let keys = try await store.signingKeys()
@@ -52,12 +68,22 @@ import TronchStorage
             #expect(keys[0].state == .passive && keys[0].deactivatedAt == rotatedAt)
             #expect(keys[1].state == .active)
 
-            #expect(try await store.retireSigningKeys(deactivatedBefore: rotatedAt.addingTimeInterval(-1), now: rotatedAt, audit: { _ in
-                AuditEvent(time: rotatedAt, actor: .system, action: "signing_key.retired")
-            }).isEmpty)
-            let retired = try await store.retireSigningKeys(deactivatedBefore: rotatedAt, now: rotatedAt.addingTimeInterval(10), audit: { key in
-                AuditEvent(time: rotatedAt, actor: .system, action: "signing_key.retired", targetID: key.kid)
-            })
+            #expect(
+                try await store.retireSigningKeys(
+                    deactivatedBefore: rotatedAt.addingTimeInterval(-1),
+                    now: rotatedAt,
+                    audit: { _ in
+                        AuditEvent(time: rotatedAt, actor: .system, action: "signing_key.retired")
+                    }
+                ).isEmpty
+            )
+            let retired = try await store.retireSigningKeys(
+                deactivatedBefore: rotatedAt,
+                now: rotatedAt.addingTimeInterval(10),
+                audit: { key in
+                    AuditEvent(time: rotatedAt, actor: .system, action: "signing_key.retired", targetID: key.kid)
+                }
+            )
             #expect(retired.map(\.kid) == [first.kid])
             #expect(try await store.signingKeys().map(\.state) == [.retired, .active])
             #expect(try await store.auditEntries(matching: AuditQuery()).entries.count == 2)
@@ -76,15 +102,29 @@ import TronchStorage
             for session in sessions { try await store.insertSession(session, refreshToken: Self.refreshToken(for: session).1, audit: []) }
             #expect(try await store.session(id: sessions[1].id) == sessions[1])
             let now = Self.base.addingTimeInterval(10)
-            #expect(try await store.sessions(userID: alice, liveAt: now, limit: 10, after: nil).sessions.map(\.id) == [sessions[3].id, sessions[1].id, sessions[0].id])
+            #expect(
+                try await store.sessions(userID: alice, liveAt: now, limit: 10, after: nil).sessions.map(\.id) == [
+                    sessions[3].id, sessions[1].id, sessions[0].id,
+                ]
+            )
             let page = try await store.sessions(userID: nil, liveAt: now, limit: 2, after: nil)
             #expect(page.sessions.map(\.id) == [sessions[3].id, sessions[2].id])
-            #expect(try await store.sessions(userID: nil, liveAt: now, limit: 2, after: page.nextCursor).sessions.map(\.id) == [sessions[1].id, sessions[0].id])
+            #expect(
+                try await store.sessions(userID: nil, liveAt: now, limit: 2, after: page.nextCursor).sessions.map(\.id) == [
+                    sessions[1].id, sessions[0].id,
+                ]
+            )
 
             // Ending every session of a user but one puts their ids on the denylist until the given time.
             let until = now.addingTimeInterval(600)
             let ended = try await store.endSessions(
-                ids: [], userID: alice, except: sessions[3].id, reason: "password_changed", now: now, denyUntil: until, audit: { _ in [] }
+                ids: [],
+                userID: alice,
+                except: sessions[3].id,
+                reason: "password_changed",
+                now: now,
+                denyUntil: until,
+                audit: { _ in [] }
             )
             #expect(Set(ended.map(\.id)) == [sessions[0].id, sessions[1].id])
             #expect(ended.allSatisfy { $0.revokedAt == now && $0.revokedReason == "password_changed" })
@@ -92,7 +132,17 @@ import TronchStorage
             #expect(Set(try await store.denylist(activeAt: now).map(\.value)) == Set(ended.map { $0.id.lowercased }))
             #expect(try await store.denylist(activeAt: until).isEmpty, "an entry ends when the tokens it covers have")
             // Ending an ended session changes nothing.
-            #expect(try await store.endSessions(ids: [sessions[0].id], userID: nil, except: nil, reason: "logout", now: now, denyUntil: until, audit: { _ in [] }).isEmpty)
+            #expect(
+                try await store.endSessions(
+                    ids: [sessions[0].id],
+                    userID: nil,
+                    except: nil,
+                    reason: "logout",
+                    now: now,
+                    denyUntil: until,
+                    audit: { _ in [] }
+                ).isEmpty
+            )
         }
     }
 
@@ -105,12 +155,24 @@ import TronchStorage
             let now = Self.base.addingTimeInterval(5)
             let denyUntil = now.addingTimeInterval(600)
             func exchange(_ digest: KeyDigest, next: RefreshTokenRecord) async throws -> RefreshOutcome {
-                try await store.exchangeRefreshToken(digest: digest, now: now, denyUntil: denyUntil, decide: { token, session in
-                    RefreshDecision.decide(
-                        token: token, session: session, now: now, idleTimeout: 86_400, checkAnomaly: true, ip: "10.0.0.1",
-                        userAgent: "curl", next: { next }
-                    )
-                }, audit: { outcome in [AuditEvent(time: now, actor: .system, action: "test.\(outcome.decision)")] })
+                try await store.exchangeRefreshToken(
+                    digest: digest,
+                    now: now,
+                    denyUntil: denyUntil,
+                    decide: { token, session in
+                        RefreshDecision.decide(
+                            token: token,
+                            session: session,
+                            now: now,
+                            idleTimeout: 86_400,
+                            checkAnomaly: true,
+                            ip: "10.0.0.1",
+                            userAgent: "curl",
+                            next: { next }
+                        )
+                    },
+                    audit: { outcome in [AuditEvent(time: now, actor: .system, action: "test.\(outcome.decision)")] }
+                )
             }
             let (secondSecret, second) = Self.refreshToken(for: session, at: 5)
             let rotated = try await exchange(first.digest, next: second)
@@ -121,12 +183,18 @@ import TronchStorage
 
             // The first token again: reuse. The session ends and goes on the denylist.
             let replay = try await exchange(Fixtures.hasher.digest(secret), next: Self.refreshToken(for: session).1)
-            guard case .reused = replay.decision else { Issue.record("expected reuse, got \(replay.decision)"); return }
+            guard case .reused = replay.decision else {
+                Issue.record("expected reuse, got \(replay.decision)")
+                return
+            }
             #expect(replay.session?.revokedReason == "refresh_reuse")
             #expect(try await store.denylist(activeAt: now).map(\.value) == [session.id.lowercased])
             // The family's live token is dead too: its session has ended.
             let afterReuse = try await exchange(second.digest, next: Self.refreshToken(for: session).1)
-            guard case .sessionEnded = afterReuse.decision else { Issue.record("expected an ended session"); return }
+            guard case .sessionEnded = afterReuse.decision else {
+                Issue.record("expected an ended session")
+                return
+            }
             #expect(try await exchange(Fixtures.hasher.digest("unknown"), next: second).decision == .invalid)
             #expect(try await store.auditEntries(matching: AuditQuery()).entries.count == 4)
         }
@@ -143,12 +211,24 @@ import TronchStorage
                 for _ in 0..<4 {
                     group.addTask {
                         let next = Self.refreshToken(for: session, at: 5).1
-                        return try await store.exchangeRefreshToken(digest: first.digest, now: now, denyUntil: now, decide: { token, session in
-                            RefreshDecision.decide(
-                                token: token, session: session, now: now, idleTimeout: 86_400, checkAnomaly: false, ip: nil,
-                                userAgent: nil, next: { next }
-                            )
-                        }, audit: { _ in [] }).decision
+                        return try await store.exchangeRefreshToken(
+                            digest: first.digest,
+                            now: now,
+                            denyUntil: now,
+                            decide: { token, session in
+                                RefreshDecision.decide(
+                                    token: token,
+                                    session: session,
+                                    now: now,
+                                    idleTimeout: 86_400,
+                                    checkAnomaly: false,
+                                    ip: nil,
+                                    userAgent: nil,
+                                    next: { next }
+                                )
+                            },
+                            audit: { _ in [] }
+                        ).decision
                     }
                 }
                 return try await group.reduce(into: [RefreshDecision]()) { $0.append($1) }
@@ -172,7 +252,11 @@ import TronchStorage
             let now = Self.base.addingTimeInterval(10)
             let until = now.addingTimeInterval(600)
             let changed = try await store.updateUser(
-                id: alice.id, now: now, sessions: SessionEnding(denyUntil: until), { $0.status = .disabled }, audit: { _ in [] }
+                id: alice.id,
+                now: now,
+                sessions: SessionEnding(denyUntil: until),
+                { $0.status = .disabled },
+                audit: { _ in [] }
             )
             #expect(changed.endedSessions.map(\.id) == [aliceSession.id])
             #expect(changed.endedSessions.first?.revokedReason == "user_disabled")
@@ -186,8 +270,11 @@ import TronchStorage
             let drop = Self.session(user: carol.id, at: 2)
             for session in [keep, drop] { try await store.insertSession(session, refreshToken: Self.refreshToken(for: session).1, audit: []) }
             let changedPassword = try await store.updateUser(
-                id: carol.id, now: now, sessions: SessionEnding(denyUntil: until, all: ("password_changed", keep.id)),
-                { $0.passwordHash = "new" }, audit: { _ in [] }
+                id: carol.id,
+                now: now,
+                sessions: SessionEnding(denyUntil: until, all: ("password_changed", keep.id)),
+                { $0.passwordHash = "new" },
+                audit: { _ in [] }
             )
             #expect(changedPassword.endedSessions.map(\.id) == [drop.id])
         }

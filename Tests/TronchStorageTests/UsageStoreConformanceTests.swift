@@ -25,10 +25,12 @@ import TronchStorage
             #expect(minutes.count == 4)
             #expect(minutes.first == count(key, hour, "verify:VALID", 12))
             let hours = try await store.usage(keyID: key, from: hour, to: hour + 7_200_000, bucket: 3_600_000)
-            #expect(Set(hours) == [
-                count(key, hour, "status:2xx", 2, route: "GET /api/v1/keys"), count(key, hour, "verify:VALID", 15),
-                count(key, hour + 3_600_000, "verify:RATE_LIMITED", 1),
-            ])
+            #expect(
+                Set(hours) == [
+                    count(key, hour, "status:2xx", 2, route: "GET /api/v1/keys"), count(key, hour, "verify:VALID", 15),
+                    count(key, hour + 3_600_000, "verify:RATE_LIMITED", 1),
+                ]
+            )
             #expect(try await store.usage(keyID: key, from: hour + 3_600_000, to: hour + 7_200_000, bucket: 3_600_000).count == 1)
 
             #expect(try await store.pruneUsage(before: hour + 60_000) == 3)

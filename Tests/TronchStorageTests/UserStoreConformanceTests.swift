@@ -6,13 +6,19 @@ import TronchStorage
 /// The user storage contract, on every backend.
 @Suite struct UserStoreConformanceTests {
     static func user(
-        _ username: String, email: String? = nil, role: Role = .member, at offset: Int64 = 0,
+        _ username: String,
+        email: String? = nil,
+        role: Role = .member,
+        at offset: Int64 = 0,
         _ change: (inout UserRecord) -> Void = { _ in }
     ) -> UserRecord {
         let created = Timestamp.date(milliseconds: Timestamp.milliseconds(Fixtures.base) + offset)
         var user = UserRecord(
-            id: UUIDv7.make(at: created), username: username,
-            email: try! EmailAddress.parse(email ?? "\(username)@example.com").get(), role: role, createdAt: created
+            id: UUIDv7.make(at: created),
+            username: username,
+            email: try! EmailAddress.parse(email ?? "\(username)@example.com").get(),
+            role: role,
+            createdAt: created
         )
         change(&user)
         return user
@@ -110,7 +116,10 @@ import TronchStorage
             try await store.insertUser(alice, audit: [])
             try await store.insertUser(bob, audit: [])
             let aliceKeys = [Fixtures.record(owner: alice.reference), Fixtures.record(owner: alice.reference)]
-            let alreadyRevoked = Fixtures.record(owner: alice.reference) { $0.status = .revoked; $0.revokedAt = Fixtures.base }
+            let alreadyRevoked = Fixtures.record(owner: alice.reference) {
+                $0.status = .revoked
+                $0.revokedAt = Fixtures.base
+            }
             let bobKey = Fixtures.record(owner: bob.reference)
             for key in aliceKeys + [alreadyRevoked, bobKey] { try await store.insert(key) }
 
@@ -119,8 +128,11 @@ import TronchStorage
             #expect(renamed.revokedKeys.isEmpty, "an active user keeps their keys")
 
             let disabled = try await store.updateUser(
-                id: alice.id, now: now, { $0.status = .disabled },
-                audit: { change in change.revokedKeys.map { AuditEvent(time: now, actor: .system, action: "key.revoked", targetID: $0.id.lowercased) } }
+                id: alice.id,
+                now: now,
+                { $0.status = .disabled },
+                audit: { change in change.revokedKeys.map { AuditEvent(time: now, actor: .system, action: "key.revoked", targetID: $0.id.lowercased) }
+                }
             )
             #expect(Set(disabled.revokedKeys.map(\.id)) == Set(aliceKeys.map(\.id)))
             for key in aliceKeys {
@@ -146,10 +158,15 @@ import TronchStorage
             try await store.insertUser(user, audit: [])
             struct Refused: Error {}
             await #expect(throws: Refused.self) {
-                _ = try await store.updateUser(id: user.id, now: Fixtures.base, { user in
-                    user.role = .admin
-                    throw Refused()
-                }, audit: { _ in [AuditEvent(time: Fixtures.base, actor: .system, action: "user.updated")] })
+                _ = try await store.updateUser(
+                    id: user.id,
+                    now: Fixtures.base,
+                    { user in
+                        user.role = .admin
+                        throw Refused()
+                    },
+                    audit: { _ in [AuditEvent(time: Fixtures.base, actor: .system, action: "user.updated")] }
+                )
             }
             #expect(try await store.user(id: user.id) == user)
             #expect(try await store.auditEntries(matching: AuditQuery()).entries.isEmpty)

@@ -7,8 +7,15 @@ import TronchStorage
 @Suite struct WebhookStoreConformanceTests {
     static func endpoint(_ url: String = "https://hooks.example.com/a", start: Int64 = 0, at offset: Double = 0) -> WebhookEndpointRecord {
         WebhookEndpointRecord(
-            id: UUIDv7.make(at: Fixtures.base.addingTimeInterval(offset)), url: url, events: ["key.*", "user.created"], description: "ünïcode", enabled: true,
-            sealedSecret: "v1.k.sealed", startSequence: start, createdAt: Fixtures.base, updatedAt: Fixtures.base
+            id: UUIDv7.make(at: Fixtures.base.addingTimeInterval(offset)),
+            url: url,
+            events: ["key.*", "user.created"],
+            description: "ünïcode",
+            enabled: true,
+            sealedSecret: "v1.k.sealed",
+            startSequence: start,
+            createdAt: Fixtures.base,
+            updatedAt: Fixtures.base
         )
     }
 
@@ -16,8 +23,14 @@ import TronchStorage
 
     static func delivery(_ endpoint: WebhookEndpointRecord, sequence: Int64, due: Date = Fixtures.base) -> WebhookDeliveryRecord {
         WebhookDeliveryRecord(
-            id: UUIDv7.make(at: Fixtures.base.addingTimeInterval(Double(sequence))), endpointID: endpoint.id, eventID: UUID(),
-            eventType: "key.created", sequence: sequence, payload: #"{"type":"key.created"}"#, nextAttemptAt: due, createdAt: Fixtures.base
+            id: UUIDv7.make(at: Fixtures.base.addingTimeInterval(Double(sequence))),
+            endpointID: endpoint.id,
+            eventID: UUID(),
+            eventType: "key.created",
+            sequence: sequence,
+            payload: #"{"type":"key.created"}"#,
+            nextAttemptAt: due,
+            createdAt: Fixtures.base
         )
     }
 
@@ -81,13 +94,23 @@ import TronchStorage
             #expect(try await store.advanceWebhookCursor(from: nil, to: 2, deliveries: [first, later]))
             // Leased to one claimer at a time; not due yet is not claimed.
             let claims = try await withThrowingTaskGroup(of: [WebhookDeliveryRecord].self) { group in
-                for _ in 0..<3 { group.addTask { try await store.claimWebhookDeliveries(now: now, leaseUntil: now.addingTimeInterval(30), limit: 10) } }
+                for _ in 0..<3 {
+                    group.addTask { try await store.claimWebhookDeliveries(now: now, leaseUntil: now.addingTimeInterval(30), limit: 10) }
+                }
                 return try await group.reduce(into: []) { $0 += $1 }
             }
             #expect(claims.map(\.id) == [first.id])
             #expect(claims.first?.payload == first.payload && claims.first?.eventID == first.eventID)
-            #expect(try await store.claimWebhookDeliveries(now: now.addingTimeInterval(31), leaseUntil: now.addingTimeInterval(90), limit: 10).map(\.id) == [first.id], "an expired lease is claimed again")
-            try await store.recordWebhookAttempt(id: first.id, at: now, outcome: .retry(at: now.addingTimeInterval(5), status: 500, error: "answered 500"))
+            #expect(
+                try await store.claimWebhookDeliveries(now: now.addingTimeInterval(31), leaseUntil: now.addingTimeInterval(90), limit: 10).map(\.id)
+                    == [first.id],
+                "an expired lease is claimed again"
+            )
+            try await store.recordWebhookAttempt(
+                id: first.id,
+                at: now,
+                outcome: .retry(at: now.addingTimeInterval(5), status: 500, error: "answered 500")
+            )
             var read = try await store.webhookDeliveries(endpointID: endpoint.id, status: .pending, before: nil, limit: 10)
             #expect(read.map(\.id) == [later.id, first.id], "newest first")
             #expect(read[1].attempts == 1 && read[1].responseStatus == 500 && read[1].error == "answered 500")

@@ -34,8 +34,12 @@ package enum ChildProcess {
     }
 
     package static func run(
-        _ executable: String, _ arguments: [String], environment: [String: String]? = nil, directory: String? = nil,
-        input: String? = nil, timeout: Duration = .seconds(120)
+        _ executable: String,
+        _ arguments: [String],
+        environment: [String: String]? = nil,
+        directory: String? = nil,
+        input: String? = nil,
+        timeout: Duration = .seconds(120)
     ) async throws -> Result {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("child-\(UUID().uuidString)").path
         let outPath = scratch + ".out"
@@ -49,8 +53,14 @@ package enum ChildProcess {
         }
         let command = ([executable] + arguments).joined(separator: " ")
         let pid = try spawn(
-            executable, arguments, environment: environment, directory: directory,
-            stdin: input == nil ? "/dev/null" : inPath, stdout: outPath, stderr: errPath, command: command
+            executable,
+            arguments,
+            environment: environment,
+            directory: directory,
+            stdin: input == nil ? "/dev/null" : inPath,
+            stdout: outPath,
+            stderr: errPath,
+            command: command
         )
         let exit = ExitSignal()
         let reaper = Thread {
@@ -92,8 +102,14 @@ package enum ChildProcess {
 
     /// Starts `executable` with its standard streams on files, in `directory`, with default signal handling.
     private static func spawn(
-        _ executable: String, _ arguments: [String], environment: [String: String]?, directory: String?,
-        stdin: String, stdout: String, stderr: String, command: String
+        _ executable: String,
+        _ arguments: [String],
+        environment: [String: String]?,
+        directory: String?,
+        stdin: String,
+        stdout: String,
+        stderr: String,
+        command: String
     ) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)

@@ -4,7 +4,9 @@ package import TronchRedis
 extension RedisClient {
     /// Runs `body` with a connected client whose service runs for the duration.
     package static func withConnected<T: Sendable>(
-        _ url: String, commandTimeout: Duration? = nil, logger: Logger = Logger(label: "redis-test"),
+        _ url: String,
+        commandTimeout: Duration? = nil,
+        logger: Logger = Logger(label: "redis-test"),
         _ body: @Sendable (RedisClient) async throws -> T
     ) async throws -> T {
         var configuration = try RedisConfiguration(url: url)

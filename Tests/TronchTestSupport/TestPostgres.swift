@@ -69,7 +69,10 @@ extension TestPostgres {
     /// Runs `body` with a migrated store on `url` (a fresh schema's URL), its pool running.
     package static func withMigratedStore(_ url: String, _ body: @Sendable @escaping (any Store) async throws -> Void) async throws {
         let store = PostgresStore(
-            location: try PostgresLocation(url: url), poolSize: 2, connectTimeout: .seconds(5), queryTimeout: .seconds(30),
+            location: try PostgresLocation(url: url),
+            poolSize: 2,
+            connectTimeout: .seconds(5),
+            queryTimeout: .seconds(30),
             logger: Logger(label: "test-postgres")
         )
         try await StoreHandle(store: store, services: [store.client], backend: "postgresql").withServices { store in

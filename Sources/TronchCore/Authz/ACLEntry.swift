@@ -22,7 +22,13 @@ package struct ACLEntry: Sendable, Hashable, Identifiable {
     package var createdBy: String?
 
     package init(
-        id: UUID, resource: ResourceName, principal: PrincipalReference, action: String, effect: Effect, kind: Kind, createdAt: Date,
+        id: UUID,
+        resource: ResourceName,
+        principal: PrincipalReference,
+        action: String,
+        effect: Effect,
+        kind: Kind,
+        createdAt: Date,
         createdBy: String? = nil
     ) {
         self.id = id

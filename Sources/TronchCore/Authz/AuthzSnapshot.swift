@@ -181,13 +181,21 @@ package struct AuthzSnapshot: Sendable {
             return false
         }
         if let entries = acl[resource], let entry = entries.first(where: matches) {
-            return AuthzDecision(allowed: entry.effect == .allow, rule: entry.effect == .deny ? .aclDeny : .aclAllow, entryID: entry.id, resource: resource)
+            return AuthzDecision(
+                allowed: entry.effect == .allow,
+                rule: entry.effect == .deny ? .aclDeny : .aclAllow,
+                entryID: entry.id,
+                resource: resource
+            )
         }
         var current = resource.parent
         while let ancestor = current {
             if let entries = dacl[ancestor], let entry = entries.first(where: matches) {
                 return AuthzDecision(
-                    allowed: entry.effect == .allow, rule: entry.effect == .deny ? .daclDeny : .daclAllow, entryID: entry.id, resource: ancestor
+                    allowed: entry.effect == .allow,
+                    rule: entry.effect == .deny ? .daclDeny : .daclAllow,
+                    entryID: entry.id,
+                    resource: ancestor
                 )
             }
             current = ancestor.parent

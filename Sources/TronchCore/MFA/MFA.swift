@@ -1,9 +1,10 @@
+import Crypto
+
 #if canImport(FoundationEssentials)
 package import FoundationEssentials
 #else
 package import Foundation
 #endif
-import Crypto
 
 /// A second factor enrolled by a user. TOTP today; the same record and ``MFAFactorKind`` leave room for
 /// WebAuthn or e-mail codes without touching the login flow.
@@ -51,7 +52,14 @@ package struct MFAChallengeRecord: Sendable, Hashable {
     package static let maxFailures = 5
     package static let lifetime: TimeInterval = 300
 
-    package init(digest: KeyDigest, userID: UUID, createdAt: Date, expiresAt: Date, failures: Int = 0, ip: String?, userAgent: String?,
+    package init(
+        digest: KeyDigest,
+        userID: UUID,
+        createdAt: Date,
+        expiresAt: Date,
+        failures: Int = 0,
+        ip: String?,
+        userAgent: String?,
         sessionID: UUID? = nil
     ) {
         self.digest = digest

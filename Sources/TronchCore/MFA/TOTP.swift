@@ -6,7 +6,9 @@ import Crypto
 /// code is accepted once (RFC 6238 §5.2).
 package struct TOTP: Sendable, Hashable {
     package enum Algorithm: String, Sendable, Hashable, CaseIterable {
-        case sha1 = "SHA1", sha256 = "SHA256", sha512 = "SHA512"
+        case sha1 = "SHA1"
+        case sha256 = "SHA256"
+        case sha512 = "SHA512"
     }
 
     package var secret: [UInt8]
@@ -32,7 +34,8 @@ package struct TOTP: Sendable, Hashable {
             case .sha512: Array(HMAC<SHA512>.authenticationCode(for: message, using: key))
             }
         let offset = Int(mac[mac.count - 1] & 0x0F)
-        let binary = (UInt32(mac[offset] & 0x7F) << 24) | (UInt32(mac[offset + 1]) << 16) | (UInt32(mac[offset + 2]) << 8)
+        let binary =
+            (UInt32(mac[offset] & 0x7F) << 24) | (UInt32(mac[offset + 1]) << 16) | (UInt32(mac[offset + 2]) << 8)
             | UInt32(mac[offset + 3])
         var modulus: UInt32 = 1
         for _ in 0..<digits { modulus *= 10 }

@@ -121,8 +121,9 @@ extension RequestSignature {
                 }
                 return .integer(value)
             }
-            guard (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(first) || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(first)
-                || first == UInt8(ascii: "*")
+            guard
+                (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(first) || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(first)
+                    || first == UInt8(ascii: "*")
             else { throw .invalid("a signature parameter's value does not parse") }
             let start = index
             while let byte = peek, byte > 0x20, byte < 0x7F, !"\"(),;=[]{}\\".utf8.contains(byte) { index += 1 }

@@ -1,9 +1,10 @@
+import Crypto
+
 #if canImport(FoundationEssentials)
 package import FoundationEssentials
 #else
 package import Foundation
 #endif
-import Crypto
 
 /// The parts of an HTTP request that an RFC 9421 signature can cover, as the API that received it saw them.
 package struct SignedRequest: Sendable, Hashable {
@@ -94,7 +95,11 @@ package enum RequestSignature {
     /// Checks the signature of `request` (its `signature-input` and `signature` headers) with `secret`.
     /// `bodySHA256`, when the caller passes the body's SHA-256, must match the signed `content-digest`.
     package static func verify(
-        _ request: SignedRequest, secret: [UInt8], keyID: String, now: Date, bodySHA256: [UInt8]? = nil
+        _ request: SignedRequest,
+        secret: [UInt8],
+        keyID: String,
+        now: Date,
+        bodySHA256: [UInt8]? = nil
     ) -> Result<Accepted, Failure> {
         guard let input = request.headers["signature-input"], let signature = request.headers["signature"] else {
             return .failure(.invalid("the request has no Signature-Input and Signature headers"))
@@ -161,7 +166,9 @@ package enum RequestSignature {
                 value = scheme.lowercased() + "://" + authority.lowercased() + request.path + (request.query.isEmpty ? "" : "?" + request.query)
             default:
                 guard !component.hasPrefix("@") else { throw .invalid("\(component) is not a component Tronch can check") }
-                guard let field = request.headers[component] else { throw .invalid("the signature covers the header \(component), which was not given") }
+                guard let field = request.headers[component] else {
+                    throw .invalid("the signature covers the header \(component), which was not given")
+                }
                 value = trimmed(field)
             }
             guard !value.utf8.contains(where: { $0 == 0x0A || $0 == 0x0D }) else { throw .invalid("\(component) holds a line break") }
@@ -215,7 +222,10 @@ package enum RequestSignature {
 
     /// Signs `request` over `components`, returning the `Signature-Input` and `Signature` header values.
     package static func sign(
-        _ request: SignedRequest, components: [String] = requiredComponents, secret: [UInt8], label: String = "sig1",
+        _ request: SignedRequest,
+        components: [String] = requiredComponents,
+        secret: [UInt8],
+        label: String = "sig1",
         parameters: [(name: String, value: Parameter)]
     ) throws(Failure) -> (signatureInput: String, signature: String) {
         let parsed = Parsed(label: label, components: components, parameters: parameters, signature: [])

@@ -1,9 +1,10 @@
+import Crypto
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import Crypto
 
 /// Encryption at rest for the secrets Tronch must be able to read back (token signing keys, TOTP
 /// seeds): AES-256-GCM under the secrets key, with the key's id on every ciphertext so that the key can be
@@ -86,10 +87,12 @@ package enum Base64URL {
     }
 
     package static func decode(_ text: String) -> [UInt8]? {
-        guard text.utf8.allSatisfy({ byte in
-            (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte)
-                || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_")
-        }) else { return nil }
+        guard
+            text.utf8.allSatisfy({ byte in
+                (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte)
+                    || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_")
+            })
+        else { return nil }
         var padded = text.replacing("-", with: "+").replacing("_", with: "/")
         while padded.utf8.count % 4 != 0 { padded += "=" }
         return Data(base64Encoded: padded).map(Array.init)

@@ -21,8 +21,16 @@ package struct SessionRecord: Sendable, Hashable {
     package var revokedReason: String?
 
     package init(
-        id: UUID, userID: UUID, createdAt: Date, lastSeenAt: Date? = nil, expiresAt: Date, ip: String?, userAgent: String?,
-        amr: [String], revokedAt: Date? = nil, revokedReason: String? = nil
+        id: UUID,
+        userID: UUID,
+        createdAt: Date,
+        lastSeenAt: Date? = nil,
+        expiresAt: Date,
+        ip: String?,
+        userAgent: String?,
+        amr: [String],
+        revokedAt: Date? = nil,
+        revokedReason: String? = nil
     ) {
         self.id = id
         self.userID = userID
@@ -118,7 +126,10 @@ package struct DenylistEntry: Sendable, Hashable {
 /// every token it signed has expired); `retired` is kept for the record and verifies nothing.
 package struct SigningKeyRecord: Sendable, Hashable {
     package enum State: String, Sendable, Hashable { case active, passive, retired }
-    package enum Algorithm: String, Sendable, Hashable { case es256 = "ES256", rs256 = "RS256" }
+    package enum Algorithm: String, Sendable, Hashable {
+        case es256 = "ES256"
+        case rs256 = "RS256"
+    }
 
     package var kid: String
     package var algorithm: Algorithm
@@ -133,8 +144,14 @@ package struct SigningKeyRecord: Sendable, Hashable {
     package var retiredAt: Date?
 
     package init(
-        kid: String, algorithm: Algorithm, state: State, sealedPrivateKey: String, publicJWK: String, createdAt: Date,
-        deactivatedAt: Date? = nil, retiredAt: Date? = nil
+        kid: String,
+        algorithm: Algorithm,
+        state: State,
+        sealedPrivateKey: String,
+        publicJWK: String,
+        createdAt: Date,
+        deactivatedAt: Date? = nil,
+        retiredAt: Date? = nil
     ) {
         self.kid = kid
         self.algorithm = algorithm
@@ -162,8 +179,14 @@ package enum RefreshDecision: Sendable, Hashable {
 
     /// RFC 6819 §5.2.2.3 refresh-token rotation with reuse detection, and Tronch's session rules.
     package static func decide(
-        token: RefreshTokenRecord?, session: SessionRecord?, now: Date, idleTimeout: TimeInterval, checkAnomaly: Bool,
-        ip: String?, userAgent: String?, next: () -> RefreshTokenRecord
+        token: RefreshTokenRecord?,
+        session: SessionRecord?,
+        now: Date,
+        idleTimeout: TimeInterval,
+        checkAnomaly: Bool,
+        ip: String?,
+        userAgent: String?,
+        next: () -> RefreshTokenRecord
     ) -> RefreshDecision {
         guard let token, let session else { return .invalid }
         // A used token is reuse even after its session ended: that is when a thief tries it.

@@ -4,20005 +4,20005 @@
 /// The common passwords, as one text so that it compiles quickly and is read once.
 enum CommonPasswordList {
     static let text = #"""
-123456
-123456789
-qwerty
-password
-111111
-12345678
-abc123
-1234567
-password1
-12345
-1234567890
-123123
-000000
-iloveyou
-1234
-1q2w3e4r5t
-qwertyuiop
-123
-monkey
-dragon
-123456a
-654321
-123321
-666666
-1qaz2wsx
-121212
-myspace1
-homelesspa
-123qwe
-a123456
-1q2w3e4r
-123abc
-qwe123
-7777777
-qwerty123
-987654321
-target123
-zxcvbnm
-tinkle
-qwerty1
-222222
-1g2w3e4r
-gwerty
-zag12wsx
-gwerty123
-555555
-fuckyou
-asdfghjkl
-112233
-1q2w3e
-qazwsx
-123123123
-princess
-computer
-12345a
-159753
-ashley
-michael
-football
-1234qwer
-sunshine
-aaaaaa
-iloveyou1
-fuckyou1
-789456123
-daniel
-asdfgh
-$hex[3132333435360d]
-777777
-123654
-11111
-princess1
-999999
-abcd1234
-11111111
-passer2009
-love
-shadow
-888888
-superman
-football1
-love123
-jordan23
-jessica
-12qwaszx
-baseball
-monkey1
-killer
-a12345
-123456789a
-master
-asd123
-asdf
-samsung
-charlie
-azerty
-soccer
-q1w2e3r4t5y6
-jordan
-88888888
-fqrg7cs493
-michael1
-jesus1
-blink182
-789456
-qwer1234
-linkedin
-babygirl1
-thomas
-q1w2e3r4
-status
-michelle
-liverpool
-nicole
-333333
-asdasd
-qwert
-j38ifubn
-131313
-987654
-0123456789
-lovely
-0
-andrew
-gfhjkm
-joshua
-anthony
-hello1
-justin
-angel1
-zxcvbn
-hello
-iloveyou2
-1111111
-1111
-jennifer
-naruto
-tigger
-hunter
-welcome
-159357
-babygirl
-147258369
-pokemon
-101010
-bitch1
-jessica1
-robert
-0987654321
-102030
-parola
-secret
-5201314
-fuckyou2
-696969
-loveme
-123456q
-purple
-mother
-anthony1
-apple
-qazwsxedc
-money1
-trustno1
-matthew
-buster
-baseball1
-1111111111
-andrea
-hannah
-basketball
-freedom
-passw0rd
-soccer1
-abc
-iloveu
-chelsea
-george
-friends
-william
-samantha
-amanda
-golfer
-summer
-chocolate
-asdf1234
-qwerty12
-number1
-flower
-maggie
-letmein
-charlie1
-pakistan
-batman
-superman1
-asshole1
-butterfly
-147258
-marina
-010203
-1
-forever
-qweqwe
-fuk19600
-12341234
-mustang
-sunshine1
-internet
-alexander
-london
-harley
-1qaz2wsx3edc
-29rsavoy
-3rjs1la7qe
-ashley1
-pepper
-xbox360
-q1w2e3
-00000000
-family
-whatever
-666
-!
-joseph
-loveyou
-jasmine
-orange
-cookie
-50cent
-junior
-212121
-qweasdzxc
-martin
-1qazxsw2
-hello123
-user
-lol123
-google
-password12
-ginger
-password2
-111222
-patrick
-shadow1
-jordan1
-12344321
-arsenal
-abcdef
-mylove
-nicole1
-starwars
-taylor
-brandon
-232323
-q1w2e3r4t5
-angel
-love12
-brandon1
-diamond
-snoopy
-12345q
-vqsablpzla
-myspace
-asshole
-qweasd
-chris1
-matrix
-mickey
-jonathan
-school
-melissa
-eminem
-1234561
-lovers
-cheese
-1234567891
-richard
-yellow
-12345qwert
-nikita
-oliver
-bailey
-cjmasterinf
-12345678910
-a123456789
-christian
-sophie
-yuantuo2012
-1342
-sojdlg123aljg
-mercedes
-victoria
-147852
-matthew1
-peanut
-290966
-456789
-wall.e
-12413
-million2
-tudelft
-benjamin
-diosesfiel
-dpbk1234
-red123
-pe#5gz29ptzmse
-abcdefg
-u38fa39
-dragon1
-sandra
-happy1
-asdasd5
-123654789
-444444
-elizabeth
-prince
-banana
-angels
-angela
-$hex
-samuel
-qqqqqq
-qwertyu
-amanda1
-barcelona
-zaq12wsx
-computer1
-hockey
-monster
-michelle1
-ghbdtn
-william1
-nathan
-55555
-chicken
-11223344
-carlos
-antonio
-welcome1
-123789
-0000
-gabriel
-!~!1
-silver
-justin1
-killer1
-lucky1
-jasmine1
-bubbles
-hunter1
-slipknot
-jackson
-purple1
-morgan
-austin
-rainbow
-andrew1
-daniel1
-hottie1
-fuckoff
-liverpool1
-madison
-natasha
-vanessa
-metallica
-adidas
-america
-xxxxxx
-mommy1
-chicken1
-252525
-87654321
-jesus
-james1
-spiderman
-alexis
-lauren
-null
-0000000000
-ferrari
-456123
-steven
-147852369
-tinkerbell
-qwaszx
-!ab#cd$
-qwerty12345
-robert1
-pokemon1
-nirvana
-butterfly1
-buddy1
-bandit
-nicholas
-123qweasd
-danielle
-0123456
-asdfasdf
-1234554321
-scooter
-hannah1
-destiny
-password
-juventus
-rachel
-chelsea1
-cookie1
-chocolate1
-qazxsw
-a838hfid
-1234567a
-142536
-monica
-loveme1
-stella
-a1b2c3
-freedom1
-zzzzzz
-america1
-00000
-741852963
-999999999
-qwertyui
-jennifer1
-111222tianya
-1234abcd
-yamaha
-victor
-123asd
-ronaldo
-smokey
-taylor1
-cocacola
-money
-booboo
-heather
-madison1
-success
-7654321
-david1
-1password
-joshua1
-november
-buster1
-daddy1
-jasper
-a
-poop
-samantha1
-elizabeth1
-mustang1
-edward
-tennis
-password123
-zxc123
-qaz123
-diamond1
-lovely1
-myspace123
-qqww1122
-whatever1
-family1
-valentina
-friend
-sweety
-tigger1
-exigent
-music1
-nothing
-harley1
-chester
-casper
-hellokitty
-thomas1
-super123
-1q2w3e4r5t6y
-hahaha
-a1b2c3d4
-password1
-startfinding
-cheese1
-n0=acc3ss
-david
-098765
-spongebob1
-alexandra
-canada
-olivia
-december
-sabrina
-mynoob
-dennis
-dakota
-patricia
-playboy
-barbie
-friends1
-johnny
-summer1
-music
-loulou
-nicolas
-pretty
-qwert1
-maggie1
-charles
-mexico1
-phoenix
-lover1
-123456m
-thunder
-4815162342
-123hfjdk147
-rebecca
-beautiful
-spider
-carolina
-123456789q
-batman1
-vincent
-jeremy
-yankees
-dallas
-master1
-heather1
-sebastian
-iloveu2
-cameron
-sexy123
-pepper1
-midnight
-852456
-i
-guitar
-caroline
-elephant
-weed420
-yankees1
-scorpion
-dolphin
-124578
-tweety
-bubbles1
-fuckoff1
-fucker
-peanut1
-patrick1
-pussy1
-lalala
-louise
-fuckme
-sexy
-lovelove
-p
-cowboys1
-veronica
-sparky
-yagjecc826
-adrian
-naruto1
-iw14fi9j
-newyork
-september
-scooby
-heaven
-mother1
-loser1
-melissa1
-135790
-tigers
-jessie
-crystal
-chris
-alexander1
-gemini
-peaches
-merlin
-spongebob
-123456s
-1a2b3c
-raiders1
-12121212
-qazwsx123
-246810
-stephanie
-shannon
-james
-zxcvbnm1
-iloveyou!
-$hex[6b2e3a]
-sakura
-apples
-precious
-lakers
-134679
-a1234567
-sergey
-555666
-poohbear
-manchester
-202020
-159951
-jackie
-cristina
-jackson1
-ginger1
-aa123456
-daniela
-pussy
-test123
-123456j
-rocky1
-muffin
-yellow1
-alex
-newyork1
-cooper
-753951
-apple1
-asdfghjkl1
-flower1
-sammy1
-cherry
-010101
-123456b
-richard1
-flowers
-monster1
-destiny1
-diablo
-blessed1
-beauty
-slipknot1
-mexico
-emmanuel
-winston
-spiderman1
-nigger1
-maverick
-genius
-toyota
-fuck
-tiffany
-741852
-charlotte
-creative
-baby123
-winner
-onelove
-badboy
-$hex[3132333435363738390d]
-password
-tiger1
-softball
-iloveu1
-joseph1
-beautiful1
-hotmail
-mickey1
-brittany
-asdf123
-murphy
-sayang
-compaq
-pass
-manuel
-kristina
-scorpio
-garfield
-3odi15ngxb
-111
-1314520
-hottie
-421uiopy258
-stupid1
-aaaaa
-carmen
-qazqaz
-stalker
-austin1
-doudou
-scooter1
-lastfm
-brandy
-1a2b3c4d
-steelers
-151515
-0000000
-booboo1
-claudia
-kitty1
-m123456
-rabbit
-isabella
-pimpin1
-fuckme1
-august
-october
-badoo
-boomer
-orange1
-dexter
-samson
-bailey1
-9876543210
-123456abc
-myspace2
-green1
-aaaa
-12345678a
-kimberly
-crazy1
-angelo
-qwert123
-1029384756
-popcorn
-123456d
-ranger
-456456
-cowboys
-q123456
-happy
-black1
-passion
-shorty
-christ
-snickers
-tyler1
-albert
-soleil
-guitar1
-1122334455
-blessed
-krishna
-junior1
-alyssa
-shorty1
-forever1
-lucky7
-barney
-andrey
-icecream
-bitch
-cameron1
-karina
-963852741
-california
-metallica1
-samsung1
-1v7upjw3nt
-melanie
-brittany1
-bismillah
-babyboy1
-fucker1
-qwerty123456
-christian1
-eagles
-letmein1
-iloveme
-danielle1
-leonardo
-coffee
-windows
-police
-christine
-dancer
-woaini
-j123456
-gangsta1
-password!
-miguel
-cowboy
-arsenal1
-love13
-smokey1
-swordfish
-951753
-uqa9ebw445
-winter
-pass123
-fucku2
-maxwell
-denise
-iloveyou12
-asdfgh1
-bubba1
-fernando
-q12345
-qwerty1234
-54321
-horses
-hardcore
-kitten
-sydney
-george1
-$hex[3a]
-francis
-cassie
-pumpkin
-twilight
-marlboro
-rangers
-7758521
-secret1
-pretty1
-martina
-florida
-player1
-fylhtq
-lauren1
-141414
-natalie
-barbara
-jason1
-s123456
-sz9kqcctwy
-molly1
-dolphin1
-pookie
-hiphop
-bond007
-rockstar
-chivas1
-abc123456
-nathan1
-stupid
-123qwe123
-fishing
-123123a
-john316
-vfhbyf
-starwars1
-greenday
-maria
-loveyou1
-baby
-321321
-trinity
-tiffany1
-fatima
-skater1
-abc1234
-angelina
-kobe24
-d2xyw89sxj
-google1
-bonnie
-lucky
-alexis1
-fluffy
-courtney
-playboy1
-123456z
-007007
-crystal1
-turtle
-school1
-father
-darkness
-b123456
-kissme
-alejandro
-corvette
-marseille
-roberto
-sweet1
-player
-friendster
-lollipop
-biteme
-jackass
-sarah1
-password3
-qwerty7
-lolita
-sexy12
-candy1
-simone
-jonathan1
-brooklyn
-786786
-alicia
-honey
-motorola
-nicholas1
-angel123
-simple
-jackass1
-slayer
-012345
-portugal
-shelby
-rainbow1
-poohbear1
-chicago
-steven1
-snowball
-justinbieb
-123456c
-1234512345
-awesome
-123qweasdzxc
-morgan1
-vfrcbv
-iloveme1
-natalia
-golden
-people
-3d8cubaj2e
-sweetie
-454545
-raiders
-boston
-sharon
-tucker
-shannon1
-logitech
-pa55word
-teresa
-wilson
-snoopy1
-test
-mnbvcxz
-789789
-kevin
-bonjour
-mike
-lovers1
-242424
-aaaaaa1
-blue123
-pamela
-qwe
-remember
-catherine
-redsox
-kenneth
-klaster
-victoria1
-ssssss
-popcorn1
-ihateyou
-9379992
-eminem1
-isabelle
-hockey1
-cricket
-lakers24
-seven7
-bulldog
-lizottes
-123456k
-marcus
-sarah
-kevin1
-steelers1
-love11
-edward1
-password.
-marley
-willow
-p3rat54797
-fender
-$hex[7177657274790d]
-yfnfif
-aaaaaaaa
-connor
-single
-magic
-blessing
-rockstar1
-camille
-indian
-qazwsx1
-peaches1
-never
-tweety1
-amber1
-aaa111
-nastya
-florida1
-superstar
-love4ever
-123456t
-goodluck
-asdfghjk
-bella1
-hammer
-thunder1
-stephen
-chance
-marine
-marvin
-121314
-changeme
-santiago
-strawberry
-happy123
-abcdefg1
-carlos1
-loveme2
-bigdaddy
-1123581321
-marie1
-satan666
-daisy1
-d123456
-hotdog
-abcd123
-cutie1
-mmmmmm
-z123456
-qwert12345
-arthur
-1212
-iverson3
-vanessa1
-123456l
-234567
-iceman
-tintin
-johnson
-svetlana
-chester1
-cookies
-orlando
-parker
-teacher
-miller
-freddy
-porsche
-090909
-bullshit
-yourmom1
-rachel1
-christopher
-loverboy
-fyfcnfcbz
-fuckyou!
-azertyuiop
-rush2112
-angelica
-travis
-spencer
-midnight1
-12345qwerty
-sunday
-please
-love1234
-gateway
-williams
-babygurl1
-monika
-321654
-ladybug
-5555555555
-gracie
-asdfg
-nissan
-asdfjkl
-tiger
-sunflower
-666999
-qwer
-sweetpea
-5555555
-55555555
-greenday1
-jason
-ryan
-sasuke
-raymond
-m
-zachary
-charles1
-undertaker
-123698745
-precious1
-evildick
-456852
-a12345678
-brooklyn1
-8675309
-dallas1
-tamara
-lollol
-aaaaa1
-paradise
-sweetheart
-111111a
-abc12345
-money123
-stephanie1
-bianca
-lakers1
-poopoo
-shopping
-lebron23
-emily1
-winnie
-baby12
-sophia
-kawasaki
-inuyasha
-doctor
-12345t
-john
-fktrcfylh
-lucky13
-andrei
-sierra
-julian
-bigboy
-pantera
-22222222
-171717
-nascar
-lorenzo
-21212121
-genesis
-babyboy
-jacob1
-qqq111
-vladimir
-christina
-linkinpark
-andrea1
-cool
-facebook
-nelson
-abcd
-soccer12
-polniypizdec0211
-dolphins
-scarface
-frankie
-january
-maryjane
-montana
-sweet
-bandit1
-qq123456
-123454321
-giovanni
-159159
-hahaha1
-ricardo
-zxcvbnm123
-mylove1
-career121
-johnny1
-australia
-jerome
-soccer10
-password11
-jeffrey
-sassy1
-ig4abox4
-realmadrid
-rebecca1
-xavier
-asdfghj
-asdasdasd
-vampire
-dakota1
-brenda
-westside
-1478963
-p
-minnie
-honey1
-falcon
-green
-brianna1
-qw123321
-southside1
-eagles1
-rosebud
-laura
-getmoney1
-francesco
-baller1
-asdfg1
-nigger
-zoosk
-claire
-ronaldo7
-aaa
-k.
-пїѕпїѕпїѕпїѕпїѕпїѕ
-bobby1
-sergio
-alex123
-sairam
-123456aa
-savannah
-timothy
-111222333
-scooby1
-disney
-1q1q1q
-abigail
-jaguar
-katie1
-sterling
-sophie1
-italia
-warcraft
-123456r
-blue
-mariana
-isabel
-zaqwsx
-100200
-maksim
-blabla
-brooke
-patches
-jesus123
-monkey123
-jackie1
-chicago1
-courtney1
-dancer1
-bigdaddy1
-mahalkita
-musica
-520520
-rental
-oliver1
-valentin
-awesome1
-butter
-love22
-alberto
-cherry1
-london1
-bigboy1
-565656
-nigga1
-teddybear
-cjkysirj
-cat123
-single1
-1qwerty
-walter
-black
-banana1
-c123456
-apple123
-maria1
-lover
-alessandro
-gabriel1
-gateway1
-bestfriend
-dominic
-michele
-champion
-helpme
-kitty
-nintendo
-alyssa1
-volleyball
-qwerasdf
-hollister1
-cancer
-963852
-778899
-marie
-password7
-oscar1
-jasmin
-tigers1
-danny1
-france
-4444
-element1
-justine
-hawaii
-buddy
-maximus
-sex
-chouchou
-passwort
-united
-francesca
-manutd
-victory
-darling
-natalie1
-fishing1
-student
-rafael
-princess12
-animal
-regina
-abcdefgh
-love69
-spirit
-carter
-w5txn36alfw
-181818
-123456g
-bitch123
-1234321
-jamaica
-mariposa
-gabriela
-abcdef1
-dreams
-cheyenne
-calvin
-zachary1
-zaq123
-super
-panther
-sniper
-poop123
-lol
-kayla1
-england
-willie
-123zxc
-eduardo
-copper
-happiness
-bob123
-7895123
-veronika
-penguin
-valeria
-love23
-antonio1
-yahoo1
-napoli
-1986
-brianna
-blahblah
-georgia
-eddie1
-millie
-babygirl12
-diesel
-monkey12
-redsox1
-111111111
-engineer
-pass1234
-sexy69
-skater
-camaro
-hallo
-bigdog
-virginia
-ybccfy
-123qaz
-1234560
-mohamed
-estrella
-gloria
-simpsons
-donald
-anderson
-dog123
-blue22
-newlife
-chris123
-suzuki
-leslie
-oksana
-princesa
-123321a
-password
-grandma1
-skyline
-twilight1
-audrey
-77777777
-100000
-bradley
-warrior
-martin1
-bitches1
-scarface1
-godisgood
-kisses
-tristan
-147896325
-sweet16
-potter
-adriana
-giuseppe
-wwwwww
-trouble
-jimmy1
-cupcake
-7777
-liberty
-aleksandr
-abcdefg123
-smile
-softball1
-pumpkin1
-maddie
-shelby1
-pimpin
-100
-celtic
-online
-123456e
-miranda
-hesoyam
-angels1
-wizard
-$hex[f02bd0f9f0e0f02bd0f9f0e0f02bd0f9f0e0f02bd0f9f0e0f02bd0f9f0e0f02bd0f9f0e0]
-262626
-pierre
-debbie
-rey619
-jeremy1
-legolas
-fucku1
-speedy
-allison
-love101
-kingkong
-vkontakte
-sexsex
-loveyou2
-badboy1
-9111961
-ruslan
-benjamin1
-knight
-domino
-ladybug1
-skate1
-barbie1
-taurus
-silver1
-bobby
-rascal
-silvia
-monday
-jessie1
-monique
-258456
-apples1
-hallo123
-pink123
-adgjmptw
-mercury
-qw123
-cookies1
-olivia1
-tyler
-florence
-margarita
-6969
-children
-skittles
-polina
-pepsi1
-justice
-star
-booger
-nokia
-fuckyou123
-123451
-cristian
-soccer11
-123456qwerty
-dreamer
-serenity
-honda1
-angela1
-hollywood
-fuck123
-mamapapa
-anna
-password01
-siemens
-ncc1701
-esther
-passw0rd
-qawsed
-gregory
-love14
-avatar
-zzzzzzzz
-2012comeer
-sister
-panasonic
-password5
-element
-31415926
-business
-inuyasha1
-colorado
-rangers1
-minecraft
-191919
-camila
-microsoft
-sabrina1
-amoremio
-ronald
-p@ssw0rd
-harrypotter
-natali
-nirvana1
-prince1
-asdasd123
-monkey2
-gangster
-asasas
-25802580
-cassie1
-sammy
-jupiter
-texas1
-qwer123
-stanley
-madonna
-rocket
-1bitch
-serega
-apollo
-909090
-n8zgt5p0shw=
-brandy1
-missy1
-$hex[70617373776f72640d]
-123987
-internet1
-serena
-valerie
-airforce1
-1989
-jenny1
-123457
-kelsey
-pebbles
-sample123
-catdog
-asdzxc
-system
-p@ssw0rd
-cowboy1
-groupd2013
-flowers1
-megan1
-icecream1
-donkey
-vrbgqns997
-danger
-chichi
-christmas
-dbrnjhbz
-titanic
-123456p
-thebest
-superstar1
-packers
-vegeta
-hitman
-drowssap
-gizmo1
-molly
-kathleen
-hamster
-bulldog1
-cupcake1
-ireland
-christina1
-india
-lasvegas
-westside1
-brooke1
-blondie
-qti7zxh18u
-frankie1
-javier
-sports
-smiley
-babydoll
-gangsta
-poiuytrewq
-sultan
-megaparol12345
-nfnmzyf
-kirill
-johncena1
-223344
-qwqwqw
-redneck1
-2222
-coucou
-marshall
-terminator
-110110
-casper1
-compaq1
-sam123
-rammstein
-basket
-truelove
-security
-jayjay
-exigent
-jackson5
-football12
-aaron1
-elena
-skippy
-india123
-september1
-19871987
-192837465
-445566
-madrid
-snickers1
-pookie1
-myspace!
-ronnie
-rocky
-admin123
-jesus7
-tommy1
-sparky1
-123456789m
-people1
-peter
-1qaz1qaz
-321654987
-jetaime
-legend
-katrina
-shithead
-123456789z
-harvey
-scotland
-tanner
-pauline
-a1s2d3f4
-violet
-fantasy
-welcome123
-motdepasse
-bella
-stefan
-kimberly1
-k123456
-alexandre
-poiuyt
-celine
-killer123
-friday
-gandalf
-spencer1
-aaaaaaa
-nikki1
-phoenix1
-j12345
-pikachu
-robbie
-pizza1
-dddddd
-zaq1xsw2
-runescape1
-qwertz
-philips
-manman
-francisco
-chocolat
-jesus777
-$hex[617364666a6b6c3a]
-fluffy1
-bambam
-smiles
-cool123
-viktor
-casanova
-spanky
-99999999
-aurora
-gordon
-unicorn
-muffin1
-carpediem
-mitchell
-franklin
-stonecold
-jack
-iloveyou.
-daisy
-loser
-323232
-alejandra
-z
-chivas
-jasper1
-froggy
-love10
-19851985
-kelly1
-christophe
-12369874
-rhbcnbyf
-jenny
-jesuschrist
-douglas
-russia
-handsome
-5555
-pussy69
-love21
-muhammad
-aaaaaaaaaa
-maxwell1
-santos
-phantom
-g9l2d1fzpy
-lorena
-tatiana
-lalala1
-margaret
-baxter
-anastasia
-babygirl2
-viking
-travis1
-savannah1
-little1
-kelly
-sweetie1
-platinum
-maurice
-piglet
-eclipse
-elijah
-1234567q
-super1
-$hex[317132773365347235740d]
-fatboy
-pppppp
-idontknow
-linked
-123456654321
-tomtom
-tinker1
-passport
-andres
-1blood
-d1lakiss
-080808
-access
-garcia
-katherine
-admin
-m12345
-charmed
-hotmail1
-wolverine
-monica1
-sexyboy
-britney
-diwtgm8492
-patches1
-mahalko
-mozart
-jamesbond
-loving
-snowball1
-272727
-123321123
-cutiepie
-power
-ballin1
-grace
-13579
-wisdom
-147147
-gangster1
-bunny1
-valentine
-church
-michel
-nicola
-sandra1
-cambiami
-abcde
-corazon
-hercules
-kingdom
-anhyeuem
-chloe1
-candy
-tinker
-beatrice
-69696969
-14789632
-green123
-horses1
-everton
-trouble1
-fashion
-peace1
-19841984
-theman
-emily
-comeon11
-gibson
-myspace12
-lolipop
-161616
-12345m
-112358
-goldfish
-98765
-james123
-mama
-saibaba
-toshiba
-sandy1
-dylan1
-maradona
-12345s
-cooper1
-marcus1
-winston1
-$hex[6173646667686a6b6c3a]
-puppy1
-19861986
-lawrence
-kitkat
-network
-trevor
-amsterdam
-diamonds
-beatles
-maganda
-norman
-jamie1
-joanna
-marcel
-787878
-cthutq
-damian
-123456f
-enigma
-mercedes1
-yoyoyo
-turtle1
-123000
-bulldogs
-anton
-soccer13
-bingo1
-penis1
-felipe
-dragonball
-boston1
-1234asdf
-135792468
-yahoo.com
-hollywood1
-forever21
-star123
-success1
-test1234
-mario
-trinity1
-shalom
-kkkkkk
-hotdog1
-promise
-einstein
-digital
-jayden
-marion
-sasha
-pass1
-reggie
-jimmy
-princess2
-brother
-matteo
-melody
-english
-123456123
-karate
-omsairam
-germany
-brian
-harrison
-casey1
-onelove1
-369369
-angel12
-elaine
-bubble
-megaparol12345
-simona
-ihateyou1
-heaven1
-max123
-brian1
-polska
-123456y
-buttercup
-soccer7
-julien
-cocacola1
-gunner
-benfica
-johncena
-power1
-billy
-nathalie
-1qa2ws3ed
-danny
-hello12
-infinity
-soccer123
-wordpass
-hjvfirf
-timothy1
-saturn
-runescape
-argentina
-stargate
-penelope
-helena
-loveu2
-spartak
-sasha1
-pandora
-hahahaha
-scoobydoo
-stephen1
-redskins
-baller
-captain
-forest
-pogiako
-manager
-water1
-sweets
-asd
-ranger1
-mom123
-georgia1
-zxcv1234
-colombia
-282828
-7894561230
-amelia
-spring
-general
-19891989
-therock
-milano
-arnold
-swimming
-poopoo1
-orlando1
-eugene
-little
-jacket025
-dinosaur
-nonmember
-lacrosse
-zidane
-eagle1
-travel
-moomoo
-ciaociao
-12345r
-654123
-qwerty321
-digital1
-maryjane1
-nothing1
-ilovegod
-myname
-thuglife
-trfnthbyf
-asdqwe123
-thx1138
-wesley
-colt45
-grandma
-teddy1
-19921992
-dianne
-123789456
-hg0209
-dragons
-catdog1
-nadine
-rusty1
-jesse1
-summer08
-paintball1
-chopper
-chacha
-zxczxc
-pokemon123
-duncan
-football2
-subaru
-billy1
-penis
-blood1
-tennis1
-sexybitch1
-sureno13
-bbbbbb
-pickle
-iverson
-kittycat
-kitten1
-password4
-bullet
-russell
-telechargement
-fatboy1
-asdf12
-pink
-butter1
-sadie1
-cleopatra
-denise1
-testing
-tequiero
-flatron
-shithead1
-oscar
-alaska
-charly
-gordon24
-kristen
-walker
-gracie1
-qweasd123
-bullshit1
-qazwsx12
-sebastian1
-020202
-ilovejesus
-faith1
-143143
-mememe
-nigga
-420420
-boobies
-cynthia
-laura1
-2
-david123
-sammie
-monique1
-adrian1
-12345j
-perfect
-19821982
-victor1
-godzilla
-mylife
-hummer
-123321q
-123456123456
-pascal
-a11111
-r123456
-19801980
-justme
-bowwow1
-butthead
-elephant1
-mar
-love15
-dustin
-cutiepie1
-baseball12
-??????
-smile1
-bamboo
-katerina
-magic1
-brutus
-password13
-303030
-katie
-11112222
-harry1
-ganesh
-sexygirl1
-11235813
-roland
-youbye123
-yahoo
-porsche1
-pippo
-cecilia
-blue12
-martinez
-daddy
-buddy123
-fabian
-mario1
-pineapple
-panthers
-e123456
-peterpan
-pa55w0rd
-joker1
-allison1
-teddybear1
-birthday
-alfred
-houston1
-samuel1
-startrek
-313131
-hacker
-fuckyou69
-vincent1
-070707
-federico
-bernard
-houston
-mybaby
-holiday
-fondoom
-fktrctq
-catch22
-napoleon
-mountain
-honda
-ciccio
-berlin
-smoke420
-qazxswedc
-2004
-steve
-friendship
-pitbull
-ass123
-golfcourse
-babygurl
-987456
-alabama
-mohammed
-college
-charmed1
-lindsay
-chopper1
-logan1
-drummer1
-linkin
-iloveme2
-12301230
-music123
-oicu812
-michigan
-packers1
-753159
-l123456
-wildcats
-x4ivyga51f
-skittles1
-isabella1
-19831983
-louise1
-scotty
-christine1
-911911
-gggggg
-raymond1
-bradley1
-naruto123
-galina
-123098
-martha
-hassan
-mariah
-boomer1
-bitches
-qwe12345
-9-11-1961
-biteme1
-yourmom
-booger1
-asd123456
-marco
-spurs1
-catalina
-my3kids
-solomon
-philip
-goober
-iloveyou3
-caramel
-change
-bob
-looking
-13131313
-vfvjxrf
-bubba
-amber
-peewee
-123456789s
-spitfire
-bhf
-something
-panther1
-sunny1
-tommy
-caitlin
-barcelona1
-123456987
-pickles
-storm1
-a123123
-howard
-sandy
-bluebird
-myself
-6hbf28w791
-sexygirl
-megan
-vampires
-bigdog1
-pussycat
-5211314
-chanel
-charlotte1
-trixie
-matt
-jjjjjj
-andreas
-44444
-autumn
-cheer1
-popeye
-strength
-77777
-moonlight
-carolina1
-bananas
-hiphop1
-cdtnkfyf
-fender1
-myspace.
-1loveyou
-theman1
-skipper
-10203040
-hardcore1
-phoebe
-mybaby1
-cutie
-badass1
-evelyn
-miriam
-789123
-10101010
-firebird
-ybrbnf
-runner
-misty1
-fordf150
-$hex[313233343536370d]
-damien
-maxime
-alison
-22222
-peter1
-johnson1
-s
-tnk0mk16vx
-bonita
-grace1
-rodrigo
-lonely
-giulia
-soccer2
-africa
-medicine
-saints
-password10
-567890
-spider1
-king
-aaliyah
-archie
-llllll
-joanne
-mark
-angel2
-$hex[31323334353637380d]
-maddog
-tucker1
-h1xp2z2duk
-kermit
-yugioh
-drpepper
-jake
-123465
-baseball2
-password0
-n
-spartan117
-t123456
-the
-deejay
-000
-spike1
-ilovehim1
-102938
-caprice
-19951995
-66666666
-linda
-yfdbufnjh10305070
-blackberry
-ironman
-fred
-elvis1
-mypassword
-dragon123
-joel
-q1q1q1
-guinness
-sugar1
-$hex[3132333332310d]
-c
-tiger123
-panget
-d
-darkangel
-135246
-null
-salvador
-natasha1
-ffffff
-ferrari1
-miracle
-aaa123
-lilwayne1
-harry
-usa123
-thumper
-s12345
-melanie1
-jaimatadi
-$hex[313233343536373839300d]
-monkeys
-thebest1
-qwerty11
-abigail1
-aaron
-indonesia
-pimp123
-pebbles1
-lololo
-barney1
-familia
-predator
-dearbook
-hershey
-aobo2010
-123456n
-gators
-peace
-athena
-wxcvbn
-genesis1
-always
-cassandra
-rahasia
-898989
-nick
-darren
-7758258
-chiara
-lovelife
-freddie
-penguin1
-devil666
-hayden
-personal
-israel
-2cute4u
-sexy101
-chance1
-skateboard
-lovebug
-pizza
-rfrfirf
-pencil
-alabama1
-2222222
-a111111
-mikey1
-aquarius
-sporting
-steve1
-smokie
-nemesis
-ka_djkhjsy6
-montana1
-cooldude
-147369
-qwerty
-remember1
-19881988
-brenda1
-torres
-poopy1
-aezakmi
-fuku00198
-sunset
-theone
-fernanda
-a1a1a1
-future
-vikings
-bigdick
-bearshare
-b
-marcos
-newport1
-lindsey
-denver
-12131415
-ellie
-franco
-jeremiah
-20102010
-1234567890q
-lvbnhbq
-olivier
-fuckme69
-drummer
-diana
-lizzie
-scott
-alejandro1
-123qwerty
-111111q
-alicia1
-budlight1
-lorraine
-44444444
-smoke1
-knopka
-my3sons
-boogie
-brasil
-potato
-magnum
-asdfasdf1
-tarzan
-222333
-davide
-bonnie1
-hector
-kelsey1
-chevy1
-capricorn
-a1s2d3
-blondie1
-evony192
-badass
-special
-death1
-cherokee
-private
-mexican1
-vampire1
-blablabla
-connie
-jayden1
-mike123
-holly1
-darkness1
-marissa
-aaliyah1
-samurai
-lincoln
-kennedy
-turkey
-love01
-broncos
-12345d
-yvonne
-pimp
-kenneth1
-giants
-babyblue
-manuela
-sheila
-$hex[3131313131310d]
-goldie
-12qw23we
-assassin
-nikki
-chloe
-wrestling1
-florian
-lizard
-daniel123
-veronica1
-buddha
-good
-westlife
-cricket1
-summer09
-tequila
-789654
-temp
-selena
-friend1
-buttons
-dragons1
-dickhead
-azerty123
-sk84life
-2hot4u
-minnie1
-christ1
-formula1
-shaggy
-testtest
-maddie1
-juliana
-watermelon
-death
-defender
-marine1
-1984
-sex123
-yamaha1
-пїѕпїѕпїѕпїѕпїѕпїѕпїѕ
-punk
-sexy13
-qwer12
-explorer
-love09
-456654
-dragon12
-dipset1
-babylove
-sk8ter
-kissme1
-marian
-14531453
-505050
-faith
-hailey
-federica
-favour
-dumbass1
-pioneer
-f
-passer2011
-simple1
-penny1
-l
-j
-111qqq
-crazy
-ducati
-myspace3
-haha123
-123455
-hello2
-matilda
-janice
-1987
-gilbert
-surfer
-ibrahim
-dance1
-warren
-monalisa
-bball1
-agent007
-emerald
-canada1
-april
-deedee
-norte14
-micheal
-1313
-delete
-dominique
-sapphire
-dfvgbh
-363636
-password9
-angel13
-1985
-killer12
-11111a
-alexandra1
-simon
-cantik
-papillon
-killa1
-teacher1
-12345z
-cheyenne1
-antoine
-monkeys1
-mama123
-dolphins1
-xxx
-miranda1
-connor1
-vision
-hearts
-jayjay1
-arizona
-jeffrey1
-miller1
-k
-wolves
-tokiohotel
-puppies
-hhhhhh
-bear
-jacob
-343434
-12345k
-kenny1
-19941994
-larisa
-spooky
-1234567899
-kissmyass
-sebastien
-england1
-jamie
-freeman
-shirley
-random
-beauty1
-julia
-wangyut2
-ekaterina
-disney1
-gustavo
-lucky123
-brownie
-design
-wrestling
-pitbull1
-19931993
-death666
-picasso
-telefon
-lollipop1
-love16
-snowman
-shadow12
-321456
-33333333
-123456h
-alex12
-getmoney
-theresa
-9999
-morris
-111555
-bethany
-camilla
-julius
-racing
-subzero
-sydney1
-voodoo
-salvatore
-alpha1
-123456asd
-336699
-8888
-jamaica1
-pink12
-roberta
-panthers1
-19901990
-idontknow1
-blahblah1
-american
-murphy1
-digger
-dude
-special1
-julie
-stefano
-123456789j
-loverboy1
-linda1
-malibu
-pinky1
-jayson
-benson
-9999999999
-$hex[3132333132330d]
-gundam
-cjkywt
-132435
-1myspace
-19811981
-123456qwe
-fuck69
-frank
-sachin
-hughes
-zoey101
-shanna
-winter1
-kkkkkkkk
-sierra1
-abcde12345
-525252
-valera
-dodgers1
-cuddles
-shelly
-654321a
-bonbon
-money2
-1princess
-harmony
-rabbit1
-369258147
-fuckit
-987456321
-123123q
-sputnik
-karolina
-justice1
-6666
-fucking
-slayer1
-sam
-miguel1
-april1
-poopie1
-iloveyou7
-liliana
-kitty123
-forget
-1234566
-bambam1
-dragonfly
-money12
-050505
-frank1
-bluefish
-celeste
-marines
-nightmare
-qazwsxedcrfv
-adidas1
-elijah1
-abcde1
-mommy
-hotrod
-golden1
-stinky
-bollocks
-dominik
-sweetpea1
-123456w
-thailand
-deborah
-king123
-daniele
-mustafa
-sublime
-scott1
-carmen1
-paloma
-dalejr88
-dustin1
-gerald
-amore
-garrett
-tigger2
-90210
-ily123
-broncos1
-karen
-906090
-alessia
-bulldogs1
-qweqweqwe
-buttercup1
-master123
-fuckit1
-dominic1
-water
-password00
-matrix1
-ficken
-bunny
-1lover
-kisses1
-babydoll1
-lindsey1
-hotstuff
-ronaldinho
-loser123
-asdasd1
-thegame
-password8
-stellina
-235689
-carrie
-shit
-pimp12
-summer07
-lala123
-february
-d12345
-simpson
-candy123
-newlife1
-redwings
-beckham
-pirate
-justdoit
-rose
-aspirine
-doggie
-19911991
-fireball
-lilmama1
-mookie
-raven1
-smiley1
-josh
-valentino
-volcom
-badger
-geronimo
-atlanta
-maison
-ghjcnj
-bitch12
-adam
-lovebug1
-password22
-$hex[7a6b2e3a]
-volcom1
-rolltide
-tobias
-energy
-jacobs
-password69
-godislove
-buffalo
-beaver
-garden
-stella1
-yousuck1
-ytrewq
-pakistan1
-qawsedrf
-980099
-viktoria
-oooooo
-mommy123
-24680
-emilie
-dadada
-doggy1
-19781978
-charlene
-shadow123
-soccer3
-curtis
-best
-redneck
-scorpio1
-valencia
-sunny
-riley1
-creative1
-sk8ordie
-popopo
-josephine
-atlanta1
-suckit
-ohmnamah23
-123456789k
-singer
-blood5
-1980
-country
-molly123
-vacation
-545454
-jellybean
-122333
-yankees2
-ladygaga
-callie
-cloud9
-bella123
-sexymama1
-0.00000000
-a1b2c3d4e5
-massimo
-zombie
-mariam
-vanilla
-dennis1
-mollie
-pavilion
-barbara1
-dylan
-marley1
-3333
-madmax
-funny1
-xavier1
-driver
-german
-liberty1
-y6p67ftrqj
-letter
-5678
-god
-dickhead1
-harold
-redskins1
-james23
-october1
-hihihi
-warcraft1
-cuteako
-kristen1
-preston
-sammy123
-bobbob
-tatyana
-drpepper1
-gregor
-schalke04
-poop12
-tornado
-201301
-soccer9
-olga
-stratfor
-twins2
-lover123
-electra
-shakira
-shamrock
-пїѕпїѕпїѕпїѕпїѕпїѕпїѕпїѕ
-prettygirl
-panda1
-rockon
-insanity
-naruto12
-avalon
-broken
-yankee
-stacey
-christmas1
-fish
-connect
-scarlett
-soccer14
-queen1
-samsam
-eternity
-f123456
-tottenham
-teddy
-dexter1
-coffee1
-pantera1
-lucas
-12345679
-fountain
-love143
-starcraft
-2222222222
-jazzy1
-melvin
-frances
-tomcat
-314159
-wallace
-burrito
-ashton
-321123
-newcastle
-ragnarok
-psycho
-willie1
-privet
-5hsu75kpot
-bitch2
-simba1
-clowns
-cedric
-lollypop
-rooster
-topgun
-rosemary
-poopie
-hey123
-$hex[f02bd0f9f0e0f02bd0f9f0e0f02bd0f9f0e0f02bd0f9f0e0f02bd0f9f0e0f02bd0f9f0e0f02bd0f9f0e0]
-goodboy
-vagina
-kristin
-marius
-sasasa
-love08
-qwerqwer
-goddess
-redrose
-illinois
-gabby1
-marlon
-gerard
-froggy1
-blackie
-chandler
-01020304
-sanane
-noway
-magnolia
-patricia1
-area51
-zxasqw12
-bubble1
-332211
-dodgers
-shawn1
-12
-784512
-paris1
-daniels
-dick
-mariah1
-phillip
-gabrielle
-sasuke1
-kkkkkkk
-milena
-season
-usdopaa
-whitney
-enterprise
-989898
-akopa123
-sexy11
-123456789d
-12345b
-andromeda
-warrior1
-holland
-paramore
-donkey1
-flores
-19791979
-lionking
-1982
-maxmax
-budlight
-1jesus
-bigred
-usdopaa
-sunflower1
-g123456
-cinderella
-young1
-dinamo
-blueeyes
-istanbul
-michael2
-666777
-redbull
-rocker
-magnet
-hamilton
-galaxy
-canyon
-november1
-$hex[31323334350d]
-porsche911
-laguna
-dollar
-john123
-passion1
-2000
-1234567890a
-bacchus
-manuel1
-1945
-dillon
-lala
-stardust
-romeo1
-sanchez
-soccer5
-cookie123
-tanner1
-batista
-blacky
-taco
-education
-alessandra
-mamama
-judith
-fatass1
-hello!
-patriots
-mason1
-sunrise
-258258
-9999999
-marines1
-tattoo
-antonella
-ocpoook325
-annie1
-delfin
-sweety1
-lucifer
-030303
-fresh1
-linkedin
-a1a2a3
-11111q
-gregory1
-1951
-my2girls
-cool12
-1988
-vivian
-cme2012
-casablanca
-bogdan
-michigan1
-vikings1
-000111
-henry1
-holly
-rosario
-19751975
-sparkle
-punkrock
-4200
-isaiah
-99999
-1qa2ws
-megaman
-1022
-qazwsxedc1
-fuckme2
-bettyboop
-rooney
-copper1
-100100
-yahoo123
-cxfcnmt
-police1
-billabong
-wilson1
-20092009
-98765432
-reddog
-qwe123qwe
-sabina
-1010
-marketing
-respect
-swordfish1
-samira
-marissa1
-madeline
-dance
-newport
-blazer
-azerty1
-yasmin
-ghbdtnbr
-brother1
-famous1
-passat
-stanley1
-fuckyou12
-december1
-willow1
-b12345
-simon1
-perfect1
-iluvu2
-temppass
-sidney
-123456789l
-samara
-corona
-manson
-anything
-yoyoyo1
-desiree
-alice
-chargers1
-sara
-kittycat1
-dorothy
-monkey11
-hola
-dog
-coconut
-leonard
-welcome1
-hershey1
-twinkle
-nigeria
-bentley
-blackjack
-redhead
-country1
-bluesky
-patriots1
-catherine1
-hongkong
-3333333
-wayne1
-pisces
-theone1
-holden
-kevin123
-wow12345
-998877
-boobies1
-1979
-karen1
-roxanne
-outlaw
-google123
-gogogo
-lester
-dietcoke
-newton
-johanna
-bobmarley
-haha
-pickles1
-oblivion
-family5
-sobaka
-chris12
-indiana
-carter1
-julian1
-mamamia
-billybob
-douglas1
-carlitos
-amores
-info
-19961996
-skyline1
-aaron431
-smile123
-p123456
-rosie1
-123456789p
-mahal
-makaveli
-incubus
-ricky1
-samson1
-1q2w3e4r5
-wonderful
-000001
-1q2w3e4
-caroline1
-acmilan
-lakshmi
-marilyn
-panda
-1zn6fpn01x
-laptop
-monkey7
-paintball
-4321
-spam
-scoobydoo1
-boubou
-classic
-andreea
-freckles
-cartman
-sugar
-butterfly2
-clifford
-underground
-456321
-moomoo1
-fireman
-kent
-red
-bernie
-shane1
-1983
-baseball7
-warcraft3
-ninja1
-stratus
-1357924680
-daddysgirl
-blossom
-ncc1701d
-renata
-burton
-kurt
-micheal1
-cassidy
-washington
-williams1
-fucky0u
-markus
-zvezda
-trigger
-1fr2rfq7xl
-giovanna
-stormy
-annette
-nikola
-hendrix
-g13916055158
-bigdick1
-gizmo
-spike
-tristan1
-starfish
-224466
-cracker
-bishop
-kristine
-ethan1
-7777777777
-peewee1
-1a2s3d4f
-jordan12
-skywalker
-south13
-football10
-chase1
-detroit
-baby13
-pepito
-hotties
-122001
-griffin
-blah
-thuglife1
-maverick1
-777888
-kayla
-w123456
-dupont
-hailey1
-ticket
-lisa
-apollo13
-yomama1
-poison
-joe123
-paul
-youngmoney
-thankyou
-paris
-jester
-space1
-bluemoon
-germany1
-password23
-toronto
-divine
-casey
-widget
-broken1
-alladin79
-skeeter
-morena
-love24
-just4fun
-tripper
-blowme
-beatriz
-babies
-fortuna
-herman
-mierda
-lilwayne
-telephone
-chubby
-alfredo
-montreal
-bscirc
-jesse
-sandrine
-armando
-$hex[3030303030300d]
-parker1
-almond
-sigma
-munchkin
-snowman1
-353535
-savage
-777
-258369
-therock1
-star12
-lindsay1
-random1
-callum
-jeter2
-soccer4
-1977
-$hex[f02bd0f9f0e0f02bd0f9f0e0f02bd0f9f0e0f02bd0f9f0e0f02bd0f9f0e0f02bd0f9f0e0f02bd0f9f0e0f02bd0f9f0e0]
-juggalo1
-eeyore
-060606
-arianna
-amigos
-max
-asdfg123
-hernandez
-robinson
-sister1
-ilovehim
-spiderman3
-mobile
-serenity1
-godbless
-katherine1
-ronaldo9
-football7
-blue13
-peugeot
-gothic
-marianne
-chemistry
-joejoe
-freddy1
-bettyboop1
-coupons
-michael
-hayley
-1q2w3e4r5t6y7u8i9o0p
-renee1
-ireland1
-snowflake
-mandy1
-k12345
-ronnie1
-deftones
-brownie1
-333666
-192837
-rebel1
-pegasus
-missy
-789987
-callofduty
-20082008
-martini
-redrum
-heyhey1
-albert1
-snuggles
-baseball3
-coming
-1981
-horse1
-1236987
-myspace.co
-mykids
-rocknroll
-12345qwe
-bubblegum1
-bubblegum
-monkey3
-cashmoney
-everton1
-steaua
-kaktus
-brazil
-hotboy1
-292929
-fucklove1
-5xfgs3ii9d
-1asshole
-claudia1
-carson
-jack123
-warriors
-cat
-nicole12
-hanuman
-myspace7
-sergei
-000000a
-kaylee
-roscoe
-tony
-iloveyou
-flipper
-something1
-michaela
-garfield1
-aol123
-birdie
-1122
-gators1
-bruno
-wicked
-blueberry
-mate1
-eric
-unknown
-12345abc
-sheena
-artist
-hotstuff1
-jrcfyf
-catfish
-icehouse
-christy
-marlboro1
-mackenzie
-omg123
-superman12
-universal
-sharp
-123456789o
-doodle
-marshall1
-1qwert
-juliette
-tester1
-michal
-stefania
-cashmoney1
-ilove1
-service
-lighthouse
-kaitlyn
-sanjay
-metal666
-lancer
-longhorns1
-hookem
-loveme123
-carebear
-mouse1
-19761976
-arizona1
-bitch69
-rosebud1
-brandi
-damilola
-rocky123
-coco
-1978
-claudio
-singapore
-kingston
-please1
-jeanne
-rock
-blizzard
-superman2
-lkjhgfdsa
-entropy
-spanky1
-jordan123
-dalton
-cracker1
-3
-jerry1
-piazza
-janine
-september2
-rajesh
-marcelo
-sommer
-jojo
-millie1
-speedy1
-flamingo
-pop123
-soulmate
-monkey13
-andre
-great1
-braves
-tyson1
-$hex[3636363636360d]
-cougar
-black123
-magdalena
-ironmaiden
-pokemon12
-esperanza
-rastaman
-semperfi
-slayer666
-tootsie
-winner1
-pinky
-trevor1
-enrique
-timmy1
-iforgot
-extreme
-656565
-thumper1
-521521
-yomama
-1234qwe
-angelito
-password6
-blackcat
-hammer1
-scrappy1
-elvis
-yolanda
-cheater1
-momdad
-rjntyjr
-love18
-allah1
-bastard
-raquel
-coolio
-marisa
-123456789123
-godfather
-19731973
-baseball11
-1990
-antonia
-112211
-golf
-sexxxy
-aragorn
-paddle
-qwertyqwerty
-indigo
-derrick
-polniypizdec110211
-rrrrrr
-hilary
-1991
-maximus1
-fatcat
-369258
-alexia
-nuttertools
-buffy1
-revolution
-mister
-ramona
-dkflbvbh
-raptor
-testpass
-helpme1
-office
-purple12
-fiesta
-dingdong
-sassy
-playstation
-rayray1
-12qwas
-as123456
-skate4life
-fisher
-kolobok
-geheim
-priyanka
-bozo
-t
-imissyou
-wicked1
-richie
-sharon1
-skyhawk
-sexybitch
-radiohead
-cynthia1
-n123456
-lightning
-boxcar
-love07
-zxzxzx
-dreamer1
-clover
-santana
-fake123
-gjkbyf
-banane
-mendoza
-account
-my2kids
-jakjak
-123456as
-maxine
-mamita
-tyler123
-cubs
-225588
-shopping1
-butthead1
-elodie
-milan
-soccer15
-maria123
-angel7
-scruffy
-smallville
-evolution
-qwerty2
-whitney1
-1babygirl
-pastor
-powers
-fashion1
-felicia
-linkedin1
-biscuit
-112233445566
-just4me
-jakarta
-trooper
-suzanne
-poppy1
-rascal1
-motherfucker
-point
-*****
-target
-ilove
-tasha1
-baseball10
-colombia1
-fellow
-mommy2
-motherlode
-cccccc
-praise
-mememe1
-galatasaray
-rayray
-ashley12
-sonic1
-daniel12
-pinkfloyd
-lavender
-annie
-zeppelin
-felix
-warhammer
-sexy14
-techno
-johnjohn
-wedding
-angie1
-23232323
-leslie1
-blonde
-jay123
-gladiator
-nathaniel
-111aaa
-ricardo1
-preston1
-alexandru
-toyota1
-lane
-snowboard
-champion1
-hitler
-romain
-wildcats1
-labrador
-quentin
-january1
-animals
-debbie1
-twister
-rfnthbyf
-redred
-russell1
-rodney
-sweetness
-azsxdc
-tttttt
-chipper
-justinbieber
-ibanez
-moose1
-amour
-paulina
-88888
-lovelove1
-ivanov
-marijuana
-1monkey
-research
-qqqqqqqq
-1976
-nichole1
-585858
-number2
-ashley123
-power123
-handball
-westham
-windows1
-princess10
-princesse
-pizza123
-beatles1
-lollol1
-mauricio
-c12345
-simpsons1
-animal1
-virgin
-lilly1
-19771977
-rbhbkk
-19971997
-jason123
-sports1
-hobbit
-unreal
-loveless
-ariana
-bananas1
-aaaa1111
-babygirl13
-susana
-cutie123
-spartan
-nks230kjs82
-12345678q
-trinidad
-joker
-alejandra1
-dave
-camero1
-immortal
-anamaria
-12345c
-atlantis
-sherry
-my2boys
-papamama
-katana
-gemini1
-qwe123456
-olamide
-bianca1
-classof09
-henry
-love12345
-webhompass
-moloko
-alessio
-12345g
-sammie1
-gabriella
-vagina1
-ingrid
-monkey22
-boricua1
-casino
-danilo
-naughty
-pwd1234
-jojo123
-youtube
-12345l
-hehehe
-stewart
-panzer
-daddy123
-zk.
-25252525
-g-unit
-skiffy
-applepie
-1975
-diablo2
-eleven11
-family4
-zxcasdqwe
-987654321a
-12345671
-d71lwz9zjs
-anthony2
-colleen
-nicole123
-trisha
-street
-raphael
-andy
-kaitlyn1
-nick123
-counter
-baseball5
-reggie1
-derrick1
-dusty1
-eastside1
-pickle1
-godisgreat
-darwin
-suckit1
-shane
-esmeralda
-369852
-mission
-insane
-laurent
-monday1
-000000000
-oceane
-sherlock
-surfing
-123love
-scrappy
-mary
-123456789987654321
-hottie101
-garrett1
-qweasdzxc123
-jerry
-believe
-asddsa
-logan
-cadillac
-vincenzo
-private1
-kittykat
-soccer22
-coolman
-larissa
-girls
-vaffanculo
-football11
-julia1
-kenshin
-hornet
-scarlet
-heyhey
-123456qw
-bigred1
-$hex[313233340d]
-michael123
-allen1
-wonder
-iceman1
-happy2
-19741974
-rodriguez
-gibson1
-harris
-frederic
-nintendo1
-sublime1
-larry1
-truelove1
-nevermind
-watson
-cheryl
-corvette1
-xxxxxx1
-gabriele
-bowling
-1234abc
-phantom1
-jumpman23
-aurelie
-justin123
-pineapple1
-inlove
-monitor
-pepsi
-smith
-r
-puppies1
-123456v
-verbatim
-1992
-stinky1
-diana1
-sandman
-pornstar
-esteban
-424242
-what
-valerie1
-111213
-brown1
-julie1
-hayden1
-logitech1
-sophia1
-baller23
-sampson
-6666666
-clayton
-peter123
-qwertyuio
-arturo
-skate
-zxcvbn1
-nugget
-jajaja
-emma
-roman
-"zxcvbnm,./"
-weed
-marianna
-lolo
-clement
-granny
-babycakes1
-hannah123
-asshole2
-kickass
-frosty
-cindy
-randy1
-australia1
-teresa1
-anderson1
-drowssap1
-787898
-wildcat
-mathew
-poopy
-unknown
-sprite
-empire
-fireman1
-gorgeous
-pancho
-flying
-chrissy
-2468
-man
-robbie1
-iloveyou22
-hallo1
-brendan
-abhishek
-sexy01
-pasaway
-123456789123456789
-vfhecz
-graham
-apache
-riccardo
-iloveyou13
-alibaba
-college1
-autumn1
-asterix
-caitlin1
-inferno
-pamela1
-enter
-coyote
-fuck12
-23456789
-qqqqqq1
-maprchem56458
-dthjybrf
-angelica1
-maureen
-rusty
-sarah123
-ultimate
-denis
-skorpion
-purple123
-z1x2c3
-888999
-kaiser
-baby11
-madman
-voyager
-123567
-nana
-sunshine2
-wolfgang
-nascar1
-breanna1
-homer1
-blake1
-258963
-162534
-southpark
-cotton
-fuckyou3
-halloween
-tdutybq
-wwe123
-ernesto
-134679852
-babyko
-xyz123
-1a2b3c4d5e
-habibi
-paige1
-heart
-kathryn
-vfrcbvrf
-chico1
-1974
-marlene
-money6
-cindy1
-horse
-1598753
-juliet
-lasvegas1
-smudge
-fire
-password21
-sooners1
-romance
-andre1
-rockon1
-w1985a
-rough
-erika
-a23456
-ninja
-jose123
-theking
-master12
-qwerty6
-808080
-osiris
-hawaii50
-chevelle
-fighter
-147741
-tester
-monkey5
-collins
-babyface
-jersey
-fernando1
-backspace
-25251325
-zaqxsw
-detroit1
-f00tball
-iloveyou14
-armani
-angelina1
-myspace11
-irish1
-cookie12
-disturbed1
-free
-mermaid
-airforce
-q123456789
-norton
-123456789b
-campbell
-control
-deepak
-blue1234
-w1980a
-unicorn1
-24682468
-aditya
-bowwow
-jungle
-francis1
-polaris
-kelvin
-football9
-robin
-love17
-ericsson
-h
-miamor
-jillian
-$hex[3535353535350d]
-chrisbrown
-123456ab
-soccer17
-dixie1
-blink123
-asdf3423
-motocross
-gagged
-gonzalez
-jojojo
-spiderman2
-bethany1
-sandiego
-devils
-fuckyou.
-987987
-universe
-morrison
-gbpltw
-mitchell1
-ghetto1
-1a1a1a
-5532361cnjqrf
-vfksirf
-r2d2c3po
-cactus
-global
-bigman
-austin316
-a801016
-chevrolet
-bryan1
-1020304050
-$hex[3635343332310d]
-w1979a
-anjali
-starlight
-retard1
-aleksandra
-415263
-kenny
-soldier
-katrina1
-buttons1
-london12
-boobs
-daisy123
-cinnamon
-fucklove
-hermione
-abraham
-secret666
-1million
-romashka
-qdujvyg5sxa
-qwe321
-bryan
-kramer
-francois
-cassidy1
-highheel
-sarita
-1973
-prayer
-car
-punkin
-haley1
-w1990a
-carebear1
-carole
-keyboard
-hola123
-raven
-irina
-nature
-ghost1
-allstar
-puppy
-1993
-200000
-cheese123
-lestat
-halo123
-diego
-iloveyou11
-richmond
-iloveyou4
-football3
-moreno
-donald1
-sexyboy1
-111000
-romeo
-eh1k9oh335
-1969
-phone
-patience
-lucas1
-laurence
-qwertyuiop[]
-mastermind
-a1a2a3a4
-noodles
-airborne
-jellybean1
-blaze1
-emilia
-whore1
-princess13
-desire
-toulouse
-iamthebest
-jesusislord
-holiday1
-mouse
-slimshady
-soccer8
-charlie2
-vladik
-delpiero
-2cool4u
-university
-hamster1
-ganteng
-princess11
-ash123
-elvira
-hunting1
-kucing
-7
-nokia1
-schatz
-farmer
-america10
-merlin1
-sayangku
-awful
-w1989a
-deathnote
-window
-unique
-12345678900
-reaper
-qazwsxedc123
-h123456
-doggie1
-action
-hunting
-viper1
-timber
-crazy123
-phillip1
-iloveyou123
-meghan
-lennon
-kissmyass1
-flower123
-xxxxx
-axio
-hakr
-jonas1
-games
-opensesame
-brittney
-joey
-castle
-skolko
-9
-justin12
-letmein2
-carina
-cuddles1
-uvgx8f8232
-adriana1
-house1
-renault
-emanuel
-794613
-jefferson
-charity
-abcdefghij
-xxxxxxxx
-pyon
-raider
-steph1
-isaiah1
-sentnece
-mexico13
-virginia1
-sucker
-passwort1
-boogie1
-pk3x7w9w
-my
-eleonora
-stars
-hawaii1
-whynot
-1994
-vodafone
-britney1
-nnnnnn
-thegame1
-malcolm
-kiki
-baxter1
-bobcat
-assass
-14344
-tomato
-aztnm
-nichole
-33333
-taekwondo
-rambler
-football5
-rocket1
-purple2
-86
-rocker1
-sexylady
-franklin1
-fucku
-nellie
-pirates
-sirius
-123ewq
-sandeep
-treasure
-titans
-sabine
-xxxx
-mamamama
-mushroom
-w1982a
-w1984a
-jeremiah1
-angel01
-ghetto
-nokia6300
-messi10
-marathon
-firefly
-ktyjxrf
-james007
-aspire
-aliali
-jesus12
-emilio
-peanuts
-webster
-jessica123
-pingpong
-house
-cannabis
-goldfish1
-malina
-maestro
-salman
-oxford
-angel11
-hannah12
-stuart
-yankee1
-cheche
-stephane
-faggot1
-qwerty
-lucy
-1angel
-makayla1
-alisha
-1a2s3d
-wordpass1
-juggalo
-iloveyou5
-kennedy1
-a123456
-viewsonic
-amazing
-bruno1
-faithful
-president
-vietnam
-catcat
-1995
-calvin1
-pearljam
-rochelle
-345678
-12345678901
-herbert
-download
-nicolas1
-philippe
-dudley
-lover12
-southside
-hunter12
-ji394su3
-cheval
-rebelde
-hudson
-amelie
-w1986a
-lillian
-kamikaze
-naughty1
-mississippi
-history
-metal1
-seattle
-kotenok
-amorcito
-baseball13
-deniska
-onepiece
-walter1
-family6
-abc123
-kristin1
-skate123
-jesucristo
-spunky
-chantal
-boomboom
-w1988a
-1314521
-malika
-19721972
-sexy15
-babygirl10
-password123
-simba
-giants1
-1000000
-captain1
-univers2l
-hottie12
-love33
-kingkong1
-backend
-hellfire
-helene
-lonely1
-scruffy1
-chrissy1
-maurice1
-ssyu1314
-blackie1
-babyblue1
-national
-1230
-1qaz
-sailor
-landon
-jocelyn
-theking1
-password1234
-168168
-159632
-agnieszka
-mimi
-556677
-lawyer
-dracula
-babylon5
-natalya
-deedee1
-billabong1
-soccer21
-6655321
-jake123
-melinda
-543210
-8
-rockyou
-misty
-1andonly
-jordan2
-summer06
-forgot
-я
-noodle
-princess3
-guest
-g
-$hex[373737373737370d]
-suckme
-renegade
-love123456
-indiana1
-bonjovi
-w1983a
-princess7
-$hex[d0c5]
-falcons1
-mexican
-annabelle
-soledad
-пїѕпїѕпїѕпїѕпїѕпїѕпїѕпїѕпїѕ
-ab123456
-pentium
-hottie123
-qweewq
-guadalupe
-12345678s
-calimero
-marvin1
-united1
-1234568
-yamahar1
-chevy
-friday13
-adriano
-franky
-rebelde1
-qweqwe123
-angel3
-gandako
-wolfpack
-w1975a
-netlog
-summer12
-qqqqq1
-newcastle1
-jessica2
-colorado1
-fenerbahce
-whiskey
-ironman1
-castillo
-diablo1
-big
-dan
-babyboo1
-father1
-1234569
-southpark1
-marcela
-sylvia
-amadeus
-killbill
-victory1
-nelson1
-yousuck
-dumbass
-corey1
-eclipse1
-dating
-trumpet1
-pussy123
-skippy1
-charlie123
-w1987a
-renato
-qqq123
-american1
-rfhbyf
-angeles
-luckydog
-mike12
-saints1
-penny
-pass1word
-felix1
-ivan
-sharks
-redman
-taytay1
-information
-diesel1
-international
-$hex[6766686a6b6d0d]
-granny1
-nursing
-pimp101
-svetik
-skipper1
-jackass2
-foster
-bridget
-microlab
-mohammad
-lucas123
-myspace13
-cosmos
-ryan123
-hobbes
-ashleigh
-moose
-littleman1
-freaky
-werewolf
-chiquita
-rachael
-caesar
-15426378
-sally1
-676767
-beverly
-mnbvcxz1
-789654123
-2323
-shadow13
-6543210
-darkside
-121212a
-alpha
-123mudar
-$hex[393131313936310d]
-bronco
-shadow2
-daniela1
-153624
-freaky1
-claude
-erica1
-beyonce
-tarheels
-135791
-ilovemymom
-hearts1
-natalia1
-asdqwe
-andrew12
-panama
-megane
-devin1
-doraemon
-palermo
-route66
-abdullah
-ihateyou2
-wombat
-asdfgh123
-home
-w1981a
-romania
-tyrone
-billie
-qwertyu1
-qwe1asd
-w1978a
-rosita
-kyle
-1972
-payton
-marie123
-deadman
-kasper
-redhead1
-bleach
-ciao
-qwert12
-horny
-babycakes
-krystal
-discovery
-man123
-sadie
-hello1234
-love4u
-shelly1
-batman123
-ali123
-teamo
-darius
-mittens
-teamo1
-squirrel
-justme1
-gunner1
-alex1234
-manolo
-friends2
-vfvekz
-betty1
-jobsearch
-shiloh
-blowjob
-lover2
-19981998
-madonna1
-p4ssw0rd
-asd456
-seven
-sexy23
-princess01
-jeff
-r12345
-sparta
-3rjs1la2qe
-jenna1
-texas
-andrew123
-aa123456
-123456789c
-dallas214
-blood
-hi
-devil
-qwerty123
-vanille
-classof08
-kiss
-dolores
-nicole2
-western
-chipie
-3girls
-12qw34er
-blue11
-interests
-mikey
-belinda
-newpass
-d9zufqd92n
-123456qq
-anita
-soccer23
-ricky
-murray
-guillaume
-eddie
-august1
-kikeunyw
-sexylady1
-2005
-mirage
-allstar1
-honeybee
-oscar123
-nissan1
-elisabeth
-dude123
-batista1
-nascar24
-ilikepie
-vitalik
-thanks
-rommel
-w1976a
-kittens
-sampson1
-savage1
-qwert6
-wesley1
-football21
-woody1
-leticia
-lampard
-lincoln1
-arschloch
-memory
-felicidade
-million
-123456789r
-goodman
-digimon
-shutup
-science
-123456789t
-6v21wbgad
-inside
-golfer1
-666888
-sherman
-dirtbike1
-bitch!
-junjun
-enter1
-5
-aleksey
-lacoste
-gerrard8
-skeeter1
-brandi1
-chandra
-2121
-rhfcjnrf
-4
-t12345
-elliott
-myspace5
-emo123
-matias
-memphis
-momdad1
-winnie1
-qwertyuio1
-porkchop
-rooster1
-zxcvb
-strong
-132456
-white1
-cassandra1
-soccer16
-morning21
-luciano
-pompier
-dominique1
-nancy
-libertad
-swimming1
-kinder
-terry1
-3children
-killer2
-alenka
-fallen
-kakashi
-blue42
-louloute
-azsxdcfv
-anubis
-my3girls
-qwertyuiop1
-168asd168
-123admin321
-potter1
-1family
-karachi
-leanne
-coco123
-johndeere
-inlove1
-trucker1
-monkey69
-chicken2
-w1977a
-ashton1
-audia4
-miami305
-falcon1
-nopassword
-123qwe123
-vladislav
-lilian
-ilovemyself
-michael12
-freak1
-fernandez
-120120
-jean
-mathilde
-jehovah
-hot123
-sweetness1
-karina1
-leelee
-damian1
-island
-babygirl3
-etoile
-kaylee1
-tonton
-javier1
-football22
-maxima
-nutella
-pimp69
-c43qpul5rz
-eunice
-sandro
-hotgirl1
-nightmare1
-kristina1
-963258
-jacqueline
-q1q2q3
-michele1
-manutd1
-258852
-lilman1
-2girls
-thompson
-dfkthbz
-alberto1
-ronaldo1
-fussball
-odessa
-bigfoot
-akax89wn
-lovingyou
-hottie2
-josh123
-scotland1
-james12
-domenico
-v123456
-joyjoy
-airplane
-heart1
-sasha123
-cellphone1
-violeta
-danny123
-peace123
-lacrosse1
-gerrard
-12345abcde
-chichi1
-lovehurts1
-volume
-kamila
-angie
-goodgirl
-alfonso
-timmy
-sunshine12
-loveme12
-party
-vfvfgfgf
-designer
-dawson
-$hex[7a786376626e6d3a]
-474747
-peyton
-hamlet
-chocolate2
-soccer6
-green12
-farfalla
-shooter
-3rjs5la8qe
-nikolas
-jobs
-catfish1
-attila
-001122
-maiden
-1230123
-misiek
-princess!
-milton
-flames
-dancing
-presario
-a000000
-kokoko
-goober1
-eileen
-01234567
-newjob
-makayla
-hunter123
-waheguru
-chris2
-123qwer
-roberto1
-cute
-iloveu123
-again1
-gloria1
-angel5
-1qaz!qaz
-robin1
-verizon1
-mathieu
-turkey1
-toshiba1
-macmac
-jonjon
-boo123
-change1
-sk8board
-behappy
-ganda
-123450
-bobby123
-janjan
-king12
-mymother
-fuckyou7
-alexandr
-manman1
-melina
-motorola1
-$hex[392d31312d313936310d]
-z1x2c3v4
-000007
-gotohell
-2sexy4u
-tacobell
-money5
-fallen1
-carlos123
-elliot
-kendall
-malaysia
-flamengo
-papa
-badgirl
-china1
-emily123
-poppop
-dalejr8
-marjorie
-adgjmp
-hooters
-chargers
-tigger12
-attitude
-cheater
-singer1
-krystal1
-newman
-patata
-ass
-ashlee
-corona1
-mama12
-erica
-pothead1
-mario123
-sexy21
-eagle
-qarglr123
-cardinal
-temppassword
-elizabeth2
-syncmaster
-killme
-7ugd5hip2j
-admin1
-regina1
-platinum1
-1234567890-
-jjcg16dj5k
-amandine
-nguyen
-pedro
-thomas123
-alex13
-manunited
-hellohello
-sayang1
-foxpass
-camaro1
-пїѕпїѕпїѕпїѕпїѕ
-salome
-chosen1
-desiree1
-tacobell1
-socrates
-kingdom1
-wachtwoord
-salvation
-q
-megaparol
-112112
-5150
-layouts1
-priscilla
-eduardo1
-harvey1
-fktrcfylhf
-figaro
-inter
-fuckfuck
-chronic
-qqqq
-mnbvcx
-marina1
-bkl29m2bk
-cartman1
-theresa1
-rolltide1
-bullet1
-fuckthis1
-jacob123
-kendra
-cristiano
-ramirez
-viper
-ihateu
-doggy
-dragon13
-357159
-diamonds1
-blonde1
-nascar88
-12345e
-happy12
-nancy1
-nina
-123456x
-losangeles
-drjynfrnt
-project1
-gladys
-12345p
-darkstar
-central
-cheetah
-honey123
-leo123
-facebook1
-daniel
-rose123
-babylove1
-sweet123
-skyler
-monkey!
-24681012
-pacman
-express
-fitness
-moimoi
-brucelee
-curtis1
-poisson
-kayleigh
-xiang123456
-qwedsa
-amerika
-1q2w3e4r5t6y7u
-freddie1
-464646
-steph
-loveya
-paula
-loving1
-nokia123
-breanna
-oracle
-beavis
-iubire
-amber123
-whocares
-futbol
-samsung123
-baby01
-love45
-danila
-omni
-321321321
-converse
-emerson
-$hex[f02bd0f9f0e0f02bd0f9f0e0f02bd0f9f0e0f02bd0f9f0e0f02bd0f9f0e0f02bd0f9f0e0f02bd0f9f0e0f02bd0f9f0e0f02bd0f9f0e0]
-lourdes
-tazmania
-jasmin1
-larry
-tabitha
-http
-wanker
-polska1
-school123
-dwade3
-shotgun
-pangit
-hell666
-spongebob2
-qqqqqqq
-freestyle
-homer
-excalibur
-69camaro
-dodger
-nounours
-rootbeer
-11221122
-hariom
-myspace01
-1357911
-professional
-surfing1
-sally
-player69
-abracadabra
-xxx123
-pontiac
-testing123
-8888888888
-john12
-champ1
-2112
-sexymama
-brittney1
-wow123
-alina
-doberman
-lilly
-member
-pasword
-yasmine
-insane1
-tuning
-963963
-trunks
-eastside
-library
-anaconda
-password14
-eeeeee
-polniypizdec1102
-abcdef123
-microsoft1
-poppy
-cookie2
-shasta
-placebo
-geraldine
-lexmark
-heckfy
-fatty1
-sailing
-lobster
-loser12
-kristi
-poland
-1996
-dodge1
-m123456789
-planet
-castro
-johannes
-groovy
-student1
-mookie1
-search
-whiskers
-sesame
-candice
-xander
-lovehurts
-laurie
-nyq28giz1z
-quincy
-topolino
-porter
-fuckoff!
-dragon2
-megadeth
-caramelo
-hernandez1
-caleb1
-chicco
-ilovesex
-636363
-trombone
-musicman
-opeyemi
-lupita
-p0o9i8u7
-ziggy1
-lovelife1
-bangladesh
-summer123
-nofear
-racecar
-757575
-marika
-040404
-general1
-20002000
-lionel
-linkedin123
-oklahoma
-sissy1
-bomber
-virginie
-myfamily
-jerome1
-bintang
-lollypop1
-keith1
-snake1
-gerard1
-jessica12
-honesty
-musique
-milagros
-voiture
-tony123
-vvvvvv
-walker1
-taylor12
-0r968ji9ufj6
-mylife1
-party1
-velvet
-smooth
-zxcasd
-trumpet
-bigboss
-sniper1
-dante1
-gonzales
-buckeyes
-martine
-booty1
-baseball9
-delphine
-anthony123
-mamma
-fu7u4a#$$$
-bill
-stars1
-rachelle
-l12345
-rock123
-girls1
-sailormoon
-sylvester
-ganesha
-maryam
-0102030405
-buster123
-1970
-12345f
-wolf
-queen
-741258
-harrison1
-benny1
-mexico123
-password99
-bitch101
-akatsuki
-hector1
-dragonballz
-church1
-gianni
-sexy10
-blue32
-333
-babygirl11
-555777
-safety
-smackdown
-smile4me
-wrangler
-dream
-roadrunner
-aussie
-playa1
-betty
-scotty1
-water123
-a654321
-suresh
-moocow
-201314
-alfaromeo
-walmart1
-openup
-littleman
-laetitia
-123aaa
-555
-92k2cizcdp
-vanilla1
-shadow11
-summertime
-$hex[f02bd0f9f0e0f02bd0f9f0e0f02bd0f9f0e0f02bd0f9f0e0f02bd0f9f0e0]
-bigtits
-ashley2
-komputer
-969696
-manish
-katelyn
-star69
-zxcvb1
-19071907
-frogger
-angel10
-coupon
-carolyn
-vfczyz
-blah123
-kitkat1
-nounou
-paradise1
-freebird
-snowflake1
-juanita
-okokok
-boots1
-marta
-122002
-london123
-carrot
-amanda123
-armagedon
-cartoon
-love4life
-pakistan123
-messenger
-bright
-katie123
-prodigy
-sexy16
-abcabc
-110092
-badgirl1
-coolio1
-hellboy
-morgane
-love19
-allen
-car123
-debora
-cintaku
-jundian2011xr
-yoyo
-leopard
-123456781
-wanted
-buffalo1
-yfdbufnjh63
-satellite
-shaggy1
-1971
-abcd12
-celtic1
-sundance
-nokian73
-kirsten
-12345654321
-firefox
-tammy1
-register
-thomas12
-donna1
-carol
-martinez1
-simone1
-happiness1
-shaman
-senha123
-anakin
-18atcskd2w
-tina
-ashish
-neptune
-weezer
-solnce
-gsxr1000
-home1234
-111112
-fredfred
-myspace4
-omg199
-evangelion
-eleanor
-harmony1
-kim123
-snakes
-jesus2
-111333
-mersedes
-dangerous
-electric
-jeanette
-101112
-familyguy1
-maroon5
-monamour
-rctybz
-gunners
-angel101
-mandy
-123456a
-carla
-beyonce1
-radio
-marcin
-lizzie1
-piglet1
-ballet
-pikachu1
-ilovemom
-wendy1
-monaco
-goblue
-glitter
-selena1
-briana
-supernova
-ethan
-jazmin
-business1
-stoner420
-marino
-lovers2
-a123456a
-demon1
-love25
-brandon2
-viphv5j736
-conner
-summer11
-godisgood1
-m
-squirt
-fuckoff2
-joseluis
-kisskiss
-love88
-qwertyuiop123
-2002
-whatthezor
-marisol
-surfer1
-baseball8
-20012001
-welcome2
-ben
-martha1
-i
-ismail
-000webhost
-voyager1
-lee123
-imagine
-iw14fi9jxl
-4runner
-mystery
-jennie
-matt123
-nickjonas1
-daredevil
-2525
-rainbow6
-19691969
-asshole123
-landon1
-heslo
-pupsik
-369852147
-baby14
-ms0083jxj
-sexy22
-margot
-rambo1
-carmela
-brigitte
-wolverine1
-1truelove
-jose
-sofia
-qwe1122334
-kathleen1
-stevie
-lola
-ramses
-ramesh
-chandler1
-beast1
-theboss
-sonia
-deanna
-mattie
-packers4
-oakland1
-omega1
-852963
-lowrider
-snake
-career
-easy123
-teiubesc
-stranger
-sahara
-asd12345
-friday1
-moscow
-insert
-ford
-q2w3e4r5
-giggles
-dt123456
-bobbie
-wassup
-angelika
-bhbirf
-yellow12
-love20
-cm6e7aumn9
-white
-ultima
-thankgod
-sonic
-mackenzie1
-gameboy
-morpheus
-isabel1
-mammamia
-guardian
-cutie12
-spanish
-bangalore
-bigman1
-dogdog
-sparkle1
-babybaby
-madness
-bryant
-gianluca
-james2
-robert123
-bentley1
-tottenham1
-zxcv123
-fantasy1
-jericho
-trabajo
-layout1
-happyday
-melisa
-running
-chucky
-garcia1
-whatsup
-dfktynbyf
-married
-sascha
-falcons
-beagle
-8ix6s1fceh
-momof3
-66666
-suckmydick
-miley1
-cherry123
-computer12
-kangaroo
-thomas
-qazzaq
-love77
-tigger123
-bingo
-filippo
-capslock
-hellothere
-me
-baker3
-ilovegod1
-lakers8
-penguins
-hummer1
-joshua12
-gameover
-ernest
-aaa123123
-qwerasdfzxcv
-strike
-coldplay
-dookie
-raider1
-lorenzo1
-1234qw
-mickeymouse
-ronald1
-iloveher1
-dandan
-buster12
-tangkai
-accord
-alex11
-brooks
-billybob1
-hotrod1
-freak
-kicker
-vectra
-alvaro
-anastasiya
-$hex[f0a6d0e5d0e2f0a6f0c1f0a2]
-clarence
-metal
-nobody
-famous
-dima
-simran
-butterfly7
-standard
-amanda12
-claire1
-mine
-patrik
-alexandria
-emmanuel1
-sunday1
-1999
-parola12
-sexsexsex
-darren1
-lalalala
-ghost
-cooldude1
-amazing1
-desmond
-2580
-alice1
-cats
-paladin
-cooler
-sharma
-dublin
-blueberry1
-hannibal
-soldier1
-hotboy
-football23
-q1234567
-namaste
-cecile
-escape
-rfrnec
-172839
-mongoose
-oranges
-12qw12qw
-13243546
-miami1
-smart1
-mateusz
-sean
-369963
-qweasdzxc1
-anarchy
-159263
-arlene
-junebug
-878787
-qwerty13
-welcome12
-ntktajy
-rebound1
-pooper
-ramones
-adam12
-maman
-courage
-pyramid
-trigger1
-louis
-yvette
-1231234
-batman12
-giorgio
-bubba123
-movies
-becky1
-leavemealone
-nintendo64
-$hex[3131323233330d]
-me1234
-philly
-shelley
-camera
-asdfg12345
-caterina
-zipper
-derek1
-abcd1234
-philly1
-clayton1
-rupert
-456
-9876543
-lonewolf
-crazy8
-randy
-blasted1
-katarina
-hamburg
-pa
-moneymaker
-zzzzzzz
-mazda626
-kentucky
-clinton
-redhot
-chargers21
-cristal
-omarion1
-jenny123
-monopoly
-pok29q6666
-dannyboy
-scania
-lol12345
-marijuana1
-collin
-purple7
-sameer
-myangel
-kakashka
-$hex[3232323232320d]
-linkedin
-741963
-as790433
-charger
-1z2x3c
-biggie
-iforgot1
-pas
-1966
-200
-queenie
-999666
-kathy1
-$hex[31713277336534720d]
-654654
-.adgjm
-benny
-******
-mumbai
-delta1
-wolves1
-wasser
-hitman1
-enrico
-ace123
-swimmer
-koshka
-shirley1
-19701970
-iloveyou8
-carrie1
-patrick
-mother123
-marino13
-poop11
-retard
-windows7
-stingray
-goblin
-wendy
-pink11
-cheesecake
-alonso
-santosh
-michael7
-stacey1
-oleg
-blackdog
-security1
-lesbian
-megaman1
-patriot
-funny
-michelle12
-umbrella
-roger1
-8888888
-abc123abc
-sooners
-smith1
-cfitymrf
-westham1
-flyers
-01230123
-estrella1
-mylove123
-bernardo
-987321
-valentine1
-3333333333
-vegeta1
-1968
-fuck11
-014789
-lokomotiv
-trixie1
-v
-magic123
-matematica
-trinity3
-flash1
-joe
-juanito
-joker123
-salope
-dorian
-125125
-cheese12
-last.fm
-danger1
-ilovemom1
-anime1
-johndeere1
-sergio1
-2001
-asdfgh12
-software
-juicy1
-aubrey
-bushido
-prelude
-email
-jesusis1
-peekaboo
-hendrix1
-kickass1
-tom
-buffy
-fletcher
-medina
-jimbob
-redalert
-110
-donnie
-goldberg
-z12345
-goodbye
-backspace1
-kristian
-jeffhardy
-22446688
-angel14
-$hex[3939393939390d]
-schalke
-nelly1
-jordan11
-trance
-pokemon2
-1qazwsx
-brown
-loveu1
-yellow123
-2fast4u
-taishan2011
-integra
-tracey
-mommy3
-alucard
-poodle
-summer69
-sexy1234
-killer7
-nonono
-godzilla1
-dont4get
-soccer18
-qweasd1
-jeffhardy1
-baby1234
-rosie
-qwaszx12
-donovan
-none
-belle
-punisher
-20202020
-wutang
-jimmy123
-moneyman1
-1997
-woodstock
-qwert1234
-knight1
-ty2t1hv3oc
-147963
-babyphat1
-waters
-margaret1
-anthony12
-fuckyou13
-bugsbunny
-bonita1
-guigui
-machine
-snowboard1
-algerie
-incorrect
-katelyn1
-cristo
-mechanical
-sisters
-cucciolo
-gilbert1
-bigmac
-morales
-polopolo
-shawn
-sakura1
-bitchy1
-6666666666
-angelique
-christy1
-hello11
-denver1
-ferret
-diego1
-manisha
-mattia
-gretchen
-686868
-vitoria
-dondon
-gorilla
-122112
-bubbles2
-575757
-741741
-000123
-angel22
-mountain1
-fuckyou666
-smitty
-11
-dragonfly1
-god123
-fortune
-ana123
-together
-madden
-button
-server
-holahola
-hello5
-lahore
-daphne
-dan123
-adam123
-vfhufhbnf
-duke
-blaster
-$hex[f02bf0a6d0c7f0a5f02bd0ee]
-sunny123
-bearbear
-515151
-angelo1
-momma1
-shibby
-858585
-madina
-family123
-sonny1
-my3boys
-simpleplan
-letmein123
-jakcgt333
-girl
-tractor
-bastard1
-brutus1
-bball23
-pudding
-"zxcvbnm,"
-dragoon
-reebok
-123456o
-football13
-primavera
-barsik
-baseball4
-december12
-rodney1
-love99
-snuggles1
-qaz123456
-gratis
-antony
-prakash
-dragon11
-trucker
-love06
-callie1
-kieran
-roger
-hussain
-1a2a3a
-wildcat1
-sparrow
-myspace08
-2010
-king23
-hayley1
-starbucks
-piggy1
-hot
-spartan1
-maldita
-goddess1
-bitch13
-kamasutra
-gamecube
-kendall1
-kendra1
-myname1
-michael3
-playboy69
-alexander
-everest
-godfather1
-shadow01
-hondacivic
-goldie1
-hollister
-lilmama
-supergirl
-dalton1
-tiger2
-......
-benito
-sponge
-jesussaves
-postal
-june12
-coolguy
-buddy2
-iloveu!
-maryann
-fabulous
-ttd955audg
-hanna
-hurricane
-romano
-bayern
-meowmeow
-babatunde
-houston713
-noodles1
-eugene1
-honeyko
-$hex[3737373737370d]
-mathias
-english1
-beckham7
-baby08
-jesuschris
-catarina
-benoit
-positive
-basket1
-allah786
-lancelot
-summer10
-busted
-sandiego1
-help
-guillermo
-michelle2
-katrin
-12345w
-skylar
-852852
-longhorn
-wizard1
-19711971
-estelle
-reading
-hunter01
-20022002
-anna123
-trucks
-dragon69
-535353
-briana1
-1q1q1q1q
-television
-monty1
-616161
-coolcat
-10203
-chickens
-123456789n
-papito
-74108520
-128500
-spirit1
-404040
-better
-beach1
-tootsie1
-iloveyou10
-jared1
-princess5
-hayabusa
-money23
-scorpion1
-popo
-bears1
-cardinals1
-cody
-jewels
-finalfantasy
-turner
-chicken123
-money$
-ben123
-nana123
-candy12
-grizzly
-legend1
-beethoven
-studio
-silence
-414141
-blue23
-alpine
-7753191
-ravens
-manager1
-infiniti
-babygirl01
-holden1
-baby23
-demon666
-bitchass1
-kristy
-memphis1
-original
-kosama
-estrela
-taytay
-elaine1
-baseball22
-nikolay
-paramore1
-spooky1
-dimitri
-passpass
-cheer
-sandy123
-love00
-fatass
-hawkeye
-maximilian
-kosmos
-chanel1
-arthur1
-fuckface
-packard
-123456789g
-santiago1
-colton
-innocent
-alaska1
-orange123
-devon1
-pussycat1
-anjing
-balls
-monkey01
-cleveland
-taylor123
-poker1
-booboo2
-warlock
-loved1
-crimson
-hotshot
-222
-aqwzsx
-always1
-$hex[7177657274793132330d]
-muslim
-devil1
-fallout
-soccer09
-andres1
-blades
-eleven
-lawrence1
-audrey1
-joaquin
-temp123
-contact
-francisco1
-chloe123
-flower12
-beach
-mon
-britt1
-joyce
-lemons
-sexybeast1
-chelsea123
-hentai
-dirtbike
-edison
-lena
-nathaniel1
-kontol
-carlo
-grapes
-lifesucks
-domino1
-norman1
-thirteen13
-meredith
-tyrone1
-gerardo
-chipper1
-striker
-trooper1
-loveya1
-noname
-woaini1314
-babyface1
-tkfkdgo
-poonam
-medion
-mamour
-fytxrf
-pallmall
-yellow2
-matthew2
-1football
-oakland
-#1bitch
-hihihi1
-paradox
-center
-frances1
-leandro
-2008
-pedro1
-pink13
-weasel
-767676
-112233a
-tanya
-jones
-tarheels1
-minime
-trebor
-connie1
-higgins
-faithful1
-fabiola
-giorgia
-werder
-noelle
-mariano
-ybrjkfq
-mama1234
-145236
-director
-eureka
-1234zxcv
-eatshit
-krista
-terry
-puppy123
-chemical
-comfort
-demon
-pepper12
-123456789abc
-marco1
-cocoa1
-puertorico
-moneyman
-longhorns
-my4kids
-temp1234
-arianna1
-cha
-yfnfkmz
-destroy
-159753456
-love55
-softball12
-mazdarx7
-french
-qqqqq
-riley
-dharma
-hotmama1
-mishka
-shutup1
-cavalier
-q11111
-purple11
-showtime
-marcia
-sanchez1
-portland
-joanna1
-1998
-babygirl14
-printer
-lulu
-jacques
-2007
-brendan1
-goofy1
-ab1234
-tattoo1
-youyou
-fatman
-anything1
-annette1
-network1
-joshua123
-666666a
-mahesh
-gatito
-summer01
-asdfzxcv
-dillon1
-fucking1
-team
-sassy123
-elefante
-sunshine7
-sylvie
-pencil1
-santana1
-e
-love2010
-prasad
-mexico12
-2006
-mariposa1
-mckenzie
-juancarlos
-lionheart
-iamnumber1
-redbull1
-stormy1
-revenge
-dmitriy
-chuck1
-jersey1
-william2
-qaz
-matthias
-ilove69
-milana
-knights
-kawasaki1
-j123456789
-qqqq1111
-1967
-auburn
-susan
-triumph
-gegcbr
-fuckyou22
-gunit1
-braves1
-hope
-daniil
-srinivas
-mihail
-lol1234
-fatcat1
-unique1
-sephiroth
-luciana
-dell123
-dragon
-monkey10
-lesbian1
-pepsi123
-boss
-marvel
-321
-cancer1
-grandpa1
-coolgirl
-myspace10
-apple2
-broadway
-dad123
-howard1
-jasmine2
-741258963
-456987
-rooney10
-money3
-qazxsw123
-soccer101
-david12
-purple13
-cardinals
-smiles1
-beloved
-coconut1
-fallout3
-addison
-456456456
-onlyme
-hanson
-123456789e
-abrakadabra
-kjkszpj
-kipper
-whiskey1
-iloveme123
-kittykat1
-lovegod
-pooppoop
-zaqxswcde
-123456i
-chase
-balaji
-jesus01
-895623
-yamahar6
-ilovemusic
-sheba1
-hejsan
-kimkim
-bacardi
-impala
-wonderland
-robert12
-starcraft1
-khalid
-1z2x3c4v
-hithere
-taylor2
-pirates1
-kentucky1
-pippin
-shotgun1
-griffin1
-rdfhnbhf
-lebron
-nikita1
-maymay
-angelbaby1
-violin
-mankind
-dimples
-stalker1
-spectrum
-dream1
-cutegirl
-123459
-doodle1
-loveyou123
-class09
-janelle
-mason
-jordan01
-0987654
-terror
-michael1
-vancouver
-vinnie
-braveheart
-lala12
-cristina1
-meandyou
-secret123
-sevilla
-frogger1
-jenjen
-babyboo
-adventure
-holla1
-tom123
-emanuele
-baseball21
-lovergirl1
-zouzou
-balance
-beer
-e12345
-120
-zxcvbnm12
-shasha
-333444
-home0401
-gatita
-pimp13
-administrator
-yfcntymrf
-whatsup1
-jessica
-haters1
-stoner
-salmon
-flash
-coolcool
-angel21
-justin2
-hunter2
-lady
-camille1
-felicidad
-batman2
-monroe
-jones1
-stinger
-007
-maggie12
-bobo
-azamat
-12312312
-lovergirl
-charlie
-roxanne1
-258000
-brayden1
-123qwe123qwe
-ismael
-stoner1
-ivanova
-irish
-pavilion1
-silly1
-cosmo1
-vb
-camilo
-daughter
-start123
-beanie
-qwertyuiop
-columbia
-bumblebee
-reagan
-warriors1
-rfn.if
-telefono
-mmmmmmmm
-luna
-1fuckyou
-boobs1
-ilaria
-harry123
-kansas
-selina
-lineage2
-penis123
-manny1
-mustangs
-oluwaseun
-prissy
-carmelo
-renee
-overlord
-oakley
-biscuit1
-beetle
-irock1
-agustin
-runner1
-cathy
-rodriguez1
-anime
-green2
-jenifer
-halloween1
-orange12
-vishal
-children3
-1hottie
-jonas123
-fuckthis
-kaka22
-333777
-soccer!
-ilovechris
-changeme1
-topsecret
-apple12
-1111qqqq
-ellie1
-number
-giggles1
-burger
-cinema
-monkey6
-roxana
-dkflbckfd
-cellphone
-a123654
-woody
-kenzie
-evelyn1
-baby22
-amarillo
-sexyme
-blessings
-junior123
-tyson
-dfcbkbq
-fossil
-bordeaux
-football8
-budweiser
-19681968
-teddy123
-bender
-waterloo
-thesims2
-gizmo123
-s123456789
-gillian
-missy123
-king1234
-legion
-football4
-bernadette
-thirteen
-heroes
-hellsing
-brandon12
-2020
-scream
-dimple
-rachael1
-fra
-boxing
-domingo
-797979
-werner
-dogs
-passwords
-asd123asd
-dfkthf
-747474
-irene
-purple3
-cantona
-asdfghj1
-outlaw1
-souljaboy1
-loredana
-lamborghini
-jumper
-su123456
-andrew2
-hannah01
-notthat
-bruce1
-jenna
-angel23
-chris13
-kayla123
-1212121212
-113113
-hermes
-chronic1
-gambit
-number3
-nasty1
-agosto
-baby15
-kitty2
-imcool1
-thug4life
-keith
-999888
-boy123
-1qazzaq1
-romina
-wertyu
-1234rewq
-archana
-diosesamor
-rivera
-skater123
-kissme2
-khushi
-stargate1
-italia1
-babygirl7
-123abc123
-eragon
-qwerty77
-evgeniy
-cepetsugih
-demon1q2w3e
-monster123
-artemka
-torres9
-996633
-fuck0ff
-ashlee1
-tracy1
-hoover
-erika1
-jupiter1
-xfiles
-giraffe
-12345n
-1964
-pelusa
-chivas10
-kitty12
-hubert
-qwerty777
-373737
-joker13
-battle
-libero
-temitope
-mykids3
-vfibyf
-bratz1
-kaykay
-pirate1
-ludmila
-megan123
-citroen
-tiesto
-newpassword
-jennifer
-corinne
-buckeyes1
-commando
-kaykay1
-rocknroll1
-jesusfreak
-theodore
-a1s2d3f4g5
-maggie123
-leonie
-archer
-daniel2
-smackdown1
-celtic1888
-kleopatra
-eduard
-buckeye
-titans1
-legolas1
-donna
-almighty
-jorge
-amours
-4444444
-angel15
-ballin
-georgie
-pass12
-bigmoney
-dietcoke1
-online1
-12345qw
-brothers
-cobra1
-amelia1
-yahooo
-parrot
-loves1
-iloveyou69
-1mother
-assass1
-zigzag
-dorothy1
-hockey12
-stones
-mallory
-mittens1
-393041123
-$hex[3838383838380d]
-lukas
-escort
-password15
-health
-jazmine
-tricia
-yomomma1
-susan1
-$hex[6162633132330d]
-killers
-busted1
-goodness
-johnny5
-141516
-krasotka
-nicole13
-baker
-life
-114477
-14141414
-19051905
-diamante
-school12
-cannon
-kelly123
-zxcasdqwe123
-keeper
-patrice
-1965
-allah
-svoboda
-amalia
-rustam
-pandora1
-leonardo1
-blackjack1
-loves
-thierry
-demons
-friends123
-westwood
-brandon123
-jorge1
-alex01
-951357
-stefanie
-halflife
-ayesha
-jesuss
-www123
-birthday1
-sssss
-salvador1
-iloveme!
-plastic
-tupac1
-honest
-belle1
-963258741
-chivas11
-$hex[3333333333330d]
-fuckface1
-cinta
-star11
-multiplelog
-myspace9
-lillian1
-hollister2
-anne
-charley
-bloods
-silent
-lolipop1
-artemis
-loser2
-toto
-utopia
-nick12
-monkey23
-blanca
-12345600
-happydays
-gandalf1
-demon1q2w3e4r
-786786786
-vicky
-flower2
-duchess
-honduras
-23456
-piccolo
-damien1
-mommy12
-cherokee1
-twins
-cgfhnfr
-andy123
-biology
-sucesso
-derek
-willy
-monkey4
-chelseafc
-0123
-luke
-iloveyou23
-vicente
-money7
-cute123
-rambo
-harley01
-mustang2
-rebeca
-alinka
-justine1
-camaroz28
-princess21
-gfhjkm123
-red1234
-lovesucks1
-system1
-plymouth
-bowling1
-123698741
-01010101
-lizard1
-12345h
-bloody
-baby101
-cutie101
-evergreen
-mark123
-fyutkbyf
-shadow
-nikki123
-celtics
-kate
-nicole11
-lewis
-789789789
-qqwwee
-sullivan
-bernard1
-melody1
-jazmine1
-princess14
-momo
-nicky1
-retired
-matador
-poncho
-00112233
-gabrielle1
-number9
-animals1
-dauphin
-lucky2
-dominican1
-iamcool
-olayinka
-1221
-maddog1
-romero
-market
-qwer4321
-bartek
-helloo
-manila
-hotty1
-10577
-alexalex
-konstantin
-ericka
-pothead420
-someone
-password09
-henry14
-neveragain
-brayden
-november11
-6
-albina
-2sweet
-seattle1
-assman
-cricri
-starbucks1
-venus
-annamaria
-wallace1
-highlander
-josh12
-maurizio
-gsxr750
-ihateu2
-titanic1
-ihateu1
-marilyn1
-danica
-tiger12
-sleepy
-rainbows
-eatshit1
-coolman1
-don
-toffee
-hermosa
-uhfybn8888
-2good4u
-mondeo
-richie1
-raiderz1
-aerosmith
-temple
-welkom
-mother2
-girlfriend
-youandme
-mayday
-pooper1
-mexico10
-pot420
-fabrizio
-qqqwww
-alexander2
-toledo
-demon123
-lowrider1
-imperial
-jack12
-1234567z
-michelle
-masters
-loveu
-married1
-jamesbond007
-$hex[71776572747975696f700d]
-herbie
-omega
-volkswagen
-shitface1
-hannah2
-bitch3
-blackrose
-left4dead
-123456789w
-123458
-passport1
-lalala123
-torino
-kontakt
-iloveyou21
-journey
-lemonade
-lights
-fusion
-sponge1
-sexy09
-pacific
-april12
-frederick
-darlene
-1money
-ferari
-moon
-ginger12
-jordan13
-georgina
-kiki123
-jktymrf
-987123
-shanti
-warning
-cowgirl
-cowgirl1
-stealth
-pdtplf
-love44
-ou812
-baby10
-484848
-444555
-becky
-cheese2
-pollito
-money11
-myspace23
-123412
-weed123
-quality
-nevaeh1
-sandman1
-asroma
-isaac1
-nadia
-jonas
-minerva
-shogun
-blowme1
-asdfghjkl123
-fgtkmcby
-estrellita
-pavel
-blabla1
-73501505
-jermaine
-$hex[3135393735330d]
-zxcv
-myspace101
-moneys
-diane
-stitch
-love2009
-azertyui
-bennett
-swimmer1
-babyboy2
-carmel
-kodiak
-1235789
-kenken
-scooter2
-senegal
-techn9ne
-ali
-lola123
-jasmine123
-???????
-demon1q2w3e4r5t
-unknown1
-preciosa
-hottie!
-confused
-maribel
-ufkbyf
-dominika
-11111111111
-sta
-hercules1
-buddy12
-bobbob1
-computer2
-2345678
-leelee1
-loveislife
-rossi46
-spitfire1
-massage
-cafemom
-rootbeer1
-g12345
-spring1
-luis123
-capricorn1
-daniel01
-jeffery
-alex10
-baseball23
-jordan3
-hooters1
-surside13
-projectsadminx
-mango1
-free123
-tasha
-635241
-viviana
-mariel
-karine
-painter
-huhbbhzu78
-jamie123
-7777777a
-ichliebedich
-wellington
-megasecret
-tamara1
-carlotta
-dortmund
-zaqwsxcde
-poetry
-mylord
-yandex
-three3
-clarinet
-aiden1
-gavin1
-daniella
-squall
-delta
-chubby1
-lassie
-resident
-mike1234
-redwings1
-elmo123
-kill
-gay123
-a123321
-pimpdaddy1
-rereirf
-celeron
-magnus
-playstation3
-princess
-peterpan1
-patate
-chico
-arnaud
-prettyboy1
-abc321
-mehmet
-meatball
-austin12
-tigger01
-123456789qwe
-silverado
-burton1
-sweets1
-bagira
-wayne
-turbo1
-addison1
-mihaela
-lewis1
-adrien
-000999
-start1
-7412369
-nurse1
-conrad
-technics
-010
-brighton
-joejonas1
-mhine
-wenoob
-number7
-rtyuehe
-p12345
-dancing1
-salomon
-colleen1
-baby09
-zazaza
-jose12
-millwall
-whisper
-mathew1
-francine
-sonyericsson
-corazon1
-catania
-youtube1
-bubbles123
-1qay2wsx
-gator1
-7007
-560076
-gordon1
-matheus
-faster
-latino
-myself1
-1sunshine
-testing1
-horny1
-lovely2
-ramram
-jackjack
-whatever!
-panda123
-teamo123
-mummy1
-punkrock1
-anthony3
-pompom
-hohoho
-myspace22
-lizzy1
-147896
-coleman
-sexylove1
-buddyboy
-sunshine3
-karate1
-ashley11
-nigga123
-1a2a3a4a
-dance123
-butterfly3
-shanghai
-cobra
-kathryn1
-kim
-mission1
-sexyme1
-rihanna
-gabby
-madison2
-iphone
-volley
-faggot
-zacefron1
-walmart
-charger1
-19671967
-soccer19
-nokia5800
-malaga
-benben
-bighead1
-maddy1
-a112233
-p455w0rd
-storm
-babe
-cavallo
-stunt101
-ncc1701a
-1qazxsw23edc
-joshua01
-sucker1
-87654321q
-toby
-jade
-dreams1
-polo
-hi1234
-splash
-dusty
-carol1
-carbon
-yolanda1
-senior09
-qwe1234
-ohiostate1
-benji
-1596321
-india1
-12211221
-kayode
-june22
-jeffery1
-durango
-115599
-desert
-igor
-blackbird
-koolaid1
-networking
-support
-jesus3
-mazda6
-madagascar
-astonvilla
-candyman
-gertrude
-trust
-dddd
-linda123
-balls1
-mafalda
-badminton
-pazzword123
-yanyan
-choupette
-spartans
-kifj9n7bfu
-ahmed
-durango1
-matilde
-sagitario
-angel16
-20052005
-princess22
-1231231
-caca
-mollie1
-smooth1
-fatman1
-434343
-kathy
-grizzly1
-727272
-jerusalem
-moonlight1
-margarita1
-cheetah1
-laura123
-kathmandu
-montgom2409
-front242
-europa
-astrid
-mercury1
-working
-7896321
-beaner1
-roscoe1
-madeleine
-milkshake
-1234567m
-1963
-myspace09
-snoopy2
-livelife
-sunita
-myboys
-lisa123
-pulsar
-tabitha1
-a00000
-1475369
-skater12
-notebook
-8522003
-roxy
-kingsley
-warszawa
-kingking
-bionicle
-rhiannon
-ariel
-gaurav
-czz000
-helloworld
-michael23
-princesa1
-blake
-blazer1
-carlos12
-june23
-bobmarley1
-davids
-loulou1
-forzamilan
-demo
-miracle1
-bitch11
-nicole3
-mykids2
-sexy18
-summer2
-blacky1
-respect1
-emiliano
-tommy123
-grumpy
-reaper1
-pa55word
-sparkles
-hollie
-violetta
-disturbed
-bertha
-felicia1
-1234567s
-159753a
-latina1
-sandhya
-william3
-132465
-carson1
-bunny123
-maksimka
-racecar1
-nacional
-willy1
-vfitymrf
-superfly
-apollo1
-kostya
-yummy1
-celica
-werty
-robert
-smelly
-chaton
-pearl1
-ananas
-murder1
-america123
-131415
-ginger123
-ncc1701e
-mulder
-chevys10
-smart
-adelina
-powder
-dirty1
-zombie1
-green7
-cantona7
-n12345
-poseidon
-stewart1
-marcello
-alexa1
-rakesh
-$hex[f02bd0c4f0a6f0a5f0a6d0ee]
-shakira1
-19651965
-isabelle1
-jokers
-jg3h4hfn
-princess4
-browns
-warren1
-iloveyou9
-imnumber1
-popo123
-reset123
-caca123
-fuckyou5
-peyton1
-becca1
-pothead
-3odi15ngxb
-classic1
-babygirl15
-stryker
-ryan12
-loveme3
-nightwish
-delacruz
-daddy2
-blade
-london22
-poochie
-benji1
-bitch01
-remington
-login
-hacker1
-pepper123
-viktoriya
-triskelion
-ilove123
-geoffrey
-pussy2
-arsenal123
-boricua
-ariel1
-15151515
-$hex[3171617a327773780d]
-diamond2
-susanne
-survivor
-sexsex1
-start
-solution
-fre
-ale
-archie1
-pinkie
-john!20130605at1753
-davidson
-bruce
-madeline1
-gaston
-select
-battlefield
-maximum
-baby07
-condor
-vendetta
-kakaka
-oldman
-josefina
-nanana
-new
-2009
-babygirl5
-198
-yannick
-iamcool1
-hfytnrb
-makemoney
-lucky12
-pooh
-dylan123
-knicks
-willis
-nestor
-camelot
-silvana
-linkedin2011
-music101
-liverpool8
-1q2w3e4r5t6y7u8i
-555556
-heidi
-bossman
-606060
-leader
-fabio
-godsmack
-alegria
-aaron123
-charlie12
-clifford1
-momomo
-bigmoney1
-revenge1
-girasole
-musica1
-tekken
-w66yrybgra
-shit123
-yxcvbnm
-allie1
-lifeisgood
-muppet
-you
-senior
-chris11
-aileen
-pablo
-skiing
-fullaccess
-lilman
-paolo
-money100
-monika1
-saskia
-pillow
-finger
-david2
-jake12
-mikemike
-lovesucks
-portugal1
-google12
-mrf11277215
-trojan
-2003
-spyder
-freckles1
-poipoi
-25011990
-yvonne1
-maniac
-didier
-lovestory
-bautista
-357951
-skinny
-seventeen
-gabriela1
-chivas123
-123456789h
-121
-sweden
-crjhgbjy
-qqqqqqqqqq
-october10
-babygirl09
-noodle1
-answer
-beaner
-skyler1
-billy123
-chicca
-nopass
-harrypotte
-cancel
-tyler12
-mystic
-tomate
-mileycyrus
-hotmama
-coco12
-bear123
-ihatethisgame
-dragon7
-celeste1
-iloveu12
-57chevy
-777999
-butthole1
-pimp11
-kashmir
-paola
-zxcvb123
-bubbles12
-159753123
-sara123
-briciola
-clarissa
-hardrock
-123456789f
-semperfi1
-fuck666
-superman7
-abcde123
-indians
-cody123
-huskers
-seagull
-wolfman
-default
-junebug1
-senior08
-orchid
-boo
-201010
-honduras1
-pictures
-mariya
-awsome
-keisha
-work
-bigbang
-babygurl12
-u1v7hhh7ef
-w12345
-chacha1
-gotmilk
-hospital
-qwerty78
-elisa
-vanesa
-daniel11
-2128506
-tsunami
-labtec
-jess123
-simpson1
-create
-waterfall
-0192837465
-tomtom1
-adeline
-colts18
-asdfjkl;
-anthony7
-roses
-789632145
-daewoo
-$hex[4ed26f20646566696e69646f]
-45454545
-123654a
-oklahoma1
-bebe
-jess
-pierre1
-moises
-annalisa
-joejoe1
-ludacris
-humtum
-rabota
-killer11
-yankees13
-handsome1
-scottie
-sprite1
-101101
-luther
-mike23
-hamish
-june13
-frog
-blade1
-meghan1
-coolkid1
-steelers7
-dragon01
-andrew11
-yahoomail
-juan123
-san
-lightning1
-ltybcrf
-princess23
-$hex[45786967656e740d]
-navigator
-tammy
-bigpimpin1
-1loveu
-superman3
-jared
-noisette
-cleveland1
-fxzz75
-jermaine1
-bunnies
-999
-tdutybz
-tyler2
-four20
-evite
-safari
-celina
-indya123
-classof07
-sasha12
-iverson1
-ashley13
-12345qwer
-yyyyyy
-robinhood
-stallion
-hammers
-sexy08
-sterling1
-20072007
-solomon1
-mickey123
-fisherman
-rasmus
-peanut12
-123456aaa
-daddy12
-pornstar1
-amazon
-wonderful1
-greg
-mynameis
-blueeyes1
-slipknot6
-a1a2a3a4a5
-kaka
-brian123
-webster1
-mississipp
-199
-159159159
-sample123
-psycho1
-evanescence
-blackman
-bangbang
-rockets1
-1435254
-lavoro
-monkey21
-abcd123456
-334455
-june21
-africa1
-darkangel1
-hotgirl
-mimi123
-newstart
-simsim
-nicole01
-shania
-tomorrow
-marie12
-johnpaul
-reality
-monkey101
-history278
-poo
-bookworm
-adelaide
-armando1
-hello9
-company
-light
-banshee
-crip4life
-nataly
-godofwar
-owt243ygbj
-foxtrot
-pharmacy
-bball
-tresd5
-123456.
-thursday
-sexyman1
-rjycnfynby
-snoopdog
-1michael
-cbr600
-ilovehim2
-greece
-freedom2
-patito
-homework
-chrisb1
-forest1
-female
-4myspace
--
-shorty12
-keegan
-blingbling
-mazafaka
-killer13
-baseball24
-sausage
-daytona
-justin01
-gremlin
-love2008
-baseball6
-qwerqwer2
-mollydog
-steffi
-firebird1
-cooking
-bhebhe
-olenka
-matahari
-coolboy
-x3luym2mmj
-legenda
-albatros
-whisky
-green13
-classof201
-jordan5
-121121
-motocross1
-littlebit
-april20
-leoleo
-maryland
-aliens
-palmer
-lampard8
-subway
-duncan1
-w
-19031903
-maximo
-naruto2
-angelus
-byusdg23
-584520
-mathis
-oliveira
-capone
-simon123
-candle
-m1234567
-beckham23
-bonehead
-cimbom
-1loveme
-giacomo
-baby21
-franck
-sunset1
-garbage
-mallorca
-myspac3
-sheldon
-qw123456
-manowar
-food
-radio1
-reggae
-tesoro
-1iloveyou
-emachines1
-chucky1
-10
-ilikepie1
-rowena
-123asd123
-corey
-gothic1
-rancid
-gringo
-razvan
-cuteme
-$hex[696c6f7665796f750d]
-haha12
-star1234
-heineken
-pandas
-bounty
-buster01
-babe123
-playboy123
-ecuador
-glamour
-868686
-forget1
-saturday
-medicina
-redred1
-nokian70
-fish123
-scully
-thomas2
-lil
-hustler1
-central1
-alison1
-babylon
-lucia
-anuradha
-tequila1
-march17
-applepie1
-bitch5
-freeze112
-faisal
-peanut2
-kalina
-bookmark
-cancun
-april21
-362436
-april22
-randall
-adewale
-22334455
-dwayne
-pleasure
-space
-shorty13
-lorraine1
-blueblue
-1475963
-646464
-catwoman
-198888
-emerald1
-friendly
-mygirls
-myspace8
-baseball14
-fuckyou11
-a1a1a1a1
-ghostrider
-19991999
-12321
-husband
-landrover
-cowboys22
-control1
-class08
-jensen
-springer
-evony1
-will
-professor
-ssssssss
-s8ylpe9jdpvym
-queens
-bestfriends
-triton
-beaches
-forrest
-mickey12
-junior12
-kittie
-sharingan
-thegreat123
-iguana
-cheer123
-myspace69
-zaraza
-q2w3e4
-project
-legacy
-fuzzy1
-malachi
-butler
-560037
-jillian1
-koroleva
-godis1
-asd1234
-beaver1
-veronique
-vbkfirf
-27653
-$hex[3132337177650d]
-livestrong
-coolcat1
-mobster1
-thomas01
-kenwood
-northside1
-rjynfrn
-maggie01
-principessa
-sunshine
-nugget1
-mango
-account1
-marihuana
-peluche
-lifesucks1
-dbrnjh
-ssss
-sadie123
-ashleigh1
-lovebird
-george123
-veritas
-negrita
-krokodil
-persik
-kikiki
-fghtkm
-ankara
-adekunle
-july21
-smelly1
-incubus1
-mom
-godhelpme
-kfhbcf
-football24
-pancakes
-mazda323
-alexis12
-chillin
-venice
-bigbird
-open
-butthole
-cotton1
-princesita
-giovanni1
-flipper1
-shinigami
-frosty1
-venezuela
-guatemala
-thomas22
-school2
-rogers
-grover
-tootie
-candice1
-1366613
-phone1
-hello3
-mitch
-kungfu
-margherita
-sexy17
-mighty
-zxcvbnm
-gorgeous1
-1diamond
-qwertyui1
-zhjckfd
-deutschland
-black12
-pink22
-meme
-therese
-tweetybird
-123890
-leonard1
-eeyore1
-vertigo
-jaguar1
-1357913579
-23jordan
-tatiana1
-m0nkey
-minette
-venera
-love26
-robert2
-versace
-qwe789
-eight8
-martin123
-love777
-az123456
-zxcvb12345
-jasmine12
-farida
-holland1
-blossom1
-amy123
-z00000
-password88
-hockey11
-mash4077
-heidi1
-poptart1
-roxy123
-tuesday
-zander
-reddog1
-angel88
-zelda1
-456789123
-12345v
-manning18
-tomas
-adeola
-rammstein1
-cutie2
-london
-porkchop1
-june16
-go2hell
-password24
-ordinateur
-220
-1234567j
-april13
-12345677
-qwerty69
-guitarra
-qwerty666
-shawty1
-eternal
-password08
-speed
-andrew
-michela
-dude12
-pancho1
-bengals1
-mega_pizdetz666
-jessica3
-killian
-munchkin1
-lucille
-789852
-baby16
-????????
-satana
-porn
-thelma
-lovehate
-dipset
-21122112
-birdman
-383838
-pat
-fighter1
-verona
-speaker
-dinesh
-mellon
-greenday12
-auburn1
-lovely123
-kittens1
-grace123
-pankaj
-destroyer
-1234565
-nastia
-flyboy1
-forzaroma
-barbados
-twister1
-wednesday
-123456789v
-deftones1
-sprint
-aberdeen
-janet
-violet1
-18n28n24a5
-guilherme
-1q2q3q
-amoure
-andrew01
-godislove1
-dilbert
-9293709b13
-grandpa
-justin11
-angel07
-123123123123
-taylor01
-mary123
-monsters
-homeboy
-terrell1
-123abcd
-puppylove1
-roberts
-edward123
-goforit
-orange2
-skyblue
-peanuts1
-ashley01
-619619
-baker1
-family2
-bassman
-angeline
-k.lvbkf
-fabrice
-racing1
-cherries
-latina
-pimp23
-buckeye1
-training
-qazzaq1
-march
-nokian95
-louis1
-melinda1
-bruno123
-lucy123
-my1love
-escorpion
-$hex[6e756c6c0d]
-family3
-samantha12
-parkour
-fanfan
-angelbaby
-luis
-chosen
-love4you
-ripper
-progress
-yuliya
-p@ssword
-mommy11
-dallas22
-$hex[3171327733650d]
-trololo
-mariana1
-biteme2
-ignacio
-chivas12
-samtron
-clemson1
-big123
-n1frdz
-ghjcnjnfr
-2children
-210
-shorty123
-june11
-holmes
-tkbpfdtnf
-technology
-indira
-fuckers
-ebony1
-626262
-dixie
-love27
-april23
-pringles
-il0veyou
-motherfuck
-history1
-liberte
-rawr123
-newmoon
-fabregas
-123321123321
-mummy
-fergie
-love5683
-candy2
-roma
-pietro
-huskers1
-theused1
-monkeybutt
-14881488
-novo
-19641964
-duckie
-ilovepussy
-icarus
-south1
-greenbay
-aa123123
-rashmi
-amor
-333333333
-payton1
-redsox04
-bailey12
-music4life
-billyboy
-winchester
-ray123
-great
-jordan10
-56789
-melvin1
-gotcha
-rosalie
-z123456789
-puppylove
-bessie
-barkley
-c.ronaldo
-qwaszx1
-rasengan
-nigger123
-confused1
-tenerife
-qwerty01
-paige
-bridget1
-yeah
-prashant
-music2
-panties
-possum
-qwerty789
-dutchess
-home123
-iloveher
-babygirl21
-214365
-maynard
-basketbal1
-freeman1
-2bornot2b
-hunter11
-good123
-mancity
-turbo
-guadalupe1
-nokia3310
-wishbone
-mother12
-jingjing
-hottie3
-armstrong
-tara
-707070
-0147258369
-101
-weezy1
-lesley
-09876
-1232323q
-porno
-horizon
-$hex[2623323333363a]
-nike
-love34
-roller
-jesusc
-zeppelin1
-janette
-number5
-comcast1
-marcella
-doctor1
-concrete
-operator
-whiteboy1
-xxxxxxx
-bandung
-lolo123
-789
-pirata
-smoking
-carolyn1
-blizzard1
-sexybaby1
-pakistani
-abby
-2424
-april15
-chris01
-321678
-l1nk3d1n
-hyderabad
-cock
-alisha1
-jaden1
-charlie1
-748596
-pepper2
-bigfoot1
-cadillac1
-qaz123wsx
-myspace0
-sherman1
-principe
-time
-manu
-lalaland
-alexa
-emotional
-grandkids
-rjhjktdf
-1414
-petunia
-130
-deanna1
-redman1
-spike123
-whatever2
-as1234
-missyou
-bellissima
-sexyman
-boris
-mystery1
-!qaz2wsx
-babygirl16
-besiktas
-aptx4869
-1232123
-24242424
-chuck
-nikolai
-discover
-babygirl08
-zenith
-lovely12
-rastafari
-chicken12
-kochanie
-mylene
-.adgjmptw
-kings1
-babygirl23
-lord
-marriage
-yugioh1
-ursula
-joey123
-angel69
-leo
-princess15
-arnold1
-pizzas
-adonis
-yesyes
-qwerty22
-nursing1
-anita1
-pauline1
-april14
-maradona10
-samiam
-cherie
-zainab
-rafael1
-valeria1
-babygirl!
-chinnu
-clover1
-paperino
-indian1
-100200300
-donovan1
-mostwanted
-football20
-patrizia
-suzuki1
-123456abcd
-jesse123
-yumyum
-village
-phoebe1
-louie1
-momanddad
-madalina
-star13
-ayomide
-110085
-janet1
-123stella
-z0102030405
-mimosa
-emma123
-travel1
-angel4
-losers
-kirsty
-dottie
-paula1
-717171
-dalila
-gotcha1
-sexy07
-fantastic
-chevrolet1
-catalin
-kiss123
-matthew12
-aaasss
-gabriel123
-buster2
-142857
-polarbear
-chivas13
-chaos
-june24
-marlin
-159
-daniel13
-йцукен
-monkey8
-soccer08
-zzzzzzzzzz
-bugger
-bradford
-breeze
-cazzo
-223322
-march12
-lopez
-apsk54321
-$hex[f02bd0c7f0a9f0a6f0c1d0e9]
-transam
-theboss1
-333222
-tropical
-family12
-aardvark
-desperado
-softball11
-glitter1
-rhonda
-tulips
-jordan23
-sweet12
-liverpoolfc
-ppppp
-aaaaaaa1
-budweiser1
-canela
-hamilton1
-slavik
-hannah11
-1234509876
-antares
-edwards
-biggie1
-kumar
-wisdom1
-honda123
-commander
-deadman1
-nelly
-bharat
-111999
-pie123
-ariana1
-777666
-colts1
-martina1
-111111111111
-helen
-explorer1
-baili123com
-iluvu1
-snowwhite
-vicky1
-leonid
-argentina1
-charming
-street1
-snoop1
-12qw12
-lynn
-20112011
-85208520
-110011
-mandarin
-summer99
-juventus1
-asdffdsa
-shady1
-morris1
-medical
-sneakers
-pobeda
-rebels
-mar123
-badboy2
-young
-ontario
-pokerface
-donnie1
-jesus4me
-gianna
-stevie1
-bertie
-malcolm1
-momof2
-italian1
-qwerty5
-manson1
-famille
-redrum1
-&#2336;
-mallory1
-bogart
-234234
-medved
-lee
-lance
-smoke
-jackpot
-sunderland
-jaihanuman
-shorty2
-offspring
-sweetgirl
-jocelyn1
-drogba
-sousou
-qwegta13091990
-iloveyou15
-magali
-gameboy1
-cabbage
-abiodun
-carlton
-nathan12
-dollar1
-kagome
-looser
-nissan350z
-bobobo
-goodlife
-naveen
-fantasia
-basketball1
-princess
-amanda2
-dogdog1
-jessica7
-shmily
-1962
-booty
-linkin1
-scarlett1
-hidden
-bruins
-goodbye1
-august12
-gwapo
-sssssss
-patty1
-gonzalo
-compton1
-dick123
-kimbum
-daisy12
-michael11
-hejhej
-vacation1
-nipper
-sidekick3
-picture
-march1
-princess8
-bonheur
-pistons1
-charlie3
-nokia6233
-management
-italiano
-123456zxc
-hyundai
-abcdefgh1
-tigrou
-jamila
-felicity
-splinter
-roman1
-iloveyou09
-test1
-sammy12
-blink
-money4
-green11
-bugsbunny1
-blackops
-numba1
-l6ho3tg7wb
-crazy12
-losers1
-harley123
-games1
-valentina1
-ludovic
-santos1
-klapaucius
-rodolfo
-hello123
-peters
-conner1
-extreme1
-thedoors
-loveis
-china
-football09
-fred123
-love89
-nikitos
-heritage
-papapa
-christian2
-enrique1
-punkin1
-firefly1
-never1
-150
-fuckyou6
-bailey123
-246813579
-sidney1
-kannan
-rolando
-mitsubishi
-assasin
-ferdinand
-joseph12
-gold
-rhjrjlbk
-1qw23er4
-19411945
-dodgeram
-пароль
-pupuce
-kobebryant
-wookie
-qwerty!
-scarlet1
-password19
-exodus
-pluto
-booboo12
-delete1
-shitface
-theend
-spanish1
-19631963
-dalejr
-51505150
-1a2s3d4f5g
-badboys
-friends4
-isabela
-skinhead
-110120
-peanut123
-sonali
-schatzi
-737373
-sextrime1
-cool11
-murder
-123456789.
-dragon88
-212223
-supergirl1
-doodoo
-highland
-mat
-pablito
-zasada
-iloveyou6
-mafia1
-aa1234
-nathan123
-cinnamon1
-14121412
-vanhalen
-one
-eric123
-freeway
-2blessed
-4children
-135798642
-halo
-natural
-babygirl4
-benjamin
-amethyst
-booboo123
-pimpin2
-bridge
-soccer20
-coolguy1
-badman
-113355
-jesus!
-qwertasdfg
-benedict
-leather
-butt
-logan123
-123123qwe
-supersonic
-harriet
-morgana
-summer05
-soccer24
-hedgehog
-cruzazul
-black2
-zacefron
-psalm23
-20062006
-slick1
-adrienne
-lespaul
-spunky1
-lickme
-baseball15
-weather
-leon
-5poppin
-sexybabe
-zorro
-bailey01
-john1234
-banana123
-pearl
-malachi1
-light1
-stanislav
-cecilia1
-corolla
-softball2
-angel18
-caramel1
-electro
-dodge
-hater1
-marcopolo
-william123
-diablo666
-id6c3wr6un
-angeleyes
-cookiemons
-242526
-ruby
-austin123
-revelation
-amistad
-gorilla1
-bones1
-april16
-xboxlive
-katkat
-arsenal14
-bristol
-september9
-bologna
-hjccbz
-monster2
-idunno
-eminem12
-fireball1
-apples123
-andre123
-abc123
-250
-lucky777
-mmmmm
-1butterfly
-lexmark1
-sheila1
-jordan
-lamont1
-mildred
-matthew123
-maciek
-jordan7
-dolly1
-letmein1
-kimmie
-fishes
-natacha
-ninja123
-nikhil
-aishiteru
-mikayla
-123456789asd
-march23
-lemon8
-stepan
-momoney
-candycane1
-keyboard1
-crackers
-writer
-seamus
-babygirl69
-devildog
-pepette
-thegreat1
-picard
-nevaeh
-chuckie
-kellie
-nevermore
-micaela
-lover69
-soccer07
-$hex[6b6c61737465720d]
-1anthony
-michael01
-june14
-jamal1
-sexyback1
-october31
-hello.
-skinny1
-zxc123456
-joseph123
-angel6
-everything
-01011980
-princess9
-margie
-alexis123
-feder_1941
-chuchu
-barbie123
-snoopdogg
-beast
-smarty
-christie
-abcd12345
-omarion
-bluebird1
-19661966
-blue10
-slamdunk
-jessica13
-number12
-twisted1
-argentina
-palmtree
-vjcrdf
-trial
-il0vey0u
-bossman1
-april10
-aries
-joshua2
-lopez1
-martins
-shooter1
-jelly1
-ariane
-1004
-deborah1
-aprilia
-poochie1
-maddison
-casey123
-709394
-fuckyou4
-faith123
-creation
-sasuke123
-scout1
-228228
-fktyrf
-rebel
-shark
-azerty
-sagitarius
-april11
-jazz
-chiefs
-secure
-pacman1
-piramida
-121283
-caitlyn
-gggg
-june28
-michael13
-pink101
-believe1
-password07
-soprano
-maria12
-caballo
-hogwarts
-sha
-00001111
-babybear
-titties
-goldeneye
-june10
-qazqazqaz
-kelley
-holly123
-love4me
-strong1
-bball12
-angel8
-liverp00l
-kakashi1
-kirsten1
-football!
-badger1
-forzainter
-456123789
-starlight1
-warlord
-777555
-654987
-blessing1
-snapper
-dookie1
-nevada
-qwe123asd
-matthew
-march11
-poussin
-sherwood
-imcool
-harley12
-piper1
-vernon
-aikido
-eldorado
-holyshit
-piggy
-monkeyman
-josiah
-wifey1
-andrej
-cevthrb
-juan
-password20
-1cookie
-july23
-delfino
-tweety2
-trenton1
-rainbow123
-janice1
-lenochka
-aaaaaa
-twinkle1
-porcodio
-sacred
-bluebell
-$hex[d0bfd197d085d0bfd197d085d0bfd197d085d0bfd197d085d0bfd197d085d0bfd197d085d0bfd197d085d0bfd197d085d0bfd197d085d0bfd197d085]
-finance
-orion
-june17
-andreas1
-magandaako
-destiny2
-starfish1
-fxzz75yer
-hello7
-crosby87
-chronic420
-imgay1
-softball13
-annika
-maggie2
-ciara1
-recovery
-232425
-myspace07
-12345asd
-bigben
-chewy1
-caline
-funky1
-corrado
-scooby2
-cookie3
-angel08
-inspiron
-march22
-theonly1
-ghblehjr
-beautiful2
-green3
-doomsayer.2.7mords.v
-nicole7
-lolita1
-lily
-asshole12
-victoire
-trojans1
-vittoria
-alvin
-sleepy1
-madden1
-885522
-fullmoon
-shamrock1
-qwerty99
-ladies
-chivas100
-skylar1
-cookies123
-soccer01
-sherry1
-qweqwe1
-columbus
-gidget
-love02
-kenworth
-april17
-isaac
-cambridge
-jane
-0147852369
-carmelo15
-shitty1
-110688
-all4one
-ad123456
-angel9
-vishnu
-dragon5
-090807
-starstar
-jennifer12
-cougars
-7elephants
-naruto11
-colton1
-davinci
-bajingan
-wildfire
-h2vwdubjx4
-seniseviyorum
-daniel19
-august11
-bambino
-x123456
-1213141516
-dr.pepper
-christelle
-forever2
-greeneyes
-fordf250
-010203040506
-ready2go
-sky123
-children2
-eqes606898
-achilles
-killer666
-onedirection
-champagne
-softball7
-monkey9
-shadows
-123456qwer
-110001
-bulls23
-janina
-mazda3
-purple22
-killa
-eagles5
-alissa
-adv24
-laguna1
-123kid
-doreen
-kacper
-iluvme
-houses
-softball10
-amormio
-ravens1
-america12
-holla
-sonic123
-byebye
-morning
-darius1
-crusader
-rufus1
-cherry12
-kenzie1
-underworld
-bloods1
-kaitlin
-josie1
-paper1
-123369
-computers
-marcos1
-gilles
-illusion
-scvmofas79
-cinder
-venkat
-chihuahua
-riverside
-pop
-you123
-bailey
-darklord
-a123098
-20032003
-hotpink1
-ilovejusti
-dom
-golfing
-123258
-$hex[65786967656e740d]
-1960
-lipgloss1
-wilbur
-denisa
-liverpool
-pallina
-nimrod
-ducky1
-bollox
-harper
-cornelia
-europe
-oliver123
-mclaren
-cazzone
-hooligan
-230
-design1
-command
-bonsai
-vermont
-knights1
-italien
-princess16
-google.com
-bleach1
-bass
-sunshine!
-crazy4u
-dynasty
-mermaid1
-twilight12
-i23456
-eatme
-anfield
-mustang69
-dark
-uganda
-tracy
-eminem123
-$hex[7177653132330d]
-dagger
-buddha1
-praveen
-111nice
-nabila
-110019
-140
-paper123
-restart
-baby69
-santino
-drew
-rovers
-peaceout
-nolimit
-joanne1
-e3r4t5y6
-sangeeta
-pradeep
-elliott1
-brady12
-viking1
-lipgloss
-blue21
-palace
-oregon
-taylor11
-babygirl22
-wonder1
-tony12
-bushido1
-mmmmmmmmmm
-serena1
-123soleil
-allahu
-hurricane1
-muskan
-bitch23
-esther1
-southern
-harold1
-anarchy1
-devilmaycry
-billie1
-cristian1
-mariajose
-march13
-cougar1
-maryjane42
-zarina
-dontforget
-gucci1
-cheese!
-caliente
-sarajevo
-vlad
-itachi
-firefighter
-nicole21
-r9lw4j8khx
-snooker
-lemon1
-satan
-hillary
-fearless
-march15
-qazxsw1
-death123
-passwd
-easter
-password01
-1qazxc
-caravan
-borussia
-april24
-dimadima
-mypass
-lacey1
-fucku123
-granada
-bebe123
-mike11
-mygirls2
-ziggy
-panasonic1
-monster12
-1001
-russel
-chinese
-xxxxxxxxxx
-ichigo
-user888
-fart
-sophie123
-??????????
-walnut
-drake1
-football14
-kirby1
-987789
-123a123
-lamont
-theused
-littlebit1
-lillie
-kevin12
-friends!
-brodie
-sweet2
-rajkumar
-hurley
-june15
-birdman1
-millenium
-aaaaaaaaa
-pancake
-sexysexy
-w5tn36alfw
-yfnfkb
-opelastra
-lenovo
-septiembre
-zanzibar
-window1
-chaos1
-sheeba
-chris23
-futurama
-gymnastics
-pudding1
-digger1
-julieta
-urmom1
-badbitch1
-darrell
-makaveli1
-fatima1
-secrets
-chobits
-idontcare
-110075
-12345qaz
-irinka
-dana
-pedro123
-password17
-acuario
-montecarlo
-princess08
-ohmygod
-samanta
-pasquale
-snoopy123
-<blank>
-tweety12
-winmx1
-messiah
-pablo1
-potpot
-louie
-popeye1
-mexico2
-peacock
-matilda1
-vijaya
-money4me
-bishop1
-heaven7
-baba
-monkey14
-jubjub
-pokemon11
-luckydog1
-patriots12
-mamochka
-guerrero
-frank123
-samuel01
-iloveyou08
-florencia
-bella12
-skater2
-twisted
-13
-2011
-darkstar1
-brasil
-cessna
-narayana
-snapple
-sailboat
-candycane
-yummy
-pasword1
-pussy12
-tolkien
-bryant24
-sweety12
-rocky2
-sabbath
-banana11
-u77789
-mocha1
-theatre
-japan
-chennai
-wright
-buddie
-june26
-moritz
-derp12!@
-architect
-myheart
-peterson
-partizan
-dell
-999000
-lonestar
-prissy1
-rosemarie
-55555a
-pinkfloyd1
-topper
-azazaz
-monty
-solange
-hooker
-milkshake1
-roxane
-welcome123
-johnlock
-june
-131421
-400053
-tricolor
-jojo12
-bretagne
-nicole22
-jack1234
-polaris1
-kronos
-fuckme123
-1234ab
-1zxcvbnm
-murcielago
-2wsx3edc
-sterva
-456258
-sammy2
-floppy
-printer1
-alliance
-feather
-crossfire
-carola
-phillips
-music12
-1515
-stonecold1
-pinky123
-goose1
-cobain
-cucciola
-koolaid
-clara
-ruben
-optimus
-aurore
-070809
-ilovehim!
-nicky
-zxccxz
-1000
-darling1
-passwort
-windsor
-nickjonas
-guess
-rose12
-jesus77
-moneymoney
-loretta
-tango
-cesar
-seven777
-skywalker1
-19283746
-july22
-midget
-elizaveta
-nutmeg
-peachy
-qwerf12
-girl123
-diego123
-butterfly8
-glasgow
-emachines
-mirror
-560078
-slipknot66
-couponsc10
-1player
-august13
-xbox
-pioneer1
-buster11
-yellow11
-topcat
-818181
-pretty12
-cupcakes
-203040
-lkjhgf
-dynasty1
-maricel
-cristi
-sasuke12
-startrek1
-rockstar12
-qwertzuiop
-softball3
-dollars
-texas123
-hamburger
-molson
-chris10
-onetwo3
-12348765
-gsxr600
-1961
-dragon22
-michael5
-question
-gfhjkm1
-ijrjkfl
-camera1
-blackhawk
-shaolin
-rossella
-boobear1
-tototo
-traktor
-nolove
-lollollol
-kavita
-juanita1
-hilton
-clemson
-lexor123
-123a456
-tangerine
-amsterdam1
-1superman
-wedding1
-moonshine
-philips1
-princess09
-varvara
-kalpana
-july14
-classof200
-jobshop2002
-march18
-penis69
-147896321
-denden
-foobar
-jimenez
-junior2
-sriram
-greens
-malik1
-987654321q
-hustler
-crazy2
-password77
-kasia
-italian
-joshua11
-seven77
-supermario
-april18
-fireblade
-jesus33
-kimberley
-yoyo123
-kkk123
-angel17
-kolawole
-polly
-ibanez1
-bigcock
-chippy
-09876543
-youssef
-march21
-august23
-babygirl9
-converse1
-tango1
-olawale
-friends12
-gunit
-mikaela
-saturn1
-qwerty21
-wagner
-alondra
-dolly
-megatron
-xtreme
-really
-ludwig
-brazil1
-mikejones1
-lorena1
-alexis09
-matthew3
-mygirl
-2gether
-lobster1
-pentium4
-familyguy
-blogs123
-ste
-cruise
-number11
-hinata
-july12
-photos
-familia1
-baller12
-1212123
-0000001
-kool
-pr1ncess
-impossible
-weare138
-1hotmama
-jesus11
-hottie13
-patton
-9uzp9jek3f
-june18
-love1
-craig1
-deerhunter
-sun
-sony
-moremoney
-criminal
-1chance
-hilary1
-gordo1
-198000
-radhika
-senior07
-allan
-transformers
-jamjam
-lottie
-monkeyboy
-condom
-elefant
-nwo4life
-butch1
-savanna
-sf49ers
-mimimi
-darlene1
-laurita
-athena1
-boobear
-ralph
-112233q
-d123456789
-shadow7
-june25
-mymusic
-malibu1
-zebra1
-sexygurl1
-123qwert
-lupita1
-fuckyou8
-master
-bloody1
-guinness1
-naynay1
-kawaii
-budapest
-dante
-barselona
-nike123
-sixteen
-jktxrf
-usher1
-1nigga
-pooh12
-promise1
-solrac
-naruto13
-adebayo
-superman23
-meagan
-sinner
-cool1234
-mac123
-olesya
-lucifer666
-dkflbr
-suzanne1
-password16
-666555
-clouds
-puppydog
-bumbum
-not4you
-852258
-lance1
-666333
-alexey
-muhammed
-1234567b
-wolfie
-george
-future1
-ladybird
-240
-пїѕпїѕпїѕпїѕ
-bitch22
-1q2w3e4r5t6y7u8i9o
-family7
-zxc
-helen1
-420weed
-johann
-ezekiel
-tortuga
-godlovesme
-cheers
-francy
-beverly1
-photo1
-sam12345
-poppy123
-jonny1
-meow
-indya123
-trojans
-alvarez
-canadian
-coltrane
-august21
-audia3
-kaka123
-159357456
-patty
-mattie1
-atomic
-dayday1
-lipstick
-simba123
-cachorro
-blaze
-mickey2
-remote
-santa1
-open123
-amor123
-grenouille
-a7777777
-redroses
-nebraska
-marie2
-piolin
-password33
-tigger11
-lover13
-matt12
-robinson1
-terrell
-alfredo1
-volvo
-shweta
-today
-valley
-22
-nana12
-miamor1
-1122334
-jazmin1
-lauren12
-sonia1
-dayana
-desmond1
-lemon
-loveless1
-h12345
-tommaso
-qwedsazxc
-986532
-123123123a
-78963214
-june20
-liverpool9
-oktober
-irishka
-red12345
-samurai1
-heartbreak
-children1
-morgan12
-myspace200
-fisher1
-pontiac1
-green5
-brandon3
-karthik
-rainbow7
-marija
-damnit
-19191919
-sparks
-cerise
-iamthe1
-laptop1
-jose13
-wazzup
-dd123456
-pretty123
-raiders13
-chris14
-y123456
-pimping1
-tekiero
-cthtuf
-nomore
-babygirl19
-minicooper
-hotpink
-kosova
-zxasqw
-maimai
-lov
-qazqaz1
-mylinkedin
-loveable
-fabienne
-nssadmin
-12345678m
-israel1
-millions
-kkkk
-filomena
-kyle123
-qazwsxed
-december25
-chris3
-poop1234
-panic!
-ballin23
-amigas
-doodoo1
-steven123
-4everlove
-1231
-110017
-twiggy
-macarena
-zyjxrf
-170
-strider
-october13
-german1
-chase123
-fabien
-hhhh
-jordyn
-rainbow2
-meme123
-2babies
-420
-medusa
-trenton
-majestic
-ralph1
-8phrowz624
-friend of emily
-bmx4life
-ohyeah
-person
-190
-6543211
-westcoast
-edwin
-jasmine3
-dilligaf
-pathfinder
-jefferson1
-1daddy
--deleted-
-sdfsdf
-taylor13
-goldstar
-speed1
-loveme!
-4444444444
-ashley7
-crimson1
-adrianna
-trinidad1
-fuckoff123
-layla1
-powerful
-magpie
-anthony5
-darina
-25800852
-goliath
-marseille13
-clinton1
-zero
-jackal
-phillies
-babes
-espoir
-august22
-cucumber
-kingfisher
-root
-slimshady1
-iluvme1
-suicide
-frisco
-555888
-anthony13
-meatloaf
-333555
-tommyboy
-francisca
-s1234567
-turtles
-natalka
-???
-france1
-narnia
-dani
-river1
-123698
-raffaele
-bonjour1
-bossy1
-musical
-doomsayer.2.7mords.vv
-enter123
-avalanche
-20122012
-bermuda
-180
-penelope1
-123456qaz
-mia123
-iloveyou
-khadija
-<password>
-petrov
-luigi
-zzzzz
-angel09
-evil666
-hahaha123
-159852
-kissme123
-nicole10
-obiwan
-009988
-nicole14
-yesterday
-jay
-playgirl
-che
-april26
-951159
-zodiac
-bosco1
-cococo
-lucero
-love28
-asshole!
-longhorn1
-qazxcv
-132132
-althea
-dontknow
-0000007
-clancy
-class07
-chelsey
-geneva
-bluesky1
-1959
-garnet
-mushroom1
-56565656
-master2
-andrea123
-nicole
-123456798
-prince123
-mazdarx8
-jackson2
-thomas11
-stinker
-snow
-klaudia
-deskjet
-joejonas
-poohbear12
-ukraine
-deutsch
-carter15
-sexual
-$hex[f02bd0c4f0a6f02bd0c4]
-matthieu
-money101
-k123456789
-teamomucho
-myspace21
-cv1230
-2lovers
-nastena
-april19
-computer123
-capoeira
-sveta
-april25
-angelita
-archangel
-1love1
-charlie7
-supernatural
-tecktonik
-j1234567
-1111111a
-ilovemysel
-susanna
-capital1
-carrera
-march24
-roswell
-cheeky
-goaway
-brandon7
-florence1
-hanna1
-pink1234
-1secret
-jethro
-conejo
-charlie01
-dolapo
-121234
-killer5
-latino1
-mylove2
-killer69
-margaux
-whatthefuck
-cordoba
-ghbywtccf
-393939
-flavia
-knowledge
-richmond1
-ferguson
-123456789i
-topher
-genius1
-musicman1
-mamacita
-sonny
-philip1
-595959
-techno1
-krishna1
-3s43pth5aea
-football08
-bigsexy1
-drakon
-ginger2
-rahman
-superman11
-yourmom2
-110119
-daniel10
-monkeyman1
-mmmm
-1mommy
-running1
-julia123
-smitty1
-shilpa
-march10
-joshua
-valerio
-looking1
-mikayla1
-hottie11
-love100
-lukasz
-eliana
-minouche
-angel666
-oranges1
-gfhjkmgfhjkm
-diamant
-malena
-horney
-novembre
-powell
-.
-today1
-player2
-rosemary1
-260
-asdfghjk1
-fucker2
-abby123
-fabulous1
-bombay
-intruder
-hopper
-carpenter
-tralala
-ellen
-hannah
-love92
-9562876
-jansen
-bonjovi1
-nicole23
-mckenzie1
-justin13
-princes
-1melissa
-ewanko
-april28
-fkbyjxrf
-romance1
-killers1
-forgot1
-james3
-harley2
-ferreira
-reddevil
-maggie11
-nemesis1
-dee123
-football33
-люблю
-fiorentina
-160
-chelle
-curious
-corleone
-dwayne1
-cheryl1
-flight
-pepita
-tennessee1
-alfred19
-ddddd
-tanya1
-june19
-surenos13
-blue99
-princeton
-aggies
-171204jg
-17171717
-qwerty23
-freebird1
-virgo
-1957
-money22
-oreo123
-nextel1
-manhattan
-1pussy
-candace
-dynamite
-fun
-20082009
-baller3
-753357
-topdog
-elwood
-alex22
-hejsan123
-1fucker
-george12
-saxophone
-undead
-trigun
-caleb
-froggie
-guatemala1
-anders
-candygirl1
-trains
-paul123
-maxine1
-edward12
-kimmy1
-expert12
-cdtnbr
-seven11
-multimedia
-959595
-vasilisa
-gymnast1
-charmaine
-bakugan
-joelle
-blaze420
-sinbad
-boobie
-belinda1
-milkyway
-tits
-coolkid
-shankar
-012345678
-1chicken
-alpha123
-anthony
-rock12
-ann
-melo15
-lespaul1
-july15
-borabora
-loco13
-q1q1q1q1
-sanders
-money10
-cash
-197777
-woshiyazi
-artist1
-tennessee
-moimeme
-bacon1
-tmm
-r1cd38d
-bitchy
-gamecube1
-misty123
-miami
-asshole69
-biatch
-kennwort
-radiohead1
-minnesota
-123zaq
-steven12
-stephan
-sugar123
-333999
-asdfqwer
-gayathri
-cartoon1
-f12345
-misfits
-football6
-krissy
-infinity1
-bear12
-colocolo
-annie123
-martin
-sharpie1
-computador
-hey
-karen123
-madagaskar
-9876543211
-erin
-geminis
-emerica1
-sweetlove
-zimmer483
-1357908642
-tartaruga
-jan
-imthebest
-serendipity
-lingling
-aa
-crevette
-bigboobs
-daddygirl1
-fuckyou9
-2000comeer
-000777
-telephone1
-$hex[f02bd0f9f0e0f02bd0f9f0e0f02bd0f9f0e0f02bd0f9f0e0]
-aurelia
-one2three
-craig
-pooh123
-cookie11
-patrick2
-a1111111
-august14
-presley
-hotshot1
-halima
-123q123
-florin
-afrodita
-hazel
-100500
-srilanka
-nokia5300
-edgar1
-chris5
-june27
-werwer
-gmoney
-828282
-sexybaby
-sonnenschein
-$hex[3938373635343332310d]
-ilovemike
-pepper01
-marlene1
-password18
-b123456789
-margarida
-emanuela
-austin01
-physics
-0o9i8u7y
-password12345
-checkers
-bobafett
-darrell1
-sheena1
-love2love
-fucklove13
-oliver12
-polpol
-mahalkita1
-ne1469
-toronto1
-asasasas
-michael
-norbert
-expert
-libby1
-zerocool
-qwerty0
-annaanna
-camper
-premier
-victor123
-imesh
-purple!
-$hex[636570657473756769680d]
-march25
-moskva
-henrique
-chris22
-woohoo
-lolalola
-258741
-shiva
-moonbeam
-ocean
-moocow1
-hellyeah
-222111
-pete
-waterpolo
-yellow5
-987412365
-april29
-backstreet
-limpbizkit
-america2
-momanddad1
-myspace14
-pimpin69
-havana
-1dragon
-daniel
-nfytxrf
-peanutbutter
-haley
-cathy1
-kasia1
-rookie
-starwars3
-chris21
-slut
-steve123
-allmine
-$hex[f02bd0f9f0e0f02bd0f9f0e0f02bd0f9f0e0f02bd0f9f0e0f02bd0f9f0e0f02bd0f9f0e0f02bd0f9f0e0f02bd0f9f0e0f02bd0f9f0e0f02bd0f9f0e0]
-hihi
-blackcat1
-lol101
-trustnoone
-36mafia
-louisa
-money09
-tajmahal
-qaz12345
-trustno1
-1213
-hello2u
-lover101
-1q2q3q4q
-orange11
-hockey10
-789123456
-karma1
-ou29q6666
-science1
-darthvader
-kassandra
-money13
-gribouille
-severine
-tinkerbel1
-cesar1
-alcatel
-mamasita
-lisalisa
-amanda11
-bam123
-kingpin
-09121962q
-eloise
-555555555
-champ
-malinka
-balla1
-summer2010
-12345678900987654321
-jonjon1
-147
-tripleh
-cunt
-131420
-zzzxxx
-master11
-flamingo1
-1234567d
-priscilla1
-100484
-berenice
-iloveyou16
-poiuy
-bighead
-gideon
-sanjose
-love05
-souris
-terminal
-iloveindia
-notredame
-dupa
-a121212
-666666666
-richard
-boyfriend
-underoath1
-ihateyou!
-niklas
-lion
-xanadu
-none
-miguelito
-satish
-fuck1234
-1234567k
-happy7
-7758520
-cutiepie12
-alex14
-shiloh1
-mitch1
-syracuse
-rockets
-lotus
-jehova
-pepsicola
-eugenia
-diana123
-boomboom1
-qwerty.
-corina
-1958
-sanandreas
-stalin
-любовь
-blanche
-hopeful
-shitty
-goodday
-654321q
-nico
-justin
-baptiste
-avatar1
-goodtimes
-empire1
-whiskers1
-babygirl20
-zebra
-cookies2
-2012
-1qaz!qaz
-ashley3
-brennan
-gbhfvblf
-libra
-67mustang
-maggot
-angels2
-march14
-divorce
-scream1
-fuckoff69
-harris1
-salazar
-angus1
-soccer99
-princess19
-savior
-121212q
-bitch7
-godsmack1
-summit
-slipknot666
-service1
-jehovah1
-mikael
-devin
-laurel
-918273645
-boobie1
-ashanti
-abcdefghi
-johanna1
-june30
-sunshine11
-forward
-dinara
-12369
-marc
-zxcvzxcv
-memories
-1233210
-shalini
-claudine
-boxing1
-74107410
-1onelove
-ale123
-henry123
-waffles
-sander
-gwapako
-loveyou12
-loser5
-q111111
-rasputin
-sapphire1
-quantum
-alexis2
-jason12
-wolfpack1
-million1
-smoker
-211314
-1231230
-300
-c
-khalil
-olumide
-josephine1
-3456789
-juice
-neopets12
-seeker
-mylove12
-koko
-sexybabe1
-find_pass
-yjdsqgfhjkm
-1qaz2w
-bassman1
-puddin
-poptart
-annabelle1
-manzana
-voodoo1
-coolness
-qwerty3
-snatch
-journey1
-november19
-numero1
-o
-spikey
-oblivion1
-fabiana
-spidey
-nookie
-kylie1
-20042004
-samsara
-oceans11
-chino1
-denmark
-ethan123
-123456789a
-5482++
-yeshua
-android
-ulysse
-hotchick
-purple5
-keystone
-magnolia1
-marty
-firenze
-elena1
-cosmo
-diane1
-coleman1
-april27
-benjie
-kayleigh1
-pink10
-coralie
-ramones1
-smirnoff
-scorpions
-blanco
-jeff24
-lunita
-maiyeuem
-truck
-s
-operation
-sofia1
-lovehate1
-james11
-ranetki
-berry1
-detroit313
-mudvayne
-bigmac1
-memorex
-assassin1
-270
-3edc4rfv
-pissoff
-jesus10
-wz362308
-military
-d
-jordan22
-western1
-bdfyjd
-020
-malboro
-y
-popcorn2
-homerun
-werty123
-bjk1903
-crackhead1
-vince
-momoney1
-green22
-400101
-guitar123
-123xyz
-andrew13
-mariela
-tree
-jfgvcqbuzug
-zzz123
-newyork2
-godson
-july10
-football32
-whoami
-cbr600rr
-lambert
-gbcmrf
-felix123
-boots
-hello13
-nicole27
-sneaky1
-302010
-azertyu
-calypso
-mexican13
-rasta
-breezy
-bonkers
-giorgi
-for
-sinaloa1
-aubrey1
-luckyme
-killme1
-pretty2
-iloveyou01
-tina123
-black13
-dentist
-dbnfkbr
-regine
-goldwing
-o123456
-donuts
-zzzzzz1
-iluvu
-peaches2
-shivani
-1123
-poppop1
-159874
-x
-ghbrjk
-wanker1
-neelam
-fucked
-kool123
-marek
-pppp
-william
-superman13
-bababa
-myspace6
-clueless
-vegas1
-m1chp00h
-camel
-lucky3
-blue14
-highschool
-zalupa
-ocean1
-karaoke
-afrika
-milka
-rochelle1
-robert01
-quincy1
-reddragon
-smokey12
-nitram
-player12
-198500
-chunky
-789456a
-october23
-love666
-virus
-juice1
-c123456789
-pallavi
-12qwerty
-pink14
-p0o9i8
-etienne
-july16
-alex21
-nigga12
-july13
-matisse
-babygurl2
-challenger
-bluedog
-capital
-spoiled1
-superman5
-yogibear
-agatha
-samantha2
-jonny
-blink123
-jagger
-leonidas
-zsazsa
-villanueva
-birillo
-football55
-a987654321
-funfun
-poupette
-190986
-lili
-armageddon
-scott123
-cute12
-rob123
-profile
-flipflop
-ventura
-pharma
-fantomas
-number10
-chopin
-mama11
-critter
-loser!
-october12
-avril
-honey2
-avery1
-????
-123123456
-salamander
-q1q2q3q4
-kiara1
-anonymous
-personal1
-moncoeur
-madison3
-jimbo1
-sexy24
-carmine
-corsica
-candace1
-roland1
-brando
-lilbit1
-doobie
-july17
-silverado1
-198600
-selene
-zephyr
-cougars1
-romantic
-the123
-glenda
-atlantic
-kenny123
-bobcat1
-maggie
-tazman
-browns1
-linkedln
-hummerh2
-thethe
-livelife1
-medion1
-loveforever
-monkey99
-electric1
-fitness1
-ffff
-machine1
-benson1
-savanna1
-celtics1
-bombom
-mmmmmm1
-alphabet
-webmaster
-lilly123
-samsam1
-13572468
-racoon
-doodles
-goodgod
-herman1
-paulina1
-q12345678
-samantha
-carpet
-snoopy12
-vampir
-fucker!
-origin
-dominick
-848484
-plumber
-romario
-213213
-express1
-obama08
-resume
-teodoro
-olimpia
-picture1
-garage
-iloveu3
-deacon
-catcat1
-yellow3
-doktor
-dupa123
-fuck13
-moses1
-artur
-90909090
-momo123
-a12345
-222555
-navarro
-fuckyou23
-torres1
-frisky
-another1
-hunter
-starwars2
-357357
-helena1
-zxcvbn123
-disneyland
-maximka
-kids
-charmed3
-1qaz2wsx3edc4rfv
-aladin
-rusty123
-marmar
-playboy2
-nadejda
-dialog
-twinkie
-number8
-number4
-rosie123
-buster
-barracuda
-master01
-280
-liverpool2
-drama1
-purple4
-indians1
-1955
-oxygen
-brady1
-saratoga
-diciembre
-joyce1
-winners
-chelsea2
-declan
-integra1
-daffodil
-bird
-momof4
-austin11
-reynolds
-passer2010
-hotsex
-birmingham
-qawsedrftg
-anthony11
-carla1
-zoloto
-lamar1
-julio1
-ashley21
-poohbear2
-apollo11
-sheryl
-v12345
-june29
-and
-crack1
-mister1
-kickflip
-falcons7
-mykids1
-tigger13
-alan
-tatarin
-1357
-jjjj
-fuckers1
-piotrek
-shadow22
-march19
-truck1
-typhoon
-tania
-duck
-aurelien
-ademola
-dfa72dfj
-78945612
-supreme
-myworld
-polly1
-palmeiras
-paranoid
-alex23
-armand
-tigger22
-sashka
-preacher
-crawford
-martine1
-qwertyuiop12
-nigga2
-because
-gonzalez1
-october21
-aabbcc
-molina
-123qqq
-driver1
-$hex[743a]
-dejavu
-nicole!
-needforspeed
-blueboy
-gollum
-hello22
-bruiser
-09090909
-bluestar
-excellent
-soraya
-sausages
-chocolate!
-145632
-change1234
-perrito
-ollie1
-1234567t
-fingers
-ilovejosh1
-aaabbb
-aurora1
-kavitha
-roadking
-rbotmvz954
-stone
-connect1
-duchess1
-gabby123
-hip-hop
-9874123
-sylvain
-desember
-4wheeler
-12345y
-bullseye
-august19
-krolik
-rugby1
-cosita
-fire123
-pizza12
-faker1
-12s3t4p55
-baby18
-00000a
-ronron
-gotmilk1
-july11
-liliana1
-easy
-football44
-wiggles
-chelsea12
-196
-junior13
-flavio
-carlito
-iloveyou0
-lauren123
-loveit
-yfcntyf
-alfie1
-valhalla
-hotchick1
-blessed2
-sprint1
-joseph2
-cortez
-sienna
-maddy
-lilbit
-pizdec
-biteme69
-browneyes
-pompey
-brewster
-august18
-farhan
-reunion
-newport100
-godbless1
-shadow3
-biologia
-georgie1
-hottie01
-jazzy
-hugoboss
-deathnote1
-star22
-astonmartin
-golfclub
-gagaga
-kenshin1
-hooker1
-tink123
-yop7s55
-elvis123
-ultras
-tim
-nigger2
-resetme
-whocares1
-queenie1
-stimpy
-tessa1
-asdf11
-yangyang
-kamil
-august16
-clemence
-brittany12
-audia6
-lovegod1
-starfire
-arcangel
-marcel1
-shreya
-santa
-prosper
-gustavo1
-poopy12
-bastian
-callum1
-qwaszx123
-rhfcfdbwf
-carlos13
-morgan123
-march26
-amizade
-football25
-randall1
-janelle1
-akira
-03082006
-blood123
-e23456
-wetpussy
-loveable1
-football15
-jennifer2
-skate12
-wewewe
-prettyboy
-1111aaaa
-double
-smokeweed1
-cameron2
-9876
-breezy1
-gwapoako
-oreo
-christian
-bla
-chi
-tupac
-quiksilver
-varsha
-chelsey1
-magical
-angel24
-baseball25
-hammer123
-cfvceyu
-drag0n
-intrepid
-dragon10
-anna12
-pepper11
-mickeymous
-asdfghjkl
-william12
-197
-leopold
-dingdong1
-sharky
-jonathan12
-ana
-001001
-lucky11
-sunsh1ne
-boeing
-heka6w2
-march31
-asawako
-new123
-droopy
-aaaaaaaaa1
-aqwzsxedc
-idk123
-vinicius
-abbey1
-mischief
-bigboy12
-1jessica
-thalia
-rebekah
-miles
-karla1
-chocolate7
-surabaya
-daisydog
-princess18
-bigben1
-kat123
-bubba2
-tahiti
-secreto
-niners
-ruben1
-123admin32
-esmeralda1
-951951
-rivers
-sexxy1
-shasta1
-elizabeth
-gorillaz
-sekret
-mikey123
-dogs123
-bears
-depeche
-ilove2
-bollocks1
-letsgo
-1moretime
-timber1
-gtnhjdbx
-shevchenko
-wireless
-dddddddd
-sarah12
-schule
-aleksei
-gmoney1
-jesus1
-dominik1
-john11
-2010comer
-eddie123
-camila1
-werty1
-gerald1
-tricky
-radical
-march16
-4545
-insomnia
-brett1
-potato1
-bigmama
-target1
-august15
-tracey1
-gypsy1
-killer23
-naruto10
-x99qomx561
-myszka
-japanese
-2cxdn8s271
-badboy123
-smudge1
-qw1234
-i123456
-rocketman
-smokeweed
-zidane10
-my204856
-bella2
-estefania
-calculator
-payton34
-numberone
-riverside1
-servus
-marisol1
-bigboy2
-013579
-jesuscristo
-cleopatra1
-asdasd666
-march27
-78787878
-agustina
-zelda
-topbutton
-cookie13
-4jesus
-mongoose1
-purple23
-sexybeast
-asdzxc123
-michaela1
-celtic67
-broncos7
-matthew7
-july24
-abc123!
-tipper
-223456
-austin2
-crazygirl1
-494949
-magician
-asshole3
-gary
-miles1
-capucine
-starcraft2
-matty1
-nokia6600
-avenger
-chica1
-bobbie1
-1956
-collin1
-aassdd
-august25
-mic
-12345687
-fabian1
-keepout
-ahmed123
-grumpy1
-bitchass
-cosworth
-formula
-elsalvador
-mickael
-1stunna
-bowser
-orange3
-stefan1
-dodger1
-634142554
-casper123
-model1
-loveu4ever
-gucci
-myriam
-fishy1
-198400
-cody12
-artem
-mistral
-lovely
-sunrise1
-sexyass1
-blues1
-ddzj39cb3
-963369
-contrasena
-trust1
-genevieve
-passme
-aaabbb2
-ilovematt
-citizen
-blood4life
-ctrhtn
-rhfcjnf
-!qaz2wsx
-liquid
-slovensko
-cruzazul1
-carine
-qwer1234
-ant123
-hitler1
-hithere1
-massage1
-august28
-mustangs1
-14789
-gabriella1
-emerson1
-chris18
-shashi
-hellboy1
-amanda01
-kazantip
-espana
-godwin
-angelic
-pimp01
-hilaryduff
-melissa123
-carlitos1
-abraham1
-noemie
-philipp
-1hello
-271282
-babyphat
-kfgjxrf
-gatorade
-paper
-smarties
-redfox
-game
-jon123
-jiefang007
-wilfried
-qwerty88
-piccola
-357753
-peanut01
-india123
-123wer
-lady123
-chipmunk
-overdrive
-rencontre
-ashley!
-michael4
-bradpitt
-engine
-october2
-1234567890-=
-october22
-timtim
-nenita
-masamune
-thiago
-metalica
-delilah
-swords
-mail.ru
-fordfocus
-march20
-baggio
-march28
-stewie1
-ou8122
-alohomora
-hillbilly
-sepultura
-westside13
-hazel1
-sunnyday
-jaime1
-play
-fyfnjkbq
-pancake1
-caitlyn1
-aaa123456
-ksenia
-joyful
-lolololo
-july27
-cuteko
-stasik
-hockey7
-michelle3
-wally1
-akshay
-film@123
-nuvola
-october7
-iloveyouba
-qwezxc
-hockey13
-mars
-1234567u
-justin10
-boob
-1225
-december19
-sancho
-rubber
-zzzz
-butterfly6
-preeti
-sheba
-nipples
-metalgear
-jessica11
-18436572
-919191
-oldschool
-misha
-sexii1
-superman!
-intermilan
-sixers
-maminka
-chocolate3
-667788
-050
-nathan01
-anastasia1
-tiburon
-olalekan
-poodle1
-dinosaur1
-bitch21
-moussa
-shaun1
-money08
-freedom7
-blue15
-rosanna
-celtic123
-sukses
-bigbird1
-harley
-reglisse
-riverplate
-redfish
-weedman1
-shelley1
-hello12345
-hunter3
-jonathon
-cuties
-ashley14
-bolton
-loveme4
-lovely69
-grapes1
-melbourne
-tootie1
-augusto
-charity1
-aventura
-bigballs
-danielle12
-sooner
-biohazard
-pereira
-heyheyhey
-johnnydepp
-juliana1
-120679
-cheese3
-tictac
-windowsxp
-godblessme
-apples12
-fake
-patrick123
-migrationschool
-dani123
-tanker
-july28
-hellomoto
-nosferatu
-qw3rty
-ggggggg
-crocodile
-greentea
-1234567891011
-dada
-atreyu
-vfntvfnbrf
-tornado1
-getajob
-gangsta2
-money21
-mother3
-giselle
-purple01
-pokpok
-lexus1
-01011990
-jackie123
-crazy13
-marron
-chiquita1
-leigh1
-charlene1
-popcorn123
-killbill1
-awsome1
-vortex
-boxer1
-baby17
-britt
-danny12
-july18
-huskies
-01234
-yellow22
-lifetime
-molly12
-lenlen
-200200
-qaz741
-090790
-777777777
-119119
-jordan21
-david13
-david01
-greeneyes1
-iiiiii
-ashley16
-homero
-emperor
-asdfgh01
-765432
-edwin1
-noviembre
-maemae
-revolver
-lancaster
-123546
-frozen
-orion1
-armyof1
-qwer12345
-harlem1
-forgotten
-bingo123
-liverpool1
-caracas
-a666666
-social
-yahoo12
-snapple1
-bernie1
-zxcasd123
-love93
-19621962
-lbvjxrf
-smokey123
-obelix
-thompson1
-usher
-nicole16
-poupee
-dawn
-universal1
-gaetano
-anthony01
-dummy1
-1gangsta
-whitesox
-poi098
-jeff123
-nice
-babygirl8
-665544
-canabis
-henderson
-ddd
-icu812
-capone1
-brett
-babies1
-rasta1
-jelly
-dynamo
-burger1
-makemoney1
-yourmom!
-mustard
-dead
-mmmmmmm
-awesome123
-chantelle
-wisconsin
-ripley
-candyman1
-solaris
-chicken!
-nibbles
-tribal
-198700
-d4
-macaco
-triplets
-qwert5
-silver123
-boyboy
-dogcat
-him666
-southpole1
-charley1
-manunited1
-valery
-mark12
-virgo1
-bullfrog
-ludacris1
-atticus
-toby123
-webcam
-fucker69
-pillow1
-papa123
-divina
-need4speed
-freestyle1
-iriska
-ggggg
-lucky5
-rodina
-mahalkoh
-lara
-chris15
-qaywsx
-julio
-vittorio
-aze
-telecom
-penny123
-marty1
-silent1
-ilovejosh
-chinita
-pepe
-music!
-ledzep
-dave123
-mommy4
-zzz111
-raistlin
-fxzz75yer
-redhot1
-thisisme
-hhhhhhhh
-sanjana
-guitare
-dallas12
-poncho1
-lester1
-camaro69
-marion1
-jesus13
-888
-molly2
-cupcake123
-caralho
-batman11
-saraswati
-common
-love03
-vika
-august17
-bigmama1
-samuel123
-ljxtymrf
-madinina
-holidays
-zxczxczxc
-tmnet123
-chaser
-babygirl18
-goodluck1
-wwwwwwww
-scout
-norway
-justin3
-summer!
-kristy1
-knuckles
-redrose1
-grateful
-thankyou1
-jesus
-princess07
-sonata
-yahoo!
-muriel
-michael!
-newpass1
-dammit
-gatinha
-holyspirit
-subway1
-hello0
-edgar
-peace2
-tunafish
-homie1
-bigguy
-deluxe
-poison1
-777333
-123odidol
-august10
-scoobydoo2
-chihuahua1
-bastardo
-napoleon1
-martin12
-rocco1
-ambition
-1234qwerty
-dreamcast
-peaceful
-andrea12
-spotty
-lover3
-people123
-1223334444
-karima
-merda123
-cerberus
-timoxa94
-michael8
-woaiwojia
-jill
-square
-kingston1
-rocco
-1hunter
-twelve12
-deepika
-12131213
-hitman47
-jimbo
-keisha1
-my.space
-goodgirl1
-redwine
-redline
-solidsnake
-speaker1
-mike13
-redhat
-sport
-angel777
-meatball1
-narayan
-200991
-135135
-killer3
-freeze
-abc456
-pink23
-chick1
-030201
-vadim
-rick
-babygirl07
-tatata
-patricio
-maya
-barry1
-verizon
-camping
-tantan
-iluvyou
-a
-quality123
-warhammer1
-chandu
-daniel7
-alexan
-luis12
-rfhnjirf
-chinedu
-tyuiop
-sandra123
-truman
-love94
-goodboy1
-mobile1
-gggggggg
-melissa2
-zzs000000
-goldfinger
-friends3
-pancakes1
-sexygirl12
-sunlight
-hansen
-magenta
-matheo
-reese1
-petra
-cruiser
-sherwin
-costarica
-1020
-jester1
-iamgod
-chavez
-july29
-elisha
-nike23
-lilith
-chicken3
-gunsnroses
-kickflip1
-333666999
-marquis1
-howareyou
-river
-qwerty00
-albania
-titleist
-rhonda1
-system32
-gutierrez
-darnell1
-bettina
-fuckmylife
-art
-salut
-pandabear
-superman10
-zero00
-bigbear
-clever
-patryk
-july19
-konrad
-access1
-groovy1
-rusty2
-olamilekan
-murzik
-gina
-cats123
-dragon99
-natascha
-246800
-malaka
-asdfjkl1
-torrent
-shauna
-lol123456
-fucker123
-bumblebee1
-august24
-bigboi1
-rugby
-titi
-reading1
-sheffield
-honeys
-graffiti
-kurtcobain
-nirmala
-doghouse
-1qaz@wsx
-constantin
-b
-dragon21
-nadine1
-sta
-sal
-lizzy
-jjjjjj1
-charlton
-alena
-elisabetta
-penguins1
-dddddd1
-yvette1
-mike22
-hotwheels
-kisskiss1
-lovelovelove
-dayday
-152535
-marquis
-030
-qqq
-james01
-marina
-1killer
-number23
-hastings
-colin1
-naomi1
-doggies
-python
-studio1
-jessica01
-ilovealex1
-bouncer
-tim123
-markiz
-welkom01
-nadia1
-marsha
-luisito
-destiny123
-arschloch1
-привет
-mandy123
-tamtam
-vanessa123
-hola12
-digimon1
-ilovenick1
-caonima
-gareth
-thesims
-leanne1
-kamala
-banana12
-xblhintb9w
-lovers123
-baseball17
-jarule
-falloutboy
-forever123
-allahuakbar
-fantastic4
-slinky
-cherry2
-skate2
-2345
-pixie1
-kayla12
-cherries1
-somebody
-123abc456
-bdfyjdf
-worship
-dragoon1
-admiral
-chunky1
-brad
-lpl
-nautilus
-august31
-password55
-spartacus
-zaq12345
-dreaming
-sasa
-nickolas
-qwerty1
-beloved1
-chris7
-cam
-gitara
-elizabeth3
-cyclone
-hottie5
-tequiero1
-darryl
-superman123
-yousuck2
-july25
-aussie1
-asdfg12
-playtime
-no1knows
-picasso1
-alone
-0o9i8u
-chris17
-cristiano7
-raquel1
-all4me
-compaq123
-jerry123
-aishwarya
-bronco1
-adadad
-thebeatles
-rhjkbr
-warning1
-zaragoza
-princess6
-tabby1
-daniel22
-pppppppp
-lakeside
-newzealand
-amanda13
-princess69
-tigerlily
-lfitymrf
-midnight12
-siemens1
-liverpool123
-mayhem
-mommie1
-iloveboys
-sicilia
-mommie
-l
-walkman
-musiclover
-track1
-blackman1
-gansta1
-butters
-friends4ev
-remington1
-bball11
-snakes1
-123147
-pooppoop1
-tessie
-198200
-shearer9
-007007007
-pumas1
-meister
-007bond
-heavymetal
-99887766
-jungle1
-biloute
-gregorio
-tttt
-bitch6
-piano1
-gustav
-bisous
-shazam
-122334
-stupid123
-mad
-cloud
-aguila
-3angels
-bennie
-vova
-colette
-apple3
-amber12
-290892
-google2
-bruiser1
-magda
-purple10
-xtseo2011tdx
-december10
-blowjob1
-18181818
-angel1234
-brandon5
-ginger01
-chestnut
-du8484
-brandon13
-151617
-trucks1
-$hex[71317732653372340d]
-shivam
-greenbay1
-playstation2
-westlife1
-dad
-dwight
-bryant1
-mv46vkmz10
-alfred1
-852741
-collins1
-fantom
-fuckyou21
-charli
-eugenie
-jasper123
-immortal1
-hampton
-cocksucker
-rugrats
-pimpin101
-199999
-sunshine01
-crazybitch
-seahawks
-havefun
-april2
-morrowind
-tarheel
-my1space
-victoria
-october14
-username
-bible
-echizen18
-040506
-october11
-gatorade1
-120279
-compton
-c00kie
-geetha
-anakonda
-silver12
-baby06
-georges
-111122
-ashley22
-1babyboy
-letmein!
-french1
-jesus101
-coolbeans
-wer123
-yellow7
-vipers
-showme
-magick
-gofish
-fuckyou420
-butch
-matrix123
-ssssssssss
-lovable
-spongebob3
-kansas1
-julianna
-dragon3
-gettherefast
-sheridan
-heavenly
-evelina
-1223
-hotmail123
-rob
-bud420
-kobe08
-sassi123
-heather2
-anusha
-phoenix
-evolution1
-adrian123
-anitha
-222222a
-65mustang
-space123
-shark1
-dancer12
-&
-098098
-karolina1
-calibra
-predator1
-bitch14
-davis1
-ramazan
-pooter
-king11
-16051980
-tigger
-bubbles3
-bball3
-clementine
-feyenoord
-ruthie
-6strings
-kidrock
-ximena
-president1
-johnathan1
-eri
-pepino
-mamma1
-lulu123
-camelia
-mandrake
-anthony4
-kkkkkk1
-3698741
-mateusz1
-michael10
-magicman
-football
-112
-colby1
-puzzle
-rufus
-1shadow
-stupid2
-bitch09
-uzumaki
-zero123
-rotterdam
-aidan1
-??????@mail.ru
-shahrukh
-bluemoon1
-seahorse
-1235
-eternal1
-pizzahut
-ankita
-killerman
-miriam1
-insurance
-stone1
-popstar
-mommyof2
-julius1
-scottie1
-christin
-iloveme12
-deusefiel
-ilovemybab
-yfz450
-fergie1
-minime1
-contrase
-30media
-floflo
-stuff
-jackson123
-garden1
-iloveboys1
-snoop
-maureen1
-campbell1
-bar
-husband1
-america13
-partner
-link123
-pinkpink
-einstein1
-october15
-ashley10
-1friend
-nina123
-6358986
-3daysgrace
-carrot1
-cvzefh1gkc
-gamer
-method
-gthcbr
-taylor
-niggas1
-baller2
-superman
-ashanti1
-james13
-alligator
-atreyu1
-fidelio
-*123456
-mistress
-lordjesus
-gfcgjhn
-michoacan1
-roses1
-tracker
-toutou
-liverpool5
-123123z
-chivas9
-shane123
-salamandra
-kitchen
-balloon
-harish
-florent
-soloyo
-southern1
-cousin
-hansolo
-fuckyoubit
-190494
-andrey
-motherof3
-qwerty12
-fiorella
-july31
-april4
-sporty
-lfybbk
-secret2
-1ashley
-internazionale
-pommes
-345345
-123456789123456
-diamond123
-olanrewaju
-fk3456abc
-angel06
-devils1
-animation
-martini1
-bengals
-ananda
-deadhead
-honda250
-killzone
-hannes
-football34
-gallardo
-bvp33w7epu
-ramirez1
-klopklop
-tresor
-love2007
-love
-dakota12
-reliance
-maryland1
-wareagle
-avinash
-titanium
-kolbasa
-butters1
-jordan45
-000666
-jonathan
-clarisse
-matthew1
-chevelle1
-tinker2
-956208q
-dieter
-mohamed1
-gospel
-cheer12
-april30
-1fptjtl919
-milashka
-gayatri
-starwars12
-123454
-ksusha
-platon
-dasha
-taylor10
-smile2
-lovers12
-bernice
-octavia
-sidekick1
-nokia5200
-bounce
-poiuytre
-football07
-jessica!
-salasana
-shearer
-123456789*
-090
-gu1tar
-rapper1
-butterfly9
-flores1
-earth
-destiny7
-aloha
-blackout
-hockey123
-png
-bandit12
-camara
-march29
-oioioi
-surprise
-siobhan
-princess123
-dmoney1
-chicks
-guitar2
-jessica1
-ringo1
-1112
-trinitron
-bitches2
-walleye
-princess24
-farmer1
-jackass123
-beatrice1
-362514
-papichulo1
-harekrishna
-hotty
-19601960
-rfn.irf
-gcheckout
-jamesbond1
-happy3
-bubby1
-geheim123
-aramis
-sarasara
-ninjas
-pimp4life
-goofy
-jordan4
-belinea
-andrew3
-denis1
-mcdonalds1
-apples2
-countryboy
-2twins
-u23456
-gunther
-cvzefh1gkc
-carlton1
-whitesox1
-$hex[5177657274790d]
-zaqzaq
-lennon1
-bacon
-12346789
-dawson1
-snowy1
-checkmate
-daniel3
-dra
-jackson
-p4ssword
-continue
-ohiostate
-blink182
-kowalski
-pink21
-wert
-qwerty10
-68camaro
-nicole15
-players
-monroe1
-shakur
-hurley1
-147258369a
-leonel
-quattro
-thematrix
-chuckie1
-smokey2
-bigone
-nicole5
-catman
-samsung2
-lover5
-singing
-ilovematt1
-doodlebug
-sexy19
-bobdylan
-green23
-applesauce
-789456123a
-candela
-watson1
-hellomoto1
-tata
-marie3
-cheese11
-loser101
-1010101010
-maisie
-23
-weronika
-102030405060
-august26
-beth
-fraser
-ballerina
-lollol123
-estate
-tortue
-1flower
-forrest1
-0007
-doremi
-loveyou!
-chris16
-lululu
-fatty
-princess20
-paradis
-bball22
-grant1
-pwtest
-pegasus1
-vivian1
-mindy1
-pistache
-princess17
-twinkie1
-notredame1
-love420
-homies1
-pimpdaddy
-mel123
-booster
-portable
-518518
-alianza
-rashid
-nfy.irf
-july20
-tereza
-krista1
-hannah10
-himanshu
-12345678d
-rjhjdf
-kids123
-bearbear1
-01012011
-fuckfuck1
-sophie12
-kirby
-sexy#1
-1baseball
-freedom123
-octubre
-windsurf
-hockey99
-jimmie
-sixty9
-jessie123
-whatever4
-eistee
-roberta1
-beretta
-21
-jaime
-bigfish
-painter1
-iloveme3
-vjqgfhjkm
-football69
-pink15
-vintage
-110018
-electrical
-bangkok
-mike69
-cornwall
-baggies1
-snowie
-poop69
-kitties
-jade123
-grant
-myspace4me
-sandwich
-alyssa12
-magnum1
-thailand1
-jim123
-omar123
-stacy1
-nessa1
-password45
-vienna
-schneider
-tunisie
-adrenalin
-mygirl1
-stuart1
-jammer
-bookie
-mariners
-eatme1
-nurse
-alex15
-alisa
-leroy1
-downtown
-children4
-whatever12
-stewart20
-kat
-cutie13
-yourgay1
-bertrand
-whatup1
-infantry
-cocaine
-meenakshi
-qwerpoiu
-rita
-jaybird
-monkeyboy1
-mustang50
-getsome
-drizzt
-queenbee
-azert
-bbbbbb1
-nellie1
-iloveyou143
-capetown
-wasabi
-mac
-maserati
-159357a
-hottie4
-918273
-merlot
-saretta
-taylor3
-1234123
-viper12
-baltimore
-squirrel1
-angell
-lovesex
-public
-japan1
-michael21
-chad
-november12
-lacrimosa
-asd666fds
-rerere
-richard123
-combat
-kkkkk
-kaitlin1
-football.
-matematika
-macdaddy
-040
-dreamgirl
-ruby123
-grandad
-carebears1
-lemons1
-tundra
-stronger
-brandon11
-squirt1
-natasha
-sisters1
-ivan123
-$hex[f0a2f0a6d0e9f0a6d0eaf0a6]
-nokia5130
-herbert1
-inuyasha12
-terrence
-bmw325
-dedede
-flo
-scheisse
-marimar
-y23456
-aliyah
-bobby4
-vera
-consuelo
-maria13
-dkxjizc282
-combat123654
-rich
-pipoca
-jalisco1
-vivien
-whatup
-abc123456789
-youknow1
-danish
-embrace
-skyliner34
-rachel12
-777888999
-hey12345
-robert11
-060
-bismilah
-lopata
-sinatra
-ilovemykids
-senator
-popo09
-pigeon
-rapper
-coccinella
-vasiliy
-jayson1
-liz123
-beamer
-marie13
-llama1
-class2010
-4girls
-marita
-serseri
-peterbilt
-west
-lynette
-bitch4
-xt97794xt
-generation
-blues
-khaled
-1a2a3a4a5a
-coca-cola
-sauron
-555444
-juliana123
-alexia1
-nanny1
-honolulu
-chingy
-world
-a55555
-michael22
-filipe
-juju
-october3
-diamond12
-hugo
-july26
-rooney1
-airplane1
-makaka
-tatjana
-justin21
-!qaz1qaz
-jacob12
-suslik
-vietnam1
-funtime
-lolol
-myboys2
-mark_963
-$hex[3132333635340d]
-qpalzm
-nick11
-ola
-hello4
-mel
-b-ball
-loveme22
-keller
-keywest
-xiaoxiao
-reno911
-poophead
-stoney
-community
-sheetal
-fuckyou0
-football123
-punisher1
-friend of joan
-monkey15
-rfntymrf
-blaster1
-centrino
-perros
-arielle
-00110011
-yosemite
-diva123
-barbie12
-gwapoko
-o23456
-$hex[266865617274733a]
-ashley15
-popopopo
-star10
-godslove
-5plk4l5uc7
-manchester1
-realestate
-1nicole
-heartless1
-myspace06
-password25
-camden
-mustang67
-romans
-august27
-rescue
-ddddddd
-softball5
-charlie5
-meandyou1
-187187
-zach
-jesusloves
-barry
-3.1415926
-forgetit
-member1
-uzumymw
-hottie69
-plasma
-290
-sunshine1
-rb26dett
-pol
-grayson
-chocho
-tenten
-queens1
-love32
-roxie1
-allie
-corentin
-football99
-ricky123
-peach
-sally123
-lovejesus
-snoopdog1
-bismillah1
-bart
-santafe
-jazzy123
-5845201314
-salem1
-weather1
-0147852
-wrangler1
-babygirl6
-nik
-london01
-richard2
-player123
-noah
-sylvester1
-123581321
-555555a
-rocky12
-tiziana
-everlast
-hockey2
-scamper
-bob1234
-chintu
-dodong
-david11
-niggers1
-101090
-mickey01
-killer99
-peace12
-word
-myfriend
-01234567890
-rudolf
-hunter13
-q123123
-tigers12
-sokolov
-beebee
-auditt
-justin22
-qazxsw12
-mouse123
-weston
-010989
-madman1
-saopaulo
-samsung
-cookie!
-unlimited
-algebra
-julie123
-dramaqueen
-roshan
-jason2
-harvest
-thunderbird
-trapper
-armani1
-love90
-joselito
-twins1
-jasmine7
-sahabat
-love96
-october16
-naynay
-sephiroth1
-softball14
-gaelle
-devine
-marie05
-blue44
-vickie
-abby12
-putter
-welder
-bambi1
-hej123
-edward2
-dragon23
-1dollar
-123a123a
-daughter1
-hikari
-analsex
-may
-can
-egorka
-1chris
-diehard
-samsung12
-zaqxsw12
-12345x
-122122
-harvard
-pistol
-dundee
-976431
-korova
-nikita
-paris123
-$hex[73616d73756e670d]
-bootsie
-gravity
-historia
-anamika
-proview
-vaishali
-guess1
-sharks1
-bubbles!
-kimber
-turtle2
-1qazxsw
-azerty12
-frodo
-static
-riley123
-nickel
-annemarie
-ann123
-gunnar
-171819
-property
-?????
-newyear
-active
-hockey19
-kamran
-killer
-thegreat123
-butterfly5
-romane
-steph123
-purple8
-jeannie
-blacks
-tzir25l5kn
-heyheyhey1
-sony123
-annmarie
-bailey2
-stuttgart
-cutter
-honeybear
-cullen
-5x1cjdsb9p
-ottootto
-zorro1
-boss123
-camel1
-pegaso
-aerosmith1
-allyson
-cheerleader
-500500
-babyboy123
-omni
-maxim
-couscous
-deadpool
-halo12
-chloee
-halflife2
-tardis
-softball22
-rafaela
-hunter5
-19
-musical1
-emokid1
-hunter10
-poopy123
-137900
-antonina
-lynlyn
-chinna
-miley123
-berkeley
-101088
-nipple
-seminole
-124578963
-pink16
-hungry
-1mustang
-divine1
-russia1
-poker
-sensei
-fiona
-cutie11
-sergey
-olive
-arod13
-bastien
-nascar8
-asdfgh
-bubba12
-1954
-longbeach1
-trustme
-wassup1
-omar
-1qazse4
-12345six
-foster1
-tempest
-mysterio
-mallard
-andrea
-ang
-surf
-fernandes
-doglover
-brendon
-camion
-dedewang
-1224
-vacances
-number6
-silly
-birdie1
-papaya
-jer2911
-trisha1
-softball8
-noelia
-serpent
-iloveyou18
-dirty
-27081989
-italy1
-nenette
-goose
-becca
-dragon01
-1z2x3c4v5b
-inferno1
-harley69
-concorde
-lolipop123
-jordan14
-7894561
-r4e3w2q1
-bryce1
-eraser
-wheels
-misfits1
-fluffy123
-curious1
-poophead1
-purple21
-renegade1
-antoinette
-bobby12
-titan1
-rockie
-meridian
-carlos2
-1234as
-123lol
-sex101
-salinas
-johncena12
-skaterboy1
-cancan
-fcbayern
-saviour
-opopop
-boyfriend1
-bangbang1
-junpyo
-hello99
-love66
-boogers
-shawna
-fun123
-kevin11
-cesare
-messi
-flowerpower
-1818
-davis
-myspace201
-mason123
-psychology
-colin
-badboy12
-and123
-taurus1
-chewie
-squash
-neopets
-sunshine13
-eleanor1
-!@#$%^
-w1aubvoq
-jim
-xander1
-hopeless
-doggy123
-tony20
-subaru1
-october17
-native1
-aries1
-catdog123
-loveme69
-dfytxrf
-marta1
-berlin1
-foxylady
-kermit1
-tiger5
-01091989
-cowboys9
-johnboy
-123467
-edinburgh
-browneyes1
-flatblocker
-sch
-island1
-asasas1
-prudence
-transport
-looney
-happy5
-swallow
-vader1
-spaceman
-linker
-love95
-miamia
-topgun1
-gamer1
-dougie
-cindy123
-r123456789
-mcdonalds
-globus
-marielle
-fyutkjxtr
-princess.
-1zn6fpn01n
-trident
-normal
-adidas123
-booker
-tiamo
-eastside13
-morrison1
-champs
-alexis01
-tommie
-bailey11
-letme1n
-wtf123
-nokia3100
-bball10
-primus
-1sexybitch
-mazda
-sophie
-dupadupa
-12345zxcvb
-felipe1
-zildjian
-arcobaleno
-vikram
-peanut11
-ginger11
-carter3
-march3
-satan1
-celticfc
-thecure
-buddyboy1
-bitch08
-1234aa
-august20
-darkside1
-1jordan
-nicole18
-songoku
-michael9
-mutter
-fanny
-hothot
-zoomzoom
-batman13
-brebre1
-12345asdfg
-favre4
-songbird
-augusta
-oceans
-111777
-romana
-junior10
-nokia5230
-alcatraz
-superman69
-charlie11
-coolgirl1
-nike12
-prince12
-daisy2
-ernesto1
-400064
-slipknot12
-catalina1
-matthews
-sternchen
-cooter
-ingodwetrust
-ryan11
-ball
-qh6xl1p9xj
-13141314
-humberto
-muffins
-nat
-october25
-elizabeth7
-talisman
-emanuel1
-metallica2
-waffles1
-rememberme
-ola123
-orange7
-leedsutd
-stephanie2
-gangsta6
-manning
-airbus
-tigger3
-junkie1
-junior01
-call911
-successful
-cake
-marias
-iloveryan
-hudson1
-tink12
-nevermind1
-chuckles
-alanis
-fragola
-celular
-nymets
-romans828
-titeuf
-chelsea11
-flowers2
-420247
-1234567qq
-963741
-rahul
-gordito
-123qwe456
-cornelius
-banzai
-football77
-1234567r
-bennett1
-harlem
-winter12
-cancer69
-tarheel1
-anime123
-bizkit
-ib6ub9
-cnfybckfd
-colors
-haslo1
-pyramid1
-blue45
-987654a
-jjjjj
-1919
-jj1234
-pierce
-sunshine5
-october18
-fudge1
-manny
-flames1
-hfljcnm
-hannah3
-bra
-10101
-xdqwerty
-yassine
-divorce1
-brownsugar
-sawyer
-bryan123
-coventry
-sport1
-cloud1
-universo
-butcher
-9958123
-abc1234567
-520530
-station
-hot97hot
-sergej
-gracia
-iceberg
-snuffy
-maomao
-nicole08
-piper
-chris6
-santacruz
-12345678901234567890
-shepherd
-59trick
-honeybun
-66mustang
-foxracing1
-killer01
-blackwater
-horse123
-athlon
-olaola
-ashley23
-1life2live
-1apple
-hippie
-october5
-anthony23
-brayan
-sheldon1
-plastic1
-qwertyasdfgh
-sugarbear
-compaq12
-500072
-shinobi
-bubble01
-amylee
-kareem
-changes
-olivia123
-last
-ffffffff
-cypress
-hateyou
-yahoo2
-mariella
-duke123
-brandon
-reuben
-austria
-idontcare1
-miguel123
-august8
-1212121
-malik
-rockstar2
-macintosh
-monkey77
-diamond7
-24862486
-masha
-kimmy
-19611961
-jen123
-warrior1
-lionking1
-stayout1
-octopus
-josie
-vandana
-121213
-pimp14
-12monkeys
-libra1
-mahmoud
-abcdef12
-nono
-tester01
-doogie
-apple5
-hawaiian
-daniel23
-coach1
-987
-motherof2
-ballet1
-nicola1
-mamadou
-superfly1
-getmoney2
-mommy5
-happyfeet1
-sticky
-43214321
-devon
-bigpimp1
-gundam1
-christopher1
-monmon
-hellfire1
-monkey.
-bad
-$hex[f02bf0a6f0a6d0fcf0a9f02b]
-iamtheone
-thekid
-14725836
-larissa1
-david3
-shadow10
-johnathan
-sprinter
-3babies
-black5
-stacy
-glenn
-naomi
-1qwertyuio
-green4
-kevin2
-12love
-sdf7asdf6asdg8df
-iloveyou24
-j1v1fp2bxm
-babybaby1
-a1234567890
-emogirl
-12345612
-hell
-chat
-october8
-meteor
-jessica5
-bahamut
-beyblade
-ghhh47hj7649
-emily12
-fightclub
-justin7
-shiela
-pixies
-flyboy
-castor
-living
-james22
-scooby123
-krissy1
-hillbilly1
-seahawks1
-1235813
-1computer
-torpedo
-aragorn1
-mango123
-yu5l97wk8q
-1baller
-ultimate1
-punker
-vargas
-cheer101
-z1x2c3v4b5
-whisper1
-windows98
-kishore
-icecream12
-hannah7
-purple14
-hamburger1
-angie123
-123456zz
-test12
-secret12
-samuele
-123123aa
-iloveyou19
-godspeed
-triangle
-emma12
-hackers
-princessa
-superduper
-maxence
-family1st
-oliver
-159357258
-lalakers
-silvio
-elmo
-november20
-kris
-tonyhawk
-commerce
-1brandon
-max1234
-star14
-michelle7
-shotokan1
-nastenka
-reynaldo
-alicante
-sunshine4
-tiffany2
-lololol
-qwerrewq
-mackie
-classof06
-blanca1
-bobo123
-1peanut
-iloveu7
-1717
-woaini123
-hello23
-fredrick
-groove
-stardust1
-magic32
-1123456
-kolokol
-rachel123
-honey12
-dannyboy1
-myjesus
-hiphop2
-070
-shruti
-skater13
-nigeria1
-casper12
-piano
-bbbb
-cheyanne
-killer22
-patrick12
-123456@
-acc123.
-lucifer1
-@!@
-march30
-132465798
-morgan2
-aze123
-sixteen16
-tonino
-george2
-tree123
-hhhhh
-j
-tycoon
-chanel5
-shayla
-specialk
-fuckme!
-integrity
-panama1
-pistons
-adrianna1
-linkedin1
-buddy01
-planeta
-badazz1
-girl12
-nic
-london11
-lithium
-coke
-people12
-babyboy12
-15
-timberland
-constance
-marlon1
-dudley1
-sausage1
-david7
-paulette
-92dk2cidp
-terserah
-bbbbbbbb
-159258357
-november18
-philippine
-bieber
-rjitxrf
-ghbdtn123
-whitey
-jarvis
-flame
-jello1
-l123456789
-mercado
-pass9876
-chipper10
-tamahome
-3d8cubaj2e
-taz123
-morgan01
-superior
-com
-polo123
-chicken7
-bosco
-michal1
-bandit01
-roxy12
-patriot1
-milton1
-iloveyou20
-winxclub
-bones
-chicken5
-horses123
-starburst
-phil413
-ladybug2
-poiuyt1
-nfy.if
-1472583690
-nefertiti
-bigbrother
-newnew1
-ghost123
-simple123
-spinner
-carly1
-psalms23
-killa123
-r
-bv123
-aguilar
-justin5
-htubcnhfwbz
-football01
-cheech
-passions
-lazarus
-karla
-accounting
-weezer1
-ser
-ashley18
-marisa1
-hockey14
-butterfly0
-augustus
-mireille
-daddys1
-gogeta
-mcdonald
-12345aa
-romeo123
-tweety123
-cottage
-mortal
-iloveyou17
-saurabh
-jenkins
-outkast
-jellyfish
-dangerous1
-character
-cookie01
-brandon01
-hope123
-holler
-121288
-scooby12
-lzhan16889
-love91
-star23
-3qdlqb49js
-viviane
-needajob
-karukera
-megadeth1
-qwertz123
-bynthytn
-jjjjjjjj
-happygirl
-123456789x
-cacaca
-alondra1
-cassie123
-aminata
-shit12
-papichulo
-iloveyou07
-pink01
-tigger69
-mephisto
-09051945
-obinna
-bitch.
-153426
-weed12
-travail
-roadkill
-goodnews
-muffins1
-beefcake
-dragon666
-angel25
-hoe123
-kambing
-love4eva
-carmel1
-chris69
-psicologia
-jazzman
-looser1
-pussys
-852369
-ramon1
-aku123
-erick
-kamil1
-salami
-pelican
-james5
-apocalypse
-011194
-buckshot
-jessica21
-panchito
-bacardi1
-pinklady
-19591959
-spaghetti
-cookie7
-kitty5
-simmons
-peach1
-killyou
-chelsea
-fujitsu
-ecuador1
-alien
-bff123
-girlpower
-hgfdsa
-jesus07
-house123
-tractor1
-october27
-passord
-wednesday1
-sansan
-woaini520
-jake1234
-matthew11
-kamilla
-shayne
-nicoleta
-crazygirl
-bronson
-impreza
-terence
-gavin
-yes
-portland1
-pheonix
-antonia1
-hellos
-zimbabwe
-sasasasa
-katharina
-gigi
-cba321
-fickdich
-justin23
-barber
-limegreen1
-demon1234
-0123654789
-peppino
-24crow
-fener1907
-www
-ilovemymum
-babyg1
-football88
-guitar12
-mail
-nuggets
-thegreat
-kitten12
-robert13
-number13
-didididi
-ilovemike1
-modern
-schumacher
-vagina69
-greyhound
-timberlake
-hassan1
-aragon
-yoshi1
-100986
-1111qq
-jordan08
-lakers08
-madzia
-king13
-liliya
-anabel
-voetbal
-imagine1
-giancarlo
-den
-poi123
-love29
-fred1234
-qwerty111
-everyday
-juan12
-stanford
-leland
-message
-franky1
-123red
-maplestory
-myangel1
-westcoast1
-cherish
-leah
-bugatti
-cupcake2
-braxton
-sexyred1
-alberta
-ipod123
-newday
-567567
-august29
-angel19
-?????????
-portia
-1heart
-totti10
-yesenia
-jessica
-runescape2
-strange
-753753
-gogo
-firewall
-qazwsx1234
-soleil13
-monitor1
-baseball20
-gordita
-jasper12
-gfhjkm
-hawkeye1
-chinchin
-marcin1
-gateway2
-wiggles1
-cocoa
-format
-bangsat
-reload
-bbbbbbb
-rodrigo1
-money01
-underdog
-123456789aa
-hansol
-only4me
-mighty1
-charles2
-popova
-jimbob1
-sara12
-eminem2
-world1
-gwapa
-bottle
-emerica
-3344520
-october24
-homer123
-warlock1
-redsox34
-thomas13
-jelszo
-hammed
-galileo
-jkl123
-killkill
-windmill
-aldrin
-sk8erboi
-yasmin1
-tommy2
-anton1
-terrance1
-mendoza1
-sexylove
-1harley
-pinocchio
-lola12
-bookie1
-madhuri
-saffron
-luke123
-fhntvrf
-icecream2
-girly1
-academia
-sassy2
-jennie1
-nathan2
-dictionary
-sparky123
-102102
-1012
-grammy
-boys
-maxell
-jaylen
-jacky
-frodo1
-rachid
-sheriff
-mustang66
-800620
-kokakola
-blue55
-antoine1
-1121
-19weed
-woofwoof
-daniel14
-b1234567
-$hex[6c69766572706f6f6c0d]
-777777a
-monkey24
-pulamea
-atlars10
-happy11
-bibiche
-winter11
-jimjim
-jingle
-nevim
-sunshine22
-rfhfylfi
-ilovealex
-jackie12
-tyson123
-orange22
-shad0w
-uranus
-gilberto
-cupcake12
-casino1
-babe12
-chickens1
-haters
-butterfly4
-mam
-fy.nrf
-babygurl13
-danielle2
-091296
-crazydog
-59mile
-$hex[3132313231320d]
-zhou1980
-my2sons
-diamond3
-lavinia
-someone1
-cosmic
-demon12345
-sweetiepie
-mexico11
-mingming
-1234567890z
-manfred
-ilovehim12
-quality1
-begemot
-shawn123
-starburst1
-daisymae
-fox123
-etnies
-goat
-chewbacca
-sylvia1
-kittylove
-delaney
-playstatio
-boom
-patterson
-moses
-kerstin
-biggles
-bobesponja
-dallas123
-bravo
-prasanna
-parents
-hockey17
-jameson
-mary12
-prosperity
-patch1
-engineer1
-marco123
-zavilov
-nbvjatq
-babygirl17
-phillies1
-0okm9ijn
-football18
-softball4
-milkman
-ministry
-alliswell
-080
-555222
-"k.,jdm"
-flyfly
-kramer1
-sushi1
-googoo
-major1
-george01
-summer7
-possible
-kamehameha
-01011985
-dino
-graham1
-74123698
-dimples1
-dutchess1
-amparo
-gjkbujy
-nash13
-hottie7
-oriflame
-soccer.
-chico123
-ballin2
-chinni
-reginald
-golfball
-120197
-sissy
-michaeljac
-jasmine
-bigsexy
-dale88
-zxcvasdf
-starr1
-economics
-lauren2
-misiaczek
-blue24
-ilovenick
-melissa12
-lawson
-nate
-buck
-nick1234
-rosalinda
-gromit
-buckwheat
-1bigdick
-jake11
-838383
-caballero
-rocky5
-mashka
-kartal
-water12
-champions
-soccer33
-angeleyes1
-parola123
-soccer25
-teresita
-october20
-8eight
-131061
-madden08
-deeznuts
-carnival
-asa123
-barkley1
-1233211
-grandma2
-t123456789
-gagarin
-twenty20
-qazwsx
-1234567y
-monster3
-greenwood
-winter08
-dodo
-reader
-ginger
-qwerty9
-nicole4
-lipton
-clark
-cheerleade
-patatina
-asturias
-ilovegirls
-monica123
-prettyme
-chilli
-scratch
-hannah13
-delicious1
-blowme69
-lover4
-741236985
-october6
-marble
-wowwow
-18273645
-lucky21
-360flip
-gemma
-ant
-tianya
-jesus5
-graciela
-1234567890qwertyuiop
-bball21
-vision1
-lauretta
-400067
-ppoo0099
-doomsday
-ilovemydad
-anissa
-benten
-royal1
-blue33
-1210
-1v7upjw3nt
-forzajuve
-1230456
-russian
-hallo12
-159875321
-quadro
-paprika
-oilers
-pat123
-televizor
-poo123
-rehbwf
-pauline
-girlie
-123qazwsx
-matty
-4ever
-321456987
-kamote
-tomboy
-mommyof3
-asdf12345
-1234567l
-66bob
-sinclair
-skidoo
-zipper1
-froggie1
-cookie5
-zmx870919123
-calle13
-lucky8
-talent
-avemaria
-ramiro
-quebec
-terrance
-prelude1
-1asdfghjkl
-jello
-baseba11
-andrew22
-matthew5
-chris1234
-mimi12
-bahamas
-buddy11
-josiah1
-november17
-villevalo
-sassy12
-janvier
-greedisgood
-sr20det
-admin1234
-hahaha!
-katie12
-tauchen
-joshua13
-minicalibra
-89898989
-jericho1
-01478520
-bigboss1
-beyond
-piramide
-hgrfqg4577
-lemonade1
-taylor7
-itsmylife
-dancer2
-1234556
-junior11
-derparol
-freefree
-bab
-amanda
-raindrop
-alfie
-mortimer
-pawpaw
-hotdog123
-karamba
-barrett
-love04
-newman1
-lioness
-kratos
-coregmedia
-n
-love2011
-irock123
-lexie1
-198900
-kiki12
-worship1
-flamenco
-yahweh
-plokij
-c2h5oh
-s0ccer
-counter1
-$hex[6173646667686a6b6c3a262333393a]
-jordan!
-smokin
-ilovejoe
-guevara
-mario64
-markie
-dragon77
-poopoo2
-just4you
-god777
-olatunji
-imthebest1
-delilah1
-kitty3
-tacoma
-steelers43
-kthjxrf
-komputer1
-myspace15
-kjrjvjnbd
-zxcv12
-bbleo1zz
-horses2
-335577
-852654
-shibby1
-stronzo
-random123
-raven123
-123321z
-147147147
-popular
-hockey9
-poupoune
-copenhagen
-jordyn1
-dragonfire
-$hex[70616b697374616e0d]
-sowhat
-1newlife
-sister2
-marketing1
-privacy
-10pace
-ashley
-look
-ellen1
-221122
-12step
-hindustan
-astalavista
-08520852
-mozart1
-loveya2
-francesca1
-undercover
-blue01
-november23
-connection
-eastwood
-barosan
-jancok
-malone
-tarakan
-employment
-lolek123
-christa
-maldini
-mat123
-dfhdfhf
-chris08
-$hex[3135393335370d]
-november10
-keenan
-meggie
-national1
-q1w2e3r4
-april7
-1aaaaa
-tata123
-prosto
-tolulope
-foolish
-tobias1
-dantheman
-tigerwoods
-qweasd12
-redbone1
-independent
-winwin
-ssssss1
-kolkata
-superman21
-barcelone
-limegreen
-hurensohn
-audi80
-yesenia1
-bigboy123
-southside3
-angel05
-eskimo
-1summer
-120702
-puppy2
-121106
-airborne1
-caveman
-lily123
-raziel
-liverpool0
-unlock
-james21
-jessika
-motorcycle
-cachou
-colombo
-girls2
-haslo
-comeon
-pa$$word
-churchill
-lineage
-shadow21
-priya
-policia
-october4
-10293847
-advocate
-dick69
-monkey16
-ronaldo123
-metall
-jeanette1
-puppy12
-maryann1
-zacatecas1
-kamikadze
-qwerfdsa
-mike01
-fergus
-ifeanyi
-baby24
-mayowa
-encore
-&hearts
-johnny123
-december21
-ebenezer
-ukflbfnjh12
-november21
-dragon
-viewsonic1
-67camaro
-pa55w0rd
-shasha1
-virgin1
-nokia5530
-qwertyasd
-pro100
-december20
-brooks1
-baseball!
-bratz
-dancer123
-schnecke
-10201020
-powerof3
-razor1
-albion
-telecaster
-fullmetal
-greatest
-dick12
-banana2
-madison123
-walrus
-lotus123
-kitty7
-dean
-leilani
-ilovelucy
-allen123
-zlatan
-12340987
-ilovemyfam
-slave1
-iamgay1
-braxton1
-purple69
-cena54
-$hex[300d]
-night
-nicole09
-mickey7
-jarhead
-baracuda
-jenny12
-ewq321
-judith1
-abercrombie
-joshua3
-dogfood
-midnight2
-54321a
-silvia1
-heyyou
-dima123
-wolfgang1
-luca
-rfvfcenhf
-natural1
-friend of gerly
-jessie12
-12qw!
-fffff
-fynjirf
-vfndtq
-ilikeyou
-astros
-marinka
-1211
-ashley5
-890890
-titan
-vfhujif
-waterfall1
-october28
-puddles
-16161616
-nigger12
-evony123
-1111122222
-anthony6
-14
-chainsaw
-tripleh1
-asdf123456
-hockey22
-quartz
-tiger7
-lavigne
-thunder2
-9638527410
-lansing
-baseball09
-goalie
-james7
-wally
-alice123
-sunshine10
-380015
-leeann
-7415963
-sherri
-october26
-jeronimo
-tiger23
-bmw123
-16
-delpiero10
-jack11
-daniel15
-26262626
-zapata
-786110
-vulcan
-mimine
-irene1
-voyager1
-angus
-manson666
-moo123
-123asdf
-madison12
-bramble
-holein1
-cavalo
-vjkjrj
-inactive1996aug
-maynard1
-chapman
-mmo110110
-orange13
-reshma
-playa
-humble
-maurice4
-stress
-zx123456
-brilliant
-idiot
-as12345
-twenty
-safety1
-amatory
-123four
-alonzo
-mustapha
-arsenalfc
-stayout
-michael6
-1michelle
-michael123
-iw14fi9jwqa
-ortega
-friends7
-ellobo
-luisa
-vfhbirf
-redstar
-shahid
-198300
-samsung
-123qwe
-demilovato
-$hex[7072696e636573730d]
-rfgecnf
-wojtek
-dbm
-people2
-nestle
-mukesh
-rebels1
-m1chael
-monkey1234
-140473
-status
-hardware
-jordan6
-marguerite
-shampoo
-daniel21
-flower11
-zeynep
-28081976
-marymary
-452001
-speedway
-volley1
-baller21
-graduate
-brent1
-kidrock1
-kiara
-slapshot
-porter1
-makeup
-abcxyz
-icecube
-25257758
-naruto
-sean123
-voyage
-super12
-sixsix6
-wanrltw
-office1
-delldell
-juanjose
-almost1
-first1
-vergessen
-melodie
-7779311
-stereo
-good2go
-winter99
-jaylen1
-presto
-everett
-love56
-pinkie1
-jarrett
-violette
-sweet666
-humphrey
-macaroni
-cingular1
-brittany2
-november22
-12344321a
-baltimore1
-niceguy
-grisha
-hootie
-sacramento
-lalaland1
-joker12
-banshee1
-persona
-hellow
-bombers
-pandabear1
-korn
-marina123
-mack
-slipknot2
-asswipe1
-lydcc20091314
-bobby2
-12345678j
-yes123
-delgado
-69cougar
-999111
-h8llp9f
-easton
-august30
-aleksander
-woodland
-harman
-fisherman1
-yasmina
-crystal2
-malish
-trombone1
-kochamcie
-poptropica
-energy1
-hippo1
-vodka1
-maxpower
-petrova
-brendon1
-01011991
-shadow5
-catdog12
-swagger
-979797
-onlyme1
-jesuslovesme
-cocoloco
-hello10
-joshua10
-mailman
-567tyu
-chief1
-gymnast
-100001
-couponmom
-avrillavigne
-pennstate
-gretchen1
-sexy25
-destiny3
-portal
-1pimpin
-gayboy1
-pippen33
-golfgti
-themaster
-sparrow1
-clyde1
-elway7
-robin123
-online123
-beachbum
-$hex[663a]
-william1
-**********
-zamora
-12345o
-jingles
-mas
-kurama
-slonik
-iloveu4
-1badass
-justyna
-brokenhear
-chula1
-madmax1
-delicious
-rosa
-chris07
-waterboy
-asdfghjkl;
-summer22
-angel
-loveme11
-asian1
-loser4
-november13
-merda
-hevhk43n9j
-whiteboy
-charlie4
-p00p00
-szczurek
-noway1
-jordan15
-carol123
-jonathan2
-strange1
-cnthdf
-shopper
-mulligan
-puppys
-stars123
-codered
-blackdog1
-doudoune
-alexis13
-311311
-armada
-money69
-jacob2
-mikimiki
-night1
-xoxoxo
-paulo
-baby2008
-minhasenha
-hondas
-bitch07
-tekila
-denali
-andrew7
-jordan24
-coolboy1
-ruth
-kerry
-beaches1
-12345123
-shoes
-earnhardt3
-phuong
-china123
-metroid
-lions1
-hopeful1
-monkey88
-ilovemyfamily
-ilikesex
-cronaldo
-560034
-ilovesam
-hamada
-69mustang
-tiger11
-samuel12
-1abcdefg
-juliet1
-748159263
-fat
-trouble2
-bankai
-govols
-qwertz1
-anthony15
-hunter7
-198611
-maria2
-hi12345
-newyork123
-meredith1
-colonel
-chick
-emily2
-perfection
-virtual
-graphics
-fivestar
-nonono1
-carlota
-vehpbr
-meowmeow1
-skate8
-bribri1
-lakota
-nick13
-othello
-praline
-ilovecats
-skating1
-packard1
-december22
-7ugd5hip2j
-campeon
-arkansas
-221188
-jorge123
-rainbow12
-titine
-timepass
-cassie12
-kameron1
-counterstrike
-myfamily1
-dragon76
-reefer
-freaks
-password44
-october19
-joseph
-dell12
-cabron
-apelsin
-lkjhgfdsa1
-amdturion64
-drake
-johan
-kostik
-green420
-cookies12
-batata
-family01
-marmite
-wersdf
-saints25
-westwood1
-joy123
-astra
-coolbeans1
-crepusculo
-maryrose
-1234qaz
-faraon
-pimp10
-chaselo
-sexyblack1
-puppet
-hello6
-justina
-nicholas
-prestige
-taylor21
-ilovedogs
-400093
-joshua
-thomas
-zack
-fff
-lancer1
-131
-justin!
-baseball16
-football1
-lonnie
-fishbone
-clipper
-ilovemylife
-myspace99
-firefox1
-justin16
-dfcbkbcf
-spinner
-anchor
-0icotpd785
-popcorn12
-aleksandr
-mechanic
-bigballs1
-123password
-eric12
-reyes
-123456789+
-darnell
-i&lt
-soldat
-nomore1
-misskitty
-dennis123
-thisisit
-giraffe1
-a123456789
-tennis123
-melissa
-july30
-stolen1
-kumar123
-joey12
-johnjohn1
-mellow
-jasmine5
-fresh123
-frederik
-presario1
-1asdfgh
-nicole
-daniel5
-pendejo
-scuba1
-jordan07
-dogman
-biker1
-frog123
-ilovemykid
-babies2
-aq1sw2de3
-eternity1
-alfonso1
-pastor1
-valencia1
-stewie
-wordlife
-van
-traveler
-ken123
-lavender1
-anthony
-slider
-d1234567
-confidence
-mozilla
-32167
-alexander1
-fghjkl
-kay123
-life123
-dragon6
-berserk
-01012010
-arturo1
-fuckit2
-kings
-homework1
-smile!
-happyfeet
-fucklife
-tarzan1
-robert3
-mario12
-vanessa06
-jen
-muffin12
-xxxxx1
-sexbomb
-shakespeare
-arcadia
-francia
-clarence1
-mckenna
-montgomery
-anthony1
-ezequiel
-academy
-socks1
-coolness1
-spurs
-april5
-just4u
-tryagain
-bologna1
-roberts1
-dolphins13
-honesty1
-yeahyeah
-turner1
-loverman
-soccer06
-alanna
-hhhhhhh
-kameron
-sarah2
-designer1
-opernhaus1
-cosmin
-taylor5
-positivo
-harley11
-braden
-november15
-boris1
-lavanya
-40028922
-120389
-alexis11
-wdtnjxtr
-filip
-suckit69
-jessy
-milo
-janek1
-igorek
-homers
-steven2
-pumpkins
-shawna1
-1charlie
-erik
-juniper
-pokemon10
-123456788
-mafia
-domenica
-tinker12
-gold123
-laughter
-ghghgh
-hotsauce
-password89
-freedom1
-gogogo1
-anthony21
-joshua7
-aaaaaaaa1
-love
-murray1
-powder1
-waffle
-wutang1
-a12121212
-bandit123
-password1!
-myhoney
-ashlyn
-horses12
-pittsburgh
-tascha
-calcio
-crash1
-sarina
-martian
-ram
-usarmy
-inter10
-kill123
-12qw34
-cbr900rr
-slick
-m0nk3y
-lebanon
-icxkyb7972
-chrysler
-mustang7
-baddog
-midget1
-totoro
-taffy1
-allahis1
-coldplay1
-treasure1
-plumber1
-swathi
-sushi
-salsa
-whatwhat
-500000
-12345689
-diabolo
-sophie01
-baller22
-asdf1234
-$hex[31323334717765720d]
-short1
-andrew21
-lisa12
-cjytxrf
-free12
-ganja
-fcbarcelona
-cool123456
-andy12
-3000gt
-pinguino
-kittys
-121290
-noreen
-mike21
-afghanistan
-cyprus
-13579-
-chicharito
-tiger13
-nokia6230
-aleksa
-elliot1
-aloha1
-powerpuff
-h
-rollin60
-vfvf
-bucket
-music4me
-32323232
-vauxhall
-xxx666
-crystal123
-loser11
-andrew10
-neworleans
-amoramor
-brisbane
-brianna2
-#1pimp
-615243
-funmilola
-black666
-love4ever1
-funny123
-hollywood2
-1236
-herrera
-wyatt1
-parlament
-angele
-fcporto
-martyn
-fishtank
-dance4life
-143
-kkk
-hacker123
-jazz123
-911
-4391634m
-13241324
-tristan01
-missouri
-lauren01
-bigtime
-december13
-22071972
-qwerty55
-global1
-lovehim1
-hammers1
-159753159753
-20092010
-thomas3
-suicide1
-jewel1
-alyssa123
-giulio
-prophet
-candle1
-sathya
-ashley69
-swatch
-shadow69
-heartless
-realnigga1
-computadora
-redcar
-1master
-oasis1
-justin14
-dropdead
-circle
-wsbe279qsg
-austin13
-nolove1
-gisela
-$hex[f02bf0a6f02bf0a5d0e7f0a6f0a6]
-baseball18
-mollydog1
-123456zx
-socrate
-elmejor
-all
-mathematics
-gigolo
-tyler11
-nicole07
-jack01
-brooke12
-challenge
-krishnan
-poulette
-nicholas2
-minimum
-richards
-bball24
-bazooka
-putangina
-sweet13
-welcome
-153153
-manon
-loveme23
-superman1
-mirela
-12345i
-showtime1
-foryou
-superstar2
-fish12
-baggins
-tombrady12
-queen123
-niunia
-cooler1
-bigtits1
-rosario1
-brasil1
-century
-gopher
-november5
-merde
-1024
-mishijos
-moumoune
-09061976
-woodstock1
-jamess
-ghjcnjq
-ketchup
-dimension
-redwood
-kitty13
-10011001
-venom1
-destiny12
-shadow99
-harsha
-jessica10
-cardinal1
-summer3
-fuc
-sun123
-bunghole
-luv123
-100261
-login123
-felipe123
-dddddddddd
-superman22
-stratocaster
-1597530
-mini
-326159487
-kaycee
-button1
-longbeach
-mylover
-m1am1b3ach
-stunna1
-nata
-gizzmo
-kanchan
-dolores1
-lisboa
-fred12
-massive
-protect
-feuerwehr
-walalang
-butterfly!
-paloma1
-121289
-purple6
-son
-qwertyytrewq
-ordenador
-presley1
-bmx123
-element2
-patrice1
-bunnies1
-liverpool7
-transforme
-cnfkrth
-zakaria
-ramsey
-ninanina
-939393
-michelle11
-ilovejohn
-k1234567
-lavezzi
-maxmax1
-builder
-screen
-bmwbmw
-newnew
-profit
-laracroft
-books
-prayer1
-praise1
-jonathon1
-laurah
-bartman
-mari
-shadows1
-magical1
-october29
-carpediem1
-heythere
-dewayne1
-capricornio
-fuckshit
-zoe123
-seaman
-ineedyou
-400076
-starbuck
-alina1
-marker
-giuliana
-wertzu
-poop00
-ophelia
-pearls
-beckham1
-yamaha125
-lapochka
-1245
-tortoise
-g00gle
-tiger3
-$hex[3132330d]
-poker123
-kyle12
-eagles12
-perkins
-tessa
-iverson03
-robocop
-education1
-134679258
-girlsrule
-bravo1
-kampala
-1011
-spongebob9
-euteamo
-parola1
-krasota
-amanda3
-baller24
-dabears
-gangsta123
-123852
-jaigurudev
-wanda1
-timmy123
-ken
-tamere
-angelface
-pearljam1
-mate
-redline1
-anno1602
-fffffff
-anurag
-123456u
-paulie
-augustine
-muscle
-teste123
-mangos
-tippy1
-pa$$w0rd
-angle1
-matthew01
-mack10
-daisey
-sirena
-weed69
-salamanca
-softball9
-henrik
-ilovesam1
-dododo
-31x7t5xbke
-gator
-febrero
-angelok
-benjamin15
-januari
-ncc74656
-mickey11
-lovely7
-kobe
-hal9000
-september3
-forgotten1
-fresh
-vfhbyjxrf
-bwfq23jp7f
-esperanza1
-wanted1
-pussy101
-december23
-chicago23
-izabella
-football17
-baybay1
-cutie3
-batman3
-1907
-edward17
-hottie14
-$hex[71617a7773780d]
-kaikai
-matt1988
-inter1908
-sss
-13791379
-1a1a1a1a
-sailing1
-federal
-jelena
-202122
-rochester
-meathead
-boobies2
-sunshine69
-helpme2
-pimpin12
-ballin12
-ownage
-mmm123
-aabb1122
-batman01
-millennium
-saveme
-buddy3
-vitaliy
-beardog
-cardiff
-treefrog
-simba11
-baltazar
-zeus
-lennox
-kristine1
-wildman
-blue16
-23skidoo
-raj123
-forzanapoli
-germania
-10987654321
-fat123
-rjhjkm
-5050
-markiza
-drums1
-renren
-cool13
-chris09
-erick1
-olivia12
-green10
-1justin
-jaiden
-cooper12
-punk123
-sexy20
-cinzia
-bagpuss
-concord
-marie11
-harry24
-aug
-brennan1
-bambi
-rockandroll
-funky
-ghjdthrf
-maddison1
-nathan01
-lilwayne12
-positive1
-justdoit1
-1soccer
-lozinka
-hammond
-mydear
-bbbbb
-jobhunt
-sanjeev
-minecraft
-sugarbear1
-jordan
-fxzz75$yer
-pollo
-bronx1
-pimp22
-dogcat1
-hunter08
-kelvin1
-$hex[f02bf0a6d0c7f0a9f0a2f0a6]
-ipswich
-forgiven
-baboso
-guiness
-feline
-1453
-canada123
-llamas
-buffy123
-summer13
-121324810z
-426hemi
-michelle13
-amanda21
-pizza2
-shayshay1
-4money
-cocaine1
-adam1234
-leeloo
-lorenz
-november16
-karma
-130130
-gunners1
-flounder
-killua
-bluedog1
-assholes
-lunatic
-cas
-grease
-modena
-jessy1
-hoover1
-forever12
-batman23
-k
-tanginamo
-danilka
-deadmau5
-no
-newjersey
-snapper1
-1destiny
-daddy01
-555333
-awesome!
-denzel
-hawaii808
-pavlik
-wwww
-ashley17
-sassie
-nowehaslo
-llll
-powers1
-food123
-sooner1
-neverland
-meadow
-bambou
-hamburg1
-linked1
-dadadada
-$hex[3c626c616e6b3e0d]
-bonbon1
-milacek
-getout
-senha
-daemon
-misterio
-lovelygirl
-electronics
-fishfish
-baseball
-phil
-super8
-fletcher1
-scorpione
-jasmine13
-feather1
-stacie
-elements
-william7
-redfish1
-amanda22
-iloveryan1
-beagle1
-austin10
-madden07
-gjhjkm
-madness1
-marbella
-premium
-venus1
-hannover
-mancity1
-michael69
-cars123
-foxy
-scotch
-password27
-music7
-absolute
-virgil
-papapapa
-gbenga
-1950
-morena1
-francoise
-goodgood
-lakers32
-babykoh
-loserface1
-bling1
-1qaz2wsx3e
-mustard1
-bryson
-october9
-naruto101
-110024
-angeli
-ilovedavid
-felicita
-erika22
-onetwo12
-staples
-love111
-amanda!
-viriato
-franci
-paladin1
-1953
-moonstar
-hustle1
-unicorns
-vh5150
-trojan1
-apache1
-lukasz12
-1234567c
-amor12
-lonewolf1
-mewtwo
-scooter123
-victoria12
-angelito1
-kingpin1
-hm9958123
-arsenal
-teodora
-miroslav
-tomcat1
-pokemon
-jessica14
-headshot
-brucelee1
-raptor1
-3232
-second
-tujhrf
-dfg5fhg5vgfh1
-music3
-jayhawks
-u
-dolphin2
-scrabble
-natasa
-polarbear1
-qwqwqwqw
-lover21
-serious
-12345as
-rjyatnrf
-chioma
-1q2w3e4r5t6
-mommy01
-weaver
-stinger1
-frogs1
-troy
-ryan962052
-abundance
-daddys
-rashad1
-football
-aparna
-computer
-lover11
-tigger7
-mybabies
-mommom
-peppe
-asas
-qugrqfo825
-chinchilla
-bicycle
-2hot4you
-1william
-november2
-12345abcd
-imissu
-bottom
-choochoo
-warner
-abbie1
-stigmata
-dottie1
-annabell
-skating
-nataha
-babygirl24
-loveme7
-blessed7
-$hex[f0a6f0a2f0a6d0c7f0c1f0a6]
-kitty11
-475869
-jam123
-misha1
-girls123
-pocket
-0101
-blue69
-daytona1
-daddy3
-brooklyn2
-aphrodite
-doglover1
-december11
-blackrose1
-adonai
-123456789y
-kasey1
-amoureux
-yellow13
-airport
-aligator
-justin15
-allahakbar
-aaron12
-elmo12
-because1
-oatmeal
-newuser
-nolimit1
-joseph11
-198800
-1robert
-198111
-bumble
-gearsofwar
-starwar5
-tingting
-alexander3
-angel99
-art123
-brothers1
-chris4
-val
-fuzzy
-peyton18
-yankees7
-canelle
-steele
-yomomma
-suerte
-01012000
-m@d!z
-bummer
-star21
-pascale
-primrose
-daisymay
-star15
-carissa
-adrian12
-123456780
-jewel
-sincere
-barca
-112345
-beanie1
-chris24
-suckme1
-wildwood
-manuel123
-p@$$w0rd
-marusya
-5551212
-slacker
-playboy12
-131313a
-games123
-movies1
-poop22
-shortie1
-3syqo15hil
-stinker1
-3sisters
-caramba
-shadow23
-w8woord
-temporary
-118118
-cannon1
-2angels
-871982
-boulette
-wolfman1
-777111
-tuesday1
-hikaru
-rajendra
-roserose
-cubbies
-mcgrady1
-tyler13
-langga
-munchie
-333888
-goodies
-callaway
-rainman
-zhang123
-k47rizxt2g
-fearless1
-goodtime
-nascar3
-852123
-marseille1
-dim
-guitarhero
-painting
-smoking1
-yourmom123
-corbin
-itsme
-blue77
-rampage
-habbo123
-nikki12
-123123123q
-habiba
-jessica22
-shell
-stinky01
-lauren
-123456asdf
-whynot1
-newpasswor
-sk8erboy
-1237895
-sidekick
-soleluna
-nat123
-dumdum
-black3
-michael.
-anthony22
-shoes1
-romaroma
-platypus
-iamhappy
-nkechi1
-danielle
-dookenr1
-sword
-agathe
-batman7
-jordan8
-1234567891234567
-senior06
-robotech
-woshishui
-rasheed
-spider123
-55667788
-001100
-cowboys81
-mickey13
-johnny12
-madison5
-shelby12
-monopoly1
-happydays1
-hunter99
-rfhfvtkmrf
-andreia
-phyllis
-nigger69
-wwwwwww
-252627
-zebulon
-ilovesex1
-197800
-josette1
-kagome1
-felice
-quentin1
-bribri
-leicester
-shandy
-angel77
-reilly
-41034103
-trent1
-tay123
-football54
-december17
-dayton
-noiembrie
-bonito
-mirella
-junk123
-alemania
-123q123q
-ryjgrf
-mahalq
-steffen
-shayne123
-lickme1
-traffic
-saphire
-prova
-159753852
-222222222
-sam1234
-dog1234
-alucard1
-happy22
-reborn
-negro1
-lunaluna
-freestuff
-pookie2
-bri
-123admin321a
-apple22
-elizabet
-shayla1
-uchiha
-taekwondo1
-panic1
-italy
-opelcorsa
-gadget
-original1
-meme12
-sanjuan
-mykids4
-pro
-ichliebedi
-dkssud12
-bunny2
-cvthnm
-baller123
-lalitha
-198511
-candy11
-shubham
-cornell
-barbie2
-pampam
-lucy12
-150801
-messi19
-fucker12
-olechka
-loveme13
-400706
-valley1
-jayden08
-solitario
-sphinx
-love321
-onetime
-women
-breakdance
-thissucks
-27272727
-calico
-pjkjnj
-loser13
-ashwini
-vince1
-gucio
-nideknil
-lololo1
-rabbits
-tytyty
-weedman
-lolotte
-angel20
-dakota01
-den221991
-888666
-todd
-sunshine8
-blackstar
-123456789qwerty
-fake12
-selenagome
-hf
-flower4
-pimp21
-engineering
-winter09
-bunny12
-111666
-sebastian
-sweet69
-cvbhyjdf
-swinger
-198411
-invisible
-triple
-robot
-quicksilver
-lighting
-maranatha
-sup
-gerardo1
-311070
-minnesota1
-satanas
-leinad
-automobil
-evan
-waters1
-ers
-cascade
-jake01
-fernanda1
-joy
-angels3
-snoopdogg1
-marietta
-fuckyouall
-paddy1
-123654987
-chivas#1
-kayden
-mybaby2
-loser3
-july
-lovemom
-olusegun
-gandhi
-123qq123
-malice
-678910
-escalade
-real
-april6
-espagne
-monalisa1
-bolaji
-negrito
-zaq12wsx
-googletester
-moemoe
-103196
-qpwoeiruty
-bigbooty1
-important
-ww111111
-marinara
-1qaz@wsx
-amber2
-brent
-achille
-jan123
-schumi
-vinnie1
-gardenia
-jumper1
-michael14
-bhaby
-jessica4
-198612
-kristal
-language
-black7
-loveyou3
-chevy350
-perico
-bracken
-200669
-december2
-glamorous1
-racer1
-ulises
-nextel
-dude11
-rain
-411014
-slut69
-luv4ever
-fourteen
-hello8
-peppermint
-estela
-angedemon
-willem
-sandra
-wildchild
-meagan1
-surena13
-powerman
-missie
-woofer
-titties1
-ford150
-niggers
-spikes
-kate123
-301197
-310
-pass1478
-pleasure1
-clemente
-adolfo
-asdasd12
-wyoming
-mustang5
-ntktdbpjh
-catlover
-paola1
-yaallah
-yaroslav
-bigblue
-alex07
-dj1234
-peaceout1
-polska123
-secret
-shaina
-perry1
-salvation1
-ernie1
-another
-temppassword
-dozer1
-gemma1
-satyam
-deshawn1
-paramedic
-lenny1
-record
-nanook
-shanice
-assman1
-nessa1234
-itachi1
-amy
-marilou
-wert1234
-haylee
-stealth1
-kelly12
-uuuuuu
-yfcnz
-hellraiser
-rudy
-stretch
-dominick1
-keepout1
-hawkesbury93
-ella
-amoreterno
-zaxscd
-ilov3you
-tulipe
-smokey01
-joseph01
-chiqui
-love!!
-vermont1
-154322358
-allrecipes
-david5
-montero
-maricar
-carebears
-soccer01
-marishka
-jules
-ollie
-loretta1
-jaycee
-damilare
-atlantis1
-dynamic
-canon
-carajo
-enigma1
-lloyd
-musician
-kakakaka
-minemine
-leralera
-bbbbb1
-mivida
-198585
-midnite
-koko123
-cuttie1
-miracles
-onetwo
-000786
-143143143
-omshanti
-green14
-greenday2
-sailor1
-yankees23
-251314
-12101961
-tigres
-198989
-david23
-ilove?
-peepee
-terrys
-lukas1
-thomas10
-salima
-transam1
-the
-parole
-deandre1
-naruto
-cfiekz
-leika1
-absolut
-bebita
-native
-cristy
-meowmix
-ram1500
-keepout8
-fduecn
-smirnova
-essence
-25
-koala
-money07
-1chocolate
-pocahontas
-holyshit1
-mamma123
-asakapa
-constantine
-marquez
-password32
-123qweasd
-austin3
-hawaiian1
-nasty
-smile12
-damon1
-naresh
-doughboy
-missy2
-fuckmehard
-19821108
-kittie1
-adeyemi
-loco123
-desire1
-library1
-avalon08
-12345678r
-cronaldo7
-bad123
-haribo
-cristo1
-houdini
-qwertqwert
-cream
-$hex[3132333132333132330d]
-thedog
-mag
-change1234
-rudeboy
-david
-1treehill
-morgan11
-silkroad
-johnny2
-arvind
-trunks1
-tyler01
-vitamin
-benny123
-1faith
-jubilee
-firestorm
-jakejake
-star01
-tbone1
-2short
-forever7
-myhome
-kassie
-$hex[f0a6d0c7f0a9d0fcd0e9f0a9f0a2f0a6]
-plus44
-korean
-alone1
-spiderman7
-voldemort
-solnishko
-shaun
-tweety13
-28282828
-123987456
-antivirus
-waswas
-hallohallo
-soccer77
-klinger1
-boosie1
-win
-oks65b6666
-kaiser1
-rowdy1
-cameron123
-pfqxbr
-victor12
-13571357
-antonio123
-sardegna
-birdie123
-1200nerds
-dashka
-pedrito
-frankfurt
-chachi
-ludivine
-solitude
-rktjgfnhf
-sodapop
-nobody1
-aqswde
-notorious
-wdtnjr
-tichuots
-cupcakes1
-prodigy1
-pingpong1
-badman1
-wasdwasd
-gotohell1
-jose1234
-december15
-seminoles
-boeing747
-charlie!
-cowboys2
-darkknight
-speedo
-babybear1
-123456!
-merida
-nha7ebf6kp
-spartans1
-nicky123
-total90
-itsme1
-a6543210
-mouette
-byteme
-boy
-hitachi
-hx28o9e646
-xsw21qaz
-lokita
-zaq1zaq1
-december18
-juanpablo
-hillary1
-2wsxzaq1
-pink69
-liza
-101089
-heythere1
-ryan1234
-marigold
-ab12345
-pokemon3
-candy13
-marta7
-tyler5
-yogesh
-werter
-beowulf
-yomismo
-q0tsrbv488
-messenger1
-masters1
-raspberry
-chocolate5
-carl
-groupd2013
-raduga
-121001
-valkyrie
-striker1
-12365478
-haloreach
-teddy2
-alexandra
-pokemon1
-khan
-jesus#1
-01011981
-10241024
-rachelle1
-gaara1
-fer
-husker
-september8
-bitch15
-kseniya
-borboleta
-160403
-onkelz
-198787
-north1
-esteban1
-samsun
-buddy7
-ahmed1
-helicopter
-$hex[d0fcf0a5f02bf0a2d0efd0eaf0a6f0a5]
-newthree51
-fischer
-bebe12
-amoureuse
-twenty1
-critter1
-blake123
-ficken1
-pilipinas
-400072
-oscar12
-tkfkdgo7
-qazwsxedcrfvtgb
-flowers123
-grande
-gusgus
-mullet
-money1234
-trabalho
-mentos
-laddie
-alfa147
-my-space
-football28
-pictures1
-nibbles1
-gummybear
-whore
-confirm
-24
-fuckyou10
-chadwick
-yahoo100
-synergy
-buckley
-spoiled
-pedarsag
-boogers1
-madison7
-katie2
-juanito1
-junior88
-galaxy1
-edwards1
-maritza
-bubbles13
-memphis10
-gentle
-lfybkf
-diva
-castillo1
-devildog1
-andrews
-baylee
-mongol
-jon
-0987
-circus
-barnes
-pasadena
-password06
-pqntmt1247
-@@@@@@
-charlie
-********
-17
-anthony10
-nescafe
-oldschool1
-sithlord
-kayla2
-tilly1
-pixie
-fletch
-hotmail.com
-armenia
-bball13
-mynameis1
-bball123
-larry123
-1234love
-edxk20qmfs
-spears
-nadege
-skinner
-31313131
-lina90
-inna
-11110000
-prototype
-a4tech
-mustang65
-shorty3
-ghjuhfvvf
-12344321q
-153759
-playgirl1
-amrita
-blaine
-mamamia1
-spongebob7
-addicted
-kismet
-fowler
-llllllll
-joel123
-gossipgirl
-april8
-fuckyou09
-chevy2
-vbifyz
-florian1
-lady12
-perach
-police123
-monster13
-klaudia01
-eggplant
-tonya1
-damnit1
-killemall
-seinfeld
-chelle1234
-allen3
-chingy1
-raiders2
-germaine
-venezia
-salam
-aquarius1
-bigpimpin
-san123
-jjjjjjjjjj
-nicole17
-lovers
-jesuslives
-sexy06
-princess1
-anthony9
-madison4
-12345zxc
-557799
-cutie5
-soccer69
-dalejr88
-november7
-washburn
-browning
-zoosk1
-michel1
-000006
-baba123
-vegas
-juventini
-iminlove
-moneys1
-1andrew
-porno1
-27352735
-1q2q3q4q5q
-f1uuhza723
-under18
-mosquito
-e93c50
-futyn007
-qwerty8
-baseball08
-november14
-latoya
-perfect10
-pennywise
-charisma
-derick
-myrtle
-1234567898
-muffin123
-emo666
-iluvme2
-gfgfvfvf
-elizabeth9
-pa
-hunter22
-placebo1
-har
-nikki6
-jordan09
-198686
-cuttie
-lynn123
-jazzie
-andrew23
-tennis12
-chriss
-vicecity
-tetris
-0420
-sweetie2
-bubbles7
-twingo
-stargazer
-finley
-godgod
-tinman
-leigh
-red456
-liberta
-turtles1
-stevens
-rebekah1
-pl
-313313
-paisley
-929292
-schatz1
-greene
-darkman
-619rey
-sunshine
-mirantte
-viper123
-ram123
-121286
-lakers123
-juggalo420
-mariusz
-chris101
-rupert1
-pushpa
-littleone
-toilet
-louise123
-athens
-sparkles1
-ash
-lover23
-petey1
-carlos10
-firefire
-rivera1
-stoned
-popopo1
-$hex[6d69636861656c0d]
-lhfrjy
-fuckthewor
-behappy1
-katya
-prince2
-canard
-ettore
-baseball33
-isabel972
-superhero
-jkljkl
-arabella
-q1w2e3r4t5y6u7i8o9p0
-party123
-lilpimp1
-zhd741220
-charlie13
-belmont
-werewolf1
-production
-green21
-198512
-orange5
-gianna1
-lonsdale
-baseball19
-elisabeth1
-gangster12
-flame1
-bea
-madison01
-zaq1
-13245768
-w1991a
-lucky4
-mercedes
-04022000
-heyyou1
-magda1
-sincere1
-december16
-012012
-rai-131
-1qwertyu
-buffett
-123ert
-bird33
-nicole.
-muhammad1
-fucklife1
-f4u*123
-oooooooo
-ducky
-abcd1234
-only1me
-butter12
-7410
-654789
-sammy01
-pennstate1
-happy13
-smile0_0
-nautica
-jeep
-sunfire
-ahov
-cristh
-1purple
-happy12345
-will123
-harvick29
-wildthing
-angela123
-fluffy12
-electron
-kookie
-malcom
-nedved
-c6h12o6
-golfing1
-diamond
-meteora
-hellas
-jeremy12
-hate
-honda125
-gogators
-mohammed1
-astrid29
-sundance1
-alchemist
-kellie1
-poopmaster
-alyssa2
-whatever7
-kangaroo1
-roderick
-broadband1
-handyman
-198711
-bahia1979
-159753258
-elizabeth8
-shitshit
-transit
-0147896325
-isabella
-vfcnth
-ramona1
-tasha123
-kurwamac
-eugenio
-7418529630
-candygirl
-19561956
-foolish1
-battery
-hbhc8290826
-jimmy2
-9632147
-villa1
-123456+
-niki
-hal
-brandon4
-flower5
-kool12
-ariadna
-sabine12
-$hex[73756e7368696e650d]
-frogs
-vicky123
-yayaya
-jasmine11
-hollie1
-3526535265
-florida2
-123123321
-anthony14
-lucian
-hockey16
-buddah
-hotdog2
-juninho
-401107
-20
-edoardo
-maxpayne
-batman69
-qazplm
-karakartal
-football95
-gtavicecity
-maria666
-007700
-13587930210
-mari123
-pajero
-babyboy3
-cocotte
-may123
-zxc841219
-bartek1
-maggie13
-speak2me
-duckie1
-auriane
-raleigh
-radeon
-caramella
-w123456789
-mm123456
-cedric1
-madrid1
-killer6
-pushkin
-high420
-serrano
-singh
-l1nked1n
-cool10
-victoria2
-halifax
-pass_2011
-krazy1
-happy1234
-comedy
-april123
-124124
-198100
-madison
-magdalena1
-110016
-cheeky1
-morales1
-giogio
-book
-imyaimyaimya
-letmeinnow
-198412
-01011987
-$hex[3130323033300d]
-serkan
-vanessa12
-kindness
-4rfv5tgb
-reason
-sverige
-spionin8688
-painkiller
-brandon10
-dontknow1
-elizabeth0
-pussy7
-hambone
-iloveyou<3
-trueblue
-texas12
-homies
-roseann
-mmmmm1
-427468
-mudvayne1
-chevyz71
-dtxyjcnm
-mark1234
-attack
-alesana
-jessica69
-beans1
-173928
-randyorton
-lexus
-poster
-asdasdasd1
-dogshit
-popstar1
-anthony8
-annabel
-dede
-weasel1
-djkjlz
-1q2w3e4r
-sharpie
-$hex[617364663a6c6b6a]
-foofoo
-201001
-ww651118
-colibri
-gigabyte
-shorty7
-eatme69
-jjjjjjj
-tigger21
-myspace24
-motorhead
-shrimp
-swapna
-qq123456789
-zwickau
-piepie
-peppers
-124356
-football16
-dilbert1
-monkey33
-macdre1
-rodrigues
-peggy1
-rihanna1
-#1stunna
-realtor
-qq123123
-rancid1
-brenden
-fordf350
-jkjkjk
-fylhtq12
-200888
-killer21
-dragon9
-19571957
-wrestle1
-psp123
-supernova1
-d41d8cd
-fruity
-angels12
-thizz2
-luckies
-bluejay
-rhiannon1
-14629227
-29422277
-lightbulb
-amanda69
-blbyf
-112020
-partytime
-avenged
-hellen
-passcode
-justus
-qazxswedcvfr
-choice
-0987654321q
-kirill1990
-mobsters1
-monkey09
-ray
-skank1
-sn00py
-loyola
-jewish
-andrea
-fucku69
-lincogo1
-blabla123
-rtw150809
-cat1234
-citron
-dakota123
-kokomo
-puppydog1
-t36473647
-mustang01
-ice
-locura
-pokemon7
-sexy1
-kokokoko
-davidic1
-fiona1
-loveis1
-epsilon
-nuggets1
-d0r1nc0urt
-olo65b6666
-1598741
-lucille1
-kisses2
-sales
-rambo123
-dimebag1
-aa224466
-mmm
-pimp1234
-11111111a
-barcelona
-alesha
-12345678z
-acapulco
-lala11
-myspacepas
-edberg
-nascar20
-lou
-peanut3
-82214989
-$hex[7a786376626e6d0d]
-johncena54
-blah12
-lovemykids
-123456789qw
-69charger
-killer4
-ebeans
-chiefs1
-lananh
-flower3
-supervisor
-1bigdaddy
-purdue
-summer5
-jimmy12
-player13
-volume1
-pa$$w0rd
-fathead1
-vanille1
-ilds4edad
-hshshs
-bluerose
-superwoman
-nicole6
-kitty6
-charly1
-blunts
-nathan11
-maggie3
-1952
-luis13
-jadakiss
-vampiro
-arslan
-ballon
-melania
-money9
-leticia1
-destin
-advance
-clapton
-masterkey
-november25
-ringo
-jordan2345
-password66
-volcano
-1324
-acts238
-bible1
-choclate
-healthy
-18
-doggystyle
-mamapapa1
-mysecret
-shorty11
-1234567g
-salem
-happyhappy
-lilica
-idiot1
-bitch10
-patience1
-paraiso
-1211109032
-raluca
-blablabla1
-yellowcard
-degrassi1
-780813
-22152182
-teamo12
-monkey08
-summer00
-nigger!
-pumpkin2
-almighty1
-zander1
-learning
-clovis
-passw0rd1
-7seven
-candies
-xaxaxa
-resing1965
-nineteen
-bayern94
-$hex[f0a6f0a2f0a6d0fcd0e9f0a6d0fcf0a9d0c5]
-shadow!
-junkmail
-catholic
-glasses
-sonoio
-monkey07
-dragoste
-92298899
-435453
-5children
-allmine1
-abhinav
-19451945
-kristel
-ulisse
-killer10
-beethoven9
-jojojo1
-bouboule
-tl281188t
-fritz
-ekmzyf
-hannah!
-tony1234
-1023
-passward
-pipeline
-alex16
-buddie1
-xige5516726
-pink07
-avalon1
-mierda1
-anechka
-gogirl
-520025
-a5201314
-05200520
-shaheen
-eli
-zzzzz1
-11121314
-ronaldo17
-bitch1234
-policeman
-kims89
-mustafa1
-october30
-meow123
-ploppy10
-didine
-bon
-matt1234
-cumshot
-tyler3
-mercurio
-dieguito
-blackcat123
-luna123
-53472235
-sweetangel
-michelle!
-vuc7neyu0
-roger123
-jesus
-queenbee1
-neo123
-infamous1
-alex2000
-spyder1
-iloveyoux3
-shayshay
-valeriya
-santhosh
-bhbyrf
-chambers
-singing1
-staredobre
-564335
-mibebe
-pissoff1
-gggggg1
-586016
-railroad
-mywife
-godisable
-punjab
-december31
-sonics
-master69
-ophelie
-loxpider
-berry
-ch0c0late
-weiwei
-element123
-lindinha
-swetha
-farley
-cleo
-connard
-ashraf
-madryt
-2211
-altair
-angel!
-alex18
-deadly
-80
-focus
-ovr220278
-jenni
-frontier
-smokin1
-wang123
-lovely!
-"1,00001e+14"
-soccer88
-yemi19900911
-killjoy
-threekids
-uhfaabnb
-ornella
-monica12
-4567
-tiger10
-swampfire
-buzhidao
-godlike
-mumdad
-astig
-gfs2z6wb
-anthony!
-q1q2q3q4q5
-aviation
-kapej111
-moreno1
-reveur
-shadow14
-nomeacuerdo
-password123456
-crazy101
-ghosts
-skater11
-bob101
-finger1
-bonanza
-sable1
-110091
-star101
-good4u
-ilovelife
-shanice1
-rockers
-pugsley
-maiden666
-lilili
-monkey17
-123456789qaz
-31081981rs
-nerone
-1abcdef
-185800
-serdar
-jessica8
-barakuda
-bball2
-marygrace
-yolo
-cabbage1
-wendell
-princes1
-chilly
-lil123
-marmotte
-camilla1
-pppppp1
-sushma
-alivioo
-papers
-abc@123
-newcall
-pie
-mousse
-qiciqdp162
-fathead
-justin08
-tiger22
-iforget
-poepen19
-katana1
-roro1024
-water2
-chocolate9
-vascorossi
-mbahurip
-kalyani
-angels123
-0range
-action1
-charlotte
-326598
-fuckthat1
-september7
-jasmine4
-369369369
-12345678k
-nokia5310
-p5415420
-111888
-125678
-emirates
-mamita1
-1amanda
-frosch
-fourkids
-thomson
-garbage1
-adeline
-hornets
-thissucks1
-liam
-clifton
-rosales
-ashwin
-babymama1
-james1234
-heather
-kar
-denis123
-recovery1
-zzz
-trina1
-monarch
-alleycat
-gwarmonster
-cheguevara
-poiu0987
-juancho
-catdog2
-batman22
-rose1234
-hockey5
-supa1906
-ss563563ss
-cannibal
-phx602
-django
-londres
-superman8
-teddybear2
-1002
-lena123
-piffish
-gangsta12
-mutant
-zombies
-calgary
-paluso00
-araceli
-vergeten
-whistler
-music11
-ohshit
-uphill45
-kissing
-llama
-underoath
-220389
-19581958
-renuka
-shelby123
-ferret1
-spolana
-sentinel
-cacca
-bharathi
-kiss12
-pakistan12
-civic1
-bigbear1
-antonio2
-uchenna
-dinero
-wealth
-bhjxrf
-wasted
-aquila
-mal
-vaughn
-dou
-irving
-jkiuztdftl57
-brodie10
-london01
-cortez1
-128128
-kirkland
-leopoldo
-fairy
-sandie
-taylor!
-richardson
-050965
-j4n4jel4
-semangat
-honda450
-lebronjame
-seigneur
-olitec00
-love1314
-nacho1
-shriram
-trapdoor60
-hockey21
-pommes123
-homerun1
-oreo12
-astros1
-povlmly727
-snorre98
-poser2
-newstart1
-freiheit
-jewels1
-honeybunny
-fire12
-crack
-139381512
-don123
-brandnew1
-courage1
-rockey
-anfisa
-haha1234
-jordon
-lightning2
-campos
-buster13
-legendary
-charlie10
-nation
-rosalia
-letizia
-5a8b9c2d
-latifa
-mahendra
-jordan99
-xantria10315
-kuana230345
-marmalade
-25393275
-luc
-$hex[7a6e743a]
-riddick
-doodlebug1
-dianna
-dakota2
-wiktoria
-stitch1
-mis
-mnbvcxz123
-monkey
-axelle
-tinkerbell1
-pollux
-1905
-usa12345
-zerozero
-aksrms8010
-green6
-starwarsfan10
-huskies1
-rogelio
-awei1616
-lauren11
-impact
-skaterdude
-jessica15
-1jasmine
-honeybun1
-zz8807zpl
-68582988
-class
-blkdrag0ns
-cksdnd12
-pallino
-moon123
-infinito
-qwe456
-incredible
-101080
-april9
-yfhenj
-bucky1
-248001
-$hex[343831353136323334320d]
-naruto7
-nfvfhf
-noelle1
-ganja420
-jordan9
-scarface2
-heavenly1
-hannahmontana
-brandon!
-tintin1
-pentagon
-dallas01
-complete
-idefix
-mjdsf11
-familiyafamiliya
-petram
-toriamos
-illini
-franca
-lloyd1
-ziggy123
-baby2009
-mojojojo
-budman
-smokie1
-lynette1
-attitude1
-pass11
-www111
-tanzania
-ernest1
-crystal12
-linkedin11
-madison1
-marilyn59
-145145
-green15
-skeleton
-christmas2
-notebook1
-madara
-wrasloco11
-5656
-susie
-supreme1
-44332211
-$hex[71717777313132320d]
-qwarty
-breaker
-staples1
-kurdistan
-pinkpanther
-rhinos111
-starry
-fucku12
-jul
-barley
-toonarmy
-perro
-maryjoy
-konfetka
-baseball1
-1daniel
-br00klyn
-whitetiger
-ewelina
-norton1
-boomerang
-poland1
-dangerous12
-135792
-soccer05
-leopard1
-keystone1
-nikolas1
-courage9
-cierra
-thibault
-hrenota1
-luckyboy
-james10
-pepsi2
-valeri
-45678
-alain
-1asdfg
-eli123
-vijay
-teonamaria1
-frisco415
-sandra12
-vaibhav
-jiang8kevin
-n123456789
-ficken76
-barbiegirl
-rodeo1
-123321qwe
-leningrad
-mufasa
-agustus
-cds04121989
-danielito
-gutschein
-mickey
-seminoles1
-lalita
-nathan
-creeper
-velvet1
-myspace00
-anetka11
-lisamarie
-banaan
-matthew4
-macdaddy1
-lokoloko
-fb1907
-pioupiou
-rainbow3
-lost
-1234567h
-lillie1
-hunter07
-ytreza
-cutie01
-texas100
-qq1234
-gfynthf
-jarrod
-222444
-ashley09
-birdhouse
-bamidele
-sangeetha
-sexychick1
-carpet1
-aliceadsl
-l1verpool
-hannover96
-4826159
-topbull
-cookie4
-500016
-vitor1268123
-12346
-19941028
-corbin1
-looby123
-098poi
-poilut
-123234
-123321aa
-shalom1
-robert7
-stupid!
-moose123
-link
-heather12
-yfcn.if
-happy01
-bond
-sabrina123
-kittykitty
-floyd1
-crybaby1
-kristie
-candy5
-b2spirit
-fubar09
-nikita123
-david22
-jessi1
-bucuresti
-kjifhf
-povray14
-myblocker
-vfkbyf
-mustang
-jesus1234
-l3tm31n
-mazda1
-jessica23
-youandme1
-sedona
-abcdef
-alfa156
-849vak17
-26665806
-nena123
-max12345
-515253
-cole
-green17
-michelle01
-someday
-thebeast
-j5644574
-devil123
-spider-man
-fhctybq
-baller5
-2w3e4r
-goblue1
-maximiliano
-football19
-m01759766727
-grayson1
-hydrogen
-123456789101112
-stupid12
-superman4
-melrose
-truth1
-nene
-battle1
-david21
-trackstar1
-mental
-tigers2
-ebony
-maiden1
-stumpy
-misfit
-hola1234
-aa261599
-hannah5
-weronika1992
-robert
-1234567890123
-montreal1
-orient
-1272446
-concrete1
-ashley6
-doodles1
-pokemon9
-gonzo1
-12345678987654321
-sex666
-juju1987
-carpenter1
-twinkle15
-chocolate8
-123666
-minimal
-loco
-jammin
-forsaken
-together1
-saitou
-sabbath1
-qwertzu
-medical1
-zbychlas
-cars
-mandingo
-dark123
-tyrael04
-ehdgnl12
-aladdin
-reloaded
-studio54
-jdd04257
-fx-one
-goodtimes1
-tendulkar
-bloodz1
-video
-summer2008
-saigon
-guardian1
-cxfcnkbdfz
-icegirl
-neworleans12345
-hillside
-listen
-1233
-elise
-boxers
-makenzie
-159357r
-bl8lygb0
-dracula1
-nashville
-2fresh
-dallas2
-kara2711
-kambal
-william2631
-chelsea7
-1234five
-courtney12
-1234asd
-55665566
-badgers
-qq18ww899
-duster
-cowboys12
-berger
-messiah1
-kaleb1
-somerset
-zack123
-jesusis
-yggdrasil4
-wishbone1
-braves10
-mikemike1
-shurik
-black11
-gangbang
-lucinda
-redhorse
-aug!272010
-andrea2
-loyalty
-198311
-jetsmets
-vfhnsirf
-bunker
-jesus143
-hermione1
-m12345678
-tenshin
-raiders12
-121282
-mamikawada
-sodapop1
-sexy4life
-killer9
-musik
-finland
-dario
-tuputamadre
-123456az
-majesty
-u83xu3u83
-cherry13
-062593
-spice1
-chidori
-charly2004
-62543234
-thriller
-coco11
-nicholas12
-1214
-584521
-illuminati
-101086
-231
-888777-
-agnes
-paopao
-jackmore1
-upperd7
-missy12
-m1chelle
-@bigmir.net
-dfktynby
-b00bies
-buddydog
-cookiemonster
-q1a2z3
-winter01
-madona
-cloclo
-thecat
-spitsy16
-single2
-horror
-marko
-0909
-saddam
-pink09
-nandini
-slipknot9
-slash1
-34343434
-limited
-rachel
-komputer12
-fleurs
-sipfhair
-vodka
-hello69
-abayomi
-robotics
-football27
-qwerty123456789
-spongebob0
-shayna
-montagne
-milan1
-optimus1
-sad123
-$hex[d0bfd197d085d0bfd197d085d0bfd197d085d0bfd197d085d0bfd197d085d0bfd197d085d0bfd197d085d0bfd197d085d0bfd197d085d0bfd197d085d0bfd197d085]
-john13
-sunshine21
-love87
-1867sb
-123edc
-wrigley
-dizzy1
-chief
-j0rdan
-stunner
-smith123
-2w3e4r5t
-rotten
-pilgrim
-david10
-depechemode
-hunter4
-me1212
-gs1905
-halo22
-102030a
-phoenix
-po918dg
-400050
-whoknows
-mamika10
-wheeler
-gaylord
-tricky1
-1olmetec1
-ciccia
-seahorse1
-itisme
-jackjack1
-98989898
-159487
-neopets1
-201
-succes
-watever
-openup1
-homeboy1
-april3
-leika86
-1204
-booboo11
-fullmetal1
-kevnwo128
-chantel
-alvin1
-vader
-lover22
-qaqaqa
-chicken11
-123456mm
-lakewood
-jasper01
-cummins
-kakaroto
-lolly
-crackers1
-cannelle
-3141592654
-iloveyouso
-rainbows1
-buttface1
-custom
-nickiminaj
-akademiks11
-satsuki
-superman
-1cutie
-bmw320
-hampton1
-2sisters
-raprap
-mckenna1
-qwert54321
-wert123
-ch
-umbrella1
-smirnov
-ashley08
-198712
-ayodeji
-1loves
-twelve
-letitbe
-523456
-evgeniya
-poiu07
-farmacia
-natiichen999
-love30
-teenaa111
-newjersey1
-basketbal9
-ipad
-libby
-ilove12
-121285
-sunshine9
-myspace77
-fragolina
-52hoova
-sweet18
-oldnavy
-nokia3250
-hamburg15
-94246843
-32342711
-killer
-joshua21
-awesome12
-cocococo
-tarzan00
-markus1
-beast123
-qw12qw12
-21052003
-ijrjkflrf
-tuxedo
-football56
-starwars111
-bumper
-march5
-300300
-wwe619
-money8
-monday123
-ilovejoe1
-heart123
-andre1986
-wiseman
-mommy7
-1freedom
-gabriel2
-cooper123
-u8t6e4
-blackpool
-malvina
-november8
-skateordie
-november24
-stella123
-cordell123
-hello01
-henderson1
-malishka
-h4t3cr3w
-yvonne90
-123456789as
-ledzeppelin
-pessac
-julieann
-morango
-march6
-adrienne1
-smb0512bz
-myfather
-steflio3123
-pinguin
-yomisma
-wonderwoman
-nummero1
-vale46
-awesome2
-bella01
-brody1
-madmad
-evelin
-stargirl
-pelota
-werock1
-pokemon5
-hockey3
-candy3
-sample
-armstrong1
-pauko97
-fuckyou
-daniel18
-asswipe
-bin
-cervantes
-ffffffffff
-manu123
-bangaram
-taiwan
-bettina23
-purple16
-tkfkdgo1
-197900
-yasemin
-viola
-boobies2
-qazedc
-01011988
-lotus1
-000000000000
-halo219
-rosaria
-mormor
-kelley1
-contra
-marilena
-yumyum1
-123456ok
-accounts
-trainer
-smokey13
-goodmorning
-27254931
-01470147
-getlost
-madden09
-priscila
-hawkeyes
-crybaby
-smokey11
-emoboy
-naruto9
-power12
-boomer12
-rfhfgep
-alejandro2
-1nigger
-biscuit22
-ludi1234
-december28
-kinomoto89
-ldgend
-jarox1301!
-1234qq
-aninha
-boroda
-freedom
-abc123123
-twiztid1
-moonmoon
-peggy
-ohyeah1
-jewish1
-voltaire
-shortie
-billiejoe1
-orange!
-caca12
-nimbus
-0p9o8i7u
-november27
-bright1
-dar
-123459876
-010180
-sadsad
-1314
-sexybitch2
-raffaella
-moonshine1
-coyote1
-smoker1
-superman01
-pt120439
-felix1952
-fudge
-hehehe1
-chocolate4
-lara1308
-laska
-magazine
-love456
-312312
-goldberg1
-nwolf72
-lacey
-85218812
-gab
-vbienrf
-freeway1
-bootsie1
-ilove3
-duncan21
-123678
-lenalena
-411001
-maciek06
-ahmad
-hello101
-drifter
-110034
-covenant
-kissmyass2
-1987123
-94327579
-crackhead
-ghbdtnrfrltkf
-naruto5
-001579238
-december14
-axlrose
-crash
-cookies!
-29694419
-lestat1
-jaiden1
-girlygirl1
-softball21
-saint
-stani06
-121284
-ramon
-damion
-mayquinn2
-alana1
-dabears1
-hooper
-william5
-fktyeirf
-monkeys2
-bitch666
-mildred1
-r1234567
-tulipan
-whoareyou
-eva
-jesse12
-mlb229
-nazareth
-yfnfirf
-murali
-carnage
-43922572
-tigger!
-oasis
-kakashi21
-hockey8
-1america
-jet
-winter123
-nothings123
-august2
-forever3
-520love101182
-benfica1
-ibanezjs
-cutie10
-yoyoyoyo
-matyas2001
-stripes
-kkkkkkkkkk
-edmond
-leolong1985
-satnam
-ace
-redbone
-chitown1
-arsenal12
-smokey420
-babababa
-kitty101
-eightball
-sanders1
-zooyork1
-getsome1
-leonor
-maburro
-ripcurl
-services
-sparky12
-110059
-lebron1
-chris!
-1grandma
-ska02ska
-crunch
-oliver01
-111111111111111
-anthony08
-sandberg5
-1234567p
-marsik
-ronaldo07
-bertha1
-cool22
-techno13
-santamaria
-a54321
-masina
-fuckyou88
-ilo
-bergkamp
-butterball
-northern
-viagra
-single123
-dragon8
-eastern
-hanson1
-gal
-nikki2
-hollister3
-breathe
-metal123
-fantasma
-allsop
-imelda
-eatpussy
-capecod
-cubbies1
-morton
-danny2
-nickie
-beavis1
-mendez
-forgetmenot
-333221
-chitarra
-rangerover
-hans4queck
-rocks
-kimmie1
-manolito
-thedude
-kartoffelpuffer
-6817zd57
-paquito
-bubbas
-52253823
-lovebug2
-shorty14
-par
-hfleuf
-tadpole
-green8
-bri123
-kingfish
-coco1234
-lightpower12345
-27412678
-nanou4552
-damaris
-treehouse
-vanhalen1
-bowwow2
-jyothi
-sim
-maella1311
-linked123
-onlyone
-herbalife
-wayne123
-buddy5
-tapout
-4mykids
-fenchel55
-vanessa2
-rover
-o12345
-edmund
-pookie12
-la
-chandan
-me12345
-vfhbjk1801
-advent
-fysihz5g
-edmonton
-clarinet1
-pizzahut1
-badboys2
-lucky10
-mu080295
-rashad
-makulit
-101087
-lovers69
-hester23
-seanpaul
-andreita
-abcdefghi1
-komodo
-escola
-november3
-jcdenis1
-escobar
-nancy123
-fabregas4
-daniel16
-angel27
-1007
-purple9
-legend22
-beast556
-kira
-alex17
-54321q
-britt12
-asdfghjkl12
-10200718
-popper
-64impala
-baller13
-789321
-50505050
-fuckme12
-fuckit!
-96101z
-farfallina
-12345a
-monster7
-qwertyu8
-hattie
-21152117
-lionheart1
-dell500
-ladiesman1
-quake3
-1ofakind
-sweet17
-bandit2
-milk
-pendejo1
-cutiepie2
-grateful1
-dominion
-123abc
-pascual
-monterrey
-father123
-greatone
-brown13
-yamato
-01012009
-delphi
-assh0le
-123zzz
-puppies2
-sk8ers
-moi
-purple15
-dark666
-jujuju
-papabear
-onlyyou
-ilovejames
-lucie
-barker
-softball23
-gidget1
-newvision
-1205
-unforgiven
-hannahmont
-jasmine01
-angelseye22
-678678
-4567890
-l5l5l5
-incognito
-31337a
-wsxedc
-skillet
-overkill
-colgate
-brooke123
-tuangbi
-southside2
-addl0223
-christian7
-giggle
-smashing
-dav
-virtue1234
-mickey3
-emilio1
-yellow!
-s12345678
-abcabc123
-butterflies
-easyas123
-jmoney1
-marian1
-icetea
-samsun55
-castle1
-redab1993
-one234
-surethang
-dance12
-apple11
-alyson
-eve
-stefangreil1983
-islamabad
-sammy7
-michelle
-gaudens
-nottingham
-sss111
-mkal2707
-hardwork
-191191
-cutie14
-total12scherz
-sandoval
-malik123
-lenka
-gautam
-edwardcullen
-music13
-snake123
-rocky3
-2kroliczek
-davidoff
-wrestler1
-southwest1
-4me2know
-adams33486
-manuel12
-serafina14
-lover14
-trivium1
-cowboyup
-shawty
-c1234567
-1234567n
-lacoste1
-crowbird
-jimmie48
-$hex[315132773365347235740d]
-spez3012
-theshit1
-scanner
-rooney8
-rayman
-carrots
-julie2811
-landmark
-cameron12
-1208
-110025
-turtle12
-rose24731
-gggggggggg
-olivia2
-mil
-karo13
-sokolova
-maddox
-astroboy
-mercy
-becker
-622906268
-bored1
-thinking
-shorty69
-michael18
-andrew5
-rockon!
-baller11
-guesswho
-comcast
-treguier
-nice123
-salmankhan
-snoopy13
-flyers1
-puttana
-221133
-bou
-eighteen
-superboy
-qwe123qwe123
-bff4ever
-christina2
-floyd
-haggis
-dabomb
-111680
-assface1
-eragon1
-khan123
-saxophone1
-forever4
-oojs4ykl
-alpacino
-treflip
-erotic
-102
-121292
-blunt420
-fifa2010
-jordan06
-ruler1991
-momo12
-kris10
-norma1
-791159392
-mexico01
-sasin414
-lolo12
-jasmina
-kylie
-kfcnjxrf
-sevgilim
-golfinho
-101085
-miniclip
-chinook
-fidelity
-proverbs
-shashank
-mario140773
-iloveyou88
-theband1
-2password
-proverbs31
-blackout1
-super7
-rhodan01
-mob123
-myspace88
-racerx
-robert22
-imation
-deeznutz
-wolf123
-mexicano1
-ama
-working1
-dogshit1
-honey215
-ice123
-dora123
-pranav
-ogplanet
-cosmopolitan
-summer
-crysis
-zac123
-wpcakir264
-parolamea
-ligabue
-gisele
-candy101
-spiker
-maganda1
-150556
-jesus23
-maldives
-kaboom
-181920
-vanessa
-alterego
-sacha1234
-jigsaw
-sexymama12
-chr
-anjana
-palomino
-alex99
-bingbing
-hollie99
-mgreen39
-testtest1
-doug
-razjel1
-12312345
-pg260365
-rosco1
-fuckyou01
-aaaa11
-killer45
-bambolina
-chris19
-panorama
-rover1
-monkey18
-justin18
-somanypickles27
-132680
-maxima1
-madafaka
-ahbird1984
-soulmate1
-alex24
-mayank
-pomalo123
-blue88
-latoya1
-aimee
-buceta
-1102
-siempre
-pablo123
-chemical1
-bball14
-sonicx
-794613852
-youporn
-lucinka
-fineboy
-killer1234
-jessica.
-music5
-2727
-monster5
-4224035
-dogg
-tracker1
-156156
-lucky77
-toaster
-graffiti1
-brother2
-trandafir
-armorgames
-chelsea8
-mateus
-z1234567
-kerry1
-muffin2
-hermann
-01011986
-rabat1945
-lasalle
-g
-freedom12
-ayanami
-polenka1
-jolene
-jojojojo
-michaeljackson
-irock
-chrono
-gobucks
-raiden
-han
-bibi
-nickelback
-c3por2d2
-zaq1xsw2cde3
-halo1234
-good12
-aczx7812
-waterman
-jamal
-papatoma1
-pakistan786
-aguilas
-weyersheim
-sexe
-emmanuelle
-marie7
-qawsed1
-author
-mostafa
-qawsed123
-a1169619
-linusd8
-kitten123
-kassandra1
-daredevil1
-madonna12
-minecraft123
-leliane50934
-johnny1959
-licorice
-19810301
-gazelle
-clown1
-guillermo1
-cabrera
-calderon
-pussy5
-lilwayne2
-pass1234
-dkz1999
-seneca
-lucky6
-cookie23
-sindhu
-kmzwa8awaa
-weekend
-moderncombat
-keegan1
-2pacshakur
-yanks1
-monyet
-soulfly
-rockford
-c0mputer
-concepcion
-hateme1
-brebre
-power2
-f
-qwerty4
-fucked1
-royal
-gruby12
-robinho
-117117
-owt243ygbh
-panda12
-bobcats1
-mom1234
-batman5
-asdewq
-1tigger
-volimte
-master13
-oliver11
-perkele
-grazia
-c00kies
-live4him
-new975wen
-michael15
-angela12
-winter07
-crescent
-marykay
-tanja1993
-festival
-sestra
-863560
-liverpool
-hoffman
-minister
-tigger23
-pilot1
-x12345
-sammy13
-josh13
-fossil1
-cayman
-dolphin7
-lookatme
-hotlips
-111111aa
-20072008
-haha11
-theodore1
-lmapacey
-march7
-jasper
-iloveu22
-lizbeth
-rockman
-bob12345
-phoenix888
-desadesa
-lapinou
-019283
-supermanboy
-softball15
-hallie
-chanelbag
-jumanji
-sinned
-sweethome
-philly215
-lovejoy
-littlegirl
-redsox12
-simson
-alex
-redemption
-patron
-malaysia1
-roanne42300
-123333
-zesh1412
-heinrich
-faca210898
-yancai
-james4
-jes
-henni1907
-257ers
-bre123
-555000
-baritone
-1215
-angelgirl
-weenie
-121287
-lydia1
-camden1
-sheshe
-monstercha
-trader
-blix729
-shorty01
-00
-dresden
-cavs23
-221
-feathers
-wigolf
-211
-qazwsx11
-istanbul34
-1banana
-beans
-perry
-blueangel
-fabolous
-mexico7
-michael08
-fugazi
-3232547
-grinch
-nonenone
-ghjnjnbg
-cyber
-xlsl9963
-mclarenf1
-776158ab
-micah1
-grine89
-$hex[6c6f76656c790d]
-marek14michal
-przyjaciolki
-1124
-jenjen1
-kingjames
-heartbroke
-cradle
-1111111q
-italie
-snoopy
-laurel12creek
-residentevil
-marica
-cream1
-starship
-lovehurts2
-soulja1
-lilmama2
-memorex1
-098890
-wan123
-sdream
-destinee
-pluto1
-flash123
-21864812
-teetee
-oliver2
-black22
-airtel
-jackpot1
-yandi20080527
-000009
-lancia037
-mase4ever
-diego10
-computer11
-baby05
-layla
-gabbie
-mpeater
-password12
-newton1
-prisca
-rahul123
-cxy831126
-e2yfp41b
-ezekiel11991
-andrusic1
-dominator
-jomacapa
-makeup1
-t
-lavalamp
-neeraj
-doctorwho
-betty123
-cal
-teapot
-bukola
-721521
-miki
-8008070
-jayden07
-gambion32
-yt
-ignoranto
-qwertzui
-ossi2000
-ravens52
-marie23
-focus1
-red321
-taylor14
-dogs12
-estrada
-1shorty
-p@ssword
-chanelle
-power999
-volkova
-webber
-iloveu13
-austin
-aimee1
-rosa123
-marshal
-yaoiisgrand
-1bigdog
-electronic
-chowder
-01011984
-pink08
-rs11220
-black23
-tommy12
-hummer2
-metro1
-gilmore
-chasity1
-iamawesome
-atletico
-america7
-bobcats
-federer
-renee123
-miguel12
-colour
-channel
-slimjim
-rapture
-sampdoria
-cronos
-iforgot2
-w12101957
-maddie123
-fishing2
-tomek
-boguska123
-brady
-qwerty66
-holler1
-julio123
-lukas123
-cierra1
-romy01
-gigaman8891
-maryanne
-zippy1
-sinister
-1e+14
-ananya
-carmelo1
-91866709
-tracer
-hockey4
-wiccan
-chutrung
-jackson12
-anatoliy
-jemima
-560001
-tmvlzj12
-1106782
-carnaval
-slunicko
-ashutosh
-wubin007
-gennaro
-thebears12
-hockey15
-heather123
-pri
-yomamma1
-pingvin
-deirjj
-tigger5
-wow
-khongbiet
-hejhej123
-my5kids
-bball5
-jessica9
-jr1234
-soso
-accountant
-goliath1
-fuchurli
-november30
-224488
-444
-mamina
-elite1
-jellybeans
-12345678c
-ada
-$hex[6d6f6e6b65790d]
-chester2
-nf
-484066
-arianne
-mariama
-sig53num
-ballin3
-puma123
-1209
-911turbo
-justin69
-marvel5454
-mytime
-nicole8
-aquamarine
-manjula
-treu14
-nevergiveup
-shaney14
-crazyman
-1947
-042945d
-rakaii
-solo7590
-wolf359
-velocity
-grasshopper
-tanisha
-goku
-qyahzn
-nebraska1
-summer21
-anton123
-create1
-danika
-fireworks
-daniel07
-nitro1
-asd321
-aaaaa5
-olympus
-seatleon
-holycow
-junior3
-columbia1
-speranza
-b00b00
-noel
-hiphop123
-kipper1
-mustang123
-friends5
-chimera
-lehjxrf
-hippo
-airsoft1
-morgan
-marcus123
-piccolo1
-110110110
-almario927
-123456789000
-sol
-ibicguwjic
-nougat
-giulietta
-freemusic
-111444
-odette
-icthus01
-marques
-yorkie
-marie14
-nessie
-vfvfvfvf
-november9
-metallic
-teetee1
-amnesia
-salerno
-lovemom1
-87calis
-mammina
-kjiflm
-198484
-guruji
-mygirls3
-alisher
-peace!
-mocha
-fantasy7
-haley123
-redskins21
-xbonesx
-semarang
-weewee
-jimena
-sammi1
-alexis10
-march9
-clochette
-allyson1
-christo
-midori
-freedom!
-waldiw82
-foundation
-arabella24630
-love2000
-pimping
-emmitt22
-november26
-1zzzzz
-rdukv46x
-jose1995
-74699723
-requiem
-jackie2
-pinky2
-gremio
-poiuytreza
-2933455
-splendid
-spiderman4
-bill123
-robert69
-bryce
-yoyo12
-cats12
-brandy12
-killa12
-101092
-dale
-rubberduck
-8008beb
-020304
-money4940
-1948
-1701
-shannon2
-ruqueb
-peepee1
-charline
-andrew!
-wil
-metallica
-royals22
-ania1986
-james69
-jjjjj1
-snoopy01
-grandad1
-hello14
-zxcvbnm0
-patrick7
-20070509031
-nuclear
-67529353
-megafon
-broadway1
-xred4654
-bela2404
-spider12
-brenna
-potatoes
-ggg
-asia
-kiwi
-8520
-zebra123
-987987987
-889900
-iloveu143
-sunshine23
-46265216
-cat15175
-baby25
-narendra
-kinky1
-chivas2
-meatball99
-barton
-sonysony
-josh1234
-hateme
-112233qq
-marsel
-arsenal11
-mummy123
-baby02
-love2006
-baller10
-hans
-frisco1
-slut123
-tronwell
-angel
-family11
-george11
-cutlass
-lovely3
-kitten2
-jolinek33
-wilma
-marvel1
-shania1
-bimmer
-jackson1
-123456ss
-angola
-lilli2006
-lumiere
-acdc123
-heterosexual
-manchesterunited
-blackhawk1
-myspace16
-nicknick
-skittles12
-william11
-bears54
-pussies
-jm0753
-hernan
-keyblade
-paul12
-ranjan
-blueboy1
-carito
-dbrecz
-karaoke1
-mortgage
-football45
-anthony07
-blackbelt
-gbgbcmrf
-lana
-tristen
-taylor22
-andrade
-krystyna56
-qwertyu123
-schokolade
-119911
-terrence1
-hacked
-flower7
-dipset5
-igetmoney1
-jack13
-shotokan
-renate
-toulouse31
-jonas3
-goaway1
-thieric
-milly1
-rksk3210
-patch
-dewayne
-bratz123
-yasmine1
-lucky69
-tiffany123
-metallica6
-myspace17
-sonyvaio
-12345678b
-nataliya
-sebastian106
-jeremy123
-srikanth
-lenny
-money14
-brown123
-kenya1
-soukayna
-weed13
-2416101113
-yeahbaby
-josemanuel
-j12345678
-tony13
-myboo1
-mm170667
-hateyou1
-12356
-maribel1
-kasandra
-matt11
-neneng
-rejoice
-independen
-qwerty67
-marie22
-godim001
-remo1d72a
-120n2x
-socorro
-he635789
-padilla
-domdom
-tucker12
-lucky07
-maggiemay
-veri1234
-texas2
-wm0001
-fialka
-blade123
-motorbike
-agnieszka1
-knackwurst8853
-bitches!
-black21
-pop168168
-soccer00
-1234567890987654321
-90801
-wrestler
-albatross
-fragile
-locked
-sassygirl
-bigboi
-samir
-ethanryan01
-monange
-dalbas73
-newyork12
-luckystar
-600041
-198410
-elmira
-dimasik
-oscar2
-prison
-what123
-dusty123
-hamtaro
-buddy13
-nicoletta
-reflex
-faith7
-mommom1
-zxc123zxc
-toni
-11231123
-babygirl06
-leeds1
-ethiopia
-casandra
-gabriel
-pookie123
-salsa1
-mischa
-jonny5
-precious2
-sophie2
-triforce
-juicy
-matthew13
-madelyn
-november6
-dental
-theboys
-hondacbr
-22021988
-babygurl14
-1236547
-pimpjuice1
-gdcc9921
-108108
-lucky22
-donaldduck
-lilmama12
-fallen_angel
-"""#
+        123456
+        123456789
+        qwerty
+        password
+        111111
+        12345678
+        abc123
+        1234567
+        password1
+        12345
+        1234567890
+        123123
+        000000
+        iloveyou
+        1234
+        1q2w3e4r5t
+        qwertyuiop
+        123
+        monkey
+        dragon
+        123456a
+        654321
+        123321
+        666666
+        1qaz2wsx
+        121212
+        myspace1
+        homelesspa
+        123qwe
+        a123456
+        1q2w3e4r
+        123abc
+        qwe123
+        7777777
+        qwerty123
+        987654321
+        target123
+        zxcvbnm
+        tinkle
+        qwerty1
+        222222
+        1g2w3e4r
+        gwerty
+        zag12wsx
+        gwerty123
+        555555
+        fuckyou
+        asdfghjkl
+        112233
+        1q2w3e
+        qazwsx
+        123123123
+        princess
+        computer
+        12345a
+        159753
+        ashley
+        michael
+        football
+        1234qwer
+        sunshine
+        aaaaaa
+        iloveyou1
+        fuckyou1
+        789456123
+        daniel
+        asdfgh
+        $hex[3132333435360d]
+        777777
+        123654
+        11111
+        princess1
+        999999
+        abcd1234
+        11111111
+        passer2009
+        love
+        shadow
+        888888
+        superman
+        football1
+        love123
+        jordan23
+        jessica
+        12qwaszx
+        baseball
+        monkey1
+        killer
+        a12345
+        123456789a
+        master
+        asd123
+        asdf
+        samsung
+        charlie
+        azerty
+        soccer
+        q1w2e3r4t5y6
+        jordan
+        88888888
+        fqrg7cs493
+        michael1
+        jesus1
+        blink182
+        789456
+        qwer1234
+        linkedin
+        babygirl1
+        thomas
+        q1w2e3r4
+        status
+        michelle
+        liverpool
+        nicole
+        333333
+        asdasd
+        qwert
+        j38ifubn
+        131313
+        987654
+        0123456789
+        lovely
+        0
+        andrew
+        gfhjkm
+        joshua
+        anthony
+        hello1
+        justin
+        angel1
+        zxcvbn
+        hello
+        iloveyou2
+        1111111
+        1111
+        jennifer
+        naruto
+        tigger
+        hunter
+        welcome
+        159357
+        babygirl
+        147258369
+        pokemon
+        101010
+        bitch1
+        jessica1
+        robert
+        0987654321
+        102030
+        parola
+        secret
+        5201314
+        fuckyou2
+        696969
+        loveme
+        123456q
+        purple
+        mother
+        anthony1
+        apple
+        qazwsxedc
+        money1
+        trustno1
+        matthew
+        buster
+        baseball1
+        1111111111
+        andrea
+        hannah
+        basketball
+        freedom
+        passw0rd
+        soccer1
+        abc
+        iloveu
+        chelsea
+        george
+        friends
+        william
+        samantha
+        amanda
+        golfer
+        summer
+        chocolate
+        asdf1234
+        qwerty12
+        number1
+        flower
+        maggie
+        letmein
+        charlie1
+        pakistan
+        batman
+        superman1
+        asshole1
+        butterfly
+        147258
+        marina
+        010203
+        1
+        forever
+        qweqwe
+        fuk19600
+        12341234
+        mustang
+        sunshine1
+        internet
+        alexander
+        london
+        harley
+        1qaz2wsx3edc
+        29rsavoy
+        3rjs1la7qe
+        ashley1
+        pepper
+        xbox360
+        q1w2e3
+        00000000
+        family
+        whatever
+        666
+        !
+        joseph
+        loveyou
+        jasmine
+        orange
+        cookie
+        50cent
+        junior
+        212121
+        qweasdzxc
+        martin
+        1qazxsw2
+        hello123
+        user
+        lol123
+        google
+        password12
+        ginger
+        password2
+        111222
+        patrick
+        shadow1
+        jordan1
+        12344321
+        arsenal
+        abcdef
+        mylove
+        nicole1
+        starwars
+        taylor
+        brandon
+        232323
+        q1w2e3r4t5
+        angel
+        love12
+        brandon1
+        diamond
+        snoopy
+        12345q
+        vqsablpzla
+        myspace
+        asshole
+        qweasd
+        chris1
+        matrix
+        mickey
+        jonathan
+        school
+        melissa
+        eminem
+        1234561
+        lovers
+        cheese
+        1234567891
+        richard
+        yellow
+        12345qwert
+        nikita
+        oliver
+        bailey
+        cjmasterinf
+        12345678910
+        a123456789
+        christian
+        sophie
+        yuantuo2012
+        1342
+        sojdlg123aljg
+        mercedes
+        victoria
+        147852
+        matthew1
+        peanut
+        290966
+        456789
+        wall.e
+        12413
+        million2
+        tudelft
+        benjamin
+        diosesfiel
+        dpbk1234
+        red123
+        pe#5gz29ptzmse
+        abcdefg
+        u38fa39
+        dragon1
+        sandra
+        happy1
+        asdasd5
+        123654789
+        444444
+        elizabeth
+        prince
+        banana
+        angels
+        angela
+        $hex
+        samuel
+        qqqqqq
+        qwertyu
+        amanda1
+        barcelona
+        zaq12wsx
+        computer1
+        hockey
+        monster
+        michelle1
+        ghbdtn
+        william1
+        nathan
+        55555
+        chicken
+        11223344
+        carlos
+        antonio
+        welcome1
+        123789
+        0000
+        gabriel
+        !~!1
+        silver
+        justin1
+        killer1
+        lucky1
+        jasmine1
+        bubbles
+        hunter1
+        slipknot
+        jackson
+        purple1
+        morgan
+        austin
+        rainbow
+        andrew1
+        daniel1
+        hottie1
+        fuckoff
+        liverpool1
+        madison
+        natasha
+        vanessa
+        metallica
+        adidas
+        america
+        xxxxxx
+        mommy1
+        chicken1
+        252525
+        87654321
+        jesus
+        james1
+        spiderman
+        alexis
+        lauren
+        null
+        0000000000
+        ferrari
+        456123
+        steven
+        147852369
+        tinkerbell
+        qwaszx
+        !ab#cd$
+        qwerty12345
+        robert1
+        pokemon1
+        nirvana
+        butterfly1
+        buddy1
+        bandit
+        nicholas
+        123qweasd
+        danielle
+        0123456
+        asdfasdf
+        1234554321
+        scooter
+        hannah1
+        destiny
+        password
+        juventus
+        rachel
+        chelsea1
+        cookie1
+        chocolate1
+        qazxsw
+        a838hfid
+        1234567a
+        142536
+        monica
+        loveme1
+        stella
+        a1b2c3
+        freedom1
+        zzzzzz
+        america1
+        00000
+        741852963
+        999999999
+        qwertyui
+        jennifer1
+        111222tianya
+        1234abcd
+        yamaha
+        victor
+        123asd
+        ronaldo
+        smokey
+        taylor1
+        cocacola
+        money
+        booboo
+        heather
+        madison1
+        success
+        7654321
+        david1
+        1password
+        joshua1
+        november
+        buster1
+        daddy1
+        jasper
+        a
+        poop
+        samantha1
+        elizabeth1
+        mustang1
+        edward
+        tennis
+        password123
+        zxc123
+        qaz123
+        diamond1
+        lovely1
+        myspace123
+        qqww1122
+        whatever1
+        family1
+        valentina
+        friend
+        sweety
+        tigger1
+        exigent
+        music1
+        nothing
+        harley1
+        chester
+        casper
+        hellokitty
+        thomas1
+        super123
+        1q2w3e4r5t6y
+        hahaha
+        a1b2c3d4
+        password1
+        startfinding
+        cheese1
+        n0=acc3ss
+        david
+        098765
+        spongebob1
+        alexandra
+        canada
+        olivia
+        december
+        sabrina
+        mynoob
+        dennis
+        dakota
+        patricia
+        playboy
+        barbie
+        friends1
+        johnny
+        summer1
+        music
+        loulou
+        nicolas
+        pretty
+        qwert1
+        maggie1
+        charles
+        mexico1
+        phoenix
+        lover1
+        123456m
+        thunder
+        4815162342
+        123hfjdk147
+        rebecca
+        beautiful
+        spider
+        carolina
+        123456789q
+        batman1
+        vincent
+        jeremy
+        yankees
+        dallas
+        master1
+        heather1
+        sebastian
+        iloveu2
+        cameron
+        sexy123
+        pepper1
+        midnight
+        852456
+        i
+        guitar
+        caroline
+        elephant
+        weed420
+        yankees1
+        scorpion
+        dolphin
+        124578
+        tweety
+        bubbles1
+        fuckoff1
+        fucker
+        peanut1
+        patrick1
+        pussy1
+        lalala
+        louise
+        fuckme
+        sexy
+        lovelove
+        p
+        cowboys1
+        veronica
+        sparky
+        yagjecc826
+        adrian
+        naruto1
+        iw14fi9j
+        newyork
+        september
+        scooby
+        heaven
+        mother1
+        loser1
+        melissa1
+        135790
+        tigers
+        jessie
+        crystal
+        chris
+        alexander1
+        gemini
+        peaches
+        merlin
+        spongebob
+        123456s
+        1a2b3c
+        raiders1
+        12121212
+        qazwsx123
+        246810
+        stephanie
+        shannon
+        james
+        zxcvbnm1
+        iloveyou!
+        $hex[6b2e3a]
+        sakura
+        apples
+        precious
+        lakers
+        134679
+        a1234567
+        sergey
+        555666
+        poohbear
+        manchester
+        202020
+        159951
+        jackie
+        cristina
+        jackson1
+        ginger1
+        aa123456
+        daniela
+        pussy
+        test123
+        123456j
+        rocky1
+        muffin
+        yellow1
+        alex
+        newyork1
+        cooper
+        753951
+        apple1
+        asdfghjkl1
+        flower1
+        sammy1
+        cherry
+        010101
+        123456b
+        richard1
+        flowers
+        monster1
+        destiny1
+        diablo
+        blessed1
+        beauty
+        slipknot1
+        mexico
+        emmanuel
+        winston
+        spiderman1
+        nigger1
+        maverick
+        genius
+        toyota
+        fuck
+        tiffany
+        741852
+        charlotte
+        creative
+        baby123
+        winner
+        onelove
+        badboy
+        $hex[3132333435363738390d]
+        password
+        tiger1
+        softball
+        iloveu1
+        joseph1
+        beautiful1
+        hotmail
+        mickey1
+        brittany
+        asdf123
+        murphy
+        sayang
+        compaq
+        pass
+        manuel
+        kristina
+        scorpio
+        garfield
+        3odi15ngxb
+        111
+        1314520
+        hottie
+        421uiopy258
+        stupid1
+        aaaaa
+        carmen
+        qazqaz
+        stalker
+        austin1
+        doudou
+        scooter1
+        lastfm
+        brandy
+        1a2b3c4d
+        steelers
+        151515
+        0000000
+        booboo1
+        claudia
+        kitty1
+        m123456
+        rabbit
+        isabella
+        pimpin1
+        fuckme1
+        august
+        october
+        badoo
+        boomer
+        orange1
+        dexter
+        samson
+        bailey1
+        9876543210
+        123456abc
+        myspace2
+        green1
+        aaaa
+        12345678a
+        kimberly
+        crazy1
+        angelo
+        qwert123
+        1029384756
+        popcorn
+        123456d
+        ranger
+        456456
+        cowboys
+        q123456
+        happy
+        black1
+        passion
+        shorty
+        christ
+        snickers
+        tyler1
+        albert
+        soleil
+        guitar1
+        1122334455
+        blessed
+        krishna
+        junior1
+        alyssa
+        shorty1
+        forever1
+        lucky7
+        barney
+        andrey
+        icecream
+        bitch
+        cameron1
+        karina
+        963852741
+        california
+        metallica1
+        samsung1
+        1v7upjw3nt
+        melanie
+        brittany1
+        bismillah
+        babyboy1
+        fucker1
+        qwerty123456
+        christian1
+        eagles
+        letmein1
+        iloveme
+        danielle1
+        leonardo
+        coffee
+        windows
+        police
+        christine
+        dancer
+        woaini
+        j123456
+        gangsta1
+        password!
+        miguel
+        cowboy
+        arsenal1
+        love13
+        smokey1
+        swordfish
+        951753
+        uqa9ebw445
+        winter
+        pass123
+        fucku2
+        maxwell
+        denise
+        iloveyou12
+        asdfgh1
+        bubba1
+        fernando
+        q12345
+        qwerty1234
+        54321
+        horses
+        hardcore
+        kitten
+        sydney
+        george1
+        $hex[3a]
+        francis
+        cassie
+        pumpkin
+        twilight
+        marlboro
+        rangers
+        7758521
+        secret1
+        pretty1
+        martina
+        florida
+        player1
+        fylhtq
+        lauren1
+        141414
+        natalie
+        barbara
+        jason1
+        s123456
+        sz9kqcctwy
+        molly1
+        dolphin1
+        pookie
+        hiphop
+        bond007
+        rockstar
+        chivas1
+        abc123456
+        nathan1
+        stupid
+        123qwe123
+        fishing
+        123123a
+        john316
+        vfhbyf
+        starwars1
+        greenday
+        maria
+        loveyou1
+        baby
+        321321
+        trinity
+        tiffany1
+        fatima
+        skater1
+        abc1234
+        angelina
+        kobe24
+        d2xyw89sxj
+        google1
+        bonnie
+        lucky
+        alexis1
+        fluffy
+        courtney
+        playboy1
+        123456z
+        007007
+        crystal1
+        turtle
+        school1
+        father
+        darkness
+        b123456
+        kissme
+        alejandro
+        corvette
+        marseille
+        roberto
+        sweet1
+        player
+        friendster
+        lollipop
+        biteme
+        jackass
+        sarah1
+        password3
+        qwerty7
+        lolita
+        sexy12
+        candy1
+        simone
+        jonathan1
+        brooklyn
+        786786
+        alicia
+        honey
+        motorola
+        nicholas1
+        angel123
+        simple
+        jackass1
+        slayer
+        012345
+        portugal
+        shelby
+        rainbow1
+        poohbear1
+        chicago
+        steven1
+        snowball
+        justinbieb
+        123456c
+        1234512345
+        awesome
+        123qweasdzxc
+        morgan1
+        vfrcbv
+        iloveme1
+        natalia
+        golden
+        people
+        3d8cubaj2e
+        sweetie
+        454545
+        raiders
+        boston
+        sharon
+        tucker
+        shannon1
+        logitech
+        pa55word
+        teresa
+        wilson
+        snoopy1
+        test
+        mnbvcxz
+        789789
+        kevin
+        bonjour
+        mike
+        lovers1
+        242424
+        aaaaaa1
+        blue123
+        pamela
+        qwe
+        remember
+        catherine
+        redsox
+        kenneth
+        klaster
+        victoria1
+        ssssss
+        popcorn1
+        ihateyou
+        9379992
+        eminem1
+        isabelle
+        hockey1
+        cricket
+        lakers24
+        seven7
+        bulldog
+        lizottes
+        123456k
+        marcus
+        sarah
+        kevin1
+        steelers1
+        love11
+        edward1
+        password.
+        marley
+        willow
+        p3rat54797
+        fender
+        $hex[7177657274790d]
+        yfnfif
+        aaaaaaaa
+        connor
+        single
+        magic
+        blessing
+        rockstar1
+        camille
+        indian
+        qazwsx1
+        peaches1
+        never
+        tweety1
+        amber1
+        aaa111
+        nastya
+        florida1
+        superstar
+        love4ever
+        123456t
+        goodluck
+        asdfghjk
+        bella1
+        hammer
+        thunder1
+        stephen
+        chance
+        marine
+        marvin
+        121314
+        changeme
+        santiago
+        strawberry
+        happy123
+        abcdefg1
+        carlos1
+        loveme2
+        bigdaddy
+        1123581321
+        marie1
+        satan666
+        daisy1
+        d123456
+        hotdog
+        abcd123
+        cutie1
+        mmmmmm
+        z123456
+        qwert12345
+        arthur
+        1212
+        iverson3
+        vanessa1
+        123456l
+        234567
+        iceman
+        tintin
+        johnson
+        svetlana
+        chester1
+        cookies
+        orlando
+        parker
+        teacher
+        miller
+        freddy
+        porsche
+        090909
+        bullshit
+        yourmom1
+        rachel1
+        christopher
+        loverboy
+        fyfcnfcbz
+        fuckyou!
+        azertyuiop
+        rush2112
+        angelica
+        travis
+        spencer
+        midnight1
+        12345qwerty
+        sunday
+        please
+        love1234
+        gateway
+        williams
+        babygurl1
+        monika
+        321654
+        ladybug
+        5555555555
+        gracie
+        asdfg
+        nissan
+        asdfjkl
+        tiger
+        sunflower
+        666999
+        qwer
+        sweetpea
+        5555555
+        55555555
+        greenday1
+        jason
+        ryan
+        sasuke
+        raymond
+        m
+        zachary
+        charles1
+        undertaker
+        123698745
+        precious1
+        evildick
+        456852
+        a12345678
+        brooklyn1
+        8675309
+        dallas1
+        tamara
+        lollol
+        aaaaa1
+        paradise
+        sweetheart
+        111111a
+        abc12345
+        money123
+        stephanie1
+        bianca
+        lakers1
+        poopoo
+        shopping
+        lebron23
+        emily1
+        winnie
+        baby12
+        sophia
+        kawasaki
+        inuyasha
+        doctor
+        12345t
+        john
+        fktrcfylh
+        lucky13
+        andrei
+        sierra
+        julian
+        bigboy
+        pantera
+        22222222
+        171717
+        nascar
+        lorenzo
+        21212121
+        genesis
+        babyboy
+        jacob1
+        qqq111
+        vladimir
+        christina
+        linkinpark
+        andrea1
+        cool
+        facebook
+        nelson
+        abcd
+        soccer12
+        polniypizdec0211
+        dolphins
+        scarface
+        frankie
+        january
+        maryjane
+        montana
+        sweet
+        bandit1
+        qq123456
+        123454321
+        giovanni
+        159159
+        hahaha1
+        ricardo
+        zxcvbnm123
+        mylove1
+        career121
+        johnny1
+        australia
+        jerome
+        soccer10
+        password11
+        jeffrey
+        sassy1
+        ig4abox4
+        realmadrid
+        rebecca1
+        xavier
+        asdfghj
+        asdasdasd
+        vampire
+        dakota1
+        brenda
+        westside
+        1478963
+        p
+        minnie
+        honey1
+        falcon
+        green
+        brianna1
+        qw123321
+        southside1
+        eagles1
+        rosebud
+        laura
+        getmoney1
+        francesco
+        baller1
+        asdfg1
+        nigger
+        zoosk
+        claire
+        ronaldo7
+        aaa
+        k.
+        пїѕпїѕпїѕпїѕпїѕпїѕ
+        bobby1
+        sergio
+        alex123
+        sairam
+        123456aa
+        savannah
+        timothy
+        111222333
+        scooby1
+        disney
+        1q1q1q
+        abigail
+        jaguar
+        katie1
+        sterling
+        sophie1
+        italia
+        warcraft
+        123456r
+        blue
+        mariana
+        isabel
+        zaqwsx
+        100200
+        maksim
+        blabla
+        brooke
+        patches
+        jesus123
+        monkey123
+        jackie1
+        chicago1
+        courtney1
+        dancer1
+        bigdaddy1
+        mahalkita
+        musica
+        520520
+        rental
+        oliver1
+        valentin
+        awesome1
+        butter
+        love22
+        alberto
+        cherry1
+        london1
+        bigboy1
+        565656
+        nigga1
+        teddybear
+        cjkysirj
+        cat123
+        single1
+        1qwerty
+        walter
+        black
+        banana1
+        c123456
+        apple123
+        maria1
+        lover
+        alessandro
+        gabriel1
+        gateway1
+        bestfriend
+        dominic
+        michele
+        champion
+        helpme
+        kitty
+        nintendo
+        alyssa1
+        volleyball
+        qwerasdf
+        hollister1
+        cancer
+        963852
+        778899
+        marie
+        password7
+        oscar1
+        jasmin
+        tigers1
+        danny1
+        france
+        4444
+        element1
+        justine
+        hawaii
+        buddy
+        maximus
+        sex
+        chouchou
+        passwort
+        united
+        francesca
+        manutd
+        victory
+        darling
+        natalie1
+        fishing1
+        student
+        rafael
+        princess12
+        animal
+        regina
+        abcdefgh
+        love69
+        spirit
+        carter
+        w5txn36alfw
+        181818
+        123456g
+        bitch123
+        1234321
+        jamaica
+        mariposa
+        gabriela
+        abcdef1
+        dreams
+        cheyenne
+        calvin
+        zachary1
+        zaq123
+        super
+        panther
+        sniper
+        poop123
+        lol
+        kayla1
+        england
+        willie
+        123zxc
+        eduardo
+        copper
+        happiness
+        bob123
+        7895123
+        veronika
+        penguin
+        valeria
+        love23
+        antonio1
+        yahoo1
+        napoli
+        1986
+        brianna
+        blahblah
+        georgia
+        eddie1
+        millie
+        babygirl12
+        diesel
+        monkey12
+        redsox1
+        111111111
+        engineer
+        pass1234
+        sexy69
+        skater
+        camaro
+        hallo
+        bigdog
+        virginia
+        ybccfy
+        123qaz
+        1234560
+        mohamed
+        estrella
+        gloria
+        simpsons
+        donald
+        anderson
+        dog123
+        blue22
+        newlife
+        chris123
+        suzuki
+        leslie
+        oksana
+        princesa
+        123321a
+        password
+        grandma1
+        skyline
+        twilight1
+        audrey
+        77777777
+        100000
+        bradley
+        warrior
+        martin1
+        bitches1
+        scarface1
+        godisgood
+        kisses
+        tristan
+        147896325
+        sweet16
+        potter
+        adriana
+        giuseppe
+        wwwwww
+        trouble
+        jimmy1
+        cupcake
+        7777
+        liberty
+        aleksandr
+        abcdefg123
+        smile
+        softball1
+        pumpkin1
+        maddie
+        shelby1
+        pimpin
+        100
+        celtic
+        online
+        123456e
+        miranda
+        hesoyam
+        angels1
+        wizard
+        $hex[f02bd0f9f0e0f02bd0f9f0e0f02bd0f9f0e0f02bd0f9f0e0f02bd0f9f0e0f02bd0f9f0e0]
+        262626
+        pierre
+        debbie
+        rey619
+        jeremy1
+        legolas
+        fucku1
+        speedy
+        allison
+        love101
+        kingkong
+        vkontakte
+        sexsex
+        loveyou2
+        badboy1
+        9111961
+        ruslan
+        benjamin1
+        knight
+        domino
+        ladybug1
+        skate1
+        barbie1
+        taurus
+        silver1
+        bobby
+        rascal
+        silvia
+        monday
+        jessie1
+        monique
+        258456
+        apples1
+        hallo123
+        pink123
+        adgjmptw
+        mercury
+        qw123
+        cookies1
+        olivia1
+        tyler
+        florence
+        margarita
+        6969
+        children
+        skittles
+        polina
+        pepsi1
+        justice
+        star
+        booger
+        nokia
+        fuckyou123
+        123451
+        cristian
+        soccer11
+        123456qwerty
+        dreamer
+        serenity
+        honda1
+        angela1
+        hollywood
+        fuck123
+        mamapapa
+        anna
+        password01
+        siemens
+        ncc1701
+        esther
+        passw0rd
+        qawsed
+        gregory
+        love14
+        avatar
+        zzzzzzzz
+        2012comeer
+        sister
+        panasonic
+        password5
+        element
+        31415926
+        business
+        inuyasha1
+        colorado
+        rangers1
+        minecraft
+        191919
+        camila
+        microsoft
+        sabrina1
+        amoremio
+        ronald
+        p@ssw0rd
+        harrypotter
+        natali
+        nirvana1
+        prince1
+        asdasd123
+        monkey2
+        gangster
+        asasas
+        25802580
+        cassie1
+        sammy
+        jupiter
+        texas1
+        qwer123
+        stanley
+        madonna
+        rocket
+        1bitch
+        serega
+        apollo
+        909090
+        n8zgt5p0shw=
+        brandy1
+        missy1
+        $hex[70617373776f72640d]
+        123987
+        internet1
+        serena
+        valerie
+        airforce1
+        1989
+        jenny1
+        123457
+        kelsey
+        pebbles
+        sample123
+        catdog
+        asdzxc
+        system
+        p@ssw0rd
+        cowboy1
+        groupd2013
+        flowers1
+        megan1
+        icecream1
+        donkey
+        vrbgqns997
+        danger
+        chichi
+        christmas
+        dbrnjhbz
+        titanic
+        123456p
+        thebest
+        superstar1
+        packers
+        vegeta
+        hitman
+        drowssap
+        gizmo1
+        molly
+        kathleen
+        hamster
+        bulldog1
+        cupcake1
+        ireland
+        christina1
+        india
+        lasvegas
+        westside1
+        brooke1
+        blondie
+        qti7zxh18u
+        frankie1
+        javier
+        sports
+        smiley
+        babydoll
+        gangsta
+        poiuytrewq
+        sultan
+        megaparol12345
+        nfnmzyf
+        kirill
+        johncena1
+        223344
+        qwqwqw
+        redneck1
+        2222
+        coucou
+        marshall
+        terminator
+        110110
+        casper1
+        compaq1
+        sam123
+        rammstein
+        basket
+        truelove
+        security
+        jayjay
+        exigent
+        jackson5
+        football12
+        aaron1
+        elena
+        skippy
+        india123
+        september1
+        19871987
+        192837465
+        445566
+        madrid
+        snickers1
+        pookie1
+        myspace!
+        ronnie
+        rocky
+        admin123
+        jesus7
+        tommy1
+        sparky1
+        123456789m
+        people1
+        peter
+        1qaz1qaz
+        321654987
+        jetaime
+        legend
+        katrina
+        shithead
+        123456789z
+        harvey
+        scotland
+        tanner
+        pauline
+        a1s2d3f4
+        violet
+        fantasy
+        welcome123
+        motdepasse
+        bella
+        stefan
+        kimberly1
+        k123456
+        alexandre
+        poiuyt
+        celine
+        killer123
+        friday
+        gandalf
+        spencer1
+        aaaaaaa
+        nikki1
+        phoenix1
+        j12345
+        pikachu
+        robbie
+        pizza1
+        dddddd
+        zaq1xsw2
+        runescape1
+        qwertz
+        philips
+        manman
+        francisco
+        chocolat
+        jesus777
+        $hex[617364666a6b6c3a]
+        fluffy1
+        bambam
+        smiles
+        cool123
+        viktor
+        casanova
+        spanky
+        99999999
+        aurora
+        gordon
+        unicorn
+        muffin1
+        carpediem
+        mitchell
+        franklin
+        stonecold
+        jack
+        iloveyou.
+        daisy
+        loser
+        323232
+        alejandra
+        z
+        chivas
+        jasper1
+        froggy
+        love10
+        19851985
+        kelly1
+        christophe
+        12369874
+        rhbcnbyf
+        jenny
+        jesuschrist
+        douglas
+        russia
+        handsome
+        5555
+        pussy69
+        love21
+        muhammad
+        aaaaaaaaaa
+        maxwell1
+        santos
+        phantom
+        g9l2d1fzpy
+        lorena
+        tatiana
+        lalala1
+        margaret
+        baxter
+        anastasia
+        babygirl2
+        viking
+        travis1
+        savannah1
+        little1
+        kelly
+        sweetie1
+        platinum
+        maurice
+        piglet
+        eclipse
+        elijah
+        1234567q
+        super1
+        $hex[317132773365347235740d]
+        fatboy
+        pppppp
+        idontknow
+        linked
+        123456654321
+        tomtom
+        tinker1
+        passport
+        andres
+        1blood
+        d1lakiss
+        080808
+        access
+        garcia
+        katherine
+        admin
+        m12345
+        charmed
+        hotmail1
+        wolverine
+        monica1
+        sexyboy
+        britney
+        diwtgm8492
+        patches1
+        mahalko
+        mozart
+        jamesbond
+        loving
+        snowball1
+        272727
+        123321123
+        cutiepie
+        power
+        ballin1
+        grace
+        13579
+        wisdom
+        147147
+        gangster1
+        bunny1
+        valentine
+        church
+        michel
+        nicola
+        sandra1
+        cambiami
+        abcde
+        corazon
+        hercules
+        kingdom
+        anhyeuem
+        chloe1
+        candy
+        tinker
+        beatrice
+        69696969
+        14789632
+        green123
+        horses1
+        everton
+        trouble1
+        fashion
+        peace1
+        19841984
+        theman
+        emily
+        comeon11
+        gibson
+        myspace12
+        lolipop
+        161616
+        12345m
+        112358
+        goldfish
+        98765
+        james123
+        mama
+        saibaba
+        toshiba
+        sandy1
+        dylan1
+        maradona
+        12345s
+        cooper1
+        marcus1
+        winston1
+        $hex[6173646667686a6b6c3a]
+        puppy1
+        19861986
+        lawrence
+        kitkat
+        network
+        trevor
+        amsterdam
+        diamonds
+        beatles
+        maganda
+        norman
+        jamie1
+        joanna
+        marcel
+        787878
+        cthutq
+        damian
+        123456f
+        enigma
+        mercedes1
+        yoyoyo
+        turtle1
+        123000
+        bulldogs
+        anton
+        soccer13
+        bingo1
+        penis1
+        felipe
+        dragonball
+        boston1
+        1234asdf
+        135792468
+        yahoo.com
+        hollywood1
+        forever21
+        star123
+        success1
+        test1234
+        mario
+        trinity1
+        shalom
+        kkkkkk
+        hotdog1
+        promise
+        einstein
+        digital
+        jayden
+        marion
+        sasha
+        pass1
+        reggie
+        jimmy
+        princess2
+        brother
+        matteo
+        melody
+        english
+        123456123
+        karate
+        omsairam
+        germany
+        brian
+        harrison
+        casey1
+        onelove1
+        369369
+        angel12
+        elaine
+        bubble
+        megaparol12345
+        simona
+        ihateyou1
+        heaven1
+        max123
+        brian1
+        polska
+        123456y
+        buttercup
+        soccer7
+        julien
+        cocacola1
+        gunner
+        benfica
+        johncena
+        power1
+        billy
+        nathalie
+        1qa2ws3ed
+        danny
+        hello12
+        infinity
+        soccer123
+        wordpass
+        hjvfirf
+        timothy1
+        saturn
+        runescape
+        argentina
+        stargate
+        penelope
+        helena
+        loveu2
+        spartak
+        sasha1
+        pandora
+        hahahaha
+        scoobydoo
+        stephen1
+        redskins
+        baller
+        captain
+        forest
+        pogiako
+        manager
+        water1
+        sweets
+        asd
+        ranger1
+        mom123
+        georgia1
+        zxcv1234
+        colombia
+        282828
+        7894561230
+        amelia
+        spring
+        general
+        19891989
+        therock
+        milano
+        arnold
+        swimming
+        poopoo1
+        orlando1
+        eugene
+        little
+        jacket025
+        dinosaur
+        nonmember
+        lacrosse
+        zidane
+        eagle1
+        travel
+        moomoo
+        ciaociao
+        12345r
+        654123
+        qwerty321
+        digital1
+        maryjane1
+        nothing1
+        ilovegod
+        myname
+        thuglife
+        trfnthbyf
+        asdqwe123
+        thx1138
+        wesley
+        colt45
+        grandma
+        teddy1
+        19921992
+        dianne
+        123789456
+        hg0209
+        dragons
+        catdog1
+        nadine
+        rusty1
+        jesse1
+        summer08
+        paintball1
+        chopper
+        chacha
+        zxczxc
+        pokemon123
+        duncan
+        football2
+        subaru
+        billy1
+        penis
+        blood1
+        tennis1
+        sexybitch1
+        sureno13
+        bbbbbb
+        pickle
+        iverson
+        kittycat
+        kitten1
+        password4
+        bullet
+        russell
+        telechargement
+        fatboy1
+        asdf12
+        pink
+        butter1
+        sadie1
+        cleopatra
+        denise1
+        testing
+        tequiero
+        flatron
+        shithead1
+        oscar
+        alaska
+        charly
+        gordon24
+        kristen
+        walker
+        gracie1
+        qweasd123
+        bullshit1
+        qazwsx12
+        sebastian1
+        020202
+        ilovejesus
+        faith1
+        143143
+        mememe
+        nigga
+        420420
+        boobies
+        cynthia
+        laura1
+        2
+        david123
+        sammie
+        monique1
+        adrian1
+        12345j
+        perfect
+        19821982
+        victor1
+        godzilla
+        mylife
+        hummer
+        123321q
+        123456123456
+        pascal
+        a11111
+        r123456
+        19801980
+        justme
+        bowwow1
+        butthead
+        elephant1
+        mar
+        love15
+        dustin
+        cutiepie1
+        baseball12
+        ??????
+        smile1
+        bamboo
+        katerina
+        magic1
+        brutus
+        password13
+        303030
+        katie
+        11112222
+        harry1
+        ganesh
+        sexygirl1
+        11235813
+        roland
+        youbye123
+        yahoo
+        porsche1
+        pippo
+        cecilia
+        blue12
+        martinez
+        daddy
+        buddy123
+        fabian
+        mario1
+        pineapple
+        panthers
+        e123456
+        peterpan
+        pa55w0rd
+        joker1
+        allison1
+        teddybear1
+        birthday
+        alfred
+        houston1
+        samuel1
+        startrek
+        313131
+        hacker
+        fuckyou69
+        vincent1
+        070707
+        federico
+        bernard
+        houston
+        mybaby
+        holiday
+        fondoom
+        fktrctq
+        catch22
+        napoleon
+        mountain
+        honda
+        ciccio
+        berlin
+        smoke420
+        qazxswedc
+        2004
+        steve
+        friendship
+        pitbull
+        ass123
+        golfcourse
+        babygurl
+        987456
+        alabama
+        mohammed
+        college
+        charmed1
+        lindsay
+        chopper1
+        logan1
+        drummer1
+        linkin
+        iloveme2
+        12301230
+        music123
+        oicu812
+        michigan
+        packers1
+        753159
+        l123456
+        wildcats
+        x4ivyga51f
+        skittles1
+        isabella1
+        19831983
+        louise1
+        scotty
+        christine1
+        911911
+        gggggg
+        raymond1
+        bradley1
+        naruto123
+        galina
+        123098
+        martha
+        hassan
+        mariah
+        boomer1
+        bitches
+        qwe12345
+        9-11-1961
+        biteme1
+        yourmom
+        booger1
+        asd123456
+        marco
+        spurs1
+        catalina
+        my3kids
+        solomon
+        philip
+        goober
+        iloveyou3
+        caramel
+        change
+        bob
+        looking
+        13131313
+        vfvjxrf
+        bubba
+        amber
+        peewee
+        123456789s
+        spitfire
+        bhf
+        something
+        panther1
+        sunny1
+        tommy
+        caitlin
+        barcelona1
+        123456987
+        pickles
+        storm1
+        a123123
+        howard
+        sandy
+        bluebird
+        myself
+        6hbf28w791
+        sexygirl
+        megan
+        vampires
+        bigdog1
+        pussycat
+        5211314
+        chanel
+        charlotte1
+        trixie
+        matt
+        jjjjjj
+        andreas
+        44444
+        autumn
+        cheer1
+        popeye
+        strength
+        77777
+        moonlight
+        carolina1
+        bananas
+        hiphop1
+        cdtnkfyf
+        fender1
+        myspace.
+        1loveyou
+        theman1
+        skipper
+        10203040
+        hardcore1
+        phoebe
+        mybaby1
+        cutie
+        badass1
+        evelyn
+        miriam
+        789123
+        10101010
+        firebird
+        ybrbnf
+        runner
+        misty1
+        fordf150
+        $hex[313233343536370d]
+        damien
+        maxime
+        alison
+        22222
+        peter1
+        johnson1
+        s
+        tnk0mk16vx
+        bonita
+        grace1
+        rodrigo
+        lonely
+        giulia
+        soccer2
+        africa
+        medicine
+        saints
+        password10
+        567890
+        spider1
+        king
+        aaliyah
+        archie
+        llllll
+        joanne
+        mark
+        angel2
+        $hex[31323334353637380d]
+        maddog
+        tucker1
+        h1xp2z2duk
+        kermit
+        yugioh
+        drpepper
+        jake
+        123465
+        baseball2
+        password0
+        n
+        spartan117
+        t123456
+        the
+        deejay
+        000
+        spike1
+        ilovehim1
+        102938
+        caprice
+        19951995
+        66666666
+        linda
+        yfdbufnjh10305070
+        blackberry
+        ironman
+        fred
+        elvis1
+        mypassword
+        dragon123
+        joel
+        q1q1q1
+        guinness
+        sugar1
+        $hex[3132333332310d]
+        c
+        tiger123
+        panget
+        d
+        darkangel
+        135246
+        null
+        salvador
+        natasha1
+        ffffff
+        ferrari1
+        miracle
+        aaa123
+        lilwayne1
+        harry
+        usa123
+        thumper
+        s12345
+        melanie1
+        jaimatadi
+        $hex[313233343536373839300d]
+        monkeys
+        thebest1
+        qwerty11
+        abigail1
+        aaron
+        indonesia
+        pimp123
+        pebbles1
+        lololo
+        barney1
+        familia
+        predator
+        dearbook
+        hershey
+        aobo2010
+        123456n
+        gators
+        peace
+        athena
+        wxcvbn
+        genesis1
+        always
+        cassandra
+        rahasia
+        898989
+        nick
+        darren
+        7758258
+        chiara
+        lovelife
+        freddie
+        penguin1
+        devil666
+        hayden
+        personal
+        israel
+        2cute4u
+        sexy101
+        chance1
+        skateboard
+        lovebug
+        pizza
+        rfrfirf
+        pencil
+        alabama1
+        2222222
+        a111111
+        mikey1
+        aquarius
+        sporting
+        steve1
+        smokie
+        nemesis
+        ka_djkhjsy6
+        montana1
+        cooldude
+        147369
+        qwerty
+        remember1
+        19881988
+        brenda1
+        torres
+        poopy1
+        aezakmi
+        fuku00198
+        sunset
+        theone
+        fernanda
+        a1a1a1
+        future
+        vikings
+        bigdick
+        bearshare
+        b
+        marcos
+        newport1
+        lindsey
+        denver
+        12131415
+        ellie
+        franco
+        jeremiah
+        20102010
+        1234567890q
+        lvbnhbq
+        olivier
+        fuckme69
+        drummer
+        diana
+        lizzie
+        scott
+        alejandro1
+        123qwerty
+        111111q
+        alicia1
+        budlight1
+        lorraine
+        44444444
+        smoke1
+        knopka
+        my3sons
+        boogie
+        brasil
+        potato
+        magnum
+        asdfasdf1
+        tarzan
+        222333
+        davide
+        bonnie1
+        hector
+        kelsey1
+        chevy1
+        capricorn
+        a1s2d3
+        blondie1
+        evony192
+        badass
+        special
+        death1
+        cherokee
+        private
+        mexican1
+        vampire1
+        blablabla
+        connie
+        jayden1
+        mike123
+        holly1
+        darkness1
+        marissa
+        aaliyah1
+        samurai
+        lincoln
+        kennedy
+        turkey
+        love01
+        broncos
+        12345d
+        yvonne
+        pimp
+        kenneth1
+        giants
+        babyblue
+        manuela
+        sheila
+        $hex[3131313131310d]
+        goldie
+        12qw23we
+        assassin
+        nikki
+        chloe
+        wrestling1
+        florian
+        lizard
+        daniel123
+        veronica1
+        buddha
+        good
+        westlife
+        cricket1
+        summer09
+        tequila
+        789654
+        temp
+        selena
+        friend1
+        buttons
+        dragons1
+        dickhead
+        azerty123
+        sk84life
+        2hot4u
+        minnie1
+        christ1
+        formula1
+        shaggy
+        testtest
+        maddie1
+        juliana
+        watermelon
+        death
+        defender
+        marine1
+        1984
+        sex123
+        yamaha1
+        пїѕпїѕпїѕпїѕпїѕпїѕпїѕ
+        punk
+        sexy13
+        qwer12
+        explorer
+        love09
+        456654
+        dragon12
+        dipset1
+        babylove
+        sk8ter
+        kissme1
+        marian
+        14531453
+        505050
+        faith
+        hailey
+        federica
+        favour
+        dumbass1
+        pioneer
+        f
+        passer2011
+        simple1
+        penny1
+        l
+        j
+        111qqq
+        crazy
+        ducati
+        myspace3
+        haha123
+        123455
+        hello2
+        matilda
+        janice
+        1987
+        gilbert
+        surfer
+        ibrahim
+        dance1
+        warren
+        monalisa
+        bball1
+        agent007
+        emerald
+        canada1
+        april
+        deedee
+        norte14
+        micheal
+        1313
+        delete
+        dominique
+        sapphire
+        dfvgbh
+        363636
+        password9
+        angel13
+        1985
+        killer12
+        11111a
+        alexandra1
+        simon
+        cantik
+        papillon
+        killa1
+        teacher1
+        12345z
+        cheyenne1
+        antoine
+        monkeys1
+        mama123
+        dolphins1
+        xxx
+        miranda1
+        connor1
+        vision
+        hearts
+        jayjay1
+        arizona
+        jeffrey1
+        miller1
+        k
+        wolves
+        tokiohotel
+        puppies
+        hhhhhh
+        bear
+        jacob
+        343434
+        12345k
+        kenny1
+        19941994
+        larisa
+        spooky
+        1234567899
+        kissmyass
+        sebastien
+        england1
+        jamie
+        freeman
+        shirley
+        random
+        beauty1
+        julia
+        wangyut2
+        ekaterina
+        disney1
+        gustavo
+        lucky123
+        brownie
+        design
+        wrestling
+        pitbull1
+        19931993
+        death666
+        picasso
+        telefon
+        lollipop1
+        love16
+        snowman
+        shadow12
+        321456
+        33333333
+        123456h
+        alex12
+        getmoney
+        theresa
+        9999
+        morris
+        111555
+        bethany
+        camilla
+        julius
+        racing
+        subzero
+        sydney1
+        voodoo
+        salvatore
+        alpha1
+        123456asd
+        336699
+        8888
+        jamaica1
+        pink12
+        roberta
+        panthers1
+        19901990
+        idontknow1
+        blahblah1
+        american
+        murphy1
+        digger
+        dude
+        special1
+        julie
+        stefano
+        123456789j
+        loverboy1
+        linda1
+        malibu
+        pinky1
+        jayson
+        benson
+        9999999999
+        $hex[3132333132330d]
+        gundam
+        cjkywt
+        132435
+        1myspace
+        19811981
+        123456qwe
+        fuck69
+        frank
+        sachin
+        hughes
+        zoey101
+        shanna
+        winter1
+        kkkkkkkk
+        sierra1
+        abcde12345
+        525252
+        valera
+        dodgers1
+        cuddles
+        shelly
+        654321a
+        bonbon
+        money2
+        1princess
+        harmony
+        rabbit1
+        369258147
+        fuckit
+        987456321
+        123123q
+        sputnik
+        karolina
+        justice1
+        6666
+        fucking
+        slayer1
+        sam
+        miguel1
+        april1
+        poopie1
+        iloveyou7
+        liliana
+        kitty123
+        forget
+        1234566
+        bambam1
+        dragonfly
+        money12
+        050505
+        frank1
+        bluefish
+        celeste
+        marines
+        nightmare
+        qazwsxedcrfv
+        adidas1
+        elijah1
+        abcde1
+        mommy
+        hotrod
+        golden1
+        stinky
+        bollocks
+        dominik
+        sweetpea1
+        123456w
+        thailand
+        deborah
+        king123
+        daniele
+        mustafa
+        sublime
+        scott1
+        carmen1
+        paloma
+        dalejr88
+        dustin1
+        gerald
+        amore
+        garrett
+        tigger2
+        90210
+        ily123
+        broncos1
+        karen
+        906090
+        alessia
+        bulldogs1
+        qweqweqwe
+        buttercup1
+        master123
+        fuckit1
+        dominic1
+        water
+        password00
+        matrix1
+        ficken
+        bunny
+        1lover
+        kisses1
+        babydoll1
+        lindsey1
+        hotstuff
+        ronaldinho
+        loser123
+        asdasd1
+        thegame
+        password8
+        stellina
+        235689
+        carrie
+        shit
+        pimp12
+        summer07
+        lala123
+        february
+        d12345
+        simpson
+        candy123
+        newlife1
+        redwings
+        beckham
+        pirate
+        justdoit
+        rose
+        aspirine
+        doggie
+        19911991
+        fireball
+        lilmama1
+        mookie
+        raven1
+        smiley1
+        josh
+        valentino
+        volcom
+        badger
+        geronimo
+        atlanta
+        maison
+        ghjcnj
+        bitch12
+        adam
+        lovebug1
+        password22
+        $hex[7a6b2e3a]
+        volcom1
+        rolltide
+        tobias
+        energy
+        jacobs
+        password69
+        godislove
+        buffalo
+        beaver
+        garden
+        stella1
+        yousuck1
+        ytrewq
+        pakistan1
+        qawsedrf
+        980099
+        viktoria
+        oooooo
+        mommy123
+        24680
+        emilie
+        dadada
+        doggy1
+        19781978
+        charlene
+        shadow123
+        soccer3
+        curtis
+        best
+        redneck
+        scorpio1
+        valencia
+        sunny
+        riley1
+        creative1
+        sk8ordie
+        popopo
+        josephine
+        atlanta1
+        suckit
+        ohmnamah23
+        123456789k
+        singer
+        blood5
+        1980
+        country
+        molly123
+        vacation
+        545454
+        jellybean
+        122333
+        yankees2
+        ladygaga
+        callie
+        cloud9
+        bella123
+        sexymama1
+        0.00000000
+        a1b2c3d4e5
+        massimo
+        zombie
+        mariam
+        vanilla
+        dennis1
+        mollie
+        pavilion
+        barbara1
+        dylan
+        marley1
+        3333
+        madmax
+        funny1
+        xavier1
+        driver
+        german
+        liberty1
+        y6p67ftrqj
+        letter
+        5678
+        god
+        dickhead1
+        harold
+        redskins1
+        james23
+        october1
+        hihihi
+        warcraft1
+        cuteako
+        kristen1
+        preston
+        sammy123
+        bobbob
+        tatyana
+        drpepper1
+        gregor
+        schalke04
+        poop12
+        tornado
+        201301
+        soccer9
+        olga
+        stratfor
+        twins2
+        lover123
+        electra
+        shakira
+        shamrock
+        пїѕпїѕпїѕпїѕпїѕпїѕпїѕпїѕ
+        prettygirl
+        panda1
+        rockon
+        insanity
+        naruto12
+        avalon
+        broken
+        yankee
+        stacey
+        christmas1
+        fish
+        connect
+        scarlett
+        soccer14
+        queen1
+        samsam
+        eternity
+        f123456
+        tottenham
+        teddy
+        dexter1
+        coffee1
+        pantera1
+        lucas
+        12345679
+        fountain
+        love143
+        starcraft
+        2222222222
+        jazzy1
+        melvin
+        frances
+        tomcat
+        314159
+        wallace
+        burrito
+        ashton
+        321123
+        newcastle
+        ragnarok
+        psycho
+        willie1
+        privet
+        5hsu75kpot
+        bitch2
+        simba1
+        clowns
+        cedric
+        lollypop
+        rooster
+        topgun
+        rosemary
+        poopie
+        hey123
+        $hex[f02bd0f9f0e0f02bd0f9f0e0f02bd0f9f0e0f02bd0f9f0e0f02bd0f9f0e0f02bd0f9f0e0f02bd0f9f0e0]
+        goodboy
+        vagina
+        kristin
+        marius
+        sasasa
+        love08
+        qwerqwer
+        goddess
+        redrose
+        illinois
+        gabby1
+        marlon
+        gerard
+        froggy1
+        blackie
+        chandler
+        01020304
+        sanane
+        noway
+        magnolia
+        patricia1
+        area51
+        zxasqw12
+        bubble1
+        332211
+        dodgers
+        shawn1
+        12
+        784512
+        paris1
+        daniels
+        dick
+        mariah1
+        phillip
+        gabrielle
+        sasuke1
+        kkkkkkk
+        milena
+        season
+        usdopaa
+        whitney
+        enterprise
+        989898
+        akopa123
+        sexy11
+        123456789d
+        12345b
+        andromeda
+        warrior1
+        holland
+        paramore
+        donkey1
+        flores
+        19791979
+        lionking
+        1982
+        maxmax
+        budlight
+        1jesus
+        bigred
+        usdopaa
+        sunflower1
+        g123456
+        cinderella
+        young1
+        dinamo
+        blueeyes
+        istanbul
+        michael2
+        666777
+        redbull
+        rocker
+        magnet
+        hamilton
+        galaxy
+        canyon
+        november1
+        $hex[31323334350d]
+        porsche911
+        laguna
+        dollar
+        john123
+        passion1
+        2000
+        1234567890a
+        bacchus
+        manuel1
+        1945
+        dillon
+        lala
+        stardust
+        romeo1
+        sanchez
+        soccer5
+        cookie123
+        tanner1
+        batista
+        blacky
+        taco
+        education
+        alessandra
+        mamama
+        judith
+        fatass1
+        hello!
+        patriots
+        mason1
+        sunrise
+        258258
+        9999999
+        marines1
+        tattoo
+        antonella
+        ocpoook325
+        annie1
+        delfin
+        sweety1
+        lucifer
+        030303
+        fresh1
+        linkedin
+        a1a2a3
+        11111q
+        gregory1
+        1951
+        my2girls
+        cool12
+        1988
+        vivian
+        cme2012
+        casablanca
+        bogdan
+        michigan1
+        vikings1
+        000111
+        henry1
+        holly
+        rosario
+        19751975
+        sparkle
+        punkrock
+        4200
+        isaiah
+        99999
+        1qa2ws
+        megaman
+        1022
+        qazwsxedc1
+        fuckme2
+        bettyboop
+        rooney
+        copper1
+        100100
+        yahoo123
+        cxfcnmt
+        police1
+        billabong
+        wilson1
+        20092009
+        98765432
+        reddog
+        qwe123qwe
+        sabina
+        1010
+        marketing
+        respect
+        swordfish1
+        samira
+        marissa1
+        madeline
+        dance
+        newport
+        blazer
+        azerty1
+        yasmin
+        ghbdtnbr
+        brother1
+        famous1
+        passat
+        stanley1
+        fuckyou12
+        december1
+        willow1
+        b12345
+        simon1
+        perfect1
+        iluvu2
+        temppass
+        sidney
+        123456789l
+        samara
+        corona
+        manson
+        anything
+        yoyoyo1
+        desiree
+        alice
+        chargers1
+        sara
+        kittycat1
+        dorothy
+        monkey11
+        hola
+        dog
+        coconut
+        leonard
+        welcome1
+        hershey1
+        twinkle
+        nigeria
+        bentley
+        blackjack
+        redhead
+        country1
+        bluesky
+        patriots1
+        catherine1
+        hongkong
+        3333333
+        wayne1
+        pisces
+        theone1
+        holden
+        kevin123
+        wow12345
+        998877
+        boobies1
+        1979
+        karen1
+        roxanne
+        outlaw
+        google123
+        gogogo
+        lester
+        dietcoke
+        newton
+        johanna
+        bobmarley
+        haha
+        pickles1
+        oblivion
+        family5
+        sobaka
+        chris12
+        indiana
+        carter1
+        julian1
+        mamamia
+        billybob
+        douglas1
+        carlitos
+        amores
+        info
+        19961996
+        skyline1
+        aaron431
+        smile123
+        p123456
+        rosie1
+        123456789p
+        mahal
+        makaveli
+        incubus
+        ricky1
+        samson1
+        1q2w3e4r5
+        wonderful
+        000001
+        1q2w3e4
+        caroline1
+        acmilan
+        lakshmi
+        marilyn
+        panda
+        1zn6fpn01x
+        laptop
+        monkey7
+        paintball
+        4321
+        spam
+        scoobydoo1
+        boubou
+        classic
+        andreea
+        freckles
+        cartman
+        sugar
+        butterfly2
+        clifford
+        underground
+        456321
+        moomoo1
+        fireman
+        kent
+        red
+        bernie
+        shane1
+        1983
+        baseball7
+        warcraft3
+        ninja1
+        stratus
+        1357924680
+        daddysgirl
+        blossom
+        ncc1701d
+        renata
+        burton
+        kurt
+        micheal1
+        cassidy
+        washington
+        williams1
+        fucky0u
+        markus
+        zvezda
+        trigger
+        1fr2rfq7xl
+        giovanna
+        stormy
+        annette
+        nikola
+        hendrix
+        g13916055158
+        bigdick1
+        gizmo
+        spike
+        tristan1
+        starfish
+        224466
+        cracker
+        bishop
+        kristine
+        ethan1
+        7777777777
+        peewee1
+        1a2s3d4f
+        jordan12
+        skywalker
+        south13
+        football10
+        chase1
+        detroit
+        baby13
+        pepito
+        hotties
+        122001
+        griffin
+        blah
+        thuglife1
+        maverick1
+        777888
+        kayla
+        w123456
+        dupont
+        hailey1
+        ticket
+        lisa
+        apollo13
+        yomama1
+        poison
+        joe123
+        paul
+        youngmoney
+        thankyou
+        paris
+        jester
+        space1
+        bluemoon
+        germany1
+        password23
+        toronto
+        divine
+        casey
+        widget
+        broken1
+        alladin79
+        skeeter
+        morena
+        love24
+        just4fun
+        tripper
+        blowme
+        beatriz
+        babies
+        fortuna
+        herman
+        mierda
+        lilwayne
+        telephone
+        chubby
+        alfredo
+        montreal
+        bscirc
+        jesse
+        sandrine
+        armando
+        $hex[3030303030300d]
+        parker1
+        almond
+        sigma
+        munchkin
+        snowman1
+        353535
+        savage
+        777
+        258369
+        therock1
+        star12
+        lindsay1
+        random1
+        callum
+        jeter2
+        soccer4
+        1977
+        $hex[f02bd0f9f0e0f02bd0f9f0e0f02bd0f9f0e0f02bd0f9f0e0f02bd0f9f0e0f02bd0f9f0e0f02bd0f9f0e0f02bd0f9f0e0]
+        juggalo1
+        eeyore
+        060606
+        arianna
+        amigos
+        max
+        asdfg123
+        hernandez
+        robinson
+        sister1
+        ilovehim
+        spiderman3
+        mobile
+        serenity1
+        godbless
+        katherine1
+        ronaldo9
+        football7
+        blue13
+        peugeot
+        gothic
+        marianne
+        chemistry
+        joejoe
+        freddy1
+        bettyboop1
+        coupons
+        michael
+        hayley
+        1q2w3e4r5t6y7u8i9o0p
+        renee1
+        ireland1
+        snowflake
+        mandy1
+        k12345
+        ronnie1
+        deftones
+        brownie1
+        333666
+        192837
+        rebel1
+        pegasus
+        missy
+        789987
+        callofduty
+        20082008
+        martini
+        redrum
+        heyhey1
+        albert1
+        snuggles
+        baseball3
+        coming
+        1981
+        horse1
+        1236987
+        myspace.co
+        mykids
+        rocknroll
+        12345qwe
+        bubblegum1
+        bubblegum
+        monkey3
+        cashmoney
+        everton1
+        steaua
+        kaktus
+        brazil
+        hotboy1
+        292929
+        fucklove1
+        5xfgs3ii9d
+        1asshole
+        claudia1
+        carson
+        jack123
+        warriors
+        cat
+        nicole12
+        hanuman
+        myspace7
+        sergei
+        000000a
+        kaylee
+        roscoe
+        tony
+        iloveyou
+        flipper
+        something1
+        michaela
+        garfield1
+        aol123
+        birdie
+        1122
+        gators1
+        bruno
+        wicked
+        blueberry
+        mate1
+        eric
+        unknown
+        12345abc
+        sheena
+        artist
+        hotstuff1
+        jrcfyf
+        catfish
+        icehouse
+        christy
+        marlboro1
+        mackenzie
+        omg123
+        superman12
+        universal
+        sharp
+        123456789o
+        doodle
+        marshall1
+        1qwert
+        juliette
+        tester1
+        michal
+        stefania
+        cashmoney1
+        ilove1
+        service
+        lighthouse
+        kaitlyn
+        sanjay
+        metal666
+        lancer
+        longhorns1
+        hookem
+        loveme123
+        carebear
+        mouse1
+        19761976
+        arizona1
+        bitch69
+        rosebud1
+        brandi
+        damilola
+        rocky123
+        coco
+        1978
+        claudio
+        singapore
+        kingston
+        please1
+        jeanne
+        rock
+        blizzard
+        superman2
+        lkjhgfdsa
+        entropy
+        spanky1
+        jordan123
+        dalton
+        cracker1
+        3
+        jerry1
+        piazza
+        janine
+        september2
+        rajesh
+        marcelo
+        sommer
+        jojo
+        millie1
+        speedy1
+        flamingo
+        pop123
+        soulmate
+        monkey13
+        andre
+        great1
+        braves
+        tyson1
+        $hex[3636363636360d]
+        cougar
+        black123
+        magdalena
+        ironmaiden
+        pokemon12
+        esperanza
+        rastaman
+        semperfi
+        slayer666
+        tootsie
+        winner1
+        pinky
+        trevor1
+        enrique
+        timmy1
+        iforgot
+        extreme
+        656565
+        thumper1
+        521521
+        yomama
+        1234qwe
+        angelito
+        password6
+        blackcat
+        hammer1
+        scrappy1
+        elvis
+        yolanda
+        cheater1
+        momdad
+        rjntyjr
+        love18
+        allah1
+        bastard
+        raquel
+        coolio
+        marisa
+        123456789123
+        godfather
+        19731973
+        baseball11
+        1990
+        antonia
+        112211
+        golf
+        sexxxy
+        aragorn
+        paddle
+        qwertyqwerty
+        indigo
+        derrick
+        polniypizdec110211
+        rrrrrr
+        hilary
+        1991
+        maximus1
+        fatcat
+        369258
+        alexia
+        nuttertools
+        buffy1
+        revolution
+        mister
+        ramona
+        dkflbvbh
+        raptor
+        testpass
+        helpme1
+        office
+        purple12
+        fiesta
+        dingdong
+        sassy
+        playstation
+        rayray1
+        12qwas
+        as123456
+        skate4life
+        fisher
+        kolobok
+        geheim
+        priyanka
+        bozo
+        t
+        imissyou
+        wicked1
+        richie
+        sharon1
+        skyhawk
+        sexybitch
+        radiohead
+        cynthia1
+        n123456
+        lightning
+        boxcar
+        love07
+        zxzxzx
+        dreamer1
+        clover
+        santana
+        fake123
+        gjkbyf
+        banane
+        mendoza
+        account
+        my2kids
+        jakjak
+        123456as
+        maxine
+        mamita
+        tyler123
+        cubs
+        225588
+        shopping1
+        butthead1
+        elodie
+        milan
+        soccer15
+        maria123
+        angel7
+        scruffy
+        smallville
+        evolution
+        qwerty2
+        whitney1
+        1babygirl
+        pastor
+        powers
+        fashion1
+        felicia
+        linkedin1
+        biscuit
+        112233445566
+        just4me
+        jakarta
+        trooper
+        suzanne
+        poppy1
+        rascal1
+        motherfucker
+        point
+        *****
+        target
+        ilove
+        tasha1
+        baseball10
+        colombia1
+        fellow
+        mommy2
+        motherlode
+        cccccc
+        praise
+        mememe1
+        galatasaray
+        rayray
+        ashley12
+        sonic1
+        daniel12
+        pinkfloyd
+        lavender
+        annie
+        zeppelin
+        felix
+        warhammer
+        sexy14
+        techno
+        johnjohn
+        wedding
+        angie1
+        23232323
+        leslie1
+        blonde
+        jay123
+        gladiator
+        nathaniel
+        111aaa
+        ricardo1
+        preston1
+        alexandru
+        toyota1
+        lane
+        snowboard
+        champion1
+        hitler
+        romain
+        wildcats1
+        labrador
+        quentin
+        january1
+        animals
+        debbie1
+        twister
+        rfnthbyf
+        redred
+        russell1
+        rodney
+        sweetness
+        azsxdc
+        tttttt
+        chipper
+        justinbieber
+        ibanez
+        moose1
+        amour
+        paulina
+        88888
+        lovelove1
+        ivanov
+        marijuana
+        1monkey
+        research
+        qqqqqqqq
+        1976
+        nichole1
+        585858
+        number2
+        ashley123
+        power123
+        handball
+        westham
+        windows1
+        princess10
+        princesse
+        pizza123
+        beatles1
+        lollol1
+        mauricio
+        c12345
+        simpsons1
+        animal1
+        virgin
+        lilly1
+        19771977
+        rbhbkk
+        19971997
+        jason123
+        sports1
+        hobbit
+        unreal
+        loveless
+        ariana
+        bananas1
+        aaaa1111
+        babygirl13
+        susana
+        cutie123
+        spartan
+        nks230kjs82
+        12345678q
+        trinidad
+        joker
+        alejandra1
+        dave
+        camero1
+        immortal
+        anamaria
+        12345c
+        atlantis
+        sherry
+        my2boys
+        papamama
+        katana
+        gemini1
+        qwe123456
+        olamide
+        bianca1
+        classof09
+        henry
+        love12345
+        webhompass
+        moloko
+        alessio
+        12345g
+        sammie1
+        gabriella
+        vagina1
+        ingrid
+        monkey22
+        boricua1
+        casino
+        danilo
+        naughty
+        pwd1234
+        jojo123
+        youtube
+        12345l
+        hehehe
+        stewart
+        panzer
+        daddy123
+        zk.
+        25252525
+        g-unit
+        skiffy
+        applepie
+        1975
+        diablo2
+        eleven11
+        family4
+        zxcasdqwe
+        987654321a
+        12345671
+        d71lwz9zjs
+        anthony2
+        colleen
+        nicole123
+        trisha
+        street
+        raphael
+        andy
+        kaitlyn1
+        nick123
+        counter
+        baseball5
+        reggie1
+        derrick1
+        dusty1
+        eastside1
+        pickle1
+        godisgreat
+        darwin
+        suckit1
+        shane
+        esmeralda
+        369852
+        mission
+        insane
+        laurent
+        monday1
+        000000000
+        oceane
+        sherlock
+        surfing
+        123love
+        scrappy
+        mary
+        123456789987654321
+        hottie101
+        garrett1
+        qweasdzxc123
+        jerry
+        believe
+        asddsa
+        logan
+        cadillac
+        vincenzo
+        private1
+        kittykat
+        soccer22
+        coolman
+        larissa
+        girls
+        vaffanculo
+        football11
+        julia1
+        kenshin
+        hornet
+        scarlet
+        heyhey
+        123456qw
+        bigred1
+        $hex[313233340d]
+        michael123
+        allen1
+        wonder
+        iceman1
+        happy2
+        19741974
+        rodriguez
+        gibson1
+        harris
+        frederic
+        nintendo1
+        sublime1
+        larry1
+        truelove1
+        nevermind
+        watson
+        cheryl
+        corvette1
+        xxxxxx1
+        gabriele
+        bowling
+        1234abc
+        phantom1
+        jumpman23
+        aurelie
+        justin123
+        pineapple1
+        inlove
+        monitor
+        pepsi
+        smith
+        r
+        puppies1
+        123456v
+        verbatim
+        1992
+        stinky1
+        diana1
+        sandman
+        pornstar
+        esteban
+        424242
+        what
+        valerie1
+        111213
+        brown1
+        julie1
+        hayden1
+        logitech1
+        sophia1
+        baller23
+        sampson
+        6666666
+        clayton
+        peter123
+        qwertyuio
+        arturo
+        skate
+        zxcvbn1
+        nugget
+        jajaja
+        emma
+        roman
+        "zxcvbnm,./"
+        weed
+        marianna
+        lolo
+        clement
+        granny
+        babycakes1
+        hannah123
+        asshole2
+        kickass
+        frosty
+        cindy
+        randy1
+        australia1
+        teresa1
+        anderson1
+        drowssap1
+        787898
+        wildcat
+        mathew
+        poopy
+        unknown
+        sprite
+        empire
+        fireman1
+        gorgeous
+        pancho
+        flying
+        chrissy
+        2468
+        man
+        robbie1
+        iloveyou22
+        hallo1
+        brendan
+        abhishek
+        sexy01
+        pasaway
+        123456789123456789
+        vfhecz
+        graham
+        apache
+        riccardo
+        iloveyou13
+        alibaba
+        college1
+        autumn1
+        asterix
+        caitlin1
+        inferno
+        pamela1
+        enter
+        coyote
+        fuck12
+        23456789
+        qqqqqq1
+        maprchem56458
+        dthjybrf
+        angelica1
+        maureen
+        rusty
+        sarah123
+        ultimate
+        denis
+        skorpion
+        purple123
+        z1x2c3
+        888999
+        kaiser
+        baby11
+        madman
+        voyager
+        123567
+        nana
+        sunshine2
+        wolfgang
+        nascar1
+        breanna1
+        homer1
+        blake1
+        258963
+        162534
+        southpark
+        cotton
+        fuckyou3
+        halloween
+        tdutybq
+        wwe123
+        ernesto
+        134679852
+        babyko
+        xyz123
+        1a2b3c4d5e
+        habibi
+        paige1
+        heart
+        kathryn
+        vfrcbvrf
+        chico1
+        1974
+        marlene
+        money6
+        cindy1
+        horse
+        1598753
+        juliet
+        lasvegas1
+        smudge
+        fire
+        password21
+        sooners1
+        romance
+        andre1
+        rockon1
+        w1985a
+        rough
+        erika
+        a23456
+        ninja
+        jose123
+        theking
+        master12
+        qwerty6
+        808080
+        osiris
+        hawaii50
+        chevelle
+        fighter
+        147741
+        tester
+        monkey5
+        collins
+        babyface
+        jersey
+        fernando1
+        backspace
+        25251325
+        zaqxsw
+        detroit1
+        f00tball
+        iloveyou14
+        armani
+        angelina1
+        myspace11
+        irish1
+        cookie12
+        disturbed1
+        free
+        mermaid
+        airforce
+        q123456789
+        norton
+        123456789b
+        campbell
+        control
+        deepak
+        blue1234
+        w1980a
+        unicorn1
+        24682468
+        aditya
+        bowwow
+        jungle
+        francis1
+        polaris
+        kelvin
+        football9
+        robin
+        love17
+        ericsson
+        h
+        miamor
+        jillian
+        $hex[3535353535350d]
+        chrisbrown
+        123456ab
+        soccer17
+        dixie1
+        blink123
+        asdf3423
+        motocross
+        gagged
+        gonzalez
+        jojojo
+        spiderman2
+        bethany1
+        sandiego
+        devils
+        fuckyou.
+        987987
+        universe
+        morrison
+        gbpltw
+        mitchell1
+        ghetto1
+        1a1a1a
+        5532361cnjqrf
+        vfksirf
+        r2d2c3po
+        cactus
+        global
+        bigman
+        austin316
+        a801016
+        chevrolet
+        bryan1
+        1020304050
+        $hex[3635343332310d]
+        w1979a
+        anjali
+        starlight
+        retard1
+        aleksandra
+        415263
+        kenny
+        soldier
+        katrina1
+        buttons1
+        london12
+        boobs
+        daisy123
+        cinnamon
+        fucklove
+        hermione
+        abraham
+        secret666
+        1million
+        romashka
+        qdujvyg5sxa
+        qwe321
+        bryan
+        kramer
+        francois
+        cassidy1
+        highheel
+        sarita
+        1973
+        prayer
+        car
+        punkin
+        haley1
+        w1990a
+        carebear1
+        carole
+        keyboard
+        hola123
+        raven
+        irina
+        nature
+        ghost1
+        allstar
+        puppy
+        1993
+        200000
+        cheese123
+        lestat
+        halo123
+        diego
+        iloveyou11
+        richmond
+        iloveyou4
+        football3
+        moreno
+        donald1
+        sexyboy1
+        111000
+        romeo
+        eh1k9oh335
+        1969
+        phone
+        patience
+        lucas1
+        laurence
+        qwertyuiop[]
+        mastermind
+        a1a2a3a4
+        noodles
+        airborne
+        jellybean1
+        blaze1
+        emilia
+        whore1
+        princess13
+        desire
+        toulouse
+        iamthebest
+        jesusislord
+        holiday1
+        mouse
+        slimshady
+        soccer8
+        charlie2
+        vladik
+        delpiero
+        2cool4u
+        university
+        hamster1
+        ganteng
+        princess11
+        ash123
+        elvira
+        hunting1
+        kucing
+        7
+        nokia1
+        schatz
+        farmer
+        america10
+        merlin1
+        sayangku
+        awful
+        w1989a
+        deathnote
+        window
+        unique
+        12345678900
+        reaper
+        qazwsxedc123
+        h123456
+        doggie1
+        action
+        hunting
+        viper1
+        timber
+        crazy123
+        phillip1
+        iloveyou123
+        meghan
+        lennon
+        kissmyass1
+        flower123
+        xxxxx
+        axio
+        hakr
+        jonas1
+        games
+        opensesame
+        brittney
+        joey
+        castle
+        skolko
+        9
+        justin12
+        letmein2
+        carina
+        cuddles1
+        uvgx8f8232
+        adriana1
+        house1
+        renault
+        emanuel
+        794613
+        jefferson
+        charity
+        abcdefghij
+        xxxxxxxx
+        pyon
+        raider
+        steph1
+        isaiah1
+        sentnece
+        mexico13
+        virginia1
+        sucker
+        passwort1
+        boogie1
+        pk3x7w9w
+        my
+        eleonora
+        stars
+        hawaii1
+        whynot
+        1994
+        vodafone
+        britney1
+        nnnnnn
+        thegame1
+        malcolm
+        kiki
+        baxter1
+        bobcat
+        assass
+        14344
+        tomato
+        aztnm
+        nichole
+        33333
+        taekwondo
+        rambler
+        football5
+        rocket1
+        purple2
+        86
+        rocker1
+        sexylady
+        franklin1
+        fucku
+        nellie
+        pirates
+        sirius
+        123ewq
+        sandeep
+        treasure
+        titans
+        sabine
+        xxxx
+        mamamama
+        mushroom
+        w1982a
+        w1984a
+        jeremiah1
+        angel01
+        ghetto
+        nokia6300
+        messi10
+        marathon
+        firefly
+        ktyjxrf
+        james007
+        aspire
+        aliali
+        jesus12
+        emilio
+        peanuts
+        webster
+        jessica123
+        pingpong
+        house
+        cannabis
+        goldfish1
+        malina
+        maestro
+        salman
+        oxford
+        angel11
+        hannah12
+        stuart
+        yankee1
+        cheche
+        stephane
+        faggot1
+        qwerty
+        lucy
+        1angel
+        makayla1
+        alisha
+        1a2s3d
+        wordpass1
+        juggalo
+        iloveyou5
+        kennedy1
+        a123456
+        viewsonic
+        amazing
+        bruno1
+        faithful
+        president
+        vietnam
+        catcat
+        1995
+        calvin1
+        pearljam
+        rochelle
+        345678
+        12345678901
+        herbert
+        download
+        nicolas1
+        philippe
+        dudley
+        lover12
+        southside
+        hunter12
+        ji394su3
+        cheval
+        rebelde
+        hudson
+        amelie
+        w1986a
+        lillian
+        kamikaze
+        naughty1
+        mississippi
+        history
+        metal1
+        seattle
+        kotenok
+        amorcito
+        baseball13
+        deniska
+        onepiece
+        walter1
+        family6
+        abc123
+        kristin1
+        skate123
+        jesucristo
+        spunky
+        chantal
+        boomboom
+        w1988a
+        1314521
+        malika
+        19721972
+        sexy15
+        babygirl10
+        password123
+        simba
+        giants1
+        1000000
+        captain1
+        univers2l
+        hottie12
+        love33
+        kingkong1
+        backend
+        hellfire
+        helene
+        lonely1
+        scruffy1
+        chrissy1
+        maurice1
+        ssyu1314
+        blackie1
+        babyblue1
+        national
+        1230
+        1qaz
+        sailor
+        landon
+        jocelyn
+        theking1
+        password1234
+        168168
+        159632
+        agnieszka
+        mimi
+        556677
+        lawyer
+        dracula
+        babylon5
+        natalya
+        deedee1
+        billabong1
+        soccer21
+        6655321
+        jake123
+        melinda
+        543210
+        8
+        rockyou
+        misty
+        1andonly
+        jordan2
+        summer06
+        forgot
+        я
+        noodle
+        princess3
+        guest
+        g
+        $hex[373737373737370d]
+        suckme
+        renegade
+        love123456
+        indiana1
+        bonjovi
+        w1983a
+        princess7
+        $hex[d0c5]
+        falcons1
+        mexican
+        annabelle
+        soledad
+        пїѕпїѕпїѕпїѕпїѕпїѕпїѕпїѕпїѕ
+        ab123456
+        pentium
+        hottie123
+        qweewq
+        guadalupe
+        12345678s
+        calimero
+        marvin1
+        united1
+        1234568
+        yamahar1
+        chevy
+        friday13
+        adriano
+        franky
+        rebelde1
+        qweqwe123
+        angel3
+        gandako
+        wolfpack
+        w1975a
+        netlog
+        summer12
+        qqqqq1
+        newcastle1
+        jessica2
+        colorado1
+        fenerbahce
+        whiskey
+        ironman1
+        castillo
+        diablo1
+        big
+        dan
+        babyboo1
+        father1
+        1234569
+        southpark1
+        marcela
+        sylvia
+        amadeus
+        killbill
+        victory1
+        nelson1
+        yousuck
+        dumbass
+        corey1
+        eclipse1
+        dating
+        trumpet1
+        pussy123
+        skippy1
+        charlie123
+        w1987a
+        renato
+        qqq123
+        american1
+        rfhbyf
+        angeles
+        luckydog
+        mike12
+        saints1
+        penny
+        pass1word
+        felix1
+        ivan
+        sharks
+        redman
+        taytay1
+        information
+        diesel1
+        international
+        $hex[6766686a6b6d0d]
+        granny1
+        nursing
+        pimp101
+        svetik
+        skipper1
+        jackass2
+        foster
+        bridget
+        microlab
+        mohammad
+        lucas123
+        myspace13
+        cosmos
+        ryan123
+        hobbes
+        ashleigh
+        moose
+        littleman1
+        freaky
+        werewolf
+        chiquita
+        rachael
+        caesar
+        15426378
+        sally1
+        676767
+        beverly
+        mnbvcxz1
+        789654123
+        2323
+        shadow13
+        6543210
+        darkside
+        121212a
+        alpha
+        123mudar
+        $hex[393131313936310d]
+        bronco
+        shadow2
+        daniela1
+        153624
+        freaky1
+        claude
+        erica1
+        beyonce
+        tarheels
+        135791
+        ilovemymom
+        hearts1
+        natalia1
+        asdqwe
+        andrew12
+        panama
+        megane
+        devin1
+        doraemon
+        palermo
+        route66
+        abdullah
+        ihateyou2
+        wombat
+        asdfgh123
+        home
+        w1981a
+        romania
+        tyrone
+        billie
+        qwertyu1
+        qwe1asd
+        w1978a
+        rosita
+        kyle
+        1972
+        payton
+        marie123
+        deadman
+        kasper
+        redhead1
+        bleach
+        ciao
+        qwert12
+        horny
+        babycakes
+        krystal
+        discovery
+        man123
+        sadie
+        hello1234
+        love4u
+        shelly1
+        batman123
+        ali123
+        teamo
+        darius
+        mittens
+        teamo1
+        squirrel
+        justme1
+        gunner1
+        alex1234
+        manolo
+        friends2
+        vfvekz
+        betty1
+        jobsearch
+        shiloh
+        blowjob
+        lover2
+        19981998
+        madonna1
+        p4ssw0rd
+        asd456
+        seven
+        sexy23
+        princess01
+        jeff
+        r12345
+        sparta
+        3rjs1la2qe
+        jenna1
+        texas
+        andrew123
+        aa123456
+        123456789c
+        dallas214
+        blood
+        hi
+        devil
+        qwerty123
+        vanille
+        classof08
+        kiss
+        dolores
+        nicole2
+        western
+        chipie
+        3girls
+        12qw34er
+        blue11
+        interests
+        mikey
+        belinda
+        newpass
+        d9zufqd92n
+        123456qq
+        anita
+        soccer23
+        ricky
+        murray
+        guillaume
+        eddie
+        august1
+        kikeunyw
+        sexylady1
+        2005
+        mirage
+        allstar1
+        honeybee
+        oscar123
+        nissan1
+        elisabeth
+        dude123
+        batista1
+        nascar24
+        ilikepie
+        vitalik
+        thanks
+        rommel
+        w1976a
+        kittens
+        sampson1
+        savage1
+        qwert6
+        wesley1
+        football21
+        woody1
+        leticia
+        lampard
+        lincoln1
+        arschloch
+        memory
+        felicidade
+        million
+        123456789r
+        goodman
+        digimon
+        shutup
+        science
+        123456789t
+        6v21wbgad
+        inside
+        golfer1
+        666888
+        sherman
+        dirtbike1
+        bitch!
+        junjun
+        enter1
+        5
+        aleksey
+        lacoste
+        gerrard8
+        skeeter1
+        brandi1
+        chandra
+        2121
+        rhfcjnrf
+        4
+        t12345
+        elliott
+        myspace5
+        emo123
+        matias
+        memphis
+        momdad1
+        winnie1
+        qwertyuio1
+        porkchop
+        rooster1
+        zxcvb
+        strong
+        132456
+        white1
+        cassandra1
+        soccer16
+        morning21
+        luciano
+        pompier
+        dominique1
+        nancy
+        libertad
+        swimming1
+        kinder
+        terry1
+        3children
+        killer2
+        alenka
+        fallen
+        kakashi
+        blue42
+        louloute
+        azsxdcfv
+        anubis
+        my3girls
+        qwertyuiop1
+        168asd168
+        123admin321
+        potter1
+        1family
+        karachi
+        leanne
+        coco123
+        johndeere
+        inlove1
+        trucker1
+        monkey69
+        chicken2
+        w1977a
+        ashton1
+        audia4
+        miami305
+        falcon1
+        nopassword
+        123qwe123
+        vladislav
+        lilian
+        ilovemyself
+        michael12
+        freak1
+        fernandez
+        120120
+        jean
+        mathilde
+        jehovah
+        hot123
+        sweetness1
+        karina1
+        leelee
+        damian1
+        island
+        babygirl3
+        etoile
+        kaylee1
+        tonton
+        javier1
+        football22
+        maxima
+        nutella
+        pimp69
+        c43qpul5rz
+        eunice
+        sandro
+        hotgirl1
+        nightmare1
+        kristina1
+        963258
+        jacqueline
+        q1q2q3
+        michele1
+        manutd1
+        258852
+        lilman1
+        2girls
+        thompson
+        dfkthbz
+        alberto1
+        ronaldo1
+        fussball
+        odessa
+        bigfoot
+        akax89wn
+        lovingyou
+        hottie2
+        josh123
+        scotland1
+        james12
+        domenico
+        v123456
+        joyjoy
+        airplane
+        heart1
+        sasha123
+        cellphone1
+        violeta
+        danny123
+        peace123
+        lacrosse1
+        gerrard
+        12345abcde
+        chichi1
+        lovehurts1
+        volume
+        kamila
+        angie
+        goodgirl
+        alfonso
+        timmy
+        sunshine12
+        loveme12
+        party
+        vfvfgfgf
+        designer
+        dawson
+        $hex[7a786376626e6d3a]
+        474747
+        peyton
+        hamlet
+        chocolate2
+        soccer6
+        green12
+        farfalla
+        shooter
+        3rjs5la8qe
+        nikolas
+        jobs
+        catfish1
+        attila
+        001122
+        maiden
+        1230123
+        misiek
+        princess!
+        milton
+        flames
+        dancing
+        presario
+        a000000
+        kokoko
+        goober1
+        eileen
+        01234567
+        newjob
+        makayla
+        hunter123
+        waheguru
+        chris2
+        123qwer
+        roberto1
+        cute
+        iloveu123
+        again1
+        gloria1
+        angel5
+        1qaz!qaz
+        robin1
+        verizon1
+        mathieu
+        turkey1
+        toshiba1
+        macmac
+        jonjon
+        boo123
+        change1
+        sk8board
+        behappy
+        ganda
+        123450
+        bobby123
+        janjan
+        king12
+        mymother
+        fuckyou7
+        alexandr
+        manman1
+        melina
+        motorola1
+        $hex[392d31312d313936310d]
+        z1x2c3v4
+        000007
+        gotohell
+        2sexy4u
+        tacobell
+        money5
+        fallen1
+        carlos123
+        elliot
+        kendall
+        malaysia
+        flamengo
+        papa
+        badgirl
+        china1
+        emily123
+        poppop
+        dalejr8
+        marjorie
+        adgjmp
+        hooters
+        chargers
+        tigger12
+        attitude
+        cheater
+        singer1
+        krystal1
+        newman
+        patata
+        ass
+        ashlee
+        corona1
+        mama12
+        erica
+        pothead1
+        mario123
+        sexy21
+        eagle
+        qarglr123
+        cardinal
+        temppassword
+        elizabeth2
+        syncmaster
+        killme
+        7ugd5hip2j
+        admin1
+        regina1
+        platinum1
+        1234567890-
+        jjcg16dj5k
+        amandine
+        nguyen
+        pedro
+        thomas123
+        alex13
+        manunited
+        hellohello
+        sayang1
+        foxpass
+        camaro1
+        пїѕпїѕпїѕпїѕпїѕ
+        salome
+        chosen1
+        desiree1
+        tacobell1
+        socrates
+        kingdom1
+        wachtwoord
+        salvation
+        q
+        megaparol
+        112112
+        5150
+        layouts1
+        priscilla
+        eduardo1
+        harvey1
+        fktrcfylhf
+        figaro
+        inter
+        fuckfuck
+        chronic
+        qqqq
+        mnbvcx
+        marina1
+        bkl29m2bk
+        cartman1
+        theresa1
+        rolltide1
+        bullet1
+        fuckthis1
+        jacob123
+        kendra
+        cristiano
+        ramirez
+        viper
+        ihateu
+        doggy
+        dragon13
+        357159
+        diamonds1
+        blonde1
+        nascar88
+        12345e
+        happy12
+        nancy1
+        nina
+        123456x
+        losangeles
+        drjynfrnt
+        project1
+        gladys
+        12345p
+        darkstar
+        central
+        cheetah
+        honey123
+        leo123
+        facebook1
+        daniel
+        rose123
+        babylove1
+        sweet123
+        skyler
+        monkey!
+        24681012
+        pacman
+        express
+        fitness
+        moimoi
+        brucelee
+        curtis1
+        poisson
+        kayleigh
+        xiang123456
+        qwedsa
+        amerika
+        1q2w3e4r5t6y7u
+        freddie1
+        464646
+        steph
+        loveya
+        paula
+        loving1
+        nokia123
+        breanna
+        oracle
+        beavis
+        iubire
+        amber123
+        whocares
+        futbol
+        samsung123
+        baby01
+        love45
+        danila
+        omni
+        321321321
+        converse
+        emerson
+        $hex[f02bd0f9f0e0f02bd0f9f0e0f02bd0f9f0e0f02bd0f9f0e0f02bd0f9f0e0f02bd0f9f0e0f02bd0f9f0e0f02bd0f9f0e0f02bd0f9f0e0]
+        lourdes
+        tazmania
+        jasmin1
+        larry
+        tabitha
+        http
+        wanker
+        polska1
+        school123
+        dwade3
+        shotgun
+        pangit
+        hell666
+        spongebob2
+        qqqqqqq
+        freestyle
+        homer
+        excalibur
+        69camaro
+        dodger
+        nounours
+        rootbeer
+        11221122
+        hariom
+        myspace01
+        1357911
+        professional
+        surfing1
+        sally
+        player69
+        abracadabra
+        xxx123
+        pontiac
+        testing123
+        8888888888
+        john12
+        champ1
+        2112
+        sexymama
+        brittney1
+        wow123
+        alina
+        doberman
+        lilly
+        member
+        pasword
+        yasmine
+        insane1
+        tuning
+        963963
+        trunks
+        eastside
+        library
+        anaconda
+        password14
+        eeeeee
+        polniypizdec1102
+        abcdef123
+        microsoft1
+        poppy
+        cookie2
+        shasta
+        placebo
+        geraldine
+        lexmark
+        heckfy
+        fatty1
+        sailing
+        lobster
+        loser12
+        kristi
+        poland
+        1996
+        dodge1
+        m123456789
+        planet
+        castro
+        johannes
+        groovy
+        student1
+        mookie1
+        search
+        whiskers
+        sesame
+        candice
+        xander
+        lovehurts
+        laurie
+        nyq28giz1z
+        quincy
+        topolino
+        porter
+        fuckoff!
+        dragon2
+        megadeth
+        caramelo
+        hernandez1
+        caleb1
+        chicco
+        ilovesex
+        636363
+        trombone
+        musicman
+        opeyemi
+        lupita
+        p0o9i8u7
+        ziggy1
+        lovelife1
+        bangladesh
+        summer123
+        nofear
+        racecar
+        757575
+        marika
+        040404
+        general1
+        20002000
+        lionel
+        linkedin123
+        oklahoma
+        sissy1
+        bomber
+        virginie
+        myfamily
+        jerome1
+        bintang
+        lollypop1
+        keith1
+        snake1
+        gerard1
+        jessica12
+        honesty
+        musique
+        milagros
+        voiture
+        tony123
+        vvvvvv
+        walker1
+        taylor12
+        0r968ji9ufj6
+        mylife1
+        party1
+        velvet
+        smooth
+        zxcasd
+        trumpet
+        bigboss
+        sniper1
+        dante1
+        gonzales
+        buckeyes
+        martine
+        booty1
+        baseball9
+        delphine
+        anthony123
+        mamma
+        fu7u4a#$$$
+        bill
+        stars1
+        rachelle
+        l12345
+        rock123
+        girls1
+        sailormoon
+        sylvester
+        ganesha
+        maryam
+        0102030405
+        buster123
+        1970
+        12345f
+        wolf
+        queen
+        741258
+        harrison1
+        benny1
+        mexico123
+        password99
+        bitch101
+        akatsuki
+        hector1
+        dragonballz
+        church1
+        gianni
+        sexy10
+        blue32
+        333
+        babygirl11
+        555777
+        safety
+        smackdown
+        smile4me
+        wrangler
+        dream
+        roadrunner
+        aussie
+        playa1
+        betty
+        scotty1
+        water123
+        a654321
+        suresh
+        moocow
+        201314
+        alfaromeo
+        walmart1
+        openup
+        littleman
+        laetitia
+        123aaa
+        555
+        92k2cizcdp
+        vanilla1
+        shadow11
+        summertime
+        $hex[f02bd0f9f0e0f02bd0f9f0e0f02bd0f9f0e0f02bd0f9f0e0f02bd0f9f0e0]
+        bigtits
+        ashley2
+        komputer
+        969696
+        manish
+        katelyn
+        star69
+        zxcvb1
+        19071907
+        frogger
+        angel10
+        coupon
+        carolyn
+        vfczyz
+        blah123
+        kitkat1
+        nounou
+        paradise1
+        freebird
+        snowflake1
+        juanita
+        okokok
+        boots1
+        marta
+        122002
+        london123
+        carrot
+        amanda123
+        armagedon
+        cartoon
+        love4life
+        pakistan123
+        messenger
+        bright
+        katie123
+        prodigy
+        sexy16
+        abcabc
+        110092
+        badgirl1
+        coolio1
+        hellboy
+        morgane
+        love19
+        allen
+        car123
+        debora
+        cintaku
+        jundian2011xr
+        yoyo
+        leopard
+        123456781
+        wanted
+        buffalo1
+        yfdbufnjh63
+        satellite
+        shaggy1
+        1971
+        abcd12
+        celtic1
+        sundance
+        nokian73
+        kirsten
+        12345654321
+        firefox
+        tammy1
+        register
+        thomas12
+        donna1
+        carol
+        martinez1
+        simone1
+        happiness1
+        shaman
+        senha123
+        anakin
+        18atcskd2w
+        tina
+        ashish
+        neptune
+        weezer
+        solnce
+        gsxr1000
+        home1234
+        111112
+        fredfred
+        myspace4
+        omg199
+        evangelion
+        eleanor
+        harmony1
+        kim123
+        snakes
+        jesus2
+        111333
+        mersedes
+        dangerous
+        electric
+        jeanette
+        101112
+        familyguy1
+        maroon5
+        monamour
+        rctybz
+        gunners
+        angel101
+        mandy
+        123456a
+        carla
+        beyonce1
+        radio
+        marcin
+        lizzie1
+        piglet1
+        ballet
+        pikachu1
+        ilovemom
+        wendy1
+        monaco
+        goblue
+        glitter
+        selena1
+        briana
+        supernova
+        ethan
+        jazmin
+        business1
+        stoner420
+        marino
+        lovers2
+        a123456a
+        demon1
+        love25
+        brandon2
+        viphv5j736
+        conner
+        summer11
+        godisgood1
+        m
+        squirt
+        fuckoff2
+        joseluis
+        kisskiss
+        love88
+        qwertyuiop123
+        2002
+        whatthezor
+        marisol
+        surfer1
+        baseball8
+        20012001
+        welcome2
+        ben
+        martha1
+        i
+        ismail
+        000webhost
+        voyager1
+        lee123
+        imagine
+        iw14fi9jxl
+        4runner
+        mystery
+        jennie
+        matt123
+        nickjonas1
+        daredevil
+        2525
+        rainbow6
+        19691969
+        asshole123
+        landon1
+        heslo
+        pupsik
+        369852147
+        baby14
+        ms0083jxj
+        sexy22
+        margot
+        rambo1
+        carmela
+        brigitte
+        wolverine1
+        1truelove
+        jose
+        sofia
+        qwe1122334
+        kathleen1
+        stevie
+        lola
+        ramses
+        ramesh
+        chandler1
+        beast1
+        theboss
+        sonia
+        deanna
+        mattie
+        packers4
+        oakland1
+        omega1
+        852963
+        lowrider
+        snake
+        career
+        easy123
+        teiubesc
+        stranger
+        sahara
+        asd12345
+        friday1
+        moscow
+        insert
+        ford
+        q2w3e4r5
+        giggles
+        dt123456
+        bobbie
+        wassup
+        angelika
+        bhbirf
+        yellow12
+        love20
+        cm6e7aumn9
+        white
+        ultima
+        thankgod
+        sonic
+        mackenzie1
+        gameboy
+        morpheus
+        isabel1
+        mammamia
+        guardian
+        cutie12
+        spanish
+        bangalore
+        bigman1
+        dogdog
+        sparkle1
+        babybaby
+        madness
+        bryant
+        gianluca
+        james2
+        robert123
+        bentley1
+        tottenham1
+        zxcv123
+        fantasy1
+        jericho
+        trabajo
+        layout1
+        happyday
+        melisa
+        running
+        chucky
+        garcia1
+        whatsup
+        dfktynbyf
+        married
+        sascha
+        falcons
+        beagle
+        8ix6s1fceh
+        momof3
+        66666
+        suckmydick
+        miley1
+        cherry123
+        computer12
+        kangaroo
+        thomas
+        qazzaq
+        love77
+        tigger123
+        bingo
+        filippo
+        capslock
+        hellothere
+        me
+        baker3
+        ilovegod1
+        lakers8
+        penguins
+        hummer1
+        joshua12
+        gameover
+        ernest
+        aaa123123
+        qwerasdfzxcv
+        strike
+        coldplay
+        dookie
+        raider1
+        lorenzo1
+        1234qw
+        mickeymouse
+        ronald1
+        iloveher1
+        dandan
+        buster12
+        tangkai
+        accord
+        alex11
+        brooks
+        billybob1
+        hotrod1
+        freak
+        kicker
+        vectra
+        alvaro
+        anastasiya
+        $hex[f0a6d0e5d0e2f0a6f0c1f0a2]
+        clarence
+        metal
+        nobody
+        famous
+        dima
+        simran
+        butterfly7
+        standard
+        amanda12
+        claire1
+        mine
+        patrik
+        alexandria
+        emmanuel1
+        sunday1
+        1999
+        parola12
+        sexsexsex
+        darren1
+        lalalala
+        ghost
+        cooldude1
+        amazing1
+        desmond
+        2580
+        alice1
+        cats
+        paladin
+        cooler
+        sharma
+        dublin
+        blueberry1
+        hannibal
+        soldier1
+        hotboy
+        football23
+        q1234567
+        namaste
+        cecile
+        escape
+        rfrnec
+        172839
+        mongoose
+        oranges
+        12qw12qw
+        13243546
+        miami1
+        smart1
+        mateusz
+        sean
+        369963
+        qweasdzxc1
+        anarchy
+        159263
+        arlene
+        junebug
+        878787
+        qwerty13
+        welcome12
+        ntktajy
+        rebound1
+        pooper
+        ramones
+        adam12
+        maman
+        courage
+        pyramid
+        trigger1
+        louis
+        yvette
+        1231234
+        batman12
+        giorgio
+        bubba123
+        movies
+        becky1
+        leavemealone
+        nintendo64
+        $hex[3131323233330d]
+        me1234
+        philly
+        shelley
+        camera
+        asdfg12345
+        caterina
+        zipper
+        derek1
+        abcd1234
+        philly1
+        clayton1
+        rupert
+        456
+        9876543
+        lonewolf
+        crazy8
+        randy
+        blasted1
+        katarina
+        hamburg
+        pa
+        moneymaker
+        zzzzzzz
+        mazda626
+        kentucky
+        clinton
+        redhot
+        chargers21
+        cristal
+        omarion1
+        jenny123
+        monopoly
+        pok29q6666
+        dannyboy
+        scania
+        lol12345
+        marijuana1
+        collin
+        purple7
+        sameer
+        myangel
+        kakashka
+        $hex[3232323232320d]
+        linkedin
+        741963
+        as790433
+        charger
+        1z2x3c
+        biggie
+        iforgot1
+        pas
+        1966
+        200
+        queenie
+        999666
+        kathy1
+        $hex[31713277336534720d]
+        654654
+        .adgjm
+        benny
+        ******
+        mumbai
+        delta1
+        wolves1
+        wasser
+        hitman1
+        enrico
+        ace123
+        swimmer
+        koshka
+        shirley1
+        19701970
+        iloveyou8
+        carrie1
+        patrick
+        mother123
+        marino13
+        poop11
+        retard
+        windows7
+        stingray
+        goblin
+        wendy
+        pink11
+        cheesecake
+        alonso
+        santosh
+        michael7
+        stacey1
+        oleg
+        blackdog
+        security1
+        lesbian
+        megaman1
+        patriot
+        funny
+        michelle12
+        umbrella
+        roger1
+        8888888
+        abc123abc
+        sooners
+        smith1
+        cfitymrf
+        westham1
+        flyers
+        01230123
+        estrella1
+        mylove123
+        bernardo
+        987321
+        valentine1
+        3333333333
+        vegeta1
+        1968
+        fuck11
+        014789
+        lokomotiv
+        trixie1
+        v
+        magic123
+        matematica
+        trinity3
+        flash1
+        joe
+        juanito
+        joker123
+        salope
+        dorian
+        125125
+        cheese12
+        last.fm
+        danger1
+        ilovemom1
+        anime1
+        johndeere1
+        sergio1
+        2001
+        asdfgh12
+        software
+        juicy1
+        aubrey
+        bushido
+        prelude
+        email
+        jesusis1
+        peekaboo
+        hendrix1
+        kickass1
+        tom
+        buffy
+        fletcher
+        medina
+        jimbob
+        redalert
+        110
+        donnie
+        goldberg
+        z12345
+        goodbye
+        backspace1
+        kristian
+        jeffhardy
+        22446688
+        angel14
+        $hex[3939393939390d]
+        schalke
+        nelly1
+        jordan11
+        trance
+        pokemon2
+        1qazwsx
+        brown
+        loveu1
+        yellow123
+        2fast4u
+        taishan2011
+        integra
+        tracey
+        mommy3
+        alucard
+        poodle
+        summer69
+        sexy1234
+        killer7
+        nonono
+        godzilla1
+        dont4get
+        soccer18
+        qweasd1
+        jeffhardy1
+        baby1234
+        rosie
+        qwaszx12
+        donovan
+        none
+        belle
+        punisher
+        20202020
+        wutang
+        jimmy123
+        moneyman1
+        1997
+        woodstock
+        qwert1234
+        knight1
+        ty2t1hv3oc
+        147963
+        babyphat1
+        waters
+        margaret1
+        anthony12
+        fuckyou13
+        bugsbunny
+        bonita1
+        guigui
+        machine
+        snowboard1
+        algerie
+        incorrect
+        katelyn1
+        cristo
+        mechanical
+        sisters
+        cucciolo
+        gilbert1
+        bigmac
+        morales
+        polopolo
+        shawn
+        sakura1
+        bitchy1
+        6666666666
+        angelique
+        christy1
+        hello11
+        denver1
+        ferret
+        diego1
+        manisha
+        mattia
+        gretchen
+        686868
+        vitoria
+        dondon
+        gorilla
+        122112
+        bubbles2
+        575757
+        741741
+        000123
+        angel22
+        mountain1
+        fuckyou666
+        smitty
+        11
+        dragonfly1
+        god123
+        fortune
+        ana123
+        together
+        madden
+        button
+        server
+        holahola
+        hello5
+        lahore
+        daphne
+        dan123
+        adam123
+        vfhufhbnf
+        duke
+        blaster
+        $hex[f02bf0a6d0c7f0a5f02bd0ee]
+        sunny123
+        bearbear
+        515151
+        angelo1
+        momma1
+        shibby
+        858585
+        madina
+        family123
+        sonny1
+        my3boys
+        simpleplan
+        letmein123
+        jakcgt333
+        girl
+        tractor
+        bastard1
+        brutus1
+        bball23
+        pudding
+        "zxcvbnm,"
+        dragoon
+        reebok
+        123456o
+        football13
+        primavera
+        barsik
+        baseball4
+        december12
+        rodney1
+        love99
+        snuggles1
+        qaz123456
+        gratis
+        antony
+        prakash
+        dragon11
+        trucker
+        love06
+        callie1
+        kieran
+        roger
+        hussain
+        1a2a3a
+        wildcat1
+        sparrow
+        myspace08
+        2010
+        king23
+        hayley1
+        starbucks
+        piggy1
+        hot
+        spartan1
+        maldita
+        goddess1
+        bitch13
+        kamasutra
+        gamecube
+        kendall1
+        kendra1
+        myname1
+        michael3
+        playboy69
+        alexander
+        everest
+        godfather1
+        shadow01
+        hondacivic
+        goldie1
+        hollister
+        lilmama
+        supergirl
+        dalton1
+        tiger2
+        ......
+        benito
+        sponge
+        jesussaves
+        postal
+        june12
+        coolguy
+        buddy2
+        iloveu!
+        maryann
+        fabulous
+        ttd955audg
+        hanna
+        hurricane
+        romano
+        bayern
+        meowmeow
+        babatunde
+        houston713
+        noodles1
+        eugene1
+        honeyko
+        $hex[3737373737370d]
+        mathias
+        english1
+        beckham7
+        baby08
+        jesuschris
+        catarina
+        benoit
+        positive
+        basket1
+        allah786
+        lancelot
+        summer10
+        busted
+        sandiego1
+        help
+        guillermo
+        michelle2
+        katrin
+        12345w
+        skylar
+        852852
+        longhorn
+        wizard1
+        19711971
+        estelle
+        reading
+        hunter01
+        20022002
+        anna123
+        trucks
+        dragon69
+        535353
+        briana1
+        1q1q1q1q
+        television
+        monty1
+        616161
+        coolcat
+        10203
+        chickens
+        123456789n
+        papito
+        74108520
+        128500
+        spirit1
+        404040
+        better
+        beach1
+        tootsie1
+        iloveyou10
+        jared1
+        princess5
+        hayabusa
+        money23
+        scorpion1
+        popo
+        bears1
+        cardinals1
+        cody
+        jewels
+        finalfantasy
+        turner
+        chicken123
+        money$
+        ben123
+        nana123
+        candy12
+        grizzly
+        legend1
+        beethoven
+        studio
+        silence
+        414141
+        blue23
+        alpine
+        7753191
+        ravens
+        manager1
+        infiniti
+        babygirl01
+        holden1
+        baby23
+        demon666
+        bitchass1
+        kristy
+        memphis1
+        original
+        kosama
+        estrela
+        taytay
+        elaine1
+        baseball22
+        nikolay
+        paramore1
+        spooky1
+        dimitri
+        passpass
+        cheer
+        sandy123
+        love00
+        fatass
+        hawkeye
+        maximilian
+        kosmos
+        chanel1
+        arthur1
+        fuckface
+        packard
+        123456789g
+        santiago1
+        colton
+        innocent
+        alaska1
+        orange123
+        devon1
+        pussycat1
+        anjing
+        balls
+        monkey01
+        cleveland
+        taylor123
+        poker1
+        booboo2
+        warlock
+        loved1
+        crimson
+        hotshot
+        222
+        aqwzsx
+        always1
+        $hex[7177657274793132330d]
+        muslim
+        devil1
+        fallout
+        soccer09
+        andres1
+        blades
+        eleven
+        lawrence1
+        audrey1
+        joaquin
+        temp123
+        contact
+        francisco1
+        chloe123
+        flower12
+        beach
+        mon
+        britt1
+        joyce
+        lemons
+        sexybeast1
+        chelsea123
+        hentai
+        dirtbike
+        edison
+        lena
+        nathaniel1
+        kontol
+        carlo
+        grapes
+        lifesucks
+        domino1
+        norman1
+        thirteen13
+        meredith
+        tyrone1
+        gerardo
+        chipper1
+        striker
+        trooper1
+        loveya1
+        noname
+        woaini1314
+        babyface1
+        tkfkdgo
+        poonam
+        medion
+        mamour
+        fytxrf
+        pallmall
+        yellow2
+        matthew2
+        1football
+        oakland
+        #1bitch
+        hihihi1
+        paradox
+        center
+        frances1
+        leandro
+        2008
+        pedro1
+        pink13
+        weasel
+        767676
+        112233a
+        tanya
+        jones
+        tarheels1
+        minime
+        trebor
+        connie1
+        higgins
+        faithful1
+        fabiola
+        giorgia
+        werder
+        noelle
+        mariano
+        ybrjkfq
+        mama1234
+        145236
+        director
+        eureka
+        1234zxcv
+        eatshit
+        krista
+        terry
+        puppy123
+        chemical
+        comfort
+        demon
+        pepper12
+        123456789abc
+        marco1
+        cocoa1
+        puertorico
+        moneyman
+        longhorns
+        my4kids
+        temp1234
+        arianna1
+        cha
+        yfnfkmz
+        destroy
+        159753456
+        love55
+        softball12
+        mazdarx7
+        french
+        qqqqq
+        riley
+        dharma
+        hotmama1
+        mishka
+        shutup1
+        cavalier
+        q11111
+        purple11
+        showtime
+        marcia
+        sanchez1
+        portland
+        joanna1
+        1998
+        babygirl14
+        printer
+        lulu
+        jacques
+        2007
+        brendan1
+        goofy1
+        ab1234
+        tattoo1
+        youyou
+        fatman
+        anything1
+        annette1
+        network1
+        joshua123
+        666666a
+        mahesh
+        gatito
+        summer01
+        asdfzxcv
+        dillon1
+        fucking1
+        team
+        sassy123
+        elefante
+        sunshine7
+        sylvie
+        pencil1
+        santana1
+        e
+        love2010
+        prasad
+        mexico12
+        2006
+        mariposa1
+        mckenzie
+        juancarlos
+        lionheart
+        iamnumber1
+        redbull1
+        stormy1
+        revenge
+        dmitriy
+        chuck1
+        jersey1
+        william2
+        qaz
+        matthias
+        ilove69
+        milana
+        knights
+        kawasaki1
+        j123456789
+        qqqq1111
+        1967
+        auburn
+        susan
+        triumph
+        gegcbr
+        fuckyou22
+        gunit1
+        braves1
+        hope
+        daniil
+        srinivas
+        mihail
+        lol1234
+        fatcat1
+        unique1
+        sephiroth
+        luciana
+        dell123
+        dragon
+        monkey10
+        lesbian1
+        pepsi123
+        boss
+        marvel
+        321
+        cancer1
+        grandpa1
+        coolgirl
+        myspace10
+        apple2
+        broadway
+        dad123
+        howard1
+        jasmine2
+        741258963
+        456987
+        rooney10
+        money3
+        qazxsw123
+        soccer101
+        david12
+        purple13
+        cardinals
+        smiles1
+        beloved
+        coconut1
+        fallout3
+        addison
+        456456456
+        onlyme
+        hanson
+        123456789e
+        abrakadabra
+        kjkszpj
+        kipper
+        whiskey1
+        iloveme123
+        kittykat1
+        lovegod
+        pooppoop
+        zaqxswcde
+        123456i
+        chase
+        balaji
+        jesus01
+        895623
+        yamahar6
+        ilovemusic
+        sheba1
+        hejsan
+        kimkim
+        bacardi
+        impala
+        wonderland
+        robert12
+        starcraft1
+        khalid
+        1z2x3c4v
+        hithere
+        taylor2
+        pirates1
+        kentucky1
+        pippin
+        shotgun1
+        griffin1
+        rdfhnbhf
+        lebron
+        nikita1
+        maymay
+        angelbaby1
+        violin
+        mankind
+        dimples
+        stalker1
+        spectrum
+        dream1
+        cutegirl
+        123459
+        doodle1
+        loveyou123
+        class09
+        janelle
+        mason
+        jordan01
+        0987654
+        terror
+        michael1
+        vancouver
+        vinnie
+        braveheart
+        lala12
+        cristina1
+        meandyou
+        secret123
+        sevilla
+        frogger1
+        jenjen
+        babyboo
+        adventure
+        holla1
+        tom123
+        emanuele
+        baseball21
+        lovergirl1
+        zouzou
+        balance
+        beer
+        e12345
+        120
+        zxcvbnm12
+        shasha
+        333444
+        home0401
+        gatita
+        pimp13
+        administrator
+        yfcntymrf
+        whatsup1
+        jessica
+        haters1
+        stoner
+        salmon
+        flash
+        coolcool
+        angel21
+        justin2
+        hunter2
+        lady
+        camille1
+        felicidad
+        batman2
+        monroe
+        jones1
+        stinger
+        007
+        maggie12
+        bobo
+        azamat
+        12312312
+        lovergirl
+        charlie
+        roxanne1
+        258000
+        brayden1
+        123qwe123qwe
+        ismael
+        stoner1
+        ivanova
+        irish
+        pavilion1
+        silly1
+        cosmo1
+        vb
+        camilo
+        daughter
+        start123
+        beanie
+        qwertyuiop
+        columbia
+        bumblebee
+        reagan
+        warriors1
+        rfn.if
+        telefono
+        mmmmmmmm
+        luna
+        1fuckyou
+        boobs1
+        ilaria
+        harry123
+        kansas
+        selina
+        lineage2
+        penis123
+        manny1
+        mustangs
+        oluwaseun
+        prissy
+        carmelo
+        renee
+        overlord
+        oakley
+        biscuit1
+        beetle
+        irock1
+        agustin
+        runner1
+        cathy
+        rodriguez1
+        anime
+        green2
+        jenifer
+        halloween1
+        orange12
+        vishal
+        children3
+        1hottie
+        jonas123
+        fuckthis
+        kaka22
+        333777
+        soccer!
+        ilovechris
+        changeme1
+        topsecret
+        apple12
+        1111qqqq
+        ellie1
+        number
+        giggles1
+        burger
+        cinema
+        monkey6
+        roxana
+        dkflbckfd
+        cellphone
+        a123654
+        woody
+        kenzie
+        evelyn1
+        baby22
+        amarillo
+        sexyme
+        blessings
+        junior123
+        tyson
+        dfcbkbq
+        fossil
+        bordeaux
+        football8
+        budweiser
+        19681968
+        teddy123
+        bender
+        waterloo
+        thesims2
+        gizmo123
+        s123456789
+        gillian
+        missy123
+        king1234
+        legion
+        football4
+        bernadette
+        thirteen
+        heroes
+        hellsing
+        brandon12
+        2020
+        scream
+        dimple
+        rachael1
+        fra
+        boxing
+        domingo
+        797979
+        werner
+        dogs
+        passwords
+        asd123asd
+        dfkthf
+        747474
+        irene
+        purple3
+        cantona
+        asdfghj1
+        outlaw1
+        souljaboy1
+        loredana
+        lamborghini
+        jumper
+        su123456
+        andrew2
+        hannah01
+        notthat
+        bruce1
+        jenna
+        angel23
+        chris13
+        kayla123
+        1212121212
+        113113
+        hermes
+        chronic1
+        gambit
+        number3
+        nasty1
+        agosto
+        baby15
+        kitty2
+        imcool1
+        thug4life
+        keith
+        999888
+        boy123
+        1qazzaq1
+        romina
+        wertyu
+        1234rewq
+        archana
+        diosesamor
+        rivera
+        skater123
+        kissme2
+        khushi
+        stargate1
+        italia1
+        babygirl7
+        123abc123
+        eragon
+        qwerty77
+        evgeniy
+        cepetsugih
+        demon1q2w3e
+        monster123
+        artemka
+        torres9
+        996633
+        fuck0ff
+        ashlee1
+        tracy1
+        hoover
+        erika1
+        jupiter1
+        xfiles
+        giraffe
+        12345n
+        1964
+        pelusa
+        chivas10
+        kitty12
+        hubert
+        qwerty777
+        373737
+        joker13
+        battle
+        libero
+        temitope
+        mykids3
+        vfibyf
+        bratz1
+        kaykay
+        pirate1
+        ludmila
+        megan123
+        citroen
+        tiesto
+        newpassword
+        jennifer
+        corinne
+        buckeyes1
+        commando
+        kaykay1
+        rocknroll1
+        jesusfreak
+        theodore
+        a1s2d3f4g5
+        maggie123
+        leonie
+        archer
+        daniel2
+        smackdown1
+        celtic1888
+        kleopatra
+        eduard
+        buckeye
+        titans1
+        legolas1
+        donna
+        almighty
+        jorge
+        amours
+        4444444
+        angel15
+        ballin
+        georgie
+        pass12
+        bigmoney
+        dietcoke1
+        online1
+        12345qw
+        brothers
+        cobra1
+        amelia1
+        yahooo
+        parrot
+        loves1
+        iloveyou69
+        1mother
+        assass1
+        zigzag
+        dorothy1
+        hockey12
+        stones
+        mallory
+        mittens1
+        393041123
+        $hex[3838383838380d]
+        lukas
+        escort
+        password15
+        health
+        jazmine
+        tricia
+        yomomma1
+        susan1
+        $hex[6162633132330d]
+        killers
+        busted1
+        goodness
+        johnny5
+        141516
+        krasotka
+        nicole13
+        baker
+        life
+        114477
+        14141414
+        19051905
+        diamante
+        school12
+        cannon
+        kelly123
+        zxcasdqwe123
+        keeper
+        patrice
+        1965
+        allah
+        svoboda
+        amalia
+        rustam
+        pandora1
+        leonardo1
+        blackjack1
+        loves
+        thierry
+        demons
+        friends123
+        westwood
+        brandon123
+        jorge1
+        alex01
+        951357
+        stefanie
+        halflife
+        ayesha
+        jesuss
+        www123
+        birthday1
+        sssss
+        salvador1
+        iloveme!
+        plastic
+        tupac1
+        honest
+        belle1
+        963258741
+        chivas11
+        $hex[3333333333330d]
+        fuckface1
+        cinta
+        star11
+        multiplelog
+        myspace9
+        lillian1
+        hollister2
+        anne
+        charley
+        bloods
+        silent
+        lolipop1
+        artemis
+        loser2
+        toto
+        utopia
+        nick12
+        monkey23
+        blanca
+        12345600
+        happydays
+        gandalf1
+        demon1q2w3e4r
+        786786786
+        vicky
+        flower2
+        duchess
+        honduras
+        23456
+        piccolo
+        damien1
+        mommy12
+        cherokee1
+        twins
+        cgfhnfr
+        andy123
+        biology
+        sucesso
+        derek
+        willy
+        monkey4
+        chelseafc
+        0123
+        luke
+        iloveyou23
+        vicente
+        money7
+        cute123
+        rambo
+        harley01
+        mustang2
+        rebeca
+        alinka
+        justine1
+        camaroz28
+        princess21
+        gfhjkm123
+        red1234
+        lovesucks1
+        system1
+        plymouth
+        bowling1
+        123698741
+        01010101
+        lizard1
+        12345h
+        bloody
+        baby101
+        cutie101
+        evergreen
+        mark123
+        fyutkbyf
+        shadow
+        nikki123
+        celtics
+        kate
+        nicole11
+        lewis
+        789789789
+        qqwwee
+        sullivan
+        bernard1
+        melody1
+        jazmine1
+        princess14
+        momo
+        nicky1
+        retired
+        matador
+        poncho
+        00112233
+        gabrielle1
+        number9
+        animals1
+        dauphin
+        lucky2
+        dominican1
+        iamcool
+        olayinka
+        1221
+        maddog1
+        romero
+        market
+        qwer4321
+        bartek
+        helloo
+        manila
+        hotty1
+        10577
+        alexalex
+        konstantin
+        ericka
+        pothead420
+        someone
+        password09
+        henry14
+        neveragain
+        brayden
+        november11
+        6
+        albina
+        2sweet
+        seattle1
+        assman
+        cricri
+        starbucks1
+        venus
+        annamaria
+        wallace1
+        highlander
+        josh12
+        maurizio
+        gsxr750
+        ihateu2
+        titanic1
+        ihateu1
+        marilyn1
+        danica
+        tiger12
+        sleepy
+        rainbows
+        eatshit1
+        coolman1
+        don
+        toffee
+        hermosa
+        uhfybn8888
+        2good4u
+        mondeo
+        richie1
+        raiderz1
+        aerosmith
+        temple
+        welkom
+        mother2
+        girlfriend
+        youandme
+        mayday
+        pooper1
+        mexico10
+        pot420
+        fabrizio
+        qqqwww
+        alexander2
+        toledo
+        demon123
+        lowrider1
+        imperial
+        jack12
+        1234567z
+        michelle
+        masters
+        loveu
+        married1
+        jamesbond007
+        $hex[71776572747975696f700d]
+        herbie
+        omega
+        volkswagen
+        shitface1
+        hannah2
+        bitch3
+        blackrose
+        left4dead
+        123456789w
+        123458
+        passport1
+        lalala123
+        torino
+        kontakt
+        iloveyou21
+        journey
+        lemonade
+        lights
+        fusion
+        sponge1
+        sexy09
+        pacific
+        april12
+        frederick
+        darlene
+        1money
+        ferari
+        moon
+        ginger12
+        jordan13
+        georgina
+        kiki123
+        jktymrf
+        987123
+        shanti
+        warning
+        cowgirl
+        cowgirl1
+        stealth
+        pdtplf
+        love44
+        ou812
+        baby10
+        484848
+        444555
+        becky
+        cheese2
+        pollito
+        money11
+        myspace23
+        123412
+        weed123
+        quality
+        nevaeh1
+        sandman1
+        asroma
+        isaac1
+        nadia
+        jonas
+        minerva
+        shogun
+        blowme1
+        asdfghjkl123
+        fgtkmcby
+        estrellita
+        pavel
+        blabla1
+        73501505
+        jermaine
+        $hex[3135393735330d]
+        zxcv
+        myspace101
+        moneys
+        diane
+        stitch
+        love2009
+        azertyui
+        bennett
+        swimmer1
+        babyboy2
+        carmel
+        kodiak
+        1235789
+        kenken
+        scooter2
+        senegal
+        techn9ne
+        ali
+        lola123
+        jasmine123
+        ???????
+        demon1q2w3e4r5t
+        unknown1
+        preciosa
+        hottie!
+        confused
+        maribel
+        ufkbyf
+        dominika
+        11111111111
+        sta
+        hercules1
+        buddy12
+        bobbob1
+        computer2
+        2345678
+        leelee1
+        loveislife
+        rossi46
+        spitfire1
+        massage
+        cafemom
+        rootbeer1
+        g12345
+        spring1
+        luis123
+        capricorn1
+        daniel01
+        jeffery
+        alex10
+        baseball23
+        jordan3
+        hooters1
+        surside13
+        projectsadminx
+        mango1
+        free123
+        tasha
+        635241
+        viviana
+        mariel
+        karine
+        painter
+        huhbbhzu78
+        jamie123
+        7777777a
+        ichliebedich
+        wellington
+        megasecret
+        tamara1
+        carlotta
+        dortmund
+        zaqwsxcde
+        poetry
+        mylord
+        yandex
+        three3
+        clarinet
+        aiden1
+        gavin1
+        daniella
+        squall
+        delta
+        chubby1
+        lassie
+        resident
+        mike1234
+        redwings1
+        elmo123
+        kill
+        gay123
+        a123321
+        pimpdaddy1
+        rereirf
+        celeron
+        magnus
+        playstation3
+        princess
+        peterpan1
+        patate
+        chico
+        arnaud
+        prettyboy1
+        abc321
+        mehmet
+        meatball
+        austin12
+        tigger01
+        123456789qwe
+        silverado
+        burton1
+        sweets1
+        bagira
+        wayne
+        turbo1
+        addison1
+        mihaela
+        lewis1
+        adrien
+        000999
+        start1
+        7412369
+        nurse1
+        conrad
+        technics
+        010
+        brighton
+        joejonas1
+        mhine
+        wenoob
+        number7
+        rtyuehe
+        p12345
+        dancing1
+        salomon
+        colleen1
+        baby09
+        zazaza
+        jose12
+        millwall
+        whisper
+        mathew1
+        francine
+        sonyericsson
+        corazon1
+        catania
+        youtube1
+        bubbles123
+        1qay2wsx
+        gator1
+        7007
+        560076
+        gordon1
+        matheus
+        faster
+        latino
+        myself1
+        1sunshine
+        testing1
+        horny1
+        lovely2
+        ramram
+        jackjack
+        whatever!
+        panda123
+        teamo123
+        mummy1
+        punkrock1
+        anthony3
+        pompom
+        hohoho
+        myspace22
+        lizzy1
+        147896
+        coleman
+        sexylove1
+        buddyboy
+        sunshine3
+        karate1
+        ashley11
+        nigga123
+        1a2a3a4a
+        dance123
+        butterfly3
+        shanghai
+        cobra
+        kathryn1
+        kim
+        mission1
+        sexyme1
+        rihanna
+        gabby
+        madison2
+        iphone
+        volley
+        faggot
+        zacefron1
+        walmart
+        charger1
+        19671967
+        soccer19
+        nokia5800
+        malaga
+        benben
+        bighead1
+        maddy1
+        a112233
+        p455w0rd
+        storm
+        babe
+        cavallo
+        stunt101
+        ncc1701a
+        1qazxsw23edc
+        joshua01
+        sucker1
+        87654321q
+        toby
+        jade
+        dreams1
+        polo
+        hi1234
+        splash
+        dusty
+        carol1
+        carbon
+        yolanda1
+        senior09
+        qwe1234
+        ohiostate1
+        benji
+        1596321
+        india1
+        12211221
+        kayode
+        june22
+        jeffery1
+        durango
+        115599
+        desert
+        igor
+        blackbird
+        koolaid1
+        networking
+        support
+        jesus3
+        mazda6
+        madagascar
+        astonvilla
+        candyman
+        gertrude
+        trust
+        dddd
+        linda123
+        balls1
+        mafalda
+        badminton
+        pazzword123
+        yanyan
+        choupette
+        spartans
+        kifj9n7bfu
+        ahmed
+        durango1
+        matilde
+        sagitario
+        angel16
+        20052005
+        princess22
+        1231231
+        caca
+        mollie1
+        smooth1
+        fatman1
+        434343
+        kathy
+        grizzly1
+        727272
+        jerusalem
+        moonlight1
+        margarita1
+        cheetah1
+        laura123
+        kathmandu
+        montgom2409
+        front242
+        europa
+        astrid
+        mercury1
+        working
+        7896321
+        beaner1
+        roscoe1
+        madeleine
+        milkshake
+        1234567m
+        1963
+        myspace09
+        snoopy2
+        livelife
+        sunita
+        myboys
+        lisa123
+        pulsar
+        tabitha1
+        a00000
+        1475369
+        skater12
+        notebook
+        8522003
+        roxy
+        kingsley
+        warszawa
+        kingking
+        bionicle
+        rhiannon
+        ariel
+        gaurav
+        czz000
+        helloworld
+        michael23
+        princesa1
+        blake
+        blazer1
+        carlos12
+        june23
+        bobmarley1
+        davids
+        loulou1
+        forzamilan
+        demo
+        miracle1
+        bitch11
+        nicole3
+        mykids2
+        sexy18
+        summer2
+        blacky1
+        respect1
+        emiliano
+        tommy123
+        grumpy
+        reaper1
+        pa55word
+        sparkles
+        hollie
+        violetta
+        disturbed
+        bertha
+        felicia1
+        1234567s
+        159753a
+        latina1
+        sandhya
+        william3
+        132465
+        carson1
+        bunny123
+        maksimka
+        racecar1
+        nacional
+        willy1
+        vfitymrf
+        superfly
+        apollo1
+        kostya
+        yummy1
+        celica
+        werty
+        robert
+        smelly
+        chaton
+        pearl1
+        ananas
+        murder1
+        america123
+        131415
+        ginger123
+        ncc1701e
+        mulder
+        chevys10
+        smart
+        adelina
+        powder
+        dirty1
+        zombie1
+        green7
+        cantona7
+        n12345
+        poseidon
+        stewart1
+        marcello
+        alexa1
+        rakesh
+        $hex[f02bd0c4f0a6f0a5f0a6d0ee]
+        shakira1
+        19651965
+        isabelle1
+        jokers
+        jg3h4hfn
+        princess4
+        browns
+        warren1
+        iloveyou9
+        imnumber1
+        popo123
+        reset123
+        caca123
+        fuckyou5
+        peyton1
+        becca1
+        pothead
+        3odi15ngxb
+        classic1
+        babygirl15
+        stryker
+        ryan12
+        loveme3
+        nightwish
+        delacruz
+        daddy2
+        blade
+        london22
+        poochie
+        benji1
+        bitch01
+        remington
+        login
+        hacker1
+        pepper123
+        viktoriya
+        triskelion
+        ilove123
+        geoffrey
+        pussy2
+        arsenal123
+        boricua
+        ariel1
+        15151515
+        $hex[3171617a327773780d]
+        diamond2
+        susanne
+        survivor
+        sexsex1
+        start
+        solution
+        fre
+        ale
+        archie1
+        pinkie
+        john!20130605at1753
+        davidson
+        bruce
+        madeline1
+        gaston
+        select
+        battlefield
+        maximum
+        baby07
+        condor
+        vendetta
+        kakaka
+        oldman
+        josefina
+        nanana
+        new
+        2009
+        babygirl5
+        198
+        yannick
+        iamcool1
+        hfytnrb
+        makemoney
+        lucky12
+        pooh
+        dylan123
+        knicks
+        willis
+        nestor
+        camelot
+        silvana
+        linkedin2011
+        music101
+        liverpool8
+        1q2w3e4r5t6y7u8i
+        555556
+        heidi
+        bossman
+        606060
+        leader
+        fabio
+        godsmack
+        alegria
+        aaron123
+        charlie12
+        clifford1
+        momomo
+        bigmoney1
+        revenge1
+        girasole
+        musica1
+        tekken
+        w66yrybgra
+        shit123
+        yxcvbnm
+        allie1
+        lifeisgood
+        muppet
+        you
+        senior
+        chris11
+        aileen
+        pablo
+        skiing
+        fullaccess
+        lilman
+        paolo
+        money100
+        monika1
+        saskia
+        pillow
+        finger
+        david2
+        jake12
+        mikemike
+        lovesucks
+        portugal1
+        google12
+        mrf11277215
+        trojan
+        2003
+        spyder
+        freckles1
+        poipoi
+        25011990
+        yvonne1
+        maniac
+        didier
+        lovestory
+        bautista
+        357951
+        skinny
+        seventeen
+        gabriela1
+        chivas123
+        123456789h
+        121
+        sweden
+        crjhgbjy
+        qqqqqqqqqq
+        october10
+        babygirl09
+        noodle1
+        answer
+        beaner
+        skyler1
+        billy123
+        chicca
+        nopass
+        harrypotte
+        cancel
+        tyler12
+        mystic
+        tomate
+        mileycyrus
+        hotmama
+        coco12
+        bear123
+        ihatethisgame
+        dragon7
+        celeste1
+        iloveu12
+        57chevy
+        777999
+        butthole1
+        pimp11
+        kashmir
+        paola
+        zxcvb123
+        bubbles12
+        159753123
+        sara123
+        briciola
+        clarissa
+        hardrock
+        123456789f
+        semperfi1
+        fuck666
+        superman7
+        abcde123
+        indians
+        cody123
+        huskers
+        seagull
+        wolfman
+        default
+        junebug1
+        senior08
+        orchid
+        boo
+        201010
+        honduras1
+        pictures
+        mariya
+        awsome
+        keisha
+        work
+        bigbang
+        babygurl12
+        u1v7hhh7ef
+        w12345
+        chacha1
+        gotmilk
+        hospital
+        qwerty78
+        elisa
+        vanesa
+        daniel11
+        2128506
+        tsunami
+        labtec
+        jess123
+        simpson1
+        create
+        waterfall
+        0192837465
+        tomtom1
+        adeline
+        colts18
+        asdfjkl;
+        anthony7
+        roses
+        789632145
+        daewoo
+        $hex[4ed26f20646566696e69646f]
+        45454545
+        123654a
+        oklahoma1
+        bebe
+        jess
+        pierre1
+        moises
+        annalisa
+        joejoe1
+        ludacris
+        humtum
+        rabota
+        killer11
+        yankees13
+        handsome1
+        scottie
+        sprite1
+        101101
+        luther
+        mike23
+        hamish
+        june13
+        frog
+        blade1
+        meghan1
+        coolkid1
+        steelers7
+        dragon01
+        andrew11
+        yahoomail
+        juan123
+        san
+        lightning1
+        ltybcrf
+        princess23
+        $hex[45786967656e740d]
+        navigator
+        tammy
+        bigpimpin1
+        1loveu
+        superman3
+        jared
+        noisette
+        cleveland1
+        fxzz75
+        jermaine1
+        bunnies
+        999
+        tdutybz
+        tyler2
+        four20
+        evite
+        safari
+        celina
+        indya123
+        classof07
+        sasha12
+        iverson1
+        ashley13
+        12345qwer
+        yyyyyy
+        robinhood
+        stallion
+        hammers
+        sexy08
+        sterling1
+        20072007
+        solomon1
+        mickey123
+        fisherman
+        rasmus
+        peanut12
+        123456aaa
+        daddy12
+        pornstar1
+        amazon
+        wonderful1
+        greg
+        mynameis
+        blueeyes1
+        slipknot6
+        a1a2a3a4a5
+        kaka
+        brian123
+        webster1
+        mississipp
+        199
+        159159159
+        sample123
+        psycho1
+        evanescence
+        blackman
+        bangbang
+        rockets1
+        1435254
+        lavoro
+        monkey21
+        abcd123456
+        334455
+        june21
+        africa1
+        darkangel1
+        hotgirl
+        mimi123
+        newstart
+        simsim
+        nicole01
+        shania
+        tomorrow
+        marie12
+        johnpaul
+        reality
+        monkey101
+        history278
+        poo
+        bookworm
+        adelaide
+        armando1
+        hello9
+        company
+        light
+        banshee
+        crip4life
+        nataly
+        godofwar
+        owt243ygbj
+        foxtrot
+        pharmacy
+        bball
+        tresd5
+        123456.
+        thursday
+        sexyman1
+        rjycnfynby
+        snoopdog
+        1michael
+        cbr600
+        ilovehim2
+        greece
+        freedom2
+        patito
+        homework
+        chrisb1
+        forest1
+        female
+        4myspace
+        -
+        shorty12
+        keegan
+        blingbling
+        mazafaka
+        killer13
+        baseball24
+        sausage
+        daytona
+        justin01
+        gremlin
+        love2008
+        baseball6
+        qwerqwer2
+        mollydog
+        steffi
+        firebird1
+        cooking
+        bhebhe
+        olenka
+        matahari
+        coolboy
+        x3luym2mmj
+        legenda
+        albatros
+        whisky
+        green13
+        classof201
+        jordan5
+        121121
+        motocross1
+        littlebit
+        april20
+        leoleo
+        maryland
+        aliens
+        palmer
+        lampard8
+        subway
+        duncan1
+        w
+        19031903
+        maximo
+        naruto2
+        angelus
+        byusdg23
+        584520
+        mathis
+        oliveira
+        capone
+        simon123
+        candle
+        m1234567
+        beckham23
+        bonehead
+        cimbom
+        1loveme
+        giacomo
+        baby21
+        franck
+        sunset1
+        garbage
+        mallorca
+        myspac3
+        sheldon
+        qw123456
+        manowar
+        food
+        radio1
+        reggae
+        tesoro
+        1iloveyou
+        emachines1
+        chucky1
+        10
+        ilikepie1
+        rowena
+        123asd123
+        corey
+        gothic1
+        rancid
+        gringo
+        razvan
+        cuteme
+        $hex[696c6f7665796f750d]
+        haha12
+        star1234
+        heineken
+        pandas
+        bounty
+        buster01
+        babe123
+        playboy123
+        ecuador
+        glamour
+        868686
+        forget1
+        saturday
+        medicina
+        redred1
+        nokian70
+        fish123
+        scully
+        thomas2
+        lil
+        hustler1
+        central1
+        alison1
+        babylon
+        lucia
+        anuradha
+        tequila1
+        march17
+        applepie1
+        bitch5
+        freeze112
+        faisal
+        peanut2
+        kalina
+        bookmark
+        cancun
+        april21
+        362436
+        april22
+        randall
+        adewale
+        22334455
+        dwayne
+        pleasure
+        space
+        shorty13
+        lorraine1
+        blueblue
+        1475963
+        646464
+        catwoman
+        198888
+        emerald1
+        friendly
+        mygirls
+        myspace8
+        baseball14
+        fuckyou11
+        a1a1a1a1
+        ghostrider
+        19991999
+        12321
+        husband
+        landrover
+        cowboys22
+        control1
+        class08
+        jensen
+        springer
+        evony1
+        will
+        professor
+        ssssssss
+        s8ylpe9jdpvym
+        queens
+        bestfriends
+        triton
+        beaches
+        forrest
+        mickey12
+        junior12
+        kittie
+        sharingan
+        thegreat123
+        iguana
+        cheer123
+        myspace69
+        zaraza
+        q2w3e4
+        project
+        legacy
+        fuzzy1
+        malachi
+        butler
+        560037
+        jillian1
+        koroleva
+        godis1
+        asd1234
+        beaver1
+        veronique
+        vbkfirf
+        27653
+        $hex[3132337177650d]
+        livestrong
+        coolcat1
+        mobster1
+        thomas01
+        kenwood
+        northside1
+        rjynfrn
+        maggie01
+        principessa
+        sunshine
+        nugget1
+        mango
+        account1
+        marihuana
+        peluche
+        lifesucks1
+        dbrnjh
+        ssss
+        sadie123
+        ashleigh1
+        lovebird
+        george123
+        veritas
+        negrita
+        krokodil
+        persik
+        kikiki
+        fghtkm
+        ankara
+        adekunle
+        july21
+        smelly1
+        incubus1
+        mom
+        godhelpme
+        kfhbcf
+        football24
+        pancakes
+        mazda323
+        alexis12
+        chillin
+        venice
+        bigbird
+        open
+        butthole
+        cotton1
+        princesita
+        giovanni1
+        flipper1
+        shinigami
+        frosty1
+        venezuela
+        guatemala
+        thomas22
+        school2
+        rogers
+        grover
+        tootie
+        candice1
+        1366613
+        phone1
+        hello3
+        mitch
+        kungfu
+        margherita
+        sexy17
+        mighty
+        zxcvbnm
+        gorgeous1
+        1diamond
+        qwertyui1
+        zhjckfd
+        deutschland
+        black12
+        pink22
+        meme
+        therese
+        tweetybird
+        123890
+        leonard1
+        eeyore1
+        vertigo
+        jaguar1
+        1357913579
+        23jordan
+        tatiana1
+        m0nkey
+        minette
+        venera
+        love26
+        robert2
+        versace
+        qwe789
+        eight8
+        martin123
+        love777
+        az123456
+        zxcvb12345
+        jasmine12
+        farida
+        holland1
+        blossom1
+        amy123
+        z00000
+        password88
+        hockey11
+        mash4077
+        heidi1
+        poptart1
+        roxy123
+        tuesday
+        zander
+        reddog1
+        angel88
+        zelda1
+        456789123
+        12345v
+        manning18
+        tomas
+        adeola
+        rammstein1
+        cutie2
+        london
+        porkchop1
+        june16
+        go2hell
+        password24
+        ordinateur
+        220
+        1234567j
+        april13
+        12345677
+        qwerty69
+        guitarra
+        qwerty666
+        shawty1
+        eternal
+        password08
+        speed
+        andrew
+        michela
+        dude12
+        pancho1
+        bengals1
+        mega_pizdetz666
+        jessica3
+        killian
+        munchkin1
+        lucille
+        789852
+        baby16
+        ????????
+        satana
+        porn
+        thelma
+        lovehate
+        dipset
+        21122112
+        birdman
+        383838
+        pat
+        fighter1
+        verona
+        speaker
+        dinesh
+        mellon
+        greenday12
+        auburn1
+        lovely123
+        kittens1
+        grace123
+        pankaj
+        destroyer
+        1234565
+        nastia
+        flyboy1
+        forzaroma
+        barbados
+        twister1
+        wednesday
+        123456789v
+        deftones1
+        sprint
+        aberdeen
+        janet
+        violet1
+        18n28n24a5
+        guilherme
+        1q2q3q
+        amoure
+        andrew01
+        godislove1
+        dilbert
+        9293709b13
+        grandpa
+        justin11
+        angel07
+        123123123123
+        taylor01
+        mary123
+        monsters
+        homeboy
+        terrell1
+        123abcd
+        puppylove1
+        roberts
+        edward123
+        goforit
+        orange2
+        skyblue
+        peanuts1
+        ashley01
+        619619
+        baker1
+        family2
+        bassman
+        angeline
+        k.lvbkf
+        fabrice
+        racing1
+        cherries
+        latina
+        pimp23
+        buckeye1
+        training
+        qazzaq1
+        march
+        nokian95
+        louis1
+        melinda1
+        bruno123
+        lucy123
+        my1love
+        escorpion
+        $hex[6e756c6c0d]
+        family3
+        samantha12
+        parkour
+        fanfan
+        angelbaby
+        luis
+        chosen
+        love4you
+        ripper
+        progress
+        yuliya
+        p@ssword
+        mommy11
+        dallas22
+        $hex[3171327733650d]
+        trololo
+        mariana1
+        biteme2
+        ignacio
+        chivas12
+        samtron
+        clemson1
+        big123
+        n1frdz
+        ghjcnjnfr
+        2children
+        210
+        shorty123
+        june11
+        holmes
+        tkbpfdtnf
+        technology
+        indira
+        fuckers
+        ebony1
+        626262
+        dixie
+        love27
+        april23
+        pringles
+        il0veyou
+        motherfuck
+        history1
+        liberte
+        rawr123
+        newmoon
+        fabregas
+        123321123321
+        mummy
+        fergie
+        love5683
+        candy2
+        roma
+        pietro
+        huskers1
+        theused1
+        monkeybutt
+        14881488
+        novo
+        19641964
+        duckie
+        ilovepussy
+        icarus
+        south1
+        greenbay
+        aa123123
+        rashmi
+        amor
+        333333333
+        payton1
+        redsox04
+        bailey12
+        music4life
+        billyboy
+        winchester
+        ray123
+        great
+        jordan10
+        56789
+        melvin1
+        gotcha
+        rosalie
+        z123456789
+        puppylove
+        bessie
+        barkley
+        c.ronaldo
+        qwaszx1
+        rasengan
+        nigger123
+        confused1
+        tenerife
+        qwerty01
+        paige
+        bridget1
+        yeah
+        prashant
+        music2
+        panties
+        possum
+        qwerty789
+        dutchess
+        home123
+        iloveher
+        babygirl21
+        214365
+        maynard
+        basketbal1
+        freeman1
+        2bornot2b
+        hunter11
+        good123
+        mancity
+        turbo
+        guadalupe1
+        nokia3310
+        wishbone
+        mother12
+        jingjing
+        hottie3
+        armstrong
+        tara
+        707070
+        0147258369
+        101
+        weezy1
+        lesley
+        09876
+        1232323q
+        porno
+        horizon
+        $hex[2623323333363a]
+        nike
+        love34
+        roller
+        jesusc
+        zeppelin1
+        janette
+        number5
+        comcast1
+        marcella
+        doctor1
+        concrete
+        operator
+        whiteboy1
+        xxxxxxx
+        bandung
+        lolo123
+        789
+        pirata
+        smoking
+        carolyn1
+        blizzard1
+        sexybaby1
+        pakistani
+        abby
+        2424
+        april15
+        chris01
+        321678
+        l1nk3d1n
+        hyderabad
+        cock
+        alisha1
+        jaden1
+        charlie1
+        748596
+        pepper2
+        bigfoot1
+        cadillac1
+        qaz123wsx
+        myspace0
+        sherman1
+        principe
+        time
+        manu
+        lalaland
+        alexa
+        emotional
+        grandkids
+        rjhjktdf
+        1414
+        petunia
+        130
+        deanna1
+        redman1
+        spike123
+        whatever2
+        as1234
+        missyou
+        bellissima
+        sexyman
+        boris
+        mystery1
+        !qaz2wsx
+        babygirl16
+        besiktas
+        aptx4869
+        1232123
+        24242424
+        chuck
+        nikolai
+        discover
+        babygirl08
+        zenith
+        lovely12
+        rastafari
+        chicken12
+        kochanie
+        mylene
+        .adgjmptw
+        kings1
+        babygirl23
+        lord
+        marriage
+        yugioh1
+        ursula
+        joey123
+        angel69
+        leo
+        princess15
+        arnold1
+        pizzas
+        adonis
+        yesyes
+        qwerty22
+        nursing1
+        anita1
+        pauline1
+        april14
+        maradona10
+        samiam
+        cherie
+        zainab
+        rafael1
+        valeria1
+        babygirl!
+        chinnu
+        clover1
+        paperino
+        indian1
+        100200300
+        donovan1
+        mostwanted
+        football20
+        patrizia
+        suzuki1
+        123456abcd
+        jesse123
+        yumyum
+        village
+        phoebe1
+        louie1
+        momanddad
+        madalina
+        star13
+        ayomide
+        110085
+        janet1
+        123stella
+        z0102030405
+        mimosa
+        emma123
+        travel1
+        angel4
+        losers
+        kirsty
+        dottie
+        paula1
+        717171
+        dalila
+        gotcha1
+        sexy07
+        fantastic
+        chevrolet1
+        catalin
+        kiss123
+        matthew12
+        aaasss
+        gabriel123
+        buster2
+        142857
+        polarbear
+        chivas13
+        chaos
+        june24
+        marlin
+        159
+        daniel13
+        йцукен
+        monkey8
+        soccer08
+        zzzzzzzzzz
+        bugger
+        bradford
+        breeze
+        cazzo
+        223322
+        march12
+        lopez
+        apsk54321
+        $hex[f02bd0c7f0a9f0a6f0c1d0e9]
+        transam
+        theboss1
+        333222
+        tropical
+        family12
+        aardvark
+        desperado
+        softball11
+        glitter1
+        rhonda
+        tulips
+        jordan23
+        sweet12
+        liverpoolfc
+        ppppp
+        aaaaaaa1
+        budweiser1
+        canela
+        hamilton1
+        slavik
+        hannah11
+        1234509876
+        antares
+        edwards
+        biggie1
+        kumar
+        wisdom1
+        honda123
+        commander
+        deadman1
+        nelly
+        bharat
+        111999
+        pie123
+        ariana1
+        777666
+        colts1
+        martina1
+        111111111111
+        helen
+        explorer1
+        baili123com
+        iluvu1
+        snowwhite
+        vicky1
+        leonid
+        argentina1
+        charming
+        street1
+        snoop1
+        12qw12
+        lynn
+        20112011
+        85208520
+        110011
+        mandarin
+        summer99
+        juventus1
+        asdffdsa
+        shady1
+        morris1
+        medical
+        sneakers
+        pobeda
+        rebels
+        mar123
+        badboy2
+        young
+        ontario
+        pokerface
+        donnie1
+        jesus4me
+        gianna
+        stevie1
+        bertie
+        malcolm1
+        momof2
+        italian1
+        qwerty5
+        manson1
+        famille
+        redrum1
+        &#2336;
+        mallory1
+        bogart
+        234234
+        medved
+        lee
+        lance
+        smoke
+        jackpot
+        sunderland
+        jaihanuman
+        shorty2
+        offspring
+        sweetgirl
+        jocelyn1
+        drogba
+        sousou
+        qwegta13091990
+        iloveyou15
+        magali
+        gameboy1
+        cabbage
+        abiodun
+        carlton
+        nathan12
+        dollar1
+        kagome
+        looser
+        nissan350z
+        bobobo
+        goodlife
+        naveen
+        fantasia
+        basketball1
+        princess
+        amanda2
+        dogdog1
+        jessica7
+        shmily
+        1962
+        booty
+        linkin1
+        scarlett1
+        hidden
+        bruins
+        goodbye1
+        august12
+        gwapo
+        sssssss
+        patty1
+        gonzalo
+        compton1
+        dick123
+        kimbum
+        daisy12
+        michael11
+        hejhej
+        vacation1
+        nipper
+        sidekick3
+        picture
+        march1
+        princess8
+        bonheur
+        pistons1
+        charlie3
+        nokia6233
+        management
+        italiano
+        123456zxc
+        hyundai
+        abcdefgh1
+        tigrou
+        jamila
+        felicity
+        splinter
+        roman1
+        iloveyou09
+        test1
+        sammy12
+        blink
+        money4
+        green11
+        bugsbunny1
+        blackops
+        numba1
+        l6ho3tg7wb
+        crazy12
+        losers1
+        harley123
+        games1
+        valentina1
+        ludovic
+        santos1
+        klapaucius
+        rodolfo
+        hello123
+        peters
+        conner1
+        extreme1
+        thedoors
+        loveis
+        china
+        football09
+        fred123
+        love89
+        nikitos
+        heritage
+        papapa
+        christian2
+        enrique1
+        punkin1
+        firefly1
+        never1
+        150
+        fuckyou6
+        bailey123
+        246813579
+        sidney1
+        kannan
+        rolando
+        mitsubishi
+        assasin
+        ferdinand
+        joseph12
+        gold
+        rhjrjlbk
+        1qw23er4
+        19411945
+        dodgeram
+        пароль
+        pupuce
+        kobebryant
+        wookie
+        qwerty!
+        scarlet1
+        password19
+        exodus
+        pluto
+        booboo12
+        delete1
+        shitface
+        theend
+        spanish1
+        19631963
+        dalejr
+        51505150
+        1a2s3d4f5g
+        badboys
+        friends4
+        isabela
+        skinhead
+        110120
+        peanut123
+        sonali
+        schatzi
+        737373
+        sextrime1
+        cool11
+        murder
+        123456789.
+        dragon88
+        212223
+        supergirl1
+        doodoo
+        highland
+        mat
+        pablito
+        zasada
+        iloveyou6
+        mafia1
+        aa1234
+        nathan123
+        cinnamon1
+        14121412
+        vanhalen
+        one
+        eric123
+        freeway
+        2blessed
+        4children
+        135798642
+        halo
+        natural
+        babygirl4
+        benjamin
+        amethyst
+        booboo123
+        pimpin2
+        bridge
+        soccer20
+        coolguy1
+        badman
+        113355
+        jesus!
+        qwertasdfg
+        benedict
+        leather
+        butt
+        logan123
+        123123qwe
+        supersonic
+        harriet
+        morgana
+        summer05
+        soccer24
+        hedgehog
+        cruzazul
+        black2
+        zacefron
+        psalm23
+        20062006
+        slick1
+        adrienne
+        lespaul
+        spunky1
+        lickme
+        baseball15
+        weather
+        leon
+        5poppin
+        sexybabe
+        zorro
+        bailey01
+        john1234
+        banana123
+        pearl
+        malachi1
+        light1
+        stanislav
+        cecilia1
+        corolla
+        softball2
+        angel18
+        caramel1
+        electro
+        dodge
+        hater1
+        marcopolo
+        william123
+        diablo666
+        id6c3wr6un
+        angeleyes
+        cookiemons
+        242526
+        ruby
+        austin123
+        revelation
+        amistad
+        gorilla1
+        bones1
+        april16
+        xboxlive
+        katkat
+        arsenal14
+        bristol
+        september9
+        bologna
+        hjccbz
+        monster2
+        idunno
+        eminem12
+        fireball1
+        apples123
+        andre123
+        abc123
+        250
+        lucky777
+        mmmmm
+        1butterfly
+        lexmark1
+        sheila1
+        jordan
+        lamont1
+        mildred
+        matthew123
+        maciek
+        jordan7
+        dolly1
+        letmein1
+        kimmie
+        fishes
+        natacha
+        ninja123
+        nikhil
+        aishiteru
+        mikayla
+        123456789asd
+        march23
+        lemon8
+        stepan
+        momoney
+        candycane1
+        keyboard1
+        crackers
+        writer
+        seamus
+        babygirl69
+        devildog
+        pepette
+        thegreat1
+        picard
+        nevaeh
+        chuckie
+        kellie
+        nevermore
+        micaela
+        lover69
+        soccer07
+        $hex[6b6c61737465720d]
+        1anthony
+        michael01
+        june14
+        jamal1
+        sexyback1
+        october31
+        hello.
+        skinny1
+        zxc123456
+        joseph123
+        angel6
+        everything
+        01011980
+        princess9
+        margie
+        alexis123
+        feder_1941
+        chuchu
+        barbie123
+        snoopdogg
+        beast
+        smarty
+        christie
+        abcd12345
+        omarion
+        bluebird1
+        19661966
+        blue10
+        slamdunk
+        jessica13
+        number12
+        twisted1
+        argentina
+        palmtree
+        vjcrdf
+        trial
+        il0vey0u
+        bossman1
+        april10
+        aries
+        joshua2
+        lopez1
+        martins
+        shooter1
+        jelly1
+        ariane
+        1004
+        deborah1
+        aprilia
+        poochie1
+        maddison
+        casey123
+        709394
+        fuckyou4
+        faith123
+        creation
+        sasuke123
+        scout1
+        228228
+        fktyrf
+        rebel
+        shark
+        azerty
+        sagitarius
+        april11
+        jazz
+        chiefs
+        secure
+        pacman1
+        piramida
+        121283
+        caitlyn
+        gggg
+        june28
+        michael13
+        pink101
+        believe1
+        password07
+        soprano
+        maria12
+        caballo
+        hogwarts
+        sha
+        00001111
+        babybear
+        titties
+        goldeneye
+        june10
+        qazqazqaz
+        kelley
+        holly123
+        love4me
+        strong1
+        bball12
+        angel8
+        liverp00l
+        kakashi1
+        kirsten1
+        football!
+        badger1
+        forzainter
+        456123789
+        starlight1
+        warlord
+        777555
+        654987
+        blessing1
+        snapper
+        dookie1
+        nevada
+        qwe123asd
+        matthew
+        march11
+        poussin
+        sherwood
+        imcool
+        harley12
+        piper1
+        vernon
+        aikido
+        eldorado
+        holyshit
+        piggy
+        monkeyman
+        josiah
+        wifey1
+        andrej
+        cevthrb
+        juan
+        password20
+        1cookie
+        july23
+        delfino
+        tweety2
+        trenton1
+        rainbow123
+        janice1
+        lenochka
+        aaaaaa
+        twinkle1
+        porcodio
+        sacred
+        bluebell
+        $hex[d0bfd197d085d0bfd197d085d0bfd197d085d0bfd197d085d0bfd197d085d0bfd197d085d0bfd197d085d0bfd197d085d0bfd197d085d0bfd197d085]
+        finance
+        orion
+        june17
+        andreas1
+        magandaako
+        destiny2
+        starfish1
+        fxzz75yer
+        hello7
+        crosby87
+        chronic420
+        imgay1
+        softball13
+        annika
+        maggie2
+        ciara1
+        recovery
+        232425
+        myspace07
+        12345asd
+        bigben
+        chewy1
+        caline
+        funky1
+        corrado
+        scooby2
+        cookie3
+        angel08
+        inspiron
+        march22
+        theonly1
+        ghblehjr
+        beautiful2
+        green3
+        doomsayer.2.7mords.v
+        nicole7
+        lolita1
+        lily
+        asshole12
+        victoire
+        trojans1
+        vittoria
+        alvin
+        sleepy1
+        madden1
+        885522
+        fullmoon
+        shamrock1
+        qwerty99
+        ladies
+        chivas100
+        skylar1
+        cookies123
+        soccer01
+        sherry1
+        qweqwe1
+        columbus
+        gidget
+        love02
+        kenworth
+        april17
+        isaac
+        cambridge
+        jane
+        0147852369
+        carmelo15
+        shitty1
+        110688
+        all4one
+        ad123456
+        angel9
+        vishnu
+        dragon5
+        090807
+        starstar
+        jennifer12
+        cougars
+        7elephants
+        naruto11
+        colton1
+        davinci
+        bajingan
+        wildfire
+        h2vwdubjx4
+        seniseviyorum
+        daniel19
+        august11
+        bambino
+        x123456
+        1213141516
+        dr.pepper
+        christelle
+        forever2
+        greeneyes
+        fordf250
+        010203040506
+        ready2go
+        sky123
+        children2
+        eqes606898
+        achilles
+        killer666
+        onedirection
+        champagne
+        softball7
+        monkey9
+        shadows
+        123456qwer
+        110001
+        bulls23
+        janina
+        mazda3
+        purple22
+        killa
+        eagles5
+        alissa
+        adv24
+        laguna1
+        123kid
+        doreen
+        kacper
+        iluvme
+        houses
+        softball10
+        amormio
+        ravens1
+        america12
+        holla
+        sonic123
+        byebye
+        morning
+        darius1
+        crusader
+        rufus1
+        cherry12
+        kenzie1
+        underworld
+        bloods1
+        kaitlin
+        josie1
+        paper1
+        123369
+        computers
+        marcos1
+        gilles
+        illusion
+        scvmofas79
+        cinder
+        venkat
+        chihuahua
+        riverside
+        pop
+        you123
+        bailey
+        darklord
+        a123098
+        20032003
+        hotpink1
+        ilovejusti
+        dom
+        golfing
+        123258
+        $hex[65786967656e740d]
+        1960
+        lipgloss1
+        wilbur
+        denisa
+        liverpool
+        pallina
+        nimrod
+        ducky1
+        bollox
+        harper
+        cornelia
+        europe
+        oliver123
+        mclaren
+        cazzone
+        hooligan
+        230
+        design1
+        command
+        bonsai
+        vermont
+        knights1
+        italien
+        princess16
+        google.com
+        bleach1
+        bass
+        sunshine!
+        crazy4u
+        dynasty
+        mermaid1
+        twilight12
+        i23456
+        eatme
+        anfield
+        mustang69
+        dark
+        uganda
+        tracy
+        eminem123
+        $hex[7177653132330d]
+        dagger
+        buddha1
+        praveen
+        111nice
+        nabila
+        110019
+        140
+        paper123
+        restart
+        baby69
+        santino
+        drew
+        rovers
+        peaceout
+        nolimit
+        joanne1
+        e3r4t5y6
+        sangeeta
+        pradeep
+        elliott1
+        brady12
+        viking1
+        lipgloss
+        blue21
+        palace
+        oregon
+        taylor11
+        babygirl22
+        wonder1
+        tony12
+        bushido1
+        mmmmmmmmmm
+        serena1
+        123soleil
+        allahu
+        hurricane1
+        muskan
+        bitch23
+        esther1
+        southern
+        harold1
+        anarchy1
+        devilmaycry
+        billie1
+        cristian1
+        mariajose
+        march13
+        cougar1
+        maryjane42
+        zarina
+        dontforget
+        gucci1
+        cheese!
+        caliente
+        sarajevo
+        vlad
+        itachi
+        firefighter
+        nicole21
+        r9lw4j8khx
+        snooker
+        lemon1
+        satan
+        hillary
+        fearless
+        march15
+        qazxsw1
+        death123
+        passwd
+        easter
+        password01
+        1qazxc
+        caravan
+        borussia
+        april24
+        dimadima
+        mypass
+        lacey1
+        fucku123
+        granada
+        bebe123
+        mike11
+        mygirls2
+        ziggy
+        panasonic1
+        monster12
+        1001
+        russel
+        chinese
+        xxxxxxxxxx
+        ichigo
+        user888
+        fart
+        sophie123
+        ??????????
+        walnut
+        drake1
+        football14
+        kirby1
+        987789
+        123a123
+        lamont
+        theused
+        littlebit1
+        lillie
+        kevin12
+        friends!
+        brodie
+        sweet2
+        rajkumar
+        hurley
+        june15
+        birdman1
+        millenium
+        aaaaaaaaa
+        pancake
+        sexysexy
+        w5tn36alfw
+        yfnfkb
+        opelastra
+        lenovo
+        septiembre
+        zanzibar
+        window1
+        chaos1
+        sheeba
+        chris23
+        futurama
+        gymnastics
+        pudding1
+        digger1
+        julieta
+        urmom1
+        badbitch1
+        darrell
+        makaveli1
+        fatima1
+        secrets
+        chobits
+        idontcare
+        110075
+        12345qaz
+        irinka
+        dana
+        pedro123
+        password17
+        acuario
+        montecarlo
+        princess08
+        ohmygod
+        samanta
+        pasquale
+        snoopy123
+        <blank>
+        tweety12
+        winmx1
+        messiah
+        pablo1
+        potpot
+        louie
+        popeye1
+        mexico2
+        peacock
+        matilda1
+        vijaya
+        money4me
+        bishop1
+        heaven7
+        baba
+        monkey14
+        jubjub
+        pokemon11
+        luckydog1
+        patriots12
+        mamochka
+        guerrero
+        frank123
+        samuel01
+        iloveyou08
+        florencia
+        bella12
+        skater2
+        twisted
+        13
+        2011
+        darkstar1
+        brasil
+        cessna
+        narayana
+        snapple
+        sailboat
+        candycane
+        yummy
+        pasword1
+        pussy12
+        tolkien
+        bryant24
+        sweety12
+        rocky2
+        sabbath
+        banana11
+        u77789
+        mocha1
+        theatre
+        japan
+        chennai
+        wright
+        buddie
+        june26
+        moritz
+        derp12!@
+        architect
+        myheart
+        peterson
+        partizan
+        dell
+        999000
+        lonestar
+        prissy1
+        rosemarie
+        55555a
+        pinkfloyd1
+        topper
+        azazaz
+        monty
+        solange
+        hooker
+        milkshake1
+        roxane
+        welcome123
+        johnlock
+        june
+        131421
+        400053
+        tricolor
+        jojo12
+        bretagne
+        nicole22
+        jack1234
+        polaris1
+        kronos
+        fuckme123
+        1234ab
+        1zxcvbnm
+        murcielago
+        2wsx3edc
+        sterva
+        456258
+        sammy2
+        floppy
+        printer1
+        alliance
+        feather
+        crossfire
+        carola
+        phillips
+        music12
+        1515
+        stonecold1
+        pinky123
+        goose1
+        cobain
+        cucciola
+        koolaid
+        clara
+        ruben
+        optimus
+        aurore
+        070809
+        ilovehim!
+        nicky
+        zxccxz
+        1000
+        darling1
+        passwort
+        windsor
+        nickjonas
+        guess
+        rose12
+        jesus77
+        moneymoney
+        loretta
+        tango
+        cesar
+        seven777
+        skywalker1
+        19283746
+        july22
+        midget
+        elizaveta
+        nutmeg
+        peachy
+        qwerf12
+        girl123
+        diego123
+        butterfly8
+        glasgow
+        emachines
+        mirror
+        560078
+        slipknot66
+        couponsc10
+        1player
+        august13
+        xbox
+        pioneer1
+        buster11
+        yellow11
+        topcat
+        818181
+        pretty12
+        cupcakes
+        203040
+        lkjhgf
+        dynasty1
+        maricel
+        cristi
+        sasuke12
+        startrek1
+        rockstar12
+        qwertzuiop
+        softball3
+        dollars
+        texas123
+        hamburger
+        molson
+        chris10
+        onetwo3
+        12348765
+        gsxr600
+        1961
+        dragon22
+        michael5
+        question
+        gfhjkm1
+        ijrjkfl
+        camera1
+        blackhawk
+        shaolin
+        rossella
+        boobear1
+        tototo
+        traktor
+        nolove
+        lollollol
+        kavita
+        juanita1
+        hilton
+        clemson
+        lexor123
+        123a456
+        tangerine
+        amsterdam1
+        1superman
+        wedding1
+        moonshine
+        philips1
+        princess09
+        varvara
+        kalpana
+        july14
+        classof200
+        jobshop2002
+        march18
+        penis69
+        147896321
+        denden
+        foobar
+        jimenez
+        junior2
+        sriram
+        greens
+        malik1
+        987654321q
+        hustler
+        crazy2
+        password77
+        kasia
+        italian
+        joshua11
+        seven77
+        supermario
+        april18
+        fireblade
+        jesus33
+        kimberley
+        yoyo123
+        kkk123
+        angel17
+        kolawole
+        polly
+        ibanez1
+        bigcock
+        chippy
+        09876543
+        youssef
+        march21
+        august23
+        babygirl9
+        converse1
+        tango1
+        olawale
+        friends12
+        gunit
+        mikaela
+        saturn1
+        qwerty21
+        wagner
+        alondra
+        dolly
+        megatron
+        xtreme
+        really
+        ludwig
+        brazil1
+        mikejones1
+        lorena1
+        alexis09
+        matthew3
+        mygirl
+        2gether
+        lobster1
+        pentium4
+        familyguy
+        blogs123
+        ste
+        cruise
+        number11
+        hinata
+        july12
+        photos
+        familia1
+        baller12
+        1212123
+        0000001
+        kool
+        pr1ncess
+        impossible
+        weare138
+        1hotmama
+        jesus11
+        hottie13
+        patton
+        9uzp9jek3f
+        june18
+        love1
+        craig1
+        deerhunter
+        sun
+        sony
+        moremoney
+        criminal
+        1chance
+        hilary1
+        gordo1
+        198000
+        radhika
+        senior07
+        allan
+        transformers
+        jamjam
+        lottie
+        monkeyboy
+        condom
+        elefant
+        nwo4life
+        butch1
+        savanna
+        sf49ers
+        mimimi
+        darlene1
+        laurita
+        athena1
+        boobear
+        ralph
+        112233q
+        d123456789
+        shadow7
+        june25
+        mymusic
+        malibu1
+        zebra1
+        sexygurl1
+        123qwert
+        lupita1
+        fuckyou8
+        master
+        bloody1
+        guinness1
+        naynay1
+        kawaii
+        budapest
+        dante
+        barselona
+        nike123
+        sixteen
+        jktxrf
+        usher1
+        1nigga
+        pooh12
+        promise1
+        solrac
+        naruto13
+        adebayo
+        superman23
+        meagan
+        sinner
+        cool1234
+        mac123
+        olesya
+        lucifer666
+        dkflbr
+        suzanne1
+        password16
+        666555
+        clouds
+        puppydog
+        bumbum
+        not4you
+        852258
+        lance1
+        666333
+        alexey
+        muhammed
+        1234567b
+        wolfie
+        george
+        future1
+        ladybird
+        240
+        пїѕпїѕпїѕпїѕ
+        bitch22
+        1q2w3e4r5t6y7u8i9o
+        family7
+        zxc
+        helen1
+        420weed
+        johann
+        ezekiel
+        tortuga
+        godlovesme
+        cheers
+        francy
+        beverly1
+        photo1
+        sam12345
+        poppy123
+        jonny1
+        meow
+        indya123
+        trojans
+        alvarez
+        canadian
+        coltrane
+        august21
+        audia3
+        kaka123
+        159357456
+        patty
+        mattie1
+        atomic
+        dayday1
+        lipstick
+        simba123
+        cachorro
+        blaze
+        mickey2
+        remote
+        santa1
+        open123
+        amor123
+        grenouille
+        a7777777
+        redroses
+        nebraska
+        marie2
+        piolin
+        password33
+        tigger11
+        lover13
+        matt12
+        robinson1
+        terrell
+        alfredo1
+        volvo
+        shweta
+        today
+        valley
+        22
+        nana12
+        miamor1
+        1122334
+        jazmin1
+        lauren12
+        sonia1
+        dayana
+        desmond1
+        lemon
+        loveless1
+        h12345
+        tommaso
+        qwedsazxc
+        986532
+        123123123a
+        78963214
+        june20
+        liverpool9
+        oktober
+        irishka
+        red12345
+        samurai1
+        heartbreak
+        children1
+        morgan12
+        myspace200
+        fisher1
+        pontiac1
+        green5
+        brandon3
+        karthik
+        rainbow7
+        marija
+        damnit
+        19191919
+        sparks
+        cerise
+        iamthe1
+        laptop1
+        jose13
+        wazzup
+        dd123456
+        pretty123
+        raiders13
+        chris14
+        y123456
+        pimping1
+        tekiero
+        cthtuf
+        nomore
+        babygirl19
+        minicooper
+        hotpink
+        kosova
+        zxasqw
+        maimai
+        lov
+        qazqaz1
+        mylinkedin
+        loveable
+        fabienne
+        nssadmin
+        12345678m
+        israel1
+        millions
+        kkkk
+        filomena
+        kyle123
+        qazwsxed
+        december25
+        chris3
+        poop1234
+        panic!
+        ballin23
+        amigas
+        doodoo1
+        steven123
+        4everlove
+        1231
+        110017
+        twiggy
+        macarena
+        zyjxrf
+        170
+        strider
+        october13
+        german1
+        chase123
+        fabien
+        hhhh
+        jordyn
+        rainbow2
+        meme123
+        2babies
+        420
+        medusa
+        trenton
+        majestic
+        ralph1
+        8phrowz624
+        friend of emily
+        bmx4life
+        ohyeah
+        person
+        190
+        6543211
+        westcoast
+        edwin
+        jasmine3
+        dilligaf
+        pathfinder
+        jefferson1
+        1daddy
+        -deleted-
+        sdfsdf
+        taylor13
+        goldstar
+        speed1
+        loveme!
+        4444444444
+        ashley7
+        crimson1
+        adrianna
+        trinidad1
+        fuckoff123
+        layla1
+        powerful
+        magpie
+        anthony5
+        darina
+        25800852
+        goliath
+        marseille13
+        clinton1
+        zero
+        jackal
+        phillies
+        babes
+        espoir
+        august22
+        cucumber
+        kingfisher
+        root
+        slimshady1
+        iluvme1
+        suicide
+        frisco
+        555888
+        anthony13
+        meatloaf
+        333555
+        tommyboy
+        francisca
+        s1234567
+        turtles
+        natalka
+        ???
+        france1
+        narnia
+        dani
+        river1
+        123698
+        raffaele
+        bonjour1
+        bossy1
+        musical
+        doomsayer.2.7mords.vv
+        enter123
+        avalanche
+        20122012
+        bermuda
+        180
+        penelope1
+        123456qaz
+        mia123
+        iloveyou
+        khadija
+        <password>
+        petrov
+        luigi
+        zzzzz
+        angel09
+        evil666
+        hahaha123
+        159852
+        kissme123
+        nicole10
+        obiwan
+        009988
+        nicole14
+        yesterday
+        jay
+        playgirl
+        che
+        april26
+        951159
+        zodiac
+        bosco1
+        cococo
+        lucero
+        love28
+        asshole!
+        longhorn1
+        qazxcv
+        132132
+        althea
+        dontknow
+        0000007
+        clancy
+        class07
+        chelsey
+        geneva
+        bluesky1
+        1959
+        garnet
+        mushroom1
+        56565656
+        master2
+        andrea123
+        nicole
+        123456798
+        prince123
+        mazdarx8
+        jackson2
+        thomas11
+        stinker
+        snow
+        klaudia
+        deskjet
+        joejonas
+        poohbear12
+        ukraine
+        deutsch
+        carter15
+        sexual
+        $hex[f02bd0c4f0a6f02bd0c4]
+        matthieu
+        money101
+        k123456789
+        teamomucho
+        myspace21
+        cv1230
+        2lovers
+        nastena
+        april19
+        computer123
+        capoeira
+        sveta
+        april25
+        angelita
+        archangel
+        1love1
+        charlie7
+        supernatural
+        tecktonik
+        j1234567
+        1111111a
+        ilovemysel
+        susanna
+        capital1
+        carrera
+        march24
+        roswell
+        cheeky
+        goaway
+        brandon7
+        florence1
+        hanna1
+        pink1234
+        1secret
+        jethro
+        conejo
+        charlie01
+        dolapo
+        121234
+        killer5
+        latino1
+        mylove2
+        killer69
+        margaux
+        whatthefuck
+        cordoba
+        ghbywtccf
+        393939
+        flavia
+        knowledge
+        richmond1
+        ferguson
+        123456789i
+        topher
+        genius1
+        musicman1
+        mamacita
+        sonny
+        philip1
+        595959
+        techno1
+        krishna1
+        3s43pth5aea
+        football08
+        bigsexy1
+        drakon
+        ginger2
+        rahman
+        superman11
+        yourmom2
+        110119
+        daniel10
+        monkeyman1
+        mmmm
+        1mommy
+        running1
+        julia123
+        smitty1
+        shilpa
+        march10
+        joshua
+        valerio
+        looking1
+        mikayla1
+        hottie11
+        love100
+        lukasz
+        eliana
+        minouche
+        angel666
+        oranges1
+        gfhjkmgfhjkm
+        diamant
+        malena
+        horney
+        novembre
+        powell
+        .
+        today1
+        player2
+        rosemary1
+        260
+        asdfghjk1
+        fucker2
+        abby123
+        fabulous1
+        bombay
+        intruder
+        hopper
+        carpenter
+        tralala
+        ellen
+        hannah
+        love92
+        9562876
+        jansen
+        bonjovi1
+        nicole23
+        mckenzie1
+        justin13
+        princes
+        1melissa
+        ewanko
+        april28
+        fkbyjxrf
+        romance1
+        killers1
+        forgot1
+        james3
+        harley2
+        ferreira
+        reddevil
+        maggie11
+        nemesis1
+        dee123
+        football33
+        люблю
+        fiorentina
+        160
+        chelle
+        curious
+        corleone
+        dwayne1
+        cheryl1
+        flight
+        pepita
+        tennessee1
+        alfred19
+        ddddd
+        tanya1
+        june19
+        surenos13
+        blue99
+        princeton
+        aggies
+        171204jg
+        17171717
+        qwerty23
+        freebird1
+        virgo
+        1957
+        money22
+        oreo123
+        nextel1
+        manhattan
+        1pussy
+        candace
+        dynamite
+        fun
+        20082009
+        baller3
+        753357
+        topdog
+        elwood
+        alex22
+        hejsan123
+        1fucker
+        george12
+        saxophone
+        undead
+        trigun
+        caleb
+        froggie
+        guatemala1
+        anders
+        candygirl1
+        trains
+        paul123
+        maxine1
+        edward12
+        kimmy1
+        expert12
+        cdtnbr
+        seven11
+        multimedia
+        959595
+        vasilisa
+        gymnast1
+        charmaine
+        bakugan
+        joelle
+        blaze420
+        sinbad
+        boobie
+        belinda1
+        milkyway
+        tits
+        coolkid
+        shankar
+        012345678
+        1chicken
+        alpha123
+        anthony
+        rock12
+        ann
+        melo15
+        lespaul1
+        july15
+        borabora
+        loco13
+        q1q1q1q1
+        sanders
+        money10
+        cash
+        197777
+        woshiyazi
+        artist1
+        tennessee
+        moimeme
+        bacon1
+        tmm
+        r1cd38d
+        bitchy
+        gamecube1
+        misty123
+        miami
+        asshole69
+        biatch
+        kennwort
+        radiohead1
+        minnesota
+        123zaq
+        steven12
+        stephan
+        sugar123
+        333999
+        asdfqwer
+        gayathri
+        cartoon1
+        f12345
+        misfits
+        football6
+        krissy
+        infinity1
+        bear12
+        colocolo
+        annie123
+        martin
+        sharpie1
+        computador
+        hey
+        karen123
+        madagaskar
+        9876543211
+        erin
+        geminis
+        emerica1
+        sweetlove
+        zimmer483
+        1357908642
+        tartaruga
+        jan
+        imthebest
+        serendipity
+        lingling
+        aa
+        crevette
+        bigboobs
+        daddygirl1
+        fuckyou9
+        2000comeer
+        000777
+        telephone1
+        $hex[f02bd0f9f0e0f02bd0f9f0e0f02bd0f9f0e0f02bd0f9f0e0]
+        aurelia
+        one2three
+        craig
+        pooh123
+        cookie11
+        patrick2
+        a1111111
+        august14
+        presley
+        hotshot1
+        halima
+        123q123
+        florin
+        afrodita
+        hazel
+        100500
+        srilanka
+        nokia5300
+        edgar1
+        chris5
+        june27
+        werwer
+        gmoney
+        828282
+        sexybaby
+        sonnenschein
+        $hex[3938373635343332310d]
+        ilovemike
+        pepper01
+        marlene1
+        password18
+        b123456789
+        margarida
+        emanuela
+        austin01
+        physics
+        0o9i8u7y
+        password12345
+        checkers
+        bobafett
+        darrell1
+        sheena1
+        love2love
+        fucklove13
+        oliver12
+        polpol
+        mahalkita1
+        ne1469
+        toronto1
+        asasasas
+        michael
+        norbert
+        expert
+        libby1
+        zerocool
+        qwerty0
+        annaanna
+        camper
+        premier
+        victor123
+        imesh
+        purple!
+        $hex[636570657473756769680d]
+        march25
+        moskva
+        henrique
+        chris22
+        woohoo
+        lolalola
+        258741
+        shiva
+        moonbeam
+        ocean
+        moocow1
+        hellyeah
+        222111
+        pete
+        waterpolo
+        yellow5
+        987412365
+        april29
+        backstreet
+        limpbizkit
+        america2
+        momanddad1
+        myspace14
+        pimpin69
+        havana
+        1dragon
+        daniel
+        nfytxrf
+        peanutbutter
+        haley
+        cathy1
+        kasia1
+        rookie
+        starwars3
+        chris21
+        slut
+        steve123
+        allmine
+        $hex[f02bd0f9f0e0f02bd0f9f0e0f02bd0f9f0e0f02bd0f9f0e0f02bd0f9f0e0f02bd0f9f0e0f02bd0f9f0e0f02bd0f9f0e0f02bd0f9f0e0f02bd0f9f0e0]
+        hihi
+        blackcat1
+        lol101
+        trustnoone
+        36mafia
+        louisa
+        money09
+        tajmahal
+        qaz12345
+        trustno1
+        1213
+        hello2u
+        lover101
+        1q2q3q4q
+        orange11
+        hockey10
+        789123456
+        karma1
+        ou29q6666
+        science1
+        darthvader
+        kassandra
+        money13
+        gribouille
+        severine
+        tinkerbel1
+        cesar1
+        alcatel
+        mamasita
+        lisalisa
+        amanda11
+        bam123
+        kingpin
+        09121962q
+        eloise
+        555555555
+        champ
+        malinka
+        balla1
+        summer2010
+        12345678900987654321
+        jonjon1
+        147
+        tripleh
+        cunt
+        131420
+        zzzxxx
+        master11
+        flamingo1
+        1234567d
+        priscilla1
+        100484
+        berenice
+        iloveyou16
+        poiuy
+        bighead
+        gideon
+        sanjose
+        love05
+        souris
+        terminal
+        iloveindia
+        notredame
+        dupa
+        a121212
+        666666666
+        richard
+        boyfriend
+        underoath1
+        ihateyou!
+        niklas
+        lion
+        xanadu
+        none
+        miguelito
+        satish
+        fuck1234
+        1234567k
+        happy7
+        7758520
+        cutiepie12
+        alex14
+        shiloh1
+        mitch1
+        syracuse
+        rockets
+        lotus
+        jehova
+        pepsicola
+        eugenia
+        diana123
+        boomboom1
+        qwerty.
+        corina
+        1958
+        sanandreas
+        stalin
+        любовь
+        blanche
+        hopeful
+        shitty
+        goodday
+        654321q
+        nico
+        justin
+        baptiste
+        avatar1
+        goodtimes
+        empire1
+        whiskers1
+        babygirl20
+        zebra
+        cookies2
+        2012
+        1qaz!qaz
+        ashley3
+        brennan
+        gbhfvblf
+        libra
+        67mustang
+        maggot
+        angels2
+        march14
+        divorce
+        scream1
+        fuckoff69
+        harris1
+        salazar
+        angus1
+        soccer99
+        princess19
+        savior
+        121212q
+        bitch7
+        godsmack1
+        summit
+        slipknot666
+        service1
+        jehovah1
+        mikael
+        devin
+        laurel
+        918273645
+        boobie1
+        ashanti
+        abcdefghi
+        johanna1
+        june30
+        sunshine11
+        forward
+        dinara
+        12369
+        marc
+        zxcvzxcv
+        memories
+        1233210
+        shalini
+        claudine
+        boxing1
+        74107410
+        1onelove
+        ale123
+        henry123
+        waffles
+        sander
+        gwapako
+        loveyou12
+        loser5
+        q111111
+        rasputin
+        sapphire1
+        quantum
+        alexis2
+        jason12
+        wolfpack1
+        million1
+        smoker
+        211314
+        1231230
+        300
+        c
+        khalil
+        olumide
+        josephine1
+        3456789
+        juice
+        neopets12
+        seeker
+        mylove12
+        koko
+        sexybabe1
+        find_pass
+        yjdsqgfhjkm
+        1qaz2w
+        bassman1
+        puddin
+        poptart
+        annabelle1
+        manzana
+        voodoo1
+        coolness
+        qwerty3
+        snatch
+        journey1
+        november19
+        numero1
+        o
+        spikey
+        oblivion1
+        fabiana
+        spidey
+        nookie
+        kylie1
+        20042004
+        samsara
+        oceans11
+        chino1
+        denmark
+        ethan123
+        123456789a
+        5482++
+        yeshua
+        android
+        ulysse
+        hotchick
+        purple5
+        keystone
+        magnolia1
+        marty
+        firenze
+        elena1
+        cosmo
+        diane1
+        coleman1
+        april27
+        benjie
+        kayleigh1
+        pink10
+        coralie
+        ramones1
+        smirnoff
+        scorpions
+        blanco
+        jeff24
+        lunita
+        maiyeuem
+        truck
+        s
+        operation
+        sofia1
+        lovehate1
+        james11
+        ranetki
+        berry1
+        detroit313
+        mudvayne
+        bigmac1
+        memorex
+        assassin1
+        270
+        3edc4rfv
+        pissoff
+        jesus10
+        wz362308
+        military
+        d
+        jordan22
+        western1
+        bdfyjd
+        020
+        malboro
+        y
+        popcorn2
+        homerun
+        werty123
+        bjk1903
+        crackhead1
+        vince
+        momoney1
+        green22
+        400101
+        guitar123
+        123xyz
+        andrew13
+        mariela
+        tree
+        jfgvcqbuzug
+        zzz123
+        newyork2
+        godson
+        july10
+        football32
+        whoami
+        cbr600rr
+        lambert
+        gbcmrf
+        felix123
+        boots
+        hello13
+        nicole27
+        sneaky1
+        302010
+        azertyu
+        calypso
+        mexican13
+        rasta
+        breezy
+        bonkers
+        giorgi
+        for
+        sinaloa1
+        aubrey1
+        luckyme
+        killme1
+        pretty2
+        iloveyou01
+        tina123
+        black13
+        dentist
+        dbnfkbr
+        regine
+        goldwing
+        o123456
+        donuts
+        zzzzzz1
+        iluvu
+        peaches2
+        shivani
+        1123
+        poppop1
+        159874
+        x
+        ghbrjk
+        wanker1
+        neelam
+        fucked
+        kool123
+        marek
+        pppp
+        william
+        superman13
+        bababa
+        myspace6
+        clueless
+        vegas1
+        m1chp00h
+        camel
+        lucky3
+        blue14
+        highschool
+        zalupa
+        ocean1
+        karaoke
+        afrika
+        milka
+        rochelle1
+        robert01
+        quincy1
+        reddragon
+        smokey12
+        nitram
+        player12
+        198500
+        chunky
+        789456a
+        october23
+        love666
+        virus
+        juice1
+        c123456789
+        pallavi
+        12qwerty
+        pink14
+        p0o9i8
+        etienne
+        july16
+        alex21
+        nigga12
+        july13
+        matisse
+        babygurl2
+        challenger
+        bluedog
+        capital
+        spoiled1
+        superman5
+        yogibear
+        agatha
+        samantha2
+        jonny
+        blink123
+        jagger
+        leonidas
+        zsazsa
+        villanueva
+        birillo
+        football55
+        a987654321
+        funfun
+        poupette
+        190986
+        lili
+        armageddon
+        scott123
+        cute12
+        rob123
+        profile
+        flipflop
+        ventura
+        pharma
+        fantomas
+        number10
+        chopin
+        mama11
+        critter
+        loser!
+        october12
+        avril
+        honey2
+        avery1
+        ????
+        123123456
+        salamander
+        q1q2q3q4
+        kiara1
+        anonymous
+        personal1
+        moncoeur
+        madison3
+        jimbo1
+        sexy24
+        carmine
+        corsica
+        candace1
+        roland1
+        brando
+        lilbit1
+        doobie
+        july17
+        silverado1
+        198600
+        selene
+        zephyr
+        cougars1
+        romantic
+        the123
+        glenda
+        atlantic
+        kenny123
+        bobcat1
+        maggie
+        tazman
+        browns1
+        linkedln
+        hummerh2
+        thethe
+        livelife1
+        medion1
+        loveforever
+        monkey99
+        electric1
+        fitness1
+        ffff
+        machine1
+        benson1
+        savanna1
+        celtics1
+        bombom
+        mmmmmm1
+        alphabet
+        webmaster
+        lilly123
+        samsam1
+        13572468
+        racoon
+        doodles
+        goodgod
+        herman1
+        paulina1
+        q12345678
+        samantha
+        carpet
+        snoopy12
+        vampir
+        fucker!
+        origin
+        dominick
+        848484
+        plumber
+        romario
+        213213
+        express1
+        obama08
+        resume
+        teodoro
+        olimpia
+        picture1
+        garage
+        iloveu3
+        deacon
+        catcat1
+        yellow3
+        doktor
+        dupa123
+        fuck13
+        moses1
+        artur
+        90909090
+        momo123
+        a12345
+        222555
+        navarro
+        fuckyou23
+        torres1
+        frisky
+        another1
+        hunter
+        starwars2
+        357357
+        helena1
+        zxcvbn123
+        disneyland
+        maximka
+        kids
+        charmed3
+        1qaz2wsx3edc4rfv
+        aladin
+        rusty123
+        marmar
+        playboy2
+        nadejda
+        dialog
+        twinkie
+        number8
+        number4
+        rosie123
+        buster
+        barracuda
+        master01
+        280
+        liverpool2
+        drama1
+        purple4
+        indians1
+        1955
+        oxygen
+        brady1
+        saratoga
+        diciembre
+        joyce1
+        winners
+        chelsea2
+        declan
+        integra1
+        daffodil
+        bird
+        momof4
+        austin11
+        reynolds
+        passer2010
+        hotsex
+        birmingham
+        qawsedrftg
+        anthony11
+        carla1
+        zoloto
+        lamar1
+        julio1
+        ashley21
+        poohbear2
+        apollo11
+        sheryl
+        v12345
+        june29
+        and
+        crack1
+        mister1
+        kickflip
+        falcons7
+        mykids1
+        tigger13
+        alan
+        tatarin
+        1357
+        jjjj
+        fuckers1
+        piotrek
+        shadow22
+        march19
+        truck1
+        typhoon
+        tania
+        duck
+        aurelien
+        ademola
+        dfa72dfj
+        78945612
+        supreme
+        myworld
+        polly1
+        palmeiras
+        paranoid
+        alex23
+        armand
+        tigger22
+        sashka
+        preacher
+        crawford
+        martine1
+        qwertyuiop12
+        nigga2
+        because
+        gonzalez1
+        october21
+        aabbcc
+        molina
+        123qqq
+        driver1
+        $hex[743a]
+        dejavu
+        nicole!
+        needforspeed
+        blueboy
+        gollum
+        hello22
+        bruiser
+        09090909
+        bluestar
+        excellent
+        soraya
+        sausages
+        chocolate!
+        145632
+        change1234
+        perrito
+        ollie1
+        1234567t
+        fingers
+        ilovejosh1
+        aaabbb
+        aurora1
+        kavitha
+        roadking
+        rbotmvz954
+        stone
+        connect1
+        duchess1
+        gabby123
+        hip-hop
+        9874123
+        sylvain
+        desember
+        4wheeler
+        12345y
+        bullseye
+        august19
+        krolik
+        rugby1
+        cosita
+        fire123
+        pizza12
+        faker1
+        12s3t4p55
+        baby18
+        00000a
+        ronron
+        gotmilk1
+        july11
+        liliana1
+        easy
+        football44
+        wiggles
+        chelsea12
+        196
+        junior13
+        flavio
+        carlito
+        iloveyou0
+        lauren123
+        loveit
+        yfcntyf
+        alfie1
+        valhalla
+        hotchick1
+        blessed2
+        sprint1
+        joseph2
+        cortez
+        sienna
+        maddy
+        lilbit
+        pizdec
+        biteme69
+        browneyes
+        pompey
+        brewster
+        august18
+        farhan
+        reunion
+        newport100
+        godbless1
+        shadow3
+        biologia
+        georgie1
+        hottie01
+        jazzy
+        hugoboss
+        deathnote1
+        star22
+        astonmartin
+        golfclub
+        gagaga
+        kenshin1
+        hooker1
+        tink123
+        yop7s55
+        elvis123
+        ultras
+        tim
+        nigger2
+        resetme
+        whocares1
+        queenie1
+        stimpy
+        tessa1
+        asdf11
+        yangyang
+        kamil
+        august16
+        clemence
+        brittany12
+        audia6
+        lovegod1
+        starfire
+        arcangel
+        marcel1
+        shreya
+        santa
+        prosper
+        gustavo1
+        poopy12
+        bastian
+        callum1
+        qwaszx123
+        rhfcfdbwf
+        carlos13
+        morgan123
+        march26
+        amizade
+        football25
+        randall1
+        janelle1
+        akira
+        03082006
+        blood123
+        e23456
+        wetpussy
+        loveable1
+        football15
+        jennifer2
+        skate12
+        wewewe
+        prettyboy
+        1111aaaa
+        double
+        smokeweed1
+        cameron2
+        9876
+        breezy1
+        gwapoako
+        oreo
+        christian
+        bla
+        chi
+        tupac
+        quiksilver
+        varsha
+        chelsey1
+        magical
+        angel24
+        baseball25
+        hammer123
+        cfvceyu
+        drag0n
+        intrepid
+        dragon10
+        anna12
+        pepper11
+        mickeymous
+        asdfghjkl
+        william12
+        197
+        leopold
+        dingdong1
+        sharky
+        jonathan12
+        ana
+        001001
+        lucky11
+        sunsh1ne
+        boeing
+        heka6w2
+        march31
+        asawako
+        new123
+        droopy
+        aaaaaaaaa1
+        aqwzsxedc
+        idk123
+        vinicius
+        abbey1
+        mischief
+        bigboy12
+        1jessica
+        thalia
+        rebekah
+        miles
+        karla1
+        chocolate7
+        surabaya
+        daisydog
+        princess18
+        bigben1
+        kat123
+        bubba2
+        tahiti
+        secreto
+        niners
+        ruben1
+        123admin32
+        esmeralda1
+        951951
+        rivers
+        sexxy1
+        shasta1
+        elizabeth
+        gorillaz
+        sekret
+        mikey123
+        dogs123
+        bears
+        depeche
+        ilove2
+        bollocks1
+        letsgo
+        1moretime
+        timber1
+        gtnhjdbx
+        shevchenko
+        wireless
+        dddddddd
+        sarah12
+        schule
+        aleksei
+        gmoney1
+        jesus1
+        dominik1
+        john11
+        2010comer
+        eddie123
+        camila1
+        werty1
+        gerald1
+        tricky
+        radical
+        march16
+        4545
+        insomnia
+        brett1
+        potato1
+        bigmama
+        target1
+        august15
+        tracey1
+        gypsy1
+        killer23
+        naruto10
+        x99qomx561
+        myszka
+        japanese
+        2cxdn8s271
+        badboy123
+        smudge1
+        qw1234
+        i123456
+        rocketman
+        smokeweed
+        zidane10
+        my204856
+        bella2
+        estefania
+        calculator
+        payton34
+        numberone
+        riverside1
+        servus
+        marisol1
+        bigboy2
+        013579
+        jesuscristo
+        cleopatra1
+        asdasd666
+        march27
+        78787878
+        agustina
+        zelda
+        topbutton
+        cookie13
+        4jesus
+        mongoose1
+        purple23
+        sexybeast
+        asdzxc123
+        michaela1
+        celtic67
+        broncos7
+        matthew7
+        july24
+        abc123!
+        tipper
+        223456
+        austin2
+        crazygirl1
+        494949
+        magician
+        asshole3
+        gary
+        miles1
+        capucine
+        starcraft2
+        matty1
+        nokia6600
+        avenger
+        chica1
+        bobbie1
+        1956
+        collin1
+        aassdd
+        august25
+        mic
+        12345687
+        fabian1
+        keepout
+        ahmed123
+        grumpy1
+        bitchass
+        cosworth
+        formula
+        elsalvador
+        mickael
+        1stunna
+        bowser
+        orange3
+        stefan1
+        dodger1
+        634142554
+        casper123
+        model1
+        loveu4ever
+        gucci
+        myriam
+        fishy1
+        198400
+        cody12
+        artem
+        mistral
+        lovely
+        sunrise1
+        sexyass1
+        blues1
+        ddzj39cb3
+        963369
+        contrasena
+        trust1
+        genevieve
+        passme
+        aaabbb2
+        ilovematt
+        citizen
+        blood4life
+        ctrhtn
+        rhfcjnf
+        !qaz2wsx
+        liquid
+        slovensko
+        cruzazul1
+        carine
+        qwer1234
+        ant123
+        hitler1
+        hithere1
+        massage1
+        august28
+        mustangs1
+        14789
+        gabriella1
+        emerson1
+        chris18
+        shashi
+        hellboy1
+        amanda01
+        kazantip
+        espana
+        godwin
+        angelic
+        pimp01
+        hilaryduff
+        melissa123
+        carlitos1
+        abraham1
+        noemie
+        philipp
+        1hello
+        271282
+        babyphat
+        kfgjxrf
+        gatorade
+        paper
+        smarties
+        redfox
+        game
+        jon123
+        jiefang007
+        wilfried
+        qwerty88
+        piccola
+        357753
+        peanut01
+        india123
+        123wer
+        lady123
+        chipmunk
+        overdrive
+        rencontre
+        ashley!
+        michael4
+        bradpitt
+        engine
+        october2
+        1234567890-=
+        october22
+        timtim
+        nenita
+        masamune
+        thiago
+        metalica
+        delilah
+        swords
+        mail.ru
+        fordfocus
+        march20
+        baggio
+        march28
+        stewie1
+        ou8122
+        alohomora
+        hillbilly
+        sepultura
+        westside13
+        hazel1
+        sunnyday
+        jaime1
+        play
+        fyfnjkbq
+        pancake1
+        caitlyn1
+        aaa123456
+        ksenia
+        joyful
+        lolololo
+        july27
+        cuteko
+        stasik
+        hockey7
+        michelle3
+        wally1
+        akshay
+        film@123
+        nuvola
+        october7
+        iloveyouba
+        qwezxc
+        hockey13
+        mars
+        1234567u
+        justin10
+        boob
+        1225
+        december19
+        sancho
+        rubber
+        zzzz
+        butterfly6
+        preeti
+        sheba
+        nipples
+        metalgear
+        jessica11
+        18436572
+        919191
+        oldschool
+        misha
+        sexii1
+        superman!
+        intermilan
+        sixers
+        maminka
+        chocolate3
+        667788
+        050
+        nathan01
+        anastasia1
+        tiburon
+        olalekan
+        poodle1
+        dinosaur1
+        bitch21
+        moussa
+        shaun1
+        money08
+        freedom7
+        blue15
+        rosanna
+        celtic123
+        sukses
+        bigbird1
+        harley
+        reglisse
+        riverplate
+        redfish
+        weedman1
+        shelley1
+        hello12345
+        hunter3
+        jonathon
+        cuties
+        ashley14
+        bolton
+        loveme4
+        lovely69
+        grapes1
+        melbourne
+        tootie1
+        augusto
+        charity1
+        aventura
+        bigballs
+        danielle12
+        sooner
+        biohazard
+        pereira
+        heyheyhey
+        johnnydepp
+        juliana1
+        120679
+        cheese3
+        tictac
+        windowsxp
+        godblessme
+        apples12
+        fake
+        patrick123
+        migrationschool
+        dani123
+        tanker
+        july28
+        hellomoto
+        nosferatu
+        qw3rty
+        ggggggg
+        crocodile
+        greentea
+        1234567891011
+        dada
+        atreyu
+        vfntvfnbrf
+        tornado1
+        getajob
+        gangsta2
+        money21
+        mother3
+        giselle
+        purple01
+        pokpok
+        lexus1
+        01011990
+        jackie123
+        crazy13
+        marron
+        chiquita1
+        leigh1
+        charlene1
+        popcorn123
+        killbill1
+        awsome1
+        vortex
+        boxer1
+        baby17
+        britt
+        danny12
+        july18
+        huskies
+        01234
+        yellow22
+        lifetime
+        molly12
+        lenlen
+        200200
+        qaz741
+        090790
+        777777777
+        119119
+        jordan21
+        david13
+        david01
+        greeneyes1
+        iiiiii
+        ashley16
+        homero
+        emperor
+        asdfgh01
+        765432
+        edwin1
+        noviembre
+        maemae
+        revolver
+        lancaster
+        123546
+        frozen
+        orion1
+        armyof1
+        qwer12345
+        harlem1
+        forgotten
+        bingo123
+        liverpool1
+        caracas
+        a666666
+        social
+        yahoo12
+        snapple1
+        bernie1
+        zxcasd123
+        love93
+        19621962
+        lbvjxrf
+        smokey123
+        obelix
+        thompson1
+        usher
+        nicole16
+        poupee
+        dawn
+        universal1
+        gaetano
+        anthony01
+        dummy1
+        1gangsta
+        whitesox
+        poi098
+        jeff123
+        nice
+        babygirl8
+        665544
+        canabis
+        henderson
+        ddd
+        icu812
+        capone1
+        brett
+        babies1
+        rasta1
+        jelly
+        dynamo
+        burger1
+        makemoney1
+        yourmom!
+        mustard
+        dead
+        mmmmmmm
+        awesome123
+        chantelle
+        wisconsin
+        ripley
+        candyman1
+        solaris
+        chicken!
+        nibbles
+        tribal
+        198700
+        d4
+        macaco
+        triplets
+        qwert5
+        silver123
+        boyboy
+        dogcat
+        him666
+        southpole1
+        charley1
+        manunited1
+        valery
+        mark12
+        virgo1
+        bullfrog
+        ludacris1
+        atticus
+        toby123
+        webcam
+        fucker69
+        pillow1
+        papa123
+        divina
+        need4speed
+        freestyle1
+        iriska
+        ggggg
+        lucky5
+        rodina
+        mahalkoh
+        lara
+        chris15
+        qaywsx
+        julio
+        vittorio
+        aze
+        telecom
+        penny123
+        marty1
+        silent1
+        ilovejosh
+        chinita
+        pepe
+        music!
+        ledzep
+        dave123
+        mommy4
+        zzz111
+        raistlin
+        fxzz75yer
+        redhot1
+        thisisme
+        hhhhhhhh
+        sanjana
+        guitare
+        dallas12
+        poncho1
+        lester1
+        camaro69
+        marion1
+        jesus13
+        888
+        molly2
+        cupcake123
+        caralho
+        batman11
+        saraswati
+        common
+        love03
+        vika
+        august17
+        bigmama1
+        samuel123
+        ljxtymrf
+        madinina
+        holidays
+        zxczxczxc
+        tmnet123
+        chaser
+        babygirl18
+        goodluck1
+        wwwwwwww
+        scout
+        norway
+        justin3
+        summer!
+        kristy1
+        knuckles
+        redrose1
+        grateful
+        thankyou1
+        jesus
+        princess07
+        sonata
+        yahoo!
+        muriel
+        michael!
+        newpass1
+        dammit
+        gatinha
+        holyspirit
+        subway1
+        hello0
+        edgar
+        peace2
+        tunafish
+        homie1
+        bigguy
+        deluxe
+        poison1
+        777333
+        123odidol
+        august10
+        scoobydoo2
+        chihuahua1
+        bastardo
+        napoleon1
+        martin12
+        rocco1
+        ambition
+        1234qwerty
+        dreamcast
+        peaceful
+        andrea12
+        spotty
+        lover3
+        people123
+        1223334444
+        karima
+        merda123
+        cerberus
+        timoxa94
+        michael8
+        woaiwojia
+        jill
+        square
+        kingston1
+        rocco
+        1hunter
+        twelve12
+        deepika
+        12131213
+        hitman47
+        jimbo
+        keisha1
+        my.space
+        goodgirl1
+        redwine
+        redline
+        solidsnake
+        speaker1
+        mike13
+        redhat
+        sport
+        angel777
+        meatball1
+        narayan
+        200991
+        135135
+        killer3
+        freeze
+        abc456
+        pink23
+        chick1
+        030201
+        vadim
+        rick
+        babygirl07
+        tatata
+        patricio
+        maya
+        barry1
+        verizon
+        camping
+        tantan
+        iluvyou
+        a
+        quality123
+        warhammer1
+        chandu
+        daniel7
+        alexan
+        luis12
+        rfhnjirf
+        chinedu
+        tyuiop
+        sandra123
+        truman
+        love94
+        goodboy1
+        mobile1
+        gggggggg
+        melissa2
+        zzs000000
+        goldfinger
+        friends3
+        pancakes1
+        sexygirl12
+        sunlight
+        hansen
+        magenta
+        matheo
+        reese1
+        petra
+        cruiser
+        sherwin
+        costarica
+        1020
+        jester1
+        iamgod
+        chavez
+        july29
+        elisha
+        nike23
+        lilith
+        chicken3
+        gunsnroses
+        kickflip1
+        333666999
+        marquis1
+        howareyou
+        river
+        qwerty00
+        albania
+        titleist
+        rhonda1
+        system32
+        gutierrez
+        darnell1
+        bettina
+        fuckmylife
+        art
+        salut
+        pandabear
+        superman10
+        zero00
+        bigbear
+        clever
+        patryk
+        july19
+        konrad
+        access1
+        groovy1
+        rusty2
+        olamilekan
+        murzik
+        gina
+        cats123
+        dragon99
+        natascha
+        246800
+        malaka
+        asdfjkl1
+        torrent
+        shauna
+        lol123456
+        fucker123
+        bumblebee1
+        august24
+        bigboi1
+        rugby
+        titi
+        reading1
+        sheffield
+        honeys
+        graffiti
+        kurtcobain
+        nirmala
+        doghouse
+        1qaz@wsx
+        constantin
+        b
+        dragon21
+        nadine1
+        sta
+        sal
+        lizzy
+        jjjjjj1
+        charlton
+        alena
+        elisabetta
+        penguins1
+        dddddd1
+        yvette1
+        mike22
+        hotwheels
+        kisskiss1
+        lovelovelove
+        dayday
+        152535
+        marquis
+        030
+        qqq
+        james01
+        marina
+        1killer
+        number23
+        hastings
+        colin1
+        naomi1
+        doggies
+        python
+        studio1
+        jessica01
+        ilovealex1
+        bouncer
+        tim123
+        markiz
+        welkom01
+        nadia1
+        marsha
+        luisito
+        destiny123
+        arschloch1
+        привет
+        mandy123
+        tamtam
+        vanessa123
+        hola12
+        digimon1
+        ilovenick1
+        caonima
+        gareth
+        thesims
+        leanne1
+        kamala
+        banana12
+        xblhintb9w
+        lovers123
+        baseball17
+        jarule
+        falloutboy
+        forever123
+        allahuakbar
+        fantastic4
+        slinky
+        cherry2
+        skate2
+        2345
+        pixie1
+        kayla12
+        cherries1
+        somebody
+        123abc456
+        bdfyjdf
+        worship
+        dragoon1
+        admiral
+        chunky1
+        brad
+        lpl
+        nautilus
+        august31
+        password55
+        spartacus
+        zaq12345
+        dreaming
+        sasa
+        nickolas
+        qwerty1
+        beloved1
+        chris7
+        cam
+        gitara
+        elizabeth3
+        cyclone
+        hottie5
+        tequiero1
+        darryl
+        superman123
+        yousuck2
+        july25
+        aussie1
+        asdfg12
+        playtime
+        no1knows
+        picasso1
+        alone
+        0o9i8u
+        chris17
+        cristiano7
+        raquel1
+        all4me
+        compaq123
+        jerry123
+        aishwarya
+        bronco1
+        adadad
+        thebeatles
+        rhjkbr
+        warning1
+        zaragoza
+        princess6
+        tabby1
+        daniel22
+        pppppppp
+        lakeside
+        newzealand
+        amanda13
+        princess69
+        tigerlily
+        lfitymrf
+        midnight12
+        siemens1
+        liverpool123
+        mayhem
+        mommie1
+        iloveboys
+        sicilia
+        mommie
+        l
+        walkman
+        musiclover
+        track1
+        blackman1
+        gansta1
+        butters
+        friends4ev
+        remington1
+        bball11
+        snakes1
+        123147
+        pooppoop1
+        tessie
+        198200
+        shearer9
+        007007007
+        pumas1
+        meister
+        007bond
+        heavymetal
+        99887766
+        jungle1
+        biloute
+        gregorio
+        tttt
+        bitch6
+        piano1
+        gustav
+        bisous
+        shazam
+        122334
+        stupid123
+        mad
+        cloud
+        aguila
+        3angels
+        bennie
+        vova
+        colette
+        apple3
+        amber12
+        290892
+        google2
+        bruiser1
+        magda
+        purple10
+        xtseo2011tdx
+        december10
+        blowjob1
+        18181818
+        angel1234
+        brandon5
+        ginger01
+        chestnut
+        du8484
+        brandon13
+        151617
+        trucks1
+        $hex[71317732653372340d]
+        shivam
+        greenbay1
+        playstation2
+        westlife1
+        dad
+        dwight
+        bryant1
+        mv46vkmz10
+        alfred1
+        852741
+        collins1
+        fantom
+        fuckyou21
+        charli
+        eugenie
+        jasper123
+        immortal1
+        hampton
+        cocksucker
+        rugrats
+        pimpin101
+        199999
+        sunshine01
+        crazybitch
+        seahawks
+        havefun
+        april2
+        morrowind
+        tarheel
+        my1space
+        victoria
+        october14
+        username
+        bible
+        echizen18
+        040506
+        october11
+        gatorade1
+        120279
+        compton
+        c00kie
+        geetha
+        anakonda
+        silver12
+        baby06
+        georges
+        111122
+        ashley22
+        1babyboy
+        letmein!
+        french1
+        jesus101
+        coolbeans
+        wer123
+        yellow7
+        vipers
+        showme
+        magick
+        gofish
+        fuckyou420
+        butch
+        matrix123
+        ssssssssss
+        lovable
+        spongebob3
+        kansas1
+        julianna
+        dragon3
+        gettherefast
+        sheridan
+        heavenly
+        evelina
+        1223
+        hotmail123
+        rob
+        bud420
+        kobe08
+        sassi123
+        heather2
+        anusha
+        phoenix
+        evolution1
+        adrian123
+        anitha
+        222222a
+        65mustang
+        space123
+        shark1
+        dancer12
+        &
+        098098
+        karolina1
+        calibra
+        predator1
+        bitch14
+        davis1
+        ramazan
+        pooter
+        king11
+        16051980
+        tigger
+        bubbles3
+        bball3
+        clementine
+        feyenoord
+        ruthie
+        6strings
+        kidrock
+        ximena
+        president1
+        johnathan1
+        eri
+        pepino
+        mamma1
+        lulu123
+        camelia
+        mandrake
+        anthony4
+        kkkkkk1
+        3698741
+        mateusz1
+        michael10
+        magicman
+        football
+        112
+        colby1
+        puzzle
+        rufus
+        1shadow
+        stupid2
+        bitch09
+        uzumaki
+        zero123
+        rotterdam
+        aidan1
+        ??????@mail.ru
+        shahrukh
+        bluemoon1
+        seahorse
+        1235
+        eternal1
+        pizzahut
+        ankita
+        killerman
+        miriam1
+        insurance
+        stone1
+        popstar
+        mommyof2
+        julius1
+        scottie1
+        christin
+        iloveme12
+        deusefiel
+        ilovemybab
+        yfz450
+        fergie1
+        minime1
+        contrase
+        30media
+        floflo
+        stuff
+        jackson123
+        garden1
+        iloveboys1
+        snoop
+        maureen1
+        campbell1
+        bar
+        husband1
+        america13
+        partner
+        link123
+        pinkpink
+        einstein1
+        october15
+        ashley10
+        1friend
+        nina123
+        6358986
+        3daysgrace
+        carrot1
+        cvzefh1gkc
+        gamer
+        method
+        gthcbr
+        taylor
+        niggas1
+        baller2
+        superman
+        ashanti1
+        james13
+        alligator
+        atreyu1
+        fidelio
+        *123456
+        mistress
+        lordjesus
+        gfcgjhn
+        michoacan1
+        roses1
+        tracker
+        toutou
+        liverpool5
+        123123z
+        chivas9
+        shane123
+        salamandra
+        kitchen
+        balloon
+        harish
+        florent
+        soloyo
+        southern1
+        cousin
+        hansolo
+        fuckyoubit
+        190494
+        andrey
+        motherof3
+        qwerty12
+        fiorella
+        july31
+        april4
+        sporty
+        lfybbk
+        secret2
+        1ashley
+        internazionale
+        pommes
+        345345
+        123456789123456
+        diamond123
+        olanrewaju
+        fk3456abc
+        angel06
+        devils1
+        animation
+        martini1
+        bengals
+        ananda
+        deadhead
+        honda250
+        killzone
+        hannes
+        football34
+        gallardo
+        bvp33w7epu
+        ramirez1
+        klopklop
+        tresor
+        love2007
+        love
+        dakota12
+        reliance
+        maryland1
+        wareagle
+        avinash
+        titanium
+        kolbasa
+        butters1
+        jordan45
+        000666
+        jonathan
+        clarisse
+        matthew1
+        chevelle1
+        tinker2
+        956208q
+        dieter
+        mohamed1
+        gospel
+        cheer12
+        april30
+        1fptjtl919
+        milashka
+        gayatri
+        starwars12
+        123454
+        ksusha
+        platon
+        dasha
+        taylor10
+        smile2
+        lovers12
+        bernice
+        octavia
+        sidekick1
+        nokia5200
+        bounce
+        poiuytre
+        football07
+        jessica!
+        salasana
+        shearer
+        123456789*
+        090
+        gu1tar
+        rapper1
+        butterfly9
+        flores1
+        earth
+        destiny7
+        aloha
+        blackout
+        hockey123
+        png
+        bandit12
+        camara
+        march29
+        oioioi
+        surprise
+        siobhan
+        princess123
+        dmoney1
+        chicks
+        guitar2
+        jessica1
+        ringo1
+        1112
+        trinitron
+        bitches2
+        walleye
+        princess24
+        farmer1
+        jackass123
+        beatrice1
+        362514
+        papichulo1
+        harekrishna
+        hotty
+        19601960
+        rfn.irf
+        gcheckout
+        jamesbond1
+        happy3
+        bubby1
+        geheim123
+        aramis
+        sarasara
+        ninjas
+        pimp4life
+        goofy
+        jordan4
+        belinea
+        andrew3
+        denis1
+        mcdonalds1
+        apples2
+        countryboy
+        2twins
+        u23456
+        gunther
+        cvzefh1gkc
+        carlton1
+        whitesox1
+        $hex[5177657274790d]
+        zaqzaq
+        lennon1
+        bacon
+        12346789
+        dawson1
+        snowy1
+        checkmate
+        daniel3
+        dra
+        jackson
+        p4ssword
+        continue
+        ohiostate
+        blink182
+        kowalski
+        pink21
+        wert
+        qwerty10
+        68camaro
+        nicole15
+        players
+        monroe1
+        shakur
+        hurley1
+        147258369a
+        leonel
+        quattro
+        thematrix
+        chuckie1
+        smokey2
+        bigone
+        nicole5
+        catman
+        samsung2
+        lover5
+        singing
+        ilovematt1
+        doodlebug
+        sexy19
+        bobdylan
+        green23
+        applesauce
+        789456123a
+        candela
+        watson1
+        hellomoto1
+        tata
+        marie3
+        cheese11
+        loser101
+        1010101010
+        maisie
+        23
+        weronika
+        102030405060
+        august26
+        beth
+        fraser
+        ballerina
+        lollol123
+        estate
+        tortue
+        1flower
+        forrest1
+        0007
+        doremi
+        loveyou!
+        chris16
+        lululu
+        fatty
+        princess20
+        paradis
+        bball22
+        grant1
+        pwtest
+        pegasus1
+        vivian1
+        mindy1
+        pistache
+        princess17
+        twinkie1
+        notredame1
+        love420
+        homies1
+        pimpdaddy
+        mel123
+        booster
+        portable
+        518518
+        alianza
+        rashid
+        nfy.irf
+        july20
+        tereza
+        krista1
+        hannah10
+        himanshu
+        12345678d
+        rjhjdf
+        kids123
+        bearbear1
+        01012011
+        fuckfuck1
+        sophie12
+        kirby
+        sexy#1
+        1baseball
+        freedom123
+        octubre
+        windsurf
+        hockey99
+        jimmie
+        sixty9
+        jessie123
+        whatever4
+        eistee
+        roberta1
+        beretta
+        21
+        jaime
+        bigfish
+        painter1
+        iloveme3
+        vjqgfhjkm
+        football69
+        pink15
+        vintage
+        110018
+        electrical
+        bangkok
+        mike69
+        cornwall
+        baggies1
+        snowie
+        poop69
+        kitties
+        jade123
+        grant
+        myspace4me
+        sandwich
+        alyssa12
+        magnum1
+        thailand1
+        jim123
+        omar123
+        stacy1
+        nessa1
+        password45
+        vienna
+        schneider
+        tunisie
+        adrenalin
+        mygirl1
+        stuart1
+        jammer
+        bookie
+        mariners
+        eatme1
+        nurse
+        alex15
+        alisa
+        leroy1
+        downtown
+        children4
+        whatever12
+        stewart20
+        kat
+        cutie13
+        yourgay1
+        bertrand
+        whatup1
+        infantry
+        cocaine
+        meenakshi
+        qwerpoiu
+        rita
+        jaybird
+        monkeyboy1
+        mustang50
+        getsome
+        drizzt
+        queenbee
+        azert
+        bbbbbb1
+        nellie1
+        iloveyou143
+        capetown
+        wasabi
+        mac
+        maserati
+        159357a
+        hottie4
+        918273
+        merlot
+        saretta
+        taylor3
+        1234123
+        viper12
+        baltimore
+        squirrel1
+        angell
+        lovesex
+        public
+        japan1
+        michael21
+        chad
+        november12
+        lacrimosa
+        asd666fds
+        rerere
+        richard123
+        combat
+        kkkkk
+        kaitlin1
+        football.
+        matematika
+        macdaddy
+        040
+        dreamgirl
+        ruby123
+        grandad
+        carebears1
+        lemons1
+        tundra
+        stronger
+        brandon11
+        squirt1
+        natasha
+        sisters1
+        ivan123
+        $hex[f0a2f0a6d0e9f0a6d0eaf0a6]
+        nokia5130
+        herbert1
+        inuyasha12
+        terrence
+        bmw325
+        dedede
+        flo
+        scheisse
+        marimar
+        y23456
+        aliyah
+        bobby4
+        vera
+        consuelo
+        maria13
+        dkxjizc282
+        combat123654
+        rich
+        pipoca
+        jalisco1
+        vivien
+        whatup
+        abc123456789
+        youknow1
+        danish
+        embrace
+        skyliner34
+        rachel12
+        777888999
+        hey12345
+        robert11
+        060
+        bismilah
+        lopata
+        sinatra
+        ilovemykids
+        senator
+        popo09
+        pigeon
+        rapper
+        coccinella
+        vasiliy
+        jayson1
+        liz123
+        beamer
+        marie13
+        llama1
+        class2010
+        4girls
+        marita
+        serseri
+        peterbilt
+        west
+        lynette
+        bitch4
+        xt97794xt
+        generation
+        blues
+        khaled
+        1a2a3a4a5a
+        coca-cola
+        sauron
+        555444
+        juliana123
+        alexia1
+        nanny1
+        honolulu
+        chingy
+        world
+        a55555
+        michael22
+        filipe
+        juju
+        october3
+        diamond12
+        hugo
+        july26
+        rooney1
+        airplane1
+        makaka
+        tatjana
+        justin21
+        !qaz1qaz
+        jacob12
+        suslik
+        vietnam1
+        funtime
+        lolol
+        myboys2
+        mark_963
+        $hex[3132333635340d]
+        qpalzm
+        nick11
+        ola
+        hello4
+        mel
+        b-ball
+        loveme22
+        keller
+        keywest
+        xiaoxiao
+        reno911
+        poophead
+        stoney
+        community
+        sheetal
+        fuckyou0
+        football123
+        punisher1
+        friend of joan
+        monkey15
+        rfntymrf
+        blaster1
+        centrino
+        perros
+        arielle
+        00110011
+        yosemite
+        diva123
+        barbie12
+        gwapoko
+        o23456
+        $hex[266865617274733a]
+        ashley15
+        popopopo
+        star10
+        godslove
+        5plk4l5uc7
+        manchester1
+        realestate
+        1nicole
+        heartless1
+        myspace06
+        password25
+        camden
+        mustang67
+        romans
+        august27
+        rescue
+        ddddddd
+        softball5
+        charlie5
+        meandyou1
+        187187
+        zach
+        jesusloves
+        barry
+        3.1415926
+        forgetit
+        member1
+        uzumymw
+        hottie69
+        plasma
+        290
+        sunshine1
+        rb26dett
+        pol
+        grayson
+        chocho
+        tenten
+        queens1
+        love32
+        roxie1
+        allie
+        corentin
+        football99
+        ricky123
+        peach
+        sally123
+        lovejesus
+        snoopdog1
+        bismillah1
+        bart
+        santafe
+        jazzy123
+        5845201314
+        salem1
+        weather1
+        0147852
+        wrangler1
+        babygirl6
+        nik
+        london01
+        richard2
+        player123
+        noah
+        sylvester1
+        123581321
+        555555a
+        rocky12
+        tiziana
+        everlast
+        hockey2
+        scamper
+        bob1234
+        chintu
+        dodong
+        david11
+        niggers1
+        101090
+        mickey01
+        killer99
+        peace12
+        word
+        myfriend
+        01234567890
+        rudolf
+        hunter13
+        q123123
+        tigers12
+        sokolov
+        beebee
+        auditt
+        justin22
+        qazxsw12
+        mouse123
+        weston
+        010989
+        madman1
+        saopaulo
+        samsung
+        cookie!
+        unlimited
+        algebra
+        julie123
+        dramaqueen
+        roshan
+        jason2
+        harvest
+        thunderbird
+        trapper
+        armani1
+        love90
+        joselito
+        twins1
+        jasmine7
+        sahabat
+        love96
+        october16
+        naynay
+        sephiroth1
+        softball14
+        gaelle
+        devine
+        marie05
+        blue44
+        vickie
+        abby12
+        putter
+        welder
+        bambi1
+        hej123
+        edward2
+        dragon23
+        1dollar
+        123a123a
+        daughter1
+        hikari
+        analsex
+        may
+        can
+        egorka
+        1chris
+        diehard
+        samsung12
+        zaqxsw12
+        12345x
+        122122
+        harvard
+        pistol
+        dundee
+        976431
+        korova
+        nikita
+        paris123
+        $hex[73616d73756e670d]
+        bootsie
+        gravity
+        historia
+        anamika
+        proview
+        vaishali
+        guess1
+        sharks1
+        bubbles!
+        kimber
+        turtle2
+        1qazxsw
+        azerty12
+        frodo
+        static
+        riley123
+        nickel
+        annemarie
+        ann123
+        gunnar
+        171819
+        property
+        ?????
+        newyear
+        active
+        hockey19
+        kamran
+        killer
+        thegreat123
+        butterfly5
+        romane
+        steph123
+        purple8
+        jeannie
+        blacks
+        tzir25l5kn
+        heyheyhey1
+        sony123
+        annmarie
+        bailey2
+        stuttgart
+        cutter
+        honeybear
+        cullen
+        5x1cjdsb9p
+        ottootto
+        zorro1
+        boss123
+        camel1
+        pegaso
+        aerosmith1
+        allyson
+        cheerleader
+        500500
+        babyboy123
+        omni
+        maxim
+        couscous
+        deadpool
+        halo12
+        chloee
+        halflife2
+        tardis
+        softball22
+        rafaela
+        hunter5
+        19
+        musical1
+        emokid1
+        hunter10
+        poopy123
+        137900
+        antonina
+        lynlyn
+        chinna
+        miley123
+        berkeley
+        101088
+        nipple
+        seminole
+        124578963
+        pink16
+        hungry
+        1mustang
+        divine1
+        russia1
+        poker
+        sensei
+        fiona
+        cutie11
+        sergey
+        olive
+        arod13
+        bastien
+        nascar8
+        asdfgh
+        bubba12
+        1954
+        longbeach1
+        trustme
+        wassup1
+        omar
+        1qazse4
+        12345six
+        foster1
+        tempest
+        mysterio
+        mallard
+        andrea
+        ang
+        surf
+        fernandes
+        doglover
+        brendon
+        camion
+        dedewang
+        1224
+        vacances
+        number6
+        silly
+        birdie1
+        papaya
+        jer2911
+        trisha1
+        softball8
+        noelia
+        serpent
+        iloveyou18
+        dirty
+        27081989
+        italy1
+        nenette
+        goose
+        becca
+        dragon01
+        1z2x3c4v5b
+        inferno1
+        harley69
+        concorde
+        lolipop123
+        jordan14
+        7894561
+        r4e3w2q1
+        bryce1
+        eraser
+        wheels
+        misfits1
+        fluffy123
+        curious1
+        poophead1
+        purple21
+        renegade1
+        antoinette
+        bobby12
+        titan1
+        rockie
+        meridian
+        carlos2
+        1234as
+        123lol
+        sex101
+        salinas
+        johncena12
+        skaterboy1
+        cancan
+        fcbayern
+        saviour
+        opopop
+        boyfriend1
+        bangbang1
+        junpyo
+        hello99
+        love66
+        boogers
+        shawna
+        fun123
+        kevin11
+        cesare
+        messi
+        flowerpower
+        1818
+        davis
+        myspace201
+        mason123
+        psychology
+        colin
+        badboy12
+        and123
+        taurus1
+        chewie
+        squash
+        neopets
+        sunshine13
+        eleanor1
+        !@#$%^
+        w1aubvoq
+        jim
+        xander1
+        hopeless
+        doggy123
+        tony20
+        subaru1
+        october17
+        native1
+        aries1
+        catdog123
+        loveme69
+        dfytxrf
+        marta1
+        berlin1
+        foxylady
+        kermit1
+        tiger5
+        01091989
+        cowboys9
+        johnboy
+        123467
+        edinburgh
+        browneyes1
+        flatblocker
+        sch
+        island1
+        asasas1
+        prudence
+        transport
+        looney
+        happy5
+        swallow
+        vader1
+        spaceman
+        linker
+        love95
+        miamia
+        topgun1
+        gamer1
+        dougie
+        cindy123
+        r123456789
+        mcdonalds
+        globus
+        marielle
+        fyutkjxtr
+        princess.
+        1zn6fpn01n
+        trident
+        normal
+        adidas123
+        booker
+        tiamo
+        eastside13
+        morrison1
+        champs
+        alexis01
+        tommie
+        bailey11
+        letme1n
+        wtf123
+        nokia3100
+        bball10
+        primus
+        1sexybitch
+        mazda
+        sophie
+        dupadupa
+        12345zxcvb
+        felipe1
+        zildjian
+        arcobaleno
+        vikram
+        peanut11
+        ginger11
+        carter3
+        march3
+        satan1
+        celticfc
+        thecure
+        buddyboy1
+        bitch08
+        1234aa
+        august20
+        darkside1
+        1jordan
+        nicole18
+        songoku
+        michael9
+        mutter
+        fanny
+        hothot
+        zoomzoom
+        batman13
+        brebre1
+        12345asdfg
+        favre4
+        songbird
+        augusta
+        oceans
+        111777
+        romana
+        junior10
+        nokia5230
+        alcatraz
+        superman69
+        charlie11
+        coolgirl1
+        nike12
+        prince12
+        daisy2
+        ernesto1
+        400064
+        slipknot12
+        catalina1
+        matthews
+        sternchen
+        cooter
+        ingodwetrust
+        ryan11
+        ball
+        qh6xl1p9xj
+        13141314
+        humberto
+        muffins
+        nat
+        october25
+        elizabeth7
+        talisman
+        emanuel1
+        metallica2
+        waffles1
+        rememberme
+        ola123
+        orange7
+        leedsutd
+        stephanie2
+        gangsta6
+        manning
+        airbus
+        tigger3
+        junkie1
+        junior01
+        call911
+        successful
+        cake
+        marias
+        iloveryan
+        hudson1
+        tink12
+        nevermind1
+        chuckles
+        alanis
+        fragola
+        celular
+        nymets
+        romans828
+        titeuf
+        chelsea11
+        flowers2
+        420247
+        1234567qq
+        963741
+        rahul
+        gordito
+        123qwe456
+        cornelius
+        banzai
+        football77
+        1234567r
+        bennett1
+        harlem
+        winter12
+        cancer69
+        tarheel1
+        anime123
+        bizkit
+        ib6ub9
+        cnfybckfd
+        colors
+        haslo1
+        pyramid1
+        blue45
+        987654a
+        jjjjj
+        1919
+        jj1234
+        pierce
+        sunshine5
+        october18
+        fudge1
+        manny
+        flames1
+        hfljcnm
+        hannah3
+        bra
+        10101
+        xdqwerty
+        yassine
+        divorce1
+        brownsugar
+        sawyer
+        bryan123
+        coventry
+        sport1
+        cloud1
+        universo
+        butcher
+        9958123
+        abc1234567
+        520530
+        station
+        hot97hot
+        sergej
+        gracia
+        iceberg
+        snuffy
+        maomao
+        nicole08
+        piper
+        chris6
+        santacruz
+        12345678901234567890
+        shepherd
+        59trick
+        honeybun
+        66mustang
+        foxracing1
+        killer01
+        blackwater
+        horse123
+        athlon
+        olaola
+        ashley23
+        1life2live
+        1apple
+        hippie
+        october5
+        anthony23
+        brayan
+        sheldon1
+        plastic1
+        qwertyasdfgh
+        sugarbear
+        compaq12
+        500072
+        shinobi
+        bubble01
+        amylee
+        kareem
+        changes
+        olivia123
+        last
+        ffffffff
+        cypress
+        hateyou
+        yahoo2
+        mariella
+        duke123
+        brandon
+        reuben
+        austria
+        idontcare1
+        miguel123
+        august8
+        1212121
+        malik
+        rockstar2
+        macintosh
+        monkey77
+        diamond7
+        24862486
+        masha
+        kimmy
+        19611961
+        jen123
+        warrior1
+        lionking1
+        stayout1
+        octopus
+        josie
+        vandana
+        121213
+        pimp14
+        12monkeys
+        libra1
+        mahmoud
+        abcdef12
+        nono
+        tester01
+        doogie
+        apple5
+        hawaiian
+        daniel23
+        coach1
+        987
+        motherof2
+        ballet1
+        nicola1
+        mamadou
+        superfly1
+        getmoney2
+        mommy5
+        happyfeet1
+        sticky
+        43214321
+        devon
+        bigpimp1
+        gundam1
+        christopher1
+        monmon
+        hellfire1
+        monkey.
+        bad
+        $hex[f02bf0a6f0a6d0fcf0a9f02b]
+        iamtheone
+        thekid
+        14725836
+        larissa1
+        david3
+        shadow10
+        johnathan
+        sprinter
+        3babies
+        black5
+        stacy
+        glenn
+        naomi
+        1qwertyuio
+        green4
+        kevin2
+        12love
+        sdf7asdf6asdg8df
+        iloveyou24
+        j1v1fp2bxm
+        babybaby1
+        a1234567890
+        emogirl
+        12345612
+        hell
+        chat
+        october8
+        meteor
+        jessica5
+        bahamut
+        beyblade
+        ghhh47hj7649
+        emily12
+        fightclub
+        justin7
+        shiela
+        pixies
+        flyboy
+        castor
+        living
+        james22
+        scooby123
+        krissy1
+        hillbilly1
+        seahawks1
+        1235813
+        1computer
+        torpedo
+        aragorn1
+        mango123
+        yu5l97wk8q
+        1baller
+        ultimate1
+        punker
+        vargas
+        cheer101
+        z1x2c3v4b5
+        whisper1
+        windows98
+        kishore
+        icecream12
+        hannah7
+        purple14
+        hamburger1
+        angie123
+        123456zz
+        test12
+        secret12
+        samuele
+        123123aa
+        iloveyou19
+        godspeed
+        triangle
+        emma12
+        hackers
+        princessa
+        superduper
+        maxence
+        family1st
+        oliver
+        159357258
+        lalakers
+        silvio
+        elmo
+        november20
+        kris
+        tonyhawk
+        commerce
+        1brandon
+        max1234
+        star14
+        michelle7
+        shotokan1
+        nastenka
+        reynaldo
+        alicante
+        sunshine4
+        tiffany2
+        lololol
+        qwerrewq
+        mackie
+        classof06
+        blanca1
+        bobo123
+        1peanut
+        iloveu7
+        1717
+        woaini123
+        hello23
+        fredrick
+        groove
+        stardust1
+        magic32
+        1123456
+        kolokol
+        rachel123
+        honey12
+        dannyboy1
+        myjesus
+        hiphop2
+        070
+        shruti
+        skater13
+        nigeria1
+        casper12
+        piano
+        bbbb
+        cheyanne
+        killer22
+        patrick12
+        123456@
+        acc123.
+        lucifer1
+        @!@
+        march30
+        132465798
+        morgan2
+        aze123
+        sixteen16
+        tonino
+        george2
+        tree123
+        hhhhh
+        j
+        tycoon
+        chanel5
+        shayla
+        specialk
+        fuckme!
+        integrity
+        panama1
+        pistons
+        adrianna1
+        linkedin1
+        buddy01
+        planeta
+        badazz1
+        girl12
+        nic
+        london11
+        lithium
+        coke
+        people12
+        babyboy12
+        15
+        timberland
+        constance
+        marlon1
+        dudley1
+        sausage1
+        david7
+        paulette
+        92dk2cidp
+        terserah
+        bbbbbbbb
+        159258357
+        november18
+        philippine
+        bieber
+        rjitxrf
+        ghbdtn123
+        whitey
+        jarvis
+        flame
+        jello1
+        l123456789
+        mercado
+        pass9876
+        chipper10
+        tamahome
+        3d8cubaj2e
+        taz123
+        morgan01
+        superior
+        com
+        polo123
+        chicken7
+        bosco
+        michal1
+        bandit01
+        roxy12
+        patriot1
+        milton1
+        iloveyou20
+        winxclub
+        bones
+        chicken5
+        horses123
+        starburst
+        phil413
+        ladybug2
+        poiuyt1
+        nfy.if
+        1472583690
+        nefertiti
+        bigbrother
+        newnew1
+        ghost123
+        simple123
+        spinner
+        carly1
+        psalms23
+        killa123
+        r
+        bv123
+        aguilar
+        justin5
+        htubcnhfwbz
+        football01
+        cheech
+        passions
+        lazarus
+        karla
+        accounting
+        weezer1
+        ser
+        ashley18
+        marisa1
+        hockey14
+        butterfly0
+        augustus
+        mireille
+        daddys1
+        gogeta
+        mcdonald
+        12345aa
+        romeo123
+        tweety123
+        cottage
+        mortal
+        iloveyou17
+        saurabh
+        jenkins
+        outkast
+        jellyfish
+        dangerous1
+        character
+        cookie01
+        brandon01
+        hope123
+        holler
+        121288
+        scooby12
+        lzhan16889
+        love91
+        star23
+        3qdlqb49js
+        viviane
+        needajob
+        karukera
+        megadeth1
+        qwertz123
+        bynthytn
+        jjjjjjjj
+        happygirl
+        123456789x
+        cacaca
+        alondra1
+        cassie123
+        aminata
+        shit12
+        papichulo
+        iloveyou07
+        pink01
+        tigger69
+        mephisto
+        09051945
+        obinna
+        bitch.
+        153426
+        weed12
+        travail
+        roadkill
+        goodnews
+        muffins1
+        beefcake
+        dragon666
+        angel25
+        hoe123
+        kambing
+        love4eva
+        carmel1
+        chris69
+        psicologia
+        jazzman
+        looser1
+        pussys
+        852369
+        ramon1
+        aku123
+        erick
+        kamil1
+        salami
+        pelican
+        james5
+        apocalypse
+        011194
+        buckshot
+        jessica21
+        panchito
+        bacardi1
+        pinklady
+        19591959
+        spaghetti
+        cookie7
+        kitty5
+        simmons
+        peach1
+        killyou
+        chelsea
+        fujitsu
+        ecuador1
+        alien
+        bff123
+        girlpower
+        hgfdsa
+        jesus07
+        house123
+        tractor1
+        october27
+        passord
+        wednesday1
+        sansan
+        woaini520
+        jake1234
+        matthew11
+        kamilla
+        shayne
+        nicoleta
+        crazygirl
+        bronson
+        impreza
+        terence
+        gavin
+        yes
+        portland1
+        pheonix
+        antonia1
+        hellos
+        zimbabwe
+        sasasasa
+        katharina
+        gigi
+        cba321
+        fickdich
+        justin23
+        barber
+        limegreen1
+        demon1234
+        0123654789
+        peppino
+        24crow
+        fener1907
+        www
+        ilovemymum
+        babyg1
+        football88
+        guitar12
+        mail
+        nuggets
+        thegreat
+        kitten12
+        robert13
+        number13
+        didididi
+        ilovemike1
+        modern
+        schumacher
+        vagina69
+        greyhound
+        timberlake
+        hassan1
+        aragon
+        yoshi1
+        100986
+        1111qq
+        jordan08
+        lakers08
+        madzia
+        king13
+        liliya
+        anabel
+        voetbal
+        imagine1
+        giancarlo
+        den
+        poi123
+        love29
+        fred1234
+        qwerty111
+        everyday
+        juan12
+        stanford
+        leland
+        message
+        franky1
+        123red
+        maplestory
+        myangel1
+        westcoast1
+        cherish
+        leah
+        bugatti
+        cupcake2
+        braxton
+        sexyred1
+        alberta
+        ipod123
+        newday
+        567567
+        august29
+        angel19
+        ?????????
+        portia
+        1heart
+        totti10
+        yesenia
+        jessica
+        runescape2
+        strange
+        753753
+        gogo
+        firewall
+        qazwsx1234
+        soleil13
+        monitor1
+        baseball20
+        gordita
+        jasper12
+        gfhjkm
+        hawkeye1
+        chinchin
+        marcin1
+        gateway2
+        wiggles1
+        cocoa
+        format
+        bangsat
+        reload
+        bbbbbbb
+        rodrigo1
+        money01
+        underdog
+        123456789aa
+        hansol
+        only4me
+        mighty1
+        charles2
+        popova
+        jimbob1
+        sara12
+        eminem2
+        world1
+        gwapa
+        bottle
+        emerica
+        3344520
+        october24
+        homer123
+        warlock1
+        redsox34
+        thomas13
+        jelszo
+        hammed
+        galileo
+        jkl123
+        killkill
+        windmill
+        aldrin
+        sk8erboi
+        yasmin1
+        tommy2
+        anton1
+        terrance1
+        mendoza1
+        sexylove
+        1harley
+        pinocchio
+        lola12
+        bookie1
+        madhuri
+        saffron
+        luke123
+        fhntvrf
+        icecream2
+        girly1
+        academia
+        sassy2
+        jennie1
+        nathan2
+        dictionary
+        sparky123
+        102102
+        1012
+        grammy
+        boys
+        maxell
+        jaylen
+        jacky
+        frodo1
+        rachid
+        sheriff
+        mustang66
+        800620
+        kokakola
+        blue55
+        antoine1
+        1121
+        19weed
+        woofwoof
+        daniel14
+        b1234567
+        $hex[6c69766572706f6f6c0d]
+        777777a
+        monkey24
+        pulamea
+        atlars10
+        happy11
+        bibiche
+        winter11
+        jimjim
+        jingle
+        nevim
+        sunshine22
+        rfhfylfi
+        ilovealex
+        jackie12
+        tyson123
+        orange22
+        shad0w
+        uranus
+        gilberto
+        cupcake12
+        casino1
+        babe12
+        chickens1
+        haters
+        butterfly4
+        mam
+        fy.nrf
+        babygurl13
+        danielle2
+        091296
+        crazydog
+        59mile
+        $hex[3132313231320d]
+        zhou1980
+        my2sons
+        diamond3
+        lavinia
+        someone1
+        cosmic
+        demon12345
+        sweetiepie
+        mexico11
+        mingming
+        1234567890z
+        manfred
+        ilovehim12
+        quality1
+        begemot
+        shawn123
+        starburst1
+        daisymae
+        fox123
+        etnies
+        goat
+        chewbacca
+        sylvia1
+        kittylove
+        delaney
+        playstatio
+        boom
+        patterson
+        moses
+        kerstin
+        biggles
+        bobesponja
+        dallas123
+        bravo
+        prasanna
+        parents
+        hockey17
+        jameson
+        mary12
+        prosperity
+        patch1
+        engineer1
+        marco123
+        zavilov
+        nbvjatq
+        babygirl17
+        phillies1
+        0okm9ijn
+        football18
+        softball4
+        milkman
+        ministry
+        alliswell
+        080
+        555222
+        "k.,jdm"
+        flyfly
+        kramer1
+        sushi1
+        googoo
+        major1
+        george01
+        summer7
+        possible
+        kamehameha
+        01011985
+        dino
+        graham1
+        74123698
+        dimples1
+        dutchess1
+        amparo
+        gjkbujy
+        nash13
+        hottie7
+        oriflame
+        soccer.
+        chico123
+        ballin2
+        chinni
+        reginald
+        golfball
+        120197
+        sissy
+        michaeljac
+        jasmine
+        bigsexy
+        dale88
+        zxcvasdf
+        starr1
+        economics
+        lauren2
+        misiaczek
+        blue24
+        ilovenick
+        melissa12
+        lawson
+        nate
+        buck
+        nick1234
+        rosalinda
+        gromit
+        buckwheat
+        1bigdick
+        jake11
+        838383
+        caballero
+        rocky5
+        mashka
+        kartal
+        water12
+        champions
+        soccer33
+        angeleyes1
+        parola123
+        soccer25
+        teresita
+        october20
+        8eight
+        131061
+        madden08
+        deeznuts
+        carnival
+        asa123
+        barkley1
+        1233211
+        grandma2
+        t123456789
+        gagarin
+        twenty20
+        qazwsx
+        1234567y
+        monster3
+        greenwood
+        winter08
+        dodo
+        reader
+        ginger
+        qwerty9
+        nicole4
+        lipton
+        clark
+        cheerleade
+        patatina
+        asturias
+        ilovegirls
+        monica123
+        prettyme
+        chilli
+        scratch
+        hannah13
+        delicious1
+        blowme69
+        lover4
+        741236985
+        october6
+        marble
+        wowwow
+        18273645
+        lucky21
+        360flip
+        gemma
+        ant
+        tianya
+        jesus5
+        graciela
+        1234567890qwertyuiop
+        bball21
+        vision1
+        lauretta
+        400067
+        ppoo0099
+        doomsday
+        ilovemydad
+        anissa
+        benten
+        royal1
+        blue33
+        1210
+        1v7upjw3nt
+        forzajuve
+        1230456
+        russian
+        hallo12
+        159875321
+        quadro
+        paprika
+        oilers
+        pat123
+        televizor
+        poo123
+        rehbwf
+        pauline
+        girlie
+        123qazwsx
+        matty
+        4ever
+        321456987
+        kamote
+        tomboy
+        mommyof3
+        asdf12345
+        1234567l
+        66bob
+        sinclair
+        skidoo
+        zipper1
+        froggie1
+        cookie5
+        zmx870919123
+        calle13
+        lucky8
+        talent
+        avemaria
+        ramiro
+        quebec
+        terrance
+        prelude1
+        1asdfghjkl
+        jello
+        baseba11
+        andrew22
+        matthew5
+        chris1234
+        mimi12
+        bahamas
+        buddy11
+        josiah1
+        november17
+        villevalo
+        sassy12
+        janvier
+        greedisgood
+        sr20det
+        admin1234
+        hahaha!
+        katie12
+        tauchen
+        joshua13
+        minicalibra
+        89898989
+        jericho1
+        01478520
+        bigboss1
+        beyond
+        piramide
+        hgrfqg4577
+        lemonade1
+        taylor7
+        itsmylife
+        dancer2
+        1234556
+        junior11
+        derparol
+        freefree
+        bab
+        amanda
+        raindrop
+        alfie
+        mortimer
+        pawpaw
+        hotdog123
+        karamba
+        barrett
+        love04
+        newman1
+        lioness
+        kratos
+        coregmedia
+        n
+        love2011
+        irock123
+        lexie1
+        198900
+        kiki12
+        worship1
+        flamenco
+        yahweh
+        plokij
+        c2h5oh
+        s0ccer
+        counter1
+        $hex[6173646667686a6b6c3a262333393a]
+        jordan!
+        smokin
+        ilovejoe
+        guevara
+        mario64
+        markie
+        dragon77
+        poopoo2
+        just4you
+        god777
+        olatunji
+        imthebest1
+        delilah1
+        kitty3
+        tacoma
+        steelers43
+        kthjxrf
+        komputer1
+        myspace15
+        kjrjvjnbd
+        zxcv12
+        bbleo1zz
+        horses2
+        335577
+        852654
+        shibby1
+        stronzo
+        random123
+        raven123
+        123321z
+        147147147
+        popular
+        hockey9
+        poupoune
+        copenhagen
+        jordyn1
+        dragonfire
+        $hex[70616b697374616e0d]
+        sowhat
+        1newlife
+        sister2
+        marketing1
+        privacy
+        10pace
+        ashley
+        look
+        ellen1
+        221122
+        12step
+        hindustan
+        astalavista
+        08520852
+        mozart1
+        loveya2
+        francesca1
+        undercover
+        blue01
+        november23
+        connection
+        eastwood
+        barosan
+        jancok
+        malone
+        tarakan
+        employment
+        lolek123
+        christa
+        maldini
+        mat123
+        dfhdfhf
+        chris08
+        $hex[3135393335370d]
+        november10
+        keenan
+        meggie
+        national1
+        q1w2e3r4
+        april7
+        1aaaaa
+        tata123
+        prosto
+        tolulope
+        foolish
+        tobias1
+        dantheman
+        tigerwoods
+        qweasd12
+        redbone1
+        independent
+        winwin
+        ssssss1
+        kolkata
+        superman21
+        barcelone
+        limegreen
+        hurensohn
+        audi80
+        yesenia1
+        bigboy123
+        southside3
+        angel05
+        eskimo
+        1summer
+        120702
+        puppy2
+        121106
+        airborne1
+        caveman
+        lily123
+        raziel
+        liverpool0
+        unlock
+        james21
+        jessika
+        motorcycle
+        cachou
+        colombo
+        girls2
+        haslo
+        comeon
+        pa$$word
+        churchill
+        lineage
+        shadow21
+        priya
+        policia
+        october4
+        10293847
+        advocate
+        dick69
+        monkey16
+        ronaldo123
+        metall
+        jeanette1
+        puppy12
+        maryann1
+        zacatecas1
+        kamikadze
+        qwerfdsa
+        mike01
+        fergus
+        ifeanyi
+        baby24
+        mayowa
+        encore
+        &hearts
+        johnny123
+        december21
+        ebenezer
+        ukflbfnjh12
+        november21
+        dragon
+        viewsonic1
+        67camaro
+        pa55w0rd
+        shasha1
+        virgin1
+        nokia5530
+        qwertyasd
+        pro100
+        december20
+        brooks1
+        baseball!
+        bratz
+        dancer123
+        schnecke
+        10201020
+        powerof3
+        razor1
+        albion
+        telecaster
+        fullmetal
+        greatest
+        dick12
+        banana2
+        madison123
+        walrus
+        lotus123
+        kitty7
+        dean
+        leilani
+        ilovelucy
+        allen123
+        zlatan
+        12340987
+        ilovemyfam
+        slave1
+        iamgay1
+        braxton1
+        purple69
+        cena54
+        $hex[300d]
+        night
+        nicole09
+        mickey7
+        jarhead
+        baracuda
+        jenny12
+        ewq321
+        judith1
+        abercrombie
+        joshua3
+        dogfood
+        midnight2
+        54321a
+        silvia1
+        heyyou
+        dima123
+        wolfgang1
+        luca
+        rfvfcenhf
+        natural1
+        friend of gerly
+        jessie12
+        12qw!
+        fffff
+        fynjirf
+        vfndtq
+        ilikeyou
+        astros
+        marinka
+        1211
+        ashley5
+        890890
+        titan
+        vfhujif
+        waterfall1
+        october28
+        puddles
+        16161616
+        nigger12
+        evony123
+        1111122222
+        anthony6
+        14
+        chainsaw
+        tripleh1
+        asdf123456
+        hockey22
+        quartz
+        tiger7
+        lavigne
+        thunder2
+        9638527410
+        lansing
+        baseball09
+        goalie
+        james7
+        wally
+        alice123
+        sunshine10
+        380015
+        leeann
+        7415963
+        sherri
+        october26
+        jeronimo
+        tiger23
+        bmw123
+        16
+        delpiero10
+        jack11
+        daniel15
+        26262626
+        zapata
+        786110
+        vulcan
+        mimine
+        irene1
+        voyager1
+        angus
+        manson666
+        moo123
+        123asdf
+        madison12
+        bramble
+        holein1
+        cavalo
+        vjkjrj
+        inactive1996aug
+        maynard1
+        chapman
+        mmo110110
+        orange13
+        reshma
+        playa
+        humble
+        maurice4
+        stress
+        zx123456
+        brilliant
+        idiot
+        as12345
+        twenty
+        safety1
+        amatory
+        123four
+        alonzo
+        mustapha
+        arsenalfc
+        stayout
+        michael6
+        1michelle
+        michael123
+        iw14fi9jwqa
+        ortega
+        friends7
+        ellobo
+        luisa
+        vfhbirf
+        redstar
+        shahid
+        198300
+        samsung
+        123qwe
+        demilovato
+        $hex[7072696e636573730d]
+        rfgecnf
+        wojtek
+        dbm
+        people2
+        nestle
+        mukesh
+        rebels1
+        m1chael
+        monkey1234
+        140473
+        status
+        hardware
+        jordan6
+        marguerite
+        shampoo
+        daniel21
+        flower11
+        zeynep
+        28081976
+        marymary
+        452001
+        speedway
+        volley1
+        baller21
+        graduate
+        brent1
+        kidrock1
+        kiara
+        slapshot
+        porter1
+        makeup
+        abcxyz
+        icecube
+        25257758
+        naruto
+        sean123
+        voyage
+        super12
+        sixsix6
+        wanrltw
+        office1
+        delldell
+        juanjose
+        almost1
+        first1
+        vergessen
+        melodie
+        7779311
+        stereo
+        good2go
+        winter99
+        jaylen1
+        presto
+        everett
+        love56
+        pinkie1
+        jarrett
+        violette
+        sweet666
+        humphrey
+        macaroni
+        cingular1
+        brittany2
+        november22
+        12344321a
+        baltimore1
+        niceguy
+        grisha
+        hootie
+        sacramento
+        lalaland1
+        joker12
+        banshee1
+        persona
+        hellow
+        bombers
+        pandabear1
+        korn
+        marina123
+        mack
+        slipknot2
+        asswipe1
+        lydcc20091314
+        bobby2
+        12345678j
+        yes123
+        delgado
+        69cougar
+        999111
+        h8llp9f
+        easton
+        august30
+        aleksander
+        woodland
+        harman
+        fisherman1
+        yasmina
+        crystal2
+        malish
+        trombone1
+        kochamcie
+        poptropica
+        energy1
+        hippo1
+        vodka1
+        maxpower
+        petrova
+        brendon1
+        01011991
+        shadow5
+        catdog12
+        swagger
+        979797
+        onlyme1
+        jesuslovesme
+        cocoloco
+        hello10
+        joshua10
+        mailman
+        567tyu
+        chief1
+        gymnast
+        100001
+        couponmom
+        avrillavigne
+        pennstate
+        gretchen1
+        sexy25
+        destiny3
+        portal
+        1pimpin
+        gayboy1
+        pippen33
+        golfgti
+        themaster
+        sparrow1
+        clyde1
+        elway7
+        robin123
+        online123
+        beachbum
+        $hex[663a]
+        william1
+        **********
+        zamora
+        12345o
+        jingles
+        mas
+        kurama
+        slonik
+        iloveu4
+        1badass
+        justyna
+        brokenhear
+        chula1
+        madmax1
+        delicious
+        rosa
+        chris07
+        waterboy
+        asdfghjkl;
+        summer22
+        angel
+        loveme11
+        asian1
+        loser4
+        november13
+        merda
+        hevhk43n9j
+        whiteboy
+        charlie4
+        p00p00
+        szczurek
+        noway1
+        jordan15
+        carol123
+        jonathan2
+        strange1
+        cnthdf
+        shopper
+        mulligan
+        puppys
+        stars123
+        codered
+        blackdog1
+        doudoune
+        alexis13
+        311311
+        armada
+        money69
+        jacob2
+        mikimiki
+        night1
+        xoxoxo
+        paulo
+        baby2008
+        minhasenha
+        hondas
+        bitch07
+        tekila
+        denali
+        andrew7
+        jordan24
+        coolboy1
+        ruth
+        kerry
+        beaches1
+        12345123
+        shoes
+        earnhardt3
+        phuong
+        china123
+        metroid
+        lions1
+        hopeful1
+        monkey88
+        ilovemyfamily
+        ilikesex
+        cronaldo
+        560034
+        ilovesam
+        hamada
+        69mustang
+        tiger11
+        samuel12
+        1abcdefg
+        juliet1
+        748159263
+        fat
+        trouble2
+        bankai
+        govols
+        qwertz1
+        anthony15
+        hunter7
+        198611
+        maria2
+        hi12345
+        newyork123
+        meredith1
+        colonel
+        chick
+        emily2
+        perfection
+        virtual
+        graphics
+        fivestar
+        nonono1
+        carlota
+        vehpbr
+        meowmeow1
+        skate8
+        bribri1
+        lakota
+        nick13
+        othello
+        praline
+        ilovecats
+        skating1
+        packard1
+        december22
+        7ugd5hip2j
+        campeon
+        arkansas
+        221188
+        jorge123
+        rainbow12
+        titine
+        timepass
+        cassie12
+        kameron1
+        counterstrike
+        myfamily1
+        dragon76
+        reefer
+        freaks
+        password44
+        october19
+        joseph
+        dell12
+        cabron
+        apelsin
+        lkjhgfdsa1
+        amdturion64
+        drake
+        johan
+        kostik
+        green420
+        cookies12
+        batata
+        family01
+        marmite
+        wersdf
+        saints25
+        westwood1
+        joy123
+        astra
+        coolbeans1
+        crepusculo
+        maryrose
+        1234qaz
+        faraon
+        pimp10
+        chaselo
+        sexyblack1
+        puppet
+        hello6
+        justina
+        nicholas
+        prestige
+        taylor21
+        ilovedogs
+        400093
+        joshua
+        thomas
+        zack
+        fff
+        lancer1
+        131
+        justin!
+        baseball16
+        football1
+        lonnie
+        fishbone
+        clipper
+        ilovemylife
+        myspace99
+        firefox1
+        justin16
+        dfcbkbcf
+        spinner
+        anchor
+        0icotpd785
+        popcorn12
+        aleksandr
+        mechanic
+        bigballs1
+        123password
+        eric12
+        reyes
+        123456789+
+        darnell
+        i&lt
+        soldat
+        nomore1
+        misskitty
+        dennis123
+        thisisit
+        giraffe1
+        a123456789
+        tennis123
+        melissa
+        july30
+        stolen1
+        kumar123
+        joey12
+        johnjohn1
+        mellow
+        jasmine5
+        fresh123
+        frederik
+        presario1
+        1asdfgh
+        nicole
+        daniel5
+        pendejo
+        scuba1
+        jordan07
+        dogman
+        biker1
+        frog123
+        ilovemykid
+        babies2
+        aq1sw2de3
+        eternity1
+        alfonso1
+        pastor1
+        valencia1
+        stewie
+        wordlife
+        van
+        traveler
+        ken123
+        lavender1
+        anthony
+        slider
+        d1234567
+        confidence
+        mozilla
+        32167
+        alexander1
+        fghjkl
+        kay123
+        life123
+        dragon6
+        berserk
+        01012010
+        arturo1
+        fuckit2
+        kings
+        homework1
+        smile!
+        happyfeet
+        fucklife
+        tarzan1
+        robert3
+        mario12
+        vanessa06
+        jen
+        muffin12
+        xxxxx1
+        sexbomb
+        shakespeare
+        arcadia
+        francia
+        clarence1
+        mckenna
+        montgomery
+        anthony1
+        ezequiel
+        academy
+        socks1
+        coolness1
+        spurs
+        april5
+        just4u
+        tryagain
+        bologna1
+        roberts1
+        dolphins13
+        honesty1
+        yeahyeah
+        turner1
+        loverman
+        soccer06
+        alanna
+        hhhhhhh
+        kameron
+        sarah2
+        designer1
+        opernhaus1
+        cosmin
+        taylor5
+        positivo
+        harley11
+        braden
+        november15
+        boris1
+        lavanya
+        40028922
+        120389
+        alexis11
+        wdtnjxtr
+        filip
+        suckit69
+        jessy
+        milo
+        janek1
+        igorek
+        homers
+        steven2
+        pumpkins
+        shawna1
+        1charlie
+        erik
+        juniper
+        pokemon10
+        123456788
+        mafia
+        domenica
+        tinker12
+        gold123
+        laughter
+        ghghgh
+        hotsauce
+        password89
+        freedom1
+        gogogo1
+        anthony21
+        joshua7
+        aaaaaaaa1
+        love
+        murray1
+        powder1
+        waffle
+        wutang1
+        a12121212
+        bandit123
+        password1!
+        myhoney
+        ashlyn
+        horses12
+        pittsburgh
+        tascha
+        calcio
+        crash1
+        sarina
+        martian
+        ram
+        usarmy
+        inter10
+        kill123
+        12qw34
+        cbr900rr
+        slick
+        m0nk3y
+        lebanon
+        icxkyb7972
+        chrysler
+        mustang7
+        baddog
+        midget1
+        totoro
+        taffy1
+        allahis1
+        coldplay1
+        treasure1
+        plumber1
+        swathi
+        sushi
+        salsa
+        whatwhat
+        500000
+        12345689
+        diabolo
+        sophie01
+        baller22
+        asdf1234
+        $hex[31323334717765720d]
+        short1
+        andrew21
+        lisa12
+        cjytxrf
+        free12
+        ganja
+        fcbarcelona
+        cool123456
+        andy12
+        3000gt
+        pinguino
+        kittys
+        121290
+        noreen
+        mike21
+        afghanistan
+        cyprus
+        13579-
+        chicharito
+        tiger13
+        nokia6230
+        aleksa
+        elliot1
+        aloha1
+        powerpuff
+        h
+        rollin60
+        vfvf
+        bucket
+        music4me
+        32323232
+        vauxhall
+        xxx666
+        crystal123
+        loser11
+        andrew10
+        neworleans
+        amoramor
+        brisbane
+        brianna2
+        #1pimp
+        615243
+        funmilola
+        black666
+        love4ever1
+        funny123
+        hollywood2
+        1236
+        herrera
+        wyatt1
+        parlament
+        angele
+        fcporto
+        martyn
+        fishtank
+        dance4life
+        143
+        kkk
+        hacker123
+        jazz123
+        911
+        4391634m
+        13241324
+        tristan01
+        missouri
+        lauren01
+        bigtime
+        december13
+        22071972
+        qwerty55
+        global1
+        lovehim1
+        hammers1
+        159753159753
+        20092010
+        thomas3
+        suicide1
+        jewel1
+        alyssa123
+        giulio
+        prophet
+        candle1
+        sathya
+        ashley69
+        swatch
+        shadow69
+        heartless
+        realnigga1
+        computadora
+        redcar
+        1master
+        oasis1
+        justin14
+        dropdead
+        circle
+        wsbe279qsg
+        austin13
+        nolove1
+        gisela
+        $hex[f02bf0a6f02bf0a5d0e7f0a6f0a6]
+        baseball18
+        mollydog1
+        123456zx
+        socrate
+        elmejor
+        all
+        mathematics
+        gigolo
+        tyler11
+        nicole07
+        jack01
+        brooke12
+        challenge
+        krishnan
+        poulette
+        nicholas2
+        minimum
+        richards
+        bball24
+        bazooka
+        putangina
+        sweet13
+        welcome
+        153153
+        manon
+        loveme23
+        superman1
+        mirela
+        12345i
+        showtime1
+        foryou
+        superstar2
+        fish12
+        baggins
+        tombrady12
+        queen123
+        niunia
+        cooler1
+        bigtits1
+        rosario1
+        brasil1
+        century
+        gopher
+        november5
+        merde
+        1024
+        mishijos
+        moumoune
+        09061976
+        woodstock1
+        jamess
+        ghjcnjq
+        ketchup
+        dimension
+        redwood
+        kitty13
+        10011001
+        venom1
+        destiny12
+        shadow99
+        harsha
+        jessica10
+        cardinal1
+        summer3
+        fuc
+        sun123
+        bunghole
+        luv123
+        100261
+        login123
+        felipe123
+        dddddddddd
+        superman22
+        stratocaster
+        1597530
+        mini
+        326159487
+        kaycee
+        button1
+        longbeach
+        mylover
+        m1am1b3ach
+        stunna1
+        nata
+        gizzmo
+        kanchan
+        dolores1
+        lisboa
+        fred12
+        massive
+        protect
+        feuerwehr
+        walalang
+        butterfly!
+        paloma1
+        121289
+        purple6
+        son
+        qwertyytrewq
+        ordenador
+        presley1
+        bmx123
+        element2
+        patrice1
+        bunnies1
+        liverpool7
+        transforme
+        cnfkrth
+        zakaria
+        ramsey
+        ninanina
+        939393
+        michelle11
+        ilovejohn
+        k1234567
+        lavezzi
+        maxmax1
+        builder
+        screen
+        bmwbmw
+        newnew
+        profit
+        laracroft
+        books
+        prayer1
+        praise1
+        jonathon1
+        laurah
+        bartman
+        mari
+        shadows1
+        magical1
+        october29
+        carpediem1
+        heythere
+        dewayne1
+        capricornio
+        fuckshit
+        zoe123
+        seaman
+        ineedyou
+        400076
+        starbuck
+        alina1
+        marker
+        giuliana
+        wertzu
+        poop00
+        ophelia
+        pearls
+        beckham1
+        yamaha125
+        lapochka
+        1245
+        tortoise
+        g00gle
+        tiger3
+        $hex[3132330d]
+        poker123
+        kyle12
+        eagles12
+        perkins
+        tessa
+        iverson03
+        robocop
+        education1
+        134679258
+        girlsrule
+        bravo1
+        kampala
+        1011
+        spongebob9
+        euteamo
+        parola1
+        krasota
+        amanda3
+        baller24
+        dabears
+        gangsta123
+        123852
+        jaigurudev
+        wanda1
+        timmy123
+        ken
+        tamere
+        angelface
+        pearljam1
+        mate
+        redline1
+        anno1602
+        fffffff
+        anurag
+        123456u
+        paulie
+        augustine
+        muscle
+        teste123
+        mangos
+        tippy1
+        pa$$w0rd
+        angle1
+        matthew01
+        mack10
+        daisey
+        sirena
+        weed69
+        salamanca
+        softball9
+        henrik
+        ilovesam1
+        dododo
+        31x7t5xbke
+        gator
+        febrero
+        angelok
+        benjamin15
+        januari
+        ncc74656
+        mickey11
+        lovely7
+        kobe
+        hal9000
+        september3
+        forgotten1
+        fresh
+        vfhbyjxrf
+        bwfq23jp7f
+        esperanza1
+        wanted1
+        pussy101
+        december23
+        chicago23
+        izabella
+        football17
+        baybay1
+        cutie3
+        batman3
+        1907
+        edward17
+        hottie14
+        $hex[71617a7773780d]
+        kaikai
+        matt1988
+        inter1908
+        sss
+        13791379
+        1a1a1a1a
+        sailing1
+        federal
+        jelena
+        202122
+        rochester
+        meathead
+        boobies2
+        sunshine69
+        helpme2
+        pimpin12
+        ballin12
+        ownage
+        mmm123
+        aabb1122
+        batman01
+        millennium
+        saveme
+        buddy3
+        vitaliy
+        beardog
+        cardiff
+        treefrog
+        simba11
+        baltazar
+        zeus
+        lennox
+        kristine1
+        wildman
+        blue16
+        23skidoo
+        raj123
+        forzanapoli
+        germania
+        10987654321
+        fat123
+        rjhjkm
+        5050
+        markiza
+        drums1
+        renren
+        cool13
+        chris09
+        erick1
+        olivia12
+        green10
+        1justin
+        jaiden
+        cooper12
+        punk123
+        sexy20
+        cinzia
+        bagpuss
+        concord
+        marie11
+        harry24
+        aug
+        brennan1
+        bambi
+        rockandroll
+        funky
+        ghjdthrf
+        maddison1
+        nathan01
+        lilwayne12
+        positive1
+        justdoit1
+        1soccer
+        lozinka
+        hammond
+        mydear
+        bbbbb
+        jobhunt
+        sanjeev
+        minecraft
+        sugarbear1
+        jordan
+        fxzz75$yer
+        pollo
+        bronx1
+        pimp22
+        dogcat1
+        hunter08
+        kelvin1
+        $hex[f02bf0a6d0c7f0a9f0a2f0a6]
+        ipswich
+        forgiven
+        baboso
+        guiness
+        feline
+        1453
+        canada123
+        llamas
+        buffy123
+        summer13
+        121324810z
+        426hemi
+        michelle13
+        amanda21
+        pizza2
+        shayshay1
+        4money
+        cocaine1
+        adam1234
+        leeloo
+        lorenz
+        november16
+        karma
+        130130
+        gunners1
+        flounder
+        killua
+        bluedog1
+        assholes
+        lunatic
+        cas
+        grease
+        modena
+        jessy1
+        hoover1
+        forever12
+        batman23
+        k
+        tanginamo
+        danilka
+        deadmau5
+        no
+        newjersey
+        snapper1
+        1destiny
+        daddy01
+        555333
+        awesome!
+        denzel
+        hawaii808
+        pavlik
+        wwww
+        ashley17
+        sassie
+        nowehaslo
+        llll
+        powers1
+        food123
+        sooner1
+        neverland
+        meadow
+        bambou
+        hamburg1
+        linked1
+        dadadada
+        $hex[3c626c616e6b3e0d]
+        bonbon1
+        milacek
+        getout
+        senha
+        daemon
+        misterio
+        lovelygirl
+        electronics
+        fishfish
+        baseball
+        phil
+        super8
+        fletcher1
+        scorpione
+        jasmine13
+        feather1
+        stacie
+        elements
+        william7
+        redfish1
+        amanda22
+        iloveryan1
+        beagle1
+        austin10
+        madden07
+        gjhjkm
+        madness1
+        marbella
+        premium
+        venus1
+        hannover
+        mancity1
+        michael69
+        cars123
+        foxy
+        scotch
+        password27
+        music7
+        absolute
+        virgil
+        papapapa
+        gbenga
+        1950
+        morena1
+        francoise
+        goodgood
+        lakers32
+        babykoh
+        loserface1
+        bling1
+        1qaz2wsx3e
+        mustard1
+        bryson
+        october9
+        naruto101
+        110024
+        angeli
+        ilovedavid
+        felicita
+        erika22
+        onetwo12
+        staples
+        love111
+        amanda!
+        viriato
+        franci
+        paladin1
+        1953
+        moonstar
+        hustle1
+        unicorns
+        vh5150
+        trojan1
+        apache1
+        lukasz12
+        1234567c
+        amor12
+        lonewolf1
+        mewtwo
+        scooter123
+        victoria12
+        angelito1
+        kingpin1
+        hm9958123
+        arsenal
+        teodora
+        miroslav
+        tomcat1
+        pokemon
+        jessica14
+        headshot
+        brucelee1
+        raptor1
+        3232
+        second
+        tujhrf
+        dfg5fhg5vgfh1
+        music3
+        jayhawks
+        u
+        dolphin2
+        scrabble
+        natasa
+        polarbear1
+        qwqwqwqw
+        lover21
+        serious
+        12345as
+        rjyatnrf
+        chioma
+        1q2w3e4r5t6
+        mommy01
+        weaver
+        stinger1
+        frogs1
+        troy
+        ryan962052
+        abundance
+        daddys
+        rashad1
+        football
+        aparna
+        computer
+        lover11
+        tigger7
+        mybabies
+        mommom
+        peppe
+        asas
+        qugrqfo825
+        chinchilla
+        bicycle
+        2hot4you
+        1william
+        november2
+        12345abcd
+        imissu
+        bottom
+        choochoo
+        warner
+        abbie1
+        stigmata
+        dottie1
+        annabell
+        skating
+        nataha
+        babygirl24
+        loveme7
+        blessed7
+        $hex[f0a6f0a2f0a6d0c7f0c1f0a6]
+        kitty11
+        475869
+        jam123
+        misha1
+        girls123
+        pocket
+        0101
+        blue69
+        daytona1
+        daddy3
+        brooklyn2
+        aphrodite
+        doglover1
+        december11
+        blackrose1
+        adonai
+        123456789y
+        kasey1
+        amoureux
+        yellow13
+        airport
+        aligator
+        justin15
+        allahakbar
+        aaron12
+        elmo12
+        because1
+        oatmeal
+        newuser
+        nolimit1
+        joseph11
+        198800
+        1robert
+        198111
+        bumble
+        gearsofwar
+        starwar5
+        tingting
+        alexander3
+        angel99
+        art123
+        brothers1
+        chris4
+        val
+        fuzzy
+        peyton18
+        yankees7
+        canelle
+        steele
+        yomomma
+        suerte
+        01012000
+        m@d!z
+        bummer
+        star21
+        pascale
+        primrose
+        daisymay
+        star15
+        carissa
+        adrian12
+        123456780
+        jewel
+        sincere
+        barca
+        112345
+        beanie1
+        chris24
+        suckme1
+        wildwood
+        manuel123
+        p@$$w0rd
+        marusya
+        5551212
+        slacker
+        playboy12
+        131313a
+        games123
+        movies1
+        poop22
+        shortie1
+        3syqo15hil
+        stinker1
+        3sisters
+        caramba
+        shadow23
+        w8woord
+        temporary
+        118118
+        cannon1
+        2angels
+        871982
+        boulette
+        wolfman1
+        777111
+        tuesday1
+        hikaru
+        rajendra
+        roserose
+        cubbies
+        mcgrady1
+        tyler13
+        langga
+        munchie
+        333888
+        goodies
+        callaway
+        rainman
+        zhang123
+        k47rizxt2g
+        fearless1
+        goodtime
+        nascar3
+        852123
+        marseille1
+        dim
+        guitarhero
+        painting
+        smoking1
+        yourmom123
+        corbin
+        itsme
+        blue77
+        rampage
+        habbo123
+        nikki12
+        123123123q
+        habiba
+        jessica22
+        shell
+        stinky01
+        lauren
+        123456asdf
+        whynot1
+        newpasswor
+        sk8erboy
+        1237895
+        sidekick
+        soleluna
+        nat123
+        dumdum
+        black3
+        michael.
+        anthony22
+        shoes1
+        romaroma
+        platypus
+        iamhappy
+        nkechi1
+        danielle
+        dookenr1
+        sword
+        agathe
+        batman7
+        jordan8
+        1234567891234567
+        senior06
+        robotech
+        woshishui
+        rasheed
+        spider123
+        55667788
+        001100
+        cowboys81
+        mickey13
+        johnny12
+        madison5
+        shelby12
+        monopoly1
+        happydays1
+        hunter99
+        rfhfvtkmrf
+        andreia
+        phyllis
+        nigger69
+        wwwwwww
+        252627
+        zebulon
+        ilovesex1
+        197800
+        josette1
+        kagome1
+        felice
+        quentin1
+        bribri
+        leicester
+        shandy
+        angel77
+        reilly
+        41034103
+        trent1
+        tay123
+        football54
+        december17
+        dayton
+        noiembrie
+        bonito
+        mirella
+        junk123
+        alemania
+        123q123q
+        ryjgrf
+        mahalq
+        steffen
+        shayne123
+        lickme1
+        traffic
+        saphire
+        prova
+        159753852
+        222222222
+        sam1234
+        dog1234
+        alucard1
+        happy22
+        reborn
+        negro1
+        lunaluna
+        freestuff
+        pookie2
+        bri
+        123admin321a
+        apple22
+        elizabet
+        shayla1
+        uchiha
+        taekwondo1
+        panic1
+        italy
+        opelcorsa
+        gadget
+        original1
+        meme12
+        sanjuan
+        mykids4
+        pro
+        ichliebedi
+        dkssud12
+        bunny2
+        cvthnm
+        baller123
+        lalitha
+        198511
+        candy11
+        shubham
+        cornell
+        barbie2
+        pampam
+        lucy12
+        150801
+        messi19
+        fucker12
+        olechka
+        loveme13
+        400706
+        valley1
+        jayden08
+        solitario
+        sphinx
+        love321
+        onetime
+        women
+        breakdance
+        thissucks
+        27272727
+        calico
+        pjkjnj
+        loser13
+        ashwini
+        vince1
+        gucio
+        nideknil
+        lololo1
+        rabbits
+        tytyty
+        weedman
+        lolotte
+        angel20
+        dakota01
+        den221991
+        888666
+        todd
+        sunshine8
+        blackstar
+        123456789qwerty
+        fake12
+        selenagome
+        hf
+        flower4
+        pimp21
+        engineering
+        winter09
+        bunny12
+        111666
+        sebastian
+        sweet69
+        cvbhyjdf
+        swinger
+        198411
+        invisible
+        triple
+        robot
+        quicksilver
+        lighting
+        maranatha
+        sup
+        gerardo1
+        311070
+        minnesota1
+        satanas
+        leinad
+        automobil
+        evan
+        waters1
+        ers
+        cascade
+        jake01
+        fernanda1
+        joy
+        angels3
+        snoopdogg1
+        marietta
+        fuckyouall
+        paddy1
+        123654987
+        chivas#1
+        kayden
+        mybaby2
+        loser3
+        july
+        lovemom
+        olusegun
+        gandhi
+        123qq123
+        malice
+        678910
+        escalade
+        real
+        april6
+        espagne
+        monalisa1
+        bolaji
+        negrito
+        zaq12wsx
+        googletester
+        moemoe
+        103196
+        qpwoeiruty
+        bigbooty1
+        important
+        ww111111
+        marinara
+        1qaz@wsx
+        amber2
+        brent
+        achille
+        jan123
+        schumi
+        vinnie1
+        gardenia
+        jumper1
+        michael14
+        bhaby
+        jessica4
+        198612
+        kristal
+        language
+        black7
+        loveyou3
+        chevy350
+        perico
+        bracken
+        200669
+        december2
+        glamorous1
+        racer1
+        ulises
+        nextel
+        dude11
+        rain
+        411014
+        slut69
+        luv4ever
+        fourteen
+        hello8
+        peppermint
+        estela
+        angedemon
+        willem
+        sandra
+        wildchild
+        meagan1
+        surena13
+        powerman
+        missie
+        woofer
+        titties1
+        ford150
+        niggers
+        spikes
+        kate123
+        301197
+        310
+        pass1478
+        pleasure1
+        clemente
+        adolfo
+        asdasd12
+        wyoming
+        mustang5
+        ntktdbpjh
+        catlover
+        paola1
+        yaallah
+        yaroslav
+        bigblue
+        alex07
+        dj1234
+        peaceout1
+        polska123
+        secret
+        shaina
+        perry1
+        salvation1
+        ernie1
+        another
+        temppassword
+        dozer1
+        gemma1
+        satyam
+        deshawn1
+        paramedic
+        lenny1
+        record
+        nanook
+        shanice
+        assman1
+        nessa1234
+        itachi1
+        amy
+        marilou
+        wert1234
+        haylee
+        stealth1
+        kelly12
+        uuuuuu
+        yfcnz
+        hellraiser
+        rudy
+        stretch
+        dominick1
+        keepout1
+        hawkesbury93
+        ella
+        amoreterno
+        zaxscd
+        ilov3you
+        tulipe
+        smokey01
+        joseph01
+        chiqui
+        love!!
+        vermont1
+        154322358
+        allrecipes
+        david5
+        montero
+        maricar
+        carebears
+        soccer01
+        marishka
+        jules
+        ollie
+        loretta1
+        jaycee
+        damilare
+        atlantis1
+        dynamic
+        canon
+        carajo
+        enigma1
+        lloyd
+        musician
+        kakakaka
+        minemine
+        leralera
+        bbbbb1
+        mivida
+        198585
+        midnite
+        koko123
+        cuttie1
+        miracles
+        onetwo
+        000786
+        143143143
+        omshanti
+        green14
+        greenday2
+        sailor1
+        yankees23
+        251314
+        12101961
+        tigres
+        198989
+        david23
+        ilove?
+        peepee
+        terrys
+        lukas1
+        thomas10
+        salima
+        transam1
+        the
+        parole
+        deandre1
+        naruto
+        cfiekz
+        leika1
+        absolut
+        bebita
+        native
+        cristy
+        meowmix
+        ram1500
+        keepout8
+        fduecn
+        smirnova
+        essence
+        25
+        koala
+        money07
+        1chocolate
+        pocahontas
+        holyshit1
+        mamma123
+        asakapa
+        constantine
+        marquez
+        password32
+        123qweasd
+        austin3
+        hawaiian1
+        nasty
+        smile12
+        damon1
+        naresh
+        doughboy
+        missy2
+        fuckmehard
+        19821108
+        kittie1
+        adeyemi
+        loco123
+        desire1
+        library1
+        avalon08
+        12345678r
+        cronaldo7
+        bad123
+        haribo
+        cristo1
+        houdini
+        qwertqwert
+        cream
+        $hex[3132333132333132330d]
+        thedog
+        mag
+        change1234
+        rudeboy
+        david
+        1treehill
+        morgan11
+        silkroad
+        johnny2
+        arvind
+        trunks1
+        tyler01
+        vitamin
+        benny123
+        1faith
+        jubilee
+        firestorm
+        jakejake
+        star01
+        tbone1
+        2short
+        forever7
+        myhome
+        kassie
+        $hex[f0a6d0c7f0a9d0fcd0e9f0a9f0a2f0a6]
+        plus44
+        korean
+        alone1
+        spiderman7
+        voldemort
+        solnishko
+        shaun
+        tweety13
+        28282828
+        123987456
+        antivirus
+        waswas
+        hallohallo
+        soccer77
+        klinger1
+        boosie1
+        win
+        oks65b6666
+        kaiser1
+        rowdy1
+        cameron123
+        pfqxbr
+        victor12
+        13571357
+        antonio123
+        sardegna
+        birdie123
+        1200nerds
+        dashka
+        pedrito
+        frankfurt
+        chachi
+        ludivine
+        solitude
+        rktjgfnhf
+        sodapop
+        nobody1
+        aqswde
+        notorious
+        wdtnjr
+        tichuots
+        cupcakes1
+        prodigy1
+        pingpong1
+        badman1
+        wasdwasd
+        gotohell1
+        jose1234
+        december15
+        seminoles
+        boeing747
+        charlie!
+        cowboys2
+        darkknight
+        speedo
+        babybear1
+        123456!
+        merida
+        nha7ebf6kp
+        spartans1
+        nicky123
+        total90
+        itsme1
+        a6543210
+        mouette
+        byteme
+        boy
+        hitachi
+        hx28o9e646
+        xsw21qaz
+        lokita
+        zaq1zaq1
+        december18
+        juanpablo
+        hillary1
+        2wsxzaq1
+        pink69
+        liza
+        101089
+        heythere1
+        ryan1234
+        marigold
+        ab12345
+        pokemon3
+        candy13
+        marta7
+        tyler5
+        yogesh
+        werter
+        beowulf
+        yomismo
+        q0tsrbv488
+        messenger1
+        masters1
+        raspberry
+        chocolate5
+        carl
+        groupd2013
+        raduga
+        121001
+        valkyrie
+        striker1
+        12365478
+        haloreach
+        teddy2
+        alexandra
+        pokemon1
+        khan
+        jesus#1
+        01011981
+        10241024
+        rachelle1
+        gaara1
+        fer
+        husker
+        september8
+        bitch15
+        kseniya
+        borboleta
+        160403
+        onkelz
+        198787
+        north1
+        esteban1
+        samsun
+        buddy7
+        ahmed1
+        helicopter
+        $hex[d0fcf0a5f02bf0a2d0efd0eaf0a6f0a5]
+        newthree51
+        fischer
+        bebe12
+        amoureuse
+        twenty1
+        critter1
+        blake123
+        ficken1
+        pilipinas
+        400072
+        oscar12
+        tkfkdgo7
+        qazwsxedcrfvtgb
+        flowers123
+        grande
+        gusgus
+        mullet
+        money1234
+        trabalho
+        mentos
+        laddie
+        alfa147
+        my-space
+        football28
+        pictures1
+        nibbles1
+        gummybear
+        whore
+        confirm
+        24
+        fuckyou10
+        chadwick
+        yahoo100
+        synergy
+        buckley
+        spoiled
+        pedarsag
+        boogers1
+        madison7
+        katie2
+        juanito1
+        junior88
+        galaxy1
+        edwards1
+        maritza
+        bubbles13
+        memphis10
+        gentle
+        lfybkf
+        diva
+        castillo1
+        devildog1
+        andrews
+        baylee
+        mongol
+        jon
+        0987
+        circus
+        barnes
+        pasadena
+        password06
+        pqntmt1247
+        @@@@@@
+        charlie
+        ********
+        17
+        anthony10
+        nescafe
+        oldschool1
+        sithlord
+        kayla2
+        tilly1
+        pixie
+        fletch
+        hotmail.com
+        armenia
+        bball13
+        mynameis1
+        bball123
+        larry123
+        1234love
+        edxk20qmfs
+        spears
+        nadege
+        skinner
+        31313131
+        lina90
+        inna
+        11110000
+        prototype
+        a4tech
+        mustang65
+        shorty3
+        ghjuhfvvf
+        12344321q
+        153759
+        playgirl1
+        amrita
+        blaine
+        mamamia1
+        spongebob7
+        addicted
+        kismet
+        fowler
+        llllllll
+        joel123
+        gossipgirl
+        april8
+        fuckyou09
+        chevy2
+        vbifyz
+        florian1
+        lady12
+        perach
+        police123
+        monster13
+        klaudia01
+        eggplant
+        tonya1
+        damnit1
+        killemall
+        seinfeld
+        chelle1234
+        allen3
+        chingy1
+        raiders2
+        germaine
+        venezia
+        salam
+        aquarius1
+        bigpimpin
+        san123
+        jjjjjjjjjj
+        nicole17
+        lovers
+        jesuslives
+        sexy06
+        princess1
+        anthony9
+        madison4
+        12345zxc
+        557799
+        cutie5
+        soccer69
+        dalejr88
+        november7
+        washburn
+        browning
+        zoosk1
+        michel1
+        000006
+        baba123
+        vegas
+        juventini
+        iminlove
+        moneys1
+        1andrew
+        porno1
+        27352735
+        1q2q3q4q5q
+        f1uuhza723
+        under18
+        mosquito
+        e93c50
+        futyn007
+        qwerty8
+        baseball08
+        november14
+        latoya
+        perfect10
+        pennywise
+        charisma
+        derick
+        myrtle
+        1234567898
+        muffin123
+        emo666
+        iluvme2
+        gfgfvfvf
+        elizabeth9
+        pa
+        hunter22
+        placebo1
+        har
+        nikki6
+        jordan09
+        198686
+        cuttie
+        lynn123
+        jazzie
+        andrew23
+        tennis12
+        chriss
+        vicecity
+        tetris
+        0420
+        sweetie2
+        bubbles7
+        twingo
+        stargazer
+        finley
+        godgod
+        tinman
+        leigh
+        red456
+        liberta
+        turtles1
+        stevens
+        rebekah1
+        pl
+        313313
+        paisley
+        929292
+        schatz1
+        greene
+        darkman
+        619rey
+        sunshine
+        mirantte
+        viper123
+        ram123
+        121286
+        lakers123
+        juggalo420
+        mariusz
+        chris101
+        rupert1
+        pushpa
+        littleone
+        toilet
+        louise123
+        athens
+        sparkles1
+        ash
+        lover23
+        petey1
+        carlos10
+        firefire
+        rivera1
+        stoned
+        popopo1
+        $hex[6d69636861656c0d]
+        lhfrjy
+        fuckthewor
+        behappy1
+        katya
+        prince2
+        canard
+        ettore
+        baseball33
+        isabel972
+        superhero
+        jkljkl
+        arabella
+        q1w2e3r4t5y6u7i8o9p0
+        party123
+        lilpimp1
+        zhd741220
+        charlie13
+        belmont
+        werewolf1
+        production
+        green21
+        198512
+        orange5
+        gianna1
+        lonsdale
+        baseball19
+        elisabeth1
+        gangster12
+        flame1
+        bea
+        madison01
+        zaq1
+        13245768
+        w1991a
+        lucky4
+        mercedes
+        04022000
+        heyyou1
+        magda1
+        sincere1
+        december16
+        012012
+        rai-131
+        1qwertyu
+        buffett
+        123ert
+        bird33
+        nicole.
+        muhammad1
+        fucklife1
+        f4u*123
+        oooooooo
+        ducky
+        abcd1234
+        only1me
+        butter12
+        7410
+        654789
+        sammy01
+        pennstate1
+        happy13
+        smile0_0
+        nautica
+        jeep
+        sunfire
+        ahov
+        cristh
+        1purple
+        happy12345
+        will123
+        harvick29
+        wildthing
+        angela123
+        fluffy12
+        electron
+        kookie
+        malcom
+        nedved
+        c6h12o6
+        golfing1
+        diamond
+        meteora
+        hellas
+        jeremy12
+        hate
+        honda125
+        gogators
+        mohammed1
+        astrid29
+        sundance1
+        alchemist
+        kellie1
+        poopmaster
+        alyssa2
+        whatever7
+        kangaroo1
+        roderick
+        broadband1
+        handyman
+        198711
+        bahia1979
+        159753258
+        elizabeth8
+        shitshit
+        transit
+        0147896325
+        isabella
+        vfcnth
+        ramona1
+        tasha123
+        kurwamac
+        eugenio
+        7418529630
+        candygirl
+        19561956
+        foolish1
+        battery
+        hbhc8290826
+        jimmy2
+        9632147
+        villa1
+        123456+
+        niki
+        hal
+        brandon4
+        flower5
+        kool12
+        ariadna
+        sabine12
+        $hex[73756e7368696e650d]
+        frogs
+        vicky123
+        yayaya
+        jasmine11
+        hollie1
+        3526535265
+        florida2
+        123123321
+        anthony14
+        lucian
+        hockey16
+        buddah
+        hotdog2
+        juninho
+        401107
+        20
+        edoardo
+        maxpayne
+        batman69
+        qazplm
+        karakartal
+        football95
+        gtavicecity
+        maria666
+        007700
+        13587930210
+        mari123
+        pajero
+        babyboy3
+        cocotte
+        may123
+        zxc841219
+        bartek1
+        maggie13
+        speak2me
+        duckie1
+        auriane
+        raleigh
+        radeon
+        caramella
+        w123456789
+        mm123456
+        cedric1
+        madrid1
+        killer6
+        pushkin
+        high420
+        serrano
+        singh
+        l1nked1n
+        cool10
+        victoria2
+        halifax
+        pass_2011
+        krazy1
+        happy1234
+        comedy
+        april123
+        124124
+        198100
+        madison
+        magdalena1
+        110016
+        cheeky1
+        morales1
+        giogio
+        book
+        imyaimyaimya
+        letmeinnow
+        198412
+        01011987
+        $hex[3130323033300d]
+        serkan
+        vanessa12
+        kindness
+        4rfv5tgb
+        reason
+        sverige
+        spionin8688
+        painkiller
+        brandon10
+        dontknow1
+        elizabeth0
+        pussy7
+        hambone
+        iloveyou<3
+        trueblue
+        texas12
+        homies
+        roseann
+        mmmmm1
+        427468
+        mudvayne1
+        chevyz71
+        dtxyjcnm
+        mark1234
+        attack
+        alesana
+        jessica69
+        beans1
+        173928
+        randyorton
+        lexus
+        poster
+        asdasdasd1
+        dogshit
+        popstar1
+        anthony8
+        annabel
+        dede
+        weasel1
+        djkjlz
+        1q2w3e4r
+        sharpie
+        $hex[617364663a6c6b6a]
+        foofoo
+        201001
+        ww651118
+        colibri
+        gigabyte
+        shorty7
+        eatme69
+        jjjjjjj
+        tigger21
+        myspace24
+        motorhead
+        shrimp
+        swapna
+        qq123456789
+        zwickau
+        piepie
+        peppers
+        124356
+        football16
+        dilbert1
+        monkey33
+        macdre1
+        rodrigues
+        peggy1
+        rihanna1
+        #1stunna
+        realtor
+        qq123123
+        rancid1
+        brenden
+        fordf350
+        jkjkjk
+        fylhtq12
+        200888
+        killer21
+        dragon9
+        19571957
+        wrestle1
+        psp123
+        supernova1
+        d41d8cd
+        fruity
+        angels12
+        thizz2
+        luckies
+        bluejay
+        rhiannon1
+        14629227
+        29422277
+        lightbulb
+        amanda69
+        blbyf
+        112020
+        partytime
+        avenged
+        hellen
+        passcode
+        justus
+        qazxswedcvfr
+        choice
+        0987654321q
+        kirill1990
+        mobsters1
+        monkey09
+        ray
+        skank1
+        sn00py
+        loyola
+        jewish
+        andrea
+        fucku69
+        lincogo1
+        blabla123
+        rtw150809
+        cat1234
+        citron
+        dakota123
+        kokomo
+        puppydog1
+        t36473647
+        mustang01
+        ice
+        locura
+        pokemon7
+        sexy1
+        kokokoko
+        davidic1
+        fiona1
+        loveis1
+        epsilon
+        nuggets1
+        d0r1nc0urt
+        olo65b6666
+        1598741
+        lucille1
+        kisses2
+        sales
+        rambo123
+        dimebag1
+        aa224466
+        mmm
+        pimp1234
+        11111111a
+        barcelona
+        alesha
+        12345678z
+        acapulco
+        lala11
+        myspacepas
+        edberg
+        nascar20
+        lou
+        peanut3
+        82214989
+        $hex[7a786376626e6d0d]
+        johncena54
+        blah12
+        lovemykids
+        123456789qw
+        69charger
+        killer4
+        ebeans
+        chiefs1
+        lananh
+        flower3
+        supervisor
+        1bigdaddy
+        purdue
+        summer5
+        jimmy12
+        player13
+        volume1
+        pa$$w0rd
+        fathead1
+        vanille1
+        ilds4edad
+        hshshs
+        bluerose
+        superwoman
+        nicole6
+        kitty6
+        charly1
+        blunts
+        nathan11
+        maggie3
+        1952
+        luis13
+        jadakiss
+        vampiro
+        arslan
+        ballon
+        melania
+        money9
+        leticia1
+        destin
+        advance
+        clapton
+        masterkey
+        november25
+        ringo
+        jordan2345
+        password66
+        volcano
+        1324
+        acts238
+        bible1
+        choclate
+        healthy
+        18
+        doggystyle
+        mamapapa1
+        mysecret
+        shorty11
+        1234567g
+        salem
+        happyhappy
+        lilica
+        idiot1
+        bitch10
+        patience1
+        paraiso
+        1211109032
+        raluca
+        blablabla1
+        yellowcard
+        degrassi1
+        780813
+        22152182
+        teamo12
+        monkey08
+        summer00
+        nigger!
+        pumpkin2
+        almighty1
+        zander1
+        learning
+        clovis
+        passw0rd1
+        7seven
+        candies
+        xaxaxa
+        resing1965
+        nineteen
+        bayern94
+        $hex[f0a6f0a2f0a6d0fcd0e9f0a6d0fcf0a9d0c5]
+        shadow!
+        junkmail
+        catholic
+        glasses
+        sonoio
+        monkey07
+        dragoste
+        92298899
+        435453
+        5children
+        allmine1
+        abhinav
+        19451945
+        kristel
+        ulisse
+        killer10
+        beethoven9
+        jojojo1
+        bouboule
+        tl281188t
+        fritz
+        ekmzyf
+        hannah!
+        tony1234
+        1023
+        passward
+        pipeline
+        alex16
+        buddie1
+        xige5516726
+        pink07
+        avalon1
+        mierda1
+        anechka
+        gogirl
+        520025
+        a5201314
+        05200520
+        shaheen
+        eli
+        zzzzz1
+        11121314
+        ronaldo17
+        bitch1234
+        policeman
+        kims89
+        mustafa1
+        october30
+        meow123
+        ploppy10
+        didine
+        bon
+        matt1234
+        cumshot
+        tyler3
+        mercurio
+        dieguito
+        blackcat123
+        luna123
+        53472235
+        sweetangel
+        michelle!
+        vuc7neyu0
+        roger123
+        jesus
+        queenbee1
+        neo123
+        infamous1
+        alex2000
+        spyder1
+        iloveyoux3
+        shayshay
+        valeriya
+        santhosh
+        bhbyrf
+        chambers
+        singing1
+        staredobre
+        564335
+        mibebe
+        pissoff1
+        gggggg1
+        586016
+        railroad
+        mywife
+        godisable
+        punjab
+        december31
+        sonics
+        master69
+        ophelie
+        loxpider
+        berry
+        ch0c0late
+        weiwei
+        element123
+        lindinha
+        swetha
+        farley
+        cleo
+        connard
+        ashraf
+        madryt
+        2211
+        altair
+        angel!
+        alex18
+        deadly
+        80
+        focus
+        ovr220278
+        jenni
+        frontier
+        smokin1
+        wang123
+        lovely!
+        "1,00001e+14"
+        soccer88
+        yemi19900911
+        killjoy
+        threekids
+        uhfaabnb
+        ornella
+        monica12
+        4567
+        tiger10
+        swampfire
+        buzhidao
+        godlike
+        mumdad
+        astig
+        gfs2z6wb
+        anthony!
+        q1q2q3q4q5
+        aviation
+        kapej111
+        moreno1
+        reveur
+        shadow14
+        nomeacuerdo
+        password123456
+        crazy101
+        ghosts
+        skater11
+        bob101
+        finger1
+        bonanza
+        sable1
+        110091
+        star101
+        good4u
+        ilovelife
+        shanice1
+        rockers
+        pugsley
+        maiden666
+        lilili
+        monkey17
+        123456789qaz
+        31081981rs
+        nerone
+        1abcdef
+        185800
+        serdar
+        jessica8
+        barakuda
+        bball2
+        marygrace
+        yolo
+        cabbage1
+        wendell
+        princes1
+        chilly
+        lil123
+        marmotte
+        camilla1
+        pppppp1
+        sushma
+        alivioo
+        papers
+        abc@123
+        newcall
+        pie
+        mousse
+        qiciqdp162
+        fathead
+        justin08
+        tiger22
+        iforget
+        poepen19
+        katana1
+        roro1024
+        water2
+        chocolate9
+        vascorossi
+        mbahurip
+        kalyani
+        angels123
+        0range
+        action1
+        charlotte
+        326598
+        fuckthat1
+        september7
+        jasmine4
+        369369369
+        12345678k
+        nokia5310
+        p5415420
+        111888
+        125678
+        emirates
+        mamita1
+        1amanda
+        frosch
+        fourkids
+        thomson
+        garbage1
+        adeline
+        hornets
+        thissucks1
+        liam
+        clifton
+        rosales
+        ashwin
+        babymama1
+        james1234
+        heather
+        kar
+        denis123
+        recovery1
+        zzz
+        trina1
+        monarch
+        alleycat
+        gwarmonster
+        cheguevara
+        poiu0987
+        juancho
+        catdog2
+        batman22
+        rose1234
+        hockey5
+        supa1906
+        ss563563ss
+        cannibal
+        phx602
+        django
+        londres
+        superman8
+        teddybear2
+        1002
+        lena123
+        piffish
+        gangsta12
+        mutant
+        zombies
+        calgary
+        paluso00
+        araceli
+        vergeten
+        whistler
+        music11
+        ohshit
+        uphill45
+        kissing
+        llama
+        underoath
+        220389
+        19581958
+        renuka
+        shelby123
+        ferret1
+        spolana
+        sentinel
+        cacca
+        bharathi
+        kiss12
+        pakistan12
+        civic1
+        bigbear1
+        antonio2
+        uchenna
+        dinero
+        wealth
+        bhjxrf
+        wasted
+        aquila
+        mal
+        vaughn
+        dou
+        irving
+        jkiuztdftl57
+        brodie10
+        london01
+        cortez1
+        128128
+        kirkland
+        leopoldo
+        fairy
+        sandie
+        taylor!
+        richardson
+        050965
+        j4n4jel4
+        semangat
+        honda450
+        lebronjame
+        seigneur
+        olitec00
+        love1314
+        nacho1
+        shriram
+        trapdoor60
+        hockey21
+        pommes123
+        homerun1
+        oreo12
+        astros1
+        povlmly727
+        snorre98
+        poser2
+        newstart1
+        freiheit
+        jewels1
+        honeybunny
+        fire12
+        crack
+        139381512
+        don123
+        brandnew1
+        courage1
+        rockey
+        anfisa
+        haha1234
+        jordon
+        lightning2
+        campos
+        buster13
+        legendary
+        charlie10
+        nation
+        rosalia
+        letizia
+        5a8b9c2d
+        latifa
+        mahendra
+        jordan99
+        xantria10315
+        kuana230345
+        marmalade
+        25393275
+        luc
+        $hex[7a6e743a]
+        riddick
+        doodlebug1
+        dianna
+        dakota2
+        wiktoria
+        stitch1
+        mis
+        mnbvcxz123
+        monkey
+        axelle
+        tinkerbell1
+        pollux
+        1905
+        usa12345
+        zerozero
+        aksrms8010
+        green6
+        starwarsfan10
+        huskies1
+        rogelio
+        awei1616
+        lauren11
+        impact
+        skaterdude
+        jessica15
+        1jasmine
+        honeybun1
+        zz8807zpl
+        68582988
+        class
+        blkdrag0ns
+        cksdnd12
+        pallino
+        moon123
+        infinito
+        qwe456
+        incredible
+        101080
+        april9
+        yfhenj
+        bucky1
+        248001
+        $hex[343831353136323334320d]
+        naruto7
+        nfvfhf
+        noelle1
+        ganja420
+        jordan9
+        scarface2
+        heavenly1
+        hannahmontana
+        brandon!
+        tintin1
+        pentagon
+        dallas01
+        complete
+        idefix
+        mjdsf11
+        familiyafamiliya
+        petram
+        toriamos
+        illini
+        franca
+        lloyd1
+        ziggy123
+        baby2009
+        mojojojo
+        budman
+        smokie1
+        lynette1
+        attitude1
+        pass11
+        www111
+        tanzania
+        ernest1
+        crystal12
+        linkedin11
+        madison1
+        marilyn59
+        145145
+        green15
+        skeleton
+        christmas2
+        notebook1
+        madara
+        wrasloco11
+        5656
+        susie
+        supreme1
+        44332211
+        $hex[71717777313132320d]
+        qwarty
+        breaker
+        staples1
+        kurdistan
+        pinkpanther
+        rhinos111
+        starry
+        fucku12
+        jul
+        barley
+        toonarmy
+        perro
+        maryjoy
+        konfetka
+        baseball1
+        1daniel
+        br00klyn
+        whitetiger
+        ewelina
+        norton1
+        boomerang
+        poland1
+        dangerous12
+        135792
+        soccer05
+        leopard1
+        keystone1
+        nikolas1
+        courage9
+        cierra
+        thibault
+        hrenota1
+        luckyboy
+        james10
+        pepsi2
+        valeri
+        45678
+        alain
+        1asdfg
+        eli123
+        vijay
+        teonamaria1
+        frisco415
+        sandra12
+        vaibhav
+        jiang8kevin
+        n123456789
+        ficken76
+        barbiegirl
+        rodeo1
+        123321qwe
+        leningrad
+        mufasa
+        agustus
+        cds04121989
+        danielito
+        gutschein
+        mickey
+        seminoles1
+        lalita
+        nathan
+        creeper
+        velvet1
+        myspace00
+        anetka11
+        lisamarie
+        banaan
+        matthew4
+        macdaddy1
+        lokoloko
+        fb1907
+        pioupiou
+        rainbow3
+        lost
+        1234567h
+        lillie1
+        hunter07
+        ytreza
+        cutie01
+        texas100
+        qq1234
+        gfynthf
+        jarrod
+        222444
+        ashley09
+        birdhouse
+        bamidele
+        sangeetha
+        sexychick1
+        carpet1
+        aliceadsl
+        l1verpool
+        hannover96
+        4826159
+        topbull
+        cookie4
+        500016
+        vitor1268123
+        12346
+        19941028
+        corbin1
+        looby123
+        098poi
+        poilut
+        123234
+        123321aa
+        shalom1
+        robert7
+        stupid!
+        moose123
+        link
+        heather12
+        yfcn.if
+        happy01
+        bond
+        sabrina123
+        kittykitty
+        floyd1
+        crybaby1
+        kristie
+        candy5
+        b2spirit
+        fubar09
+        nikita123
+        david22
+        jessi1
+        bucuresti
+        kjifhf
+        povray14
+        myblocker
+        vfkbyf
+        mustang
+        jesus1234
+        l3tm31n
+        mazda1
+        jessica23
+        youandme1
+        sedona
+        abcdef
+        alfa156
+        849vak17
+        26665806
+        nena123
+        max12345
+        515253
+        cole
+        green17
+        michelle01
+        someday
+        thebeast
+        j5644574
+        devil123
+        spider-man
+        fhctybq
+        baller5
+        2w3e4r
+        goblue1
+        maximiliano
+        football19
+        m01759766727
+        grayson1
+        hydrogen
+        123456789101112
+        stupid12
+        superman4
+        melrose
+        truth1
+        nene
+        battle1
+        david21
+        trackstar1
+        mental
+        tigers2
+        ebony
+        maiden1
+        stumpy
+        misfit
+        hola1234
+        aa261599
+        hannah5
+        weronika1992
+        robert
+        1234567890123
+        montreal1
+        orient
+        1272446
+        concrete1
+        ashley6
+        doodles1
+        pokemon9
+        gonzo1
+        12345678987654321
+        sex666
+        juju1987
+        carpenter1
+        twinkle15
+        chocolate8
+        123666
+        minimal
+        loco
+        jammin
+        forsaken
+        together1
+        saitou
+        sabbath1
+        qwertzu
+        medical1
+        zbychlas
+        cars
+        mandingo
+        dark123
+        tyrael04
+        ehdgnl12
+        aladdin
+        reloaded
+        studio54
+        jdd04257
+        fx-one
+        goodtimes1
+        tendulkar
+        bloodz1
+        video
+        summer2008
+        saigon
+        guardian1
+        cxfcnkbdfz
+        icegirl
+        neworleans12345
+        hillside
+        listen
+        1233
+        elise
+        boxers
+        makenzie
+        159357r
+        bl8lygb0
+        dracula1
+        nashville
+        2fresh
+        dallas2
+        kara2711
+        kambal
+        william2631
+        chelsea7
+        1234five
+        courtney12
+        1234asd
+        55665566
+        badgers
+        qq18ww899
+        duster
+        cowboys12
+        berger
+        messiah1
+        kaleb1
+        somerset
+        zack123
+        jesusis
+        yggdrasil4
+        wishbone1
+        braves10
+        mikemike1
+        shurik
+        black11
+        gangbang
+        lucinda
+        redhorse
+        aug!272010
+        andrea2
+        loyalty
+        198311
+        jetsmets
+        vfhnsirf
+        bunker
+        jesus143
+        hermione1
+        m12345678
+        tenshin
+        raiders12
+        121282
+        mamikawada
+        sodapop1
+        sexy4life
+        killer9
+        musik
+        finland
+        dario
+        tuputamadre
+        123456az
+        majesty
+        u83xu3u83
+        cherry13
+        062593
+        spice1
+        chidori
+        charly2004
+        62543234
+        thriller
+        coco11
+        nicholas12
+        1214
+        584521
+        illuminati
+        101086
+        231
+        888777-
+        agnes
+        paopao
+        jackmore1
+        upperd7
+        missy12
+        m1chelle
+        @bigmir.net
+        dfktynby
+        b00bies
+        buddydog
+        cookiemonster
+        q1a2z3
+        winter01
+        madona
+        cloclo
+        thecat
+        spitsy16
+        single2
+        horror
+        marko
+        0909
+        saddam
+        pink09
+        nandini
+        slipknot9
+        slash1
+        34343434
+        limited
+        rachel
+        komputer12
+        fleurs
+        sipfhair
+        vodka
+        hello69
+        abayomi
+        robotics
+        football27
+        qwerty123456789
+        spongebob0
+        shayna
+        montagne
+        milan1
+        optimus1
+        sad123
+        $hex[d0bfd197d085d0bfd197d085d0bfd197d085d0bfd197d085d0bfd197d085d0bfd197d085d0bfd197d085d0bfd197d085d0bfd197d085d0bfd197d085d0bfd197d085]
+        john13
+        sunshine21
+        love87
+        1867sb
+        123edc
+        wrigley
+        dizzy1
+        chief
+        j0rdan
+        stunner
+        smith123
+        2w3e4r5t
+        rotten
+        pilgrim
+        david10
+        depechemode
+        hunter4
+        me1212
+        gs1905
+        halo22
+        102030a
+        phoenix
+        po918dg
+        400050
+        whoknows
+        mamika10
+        wheeler
+        gaylord
+        tricky1
+        1olmetec1
+        ciccia
+        seahorse1
+        itisme
+        jackjack1
+        98989898
+        159487
+        neopets1
+        201
+        succes
+        watever
+        openup1
+        homeboy1
+        april3
+        leika86
+        1204
+        booboo11
+        fullmetal1
+        kevnwo128
+        chantel
+        alvin1
+        vader
+        lover22
+        qaqaqa
+        chicken11
+        123456mm
+        lakewood
+        jasper01
+        cummins
+        kakaroto
+        lolly
+        crackers1
+        cannelle
+        3141592654
+        iloveyouso
+        rainbows1
+        buttface1
+        custom
+        nickiminaj
+        akademiks11
+        satsuki
+        superman
+        1cutie
+        bmw320
+        hampton1
+        2sisters
+        raprap
+        mckenna1
+        qwert54321
+        wert123
+        ch
+        umbrella1
+        smirnov
+        ashley08
+        198712
+        ayodeji
+        1loves
+        twelve
+        letitbe
+        523456
+        evgeniya
+        poiu07
+        farmacia
+        natiichen999
+        love30
+        teenaa111
+        newjersey1
+        basketbal9
+        ipad
+        libby
+        ilove12
+        121285
+        sunshine9
+        myspace77
+        fragolina
+        52hoova
+        sweet18
+        oldnavy
+        nokia3250
+        hamburg15
+        94246843
+        32342711
+        killer
+        joshua21
+        awesome12
+        cocococo
+        tarzan00
+        markus1
+        beast123
+        qw12qw12
+        21052003
+        ijrjkflrf
+        tuxedo
+        football56
+        starwars111
+        bumper
+        march5
+        300300
+        wwe619
+        money8
+        monday123
+        ilovejoe1
+        heart123
+        andre1986
+        wiseman
+        mommy7
+        1freedom
+        gabriel2
+        cooper123
+        u8t6e4
+        blackpool
+        malvina
+        november8
+        skateordie
+        november24
+        stella123
+        cordell123
+        hello01
+        henderson1
+        malishka
+        h4t3cr3w
+        yvonne90
+        123456789as
+        ledzeppelin
+        pessac
+        julieann
+        morango
+        march6
+        adrienne1
+        smb0512bz
+        myfather
+        steflio3123
+        pinguin
+        yomisma
+        wonderwoman
+        nummero1
+        vale46
+        awesome2
+        bella01
+        brody1
+        madmad
+        evelin
+        stargirl
+        pelota
+        werock1
+        pokemon5
+        hockey3
+        candy3
+        sample
+        armstrong1
+        pauko97
+        fuckyou
+        daniel18
+        asswipe
+        bin
+        cervantes
+        ffffffffff
+        manu123
+        bangaram
+        taiwan
+        bettina23
+        purple16
+        tkfkdgo1
+        197900
+        yasemin
+        viola
+        boobies2
+        qazedc
+        01011988
+        lotus1
+        000000000000
+        halo219
+        rosaria
+        mormor
+        kelley1
+        contra
+        marilena
+        yumyum1
+        123456ok
+        accounts
+        trainer
+        smokey13
+        goodmorning
+        27254931
+        01470147
+        getlost
+        madden09
+        priscila
+        hawkeyes
+        crybaby
+        smokey11
+        emoboy
+        naruto9
+        power12
+        boomer12
+        rfhfgep
+        alejandro2
+        1nigger
+        biscuit22
+        ludi1234
+        december28
+        kinomoto89
+        ldgend
+        jarox1301!
+        1234qq
+        aninha
+        boroda
+        freedom
+        abc123123
+        twiztid1
+        moonmoon
+        peggy
+        ohyeah1
+        jewish1
+        voltaire
+        shortie
+        billiejoe1
+        orange!
+        caca12
+        nimbus
+        0p9o8i7u
+        november27
+        bright1
+        dar
+        123459876
+        010180
+        sadsad
+        1314
+        sexybitch2
+        raffaella
+        moonshine1
+        coyote1
+        smoker1
+        superman01
+        pt120439
+        felix1952
+        fudge
+        hehehe1
+        chocolate4
+        lara1308
+        laska
+        magazine
+        love456
+        312312
+        goldberg1
+        nwolf72
+        lacey
+        85218812
+        gab
+        vbienrf
+        freeway1
+        bootsie1
+        ilove3
+        duncan21
+        123678
+        lenalena
+        411001
+        maciek06
+        ahmad
+        hello101
+        drifter
+        110034
+        covenant
+        kissmyass2
+        1987123
+        94327579
+        crackhead
+        ghbdtnrfrltkf
+        naruto5
+        001579238
+        december14
+        axlrose
+        crash
+        cookies!
+        29694419
+        lestat1
+        jaiden1
+        girlygirl1
+        softball21
+        saint
+        stani06
+        121284
+        ramon
+        damion
+        mayquinn2
+        alana1
+        dabears1
+        hooper
+        william5
+        fktyeirf
+        monkeys2
+        bitch666
+        mildred1
+        r1234567
+        tulipan
+        whoareyou
+        eva
+        jesse12
+        mlb229
+        nazareth
+        yfnfirf
+        murali
+        carnage
+        43922572
+        tigger!
+        oasis
+        kakashi21
+        hockey8
+        1america
+        jet
+        winter123
+        nothings123
+        august2
+        forever3
+        520love101182
+        benfica1
+        ibanezjs
+        cutie10
+        yoyoyoyo
+        matyas2001
+        stripes
+        kkkkkkkkkk
+        edmond
+        leolong1985
+        satnam
+        ace
+        redbone
+        chitown1
+        arsenal12
+        smokey420
+        babababa
+        kitty101
+        eightball
+        sanders1
+        zooyork1
+        getsome1
+        leonor
+        maburro
+        ripcurl
+        services
+        sparky12
+        110059
+        lebron1
+        chris!
+        1grandma
+        ska02ska
+        crunch
+        oliver01
+        111111111111111
+        anthony08
+        sandberg5
+        1234567p
+        marsik
+        ronaldo07
+        bertha1
+        cool22
+        techno13
+        santamaria
+        a54321
+        masina
+        fuckyou88
+        ilo
+        bergkamp
+        butterball
+        northern
+        viagra
+        single123
+        dragon8
+        eastern
+        hanson1
+        gal
+        nikki2
+        hollister3
+        breathe
+        metal123
+        fantasma
+        allsop
+        imelda
+        eatpussy
+        capecod
+        cubbies1
+        morton
+        danny2
+        nickie
+        beavis1
+        mendez
+        forgetmenot
+        333221
+        chitarra
+        rangerover
+        hans4queck
+        rocks
+        kimmie1
+        manolito
+        thedude
+        kartoffelpuffer
+        6817zd57
+        paquito
+        bubbas
+        52253823
+        lovebug2
+        shorty14
+        par
+        hfleuf
+        tadpole
+        green8
+        bri123
+        kingfish
+        coco1234
+        lightpower12345
+        27412678
+        nanou4552
+        damaris
+        treehouse
+        vanhalen1
+        bowwow2
+        jyothi
+        sim
+        maella1311
+        linked123
+        onlyone
+        herbalife
+        wayne123
+        buddy5
+        tapout
+        4mykids
+        fenchel55
+        vanessa2
+        rover
+        o12345
+        edmund
+        pookie12
+        la
+        chandan
+        me12345
+        vfhbjk1801
+        advent
+        fysihz5g
+        edmonton
+        clarinet1
+        pizzahut1
+        badboys2
+        lucky10
+        mu080295
+        rashad
+        makulit
+        101087
+        lovers69
+        hester23
+        seanpaul
+        andreita
+        abcdefghi1
+        komodo
+        escola
+        november3
+        jcdenis1
+        escobar
+        nancy123
+        fabregas4
+        daniel16
+        angel27
+        1007
+        purple9
+        legend22
+        beast556
+        kira
+        alex17
+        54321q
+        britt12
+        asdfghjkl12
+        10200718
+        popper
+        64impala
+        baller13
+        789321
+        50505050
+        fuckme12
+        fuckit!
+        96101z
+        farfallina
+        12345a
+        monster7
+        qwertyu8
+        hattie
+        21152117
+        lionheart1
+        dell500
+        ladiesman1
+        quake3
+        1ofakind
+        sweet17
+        bandit2
+        milk
+        pendejo1
+        cutiepie2
+        grateful1
+        dominion
+        123abc
+        pascual
+        monterrey
+        father123
+        greatone
+        brown13
+        yamato
+        01012009
+        delphi
+        assh0le
+        123zzz
+        puppies2
+        sk8ers
+        moi
+        purple15
+        dark666
+        jujuju
+        papabear
+        onlyyou
+        ilovejames
+        lucie
+        barker
+        softball23
+        gidget1
+        newvision
+        1205
+        unforgiven
+        hannahmont
+        jasmine01
+        angelseye22
+        678678
+        4567890
+        l5l5l5
+        incognito
+        31337a
+        wsxedc
+        skillet
+        overkill
+        colgate
+        brooke123
+        tuangbi
+        southside2
+        addl0223
+        christian7
+        giggle
+        smashing
+        dav
+        virtue1234
+        mickey3
+        emilio1
+        yellow!
+        s12345678
+        abcabc123
+        butterflies
+        easyas123
+        jmoney1
+        marian1
+        icetea
+        samsun55
+        castle1
+        redab1993
+        one234
+        surethang
+        dance12
+        apple11
+        alyson
+        eve
+        stefangreil1983
+        islamabad
+        sammy7
+        michelle
+        gaudens
+        nottingham
+        sss111
+        mkal2707
+        hardwork
+        191191
+        cutie14
+        total12scherz
+        sandoval
+        malik123
+        lenka
+        gautam
+        edwardcullen
+        music13
+        snake123
+        rocky3
+        2kroliczek
+        davidoff
+        wrestler1
+        southwest1
+        4me2know
+        adams33486
+        manuel12
+        serafina14
+        lover14
+        trivium1
+        cowboyup
+        shawty
+        c1234567
+        1234567n
+        lacoste1
+        crowbird
+        jimmie48
+        $hex[315132773365347235740d]
+        spez3012
+        theshit1
+        scanner
+        rooney8
+        rayman
+        carrots
+        julie2811
+        landmark
+        cameron12
+        1208
+        110025
+        turtle12
+        rose24731
+        gggggggggg
+        olivia2
+        mil
+        karo13
+        sokolova
+        maddox
+        astroboy
+        mercy
+        becker
+        622906268
+        bored1
+        thinking
+        shorty69
+        michael18
+        andrew5
+        rockon!
+        baller11
+        guesswho
+        comcast
+        treguier
+        nice123
+        salmankhan
+        snoopy13
+        flyers1
+        puttana
+        221133
+        bou
+        eighteen
+        superboy
+        qwe123qwe123
+        bff4ever
+        christina2
+        floyd
+        haggis
+        dabomb
+        111680
+        assface1
+        eragon1
+        khan123
+        saxophone1
+        forever4
+        oojs4ykl
+        alpacino
+        treflip
+        erotic
+        102
+        121292
+        blunt420
+        fifa2010
+        jordan06
+        ruler1991
+        momo12
+        kris10
+        norma1
+        791159392
+        mexico01
+        sasin414
+        lolo12
+        jasmina
+        kylie
+        kfcnjxrf
+        sevgilim
+        golfinho
+        101085
+        miniclip
+        chinook
+        fidelity
+        proverbs
+        shashank
+        mario140773
+        iloveyou88
+        theband1
+        2password
+        proverbs31
+        blackout1
+        super7
+        rhodan01
+        mob123
+        myspace88
+        racerx
+        robert22
+        imation
+        deeznutz
+        wolf123
+        mexicano1
+        ama
+        working1
+        dogshit1
+        honey215
+        ice123
+        dora123
+        pranav
+        ogplanet
+        cosmopolitan
+        summer
+        crysis
+        zac123
+        wpcakir264
+        parolamea
+        ligabue
+        gisele
+        candy101
+        spiker
+        maganda1
+        150556
+        jesus23
+        maldives
+        kaboom
+        181920
+        vanessa
+        alterego
+        sacha1234
+        jigsaw
+        sexymama12
+        chr
+        anjana
+        palomino
+        alex99
+        bingbing
+        hollie99
+        mgreen39
+        testtest1
+        doug
+        razjel1
+        12312345
+        pg260365
+        rosco1
+        fuckyou01
+        aaaa11
+        killer45
+        bambolina
+        chris19
+        panorama
+        rover1
+        monkey18
+        justin18
+        somanypickles27
+        132680
+        maxima1
+        madafaka
+        ahbird1984
+        soulmate1
+        alex24
+        mayank
+        pomalo123
+        blue88
+        latoya1
+        aimee
+        buceta
+        1102
+        siempre
+        pablo123
+        chemical1
+        bball14
+        sonicx
+        794613852
+        youporn
+        lucinka
+        fineboy
+        killer1234
+        jessica.
+        music5
+        2727
+        monster5
+        4224035
+        dogg
+        tracker1
+        156156
+        lucky77
+        toaster
+        graffiti1
+        brother2
+        trandafir
+        armorgames
+        chelsea8
+        mateus
+        z1234567
+        kerry1
+        muffin2
+        hermann
+        01011986
+        rabat1945
+        lasalle
+        g
+        freedom12
+        ayanami
+        polenka1
+        jolene
+        jojojojo
+        michaeljackson
+        irock
+        chrono
+        gobucks
+        raiden
+        han
+        bibi
+        nickelback
+        c3por2d2
+        zaq1xsw2cde3
+        halo1234
+        good12
+        aczx7812
+        waterman
+        jamal
+        papatoma1
+        pakistan786
+        aguilas
+        weyersheim
+        sexe
+        emmanuelle
+        marie7
+        qawsed1
+        author
+        mostafa
+        qawsed123
+        a1169619
+        linusd8
+        kitten123
+        kassandra1
+        daredevil1
+        madonna12
+        minecraft123
+        leliane50934
+        johnny1959
+        licorice
+        19810301
+        gazelle
+        clown1
+        guillermo1
+        cabrera
+        calderon
+        pussy5
+        lilwayne2
+        pass1234
+        dkz1999
+        seneca
+        lucky6
+        cookie23
+        sindhu
+        kmzwa8awaa
+        weekend
+        moderncombat
+        keegan1
+        2pacshakur
+        yanks1
+        monyet
+        soulfly
+        rockford
+        c0mputer
+        concepcion
+        hateme1
+        brebre
+        power2
+        f
+        qwerty4
+        fucked1
+        royal
+        gruby12
+        robinho
+        117117
+        owt243ygbh
+        panda12
+        bobcats1
+        mom1234
+        batman5
+        asdewq
+        1tigger
+        volimte
+        master13
+        oliver11
+        perkele
+        grazia
+        c00kies
+        live4him
+        new975wen
+        michael15
+        angela12
+        winter07
+        crescent
+        marykay
+        tanja1993
+        festival
+        sestra
+        863560
+        liverpool
+        hoffman
+        minister
+        tigger23
+        pilot1
+        x12345
+        sammy13
+        josh13
+        fossil1
+        cayman
+        dolphin7
+        lookatme
+        hotlips
+        111111aa
+        20072008
+        haha11
+        theodore1
+        lmapacey
+        march7
+        jasper
+        iloveu22
+        lizbeth
+        rockman
+        bob12345
+        phoenix888
+        desadesa
+        lapinou
+        019283
+        supermanboy
+        softball15
+        hallie
+        chanelbag
+        jumanji
+        sinned
+        sweethome
+        philly215
+        lovejoy
+        littlegirl
+        redsox12
+        simson
+        alex
+        redemption
+        patron
+        malaysia1
+        roanne42300
+        123333
+        zesh1412
+        heinrich
+        faca210898
+        yancai
+        james4
+        jes
+        henni1907
+        257ers
+        bre123
+        555000
+        baritone
+        1215
+        angelgirl
+        weenie
+        121287
+        lydia1
+        camden1
+        sheshe
+        monstercha
+        trader
+        blix729
+        shorty01
+        00
+        dresden
+        cavs23
+        221
+        feathers
+        wigolf
+        211
+        qazwsx11
+        istanbul34
+        1banana
+        beans
+        perry
+        blueangel
+        fabolous
+        mexico7
+        michael08
+        fugazi
+        3232547
+        grinch
+        nonenone
+        ghjnjnbg
+        cyber
+        xlsl9963
+        mclarenf1
+        776158ab
+        micah1
+        grine89
+        $hex[6c6f76656c790d]
+        marek14michal
+        przyjaciolki
+        1124
+        jenjen1
+        kingjames
+        heartbroke
+        cradle
+        1111111q
+        italie
+        snoopy
+        laurel12creek
+        residentevil
+        marica
+        cream1
+        starship
+        lovehurts2
+        soulja1
+        lilmama2
+        memorex1
+        098890
+        wan123
+        sdream
+        destinee
+        pluto1
+        flash123
+        21864812
+        teetee
+        oliver2
+        black22
+        airtel
+        jackpot1
+        yandi20080527
+        000009
+        lancia037
+        mase4ever
+        diego10
+        computer11
+        baby05
+        layla
+        gabbie
+        mpeater
+        password12
+        newton1
+        prisca
+        rahul123
+        cxy831126
+        e2yfp41b
+        ezekiel11991
+        andrusic1
+        dominator
+        jomacapa
+        makeup1
+        t
+        lavalamp
+        neeraj
+        doctorwho
+        betty123
+        cal
+        teapot
+        bukola
+        721521
+        miki
+        8008070
+        jayden07
+        gambion32
+        yt
+        ignoranto
+        qwertzui
+        ossi2000
+        ravens52
+        marie23
+        focus1
+        red321
+        taylor14
+        dogs12
+        estrada
+        1shorty
+        p@ssword
+        chanelle
+        power999
+        volkova
+        webber
+        iloveu13
+        austin
+        aimee1
+        rosa123
+        marshal
+        yaoiisgrand
+        1bigdog
+        electronic
+        chowder
+        01011984
+        pink08
+        rs11220
+        black23
+        tommy12
+        hummer2
+        metro1
+        gilmore
+        chasity1
+        iamawesome
+        atletico
+        america7
+        bobcats
+        federer
+        renee123
+        miguel12
+        colour
+        channel
+        slimjim
+        rapture
+        sampdoria
+        cronos
+        iforgot2
+        w12101957
+        maddie123
+        fishing2
+        tomek
+        boguska123
+        brady
+        qwerty66
+        holler1
+        julio123
+        lukas123
+        cierra1
+        romy01
+        gigaman8891
+        maryanne
+        zippy1
+        sinister
+        1e+14
+        ananya
+        carmelo1
+        91866709
+        tracer
+        hockey4
+        wiccan
+        chutrung
+        jackson12
+        anatoliy
+        jemima
+        560001
+        tmvlzj12
+        1106782
+        carnaval
+        slunicko
+        ashutosh
+        wubin007
+        gennaro
+        thebears12
+        hockey15
+        heather123
+        pri
+        yomamma1
+        pingvin
+        deirjj
+        tigger5
+        wow
+        khongbiet
+        hejhej123
+        my5kids
+        bball5
+        jessica9
+        jr1234
+        soso
+        accountant
+        goliath1
+        fuchurli
+        november30
+        224488
+        444
+        mamina
+        elite1
+        jellybeans
+        12345678c
+        ada
+        $hex[6d6f6e6b65790d]
+        chester2
+        nf
+        484066
+        arianne
+        mariama
+        sig53num
+        ballin3
+        puma123
+        1209
+        911turbo
+        justin69
+        marvel5454
+        mytime
+        nicole8
+        aquamarine
+        manjula
+        treu14
+        nevergiveup
+        shaney14
+        crazyman
+        1947
+        042945d
+        rakaii
+        solo7590
+        wolf359
+        velocity
+        grasshopper
+        tanisha
+        goku
+        qyahzn
+        nebraska1
+        summer21
+        anton123
+        create1
+        danika
+        fireworks
+        daniel07
+        nitro1
+        asd321
+        aaaaa5
+        olympus
+        seatleon
+        holycow
+        junior3
+        columbia1
+        speranza
+        b00b00
+        noel
+        hiphop123
+        kipper1
+        mustang123
+        friends5
+        chimera
+        lehjxrf
+        hippo
+        airsoft1
+        morgan
+        marcus123
+        piccolo1
+        110110110
+        almario927
+        123456789000
+        sol
+        ibicguwjic
+        nougat
+        giulietta
+        freemusic
+        111444
+        odette
+        icthus01
+        marques
+        yorkie
+        marie14
+        nessie
+        vfvfvfvf
+        november9
+        metallic
+        teetee1
+        amnesia
+        salerno
+        lovemom1
+        87calis
+        mammina
+        kjiflm
+        198484
+        guruji
+        mygirls3
+        alisher
+        peace!
+        mocha
+        fantasy7
+        haley123
+        redskins21
+        xbonesx
+        semarang
+        weewee
+        jimena
+        sammi1
+        alexis10
+        march9
+        clochette
+        allyson1
+        christo
+        midori
+        freedom!
+        waldiw82
+        foundation
+        arabella24630
+        love2000
+        pimping
+        emmitt22
+        november26
+        1zzzzz
+        rdukv46x
+        jose1995
+        74699723
+        requiem
+        jackie2
+        pinky2
+        gremio
+        poiuytreza
+        2933455
+        splendid
+        spiderman4
+        bill123
+        robert69
+        bryce
+        yoyo12
+        cats12
+        brandy12
+        killa12
+        101092
+        dale
+        rubberduck
+        8008beb
+        020304
+        money4940
+        1948
+        1701
+        shannon2
+        ruqueb
+        peepee1
+        charline
+        andrew!
+        wil
+        metallica
+        royals22
+        ania1986
+        james69
+        jjjjj1
+        snoopy01
+        grandad1
+        hello14
+        zxcvbnm0
+        patrick7
+        20070509031
+        nuclear
+        67529353
+        megafon
+        broadway1
+        xred4654
+        bela2404
+        spider12
+        brenna
+        potatoes
+        ggg
+        asia
+        kiwi
+        8520
+        zebra123
+        987987987
+        889900
+        iloveu143
+        sunshine23
+        46265216
+        cat15175
+        baby25
+        narendra
+        kinky1
+        chivas2
+        meatball99
+        barton
+        sonysony
+        josh1234
+        hateme
+        112233qq
+        marsel
+        arsenal11
+        mummy123
+        baby02
+        love2006
+        baller10
+        hans
+        frisco1
+        slut123
+        tronwell
+        angel
+        family11
+        george11
+        cutlass
+        lovely3
+        kitten2
+        jolinek33
+        wilma
+        marvel1
+        shania1
+        bimmer
+        jackson1
+        123456ss
+        angola
+        lilli2006
+        lumiere
+        acdc123
+        heterosexual
+        manchesterunited
+        blackhawk1
+        myspace16
+        nicknick
+        skittles12
+        william11
+        bears54
+        pussies
+        jm0753
+        hernan
+        keyblade
+        paul12
+        ranjan
+        blueboy1
+        carito
+        dbrecz
+        karaoke1
+        mortgage
+        football45
+        anthony07
+        blackbelt
+        gbgbcmrf
+        lana
+        tristen
+        taylor22
+        andrade
+        krystyna56
+        qwertyu123
+        schokolade
+        119911
+        terrence1
+        hacked
+        flower7
+        dipset5
+        igetmoney1
+        jack13
+        shotokan
+        renate
+        toulouse31
+        jonas3
+        goaway1
+        thieric
+        milly1
+        rksk3210
+        patch
+        dewayne
+        bratz123
+        yasmine1
+        lucky69
+        tiffany123
+        metallica6
+        myspace17
+        sonyvaio
+        12345678b
+        nataliya
+        sebastian106
+        jeremy123
+        srikanth
+        lenny
+        money14
+        brown123
+        kenya1
+        soukayna
+        weed13
+        2416101113
+        yeahbaby
+        josemanuel
+        j12345678
+        tony13
+        myboo1
+        mm170667
+        hateyou1
+        12356
+        maribel1
+        kasandra
+        matt11
+        neneng
+        rejoice
+        independen
+        qwerty67
+        marie22
+        godim001
+        remo1d72a
+        120n2x
+        socorro
+        he635789
+        padilla
+        domdom
+        tucker12
+        lucky07
+        maggiemay
+        veri1234
+        texas2
+        wm0001
+        fialka
+        blade123
+        motorbike
+        agnieszka1
+        knackwurst8853
+        bitches!
+        black21
+        pop168168
+        soccer00
+        1234567890987654321
+        90801
+        wrestler
+        albatross
+        fragile
+        locked
+        sassygirl
+        bigboi
+        samir
+        ethanryan01
+        monange
+        dalbas73
+        newyork12
+        luckystar
+        600041
+        198410
+        elmira
+        dimasik
+        oscar2
+        prison
+        what123
+        dusty123
+        hamtaro
+        buddy13
+        nicoletta
+        reflex
+        faith7
+        mommom1
+        zxc123zxc
+        toni
+        11231123
+        babygirl06
+        leeds1
+        ethiopia
+        casandra
+        gabriel
+        pookie123
+        salsa1
+        mischa
+        jonny5
+        precious2
+        sophie2
+        triforce
+        juicy
+        matthew13
+        madelyn
+        november6
+        dental
+        theboys
+        hondacbr
+        22021988
+        babygurl14
+        1236547
+        pimpjuice1
+        gdcc9921
+        108108
+        lucky22
+        donaldduck
+        lilmama12
+        fallen_angel
+        """#
 }

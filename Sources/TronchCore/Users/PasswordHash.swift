@@ -1,10 +1,11 @@
+import Crypto
+import CryptoExtras
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import Crypto
-import CryptoExtras
 
 /// scrypt password hashes in the PHC string format, `$scrypt$ln=15,r=8,p=3$<salt>$<hash>` (salt and hash in
 /// base64 without padding), so that each stored hash carries the parameters it was made with and old hashes
@@ -66,8 +67,12 @@ package struct PasswordHash: Sendable, Hashable {
 
     static func derive(_ password: String, salt: [UInt8], parameters: Parameters, bytes: Int = hashBytes) throws -> [UInt8] {
         let key = try KDF.Scrypt.deriveKey(
-            from: Array(password.utf8), salt: salt, outputByteCount: bytes, rounds: 1 << parameters.logN,
-            blockSize: parameters.r, parallelism: parameters.p
+            from: Array(password.utf8),
+            salt: salt,
+            outputByteCount: bytes,
+            rounds: 1 << parameters.logN,
+            blockSize: parameters.r,
+            parallelism: parameters.p
         )
         return key.withUnsafeBytes { Array($0) }
     }

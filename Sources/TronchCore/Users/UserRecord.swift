@@ -26,9 +26,18 @@ package struct UserRecord: Sendable, Hashable {
     package var lastLoginAt: Date?
 
     package init(
-        id: UUID, username: String, email: EmailAddress, displayName: String? = nil, role: Role = .member,
-        status: Status = .active, passwordHash: String? = nil, lockout: LockoutState = .init(), mfaEnabled: Bool = false,
-        createdAt: Date, updatedAt: Date? = nil, lastLoginAt: Date? = nil
+        id: UUID,
+        username: String,
+        email: EmailAddress,
+        displayName: String? = nil,
+        role: Role = .member,
+        status: Status = .active,
+        passwordHash: String? = nil,
+        lockout: LockoutState = .init(),
+        mfaEnabled: Bool = false,
+        createdAt: Date,
+        updatedAt: Date? = nil,
+        lastLoginAt: Date? = nil
     ) {
         self.id = id
         self.username = username

@@ -8,7 +8,8 @@ package import Foundation
 /// transaction as each change and so serves as the transactional outbox.
 package enum WebhookEvent {
     package static let types: [String] = [
-        "key.created", "key.imported", "key.updated", "key.revoked", "key.rotated", "key.expiring", "key.rate_limited", "user.created", "user.updated",
+        "key.created", "key.imported", "key.updated", "key.revoked", "key.rotated", "key.expiring", "key.rate_limited", "user.created",
+        "user.updated",
         "user.deleted", "user.role_changed", "user.disabled", "user.password_changed", "user.locked", "user.unlocked",
         "mfa.enabled", "mfa.disabled", "mfa.reset", "mfa.recovery_codes_regenerated", "auth.refresh_reuse",
         "auth.session_anomaly", "group.created", "group.updated", "group.deleted", "group.member_added",

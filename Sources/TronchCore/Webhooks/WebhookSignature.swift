@@ -1,9 +1,10 @@
+import Crypto
+
 #if canImport(FoundationEssentials)
 package import FoundationEssentials
 #else
 package import Foundation
 #endif
-import Crypto
 
 /// Standard Webhooks signatures (standardwebhooks.com, as Svix and others send them): `webhook-signature:
 /// v1,<base64 HMAC-SHA256 of "{webhook-id}.{webhook-timestamp}.{body}">`, keyed with the bytes of a

@@ -6,7 +6,11 @@ package enum WebhookTarget {
         guard url.utf8.count <= 2048 else { return .failure(.invalid("must be at most 2048 characters")) }
         let lower = url.lowercased()
         let scheme: String
-        if lower.hasPrefix("https://") { scheme = "https://" } else if lower.hasPrefix("http://") { scheme = "http://" } else {
+        if lower.hasPrefix("https://") {
+            scheme = "https://"
+        } else if lower.hasPrefix("http://") {
+            scheme = "http://"
+        } else {
             return .failure(.invalid("must be an http:// or https:// URL"))
         }
         guard url.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {

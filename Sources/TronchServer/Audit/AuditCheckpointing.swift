@@ -22,7 +22,12 @@ package struct AuditCheckpointing: Service {
     private let broken = Counter(label: "tronch_audit_chain_broken_total")
 
     package init(
-        store: any AuditStore, signer: AuditCheckpointSigner, every: Int64, interval: Duration, clock: WallClock, logger: Logger
+        store: any AuditStore,
+        signer: AuditCheckpointSigner,
+        every: Int64,
+        interval: Duration,
+        clock: WallClock,
+        logger: Logger
     ) {
         self.store = store
         self.signer = signer

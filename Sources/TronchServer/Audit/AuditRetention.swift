@@ -45,7 +45,10 @@ package struct AuditRetention: Service {
         let days = retention.components.seconds / 86_400
         let removed = try await store.cutAudit(before: cutoff) { removed, checkpoint in
             AuditEvent(
-                time: now, actor: .system, action: AuditAction.auditRetention, targetType: "audit_log",
+                time: now,
+                actor: .system,
+                action: AuditAction.auditRetention,
+                targetType: "audit_log",
                 details: [
                     "removed": .int(Int64(removed)), "before": .string(Timestamp.format(cutoff)),
                     "retention_days": .int(days), "checkpoint_sequence": .int(checkpoint.sequence),

@@ -17,7 +17,9 @@ package enum AuditVerification {
 
     /// `signer` is asked for only when there are checkpoints to check (a log without any needs no key).
     package static func run(
-        store: any AuditStore, exported: [AuditCheckpoint] = [], signer: () async throws -> AuditCheckpointSigner
+        store: any AuditStore,
+        exported: [AuditCheckpoint] = [],
+        signer: () async throws -> AuditCheckpointSigner
     ) async throws -> Result<Report, AuditChain.Break> {
         let checkpoints = try await store.auditCheckpoints()
         if !checkpoints.isEmpty, case .failure(let problem) = try await signer().verify(checkpoints) { return .failure(problem) }
@@ -55,7 +57,9 @@ package enum AuditVerification {
     /// are for the next one), checking every link and handing each entry to `each`, which may refuse it.
     /// Returns the head reached and the number of entries walked.
     static func walk(
-        _ store: any AuditStore, from start: AuditHead, to end: AuditHead,
+        _ store: any AuditStore,
+        from start: AuditHead,
+        to end: AuditHead,
         each: (AuditEntry) -> AuditChain.Break? = { _ in nil }
     ) async throws -> Result<(AuditHead, Int), AuditChain.Break> {
         var head = start

@@ -20,7 +20,8 @@ struct ACLEntriesController {
     @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
         var body = JSONObjectReader(
-            try await request.jsonBody(maxSize: maxBodySize), allowed: ["resource", "principal", "action", "effect", "kind"]
+            try await request.jsonBody(maxSize: maxBodySize),
+            allowed: ["resource", "principal", "action", "effect", "kind"]
         )
         let resource = body.resource("resource")
         let subject = body.principal("principal")
@@ -30,7 +31,8 @@ struct ACLEntriesController {
         try body.finish()
         guard let resource, let subject, let action, let effect, let kind else { throw DomainError.invalid("body", "is incomplete") }
         let entry = try await authz.createEntry(
-            .init(resource: resource, principal: subject, action: action, effect: effect, kind: kind), by: principal,
+            .init(resource: resource, principal: subject, action: action, effect: effect, kind: kind),
+            by: principal,
             origin: context.origin(request)
         )
         return try Response.json(EntryResponse(entry), status: .created)
@@ -64,7 +66,9 @@ struct ACLEntriesController {
             parameters.fail("include_ancestors", "needs resource")
         }
         if let text = parameters.text("principal") {
-            if let subject = PrincipalReference(text) { query.principal = subject } else {
+            if let subject = PrincipalReference(text) {
+                query.principal = subject
+            } else {
                 parameters.fail("principal", "must be user:<id>, group:<id> or key:<id>")
             }
         }

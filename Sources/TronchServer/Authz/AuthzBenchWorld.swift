@@ -24,7 +24,11 @@ package struct AuthzBenchWorld: Sendable {
             for level in 0..<Self.chain {
                 let group = GroupRecord(id: UUID(), name: "chain-\(chain)-\(level)", createdAt: now)
                 groups.append(group)
-                if let below { memberships.append(GroupMembership(groupID: group.id, member: .group(below), createdAt: now)) } else { bottoms.append(group.id) }
+                if let below {
+                    memberships.append(GroupMembership(groupID: group.id, member: .group(below), createdAt: now))
+                } else {
+                    bottoms.append(group.id)
+                }
                 below = group.id
             }
         }
@@ -42,11 +46,16 @@ package struct AuthzBenchWorld: Sendable {
         var made = 0
         while made < count {
             let principal: PrincipalReference =
-                random.next() % 10 < 7 ? .group(groups[Int(random.next() % UInt64(groups.count))].id) : .user(users[Int(random.next() % UInt64(users.count))])
+                random.next() % 10 < 7
+                ? .group(groups[Int(random.next() % UInt64(groups.count))].id) : .user(users[Int(random.next() % UInt64(users.count))])
             let entry = ACLEntry(
-                id: UUIDv7.make(at: now.addingTimeInterval(Double(made) / 1000)), resource: ResourceName(path(1 + Int(random.next() % UInt64(Self.depth))))!,
-                principal: principal, action: actions[Int(random.next() % 4)], effect: random.next() % 5 == 0 ? .deny : .allow,
-                kind: random.next() % 2 == 0 ? .acl : .dacl, createdAt: now
+                id: UUIDv7.make(at: now.addingTimeInterval(Double(made) / 1000)),
+                resource: ResourceName(path(1 + Int(random.next() % UInt64(Self.depth))))!,
+                principal: principal,
+                action: actions[Int(random.next() % 4)],
+                effect: random.next() % 5 == 0 ? .deny : .allow,
+                kind: random.next() % 2 == 0 ? .acl : .dacl,
+                createdAt: now
             )
             guard seen.insert(entry.rule).inserted else { continue }
             entries.append(entry)

@@ -68,15 +68,26 @@ struct AuthzController {
         return Question(principal: principal, action: action, resource: resource)
     }
 
-    func decide(_ question: Question, caller: Principal, request: Request, context: AppRequestContext, field: String = "principal")
+    func decide(
+        _ question: Question,
+        caller: Principal,
+        request: Request,
+        context: AppRequestContext,
+        field: String = "principal"
+    )
         async throws -> AuthzDecision
     {
         let decision = try await authz.check(question.principal, action: question.action, resource: question.resource, field: field)
         if authz.audits(decision) {
             _ = try? await authz.store.appendAudit([
                 AuditEvent(
-                    time: authz.clock.now, actor: caller.auditActor, action: AuditAction.authzDecision, targetType: "resource",
-                    targetID: question.resource.text, outcome: decision.allowed ? .success : .failure, origin: context.origin(request),
+                    time: authz.clock.now,
+                    actor: caller.auditActor,
+                    action: AuditAction.authzDecision,
+                    targetType: "resource",
+                    targetID: question.resource.text,
+                    outcome: decision.allowed ? .success : .failure,
+                    origin: context.origin(request),
                     details: [
                         "principal": .string(question.principal.description), "action": .string(question.action),
                         "rule": .string(decision.rule.rawValue), "entry_id": decision.entryID.map { .string($0.lowercased) } ?? .null,

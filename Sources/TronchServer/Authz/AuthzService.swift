@@ -44,8 +44,13 @@ package struct AuthzService: Sendable {
             group,
             audit: [
                 AuditEvent(
-                    time: now, actor: principal.auditActor, action: AuditAction.groupCreated, targetType: "group", targetID: group.id.lowercased,
-                    origin: origin, details: ["name": .string(group.name), "mfa_required": .bool(group.mfaRequired)]
+                    time: now,
+                    actor: principal.auditActor,
+                    action: AuditAction.groupCreated,
+                    targetType: "group",
+                    targetID: group.id.lowercased,
+                    origin: origin,
+                    details: ["name": .string(group.name), "mfa_required": .bool(group.mfaRequired)]
                 )
             ]
         )
@@ -74,22 +79,31 @@ package struct AuthzService: Sendable {
         guard problems.isEmpty else { throw DomainError.validation(problems) }
         let now = clock.now
         let actor = principal.auditActor
-        let result = try await store.updateGroup(id: id, { group in
-            var changed = group
-            if let name = change.name { changed.name = name }
-            changed.description = change.description.applied(to: changed.description)
-            if let required = change.mfaRequired { changed.mfaRequired = required }
-            // The update's own time, written only when something changed.
-            if changed != group { changed.updatedAt = now }
-            group = changed
-        }, audit: { after in
-            [
-                AuditEvent(
-                    time: now, actor: actor, action: AuditAction.groupUpdated, targetType: "group", targetID: after.id.lowercased, origin: origin,
-                    details: ["name": .string(after.name), "mfa_required": .bool(after.mfaRequired)]
-                )
-            ]
-        })
+        let result = try await store.updateGroup(
+            id: id,
+            { group in
+                var changed = group
+                if let name = change.name { changed.name = name }
+                changed.description = change.description.applied(to: changed.description)
+                if let required = change.mfaRequired { changed.mfaRequired = required }
+                // The update's own time, written only when something changed.
+                if changed != group { changed.updatedAt = now }
+                group = changed
+            },
+            audit: { after in
+                [
+                    AuditEvent(
+                        time: now,
+                        actor: actor,
+                        action: AuditAction.groupUpdated,
+                        targetType: "group",
+                        targetID: after.id.lowercased,
+                        origin: origin,
+                        details: ["name": .string(after.name), "mfa_required": .bool(after.mfaRequired)]
+                    )
+                ]
+            }
+        )
         guard result.before != result.after else { return result.after }
         await directory.applyAfterChange(.groupSaved(result.after))
         return result.after
@@ -99,15 +113,22 @@ package struct AuthzService: Sendable {
         let now = clock.now
         let actor = principal.auditActor
         guard
-            try await store.deleteGroup(id: id, audit: { group, memberships, entries in
-                [
-                    AuditEvent(
-                        time: now, actor: actor, action: AuditAction.groupDeleted, targetType: "group", targetID: group.id.lowercased,
-                        origin: origin,
-                        details: ["name": .string(group.name), "memberships": .int(Int64(memberships)), "entries": .int(Int64(entries))]
-                    )
-                ]
-            }) != nil
+            try await store.deleteGroup(
+                id: id,
+                audit: { group, memberships, entries in
+                    [
+                        AuditEvent(
+                            time: now,
+                            actor: actor,
+                            action: AuditAction.groupDeleted,
+                            targetType: "group",
+                            targetID: group.id.lowercased,
+                            origin: origin,
+                            details: ["name": .string(group.name), "memberships": .int(Int64(memberships)), "entries": .int(Int64(entries))]
+                        )
+                    ]
+                }
+            ) != nil
         else { throw DomainError.groupNotFound(id.lowercased) }
         await directory.applyAfterChange(.groupRemoved(id))
     }
@@ -135,8 +156,13 @@ package struct AuthzService: Sendable {
             },
             audit: [
                 AuditEvent(
-                    time: now, actor: principal.auditActor, action: AuditAction.groupMemberAdded, targetType: "group",
-                    targetID: groupID.lowercased, origin: origin, details: ["member": .string(member.description)]
+                    time: now,
+                    actor: principal.auditActor,
+                    action: AuditAction.groupMemberAdded,
+                    targetType: "group",
+                    targetID: groupID.lowercased,
+                    origin: origin,
+                    details: ["member": .string(member.description)]
                 )
             ]
         )
@@ -146,11 +172,17 @@ package struct AuthzService: Sendable {
 
     package func removeMember(_ member: PrincipalReference, from groupID: UUID, by principal: Principal, origin: RequestOrigin) async throws -> Bool {
         let removed = try await store.removeMember(
-            groupID: groupID, member: member,
+            groupID: groupID,
+            member: member,
             audit: [
                 AuditEvent(
-                    time: clock.now, actor: principal.auditActor, action: AuditAction.groupMemberRemoved, targetType: "group",
-                    targetID: groupID.lowercased, origin: origin, details: ["member": .string(member.description)]
+                    time: clock.now,
+                    actor: principal.auditActor,
+                    action: AuditAction.groupMemberRemoved,
+                    targetType: "group",
+                    targetID: groupID.lowercased,
+                    origin: origin,
+                    details: ["member": .string(member.description)]
                 )
             ]
         )
@@ -180,15 +212,26 @@ package struct AuthzService: Sendable {
         try await requireExists(new.principal, field: "principal")
         let now = clock.now
         let entry = ACLEntry(
-            id: UUIDv7.make(at: now), resource: new.resource, principal: new.principal, action: new.action, effect: new.effect, kind: new.kind,
-            createdAt: now, createdBy: principal.reference
+            id: UUIDv7.make(at: now),
+            resource: new.resource,
+            principal: new.principal,
+            action: new.action,
+            effect: new.effect,
+            kind: new.kind,
+            createdAt: now,
+            createdBy: principal.reference
         )
         try await store.insertEntry(
             entry,
             audit: [
                 AuditEvent(
-                    time: now, actor: principal.auditActor, action: AuditAction.aclEntryCreated, targetType: "acl_entry",
-                    targetID: entry.id.lowercased, origin: origin, details: Self.details(entry)
+                    time: now,
+                    actor: principal.auditActor,
+                    action: AuditAction.aclEntryCreated,
+                    targetType: "acl_entry",
+                    targetID: entry.id.lowercased,
+                    origin: origin,
+                    details: Self.details(entry)
                 )
             ]
         )
@@ -200,14 +243,22 @@ package struct AuthzService: Sendable {
         let now = clock.now
         let actor = principal.auditActor
         guard
-            let entry = try await store.deleteEntry(id: id, audit: { entry in
-                [
-                    AuditEvent(
-                        time: now, actor: actor, action: AuditAction.aclEntryDeleted, targetType: "acl_entry", targetID: entry.id.lowercased,
-                        origin: origin, details: Self.details(entry)
-                    )
-                ]
-            })
+            let entry = try await store.deleteEntry(
+                id: id,
+                audit: { entry in
+                    [
+                        AuditEvent(
+                            time: now,
+                            actor: actor,
+                            action: AuditAction.aclEntryDeleted,
+                            targetType: "acl_entry",
+                            targetID: entry.id.lowercased,
+                            origin: origin,
+                            details: Self.details(entry)
+                        )
+                    ]
+                }
+            )
         else { throw DomainError.entryNotFound(id.lowercased) }
         await directory.applyAfterChange(.entryRemoved(entry))
     }
@@ -236,7 +287,12 @@ package struct AuthzService: Sendable {
     /// decision, unless an entry naming the key itself denies; a key nobody owns has only the entries naming it.
     /// An allowed action must also be within the key's scopes (`<type>:<action>`); a refusal by the scopes has
     /// the rule `key_scope`.
-    package func check(_ principal: PrincipalReference, action: String, resource: ResourceName, field: String = "principal") async throws
+    package func check(
+        _ principal: PrincipalReference,
+        action: String,
+        resource: ResourceName,
+        field: String = "principal"
+    ) async throws
         -> AuthzDecision
     {
         guard case .key(let keyID) = principal else {

@@ -28,7 +28,9 @@ struct GroupsController {
         let mfaRequired = body.bool("mfa_required").value ?? false
         try body.finish()
         let group = try await authz.createGroup(
-            .init(name: name ?? "", description: description, mfaRequired: mfaRequired), by: principal, origin: context.origin(request)
+            .init(name: name ?? "", description: description, mfaRequired: mfaRequired),
+            by: principal,
+            origin: context.origin(request)
         )
         return try Response.json(GroupResponse(group), status: .created)
     }
@@ -74,7 +76,10 @@ struct GroupsController {
         }
         try body.finish()
         let group = try await authz.updateGroup(
-            id: id, .init(name: name, description: description, mfaRequired: mfaRequired), by: principal, origin: context.origin(request)
+            id: id,
+            .init(name: name, description: description, mfaRequired: mfaRequired),
+            by: principal,
+            origin: context.origin(request)
         )
         return try Response.json(GroupResponse(group))
     }
@@ -94,13 +99,20 @@ struct GroupsController {
         let limit = parameters.limit() ?? 50
         var after: String?
         if let cursor = parameters.text("cursor") {
-            if let member = MemberCursor.decode(cursor) { after = member.description } else { parameters.fail("cursor", "is not a cursor this API returned") }
+            if let member = MemberCursor.decode(cursor) {
+                after = member.description
+            } else {
+                parameters.fail("cursor", "is not a cursor this API returned")
+            }
         }
         try parameters.finish()
         let members = try await authz.store.members(groupID: id, after: after, limit: limit + 1)
         let page = Array(members.prefix(limit))
         return try Response.json(
-            ListResponse(data: page.map(MemberResponse.init), nextCursor: members.count > limit ? page.last.map { MemberCursor.encode($0.member) } : nil)
+            ListResponse(
+                data: page.map(MemberResponse.init),
+                nextCursor: members.count > limit ? page.last.map { MemberCursor.encode($0.member) } : nil
+            )
         )
     }
 

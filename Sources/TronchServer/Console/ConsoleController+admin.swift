@@ -21,7 +21,10 @@ extension ConsoleController {
 
     /// Runs `body` for a person holding `permission`; anyone else gets a 403 page.
     func withPermission(
-        _ permission: Permission, _ request: Request, context: AppRequestContext, form: [String: String]? = nil,
+        _ permission: Permission,
+        _ request: Request,
+        context: AppRequestContext,
+        form: [String: String]? = nil,
         _ body: (ConsoleSession, CSRFToken) async throws -> Response
     ) async throws -> Response {
         try await withSession(request, context: context, form: form) { session, csrf in
@@ -51,11 +54,23 @@ extension ConsoleController {
         }
     }
 
-    func usersPage(_ request: Request, _ context: AppRequestContext, _ session: ConsoleSession, _ csrf: CSRFToken, error: String?) async throws -> Response {
+    func usersPage(
+        _ request: Request,
+        _ context: AppRequestContext,
+        _ session: ConsoleSession,
+        _ csrf: CSRFToken,
+        error: String?
+    ) async throws -> Response {
         let people = try await users.users(matching: UserQuery(limit: 100), by: session.principal).users
         let main = ConsolePages.users(people, now: keys.clock.now, csrf: csrf.token, error: error)
         return page(
-            request, context: context, csrf: csrf, title: "People", person: session.person, main: main, status: error == nil ? .ok : .badRequest,
+            request,
+            context: context,
+            csrf: csrf,
+            title: "People",
+            person: session.person,
+            main: main,
+            status: error == nil ? .ok : .badRequest,
             cookies: session.cookies
         )
     }
@@ -65,11 +80,19 @@ extension ConsoleController {
         return try await withPermission(.usersManage, request, context: context, form: form) { session, csrf in
             let password = form["password"].flatMap { $0.isEmpty ? nil : $0 }
             let new = UserService.NewUser(
-                username: form["username"] ?? "", email: form["email"] ?? "", password: password,
+                username: form["username"] ?? "",
+                email: form["email"] ?? "",
+                password: password,
                 role: Role(rawValue: form["role"] ?? "") ?? .member
             )
             if new.role == .admin {
-                return try await usersPage(request, context, session, csrf, error: "Administrators are made through the API, with a second factor (step-up).")
+                return try await usersPage(
+                    request,
+                    context,
+                    session,
+                    csrf,
+                    error: "Administrators are made through the API, with a second factor (step-up)."
+                )
             }
             do {
                 _ = try await users.create(new, by: session.principal, origin: context.origin(request))
@@ -89,11 +112,23 @@ extension ConsoleController {
         }
     }
 
-    func groupsPage(_ request: Request, _ context: AppRequestContext, _ session: ConsoleSession, _ csrf: CSRFToken, error: String?) async throws -> Response {
+    func groupsPage(
+        _ request: Request,
+        _ context: AppRequestContext,
+        _ session: ConsoleSession,
+        _ csrf: CSRFToken,
+        error: String?
+    ) async throws -> Response {
         let groups = try await authz.store.groups(matching: GroupQuery(limit: 100))
         let main = ConsolePages.groups(groups, csrf: csrf.token, error: error)
         return page(
-            request, context: context, csrf: csrf, title: "Groups", person: session.person, main: main, status: error == nil ? .ok : .badRequest,
+            request,
+            context: context,
+            csrf: csrf,
+            title: "Groups",
+            person: session.person,
+            main: main,
+            status: error == nil ? .ok : .badRequest,
             cookies: session.cookies
         )
     }
@@ -102,7 +137,9 @@ extension ConsoleController {
         let form = try await Self.form(request, maxSize: maxBodySize)
         return try await withPermission(.authzManage, request, context: context, form: form) { session, csrf in
             let new = AuthzService.NewGroup(
-                name: form["name"] ?? "", description: form["description"].flatMap { $0.isEmpty ? nil : $0 }, mfaRequired: form["mfa_required"] == "on"
+                name: form["name"] ?? "",
+                description: form["description"].flatMap { $0.isEmpty ? nil : $0 },
+                mfaRequired: form["mfa_required"] == "on"
             )
             do {
                 let group = try await authz.createGroup(new, by: session.principal, origin: context.origin(request))
@@ -120,9 +157,23 @@ extension ConsoleController {
         }
     }
 
-    func groupPage(_ request: Request, _ context: AppRequestContext, _ session: ConsoleSession, _ csrf: CSRFToken, error: String?) async throws -> Response {
+    func groupPage(
+        _ request: Request,
+        _ context: AppRequestContext,
+        _ session: ConsoleSession,
+        _ csrf: CSRFToken,
+        error: String?
+    ) async throws -> Response {
         guard let id = UUID(strict: context.parameters.get("id") ?? ""), let group = try await authz.store.group(id: id) else {
-            return page(request, context: context, csrf: csrf, title: "Not found", person: session.person, main: ConsolePages.notFound, status: .notFound)
+            return page(
+                request,
+                context: context,
+                csrf: csrf,
+                title: "Not found",
+                person: session.person,
+                main: ConsolePages.notFound,
+                status: .notFound
+            )
         }
         let memberships = try await authz.store.members(groupID: id, after: nil, limit: 200)
         var names = [PrincipalReference: String]()
@@ -135,7 +186,13 @@ extension ConsoleController {
         }
         let main = ConsolePages.group(group, members: memberships.map { ($0.member, names[$0.member]) }, csrf: csrf.token, error: error)
         return page(
-            request, context: context, csrf: csrf, title: group.name, person: session.person, main: main, status: error == nil ? .ok : .badRequest,
+            request,
+            context: context,
+            csrf: csrf,
+            title: group.name,
+            person: session.person,
+            main: main,
+            status: error == nil ? .ok : .badRequest,
             cookies: session.cookies
         )
     }
@@ -184,13 +241,25 @@ extension ConsoleController {
         }
     }
 
-    func aclPage(_ request: Request, _ context: AppRequestContext, _ session: ConsoleSession, _ csrf: CSRFToken, error: String?) async throws -> Response {
+    func aclPage(
+        _ request: Request,
+        _ context: AppRequestContext,
+        _ session: ConsoleSession,
+        _ csrf: CSRFToken,
+        error: String?
+    ) async throws -> Response {
         let resource = request.uri.queryParameters.get("resource").flatMap { $0.isEmpty ? nil : ResourceName($0) }
         let entries = try await authz.store.entries(matching: ACLQuery(resources: resource.map { [$0] }, limit: 100))
         let main = ConsolePages.acl(entries, resource: resource?.description, csrf: csrf.token, error: error)
         return page(
-            request, context: context, csrf: csrf, title: "Access control", person: session.person, main: main,
-            status: error == nil ? .ok : .badRequest, cookies: session.cookies
+            request,
+            context: context,
+            csrf: csrf,
+            title: "Access control",
+            person: session.person,
+            main: main,
+            status: error == nil ? .ok : .badRequest,
+            cookies: session.cookies
         )
     }
 
@@ -212,11 +281,18 @@ extension ConsoleController {
             let effect = ACLEntry.Effect(rawValue: form["effect"] ?? "")
             let kind = ACLEntry.Kind(rawValue: form["kind"] ?? "acl")
             guard problems.isEmpty, let resource, let subject, let effect, let kind else {
-                return try await aclPage(request, context, session, csrf, error: problems.isEmpty ? "effect and kind are required" : problems.joined(separator: "; "))
+                return try await aclPage(
+                    request,
+                    context,
+                    session,
+                    csrf,
+                    error: problems.isEmpty ? "effect and kind are required" : problems.joined(separator: "; ")
+                )
             }
             do {
                 _ = try await authz.createEntry(
-                    .init(resource: resource, principal: subject, action: action, effect: effect, kind: kind), by: session.principal,
+                    .init(resource: resource, principal: subject, action: action, effect: effect, kind: kind),
+                    by: session.principal,
                     origin: context.origin(request)
                 )
             } catch {
@@ -231,7 +307,9 @@ extension ConsoleController {
         let form = try await Self.form(request, maxSize: maxBodySize)
         return try await withPermission(.authzManage, request, context: context, form: form) { session, _ in
             if let id = UUID(strict: context.parameters.get("id") ?? "") {
-                do { try await authz.deleteEntry(id: id, by: session.principal, origin: context.origin(request)) } catch let error as DomainError where error.code == .notFound {}
+                do { try await authz.deleteEntry(id: id, by: session.principal, origin: context.origin(request)) } catch let error as DomainError
+                    where error.code == .notFound
+                {}
             }
             return Self.redirect("/console/acl")
         }

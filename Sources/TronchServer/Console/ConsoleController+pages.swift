@@ -23,10 +23,26 @@ extension ConsoleController {
         }
     }
 
-    func keyPage(_ request: Request, _ context: AppRequestContext, _ session: ConsoleSession, _ csrf: CSRFToken, error: String?) async throws -> Response {
+    func keyPage(
+        _ request: Request,
+        _ context: AppRequestContext,
+        _ session: ConsoleSession,
+        _ csrf: CSRFToken,
+        error: String?
+    ) async throws -> Response {
         guard let id = UUID(strict: context.parameters.get("id") ?? ""),
             let record = try? await keys.key(id: id, visibleTo: session.principal)
-        else { return page(request, context: context, csrf: csrf, title: "Not found", person: session.person, main: ConsolePages.notFound, status: .notFound) }
+        else {
+            return page(
+                request,
+                context: context,
+                csrf: csrf,
+                title: "Not found",
+                person: session.person,
+                main: ConsolePages.notFound,
+                status: .notFound
+            )
+        }
         let daily = request.uri.queryParameters.get("period") == "30d"
         let step: Int64 = daily ? 86_400_000 : 3_600_000
         let now = Timestamp.milliseconds(keys.clock.now)
@@ -34,7 +50,10 @@ extension ConsoleController {
         let start = end - step * (daily ? 30 : 24)
         let counts = try await usage.usage(keyID: id, from: start, to: end, bucket: 60_000)
         let chart = UsageChart(
-            counts: counts, start: start, end: end, step: step,
+            counts: counts,
+            start: start,
+            end: end,
+            step: step,
             label: daily ? "Verifications per day, last 30 days" : "Verifications per hour, last 24 hours"
         )
         var histogram = [String: Int64]()
@@ -42,8 +61,14 @@ extension ConsoleController {
         let latency = [0.5, 0.95, 0.99].map { Usage.quantile($0, histogram: histogram) }
         let main = ConsolePages.key(record, now: keys.clock.now, chart: chart, daily: daily, latency: latency, csrf: csrf.token, error: error)
         return page(
-            request, context: context, csrf: csrf, title: record.settings.name ?? "Key", person: session.person, main: main,
-            status: error == nil ? .ok : .badRequest, cookies: session.cookies
+            request,
+            context: context,
+            csrf: csrf,
+            title: record.settings.name ?? "Key",
+            person: session.person,
+            main: main,
+            status: error == nil ? .ok : .badRequest,
+            cookies: session.cookies
         )
     }
 
@@ -61,7 +86,11 @@ extension ConsoleController {
             switch (form["expires_on"] ?? "").trimmingCharacters(in: .whitespaces) {
             case "": patch.expiresAt = .clear
             case let day:
-                if let date = Timestamp.parse(day + "T00:00:00Z") { patch.expiresAt = .set(date) } else { problems.append("expiry: not a date (YYYY-MM-DD)") }
+                if let date = Timestamp.parse(day + "T00:00:00Z") {
+                    patch.expiresAt = .set(date)
+                } else {
+                    problems.append("expiry: not a date (YYYY-MM-DD)")
+                }
             }
             var policies = [RateLimitPolicy]()
             for item in (form["ratelimits"] ?? "").split(whereSeparator: { $0 == " " || $0 == "," }) {
@@ -77,7 +106,11 @@ extension ConsoleController {
             patch.ratelimits = policies
             var networks = [CIDR]()
             for item in (form["allowed_ips"] ?? "").split(whereSeparator: { $0 == " " || $0 == "," }) {
-                if let network = try? CIDR(parsing: String(item)) { networks.append(network) } else { problems.append("addresses: '\(item)' is not an address or a CIDR range") }
+                if let network = try? CIDR(parsing: String(item)) {
+                    networks.append(network)
+                } else {
+                    problems.append("addresses: '\(item)' is not an address or a CIDR range")
+                }
             }
             patch.allowedIPs = networks
             if Scope.isCovered(Principal.adminScope, by: patch.scopes ?? []) || patch.scopes?.contains(Principal.adminScope) == true {
@@ -98,7 +131,15 @@ extension ConsoleController {
         let form = try await Self.form(request, maxSize: maxBodySize)
         return try await withSession(request, context: context, form: form) { session, csrf in
             guard let id = UUID(strict: context.parameters.get("id") ?? "") else {
-                return page(request, context: context, csrf: csrf, title: "Not found", person: session.person, main: ConsolePages.notFound, status: .notFound)
+                return page(
+                    request,
+                    context: context,
+                    csrf: csrf,
+                    title: "Not found",
+                    person: session.person,
+                    main: ConsolePages.notFound,
+                    status: .notFound
+                )
             }
             let minutes = Int64(form["grace_minutes"] ?? "0") ?? -1
             guard (0...(30 * 24 * 60)).contains(minutes) else {
@@ -106,11 +147,21 @@ extension ConsoleController {
             }
             do {
                 let (_, issued) = try await keys.rotate(
-                    id: id, gracePeriod: minutes * 60, expiresAt: .unchanged, by: session.principal, origin: context.origin(request)
+                    id: id,
+                    gracePeriod: minutes * 60,
+                    expiresAt: .unchanged,
+                    by: session.principal,
+                    origin: context.origin(request)
                 )
                 let main = ConsolePages.created(issued.record, secret: issued.secret, rotated: minutes)
                 return page(
-                    request, context: context, csrf: csrf, title: "Key rotated", person: session.person, main: main, status: .created,
+                    request,
+                    context: context,
+                    csrf: csrf,
+                    title: "Key rotated",
+                    person: session.person,
+                    main: main,
+                    status: .created,
                     cookies: session.cookies
                 )
             } catch let error as DomainError {
@@ -136,7 +187,10 @@ extension ConsoleController {
             if !everyone { query.actorID = session.principal.user?.id.lowercased }
             let page = try await store.auditEntries(matching: query)
             let main = ConsolePages.audit(
-                page.entries, next: page.nextCursor, filters: (query.action, query.actorID, query.targetID), everyone: everyone
+                page.entries,
+                next: page.nextCursor,
+                filters: (query.action, query.actorID, query.targetID),
+                everyone: everyone
             )
             return self.page(request, context: context, csrf: csrf, title: "Audit log", person: session.person, main: main, cookies: session.cookies)
         }
@@ -170,7 +224,11 @@ extension ConsoleController {
                 after = page.nextCursor
             } while after != nil
             _ = try await users.tokens.endSessions(
-                ids, reason: "revoked", action: AuditAction.sessionRevoked, actor: .user(user.id), origin: context.origin(request)
+                ids,
+                reason: "revoked",
+                action: AuditAction.sessionRevoked,
+                actor: .user(user.id),
+                origin: context.origin(request)
             )
             var response = Self.redirect("/console/login")
             for name in [Self.accessCookie, Self.refreshCookie] { response.setCookie(cookie(name, "", context: context, maxAge: 0)) }

@@ -46,7 +46,9 @@ extension ConsoleController {
     /// the sign-in page. A person whose role or group requires a second factor they have not enrolled sees only
     /// a page that says so.
     func withSession(
-        _ request: Request, context: AppRequestContext, form: [String: String]? = nil,
+        _ request: Request,
+        context: AppRequestContext,
+        form: [String: String]? = nil,
         _ body: (ConsoleSession, CSRFToken) async throws -> Response
     ) async throws -> Response {
         let csrf = csrf(request, context)
@@ -56,7 +58,15 @@ extension ConsoleController {
             let byRole = mfaRequiredRoles.contains(user.role)
             if byRole || groups?.requiresMFA(user: user.id) == true, try await users.store.user(id: user.id)?.mfaEnabled != true {
                 let main = ConsolePages.enrolmentRequired(byRole: byRole)
-                return page(request, context: context, csrf: csrf, title: "Second factor required", person: session.person, main: main, status: .forbidden)
+                return page(
+                    request,
+                    context: context,
+                    csrf: csrf,
+                    title: "Second factor required",
+                    person: session.person,
+                    main: main,
+                    status: .forbidden
+                )
             }
         }
         var response = try await body(session, csrf)
@@ -109,8 +119,14 @@ extension ConsoleController {
     // MARK: Answers
 
     func page(
-        _ request: Request, context: AppRequestContext, csrf: CSRFToken, title: String, person: ConsolePerson?, main: String,
-        status: HTTPResponse.Status = .ok, cookies: [Cookie] = []
+        _ request: Request,
+        context: AppRequestContext,
+        csrf: CSRFToken,
+        title: String,
+        person: ConsolePerson?,
+        main: String,
+        status: HTTPResponse.Status = .ok,
+        cookies: [Cookie] = []
     ) -> Response {
         var response = Response(
             status: status,
@@ -132,7 +148,9 @@ extension ConsoleController {
 
     static func asset(_ text: String, type: String) -> Response {
         Response(
-            status: .ok, headers: [.contentType: type, .cacheControl: "public, max-age=300"], body: .init(byteBuffer: ByteBuffer(string: text))
+            status: .ok,
+            headers: [.contentType: type, .cacheControl: "public, max-age=300"],
+            body: .init(byteBuffer: ByteBuffer(string: text))
         )
     }
 

@@ -101,9 +101,14 @@ struct ConsoleController {
         let csrf = csrf(request, context)
         let form = try await Self.form(request, maxSize: maxBodySize)
         guard Self.accepts(request, form: form, csrf: csrf) else { return forbidden(request, context: context, csrf: csrf) }
-        if let session = try await signedIn(request, context: context), let sessionID = session.principal.sessionID, let user = session.principal.user {
+        if let session = try await signedIn(request, context: context), let sessionID = session.principal.sessionID, let user = session.principal.user
+        {
             _ = try await users.tokens.endSessions(
-                [sessionID], reason: "logout", action: AuditAction.logout, actor: .user(user.id), origin: context.origin(request)
+                [sessionID],
+                reason: "logout",
+                action: AuditAction.logout,
+                actor: .user(user.id),
+                origin: context.origin(request)
             )
         }
         var response = Self.redirect("/console/login")
@@ -138,14 +143,24 @@ struct ConsoleController {
             let environment = KeyEnvironment(rawValue: form["environment"] ?? "live") ?? .live
             if Scope.isCovered(Principal.adminScope, by: settings.scopes) || settings.scopes.contains(Principal.adminScope) {
                 return try await keysPageWithError(
-                    "A key with the scope admin is made through the API, with a second factor (step-up).", request, context, session, csrf
+                    "A key with the scope admin is made through the API, with a second factor (step-up).",
+                    request,
+                    context,
+                    session,
+                    csrf
                 )
             }
             do {
                 let issued = try await keys.create(settings, environment: environment, by: session.principal, origin: context.origin(request))
                 let main = ConsolePages.created(issued.record, secret: issued.secret)
                 return page(
-                    request, context: context, csrf: csrf, title: "Key created", person: session.person, main: main, status: .created,
+                    request,
+                    context: context,
+                    csrf: csrf,
+                    title: "Key created",
+                    person: session.person,
+                    main: main,
+                    status: .created,
                     cookies: session.cookies
                 )
             } catch let error as DomainError {
@@ -160,7 +175,17 @@ struct ConsoleController {
         try await withSession(request, context: context) { session, csrf in
             guard let id = UUID(strict: context.parameters.get("id") ?? ""),
                 let record = try? await keys.key(id: id, visibleTo: session.principal)
-            else { return page(request, context: context, csrf: csrf, title: "Not found", person: session.person, main: ConsolePages.notFound, status: .notFound) }
+            else {
+                return page(
+                    request,
+                    context: context,
+                    csrf: csrf,
+                    title: "Not found",
+                    person: session.person,
+                    main: ConsolePages.notFound,
+                    status: .notFound
+                )
+            }
             let main = ConsolePages.confirmRevoke(record, csrf: csrf.token)
             return page(request, context: context, csrf: csrf, title: "Revoke a key", person: session.person, main: main, cookies: session.cookies)
         }
@@ -170,7 +195,15 @@ struct ConsoleController {
         let form = try await Self.form(request, maxSize: maxBodySize)
         return try await withSession(request, context: context, form: form) { session, csrf in
             guard let id = UUID(strict: context.parameters.get("id") ?? "") else {
-                return page(request, context: context, csrf: csrf, title: "Not found", person: session.person, main: ConsolePages.notFound, status: .notFound)
+                return page(
+                    request,
+                    context: context,
+                    csrf: csrf,
+                    title: "Not found",
+                    person: session.person,
+                    main: ConsolePages.notFound,
+                    status: .notFound
+                )
             }
             do {
                 _ = try await keys.revoke(id: id, by: session.principal, origin: context.origin(request))
@@ -184,12 +217,23 @@ struct ConsoleController {
     }
 
     func keysPageWithError(
-        _ message: String, _ request: Request, _ context: AppRequestContext, _ session: ConsoleSession, _ csrf: CSRFToken
+        _ message: String,
+        _ request: Request,
+        _ context: AppRequestContext,
+        _ session: ConsoleSession,
+        _ csrf: CSRFToken
     ) async throws -> Response {
         let page = try await keys.keys(matching: KeyQuery(limit: 100, now: keys.clock.now), visibleTo: session.principal)
         let main = ConsolePages.keys(page.keys, now: keys.clock.now, csrf: csrf.token, error: message)
         return self.page(
-            request, context: context, csrf: csrf, title: "Keys", person: session.person, main: main, status: .badRequest, cookies: session.cookies
+            request,
+            context: context,
+            csrf: csrf,
+            title: "Keys",
+            person: session.person,
+            main: main,
+            status: .badRequest,
+            cookies: session.cookies
         )
     }
 }

@@ -38,7 +38,8 @@ enum ConsolePages {
             let status = record.displayStatus(at: now).rawValue
             let action =
                 record.status == .revoked
-                ? "" : #"<a href="/console/keys/\#(record.id.lowercased)/revoke" aria-label="Revoke \#(HTML.escape(record.settings.name ?? record.start))">Revoke</a>"#
+                ? ""
+                : #"<a href="/console/keys/\#(record.id.lowercased)/revoke" aria-label="Revoke \#(HTML.escape(record.settings.name ?? record.start))">Revoke</a>"#
             return """
                     <tr>
                       <td><a href="/console/keys/\(record.id.lowercased)">\(HTML.escape(record.settings.name ?? "(no name)"))</a></td>
@@ -89,13 +90,13 @@ enum ConsolePages {
                 "<h1>Key rotated</h1><p>This is the new key. \($0 == 0 ? "The old one stopped working now." : "The old one keeps working for \($0) minutes, then stops.")</p>"
             } ?? "<h1>Key created</h1>"
         return """
-        \(heading)
-        <p>This is the only time the secret is shown: copy it now and give it to the key's holder. Tronch keeps only a hash of it.</p>
-        <p id="secret" class="secret">\(HTML.escape(secret))</p>
-        <p><button type="button" data-copy="secret" hidden>Copy the secret</button></p>
-        <p>Name: \(HTML.escape(record.settings.name ?? "—")) · id <code>\(record.id.lowercased)</code></p>
-        <p><a href="/console/keys/\(record.id.lowercased)">The key's page</a> · <a href="/console/keys">Back to the keys</a></p>
-        """
+            \(heading)
+            <p>This is the only time the secret is shown: copy it now and give it to the key's holder. Tronch keeps only a hash of it.</p>
+            <p id="secret" class="secret">\(HTML.escape(secret))</p>
+            <p><button type="button" data-copy="secret" hidden>Copy the secret</button></p>
+            <p>Name: \(HTML.escape(record.settings.name ?? "—")) · id <code>\(record.id.lowercased)</code></p>
+            <p><a href="/console/keys/\(record.id.lowercased)">The key's page</a> · <a href="/console/keys">Back to the keys</a></p>
+            """
     }
 
     static func key(_ record: KeyRecord, now: Date, chart: UsageChart, daily: Bool, latency: [Int64?], csrf: String, error: String? = nil) -> String {
@@ -187,8 +188,12 @@ enum ConsolePages {
         if let next {
             var query = ["before=\(next)"]
             if let action = filters.action { query.append("action=" + (action.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")) }
-            if everyone, let actor = filters.actor { query.append("actor_id=" + (actor.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")) }
-            if let target = filters.target { query.append("target_id=" + (target.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")) }
+            if everyone, let actor = filters.actor {
+                query.append("actor_id=" + (actor.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""))
+            }
+            if let target = filters.target {
+                query.append("target_id=" + (target.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""))
+            }
             older = #"<p><a href="/console/audit?\#(HTML.escape(query.joined(separator: "&")))">Older entries</a></p>"#
         }
         return """

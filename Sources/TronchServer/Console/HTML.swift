@@ -24,18 +24,19 @@ enum HTML {
 
     /// A whole page: the layout, the navigation for a signed-in person, and `main`.
     static func page(title: String, signedIn: ConsolePerson?, csrf: String, main: String) -> String {
-        let navigation = signedIn.map { person in
-            """
-            <nav aria-label="Console">
-              <a href="/console/keys">Keys</a>
-              <a href="/console/audit">Audit log</a>
-              <a href="/console/sessions">Sessions</a>
-              \(person.role == "admin" ? #"<a href="/console/users">People</a> <a href="/console/groups">Groups</a> <a href="/console/acl">Access control</a>"# : "")
-              <span class="who">\(escape(person.username)) (\(escape(person.role)))</span>
-              <form method="post" action="/console/logout" class="inline">\(csrfField(csrf))<button type="submit">Sign out</button></form>
-            </nav>
-            """
-        } ?? ""
+        let navigation =
+            signedIn.map { person in
+                """
+                <nav aria-label="Console">
+                  <a href="/console/keys">Keys</a>
+                  <a href="/console/audit">Audit log</a>
+                  <a href="/console/sessions">Sessions</a>
+                  \(person.role == "admin" ? #"<a href="/console/users">People</a> <a href="/console/groups">Groups</a> <a href="/console/acl">Access control</a>"# : "")
+                  <span class="who">\(escape(person.username)) (\(escape(person.role)))</span>
+                  <form method="post" action="/console/logout" class="inline">\(csrfField(csrf))<button type="submit">Sign out</button></form>
+                </nav>
+                """
+            } ?? ""
         return """
             <!doctype html>
             <html lang="en">

@@ -32,7 +32,9 @@ struct UsageChart {
     var total: (valid: Int64, refused: Int64) { buckets.reduce((0, 0)) { ($0.0 + $1.valid, $0.1 + $1.refused) } }
 
     func svg() -> String {
-        let width = 720.0, height = 180.0, bottom = 160.0
+        let width = 720.0
+        let height = 180.0
+        let bottom = 160.0
         let peak = max(1, buckets.map { $0.valid + $0.refused }.max() ?? 1)
         let slot = width / Double(max(1, buckets.count))
         var bars = ""
@@ -43,10 +45,12 @@ struct UsageChart {
             let label = "\(Timestamp.format(Timestamp.date(milliseconds: bucket.start))): \(bucket.valid) valid, \(bucket.refused) refused"
             bars += #"<g><title>\#(HTML.escape(label))</title>"#
             if bucket.valid > 0 {
-                bars += #"<rect class="bar-valid" x="\#(fmt(x))" y="\#(fmt(bottom - validHeight))" width="\#(fmt(slot - 2))" height="\#(fmt(validHeight))"/>"#
+                bars +=
+                    #"<rect class="bar-valid" x="\#(fmt(x))" y="\#(fmt(bottom - validHeight))" width="\#(fmt(slot - 2))" height="\#(fmt(validHeight))"/>"#
             }
             if bucket.refused > 0 {
-                bars += #"<rect class="bar-refused" x="\#(fmt(x))" y="\#(fmt(bottom - validHeight - refusedHeight))" width="\#(fmt(slot - 2))" height="\#(fmt(refusedHeight))"/>"#
+                bars +=
+                    #"<rect class="bar-refused" x="\#(fmt(x))" y="\#(fmt(bottom - validHeight - refusedHeight))" width="\#(fmt(slot - 2))" height="\#(fmt(refusedHeight))"/>"#
             }
             bars += "</g>"
         }

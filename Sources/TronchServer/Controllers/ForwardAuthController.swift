@@ -39,13 +39,17 @@ struct ForwardAuthController {
         }
         guard let key = AuthenticationMiddleware.credential(in: request, allowQueryParameter: allowQueryParameter) else {
             var error = APIError.unauthenticated(
-                "send an API key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'", invalidToken: false
+                "send an API key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'",
+                invalidToken: false
             )
             error.headers[.tronchCode] = "UNAUTHENTICATED"
             throw error
         }
         let verification = try await keys.verify(
-            key, scopes: scopes, clientIP: context.clientAddress, signature: Self.signatureEvidence(request, context: context)
+            key,
+            scopes: scopes,
+            clientIP: context.clientAddress,
+            signature: Self.signatureEvidence(request, context: context)
         )
         var headers = verification.rateLimit?.headers ?? [:]
         headers[.tronchCode] = verification.code.rawValue
@@ -126,8 +130,12 @@ struct ForwardAuthController {
         let scheme = request.headers[.xForwardedProto]
         return KeyService.SignatureEvidence(
             request: SignedRequest(
-                method: method, path: String(parts.first ?? "/"), query: parts.count > 1 ? String(parts[1]) : "",
-                authority: authority, scheme: scheme, headers: headers
+                method: method,
+                path: String(parts.first ?? "/"),
+                query: parts.count > 1 ? String(parts[1]) : "",
+                authority: authority,
+                scheme: scheme,
+                headers: headers
             )
         )
     }

@@ -61,4 +61,3 @@ struct KeyResponse: Encodable {
         if let signingSecret { try container.encode(signingSecret, forKey: .signingSecret) }
     }
 }
-

@@ -60,7 +60,9 @@ extension JSONObjectReader {
             var policies = [RateLimitPolicy]()
             for (index, item) in items.enumerated() {
                 var policy = JSONObjectReader(
-                    item, allowed: ["name", "limit", "period_seconds", "burst"], path: field("ratelimits[\(index)]")
+                    item,
+                    allowed: ["name", "limit", "period_seconds", "burst"],
+                    path: field("ratelimits[\(index)]")
                 )
                 let name = policy.string("name")
                 let limit = policy.integer("limit")

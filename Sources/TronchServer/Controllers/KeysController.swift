@@ -37,7 +37,11 @@ struct KeysController {
             try await stepUp?.require(principal, for: "a key with the scope admin", origin: context.origin(request))
         }
         let issued = try await keys.create(
-            settings, environment: environment, signing: signing, by: principal, origin: context.origin(request)
+            settings,
+            environment: environment,
+            signing: signing,
+            by: principal,
+            origin: context.origin(request)
         )
         var response = try Response.json(
             KeyResponse(record: issued.record, now: keys.clock.now, secret: issued.secret, signingSecret: issued.signingSecret),
@@ -104,7 +108,8 @@ struct KeysController {
         let principal = try context.requirePrincipal()
         let id = try Self.id(context)
         var body = JSONObjectReader(
-            try await request.jsonBody(maxSize: maxBodySize), allowed: JSONObjectReader.settingsFields.union(["environment"])
+            try await request.jsonBody(maxSize: maxBodySize),
+            allowed: JSONObjectReader.settingsFields.union(["environment"])
         )
         if body.contains("environment") { body.fail("environment", "cannot be changed; create a new key instead") }
         let patch = body.keyPatch()
@@ -148,7 +153,12 @@ struct KeysController {
             try await stepUp.require(principal, for: "a new secret for a key with the scope admin", origin: context.origin(request))
         }
         let (_, issued) = try await keys.rotate(
-            id: id, gracePeriod: gracePeriod, expiresAt: expiresAt, signing: signing, by: principal, origin: context.origin(request)
+            id: id,
+            gracePeriod: gracePeriod,
+            expiresAt: expiresAt,
+            signing: signing,
+            by: principal,
+            origin: context.origin(request)
         )
         return try Response.json(
             KeyResponse(record: issued.record, now: keys.clock.now, secret: issued.secret, signingSecret: issued.signingSecret),

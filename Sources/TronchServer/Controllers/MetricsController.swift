@@ -1,7 +1,7 @@
 import Hummingbird
+import NIOCore
 import Prometheus
 import TronchCore
-import NIOCore
 
 /// `GET /api/v1/metrics`: every metric in Prometheus text format.
 struct MetricsController {

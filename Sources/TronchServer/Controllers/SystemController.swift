@@ -1,8 +1,8 @@
 import Hummingbird
 import NIOCore
-import TronchStorage
 import TronchRateLimit
 import TronchRedis
+import TronchStorage
 
 /// Routes that need no key: liveness, readiness and the API description.
 struct SystemController {
@@ -65,8 +65,10 @@ struct SystemController {
         let elapsed = ContinuousClock.now - start
         let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
         return Readiness.Check(
-            status: failure == nil ? "up" : "down", backend: backend,
-            latencyMS: (milliseconds * 1000).rounded() / 1000, error: failure
+            status: failure == nil ? "up" : "down",
+            backend: backend,
+            latencyMS: (milliseconds * 1000).rounded() / 1000,
+            error: failure
         )
     }
 

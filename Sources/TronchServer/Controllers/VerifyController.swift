@@ -1,6 +1,6 @@
 import Foundation
-import NIOCore
 import Hummingbird
+import NIOCore
 import TronchCore
 import TronchRateLimit
 
@@ -166,7 +166,9 @@ extension JSONObjectReader {
         // Absent or null: no request (a wrong type is reported by `object`).
         guard case .set(let object) = object("request") else { return nil }
         var reader = JSONObjectReader(
-            .object(object), allowed: ["method", "path", "query", "authority", "scheme", "headers", "body_sha256"], path: "request"
+            .object(object),
+            allowed: ["method", "path", "query", "authority", "scheme", "headers", "body_sha256"],
+            path: "request"
         )
         func text(_ name: String, required: Bool = false) -> String? {
             switch reader.string(name) {

@@ -39,7 +39,8 @@ package struct AppRequestContext: RequestContext {
     /// Where the request came from, for the audit trail (the user agent capped: it is the client's text).
     package func origin(_ request: Request) -> RequestOrigin {
         RequestOrigin(
-            requestID: requestID, clientIP: clientAddress?.description,
+            requestID: requestID,
+            clientIP: clientAddress?.description,
             userAgent: request.headers[.userAgent].map { String($0.prefix(256)) }
         )
     }

@@ -109,7 +109,9 @@ package struct JSONObjectReader {
     }
 
     private mutating func typed<T: Sendable & Hashable>(
-        _ key: String, _ expected: String, _ extract: (JSONValue) -> T?
+        _ key: String,
+        _ expected: String,
+        _ extract: (JSONValue) -> T?
     ) -> Patch<T> {
         switch raw(key) {
         case .unchanged: return .unchanged

@@ -10,7 +10,11 @@ extension HTTPField.Name {
 
 extension Response {
     /// `value` as JSON with the given status.
-    package static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok, contentType: String = "application/json")
+    package static func json(
+        _ value: some Encodable,
+        status: HTTPResponse.Status = .ok,
+        contentType: String = "application/json"
+    )
         throws -> Response
     {
         let encoder = JSONEncoder()

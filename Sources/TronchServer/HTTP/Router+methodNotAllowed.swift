@@ -23,7 +23,8 @@ extension Router where Context == AppRequestContext {
             for method in Self.standardMethods where !entry.methods.contains(method) {
                 on(entry.path, method: method) { request, _ -> Response in
                     throw APIError(
-                        .methodNotAllowed, "\(request.method) is not allowed here; this path accepts \(allow)",
+                        .methodNotAllowed,
+                        "\(request.method) is not allowed here; this path accepts \(allow)",
                         headers: [.allow: allow]
                     )
                 }

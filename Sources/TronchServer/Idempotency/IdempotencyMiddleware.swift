@@ -41,7 +41,8 @@ struct IdempotencyMiddleware: RouterMiddleware {
     static let keptHeaders: [HTTPField.Name] = [.contentType, .cacheControl, .location]
 
     func handle(
-        _ request: Request, context: AppRequestContext,
+        _ request: Request,
+        context: AppRequestContext,
         next: (Request, AppRequestContext) async throws -> Response
     ) async throws -> Response {
         guard request.method == .post || request.method == .patch, let key = request.headers[Self.header],
@@ -55,8 +56,12 @@ struct IdempotencyMiddleware: RouterMiddleware {
         let caller = principal.keyID.map { "key:\($0.lowercased)" } ?? principal.reference
         let now = clock.now
         let claim = IdempotencyClaim(
-            caller: caller, key: key, fingerprint: Self.fingerprint(request, body: body), now: now,
-            expiresAt: now.addingTimeInterval(Self.window), leaseUntil: now.addingTimeInterval(Self.lease)
+            caller: caller,
+            key: key,
+            fingerprint: Self.fingerprint(request, body: body),
+            now: now,
+            expiresAt: now.addingTimeInterval(Self.window),
+            leaseUntil: now.addingTimeInterval(Self.lease)
         )
         let context = context
         switch try await store.claimIdempotencyKey(claim) {
@@ -64,7 +69,9 @@ struct IdempotencyMiddleware: RouterMiddleware {
             throw APIError(.idempotencyMismatch, "this Idempotency-Key was used for another request (another method, path or body); use a new key")
         case .inProgress:
             throw APIError(
-                .conflict, "a request with this Idempotency-Key is still running; retry when it has finished", headers: [.retryAfter: "1"]
+                .conflict,
+                "a request with this Idempotency-Key is still running; retry when it has finished",
+                headers: [.retryAfter: "1"]
             )
         case .completed(let status, let sealed):
             return try replay(status: status, sealed: sealed, caller: caller, key: key)
@@ -111,7 +118,8 @@ struct IdempotencyMiddleware: RouterMiddleware {
         ]
         do {
             let sealed = try secrets.seal(
-                Array(try JSONValue.encodeCanonical(answer).utf8), context: SealedSecret.idempotentAnswerContext(caller: caller, key: key)
+                Array(try JSONValue.encodeCanonical(answer).utf8),
+                context: SealedSecret.idempotentAnswerContext(caller: caller, key: key)
             )
             try await store.completeIdempotencyKey(caller: caller, key: key, status: Int(response.status.code), sealedAnswer: sealed)
         } catch {

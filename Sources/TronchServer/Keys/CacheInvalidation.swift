@@ -27,7 +27,9 @@ package final class RedisCacheInvalidation: CacheInvalidationBroadcast, Service 
         self.logger = logger
         (outbox, continuation) = AsyncStream.makeStream(of: KeyDigest.self, bufferingPolicy: .bufferingNewest(10_000))
         subscriber = RedisSubscriber(
-            configuration: client.configuration, channels: [Self.channel], logger: logger,
+            configuration: client.configuration,
+            channels: [Self.channel],
+            logger: logger,
             onReconnect: { cache.removeAll() },
             onMessage: { _, message in
                 if let digest = KeyDigest(hex: message) { cache.invalidate(digest) }
@@ -48,8 +50,11 @@ package final class RedisCacheInvalidation: CacheInvalidationBroadcast, Service 
                     try await client.publish(digest.hex, to: Self.channel)
                 } catch {
                     throttle.log(
-                        .warning, "cannot publish a cache invalidation; other nodes will see the change within the cache TTL",
-                        topic: "publish", metadata: ["error": "\(error)"], logger: logger
+                        .warning,
+                        "cannot publish a cache invalidation; other nodes will see the change within the cache TTL",
+                        topic: "publish",
+                        metadata: ["error": "\(error)"],
+                        logger: logger
                     )
                 }
             }

@@ -55,8 +55,12 @@ package struct ExpiryReminders: Service {
                 details["expires_at"] = .string(Timestamp.format(expiresAt))
                 details["expires_in_seconds"] = .int(Int64(max(0, expiresAt.timeIntervalSince(now)).rounded(.down)))
                 let event = AuditEvent(
-                    time: now, actor: .system, action: AuditAction.keyExpiring, targetType: "key",
-                    targetID: record.id.lowercased, details: details
+                    time: now,
+                    actor: .system,
+                    action: AuditAction.keyExpiring,
+                    targetType: "key",
+                    targetID: record.id.lowercased,
+                    details: details
                 )
                 if try await store.recordExpiryReminder(id: record.id, expiresAt: expiresAt, audit: event) { sent += 1 }
             }

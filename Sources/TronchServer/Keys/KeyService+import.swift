@@ -24,7 +24,11 @@ extension KeyService {
     /// A plain-text secret is hashed here and never stored; a SHA-256 hash is stored as it came and replaced by
     /// Tronch's HMAC on the key's first successful verification. The caller must hold every scope it grants,
     /// as for creation. Errors name the entry (`keys[3].scopes[0]`).
-    package func importKeys(_ entries: [ImportEntry], by principal: Principal, origin: RequestOrigin = .none)
+    package func importKeys(
+        _ entries: [ImportEntry],
+        by principal: Principal,
+        origin: RequestOrigin = .none
+    )
         async throws -> [KeyRecord]
     {
         guard !entries.isEmpty else { throw DomainError.invalid("keys", "must hold at least one key") }
@@ -66,8 +70,15 @@ extension KeyService {
             for form in forms where seen[form] == nil { seen[form] = index }
             records.append(
                 KeyRecord(
-                    id: UUIDv7.make(at: now), digest: digest, hashVersion: hashVersion, start: hints.start, end: hints.end,
-                    environment: entry.environment, settings: entry.settings, createdAt: now, createdBy: principal.reference,
+                    id: UUIDv7.make(at: now),
+                    digest: digest,
+                    hashVersion: hashVersion,
+                    start: hints.start,
+                    end: hints.end,
+                    environment: entry.environment,
+                    settings: entry.settings,
+                    createdAt: now,
+                    createdBy: principal.reference,
                     pepperID: hashVersion == hasher.version ? hasher.id : nil
                 )
             )
@@ -88,8 +99,13 @@ extension KeyService {
             var details = Self.auditDetails(record)
             if case .sha256 = entry.secret { details["hash"] = "sha256" } else { details["hash"] = "plaintext" }
             return AuditEvent(
-                time: now, actor: principal.auditActor, action: AuditAction.keyImported, targetType: "key",
-                targetID: record.id.lowercased, origin: origin, details: details
+                time: now,
+                actor: principal.auditActor,
+                action: AuditAction.keyImported,
+                targetType: "key",
+                targetID: record.id.lowercased,
+                origin: origin,
+                details: details
             )
         }
         try await store.insert(batch: records, audit: audit)
@@ -105,7 +121,11 @@ extension KeyService {
         let digest = hasher.digest(key)
         guard
             (try? await store.replaceDigest(
-                id: record.id, old: record.digest, new: digest, hashVersion: hasher.version, pepperID: hasher.id
+                id: record.id,
+                old: record.digest,
+                new: digest,
+                hashVersion: hasher.version,
+                pepperID: hasher.id
             )) == true
         else { return record }
         invalidate(record.digest)

@@ -40,7 +40,11 @@ extension KeyService {
             return .signatureInvalid
         }
         switch RequestSignature.verify(
-            evidence.request, secret: secret, keyID: record.id.lowercased, now: now, bodySHA256: evidence.bodySHA256
+            evidence.request,
+            secret: secret,
+            keyID: record.id.lowercased,
+            now: now,
+            bodySHA256: evidence.bodySHA256
         ) {
         case .failure(.invalid):
             return .signatureInvalid

@@ -1,8 +1,8 @@
+import CoreMetrics
 package import Foundation
 package import TronchCore
-package import TronchStorage
 package import TronchRateLimit
-import CoreMetrics
+package import TronchStorage
 
 /// The key lifecycle: create, change, revoke, rotate and verify, with the rules that protect it.
 ///
@@ -35,11 +35,22 @@ package struct KeyService: Sendable {
     package let rateLimitedEvents: RateLimitedEvents?
 
     package init(
-        store: any KeyStore & AuditStore, cache: KeyCache, hasher: KeyHasher, format: KeyFormat, clock: WallClock,
-        limits: KeyLimits, lastUsed: LastUsedRecorder, rateLimits: RateLimits, usage: UsageRecorder? = nil,
-        broadcast: (any CacheInvalidationBroadcast)? = nil, imports: ImportedKeys = ImportedKeys(settings: nil),
-        owners: UserDirectory? = nil, secrets: SecretBox? = nil, nonces: any NonceCache = LocalNonceCache(),
-        previousHasher: KeyHasher? = nil, rateLimitedEvents: RateLimitedEvents? = nil
+        store: any KeyStore & AuditStore,
+        cache: KeyCache,
+        hasher: KeyHasher,
+        format: KeyFormat,
+        clock: WallClock,
+        limits: KeyLimits,
+        lastUsed: LastUsedRecorder,
+        rateLimits: RateLimits,
+        usage: UsageRecorder? = nil,
+        broadcast: (any CacheInvalidationBroadcast)? = nil,
+        imports: ImportedKeys = ImportedKeys(settings: nil),
+        owners: UserDirectory? = nil,
+        secrets: SecretBox? = nil,
+        nonces: any NonceCache = LocalNonceCache(),
+        previousHasher: KeyHasher? = nil,
+        rateLimitedEvents: RateLimitedEvents? = nil
     ) {
         self.store = store
         self.cache = cache
@@ -139,7 +150,11 @@ package struct KeyService: Sendable {
     /// its credits. A request refused by one check is not counted by the later ones.
     /// A key that signs its requests needs `signature`: the request it came with.
     package func verify(
-        _ key: String, scopes: [String] = [], clientIP: IPAddress? = nil, cost: Int64 = 1, signature: SignatureEvidence? = nil
+        _ key: String,
+        scopes: [String] = [],
+        clientIP: IPAddress? = nil,
+        cost: Int64 = 1,
+        signature: SignatureEvidence? = nil
     ) async throws -> Verification {
         let verification = try await decide(key, scopes: scopes, clientIP: clientIP, cost: cost, signature: signature)
         metrics.verified(verification.code)
@@ -150,7 +165,11 @@ package struct KeyService: Sendable {
     }
 
     private func decide(
-        _ key: String, scopes: [String], clientIP: IPAddress?, cost: Int64, signature: SignatureEvidence?
+        _ key: String,
+        scopes: [String],
+        clientIP: IPAddress?,
+        cost: Int64,
+        signature: SignatureEvidence?
     ) async throws -> Verification {
         var verification = try await check(key, scopes: scopes, clientIP: clientIP, signature: signature, signed: true)
         guard verification.code == .valid, let record = verification.record else { return verification }
@@ -176,7 +195,11 @@ package struct KeyService: Sendable {
     /// The checks that need no limiter: status, expiry, address, the signature (when `signed`: a
     /// verification for the key holder's API, not a call to Tronch's own), scopes.
     func check(
-        _ key: String, scopes: [String], clientIP: IPAddress?, signature: SignatureEvidence? = nil, signed: Bool = false
+        _ key: String,
+        scopes: [String],
+        clientIP: IPAddress?,
+        signature: SignatureEvidence? = nil,
+        signed: Bool = false
     ) async throws -> Verification {
         var record = try await lookup(key)
         let now = clock.now
@@ -256,7 +279,10 @@ package struct KeyService: Sendable {
 
     /// Creates a key on behalf of `principal`.
     package func create(
-        _ settings: KeySettings, environment: KeyEnvironment, signing: Bool = false, by principal: Principal,
+        _ settings: KeySettings,
+        environment: KeyEnvironment,
+        signing: Bool = false,
+        by principal: Principal,
         origin: RequestOrigin = .none
     ) async throws -> IssuedKey {
         let now = clock.now
@@ -269,13 +295,23 @@ package struct KeyService: Sendable {
             throw RateLimitRefusal(decision: decision, detail: "this key has created too many keys")
         }
         let secret = format.generate(environment: environment)
-        var record = newRecord(secret: secret, environment: environment, settings: settings, now: now,
-                               createdBy: principal.reference)
+        var record = newRecord(
+            secret: secret,
+            environment: environment,
+            settings: settings,
+            now: now,
+            createdBy: principal.reference
+        )
         let signingSecret = try signing ? newSigningSecret(for: record.id) : nil
         record.signingSecret = signingSecret?.sealed
         let audit = AuditEvent(
-            time: now, actor: principal.auditActor, action: AuditAction.keyCreated, targetType: "key",
-            targetID: record.id.lowercased, origin: origin, details: Self.auditDetails(record)
+            time: now,
+            actor: principal.auditActor,
+            action: AuditAction.keyCreated,
+            targetType: "key",
+            targetID: record.id.lowercased,
+            origin: origin,
+            details: Self.auditDetails(record)
         )
         try await store.insert(record, audit: audit)
         invalidate(record.digest)
@@ -288,7 +324,10 @@ package struct KeyService: Sendable {
         let secret = presetSecret ?? format.generate(environment: .live)
         let record = try Self.rootKeyRecord(secret: secret, hasher: hasher, now: clock.now)
         let audit = AuditEvent(
-            time: record.createdAt, actor: .system, action: AuditAction.rootKeyBootstrapped, targetType: "key",
+            time: record.createdAt,
+            actor: .system,
+            action: AuditAction.rootKeyBootstrapped,
+            targetType: "key",
             targetID: record.id.lowercased,
             details: ["source": presetSecret == nil ? "generated" : "TRONCH_BOOTSTRAP_ROOT_KEY"]
         )
@@ -303,18 +342,32 @@ package struct KeyService: Sendable {
         var settings = KeySettings()
         settings.name = "root"
         settings.scopes = [Principal.adminScope]
-        return newRecord(secret: secret, environment: parsed.environment, settings: settings, now: now,
-                         createdBy: "bootstrap", hasher: hasher)
+        return newRecord(
+            secret: secret,
+            environment: parsed.environment,
+            settings: settings,
+            now: now,
+            createdBy: "bootstrap",
+            hasher: hasher
+        )
     }
 
     package func update(
-        id: UUID, _ patch: KeyPatch, by principal: Principal, origin: RequestOrigin = .none
+        id: UUID,
+        _ patch: KeyPatch,
+        by principal: Principal,
+        origin: RequestOrigin = .none
     ) async throws -> KeyRecord {
         let now = clock.now
         let limits = self.limits
         let audit = AuditEvent(
-            time: now, actor: principal.auditActor, action: AuditAction.keyUpdated, targetType: "key",
-            targetID: id.lowercased, origin: origin, details: ["fields": .array(patch.fieldNames.map(JSONValue.string))]
+            time: now,
+            actor: principal.auditActor,
+            action: AuditAction.keyUpdated,
+            targetType: "key",
+            targetID: id.lowercased,
+            origin: origin,
+            details: ["fields": .array(patch.fieldNames.map(JSONValue.string))]
         )
         let record = try await store.update(id: id, audit: audit) { record in
             guard record.status == .active else {
@@ -336,8 +389,12 @@ package struct KeyService: Sendable {
     package func revoke(id: UUID, by principal: Principal, origin: RequestOrigin = .none) async throws -> KeyRecord {
         let now = clock.now
         let audit = AuditEvent(
-            time: now, actor: principal.auditActor, action: AuditAction.keyRevoked, targetType: "key",
-            targetID: id.lowercased, origin: origin
+            time: now,
+            actor: principal.auditActor,
+            action: AuditAction.keyRevoked,
+            targetType: "key",
+            targetID: id.lowercased,
+            origin: origin
         )
         let record = try await store.update(id: id, audit: audit) { record in
             try Self.requireManageable(record, by: principal)
@@ -355,7 +412,11 @@ package struct KeyService: Sendable {
     /// The successor signs its requests when `signing` says so, or (nil) when the old key did, with a new
     /// signing secret.
     package func rotate(
-        id: UUID, gracePeriod: Int64, expiresAt: Patch<Date>, signing: Bool? = nil, by principal: Principal,
+        id: UUID,
+        gracePeriod: Int64,
+        expiresAt: Patch<Date>,
+        signing: Bool? = nil,
+        by principal: Principal,
         origin: RequestOrigin = .none
     ) async throws -> (old: KeyRecord, new: IssuedKey) {
         let now = clock.now
@@ -369,8 +430,12 @@ package struct KeyService: Sendable {
         // Drawn before the transaction too; used only if the successor signs.
         let signingSecret = signing == false || (signing == nil && secrets == nil) ? nil : try newSigningSecret(for: successorID)
         let audit = AuditEvent(
-            time: now, actor: principal.auditActor, action: AuditAction.keyRotated, targetType: "key",
-            targetID: id.lowercased, origin: origin,
+            time: now,
+            actor: principal.auditActor,
+            action: AuditAction.keyRotated,
+            targetType: "key",
+            targetID: id.lowercased,
+            origin: origin,
             details: ["successor_id": .string(successorID.lowercased), "grace_period_seconds": .int(gracePeriod)]
         )
         let (old, new) = try await store.rotate(id: id, audit: audit) { current in
@@ -381,7 +446,8 @@ package struct KeyService: Sendable {
             }
             guard current.graceUntil == nil else {
                 throw DomainError(
-                    .conflict, "key \(id.lowercased) was already rotated; rotate its successor instead"
+                    .conflict,
+                    "key \(id.lowercased) was already rotated; rotate its successor instead"
                 )
             }
             try Self.requireManageable(current, by: principal)
@@ -389,7 +455,10 @@ package struct KeyService: Sendable {
             settings.expiresAt = expiresAt.applied(to: settings.expiresAt)
             try settings.validate(now: expiresAt.isUnchanged ? nil : now, limits: limits)
             var successor = service.newRecord(
-                secret: secret, environment: current.environment, settings: settings, now: now,
+                secret: secret,
+                environment: current.environment,
+                settings: settings,
+                now: now,
                 createdBy: principal.reference
             )
             successor.id = successorID
@@ -440,22 +509,45 @@ package struct KeyService: Sendable {
 
     // MARK: Rules
 
-    func newRecord(secret: String, environment: KeyEnvironment, settings: KeySettings, now: Date, createdBy: String)
+    func newRecord(
+        secret: String,
+        environment: KeyEnvironment,
+        settings: KeySettings,
+        now: Date,
+        createdBy: String
+    )
         -> KeyRecord
     {
         Self.newRecord(
-            secret: secret, environment: environment, settings: settings, now: now, createdBy: createdBy, hasher: hasher
+            secret: secret,
+            environment: environment,
+            settings: settings,
+            now: now,
+            createdBy: createdBy,
+            hasher: hasher
         )
     }
 
     /// A new active key's record: id from the creation time, digest and display hints from the secret.
     package static func newRecord(
-        secret: String, environment: KeyEnvironment, settings: KeySettings, now: Date, createdBy: String, hasher: KeyHasher
+        secret: String,
+        environment: KeyEnvironment,
+        settings: KeySettings,
+        now: Date,
+        createdBy: String,
+        hasher: KeyHasher
     ) -> KeyRecord {
         let hints = KeyFormat.hints(for: secret)
         return KeyRecord(
-            id: UUIDv7.make(at: now), digest: hasher.digest(secret), hashVersion: hasher.version, start: hints.start,
-            end: hints.end, environment: environment, settings: settings, createdAt: now, createdBy: createdBy,
+            id: UUIDv7.make(at: now),
+            digest: hasher.digest(secret),
+            hashVersion: hasher.version,
+            start: hints.start,
+            end: hints.end,
+            environment: environment,
+            settings: settings,
+            createdAt: now,
+            createdBy: createdBy,
             pepperID: hasher.id
         )
     }
@@ -464,7 +556,8 @@ package struct KeyService: Sendable {
         let missing = principal.ungrantable(scopes)
         guard missing.isEmpty else {
             throw DomainError(
-                .forbidden, "a key cannot grant scopes it does not hold: \(missing.joined(separator: ", "))"
+                .forbidden,
+                "a key cannot grant scopes it does not hold: \(missing.joined(separator: ", "))"
             )
         }
     }

@@ -54,8 +54,11 @@ package final class LastUsedRecorder: Service {
         } catch {
             if !(error is CancellationError) {
                 throttle.log(
-                    .warning, "could not record key use; will retry", topic: "flush",
-                    metadata: ["error": "\(error)", "keys": "\(batch.count)"], logger: logger
+                    .warning,
+                    "could not record key use; will retry",
+                    topic: "flush",
+                    metadata: ["error": "\(error)", "keys": "\(batch.count)"],
+                    logger: logger
                 )
             }
             for (id, date) in batch { record(id, at: date) }

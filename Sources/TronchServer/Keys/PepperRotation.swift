@@ -121,14 +121,20 @@ package enum PepperRotation {
             if recorded == new.fingerprint { return try await status(store: store, current: new, previous: old) }
             guard recorded == nil || recorded == old.fingerprint else {
                 throw ConfigurationError(
-                    key: "TRONCH_KEY_PEPPER_PREVIOUS", "is not the pepper this database's keys were made with"
+                    key: "TRONCH_KEY_PEPPER_PREVIOUS",
+                    "is not the pepper this database's keys were made with"
                 )
             }
         }
         try await store.recordPepperRotation(
-            previousID: old.id, fingerprint: (pepperFingerprintSetting, new.fingerprint),
+            previousID: old.id,
+            fingerprint: (pepperFingerprintSetting, new.fingerprint),
             audit: AuditEvent(
-                time: now, actor: .system, action: AuditAction.pepperRotated, targetType: "pepper", targetID: new.id,
+                time: now,
+                actor: .system,
+                action: AuditAction.pepperRotated,
+                targetType: "pepper",
+                targetID: new.id,
                 details: ["previous": .string(old.id)]
             )
         )
@@ -143,7 +149,8 @@ package enum PepperRotation {
     package static func dropPrevious(settings: Settings, status: Status, force: Bool) throws -> Bool {
         guard settings.pepper == nil, case .sqliteFile = settings.database else {
             throw ConfigurationError(
-                key: "TRONCH_KEY_PEPPER_PREVIOUS", "comes from the environment: remove it from every node's configuration instead"
+                key: "TRONCH_KEY_PEPPER_PREVIOUS",
+                "comes from the environment: remove it from every node's configuration instead"
             )
         }
         guard status.remaining == 0 || force else { return false }

@@ -41,15 +41,23 @@ package final class RateLimitedEvents: Sendable {
             ])
         }
         let event = AuditEvent(
-            time: now, actor: .key(record.id), action: AuditAction.keyRateLimited, targetType: "key",
-            targetID: record.id.lowercased, outcome: .failure, details: details
+            time: now,
+            actor: .key(record.id),
+            action: AuditAction.keyRateLimited,
+            targetType: "key",
+            targetID: record.id.lowercased,
+            outcome: .failure,
+            details: details
         )
         let (store, logger) = (store, logger)
         Task {
             do {
                 try await store.appendAudit([event])
             } catch {
-                logger.warning("could not record a key.rate_limited audit entry", metadata: ["key_id": "\(record.id.lowercased)", "error": "\(error)"])
+                logger.warning(
+                    "could not record a key.rate_limited audit entry",
+                    metadata: ["key_id": "\(record.id.lowercased)", "error": "\(error)"]
+                )
             }
         }
     }

@@ -29,7 +29,12 @@ package final class UsageRecorder: Service {
 
     /// `retention`: counters older than this are deleted about once an hour (nil keeps them).
     package init(
-        store: any UsageStore, interval: Duration, capacity: Int, retention: Duration?, clock: WallClock, logger: Logger
+        store: any UsageStore,
+        interval: Duration,
+        capacity: Int,
+        retention: Duration?,
+        clock: WallClock,
+        logger: Logger
     ) {
         self.store = store
         self.interval = interval
@@ -118,8 +123,11 @@ package final class UsageRecorder: Service {
             // Cancelled by a graceful shutdown: the final flush writes these, so nothing is lost to warn about.
             if !(error is CancellationError) {
                 throttle.log(
-                    .warning, "could not write usage counters; will retry", topic: "usage",
-                    metadata: ["error": "\(error)", "counters": "\(batch.count)"], logger: logger
+                    .warning,
+                    "could not write usage counters; will retry",
+                    topic: "usage",
+                    metadata: ["error": "\(error)", "counters": "\(batch.count)"],
+                    logger: logger
                 )
             }
             add(batch.map { ($0.key, $0.value) })

@@ -17,8 +17,11 @@ package final class LogThrottle: Sendable {
     /// Logs through `logger` unless `topic` was logged within the interval; a line that gets through carries
     /// how many were suppressed since the previous one.
     package func log(
-        _ level: Logger.Level, _ message: @autoclosure () -> Logger.Message, topic: String,
-        metadata: Logger.Metadata = [:], logger: Logger
+        _ level: Logger.Level,
+        _ message: @autoclosure () -> Logger.Message,
+        topic: String,
+        metadata: Logger.Metadata = [:],
+        logger: Logger
     ) {
         let now = ContinuousClock.now
         let suppressed: Int? = topics.withLock { topics in

@@ -79,7 +79,9 @@ struct MFAController {
         }
         try body.finish()
         let pair = try await users.completeLogin(
-            mfaToken: token ?? "", method: code != nil ? "totp" : "recovery_code", answer: code ?? recovery ?? "",
+            mfaToken: token ?? "",
+            method: code != nil ? "totp" : "recovery_code",
+            answer: code ?? recovery ?? "",
             origin: context.origin(request)
         )
         return try Response.json(TokenAnswer(pair))

@@ -73,8 +73,13 @@ package struct MFAService: Sendable {
     let lockout: LockoutPolicy
 
     package init(
-        store: any MFAStore & UserStore & AuditStore, secrets: SecretBox, hasher: KeyHasher, clock: WallClock, issuerName: String,
-        lockout: LockoutPolicy = LockoutPolicy(), previousHasher: KeyHasher? = nil
+        store: any MFAStore & UserStore & AuditStore,
+        secrets: SecretBox,
+        hasher: KeyHasher,
+        clock: WallClock,
+        issuerName: String,
+        lockout: LockoutPolicy = LockoutPolicy(),
+        previousHasher: KeyHasher? = nil
     ) {
         self.store = store
         self.lockout = lockout
@@ -103,15 +108,22 @@ package struct MFAService: Sendable {
         let secret = newTOTPSecret()
         let now = clock.now
         let factor = MFAFactorRecord(
-            userID: user.id, kind: .totp,
-            sealedSecret: try secrets.seal(secret, context: MFAFactorRecord.context(kind: .totp, userID: user.id)), createdAt: now
+            userID: user.id,
+            kind: .totp,
+            sealedSecret: try secrets.seal(secret, context: MFAFactorRecord.context(kind: .totp, userID: user.id)),
+            createdAt: now
         )
         try await store.savePendingFactor(
             factor,
             audit: [
                 AuditEvent(
-                    time: now, actor: .user(user.id), action: AuditAction.mfaEnrolmentStarted, targetType: "user",
-                    targetID: user.id.lowercased, origin: origin, details: ["method": "totp"]
+                    time: now,
+                    actor: .user(user.id),
+                    action: AuditAction.mfaEnrolmentStarted,
+                    targetType: "user",
+                    targetID: user.id.lowercased,
+                    origin: origin,
+                    details: ["method": "totp"]
                 )
             ]
         )
@@ -132,11 +144,20 @@ package struct MFAService: Sendable {
         else { throw try await refuse(user, method: "totp", during: "confirm", verdict: .rejected, origin: origin, now: now) }
         let codes = RecoveryCodes.generate()
         let confirmed = try await store.confirmFactor(
-            userID: user.id, kind: .totp, step: step, now: now, recoveryDigests: codes.map { hasher.digest(RecoveryCodes.normalize($0)) },
+            userID: user.id,
+            kind: .totp,
+            step: step,
+            now: now,
+            recoveryDigests: codes.map { hasher.digest(RecoveryCodes.normalize($0)) },
             audit: [
                 AuditEvent(
-                    time: now, actor: .user(user.id), action: AuditAction.mfaEnabled, targetType: "user", targetID: user.id.lowercased,
-                    origin: origin, details: ["method": "totp"]
+                    time: now,
+                    actor: .user(user.id),
+                    action: AuditAction.mfaEnabled,
+                    targetType: "user",
+                    targetID: user.id.lowercased,
+                    origin: origin,
+                    details: ["method": "totp"]
                 )
             ]
         )
@@ -155,11 +176,16 @@ package struct MFAService: Sendable {
         }
         let codes = RecoveryCodes.generate()
         try await store.replaceRecoveryCodes(
-            userID: user.id, digests: codes.map { hasher.digest(RecoveryCodes.normalize($0)) },
+            userID: user.id,
+            digests: codes.map { hasher.digest(RecoveryCodes.normalize($0)) },
             audit: [
                 AuditEvent(
-                    time: clock.now, actor: .user(user.id), action: AuditAction.mfaRecoveryCodesRegenerated, targetType: "user",
-                    targetID: user.id.lowercased, origin: origin
+                    time: clock.now,
+                    actor: .user(user.id),
+                    action: AuditAction.mfaRecoveryCodesRegenerated,
+                    targetType: "user",
+                    targetID: user.id.lowercased,
+                    origin: origin
                 )
             ]
         )
@@ -180,8 +206,13 @@ package struct MFAService: Sendable {
             userID: user.id,
             audit: [
                 AuditEvent(
-                    time: now, actor: .user(user.id), action: AuditAction.mfaDisabled, targetType: "user", targetID: user.id.lowercased,
-                    origin: origin, details: ["by": code != nil ? "totp" : "recovery_code"]
+                    time: now,
+                    actor: .user(user.id),
+                    action: AuditAction.mfaDisabled,
+                    targetType: "user",
+                    targetID: user.id.lowercased,
+                    origin: origin,
+                    details: ["by": code != nil ? "totp" : "recovery_code"]
                 )
             ]
         )
@@ -197,8 +228,12 @@ package struct MFAService: Sendable {
             userID: userID,
             audit: [
                 AuditEvent(
-                    time: clock.now, actor: principal.auditActor, action: AuditAction.mfaReset, targetType: "user",
-                    targetID: userID.lowercased, origin: origin
+                    time: clock.now,
+                    actor: principal.auditActor,
+                    action: AuditAction.mfaReset,
+                    targetType: "user",
+                    targetID: userID.lowercased,
+                    origin: origin
                 )
             ]
         )
@@ -212,30 +247,52 @@ package struct MFAService: Sendable {
     }
 
     /// A wrong (or replayed) code: counted toward the account's lock and audited; returns the error to throw.
-    package func refuse(_ user: UserRecord, method: String, during: String, verdict: SecondFactorVerdict, origin: RequestOrigin, now: Date)
+    package func refuse(
+        _ user: UserRecord,
+        method: String,
+        during: String,
+        verdict: SecondFactorVerdict,
+        origin: RequestOrigin,
+        now: Date
+    )
         async throws -> APIError
     {
         let policy = lockout
-        _ = try await store.updateUser(id: user.id, now: now, { user in
-            user.lockout = policy.failed(user.lockout, at: now).state
-        }, audit: { change in
-            var events = [
-                AuditEvent(
-                    time: now, actor: .user(user.id), action: AuditAction.mfaFailed, targetType: "user", targetID: user.id.lowercased,
-                    outcome: .failure, origin: origin,
-                    details: ["method": .string(method), "during": .string(during), "replay": .bool(verdict == .replayed)]
-                )
-            ]
-            if let until = change.after.lockout.lockedUntil, change.before.lockout.lockedUntil != until {
-                events.append(
+        _ = try await store.updateUser(
+            id: user.id,
+            now: now,
+            { user in
+                user.lockout = policy.failed(user.lockout, at: now).state
+            },
+            audit: { change in
+                var events = [
                     AuditEvent(
-                        time: now, actor: .system, action: AuditAction.userLocked, targetType: "user", targetID: user.id.lowercased,
-                        origin: origin, details: ["until": .string(Timestamp.format(until))]
+                        time: now,
+                        actor: .user(user.id),
+                        action: AuditAction.mfaFailed,
+                        targetType: "user",
+                        targetID: user.id.lowercased,
+                        outcome: .failure,
+                        origin: origin,
+                        details: ["method": .string(method), "during": .string(during), "replay": .bool(verdict == .replayed)]
                     )
-                )
+                ]
+                if let until = change.after.lockout.lockedUntil, change.before.lockout.lockedUntil != until {
+                    events.append(
+                        AuditEvent(
+                            time: now,
+                            actor: .system,
+                            action: AuditAction.userLocked,
+                            targetType: "user",
+                            targetID: user.id.lowercased,
+                            origin: origin,
+                            details: ["until": .string(Timestamp.format(until))]
+                        )
+                    )
+                }
+                return events
             }
-            return events
-        })
+        )
         return Self.invalid
     }
 
@@ -250,8 +307,12 @@ package struct MFAService: Sendable {
         let now = clock.now
         try await store.insertChallenge(
             MFAChallengeRecord(
-                digest: hasher.digest(token), userID: user.id, createdAt: now,
-                expiresAt: now.addingTimeInterval(MFAChallengeRecord.lifetime), ip: origin.clientIP, userAgent: origin.userAgent,
+                digest: hasher.digest(token),
+                userID: user.id,
+                createdAt: now,
+                expiresAt: now.addingTimeInterval(MFAChallengeRecord.lifetime),
+                ip: origin.clientIP,
+                userAgent: origin.userAgent,
                 sessionID: stepUpSession
             )
         )

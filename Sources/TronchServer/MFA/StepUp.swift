@@ -1,5 +1,5 @@
-import TronchStorage
 package import TronchCore
+import TronchStorage
 
 /// Step-up: a few actions (making an administrator, a key with the scope `admin`, resetting another person's
 /// second factor) need more than a password from a person. Their access token must name a second factor in
@@ -23,8 +23,13 @@ package struct StepUp: Sendable {
         let token = try await mfa.challenge(for: user, origin: origin, stepUpSession: session)
         try await mfa.store.appendAudit([
             AuditEvent(
-                time: mfa.clock.now, actor: .user(user.id), action: AuditAction.mfaChallenged, targetType: "session",
-                targetID: session.lowercased, origin: origin, details: ["step_up": .string(action)]
+                time: mfa.clock.now,
+                actor: .user(user.id),
+                action: AuditAction.mfaChallenged,
+                targetType: "session",
+                targetID: session.lowercased,
+                origin: origin,
+                details: ["step_up": .string(action)]
             )
         ])
         var error = APIError.unauthorized(

@@ -8,7 +8,10 @@ package enum MetricsExport {
     private static let bootstrapped: Void = {
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let info = MetricNameDescriptor(
-            namespace: "tronch", metricName: "build", unitName: "info", helpText: "The running Tronch version (always 1)."
+            namespace: "tronch",
+            metricName: "build",
+            unitName: "info",
+            helpText: "The running Tronch version (always 1)."
         )
         registry.makeGauge(descriptor: info, labels: [("version", TronchVersion.current)]).set(1.0)
     }()

@@ -15,7 +15,8 @@ struct APIRateLimitMiddleware: RouterMiddleware {
     static let exempt: Set<String> = ["/api/v1/keys/verify", "/api/v1/authz/check", "/api/v1/authz/check-batch", "/api/v1/auth/introspect"]
 
     func handle(
-        _ request: Request, context: AppRequestContext,
+        _ request: Request,
+        context: AppRequestContext,
         next: (Request, AppRequestContext) async throws -> Response
     ) async throws -> Response {
         guard let principal = context.principal, !Self.exempt.contains(context.endpointPath ?? ""),

@@ -32,14 +32,16 @@ struct AuthenticationMiddleware: RouterMiddleware {
     static let queryParameter = "api_key"
 
     func handle(
-        _ request: Request, context: AppRequestContext,
+        _ request: Request,
+        context: AppRequestContext,
         next: (Request, AppRequestContext) async throws -> Response
     ) async throws -> Response {
         let address = context.clientAddress
         // An address over its failure limit is refused before any work, whatever it sends.
         if let wait = rateLimits.blockedFor(address) {
             throw APIError(
-                .rateLimited, "too many failed authentications from this address; retry in \(wait) s",
+                .rateLimited,
+                "too many failed authentications from this address; retry in \(wait) s",
                 headers: [.retryAfter: String(wait)]
             )
         }
@@ -47,7 +49,8 @@ struct AuthenticationMiddleware: RouterMiddleware {
             await recordFailure(request, context: context, reason: "missing", keyID: nil)
             try await countFailure(from: address)
             throw APIError.unauthenticated(
-                "send an API key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'", invalidToken: false
+                "send an API key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'",
+                invalidToken: false
             )
         }
         let outcome: KeyService.Authentication
@@ -63,7 +66,9 @@ struct AuthenticationMiddleware: RouterMiddleware {
             await recordFailure(request, context: context, reason: "refresh_token", keyID: nil)
             try await countFailure(from: address)
             throw APIError.unauthorized(
-                .tokenInvalid, "a refresh token cannot authenticate a request; send the access token", invalidToken: true
+                .tokenInvalid,
+                "a refresh token cannot authenticate a request; send the access token",
+                invalidToken: true
             )
         } else {
             outcome = try await keys.authenticate(credential, clientIP: address)
@@ -90,8 +95,11 @@ struct AuthenticationMiddleware: RouterMiddleware {
             } catch let error where Self.isDenial(error) {
                 await record(
                     AuditEvent(
-                        time: keys.clock.now, actor: principal.auditActor, action: AuditAction.permissionDenied,
-                        outcome: .failure, origin: context.origin(request),
+                        time: keys.clock.now,
+                        actor: principal.auditActor,
+                        action: AuditAction.permissionDenied,
+                        outcome: .failure,
+                        origin: context.origin(request),
                         details: ["method": .string(request.method.rawValue), "route": .string(context.endpointPath ?? "unmatched")]
                     ),
                     context: context
@@ -119,8 +127,11 @@ struct AuthenticationMiddleware: RouterMiddleware {
     private func recordFailure(_ request: Request, context: AppRequestContext, reason: String, keyID: UUID?) async {
         await record(
             AuditEvent(
-                time: keys.clock.now, actor: keyID.map(AuditActor.key) ?? .anonymous,
-                action: AuditAction.authenticationFailed, outcome: .failure, origin: context.origin(request),
+                time: keys.clock.now,
+                actor: keyID.map(AuditActor.key) ?? .anonymous,
+                action: AuditAction.authenticationFailed,
+                outcome: .failure,
+                origin: context.origin(request),
                 details: [
                     "reason": .string(reason), "method": .string(request.method.rawValue), "route": .string(context.endpointPath ?? "unmatched"),
                 ]

@@ -23,7 +23,8 @@ struct CORSMiddleware: RouterMiddleware {
     static let gatewayCheck = "/api/v1/auth/check"
 
     func handle(
-        _ request: Request, context: AppRequestContext,
+        _ request: Request,
+        context: AppRequestContext,
         next: (Request, AppRequestContext) async throws -> Response
     ) async throws -> Response {
         guard let origin = request.headers[.origin], !request.uri.path.hasPrefix(Self.gatewayCheck) else {

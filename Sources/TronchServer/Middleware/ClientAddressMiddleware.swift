@@ -18,7 +18,8 @@ struct ClientAddressMiddleware: RouterMiddleware {
     var strictTransportSecurity: HTTPField?
 
     func handle(
-        _ request: Request, context: AppRequestContext,
+        _ request: Request,
+        context: AppRequestContext,
         next: (Request, AppRequestContext) async throws -> Response
     ) async throws -> Response {
         guard let peer = context.peerAddress, isTrusted(peer) else { return try await next(request, context) }

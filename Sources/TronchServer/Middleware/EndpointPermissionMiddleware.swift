@@ -29,7 +29,8 @@ struct EndpointPermissionMiddleware: RouterMiddleware {
         for rule in policy.all where rule.requirement != .open {
             for mode in [EnforcementMode.enforce, .reportOnly] {
                 refusals["\(mode.rawValue) \(rule.route)"] = Counter(
-                    label: "tronch_endpoint_permission_refusals_total", dimensions: [("route", rule.route), ("mode", mode.rawValue)]
+                    label: "tronch_endpoint_permission_refusals_total",
+                    dimensions: [("route", rule.route), ("mode", mode.rawValue)]
                 )
             }
         }
@@ -37,7 +38,8 @@ struct EndpointPermissionMiddleware: RouterMiddleware {
     }
 
     func handle(
-        _ request: Request, context: AppRequestContext,
+        _ request: Request,
+        context: AppRequestContext,
         next: (Request, AppRequestContext) async throws -> Response
     ) async throws -> Response {
         guard let rule = policy.rule(method: request.method.rawValue, path: context.endpointPath ?? "") else {
@@ -59,7 +61,10 @@ struct EndpointPermissionMiddleware: RouterMiddleware {
         do {
             try await audit(
                 AuditEvent(
-                    time: clock.now, actor: principal.auditActor, action: AuditAction.endpointWouldRefuse, outcome: .success,
+                    time: clock.now,
+                    actor: principal.auditActor,
+                    action: AuditAction.endpointWouldRefuse,
+                    outcome: .success,
                     origin: context.origin(request),
                     details: [
                         "method": .string(request.method.rawValue), "route": .string(context.endpointPath ?? ""),

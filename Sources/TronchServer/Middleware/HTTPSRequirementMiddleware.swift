@@ -15,7 +15,8 @@ struct HTTPSRequirementMiddleware: RouterMiddleware {
     static let exempt: Set<String> = ["/api/v1/health", "/api/v1/health/ready"]
 
     func handle(
-        _ request: Request, context: AppRequestContext,
+        _ request: Request,
+        context: AppRequestContext,
         next: (Request, AppRequestContext) async throws -> Response
     ) async throws -> Response {
         guard !context.isHTTPS, !Self.exempt.contains(request.uri.path) else { return try await next(request, context) }

@@ -16,7 +16,8 @@ struct ProblemMiddleware: RouterMiddleware {
     let databaseErrors = Counter(label: "tronch_database_unavailable_total")
 
     func handle(
-        _ request: Request, context: AppRequestContext,
+        _ request: Request,
+        context: AppRequestContext,
         next: (Request, AppRequestContext) async throws -> Response
     ) async throws -> Response {
         do {
@@ -30,7 +31,9 @@ struct ProblemMiddleware: RouterMiddleware {
 
     static func response(_ error: APIError, requestID: String) throws -> Response {
         var response = try Response.json(
-            Problem(error, requestID: requestID), status: error.status, contentType: "application/problem+json"
+            Problem(error, requestID: requestID),
+            status: error.status,
+            contentType: "application/problem+json"
         )
         response.headers.append(contentsOf: error.headers)
         return response

@@ -2,8 +2,8 @@ import HTTPTypes
 import Hummingbird
 import Instrumentation
 import Logging
-import Tracing
 import Synchronization
+import Tracing
 
 /// Gives every request an id: the client's `X-Request-Id` when it is short and plain, otherwise a new one.
 /// The id goes on the response, into every log line, and into problem bodies. Every answer also gets the
@@ -17,7 +17,8 @@ struct RequestIDMiddleware: RouterMiddleware {
     var tagsSpans = false
 
     func handle(
-        _ request: Request, context: AppRequestContext,
+        _ request: Request,
+        context: AppRequestContext,
         next: (Request, AppRequestContext) async throws -> Response
     ) async throws -> Response {
         var context = context
@@ -40,15 +41,16 @@ struct RequestIDMiddleware: RouterMiddleware {
     /// 1–128 characters of letters, digits and `-_.:`; anything else could forge log lines.
     static func isAcceptable(_ id: String) -> Bool {
         let bytes = id.utf8
-        return (1...128).contains(bytes.count) && bytes.allSatisfy { byte in
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."),
-                UInt8(ascii: ":"):
-                true
-            default: false
+        return (1...128).contains(bytes.count)
+            && bytes.allSatisfy { byte in
+                switch byte {
+                case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                    UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."),
+                    UInt8(ascii: ":"):
+                    true
+                default: false
+                }
             }
-        }
     }
 }
 

@@ -11,7 +11,8 @@ struct UsageMiddleware: RouterMiddleware {
     let clock: WallClock
 
     func handle(
-        _ request: Request, context: AppRequestContext,
+        _ request: Request,
+        context: AppRequestContext,
         next: (Request, AppRequestContext) async throws -> Response
     ) async throws -> Response {
         let start = ContinuousClock.now

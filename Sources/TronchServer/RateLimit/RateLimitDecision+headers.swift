@@ -1,6 +1,6 @@
 package import HTTPTypes
-package import TronchRateLimit
 import TronchCore
+package import TronchRateLimit
 
 extension RateLimitDecision {
     /// The IETF httpapi draft's `RateLimit-Policy` and `RateLimit` fields (one item per policy) and the
@@ -39,7 +39,9 @@ extension APIError {
     package static func rateLimited(_ decision: RateLimitDecision, _ detail: String) -> APIError {
         if decision.fallback == .closed {
             return APIError(
-                .serviceUnavailable, "the rate limiter is unavailable; try again shortly", headers: [.retryAfter: "1"]
+                .serviceUnavailable,
+                "the rate limiter is unavailable; try again shortly",
+                headers: [.retryAfter: "1"]
             )
         }
         return APIError(.rateLimited, "\(detail); retry in \(decision.retryAfterSeconds) s", headers: decision.headers)

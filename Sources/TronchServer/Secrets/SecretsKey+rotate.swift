@@ -47,10 +47,15 @@ package enum SecretsRotation {
             SealedSecret.Change(location: secret.location, from: secret.sealed, to: try target.reseal(secret.sealed, context: secret.context))
         }.filter { $0.from != $0.to }
         let replaced = try await store.replaceSealedSecrets(
-            changes, setting: (SecretsKey.setting, target.current.id),
+            changes,
+            setting: (SecretsKey.setting, target.current.id),
             audit: [
                 AuditEvent(
-                    time: now, actor: .system, action: AuditAction.secretsKeyRotated, targetType: "secrets_key", targetID: target.current.id,
+                    time: now,
+                    actor: .system,
+                    action: AuditAction.secretsKeyRotated,
+                    targetType: "secrets_key",
+                    targetID: target.current.id,
                     details: ["previous": .string(recorded), "resealed": .int(Int64(changes.count))]
                 )
             ]

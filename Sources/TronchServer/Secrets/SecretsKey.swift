@@ -57,7 +57,9 @@ enum SecretsKey {
 
     static func derived(from pepper: [UInt8]) -> SecretBox.Key {
         let key = HKDF<SHA256>.deriveKey(
-            inputKeyMaterial: SymmetricKey(data: pepper), salt: Array("tronch".utf8), info: Array("tronch secrets key v1".utf8),
+            inputKeyMaterial: SymmetricKey(data: pepper),
+            salt: Array("tronch".utf8),
+            info: Array("tronch secrets key v1".utf8),
             outputByteCount: 32
         )
         return SecretBox.Key(bytes: key.withUnsafeBytes { Array($0) })!

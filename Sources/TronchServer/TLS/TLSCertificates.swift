@@ -41,7 +41,8 @@ package final class TLSCertificates: Sendable {
             throw ConfigurationError(key: "TRONCH_TLS_KEY_FILE", "'\(keyFile)' does not hold a PEM private key: \(error)")
         }
         var configuration = TLSConfiguration.makeServerConfiguration(
-            certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key)
+            certificateChain: chain.map { .certificate($0) },
+            privateKey: .privateKey(key)
         )
         configuration.minimumTLSVersion = .tlsv12
         configuration.applicationProtocols = ["http/1.1"]

@@ -26,7 +26,8 @@ struct AuthController {
     @Sendable func refresh(_ request: Request, context: AppRequestContext) async throws -> Response {
         // JSON, or an OAuth 2.0 client's form (`grant_type=refresh_token&refresh_token=…`, RFC 6749 §6).
         var body = JSONObjectReader(
-            try await Self.body(request, maxSize: maxBodySize), allowed: ["refresh_token", "grant_type"]
+            try await Self.body(request, maxSize: maxBodySize),
+            allowed: ["refresh_token", "grant_type"]
         )
         let token = body.required("refresh_token")
         if let grant = body.notNull("grant_type"), grant != "refresh_token" {
@@ -41,7 +42,11 @@ struct AuthController {
         let principal = try context.requirePrincipal()
         if let session = principal.sessionID, let user = principal.user {
             _ = try await tokens.endSessions(
-                [session], reason: "logout", action: AuditAction.logout, actor: .user(user.id), origin: context.origin(request)
+                [session],
+                reason: "logout",
+                action: AuditAction.logout,
+                actor: .user(user.id),
+                origin: context.origin(request)
             )
         }
         return Response(status: .noContent, headers: [.cacheControl: "no-store"])
@@ -175,7 +180,8 @@ struct WellKnownController {
 
     @Sendable func jwks(_ request: Request, context: AppRequestContext) async throws -> Response {
         Response(
-            status: .ok, headers: [.contentType: "application/jwk-set+json", .cacheControl: Self.cacheControl],
+            status: .ok,
+            headers: [.contentType: "application/jwk-set+json", .cacheControl: Self.cacheControl],
             body: .init(byteBuffer: .init(string: tokens.jwks))
         )
     }
@@ -193,7 +199,9 @@ struct WellKnownController {
             "token_endpoint_auth_methods_supported": ["none"],
             "revocation_endpoint_auth_methods_supported": ["none"],
             "response_types_supported": [],
-            "scopes_supported": ["*", "admin", "keys:read", "keys:write", "keys:verify", "audit:read", "metrics:read", "users:manage", "tokens:introspect"],
+            "scopes_supported": [
+                "*", "admin", "keys:read", "keys:write", "keys:verify", "audit:read", "metrics:read", "users:manage", "tokens:introspect",
+            ],
         ]
         var response = try Response.json(document)
         response.headers[.cacheControl] = Self.cacheControl

@@ -37,7 +37,10 @@ struct SessionsController {
         // Past its idle timeout a session is over, even before its absolute end.
         let idle = TokenService.seconds(tokens.settings.sessionIdleTimeout)
         return try Response.json(
-            ListResponse(data: page.sessions.filter { $0.isLive(at: now, idleTimeout: idle) }.map(SessionResponse.init), nextCursor: page.nextCursor.map { Cursor.encode($0, kind: "s") })
+            ListResponse(
+                data: page.sessions.filter { $0.isLive(at: now, idleTimeout: idle) }.map(SessionResponse.init),
+                nextCursor: page.nextCursor.map { Cursor.encode($0, kind: "s") }
+            )
         )
     }
 
@@ -49,7 +52,11 @@ struct SessionsController {
             session.userID == principal.user?.id || principal.allows(.usersManage)
         else { throw DomainError(.notFound, "no session with id \(id.lowercased)") }
         _ = try await tokens.endSessions(
-            [session.id], reason: "revoked", action: AuditAction.sessionRevoked, actor: principal.auditActor, origin: context.origin(request)
+            [session.id],
+            reason: "revoked",
+            action: AuditAction.sessionRevoked,
+            actor: principal.auditActor,
+            origin: context.origin(request)
         )
         return Response(status: .noContent, headers: [.cacheControl: "no-store"])
     }

@@ -50,14 +50,21 @@ final class SigningKeys: Sendable {
         }
         let document = #"{"keys":["# + jwks.joined(separator: ",") + "]}"
         let built = Ring(
-            active: active, verifiers: verifiers.mapValues { (algorithm: $0.0, keys: $0.1) }, jwks: document,
+            active: active,
+            verifiers: verifiers.mapValues { (algorithm: $0.0, keys: $0.1) },
+            jwks: document,
             records: records
         )
         ring.withLock { $0 = built }
     }
 
     /// A new signing key: generated here, its private key sealed for storage, its public key as a JWK.
-    static func generate(_ algorithm: SigningKeyRecord.Algorithm, state: SigningKeyRecord.State, secrets: SecretBox, now: Date)
+    static func generate(
+        _ algorithm: SigningKeyRecord.Algorithm,
+        state: SigningKeyRecord.State,
+        secrets: SecretBox,
+        now: Date
+    )
         throws -> SigningKeyRecord
     {
         let pem: String
@@ -75,7 +82,10 @@ final class SigningKeys: Sendable {
             let key = try _RSA.Signing.PrivateKey(keySize: .bits2048)
             pem = key.pemRepresentation
             let primitives = try key.publicKey.getKeyPrimitives()
-            jwk = ["kty": "RSA", "n": .string(Base64URL.encode(Array(primitives.modulus))), "e": .string(Base64URL.encode(Array(primitives.publicExponent)))]
+            jwk = [
+                "kty": "RSA", "n": .string(Base64URL.encode(Array(primitives.modulus))),
+                "e": .string(Base64URL.encode(Array(primitives.publicExponent))),
+            ]
         }
         // RFC 7638 thumbprint as the kid: stable, and derived from the public key alone.
         let kid = thumbprint(jwk)
@@ -83,8 +93,12 @@ final class SigningKeys: Sendable {
         jwk["alg"] = .string(algorithm.rawValue)
         jwk["use"] = "sig"
         return SigningKeyRecord(
-            kid: kid, algorithm: algorithm, state: state, sealedPrivateKey: try secrets.seal(Array(pem.utf8), context: context(kid)),
-            publicJWK: try JSONValue.encodeCanonical(JSONValue.object(jwk)), createdAt: now
+            kid: kid,
+            algorithm: algorithm,
+            state: state,
+            sealedPrivateKey: try secrets.seal(Array(pem.utf8), context: context(kid)),
+            publicJWK: try JSONValue.encodeCanonical(JSONValue.object(jwk)),
+            createdAt: now
         )
     }
 

@@ -50,7 +50,9 @@ package final class RedisTokenEvents: Service {
     package func run() async throws {
         let reloadContinuation = self.reloadContinuation
         let subscriber = RedisSubscriber(
-            configuration: client.configuration, channels: [Self.channel], logger: logger,
+            configuration: client.configuration,
+            channels: [Self.channel],
+            logger: logger,
             onReconnect: { reloadContinuation.yield() },
             onMessage: { [weak self] _, message in self?.receive(message) }
         )
@@ -61,8 +63,13 @@ package final class RedisTokenEvents: Service {
                     do {
                         try await self.target.withLock({ $0 })?.reload()
                     } catch {
-                        self.throttle.log(.warning, "cannot reload tokens after a change on another node", topic: "reload",
-                                          metadata: ["error": "\(error)"], logger: self.logger)
+                        self.throttle.log(
+                            .warning,
+                            "cannot reload tokens after a change on another node",
+                            topic: "reload",
+                            metadata: ["error": "\(error)"],
+                            logger: self.logger
+                        )
                     }
                 }
             }
@@ -71,8 +78,11 @@ package final class RedisTokenEvents: Service {
                     try await client.publish(message, to: Self.channel)
                 } catch {
                     throttle.log(
-                        .warning, "cannot publish a token change; other nodes will see it at their next reload",
-                        topic: "publish", metadata: ["error": "\(error)"], logger: logger
+                        .warning,
+                        "cannot publish a token change; other nodes will see it at their next reload",
+                        topic: "publish",
+                        metadata: ["error": "\(error)"],
+                        logger: logger
                     )
                 }
             }

@@ -32,7 +32,9 @@ struct TokenMaintenance: Service {
                 if rounds % 720 == 0 {
                     let deleted = try await tokens.store.pruneTokens(now: tokens.clock.now, keepEnded: keepEnded)
                     let challenges = try await self.challenges?.pruneChallenges(now: tokens.clock.now) ?? 0
-                    if deleted + challenges > 0 { logger.info("pruned expired tokens, sessions and challenges", metadata: ["rows": "\(deleted + challenges)"]) }
+                    if deleted + challenges > 0 {
+                        logger.info("pruned expired tokens, sessions and challenges", metadata: ["rows": "\(deleted + challenges)"])
+                    }
                 }
             } catch {
                 logger.warning("cannot refresh signing keys and the token denylist", metadata: ["error": "\(error)"])

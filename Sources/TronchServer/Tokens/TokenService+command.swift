@@ -1,8 +1,8 @@
 import Foundation
 package import Logging
 import TronchCore
-package import TronchStorage
 import TronchRedis
+package import TronchStorage
 
 extension TokenService {
     /// A token service on `store` for a command run beside the servers (`tronch tokens …`): same pepper and
@@ -12,8 +12,13 @@ extension TokenService {
         let secrets = try await SecretsKey.load(settings, pepper: pepper, store: store, logger: logger)
         try await SecretsKey.check(secrets, store: store, configured: settings.accounts.secretsKey != nil)
         return TokenService(
-            store: store, settings: settings.accounts, secrets: secrets, clock: .system, hasher: KeyHasher(pepper: pepper),
-            refreshPrefix: settings.keyPrefix.prefix, logger: logger
+            store: store,
+            settings: settings.accounts,
+            secrets: secrets,
+            clock: .system,
+            hasher: KeyHasher(pepper: pepper),
+            refreshPrefix: settings.keyPrefix.prefix,
+            logger: logger
         )
     }
 
@@ -24,7 +29,10 @@ extension TokenService {
         else { return false }
         let client = RedisClient(configuration: configuration, logger: logger)
         return await withTaskGroup(of: Bool.self) { group in
-            group.addTask { try? await client.run(); return false }
+            group.addTask {
+                try? await client.run()
+                return false
+            }
             group.addTask {
                 let deadline = ContinuousClock.now + timeout
                 while !client.isConnected && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }

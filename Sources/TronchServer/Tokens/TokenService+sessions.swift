@@ -13,13 +13,21 @@ extension TokenService {
 
     /// A new session for `user` after a successful login, with its first refresh token and access token.
     package func startSession(
-        for user: UserRecord, amr: [String], origin: RequestOrigin, expiresAt: Date? = nil, audit: @Sendable (SessionRecord) -> [AuditEvent]
+        for user: UserRecord,
+        amr: [String],
+        origin: RequestOrigin,
+        expiresAt: Date? = nil,
+        audit: @Sendable (SessionRecord) -> [AuditEvent]
     ) async throws -> TokenPair {
         let now = clock.now
         let session = SessionRecord(
-            id: UUIDv7.make(at: now), userID: user.id, createdAt: now,
-            expiresAt: expiresAt ?? now.addingTimeInterval(Self.seconds(settings.refreshTokenTTL)), ip: origin.clientIP,
-            userAgent: origin.userAgent, amr: amr
+            id: UUIDv7.make(at: now),
+            userID: user.id,
+            createdAt: now,
+            expiresAt: expiresAt ?? now.addingTimeInterval(Self.seconds(settings.refreshTokenTTL)),
+            ip: origin.clientIP,
+            userAgent: origin.userAgent,
+            amr: amr
         )
         let refresh = RefreshTokenFormat.generate(prefix: refreshPrefix)
         let record = RefreshTokenRecord(digest: hasher.digest(refresh), sessionID: session.id, createdAt: now, expiresAt: session.expiresAt)
@@ -51,10 +59,17 @@ extension TokenService {
         let idle = Self.seconds(settings.sessionIdleTimeout)
         let checkAnomaly = settings.sessionAnomaly == .revoke
         let outcome = try await store.exchangeRefreshToken(
-            digest: try await refreshDigest(token), now: now, denyUntil: denyUntil,
+            digest: try await refreshDigest(token),
+            now: now,
+            denyUntil: denyUntil,
             decide: { stored, session in
                 RefreshDecision.decide(
-                    token: stored, session: session, now: now, idleTimeout: idle, checkAnomaly: checkAnomaly, ip: origin.clientIP,
+                    token: stored,
+                    session: session,
+                    now: now,
+                    idleTimeout: idle,
+                    checkAnomaly: checkAnomaly,
+                    ip: origin.clientIP,
                     userAgent: origin.userAgent
                 ) {
                     RefreshTokenRecord(digest: nextDigest, sessionID: session!.id, createdAt: now, expiresAt: session!.expiresAt)
@@ -79,7 +94,8 @@ extension TokenService {
         case .anomaly(let session):
             denyEverywhere([DenylistEntry(kind: .sid, value: session.id.lowercased, expiresAt: denyUntil)])
             throw APIError.unauthorized(
-                .sessionRevoked, "the session was used from another address and client at once and has ended; log in again",
+                .sessionRevoked,
+                "the session was used from another address and client at once and has ended; log in again",
                 invalidToken: true
             )
         case .sessionEnded:
@@ -94,15 +110,25 @@ extension TokenService {
         case .reused(let session):
             [
                 AuditEvent(
-                    time: now, actor: .user(session.userID), action: AuditAction.refreshReuse, targetType: "session",
-                    targetID: session.id.lowercased, outcome: .failure, origin: origin
+                    time: now,
+                    actor: .user(session.userID),
+                    action: AuditAction.refreshReuse,
+                    targetType: "session",
+                    targetID: session.id.lowercased,
+                    outcome: .failure,
+                    origin: origin
                 )
             ]
         case .anomaly(let session):
             [
                 AuditEvent(
-                    time: now, actor: .user(session.userID), action: AuditAction.sessionAnomaly, targetType: "session",
-                    targetID: session.id.lowercased, outcome: .failure, origin: origin,
+                    time: now,
+                    actor: .user(session.userID),
+                    action: AuditAction.sessionAnomaly,
+                    targetType: "session",
+                    targetID: session.id.lowercased,
+                    outcome: .failure,
+                    origin: origin,
                     details: ["login_ip": session.ip.map(JSONValue.string) ?? .null]
                 )
             ]
@@ -115,17 +141,33 @@ extension TokenService {
 
     /// Ends sessions (logout, a user's "sign out", an administrator's revocation) and denies their tokens here
     /// at once; returns the sessions that were live.
-    package func endSessions(_ ids: [UUID], reason: String, action: String, actor: AuditActor, origin: RequestOrigin) async throws
+    package func endSessions(
+        _ ids: [UUID],
+        reason: String,
+        action: String,
+        actor: AuditActor,
+        origin: RequestOrigin
+    ) async throws
         -> [SessionRecord]
     {
         let now = clock.now
         let until = denyUntil
         let ended = try await store.endSessions(
-            ids: ids, userID: nil, except: nil, reason: reason, now: now, denyUntil: until,
+            ids: ids,
+            userID: nil,
+            except: nil,
+            reason: reason,
+            now: now,
+            denyUntil: until,
             audit: { sessions in
                 sessions.map {
                     AuditEvent(
-                        time: now, actor: actor, action: action, targetType: "session", targetID: $0.id.lowercased, origin: origin,
+                        time: now,
+                        actor: actor,
+                        action: action,
+                        targetType: "session",
+                        targetID: $0.id.lowercased,
+                        origin: origin,
                         details: ["reason": .string(reason)]
                     )
                 }
@@ -150,15 +192,23 @@ extension TokenService {
                 [entry],
                 audit: [
                     AuditEvent(
-                        time: clock.now, actor: principal.auditActor, action: AuditAction.tokenRevoked, targetType: "access_token",
-                        targetID: jti, origin: origin
+                        time: clock.now,
+                        actor: principal.auditActor,
+                        action: AuditAction.tokenRevoked,
+                        targetType: "access_token",
+                        targetID: jti,
+                        origin: origin
                     )
                 ]
             )
             denyEverywhere([entry])
         } else if let (_, session) = try await store.refreshToken(digest: try await refreshDigest(token)) {
             _ = try await endSessions(
-                [session.id], reason: "revoked", action: AuditAction.tokenRevoked, actor: .user(session.userID), origin: origin
+                [session.id],
+                reason: "revoked",
+                action: AuditAction.tokenRevoked,
+                actor: .user(session.userID),
+                origin: origin
             )
         }
     }

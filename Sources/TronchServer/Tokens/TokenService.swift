@@ -27,7 +27,10 @@ struct AccessTokenClaims: JWTPayload, Equatable {
 
 /// Why an access token was refused (for the audit log and the `detail`; the client sees `TOKEN_INVALID`).
 package enum TokenRefusal: String, Error, Sendable {
-    case malformed, algorithm, type, unknownKey = "unknown_key", signature, issuer, audience, expired, notYetValid = "not_yet_valid"
+    case malformed, algorithm, type
+    case unknownKey = "unknown_key"
+    case signature, issuer, audience, expired
+    case notYetValid = "not_yet_valid"
     case revoked, claims
 }
 
@@ -63,8 +66,15 @@ package final class TokenService: Sendable {
     static let leeway: Int64 = 30
 
     package init(
-        store: any TokenStore & UserStore & AuditStore, settings: AccountSettings, secrets: SecretBox, clock: WallClock, hasher: KeyHasher,
-        refreshPrefix: String, logger: Logger, events: RedisTokenEvents? = nil, groups: AuthzDirectory? = nil,
+        store: any TokenStore & UserStore & AuditStore,
+        settings: AccountSettings,
+        secrets: SecretBox,
+        clock: WallClock,
+        hasher: KeyHasher,
+        refreshPrefix: String,
+        logger: Logger,
+        events: RedisTokenEvents? = nil,
+        groups: AuthzDirectory? = nil,
         previousHasher: KeyHasher? = nil
     ) {
         self.previousHasher = previousHasher
@@ -87,7 +97,11 @@ package final class TokenService: Sendable {
             let now = clock.now
             let key = try SigningKeys.generate(settings.algorithm, state: .active, secrets: secrets, now: now)
             let audit = AuditEvent(
-                time: now, actor: .system, action: AuditAction.signingKeyCreated, targetType: "signing_key", targetID: key.kid,
+                time: now,
+                actor: .system,
+                action: AuditAction.signingKeyCreated,
+                targetType: "signing_key",
+                targetID: key.kid,
                 details: ["algorithm": .string(key.algorithm.rawValue)]
             )
             if try await store.insertFirstSigningKey(key, audit: [audit]) {
@@ -102,7 +116,12 @@ package final class TokenService: Sendable {
         try await keys.load(try await store.signingKeys(), secrets: secrets)
         let entries = try await store.denylist(activeAt: clock.now)
         denied.withLock { denied in
-            for entry in entries { denied["\(entry.kind.rawValue):\(entry.value)"] = max(denied["\(entry.kind.rawValue):\(entry.value)"] ?? entry.expiresAt, entry.expiresAt) }
+            for entry in entries {
+                denied["\(entry.kind.rawValue):\(entry.value)"] = max(
+                    denied["\(entry.kind.rawValue):\(entry.value)"] ?? entry.expiresAt,
+                    entry.expiresAt
+                )
+            }
         }
     }
 
@@ -112,10 +131,15 @@ package final class TokenService: Sendable {
         let key = try SigningKeys.generate(settings.algorithm, state: .active, secrets: secrets, now: now)
         let previous = keys.current.active?.kid
         try await store.rotateSigningKey(
-            to: key, now: now,
+            to: key,
+            now: now,
             audit: [
                 AuditEvent(
-                    time: now, actor: actor, action: AuditAction.signingKeyRotated, targetType: "signing_key", targetID: key.kid,
+                    time: now,
+                    actor: actor,
+                    action: AuditAction.signingKeyRotated,
+                    targetType: "signing_key",
+                    targetID: key.kid,
                     details: ["algorithm": .string(key.algorithm.rawValue), "previous": previous.map(JSONValue.string) ?? .null]
                 )
             ]
@@ -129,7 +153,8 @@ package final class TokenService: Sendable {
     package func retireExpiredKeys() async throws {
         let now = clock.now
         let retired = try await store.retireSigningKeys(
-            deactivatedBefore: now.addingTimeInterval(-Self.seconds(settings.accessTokenTTL) - TimeInterval(Self.leeway)), now: now
+            deactivatedBefore: now.addingTimeInterval(-Self.seconds(settings.accessTokenTTL) - TimeInterval(Self.leeway)),
+            now: now
         ) { key in
             AuditEvent(time: now, actor: .system, action: AuditAction.signingKeyRetired, targetType: "signing_key", targetID: key.kid)
         }
@@ -155,8 +180,17 @@ package final class TokenService: Sendable {
         let ttl = Int64(Self.seconds(settings.accessTokenTTL))
         let jti = UUIDv7.make(at: clock.now).lowercased
         let claims = AccessTokenClaims(
-            iss: settings.issuer, sub: user.id.lowercased, aud: settings.audience, exp: now + ttl, iat: now, nbf: now, jti: jti,
-            sid: session.id.lowercased, role: user.role.rawValue, groups: groups, scope: user.role.tokenScopes.joined(separator: " "),
+            iss: settings.issuer,
+            sub: user.id.lowercased,
+            aud: settings.audience,
+            exp: now + ttl,
+            iat: now,
+            nbf: now,
+            jti: jti,
+            sid: session.id.lowercased,
+            role: user.role.rawValue,
+            groups: groups,
+            scope: user.role.tokenScopes.joined(separator: " "),
             amr: session.amr
         )
         var header = JWTHeader()
@@ -244,7 +278,9 @@ package final class TokenService: Sendable {
         else { return .failure(.claims) }
         if isDenied(sid: claims.sid, jti: claims.jti) { return .failure(.revoked) }
         var principal = Principal(
-            keyID: nil, scopes: claims.scope.split(separator: " ").map(String.init), user: UserIdentity(id: userID, role: role),
+            keyID: nil,
+            scopes: claims.scope.split(separator: " ").map(String.init),
+            user: UserIdentity(id: userID, role: role),
             sessionID: sessionID
         )
         principal.amr = claims.amr

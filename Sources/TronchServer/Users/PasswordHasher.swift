@@ -54,12 +54,14 @@ package final class PasswordHasher: Service, Sendable {
         let normalized = PasswordPolicy.normalize(password)
         let parameters = self.parameters
         let matches = try await bounded { [self] in
-            let target = try stored ?? self.dummy.withLock { dummy in
-                if let dummy { return dummy }
-                let made = try PasswordHash.make("tronch dummy password \(UInt64.random(in: 0 ... .max))", parameters: parameters)
-                dummy = made
-                return made
-            }
+            let target =
+                try stored
+                ?? self.dummy.withLock { dummy in
+                    if let dummy { return dummy }
+                    let made = try PasswordHash.make("tronch dummy password \(UInt64.random(in: 0 ... .max))", parameters: parameters)
+                    dummy = made
+                    return made
+                }
             return try target.matches(normalized)
         }
         return matches && stored != nil
@@ -76,7 +78,8 @@ package final class PasswordHasher: Service, Sendable {
             pending.wrappingSubtract(1, ordering: .relaxed)
             refused.increment()
             throw APIError(
-                .serviceUnavailable, "too many password checks at once (logins, new passwords); retry in a moment",
+                .serviceUnavailable,
+                "too many password checks at once (logins, new passwords); retry in a moment",
                 headers: [.retryAfter: "1"]
             )
         }

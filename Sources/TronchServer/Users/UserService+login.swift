@@ -53,7 +53,11 @@ extension UserService {
             let token = try await mfa.challenge(for: user, origin: origin)
             try await store.appendAudit([
                 AuditEvent(
-                    time: now, actor: .user(user.id), action: AuditAction.mfaChallenged, targetType: "user", targetID: user.id.lowercased,
+                    time: now,
+                    actor: .user(user.id),
+                    action: AuditAction.mfaChallenged,
+                    targetType: "user",
+                    targetID: user.id.lowercased,
                     origin: origin
                 )
             ])
@@ -62,16 +66,25 @@ extension UserService {
             throw error
         }
         let policy = settings.lockout
-        let result = try await store.updateUser(id: user.id, now: now, { user in
-            user.lockout = policy.succeeded(user.lockout)
-            user.lastLoginAt = now
-            if let upgraded { user.passwordHash = upgraded }
-        }, audit: { _ in [] })
+        let result = try await store.updateUser(
+            id: user.id,
+            now: now,
+            { user in
+                user.lockout = policy.succeeded(user.lockout)
+                user.lastLoginAt = now
+                if let upgraded { user.passwordHash = upgraded }
+            },
+            audit: { _ in [] }
+        )
         return try await tokens.startSession(for: result.after, amr: ["pwd"], origin: origin) { session in
             [
                 AuditEvent(
-                    time: now, actor: .user(user.id), action: AuditAction.login, targetType: "session",
-                    targetID: session.id.lowercased, origin: origin,
+                    time: now,
+                    actor: .user(user.id),
+                    action: AuditAction.login,
+                    targetType: "session",
+                    targetID: session.id.lowercased,
+                    origin: origin,
                     details: ["amr": .array(session.amr.map(JSONValue.string)), "hash_upgraded": .bool(upgraded != nil)]
                 )
             ]
@@ -80,7 +93,12 @@ extension UserService {
 
     /// `POST /api/v1/auth/mfa`: the second step. A right code ends the challenge and logs in (`amr` names
     /// both factors); a wrong one counts toward the account's lock, and five kill the challenge.
-    package func completeLogin(mfaToken: String, method: String, answer: String, origin: RequestOrigin) async throws
+    package func completeLogin(
+        mfaToken: String,
+        method: String,
+        answer: String,
+        origin: RequestOrigin
+    ) async throws
         -> TokenService.TokenPair
     {
         let digest = keys.hasher.digest(mfaToken)
@@ -96,21 +114,36 @@ extension UserService {
         guard verdict == .accepted else {
             _ = try await mfa.store.failChallenge(digest: digest)
             throw try await mfa.refuse(
-                user, method: method, during: challenge.sessionID == nil ? "login" : "step_up", verdict: verdict, origin: origin, now: now
+                user,
+                method: method,
+                during: challenge.sessionID == nil ? "login" : "step_up",
+                verdict: verdict,
+                origin: origin,
+                now: now
             )
         }
         try await mfa.store.deleteChallenge(digest: digest)
         if let sessionID = challenge.sessionID { return try await stepUp(user, from: sessionID, factor: factor, origin: origin, now: now) }
         let policy = settings.lockout
-        let result = try await store.updateUser(id: user.id, now: now, { user in
-            user.lockout = policy.succeeded(user.lockout)
-            user.lastLoginAt = now
-        }, audit: { _ in [] })
+        let result = try await store.updateUser(
+            id: user.id,
+            now: now,
+            { user in
+                user.lockout = policy.succeeded(user.lockout)
+                user.lastLoginAt = now
+            },
+            audit: { _ in [] }
+        )
         return try await tokens.startSession(for: result.after, amr: ["pwd", factor.amr], origin: origin) { session in
             [
                 AuditEvent(
-                    time: now, actor: .user(user.id), action: AuditAction.login, targetType: "session",
-                    targetID: session.id.lowercased, origin: origin, details: ["amr": .array(session.amr.map(JSONValue.string))]
+                    time: now,
+                    actor: .user(user.id),
+                    action: AuditAction.login,
+                    targetType: "session",
+                    targetID: session.id.lowercased,
+                    origin: origin,
+                    details: ["amr": .array(session.amr.map(JSONValue.string))]
                 )
             ]
         }
@@ -118,7 +151,13 @@ extension UserService {
 
     /// The second factor of a step-up: a new session with it replaces the one that lacked it (still live, and
     /// the same person's), so the client carries on with one pair of tokens.
-    private func stepUp(_ user: UserRecord, from sessionID: UUID, factor: any SecondFactor, origin: RequestOrigin, now: Date) async throws
+    private func stepUp(
+        _ user: UserRecord,
+        from sessionID: UUID,
+        factor: any SecondFactor,
+        origin: RequestOrigin,
+        now: Date
+    ) async throws
         -> TokenService.TokenPair
     {
         guard let old = try await tokens.store.session(id: sessionID), old.userID == user.id, old.revokedAt == nil, old.expiresAt > now
@@ -131,8 +170,12 @@ extension UserService {
         let pair = try await tokens.startSession(for: user, amr: amr, origin: origin, expiresAt: old.expiresAt) { session in
             [
                 AuditEvent(
-                    time: now, actor: .user(user.id), action: AuditAction.stepUp, targetType: "session",
-                    targetID: session.id.lowercased, origin: origin,
+                    time: now,
+                    actor: .user(user.id),
+                    action: AuditAction.stepUp,
+                    targetType: "session",
+                    targetID: session.id.lowercased,
+                    origin: origin,
                     details: ["amr": .array(session.amr.map(JSONValue.string)), "replaces": .string(sessionID.lowercased)]
                 )
             ]
@@ -148,21 +191,30 @@ extension UserService {
     /// A wrong password: counted toward the lock (in the same transaction as its audit entries).
     private func recordWrongPassword(_ user: UserRecord, origin: RequestOrigin, now: Date) async throws {
         let policy = settings.lockout
-        _ = try await store.updateUser(id: user.id, now: now, { user in
-            user.lockout = policy.failed(user.lockout, at: now).state
-        }, audit: { change in
-            var events = [Self.failure("wrong_password", userID: user.id, origin: origin, now: now)]
-            if let until = change.after.lockout.lockedUntil, change.before.lockout.lockedUntil != until {
-                events.append(
-                    AuditEvent(
-                        time: now, actor: .system, action: AuditAction.userLocked, targetType: "user", targetID: user.id.lowercased,
-                        origin: origin,
-                        details: ["until": .string(Timestamp.format(until)), "lockouts": .int(Int64(change.after.lockout.lockouts))]
+        _ = try await store.updateUser(
+            id: user.id,
+            now: now,
+            { user in
+                user.lockout = policy.failed(user.lockout, at: now).state
+            },
+            audit: { change in
+                var events = [Self.failure("wrong_password", userID: user.id, origin: origin, now: now)]
+                if let until = change.after.lockout.lockedUntil, change.before.lockout.lockedUntil != until {
+                    events.append(
+                        AuditEvent(
+                            time: now,
+                            actor: .system,
+                            action: AuditAction.userLocked,
+                            targetType: "user",
+                            targetID: user.id.lowercased,
+                            origin: origin,
+                            details: ["until": .string(Timestamp.format(until)), "lockouts": .int(Int64(change.after.lockout.lockouts))]
+                        )
                     )
-                )
+                }
+                return events
             }
-            return events
-        })
+        )
     }
 
     private func record(failure reason: String, user: UserRecord?, origin: RequestOrigin, now: Date) async throws {
@@ -172,8 +224,14 @@ extension UserService {
     /// A failed login in the audit log: why, and the account when there is one (never what was typed).
     static func failure(_ reason: String, userID: UUID?, origin: RequestOrigin, now: Date) -> AuditEvent {
         AuditEvent(
-            time: now, actor: .anonymous, action: AuditAction.loginFailed, targetType: userID == nil ? nil : "user",
-            targetID: userID?.lowercased, outcome: .failure, origin: origin, details: ["reason": .string(reason)]
+            time: now,
+            actor: .anonymous,
+            action: AuditAction.loginFailed,
+            targetType: userID == nil ? nil : "user",
+            targetID: userID?.lowercased,
+            outcome: .failure,
+            origin: origin,
+            details: ["reason": .string(reason)]
         )
     }
 }

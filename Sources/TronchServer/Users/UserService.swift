@@ -16,8 +16,13 @@ package struct UserService: Sendable {
     var clock: WallClock { keys.clock }
 
     package init(
-        store: any UserStore & TokenStore & AuditStore, hasher: PasswordHasher, tokens: TokenService, keys: KeyService,
-        directory: UserDirectory, mfa: MFAService, settings: AccountSettings
+        store: any UserStore & TokenStore & AuditStore,
+        hasher: PasswordHasher,
+        tokens: TokenService,
+        keys: KeyService,
+        directory: UserDirectory,
+        mfa: MFAService,
+        settings: AccountSettings
     ) {
         self.store = store
         self.hasher = hasher
@@ -70,12 +75,22 @@ package struct UserService: Sendable {
         if new.role == .admin { try await stepUp.require(principal, for: "making an administrator", origin: origin) }
         let now = clock.now
         var user = UserRecord(
-            id: UUIDv7.make(at: now), username: name, email: address, displayName: new.displayName, role: new.role, createdAt: now
+            id: UUIDv7.make(at: now),
+            username: name,
+            email: address,
+            displayName: new.displayName,
+            role: new.role,
+            createdAt: now
         )
         if let password = new.password { user.passwordHash = try await hasher.hash(password) }
         let audit = AuditEvent(
-            time: now, actor: principal.auditActor, action: AuditAction.userCreated, targetType: "user", targetID: user.id.lowercased,
-            origin: origin, details: ["username": .string(name), "role": .string(user.role.rawValue), "password_set": .bool(new.password != nil)]
+            time: now,
+            actor: principal.auditActor,
+            action: AuditAction.userCreated,
+            targetType: "user",
+            targetID: user.id.lowercased,
+            origin: origin,
+            details: ["username": .string(name), "role": .string(user.role.rawValue), "password_set": .bool(new.password != nil)]
         )
         try await store.insertUser(user, audit: [audit])
         return user
@@ -156,15 +171,21 @@ package struct UserService: Sendable {
         let now = clock.now
         let actor = principal.auditActor
         let ending = SessionEnding(denyUntil: tokens.denyUntil, all: newHash == nil ? nil : ("password_reset", nil))
-        let result = try await store.updateUser(id: id, now: now, sessions: ending, { user in
-            user.username = newUsername
-            user.email = newEmail
-            user.displayName = change.displayName.applied(to: user.displayName)
-            if let role = change.role { user.role = role }
-            if let status = change.status { user.status = status }
-            if let newHash { user.passwordHash = newHash }
-            user.updatedAt = now
-        }, audit: { change in Self.auditChange(change, actor: actor, origin: origin, now: now) })
+        let result = try await store.updateUser(
+            id: id,
+            now: now,
+            sessions: ending,
+            { user in
+                user.username = newUsername
+                user.email = newEmail
+                user.displayName = change.displayName.applied(to: user.displayName)
+                if let role = change.role { user.role = role }
+                if let status = change.status { user.status = status }
+                if let newHash { user.passwordHash = newHash }
+                user.updatedAt = now
+            },
+            audit: { change in Self.auditChange(change, actor: actor, origin: origin, now: now) }
+        )
         afterChange(result)
         return result.after
     }
@@ -177,15 +198,25 @@ package struct UserService: Sendable {
         let result = try await store.deleteUser(id: id, now: now, denyUntil: tokens.denyUntil) { change in
             [
                 AuditEvent(
-                    time: now, actor: actor, action: AuditAction.userDeleted, targetType: "user", targetID: id.lowercased, origin: origin,
+                    time: now,
+                    actor: actor,
+                    action: AuditAction.userDeleted,
+                    targetType: "user",
+                    targetID: id.lowercased,
+                    origin: origin,
                     details: ["username": .string(change.before.username)]
                 )
             ] + Self.consequences(change, actor: actor, origin: origin, now: now)
                 + (change.forgottenAuthzRows > 0
                     ? [
                         AuditEvent(
-                            time: now, actor: actor, action: AuditAction.authzPrincipalForgotten, targetType: "user", targetID: id.lowercased,
-                            origin: origin, details: ["rows": .int(Int64(change.forgottenAuthzRows))]
+                            time: now,
+                            actor: actor,
+                            action: AuditAction.authzPrincipalForgotten,
+                            targetType: "user",
+                            targetID: id.lowercased,
+                            origin: origin,
+                            details: ["rows": .int(Int64(change.forgottenAuthzRows))]
                         )
                     ] : [])
         }
@@ -199,17 +230,28 @@ package struct UserService: Sendable {
         let now = clock.now
         let actor = principal.auditActor
         let policy = settings.lockout
-        let result = try await store.updateUser(id: id, now: now, sessions: SessionEnding(denyUntil: tokens.denyUntil), { user in
-            user.lockout = policy.unlocked(user.lockout)
-            user.updatedAt = now
-        }, audit: { change in
-            [
-                AuditEvent(
-                    time: now, actor: actor, action: AuditAction.userUnlocked, targetType: "user", targetID: id.lowercased, origin: origin,
-                    details: ["was_locked_until": change.before.lockout.lockedUntil.map { .string(Timestamp.format($0)) } ?? .null]
-                )
-            ]
-        })
+        let result = try await store.updateUser(
+            id: id,
+            now: now,
+            sessions: SessionEnding(denyUntil: tokens.denyUntil),
+            { user in
+                user.lockout = policy.unlocked(user.lockout)
+                user.updatedAt = now
+            },
+            audit: { change in
+                [
+                    AuditEvent(
+                        time: now,
+                        actor: actor,
+                        action: AuditAction.userUnlocked,
+                        targetType: "user",
+                        targetID: id.lowercased,
+                        origin: origin,
+                        details: ["was_locked_until": change.before.lockout.lockedUntil.map { .string(Timestamp.format($0)) } ?? .null]
+                    )
+                ]
+            }
+        )
         return result.after
     }
 
@@ -226,17 +268,28 @@ package struct UserService: Sendable {
         let now = clock.now
         let actor = principal.auditActor
         let ending = SessionEnding(denyUntil: tokens.denyUntil, all: ("password_changed", principal.sessionID))
-        let result = try await store.updateUser(id: user.id, now: now, sessions: ending, { user in
-            user.passwordHash = hash
-            user.updatedAt = now
-        }, audit: { change in
-            [
-                AuditEvent(
-                    time: now, actor: actor, action: AuditAction.userPasswordChanged, targetType: "user", targetID: user.id.lowercased,
-                    origin: origin, details: ["sessions_ended": .int(Int64(change.endedSessions.count))]
-                )
-            ]
-        })
+        let result = try await store.updateUser(
+            id: user.id,
+            now: now,
+            sessions: ending,
+            { user in
+                user.passwordHash = hash
+                user.updatedAt = now
+            },
+            audit: { change in
+                [
+                    AuditEvent(
+                        time: now,
+                        actor: actor,
+                        action: AuditAction.userPasswordChanged,
+                        targetType: "user",
+                        targetID: user.id.lowercased,
+                        origin: origin,
+                        details: ["sessions_ended": .int(Int64(change.endedSessions.count))]
+                    )
+                ]
+            }
+        )
         afterChange(result)
     }
 
@@ -276,14 +329,24 @@ package struct UserService: Sendable {
         if before.role != after.role { fields.append("role") }
         var events = [
             AuditEvent(
-                time: now, actor: actor, action: AuditAction.userUpdated, targetType: "user", targetID: id, origin: origin,
+                time: now,
+                actor: actor,
+                action: AuditAction.userUpdated,
+                targetType: "user",
+                targetID: id,
+                origin: origin,
                 details: ["fields": .array(fields.map(JSONValue.string))]
             )
         ]
         if before.role != after.role {
             events.append(
                 AuditEvent(
-                    time: now, actor: actor, action: AuditAction.userRoleChanged, targetType: "user", targetID: id, origin: origin,
+                    time: now,
+                    actor: actor,
+                    action: AuditAction.userRoleChanged,
+                    targetType: "user",
+                    targetID: id,
+                    origin: origin,
                     details: ["from": .string(before.role.rawValue), "to": .string(after.role.rawValue)]
                 )
             )
@@ -294,7 +357,12 @@ package struct UserService: Sendable {
         if before.passwordHash != after.passwordHash {
             events.append(
                 AuditEvent(
-                    time: now, actor: actor, action: AuditAction.userPasswordChanged, targetType: "user", targetID: id, origin: origin,
+                    time: now,
+                    actor: actor,
+                    action: AuditAction.userPasswordChanged,
+                    targetType: "user",
+                    targetID: id,
+                    origin: origin,
                     details: ["reset": true]
                 )
             )
@@ -306,14 +374,24 @@ package struct UserService: Sendable {
     static func consequences(_ change: UserChange, actor: AuditActor, origin: RequestOrigin, now: Date) -> [AuditEvent] {
         change.revokedKeys.map { key in
             AuditEvent(
-                time: now, actor: actor, action: AuditAction.keyRevoked, targetType: "key", targetID: key.id.lowercased, origin: origin,
+                time: now,
+                actor: actor,
+                action: AuditAction.keyRevoked,
+                targetType: "key",
+                targetID: key.id.lowercased,
+                origin: origin,
                 details: ["reason": .string(change.after.status == .disabled ? "owner_disabled" : "owner_deleted")]
             )
         }
             + change.endedSessions.map { session in
                 AuditEvent(
-                    time: now, actor: actor, action: AuditAction.sessionRevoked, targetType: "session", targetID: session.id.lowercased,
-                    origin: origin, details: ["reason": .string(session.revokedReason ?? "revoked")]
+                    time: now,
+                    actor: actor,
+                    action: AuditAction.sessionRevoked,
+                    targetType: "session",
+                    targetID: session.id.lowercased,
+                    origin: origin,
+                    details: ["reason": .string(session.revokedReason ?? "revoked")]
                 )
             }
     }

@@ -25,7 +25,8 @@ struct UsersController {
     @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
         var body = JSONObjectReader(
-            try await request.jsonBody(maxSize: maxBodySize), allowed: ["username", "email", "password", "display_name", "role"]
+            try await request.jsonBody(maxSize: maxBodySize),
+            allowed: ["username", "email", "password", "display_name", "role"]
         )
         let username = body.required("username")
         let email = body.required("email")
@@ -35,7 +36,8 @@ struct UsersController {
         try body.finish()
         let user = try await users.create(
             .init(username: username ?? "", email: email ?? "", password: password, displayName: displayName, role: role),
-            by: principal, origin: context.origin(request)
+            by: principal,
+            origin: context.origin(request)
         )
         return try Response.json(UserResponse(user), status: .created)
     }
@@ -54,7 +56,11 @@ struct UsersController {
             if let role = Role(rawValue: text) { query.role = role } else { parameters.fail("role", "must be admin, member or viewer") }
         }
         if let text = parameters["status"] {
-            if let status = UserRecord.Status(rawValue: text) { query.status = status } else { parameters.fail("status", "must be active or disabled") }
+            if let status = UserRecord.Status(rawValue: text) {
+                query.status = status
+            } else {
+                parameters.fail("status", "must be active or disabled")
+            }
         }
         if let search = parameters.text("q") {
             if search.unicodeScalars.count > 256 { parameters.fail("q", "must be at most 256 characters") } else { query.search = search }

@@ -79,8 +79,14 @@ package struct WebhookDispatcher: Service {
             for endpoint in endpoints where entry.sequence > endpoint.startSequence && WebhookEvent.matches(endpoint.events, entry.event.action) {
                 deliveries.append(
                     WebhookDeliveryRecord(
-                        id: UUIDv7.make(at: now), endpointID: endpoint.id, eventID: entry.event.id, eventType: entry.event.action,
-                        sequence: entry.sequence, payload: payload, nextAttemptAt: now, createdAt: now
+                        id: UUIDv7.make(at: now),
+                        endpointID: endpoint.id,
+                        eventID: entry.event.id,
+                        eventType: entry.event.action,
+                        sequence: entry.sequence,
+                        payload: payload,
+                        nextAttemptAt: now,
+                        createdAt: now
                     )
                 )
             }
@@ -145,7 +151,9 @@ package struct WebhookDispatcher: Service {
             let addresses = await Self.resolve(host)
             guard !addresses.isEmpty else { return (nil, "\(host) does not resolve") }
             if let bad = addresses.first(where: { WebhookTarget.refusal($0, allowed: settings.allowedNetworks) != nil }) {
-                return (nil, "refused: \(host) resolves to \(bad.description), \(WebhookTarget.refusal(bad, allowed: settings.allowedNetworks)!) address")
+                return (
+                    nil, "refused: \(host) resolves to \(bad.description), \(WebhookTarget.refusal(bad, allowed: settings.allowedNetworks)!) address"
+                )
             }
         }
         do {
@@ -159,7 +167,8 @@ package struct WebhookDispatcher: Service {
             request.headers.add(name: "webhook-id", value: delivery.eventID.lowercased)
             request.headers.add(name: "webhook-timestamp", value: String(timestamp))
             request.headers.add(
-                name: "webhook-signature", value: WebhookSignature.sign(id: delivery.eventID.lowercased, timestamp: timestamp, body: body, key: key)
+                name: "webhook-signature",
+                value: WebhookSignature.sign(id: delivery.eventID.lowercased, timestamp: timestamp, body: body, key: key)
             )
             request.body = .bytes(ByteBuffer(bytes: body))
             let response = try await client.execute(request, timeout: .seconds(Int64(settings.timeout.components.seconds)))

@@ -35,7 +35,11 @@ package struct WebhookService: Sendable {
     }
 
     /// Registers an endpoint; returns it with its `whsec_` secret, shown this once.
-    package func create(_ changes: Changes, by principal: Principal, origin: RequestOrigin) async throws
+    package func create(
+        _ changes: Changes,
+        by principal: Principal,
+        origin: RequestOrigin
+    ) async throws
         -> (record: WebhookEndpointRecord, secret: String)
     {
         try validate(changes, creating: true)
@@ -43,16 +47,27 @@ package struct WebhookService: Sendable {
         let id = UUIDv7.make(at: now)
         let secret = WebhookSignature.newSecret()
         let record = WebhookEndpointRecord(
-            id: id, url: changes.url ?? "", events: changes.events ?? [], description: changes.description.applied(to: nil),
-            enabled: changes.enabled ?? true, sealedSecret: try secrets.seal(secret.bytes, context: Self.sealContext(id)),
+            id: id,
+            url: changes.url ?? "",
+            events: changes.events ?? [],
+            description: changes.description.applied(to: nil),
+            enabled: changes.enabled ?? true,
+            sealedSecret: try secrets.seal(secret.bytes, context: Self.sealContext(id)),
             // Events from now on: those already in the log are not sent to a new endpoint.
-            startSequence: try await store.auditBounds().head.sequence, createdAt: now, updatedAt: now
+            startSequence: try await store.auditBounds().head.sequence,
+            createdAt: now,
+            updatedAt: now
         )
         try await store.insertWebhook(
             record,
             audit: AuditEvent(
-                time: now, actor: principal.auditActor, action: AuditAction.webhookCreated, targetType: "webhook",
-                targetID: id.lowercased, origin: origin, details: Self.auditDetails(record)
+                time: now,
+                actor: principal.auditActor,
+                action: AuditAction.webhookCreated,
+                targetType: "webhook",
+                targetID: id.lowercased,
+                origin: origin,
+                details: Self.auditDetails(record)
             )
         )
         return (record, secret.text)
@@ -67,25 +82,38 @@ package struct WebhookService: Sendable {
         if !changes.description.isUnchanged { fields.append("description") }
         if changes.enabled != nil { fields.append("enabled") }
         let audit = AuditEvent(
-            time: now, actor: principal.auditActor, action: AuditAction.webhookUpdated, targetType: "webhook", targetID: id.lowercased,
-            origin: origin, details: ["fields": .array(fields.map(JSONValue.string))]
+            time: now,
+            actor: principal.auditActor,
+            action: AuditAction.webhookUpdated,
+            targetType: "webhook",
+            targetID: id.lowercased,
+            origin: origin,
+            details: ["fields": .array(fields.map(JSONValue.string))]
         )
         guard
-            let record = try await store.updateWebhook(id: id, audit: audit, { record in
-                if let url = changes.url { record.url = url }
-                if let events = changes.events { record.events = events }
-                record.description = changes.description.applied(to: record.description)
-                if let enabled = changes.enabled { record.enabled = enabled }
-                record.updatedAt = now
-            })
+            let record = try await store.updateWebhook(
+                id: id,
+                audit: audit,
+                { record in
+                    if let url = changes.url { record.url = url }
+                    if let events = changes.events { record.events = events }
+                    record.description = changes.description.applied(to: record.description)
+                    if let enabled = changes.enabled { record.enabled = enabled }
+                    record.updatedAt = now
+                }
+            )
         else { throw Self.notFound(id) }
         return record
     }
 
     package func delete(id: UUID, by principal: Principal, origin: RequestOrigin) async throws {
         let audit = AuditEvent(
-            time: clock.now, actor: principal.auditActor, action: AuditAction.webhookDeleted, targetType: "webhook",
-            targetID: id.lowercased, origin: origin
+            time: clock.now,
+            actor: principal.auditActor,
+            action: AuditAction.webhookDeleted,
+            targetType: "webhook",
+            targetID: id.lowercased,
+            origin: origin
         )
         guard try await store.deleteWebhook(id: id, audit: audit) else { throw Self.notFound(id) }
     }
@@ -125,8 +153,9 @@ package struct WebhookService: Sendable {
         } else if creating {
             errors.append(FieldError(field: "events", message: "is required"))
         }
-        if case .set(let text) = changes.description, text.isEmpty || text.unicodeScalars.count > 255
-            || text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+        if case .set(let text) = changes.description,
+            text.isEmpty || text.unicodeScalars.count > 255
+                || text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
         {
             errors.append(FieldError(field: "description", message: "must be 1-255 characters without control characters"))
         }

@@ -93,7 +93,11 @@ struct WebhooksController {
         let limit = parameters.limit() ?? 50
         var before: UUID?
         if let cursor = parameters.text("cursor") {
-            if let delivery = Cursor.decode(cursor, kind: "d") { before = delivery } else { parameters.fail("cursor", "is not a cursor this API returned") }
+            if let delivery = Cursor.decode(cursor, kind: "d") {
+                before = delivery
+            } else {
+                parameters.fail("cursor", "is not a cursor this API returned")
+            }
         }
         var status: WebhookDeliveryRecord.Status?
         if let text = parameters["status"] {

@@ -22,7 +22,8 @@ package struct PostgresLocation: Sendable {
         var database = components.path
         if database.hasPrefix("/") { database.removeFirst() }
         let query = Dictionary(
-            (components.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { $1 }
+            (components.queryItems ?? []).map { ($0.name, $0.value ?? "") },
+            uniquingKeysWith: { $1 }
         )
         let tls: PostgresClient.Configuration.TLS
         switch query["sslmode"] ?? "prefer" {
@@ -42,7 +43,11 @@ package struct PostgresLocation: Sendable {
             throw .unsupportedURL("sslmode '\(other)' is not one of disable, allow, prefer, require, verify-ca, verify-full")
         }
         configuration = PostgresClient.Configuration(
-            host: host, port: port, username: user, password: password, database: database.isEmpty ? nil : database,
+            host: host,
+            port: port,
+            username: user,
+            password: password,
+            database: database.isEmpty ? nil : database,
             tls: tls
         )
         if let schema = query["schema"], !schema.isEmpty {

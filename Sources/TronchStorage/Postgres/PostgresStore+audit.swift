@@ -37,7 +37,8 @@ extension PostgresStore: AuditStore {
             logger: logger
         )
         try await connection.rows(
-            "UPDATE audit_head SET sequence = \(entry.sequence), hash = \(entry.hash) WHERE id = 1", logger: logger
+            "UPDATE audit_head SET sequence = \(entry.sequence), hash = \(entry.hash) WHERE id = 1",
+            logger: logger
         )
         return entry
     }
@@ -82,7 +83,8 @@ extension PostgresStore: AuditStore {
     }
 
     package func cutAudit(
-        before cutoff: Date, record: @escaping @Sendable (_ removed: Int, _ checkpoint: AuditHead) -> AuditEvent
+        before cutoff: Date,
+        record: @escaping @Sendable (_ removed: Int, _ checkpoint: AuditHead) -> AuditEvent
     ) async throws -> Int {
         try await run {
             try await client.withTransaction(logger: logger) { connection in
@@ -103,12 +105,14 @@ extension PostgresStore: AuditStore {
                     ).first
                 else { return 0 }
                 let (last, hash) = try row.decode((Int64, String).self)
-                let deleted = try await connection.rows(
-                    "WITH gone AS (DELETE FROM audit_log WHERE sequence <= \(last) RETURNING 1) SELECT COUNT(*) FROM gone",
-                    logger: logger
-                ).first?.decode(Int.self) ?? 0
+                let deleted =
+                    try await connection.rows(
+                        "WITH gone AS (DELETE FROM audit_log WHERE sequence <= \(last) RETURNING 1) SELECT COUNT(*) FROM gone",
+                        logger: logger
+                    ).first?.decode(Int.self) ?? 0
                 try await connection.rows(
-                    "UPDATE audit_head SET checkpoint_sequence = \(last), checkpoint_hash = \(hash) WHERE id = 1", logger: logger
+                    "UPDATE audit_head SET checkpoint_sequence = \(last), checkpoint_hash = \(hash) WHERE id = 1",
+                    logger: logger
                 )
                 _ = try await Self.appendAudit(record(deleted, AuditHead(sequence: last, hash: hash)), on: connection, logger: logger)
                 return deleted
@@ -120,7 +124,8 @@ extension PostgresStore: AuditStore {
         try await run {
             guard
                 let row = try await client.rows(
-                    "SELECT checkpoint_sequence, checkpoint_hash, sequence, hash FROM audit_head WHERE id = 1", logger: logger
+                    "SELECT checkpoint_sequence, checkpoint_hash, sequence, hash FROM audit_head WHERE id = 1",
+                    logger: logger
                 ).first
             else { throw StorageError.database("the audit chain head is missing") }
             let (checkpointSequence, checkpointHash, sequence, hash) = try row.decode((Int64, String, Int64, String).self)
@@ -136,17 +141,24 @@ extension PostgresStore: AuditStore {
             throw StorageError.database("an audit entry does not parse")
         }
         let event = AuditEvent(
-            id: try cells[1].decode(UUID.self), time: Timestamp.truncated(try cells[2].decode(Date.self)),
-            actor: AuditActor(kind: kind, id: try cells[4].decode(String?.self)), action: try cells[5].decode(String.self),
-            targetType: try cells[6].decode(String?.self), targetID: try cells[7].decode(String?.self), outcome: outcome,
+            id: try cells[1].decode(UUID.self),
+            time: Timestamp.truncated(try cells[2].decode(Date.self)),
+            actor: AuditActor(kind: kind, id: try cells[4].decode(String?.self)),
+            action: try cells[5].decode(String.self),
+            targetType: try cells[6].decode(String?.self),
+            targetID: try cells[7].decode(String?.self),
+            outcome: outcome,
             origin: RequestOrigin(
-                requestID: try cells[9].decode(String?.self), clientIP: try cells[10].decode(String?.self),
+                requestID: try cells[9].decode(String?.self),
+                clientIP: try cells[10].decode(String?.self),
                 userAgent: try cells[11].decode(String?.self)
             ),
             detailsText: try cells[12].decode(String.self)
         )
         return AuditEntry(
-            sequence: try cells[0].decode(Int64.self), event: event, previousHash: try cells[13].decode(String.self),
+            sequence: try cells[0].decode(Int64.self),
+            event: event,
+            previousHash: try cells[13].decode(String.self),
             hash: try cells[14].decode(String.self)
         )
     }

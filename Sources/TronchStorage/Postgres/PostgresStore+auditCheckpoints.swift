@@ -9,7 +9,8 @@ extension PostgresStore {
     package func auditCheckpoints() async throws -> [AuditCheckpoint] {
         try await run {
             try await client.rows(
-                "SELECT \(unescaped: Self.checkpointColumns) FROM audit_checkpoints ORDER BY sequence", logger: logger
+                "SELECT \(unescaped: Self.checkpointColumns) FROM audit_checkpoints ORDER BY sequence",
+                logger: logger
             ).map(Self.auditCheckpoint)
         }
     }
@@ -17,7 +18,8 @@ extension PostgresStore {
     package func lastAuditCheckpoint() async throws -> AuditCheckpoint? {
         try await run {
             try await client.rows(
-                "SELECT \(unescaped: Self.checkpointColumns) FROM audit_checkpoints ORDER BY sequence DESC LIMIT 1", logger: logger
+                "SELECT \(unescaped: Self.checkpointColumns) FROM audit_checkpoints ORDER BY sequence DESC LIMIT 1",
+                logger: logger
             ).first.map(Self.auditCheckpoint)
         }
     }
@@ -44,7 +46,12 @@ extension PostgresStore {
     static func auditCheckpoint(_ row: PostgresRow) throws -> AuditCheckpoint {
         let (sequence, hash, previous, keyID, time, mac) = try row.decode((Int64, String, Int64, String, Date, String).self)
         return AuditCheckpoint(
-            sequence: sequence, hash: hash, previousSequence: previous, keyID: keyID, time: Timestamp.truncated(time), mac: mac
+            sequence: sequence,
+            hash: hash,
+            previousSequence: previous,
+            keyID: keyID,
+            time: Timestamp.truncated(time),
+            mac: mac
         )
     }
 }

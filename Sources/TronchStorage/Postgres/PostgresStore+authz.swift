@@ -48,13 +48,16 @@ extension PostgresStore: AuthzStore {
     }
 
     package func updateGroup(
-        id: UUID, _ change: @escaping @Sendable (inout GroupRecord) throws -> Void, audit: @escaping @Sendable (GroupRecord) -> [AuditEvent]
+        id: UUID,
+        _ change: @escaping @Sendable (inout GroupRecord) throws -> Void,
+        audit: @escaping @Sendable (GroupRecord) -> [AuditEvent]
     ) async throws -> (before: GroupRecord, after: GroupRecord) {
         try await run {
             try await client.withTransaction(logger: logger) { connection in
                 guard
                     let before = try await connection.rows(
-                        "SELECT \(unescaped: Self.groupColumns) FROM groups WHERE id = \(id) FOR UPDATE", logger: logger
+                        "SELECT \(unescaped: Self.groupColumns) FROM groups WHERE id = \(id) FOR UPDATE",
+                        logger: logger
                     ).first.map(Self.group)
                 else { throw DomainError.groupNotFound(id.lowercased) }
                 var after = before
@@ -80,12 +83,14 @@ extension PostgresStore: AuthzStore {
             try await client.withTransaction(logger: logger) { connection in
                 guard
                     let group = try await connection.rows(
-                        "SELECT \(unescaped: Self.groupColumns) FROM groups WHERE id = \(id) FOR UPDATE", logger: logger
+                        "SELECT \(unescaped: Self.groupColumns) FROM groups WHERE id = \(id) FOR UPDATE",
+                        logger: logger
                     ).first.map(Self.group)
                 else { return nil }
                 let reference = group.reference.description
                 let memberships = try await connection.rows(
-                    "DELETE FROM group_members WHERE group_id = \(id) OR member = \(reference) RETURNING 1", logger: logger
+                    "DELETE FROM group_members WHERE group_id = \(id) OR member = \(reference) RETURNING 1",
+                    logger: logger
                 ).count
                 let entries = try await connection.rows("DELETE FROM acl_entries WHERE principal = \(reference) RETURNING 1", logger: logger).count
                 try await connection.rows("DELETE FROM groups WHERE id = \(id)", logger: logger)
@@ -98,7 +103,11 @@ extension PostgresStore: AuthzStore {
 
     // MARK: Members
 
-    package func addMember(_ membership: GroupMembership, validate: @escaping @Sendable (GroupGraph) throws -> Void, audit: [AuditEvent])
+    package func addMember(
+        _ membership: GroupMembership,
+        validate: @escaping @Sendable (GroupGraph) throws -> Void,
+        audit: [AuditEvent]
+    )
         async throws -> Bool
     {
         let group = membership.groupID
@@ -111,12 +120,16 @@ extension PostgresStore: AuthzStore {
                 guard try await connection.rows("SELECT 1 FROM groups WHERE id = \(group)", logger: logger).first != nil else {
                     throw DomainError.groupNotFound(group.lowercased)
                 }
-                guard try await connection.rows(
-                    "SELECT 1 FROM group_members WHERE group_id = \(group) AND member = \(member)", logger: logger
-                ).first == nil else { return false }
+                guard
+                    try await connection.rows(
+                        "SELECT 1 FROM group_members WHERE group_id = \(group) AND member = \(member)",
+                        logger: logger
+                    ).first == nil
+                else { return false }
                 if case .group = membership.member {
                     let links = try await connection.rows(
-                        "SELECT group_id, member FROM group_members WHERE member LIKE 'group:%'", logger: logger
+                        "SELECT group_id, member FROM group_members WHERE member LIKE 'group:%'",
+                        logger: logger
                     ).compactMap { row -> (member: UUID, group: UUID)? in
                         let (group, member) = try row.decode((UUID, String).self)
                         return PrincipalReference(member)?.groupID.map { ($0, group) }
@@ -144,7 +157,8 @@ extension PostgresStore: AuthzStore {
                     throw DomainError.groupNotFound(groupID.lowercased)
                 }
                 let removed = try await connection.rows(
-                    "DELETE FROM group_members WHERE group_id = \(groupID) AND member = \(member.description) RETURNING 1", logger: logger
+                    "DELETE FROM group_members WHERE group_id = \(groupID) AND member = \(member.description) RETURNING 1",
+                    logger: logger
                 ).count
                 guard removed > 0 else { return false }
                 try await Self.bumpAuthzVersion(connection, logger: logger)
@@ -218,7 +232,8 @@ extension PostgresStore: AuthzStore {
             try await client.withTransaction(logger: logger) { connection in
                 guard
                     let entry = try await connection.rows(
-                        "DELETE FROM acl_entries WHERE id = \(id) RETURNING \(unescaped: Self.entryColumns)", logger: logger
+                        "DELETE FROM acl_entries WHERE id = \(id) RETURNING \(unescaped: Self.entryColumns)",
+                        logger: logger
                     ).first.flatMap(Self.entry)
                 else { return nil }
                 try await Self.bumpAuthzVersion(connection, logger: logger)
@@ -272,7 +287,11 @@ extension PostgresStore: AuthzStore {
     static func group(_ row: PostgresRow) throws -> GroupRecord {
         let (id, name, description, mfa, created, updated) = try row.decode((UUID, String, String?, Bool, Date, Date).self)
         return GroupRecord(
-            id: id, name: name, description: description, mfaRequired: mfa, createdAt: Timestamp.truncated(created),
+            id: id,
+            name: name,
+            description: description,
+            mfaRequired: mfa,
+            createdAt: Timestamp.truncated(created),
             updatedAt: Timestamp.truncated(updated)
         )
     }
@@ -290,7 +309,13 @@ extension PostgresStore: AuthzStore {
             let effect = ACLEntry.Effect(rawValue: effect), let kind = ACLEntry.Kind(rawValue: kind)
         else { return nil }
         return ACLEntry(
-            id: id, resource: resource, principal: principal, action: action, effect: effect, kind: kind, createdAt: Timestamp.truncated(created),
+            id: id,
+            resource: resource,
+            principal: principal,
+            action: action,
+            effect: effect,
+            kind: kind,
+            createdAt: Timestamp.truncated(created),
             createdBy: createdBy
         )
     }

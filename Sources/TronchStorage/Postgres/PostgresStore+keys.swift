@@ -56,7 +56,8 @@ extension PostgresStore: KeyStore {
             try await client.withTransaction(logger: logger) { connection in
                 // Serialises concurrent first starts of several nodes: only one sees the table empty.
                 try await connection.rows(Self.advisoryLock(Self.bootstrapLock), logger: logger)
-                let exists = try await connection.rows("SELECT EXISTS (SELECT 1 FROM api_keys)", logger: logger)
+                let exists =
+                    try await connection.rows("SELECT EXISTS (SELECT 1 FROM api_keys)", logger: logger)
                     .first?.decode(Bool.self) ?? true
                 if exists { return false }
                 try await Self.insert(record, on: connection, logger: logger)
@@ -77,7 +78,8 @@ extension PostgresStore: KeyStore {
         let bytes = ByteBuffer(bytes: digest.bytes)
         return try await run {
             try await client.rows(
-                "SELECT \(unescaped: Self.selectColumns) FROM api_keys WHERE digest = \(bytes)", logger: logger
+                "SELECT \(unescaped: Self.selectColumns) FROM api_keys WHERE digest = \(bytes)",
+                logger: logger
             ).first.map(Self.record)
         }
     }
@@ -151,7 +153,9 @@ extension PostgresStore: KeyStore {
     }
 
     package func update(
-        id: UUID, audit: AuditEvent?, _ change: @escaping @Sendable (inout KeyRecord) throws -> Void
+        id: UUID,
+        audit: AuditEvent?,
+        _ change: @escaping @Sendable (inout KeyRecord) throws -> Void
     ) async throws -> KeyRecord {
         try await run {
             try await client.withTransaction(logger: logger) { connection in
@@ -164,7 +168,8 @@ extension PostgresStore: KeyStore {
                 if record.settings.creditsChanged(from: before.settings) {
                     // New credits start a new refill period: the next refill must not overwrite a top-up.
                     try await connection.rows(
-                        "UPDATE api_keys SET refilled_at = \(pgTime(record.updatedAt))::timestamptz WHERE id = \(id)", logger: logger
+                        "UPDATE api_keys SET refilled_at = \(pgTime(record.updatedAt))::timestamptz WHERE id = \(id)",
+                        logger: logger
                     )
                 }
                 if let audit { _ = try await Self.appendAudit(audit, on: connection, logger: logger) }
@@ -174,7 +179,8 @@ extension PostgresStore: KeyStore {
     }
 
     package func rotate(
-        id: UUID, audit: AuditEvent?,
+        id: UUID,
+        audit: AuditEvent?,
         _ plan: @escaping @Sendable (KeyRecord) throws -> (old: KeyRecord, new: KeyRecord)
     ) async throws -> (old: KeyRecord, new: KeyRecord) {
         try await run {
@@ -229,7 +235,8 @@ extension PostgresStore {
                 else { return nil }
                 let (remaining, refill, refilledAt) = try row.decode((Int64?, String?, Date).self)
                 let balance = Credits.Balance(
-                    remaining: remaining, refill: try KeyJSONColumns.decodeRefill(refill),
+                    remaining: remaining,
+                    refill: try KeyJSONColumns.decodeRefill(refill),
                     refilledAt: Timestamp.truncated(refilledAt)
                 )
                 let spend = Credits.spend(balance, cost: cost, now: now)
@@ -269,7 +276,8 @@ extension PostgresStore {
 
     static func lockedKey(_ id: UUID, on connection: PostgresConnection, logger: Logger) async throws -> KeyRecord? {
         try await connection.rows(
-            "SELECT \(unescaped: selectColumns) FROM api_keys WHERE id = \(id) FOR UPDATE", logger: logger
+            "SELECT \(unescaped: selectColumns) FROM api_keys WHERE id = \(id) FOR UPDATE",
+            logger: logger
         ).first.map(record)
     }
 
@@ -383,12 +391,22 @@ extension PostgresStore {
         settings.refill = try KeyJSONColumns.decodeRefill(try cells[15].decode(String?.self))
         settings.expiresAt = try date(18)
         return KeyRecord(
-            id: try cells[0].decode(UUID.self), digest: digest, hashVersion: try cells[2].decode(Int.self),
-            start: try cells[3].decode(String.self), end: try cells[4].decode(String.self), environment: environment,
-            status: status, settings: settings, createdAt: try date(16) ?? Date(timeIntervalSince1970: 0),
-            updatedAt: try date(17), lastUsedAt: try date(19), revokedAt: try date(20),
-            createdBy: try cells[21].decode(String?.self), rotatedFrom: try cells[22].decode(UUID?.self),
-            graceUntil: try date(23), signingSecret: try cells[24].decode(String?.self),
+            id: try cells[0].decode(UUID.self),
+            digest: digest,
+            hashVersion: try cells[2].decode(Int.self),
+            start: try cells[3].decode(String.self),
+            end: try cells[4].decode(String.self),
+            environment: environment,
+            status: status,
+            settings: settings,
+            createdAt: try date(16) ?? Date(timeIntervalSince1970: 0),
+            updatedAt: try date(17),
+            lastUsedAt: try date(19),
+            revokedAt: try date(20),
+            createdBy: try cells[21].decode(String?.self),
+            rotatedFrom: try cells[22].decode(UUID?.self),
+            graceUntil: try date(23),
+            signingSecret: try cells[24].decode(String?.self),
             pepperID: try cells[25].decode(String?.self)
         )
     }

@@ -9,7 +9,8 @@ extension PostgresStore: MFAStore {
     package func mfaFactor(userID: UUID, kind: MFAFactorKind) async throws -> MFAFactorRecord? {
         try await run {
             try await client.rows(
-                "SELECT \(unescaped: Self.factorColumns) FROM mfa_factors WHERE user_id = \(userID) AND kind = \(kind.rawValue)", logger: logger
+                "SELECT \(unescaped: Self.factorColumns) FROM mfa_factors WHERE user_id = \(userID) AND kind = \(kind.rawValue)",
+                logger: logger
             ).first.map(Self.factor)
         }
     }
@@ -26,7 +27,8 @@ extension PostgresStore: MFAStore {
                 ).first?.decode(Bool.self)
                 if confirmed == true { throw DomainError(.conflict, "a second factor of this kind is already enabled; disable it first") }
                 try await connection.rows(
-                    "DELETE FROM mfa_factors WHERE user_id = \(factor.userID) AND kind = \(factor.kind.rawValue)", logger: logger
+                    "DELETE FROM mfa_factors WHERE user_id = \(factor.userID) AND kind = \(factor.kind.rawValue)",
+                    logger: logger
                 )
                 try await connection.rows(
                     """
@@ -41,7 +43,12 @@ extension PostgresStore: MFAStore {
     }
 
     package func confirmFactor(
-        userID: UUID, kind: MFAFactorKind, step: Int64, now: Date, recoveryDigests: [KeyDigest], audit: [AuditEvent]
+        userID: UUID,
+        kind: MFAFactorKind,
+        step: Int64,
+        now: Date,
+        recoveryDigests: [KeyDigest],
+        audit: [AuditEvent]
     ) async throws -> Bool {
         try await run {
             try await client.withTransaction(logger: logger) { connection in
@@ -87,7 +94,8 @@ extension PostgresStore: MFAStore {
         try await connection.rows("DELETE FROM recovery_codes WHERE user_id = \(userID)", logger: logger)
         for digest in digests {
             try await connection.rows(
-                "INSERT INTO recovery_codes (user_id, digest, used_at) VALUES (\(userID), \(ByteBuffer(bytes: digest.bytes)), NULL)", logger: logger
+                "INSERT INTO recovery_codes (user_id, digest, used_at) VALUES (\(userID), \(ByteBuffer(bytes: digest.bytes)), NULL)",
+                logger: logger
             )
         }
     }
@@ -107,7 +115,8 @@ extension PostgresStore: MFAStore {
     package func unusedRecoveryCodes(userID: UUID) async throws -> Int {
         try await run {
             try await client.rows(
-                "SELECT COUNT(*)::bigint FROM recovery_codes WHERE user_id = \(userID) AND used_at IS NULL", logger: logger
+                "SELECT COUNT(*)::bigint FROM recovery_codes WHERE user_id = \(userID) AND used_at IS NULL",
+                logger: logger
             ).first.map { Int(try $0.decode(Int64.self)) } ?? 0
         }
     }
@@ -148,8 +157,14 @@ extension PostgresStore: MFAStore {
             ).first.map { row in
                 let (user, created, expires, failures, ip, agent, session) = try row.decode((UUID, Date, Date, Int, String?, String?, UUID?).self)
                 return MFAChallengeRecord(
-                    digest: digest, userID: user, createdAt: Timestamp.truncated(created), expiresAt: Timestamp.truncated(expires),
-                    failures: failures, ip: ip, userAgent: agent, sessionID: session
+                    digest: digest,
+                    userID: user,
+                    createdAt: Timestamp.truncated(created),
+                    expiresAt: Timestamp.truncated(expires),
+                    failures: failures,
+                    ip: ip,
+                    userAgent: agent,
+                    sessionID: session
                 )
             }
         }
@@ -159,9 +174,11 @@ extension PostgresStore: MFAStore {
         let bytes = ByteBuffer(bytes: digest.bytes)
         return try await run {
             try await client.withTransaction(logger: logger) { connection in
-                let failures = try await connection.rows(
-                    "UPDATE mfa_challenges SET failures = failures + 1 WHERE digest = \(bytes) RETURNING failures", logger: logger
-                ).first.map { try $0.decode(Int.self) } ?? MFAChallengeRecord.maxFailures
+                let failures =
+                    try await connection.rows(
+                        "UPDATE mfa_challenges SET failures = failures + 1 WHERE digest = \(bytes) RETURNING failures",
+                        logger: logger
+                    ).first.map { try $0.decode(Int.self) } ?? MFAChallengeRecord.maxFailures
                 if failures >= MFAChallengeRecord.maxFailures {
                     try await connection.rows("DELETE FROM mfa_challenges WHERE digest = \(bytes)", logger: logger)
                 }
@@ -193,13 +210,15 @@ extension PostgresStore: MFAStore {
                 return MFAFactorKind(rawValue: kind).map { SealedSecret(location: .factor(userID: user, kind: $0), sealed: sealed) }
             }
             let answers = try await client.rows(
-                "SELECT caller, key, answer FROM idempotency_keys WHERE answer IS NOT NULL", logger: logger
+                "SELECT caller, key, answer FROM idempotency_keys WHERE answer IS NOT NULL",
+                logger: logger
             ).map { row in
                 let (caller, key, sealed) = try row.decode((String, String, String).self)
                 return SealedSecret(location: .idempotentAnswer(caller: caller, key: key), sealed: sealed)
             }
             let signing = try await client.rows(
-                "SELECT id, signing_secret FROM api_keys WHERE signing_secret IS NOT NULL", logger: logger
+                "SELECT id, signing_secret FROM api_keys WHERE signing_secret IS NOT NULL",
+                logger: logger
             ).map { row in
                 let (id, sealed) = try row.decode((UUID, String).self)
                 return SealedSecret(location: .keySigningSecret(keyID: id), sealed: sealed)
@@ -208,7 +227,11 @@ extension PostgresStore: MFAStore {
         }
     }
 
-    package func replaceSealedSecrets(_ changes: [SealedSecret.Change], setting: (name: String, value: String), audit: [AuditEvent])
+    package func replaceSealedSecrets(
+        _ changes: [SealedSecret.Change],
+        setting: (name: String, value: String),
+        audit: [AuditEvent]
+    )
         async throws -> Int
     {
         try await run {
@@ -261,7 +284,11 @@ extension PostgresStore: MFAStore {
         let (user, kind, sealed, confirmed, step, created) = try row.decode((UUID, String, String, Date?, Int64?, Date).self)
         guard let kind = MFAFactorKind(rawValue: kind) else { throw StorageError.corruptRow("mfa_factors row") }
         return MFAFactorRecord(
-            userID: user, kind: kind, sealedSecret: sealed, confirmedAt: confirmed.map(Timestamp.truncated), lastStep: step,
+            userID: user,
+            kind: kind,
+            sealedSecret: sealed,
+            confirmedAt: confirmed.map(Timestamp.truncated),
+            lastStep: step,
             createdAt: Timestamp.truncated(created)
         )
     }

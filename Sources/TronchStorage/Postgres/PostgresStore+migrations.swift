@@ -439,13 +439,16 @@ extension PostgresStore: SchemaMigrator {
         let applied = try await run {
             try await client.withTransaction(logger: logger) { connection in
                 // Reading the history creates nothing: a user without CREATE rights can still see the status.
-                let exists = try await connection.rows(
-                    "SELECT to_regclass('tronch_schema_migrations') IS NOT NULL", logger: logger
-                ).first?.decode(Bool.self) ?? false
+                let exists =
+                    try await connection.rows(
+                        "SELECT to_regclass('tronch_schema_migrations') IS NOT NULL",
+                        logger: logger
+                    ).first?.decode(Bool.self) ?? false
                 var rows = [(version: Int, name: String, at: Date)]()
                 guard exists else { return rows }
                 for row in try await connection.rows(
-                    "SELECT version, name, applied_at FROM tronch_schema_migrations", logger: logger
+                    "SELECT version, name, applied_at FROM tronch_schema_migrations",
+                    logger: logger
                 ) {
                     let (version, name, at) = try row.decode((Int, String, Date).self)
                     rows.append((version, name, Timestamp.truncated(at)))
@@ -468,10 +471,11 @@ extension PostgresStore: SchemaMigrator {
                 try await client.withTransaction(logger: logger) { connection in
                     try await connection.rows(Self.advisoryLock(Self.migrationLock), logger: logger)
                     try await connection.rows(PostgresQuery(unsafeSQL: Self.createHistory), logger: logger)
-                    let done = try await connection.rows(
-                        "SELECT EXISTS (SELECT 1 FROM tronch_schema_migrations WHERE version = \(migration.version))",
-                        logger: logger
-                    ).first?.decode(Bool.self) ?? false
+                    let done =
+                        try await connection.rows(
+                            "SELECT EXISTS (SELECT 1 FROM tronch_schema_migrations WHERE version = \(migration.version))",
+                            logger: logger
+                        ).first?.decode(Bool.self) ?? false
                     if done { return false }
                     for statement in migration.up { try await connection.rows(PostgresQuery(unsafeSQL: statement), logger: logger) }
                     try await connection.rows(
@@ -496,14 +500,16 @@ extension PostgresStore: SchemaMigrator {
                 try await client.withTransaction(logger: logger) { connection in
                     try await connection.rows(Self.advisoryLock(Self.migrationLock), logger: logger)
                     // Another node may have reverted it while this one waited for the lock.
-                    let applied = try await connection.rows(
-                        "SELECT EXISTS (SELECT 1 FROM tronch_schema_migrations WHERE version = \(migration.version))",
-                        logger: logger
-                    ).first?.decode(Bool.self) ?? false
+                    let applied =
+                        try await connection.rows(
+                            "SELECT EXISTS (SELECT 1 FROM tronch_schema_migrations WHERE version = \(migration.version))",
+                            logger: logger
+                        ).first?.decode(Bool.self) ?? false
                     guard applied else { return }
                     for statement in migration.down { try await connection.rows(PostgresQuery(unsafeSQL: statement), logger: logger) }
                     try await connection.rows(
-                        "DELETE FROM tronch_schema_migrations WHERE version = \(migration.version)", logger: logger
+                        "DELETE FROM tronch_schema_migrations WHERE version = \(migration.version)",
+                        logger: logger
                     )
                 }
             }

@@ -22,7 +22,8 @@ extension PostgresStore: TokenStore {
             try await client.withTransaction(logger: logger) { connection in
                 // Nodes starting together queue here; the first inserts, the others see its key.
                 try await connection.rows(Self.advisoryLock(Self.signingKeyLock), logger: logger)
-                let exists = try await connection.rows("SELECT EXISTS (SELECT 1 FROM signing_keys WHERE state = 'active')", logger: logger)
+                let exists =
+                    try await connection.rows("SELECT EXISTS (SELECT 1 FROM signing_keys WHERE state = 'active')", logger: logger)
                     .first?.decode(Bool.self) ?? true
                 guard !exists else { return false }
                 try await Self.insertSigningKey(key, on: connection, logger: logger)
@@ -47,7 +48,9 @@ extension PostgresStore: TokenStore {
     }
 
     package func retireSigningKeys(
-        deactivatedBefore cutoff: Date, now: Date, audit: @escaping @Sendable (SigningKeyRecord) -> AuditEvent
+        deactivatedBefore cutoff: Date,
+        now: Date,
+        audit: @escaping @Sendable (SigningKeyRecord) -> AuditEvent
     ) async throws -> [SigningKeyRecord] {
         try await run {
             try await client.withTransaction(logger: logger) { connection in
@@ -115,10 +118,12 @@ extension PostgresStore: TokenStore {
         return try await run {
             guard
                 let token = try await client.rows(
-                    "SELECT \(unescaped: Self.refreshColumns) FROM refresh_tokens WHERE digest = \(bytes)", logger: logger
+                    "SELECT \(unescaped: Self.refreshColumns) FROM refresh_tokens WHERE digest = \(bytes)",
+                    logger: logger
                 ).first.map(Self.refreshToken),
                 let session = try await client.rows(
-                    "SELECT \(unescaped: Self.sessionColumns) FROM sessions WHERE id = \(token.sessionID)", logger: logger
+                    "SELECT \(unescaped: Self.sessionColumns) FROM sessions WHERE id = \(token.sessionID)",
+                    logger: logger
                 ).first.map(Self.session)
             else { return nil }
             return (token, session)
@@ -126,7 +131,9 @@ extension PostgresStore: TokenStore {
     }
 
     package func exchangeRefreshToken(
-        digest: KeyDigest, now: Date, denyUntil: Date,
+        digest: KeyDigest,
+        now: Date,
+        denyUntil: Date,
         decide: @escaping @Sendable (RefreshTokenRecord?, SessionRecord?) -> RefreshDecision,
         audit: @escaping @Sendable (RefreshOutcome) -> [AuditEvent]
     ) async throws -> RefreshOutcome {
@@ -135,28 +142,33 @@ extension PostgresStore: TokenStore {
             try await client.withTransaction(logger: logger) { connection in
                 // FOR UPDATE: two nodes exchanging the same token queue here; the second sees it used (reuse).
                 let token = try await connection.rows(
-                    "SELECT \(unescaped: Self.refreshColumns) FROM refresh_tokens WHERE digest = \(bytes) FOR UPDATE", logger: logger
+                    "SELECT \(unescaped: Self.refreshColumns) FROM refresh_tokens WHERE digest = \(bytes) FOR UPDATE",
+                    logger: logger
                 ).first.map(Self.refreshToken)
                 var session: SessionRecord?
                 if let token {
                     session = try await connection.rows(
-                        "SELECT \(unescaped: Self.sessionColumns) FROM sessions WHERE id = \(token.sessionID) FOR UPDATE", logger: logger
+                        "SELECT \(unescaped: Self.sessionColumns) FROM sessions WHERE id = \(token.sessionID) FOR UPDATE",
+                        logger: logger
                     ).first.map(Self.session)
                 }
                 let decision = decide(token, session)
                 switch decision {
                 case .rotate(let next):
                     try await connection.rows(
-                        "UPDATE refresh_tokens SET used_at = \(pgTime(now))::timestamptz WHERE digest = \(bytes)", logger: logger
+                        "UPDATE refresh_tokens SET used_at = \(pgTime(now))::timestamptz WHERE digest = \(bytes)",
+                        logger: logger
                     )
                     try await Self.insertRefreshToken(next, on: connection, logger: logger)
                     try await connection.rows(
-                        "UPDATE sessions SET last_seen_at = \(pgTime(now))::timestamptz WHERE id = \(next.sessionID)", logger: logger
+                        "UPDATE sessions SET last_seen_at = \(pgTime(now))::timestamptz WHERE id = \(next.sessionID)",
+                        logger: logger
                     )
                     session?.lastSeenAt = now
                 case .reused(let ended), .anomaly(let ended):
                     let reason = if case .reused = decision { "refresh_reuse" } else { "anomaly" }
-                    session = try await Self.endSessions([ended.id], reason: reason, now: now, denyUntil: denyUntil, on: connection, logger: logger)
+                    session =
+                        try await Self.endSessions([ended.id], reason: reason, now: now, denyUntil: denyUntil, on: connection, logger: logger)
                         .first ?? ended
                 case .sessionEnded, .invalid:
                     break
@@ -169,7 +181,12 @@ extension PostgresStore: TokenStore {
     }
 
     package func endSessions(
-        ids: [UUID], userID: UUID?, except: UUID?, reason: String, now: Date, denyUntil: Date,
+        ids: [UUID],
+        userID: UUID?,
+        except: UUID?,
+        reason: String,
+        now: Date,
+        denyUntil: Date,
         audit: @escaping @Sendable ([SessionRecord]) -> [AuditEvent]
     ) async throws -> [SessionRecord] {
         try await run {
@@ -195,7 +212,8 @@ extension PostgresStore: TokenStore {
     package func denylist(activeAt now: Date) async throws -> [DenylistEntry] {
         try await run {
             try await client.rows(
-                "SELECT kind, value, expires_at FROM token_denylist WHERE expires_at > \(pgTime(now))::timestamptz", logger: logger
+                "SELECT kind, value, expires_at FROM token_denylist WHERE expires_at > \(pgTime(now))::timestamptz",
+                logger: logger
             ).compactMap { row in
                 let (kind, value, expires) = try row.decode((String, String, Date).self)
                 return DenylistEntry.Kind(rawValue: kind).map { DenylistEntry(kind: $0, value: value, expiresAt: Timestamp.truncated(expires)) }
@@ -206,10 +224,12 @@ extension PostgresStore: TokenStore {
     package func pruneTokens(now: Date, keepEnded: TimeInterval) async throws -> Int {
         try await run {
             let denied = try await client.rows(
-                "DELETE FROM token_denylist WHERE expires_at <= \(pgTime(now))::timestamptz RETURNING 1", logger: logger
+                "DELETE FROM token_denylist WHERE expires_at <= \(pgTime(now))::timestamptz RETURNING 1",
+                logger: logger
             ).count
             let tokens = try await client.rows(
-                "DELETE FROM refresh_tokens WHERE expires_at <= \(pgTime(now))::timestamptz RETURNING 1", logger: logger
+                "DELETE FROM refresh_tokens WHERE expires_at <= \(pgTime(now))::timestamptz RETURNING 1",
+                logger: logger
             ).count
             let sessions = try await client.rows(
                 """
@@ -228,7 +248,13 @@ extension PostgresStore: TokenStore {
 extension PostgresStore {
     static let signingKeyLock: Int64 = 0x7472_6F6E_6368_0003
 
-    static func liveSessionIDs(of userID: UUID, except: UUID?, now: Date, on connection: PostgresConnection, logger: Logger)
+    static func liveSessionIDs(
+        of userID: UUID,
+        except: UUID?,
+        now: Date,
+        on connection: PostgresConnection,
+        logger: Logger
+    )
         async throws -> [UUID]
     {
         try await connection.rows(
@@ -238,7 +264,12 @@ extension PostgresStore {
     }
 
     static func endSessions(
-        _ ids: [UUID], reason: String, now: Date, denyUntil: Date, on connection: PostgresConnection, logger: Logger
+        _ ids: [UUID],
+        reason: String,
+        now: Date,
+        denyUntil: Date,
+        on connection: PostgresConnection,
+        logger: Logger
     ) async throws -> [SessionRecord] {
         guard !ids.isEmpty else { return [] }
         let ended = try await connection.rows(
@@ -284,8 +315,13 @@ extension PostgresStore {
             throw StorageError.corruptRow("signing_keys row \(kid)")
         }
         return SigningKeyRecord(
-            kid: kid, algorithm: algorithm, state: state, sealedPrivateKey: sealed, publicJWK: jwk,
-            createdAt: Timestamp.truncated(created), deactivatedAt: deactivated.map(Timestamp.truncated),
+            kid: kid,
+            algorithm: algorithm,
+            state: state,
+            sealedPrivateKey: sealed,
+            publicJWK: jwk,
+            createdAt: Timestamp.truncated(created),
+            deactivatedAt: deactivated.map(Timestamp.truncated),
             retiredAt: retired.map(Timestamp.truncated)
         )
     }
@@ -294,9 +330,16 @@ extension PostgresStore {
         let (id, user, created, seen, expires, ip, agent, amr, revoked, reason) =
             try row.decode((UUID, UUID, Date, Date, Date, String?, String?, String, Date?, String?).self)
         return SessionRecord(
-            id: id, userID: user, createdAt: Timestamp.truncated(created), lastSeenAt: Timestamp.truncated(seen),
-            expiresAt: Timestamp.truncated(expires), ip: ip, userAgent: agent, amr: amr.split(separator: " ").map(String.init),
-            revokedAt: revoked.map(Timestamp.truncated), revokedReason: reason
+            id: id,
+            userID: user,
+            createdAt: Timestamp.truncated(created),
+            lastSeenAt: Timestamp.truncated(seen),
+            expiresAt: Timestamp.truncated(expires),
+            ip: ip,
+            userAgent: agent,
+            amr: amr.split(separator: " ").map(String.init),
+            revokedAt: revoked.map(Timestamp.truncated),
+            revokedReason: reason
         )
     }
 
@@ -315,7 +358,10 @@ extension PostgresStore {
         let (digest, session, created, expires, used) = try row.decode((ByteBuffer, UUID, Date, Date, Date?).self)
         guard let key = KeyDigest(bytes: Array(digest.readableBytesView)) else { throw StorageError.corruptRow("refresh_tokens row") }
         return RefreshTokenRecord(
-            digest: key, sessionID: session, createdAt: Timestamp.truncated(created), expiresAt: Timestamp.truncated(expires),
+            digest: key,
+            sessionID: session,
+            createdAt: Timestamp.truncated(created),
+            expiresAt: Timestamp.truncated(expires),
             usedAt: used.map(Timestamp.truncated)
         )
     }

@@ -71,14 +71,18 @@ extension PostgresStore: UserStore {
     }
 
     package func updateUser(
-        id: UUID, now: Date, sessions: SessionEnding, _ change: @escaping @Sendable (inout UserRecord) throws -> Void,
+        id: UUID,
+        now: Date,
+        sessions: SessionEnding,
+        _ change: @escaping @Sendable (inout UserRecord) throws -> Void,
         audit: @escaping @Sendable (UserChange) -> [AuditEvent]
     ) async throws -> UserChange {
         try await run {
             try await client.withTransaction(logger: logger) { connection in
                 guard
                     let before = try await connection.rows(
-                        "SELECT \(unescaped: Self.userColumns) FROM users WHERE id = \(id) FOR UPDATE", logger: logger
+                        "SELECT \(unescaped: Self.userColumns) FROM users WHERE id = \(id) FOR UPDATE",
+                        logger: logger
                     ).first.map(Self.user)
                 else { throw DomainError.userNotFound(id.lowercased) }
                 var after = before
@@ -101,12 +105,22 @@ extension PostgresStore: UserStore {
                     revoked = try await Self.revokeKeys(of: after, at: now, on: connection, logger: logger)
                     let live = try await Self.liveSessionIDs(of: id, except: nil, now: now, on: connection, logger: logger)
                     ended = try await Self.endSessions(
-                        live, reason: "user_disabled", now: now, denyUntil: sessions.denyUntil, on: connection, logger: logger
+                        live,
+                        reason: "user_disabled",
+                        now: now,
+                        denyUntil: sessions.denyUntil,
+                        on: connection,
+                        logger: logger
                     )
                 } else if let all = sessions.all {
                     let live = try await Self.liveSessionIDs(of: id, except: all.except, now: now, on: connection, logger: logger)
                     ended = try await Self.endSessions(
-                        live, reason: all.reason, now: now, denyUntil: sessions.denyUntil, on: connection, logger: logger
+                        live,
+                        reason: all.reason,
+                        now: now,
+                        denyUntil: sessions.denyUntil,
+                        on: connection,
+                        logger: logger
                     )
                 }
                 let result = UserChange(before: before, after: after, revokedKeys: revoked, endedSessions: ended)
@@ -116,14 +130,20 @@ extension PostgresStore: UserStore {
         }
     }
 
-    package func deleteUser(id: UUID, now: Date, denyUntil: Date, audit: @escaping @Sendable (UserChange) -> [AuditEvent])
+    package func deleteUser(
+        id: UUID,
+        now: Date,
+        denyUntil: Date,
+        audit: @escaping @Sendable (UserChange) -> [AuditEvent]
+    )
         async throws -> UserChange
     {
         try await run {
             try await client.withTransaction(logger: logger) { connection in
                 guard
                     let user = try await connection.rows(
-                        "DELETE FROM users WHERE id = \(id) RETURNING \(unescaped: Self.userColumns)", logger: logger
+                        "DELETE FROM users WHERE id = \(id) RETURNING \(unescaped: Self.userColumns)",
+                        logger: logger
                     ).first.map(Self.user)
                 else { throw DomainError.userNotFound(id.lowercased) }
                 for table in ["mfa_factors", "recovery_codes", "mfa_challenges"] {
@@ -132,7 +152,12 @@ extension PostgresStore: UserStore {
                 let revoked = try await Self.revokeKeys(of: user, at: now, on: connection, logger: logger)
                 let live = try await Self.liveSessionIDs(of: id, except: nil, now: now, on: connection, logger: logger)
                 let ended = try await Self.endSessions(
-                    live, reason: "user_deleted", now: now, denyUntil: denyUntil, on: connection, logger: logger
+                    live,
+                    reason: "user_deleted",
+                    now: now,
+                    denyUntil: denyUntil,
+                    on: connection,
+                    logger: logger
                 )
                 var result = UserChange(before: user, after: user, revokedKeys: revoked, endedSessions: ended)
                 // No membership or entry outlives its user (a new user can never inherit them).
@@ -166,13 +191,21 @@ extension PostgresStore: UserStore {
             let created = try date(11)
         else { throw StorageError.corruptRow("users row \(id)") }
         return UserRecord(
-            id: id, username: try cells[1].decode(String.self), email: EmailAddress(stored: try cells[2].decode(String.self)),
-            displayName: try cells[3].decode(String?.self), role: role, status: status,
+            id: id,
+            username: try cells[1].decode(String.self),
+            email: EmailAddress(stored: try cells[2].decode(String.self)),
+            displayName: try cells[3].decode(String?.self),
+            role: role,
+            status: status,
             passwordHash: try cells[6].decode(String?.self),
             lockout: LockoutState(
-                failures: try cells[7].decode(Int.self), lockouts: try cells[8].decode(Int.self), lockedUntil: try date(9)
+                failures: try cells[7].decode(Int.self),
+                lockouts: try cells[8].decode(Int.self),
+                lockedUntil: try date(9)
             ),
-            mfaEnabled: try cells[10].decode(Bool.self), createdAt: created, updatedAt: try date(12),
+            mfaEnabled: try cells[10].decode(Bool.self),
+            createdAt: created,
+            updatedAt: try date(12),
             lastLoginAt: try date(13)
         )
     }

@@ -31,7 +31,8 @@ extension PostgresStore: WebhookStore {
     package func webhook(id: UUID) async throws -> WebhookEndpointRecord? {
         try await run {
             try await client.rows(
-                "SELECT \(unescaped: Self.endpointColumns) FROM webhook_endpoints WHERE id = \(id)", logger: logger
+                "SELECT \(unescaped: Self.endpointColumns) FROM webhook_endpoints WHERE id = \(id)",
+                logger: logger
             ).first.map(Self.webhookEndpoint)
         }
     }
@@ -46,7 +47,8 @@ extension PostgresStore: WebhookStore {
                 )
             } else {
                 rows = try await client.rows(
-                    "SELECT \(unescaped: Self.endpointColumns) FROM webhook_endpoints ORDER BY id LIMIT \(limit + 1)", logger: logger
+                    "SELECT \(unescaped: Self.endpointColumns) FROM webhook_endpoints ORDER BY id LIMIT \(limit + 1)",
+                    logger: logger
                 )
             }
             return try rows.map(Self.webhookEndpoint)
@@ -54,13 +56,16 @@ extension PostgresStore: WebhookStore {
     }
 
     package func updateWebhook(
-        id: UUID, audit: AuditEvent, _ change: @escaping @Sendable (inout WebhookEndpointRecord) throws -> Void
+        id: UUID,
+        audit: AuditEvent,
+        _ change: @escaping @Sendable (inout WebhookEndpointRecord) throws -> Void
     ) async throws -> WebhookEndpointRecord? {
         try await run {
             try await client.withTransaction(logger: logger) { connection in
                 guard
                     var record = try await connection.rows(
-                        "SELECT \(unescaped: Self.endpointColumns) FROM webhook_endpoints WHERE id = \(id) FOR UPDATE", logger: logger
+                        "SELECT \(unescaped: Self.endpointColumns) FROM webhook_endpoints WHERE id = \(id) FOR UPDATE",
+                        logger: logger
                     ).first.map(Self.webhookEndpoint)
                 else { return nil }
                 try change(&record)
@@ -95,7 +100,8 @@ extension PostgresStore: WebhookStore {
             // The cursor belongs with the webhook tables: without them (an older schema) this is an error.
             _ = try await client.rows("SELECT 1 FROM webhook_endpoints LIMIT 1", logger: logger)
             return try await client.rows(
-                "SELECT value FROM tronch_settings WHERE name = \(Self.webhookCursorSetting)", logger: logger
+                "SELECT value FROM tronch_settings WHERE name = \(Self.webhookCursorSetting)",
+                logger: logger
             ).first.map { try $0.decode(String.self) }.flatMap { Int64($0) }
         }
     }
@@ -112,11 +118,13 @@ extension PostgresStore: WebhookStore {
                     logger: logger
                 )
                 let current = try await connection.rows(
-                    "SELECT value FROM tronch_settings WHERE name = \(Self.webhookCursorSetting) FOR UPDATE", logger: logger
+                    "SELECT value FROM tronch_settings WHERE name = \(Self.webhookCursorSetting) FOR UPDATE",
+                    logger: logger
                 ).first.map { try $0.decode(String.self) }.flatMap { Int64($0) }
                 guard current == from else { return false }
                 try await connection.rows(
-                    "UPDATE tronch_settings SET value = \(String(to)) WHERE name = \(Self.webhookCursorSetting)", logger: logger
+                    "UPDATE tronch_settings SET value = \(String(to)) WHERE name = \(Self.webhookCursorSetting)",
+                    logger: logger
                 )
                 for delivery in deliveries {
                     try await connection.rows(
@@ -169,7 +177,12 @@ extension PostgresStore: WebhookStore {
         }
     }
 
-    package func webhookDeliveries(endpointID: UUID, status: WebhookDeliveryRecord.Status?, before: UUID?, limit: Int) async throws
+    package func webhookDeliveries(
+        endpointID: UUID,
+        status: WebhookDeliveryRecord.Status?,
+        before: UUID?,
+        limit: Int
+    ) async throws
         -> [WebhookDeliveryRecord]
     {
         var sql = "SELECT \(Self.deliveryColumns) FROM webhook_deliveries WHERE endpoint_id = $1"
@@ -209,8 +222,14 @@ extension PostgresStore: WebhookStore {
             throw StorageError.corruptRow("webhook_endpoints row \(id)")
         }
         return WebhookEndpointRecord(
-            id: id, url: url, events: items.compactMap { if case .string(let text) = $0 { text } else { nil } }, description: description,
-            enabled: enabled, sealedSecret: secret, startSequence: start, createdAt: Timestamp.truncated(created),
+            id: id,
+            url: url,
+            events: items.compactMap { if case .string(let text) = $0 { text } else { nil } },
+            description: description,
+            enabled: enabled,
+            sealedSecret: secret,
+            startSequence: start,
+            createdAt: Timestamp.truncated(created),
             updatedAt: Timestamp.truncated(updated)
         )
     }
@@ -222,11 +241,20 @@ extension PostgresStore: WebhookStore {
             throw StorageError.corruptRow("webhook_deliveries row")
         }
         return WebhookDeliveryRecord(
-            id: try cells[0].decode(UUID.self), endpointID: try cells[1].decode(UUID.self), eventID: try cells[2].decode(UUID.self),
-            eventType: try cells[3].decode(String.self), sequence: try cells[4].decode(Int64.self), payload: try cells[5].decode(String.self),
-            status: status, attempts: Int(try cells[7].decode(Int32.self)), nextAttemptAt: try date(8), lastAttemptAt: try date(9),
-            responseStatus: try cells[10].decode(Int32?.self).map(Int.init), error: try cells[11].decode(String?.self),
-            createdAt: try date(12) ?? Date(timeIntervalSince1970: 0), deliveredAt: try date(13)
+            id: try cells[0].decode(UUID.self),
+            endpointID: try cells[1].decode(UUID.self),
+            eventID: try cells[2].decode(UUID.self),
+            eventType: try cells[3].decode(String.self),
+            sequence: try cells[4].decode(Int64.self),
+            payload: try cells[5].decode(String.self),
+            status: status,
+            attempts: Int(try cells[7].decode(Int32.self)),
+            nextAttemptAt: try date(8),
+            lastAttemptAt: try date(9),
+            responseStatus: try cells[10].decode(Int32?.self).map(Int.init),
+            error: try cells[11].decode(String?.self),
+            createdAt: try date(12) ?? Date(timeIntervalSince1970: 0),
+            deliveredAt: try date(13)
         )
     }
 }

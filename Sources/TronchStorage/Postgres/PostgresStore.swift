@@ -1,9 +1,9 @@
 import Foundation
 package import Logging
 package import PostgresNIO
-import TronchTracing
 import Synchronization
 import TronchCore
+import TronchTracing
 
 /// The production store: PostgreSQL through postgres-nio's pooled `PostgresClient`, which the application
 /// runs as a `Service`.
@@ -34,7 +34,10 @@ package struct PostgresStore: Sendable {
     /// and unique violations into `CONFLICT`.
     @discardableResult
     func run<T: Sendable>(
-        probe: Bool = false, timeout: Duration? = nil, function: String = #function, _ body: @escaping @Sendable () async throws -> T
+        probe: Bool = false,
+        timeout: Duration? = nil,
+        function: String = #function,
+        _ body: @escaping @Sendable () async throws -> T
     ) async throws -> T {
         if !probe, !circuit.mayAttempt() {
             throw StorageError.unavailable("PostgreSQL was unreachable moments ago")
@@ -131,7 +134,8 @@ extension PostgresStore: SettingsStore {
 
     package func setting(_ name: String) async throws -> String? {
         try await run {
-            let exists = try await client.rows("SELECT to_regclass('tronch_settings') IS NOT NULL", logger: logger)
+            let exists =
+                try await client.rows("SELECT to_regclass('tronch_settings') IS NOT NULL", logger: logger)
                 .first?.decode(Bool.self) ?? false
             return exists ? try await self.settingValue(name) : nil
         }

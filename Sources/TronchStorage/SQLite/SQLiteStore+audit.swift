@@ -61,20 +61,24 @@ extension SQLiteStore: AuditStore {
     package func auditChain(after sequence: Int64, limit: Int) async throws -> [AuditEntry] {
         try await writer.read { db in
             try Row.fetchAll(
-                db, sql: "SELECT * FROM audit_log WHERE sequence > ? ORDER BY sequence LIMIT ?", arguments: [sequence, limit]
+                db,
+                sql: "SELECT * FROM audit_log WHERE sequence > ? ORDER BY sequence LIMIT ?",
+                arguments: [sequence, limit]
             ).map(Self.auditEntry)
         }
     }
 
     package func cutAudit(
-        before cutoff: Date, record: @escaping @Sendable (_ removed: Int, _ checkpoint: AuditHead) -> AuditEvent
+        before cutoff: Date,
+        record: @escaping @Sendable (_ removed: Int, _ checkpoint: AuditHead) -> AuditEvent
     ) async throws -> Int {
         try await writer.write { db in
             let cutoff = Timestamp.milliseconds(cutoff)
             // The prefix of the chain older than the cutoff: up to the first entry that is not.
             let firstKept = try Int64.fetchOne(db, sql: "SELECT MIN(sequence) FROM audit_log WHERE time >= ?", arguments: [cutoff])
             let last = try Int64.fetchOne(
-                db, sql: "SELECT MAX(sequence) FROM audit_log WHERE time < ? AND sequence < ?",
+                db,
+                sql: "SELECT MAX(sequence) FROM audit_log WHERE time < ? AND sequence < ?",
                 arguments: [cutoff, firstKept ?? Int64.max]
             )
             guard let last, let hash = try String.fetchOne(db, sql: "SELECT hash FROM audit_log WHERE sequence = ?", arguments: [last])
@@ -82,7 +86,8 @@ extension SQLiteStore: AuditStore {
             let removed = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM audit_log WHERE sequence <= ?", arguments: [last]) ?? 0
             try db.execute(sql: "DELETE FROM audit_log WHERE sequence <= ?", arguments: [last])
             try db.execute(
-                sql: "UPDATE audit_head SET checkpoint_sequence = ?, checkpoint_hash = ? WHERE id = 1", arguments: [last, hash]
+                sql: "UPDATE audit_head SET checkpoint_sequence = ?, checkpoint_hash = ? WHERE id = 1",
+                arguments: [last, hash]
             )
             _ = try Self.appendAudit(record(removed, AuditHead(sequence: last, hash: hash)), db)
             return removed
@@ -106,8 +111,13 @@ extension SQLiteStore: AuditStore {
             let outcome = AuditEvent.Outcome(rawValue: row["outcome"])
         else { throw StorageError.database("an audit entry does not parse") }
         let event = AuditEvent(
-            id: id, time: Timestamp.date(milliseconds: row["time"]), actor: AuditActor(kind: kind, id: row["actor_id"]),
-            action: row["action"], targetType: row["target_type"], targetID: row["target_id"], outcome: outcome,
+            id: id,
+            time: Timestamp.date(milliseconds: row["time"]),
+            actor: AuditActor(kind: kind, id: row["actor_id"]),
+            action: row["action"],
+            targetType: row["target_type"],
+            targetID: row["target_id"],
+            outcome: outcome,
             origin: RequestOrigin(requestID: row["request_id"], clientIP: row["client_ip"], userAgent: row["user_agent"]),
             detailsText: row["details"]
         )

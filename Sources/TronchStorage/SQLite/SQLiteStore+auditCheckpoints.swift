@@ -33,8 +33,12 @@ extension SQLiteStore {
 
     static func auditCheckpoint(_ row: Row) -> AuditCheckpoint {
         AuditCheckpoint(
-            sequence: row["sequence"], hash: row["hash"], previousSequence: row["previous_sequence"], keyID: row["key_id"],
-            time: Timestamp.date(milliseconds: row["time"]), mac: row["mac"]
+            sequence: row["sequence"],
+            hash: row["hash"],
+            previousSequence: row["previous_sequence"],
+            keyID: row["key_id"],
+            time: Timestamp.date(milliseconds: row["time"]),
+            mac: row["mac"]
         )
     }
 }

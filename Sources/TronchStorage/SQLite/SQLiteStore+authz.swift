@@ -36,7 +36,9 @@ extension SQLiteStore: AuthzStore {
     }
 
     package func updateGroup(
-        id: UUID, _ change: @escaping @Sendable (inout GroupRecord) throws -> Void, audit: @escaping @Sendable (GroupRecord) -> [AuditEvent]
+        id: UUID,
+        _ change: @escaping @Sendable (inout GroupRecord) throws -> Void,
+        audit: @escaping @Sendable (GroupRecord) -> [AuditEvent]
     ) async throws -> (before: GroupRecord, after: GroupRecord) {
         try await writer.write { db in
             guard let before = try Self.fetchGroup(id, db) else { throw DomainError.groupNotFound(id.lowercased) }
@@ -67,15 +69,22 @@ extension SQLiteStore: AuthzStore {
 
     // MARK: Members
 
-    package func addMember(_ membership: GroupMembership, validate: @escaping @Sendable (GroupGraph) throws -> Void, audit: [AuditEvent])
+    package func addMember(
+        _ membership: GroupMembership,
+        validate: @escaping @Sendable (GroupGraph) throws -> Void,
+        audit: [AuditEvent]
+    )
         async throws -> Bool
     {
         try await writer.write { db in
             guard try Self.fetchGroup(membership.groupID, db) != nil else { throw DomainError.groupNotFound(membership.groupID.lowercased) }
             let member = membership.member.description
-            let exists = try Bool.fetchOne(
-                db, sql: "SELECT 1 FROM group_members WHERE group_id = ? AND member = ?", arguments: [membership.groupID.lowercased, member]
-            ) ?? false
+            let exists =
+                try Bool.fetchOne(
+                    db,
+                    sql: "SELECT 1 FROM group_members WHERE group_id = ? AND member = ?",
+                    arguments: [membership.groupID.lowercased, member]
+                ) ?? false
             guard !exists else { return false }
             if case .group = membership.member {
                 // The writer is exclusive: the links read here are all there are until this transaction ends.
@@ -109,7 +118,8 @@ extension SQLiteStore: AuthzStore {
         try await writer.read { db in
             guard try Self.fetchGroup(groupID, db) != nil else { throw DomainError.groupNotFound(groupID.lowercased) }
             return try Row.fetchAll(
-                db, sql: "SELECT * FROM group_members WHERE group_id = ? AND member > ? ORDER BY member LIMIT ?",
+                db,
+                sql: "SELECT * FROM group_members WHERE group_id = ? AND member > ? ORDER BY member LIMIT ?",
                 arguments: [groupID.lowercased, after ?? "", limit]
             ).compactMap(Self.membership)
         }
@@ -236,15 +246,20 @@ extension SQLiteStore: AuthzStore {
                 )
             }
         } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
-            throw (error.message ?? "").contains("name_key") ? DomainError.groupNameTaken : DomainError(.conflict, "a group with this id already exists")
+            throw (error.message ?? "").contains("name_key")
+                ? DomainError.groupNameTaken : DomainError(.conflict, "a group with this id already exists")
         }
     }
 
     static func group(_ row: Row) throws -> GroupRecord {
         guard let id = UUID(uuidString: row["id"]) else { throw StorageError.corruptRow("groups row") }
         return GroupRecord(
-            id: id, name: row["name"], description: row["description"], mfaRequired: row["mfa_required"],
-            createdAt: Timestamp.date(milliseconds: row["created_at"]), updatedAt: Timestamp.date(milliseconds: row["updated_at"])
+            id: id,
+            name: row["name"],
+            description: row["description"],
+            mfaRequired: row["mfa_required"],
+            createdAt: Timestamp.date(milliseconds: row["created_at"]),
+            updatedAt: Timestamp.date(milliseconds: row["updated_at"])
         )
     }
 
@@ -264,8 +279,14 @@ extension SQLiteStore: AuthzStore {
             let kind = ACLEntry.Kind(rawValue: row["kind"])
         else { return nil }
         return ACLEntry(
-            id: id, resource: resource, principal: principal, action: row["action"], effect: effect, kind: kind,
-            createdAt: Timestamp.date(milliseconds: row["created_at"]), createdBy: row["created_by"]
+            id: id,
+            resource: resource,
+            principal: principal,
+            action: row["action"],
+            effect: effect,
+            kind: kind,
+            createdAt: Timestamp.date(milliseconds: row["created_at"]),
+            createdBy: row["created_by"]
         )
     }
 }

@@ -7,7 +7,8 @@ extension SQLiteStore: IdempotencyStore {
         try await writer.write { db in
             let now = Timestamp.milliseconds(claim.now)
             if let row = try Row.fetchOne(
-                db, sql: "SELECT fingerprint, status, answer, lease_until, expires_at FROM idempotency_keys WHERE caller = ? AND key = ?",
+                db,
+                sql: "SELECT fingerprint, status, answer, lease_until, expires_at FROM idempotency_keys WHERE caller = ? AND key = ?",
                 arguments: [claim.caller, claim.key]
             ), (row["expires_at"] as Int64) > now {
                 guard (row["fingerprint"] as String) == claim.fingerprint else { return .mismatch }

@@ -121,11 +121,14 @@ extension SQLiteStore: KeyStore {
     }
 
     package func update(
-        id: UUID, audit: AuditEvent?, _ change: @escaping @Sendable (inout KeyRecord) throws -> Void
+        id: UUID,
+        audit: AuditEvent?,
+        _ change: @escaping @Sendable (inout KeyRecord) throws -> Void
     ) async throws -> KeyRecord {
         try await writer.write { db in
-            guard var record = try Row.fetchOne(db, sql: "SELECT * FROM api_keys WHERE id = ?", arguments: [id.lowercased])
-                .map(Self.record)
+            guard
+                var record = try Row.fetchOne(db, sql: "SELECT * FROM api_keys WHERE id = ?", arguments: [id.lowercased])
+                    .map(Self.record)
             else { throw DomainError.keyNotFound(id.lowercased) }
             let before = record
             try change(&record)
@@ -143,12 +146,14 @@ extension SQLiteStore: KeyStore {
     }
 
     package func rotate(
-        id: UUID, audit: AuditEvent?,
+        id: UUID,
+        audit: AuditEvent?,
         _ plan: @escaping @Sendable (KeyRecord) throws -> (old: KeyRecord, new: KeyRecord)
     ) async throws -> (old: KeyRecord, new: KeyRecord) {
         try await writer.write { db in
-            guard let current = try Row.fetchOne(db, sql: "SELECT * FROM api_keys WHERE id = ?", arguments: [id.lowercased])
-                .map(Self.record)
+            guard
+                let current = try Row.fetchOne(db, sql: "SELECT * FROM api_keys WHERE id = ?", arguments: [id.lowercased])
+                    .map(Self.record)
             else { throw DomainError.keyNotFound(id.lowercased) }
             let (old, new) = try plan(current)
             try Self.write(old, db)
@@ -181,13 +186,15 @@ extension SQLiteStore {
         try await writer.write { db in
             guard
                 let row = try Row.fetchOne(
-                    db, sql: "SELECT remaining, refill, refilled_at, created_at FROM api_keys WHERE id = ?",
+                    db,
+                    sql: "SELECT remaining, refill, refilled_at, created_at FROM api_keys WHERE id = ?",
                     arguments: [id.lowercased]
                 )
             else { return nil }
             let refilledAt: Int64 = row["refilled_at"] ?? row["created_at"]
             let balance = Credits.Balance(
-                remaining: row["remaining"], refill: try KeyJSONColumns.decodeRefill(row["refill"]),
+                remaining: row["remaining"],
+                refill: try KeyJSONColumns.decodeRefill(row["refill"]),
                 refilledAt: Timestamp.date(milliseconds: refilledAt)
             )
             let spend = Credits.spend(balance, cost: cost, now: now)
@@ -267,12 +274,23 @@ extension SQLiteStore {
         settings.refill = try KeyJSONColumns.decodeRefill(row["refill"])
         settings.expiresAt = date("expires_at")
         return KeyRecord(
-            id: id, digest: digest, hashVersion: row["hash_version"], start: row["start"], end: row["end"],
-            environment: environment, status: status, settings: settings,
-            createdAt: date("created_at") ?? Date(timeIntervalSince1970: 0), updatedAt: date("updated_at"),
-            lastUsedAt: date("last_used_at"), revokedAt: date("revoked_at"), createdBy: row["created_by"],
+            id: id,
+            digest: digest,
+            hashVersion: row["hash_version"],
+            start: row["start"],
+            end: row["end"],
+            environment: environment,
+            status: status,
+            settings: settings,
+            createdAt: date("created_at") ?? Date(timeIntervalSince1970: 0),
+            updatedAt: date("updated_at"),
+            lastUsedAt: date("last_used_at"),
+            revokedAt: date("revoked_at"),
+            createdBy: row["created_by"],
             rotatedFrom: (row["rotated_from"] as String?).flatMap(UUID.init(uuidString:)),
-            graceUntil: date("grace_until"), signingSecret: row["signing_secret"], pepperID: row["pepper_id"]
+            graceUntil: date("grace_until"),
+            signingSecret: row["signing_secret"],
+            pepperID: row["pepper_id"]
         )
     }
 }

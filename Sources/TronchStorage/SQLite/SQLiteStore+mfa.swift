@@ -13,12 +13,14 @@ extension SQLiteStore: MFAStore {
     package func savePendingFactor(_ factor: MFAFactorRecord, audit: [AuditEvent]) async throws {
         try await writer.write { db in
             let confirmed = try Bool.fetchOne(
-                db, sql: "SELECT confirmed_at IS NOT NULL FROM mfa_factors WHERE user_id = ? AND kind = ?",
+                db,
+                sql: "SELECT confirmed_at IS NOT NULL FROM mfa_factors WHERE user_id = ? AND kind = ?",
                 arguments: [factor.userID.lowercased, factor.kind.rawValue]
             )
             if confirmed == true { throw DomainError(.conflict, "a second factor of this kind is already enabled; disable it first") }
             try db.execute(
-                sql: "DELETE FROM mfa_factors WHERE user_id = ? AND kind = ?", arguments: [factor.userID.lowercased, factor.kind.rawValue]
+                sql: "DELETE FROM mfa_factors WHERE user_id = ? AND kind = ?",
+                arguments: [factor.userID.lowercased, factor.kind.rawValue]
             )
             try db.execute(
                 sql: "INSERT INTO mfa_factors (user_id, kind, sealed_secret, confirmed_at, last_step, created_at) VALUES (?, ?, ?, NULL, NULL, ?)",
@@ -29,7 +31,12 @@ extension SQLiteStore: MFAStore {
     }
 
     package func confirmFactor(
-        userID: UUID, kind: MFAFactorKind, step: Int64, now: Date, recoveryDigests: [KeyDigest], audit: [AuditEvent]
+        userID: UUID,
+        kind: MFAFactorKind,
+        step: Int64,
+        now: Date,
+        recoveryDigests: [KeyDigest],
+        audit: [AuditEvent]
     ) async throws -> Bool {
         try await writer.write { db in
             try db.execute(
@@ -68,7 +75,8 @@ extension SQLiteStore: MFAStore {
         try db.execute(sql: "DELETE FROM recovery_codes WHERE user_id = ?", arguments: [userID.lowercased])
         for digest in digests {
             try db.execute(
-                sql: "INSERT INTO recovery_codes (user_id, digest, used_at) VALUES (?, ?, NULL)", arguments: [userID.lowercased, digest.hex]
+                sql: "INSERT INTO recovery_codes (user_id, digest, used_at) VALUES (?, ?, NULL)",
+                arguments: [userID.lowercased, digest.hex]
             )
         }
     }
@@ -85,7 +93,8 @@ extension SQLiteStore: MFAStore {
 
     package func unusedRecoveryCodes(userID: UUID) async throws -> Int {
         try await writer.read { db in
-            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM recovery_codes WHERE user_id = ? AND used_at IS NULL", arguments: [userID.lowercased]) ?? 0
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM recovery_codes WHERE user_id = ? AND used_at IS NULL", arguments: [userID.lowercased])
+                ?? 0
         }
     }
 
@@ -101,7 +110,8 @@ extension SQLiteStore: MFAStore {
     package func insertChallenge(_ challenge: MFAChallengeRecord) async throws {
         try await writer.write { db in
             try db.execute(
-                sql: "INSERT INTO mfa_challenges (digest, user_id, created_at, expires_at, failures, ip, user_agent, session_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                sql:
+                    "INSERT INTO mfa_challenges (digest, user_id, created_at, expires_at, failures, ip, user_agent, session_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 arguments: [
                     challenge.digest.hex, challenge.userID.lowercased, Timestamp.milliseconds(challenge.createdAt),
                     Timestamp.milliseconds(challenge.expiresAt), challenge.failures, challenge.ip, challenge.userAgent,
@@ -116,9 +126,14 @@ extension SQLiteStore: MFAStore {
             try Row.fetchOne(db, sql: "SELECT * FROM mfa_challenges WHERE digest = ?", arguments: [digest.hex]).flatMap { row in
                 guard let user = UUID(uuidString: row["user_id"]) else { return nil }
                 return MFAChallengeRecord(
-                    digest: digest, userID: user, createdAt: Timestamp.date(milliseconds: row["created_at"]),
-                    expiresAt: Timestamp.date(milliseconds: row["expires_at"]), failures: row["failures"], ip: row["ip"],
-                    userAgent: row["user_agent"], sessionID: (row["session_id"] as String?).flatMap(UUID.init(uuidString:))
+                    digest: digest,
+                    userID: user,
+                    createdAt: Timestamp.date(milliseconds: row["created_at"]),
+                    expiresAt: Timestamp.date(milliseconds: row["expires_at"]),
+                    failures: row["failures"],
+                    ip: row["ip"],
+                    userAgent: row["user_agent"],
+                    sessionID: (row["session_id"] as String?).flatMap(UUID.init(uuidString:))
                 )
             }
         }
@@ -127,7 +142,8 @@ extension SQLiteStore: MFAStore {
     package func failChallenge(digest: KeyDigest) async throws -> Int {
         try await writer.write { db in
             try db.execute(sql: "UPDATE mfa_challenges SET failures = failures + 1 WHERE digest = ?", arguments: [digest.hex])
-            let failures = try Int.fetchOne(db, sql: "SELECT failures FROM mfa_challenges WHERE digest = ?", arguments: [digest.hex])
+            let failures =
+                try Int.fetchOne(db, sql: "SELECT failures FROM mfa_challenges WHERE digest = ?", arguments: [digest.hex])
                 ?? MFAChallengeRecord.maxFailures
             if failures >= MFAChallengeRecord.maxFailures {
                 try db.execute(sql: "DELETE FROM mfa_challenges WHERE digest = ?", arguments: [digest.hex])
@@ -166,7 +182,11 @@ extension SQLiteStore: MFAStore {
         }
     }
 
-    package func replaceSealedSecrets(_ changes: [SealedSecret.Change], setting: (name: String, value: String), audit: [AuditEvent])
+    package func replaceSealedSecrets(
+        _ changes: [SealedSecret.Change],
+        setting: (name: String, value: String),
+        audit: [AuditEvent]
+    )
         async throws -> Int
     {
         try await writer.write { db in
@@ -175,7 +195,8 @@ extension SQLiteStore: MFAStore {
                 switch change.location {
                 case .signingKey(let kid):
                     try db.execute(
-                        sql: "UPDATE signing_keys SET private_key = ? WHERE kid = ? AND private_key = ?", arguments: [change.to, kid, change.from]
+                        sql: "UPDATE signing_keys SET private_key = ? WHERE kid = ? AND private_key = ?",
+                        arguments: [change.to, kid, change.from]
                     )
                 case .factor(let user, let kind):
                     try db.execute(
@@ -209,8 +230,11 @@ extension SQLiteStore: MFAStore {
             throw StorageError.corruptRow("mfa_factors row")
         }
         return MFAFactorRecord(
-            userID: user, kind: kind, sealedSecret: row["sealed_secret"],
-            confirmedAt: (row["confirmed_at"] as Int64?).map(Timestamp.date(milliseconds:)), lastStep: row["last_step"],
+            userID: user,
+            kind: kind,
+            sealedSecret: row["sealed_secret"],
+            confirmedAt: (row["confirmed_at"] as Int64?).map(Timestamp.date(milliseconds:)),
+            lastStep: row["last_step"],
             createdAt: Timestamp.date(milliseconds: row["created_at"])
         )
     }

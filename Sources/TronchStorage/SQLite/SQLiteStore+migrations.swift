@@ -30,10 +30,12 @@ extension SQLiteStore: SchemaMigrator {
             // Each version in its own transaction, re-checked inside it so two processes never apply one twice.
             let didApply = try await writer.write { db in
                 try db.execute(sql: Self.createHistory)
-                let done = try Bool.fetchOne(
-                    db, sql: "SELECT EXISTS (SELECT 1 FROM tronch_schema_migrations WHERE version = ?)",
-                    arguments: [migration.version]
-                ) ?? false
+                let done =
+                    try Bool.fetchOne(
+                        db,
+                        sql: "SELECT EXISTS (SELECT 1 FROM tronch_schema_migrations WHERE version = ?)",
+                        arguments: [migration.version]
+                    ) ?? false
                 if done { return false }
                 for statement in migration.up { try db.execute(sql: statement) }
                 try db.execute(

@@ -32,11 +32,14 @@ extension SQLiteStore: TokenStore {
     }
 
     package func retireSigningKeys(
-        deactivatedBefore cutoff: Date, now: Date, audit: @escaping @Sendable (SigningKeyRecord) -> AuditEvent
+        deactivatedBefore cutoff: Date,
+        now: Date,
+        audit: @escaping @Sendable (SigningKeyRecord) -> AuditEvent
     ) async throws -> [SigningKeyRecord] {
         try await writer.write { db in
             let due = try Row.fetchAll(
-                db, sql: "SELECT * FROM signing_keys WHERE state = 'passive' AND deactivated_at <= ?",
+                db,
+                sql: "SELECT * FROM signing_keys WHERE state = 'passive' AND deactivated_at <= ?",
                 arguments: [Timestamp.milliseconds(cutoff)]
             ).map(Self.signingKey)
             return try due.map { key in
@@ -90,8 +93,9 @@ extension SQLiteStore: TokenStore {
 
     package func refreshToken(digest: KeyDigest) async throws -> (token: RefreshTokenRecord, session: SessionRecord)? {
         try await writer.read { db in
-            guard let token = try Row.fetchOne(db, sql: "SELECT * FROM refresh_tokens WHERE digest = ?", arguments: [digest.hex])
-                .map(Self.refreshToken),
+            guard
+                let token = try Row.fetchOne(db, sql: "SELECT * FROM refresh_tokens WHERE digest = ?", arguments: [digest.hex])
+                    .map(Self.refreshToken),
                 let session = try Row.fetchOne(db, sql: "SELECT * FROM sessions WHERE id = ?", arguments: [token.sessionID.lowercased])
                     .map(Self.session)
             else { return nil }
@@ -100,7 +104,9 @@ extension SQLiteStore: TokenStore {
     }
 
     package func exchangeRefreshToken(
-        digest: KeyDigest, now: Date, denyUntil: Date,
+        digest: KeyDigest,
+        now: Date,
+        denyUntil: Date,
         decide: @escaping @Sendable (RefreshTokenRecord?, SessionRecord?) -> RefreshDecision,
         audit: @escaping @Sendable (RefreshOutcome) -> [AuditEvent]
     ) async throws -> RefreshOutcome {
@@ -118,7 +124,8 @@ extension SQLiteStore: TokenStore {
                 try db.execute(sql: "UPDATE refresh_tokens SET used_at = ? WHERE digest = ?", arguments: [Timestamp.milliseconds(now), digest.hex])
                 try Self.insertRefreshToken(next, db)
                 try db.execute(
-                    sql: "UPDATE sessions SET last_seen_at = ? WHERE id = ?", arguments: [Timestamp.milliseconds(now), next.sessionID.lowercased]
+                    sql: "UPDATE sessions SET last_seen_at = ? WHERE id = ?",
+                    arguments: [Timestamp.milliseconds(now), next.sessionID.lowercased]
                 )
                 session?.lastSeenAt = now
             case .reused(let ended), .anomaly(let ended):
@@ -134,7 +141,12 @@ extension SQLiteStore: TokenStore {
     }
 
     package func endSessions(
-        ids: [UUID], userID: UUID?, except: UUID?, reason: String, now: Date, denyUntil: Date,
+        ids: [UUID],
+        userID: UUID?,
+        except: UUID?,
+        reason: String,
+        now: Date,
+        denyUntil: Date,
         audit: @escaping @Sendable ([SessionRecord]) -> [AuditEvent]
     ) async throws -> [SessionRecord] {
         try await writer.write { db in
@@ -173,7 +185,8 @@ extension SQLiteStore: TokenStore {
             try db.execute(sql: "DELETE FROM refresh_tokens WHERE expires_at <= ?", arguments: [nowMillis])
             deleted += db.changesCount
             try db.execute(
-                sql: "DELETE FROM sessions WHERE COALESCE(revoked_at, expires_at) <= ?", arguments: [endedBefore]
+                sql: "DELETE FROM sessions WHERE COALESCE(revoked_at, expires_at) <= ?",
+                arguments: [endedBefore]
             )
             deleted += db.changesCount
             return deleted
@@ -186,7 +199,8 @@ extension SQLiteStore: TokenStore {
 extension SQLiteStore {
     static func liveSessionIDs(of userID: UUID, except: UUID?, now: Date, _ db: Database) throws -> [UUID] {
         try String.fetchAll(
-            db, sql: "SELECT id FROM sessions WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?",
+            db,
+            sql: "SELECT id FROM sessions WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?",
             arguments: [userID.lowercased, Timestamp.milliseconds(now)]
         ).compactMap(UUID.init(uuidString:)).filter { $0 != except }
     }
@@ -240,7 +254,11 @@ extension SQLiteStore {
             let state = SigningKeyRecord.State(rawValue: row["state"])
         else { throw StorageError.corruptRow("signing_keys row \(row["kid"] as String? ?? "?")") }
         return SigningKeyRecord(
-            kid: row["kid"], algorithm: algorithm, state: state, sealedPrivateKey: row["private_key"], publicJWK: row["public_jwk"],
+            kid: row["kid"],
+            algorithm: algorithm,
+            state: state,
+            sealedPrivateKey: row["private_key"],
+            publicJWK: row["public_jwk"],
             createdAt: Timestamp.date(milliseconds: row["created_at"]),
             deactivatedAt: (row["deactivated_at"] as Int64?).map(Timestamp.date(milliseconds:)),
             retiredAt: (row["retired_at"] as Int64?).map(Timestamp.date(milliseconds:))
@@ -267,10 +285,16 @@ extension SQLiteStore {
             throw StorageError.corruptRow("sessions row \(row["id"] as String? ?? "?")")
         }
         return SessionRecord(
-            id: id, userID: user, createdAt: Timestamp.date(milliseconds: row["created_at"]),
-            lastSeenAt: Timestamp.date(milliseconds: row["last_seen_at"]), expiresAt: Timestamp.date(milliseconds: row["expires_at"]),
-            ip: row["ip"], userAgent: row["user_agent"], amr: (row["amr"] as String).split(separator: " ").map(String.init),
-            revokedAt: (row["revoked_at"] as Int64?).map(Timestamp.date(milliseconds:)), revokedReason: row["revoked_reason"]
+            id: id,
+            userID: user,
+            createdAt: Timestamp.date(milliseconds: row["created_at"]),
+            lastSeenAt: Timestamp.date(milliseconds: row["last_seen_at"]),
+            expiresAt: Timestamp.date(milliseconds: row["expires_at"]),
+            ip: row["ip"],
+            userAgent: row["user_agent"],
+            amr: (row["amr"] as String).split(separator: " ").map(String.init),
+            revokedAt: (row["revoked_at"] as Int64?).map(Timestamp.date(milliseconds:)),
+            revokedReason: row["revoked_reason"]
         )
     }
 
@@ -289,8 +313,11 @@ extension SQLiteStore {
             throw StorageError.corruptRow("refresh_tokens row")
         }
         return RefreshTokenRecord(
-            digest: digest, sessionID: session, createdAt: Timestamp.date(milliseconds: row["created_at"]),
-            expiresAt: Timestamp.date(milliseconds: row["expires_at"]), usedAt: (row["used_at"] as Int64?).map(Timestamp.date(milliseconds:))
+            digest: digest,
+            sessionID: session,
+            createdAt: Timestamp.date(milliseconds: row["created_at"]),
+            expiresAt: Timestamp.date(milliseconds: row["expires_at"]),
+            usedAt: (row["used_at"] as Int64?).map(Timestamp.date(milliseconds:))
         )
     }
 }

@@ -60,7 +60,10 @@ extension SQLiteStore: UserStore {
     }
 
     package func updateUser(
-        id: UUID, now: Date, sessions: SessionEnding, _ change: @escaping @Sendable (inout UserRecord) throws -> Void,
+        id: UUID,
+        now: Date,
+        sessions: SessionEnding,
+        _ change: @escaping @Sendable (inout UserRecord) throws -> Void,
         audit: @escaping @Sendable (UserChange) -> [AuditEvent]
     ) async throws -> UserChange {
         try await writer.write { db in
@@ -85,7 +88,12 @@ extension SQLiteStore: UserStore {
         }
     }
 
-    package func deleteUser(id: UUID, now: Date, denyUntil: Date, audit: @escaping @Sendable (UserChange) -> [AuditEvent])
+    package func deleteUser(
+        id: UUID,
+        now: Date,
+        denyUntil: Date,
+        audit: @escaping @Sendable (UserChange) -> [AuditEvent]
+    )
         async throws -> UserChange
     {
         try await writer.write { db in
@@ -97,7 +105,9 @@ extension SQLiteStore: UserStore {
             }
             let live = try Self.liveSessionIDs(of: id, except: nil, now: now, db)
             var result = UserChange(
-                before: user, after: user, revokedKeys: try Self.revokeKeys(of: user, at: now, db),
+                before: user,
+                after: user,
+                revokedKeys: try Self.revokeKeys(of: user, at: now, db),
                 endedSessions: try Self.endSessions(live, reason: "user_deleted", now: now, denyUntil: denyUntil, db)
             )
             // No membership or entry outlives its user (a new user can never inherit them).
@@ -114,7 +124,9 @@ extension SQLiteStore: UserStore {
     /// Revokes every active key the user owns; returns them as stored.
     static func revokeKeys(of user: UserRecord, at now: Date, _ db: Database) throws -> [KeyRecord] {
         let active = try Row.fetchAll(
-            db, sql: "SELECT * FROM api_keys WHERE owner_id = ? AND status = 'active'", arguments: [user.reference]
+            db,
+            sql: "SELECT * FROM api_keys WHERE owner_id = ? AND status = 'active'",
+            arguments: [user.reference]
         ).map(Self.record)
         return try active.map { key in
             let revoked = key.revoked(at: now)
@@ -143,7 +155,8 @@ extension SQLiteStore {
     }
 
     static func insertUser(_ user: UserRecord, _ db: Database) throws {
-        let sql = "INSERT INTO users (\(userColumns.joined(separator: ", "))) VALUES (\(Array(repeating: "?", count: userColumns.count).joined(separator: ", ")))"
+        let sql =
+            "INSERT INTO users (\(userColumns.joined(separator: ", "))) VALUES (\(Array(repeating: "?", count: userColumns.count).joined(separator: ", ")))"
         do {
             try db.cachedStatement(sql: sql).execute(arguments: StatementArguments(userValues(user)))
         } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
@@ -175,10 +188,18 @@ extension SQLiteStore {
             let updated = date("updated_at")
         else { throw StorageError.corruptRow("users row \(row["id"] as String? ?? "?")") }
         return UserRecord(
-            id: id, username: row["username"], email: EmailAddress(stored: row["email"]), displayName: row["display_name"],
-            role: role, status: status, passwordHash: row["password_hash"],
+            id: id,
+            username: row["username"],
+            email: EmailAddress(stored: row["email"]),
+            displayName: row["display_name"],
+            role: role,
+            status: status,
+            passwordHash: row["password_hash"],
             lockout: LockoutState(failures: row["failed_logins"], lockouts: row["lockouts"], lockedUntil: date("locked_until")),
-            mfaEnabled: row["mfa_enabled"], createdAt: created, updatedAt: updated, lastLoginAt: date("last_login_at")
+            mfaEnabled: row["mfa_enabled"],
+            createdAt: created,
+            updatedAt: updated,
+            lastLoginAt: date("last_login_at")
         )
     }
 }

@@ -25,14 +25,17 @@ extension SQLiteStore: WebhookStore {
     package func webhooks(after: UUID?, limit: Int) async throws -> [WebhookEndpointRecord] {
         try await writer.read { db in
             try Row.fetchAll(
-                db, sql: "SELECT * FROM webhook_endpoints WHERE id > ? ORDER BY id LIMIT ?",
+                db,
+                sql: "SELECT * FROM webhook_endpoints WHERE id > ? ORDER BY id LIMIT ?",
                 arguments: [after?.lowercased ?? "", limit + 1]
             ).map(Self.webhookEndpoint)
         }
     }
 
     package func updateWebhook(
-        id: UUID, audit: AuditEvent, _ change: @escaping @Sendable (inout WebhookEndpointRecord) throws -> Void
+        id: UUID,
+        audit: AuditEvent,
+        _ change: @escaping @Sendable (inout WebhookEndpointRecord) throws -> Void
     ) async throws -> WebhookEndpointRecord? {
         try await writer.write { db in
             guard var record = try Self.fetchWebhook(id, db) else { return nil }
@@ -71,7 +74,9 @@ extension SQLiteStore: WebhookStore {
     package func advanceWebhookCursor(from: Int64?, to: Int64, deliveries: [WebhookDeliveryRecord]) async throws -> Bool {
         try await writer.write { db in
             let current = try String.fetchOne(
-                db, sql: "SELECT value FROM tronch_settings WHERE name = ?", arguments: [Self.webhookCursorSetting]
+                db,
+                sql: "SELECT value FROM tronch_settings WHERE name = ?",
+                arguments: [Self.webhookCursorSetting]
             ).flatMap { Int64($0) }
             guard current == from else { return false }
             try db.execute(
@@ -134,7 +139,12 @@ extension SQLiteStore: WebhookStore {
         }
     }
 
-    package func webhookDeliveries(endpointID: UUID, status: WebhookDeliveryRecord.Status?, before: UUID?, limit: Int) async throws
+    package func webhookDeliveries(
+        endpointID: UUID,
+        status: WebhookDeliveryRecord.Status?,
+        before: UUID?,
+        limit: Int
+    ) async throws
         -> [WebhookDeliveryRecord]
     {
         try await writer.read { db in
@@ -186,9 +196,15 @@ extension SQLiteStore: WebhookStore {
         guard let id = UUID(uuidString: row["id"]), case .array(let items) = try JSONParser.parse(Array((row["events"] as String).utf8))
         else { throw StorageError.corruptRow("webhook_endpoints row") }
         return WebhookEndpointRecord(
-            id: id, url: row["url"], events: items.compactMap { if case .string(let text) = $0 { text } else { nil } },
-            description: row["description"], enabled: row["enabled"], sealedSecret: row["secret"], startSequence: row["start_sequence"],
-            createdAt: Timestamp.date(milliseconds: row["created_at"]), updatedAt: Timestamp.date(milliseconds: row["updated_at"])
+            id: id,
+            url: row["url"],
+            events: items.compactMap { if case .string(let text) = $0 { text } else { nil } },
+            description: row["description"],
+            enabled: row["enabled"],
+            sealedSecret: row["secret"],
+            startSequence: row["start_sequence"],
+            createdAt: Timestamp.date(milliseconds: row["created_at"]),
+            updatedAt: Timestamp.date(milliseconds: row["updated_at"])
         )
     }
 
@@ -198,10 +214,20 @@ extension SQLiteStore: WebhookStore {
             let event = UUID(uuidString: row["event_id"]), let status = WebhookDeliveryRecord.Status(rawValue: row["status"])
         else { throw StorageError.corruptRow("webhook_deliveries row") }
         return WebhookDeliveryRecord(
-            id: id, endpointID: endpoint, eventID: event, eventType: row["event_type"], sequence: row["sequence"],
-            payload: row["payload"], status: status, attempts: row["attempts"], nextAttemptAt: date("next_attempt_at"),
-            lastAttemptAt: date("last_attempt_at"), responseStatus: row["response_status"], error: row["error"],
-            createdAt: date("created_at") ?? Date(timeIntervalSince1970: 0), deliveredAt: date("delivered_at")
+            id: id,
+            endpointID: endpoint,
+            eventID: event,
+            eventType: row["event_type"],
+            sequence: row["sequence"],
+            payload: row["payload"],
+            status: status,
+            attempts: row["attempts"],
+            nextAttemptAt: date("next_attempt_at"),
+            lastAttemptAt: date("last_attempt_at"),
+            responseStatus: row["response_status"],
+            error: row["error"],
+            createdAt: date("created_at") ?? Date(timeIntervalSince1970: 0),
+            deliveredAt: date("delivered_at")
         )
     }
 }

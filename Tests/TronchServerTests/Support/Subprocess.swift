@@ -31,7 +31,10 @@ enum Tronch {
     /// Runs `tronch arguments…` to completion with extra environment variables (killed and failed after
     /// `timeout`).
     static func run(
-        _ arguments: [String], environment: [String: String] = [:], directory: String? = nil, input: String? = nil,
+        _ arguments: [String],
+        environment: [String: String] = [:],
+        directory: String? = nil,
+        input: String? = nil,
         timeout: Duration = .seconds(60)
     ) async throws -> Result {
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("TRONCH_") }

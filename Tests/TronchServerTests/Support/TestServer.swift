@@ -8,6 +8,7 @@ import Synchronization
 import Testing
 import TronchCore
 import TronchTestSupport
+
 @testable import TronchServer
 
 /// A clock tests can move.
@@ -60,15 +61,17 @@ struct TestServer {
     static let rootKey = KeyFormat(prefix: "tronch")!.generate(environment: .live)
 
     static func reader(_ values: [String: String] = [:], defaults: Bool = true) -> ConfigReader {
-        var all: [String: String] = defaults ? [
-            "database.url": "sqlite::memory:", "key.pepper": pepper, "bootstrap.rootKey": rootKey, "port": "0",
-            "usage.flushInterval": "0.1",
-            // Suites that are not about Tronch's own limits create many keys and fail on purpose.
-            "ratelimit.keyCreation": "1000000/1h", "ratelimit.authFailures": "1000000/1m", "ratelimit.login": "1000000/1m",
-            "ratelimit.api": "1000000/1h",
-            // The cheapest scrypt Tronch accepts: the suites log in hundreds of times.
-            "password.scryptLogN": "10",
-        ] : [:]
+        var all: [String: String] =
+            defaults
+            ? [
+                "database.url": "sqlite::memory:", "key.pepper": pepper, "bootstrap.rootKey": rootKey, "port": "0",
+                "usage.flushInterval": "0.1",
+                // Suites that are not about Tronch's own limits create many keys and fail on purpose.
+                "ratelimit.keyCreation": "1000000/1h", "ratelimit.authFailures": "1000000/1m", "ratelimit.login": "1000000/1m",
+                "ratelimit.api": "1000000/1h",
+                // The cheapest scrypt Tronch accepts: the suites log in hundreds of times.
+                "password.scryptLogN": "10",
+            ] : [:]
         for (key, value) in values { all[key] = value }
         // An empty pepper means none: the embedded store's own pepper file.
         if all["key.pepper"] == "" { all["key.pepper"] = nil }
@@ -92,7 +95,8 @@ struct TestServer {
     }
 
     func run<T: Sendable>(
-        _ mode: TestingSetup = .router, _ body: @Sendable (APIClient) async throws -> T
+        _ mode: TestingSetup = .router,
+        _ body: @Sendable (APIClient) async throws -> T
     ) async throws -> T {
         let app = try await buildApplication(reader: Self.reader(config), options: options())
         return try await app.test(mode) { client in try await body(APIClient(client: client)) }
@@ -114,8 +118,12 @@ struct APIClient: Sendable {
     let client: any TestClientProtocol
 
     func request(
-        _ method: HTTPRequest.Method, _ path: String, key: String? = TestServer.rootKey, json: JSONValue? = nil,
-        raw: String? = nil, headers extra: HTTPFields = [:]
+        _ method: HTTPRequest.Method,
+        _ path: String,
+        key: String? = TestServer.rootKey,
+        json: JSONValue? = nil,
+        raw: String? = nil,
+        headers extra: HTTPFields = [:]
     ) async throws -> APIResponse {
         var headers = extra
         if let key { headers[.authorization] = "Bearer \(key)" }
@@ -144,5 +152,3 @@ struct APIClient: Sendable {
         return response
     }
 }
-
-

@@ -39,7 +39,9 @@ router.post("api/v1/keys/verify") { request, context -> Response in
         answer = #"{"valid":false,"code":"NOT_FOUND"}"#
     }
     return Response(
-        status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: answer))
+        status: .ok,
+        headers: [.contentType: "application/json"],
+        body: .init(byteBuffer: ByteBuffer(string: answer))
     )
 }
 let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)))
