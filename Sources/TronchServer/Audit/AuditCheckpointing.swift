@@ -40,14 +40,7 @@ package struct AuditCheckpointing: Service {
     package func run() async throws {
         // Often enough to keep to `every` under load, rarely enough to cost nothing when idle.
         let poll = min(interval, .seconds(10))
-        while !Task.isShuttingDownGracefully {
-            do { try await cancelWhenGracefulShutdown { try await Task.sleep(for: poll) } } catch { return }
-            do {
-                try await checkpointOnce()
-            } catch {
-                logger.warning("audit checkpoint failed; retrying", metadata: ["error": "\(error)"])
-            }
-        }
+        await Periodic.run(every: poll, logger: logger, failure: "audit checkpoint failed; retrying") { try await checkpointOnce() }
     }
 
     /// One pass: the checkpoint written, or nil when none was due (or another node wrote it).

@@ -27,14 +27,7 @@ package struct AuditRetention: Service {
     }
 
     package func run() async throws {
-        while !Task.isShuttingDownGracefully {
-            do { try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) } } catch { return }
-            do {
-                try await cutOnce()
-            } catch {
-                logger.warning("audit retention failed; retrying at the next interval", metadata: ["error": "\(error)"])
-            }
-        }
+        await Periodic.run(every: interval, logger: logger, failure: "audit retention failed; retrying at the next interval") { try await cutOnce() }
     }
 
     /// One pass; returns how many entries were removed.

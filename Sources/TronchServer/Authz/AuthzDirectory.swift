@@ -125,13 +125,14 @@ package final class AuthzDirectory: Sendable {
         }
 
         package func run() async throws {
-            while !Task.isShuttingDownGracefully {
-                do {
-                    try await directory.reloadIfStale()
-                } catch {
-                    logger.debug("could not refresh the authorization snapshot", metadata: ["error": "\(error)"])
-                }
-                do { try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) } } catch { return }
+            await Periodic.run(
+                every: interval,
+                immediately: true,
+                logger: logger,
+                level: .debug,
+                failure: "could not refresh the authorization snapshot"
+            ) {
+                try await directory.reloadIfStale()
             }
         }
     }

@@ -184,18 +184,9 @@ struct IdempotencyPruning: Service {
     var interval: Duration = .seconds(3600)
 
     func run() async throws {
-        while !Task.isShuttingDownGracefully {
-            do {
-                try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
-            } catch {
-                return
-            }
-            do {
-                let deleted = try await store.pruneIdempotencyKeys(now: clock.now)
-                if deleted > 0 { logger.info("pruned expired idempotency keys", metadata: ["rows": "\(deleted)"]) }
-            } catch {
-                logger.warning("cannot prune expired idempotency keys", metadata: ["error": "\(error)"])
-            }
+        await Periodic.run(every: interval, logger: logger, failure: "cannot prune expired idempotency keys") {
+            let deleted = try await store.pruneIdempotencyKeys(now: clock.now)
+            if deleted > 0 { logger.info("pruned expired idempotency keys", metadata: ["rows": "\(deleted)"]) }
         }
     }
 }

@@ -28,15 +28,9 @@ package struct ExpiryReminders: Service {
     }
 
     package func run() async throws {
-        // Each pass waits first: at start-up the database is being migrated.
-        while !Task.isShuttingDownGracefully {
-            do { try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) } } catch { return }
-            do {
-                let sent = try await remindOnce()
-                if sent > 0 { logger.info("reminded of keys about to expire", metadata: ["keys": "\(sent)"]) }
-            } catch {
-                logger.warning("could not look for keys about to expire; retrying", metadata: ["error": "\(error)"])
-            }
+        await Periodic.run(every: interval, logger: logger, failure: "could not look for keys about to expire; retrying") {
+            let sent = try await remindOnce()
+            if sent > 0 { logger.info("reminded of keys about to expire", metadata: ["keys": "\(sent)"]) }
         }
     }
 

@@ -55,13 +55,8 @@ package final class ImportedKeys: Sendable {
         }
 
         package func run() async throws {
-            while !Task.isShuttingDownGracefully {
-                do { try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) } } catch { return }
-                do {
-                    try await imports.refresh()
-                } catch {
-                    logger.debug("could not read the imported-keys flags", metadata: ["error": "\(error)"])
-                }
+            await Periodic.run(every: interval, logger: logger, level: .debug, failure: "could not read the imported-keys flags") {
+                try await imports.refresh()
             }
         }
     }

@@ -26,14 +26,7 @@ package struct KeyStatistics: Service {
     }
 
     package func run() async throws {
-        while !Task.isShuttingDownGracefully {
-            do { try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) } } catch { return }
-            do {
-                try await update()
-            } catch {
-                logger.debug("could not count keys for metrics", metadata: ["error": "\(error)"])
-            }
-        }
+        await Periodic.run(every: interval, logger: logger, level: .debug, failure: "could not count keys for metrics") { try await update() }
     }
 
     package func update() async throws {

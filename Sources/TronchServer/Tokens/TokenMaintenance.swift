@@ -18,26 +18,17 @@ struct TokenMaintenance: Service {
 
     func run() async throws {
         var rounds = 0
-        while !Task.isShuttingDownGracefully {
-            do {
-                try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
-            } catch {
-                return
-            }
-            do {
-                try await tokens.reload()
-                tokens.pruneDenied()
-                try await tokens.retireExpiredKeys()
-                rounds += 1
-                if rounds % 720 == 0 {
-                    let deleted = try await tokens.store.pruneTokens(now: tokens.clock.now, keepEnded: keepEnded)
-                    let challenges = try await self.challenges?.pruneChallenges(now: tokens.clock.now) ?? 0
-                    if deleted + challenges > 0 {
-                        logger.info("pruned expired tokens, sessions and challenges", metadata: ["rows": "\(deleted + challenges)"])
-                    }
+        await Periodic.run(every: interval, logger: logger, failure: "cannot refresh signing keys and the token denylist") {
+            try await tokens.reload()
+            tokens.pruneDenied()
+            try await tokens.retireExpiredKeys()
+            rounds += 1
+            if rounds % 720 == 0 {
+                let deleted = try await tokens.store.pruneTokens(now: tokens.clock.now, keepEnded: keepEnded)
+                let challenges = try await self.challenges?.pruneChallenges(now: tokens.clock.now) ?? 0
+                if deleted + challenges > 0 {
+                    logger.info("pruned expired tokens, sessions and challenges", metadata: ["rows": "\(deleted + challenges)"])
                 }
-            } catch {
-                logger.warning("cannot refresh signing keys and the token denylist", metadata: ["error": "\(error)"])
             }
         }
     }

@@ -38,15 +38,9 @@ package struct WebhookDispatcher: Service {
         var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow)
         configuration.timeout = .init(connect: .seconds(5), read: .seconds(Int64(settings.timeout.components.seconds)))
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-        // Each pass waits first: at start-up the database is being migrated.
-        while !Task.isShuttingDownGracefully {
-            do { try await cancelWhenGracefulShutdown { try await Task.sleep(for: settings.pollInterval) } } catch { break }
-            do {
-                try await enqueueOnce()
-                try await deliverOnce(client: client)
-            } catch {
-                logger.warning("webhook dispatch failed; retrying", metadata: ["error": "\(error)"])
-            }
+        await Periodic.run(every: settings.pollInterval, logger: logger, failure: "webhook dispatch failed; retrying") {
+            try await enqueueOnce()
+            try await deliverOnce(client: client)
         }
         try? await client.shutdown()
     }
