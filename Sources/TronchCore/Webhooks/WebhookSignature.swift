@@ -1,9 +1,9 @@
 import Crypto
 
 #if canImport(FoundationEssentials)
-package import FoundationEssentials
+import FoundationEssentials
 #else
-package import Foundation
+import Foundation
 #endif
 
 /// Standard Webhooks signatures (standardwebhooks.com, as Svix and others send them): `webhook-signature:
