@@ -96,8 +96,7 @@ package struct AuditCheckpointSigner: Sendable {
             "tronch-audit-checkpoint-v1", String(checkpoint.sequence), checkpoint.hash, String(checkpoint.previousSequence),
             previousMAC, checkpoint.keyID, Timestamp.format(checkpoint.time),
         ].joined(separator: "\n")
-        return HMAC<SHA256>.authenticationCode(for: Array(text.utf8), using: key)
-            .map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+        return HMAC<SHA256>.authenticationCode(for: Array(text.utf8), using: key).hexEncoded
     }
 }
 

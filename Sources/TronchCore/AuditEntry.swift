@@ -225,9 +225,7 @@ package enum AuditChain {
     }
 
     package static func hash(_ event: AuditEvent, sequence: Int64, previousHash: String) -> String {
-        SHA256.hash(data: canonicalForm(event, sequence: sequence, previousHash: previousHash))
-            .map { byte in String(byte, radix: 16).count == 1 ? "0" + String(byte, radix: 16) : String(byte, radix: 16) }
-            .joined()
+        SHA256.hash(data: canonicalForm(event, sequence: sequence, previousHash: previousHash)).hexEncoded
     }
 
     /// The entry that follows the head `(sequence, hash)`.

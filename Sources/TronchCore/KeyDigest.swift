@@ -48,16 +48,7 @@ package struct KeyDigest: Sendable, Hashable {
     }
 
     /// Lowercase hexadecimal, the stored form.
-    package var hex: String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        out.reserveCapacity(64)
-        for byte in bytes {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0F)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
+    package var hex: String { bytes.hexEncoded }
 }
 
 extension KeyDigest: CustomStringConvertible {

@@ -19,7 +19,7 @@ package struct KeyHasher: Sendable {
         self.keyed = keyed
         var hmac = keyed
         hmac.update(data: Array(Self.fingerprintText.utf8))
-        self.fingerprint = hmac.finalize().map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+        self.fingerprint = hmac.finalize().hexEncoded
         self.id = String(fingerprint.prefix(16))
     }
 

@@ -21,7 +21,7 @@ enum PepperFile {
     /// Returns the pepper and whether it was created now.
     static func loadOrCreate(in directory: String) throws -> (pepper: [UInt8], created: Bool) {
         let (text, created) = try SecretFile.loadOrCreate(at: directory + "/" + name, what: "the pepper file") { bytes in
-            bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+            bytes.hexEncoded
         }
         guard text.utf8.count >= Settings.minimumPepperBytes else {
             throw ConfigurationError(

@@ -24,8 +24,7 @@ package struct SecretBox: Sendable {
             guard bytes.count == 32 else { return nil }
             key = SymmetricKey(data: bytes)
             self.bytes = bytes
-            id = SHA256.hash(data: Array("tronch secrets key id".utf8) + bytes).prefix(8)
-                .map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+            id = SHA256.hash(data: Array("tronch secrets key id".utf8) + bytes).prefix(8).hexEncoded
         }
     }
 

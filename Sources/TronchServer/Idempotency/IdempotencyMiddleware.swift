@@ -101,7 +101,7 @@ struct IdempotencyMiddleware: RouterMiddleware {
         var hash = SHA256()
         hash.update(data: Array("\(request.method.rawValue) \(request.uri.path)?\(request.uri.query ?? "")\n".utf8))
         body.withUnsafeReadableBytes { hash.update(bufferPointer: $0) }
-        return hash.finalize().map { String(format: "%02x", $0) }.joined()
+        return hash.finalize().hexEncoded
     }
 
     private func keep(_ response: Response, caller: String, key: String) async throws -> Response {

@@ -103,8 +103,7 @@ package enum PepperRotation {
                 )
             }
             var generator = SystemRandomNumberGenerator()
-            let text = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
-                .map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+            let text = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }.hexEncoded
             let path = settings.dataDirectory + "/" + pendingFileName
             unlink(path)
             _ = try SecretFile.loadOrCreate(at: path, what: "the new pepper file") { _ in text }
