@@ -19,13 +19,16 @@ package enum ClientSpans {
     ///
     /// Only within a trace (a request's): the background services' polling, several calls a second on an
     /// idle node, would otherwise bury the requests under traces of their own.
+    ///
+    /// - Important: Callers check ``isEnabled`` first and call `body` directly when it is off, so that a node
+    ///   without tracing makes no generic call into this module on the request path.
     package static func measure<T>(
         system: String,
         operation: String,
         isolation: isolated (any Actor)? = #isolation,
         _ body: () async throws -> T
     ) async throws -> T {
-        guard isEnabled, let context = InstrumentationContext.current else { return try await body() }
+        guard let context = InstrumentationContext.current else { return try await body() }
         return try await withSpan("\(system) \(operation)", context: context, ofKind: .client, isolation: isolation) { span in
             span.attributes["db.system.name"] = system
             span.attributes["db.operation.name"] = operation
