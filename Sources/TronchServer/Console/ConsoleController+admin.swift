@@ -63,16 +63,7 @@ extension ConsoleController {
     ) async throws -> Response {
         let people = try await users.users(matching: UserQuery(limit: 100), by: session.principal).users
         let main = ConsolePages.users(people, now: keys.clock.now, csrf: csrf.token, error: error)
-        return page(
-            request,
-            context: context,
-            csrf: csrf,
-            title: "People",
-            person: session.person,
-            main: main,
-            status: error == nil ? .ok : .badRequest,
-            cookies: session.cookies
-        )
+        return page(request, context, session, csrf, title: "People", main: main, error: error)
     }
 
     @Sendable func createUser(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -121,16 +112,7 @@ extension ConsoleController {
     ) async throws -> Response {
         let groups = try await authz.store.groups(matching: GroupQuery(limit: 100))
         let main = ConsolePages.groups(groups, csrf: csrf.token, error: error)
-        return page(
-            request,
-            context: context,
-            csrf: csrf,
-            title: "Groups",
-            person: session.person,
-            main: main,
-            status: error == nil ? .ok : .badRequest,
-            cookies: session.cookies
-        )
+        return page(request, context, session, csrf, title: "Groups", main: main, error: error)
     }
 
     @Sendable func createGroup(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -165,15 +147,7 @@ extension ConsoleController {
         error: String?
     ) async throws -> Response {
         guard let id = UUID(strict: context.parameters.get("id") ?? ""), let group = try await authz.store.group(id: id) else {
-            return page(
-                request,
-                context: context,
-                csrf: csrf,
-                title: "Not found",
-                person: session.person,
-                main: ConsolePages.notFound,
-                status: .notFound
-            )
+            return notFound(request, context, session, csrf)
         }
         let memberships = try await authz.store.members(groupID: id, after: nil, limit: 200)
         var names = [PrincipalReference: String]()
@@ -185,16 +159,7 @@ extension ConsoleController {
             }
         }
         let main = ConsolePages.group(group, members: memberships.map { ($0.member, names[$0.member]) }, csrf: csrf.token, error: error)
-        return page(
-            request,
-            context: context,
-            csrf: csrf,
-            title: group.name,
-            person: session.person,
-            main: main,
-            status: error == nil ? .ok : .badRequest,
-            cookies: session.cookies
-        )
+        return page(request, context, session, csrf, title: group.name, main: main, error: error)
     }
 
     /// Adds a person (by username) or a group (by name) to a group.
@@ -251,16 +216,7 @@ extension ConsoleController {
         let resource = request.uri.queryParameters.get("resource").flatMap { $0.isEmpty ? nil : ResourceName($0) }
         let entries = try await authz.store.entries(matching: ACLQuery(resources: resource.map { [$0] }, limit: 100))
         let main = ConsolePages.acl(entries, resource: resource?.description, csrf: csrf.token, error: error)
-        return page(
-            request,
-            context: context,
-            csrf: csrf,
-            title: "Access control",
-            person: session.person,
-            main: main,
-            status: error == nil ? .ok : .badRequest,
-            cookies: session.cookies
-        )
+        return page(request, context, session, csrf, title: "Access control", main: main, error: error)
     }
 
     @Sendable func createEntry(_ request: Request, context: AppRequestContext) async throws -> Response {

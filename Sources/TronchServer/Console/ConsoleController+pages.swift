@@ -33,22 +33,14 @@ extension ConsoleController {
         guard let id = UUID(strict: context.parameters.get("id") ?? ""),
             let record = try? await keys.key(id: id, visibleTo: session.principal)
         else {
-            return page(
-                request,
-                context: context,
-                csrf: csrf,
-                title: "Not found",
-                person: session.person,
-                main: ConsolePages.notFound,
-                status: .notFound
-            )
+            return notFound(request, context, session, csrf)
         }
         let daily = request.uri.queryParameters.get("period") == "30d"
         let step: Int64 = daily ? 86_400_000 : 3_600_000
         let now = Timestamp.milliseconds(keys.clock.now)
         let end = now - ((now % step) + step) % step + step
         let start = end - step * (daily ? 30 : 24)
-        let counts = try await usage.usage(keyID: id, from: start, to: end, bucket: 60_000)
+        let counts = try await store.usage(keyID: id, from: start, to: end, bucket: 60_000)
         let chart = UsageChart(
             counts: counts,
             start: start,
@@ -60,16 +52,7 @@ extension ConsoleController {
         for item in counts where item.counter.metric.hasPrefix(Usage.latencyPrefix) { histogram[item.counter.metric, default: 0] += item.count }
         let latency = [0.5, 0.95, 0.99].map { Usage.quantile($0, histogram: histogram) }
         let main = ConsolePages.key(record, now: keys.clock.now, chart: chart, daily: daily, latency: latency, csrf: csrf.token, error: error)
-        return page(
-            request,
-            context: context,
-            csrf: csrf,
-            title: record.settings.name ?? "Key",
-            person: session.person,
-            main: main,
-            status: error == nil ? .ok : .badRequest,
-            cookies: session.cookies
-        )
+        return page(request, context, session, csrf, title: record.settings.name ?? "Key", main: main, error: error)
     }
 
     /// Changes a key's name, scopes, expiry, rate limits, address allowlist and whether it is enabled.
@@ -130,20 +113,10 @@ extension ConsoleController {
     @Sendable func rotate(_ request: Request, context: AppRequestContext) async throws -> Response {
         let form = try await Self.form(request, maxSize: maxBodySize)
         return try await withSession(request, context: context, form: form) { session, csrf in
-            guard let id = UUID(strict: context.parameters.get("id") ?? "") else {
-                return page(
-                    request,
-                    context: context,
-                    csrf: csrf,
-                    title: "Not found",
-                    person: session.person,
-                    main: ConsolePages.notFound,
-                    status: .notFound
-                )
-            }
+            guard let id = UUID(strict: context.parameters.get("id") ?? "") else { return notFound(request, context, session, csrf) }
             let minutes = Int64(form["grace_minutes"] ?? "0") ?? -1
             guard (0...(30 * 24 * 60)).contains(minutes) else {
-                return try await keysPageWithError("The grace period is a whole number of minutes from 0 to 43200.", request, context, session, csrf)
+                return try await keysPage(request, context, session, csrf, error: "The grace period is a whole number of minutes from 0 to 43200.")
             }
             do {
                 let (_, issued) = try await keys.rotate(
@@ -165,7 +138,7 @@ extension ConsoleController {
                     cookies: session.cookies
                 )
             } catch let error as DomainError {
-                return try await keysPageWithError(error.detail, request, context, session, csrf)
+                return try await keysPage(request, context, session, csrf, error: error.detail)
             }
         }
     }
@@ -192,7 +165,7 @@ extension ConsoleController {
                 filters: (query.action, query.actorID, query.targetID),
                 everyone: everyone
             )
-            return self.page(request, context: context, csrf: csrf, title: "Audit log", person: session.person, main: main, cookies: session.cookies)
+            return self.page(request, context, session, csrf, title: "Audit log", main: main)
         }
     }
 
@@ -206,7 +179,7 @@ extension ConsoleController {
             let sessions = try await users.tokens.store.sessions(userID: user.id, liveAt: now, limit: 100, after: nil).sessions
                 .filter { $0.isLive(at: now, idleTimeout: idle) }
             let main = ConsolePages.sessions(sessions, current: session.principal.sessionID, csrf: csrf.token)
-            return page(request, context: context, csrf: csrf, title: "Sessions", person: session.person, main: main, cookies: session.cookies)
+            return page(request, context, session, csrf, title: "Sessions", main: main)
         }
     }
 

@@ -118,6 +118,34 @@ extension ConsoleController {
 
     // MARK: Answers
 
+    /// A page for the signed-in person, with the cookies of a refreshed session; a form shown again with its
+    /// `error` is a 400.
+    func page(
+        _ request: Request,
+        _ context: AppRequestContext,
+        _ session: ConsoleSession,
+        _ csrf: CSRFToken,
+        title: String,
+        main: String,
+        error: String? = nil
+    ) -> Response {
+        page(
+            request,
+            context: context,
+            csrf: csrf,
+            title: title,
+            person: session.person,
+            main: main,
+            status: error == nil ? .ok : .badRequest,
+            cookies: session.cookies
+        )
+    }
+
+    /// The 404 page, for an id that is not one or names nothing this person may see.
+    func notFound(_ request: Request, _ context: AppRequestContext, _ session: ConsoleSession, _ csrf: CSRFToken) -> Response {
+        page(request, context: context, csrf: csrf, title: "Not found", person: session.person, main: ConsolePages.notFound, status: .notFound)
+    }
+
     func page(
         _ request: Request,
         context: AppRequestContext,

@@ -21,7 +21,6 @@ struct ConsoleController {
     let groups: AuthzDirectory?
     /// Where a key's usage and the audit log are read.
     let store: any UsageStore & AuditStore
-    var usage: any UsageStore { store }
     let maxBodySize: Int
     /// Tronch terminates TLS itself: every cookie is `Secure`.
     let servesTLS: Bool
@@ -122,10 +121,20 @@ struct ConsoleController {
 
     @Sendable func keysPage(_ request: Request, context: AppRequestContext) async throws -> Response {
         try await withSession(request, context: context) { session, csrf in
-            let page = try await keys.keys(matching: KeyQuery(limit: 100, now: keys.clock.now), visibleTo: session.principal)
-            let main = ConsolePages.keys(page.keys, now: keys.clock.now, csrf: csrf.token, error: nil)
-            return self.page(request, context: context, csrf: csrf, title: "Keys", person: session.person, main: main, cookies: session.cookies)
+            try await keysPage(request, context, session, csrf, error: nil)
         }
+    }
+
+    func keysPage(
+        _ request: Request,
+        _ context: AppRequestContext,
+        _ session: ConsoleSession,
+        _ csrf: CSRFToken,
+        error: String?
+    ) async throws -> Response {
+        let page = try await keys.keys(matching: KeyQuery(limit: 100, now: keys.clock.now), visibleTo: session.principal)
+        let main = ConsolePages.keys(page.keys, now: keys.clock.now, csrf: csrf.token, error: error)
+        return self.page(request, context, session, csrf, title: "Keys", main: main, error: error)
     }
 
     @Sendable func createKey(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -136,18 +145,18 @@ struct ConsoleController {
             settings.scopes = (form["scopes"] ?? "").split(whereSeparator: { $0 == " " || $0 == "," }).map(String.init)
             if let days = form["expires_in_days"], !days.isEmpty {
                 guard let count = Int(days), (1...3650).contains(count) else {
-                    return try await keysPageWithError("Expiry must be a whole number of days from 1 to 3650.", request, context, session, csrf)
+                    return try await keysPage(request, context, session, csrf, error: "Expiry must be a whole number of days from 1 to 3650.")
                 }
                 settings.expiresAt = Timestamp.truncated(keys.clock.now.addingTimeInterval(Double(count) * 86_400))
             }
             let environment = KeyEnvironment(rawValue: form["environment"] ?? "live") ?? .live
             if Scope.isCovered(Principal.adminScope, by: settings.scopes) || settings.scopes.contains(Principal.adminScope) {
-                return try await keysPageWithError(
-                    "A key with the scope admin is made through the API, with a second factor (step-up).",
+                return try await keysPage(
                     request,
                     context,
                     session,
-                    csrf
+                    csrf,
+                    error: "A key with the scope admin is made through the API, with a second factor (step-up)."
                 )
             }
             do {
@@ -164,9 +173,9 @@ struct ConsoleController {
                     cookies: session.cookies
                 )
             } catch let error as DomainError {
-                return try await keysPageWithError(error.detail, request, context, session, csrf)
+                return try await keysPage(request, context, session, csrf, error: error.detail)
             } catch let error as APIError {
-                return try await keysPageWithError(error.detail, request, context, session, csrf)
+                return try await keysPage(request, context, session, csrf, error: error.detail)
             }
         }
     }
@@ -176,64 +185,25 @@ struct ConsoleController {
             guard let id = UUID(strict: context.parameters.get("id") ?? ""),
                 let record = try? await keys.key(id: id, visibleTo: session.principal)
             else {
-                return page(
-                    request,
-                    context: context,
-                    csrf: csrf,
-                    title: "Not found",
-                    person: session.person,
-                    main: ConsolePages.notFound,
-                    status: .notFound
-                )
+                return notFound(request, context, session, csrf)
             }
             let main = ConsolePages.confirmRevoke(record, csrf: csrf.token)
-            return page(request, context: context, csrf: csrf, title: "Revoke a key", person: session.person, main: main, cookies: session.cookies)
+            return page(request, context, session, csrf, title: "Revoke a key", main: main)
         }
     }
 
     @Sendable func revoke(_ request: Request, context: AppRequestContext) async throws -> Response {
         let form = try await Self.form(request, maxSize: maxBodySize)
         return try await withSession(request, context: context, form: form) { session, csrf in
-            guard let id = UUID(strict: context.parameters.get("id") ?? "") else {
-                return page(
-                    request,
-                    context: context,
-                    csrf: csrf,
-                    title: "Not found",
-                    person: session.person,
-                    main: ConsolePages.notFound,
-                    status: .notFound
-                )
-            }
+            guard let id = UUID(strict: context.parameters.get("id") ?? "") else { return notFound(request, context, session, csrf) }
             do {
                 _ = try await keys.revoke(id: id, by: session.principal, origin: context.origin(request))
             } catch let error as DomainError {
-                return try await keysPageWithError(error.detail, request, context, session, csrf)
+                return try await keysPage(request, context, session, csrf, error: error.detail)
             }
             var response = Self.redirect("/console/keys")
             for cookie in session.cookies { response.setCookie(cookie) }
             return response
         }
-    }
-
-    func keysPageWithError(
-        _ message: String,
-        _ request: Request,
-        _ context: AppRequestContext,
-        _ session: ConsoleSession,
-        _ csrf: CSRFToken
-    ) async throws -> Response {
-        let page = try await keys.keys(matching: KeyQuery(limit: 100, now: keys.clock.now), visibleTo: session.principal)
-        let main = ConsolePages.keys(page.keys, now: keys.clock.now, csrf: csrf.token, error: message)
-        return self.page(
-            request,
-            context: context,
-            csrf: csrf,
-            title: "Keys",
-            person: session.person,
-            main: main,
-            status: .badRequest,
-            cookies: session.cookies
-        )
     }
 }
