@@ -50,6 +50,13 @@ package enum WebhookTarget {
         return .success(host)
     }
 
+    /// The host of a URL that reads as a target (without brackets), whatever its address; nil when it does not.
+    package static func host(of url: String) -> String? {
+        try? check(url, allowed: everywhere).get()
+    }
+
+    private static let everywhere = [try! CIDR(parsing: "0.0.0.0/0"), try! CIDR(parsing: "::/0")]
+
     package enum Refusal: Error, Sendable, Equatable {
         case invalid(String)
         case refusedAddress(String)
