@@ -6,74 +6,73 @@ import ServiceLifecycle
 import Synchronization
 import TronchTracing
 
-/// A Redis client: one pipelined connection, kept open by its `run()` as a `Service`.
+/// A Redis client, kept connected by its `run()` as a `Service`: one pipelined connection to one server or
+/// to the master the Sentinels name, or one per master of a Redis Cluster with commands routed by slot
+/// (``RedisConfiguration/Topology``).
 ///
 /// Every call is time-boxed and fails at once while disconnected, so a slow or absent Redis costs callers
-/// a bounded wait (the rate limiter then falls back as configured). The connection is re-established with
+/// a bounded wait (the rate limiter then falls back as configured). Connections are re-established with
 /// backoff, logging in and selecting the database each time.
 package final class RedisClient: Service, Sendable {
+    private enum Servers: Sendable {
+        case single(RedisConnection)
+        case cluster(RedisCluster)
+    }
+
     package let configuration: RedisConfiguration
-    private let logger: Logger
-    private let channel = Mutex<(any Channel)?>(nil)
-    private let group: any EventLoopGroup
+    private let servers: Servers
 
     package init(configuration: RedisConfiguration, logger: Logger, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
         self.configuration = configuration
-        self.logger = logger
-        self.group = group
+        switch configuration.topology {
+        case .cluster(let seeds):
+            servers = .cluster(RedisCluster(configuration: configuration, seeds: seeds, logger: logger, group: group))
+        case .standalone, .sentinel:
+            servers = .single(
+                RedisConnection(configuration: configuration, endpoint: RedisEndpoint(configuration), logger: logger, group: group)
+            )
+        }
     }
 
-    /// Whether a connection is open right now.
-    package var isConnected: Bool { channel.withLock { $0?.isActive ?? false } }
+    /// Whether a connection is open right now (in a cluster: to every master of the slot map).
+    package var isConnected: Bool {
+        switch servers {
+        case .single(let connection): connection.isConnected
+        case .cluster(let cluster): cluster.isConnected
+        }
+    }
+
+    /// Redirections a cluster followed (`MOVED` and `ASK`); 0 for one server.
+    package var clusterRedirections: Int {
+        if case .cluster(let cluster) = servers { return cluster.redirections.load(ordering: .relaxed) }
+        return 0
+    }
 
     package func run() async throws {
-        try await RedisConnector(configuration: configuration, logger: logger, group: group, role: "client").maintain(
-            onPush: nil,
-            connected: { channel in self.channel.withLock { $0 = channel } },
-            disconnected: { self.channel.withLock { $0 = nil } }
-        )
+        switch servers {
+        case .single(let connection): try await connection.run()
+        case .cluster(let cluster): await cluster.run()
+        }
     }
 
     /// Sends one command and waits, at most the configured time box, for its answer.
     package func send(_ arguments: [RESPArgument]) async throws -> RESPValue {
-        guard let channel = channel.withLock({ $0 }), channel.isActive else { throw RedisError.notConnected }
-        guard ClientSpans.isEnabled else { return try await Self.send(arguments, on: channel, timeout: configuration.commandTimeout) }
+        guard ClientSpans.isEnabled else { return try await route(arguments) }
         // The span is named by the command alone: keys and arguments may name keys or nonces.
         return try await ClientSpans.measure(system: "redis", operation: arguments.first?.commandName ?? "?") {
-            try await Self.send(arguments, on: channel, timeout: configuration.commandTimeout)
+            try await route(arguments)
         }
     }
 
-    static func send(_ arguments: [RESPArgument], on channel: any Channel, timeout: Duration) async throws -> RESPValue {
-        let eventLoop = channel.eventLoop
-        let answer = eventLoop.makePromise(of: RESPValue.self)
-        let result = eventLoop.makePromise(of: RESPValue.self)
-        // Whichever comes first, the answer or the time box, completes the result; the other is ignored.
-        let settled = NIOLockedValueBox(false)
-        let timer = eventLoop.scheduleTask(
-            in: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)
-        ) {
-            if settled.withLockedValue({ done in
-                defer { done = true }
-                return !done
-            }) {
-                result.fail(RedisError.timeout)
-            }
+    private func route(_ arguments: [RESPArgument]) async throws -> RESPValue {
+        switch servers {
+        case .single(let connection): try await connection.send(arguments)
+        case .cluster(let cluster): try await cluster.send(arguments)
         }
-        answer.futureResult.whenComplete { outcome in
-            timer.cancel()
-            if settled.withLockedValue({ done in
-                defer { done = true }
-                return !done
-            }) {
-                result.completeWith(outcome)
-            }
-        }
-        channel.writeAndFlush(RedisRequest(arguments: arguments, promise: answer), promise: nil)
-        return try await result.futureResult.get()
     }
 
     /// Runs a Lua script by its SHA1, sending the source only when Redis does not have it yet (`NOSCRIPT`).
+    /// In a cluster every key must be in one slot (give them one hash tag, `{…}`).
     package func evaluate(_ script: RedisScript, keys: [String], arguments: [String]) async throws -> RESPValue {
         let tail = [RESPArgument.string(String(keys.count))] + keys.map(RESPArgument.string) + arguments.map(RESPArgument.string)
         do {
@@ -88,8 +87,9 @@ package final class RedisClient: Service, Sendable {
         try await send(["PUBLISH", .string(channelName), .string(message)]).integer ?? 0
     }
 
-    /// A round trip, for readiness.
+    /// A round trip, for readiness (in a cluster, to every master).
     package func ping() async throws {
+        if case .cluster(let cluster) = servers { return try await cluster.ping() }
         let answer = try await send(["PING"])
         guard answer.string == "PONG" else { throw RedisError.protocolError("unexpected PING answer") }
     }
@@ -127,7 +127,14 @@ package final class RedisSubscriber: Service, Sendable {
         let channels = self.channels
         let timeout = configuration.commandTimeout
         let onReconnect = self.onReconnect
-        try await RedisConnector(configuration: configuration, logger: logger, group: group, role: "subscriber").maintain(
+        // Any node of a cluster takes the subscription: Redis Cluster passes every PUBLISH to every node.
+        try await RedisConnector(
+            configuration: configuration,
+            endpoint: RedisEndpoint(configuration),
+            logger: logger,
+            group: group,
+            role: "subscriber"
+        ).maintain(
             onPush: { value in
                 guard let parts = value.array, parts.count == 3, let name = parts[1].string, let payload = parts[2].string else { return }
                 onMessage(name, payload)
@@ -135,98 +142,10 @@ package final class RedisSubscriber: Service, Sendable {
             connected: { channel in
                 let subscribe = [RESPArgument.string("SUBSCRIBE")] + channels.map(RESPArgument.string)
                 // The answer to SUBSCRIBE is the first confirmation; later confirmations arrive as pushes.
-                _ = try? await RedisClient.send(subscribe, on: channel, timeout: timeout)
+                _ = try? await RedisConnection.send(subscribe, on: channel, timeout: timeout)
                 onReconnect()
             },
             disconnected: {}
         )
-    }
-}
-
-/// The connection loop both clients share: connect, log in, select the database, hand the channel over,
-/// wait for it to close, back off, repeat, until graceful shutdown.
-struct RedisConnector: Sendable {
-    let configuration: RedisConfiguration
-    let logger: Logger
-    let group: any EventLoopGroup
-    let role: String
-
-    func maintain(
-        onPush: (@Sendable (RESPValue) -> Void)?,
-        connected: @escaping @Sendable (any Channel) async -> Void,
-        disconnected: @escaping @Sendable () -> Void
-    ) async throws {
-        var delay = Duration.milliseconds(100)
-        var failures = 0
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            do {
-                let channel = try await connect(onPush: onPush)
-                if failures > 0 {
-                    logger.notice("connected to Redis", metadata: ["role": "\(role)", "after_failures": "\(failures)"])
-                }
-                failures = 0
-                delay = .milliseconds(100)
-                await connected(channel)
-                // Cancellation or graceful shutdown closes the channel, which ends the wait.
-                try await withTaskCancellationHandler {
-                    try await withGracefulShutdownHandler {
-                        try await channel.closeFuture.get()
-                    } onGracefulShutdown: {
-                        channel.close(promise: nil)
-                    }
-                } onCancel: {
-                    channel.close(promise: nil)
-                }
-                disconnected()
-            } catch {
-                disconnected()
-                failures += 1
-                // One line per streak and then one every ten failures keeps an outage from flooding the log.
-                if failures == 1 || failures % 10 == 0 {
-                    logger.warning(
-                        "cannot connect to Redis; retrying",
-                        metadata: ["role": "\(role)", "error": "\(error)", "failures": "\(failures)", "retry_in": "\(delay)"]
-                    )
-                }
-            }
-            if Task.isCancelled || Task.isShuttingDownGracefully { break }
-            let pause = delay
-            do { try await cancelWhenGracefulShutdown { try await Task.sleep(for: pause) } } catch { break }
-            delay = min(delay * 2, .seconds(5))
-        }
-    }
-
-    private func connect(onPush: (@Sendable (RESPValue) -> Void)?) async throws -> any Channel {
-        let timeout = configuration.connectTimeout
-        let channel = try await ClientBootstrap(group: group)
-            .connectTimeout(.nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000))
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RESPDecoder()))
-                    try channel.pipeline.syncOperations.addHandler(RedisConnectionHandler(onPush: onPush))
-                }
-            }
-            .connect(host: configuration.host, port: configuration.port)
-            .get()
-        do {
-            if let password = configuration.password {
-                var arguments: [RESPArgument] = ["AUTH"]
-                if let user = configuration.username { arguments.append(.string(user)) }
-                arguments.append(.string(password))
-                _ = try await RedisClient.send(arguments, on: channel, timeout: configuration.connectTimeout)
-            }
-            if configuration.database != 0 {
-                _ = try await RedisClient.send(
-                    ["SELECT", .string(String(configuration.database))],
-                    on: channel,
-                    timeout: configuration.connectTimeout
-                )
-            }
-        } catch {
-            try? await channel.close()
-            throw error
-        }
-        return channel
     }
 }

@@ -17,10 +17,14 @@ final class ManualClock: Sendable {
 /// Which implementation a conformance test runs against.
 enum LimiterBackend: String, CaseIterable, CustomTestStringConvertible {
     case local, redis
+    /// Redis Cluster: the script's keys share their subject's hash tag, so one slot and one master decide.
+    case redisCluster
 
     var testDescription: String { rawValue }
 
-    static var available: [LimiterBackend] { TestRedis.enabled ? allCases : [.local] }
+    static var available: [LimiterBackend] {
+        [.local] + (TestRedis.enabled ? [.redis] : []) + (TestRedis.clusterEnabled ? [.redisCluster] : [])
+    }
 
     /// Runs `body` with a limiter on `clock`, and a subject no other test uses.
     func withLimiter(clock: ManualClock, _ body: @Sendable (any RateLimiter, String) async throws -> Void) async throws {
@@ -30,6 +34,10 @@ enum LimiterBackend: String, CaseIterable, CustomTestStringConvertible {
             try await body(LocalRateLimiter(clock: clock.read), subject)
         case .redis:
             try await RedisClient.withConnected(try #require(TestRedis.url)) { client async throws in
+                try await body(RedisRateLimiter(client: client, clock: clock.read), subject)
+            }
+        case .redisCluster:
+            try await RedisClient.withConnected(try #require(TestRedis.clusterURL)) { client async throws in
                 try await body(RedisRateLimiter(client: client, clock: clock.read), subject)
             }
         }

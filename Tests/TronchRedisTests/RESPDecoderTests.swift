@@ -63,9 +63,44 @@ import Testing
         #expect(passwordOnly.password == "secret")
         #expect(passwordOnly.port == 6379)
         #expect(passwordOnly.database == 0)
-        for bad in ["http://x", "redis://h/x", "redis://h/-1", "rediss://h"] {
+        for bad in ["http://x", "redis://h/x", "redis://h/-1", "rediss://h", "redis://a:1,b:2", "redis://h:0", "redis://h?x=1"] {
             #expect(throws: RedisError.self) { _ = try RedisConfiguration(url: bad) }
         }
+    }
+
+    @Test func parsesClusterAndSentinelURLs() throws {
+        let cluster = try RedisConfiguration(url: "redis-cluster://:secret@10.0.0.1:7000,10.0.0.2:7001,[::1]:7002")
+        #expect(
+            cluster.topology
+                == .cluster(seeds: [
+                    RedisAddress(host: "10.0.0.1", port: 7000), RedisAddress(host: "10.0.0.2", port: 7001), RedisAddress(host: "::1", port: 7002),
+                ])
+        )
+        #expect(cluster.password == "secret")
+        let sentinel = try RedisConfiguration(url: "redis-sentinel://app:pw@s1:26379,s2/2#mymaster")
+        #expect(
+            sentinel.topology
+                == .sentinel(master: "mymaster", sentinels: [RedisAddress(host: "s1", port: 26379), RedisAddress(host: "s2", port: 6379)])
+        )
+        #expect(sentinel.username == "app")
+        #expect(sentinel.password == "pw")
+        #expect(sentinel.database == 2)
+        // As with redis://, a missing host is this machine and a missing port Redis's own.
+        #expect(try RedisConfiguration(url: "redis-cluster://").topology == .cluster(seeds: [RedisAddress(host: "127.0.0.1", port: 6379)]))
+        for bad in ["redis-cluster://h:1/2", "redis-cluster://h:1#m", "redis-sentinel://h:26379", "redis-sentinel://h:26379#"] {
+            #expect(throws: RedisError.self, "\(bad)") { _ = try RedisConfiguration(url: bad) }
+        }
+    }
+
+    /// Redis Cluster's own examples (the specification's "Keys hash tags" section) and CRC16's check value.
+    @Test func keysHashToRedisClusterSlots() {
+        #expect(RedisHashSlot.slot(of: "123456789") == 0x31C3)
+        #expect(RedisHashSlot.slot(of: "{user1000}.following") == RedisHashSlot.slot(of: "{user1000}.followers"))
+        #expect(RedisHashSlot.slot(of: "{user1000}.following") == RedisHashSlot.slot(of: "user1000"))
+        #expect(RedisHashSlot.slot(of: "foo{}{bar}") != RedisHashSlot.slot(of: "bar"))
+        #expect(RedisHashSlot.slot(of: "foo{{bar}}zap") == RedisHashSlot.slot(of: "{bar"))
+        #expect(RedisHashSlot.slot(of: "foo{bar}{zap}") == RedisHashSlot.slot(of: "bar"))
+        #expect(RedisHashSlot.slot(of: "") == 0)
     }
 
     @Test func scriptsKnowTheirSHA1() {

@@ -8,12 +8,15 @@ import TronchTestSupport
 @Suite(.serialized, .timeLimit(.minutes(3))) struct MultiNodeTests {
     static var enabled: Bool { (TestPostgres.url != nil || TestPostgres.isRequired) && TestRedis.enabled }
 
-    @Test(.enabled(if: MultiNodeTests.enabled)) func twoNodesShareLimitsAndRevocations() async throws {
+    /// With one Redis server, a Redis Cluster (the limiter's keys in their subject's slot, invalidations
+    /// published on any node) and a master found through Sentinel.
+    @Test(.enabled(if: MultiNodeTests.enabled), arguments: RedisDeployment.available)
+    func twoNodesShareLimitsAndRevocations(redis: RedisDeployment) async throws {
         let directory = try Tronch.temporaryDirectory()
         let rootKey = KeyFormat(prefix: "tronch")!.generate(environment: .live)
         let environment = [
             "TRONCH_DATABASE_URL": try await TestPostgres.freshSchemaURL(),
-            "TRONCH_REDIS_URL": try #require(TestRedis.url),
+            "TRONCH_REDIS_URL": try #require(redis.url, "scripts/test starts a Redis \(redis)"),
             "TRONCH_KEY_PEPPER": "multi-node-test-pepper-0123456789abcdef",
             "TRONCH_BOOTSTRAP_ROOT_KEY": rootKey,
             // Long enough that only the published invalidation can explain a revocation seen in time.

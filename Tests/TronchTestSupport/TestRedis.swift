@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// The Redis that `scripts/test` starts, and private ones a test may stop and start.
 package enum TestRedis {
@@ -11,6 +12,21 @@ package enum TestRedis {
 
     /// Whether tests that need Redis should run (they fail, not skip, when `scripts/test` requires Redis).
     package static var enabled: Bool { url != nil || isRequired }
+
+    /// A Redis Cluster of three masters that `scripts/test` starts (`redis-cluster://127.0.0.1:PORT,…`).
+    package static var clusterURL: String? {
+        ProcessInfo.processInfo.environment["TRONCH_TEST_REDIS_CLUSTER_URL"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    package static var clusterEnabled: Bool { clusterURL != nil || isRequired }
+
+    /// A master, its replica and a Sentinel watching them as `tronch`, which `scripts/test` starts
+    /// (`redis-sentinel://127.0.0.1:PORT#tronch`).
+    package static var sentinelURL: String? {
+        ProcessInfo.processInfo.environment["TRONCH_TEST_REDIS_SENTINEL_URL"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    package static var sentinelEnabled: Bool { sentinelURL != nil || isRequired }
 }
 
 /// A private redis-server on loopback, started and stopped through `scripts/redis`.
@@ -72,4 +88,64 @@ package enum Script {
 package struct ScriptError: Error, CustomStringConvertible {
     package var message: String
     package var description: String { message }
+}
+
+/// A private master, replica and Sentinel on loopback (`scripts/redis sentinel`), for a test that fails the
+/// master over: the shared set that `scripts/test` starts must keep its master for the other tests.
+package final class RedisSentinelSet: Sendable {
+    package let directory = "/tmp/tronch-sentinel-\(UUID().uuidString.prefix(8))"
+    private let base = Mutex(0)
+
+    package init() {}
+
+    /// `redis-sentinel://127.0.0.1:SENTINEL#tronch`.
+    package var url: String { "redis-sentinel://127.0.0.1:\(base.withLock { $0 } + 2)#tronch" }
+
+    /// Starts the three servers on three consecutive ports below the ephemeral range (a few tries, in case
+    /// one is taken).
+    package func start() async throws {
+        var lastError: (any Error)?
+        for _ in 0..<5 {
+            let port = Int.random(in: 20_000..<30_000)
+            do {
+                try await Script.run(Script.path("scripts/redis"), ["sentinel", directory, String(port)])
+                base.withLock { $0 = port }
+                return
+            } catch {
+                lastError = error
+                try? await Script.run(Script.path("scripts/redis"), ["destroy", directory])
+            }
+        }
+        throw lastError ?? ScriptError(message: "scripts/redis sentinel did not start")
+    }
+
+    deinit {
+        Script.runDetached(Script.path("scripts/redis"), ["destroy", directory])
+    }
+}
+
+/// The Redis deployments `scripts/test` starts: one server, a three-master cluster, a Sentinel set.
+package enum RedisDeployment: String, CaseIterable, Sendable, CustomStringConvertible {
+    case server, cluster, sentinel
+
+    package var description: String { rawValue }
+
+    /// Those a test run has (all three under `scripts/test`, which requires them).
+    package static var available: [RedisDeployment] {
+        allCases.filter { deployment in
+            switch deployment {
+            case .server: TestRedis.enabled
+            case .cluster: TestRedis.clusterEnabled
+            case .sentinel: TestRedis.sentinelEnabled
+            }
+        }
+    }
+
+    package var url: String? {
+        switch self {
+        case .server: TestRedis.url
+        case .cluster: TestRedis.clusterURL
+        case .sentinel: TestRedis.sentinelURL
+        }
+    }
 }
