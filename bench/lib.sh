@@ -111,8 +111,10 @@ server_cpu_us() {
 # run), in .build or CEILING_SCRATCH: the scratch path of the tronch build beside it shares its Hummingbird, so
 # the ceiling costs seconds, not a second framework build. Sets $ceiling_bin.
 build_ceiling() {
-    local config=${CEILING_CONFIG:-release} scratch=${CEILING_SCRATCH:-$PWD/.build}
-    swift build -c "$config" --product Ceiling --scratch-path "$scratch" >&2
+    local config=${CEILING_CONFIG:-release} scratch=${CEILING_SCRATCH:-$PWD/.build} flags=()
+    # A debug ceiling shares the debug build of scripts/test, built with TRONCH_SWIFT_BUILD_FLAGS (coverage).
+    if [ "$config" = debug ]; then read -r -a flags <<<"${TRONCH_SWIFT_BUILD_FLAGS:-}"; fi
+    swift build -c "$config" "${flags[@]}" --product Ceiling --scratch-path "$scratch" >&2
     ceiling_bin="$(swift build -c "$config" --scratch-path "$scratch" --show-bin-path)/Ceiling"
 }
 

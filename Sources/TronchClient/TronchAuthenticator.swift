@@ -60,7 +60,7 @@ public final class TronchAuthenticator: Sendable {
 
     func authenticate(key: String, scopes: [String]) async throws -> Result<TronchIdentity, Refusal> {
         // The cache is keyed by a digest: the process never keeps a key it was shown.
-        let cacheKey = SHA256.hash(data: Array((scopes.joined(separator: " ") + "\n" + key).utf8)).lowercaseHex
+        let cacheKey = SHA256.hash(data: Array((scopes.joined(separator: " ") + "\n" + key).utf8)).hexEncoded
         let now = clock.now
         if let cached = verdicts.withLock({ $0[cacheKey] }), cached.until > now { return cached.verdict }
         let verification = try await client.verify(key, scopes: scopes)
@@ -164,19 +164,5 @@ public final class TronchAuthenticator: Sendable {
         while base64.count % 4 != 0 { base64 += "=" }
         guard let data = Data(base64Encoded: base64) else { return nil }
         return try? JSONDecoder().decode(Header.self, from: data)
-    }
-}
-
-extension Sequence<UInt8> {
-    /// Lowercase hexadecimal from a table, not `String(format:)` a byte (this library's own copy of TronchCore's
-    /// `hexEncoded`).
-    fileprivate var lowercaseHex: String {
-        let digits = Array("0123456789abcdef".utf8)
-        var text = [UInt8]()
-        for byte in self {
-            text.append(digits[Int(byte >> 4)])
-            text.append(digits[Int(byte & 0x0F)])
-        }
-        return String(decoding: text, as: UTF8.self)
     }
 }

@@ -99,9 +99,13 @@ import TronchCore
             #expect(over.status == .tooManyRequests)
             #expect(over.code == "RATE_LIMITED")
             #expect(over.headers[.tronchCode] == "RATE_LIMITED")
-            // The limiter runs on the wall clock: a slow run may cross a second boundary between requests.
-            #expect(["30", "29"].contains(over.headers[.retryAfter]))
-            #expect([#""burst";r=0;t=60"#, #""burst";r=0;t=59"#].contains(over.headers[.rateLimit]))
+            // The limiter runs on the wall clock: a slow run (coverage, a loaded machine) may cross a few second
+            // boundaries between the first request and this one.
+            let retryAfter = try #require(over.headers[.retryAfter].flatMap { Int($0) })
+            #expect((25...30).contains(retryAfter))
+            let state = try #require(over.headers[.rateLimit])
+            #expect(state.hasPrefix(#""burst";r=0;t="#))
+            #expect((55...60).contains(Int(state.dropFirst(#""burst";r=0;t="#.count)) ?? -1), "\(state)")
 
             let credited = try await api.createKey(["remaining": 1])
             #expect(try await check(api, key: credited["key"]!.string!).status == .ok)
