@@ -95,9 +95,15 @@ import TronchTestSupport
                 try await RedisClient.withConnected(nodes[target]) { targetNode async throws in
                     _ = try await targetNode.send(["CLUSTER", "SETSLOT", .string(String(slot)), "IMPORTING", .string(ids[owner])])
                     _ = try await sourceNode.send(["CLUSTER", "SETSLOT", .string(String(slot)), "MIGRATING", .string(ids[target])])
-                    _ = try await sourceNode.send([
-                        "MIGRATE", .string(destination.host), .string(String(destination.port)), "", "0", "5000", "KEYS", .string(moved),
-                    ])
+                    // Every key of the slot moves (other tests may have keys there too), as redis-cli's resharding does.
+                    while true {
+                        let keys = try await sourceNode.send(["CLUSTER", "GETKEYSINSLOT", .string(String(slot)), "100"]).array ?? []
+                        if keys.isEmpty { break }
+                        _ = try await sourceNode.send(
+                            ["MIGRATE", .string(destination.host), .string(String(destination.port)), "", "0", "5000", "KEYS"]
+                                + keys.compactMap(\.string).map(RESPArgument.string)
+                        )
+                    }
 
                     // Migrating: the source no longer has the key and answers ASK; the client asks the target.
                     #expect(try await cluster.send(["GET", .string(moved)]).string == "before")

@@ -162,6 +162,16 @@ import TronchCore
             server.clock.advance(seconds: 700)
             #expect(try await browser.send(.get, "/console/keys").status == .ok)
             #expect(browser.cookies[ConsoleController.refreshCookie] != before, "a new pair")
+            // So is one on a page that is not found, and on one the person may not see: the new pair comes
+            // with them, and the session goes on (the spent refresh token is never sent again).
+            for path in ["/console/keys/\(UUID().uuidString)", "/console/users"] {
+                let previous = browser.cookies[ConsoleController.refreshCookie]
+                server.clock.advance(seconds: 700)
+                let refused = try await browser.send(.get, path)
+                #expect(refused.status == .notFound || refused.status == .forbidden, "\(path)")
+                #expect(browser.cookies[ConsoleController.refreshCookie] != previous, "a new pair with \(path)")
+                #expect(try await browser.send(.get, "/console/keys").status == .ok, "still signed in after \(path)")
+            }
 
             // A second sign-in elsewhere; "sign out everywhere" ends both.
             var elsewhere = Browser(client: api.client)

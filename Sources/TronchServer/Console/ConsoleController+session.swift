@@ -65,12 +65,16 @@ extension ConsoleController {
                     title: "Second factor required",
                     person: session.person,
                     main: main,
-                    status: .forbidden
+                    status: .forbidden,
+                    cookies: session.cookies
                 )
             }
         }
         var response = try await body(session, csrf)
-        if response.status.kind == .redirection { for cookie in session.cookies { response.setCookie(cookie) } }
+        // Every answer (a page, a redirect, a 403 or 404) carries a session refreshed by this request: its old
+        // refresh token is spent, and the browser must not send it again.
+        let sent = response.headers[values: .setCookie]
+        for cookie in session.cookies where !sent.contains(where: { $0.hasPrefix(cookie.name + "=") }) { response.setCookie(cookie) }
         return response
     }
 
