@@ -101,12 +101,12 @@ package final class RedisSentinelSet: Sendable {
     /// `redis-sentinel://127.0.0.1:SENTINEL#tronch`.
     package var url: String { "redis-sentinel://127.0.0.1:\(base.withLock { $0 } + 2)#tronch" }
 
-    /// Starts the three servers on three consecutive ports below the ephemeral range (a few tries, in case
-    /// one is taken).
+    /// Starts the three servers on three consecutive ports from ``TestPorts`` (a few tries, in case one is
+    /// taken meanwhile).
     package func start() async throws {
         var lastError: (any Error)?
         for _ in 0..<5 {
-            let port = Int.random(in: 20_000..<30_000)
+            let port = try TestPorts.free(consecutive: 3)
             do {
                 try await Script.run(Script.path("scripts/redis"), ["sentinel", directory, String(port)])
                 base.withLock { $0 = port }
