@@ -98,10 +98,34 @@ final class ServerProcess {
         let deadline = ContinuousClock.now + timeout
         while process.isRunning && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
         if process.isRunning {
+            let diagnosis = await stuckDiagnosis()
             kill(process.processIdentifier, SIGKILL)
-            throw ServerProcessError.timeout("did not stop after SIGTERM")
+            throw ServerProcessError.timeout("did not stop after SIGTERM\n\(diagnosis)")
         }
         return process.terminationStatus
+    }
+
+    /// What a server that does not stop is doing: its open TCP connections, every thread's stack (gdb, which
+    /// scripts/test installs for the watchdog) and the end of its log, for the failure's message.
+    private func stuckDiagnosis() async -> String {
+        let pid = String(process.processIdentifier)
+        var parts = [String]()
+        if let sockets = try? await ChildProcess.run("/usr/bin/ss", ["-tanp"], timeout: .seconds(10)) {
+            let mine = sockets.stdout.split(separator: "\n").filter { $0.contains("pid=\(pid),") }
+            parts.append("open TCP sockets:\n" + mine.joined(separator: "\n"))
+        }
+        if FileManager.default.isExecutableFile(atPath: "/usr/bin/gdb"),
+            let stacks = try? await ChildProcess.run(
+                "/usr/bin/gdb",
+                ["-batch", "-ex", "thread apply all bt 25", "-p", pid],
+                timeout: .seconds(60)
+            )
+        {
+            let frames = stacks.stdout.split(separator: "\n").filter { $0.hasPrefix("Thread") || $0.hasPrefix("#") }
+            parts.append("threads:\n" + frames.joined(separator: "\n"))
+        }
+        parts.append("log (end):\n" + String(stderr.suffix(4_000)))
+        return parts.joined(separator: "\n")
     }
 
     deinit {
