@@ -60,14 +60,13 @@ import Glibc
         )
         try await tronch.waitUntilReady()
 
-        let upstream = Process()
-        upstream.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        upstream.arguments = ["python3", "-c", Self.upstream, String(upstreamPort)]
-        // Children inherit a signal mask with SIGTERM blocked here, and must not hold the test's output open.
-        upstream.standardOutput = FileHandle.nullDevice
-        upstream.standardError = FileHandle.nullDevice
-        try upstream.run()
-        defer { kill(upstream.processIdentifier, SIGKILL) }
+        let upstream = try ChildProcess.start(
+            "/usr/bin/env",
+            ["python3", "-c", Self.upstream, String(upstreamPort)],
+            stdout: "/dev/null",
+            stderr: "/dev/null"
+        )
+        defer { kill(upstream.pid, SIGKILL) }
 
         var site = try String(contentsOf: Self.exampleConfig, encoding: .utf8)
         site = site.replacingOccurrences(of: "127.0.0.1:8080", with: "127.0.0.1:\(tronchPort)")
@@ -92,13 +91,13 @@ import Glibc
             }
             """
         try main.write(toFile: directory + "/nginx.conf", atomically: true, encoding: .utf8)
-        let proxy = Process()
-        proxy.executableURL = URL(fileURLWithPath: nginx)
-        proxy.arguments = ["-p", directory, "-e", directory + "/error.log", "-c", directory + "/nginx.conf"]
-        proxy.standardOutput = FileHandle.nullDevice
-        proxy.standardError = FileHandle.nullDevice
-        try proxy.run()
-        defer { kill(proxy.processIdentifier, SIGKILL) }
+        let proxy = try ChildProcess.start(
+            nginx,
+            ["-p", directory, "-e", directory + "/error.log", "-c", directory + "/nginx.conf"],
+            stdout: "/dev/null",
+            stderr: "/dev/null"
+        )
+        defer { kill(proxy.pid, SIGKILL) }
 
         let gateway = "http://127.0.0.1:\(nginxPort)"
         let nginxLog = { (try? String(contentsOfFile: directory + "/error.log", encoding: .utf8)) ?? "" }

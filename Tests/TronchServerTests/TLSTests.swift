@@ -86,7 +86,7 @@ import TronchTestSupport
             """
         let python = try await ChildProcess.run(
             "/usr/bin/env",
-            ["python3", "-c", script, directory, String(port), String(server.process.processIdentifier)]
+            ["python3", "-c", script, directory, String(port), String(server.pid)]
         )
         #expect(python.status == 0, "\(python.stderr)")
         let result = try JSONDecoder().decode([String: [JSONValue]].self, from: Data(python.stdout.utf8))

@@ -52,32 +52,19 @@ package enum ChildProcess {
             try? FileManager.default.removeItem(atPath: inPath)
         }
         let command = ([executable] + arguments).joined(separator: " ")
-        let pid = try spawn(
+        let child = try start(
             executable,
             arguments,
             environment: environment,
             directory: directory,
             stdin: input == nil ? "/dev/null" : inPath,
             stdout: outPath,
-            stderr: errPath,
-            command: command
+            stderr: errPath
         )
-        let exit = ExitSignal()
-        let reaper = Thread {
-            var status: Int32 = 0
-            while waitpid(pid, &status, 0) < 0 {
-                guard errno == EINTR else {
-                    exit.finish(-1)
-                    return
-                }
-            }
-            // Exited: the code; killed by a signal: 128 + the signal, as a shell reports it.
-            exit.finish(status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f))
-        }
-        reaper.start()
+        let pid = child.pid
         let finished = try await withTaskCancellationHandler {
             try await withThrowingTaskGroup(of: Int32?.self) { group in
-                group.addTask { await exit.status() }
+                group.addTask { await child.exit.status() }
                 group.addTask {
                     try? await Task.sleep(for: timeout)
                     return nil
@@ -100,7 +87,47 @@ package enum ChildProcess {
         )
     }
 
-    /// Starts `executable` with its standard streams on files, in `directory`, with default signal handling.
+    /// Starts `executable` without waiting for it, its standard streams on files; a thread of its own reaps it
+    /// with `waitpid`, so its exit is seen whatever else holds its descriptors.
+    package static func start(
+        _ executable: String,
+        _ arguments: [String],
+        environment: [String: String]? = nil,
+        directory: String? = nil,
+        stdin: String = "/dev/null",
+        stdout: String,
+        stderr: String
+    ) throws -> RunningChild {
+        let command = ([executable] + arguments).joined(separator: " ")
+        let pid = try spawn(
+            executable,
+            arguments,
+            environment: environment,
+            directory: directory,
+            stdin: stdin,
+            stdout: stdout,
+            stderr: stderr,
+            command: command
+        )
+        let child = RunningChild(pid: pid)
+        let reaper = Thread {
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) < 0 {
+                guard errno == EINTR else {
+                    child.exit.finish(-1)
+                    return
+                }
+            }
+            // Exited: the code; killed by a signal: 128 + the signal, as a shell reports it.
+            child.exit.finish(status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f))
+        }
+        reaper.start()
+        return child
+    }
+
+    /// Starts `executable` with its standard streams on files, in `directory`, with default signal handling and
+    /// none of this process's other descriptors: a child that inherited, say, the socket by which Foundation's
+    /// `Process` learns that another child exited would hide that exit for as long as it lives.
     private static func spawn(
         _ executable: String,
         _ arguments: [String],
@@ -117,6 +144,7 @@ package enum ChildProcess {
         posix_spawn_file_actions_addopen(&actions, 0, stdin, O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        closeInheritedDescriptors(&actions)
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -144,10 +172,43 @@ package enum ChildProcess {
         guard result == 0 else { throw SpawnFailed(command: command, error: result) }
         return pid
     }
+
+    /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34 and later; Swift's Glibc module does not export
+    /// it): closes every descriptor from 3 up in the child.
+    private static let addCloseFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") else { return nil }
+        return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
+    }()
+
+    private static func closeInheritedDescriptors(_ actions: inout posix_spawn_file_actions_t) {
+        guard let addCloseFrom else { return }
+        _ = addCloseFrom(&actions, 3)
+    }
+}
+
+/// A child started by ``ChildProcess/start(_:_:environment:directory:stdin:stdout:stderr:)``.
+package final class RunningChild: Sendable {
+    package let pid: Int32
+    let exit = ExitSignal()
+
+    init(pid: Int32) { self.pid = pid }
+
+    /// False once it has exited and been reaped.
+    package var isRunning: Bool { exit.current == nil }
+
+    /// Its exit status (128 + the signal when a signal ended it), once it has exited.
+    package var status: Int32? { exit.current }
+
+    /// Waits for its exit, at most `timeout`; nil when it is still running then.
+    package func wait(atMost timeout: Duration) async -> Int32? {
+        let deadline = ContinuousClock.now + timeout
+        while exit.current == nil && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
+        return exit.current
+    }
 }
 
 /// A child's exit status, awaited by at most one task, delivered whenever it comes.
-private final class ExitSignal: Sendable {
+final class ExitSignal: Sendable {
     private let state = Mutex<(status: Int32?, waiter: CheckedContinuation<Int32, Never>?)>((nil, nil))
 
     func finish(_ status: Int32) {
@@ -158,6 +219,8 @@ private final class ExitSignal: Sendable {
         }
         waiter?.resume(returning: status)
     }
+
+    var current: Int32? { state.withLock { $0.status } }
 
     func status() async -> Int32 {
         await withCheckedContinuation { continuation in

@@ -75,13 +75,7 @@ package enum Script {
 
     /// Starts `bash script arguments…` without waiting (for clean-up in `deinit`).
     package static func runDetached(_ script: String, _ arguments: [String]) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = [script] + arguments
-        process.standardError = FileHandle.nullDevice
-        process.standardOutput = FileHandle.nullDevice
-        process.standardInput = FileHandle.nullDevice
-        try? process.run()
+        _ = try? ChildProcess.start("/bin/bash", [script] + arguments, stdout: "/dev/null", stderr: "/dev/null")
     }
 }
 

@@ -53,9 +53,13 @@ enum Tronch {
     }
 }
 
-/// A `tronch serve` process, its output captured to files.
+/// A `tronch serve` process, its output captured to files. It is started and reaped as ``ChildProcess``
+/// starts and reaps children, not through Foundation's `Process`: that learns of an exit from a socket
+/// the child holds, so a child spawned meanwhile by another test that inherited the socket hid the exit
+/// ("did not stop after SIGTERM" from a server that had stopped). It starts, as it would in production, with
+/// no signal blocked.
 final class ServerProcess {
-    let process = Process()
+    let child: RunningChild
     let stdoutPath: String
     let stderrPath: String
     let port: Int
@@ -64,28 +68,29 @@ final class ServerProcess {
         self.port = port
         stdoutPath = directory + "/stdout-\(UUID().uuidString).log"
         stderrPath = directory + "/stderr-\(UUID().uuidString).log"
-        _ = FileManager.default.createFile(atPath: stdoutPath, contents: nil)
-        _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
-        process.executableURL = URL(fileURLWithPath: Tronch.binary)
-        process.arguments = ["serve", "--port", String(port)] + arguments
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("TRONCH_") }
         for (key, value) in environment { env[key] = value }
-        process.environment = env
-        process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        process.standardOutput = FileHandle(forWritingAtPath: stdoutPath)
-        process.standardError = FileHandle(forWritingAtPath: stderrPath)
-        try process.run()
+        child = try ChildProcess.start(
+            Tronch.binary,
+            ["serve", "--port", String(port)] + arguments,
+            environment: env,
+            directory: directory,
+            stdout: stdoutPath,
+            stderr: stderrPath
+        )
     }
 
+    var pid: Int32 { child.pid }
+    var isRunning: Bool { child.isRunning }
     var stdout: String { (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "" }
     var stderr: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
     var baseURL: String { "http://127.0.0.1:\(port)" }
 
-    /// Waits until the health route answers, or fails after `timeout`.
+    /// Waits until the server says it listens, or fails after `timeout`.
     func waitUntilReady(timeout: Duration = .seconds(30)) async throws {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
-            guard process.isRunning else { throw ServerProcessError.exited(process.terminationStatus, stderr) }
+            if let status = child.status { throw ServerProcessError.exited(status, stderr) }
             if stderr.contains("listening on") { return }
             try await Task.sleep(for: .milliseconds(50))
         }
@@ -94,22 +99,23 @@ final class ServerProcess {
 
     /// Sends SIGTERM and waits for the exit status.
     func terminate(timeout: Duration = .seconds(20)) async throws -> Int32 {
-        process.terminate()
-        let deadline = ContinuousClock.now + timeout
-        while process.isRunning && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
-        if process.isRunning {
-            let diagnosis = await stuckDiagnosis()
-            kill(process.processIdentifier, SIGKILL)
-            throw ServerProcessError.timeout("did not stop after SIGTERM\n\(diagnosis)")
-        }
-        return process.terminationStatus
+        kill(pid, SIGTERM)
+        if let status = await child.wait(atMost: timeout) { return status }
+        let diagnosis = await stuckDiagnosis()
+        kill(pid, SIGKILL)
+        throw ServerProcessError.timeout("did not stop after SIGTERM\n\(diagnosis)")
     }
 
-    /// What a server that does not stop is doing: its open TCP connections, every thread's stack (gdb, which
-    /// scripts/test installs for the watchdog) and the end of its log, for the failure's message.
+    /// What a server that does not stop is doing: its state, its open TCP connections, every thread's stack
+    /// (gdb, which scripts/test installs for the watchdog) and the end of its log, for the failure's message.
     private func stuckDiagnosis() async -> String {
-        let pid = String(process.processIdentifier)
+        let pid = String(self.pid)
         var parts = [String]()
+        if let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) {
+            // The field after the parenthesised name: R running, S sleeping, T stopped, Z exited but not reaped.
+            let state = stat.split(separator: ")").last?.split(separator: " ").first ?? "?"
+            parts.append("state: \(state)")
+        }
         if let sockets = try? await ChildProcess.run("/usr/bin/ss", ["-tanp"], timeout: .seconds(10)) {
             let mine = sockets.stdout.split(separator: "\n").filter { $0.contains("pid=\(pid),") }
             parts.append("open TCP sockets:\n" + mine.joined(separator: "\n"))
@@ -129,7 +135,7 @@ final class ServerProcess {
     }
 
     deinit {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        if child.isRunning { kill(child.pid, SIGKILL) }
     }
 }
 
