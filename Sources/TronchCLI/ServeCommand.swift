@@ -23,8 +23,7 @@ struct ServeCommand: AsyncParsableCommand {
         if let host { extra["host"] = .init(.string(host), isSecret: false) }
         if let port { extra["port"] = .init(.int(port), isSecret: false) }
         do {
-            let app = try await buildApplication(reader: try await options.reader(extra: extra))
-            try await app.runService()
+            try await serve(reader: try await options.reader(extra: extra))
         } catch let error as ConfigurationError {
             throw CLIError(error.description)
         }

@@ -256,10 +256,11 @@ package func buildApplication(reader: ConfigReader, options: BuildOptions = .ini
     if let redis, let invalidation { services += [redis, invalidation] }
     if let tokenEvents { services.append(tokenEvents) }
     if settings.tracing { services.append(try TracingBootstrap.start(logger: logger)) }
-    var server = HTTPServerBuilder.http1()
+    let http = HTTP1Channel.Configuration(idleTimeout: .nanoseconds(Int64(settings.httpIdleTimeout / .nanoseconds(1))))
+    var server = HTTPServerBuilder.http1(configuration: http)
     if let files = settings.edge.tls {
         let certificates = try TLSCertificates(certificateFile: files.certificateFile, keyFile: files.keyFile)
-        server = .http1(tls: certificates)
+        server = .http1(tls: certificates, configuration: http)
         services.append(TLSReload(certificates: certificates, logger: logger))
     } else if settings.edge.requireHTTPS != .off, settings.trustedProxies.isEmpty {
         logger.warning(
@@ -270,7 +271,7 @@ package func buildApplication(reader: ConfigReader, options: BuildOptions = .ini
         router: router,
         server: server,
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: nil),
-        services: services,
+        services: services.map(NamedService.init),
         logger: logger
     )
     let announce = options.announceRootKey

@@ -73,6 +73,13 @@ package struct Settings: Sendable {
     package var logLevel: Logger.Level = .info
     package var logFormat: LogFormat = .text
     package var maxBodySize = 65_536
+    /// A connection that sends nothing for this long is closed: idle between requests, or stalled in the middle
+    /// of one (a request still being answered is never cut). Longer than the 60 s after which proxies and load
+    /// balancers drop an idle connection, so that they, not Tronch, close the ones they keep.
+    package var httpIdleTimeout: Duration = .seconds(75)
+    /// After SIGTERM or SIGINT: the longest a node takes to finish the requests in flight and write what it
+    /// holds (key uses, usage) before what is left is cancelled. Below the 30 s an orchestrator waits by default.
+    package var shutdownTimeout: Duration = .seconds(25)
     package var queryParameterKeys = false
     /// Proxies whose `X-Forwarded-For` is believed (load balancers in front of Tronch).
     package var trustedProxies: [CIDR] = []
@@ -211,6 +218,8 @@ package struct Settings: Sendable {
         guard (1024...(64 << 20)).contains(maxBodySize) else {
             throw ConfigurationError(key: "TRONCH_HTTP_MAX_BODY_SIZE", "must be between 1024 and 67108864 bytes")
         }
+        httpIdleTimeout = try values.seconds("http.idleTimeout", range: 1...3600) ?? httpIdleTimeout
+        shutdownTimeout = try values.seconds("shutdown.timeout", range: 1...3600) ?? shutdownTimeout
         queryParameterKeys = try values.bool("auth.queryParameter") ?? queryParameterKeys
         if let list = try values.string("http.trustedProxies") {
             trustedProxies = []
@@ -356,6 +365,7 @@ extension Settings {
         "database.queryTimeout": .seconds, "database.startupTimeout": .seconds, "cache.staleTtl": .seconds,
         "key.prefix": .string, "key.pepper": .string, "key.pepperFile": .string, "key.pepperPrevious": .string,
         "key.metaMaxBytes": .integer, "log.level": .string, "log.format": .string, "http.maxBodySize": .integer,
+        "http.idleTimeout": .seconds, "shutdown.timeout": .seconds,
         "auth.queryParameter": .boolean, "cache.ttl": .seconds, "cache.negativeTtl": .seconds,
         "cache.maxEntries": .integer, "usage.flushInterval": .seconds, "bootstrap.rootKey": .string,
         "ratelimit.default": .string, "ratelimit.api": .string, "ratelimit.authFailures": .string, "ratelimit.keyCreation": .string,

@@ -32,7 +32,9 @@ extension ReloadingTLSChannel: HTTPChannelHandler where Base: HTTPChannelHandler
 
 extension HTTPServerBuilder {
     /// HTTP/1.1 over TLS, with the certificate of ``TLSCertificates`` at each new connection.
-    static func http1(tls certificates: TLSCertificates) -> HTTPServerBuilder {
-        .init { responder in ReloadingTLSChannel(base: HTTP1Channel(responder: responder), certificates: certificates) }
+    static func http1(tls certificates: TLSCertificates, configuration: HTTP1Channel.Configuration) -> HTTPServerBuilder {
+        .init { responder in
+            ReloadingTLSChannel(base: HTTP1Channel(responder: responder, configuration: configuration), certificates: certificates)
+        }
     }
 }
