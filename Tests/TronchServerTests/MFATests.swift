@@ -396,7 +396,10 @@ import TronchCore
             #expect(regenerate.code == "MFA_INVALID")
             let disable = try await api.request(.delete, "/api/v1/users/me/mfa/totp", key: token, json: ["code": "000000"])
             #expect(disable.code == "MFA_INVALID")
-            #expect(try await api.request(.get, "/api/v1/audit-logs?action=user.locked")["data"]?.array?.count == 1)
+            let lockEntries = try await api.request(.get, "/api/v1/audit-logs?action=user.locked")["data"]?.array
+            #expect(lockEntries?.count == 1)
+            #expect(lockEntries?.first?["actor"]?["kind"] == "system" && lockEntries?.first?["details"]?["lockouts"] == 1, "\(lockEntries ?? [])")
+            #expect(lockEntries?.first?["details"]?["until"]?.string.flatMap(Timestamp.parse) != nil)
             // Locked: not even the right code is looked at, and the password does not log in.
             server.clock.advance(seconds: 30)
             let locked = try await api.request(

@@ -277,19 +277,7 @@ package struct MFAService: Sendable {
                         details: ["method": .string(method), "during": .string(during), "replay": .bool(verdict == .replayed)]
                     )
                 ]
-                if let until = change.after.lockout.lockedUntil, change.before.lockout.lockedUntil != until {
-                    events.append(
-                        AuditEvent(
-                            time: now,
-                            actor: .system,
-                            action: AuditAction.userLocked,
-                            targetType: "user",
-                            targetID: user.id.lowercased,
-                            origin: origin,
-                            details: ["until": .string(Timestamp.format(until))]
-                        )
-                    )
-                }
+                if let locked = UserService.lockEvent(change, origin: origin, now: now) { events.append(locked) }
                 return events
             }
         )

@@ -199,19 +199,7 @@ extension UserService {
             },
             audit: { change in
                 var events = [Self.failure("wrong_password", userID: user.id, origin: origin, now: now)]
-                if let until = change.after.lockout.lockedUntil, change.before.lockout.lockedUntil != until {
-                    events.append(
-                        AuditEvent(
-                            time: now,
-                            actor: .system,
-                            action: AuditAction.userLocked,
-                            targetType: "user",
-                            targetID: user.id.lowercased,
-                            origin: origin,
-                            details: ["until": .string(Timestamp.format(until)), "lockouts": .int(Int64(change.after.lockout.lockouts))]
-                        )
-                    )
-                }
+                if let locked = Self.lockEvent(change, origin: origin, now: now) { events.append(locked) }
                 return events
             }
         )

@@ -315,6 +315,21 @@ package struct UserService: Sendable {
         tokens.denyEverywhere(change.endedSessions.map { DenylistEntry(kind: .sid, value: $0.id.lowercased, expiresAt: until) })
     }
 
+    /// The `user.locked` entry (actor `system`) when `change` set a new lock: failed passwords and failed second
+    /// factors lock alike, and say so alike.
+    static func lockEvent(_ change: UserChange, origin: RequestOrigin, now: Date) -> AuditEvent? {
+        guard let until = change.after.lockout.lockedUntil, change.before.lockout.lockedUntil != until else { return nil }
+        return AuditEvent(
+            time: now,
+            actor: .system,
+            action: AuditAction.userLocked,
+            targetType: "user",
+            targetID: change.after.id.lowercased,
+            origin: origin,
+            details: ["until": .string(Timestamp.format(until)), "lockouts": .int(Int64(change.after.lockout.lockouts))]
+        )
+    }
+
     /// The audit entries of an account change: what changed (never a password or an e-mail address), a role
     /// change and a disabling on their own, and what they took with them.
     static func auditChange(_ change: UserChange, actor: AuditActor, origin: RequestOrigin, now: Date) -> [AuditEvent] {
