@@ -48,6 +48,13 @@ package struct JSONWriter {
         guard let value else { return null() }
         separate()
         bytes.append(UInt8(ascii: "\""))
+        // Most strings (ids, codes, names) need no escape: copied in one piece.
+        guard value.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else {
+            bytes.append(contentsOf: value.utf8)
+            bytes.append(UInt8(ascii: "\""))
+            needsComma = true
+            return
+        }
         for byte in value.utf8 {
             switch byte {
             case UInt8(ascii: "\""): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])

@@ -394,21 +394,25 @@ package func buildRouter(
     // Outside the problem middleware, like CORS below: problems carry the headers too, and a page can read its errors.
     let servesTLS = settings.edge.tls != nil
     let securityHeaders = SecurityHeaders(hstsMaxAge: settings.edge.hstsMaxAge, servesTLS: servesTLS)
-    // Outermost, so that the span covers every answer, and every log line of a request carries its trace id.
-    if settings.tracing { router.add(middleware: TracingMiddleware(redactingQueryParameters: ["api_key"])) }
-    router.add(middleware: RequestIDMiddleware(securityHeaders: securityHeaders, tagsSpans: settings.tracing))
-    if !settings.trustedProxies.isEmpty {
-        router.add(middleware: ClientAddressMiddleware(trusted: settings.trustedProxies, strictTransportSecurity: securityHeaders.overHTTPS))
-    }
-    if let cors = settings.edge.cors { router.add(middleware: CORSMiddleware(policy: cors)) }
-    router.add(middleware: AccessLogMiddleware())
-    // Outside the problem middleware, so it sees the status every answer really has.
-    router.add(middleware: MetricsMiddleware())
-    router.add(middleware: ProblemMiddleware())
+    let clientAddress =
+        settings.trustedProxies.isEmpty
+        ? nil : ClientAddressMiddleware(trusted: settings.trustedProxies, strictTransportSecurity: securityHeaders.overHTTPS)
     // With TLS in Tronch every request is HTTPS; behind a proxy, the proxy says (ClientAddressMiddleware).
-    // Inside the problem middleware, so its refusal is a problem like any other.
-    if !servesTLS, settings.edge.requireHTTPS != .off {
-        router.add(middleware: HTTPSRequirementMiddleware(mode: settings.edge.requireHTTPS))
+    let httpsRequirement = !servesTLS && settings.edge.requireHTTPS != .off ? HTTPSRequirementMiddleware(mode: settings.edge.requireHTTPS) : nil
+    // One stack of concrete types (Hummingbird's middleware builder), not a chain of existentials: a request
+    // passes through it in one call that the compiler can specialise.
+    router.addMiddleware {
+        // Outermost, so that the span covers every answer, and every log line of a request carries its trace id.
+        if settings.tracing { TracingMiddleware<AppRequestContext>(redactingQueryParameters: ["api_key"]) }
+        RequestIDMiddleware(securityHeaders: securityHeaders, tagsSpans: settings.tracing)
+        if let clientAddress { clientAddress }
+        // Outside the problem middleware: problems carry the headers too, and a page can read its errors.
+        if let cors = settings.edge.cors { CORSMiddleware(policy: cors) }
+        // Outside the problem middleware, so it sees the status every answer really has.
+        RequestMetricsMiddleware()
+        ProblemMiddleware()
+        // Inside the problem middleware, so its refusal is a problem like any other.
+        if let httpsRequirement { httpsRequirement }
     }
     let permissions = EndpointPermissionMiddleware(policy: settings.authz.endpointPolicy, clock: keys.clock) { event in
         try await keys.audit(event)
@@ -425,9 +429,13 @@ package func buildRouter(
     /// Every route that needs a caller: who is calling, their usage counted, their rate limit, what the route
     /// needs of them, then a replay of an `Idempotency-Key` it has answered before.
     let authenticated: @Sendable (RouterGroup<AppRequestContext>) -> RouterGroup<AppRequestContext> = { group in
-        group.add(middleware: authentication)
-        if let usage { group.add(middleware: usage) }
-        return group.add(middleware: callerLimit).add(middleware: permissions).add(middleware: idempotency)
+        group.addMiddleware {
+            authentication
+            if let usage { usage }
+            callerLimit
+            permissions
+            idempotency
+        }
     }
     if settings.console {
         ConsoleController(
