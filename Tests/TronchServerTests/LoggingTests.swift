@@ -42,7 +42,7 @@ import TronchTestSupport
             let email = "logged-\(UUID().uuidString.prefix(8))@example.com"
             _ = try await api.request(.post, "/api/v1/users", json: ["username": "logged", "email": .string(email), "password": .string(password)])
             let login = try await api.request(.post, "/api/v1/auth/login", key: nil, json: ["email": .string(email), "password": .string(password)])
-            let access = try #require(login["access_token"]?.string)
+            let access = try #require(login["access_token"]?.string, "\(login.status) \(login.json)")
             let refresh = try #require(login["refresh_token"]?.string)
             _ = try await api.request(.post, "/api/v1/auth/login", key: nil, json: ["username": "logged", "password": .string(password + "x")])
             _ = try await api.request(.get, "/api/v1/users/me", key: access)

@@ -20,7 +20,7 @@ import TronchCore
             _ = try await Users.createUser(api, "rory")
             let login = try await Users.login(api, "rory")
             let first = try #require(login["refresh_token"]?.string)
-            let access = try #require(login["access_token"]?.string)
+            let access = try #require(login["access_token"]?.string, "\(login.status) \(login.json)")
 
             let rotated = try await Self.refresh(api, first)
             #expect(rotated.status == .ok, "\(rotated.json)")
@@ -168,7 +168,7 @@ import TronchCore
         try await TestServer.on(backend).run { api async throws in
             let user = try await Users.createUser(api, "ria")
             let login = try await Users.login(api, "ria")
-            let access = try #require(login["access_token"]?.string)
+            let access = try #require(login["access_token"]?.string, "\(login.status) \(login.json)")
             let refresh = try #require(login["refresh_token"]?.string)
             let introspector = try await api.createKey(["scopes": ["tokens:introspect"]])["key"]!.string!
 

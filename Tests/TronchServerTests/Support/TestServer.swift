@@ -34,6 +34,7 @@ final class LogCapture: Sendable {
         }
     }
     var text: String { lines.withLock { $0.joined(separator: "\n") } }
+    func tail(_ count: Int) -> String { lines.withLock { $0.suffix(count).joined(separator: "\n") } }
     var count: Int { lines.withLock { $0.count } }
 }
 
@@ -99,7 +100,14 @@ struct TestServer {
         _ body: @Sendable (APIClient) async throws -> T
     ) async throws -> T {
         let app = try await buildApplication(reader: Self.reader(config), options: options())
-        return try await app.test(mode) { client in try await body(APIClient(client: client)) }
+        do {
+            return try await app.test(mode) { client in try await body(APIClient(client: client)) }
+        } catch {
+            // A test stopped by an error (a failed #require too) shows what its server logged. Printed, not
+            // recorded as an issue: some tests expect the error.
+            FileHandle.standardError.write(Data("the test server's log when \(error) was thrown, last lines:\n\(logs.tail(40))\n".utf8))
+            throw error
+        }
     }
 }
 
