@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TronchCore
+import TronchServer
 import TronchTestSupport
 
 #if canImport(Glibc)
@@ -137,5 +138,17 @@ import Glibc
         #expect(kept.stdout.contains("HTTP/1.1 200 OK"), "answered before it was closed")
         #expect(cut.stdout.split(separator: " ").first.flatMap { Double($0) }.map { (0.5...5).contains($0) } == true, "\(cut.stdout) \(cut.stderr)")
         #expect(try await server.terminate() == 0)
+    }
+
+    /// Both timeouts take 1 to 3600 seconds; anything else stops start-up naming the variable.
+    @Test(arguments: [("shutdown.timeout", "TRONCH_SHUTDOWN_TIMEOUT"), ("http.idleTimeout", "TRONCH_HTTP_IDLE_TIMEOUT")])
+    func timeoutsOutOfRangeStopStartUp(key: String, variable: String) throws {
+        for bad in ["0", "3601", "soon"] {
+            #expect(throws: ConfigurationError(key: variable, "")) { _ = try Settings(reader: TestServer.reader([key: bad])) }
+        }
+        let defaults = try Settings(reader: TestServer.reader())
+        #expect(defaults.shutdownTimeout == .seconds(25) && defaults.httpIdleTimeout == .seconds(75))
+        let set = try Settings(reader: TestServer.reader([key: "30"]))
+        #expect((key == "shutdown.timeout" ? set.shutdownTimeout : set.httpIdleTimeout) == .seconds(30))
     }
 }
