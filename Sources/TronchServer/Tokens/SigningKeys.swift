@@ -19,13 +19,38 @@ final class SigningKeys: Sendable {
         var records: [SigningKeyRecord]
     }
 
-    private let ring = Mutex(Ring(active: nil, verifiers: [:], jwks: #"{"keys":[]}"#, records: []))
+    /// The ring, and the number of the read it was built from.
+    private let ring = Mutex((ring: Ring(active: nil, verifiers: [:], jwks: #"{"keys":[]}"#, records: []), read: UInt64(0)))
+    /// Numbers the reads of the stored keys in the order they begin.
+    private let reads = Atomic<UInt64>(0)
 
-    var current: Ring { ring.withLock { $0 } }
+    var current: Ring { ring.withLock { $0.ring } }
 
-    /// Rebuilds the ring from `records` unless they are what it already holds.
-    func load(_ records: [SigningKeyRecord], secrets: SecretBox) async throws {
-        if current.records == records { return }
+    /// Reads the stored keys with `read` and rebuilds the ring from them, unless a read that began later has
+    /// already replaced it.
+    ///
+    /// Reloads overlap (start-up's after it creates the first key, the periodic one, a rotation's), and a
+    /// read that began before a change can finish after one that saw it: installing its older set would take
+    /// the new key away (the first key: no token could be signed until the next reload). A read that begins
+    /// later sees at least what an earlier one saw, so the latest-begun read wins.
+    func reload(secrets: SecretBox, reading read: () async throws -> [SigningKeyRecord]) async throws {
+        let number = reads.add(1, ordering: .relaxed).newValue
+        let records = try await read()
+        let unchanged = ring.withLock { state in
+            guard state.ring.records == records else { return false }
+            state.read = max(state.read, number)
+            return true
+        }
+        if unchanged { return }
+        let built = try await build(records, secrets: secrets)
+        ring.withLock { state in
+            guard number > state.read else { return }
+            state = (built, number)
+        }
+    }
+
+    /// A ring of `records`, their private keys opened with `secrets`.
+    private func build(_ records: [SigningKeyRecord], secrets: SecretBox) async throws -> Ring {
         var active: (kid: String, algorithm: SigningKeyRecord.Algorithm, signer: JWTKeyCollection)?
         var verifiers: [String: (SigningKeyRecord.Algorithm, JWTKeyCollection)] = [:]
         var jwks: [String] = []
@@ -49,13 +74,12 @@ final class SigningKeys: Sendable {
             if record.state == .active { active = (record.kid, record.algorithm, signer) }
         }
         let document = #"{"keys":["# + jwks.joined(separator: ",") + "]}"
-        let built = Ring(
+        return Ring(
             active: active,
             verifiers: verifiers.mapValues { (algorithm: $0.0, keys: $0.1) },
             jwks: document,
             records: records
         )
-        ring.withLock { $0 = built }
     }
 
     /// A new signing key: generated here, its private key sealed for storage, its public key as a JWK.

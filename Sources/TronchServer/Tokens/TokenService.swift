@@ -113,7 +113,7 @@ package final class TokenService: Sendable {
 
     /// Reads the signing keys and the denylist again (another node may have rotated or revoked).
     package func reload() async throws {
-        try await keys.load(try await store.signingKeys(), secrets: secrets)
+        try await keys.reload(secrets: secrets) { try await store.signingKeys() }
         let entries = try await store.denylist(activeAt: clock.now)
         denied.withLock { denied in
             for entry in entries {
