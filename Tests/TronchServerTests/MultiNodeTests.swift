@@ -21,6 +21,9 @@ import TronchTestSupport
             "TRONCH_BOOTSTRAP_ROOT_KEY": rootKey,
             // Long enough that only the published invalidation can explain a revocation seen in time.
             "TRONCH_CACHE_TTL": "60",
+            // Sharing is under test, not the fallback: with the default 0.1 s a loaded machine's slow Redis
+            // answer sends a node to its local limiter, which admits its own burst (seen: 16 of 40 valid).
+            "TRONCH_REDIS_TIMEOUT": "5",
         ]
         let nodeA = try ServerProcess(arguments: [], environment: environment, directory: directory, port: try Tronch.freePort())
         try await nodeA.waitUntilReady()

@@ -35,8 +35,8 @@ import TronchTestSupport
             #expect(limited["key_id"] == created["id"])
             let states = limited["ratelimits"]?.array ?? []
             #expect(states.first?["name"] == "burst" && states.first?["limit"] == 3 && states.first?["remaining"] == 0)
-            // A full period ahead, less the time the test took (a second on a busy machine).
-            #expect((59...60).contains(states.first?["reset_seconds"]?.int ?? 0), "\(states)")
+            // A full period ahead, less the time the test took (seconds on a machine under full load).
+            #expect((54...60).contains(states.first?["reset_seconds"]?.int ?? 0), "\(states)")
             #expect(states.last?["remaining"] == 997, "the refused request spent nothing of the daily limit")
             // 3 × 86.4 s ahead, less the time the test took (seconds on a busy machine).
             #expect((240...260).contains(states.last?["reset_seconds"]?.int ?? 0))

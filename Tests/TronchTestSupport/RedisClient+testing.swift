@@ -21,8 +21,9 @@ extension RedisClient {
         }
     }
 
-    /// Waits for the connection to open, or throws `RedisError.notConnected`.
-    package func waitUntilConnected(within seconds: Double = 10) async throws {
+    /// Waits for the connection to open, or throws `RedisError.notConnected`: generous, because the first
+    /// seconds of a parallel run on a loaded machine can starve every task (seen: 12 s).
+    package func waitUntilConnected(within seconds: Double = 30) async throws {
         let deadline = ContinuousClock.now + .seconds(seconds)
         while !isConnected {
             guard ContinuousClock.now < deadline else { throw RedisError.notConnected }
