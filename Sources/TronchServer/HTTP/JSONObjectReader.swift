@@ -22,6 +22,8 @@ package struct JSONObjectReader {
             return
         }
         self.object = object
+        // Sorted (so the errors come in a stable order) only when there is an unknown key to report.
+        guard object.keys.contains(where: { !allowed.contains($0) }) else { return }
         for key in object.keys.sorted() where !allowed.contains(key) {
             errors.append(FieldError(field: field(key), message: "is not a known field"))
         }
