@@ -24,6 +24,9 @@ package final class AuthzDirectory: Sendable {
         var snapshot: AuthzSnapshot
         var version: Int64
         var decisions: [DecisionKey: AuthzDecision] = [:]
+        /// After ``failClosed()``: reads numbered up to this one began before the change that could not be read
+        /// back, so what they read may predate it; they install nothing.
+        var staleReads: UInt64 = 0
     }
 
     static let maxCachedDecisions = 100_000
@@ -31,6 +34,8 @@ package final class AuthzDirectory: Sendable {
     let store: any AuthzStore
     let fallbackAllows: Bool
     private let state: Mutex<State>
+    /// Numbers the reads of the stored state in the order they begin.
+    private let reads = Atomic<UInt64>(0)
     /// Tells the other nodes (through Redis) after a change made here.
     private let announce = Mutex<(@Sendable () -> Void)?>(nil)
 
@@ -47,11 +52,12 @@ package final class AuthzDirectory: Sendable {
 
     /// Reads everything again and swaps it in, unless a newer snapshot got there first.
     package func reload() async throws {
+        let number = reads.add(1, ordering: .sequentiallyConsistent).newValue
         let loaded = try await store.authzState()
         let snapshot = AuthzSnapshot(groups: loaded.groups, memberships: loaded.memberships, entries: loaded.entries, fallbackAllows: fallbackAllows)
         state.withLock { state in
-            guard loaded.version > state.version else { return }
-            state = State(snapshot: snapshot, version: loaded.version)
+            guard loaded.version > state.version, number > state.staleReads else { return }
+            state = State(snapshot: snapshot, version: loaded.version, staleReads: state.staleReads)
         }
     }
 
@@ -59,7 +65,9 @@ package final class AuthzDirectory: Sendable {
     /// rather than answer from a snapshot that may still allow what was just revoked.
     package func failClosed() {
         state.withLock { state in
-            state = State(snapshot: AuthzSnapshot(groups: [], memberships: [], entries: [], fallbackAllows: false), version: -1)
+            // A reload under way may have read the state before the change: it must not end the denial.
+            let begun = reads.load(ordering: .sequentiallyConsistent)
+            state = State(snapshot: AuthzSnapshot(groups: [], memberships: [], entries: [], fallbackAllows: false), version: -1, staleReads: begun)
         }
     }
 
