@@ -31,8 +31,9 @@ final class SigningKeys: Sendable {
     ///
     /// Reloads overlap (start-up's after it creates the first key, the periodic one, a rotation's), and a
     /// read that began before a change can finish after one that saw it: installing its older set would take
-    /// the new key away (the first key: no token could be signed until the next reload). A read that begins
-    /// later sees at least what an earlier one saw, so the latest-begun read wins.
+    /// the new key away (the first key: no token could be signed until the next reload). A read numbered after
+    /// a change was committed sees it, and every change is followed by such a read (the writer's own reload,
+    /// the other nodes' next ones), so keeping the highest-numbered read's set always ends on the newest.
     func reload(secrets: SecretBox, reading read: () async throws -> [SigningKeyRecord]) async throws {
         let number = reads.add(1, ordering: .relaxed).newValue
         let records = try await read()
