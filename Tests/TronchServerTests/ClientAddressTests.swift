@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
+import NIOCore
 import Testing
 import TronchCore
 
@@ -22,6 +23,18 @@ import TronchCore
         #expect(client("10.9.9.9") == "10.9.9.9")
         #expect(client("2001:db8::1") == "2001:db8::1")
         #expect(client("garbage, 10.1.2.3") == nil)
+    }
+
+    /// A peer's address read from its socket address's bytes is the address its text form names.
+    @Test(arguments: ["127.0.0.1", "203.0.113.9", "255.255.255.255", "0.0.0.0", "::1", "2001:db8::8a2e:370:7334", "::ffff:192.0.2.1", "fe80::1"])
+    func aSocketAddressReadsAsItsText(_ text: String) throws {
+        let socket = try SocketAddress(ipAddress: text, port: 443)
+        #expect(IPAddress(socket) == IPAddress(text))
+        #expect(IPAddress(socket)?.description == IPAddress(text)?.description)
+    }
+
+    @Test func aUnixSocketHasNoAddress() throws {
+        #expect(IPAddress(try SocketAddress(unixDomainSocketPath: "/tmp/tronch.sock")) == nil)
     }
 
     @Test func forwardedAddressesCountOnlyFromTrustedProxies() async throws {

@@ -29,8 +29,8 @@ package struct AppRequestContext: RequestContext {
 
     /// The address of the connection's peer (a proxy's address when behind one).
     package var peerAddress: IPAddress? {
-        guard let text = channel?.remoteAddress?.ipAddress else { return nil }
-        return IPAddress(text)
+        guard let address = channel?.remoteAddress else { return nil }
+        return IPAddress(address)
     }
 
     /// The client's address: from `X-Forwarded-For` behind a trusted proxy, otherwise the peer's.
