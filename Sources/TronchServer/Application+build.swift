@@ -391,7 +391,7 @@ package func buildRouter(
         mfaRequiredRoles: settings.accounts.mfaRequiredRoles,
         groups: authz.directory
     )
-    // Outside the problem middleware, like CORS below: problems carry the headers too, and a page can read its errors.
+    // Set by the request id middleware outside the problem middleware: problems carry the headers too.
     let servesTLS = settings.edge.tls != nil
     let securityHeaders = SecurityHeaders(hstsMaxAge: settings.edge.hstsMaxAge, servesTLS: servesTLS)
     let clientAddress =
@@ -399,26 +399,18 @@ package func buildRouter(
         ? nil : ClientAddressMiddleware(trusted: settings.trustedProxies, strictTransportSecurity: securityHeaders.overHTTPS)
     // With TLS in Tronch every request is HTTPS; behind a proxy, the proxy says (ClientAddressMiddleware).
     let httpsRequirement = !servesTLS && settings.edge.requireHTTPS != .off ? HTTPSRequirementMiddleware(mode: settings.edge.requireHTTPS) : nil
-    // One stack of concrete types (Hummingbird's middleware builder), not a chain of existentials: a request
-    // passes through it in one call that the compiler can specialise.
-    router.addMiddleware {
-        // Outermost, so that the span covers every answer, and every log line of a request carries its trace id.
-        if settings.tracing { TracingMiddleware<AppRequestContext>(redactingQueryParameters: ["api_key"]) }
-        RequestIDMiddleware(securityHeaders: securityHeaders, tagsSpans: settings.tracing)
-        if let clientAddress { clientAddress }
-        // Outside the problem middleware: problems carry the headers too, and a page can read its errors.
-        if let cors = settings.edge.cors { CORSMiddleware(policy: cors) }
-        // Outside the problem middleware, so it sees the status every answer really has.
-        RequestMetricsMiddleware()
-        ProblemMiddleware()
-        // Inside the problem middleware, so its refusal is a problem like any other.
-        if let httpsRequirement { httpsRequirement }
-    }
+    router.add(
+        middleware: RequestStack(
+            tracing: settings.tracing ? TracingMiddleware(redactingQueryParameters: ["api_key"]) : nil,
+            requestID: RequestIDMiddleware(securityHeaders: securityHeaders, tagsSpans: settings.tracing),
+            clientAddress: clientAddress,
+            cors: settings.edge.cors.map(CORSMiddleware.init),
+            httpsRequirement: httpsRequirement
+        )
+    )
     let permissions = EndpointPermissionMiddleware(policy: settings.authz.endpointPolicy, clock: keys.clock) { event in
         try await keys.audit(event)
     }
-    let usage = keys.usage.map { UsageMiddleware(usage: $0, clock: keys.clock) }
-    let callerLimit = APIRateLimitMiddleware(rateLimits: keys.rateLimits)
     let idempotency = IdempotencyMiddleware(
         store: database.store,
         secrets: users.tokens.secrets,
@@ -426,16 +418,16 @@ package func buildRouter(
         maxBodySize: settings.maxBodySize,
         logger: users.tokens.logger
     )
-    /// Every route that needs a caller: who is calling, their usage counted, their rate limit, what the route
-    /// needs of them, then a replay of an `Idempotency-Key` it has answered before.
+    let callerStack = CallerStack(
+        authentication: authentication,
+        usage: keys.usage.map { UsageMiddleware(usage: $0, clock: keys.clock) },
+        callerLimit: APIRateLimitMiddleware(rateLimits: keys.rateLimits),
+        permissions: permissions,
+        idempotency: idempotency
+    )
+    /// Every route that needs a caller (``CallerStack``).
     let authenticated: @Sendable (RouterGroup<AppRequestContext>) -> RouterGroup<AppRequestContext> = { group in
-        group.addMiddleware {
-            authentication
-            if let usage { usage }
-            callerLimit
-            permissions
-            idempotency
-        }
+        group.add(middleware: callerStack)
     }
     if settings.console {
         ConsoleController(
